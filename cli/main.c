@@ -1,0 +1,64 @@
+/*
+ * minikafka: the one executable. `minikafka <command> [args]` looks the command up in the
+ * table below and hands it the rest of the command line.
+ *
+ *   minikafka decode ...   cli/decode.c   one Kafka frame as JSON
+ *
+ * Adding a subcommand is one row in `commands` (plus its mk_cli_<name> in cli.h and its
+ * file in cli/meson.build); the usage text is printed from the same table, so it cannot
+ * forget a command.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef MK_VERSION
+#define MK_VERSION "unknown"
+#endif
+
+struct command {
+  const char *name;                  /* what the user types: "decode" */
+  int (*run)(int argc, char **argv); /* gets argv[0] = name, then the arguments after it */
+  const char *summary;               /* one line for the usage text */
+};
+
+static const struct command commands[] = {
+  {"decode", mk_cli_decode, "print one Kafka request or response frame as JSON"},
+};
+
+enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: minikafka <command> [args]\n"
+          "\n"
+          "A Kafka-compatible teaching broker and producer.\n"
+          "\n"
+          "commands:\n");
+  for (int i = 0; i < NCOMMANDS; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\n'minikafka <command> --help' describes a command's arguments.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {  /* asked for nothing: show what there is, but a script should notice */
+    usage(stderr);
+    return MK_EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+    usage(stdout);
+    return MK_EXIT_OK;
+  }
+  if (strcmp(name, "--version") == 0) {
+    printf("minikafka %s\n", MK_VERSION);
+    return MK_EXIT_OK;
+  }
+  for (int i = 0; i < NCOMMANDS; i++)
+    if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+
+  fprintf(stderr, "minikafka: unknown command '%s'\n\n", name);
+  usage(stderr);
+  return MK_EXIT_USAGE;
+}

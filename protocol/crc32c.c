@@ -1,0 +1,111 @@
+/*
+ * CRC-32C: two implementations of the same function.
+ *
+ * A CRC is the remainder of dividing the message, read as one long binary
+ * polynomial, by a fixed polynomial (here 0x1EDC6F41, "Castagnoli"). Kafka's
+ * variant is the usual "reflected" one: bits are taken least-significant first,
+ * so the polynomial appears bit-reversed as 0x82F63B78, and the register starts
+ * at 0xFFFFFFFF and is inverted at the end. That inversion is why the public
+ * functions take and return the *final* value: mk_crc32c(mk_crc32c(0, a), b)
+ * equals the CRC of a followed by b, because we undo it on entry.
+ *
+ *   portable   "slicing-by-8": eight 256-entry tables let the loop consume 8
+ *              bytes per step instead of one. table[0] is the classic
+ *              byte-at-a-time table; table[k][b] is the effect of byte b
+ *              followed by k zero bytes, so 8 lookups XORed together advance
+ *              the register over 8 bytes at once.
+ *   hardware   SSE4.2's crc32 instruction computes exactly this polynomial
+ *              (it was added for iSCSI, which uses CRC-32C too), 8 bytes per
+ *              instruction.
+ *
+ * The tables are built and the CPU is asked about SSE4.2 once, under
+ * pthread_once, so any thread may call in first.
+ */
+#include "protocol/crc32c.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#define HAVE_SSE42_PATH 1
+#endif
+
+#define POLY_REFLECTED 0x82F63B78u
+
+static uint32_t table[8][256];
+static bool use_hardware;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init(void) {
+  for (uint32_t b = 0; b < 256; b++) {
+    uint32_t c = b;
+    for (int bit = 0; bit < 8; bit++)  /* divide one bit at a time */
+      c = (c & 1) ? (c >> 1) ^ POLY_REFLECTED : c >> 1;
+    table[0][b] = c;
+  }
+  /* Feeding a zero byte through the register is "shift by 8, fold in table[0]". */
+  for (int k = 1; k < 8; k++)
+    for (int b = 0; b < 256; b++)
+      table[k][b] = (table[k - 1][b] >> 8) ^ table[0][table[k - 1][b] & 0xff];
+#ifdef HAVE_SSE42_PATH
+  __builtin_cpu_init();
+  use_hardware = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
+/* The register form (not inverted) of the portable loop. */
+static uint32_t portable(uint32_t c, const uint8_t *p, size_t len) {
+  while (len >= 8) {
+    /* Bytes are combined explicitly, so this works on any endianness. */
+    uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                       (uint32_t)p[3] << 24);
+    uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+                  (uint32_t)p[7] << 24;
+    c = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^ table[5][(lo >> 16) & 0xff] ^
+        table[4][lo >> 24] ^ table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^
+        table[1][(hi >> 16) & 0xff] ^ table[0][hi >> 24];
+    p += 8;
+    len -= 8;
+  }
+  while (len--) c = (c >> 8) ^ table[0][(c ^ *p++) & 0xff];
+  return c;
+}
+
+#ifdef HAVE_SSE42_PATH
+/* Compiled for SSE4.2 even though the rest of the file is not; only called after the CPU
+ * said it has the instruction. */
+__attribute__((target("sse4.2"))) static uint32_t hardware(uint32_t c, const uint8_t *p,
+                                                            size_t len) {
+  /* Single bytes until p is 8-byte aligned, then 8 bytes at a time. */
+  while (len > 0 && ((uintptr_t)p & 7) != 0) {
+    c = _mm_crc32_u8(c, *p++);
+    len--;
+  }
+  uint64_t c64 = c;
+  while (len >= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8); /* x86 is little-endian: byte 0 is consumed first */
+    c64 = _mm_crc32_u64(c64, v);
+    p += 8;
+    len -= 8;
+  }
+  c = (uint32_t)c64;
+  while (len--) c = _mm_crc32_u8(c, *p++);
+  return c;
+}
+#endif
+
+uint32_t mk_crc32c_portable(uint32_t crc, const void *buf, size_t len) {
+  pthread_once(&init_once, init);
+  return ~portable(~crc, buf, len);
+}
+
+uint32_t mk_crc32c(uint32_t crc, const void *buf, size_t len) {
+  pthread_once(&init_once, init);
+#ifdef HAVE_SSE42_PATH
+  if (use_hardware) return ~hardware(~crc, buf, len);
+#endif
+  return ~portable(~crc, buf, len);
+}

@@ -1,0 +1,466 @@
+/*
+ * Record batches: parse, validate, read and build them. See record_batch.h for the layout.
+ *
+ * Reading never copies (except to decompress): a struct mk_record_batch points
+ * into the caller's buffer, and a record's key, value and headers point into
+ * the batch. The checks are split the way Kafka splits them:
+ *
+ *   mk_record_batch_parse     framing only, so a consumer can step from batch
+ *                             to batch (ByteBufferLogInputStream.nextBatch)
+ *   mk_record_batch_validate  what a broker checks before appending: the CRC,
+ *                             the counts, every record (DefaultRecordBatch
+ *                             .ensureValid, LogValidator.validateBatch)
+ *   mk_record_reader_next     one record (DefaultRecord.readFrom): each length
+ *                             fits, and the fields add up to exactly the
+ *                             record's own length varint
+ *
+ * The reader does not insist that offset deltas run 0, 1, 2...: after log
+ * compaction a batch legitimately has gaps. Only validate, which sees batches
+ * fresh from a producer, requires it.
+ *
+ * Building follows MemoryRecordsBuilder: records go into an uncompressed
+ * buffer as they are appended; finish writes the 61-byte header, the records
+ * (compressed as one unit if asked) and, last, the CRC over everything from
+ * attributes on.
+ */
+#include "protocol/record_batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/compression.h"
+#include "protocol/crc32c.h"
+
+static uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static void store_u16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
+/* ---- the batch header ------------------------------------------------------------------ */
+
+int mk_record_batch_parse(const uint8_t *buf, size_t len, struct mk_record_batch *b,
+                          struct mk_err *err) {
+  memset(b, 0, sizeof *b);
+  /* The same order as Kafka: length first (so a reader can skip a batch it cannot parse),
+   * then magic, then whether the whole batch is here. */
+  if (len < 12)
+    return mk_err_set(err, MK_ERR_CORRUPT_MESSAGE,
+                      "record batch truncated: %zu bytes, need 12 for base_offset and "
+                      "batch_length", len);
+  int32_t batch_length = (int32_t)mk_load_u32(buf + MK_RECORD_BATCH_LENGTH_OFFSET);
+  if (batch_length < MK_RECORD_BATCH_HEADER_SIZE - 12)
+    return mk_err_set(err, MK_ERR_CORRUPT_MESSAGE,
+                      "batch_length %d is less than the %d header bytes that follow it",
+                      batch_length, MK_RECORD_BATCH_HEADER_SIZE - 12);
+  if (len < 17)
+    return mk_err_set(err, MK_ERR_CORRUPT_MESSAGE,
+                      "record batch truncated: %zu bytes, need 17 to see its magic", len);
+  if (buf[16] != MK_RECORD_BATCH_MAGIC)
+    return mk_err_set(err, MK_ERR_CORRUPT_MESSAGE,
+                      "magic %d is not 2: only record batch v2 is supported", (int8_t)buf[16]);
+  if ((size_t)batch_length > len - 12)
+    return mk_err_set(err, MK_ERR_CORRUPT_MESSAGE,
+                      "record batch truncated: batch_length %d needs %zu bytes, %zu available",
+                      batch_length, (size_t)batch_length + 12, len);
+
+  struct mk_reader r;
+  mk_reader_init(&r, buf, MK_RECORD_BATCH_HEADER_SIZE);
+  b->base_offset = mk_read_i64(&r);
+  b->batch_length = mk_read_i32(&r);
+  b->partition_leader_epoch = mk_read_i32(&r);
+  b->magic = mk_read_i8(&r);
+  b->crc = mk_read_u32(&r);
+  b->attributes = mk_read_i16(&r);
+  b->last_offset_delta = mk_read_i32(&r);
+  b->base_timestamp = mk_read_i64(&r);
+  b->max_timestamp = mk_read_i64(&r);
+  b->producer_id = mk_read_i64(&r);
+  b->producer_epoch = mk_read_i16(&r);
+  b->base_sequence = mk_read_i32(&r);
+  b->records_count = mk_read_i32(&r);
+  b->data = buf;
+  b->size = 12 + (size_t)batch_length;
+  return 0;
+}
+
+uint32_t mk_record_batch_compute_crc(const struct mk_record_batch *b) {
+  return mk_crc32c(0, b->data + MK_RECORD_BATCH_ATTRIBUTES_OFFSET,
+                   b->size - MK_RECORD_BATCH_ATTRIBUTES_OFFSET);
+}
+
+int mk_record_batch_validate(const struct mk_record_batch *b, size_t max_decompressed,
+                             struct mk_err *err) {
+  uint32_t crc = mk_record_batch_compute_crc(b);
+  if (crc != b->crc)
+    return mk_err_set(err, MK_ERR_CORRUPT_MESSAGE, "CRC mismatch: stored 0x%08x, computed 0x%08x",
+                      b->crc, crc);
+  int32_t n = b->records_count;
+  if (n <= 0)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "records_count %d: a batch must hold at least one record", n);
+  if ((int64_t)b->last_offset_delta + 1 != n)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "last_offset_delta %d does not match records_count %d (should be %d)",
+                      b->last_offset_delta, n, n - 1);
+  /* Markers are written with producer ids but no sequence; any other batch from an
+   * idempotent producer must say where its sequence numbers start. */
+  if (!(b->attributes & MK_ATTR_CONTROL) && b->producer_id >= 0 && b->base_sequence < 0)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "producer_id %lld but base_sequence %d: an idempotent batch needs one",
+                      (long long)b->producer_id, b->base_sequence);
+
+  /* Not checked here: Kafka refuses control batches from clients, since only brokers write
+   * markers. That depends on who sent the batch, so the Produce handler checks it. */
+
+  struct mk_record_reader rr;
+  int rc = mk_record_reader_init(&rr, b, max_decompressed, err);
+  if (rc) return rc;
+  struct mk_record rec;
+  for (int32_t i = 0; i < n && !rc; i++) {
+    rc = mk_record_reader_next(&rr, &rec, err);
+    if (!rc && rec.offset_delta != i)
+      rc = mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "record %d has offset_delta %d: a new batch's deltas must run 0..%d",
+                      i, rec.offset_delta, n - 1);
+  }
+  mk_record_reader_free(&rr);
+  return rc;
+}
+
+/* ---- reading records ------------------------------------------------------------------- */
+
+int mk_record_reader_init(struct mk_record_reader *rr, const struct mk_record_batch *b,
+                          size_t max_decompressed, struct mk_err *err) {
+  memset(rr, 0, sizeof *rr);
+  if (b->records_count < 0)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "records_count %d is negative",
+                      b->records_count);
+  const uint8_t *records = b->data + MK_RECORD_BATCH_HEADER_SIZE;
+  size_t len = b->size - MK_RECORD_BATCH_HEADER_SIZE;
+  int codec = mk_record_batch_compression(b);
+  /* As in Kafka, an empty batch (left behind by compaction) is not decompressed at all. */
+  if (codec != MK_COMPRESSION_NONE && b->records_count > 0) {
+    struct mk_writer w;
+    mk_writer_init(&w);
+    int rc = mk_decompress(codec, records, len, max_decompressed, &w, err);
+    if (rc) {
+      mk_writer_free(&w);
+      return rc;
+    }
+    rr->owned = mk_writer_take(&w, &len);
+    records = rr->owned;
+  }
+  mk_reader_init(&rr->r, records, len);
+  rr->remaining = b->records_count;
+  return 0;
+}
+
+void mk_record_reader_free(struct mk_record_reader *rr) {
+  free(rr->owned);
+  rr->owned = NULL;
+}
+
+/* Mark the reader broken so later calls fail too (the sticky-error idea of mk_reader). */
+static int poison(struct mk_reader *r, size_t pos, int code) {
+  if (!r->err) {
+    r->err = MK_READ_LENGTH;
+    r->err_pos = pos;
+  }
+  return code;
+}
+
+/* A varint length (-1 = null when nullable) and that many bytes. Older Java readers took
+ * any negative length as null; we accept only -1, the one value writers produce. */
+static int read_varbytes(struct mk_reader *r, struct mk_bytes *out, bool nullable,
+                         const char *what, struct mk_err *err) {
+  size_t at = r->pos;
+  int32_t n = mk_read_varint(r);
+  if (!r->err && n == -1 && nullable) {
+    *out = MK_BYTES_NULL;
+    return 0;
+  }
+  if (!r->err && n < 0)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "%s length %d is negative", what, n);
+  const uint8_t *p = mk_read_raw(r, r->err ? 0 : (size_t)n);
+  if (!p)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "%s (at byte %zu of the record) %s", what, at,
+                      r->err == MK_READ_SHORT ? "runs past the record's length"
+                                              : mk_reader_strerror(r->err));
+  *out = (struct mk_bytes){p, n};
+  return 0;
+}
+
+static int read_header(struct mk_reader *r, struct mk_record_header *h, struct mk_err *err) {
+  int rc = read_varbytes(r, &h->key, false, "header key", err);
+  return rc ? rc : read_varbytes(r, &h->value, true, "header value", err);
+}
+
+/* Say which record an error from a field reader was in. */
+static int in_record(struct mk_err *err, size_t start, int rc) {
+  if (err) {
+    char msg[sizeof err->msg];
+    memcpy(msg, err->msg, sizeof msg);
+    mk_err_set(err, rc, "record at byte %zu: %.150s", start, msg);
+  }
+  return rc;
+}
+
+static int body_error(const struct mk_reader *body, size_t start, const char *field,
+                      struct mk_err *err) {
+  return mk_err_set(err, MK_ERR_INVALID_RECORD, "record at byte %zu: %s %s", start, field,
+                    body->err == MK_READ_SHORT ? "runs past the record's length"
+                                               : mk_reader_strerror(body->err));
+}
+
+/* One record, DefaultRecord.readFrom: everything is read inside the record's own length,
+ * and must use up exactly that length. */
+static int read_record(struct mk_reader *r, struct mk_record *rec, struct mk_err *err) {
+  size_t start = r->pos;
+  int32_t length = mk_read_varint(r);
+  if (r->err)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "record length at byte %zu: %s", start,
+                      r->err == MK_READ_SHORT ? "records section ended (fewer records than "
+                                                "records_count)"
+                                              : mk_reader_strerror(r->err));
+  if (length < 0 || (size_t)length > mk_reader_remaining(r))
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "record at byte %zu has length %d but %zu bytes remain", start, length,
+                      mk_reader_remaining(r));
+  struct mk_reader body;
+  mk_reader_init(&body, r->buf + r->pos, (size_t)length);
+  mk_read_skip(r, (size_t)length);
+
+  rec->attributes = mk_read_i8(&body);
+  rec->timestamp_delta = mk_read_varlong(&body);
+  rec->offset_delta = mk_read_varint(&body);
+  if (body.err) return body_error(&body, start, "timestamp_delta or offset_delta", err);
+  int rc = read_varbytes(&body, &rec->key, true, "key", err);
+  if (!rc) rc = read_varbytes(&body, &rec->value, true, "value", err);
+  if (rc) return in_record(err, start, rc);
+  rec->headers_count = mk_read_varint(&body);
+  if (body.err) return body_error(&body, start, "headers_count", err);
+  /* Each header takes at least 2 bytes, so a count beyond the bytes left is a lie (and
+   * Java checks it before allocating an array that size). */
+  if (rec->headers_count < 0)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "record at byte %zu: headers_count %d",
+                      start, rec->headers_count);
+  if ((size_t)rec->headers_count > mk_reader_remaining(&body))
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "record at byte %zu: headers_count %d but only %zu bytes left", start,
+                      rec->headers_count, mk_reader_remaining(&body));
+  mk_reader_init(&rec->headers, body.buf + body.pos, body.len - body.pos);
+  struct mk_record_header h;
+  for (int32_t i = 0; i < rec->headers_count; i++)
+    if ((rc = read_header(&body, &h, err))) return in_record(err, start, rc);
+  if (body.pos != body.len)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "record at byte %zu: its length says %d bytes but its fields take %zu",
+                      start, length, body.pos);
+  return 0;
+}
+
+int mk_record_reader_next(struct mk_record_reader *rr, struct mk_record *rec, struct mk_err *err) {
+  struct mk_reader *r = &rr->r;
+  if (r->err)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "records are malformed at byte %zu",
+                      r->err_pos);
+  if (rr->remaining <= 0) return mk_err_set(err, MK_ERR__STATE, "all records have been read");
+  size_t start = r->pos;
+  int rc = read_record(r, rec, err);
+  if (rc) return poison(r, start, rc);
+  /* Java checks this on reading the last record: records_count must account for every
+   * byte of the records section. */
+  if (--rr->remaining == 0 && mk_reader_remaining(r) > 0)
+    return poison(r, r->pos,
+                  mk_err_set(err, MK_ERR_INVALID_RECORD,
+                             "%zu bytes remain after the last record that records_count "
+                             "announced", mk_reader_remaining(r)));
+  return 0;
+}
+
+int mk_record_next_header(struct mk_record *rec, struct mk_record_header *h, struct mk_err *err) {
+  return read_header(&rec->headers, h, err);
+}
+
+/* ---- building batches ------------------------------------------------------------------ */
+
+void mk_record_batch_builder_init(struct mk_record_batch_builder *bb) {
+  memset(bb, 0, sizeof *bb);
+  bb->compression = MK_COMPRESSION_NONE;
+  bb->compression_level = MK_COMPRESSION_LEVEL_DEFAULT;
+  bb->partition_leader_epoch = -1;
+  bb->producer_id = MK_NO_PRODUCER_ID;
+  bb->producer_epoch = MK_NO_PRODUCER_EPOCH;
+  bb->base_sequence = MK_NO_SEQUENCE;
+  bb->base_timestamp = -1;
+  bb->max_timestamp = -1;
+  mk_writer_init(&bb->records);
+}
+
+void mk_record_batch_builder_free(struct mk_record_batch_builder *bb) {
+  mk_writer_free(&bb->records);
+}
+
+static size_t varbytes_size(struct mk_bytes b) {
+  return b.len < 0 ? 1 : (size_t)mk_sizeof_varint(b.len) + (size_t)b.len;
+}
+
+/* Bytes after the record's length varint (DefaultRecord.sizeOfBodyInBytes). */
+static size_t body_size(int64_t timestamp_delta, int32_t offset_delta, struct mk_bytes key,
+                        struct mk_bytes value, const struct mk_record_header *headers,
+                        int headers_count) {
+  size_t n =
+      1 + (size_t)mk_sizeof_varlong(timestamp_delta) + (size_t)mk_sizeof_varint(offset_delta);
+  n += varbytes_size(key) + varbytes_size(value) + (size_t)mk_sizeof_varint(headers_count);
+  for (int i = 0; i < headers_count; i++)
+    n += varbytes_size(headers[i].key) + varbytes_size(headers[i].value);
+  return n;
+}
+
+size_t mk_record_batch_record_size(int64_t timestamp_delta, int32_t offset_delta,
+                                   struct mk_bytes key, struct mk_bytes value,
+                                   const struct mk_record_header *headers, int headers_count) {
+  size_t body = body_size(timestamp_delta, offset_delta, key, value, headers, headers_count);
+  return (size_t)mk_sizeof_varint((int32_t)body) + body;
+}
+
+size_t mk_record_batch_builder_size(const struct mk_record_batch_builder *bb) {
+  return MK_RECORD_BATCH_HEADER_SIZE + bb->records.len;
+}
+
+static void write_varbytes(struct mk_writer *w, struct mk_bytes b) {
+  mk_write_varint(w, b.len < 0 ? -1 : b.len);
+  if (b.len > 0) mk_write_raw(w, b.ptr, (size_t)b.len);
+}
+
+int mk_record_batch_builder_append(struct mk_record_batch_builder *bb, int64_t timestamp,
+                                   struct mk_bytes key, struct mk_bytes value,
+                                   const struct mk_record_header *headers, int headers_count) {
+  if (headers_count < 0 || (headers_count > 0 && !headers)) return MK_ERR__INVALID_ARG;
+  for (int i = 0; i < headers_count; i++)
+    if (headers[i].key.len < 0) return MK_ERR__INVALID_ARG;  /* header keys are never null */
+  if (bb->count == 0) bb->base_timestamp = bb->max_timestamp = timestamp;
+  /* Unsigned subtraction: two extreme timestamps must not be undefined behaviour. */
+  int64_t delta = (int64_t)((uint64_t)timestamp - (uint64_t)bb->base_timestamp);
+  size_t body = body_size(delta, bb->count, key, value, headers, headers_count);
+  if (body > INT32_MAX) return MK_ERR__INVALID_ARG;
+
+  struct mk_writer *w = &bb->records;
+  mk_write_varint(w, (int32_t)body);
+  mk_write_i8(w, 0);  /* record attributes: unused */
+  mk_write_varlong(w, delta);
+  mk_write_varint(w, bb->count);  /* offset delta */
+  write_varbytes(w, key);
+  write_varbytes(w, value);
+  mk_write_varint(w, headers_count);
+  for (int i = 0; i < headers_count; i++) {
+    write_varbytes(w, headers[i].key);
+    write_varbytes(w, headers[i].value);
+  }
+  if (w->failed) return MK_ERR__NO_MEMORY;
+  bb->count++;
+  if (timestamp > bb->max_timestamp) bb->max_timestamp = timestamp;
+  return 0;
+}
+
+int mk_record_batch_builder_finish(struct mk_record_batch_builder *bb, struct mk_writer *out,
+                                   struct mk_err *err) {
+  if (bb->count == 0)
+    return mk_err_set(err, MK_ERR__STATE, "a record batch needs at least one record");
+  size_t start = out->len;
+  if (!mk_writer_extend(out, MK_RECORD_BATCH_HEADER_SIZE))
+    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory writing a record batch");
+  int rc = mk_compress(bb->compression, bb->compression_level, bb->records.buf, bb->records.len,
+                       out, err);
+  if (rc) {
+    out->len = start;
+    return rc;
+  }
+  size_t size = out->len - start;
+  if (size - 12 > INT32_MAX) {
+    out->len = start;
+    return mk_err_set(err, MK_ERR_MESSAGE_TOO_LARGE, "record batch of %zu bytes is too large",
+                      size);
+  }
+  int16_t attributes = (int16_t)((bb->attributes & ~MK_ATTR_COMPRESSION_MASK) |
+                                 (bb->compression & MK_ATTR_COMPRESSION_MASK));
+
+  /* The header, at the offsets listed in record_batch.h. Written now, after the records,
+   * because out->buf may have moved while they were appended. */
+  uint8_t *h = out->buf + start;
+  mk_store_u64(h + 0, (uint64_t)bb->base_offset);
+  mk_store_u32(h + 8, (uint32_t)(size - 12));
+  mk_store_u32(h + 12, (uint32_t)bb->partition_leader_epoch);
+  h[16] = MK_RECORD_BATCH_MAGIC;
+  store_u16(h + 21, (uint16_t)attributes);
+  mk_store_u32(h + 23, (uint32_t)(bb->count - 1));  /* last_offset_delta */
+  mk_store_u64(h + 27, (uint64_t)bb->base_timestamp);
+  mk_store_u64(h + 35, (uint64_t)bb->max_timestamp);
+  mk_store_u64(h + 43, (uint64_t)bb->producer_id);
+  store_u16(h + 51, (uint16_t)bb->producer_epoch);
+  mk_store_u32(h + 53, (uint32_t)bb->base_sequence);
+  mk_store_u32(h + 57, (uint32_t)bb->count);
+  /* Last, since it covers all of the above from attributes on. */
+  mk_store_u32(h + MK_RECORD_BATCH_CRC_OFFSET,
+               mk_crc32c(0, h + MK_RECORD_BATCH_ATTRIBUTES_OFFSET,
+                         size - MK_RECORD_BATCH_ATTRIBUTES_OFFSET));
+  return 0;
+}
+
+/* ---- control records ------------------------------------------------------------------- */
+
+int mk_record_batch_write_control(struct mk_writer *out, int64_t producer_id,
+                                  int16_t producer_epoch, enum mk_control_type type,
+                                  int32_t coordinator_epoch, int64_t timestamp,
+                                  struct mk_err *err) {
+  /* MemoryRecords.writeEndTransactionalMarker: a transactional control batch, no sequence,
+   * one record: key {version 0, type}, value {version 0, coordinator_epoch}. */
+  uint8_t key[4], value[6];
+  store_u16(key, 0);
+  store_u16(key + 2, (uint16_t)type);
+  store_u16(value, 0);
+  mk_store_u32(value + 2, (uint32_t)coordinator_epoch);
+
+  struct mk_record_batch_builder bb;
+  mk_record_batch_builder_init(&bb);
+  bb.attributes = MK_ATTR_TRANSACTIONAL | MK_ATTR_CONTROL;
+  bb.producer_id = producer_id;
+  bb.producer_epoch = producer_epoch;
+  int rc = mk_record_batch_builder_append(&bb, timestamp, (struct mk_bytes){key, 4},
+                                          (struct mk_bytes){value, 6}, NULL, 0);
+  if (rc)
+    mk_err_set(err, rc, "out of memory writing a control batch");
+  else
+    rc = mk_record_batch_builder_finish(&bb, out, err);
+  mk_record_batch_builder_free(&bb);
+  return rc;
+}
+
+int mk_control_record_parse(const struct mk_record *rec, enum mk_control_type *type,
+                            int32_t *coordinator_epoch, struct mk_err *err) {
+  /* ControlRecordType.parse and EndTransactionMarker.deserializeValue: the sizes are
+   * minimums, and a newer version with extra fields is still read. */
+  if (rec->key.len < 4)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "control record key has %d bytes, needs 4",
+                      rec->key.len);
+  int16_t key_version = (int16_t)load_u16(rec->key.ptr);
+  int16_t t = (int16_t)load_u16(rec->key.ptr + 2);
+  if (key_version < 0)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "control record key version %d is negative",
+                      key_version);
+  if (t != MK_CONTROL_ABORT && t != MK_CONTROL_COMMIT)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "control record type %d is not a transaction marker (0 ABORT, 1 COMMIT)",
+                      t);
+  if (rec->value.len < 6)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "transaction marker value has %d bytes, needs 6", rec->value.len);
+  int16_t value_version = (int16_t)load_u16(rec->value.ptr);
+  if (value_version < 0)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "transaction marker version %d is negative",
+                      value_version);
+  *type = (enum mk_control_type)t;
+  *coordinator_epoch = (int32_t)mk_load_u32(rec->value.ptr + 2);
+  return 0;
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The two commands of the README:
+#   ./run.sh        install any missing Debian packages, build, and run the main job
+#   ./run.sh test   install any missing Debian packages, build, and run every test suite:
+#                   plain build, AddressSanitizer + UndefinedBehaviorSanitizer, and the fuzzers
+# Packages are installed with apt-get when run as root (or through sudo); nothing else is
+# downloaded. Build directories: build/ (normal), build-asan/, build-fuzz/.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Building needs these; the tests also need a fuzzing clang, and (for the interop suites)
+# the real Kafka clients we check compatibility against.
+BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev python3
+  libuv1-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libjansson-dev)
+TEST_PACKAGES=(libcmocka-dev clang libclang-rt-14-dev xxd librdkafka-dev)
+
+install_missing() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "run.sh: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo=sudo
+  fi
+  echo "run.sh: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# meson setup once per directory; later runs only rebuild what changed.
+setup() {
+  local dir=$1; shift
+  [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null
+}
+
+main_job() {
+  install_missing "${BUILD_PACKAGES[@]}"
+  setup build
+  meson compile -C build >/dev/null
+  echo "Built build/minikafka. The broker and the labs are not built yet; what runs today is"
+  echo "the protocol layer. Here is a real ProduceRequest, as kcat sent it, decoded:"
+  echo
+  ./build/minikafka decode tests/fixtures/kcat-produce-v7-idempotent.req.bin
+}
+
+# Totals over every suite that ran, printed as the one closing line CI reads.
+summarize() {
+  python3 - "$@" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for d in sys.argv[1:]:
+    try:
+        lines = open(d + "/meson-logs/testlog.json").read().splitlines()
+    except OSError:
+        continue
+    for line in lines:
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"): passed += 1
+        elif r == "SKIP": skipped += 1
+        else: failed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+}
+
+test_job() {
+  install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  export ASAN_OPTIONS=detect_leaks=1
+  local rc=0
+
+  echo "== unit and integration tests (build/)"
+  setup build
+  meson compile -C build >/dev/null
+  meson test -C build --print-errorlogs || rc=1
+
+  echo "== the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
+  setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+  meson compile -C build-asan >/dev/null
+  meson test -C build-asan --suite unit --print-errorlogs --timeout-multiplier 3 || rc=1
+
+  echo "== fuzz targets, a short bounded run each (build-fuzz/; see tests/fuzz/README.md)"
+  CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+  meson compile -C build-fuzz >/dev/null
+  meson test -C build-fuzz --suite fuzz --print-errorlogs || rc=1
+
+  summarize build build-asan build-fuzz
+  return $rc
+}
+
+case "${1:-}" in
+  "") main_job ;;
+  test) test_job ;;
+  *) echo "usage: ./run.sh [test]" >&2; exit 2 ;;
+esac
