@@ -23,6 +23,11 @@
 /* Exit statuses every subcommand uses. */
 enum { MK_EXIT_OK = 0, MK_EXIT_FAILED = 1, MK_EXIT_USAGE = 2 };
 
+/* ---- broker.c ---------------------------------------------------------------------------- */
+
+/* minikafka broker [flags]: run the broker in the foreground until SIGINT/SIGTERM. */
+int mk_cli_broker(int argc, char **argv);
+
 /* ---- decode.c ---------------------------------------------------------------------------- */
 
 /* minikafka decode [--hex] [--api NAME --version N] [FILE]: one frame -> JSON on stdout. */

@@ -217,14 +217,14 @@ static int decode_frame(const uint8_t *buf, size_t len, const struct mk_api *api
                         "supported (minikafka speaks v%d-%d)", api->name, v, api->min_version,
                         api->max_version);
     version = v;
-    header = json_pack("{s:i, s:s, s:i, s:i, s:o, s:i}", "api_key", (json_int_t)key,
+    header = json_pack("{s:I, s:s, s:I, s:I, s:o, s:I}", "api_key", (json_int_t)key,
                        "api_name", api->name, "api_version", (json_int_t)version,
                        "correlation_id", (json_int_t)correlation_id,
                        "client_id", mk_json_str(client_id),
                        "header_version", (json_int_t)mk_request_header_version(key, version));
   } else {  /* a response header holds only the correlation id */
     int32_t correlation_id = mk_read_i32(&r);
-    header = json_pack("{s:i, s:i}", "correlation_id", (json_int_t)correlation_id,
+    header = json_pack("{s:I, s:I}", "correlation_id", (json_int_t)correlation_id,
                        "header_version", (json_int_t)mk_response_header_version(api->key, version));
   }
   if (request ? mk_request_header_version(api->key, version) == 2
@@ -246,7 +246,7 @@ static int decode_frame(const uint8_t *buf, size_t len, const struct mk_api *api
   }
   walk->frame = buf;
   walk->partial_batch_ok = !request;  /* a Fetch response may end with a cut-off batch */
-  *out = json_pack("{s:i, s:o, s:o}", "size", (json_int_t)size, "header", header, "body",
+  *out = json_pack("{s:I, s:o, s:o}", "size", (json_int_t)size, "header", header, "body",
                    mk_json_message(schema, version, msg, walk));
   *trailing = len - r.pos;
   if (*trailing && *out)

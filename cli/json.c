@@ -96,7 +96,7 @@ static json_t *hex_json(const uint8_t *p, size_t n) {
 
 static json_t *bytes_json(struct mk_bytes b) {
   if (b.len < 0) return json_null();
-  return json_pack("{s:i, s:o}", "len", (json_int_t)b.len, "hex", hex_json(b.ptr, (size_t)b.len));
+  return json_pack("{s:I, s:o}", "len", (json_int_t)b.len, "hex", hex_json(b.ptr, (size_t)b.len));
 }
 
 /* A JSON string if the bytes are valid UTF-8 (jansson checks that), else {"hex": ...}. */
@@ -144,19 +144,20 @@ static bool is_partial(const uint8_t *p, size_t left) {
 
 static json_t *attributes_json(int16_t a) {
   const char *codec = mk_compression_name(a & MK_ATTR_COMPRESSION_MASK);
-  return json_pack("{s:i, s:s, s:s, s:b, s:b}", "raw", (json_int_t)a,
+  return json_pack("{s:I, s:s, s:s, s:b, s:b}", "raw", (json_int_t)a,
                    "compression", codec ? codec : "unknown",
                    "timestamp_type", a & MK_ATTR_LOG_APPEND_TIME ? "LogAppendTime" : "CreateTime",
                    "is_transactional", (a & MK_ATTR_TRANSACTIONAL) != 0,
                    "is_control", (a & MK_ATTR_CONTROL) != 0);
 }
 
-/* One record; NULL after noting a problem in batch. */
+/* One record; NULL after noting a problem in batch (or when out of memory). */
 static json_t *record_json(struct walk *k, json_t *batch, size_t at,
                            const struct mk_record_batch *b, struct mk_record *rec) {
-  json_t *o = json_pack("{s:i, s:I, s:o, s:o}", "offset_delta", (json_int_t)rec->offset_delta,
+  json_t *o = json_pack("{s:I, s:I, s:o, s:o}", "offset_delta", (json_int_t)rec->offset_delta,
                         "timestamp_delta", (json_int_t)rec->timestamp_delta,
                         "key", payload_json(rec->key), "value", payload_json(rec->value));
+  if (!o) return NULL;  /* out of memory */
   json_t *headers = json_array();
   json_object_set_new(o, "headers", headers);
   struct mk_err err;
@@ -175,7 +176,7 @@ static json_t *record_json(struct walk *k, json_t *batch, size_t at,
     enum mk_control_type type;
     int32_t coordinator_epoch;
     if (mk_control_record_parse(rec, &type, &coordinator_epoch, &err) == 0)
-      json_object_set_new(o, "control", json_pack("{s:s, s:i}", "type",
+      json_object_set_new(o, "control", json_pack("{s:s, s:I}", "type",
                                                   type == MK_CONTROL_COMMIT ? "COMMIT" : "ABORT",
                                                   "coordinator_epoch",
                                                   (json_int_t)coordinator_epoch));

@@ -1,8 +1,7 @@
 /*
  * minikafka: the one executable. `minikafka <command> [args]` looks the command up in the
- * table below and hands it the rest of the command line.
- *
- *   minikafka decode ...   cli/decode.c   one Kafka frame as JSON
+ * `commands` table below and hands it the rest of the command line; command NAME lives in
+ * cli/NAME.c as mk_cli_NAME().
  *
  * Adding a subcommand is one row in `commands` (plus its mk_cli_<name> in cli.h and its
  * file in cli/meson.build); the usage text is printed from the same table, so it cannot
@@ -24,6 +23,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+  {"broker", mk_cli_broker, "run the broker: several virtual Kafka brokers in one process"},
   {"decode", mk_cli_decode, "print one Kafka request or response frame as JSON"},
 };
 

@@ -295,6 +295,7 @@ static int snappy_block(struct sink *s, const uint8_t *in, size_t len) {
     return mk_err_set(s->err, MK_ERR_MESSAGE_TOO_LARGE,
                       "snappy: block would decompress to %zu bytes, past the limit of %zu", n,
                       s->max_out);
+  if (n == 0) return 0;  /* a valid empty block */
   uint8_t *dst = mk_writer_extend(s->out, n);
   if (!dst) return no_memory(s->err, "snappy");
   size_t got = n;

@@ -11,7 +11,7 @@ static const struct mk_field mk_add_partitions_to_txn_topic_fields[] = {
   {"partitions", MK_ARRAY, MK_INT32, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_add_partitions_to_txn_topic, partitions), offsetof(struct mk_add_partitions_to_txn_topic, partitions_count), NULL, 0},
 };
-static const struct mk_schema mk_add_partitions_to_txn_topic_schema = {
+const struct mk_schema mk_add_partitions_to_txn_topic_schema = {
   "AddPartitionsToTxnTopic", sizeof(struct mk_add_partitions_to_txn_topic), 2, mk_add_partitions_to_txn_topic_fields};
 
 static const struct mk_field mk_add_partitions_to_txn_transaction_fields[] = {
@@ -28,7 +28,7 @@ static const struct mk_field mk_add_partitions_to_txn_transaction_fields[] = {
   {"topics", MK_ARRAY, MK_STRUCT, 4, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_add_partitions_to_txn_transaction, topics), offsetof(struct mk_add_partitions_to_txn_transaction, topics_count), &mk_add_partitions_to_txn_topic_schema, 0},
 };
-static const struct mk_schema mk_add_partitions_to_txn_transaction_schema = {
+const struct mk_schema mk_add_partitions_to_txn_transaction_schema = {
   "AddPartitionsToTxnTransaction", sizeof(struct mk_add_partitions_to_txn_transaction), 5, mk_add_partitions_to_txn_transaction_fields};
 
 static const struct mk_field mk_add_partitions_to_txn_request_fields[] = {
@@ -56,7 +56,7 @@ static const struct mk_field mk_add_partitions_to_txn_partition_result_fields[] 
   {"partition_error_code", MK_INT16, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_add_partitions_to_txn_partition_result, partition_error_code), 0, NULL, 0},
 };
-static const struct mk_schema mk_add_partitions_to_txn_partition_result_schema = {
+const struct mk_schema mk_add_partitions_to_txn_partition_result_schema = {
   "AddPartitionsToTxnPartitionResult", sizeof(struct mk_add_partitions_to_txn_partition_result), 2, mk_add_partitions_to_txn_partition_result_fields};
 
 static const struct mk_field mk_add_partitions_to_txn_topic_result_fields[] = {
@@ -67,7 +67,7 @@ static const struct mk_field mk_add_partitions_to_txn_topic_result_fields[] = {
   {"results_by_partition", MK_ARRAY, MK_STRUCT, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_add_partitions_to_txn_topic_result, results_by_partition), offsetof(struct mk_add_partitions_to_txn_topic_result, results_by_partition_count), &mk_add_partitions_to_txn_partition_result_schema, 0},
 };
-static const struct mk_schema mk_add_partitions_to_txn_topic_result_schema = {
+const struct mk_schema mk_add_partitions_to_txn_topic_result_schema = {
   "AddPartitionsToTxnTopicResult", sizeof(struct mk_add_partitions_to_txn_topic_result), 2, mk_add_partitions_to_txn_topic_result_fields};
 
 static const struct mk_field mk_add_partitions_to_txn_result_fields[] = {
@@ -78,7 +78,7 @@ static const struct mk_field mk_add_partitions_to_txn_result_fields[] = {
   {"topic_results", MK_ARRAY, MK_STRUCT, 4, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_add_partitions_to_txn_result, topic_results), offsetof(struct mk_add_partitions_to_txn_result, topic_results_count), &mk_add_partitions_to_txn_topic_result_schema, 0},
 };
-static const struct mk_schema mk_add_partitions_to_txn_result_schema = {
+const struct mk_schema mk_add_partitions_to_txn_result_schema = {
   "AddPartitionsToTxnResult", sizeof(struct mk_add_partitions_to_txn_result), 2, mk_add_partitions_to_txn_result_fields};
 
 static const struct mk_field mk_add_partitions_to_txn_response_fields[] = {

@@ -15,6 +15,7 @@ struct mk_add_partitions_to_txn_topic {
   int32_t *partitions;
   int32_t partitions_count;
 };
+extern const struct mk_schema mk_add_partitions_to_txn_topic_schema;
 
 struct mk_add_partitions_to_txn_transaction {
   struct mk_str transactional_id;
@@ -24,6 +25,7 @@ struct mk_add_partitions_to_txn_transaction {
   struct mk_add_partitions_to_txn_topic *topics;
   int32_t topics_count;
 };
+extern const struct mk_schema mk_add_partitions_to_txn_transaction_schema;
 
 struct mk_add_partitions_to_txn_request {
   struct mk_add_partitions_to_txn_transaction *transactions;
@@ -42,18 +44,21 @@ struct mk_add_partitions_to_txn_partition_result {
   int32_t partition_index;
   int16_t partition_error_code;
 };
+extern const struct mk_schema mk_add_partitions_to_txn_partition_result_schema;
 
 struct mk_add_partitions_to_txn_topic_result {
   struct mk_str name;
   struct mk_add_partitions_to_txn_partition_result *results_by_partition;
   int32_t results_by_partition_count;
 };
+extern const struct mk_schema mk_add_partitions_to_txn_topic_result_schema;
 
 struct mk_add_partitions_to_txn_result {
   struct mk_str transactional_id;
   struct mk_add_partitions_to_txn_topic_result *topic_results;
   int32_t topic_results_count;
 };
+extern const struct mk_schema mk_add_partitions_to_txn_result_schema;
 
 struct mk_add_partitions_to_txn_response {
   int32_t throttle_time_ms;

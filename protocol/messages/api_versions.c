@@ -24,7 +24,7 @@ static const struct mk_field mk_api_versions_api_version_fields[] = {
   {"max_version", MK_INT16, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_api_versions_api_version, max_version), 0, NULL, 0},
 };
-static const struct mk_schema mk_api_versions_api_version_schema = {
+const struct mk_schema mk_api_versions_api_version_schema = {
   "ApiVersion", sizeof(struct mk_api_versions_api_version), 3, mk_api_versions_api_version_fields};
 
 static const struct mk_field mk_api_versions_supported_feature_key_fields[] = {
@@ -37,7 +37,7 @@ static const struct mk_field mk_api_versions_supported_feature_key_fields[] = {
   {"max_version", MK_INT16, 0, 3, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_api_versions_supported_feature_key, max_version), 0, NULL, 0},
 };
-static const struct mk_schema mk_api_versions_supported_feature_key_schema = {
+const struct mk_schema mk_api_versions_supported_feature_key_schema = {
   "SupportedFeatureKey", sizeof(struct mk_api_versions_supported_feature_key), 3, mk_api_versions_supported_feature_key_fields};
 
 static const struct mk_field mk_api_versions_finalized_feature_key_fields[] = {
@@ -50,7 +50,7 @@ static const struct mk_field mk_api_versions_finalized_feature_key_fields[] = {
   {"min_version_level", MK_INT16, 0, 3, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_api_versions_finalized_feature_key, min_version_level), 0, NULL, 0},
 };
-static const struct mk_schema mk_api_versions_finalized_feature_key_schema = {
+const struct mk_schema mk_api_versions_finalized_feature_key_schema = {
   "FinalizedFeatureKey", sizeof(struct mk_api_versions_finalized_feature_key), 3, mk_api_versions_finalized_feature_key_fields};
 
 static const struct mk_field mk_api_versions_response_fields[] = {

@@ -23,18 +23,21 @@ struct mk_api_versions_api_version {
   int16_t min_version;
   int16_t max_version;
 };
+extern const struct mk_schema mk_api_versions_api_version_schema;
 
 struct mk_api_versions_supported_feature_key {
   struct mk_str name;
   int16_t min_version;
   int16_t max_version;
 };
+extern const struct mk_schema mk_api_versions_supported_feature_key_schema;
 
 struct mk_api_versions_finalized_feature_key {
   struct mk_str name;
   int16_t max_version_level;
   int16_t min_version_level;
 };
+extern const struct mk_schema mk_api_versions_finalized_feature_key_schema;
 
 struct mk_api_versions_response {
   int16_t error_code;

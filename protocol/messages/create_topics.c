@@ -11,7 +11,7 @@ static const struct mk_field mk_create_topics_creatable_replica_assignment_field
   {"broker_ids", MK_ARRAY, MK_INT32, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_create_topics_creatable_replica_assignment, broker_ids), offsetof(struct mk_create_topics_creatable_replica_assignment, broker_ids_count), NULL, 0},
 };
-static const struct mk_schema mk_create_topics_creatable_replica_assignment_schema = {
+const struct mk_schema mk_create_topics_creatable_replica_assignment_schema = {
   "CreatableReplicaAssignment", sizeof(struct mk_create_topics_creatable_replica_assignment), 2, mk_create_topics_creatable_replica_assignment_fields};
 
 static const struct mk_field mk_create_topics_creatable_topic_config_fields[] = {
@@ -22,7 +22,7 @@ static const struct mk_field mk_create_topics_creatable_topic_config_fields[] = 
   {"value", MK_STRING, 0, 0, MK_V_ANY, 0, -1, false,
    offsetof(struct mk_create_topics_creatable_topic_config, value), 0, NULL, 0},
 };
-static const struct mk_schema mk_create_topics_creatable_topic_config_schema = {
+const struct mk_schema mk_create_topics_creatable_topic_config_schema = {
   "CreatableTopicConfig", sizeof(struct mk_create_topics_creatable_topic_config), 2, mk_create_topics_creatable_topic_config_fields};
 
 static const struct mk_field mk_create_topics_creatable_topic_fields[] = {
@@ -39,7 +39,7 @@ static const struct mk_field mk_create_topics_creatable_topic_fields[] = {
   {"configs", MK_ARRAY, MK_STRUCT, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_create_topics_creatable_topic, configs), offsetof(struct mk_create_topics_creatable_topic, configs_count), &mk_create_topics_creatable_topic_config_schema, 0},
 };
-static const struct mk_schema mk_create_topics_creatable_topic_schema = {
+const struct mk_schema mk_create_topics_creatable_topic_schema = {
   "CreatableTopic", sizeof(struct mk_create_topics_creatable_topic), 5, mk_create_topics_creatable_topic_fields};
 
 static const struct mk_field mk_create_topics_request_fields[] = {
@@ -69,7 +69,7 @@ static const struct mk_field mk_create_topics_creatable_topic_configs_fields[] =
   {"is_sensitive", MK_BOOL, 0, 5, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_create_topics_creatable_topic_configs, is_sensitive), 0, NULL, 0},
 };
-static const struct mk_schema mk_create_topics_creatable_topic_configs_schema = {
+const struct mk_schema mk_create_topics_creatable_topic_configs_schema = {
   "CreatableTopicConfigs", sizeof(struct mk_create_topics_creatable_topic_configs), 5, mk_create_topics_creatable_topic_configs_fields};
 
 static const struct mk_field mk_create_topics_creatable_topic_result_fields[] = {
@@ -92,7 +92,7 @@ static const struct mk_field mk_create_topics_creatable_topic_result_fields[] = 
   {"configs", MK_ARRAY, MK_STRUCT, 5, MK_V_ANY, 5, -1, true,
    offsetof(struct mk_create_topics_creatable_topic_result, configs), offsetof(struct mk_create_topics_creatable_topic_result, configs_count), &mk_create_topics_creatable_topic_configs_schema, 0},
 };
-static const struct mk_schema mk_create_topics_creatable_topic_result_schema = {
+const struct mk_schema mk_create_topics_creatable_topic_result_schema = {
   "CreatableTopicResult", sizeof(struct mk_create_topics_creatable_topic_result), 8, mk_create_topics_creatable_topic_result_fields};
 
 static const struct mk_field mk_create_topics_response_fields[] = {

@@ -15,11 +15,13 @@ struct mk_create_topics_creatable_replica_assignment {
   int32_t *broker_ids;
   int32_t broker_ids_count;
 };
+extern const struct mk_schema mk_create_topics_creatable_replica_assignment_schema;
 
 struct mk_create_topics_creatable_topic_config {
   struct mk_str name;
   struct mk_str value;
 };
+extern const struct mk_schema mk_create_topics_creatable_topic_config_schema;
 
 struct mk_create_topics_creatable_topic {
   struct mk_str name;
@@ -30,6 +32,7 @@ struct mk_create_topics_creatable_topic {
   struct mk_create_topics_creatable_topic_config *configs;
   int32_t configs_count;
 };
+extern const struct mk_schema mk_create_topics_creatable_topic_schema;
 
 struct mk_create_topics_request {
   struct mk_create_topics_creatable_topic *topics;
@@ -48,6 +51,7 @@ struct mk_create_topics_creatable_topic_configs {
   int8_t config_source;
   bool is_sensitive;
 };
+extern const struct mk_schema mk_create_topics_creatable_topic_configs_schema;
 
 struct mk_create_topics_creatable_topic_result {
   struct mk_str name;
@@ -60,6 +64,7 @@ struct mk_create_topics_creatable_topic_result {
   struct mk_create_topics_creatable_topic_configs *configs;
   int32_t configs_count;
 };
+extern const struct mk_schema mk_create_topics_creatable_topic_result_schema;
 
 struct mk_create_topics_response {
   int32_t throttle_time_ms;

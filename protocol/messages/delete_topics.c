@@ -11,7 +11,7 @@ static const struct mk_field mk_delete_topics_delete_topic_state_fields[] = {
   {"topic_id", MK_UUID, 0, 6, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_delete_topics_delete_topic_state, topic_id), 0, NULL, 0},
 };
-static const struct mk_schema mk_delete_topics_delete_topic_state_schema = {
+const struct mk_schema mk_delete_topics_delete_topic_state_schema = {
   "DeleteTopicState", sizeof(struct mk_delete_topics_delete_topic_state), 2, mk_delete_topics_delete_topic_state_fields};
 
 static const struct mk_field mk_delete_topics_request_fields[] = {
@@ -39,7 +39,7 @@ static const struct mk_field mk_delete_topics_deletable_topic_result_fields[] = 
   {"error_message", MK_STRING, 0, 5, MK_V_ANY, 5, -1, true,
    offsetof(struct mk_delete_topics_deletable_topic_result, error_message), 0, NULL, -1},
 };
-static const struct mk_schema mk_delete_topics_deletable_topic_result_schema = {
+const struct mk_schema mk_delete_topics_deletable_topic_result_schema = {
   "DeletableTopicResult", sizeof(struct mk_delete_topics_deletable_topic_result), 4, mk_delete_topics_deletable_topic_result_fields};
 
 static const struct mk_field mk_delete_topics_response_fields[] = {

@@ -14,6 +14,7 @@ struct mk_delete_topics_delete_topic_state {
   struct mk_str name;
   struct mk_uuid topic_id;
 };
+extern const struct mk_schema mk_delete_topics_delete_topic_state_schema;
 
 struct mk_delete_topics_request {
   struct mk_delete_topics_delete_topic_state *topics;
@@ -32,6 +33,7 @@ struct mk_delete_topics_deletable_topic_result {
   int16_t error_code;
   struct mk_str error_message;
 };
+extern const struct mk_schema mk_delete_topics_deletable_topic_result_schema;
 
 struct mk_delete_topics_response {
   int32_t throttle_time_ms;

@@ -30,7 +30,7 @@ static const struct mk_field mk_describe_cluster_broker_fields[] = {
   {"is_fenced", MK_BOOL, 0, 2, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_describe_cluster_broker, is_fenced), 0, NULL, 0},
 };
-static const struct mk_schema mk_describe_cluster_broker_schema = {
+const struct mk_schema mk_describe_cluster_broker_schema = {
   "DescribeClusterBroker", sizeof(struct mk_describe_cluster_broker), 5, mk_describe_cluster_broker_fields};
 
 static const struct mk_field mk_describe_cluster_response_fields[] = {

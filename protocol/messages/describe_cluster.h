@@ -26,6 +26,7 @@ struct mk_describe_cluster_broker {
   struct mk_str rack;
   bool is_fenced;
 };
+extern const struct mk_schema mk_describe_cluster_broker_schema;
 
 struct mk_describe_cluster_response {
   int32_t throttle_time_ms;

@@ -13,7 +13,7 @@ static const struct mk_field mk_describe_configs_resource_fields[] = {
   {"configuration_keys", MK_ARRAY, MK_STRING, 0, MK_V_ANY, 0, -1, false,
    offsetof(struct mk_describe_configs_resource, configuration_keys), offsetof(struct mk_describe_configs_resource, configuration_keys_count), NULL, 0},
 };
-static const struct mk_schema mk_describe_configs_resource_schema = {
+const struct mk_schema mk_describe_configs_resource_schema = {
   "DescribeConfigsResource", sizeof(struct mk_describe_configs_resource), 3, mk_describe_configs_resource_fields};
 
 static const struct mk_field mk_describe_configs_request_fields[] = {
@@ -39,7 +39,7 @@ static const struct mk_field mk_describe_configs_synonym_fields[] = {
   {"source", MK_INT8, 0, 1, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_describe_configs_synonym, source), 0, NULL, 0},
 };
-static const struct mk_schema mk_describe_configs_synonym_schema = {
+const struct mk_schema mk_describe_configs_synonym_schema = {
   "DescribeConfigsSynonym", sizeof(struct mk_describe_configs_synonym), 3, mk_describe_configs_synonym_fields};
 
 static const struct mk_field mk_describe_configs_resource_result_fields[] = {
@@ -62,7 +62,7 @@ static const struct mk_field mk_describe_configs_resource_result_fields[] = {
   {"documentation", MK_STRING, 0, 3, MK_V_ANY, 0, -1, true,
    offsetof(struct mk_describe_configs_resource_result, documentation), 0, NULL, 0},
 };
-static const struct mk_schema mk_describe_configs_resource_result_schema = {
+const struct mk_schema mk_describe_configs_resource_result_schema = {
   "DescribeConfigsResourceResult", sizeof(struct mk_describe_configs_resource_result), 8, mk_describe_configs_resource_result_fields};
 
 static const struct mk_field mk_describe_configs_result_fields[] = {
@@ -79,7 +79,7 @@ static const struct mk_field mk_describe_configs_result_fields[] = {
   {"configs", MK_ARRAY, MK_STRUCT, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_describe_configs_result, configs), offsetof(struct mk_describe_configs_result, configs_count), &mk_describe_configs_resource_result_schema, 0},
 };
-static const struct mk_schema mk_describe_configs_result_schema = {
+const struct mk_schema mk_describe_configs_result_schema = {
   "DescribeConfigsResult", sizeof(struct mk_describe_configs_result), 5, mk_describe_configs_result_fields};
 
 static const struct mk_field mk_describe_configs_response_fields[] = {

@@ -16,6 +16,7 @@ struct mk_describe_configs_resource {
   struct mk_str *configuration_keys;
   int32_t configuration_keys_count;
 };
+extern const struct mk_schema mk_describe_configs_resource_schema;
 
 struct mk_describe_configs_request {
   struct mk_describe_configs_resource *resources;
@@ -32,6 +33,7 @@ struct mk_describe_configs_synonym {
   struct mk_str value;
   int8_t source;
 };
+extern const struct mk_schema mk_describe_configs_synonym_schema;
 
 struct mk_describe_configs_resource_result {
   struct mk_str name;
@@ -44,6 +46,7 @@ struct mk_describe_configs_resource_result {
   int8_t config_type;
   struct mk_str documentation;
 };
+extern const struct mk_schema mk_describe_configs_resource_result_schema;
 
 struct mk_describe_configs_result {
   int16_t error_code;
@@ -53,6 +56,7 @@ struct mk_describe_configs_result {
   struct mk_describe_configs_resource_result *configs;
   int32_t configs_count;
 };
+extern const struct mk_schema mk_describe_configs_result_schema;
 
 struct mk_describe_configs_response {
   int32_t throttle_time_ms;

@@ -11,7 +11,7 @@ static const struct mk_field mk_fetch_replica_state_fields[] = {
   {"replica_epoch", MK_INT64, 0, 15, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_fetch_replica_state, replica_epoch), 0, NULL, -1},
 };
-static const struct mk_schema mk_fetch_replica_state_schema = {
+const struct mk_schema mk_fetch_replica_state_schema = {
   "ReplicaState", sizeof(struct mk_fetch_replica_state), 2, mk_fetch_replica_state_fields};
 
 static const struct mk_field mk_fetch_partition_fields[] = {
@@ -32,7 +32,7 @@ static const struct mk_field mk_fetch_partition_fields[] = {
   {"replica_directory_id", MK_UUID, 0, 17, MK_V_ANY, MK_V_NEVER, 0, true,
    offsetof(struct mk_fetch_partition, replica_directory_id), 0, NULL, 0},
 };
-static const struct mk_schema mk_fetch_partition_schema = {
+const struct mk_schema mk_fetch_partition_schema = {
   "FetchPartition", sizeof(struct mk_fetch_partition), 7, mk_fetch_partition_fields};
 
 static const struct mk_field mk_fetch_topic_fields[] = {
@@ -45,7 +45,7 @@ static const struct mk_field mk_fetch_topic_fields[] = {
   {"partitions", MK_ARRAY, MK_STRUCT, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_fetch_topic, partitions), offsetof(struct mk_fetch_topic, partitions_count), &mk_fetch_partition_schema, 0},
 };
-static const struct mk_schema mk_fetch_topic_schema = {
+const struct mk_schema mk_fetch_topic_schema = {
   "FetchTopic", sizeof(struct mk_fetch_topic), 3, mk_fetch_topic_fields};
 
 static const struct mk_field mk_fetch_forgotten_topic_fields[] = {
@@ -58,7 +58,7 @@ static const struct mk_field mk_fetch_forgotten_topic_fields[] = {
   {"partitions", MK_ARRAY, MK_INT32, 7, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_fetch_forgotten_topic, partitions), offsetof(struct mk_fetch_forgotten_topic, partitions_count), NULL, 0},
 };
-static const struct mk_schema mk_fetch_forgotten_topic_schema = {
+const struct mk_schema mk_fetch_forgotten_topic_schema = {
   "ForgottenTopic", sizeof(struct mk_fetch_forgotten_topic), 3, mk_fetch_forgotten_topic_fields};
 
 static const struct mk_field mk_fetch_request_fields[] = {
@@ -100,7 +100,7 @@ static const struct mk_field mk_fetch_epoch_end_offset_fields[] = {
   {"end_offset", MK_INT64, 0, 12, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_fetch_epoch_end_offset, end_offset), 0, NULL, -1},
 };
-static const struct mk_schema mk_fetch_epoch_end_offset_schema = {
+const struct mk_schema mk_fetch_epoch_end_offset_schema = {
   "EpochEndOffset", sizeof(struct mk_fetch_epoch_end_offset), 2, mk_fetch_epoch_end_offset_fields};
 
 static const struct mk_field mk_fetch_leader_id_and_epoch_fields[] = {
@@ -111,7 +111,7 @@ static const struct mk_field mk_fetch_leader_id_and_epoch_fields[] = {
   {"leader_epoch", MK_INT32, 0, 12, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_fetch_leader_id_and_epoch, leader_epoch), 0, NULL, -1},
 };
-static const struct mk_schema mk_fetch_leader_id_and_epoch_schema = {
+const struct mk_schema mk_fetch_leader_id_and_epoch_schema = {
   "LeaderIdAndEpoch", sizeof(struct mk_fetch_leader_id_and_epoch), 2, mk_fetch_leader_id_and_epoch_fields};
 
 static const struct mk_field mk_fetch_snapshot_id_fields[] = {
@@ -122,7 +122,7 @@ static const struct mk_field mk_fetch_snapshot_id_fields[] = {
   {"epoch", MK_INT32, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_fetch_snapshot_id, epoch), 0, NULL, -1},
 };
-static const struct mk_schema mk_fetch_snapshot_id_schema = {
+const struct mk_schema mk_fetch_snapshot_id_schema = {
   "SnapshotId", sizeof(struct mk_fetch_snapshot_id), 2, mk_fetch_snapshot_id_fields};
 
 static const struct mk_field mk_fetch_aborted_transaction_fields[] = {
@@ -133,7 +133,7 @@ static const struct mk_field mk_fetch_aborted_transaction_fields[] = {
   {"first_offset", MK_INT64, 0, 4, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_fetch_aborted_transaction, first_offset), 0, NULL, 0},
 };
-static const struct mk_schema mk_fetch_aborted_transaction_schema = {
+const struct mk_schema mk_fetch_aborted_transaction_schema = {
   "AbortedTransaction", sizeof(struct mk_fetch_aborted_transaction), 2, mk_fetch_aborted_transaction_fields};
 
 static const struct mk_field mk_fetch_partition_data_fields[] = {
@@ -162,7 +162,7 @@ static const struct mk_field mk_fetch_partition_data_fields[] = {
   {"records", MK_RECORDS, 0, 0, MK_V_ANY, 0, -1, false,
    offsetof(struct mk_fetch_partition_data, records), 0, NULL, -1},
 };
-static const struct mk_schema mk_fetch_partition_data_schema = {
+const struct mk_schema mk_fetch_partition_data_schema = {
   "PartitionData", sizeof(struct mk_fetch_partition_data), 11, mk_fetch_partition_data_fields};
 
 static const struct mk_field mk_fetch_fetchable_topic_response_fields[] = {
@@ -175,7 +175,7 @@ static const struct mk_field mk_fetch_fetchable_topic_response_fields[] = {
   {"partitions", MK_ARRAY, MK_STRUCT, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_fetch_fetchable_topic_response, partitions), offsetof(struct mk_fetch_fetchable_topic_response, partitions_count), &mk_fetch_partition_data_schema, 0},
 };
-static const struct mk_schema mk_fetch_fetchable_topic_response_schema = {
+const struct mk_schema mk_fetch_fetchable_topic_response_schema = {
   "FetchableTopicResponse", sizeof(struct mk_fetch_fetchable_topic_response), 3, mk_fetch_fetchable_topic_response_fields};
 
 static const struct mk_field mk_fetch_node_endpoint_fields[] = {
@@ -190,7 +190,7 @@ static const struct mk_field mk_fetch_node_endpoint_fields[] = {
   {"rack", MK_STRING, 0, 16, MK_V_ANY, 16, -1, false,
    offsetof(struct mk_fetch_node_endpoint, rack), 0, NULL, -1},
 };
-static const struct mk_schema mk_fetch_node_endpoint_schema = {
+const struct mk_schema mk_fetch_node_endpoint_schema = {
   "NodeEndpoint", sizeof(struct mk_fetch_node_endpoint), 4, mk_fetch_node_endpoint_fields};
 
 static const struct mk_field mk_fetch_response_fields[] = {

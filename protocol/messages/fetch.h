@@ -14,6 +14,7 @@ struct mk_fetch_replica_state {
   int32_t replica_id;
   int64_t replica_epoch;
 };
+extern const struct mk_schema mk_fetch_replica_state_schema;
 
 struct mk_fetch_partition {
   int32_t partition;
@@ -24,6 +25,7 @@ struct mk_fetch_partition {
   int32_t partition_max_bytes;
   struct mk_uuid replica_directory_id;
 };
+extern const struct mk_schema mk_fetch_partition_schema;
 
 struct mk_fetch_topic {
   struct mk_str topic;
@@ -31,6 +33,7 @@ struct mk_fetch_topic {
   struct mk_fetch_partition *partitions;
   int32_t partitions_count;
 };
+extern const struct mk_schema mk_fetch_topic_schema;
 
 struct mk_fetch_forgotten_topic {
   struct mk_str topic;
@@ -38,6 +41,7 @@ struct mk_fetch_forgotten_topic {
   int32_t *partitions;
   int32_t partitions_count;
 };
+extern const struct mk_schema mk_fetch_forgotten_topic_schema;
 
 struct mk_fetch_request {
   struct mk_str cluster_id;
@@ -63,21 +67,25 @@ struct mk_fetch_epoch_end_offset {
   int32_t epoch;
   int64_t end_offset;
 };
+extern const struct mk_schema mk_fetch_epoch_end_offset_schema;
 
 struct mk_fetch_leader_id_and_epoch {
   int32_t leader_id;
   int32_t leader_epoch;
 };
+extern const struct mk_schema mk_fetch_leader_id_and_epoch_schema;
 
 struct mk_fetch_snapshot_id {
   int64_t end_offset;
   int32_t epoch;
 };
+extern const struct mk_schema mk_fetch_snapshot_id_schema;
 
 struct mk_fetch_aborted_transaction {
   int64_t producer_id;
   int64_t first_offset;
 };
+extern const struct mk_schema mk_fetch_aborted_transaction_schema;
 
 struct mk_fetch_partition_data {
   int32_t partition_index;
@@ -93,6 +101,7 @@ struct mk_fetch_partition_data {
   int32_t preferred_read_replica;
   struct mk_bytes records;
 };
+extern const struct mk_schema mk_fetch_partition_data_schema;
 
 struct mk_fetch_fetchable_topic_response {
   struct mk_str topic;
@@ -100,6 +109,7 @@ struct mk_fetch_fetchable_topic_response {
   struct mk_fetch_partition_data *partitions;
   int32_t partitions_count;
 };
+extern const struct mk_schema mk_fetch_fetchable_topic_response_schema;
 
 struct mk_fetch_node_endpoint {
   int32_t node_id;
@@ -107,6 +117,7 @@ struct mk_fetch_node_endpoint {
   int32_t port;
   struct mk_str rack;
 };
+extern const struct mk_schema mk_fetch_node_endpoint_schema;
 
 struct mk_fetch_response {
   int32_t throttle_time_ms;

@@ -32,7 +32,7 @@ static const struct mk_field mk_find_coordinator_coordinator_fields[] = {
   {"error_message", MK_STRING, 0, 4, MK_V_ANY, 4, -1, true,
    offsetof(struct mk_find_coordinator_coordinator, error_message), 0, NULL, 0},
 };
-static const struct mk_schema mk_find_coordinator_coordinator_schema = {
+const struct mk_schema mk_find_coordinator_coordinator_schema = {
   "Coordinator", sizeof(struct mk_find_coordinator_coordinator), 6, mk_find_coordinator_coordinator_fields};
 
 static const struct mk_field mk_find_coordinator_response_fields[] = {

@@ -28,6 +28,7 @@ struct mk_find_coordinator_coordinator {
   int16_t error_code;
   struct mk_str error_message;
 };
+extern const struct mk_schema mk_find_coordinator_coordinator_schema;
 
 struct mk_find_coordinator_response {
   int32_t throttle_time_ms;

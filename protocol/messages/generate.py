@@ -169,6 +169,8 @@ def gen_api(api_name, req, resp):
                     sub, default_of(f))
                 rows.append(row)
             h.append("};")
+            if not s.cname == "mk_" + snake(msg["name"]):
+                h.append("extern const struct mk_schema %s_schema;" % s.cname)
             h.append("")
             tags = [f["tag"] for f in s.fields if "tag" in f]
             assert tags == sorted(tags), (s.jname, tags)
@@ -178,7 +180,7 @@ def gen_api(api_name, req, resp):
             c.append("     offset, count offset, nested schema, default */")
             c += rows
             c.append("};")
-            c.append("%sconst struct mk_schema %s_schema = {" % ("" if is_top else "static ", s.cname))
+            c.append("const struct mk_schema %s_schema = {" % s.cname)
             c.append('  "%s", sizeof(struct %s), %d, %s_fields};' % (
                 s.jname, s.cname, len(s.fields), s.cname))
             c.append("")

@@ -11,7 +11,7 @@ static const struct mk_field mk_join_group_request_protocol_fields[] = {
   {"metadata", MK_BYTES, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_join_group_request_protocol, metadata), 0, NULL, 0},
 };
-static const struct mk_schema mk_join_group_request_protocol_schema = {
+const struct mk_schema mk_join_group_request_protocol_schema = {
   "JoinGroupRequestProtocol", sizeof(struct mk_join_group_request_protocol), 2, mk_join_group_request_protocol_fields};
 
 static const struct mk_field mk_join_group_request_fields[] = {
@@ -47,7 +47,7 @@ static const struct mk_field mk_join_group_response_member_fields[] = {
   {"metadata", MK_BYTES, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_join_group_response_member, metadata), 0, NULL, 0},
 };
-static const struct mk_schema mk_join_group_response_member_schema = {
+const struct mk_schema mk_join_group_response_member_schema = {
   "JoinGroupResponseMember", sizeof(struct mk_join_group_response_member), 3, mk_join_group_response_member_fields};
 
 static const struct mk_field mk_join_group_response_fields[] = {

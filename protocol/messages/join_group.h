@@ -14,6 +14,7 @@ struct mk_join_group_request_protocol {
   struct mk_str name;
   struct mk_bytes metadata;
 };
+extern const struct mk_schema mk_join_group_request_protocol_schema;
 
 struct mk_join_group_request {
   struct mk_str group_id;
@@ -35,6 +36,7 @@ struct mk_join_group_response_member {
   struct mk_str group_instance_id;
   struct mk_bytes metadata;
 };
+extern const struct mk_schema mk_join_group_response_member_schema;
 
 struct mk_join_group_response {
   int32_t throttle_time_ms;

@@ -13,7 +13,7 @@ static const struct mk_field mk_leave_group_member_identity_fields[] = {
   {"reason", MK_STRING, 0, 5, MK_V_ANY, 5, -1, true,
    offsetof(struct mk_leave_group_member_identity, reason), 0, NULL, -1},
 };
-static const struct mk_schema mk_leave_group_member_identity_schema = {
+const struct mk_schema mk_leave_group_member_identity_schema = {
   "MemberIdentity", sizeof(struct mk_leave_group_member_identity), 3, mk_leave_group_member_identity_fields};
 
 static const struct mk_field mk_leave_group_request_fields[] = {
@@ -39,7 +39,7 @@ static const struct mk_field mk_leave_group_member_response_fields[] = {
   {"error_code", MK_INT16, 0, 3, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_leave_group_member_response, error_code), 0, NULL, 0},
 };
-static const struct mk_schema mk_leave_group_member_response_schema = {
+const struct mk_schema mk_leave_group_member_response_schema = {
   "MemberResponse", sizeof(struct mk_leave_group_member_response), 3, mk_leave_group_member_response_fields};
 
 static const struct mk_field mk_leave_group_response_fields[] = {

@@ -15,6 +15,7 @@ struct mk_leave_group_member_identity {
   struct mk_str group_instance_id;
   struct mk_str reason;
 };
+extern const struct mk_schema mk_leave_group_member_identity_schema;
 
 struct mk_leave_group_request {
   struct mk_str group_id;
@@ -31,6 +32,7 @@ struct mk_leave_group_member_response {
   struct mk_str group_instance_id;
   int16_t error_code;
 };
+extern const struct mk_schema mk_leave_group_member_response_schema;
 
 struct mk_leave_group_response {
   int32_t throttle_time_ms;

@@ -13,7 +13,7 @@ static const struct mk_field mk_list_offsets_partition_fields[] = {
   {"timestamp", MK_INT64, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_list_offsets_partition, timestamp), 0, NULL, 0},
 };
-static const struct mk_schema mk_list_offsets_partition_schema = {
+const struct mk_schema mk_list_offsets_partition_schema = {
   "ListOffsetsPartition", sizeof(struct mk_list_offsets_partition), 3, mk_list_offsets_partition_fields};
 
 static const struct mk_field mk_list_offsets_topic_fields[] = {
@@ -24,7 +24,7 @@ static const struct mk_field mk_list_offsets_topic_fields[] = {
   {"partitions", MK_ARRAY, MK_STRUCT, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_list_offsets_topic, partitions), offsetof(struct mk_list_offsets_topic, partitions_count), &mk_list_offsets_partition_schema, 0},
 };
-static const struct mk_schema mk_list_offsets_topic_schema = {
+const struct mk_schema mk_list_offsets_topic_schema = {
   "ListOffsetsTopic", sizeof(struct mk_list_offsets_topic), 2, mk_list_offsets_topic_fields};
 
 static const struct mk_field mk_list_offsets_request_fields[] = {
@@ -56,7 +56,7 @@ static const struct mk_field mk_list_offsets_partition_response_fields[] = {
   {"leader_epoch", MK_INT32, 0, 4, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_list_offsets_partition_response, leader_epoch), 0, NULL, -1},
 };
-static const struct mk_schema mk_list_offsets_partition_response_schema = {
+const struct mk_schema mk_list_offsets_partition_response_schema = {
   "ListOffsetsPartitionResponse", sizeof(struct mk_list_offsets_partition_response), 5, mk_list_offsets_partition_response_fields};
 
 static const struct mk_field mk_list_offsets_topic_response_fields[] = {
@@ -67,7 +67,7 @@ static const struct mk_field mk_list_offsets_topic_response_fields[] = {
   {"partitions", MK_ARRAY, MK_STRUCT, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_list_offsets_topic_response, partitions), offsetof(struct mk_list_offsets_topic_response, partitions_count), &mk_list_offsets_partition_response_schema, 0},
 };
-static const struct mk_schema mk_list_offsets_topic_response_schema = {
+const struct mk_schema mk_list_offsets_topic_response_schema = {
   "ListOffsetsTopicResponse", sizeof(struct mk_list_offsets_topic_response), 2, mk_list_offsets_topic_response_fields};
 
 static const struct mk_field mk_list_offsets_response_fields[] = {

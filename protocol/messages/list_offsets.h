@@ -15,12 +15,14 @@ struct mk_list_offsets_partition {
   int32_t current_leader_epoch;
   int64_t timestamp;
 };
+extern const struct mk_schema mk_list_offsets_partition_schema;
 
 struct mk_list_offsets_topic {
   struct mk_str name;
   struct mk_list_offsets_partition *partitions;
   int32_t partitions_count;
 };
+extern const struct mk_schema mk_list_offsets_topic_schema;
 
 struct mk_list_offsets_request {
   int32_t replica_id;
@@ -40,12 +42,14 @@ struct mk_list_offsets_partition_response {
   int64_t offset;
   int32_t leader_epoch;
 };
+extern const struct mk_schema mk_list_offsets_partition_response_schema;
 
 struct mk_list_offsets_topic_response {
   struct mk_str name;
   struct mk_list_offsets_partition_response *partitions;
   int32_t partitions_count;
 };
+extern const struct mk_schema mk_list_offsets_topic_response_schema;
 
 struct mk_list_offsets_response {
   int32_t throttle_time_ms;

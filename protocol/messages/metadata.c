@@ -11,7 +11,7 @@ static const struct mk_field mk_metadata_request_topic_fields[] = {
   {"name", MK_STRING, 0, 0, MK_V_ANY, 10, -1, false,
    offsetof(struct mk_metadata_request_topic, name), 0, NULL, 0},
 };
-static const struct mk_schema mk_metadata_request_topic_schema = {
+const struct mk_schema mk_metadata_request_topic_schema = {
   "MetadataRequestTopic", sizeof(struct mk_metadata_request_topic), 2, mk_metadata_request_topic_fields};
 
 static const struct mk_field mk_metadata_request_fields[] = {
@@ -41,7 +41,7 @@ static const struct mk_field mk_metadata_response_broker_fields[] = {
   {"rack", MK_STRING, 0, 1, MK_V_ANY, 1, -1, true,
    offsetof(struct mk_metadata_response_broker, rack), 0, NULL, -1},
 };
-static const struct mk_schema mk_metadata_response_broker_schema = {
+const struct mk_schema mk_metadata_response_broker_schema = {
   "MetadataResponseBroker", sizeof(struct mk_metadata_response_broker), 4, mk_metadata_response_broker_fields};
 
 static const struct mk_field mk_metadata_response_partition_fields[] = {
@@ -62,7 +62,7 @@ static const struct mk_field mk_metadata_response_partition_fields[] = {
   {"offline_replicas", MK_ARRAY, MK_INT32, 5, MK_V_ANY, MK_V_NEVER, -1, true,
    offsetof(struct mk_metadata_response_partition, offline_replicas), offsetof(struct mk_metadata_response_partition, offline_replicas_count), NULL, 0},
 };
-static const struct mk_schema mk_metadata_response_partition_schema = {
+const struct mk_schema mk_metadata_response_partition_schema = {
   "MetadataResponsePartition", sizeof(struct mk_metadata_response_partition), 7, mk_metadata_response_partition_fields};
 
 static const struct mk_field mk_metadata_response_topic_fields[] = {
@@ -81,7 +81,7 @@ static const struct mk_field mk_metadata_response_topic_fields[] = {
   {"topic_authorized_operations", MK_INT32, 0, 8, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_metadata_response_topic, topic_authorized_operations), 0, NULL, -2147483648},
 };
-static const struct mk_schema mk_metadata_response_topic_schema = {
+const struct mk_schema mk_metadata_response_topic_schema = {
   "MetadataResponseTopic", sizeof(struct mk_metadata_response_topic), 6, mk_metadata_response_topic_fields};
 
 static const struct mk_field mk_metadata_response_fields[] = {

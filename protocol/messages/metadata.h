@@ -14,6 +14,7 @@ struct mk_metadata_request_topic {
   struct mk_uuid topic_id;
   struct mk_str name;
 };
+extern const struct mk_schema mk_metadata_request_topic_schema;
 
 struct mk_metadata_request {
   struct mk_metadata_request_topic *topics;
@@ -32,6 +33,7 @@ struct mk_metadata_response_broker {
   int32_t port;
   struct mk_str rack;
 };
+extern const struct mk_schema mk_metadata_response_broker_schema;
 
 struct mk_metadata_response_partition {
   int16_t error_code;
@@ -45,6 +47,7 @@ struct mk_metadata_response_partition {
   int32_t *offline_replicas;
   int32_t offline_replicas_count;
 };
+extern const struct mk_schema mk_metadata_response_partition_schema;
 
 struct mk_metadata_response_topic {
   int16_t error_code;
@@ -55,6 +58,7 @@ struct mk_metadata_response_topic {
   int32_t partitions_count;
   int32_t topic_authorized_operations;
 };
+extern const struct mk_schema mk_metadata_response_topic_schema;
 
 struct mk_metadata_response {
   int32_t throttle_time_ms;

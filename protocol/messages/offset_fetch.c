@@ -11,7 +11,7 @@ static const struct mk_field mk_offset_fetch_request_topic_fields[] = {
   {"partition_indexes", MK_ARRAY, MK_INT32, 0, 7, MK_V_NEVER, -1, false,
    offsetof(struct mk_offset_fetch_request_topic, partition_indexes), offsetof(struct mk_offset_fetch_request_topic, partition_indexes_count), NULL, 0},
 };
-static const struct mk_schema mk_offset_fetch_request_topic_schema = {
+const struct mk_schema mk_offset_fetch_request_topic_schema = {
   "OffsetFetchRequestTopic", sizeof(struct mk_offset_fetch_request_topic), 2, mk_offset_fetch_request_topic_fields};
 
 static const struct mk_field mk_offset_fetch_request_topics_fields[] = {
@@ -22,7 +22,7 @@ static const struct mk_field mk_offset_fetch_request_topics_fields[] = {
   {"partition_indexes", MK_ARRAY, MK_INT32, 8, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_offset_fetch_request_topics, partition_indexes), offsetof(struct mk_offset_fetch_request_topics, partition_indexes_count), NULL, 0},
 };
-static const struct mk_schema mk_offset_fetch_request_topics_schema = {
+const struct mk_schema mk_offset_fetch_request_topics_schema = {
   "OffsetFetchRequestTopics", sizeof(struct mk_offset_fetch_request_topics), 2, mk_offset_fetch_request_topics_fields};
 
 static const struct mk_field mk_offset_fetch_request_group_fields[] = {
@@ -37,7 +37,7 @@ static const struct mk_field mk_offset_fetch_request_group_fields[] = {
   {"topics", MK_ARRAY, MK_STRUCT, 8, MK_V_ANY, 8, -1, false,
    offsetof(struct mk_offset_fetch_request_group, topics), offsetof(struct mk_offset_fetch_request_group, topics_count), &mk_offset_fetch_request_topics_schema, 0},
 };
-static const struct mk_schema mk_offset_fetch_request_group_schema = {
+const struct mk_schema mk_offset_fetch_request_group_schema = {
   "OffsetFetchRequestGroup", sizeof(struct mk_offset_fetch_request_group), 4, mk_offset_fetch_request_group_fields};
 
 static const struct mk_field mk_offset_fetch_request_fields[] = {
@@ -69,7 +69,7 @@ static const struct mk_field mk_offset_fetch_response_partition_fields[] = {
   {"error_code", MK_INT16, 0, 0, 7, MK_V_NEVER, -1, false,
    offsetof(struct mk_offset_fetch_response_partition, error_code), 0, NULL, 0},
 };
-static const struct mk_schema mk_offset_fetch_response_partition_schema = {
+const struct mk_schema mk_offset_fetch_response_partition_schema = {
   "OffsetFetchResponsePartition", sizeof(struct mk_offset_fetch_response_partition), 5, mk_offset_fetch_response_partition_fields};
 
 static const struct mk_field mk_offset_fetch_response_topic_fields[] = {
@@ -80,7 +80,7 @@ static const struct mk_field mk_offset_fetch_response_topic_fields[] = {
   {"partitions", MK_ARRAY, MK_STRUCT, 0, 7, MK_V_NEVER, -1, false,
    offsetof(struct mk_offset_fetch_response_topic, partitions), offsetof(struct mk_offset_fetch_response_topic, partitions_count), &mk_offset_fetch_response_partition_schema, 0},
 };
-static const struct mk_schema mk_offset_fetch_response_topic_schema = {
+const struct mk_schema mk_offset_fetch_response_topic_schema = {
   "OffsetFetchResponseTopic", sizeof(struct mk_offset_fetch_response_topic), 2, mk_offset_fetch_response_topic_fields};
 
 static const struct mk_field mk_offset_fetch_response_partitions_fields[] = {
@@ -97,7 +97,7 @@ static const struct mk_field mk_offset_fetch_response_partitions_fields[] = {
   {"error_code", MK_INT16, 0, 8, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_offset_fetch_response_partitions, error_code), 0, NULL, 0},
 };
-static const struct mk_schema mk_offset_fetch_response_partitions_schema = {
+const struct mk_schema mk_offset_fetch_response_partitions_schema = {
   "OffsetFetchResponsePartitions", sizeof(struct mk_offset_fetch_response_partitions), 5, mk_offset_fetch_response_partitions_fields};
 
 static const struct mk_field mk_offset_fetch_response_topics_fields[] = {
@@ -108,7 +108,7 @@ static const struct mk_field mk_offset_fetch_response_topics_fields[] = {
   {"partitions", MK_ARRAY, MK_STRUCT, 8, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_offset_fetch_response_topics, partitions), offsetof(struct mk_offset_fetch_response_topics, partitions_count), &mk_offset_fetch_response_partitions_schema, 0},
 };
-static const struct mk_schema mk_offset_fetch_response_topics_schema = {
+const struct mk_schema mk_offset_fetch_response_topics_schema = {
   "OffsetFetchResponseTopics", sizeof(struct mk_offset_fetch_response_topics), 2, mk_offset_fetch_response_topics_fields};
 
 static const struct mk_field mk_offset_fetch_response_group_fields[] = {
@@ -121,7 +121,7 @@ static const struct mk_field mk_offset_fetch_response_group_fields[] = {
   {"error_code", MK_INT16, 0, 8, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_offset_fetch_response_group, error_code), 0, NULL, 0},
 };
-static const struct mk_schema mk_offset_fetch_response_group_schema = {
+const struct mk_schema mk_offset_fetch_response_group_schema = {
   "OffsetFetchResponseGroup", sizeof(struct mk_offset_fetch_response_group), 3, mk_offset_fetch_response_group_fields};
 
 static const struct mk_field mk_offset_fetch_response_fields[] = {

@@ -15,12 +15,14 @@ struct mk_offset_fetch_request_topic {
   int32_t *partition_indexes;
   int32_t partition_indexes_count;
 };
+extern const struct mk_schema mk_offset_fetch_request_topic_schema;
 
 struct mk_offset_fetch_request_topics {
   struct mk_str name;
   int32_t *partition_indexes;
   int32_t partition_indexes_count;
 };
+extern const struct mk_schema mk_offset_fetch_request_topics_schema;
 
 struct mk_offset_fetch_request_group {
   struct mk_str group_id;
@@ -29,6 +31,7 @@ struct mk_offset_fetch_request_group {
   struct mk_offset_fetch_request_topics *topics;
   int32_t topics_count;
 };
+extern const struct mk_schema mk_offset_fetch_request_group_schema;
 
 struct mk_offset_fetch_request {
   struct mk_str group_id;
@@ -49,12 +52,14 @@ struct mk_offset_fetch_response_partition {
   struct mk_str metadata;
   int16_t error_code;
 };
+extern const struct mk_schema mk_offset_fetch_response_partition_schema;
 
 struct mk_offset_fetch_response_topic {
   struct mk_str name;
   struct mk_offset_fetch_response_partition *partitions;
   int32_t partitions_count;
 };
+extern const struct mk_schema mk_offset_fetch_response_topic_schema;
 
 struct mk_offset_fetch_response_partitions {
   int32_t partition_index;
@@ -63,12 +68,14 @@ struct mk_offset_fetch_response_partitions {
   struct mk_str metadata;
   int16_t error_code;
 };
+extern const struct mk_schema mk_offset_fetch_response_partitions_schema;
 
 struct mk_offset_fetch_response_topics {
   struct mk_str name;
   struct mk_offset_fetch_response_partitions *partitions;
   int32_t partitions_count;
 };
+extern const struct mk_schema mk_offset_fetch_response_topics_schema;
 
 struct mk_offset_fetch_response_group {
   struct mk_str group_id;
@@ -76,6 +83,7 @@ struct mk_offset_fetch_response_group {
   int32_t topics_count;
   int16_t error_code;
 };
+extern const struct mk_schema mk_offset_fetch_response_group_schema;
 
 struct mk_offset_fetch_response {
   int32_t throttle_time_ms;

@@ -11,7 +11,7 @@ static const struct mk_field mk_produce_partition_produce_data_fields[] = {
   {"records", MK_RECORDS, 0, 0, MK_V_ANY, 0, -1, false,
    offsetof(struct mk_produce_partition_produce_data, records), 0, NULL, -1},
 };
-static const struct mk_schema mk_produce_partition_produce_data_schema = {
+const struct mk_schema mk_produce_partition_produce_data_schema = {
   "PartitionProduceData", sizeof(struct mk_produce_partition_produce_data), 2, mk_produce_partition_produce_data_fields};
 
 static const struct mk_field mk_produce_topic_produce_data_fields[] = {
@@ -22,7 +22,7 @@ static const struct mk_field mk_produce_topic_produce_data_fields[] = {
   {"partition_data", MK_ARRAY, MK_STRUCT, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_produce_topic_produce_data, partition_data), offsetof(struct mk_produce_topic_produce_data, partition_data_count), &mk_produce_partition_produce_data_schema, 0},
 };
-static const struct mk_schema mk_produce_topic_produce_data_schema = {
+const struct mk_schema mk_produce_topic_produce_data_schema = {
   "TopicProduceData", sizeof(struct mk_produce_topic_produce_data), 2, mk_produce_topic_produce_data_fields};
 
 static const struct mk_field mk_produce_request_fields[] = {
@@ -48,7 +48,7 @@ static const struct mk_field mk_produce_batch_index_and_error_message_fields[] =
   {"batch_index_error_message", MK_STRING, 0, 8, MK_V_ANY, 8, -1, false,
    offsetof(struct mk_produce_batch_index_and_error_message, batch_index_error_message), 0, NULL, -1},
 };
-static const struct mk_schema mk_produce_batch_index_and_error_message_schema = {
+const struct mk_schema mk_produce_batch_index_and_error_message_schema = {
   "BatchIndexAndErrorMessage", sizeof(struct mk_produce_batch_index_and_error_message), 2, mk_produce_batch_index_and_error_message_fields};
 
 static const struct mk_field mk_produce_leader_id_and_epoch_fields[] = {
@@ -59,7 +59,7 @@ static const struct mk_field mk_produce_leader_id_and_epoch_fields[] = {
   {"leader_epoch", MK_INT32, 0, 10, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_produce_leader_id_and_epoch, leader_epoch), 0, NULL, -1},
 };
-static const struct mk_schema mk_produce_leader_id_and_epoch_schema = {
+const struct mk_schema mk_produce_leader_id_and_epoch_schema = {
   "LeaderIdAndEpoch", sizeof(struct mk_produce_leader_id_and_epoch), 2, mk_produce_leader_id_and_epoch_fields};
 
 static const struct mk_field mk_produce_partition_produce_response_fields[] = {
@@ -82,7 +82,7 @@ static const struct mk_field mk_produce_partition_produce_response_fields[] = {
   {"current_leader", MK_STRUCT, 0, 10, MK_V_ANY, MK_V_NEVER, 0, false,
    offsetof(struct mk_produce_partition_produce_response, current_leader), 0, &mk_produce_leader_id_and_epoch_schema, 0},
 };
-static const struct mk_schema mk_produce_partition_produce_response_schema = {
+const struct mk_schema mk_produce_partition_produce_response_schema = {
   "PartitionProduceResponse", sizeof(struct mk_produce_partition_produce_response), 8, mk_produce_partition_produce_response_fields};
 
 static const struct mk_field mk_produce_topic_produce_response_fields[] = {
@@ -93,7 +93,7 @@ static const struct mk_field mk_produce_topic_produce_response_fields[] = {
   {"partition_responses", MK_ARRAY, MK_STRUCT, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_produce_topic_produce_response, partition_responses), offsetof(struct mk_produce_topic_produce_response, partition_responses_count), &mk_produce_partition_produce_response_schema, 0},
 };
-static const struct mk_schema mk_produce_topic_produce_response_schema = {
+const struct mk_schema mk_produce_topic_produce_response_schema = {
   "TopicProduceResponse", sizeof(struct mk_produce_topic_produce_response), 2, mk_produce_topic_produce_response_fields};
 
 static const struct mk_field mk_produce_node_endpoint_fields[] = {
@@ -108,7 +108,7 @@ static const struct mk_field mk_produce_node_endpoint_fields[] = {
   {"rack", MK_STRING, 0, 10, MK_V_ANY, 10, -1, false,
    offsetof(struct mk_produce_node_endpoint, rack), 0, NULL, -1},
 };
-static const struct mk_schema mk_produce_node_endpoint_schema = {
+const struct mk_schema mk_produce_node_endpoint_schema = {
   "NodeEndpoint", sizeof(struct mk_produce_node_endpoint), 4, mk_produce_node_endpoint_fields};
 
 static const struct mk_field mk_produce_response_fields[] = {

@@ -14,12 +14,14 @@ struct mk_produce_partition_produce_data {
   int32_t index;
   struct mk_bytes records;
 };
+extern const struct mk_schema mk_produce_partition_produce_data_schema;
 
 struct mk_produce_topic_produce_data {
   struct mk_str name;
   struct mk_produce_partition_produce_data *partition_data;
   int32_t partition_data_count;
 };
+extern const struct mk_schema mk_produce_topic_produce_data_schema;
 
 struct mk_produce_request {
   struct mk_str transactional_id;
@@ -36,11 +38,13 @@ struct mk_produce_batch_index_and_error_message {
   int32_t batch_index;
   struct mk_str batch_index_error_message;
 };
+extern const struct mk_schema mk_produce_batch_index_and_error_message_schema;
 
 struct mk_produce_leader_id_and_epoch {
   int32_t leader_id;
   int32_t leader_epoch;
 };
+extern const struct mk_schema mk_produce_leader_id_and_epoch_schema;
 
 struct mk_produce_partition_produce_response {
   int32_t index;
@@ -53,12 +57,14 @@ struct mk_produce_partition_produce_response {
   struct mk_str error_message;
   struct mk_produce_leader_id_and_epoch current_leader;
 };
+extern const struct mk_schema mk_produce_partition_produce_response_schema;
 
 struct mk_produce_topic_produce_response {
   struct mk_str name;
   struct mk_produce_partition_produce_response *partition_responses;
   int32_t partition_responses_count;
 };
+extern const struct mk_schema mk_produce_topic_produce_response_schema;
 
 struct mk_produce_node_endpoint {
   int32_t node_id;
@@ -66,6 +72,7 @@ struct mk_produce_node_endpoint {
   int32_t port;
   struct mk_str rack;
 };
+extern const struct mk_schema mk_produce_node_endpoint_schema;
 
 struct mk_produce_response {
   struct mk_produce_topic_produce_response *responses;

@@ -11,7 +11,7 @@ static const struct mk_field mk_sync_group_request_assignment_fields[] = {
   {"assignment", MK_BYTES, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_sync_group_request_assignment, assignment), 0, NULL, 0},
 };
-static const struct mk_schema mk_sync_group_request_assignment_schema = {
+const struct mk_schema mk_sync_group_request_assignment_schema = {
   "SyncGroupRequestAssignment", sizeof(struct mk_sync_group_request_assignment), 2, mk_sync_group_request_assignment_fields};
 
 static const struct mk_field mk_sync_group_request_fields[] = {

@@ -14,6 +14,7 @@ struct mk_sync_group_request_assignment {
   struct mk_str member_id;
   struct mk_bytes assignment;
 };
+extern const struct mk_schema mk_sync_group_request_assignment_schema;
 
 struct mk_sync_group_request {
   struct mk_str group_id;

@@ -15,7 +15,7 @@ static const struct mk_field mk_txn_offset_commit_request_partition_fields[] = {
   {"committed_metadata", MK_STRING, 0, 0, MK_V_ANY, 0, -1, false,
    offsetof(struct mk_txn_offset_commit_request_partition, committed_metadata), 0, NULL, 0},
 };
-static const struct mk_schema mk_txn_offset_commit_request_partition_schema = {
+const struct mk_schema mk_txn_offset_commit_request_partition_schema = {
   "TxnOffsetCommitRequestPartition", sizeof(struct mk_txn_offset_commit_request_partition), 4, mk_txn_offset_commit_request_partition_fields};
 
 static const struct mk_field mk_txn_offset_commit_request_topic_fields[] = {
@@ -26,7 +26,7 @@ static const struct mk_field mk_txn_offset_commit_request_topic_fields[] = {
   {"partitions", MK_ARRAY, MK_STRUCT, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_txn_offset_commit_request_topic, partitions), offsetof(struct mk_txn_offset_commit_request_topic, partitions_count), &mk_txn_offset_commit_request_partition_schema, 0},
 };
-static const struct mk_schema mk_txn_offset_commit_request_topic_schema = {
+const struct mk_schema mk_txn_offset_commit_request_topic_schema = {
   "TxnOffsetCommitRequestTopic", sizeof(struct mk_txn_offset_commit_request_topic), 2, mk_txn_offset_commit_request_topic_fields};
 
 static const struct mk_field mk_txn_offset_commit_request_fields[] = {
@@ -60,7 +60,7 @@ static const struct mk_field mk_txn_offset_commit_response_partition_fields[] = 
   {"error_code", MK_INT16, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_txn_offset_commit_response_partition, error_code), 0, NULL, 0},
 };
-static const struct mk_schema mk_txn_offset_commit_response_partition_schema = {
+const struct mk_schema mk_txn_offset_commit_response_partition_schema = {
   "TxnOffsetCommitResponsePartition", sizeof(struct mk_txn_offset_commit_response_partition), 2, mk_txn_offset_commit_response_partition_fields};
 
 static const struct mk_field mk_txn_offset_commit_response_topic_fields[] = {
@@ -71,7 +71,7 @@ static const struct mk_field mk_txn_offset_commit_response_topic_fields[] = {
   {"partitions", MK_ARRAY, MK_STRUCT, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_txn_offset_commit_response_topic, partitions), offsetof(struct mk_txn_offset_commit_response_topic, partitions_count), &mk_txn_offset_commit_response_partition_schema, 0},
 };
-static const struct mk_schema mk_txn_offset_commit_response_topic_schema = {
+const struct mk_schema mk_txn_offset_commit_response_topic_schema = {
   "TxnOffsetCommitResponseTopic", sizeof(struct mk_txn_offset_commit_response_topic), 2, mk_txn_offset_commit_response_topic_fields};
 
 static const struct mk_field mk_txn_offset_commit_response_fields[] = {

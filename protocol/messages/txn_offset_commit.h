@@ -16,12 +16,14 @@ struct mk_txn_offset_commit_request_partition {
   int32_t committed_leader_epoch;
   struct mk_str committed_metadata;
 };
+extern const struct mk_schema mk_txn_offset_commit_request_partition_schema;
 
 struct mk_txn_offset_commit_request_topic {
   struct mk_str name;
   struct mk_txn_offset_commit_request_partition *partitions;
   int32_t partitions_count;
 };
+extern const struct mk_schema mk_txn_offset_commit_request_topic_schema;
 
 struct mk_txn_offset_commit_request {
   struct mk_str transactional_id;
@@ -42,12 +44,14 @@ struct mk_txn_offset_commit_response_partition {
   int32_t partition_index;
   int16_t error_code;
 };
+extern const struct mk_schema mk_txn_offset_commit_response_partition_schema;
 
 struct mk_txn_offset_commit_response_topic {
   struct mk_str name;
   struct mk_txn_offset_commit_response_partition *partitions;
   int32_t partitions_count;
 };
+extern const struct mk_schema mk_txn_offset_commit_response_topic_schema;
 
 struct mk_txn_offset_commit_response {
   int32_t throttle_time_ms;

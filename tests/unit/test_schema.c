@@ -289,7 +289,7 @@ static void test_known_tagged_field_round_trips(void **state) {
   (void)state;
   /* ProduceResponse v10: current_leader is tagged (tag 0) in each partition response. */
   struct mk_produce_partition_produce_response part;
-  mk_schema_set_defaults(mk_produce_response_schema.fields[0].schema->fields[1].schema, &part);
+  mk_schema_set_defaults(&mk_produce_partition_produce_response_schema, &part);
   part.index = 2;
   part.error_code = MK_ERR_NOT_LEADER_OR_FOLLOWER;
   part.current_leader.leader_id = 7;

@@ -1,0 +1,184 @@
+/*
+ * Cluster: creating, finding and deleting topics, and placing their replicas.
+ * See cluster.h for the model.
+ */
+#include "broker/cluster.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/trace.h"
+
+struct mk_topic *mk_cluster_find_topic(struct mk_broker *b, struct mk_str name) {
+  for (struct mk_topic *t = b->topics; t; t = t->next)
+    if (name.len >= 0 && strlen(t->name) == (size_t)name.len &&
+        memcmp(t->name, name.ptr, (size_t)name.len) == 0)
+      return t;
+  return NULL;
+}
+
+struct mk_topic *mk_cluster_find_topic_id(struct mk_broker *b, struct mk_uuid id) {
+  for (struct mk_topic *t = b->topics; t; t = t->next)
+    if (memcmp(t->id.b, id.b, sizeof id.b) == 0) return t;
+  return NULL;
+}
+
+int mk_cluster_validate_topic_name(struct mk_str name, struct mk_err *err) {
+  if (name.len <= 0)
+    return mk_err_set(err, MK_ERR_INVALID_TOPIC_EXCEPTION, "topic name is empty");
+  if (name.len > 249)
+    return mk_err_set(err, MK_ERR_INVALID_TOPIC_EXCEPTION,
+                      "topic name is %d characters; the limit is 249", name.len);
+  if ((name.len == 1 && name.ptr[0] == '.') ||
+      (name.len == 2 && name.ptr[0] == '.' && name.ptr[1] == '.'))
+    return mk_err_set(err, MK_ERR_INVALID_TOPIC_EXCEPTION, "topic name cannot be \".\" or \"..\"");
+  for (int i = 0; i < name.len; i++) {
+    char c = name.ptr[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok)
+      return mk_err_set(err, MK_ERR_INVALID_TOPIC_EXCEPTION,
+                        "topic name \"%.*s\" has '%c' at %d; allowed are a-z A-Z 0-9 . _ -",
+                        name.len, name.ptr, c, i);
+  }
+  return 0;
+}
+
+static void random_uuid(struct mk_uuid *id) {
+  if (uv_random(NULL, NULL, id->b, sizeof id->b, 0, NULL) != 0) {
+    /* No entropy source: fall back to a counter, which is still unique in this process. */
+    static uint64_t n;
+    memset(id->b, 0, sizeof id->b);
+    memcpy(id->b, &(uint64_t){++n}, sizeof n);
+  }
+  id->b[6] = (uint8_t)((id->b[6] & 0x0f) | 0x40);  /* a version-4 uuid, as Kafka makes */
+  id->b[8] = (uint8_t)((id->b[8] & 0x3f) | 0x80);
+}
+
+static void free_topic(struct mk_topic *t) {
+  for (int32_t p = 0; p < t->npartitions; p++) {
+    struct mk_partition *part = &t->partitions[p];
+    for (int r = 0; r < part->nreplicas && part->replicas; r++) mk_log_free(&part->replicas[r].log);
+    free(part->replicas);
+    mk_producer_state_free(&part->producers);
+  }
+  free(t->partitions);
+  free(t->name);
+  free(t);
+}
+
+int mk_cluster_create_topic(struct mk_broker *b, struct mk_str name, int32_t partitions,
+                            int32_t replication_factor, struct mk_topic **out,
+                            struct mk_err *err) {
+  int rc = mk_cluster_validate_topic_name(name, err);
+  if (rc) return rc;
+  if (mk_cluster_find_topic(b, name))
+    return mk_err_set(err, MK_ERR_TOPIC_ALREADY_EXISTS, "topic \"%.*s\" already exists", name.len,
+                      name.ptr);
+  if (partitions == -1) partitions = b->cfg.num_partitions;
+  if (replication_factor == -1) replication_factor = b->cfg.default_replication_factor;
+  if (partitions < 1 || partitions > 10000)
+    return mk_err_set(err, MK_ERR_INVALID_PARTITIONS,
+                      "number of partitions must be 1-10000, got %d", partitions);
+  if (replication_factor < 1 || replication_factor > b->nnodes)
+    return mk_err_set(err, MK_ERR_INVALID_REPLICATION_FACTOR,
+                      "replication factor %d: must be 1-%d (there are %d brokers)",
+                      replication_factor, b->nnodes, b->nnodes);
+
+  struct mk_topic *t = calloc(1, sizeof *t);
+  char *tname = malloc((size_t)name.len + 1);
+  struct mk_partition *parts = calloc((size_t)partitions, sizeof *parts);
+  if (!t || !tname || !parts) {
+    free(t);
+    free(tname);
+    free(parts);
+    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory creating topic");
+  }
+  memcpy(tname, name.ptr, (size_t)name.len);
+  tname[name.len] = '\0';
+  t->name = tname;
+  t->npartitions = partitions;
+  t->partitions = parts;
+  t->config = (struct mk_topic_config){-1, -1, -1, -1};
+  random_uuid(&t->id);
+
+  /* Kafka's rack-unaware placement: a ring starting at a rotating broker. */
+  int start = b->next_placement++ % b->nnodes;
+  for (int32_t p = 0; p < partitions; p++) {
+    struct mk_partition *part = &parts[p];
+    part->topic = t;
+    part->index = p;
+    part->nreplicas = replication_factor;
+    part->replicas = calloc((size_t)replication_factor, sizeof *part->replicas);
+    if (!part->replicas) {
+      t->npartitions = p;  /* free only what was set up */
+      free_topic(t);
+      return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory creating topic");
+    }
+    for (int r = 0; r < replication_factor; r++) {
+      struct mk_replica *rep = &part->replicas[r];
+      rep->broker_id = (start + p + r) % b->nnodes;
+      rep->in_isr = true;
+      mk_log_init(&rep->log);
+    }
+    part->leader = part->replicas[0].broker_id;
+    part->leader_epoch = 0;
+    mk_producer_state_init(&part->producers);
+  }
+  t->next = b->topics;
+  b->topics = t;
+  mk_log(MK_LOG_INFO, "broker", "created topic %s: %d partitions, replication factor %d",
+         t->name, partitions, replication_factor);
+  if (out) *out = t;
+  return 0;
+}
+
+void mk_cluster_delete_topic(struct mk_broker *b, struct mk_topic *t) {
+  for (struct mk_topic **pp = &b->topics; *pp; pp = &(*pp)->next) {
+    if (*pp == t) {
+      *pp = t->next;
+      break;
+    }
+  }
+  mk_log(MK_LOG_INFO, "broker", "deleted topic %s", t->name);
+  free_topic(t);
+}
+
+void mk_cluster_free(struct mk_broker *b) {
+  while (b->topics) {
+    struct mk_topic *t = b->topics;
+    b->topics = t->next;
+    free_topic(t);
+  }
+}
+
+struct mk_partition *mk_cluster_partition(struct mk_topic *t, int32_t index) {
+  return t && index >= 0 && index < t->npartitions ? &t->partitions[index] : NULL;
+}
+
+struct mk_replica *mk_partition_replica(struct mk_partition *p, int32_t broker_id) {
+  for (int r = 0; r < p->nreplicas; r++)
+    if (p->replicas[r].broker_id == broker_id) return &p->replicas[r];
+  return NULL;
+}
+
+struct mk_replica *mk_partition_leader(struct mk_partition *p) {
+  return p->leader < 0 ? NULL : mk_partition_replica(p, p->leader);
+}
+
+int mk_partition_isr_count(const struct mk_partition *p) {
+  int n = 0;
+  for (int r = 0; r < p->nreplicas; r++) n += p->replicas[r].in_isr;
+  return n;
+}
+
+int32_t mk_topic_min_insync_replicas(const struct mk_broker *b, const struct mk_topic *t) {
+  return t->config.min_insync_replicas >= 0 ? t->config.min_insync_replicas
+                                            : b->cfg.min_insync_replicas;
+}
+
+int32_t mk_topic_max_message_bytes(const struct mk_broker *b, const struct mk_topic *t) {
+  return t->config.max_message_bytes >= 0 ? t->config.max_message_bytes
+                                          : b->cfg.message_max_bytes;
+}

@@ -1,0 +1,30 @@
+/*
+ * KafkaApis: which function answers which request. Kafka: core/.../server/KafkaApis.scala.
+ *
+ * Each handler receives a decoded request (req->request.body is the request struct for its
+ * API, e.g. struct mk_produce_request) and must answer it exactly once, now or later:
+ * mk_req_respond(), mk_req_finish_silently(), or by parking it in the purgatory.
+ * Thread: broker loop.
+ */
+#ifndef MK_BROKER_KAFKA_APIS_H
+#define MK_BROKER_KAFKA_APIS_H
+
+#include <stdbool.h>
+
+#include "broker/network.h"
+
+void mk_handle_api_versions(struct mk_req *req);     /* kafka_apis.c */
+void mk_handle_metadata(struct mk_req *req);         /* metadata.c */
+void mk_handle_describe_cluster(struct mk_req *req); /* metadata.c */
+void mk_handle_produce(struct mk_req *req);          /* produce.c */
+void mk_handle_fetch(struct mk_req *req);            /* fetch.c */
+void mk_handle_list_offsets(struct mk_req *req);     /* list_offsets.c */
+void mk_handle_init_producer_id(struct mk_req *req); /* init_producer_id.c */
+void mk_handle_create_topics(struct mk_req *req);    /* topic_admin.c */
+void mk_handle_delete_topics(struct mk_req *req);    /* topic_admin.c */
+void mk_handle_describe_configs(struct mk_req *req); /* topic_admin.c */
+
+/* Whether the broker answers this api key (what ApiVersions advertises). */
+bool mk_kafka_apis_handles(int api_key);
+
+#endif

@@ -1,0 +1,325 @@
+/*
+ * Network: listeners, connections, framing and ordered responses. See network.h.
+ *
+ * Reading. Kafka frames are [int32 size][size bytes]. Small frames arrive many
+ * to a read, so reads land in a per-connection scratch buffer and are split
+ * into frames by copying. A large frame (a Produce full of batches) would be
+ * copied for nothing, so once its size is known and much of it is still to
+ * come, libuv is handed the frame buffer itself and reads straight into it.
+ *
+ * Writing. Responses are tried with uv_try_write() first, which on loopback
+ * almost always sends everything at once; only what the socket refuses is
+ * queued with uv_write(). Every socket has TCP_NODELAY: without it Nagle's
+ * algorithm holds a small response until the client's delayed ACK, ~40 ms.
+ */
+#include "broker/network.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/purgatory.h"
+#include "common/log.h"
+
+enum {
+  SCRATCH_SIZE = 64 * 1024,
+  DIRECT_READ_MIN = 16 * 1024,  /* read straight into a frame when this much is missing */
+};
+
+/* ---- requests --------------------------------------------------------------------------- */
+
+static void free_req_memory(struct mk_req *req) {
+  if (req->free_op && req->op) req->free_op(req->op);
+  mk_arena_free(&req->arena);
+  mk_writer_free(&req->response);
+  free(req->frame);
+  free(req);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  struct mk_req *req = h->data;
+  free(h);
+  free_req_memory(req);
+}
+
+/* Free a request; its timer (if any) must be closed first, asynchronously. */
+static void free_req(struct mk_req *req) {
+  if (req->delayed) mk_purgatory_remove(req);
+  if (req->timer) {
+    uv_timer_stop(req->timer);
+    req->timer->data = req;
+    uv_close((uv_handle_t *)req->timer, on_timer_closed);
+    req->timer = NULL;
+    return;
+  }
+  free_req_memory(req);
+}
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+struct write_req {
+  uv_write_t w;
+  uint8_t *buf;
+};
+
+static void on_written(uv_write_t *w, int status) {
+  struct write_req *wr = (struct write_req *)w;
+  struct mk_conn *c = w->handle->data;
+  free(wr->buf);
+  free(wr);
+  if (status < 0 && status != UV_ECANCELED && c && !c->closing)
+    mk_conn_close(c, uv_strerror(status));
+}
+
+/* Send len bytes of buf (owned: freed here or after the write). */
+static void send_owned(struct mk_conn *c, uint8_t *buf, size_t len) {
+  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+  int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  if (n == (int)len) {
+    free(buf);
+    return;
+  }
+  if (n < 0 && n != UV_EAGAIN) {
+    free(buf);
+    mk_conn_close(c, uv_strerror(n));
+    return;
+  }
+  size_t sent = n > 0 ? (size_t)n : 0;
+  struct write_req *wr = malloc(sizeof *wr);
+  if (!wr) {
+    free(buf);
+    mk_conn_close(c, "out of memory");
+    return;
+  }
+  wr->buf = buf;
+  b = uv_buf_init((char *)buf + sent, (unsigned)(len - sent));
+  int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+  if (rc) {
+    free(buf);
+    free(wr);
+    mk_conn_close(c, uv_strerror(rc));
+  }
+}
+
+/* Send every finished response at the head of the queue, in order. */
+static void flush(struct mk_conn *c) {
+  while (c->head && c->head->done && !c->closing) {
+    struct mk_req *req = c->head;
+    c->head = req->next;
+    if (!c->head) c->tail = NULL;
+    if (!req->silent && req->response.len) {
+      size_t len;
+      uint8_t *buf = mk_writer_take(&req->response, &len);
+      send_owned(c, buf, len);
+    }
+    free_req(req);
+  }
+}
+
+void mk_req_respond_version(struct mk_req *req, int version, const void *body) {
+  struct mk_err err = {0};
+  mk_purgatory_remove(req);  /* an answered request waits for nothing */
+  int rc = mk_response_encode(&req->response, req->request.header.api_key, version,
+                              req->request.header.correlation_id, body, &err);
+  req->done = true;
+  if (rc) {
+    mk_log(MK_LOG_ERROR, "broker", "cannot encode %s v%d response: %s", req->request.api->name,
+           version, err.msg);
+    mk_conn_close(req->conn, "response encoding failed");
+    return;
+  }
+  flush(req->conn);
+}
+
+void mk_req_respond(struct mk_req *req, const void *body) {
+  mk_req_respond_version(req, req->request.header.api_version, body);
+}
+
+void mk_req_finish_silently(struct mk_req *req) {
+  mk_purgatory_remove(req);
+  req->done = true;
+  req->silent = true;
+  flush(req->conn);
+}
+
+void *mk_req_alloc(struct mk_req *req, const struct mk_schema *s, int32_t n) {
+  if (n <= 0) return NULL;
+  char *items = mk_arena_alloc(&req->arena, (size_t)s->size * (size_t)n);
+  for (int32_t i = 0; items && i < n; i++) mk_schema_set_defaults(s, items + (size_t)s->size * (size_t)i);
+  return items;
+}
+
+/* ---- connections ------------------------------------------------------------------------ */
+
+static void on_conn_closed(uv_handle_t *h) {
+  struct mk_conn *c = h->data;
+  while (c->head) {
+    struct mk_req *req = c->head;
+    c->head = req->next;
+    free_req(req);
+  }
+  free(c->frame);
+  free(c->scratch);
+  free(c);
+}
+
+void mk_conn_close(struct mk_conn *c, const char *why) {
+  if (c->closing) return;
+  c->closing = true;
+  if (why)
+    mk_log(MK_LOG_WARN, "broker", "closing connection %s -> broker %d: %s", c->peer, c->node->id,
+           why);
+  for (struct mk_conn **pp = &c->node->conns; *pp; pp = &(*pp)->next) {
+    if (*pp == c) {
+      *pp = c->next;
+      break;
+    }
+  }
+  /* Delayed requests must not complete on a closed connection. */
+  for (struct mk_req *r = c->head; r; r = r->next)
+    if (r->delayed) mk_purgatory_remove(r);
+  uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void frame_complete(struct mk_conn *c) {
+  uint8_t *frame = c->frame;
+  size_t len = c->frame_size;
+  c->frame = NULL;
+  c->frame_size = c->frame_len = 0;
+  c->size_len = 0;
+  mk_kafka_apis_handle(c, frame, len);
+}
+
+/* Split n bytes from the scratch buffer into frames. */
+static void feed(struct mk_conn *c, const uint8_t *p, size_t n) {
+  while (n > 0 && !c->closing) {
+    if (!c->frame) {
+      while (c->size_len < 4 && n > 0) {
+        c->size_buf[c->size_len++] = *p++;
+        n--;
+      }
+      if (c->size_len < 4) return;
+      int32_t size = (int32_t)mk_load_u32(c->size_buf);
+      int32_t max = c->node->broker->cfg.socket_request_max_bytes;
+      char why[160];
+      if (size < 8 || size > max) {
+        if (size > max)
+          snprintf(why, sizeof why, "frame of %d bytes exceeds socket.request.max.bytes (%d)",
+                   size, max);
+        else
+          snprintf(why, sizeof why, "frame size %d is too small for a request header (min 8)",
+                   size);
+        mk_conn_close(c, why);
+        return;
+      }
+      c->frame = malloc((size_t)size);
+      if (!c->frame) {
+        mk_conn_close(c, "out of memory for a request frame");
+        return;
+      }
+      c->frame_size = (size_t)size;
+      c->frame_len = 0;
+    }
+    size_t take = c->frame_size - c->frame_len;
+    if (take > n) take = n;
+    memcpy(c->frame + c->frame_len, p, take);
+    c->frame_len += take;
+    p += take;
+    n -= take;
+    if (c->frame_len == c->frame_size) frame_complete(c);
+  }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  struct mk_conn *c = h->data;
+  if (c->frame && c->frame_size - c->frame_len >= DIRECT_READ_MIN) {
+    *buf = uv_buf_init((char *)c->frame + c->frame_len, (unsigned)(c->frame_size - c->frame_len));
+    return;
+  }
+  *buf = uv_buf_init((char *)c->scratch, SCRATCH_SIZE);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  struct mk_conn *c = s->data;
+  if (nread < 0) {
+    mk_conn_close(c, nread == UV_EOF ? NULL : uv_strerror((int)nread));
+    return;
+  }
+  if ((uint8_t *)buf->base == c->scratch) {
+    feed(c, c->scratch, (size_t)nread);
+  } else {
+    c->frame_len += (size_t)nread;
+    if (c->frame_len == c->frame_size) frame_complete(c);
+  }
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  struct mk_node *node = server->data;
+  if (status < 0) {
+    mk_log(MK_LOG_WARN, "broker", "accept on broker %d failed: %s", node->id, uv_strerror(status));
+    return;
+  }
+  struct mk_conn *c = calloc(1, sizeof *c);
+  if (c) c->scratch = malloc(SCRATCH_SIZE);
+  if (!c || !c->scratch) {
+    free(c);
+    mk_log(MK_LOG_ERROR, "broker", "out of memory accepting a connection");
+    return;
+  }
+  c->node = node;
+  uv_tcp_init(server->loop, &c->tcp);
+  c->tcp.data = c;
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+    c->closing = true;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  struct sockaddr_storage addr;
+  int len = sizeof addr;
+  snprintf(c->peer, sizeof c->peer, "?");
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) == 0) {
+    char ip[48] = "?";
+    int port = 0;
+    if (addr.ss_family == AF_INET) {
+      uv_ip4_name((struct sockaddr_in *)&addr, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&addr, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+    }
+    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+  }
+  c->next = node->conns;
+  node->conns = c;
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+int mk_network_listen(struct mk_node *node, const char *host, int port, struct mk_err *err) {
+  struct sockaddr_storage addr;
+  if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
+      uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) != 0)
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "--host %s is not an IP address", host);
+  uv_tcp_init(&node->broker->loop, &node->listener);
+  node->listener.data = node;
+  int rc = uv_tcp_bind(&node->listener, (struct sockaddr *)&addr, 0);
+  if (!rc) rc = uv_listen((uv_stream_t *)&node->listener, 128, on_connection);
+  if (rc)
+    return mk_err_set(err, MK_ERR__TRANSPORT, "cannot listen on %s:%d for broker %d: %s", host,
+                      port, node->id, uv_strerror(rc));
+  struct sockaddr_storage bound;
+  int len = sizeof bound;
+  uv_tcp_getsockname(&node->listener, (struct sockaddr *)&bound, &len);
+  node->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                 : ((struct sockaddr_in *)&bound)->sin_port);
+  node->up = true;
+  return 0;
+}
+
+void mk_network_close_node(struct mk_node *node, const char *why) {
+  while (node->conns) mk_conn_close(node->conns, why);
+  if (!uv_is_closing((uv_handle_t *)&node->listener))
+    uv_close((uv_handle_t *)&node->listener, NULL);
+  node->up = false;
+}

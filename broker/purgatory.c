@@ -1,0 +1,63 @@
+/*
+ * Purgatory: a doubly linked list of waiting requests plus one timer each. See purgatory.h.
+ */
+#include "broker/purgatory.h"
+
+#include <stdlib.h>
+
+static void unlink_req(struct mk_req *req) {
+  struct mk_broker *b = req->broker;
+  if (req->delayed_prev)
+    req->delayed_prev->delayed_next = req->delayed_next;
+  else
+    b->delayed = req->delayed_next;
+  if (req->delayed_next) req->delayed_next->delayed_prev = req->delayed_prev;
+  req->delayed_prev = req->delayed_next = NULL;
+  req->delayed = false;
+  if (req->timer) uv_timer_stop(req->timer);
+}
+
+static void on_deadline(uv_timer_t *t) {
+  struct mk_req *req = t->data;
+  if (!req->delayed) return;
+  unlink_req(req);
+  req->try_complete(req, true);
+}
+
+int mk_purgatory_add(struct mk_req *req, int64_t timeout_ms,
+                     bool (*try_complete)(struct mk_req *req, bool timed_out), void *op,
+                     void (*free_op)(void *op)) {
+  struct mk_broker *b = req->broker;
+  req->op = op;
+  req->free_op = free_op;
+  req->try_complete = try_complete;
+  if (!req->timer) {
+    req->timer = malloc(sizeof *req->timer);
+    if (!req->timer) return MK_ERR__NO_MEMORY;
+    uv_timer_init(&b->loop, req->timer);
+  }
+  req->timer->data = req;
+  uv_timer_start(req->timer, on_deadline, timeout_ms < 0 ? 0 : (uint64_t)timeout_ms, 0);
+  req->delayed = true;
+  req->delayed_prev = NULL;
+  req->delayed_next = b->delayed;
+  if (b->delayed) b->delayed->delayed_prev = req;
+  b->delayed = req;
+  return 0;
+}
+
+void mk_purgatory_remove(struct mk_req *req) {
+  if (req->delayed) unlink_req(req);
+}
+
+void mk_purgatory_check(struct mk_broker *b) {
+  struct mk_req *req = b->delayed;
+  while (req) {
+    struct mk_req *next = req->delayed_next;
+    /* Answering takes req out of the list and may free it (mk_req_respond), so req is not
+     * touched afterwards. `next` stays valid: only answered requests are freed, and an
+     * answered request is never in the list. */
+    req->try_complete(req, false);
+    req = next;
+  }
+}

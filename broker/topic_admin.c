@@ -1,0 +1,601 @@
+/*
+ * Topic admin: CreateTopics, DeleteTopics and DescribeConfigs, what kafka-topics.sh and
+ * kafka-configs.sh send. Kafka: ControllerApis.createTopics / deleteTopics,
+ * ReplicationControlManager.createTopic, ConfigHelper.describeConfigs, LogConfig.
+ *
+ * In Kafka these requests go to the controller, which writes records to the metadata
+ * log; the brokers learn of a new topic when they replay them, so a client may see
+ * UNKNOWN_TOPIC_OR_PARTITION for a moment after CreateTopics succeeded. Here the
+ * cluster model is the metadata, so a topic exists (or is gone) as soon as the answer
+ * is sent, and every virtual broker answers these requests.
+ *
+ * CreateTopics, per topic, first failure wins:
+ *   name            Topic.validate rules; duplicates in one request   INVALID_TOPIC_EXCEPTION,
+ *                                                                     INVALID_REQUEST
+ *   exists          TOPIC_ALREADY_EXISTS
+ *   configs         the four topic configs below, by Kafka's name     INVALID_CONFIG
+ *   layout          num_partitions / replication_factor (-1 = the broker's
+ *                   num.partitions / default.replication.factor), or a manual
+ *                   `assignments` list with both set to -1            INVALID_PARTITIONS,
+ *                                                                     INVALID_REPLICATION_FACTOR,
+ *                                                                     INVALID_REPLICA_ASSIGNMENT
+ *   validate_only   stop here and answer as if created (topic_id stays zero)
+ *
+ * Topic configs are stored in struct mk_topic_config, where -1 means "not set: use the
+ * broker's value". retention.ms and retention.bytes may also be set *to* -1 (unlimited),
+ * so an explicit -1 is stored as UNLIMITED (INT64_MAX, a limit never reached) and shown
+ * as -1 again by DescribeConfigs.
+ *
+ * DescribeConfigs answers for topics (resource type 2) and brokers (4, named by node id).
+ * Each config says where its value comes from, with Kafka's ConfigSource numbers:
+ *   DYNAMIC_TOPIC_CONFIG 1   set on the topic (CreateTopics configs)
+ *   STATIC_BROKER_CONFIG 4   set on the broker's command line (-o key=value); we know it
+ *                            was set because it differs from mk_broker_config_init's value
+ *   DEFAULT_CONFIG       5   the default
+ * Broker configs are all read-only: minikafka has no AlterConfigs.
+ *
+ * Deleting a topic frees its partitions at once. Requests parked in the purgatory look
+ * their partitions up by name each time they are woken (produce.c), so they are woken
+ * right after a delete and find nothing.
+ *
+ * Thread: broker loop. Memory: response strings live in the request's arena.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/kafka_apis.h"
+#include "broker/purgatory.h"
+#include "protocol/messages/create_topics.h"
+#include "protocol/messages/delete_topics.h"
+#include "protocol/messages/describe_configs.h"
+
+/* ConfigResource.Type and DescribeConfigsResponse.ConfigSource / ConfigType values. */
+enum { RESOURCE_TOPIC = 2, RESOURCE_BROKER = 4 };
+enum { SOURCE_DYNAMIC_TOPIC = 1, SOURCE_STATIC_BROKER = 4, SOURCE_DEFAULT = 5 };
+enum { TYPE_BOOLEAN = 1, TYPE_STRING = 2, TYPE_INT = 3, TYPE_LONG = 5 };
+
+/* An explicit "-1 = unlimited" for a retention config (see the top of the file). */
+#define UNLIMITED INT64_MAX
+
+/* The topic configs we support, each with the broker setting it falls back to. */
+static const struct topic_setting {
+  const char *name;       /* Kafka's topic config: "retention.ms" */
+  const char *synonym;    /* the broker setting that is its default: "log.retention.ms" */
+  int8_t type;            /* TYPE_LONG (int64_t fields) or TYPE_INT (int32_t fields) */
+  size_t topic_offset;    /* the field in struct mk_topic_config */
+  size_t broker_offset;   /* the field in struct mk_broker_config */
+  int64_t min;            /* smallest value accepted (LogConfig's validators) */
+  const char *doc;
+} topic_settings[] = {
+  {"retention.ms", "log.retention.ms", TYPE_LONG, offsetof(struct mk_topic_config, retention_ms),
+   offsetof(struct mk_broker_config, log_retention_ms), -1,
+   "How long a batch is kept before it is deleted; -1 = no time limit."},
+  {"retention.bytes", "log.retention.bytes", TYPE_LONG,
+   offsetof(struct mk_topic_config, retention_bytes),
+   offsetof(struct mk_broker_config, log_retention_bytes), -1,
+   "How large a partition's log may grow before its oldest batches are deleted; -1 = no limit."},
+  {"min.insync.replicas", "min.insync.replicas", TYPE_INT,
+   offsetof(struct mk_topic_config, min_insync_replicas),
+   offsetof(struct mk_broker_config, min_insync_replicas), 1,
+   "With acks=all, the fewest in-sync replicas that must have a batch before it is "
+   "acknowledged; fewer ISR members make produces fail with NOT_ENOUGH_REPLICAS."},
+  {"max.message.bytes", "message.max.bytes", TYPE_INT,
+   offsetof(struct mk_topic_config, max_message_bytes),
+   offsetof(struct mk_broker_config, message_max_bytes), 0,
+   "The largest record batch the topic accepts (after compression)."},
+};
+enum { NTOPIC_SETTINGS = sizeof topic_settings / sizeof topic_settings[0] };
+
+/* The broker settings DescribeConfigs lists for a broker resource. */
+static const struct broker_setting {
+  const char *name;
+  int8_t type;            /* TYPE_INT, TYPE_LONG or TYPE_BOOLEAN */
+  size_t offset;          /* the field in struct mk_broker_config */
+} broker_settings[] = {
+  {"num.partitions", TYPE_INT, offsetof(struct mk_broker_config, num_partitions)},
+  {"default.replication.factor", TYPE_INT,
+   offsetof(struct mk_broker_config, default_replication_factor)},
+  {"min.insync.replicas", TYPE_INT, offsetof(struct mk_broker_config, min_insync_replicas)},
+  {"auto.create.topics.enable", TYPE_BOOLEAN,
+   offsetof(struct mk_broker_config, auto_create_topics_enable)},
+  {"replica.lag.time.max.ms", TYPE_LONG,
+   offsetof(struct mk_broker_config, replica_lag_time_max_ms)},
+  {"message.max.bytes", TYPE_INT, offsetof(struct mk_broker_config, message_max_bytes)},
+  {"socket.request.max.bytes", TYPE_INT,
+   offsetof(struct mk_broker_config, socket_request_max_bytes)},
+  {"unclean.leader.election.enable", TYPE_BOOLEAN,
+   offsetof(struct mk_broker_config, unclean_leader_election_enable)},
+  {"log.retention.bytes", TYPE_LONG, offsetof(struct mk_broker_config, log_retention_bytes)},
+  {"log.retention.ms", TYPE_LONG, offsetof(struct mk_broker_config, log_retention_ms)},
+};
+enum { NBROKER_SETTINGS = sizeof broker_settings / sizeof broker_settings[0] };
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+static int64_t load(const void *base, size_t offset, int8_t type) {
+  const char *p = (const char *)base + offset;
+  if (type == TYPE_LONG) return *(const int64_t *)p;
+  if (type == TYPE_BOOLEAN) return *(const bool *)p;
+  return *(const int32_t *)p;
+}
+
+static void store(void *base, size_t offset, int8_t type, int64_t v) {
+  char *p = (char *)base + offset;
+  if (type == TYPE_LONG)
+    *(int64_t *)p = v;
+  else
+    *(int32_t *)p = (int32_t)v;
+}
+
+/* A formatted string in the request's arena (a null string if out of memory). */
+__attribute__((format(printf, 2, 3))) static struct mk_str arena_printf(struct mk_req *req,
+                                                                        const char *fmt, ...) {
+  char tmp[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n < 0) return MK_STR_NULL;
+  if ((size_t)n >= sizeof tmp) n = sizeof tmp - 1;
+  char *s = mk_arena_alloc(&req->arena, (size_t)n + 1);
+  if (!s) return MK_STR_NULL;
+  memcpy(s, tmp, (size_t)n + 1);
+  return (struct mk_str){s, n};
+}
+
+static struct mk_str value_str(struct mk_req *req, int8_t type, int64_t v) {
+  if (type == TYPE_BOOLEAN) return mk_str_of(v ? "true" : "false");
+  if (v == UNLIMITED) v = -1;
+  return arena_printf(req, "%" PRId64, v);
+}
+
+static bool str_eq_str(struct mk_str a, struct mk_str b) {
+  return a.len >= 0 && a.len == b.len && memcmp(a.ptr, b.ptr, (size_t)a.len) == 0;
+}
+
+static bool uuid_is_zero(struct mk_uuid id) {
+  static const struct mk_uuid zero;
+  return memcmp(id.b, zero.b, sizeof id.b) == 0;
+}
+
+/* What each broker setting is when nobody sets it (default.replication.factor depends on
+ * the number of brokers, as mk_broker_new settles it). */
+static void broker_defaults(const struct mk_broker *b, struct mk_broker_config *d) {
+  mk_broker_config_init(d);
+  d->default_replication_factor = b->nnodes < 3 ? b->nnodes : 3;
+}
+
+/* ---- one topic config, as both CreateTopics and DescribeConfigs report it ------------------ */
+
+struct synonym {
+  const char *name;
+  struct mk_str value;
+  int8_t source;
+};
+
+struct config_view {
+  const char *name;
+  struct mk_str value;
+  int8_t source;
+  int8_t type;
+  const char *doc;
+  int nsynonyms;
+  struct synonym synonyms[3];  /* Kafka's order: the one in force first */
+};
+
+static void view_topic_setting(struct mk_req *req, const struct mk_topic_config *tc,
+                               const struct topic_setting *s, struct config_view *v) {
+  struct mk_broker_config defaults;
+  broker_defaults(req->broker, &defaults);
+  int64_t own = load(tc, s->topic_offset, s->type);
+  int64_t broker = load(&req->broker->cfg, s->broker_offset, s->type);
+  int64_t dflt = load(&defaults, s->broker_offset, s->type);
+  bool set = own != -1;
+  bool static_set = broker != dflt;
+  memset(v, 0, sizeof *v);
+  v->name = s->name;
+  v->type = s->type;
+  v->doc = s->doc;
+  v->value = value_str(req, s->type, set ? own : broker);
+  v->source = set ? SOURCE_DYNAMIC_TOPIC : static_set ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
+  if (set) v->synonyms[v->nsynonyms++] = (struct synonym){s->name, v->value, SOURCE_DYNAMIC_TOPIC};
+  if (static_set)
+    v->synonyms[v->nsynonyms++] =
+        (struct synonym){s->synonym, value_str(req, s->type, broker), SOURCE_STATIC_BROKER};
+  v->synonyms[v->nsynonyms++] =
+      (struct synonym){s->synonym, value_str(req, s->type, dflt), SOURCE_DEFAULT};
+}
+
+/* ---- CreateTopics ---------------------------------------------------------------------------- */
+
+/* Parse one `configs` entry into tc. Kafka's messages (LogConfig.validate, ConfigDef). */
+static int apply_config(const struct mk_create_topics_creatable_topic_config *c,
+                        struct mk_topic_config *tc, struct mk_err *err) {
+  const struct topic_setting *s = NULL;
+  for (int i = 0; i < NTOPIC_SETTINGS && !s; i++)
+    if (mk_str_eq(c->name, topic_settings[i].name)) s = &topic_settings[i];
+  if (!s)
+    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
+                      "Unknown topic config name: %.*s (minikafka supports retention.ms, "
+                      "retention.bytes, min.insync.replicas, max.message.bytes)",
+                      c->name.len < 0 ? 0 : c->name.len, c->name.ptr ? c->name.ptr : "");
+  if (c->value.len < 0)
+    return mk_err_set(err, MK_ERR_INVALID_REQUEST, "Null value not supported for topic configs: %s",
+                      s->name);
+  char buf[32];
+  const char *type_name = s->type == TYPE_LONG ? "LONG" : "INT";
+  if (c->value.len == 0 || (size_t)c->value.len >= sizeof buf)
+    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
+                      "Invalid value %.*s for configuration %s: Not a number of type %s",
+                      c->value.len > 40 ? 40 : c->value.len, c->value.ptr, s->name, type_name);
+  memcpy(buf, c->value.ptr, (size_t)c->value.len);
+  buf[c->value.len] = '\0';
+  char *end;
+  errno = 0;
+  long long v = strtoll(buf, &end, 10);
+  if (errno || *end || (s->type == TYPE_INT && (v < INT32_MIN || v > INT32_MAX)))
+    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
+                      "Invalid value %s for configuration %s: Not a number of type %s", buf,
+                      s->name, type_name);
+  if (v < s->min)
+    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
+                      "Invalid value %s for configuration %s: Value must be at least %" PRId64,
+                      buf, s->name, s->min);
+  store(tc, s->topic_offset, s->type, v == -1 ? UNLIMITED : v);
+  return 0;
+}
+
+/* Kafka's validateManualPartitionAssignment plus the check that partitions are 0..n-1.
+ * On success *rf is the common replica count. */
+static int check_assignments(struct mk_broker *b, const struct mk_create_topics_creatable_topic *in,
+                             int32_t *rf, struct mk_err *err) {
+  if (in->replication_factor != -1)
+    return mk_err_set(err, MK_ERR_INVALID_REQUEST,
+                      "A manual partition assignment was specified, but replication factor "
+                      "was not set to -1.");
+  if (in->num_partitions != -1)
+    return mk_err_set(err, MK_ERR_INVALID_REQUEST,
+                      "A manual partition assignment was specified, but numPartitions was not "
+                      "set to -1.");
+  int32_t n = in->assignments_count;
+  for (int32_t i = 0; i < n; i++) {
+    const struct mk_create_topics_creatable_replica_assignment *a = &in->assignments[i];
+    if (a->partition_index < 0 || a->partition_index >= n)
+      return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                        "partitions should be a consecutive 0-based integer sequence; got "
+                        "partition %d among %d assignments", a->partition_index, n);
+    for (int32_t j = 0; j < i; j++)
+      if (in->assignments[j].partition_index == a->partition_index)
+        return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                          "Found multiple manual partition assignments for partition %d",
+                          a->partition_index);
+    if (a->broker_ids_count <= 0)
+      return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                        "The manual partition assignment includes an empty replica list.");
+    for (int32_t r = 0; r < a->broker_ids_count; r++) {
+      int32_t id = a->broker_ids[r];
+      if (id < 0 || id >= b->nnodes)
+        return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                          "The manual partition assignment includes broker %d, but no such "
+                          "broker is registered.", id);
+      for (int32_t q = 0; q < r; q++)
+        if (a->broker_ids[q] == id)
+          return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                            "The manual partition assignment includes the broker %d more than "
+                            "once.", id);
+    }
+    if (i > 0 && a->broker_ids_count != *rf)
+      return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                        "The manual partition assignment includes a partition with %d "
+                        "replica(s), but this is inconsistent with previous partitions, which "
+                        "have %d replica(s).", a->broker_ids_count, *rf);
+    *rf = a->broker_ids_count;
+  }
+  return 0;
+}
+
+/* Everything mk_cluster_create_topic would refuse, with Kafka's messages, so that
+ * validate_only answers exactly what a real creation would. Settles -1 to the defaults. */
+static int check_layout(struct mk_broker *b, const struct mk_create_topics_creatable_topic *in,
+                        int32_t *partitions, int32_t *rf, struct mk_err *err) {
+  if (in->assignments_count > 0) {
+    *partitions = in->assignments_count;
+    return check_assignments(b, in, rf, err);
+  }
+  if (in->replication_factor < -1 || in->replication_factor == 0)
+    return mk_err_set(err, MK_ERR_INVALID_REPLICATION_FACTOR,
+                      "Replication factor was set to an invalid non-positive value.");
+  if (in->num_partitions < -1 || in->num_partitions == 0)
+    return mk_err_set(err, MK_ERR_INVALID_PARTITIONS,
+                      "Number of partitions was set to an invalid non-positive value.");
+  *partitions = in->num_partitions == -1 ? b->cfg.num_partitions : in->num_partitions;
+  *rf = in->replication_factor == -1 ? b->cfg.default_replication_factor : in->replication_factor;
+  if (*partitions > 10000)
+    return mk_err_set(err, MK_ERR_INVALID_PARTITIONS,
+                      "Number of partitions %d exceeds minikafka's limit of 10000.", *partitions);
+  if (*rf > b->nnodes)
+    return mk_err_set(err, MK_ERR_INVALID_REPLICATION_FACTOR,
+                      "Unable to replicate the partition %d time(s): The target replication "
+                      "factor of %d cannot be reached because only %d broker(s) are registered.",
+                      *rf, *rf, b->nnodes);
+  return 0;
+}
+
+/* Make the topic's replica lists what the manual assignment says (the topic was created a
+ * moment ago with the same partition count and replication factor; nothing refers to it). */
+static void assign_replicas(struct mk_topic *t, const struct mk_create_topics_creatable_topic *in) {
+  for (int32_t i = 0; i < in->assignments_count; i++) {
+    const struct mk_create_topics_creatable_replica_assignment *a = &in->assignments[i];
+    struct mk_partition *p = &t->partitions[a->partition_index];
+    for (int32_t r = 0; r < a->broker_ids_count && r < p->nreplicas; r++)
+      p->replicas[r].broker_id = a->broker_ids[r];
+    p->leader = p->replicas[0].broker_id;
+  }
+}
+
+static void report_configs(struct mk_req *req, const struct mk_topic_config *tc,
+                           struct mk_create_topics_creatable_topic_result *out) {
+  out->configs = mk_req_alloc(req, &mk_create_topics_creatable_topic_configs_schema, NTOPIC_SETTINGS);
+  out->configs_count = out->configs ? NTOPIC_SETTINGS : 0;
+  for (int i = 0; i < out->configs_count; i++) {
+    struct config_view v;
+    view_topic_setting(req, tc, &topic_settings[i], &v);
+    out->configs[i].name = mk_str_of(v.name);
+    out->configs[i].value = v.value;
+    out->configs[i].read_only = false;
+    out->configs[i].config_source = v.source;
+    out->configs[i].is_sensitive = false;
+  }
+}
+
+static void create_topic(struct mk_req *req, const struct mk_create_topics_request *in,
+                         int32_t index, struct mk_create_topics_creatable_topic_result *out) {
+  struct mk_broker *b = req->broker;
+  const struct mk_create_topics_creatable_topic *t_in = &in->topics[index];
+  struct mk_err err = {0};
+  int32_t partitions = 0, rf = 0;
+  struct mk_topic_config tc = {-1, -1, -1, -1};
+  out->name = t_in->name;
+
+  int rc = mk_cluster_validate_topic_name(t_in->name, &err);
+  for (int32_t j = 0; !rc && j < in->topics_count; j++)
+    if (j != index && str_eq_str(in->topics[j].name, t_in->name))
+      rc = mk_err_set(&err, MK_ERR_INVALID_REQUEST, "Duplicate topic name.");
+  if (!rc && mk_cluster_find_topic(b, t_in->name))
+    rc = mk_err_set(&err, MK_ERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' already exists.",
+                    t_in->name.len, t_in->name.ptr);
+  for (int32_t c = 0; !rc && c < t_in->configs_count; c++) rc = apply_config(&t_in->configs[c], &tc, &err);
+  if (!rc) rc = check_layout(b, t_in, &partitions, &rf, &err);
+
+  struct mk_topic *t = NULL;
+  if (!rc && !in->validate_only) {
+    rc = mk_cluster_create_topic(b, t_in->name, partitions, rf, &t, &err);
+    if (!rc) {
+      t->config = tc;
+      if (t_in->assignments_count > 0) assign_replicas(t, t_in);
+    }
+  }
+  if (rc) {
+    out->error_code = (int16_t)(rc < 0 ? MK_ERR_UNKNOWN_SERVER_ERROR : rc);
+    out->error_message = arena_printf(req, "%s", err.msg);
+    return;  /* num_partitions and replication_factor stay -1, as Kafka answers */
+  }
+  if (t) out->topic_id = t->id;
+  out->num_partitions = partitions;
+  out->replication_factor = (int16_t)rf;
+  report_configs(req, &tc, out);
+}
+
+void mk_handle_create_topics(struct mk_req *req) {
+  const struct mk_create_topics_request *in = req->request.body;
+  struct mk_create_topics_response resp;
+  mk_schema_set_defaults(&mk_create_topics_response_schema, &resp);
+  resp.topics = mk_req_alloc(req, &mk_create_topics_creatable_topic_result_schema, in->topics_count);
+  resp.topics_count = resp.topics ? in->topics_count : 0;
+  for (int32_t i = 0; i < resp.topics_count; i++) create_topic(req, in, i, &resp.topics[i]);
+  mk_req_respond(req, &resp);
+}
+
+/* ---- DeleteTopics ---------------------------------------------------------------------------- */
+
+/* Delete one topic named by name (if not null) or else by id; fill out. */
+static void delete_topic(struct mk_req *req, struct mk_str name, struct mk_uuid id, bool duplicate,
+                         struct mk_delete_topics_deletable_topic_result *out) {
+  struct mk_broker *b = req->broker;
+  bool by_name = name.len >= 0;
+  out->name = name;
+  out->topic_id = id;
+  if (by_name && !uuid_is_zero(id)) {
+    out->error_code = MK_ERR_INVALID_REQUEST;
+    out->error_message = mk_str_of("You may not specify both topic name and topic id.");
+    return;
+  }
+  if (duplicate) {
+    out->error_code = MK_ERR_INVALID_REQUEST;
+    out->error_message = mk_str_of(by_name ? "Duplicate topic name." : "Duplicate topic id.");
+    return;
+  }
+  struct mk_topic *t = by_name ? mk_cluster_find_topic(b, name) : mk_cluster_find_topic_id(b, id);
+  if (!t) {
+    out->error_code = by_name ? MK_ERR_UNKNOWN_TOPIC_OR_PARTITION : MK_ERR_UNKNOWN_TOPIC_ID;
+    out->error_message = by_name ? arena_printf(req, "Topic '%.*s' does not exist.", name.len, name.ptr)
+                                 : mk_str_of("This server does not host this topic ID.");
+    return;
+  }
+  out->topic_id = t->id;
+  if (!by_name) out->name = arena_printf(req, "%s", t->name);  /* t->name dies with t */
+  mk_cluster_delete_topic(b, t);
+}
+
+void mk_handle_delete_topics(struct mk_req *req) {
+  const struct mk_delete_topics_request *in = req->request.body;
+  struct mk_delete_topics_response resp;
+  mk_schema_set_defaults(&mk_delete_topics_response_schema, &resp);
+  /* v0-5 name topics in topic_names, v6 in topics (each by name or by id). */
+  bool v6 = req->request.header.api_version >= 6;
+  int32_t n = v6 ? in->topics_count : in->topic_names_count;
+  resp.responses = mk_req_alloc(req, &mk_delete_topics_deletable_topic_result_schema, n);
+  resp.responses_count = resp.responses ? n : 0;
+  for (int32_t i = 0; i < resp.responses_count; i++) {
+    struct mk_str name = v6 ? in->topics[i].name : in->topic_names[i];
+    struct mk_uuid id = v6 ? in->topics[i].topic_id : (struct mk_uuid){{0}};
+    bool duplicate = false;
+    for (int32_t j = 0; j < n && !duplicate; j++) {
+      if (j == i) continue;
+      struct mk_str other = v6 ? in->topics[j].name : in->topic_names[j];
+      if (name.len >= 0)
+        duplicate = str_eq_str(name, other);
+      else
+        duplicate = other.len < 0 && memcmp(id.b, in->topics[j].topic_id.b, sizeof id.b) == 0;
+    }
+    delete_topic(req, name, id, duplicate, &resp.responses[i]);
+  }
+  /* Wake every parked request: those waiting on a deleted partition now find it gone. */
+  mk_purgatory_check(req->broker);
+  mk_req_respond(req, &resp);
+}
+
+/* ---- DescribeConfigs ------------------------------------------------------------------------- */
+
+/* Whether the resource asked for this key (a null key list asks for all). */
+static bool wanted(const struct mk_describe_configs_resource *r, const char *name) {
+  if (r->configuration_keys_count < 0) return true;
+  for (int32_t i = 0; i < r->configuration_keys_count; i++)
+    if (mk_str_eq(r->configuration_keys[i], name)) return true;
+  return false;
+}
+
+static void fill_result(struct mk_req *req, const struct mk_describe_configs_request *in,
+                        const struct config_view *v, bool read_only,
+                        struct mk_describe_configs_resource_result *out) {
+  out->name = mk_str_of(v->name);
+  out->value = v->value;
+  out->read_only = read_only;
+  out->config_source = v->source;
+  out->is_sensitive = false;
+  out->config_type = v->type;
+  if (in->include_documentation && v->doc) out->documentation = mk_str_of(v->doc);
+  if (!in->include_synonyms) return;
+  out->synonyms = mk_req_alloc(req, &mk_describe_configs_synonym_schema, v->nsynonyms);
+  out->synonyms_count = out->synonyms ? v->nsynonyms : 0;
+  for (int i = 0; i < out->synonyms_count; i++) {
+    out->synonyms[i].name = mk_str_of(v->synonyms[i].name);
+    out->synonyms[i].value = v->synonyms[i].value;
+    out->synonyms[i].source = v->synonyms[i].source;
+  }
+}
+
+static void describe_topic(struct mk_req *req, const struct mk_describe_configs_request *in,
+                           const struct mk_describe_configs_resource *r,
+                           struct mk_describe_configs_result *out) {
+  struct mk_err err = {0};
+  if (mk_cluster_validate_topic_name(r->resource_name, &err)) {
+    out->error_code = MK_ERR_INVALID_TOPIC_EXCEPTION;
+    out->error_message = arena_printf(req, "%s", err.msg);
+    return;
+  }
+  struct mk_topic *t = mk_cluster_find_topic(req->broker, r->resource_name);
+  if (!t) {
+    out->error_code = MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    out->error_message = arena_printf(req, "Topic '%.*s' does not exist.", r->resource_name.len,
+                                      r->resource_name.ptr);
+    return;
+  }
+  out->configs = mk_req_alloc(req, &mk_describe_configs_resource_result_schema, NTOPIC_SETTINGS);
+  for (int i = 0; i < NTOPIC_SETTINGS && out->configs; i++) {
+    if (!wanted(r, topic_settings[i].name)) continue;
+    struct config_view v;
+    view_topic_setting(req, &t->config, &topic_settings[i], &v);
+    fill_result(req, in, &v, false, &out->configs[out->configs_count++]);
+  }
+}
+
+/* A broker resource is named by its node id ("1"); the empty name means the cluster-wide
+ * dynamic defaults, of which minikafka has none. */
+static void describe_broker(struct mk_req *req, const struct mk_describe_configs_request *in,
+                            const struct mk_describe_configs_resource *r,
+                            struct mk_describe_configs_result *out) {
+  struct mk_broker *b = req->broker;
+  if (r->resource_name.len == 0) return;
+  char buf[16] = "";
+  char *end = buf;
+  long id = -1;
+  if (r->resource_name.len > 0 && (size_t)r->resource_name.len < sizeof buf) {
+    memcpy(buf, r->resource_name.ptr, (size_t)r->resource_name.len);
+    id = strtol(buf, &end, 10);
+  }
+  if (end == buf || *end) {
+    out->error_code = MK_ERR_INVALID_REQUEST;
+    out->error_message = arena_printf(req, "Broker id must be an integer, but it is: %.*s",
+                                      r->resource_name.len < 0 ? 0 : r->resource_name.len,
+                                      r->resource_name.ptr ? r->resource_name.ptr : "");
+    return;
+  }
+  if (id < 0 || id >= b->nnodes) {
+    out->error_code = MK_ERR_INVALID_REQUEST;
+    out->error_message =
+        arena_printf(req, "Unexpected broker id %ld: the brokers are 0-%d", id, b->nnodes - 1);
+    return;
+  }
+  struct mk_broker_config defaults;
+  broker_defaults(b, &defaults);
+  out->configs = mk_req_alloc(req, &mk_describe_configs_resource_result_schema, NBROKER_SETTINGS + 3);
+  if (!out->configs) return;
+  /* Who the broker is: fixed at start, so always "set". */
+  struct config_view v = {.source = SOURCE_STATIC_BROKER, .type = TYPE_INT, .nsynonyms = 1};
+  const char *ids[] = {"broker.id", "node.id"};
+  for (int i = 0; i < 2; i++) {
+    v.name = v.synonyms[0].name = ids[i];
+    v.value = v.synonyms[0].value = arena_printf(req, "%ld", id);
+    v.synonyms[0].source = SOURCE_STATIC_BROKER;
+    if (wanted(r, v.name)) fill_result(req, in, &v, true, &out->configs[out->configs_count++]);
+  }
+  v.name = v.synonyms[0].name = "listeners";
+  v.type = TYPE_STRING;
+  v.value = v.synonyms[0].value =
+      arena_printf(req, "PLAINTEXT://%s:%d", b->cfg.host, b->nodes[id].port);
+  if (wanted(r, v.name)) fill_result(req, in, &v, true, &out->configs[out->configs_count++]);
+
+  for (int i = 0; i < NBROKER_SETTINGS; i++) {
+    const struct broker_setting *s = &broker_settings[i];
+    if (!wanted(r, s->name)) continue;
+    int64_t value = load(&b->cfg, s->offset, s->type);
+    int8_t source = value != load(&defaults, s->offset, s->type) ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
+    struct config_view bv = {.name = s->name, .type = s->type, .source = source, .nsynonyms = 1};
+    bv.value = bv.synonyms[0].value = value_str(req, s->type, value);
+    bv.synonyms[0].name = s->name;
+    bv.synonyms[0].source = source;
+    fill_result(req, in, &bv, true, &out->configs[out->configs_count++]);
+  }
+}
+
+void mk_handle_describe_configs(struct mk_req *req) {
+  const struct mk_describe_configs_request *in = req->request.body;
+  struct mk_describe_configs_response resp;
+  mk_schema_set_defaults(&mk_describe_configs_response_schema, &resp);
+  resp.results = mk_req_alloc(req, &mk_describe_configs_result_schema, in->resources_count);
+  resp.results_count = resp.results ? in->resources_count : 0;
+  for (int32_t i = 0; i < resp.results_count; i++) {
+    const struct mk_describe_configs_resource *r = &in->resources[i];
+    struct mk_describe_configs_result *out = &resp.results[i];
+    out->resource_type = r->resource_type;
+    out->resource_name = r->resource_name;
+    out->configs_count = 0;
+    if (r->resource_type == RESOURCE_TOPIC) {
+      describe_topic(req, in, r, out);
+    } else if (r->resource_type == RESOURCE_BROKER) {
+      describe_broker(req, in, r, out);
+    } else {
+      out->error_code = MK_ERR_INVALID_REQUEST;
+      out->error_message = arena_printf(req, "Unsupported resource type: %d (minikafka "
+                                        "describes topics (2) and brokers (4))", r->resource_type);
+    }
+  }
+  mk_req_respond(req, &resp);
+}

@@ -1,0 +1,128 @@
+/*
+ * minikafka broker: run the broker in the foreground (DESIGN.md 3.1).
+ *
+ *   minikafka broker [--host H] [--port P] [--brokers N] [--admin-port P]
+ *                    [-o key=value]... [--trace FILE]
+ *
+ * Prints one line when every listener is up, then serves until SIGINT or
+ * SIGTERM, and exits 0. The signals are blocked before the broker's thread
+ * starts (threads inherit the mask), so only this thread receives them, in
+ * sigwait(): no async-signal-safety puzzles in a signal handler.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "cli/cli.h"
+#include "common/trace.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: minikafka broker [--host H] [--port P] [--brokers N] [--admin-port P]\n"
+          "                        [-o key=value]... [--trace FILE]\n"
+          "\n"
+          "  --host H          address to listen on and advertise (default 127.0.0.1)\n"
+          "  --port P          virtual broker i listens on P + i (default 9092; 0 = any free)\n"
+          "  --brokers N       number of virtual brokers, node ids 0..N-1 (default 3)\n"
+          "  --admin-port P    admin HTTP API port (default 9644)\n"
+          "  -o key=value      a Kafka broker setting, e.g. -o min.insync.replicas=1\n"
+          "  --trace FILE      write trace events as JSON lines (- = stdout)\n");
+}
+
+static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno || end == v || *end || n < lo || n > hi) {
+    fprintf(stderr, "minikafka broker: %s must be a number in [%d, %d], got \"%s\"\n", flag, lo,
+            hi, v);
+    return -1;
+  }
+  *out = (int)n;
+  return 0;
+}
+
+int mk_cli_broker(int argc, char **argv) {
+  struct mk_broker_config cfg;
+  mk_broker_config_init(&cfg);
+  struct mk_err err = {0};
+  const char *trace = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      return MK_EXIT_OK;
+    }
+    if (!v) {
+      fprintf(stderr, "minikafka broker: %s needs a value\n", a);
+      usage(stderr);
+      return MK_EXIT_USAGE;
+    }
+    i++;
+    if (strcmp(a, "--host") == 0) {
+      if (strlen(v) >= sizeof cfg.host) {
+        fprintf(stderr, "minikafka broker: --host is too long\n");
+        return MK_EXIT_USAGE;
+      }
+      strcpy(cfg.host, v);
+    } else if (strcmp(a, "--port") == 0) {
+      if (parse_int(a, v, 0, 65535, &cfg.port)) return MK_EXIT_USAGE;
+    } else if (strcmp(a, "--brokers") == 0) {
+      if (parse_int(a, v, 1, 16, &cfg.brokers)) return MK_EXIT_USAGE;
+    } else if (strcmp(a, "--admin-port") == 0) {
+      if (parse_int(a, v, 0, 65535, &cfg.admin_port)) return MK_EXIT_USAGE;
+    } else if (strcmp(a, "-o") == 0) {
+      char key[128];
+      const char *eq = strchr(v, '=');
+      if (!eq || eq == v || (size_t)(eq - v) >= sizeof key) {
+        fprintf(stderr, "minikafka broker: -o takes key=value, got \"%s\"\n", v);
+        return MK_EXIT_USAGE;
+      }
+      memcpy(key, v, (size_t)(eq - v));
+      key[eq - v] = '\0';
+      if (mk_broker_config_set(&cfg, key, eq + 1, &err)) {
+        fprintf(stderr, "minikafka broker: %s\n", err.msg);
+        return MK_EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--trace") == 0) {
+      trace = v;
+    } else {
+      fprintf(stderr, "minikafka broker: unknown option %s\n", a);
+      usage(stderr);
+      return MK_EXIT_USAGE;
+    }
+  }
+
+  int trace_sink = -1;
+  if (trace && (trace_sink = mk_trace_open_file(trace, &err)) < 0) {
+    fprintf(stderr, "minikafka broker: %s\n", err.msg);
+    return MK_EXIT_FAILED;
+  }
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
+  struct mk_broker *b;
+  if (mk_broker_new(&cfg, &b, &err) || mk_broker_start(b, &err)) {
+    fprintf(stderr, "minikafka broker: %s\n", err.msg);
+    mk_trace_remove_sink(trace_sink);
+    return MK_EXIT_FAILED;
+  }
+  printf("minikafka broker ready: %d brokers, bootstrap.servers=%s\n", cfg.brokers,
+         mk_broker_bootstrap(b));
+  fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  fprintf(stderr, "minikafka broker: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  mk_broker_stop(b);
+  mk_broker_free(b);
+  mk_trace_remove_sink(trace_sink);
+  return MK_EXIT_OK;
+}
