@@ -19,6 +19,7 @@
 
 #include "broker/cluster.h"
 #include "broker/network.h"
+#include "broker/retention.h"
 #include "common/log.h"
 
 struct mk_broker_call {
@@ -102,6 +103,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
     n += (size_t)snprintf(b->bootstrap + n, sizeof b->bootstrap - n, "%s%s:%d", i ? "," : "",
                           cfg->host, node->port);
   }
+  mk_retention_start(b);
   if (b->cfg.min_insync_replicas > b->cfg.default_replication_factor)
     mk_log(MK_LOG_WARN, "broker",
            "min.insync.replicas=%d is more than the default replication factor %d: acks=all "

@@ -49,6 +49,7 @@ struct mk_broker_config {
   bool unclean_leader_election_enable; /* unclean.leader.election.enable */
   int64_t log_retention_bytes;         /* log.retention.bytes: per partition; -1 = no limit */
   int64_t log_retention_ms;            /* log.retention.ms; -1 = no limit */
+  int64_t log_retention_check_interval_ms; /* log.retention.check.interval.ms */
 };
 
 /* Kafka's defaults (DESIGN.md 3.1): 127.0.0.1, port 9092, 3 brokers, admin port 9644,

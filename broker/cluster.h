@@ -92,6 +92,7 @@ struct mk_broker {
   int64_t next_producer_id;       /* InitProducerId hands these out */
   struct mk_req *delayed;         /* requests waiting for the HW or for data (purgatory) */
   /* Cross-thread entry points (mk_broker_call, mk_broker_stop). */
+  uv_timer_t retention_timer;     /* retention.c */
   uv_async_t wakeup;
   uv_mutex_t calls_lock;
   struct mk_broker_call *calls;

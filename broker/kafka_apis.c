@@ -29,10 +29,10 @@ static const struct {
     {MK_API_LIST_OFFSETS, mk_handle_list_offsets},
     {MK_API_METADATA, mk_handle_metadata},
     {MK_API_API_VERSIONS, mk_handle_api_versions},
-    /*TEMP*/ /* {MK_API_CREATE_TOPICS, mk_handle_create_topics}, */
-    /*TEMP*/ /* {MK_API_DELETE_TOPICS, mk_handle_delete_topics}, */
+    {MK_API_CREATE_TOPICS, mk_handle_create_topics},
+    {MK_API_DELETE_TOPICS, mk_handle_delete_topics},
     {MK_API_INIT_PRODUCER_ID, mk_handle_init_producer_id},
-    /*TEMP*/ /* {MK_API_DESCRIBE_CONFIGS, mk_handle_describe_configs}, */
+    {MK_API_DESCRIBE_CONFIGS, mk_handle_describe_configs},
     {MK_API_DESCRIBE_CLUSTER, mk_handle_describe_cluster},
 };
 

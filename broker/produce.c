@@ -30,6 +30,7 @@
 #include "broker/kafka_apis.h"
 #include "broker/purgatory.h"
 #include "broker/replica_set.h"
+#include "broker/retention.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -143,6 +144,7 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
   mk_batch_unref(stored);
   out->base_offset = base;
   mk_replica_set_replicate(b, p);
+  mk_retention_apply(b, p, false);
   return 0;
 }
 

@@ -107,8 +107,31 @@ struct mk_uuid mk_read_uuid(struct mk_reader *r) {
   return u;
 }
 
-/* Unsigned varint of at most max_bytes bytes (5 for 32 bits, 10 for 64). */
+/* Unsigned varint of at most max_bytes bytes (5 for 32 bits, 10 for 64).
+ *
+ * Record batches hold several varints per record and a broker validates every record,
+ * so this is the hottest loop on the produce path. When the longest possible varint
+ * fits in what is left, the bytes are read straight from the buffer with no per-byte
+ * bounds check; near the end of the buffer the careful loop below takes over. */
 static uint64_t read_uvarint64(struct mk_reader *r, int max_bytes) {
+  if (!r->err && r->len - r->pos >= (size_t)max_bytes) {
+    const uint8_t *p = r->buf + r->pos;
+    if (p[0] < 0x80) {  /* one byte: most lengths, deltas and counts */
+      r->pos++;
+      return p[0];
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < max_bytes; i++) {
+      v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+      if (p[i] < 0x80) {
+        r->pos += (size_t)i + 1;
+        return v;
+      }
+    }
+    r->pos += (size_t)max_bytes;
+    fail(r, MK_READ_VARINT);
+    return 0;
+  }
   uint64_t v = 0;
   for (int i = 0; i < max_bytes; i++) {
     const uint8_t *p = take(r, 1);
