@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 # the real Kafka clients we check compatibility against.
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev python3
   libuv1-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libjansson-dev)
-TEST_PACKAGES=(libcmocka-dev clang libclang-rt-14-dev xxd librdkafka-dev)
+TEST_PACKAGES=(libcmocka-dev clang libclang-rt-14-dev xxd librdkafka-dev
+  kcat python3-kafka python3-confluent-kafka nodejs)
 
 install_missing() {
   local missing=() p
@@ -70,6 +71,16 @@ test_job() {
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   export ASAN_OPTIONS=detect_leaks=1
   local rc=0
+
+  # kafkajs for the interop suite, pinned by tests/interop/package-lock.json, from the npm
+  # registry: only when node_modules is missing or older than the lock file. Debian's npm is
+  # a separate package (NodeSource's nodejs brings its own npm and conflicts with it).
+  command -v npm >/dev/null || install_missing npm
+  if [ ! -f tests/interop/node_modules/.package-lock.json ] ||
+     [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then
+    npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error >/dev/null ||
+      echo "run.sh: npm ci in tests/interop failed: the kafkajs interop test will fail" >&2
+  fi
 
   echo "== unit and integration tests (build/)"
   setup build

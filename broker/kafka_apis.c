@@ -80,10 +80,10 @@ void mk_handle_api_versions(struct mk_req *req) {
   mk_req_respond(req, &resp);
 }
 
-void mk_kafka_apis_handle(struct mk_conn *c, uint8_t *frame, size_t len) {
+void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
   struct mk_req *req = calloc(1, sizeof *req);
   if (!req) {
-    free(frame);
+    mk_buffer_unref(frame);
     mk_conn_close(c, "out of memory for a request");
     return;
   }
@@ -91,7 +91,6 @@ void mk_kafka_apis_handle(struct mk_conn *c, uint8_t *frame, size_t len) {
   req->node = c->node;
   req->broker = c->node->broker;
   req->frame = frame;
-  req->frame_len = len;
   req->received_us = mk_now_us();
   mk_arena_init(&req->arena);
   mk_writer_init(&req->response);
@@ -103,7 +102,7 @@ void mk_kafka_apis_handle(struct mk_conn *c, uint8_t *frame, size_t len) {
   c->tail = req;
 
   struct mk_err err = {0};
-  int rc = mk_request_decode(frame, len, &req->request, &req->arena, &err);
+  int rc = mk_request_decode(frame->data, frame->size, &req->request, &req->arena, &err);
   if (mk_trace_on()) trace_received(req);
   const struct mk_request_header *h = &req->request.header;
   if (rc == MK_ERR_UNSUPPORTED_VERSION && h->api_key == MK_API_API_VERSIONS) {

@@ -32,7 +32,7 @@ static void free_req_memory(struct mk_req *req) {
   if (req->free_op && req->op) req->free_op(req->op);
   mk_arena_free(&req->arena);
   mk_writer_free(&req->response);
-  free(req->frame);
+  mk_buffer_unref(req->frame);
   free(req);
 }
 
@@ -158,7 +158,7 @@ static void on_conn_closed(uv_handle_t *h) {
     c->head = req->next;
     free_req(req);
   }
-  free(c->frame);
+  mk_buffer_unref(c->frame);
   free(c->scratch);
   free(c);
 }
@@ -182,12 +182,11 @@ void mk_conn_close(struct mk_conn *c, const char *why) {
 }
 
 static void frame_complete(struct mk_conn *c) {
-  uint8_t *frame = c->frame;
-  size_t len = c->frame_size;
+  struct mk_buffer *frame = c->frame;
   c->frame = NULL;
-  c->frame_size = c->frame_len = 0;
+  c->frame_len = 0;
   c->size_len = 0;
-  mk_kafka_apis_handle(c, frame, len);
+  mk_kafka_apis_handle(c, frame);
 }
 
 /* Split n bytes from the scratch buffer into frames. */
@@ -212,29 +211,29 @@ static void feed(struct mk_conn *c, const uint8_t *p, size_t n) {
         mk_conn_close(c, why);
         return;
       }
-      c->frame = malloc((size_t)size);
+      c->frame = mk_buffer_new((size_t)size);
       if (!c->frame) {
         mk_conn_close(c, "out of memory for a request frame");
         return;
       }
-      c->frame_size = (size_t)size;
       c->frame_len = 0;
     }
-    size_t take = c->frame_size - c->frame_len;
+    size_t take = c->frame->size - c->frame_len;
     if (take > n) take = n;
-    memcpy(c->frame + c->frame_len, p, take);
+    memcpy(c->frame->data + c->frame_len, p, take);
     c->frame_len += take;
     p += take;
     n -= take;
-    if (c->frame_len == c->frame_size) frame_complete(c);
+    if (c->frame_len == c->frame->size) frame_complete(c);
   }
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   struct mk_conn *c = h->data;
-  if (c->frame && c->frame_size - c->frame_len >= DIRECT_READ_MIN) {
-    *buf = uv_buf_init((char *)c->frame + c->frame_len, (unsigned)(c->frame_size - c->frame_len));
+  if (c->frame && c->frame->size - c->frame_len >= DIRECT_READ_MIN) {
+    *buf = uv_buf_init((char *)c->frame->data + c->frame_len,
+                       (unsigned)(c->frame->size - c->frame_len));
     return;
   }
   *buf = uv_buf_init((char *)c->scratch, SCRATCH_SIZE);
@@ -250,7 +249,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     feed(c, c->scratch, (size_t)nread);
   } else {
     c->frame_len += (size_t)nread;
-    if (c->frame_len == c->frame_size) frame_complete(c);
+    if (c->frame_len == c->frame->size) frame_complete(c);
   }
 }
 

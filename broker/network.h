@@ -35,8 +35,8 @@ struct mk_req {
   struct mk_conn *conn;
   struct mk_broker *broker;
   struct mk_node *node;        /* the virtual broker it was sent to */
-  uint8_t *frame;              /* owned: the frame without its size prefix */
-  size_t frame_len;
+  struct mk_buffer *frame;     /* a reference: the frame without its size prefix (stored
+                                  batches may keep it alive after the request is gone) */
   struct mk_arena arena;       /* the decoded body lives here */
   struct mk_request request;   /* header, api, body */
   int64_t received_us;
@@ -62,8 +62,8 @@ struct mk_conn {
   /* Reading: the size prefix, then a buffer of exactly that size. */
   uint8_t size_buf[4];
   size_t size_len;
-  uint8_t *frame;
-  size_t frame_size, frame_len;
+  struct mk_buffer *frame;     /* the frame being read, frame->size bytes once complete */
+  size_t frame_len;            /* bytes of it read so far */
   uint8_t *scratch;            /* where small reads land before being split into frames */
   /* Requests in arrival order. */
   struct mk_req *head, *tail;
@@ -94,6 +94,6 @@ void *mk_req_alloc(struct mk_req *req, const struct mk_schema *s, int32_t n);
 void mk_conn_close(struct mk_conn *c, const char *why);
 
 /* Called by network.c for each complete frame; defined in kafka_apis.c. Takes frame. */
-void mk_kafka_apis_handle(struct mk_conn *c, uint8_t *frame, size_t len);
+void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame);
 
 #endif

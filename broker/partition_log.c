@@ -20,10 +20,32 @@
 
 /* ---- batches ----------------------------------------------------------------------------- */
 
+struct mk_buffer *mk_buffer_new(size_t size) {
+  struct mk_buffer *buf = malloc(sizeof *buf + size);
+  if (!buf) return NULL;
+  buf->refcount = 1;
+  buf->size = size;
+  return buf;
+}
+
+struct mk_buffer *mk_buffer_ref(struct mk_buffer *buf) {
+  assert(buf->refcount > 0);
+  buf->refcount++;
+  return buf;
+}
+
+void mk_buffer_unref(struct mk_buffer *buf) {
+  if (!buf) return;
+  assert(buf->refcount > 0);
+  if (--buf->refcount == 0) free(buf);
+}
+
 struct mk_batch *mk_batch_new(const struct mk_record_batch *parsed, int64_t base_offset,
-                              int32_t leader_epoch, int64_t now_ms) {
+                              int32_t leader_epoch, int64_t now_ms, struct mk_buffer *owner) {
   assert(parsed->size >= MK_RECORD_BATCH_HEADER_SIZE);
-  struct mk_batch *b = malloc(sizeof *b + parsed->size);
+  assert(!owner || (parsed->data >= owner->data &&
+                    parsed->data + parsed->size <= owner->data + owner->size));
+  struct mk_batch *b = malloc(sizeof *b + (owner ? 0 : parsed->size));
   if (!b) return NULL;
   b->refcount = 1;
   b->base_offset = base_offset;
@@ -45,9 +67,17 @@ struct mk_batch *mk_batch_new(const struct mk_record_batch *parsed, int64_t base
   b->is_control = (parsed->attributes & MK_ATTR_CONTROL) != 0;
   b->size = parsed->size;
 
-  /* The one copy of the bytes, then the two fields the leader owns. Neither is covered
-   * by the CRC (which starts at attributes, byte 21), so the batch stays valid. */
-  memcpy(b->data, parsed->data, parsed->size);
+  /* The bytes stay in the request frame when we have it (no copy at all), else one copy;
+   * then the two fields the leader owns are written. Neither is covered by the CRC (which
+   * starts at attributes, byte 21), so the batch stays valid. */
+  if (owner) {
+    b->owner = mk_buffer_ref(owner);
+    b->data = (uint8_t *)parsed->data;
+  } else {
+    b->owner = NULL;
+    b->data = b->copy;
+    memcpy(b->data, parsed->data, parsed->size);
+  }
   mk_store_u64(b->data, (uint64_t)base_offset);
   mk_store_u32(b->data + MK_RECORD_BATCH_LEADER_EPOCH_OFFSET, (uint32_t)leader_epoch);
   return b;
@@ -62,7 +92,10 @@ struct mk_batch *mk_batch_ref(struct mk_batch *b) {
 void mk_batch_unref(struct mk_batch *b) {
   if (!b) return;
   assert(b->refcount > 0);
-  if (--b->refcount == 0) free(b);
+  if (--b->refcount == 0) {
+    mk_buffer_unref(b->owner);
+    free(b);
+  }
 }
 
 void mk_batch_parsed(const struct mk_batch *b, struct mk_record_batch *out) {

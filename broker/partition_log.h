@@ -59,6 +59,25 @@ static inline int32_t mk_sequence_decrement(int32_t sequence, int32_t decrement)
   return sequence - decrement;
 }
 
+/* ---- shared buffers ---------------------------------------------------------------------- */
+
+/* A reference-counted byte buffer: a Produce request's frame, kept alive for as long as
+ * any stored batch points into it. This is how a batch is stored "as the bytes received":
+ * the network layer reads the frame into a struct mk_buffer, and the log keeps pointers
+ * into it instead of copying. */
+struct mk_buffer {
+  int refcount;
+  size_t size;
+  uint8_t data[];
+};
+
+/* A buffer of size bytes (uninitialised) with refcount 1, or NULL if out of memory.
+ * Thread: any (each buffer belongs to one thread at a time). Returns new: mk_buffer_unref. */
+struct mk_buffer *mk_buffer_new(size_t size);
+struct mk_buffer *mk_buffer_ref(struct mk_buffer *buf);
+/* Drop a reference; the last one frees the buffer. NULL is allowed. */
+void mk_buffer_unref(struct mk_buffer *buf);
+
 /* ---- stored batches ---------------------------------------------------------------------- */
 
 /* A record batch as the log stores it: the header fields the broker reads often, decoded
@@ -82,17 +101,22 @@ struct mk_batch {
   bool is_transactional;    /* attributes & MK_ATTR_TRANSACTIONAL */
   bool is_control;          /* attributes & MK_ATTR_CONTROL: a transaction marker */
   size_t size;              /* bytes in data: 12 + batch_length */
-  uint8_t data[];           /* the batch, ready to send in a Fetch response */
+  uint8_t *data;            /* the batch, ready to send in a Fetch response: inside owner's
+                               bytes, or in copy[] when the batch was copied */
+  struct mk_buffer *owner;  /* the frame the bytes live in (a reference), or NULL */
+  uint8_t copy[];
 };
 
-/* Copy the batch that `parsed` describes (parsed->data, parsed->size bytes) into a new
+/* Store the batch that `parsed` describes (parsed->data, parsed->size bytes) as a new
  * struct mk_batch with refcount 1, writing base_offset and leader_epoch into both the
  * struct and the bytes. The other fields come from parsed; the caller has validated the
  * batch (mk_record_batch_validate) already.
- * Thread: broker loop. Borrows: parsed and its bytes (copied).
+ * owner: the buffer parsed->data lies in, to keep the bytes where they are (rewritten in
+ * place, and the buffer referenced); or NULL to copy them.
+ * Thread: broker loop. Borrows: parsed; adds a reference to owner.
  * Returns new: release with mk_batch_unref(); NULL if out of memory. */
 struct mk_batch *mk_batch_new(const struct mk_record_batch *parsed, int64_t base_offset,
-                              int32_t leader_epoch, int64_t now_ms);
+                              int32_t leader_epoch, int64_t now_ms, struct mk_buffer *owner);
 
 /* Take one more reference (a second log now holds b). Returns b. Thread: broker loop. */
 struct mk_batch *mk_batch_ref(struct mk_batch *b);

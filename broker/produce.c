@@ -133,7 +133,7 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
   }
 
   int64_t base = leader->log.log_end_offset;
-  struct mk_batch *stored = mk_batch_new(&batch, base, p->leader_epoch, mk_wall_ms());
+  struct mk_batch *stored = mk_batch_new(&batch, base, p->leader_epoch, mk_wall_ms(), req->frame);
   if (!stored || mk_log_append(&leader->log, stored, &err)) {
     mk_batch_unref(stored);
     return out->error_code = MK_ERR_UNKNOWN_SERVER_ERROR;
@@ -159,7 +159,8 @@ static bool try_complete(struct mk_req *req, bool timed_out) {
     struct mk_topic *t = mk_cluster_find_topic(b, wp->topic);
     struct mk_partition *p = mk_cluster_partition(t, wp->out->index);
     if (!p || p->leader != req->node->id) {
-      wp->out->error_code = MK_ERR_NOT_LEADER_OR_FOLLOWER;
+      /* Deleted while we waited, or leadership moved away. */
+      wp->out->error_code = p ? MK_ERR_NOT_LEADER_OR_FOLLOWER : MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
       wp->required_offset = -1;
     } else if (p->high_watermark >= wp->required_offset) {
       if (mk_partition_isr_count(p) < mk_topic_min_insync_replicas(b, t))

@@ -55,9 +55,12 @@ void mk_purgatory_check(struct mk_broker *b) {
   while (req) {
     struct mk_req *next = req->delayed_next;
     /* Answering takes req out of the list and may free it (mk_req_respond), so req is not
-     * touched afterwards. `next` stays valid: only answered requests are freed, and an
-     * answered request is never in the list. */
+     * touched afterwards. Answering can also close the connection (a failed write), which
+     * takes that connection's other waiters out of the list — possibly `next`. Its memory
+     * stays valid until the close completes on a later loop turn, so we can notice and
+     * start over from the head (waiters already asked just say "not yet" again). */
     req->try_complete(req, false);
-    req = next;
+    if (!next) break;
+    req = next->delayed ? next : b->delayed;
   }
 }

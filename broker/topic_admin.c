@@ -34,9 +34,11 @@
  *   DEFAULT_CONFIG       5   the default
  * Broker configs are all read-only: minikafka has no AlterConfigs.
  *
- * Deleting a topic frees its partitions at once. Requests parked in the purgatory look
- * their partitions up by name each time they are woken (produce.c), so they are woken
- * right after a delete and find nothing.
+ * Deleting a topic frees its partitions at once. That is safe for requests parked in
+ * the purgatory because they keep no partition pointers: produce.c and fetch.c look
+ * their partitions up (by name, or by topic id) each time they are woken. DeleteTopics
+ * wakes them all, so they answer at once (NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_*)
+ * instead of at their timeout.
  *
  * Thread: broker loop. Memory: response strings live in the request's arena.
  */
@@ -247,14 +249,15 @@ static int apply_config(const struct mk_create_topics_creatable_topic_config *c,
     return mk_err_set(err, MK_ERR_INVALID_CONFIG,
                       "Invalid value %s for configuration %s: Value must be at least %" PRId64,
                       buf, s->name, s->min);
-  store(tc, s->topic_offset, s->type, v == -1 ? UNLIMITED : v);
+  store(tc, s->topic_offset, s->type, v == -1 && s->type == TYPE_LONG ? UNLIMITED : v);
   return 0;
 }
 
 /* Kafka's validateManualPartitionAssignment plus the check that partitions are 0..n-1.
  * On success *rf is the common replica count. */
-static int check_assignments(struct mk_broker *b, const struct mk_create_topics_creatable_topic *in,
+static int check_assignments(struct mk_req *req, const struct mk_create_topics_creatable_topic *in,
                              int32_t *rf, struct mk_err *err) {
+  struct mk_broker *b = req->broker;
   if (in->replication_factor != -1)
     return mk_err_set(err, MK_ERR_INVALID_REQUEST,
                       "A manual partition assignment was specified, but replication factor "
@@ -264,17 +267,19 @@ static int check_assignments(struct mk_broker *b, const struct mk_create_topics_
                       "A manual partition assignment was specified, but numPartitions was not "
                       "set to -1.");
   int32_t n = in->assignments_count;
+  bool *seen = mk_arena_alloc(&req->arena, (size_t)n);
+  if (!seen) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   for (int32_t i = 0; i < n; i++) {
     const struct mk_create_topics_creatable_replica_assignment *a = &in->assignments[i];
     if (a->partition_index < 0 || a->partition_index >= n)
       return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
                         "partitions should be a consecutive 0-based integer sequence; got "
                         "partition %d among %d assignments", a->partition_index, n);
-    for (int32_t j = 0; j < i; j++)
-      if (in->assignments[j].partition_index == a->partition_index)
-        return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
-                          "Found multiple manual partition assignments for partition %d",
-                          a->partition_index);
+    if (seen[a->partition_index])
+      return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                        "Found multiple manual partition assignments for partition %d",
+                        a->partition_index);
+    seen[a->partition_index] = true;
     if (a->broker_ids_count <= 0)
       return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
                         "The manual partition assignment includes an empty replica list.");
@@ -302,11 +307,15 @@ static int check_assignments(struct mk_broker *b, const struct mk_create_topics_
 
 /* Everything mk_cluster_create_topic would refuse, with Kafka's messages, so that
  * validate_only answers exactly what a real creation would. Settles -1 to the defaults. */
-static int check_layout(struct mk_broker *b, const struct mk_create_topics_creatable_topic *in,
+static int check_layout(struct mk_req *req, const struct mk_create_topics_creatable_topic *in,
                         int32_t *partitions, int32_t *rf, struct mk_err *err) {
+  struct mk_broker *b = req->broker;
   if (in->assignments_count > 0) {
     *partitions = in->assignments_count;
-    return check_assignments(b, in, rf, err);
+    if (*partitions > 10000)
+      return mk_err_set(err, MK_ERR_INVALID_PARTITIONS,
+                        "Number of partitions %d exceeds minikafka's limit of 10000.", *partitions);
+    return check_assignments(req, in, rf, err);
   }
   if (in->replication_factor < -1 || in->replication_factor == 0)
     return mk_err_set(err, MK_ERR_INVALID_REPLICATION_FACTOR,
@@ -371,7 +380,7 @@ static void create_topic(struct mk_req *req, const struct mk_create_topics_reque
     rc = mk_err_set(&err, MK_ERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' already exists.",
                     t_in->name.len, t_in->name.ptr);
   for (int32_t c = 0; !rc && c < t_in->configs_count; c++) rc = apply_config(&t_in->configs[c], &tc, &err);
-  if (!rc) rc = check_layout(b, t_in, &partitions, &rf, &err);
+  if (!rc) rc = check_layout(req, t_in, &partitions, &rf, &err);
 
   struct mk_topic *t = NULL;
   if (!rc && !in->validate_only) {

@@ -287,7 +287,7 @@ static int parse_server(const char *s, size_t len, char *host, size_t host_len, 
 }
 
 int mk_client_bootstrap(struct mk_client *c, const char *servers, struct mk_err *err) {
-  char failures[sizeof err->msg] = "";
+  char failures[1024] = "";
   int rc = MK_ERR__INVALID_ARG;
   const char *s = servers ? servers : "";
   if (!*s) return mk_err_set(err, MK_ERR__INVALID_ARG, "no bootstrap server given");
@@ -295,7 +295,7 @@ int mk_client_bootstrap(struct mk_client *c, const char *servers, struct mk_err 
     const char *comma = strchr(s, ',');
     size_t len = comma ? (size_t)(comma - s) : strlen(s);
     char host[256];
-    int port;
+    int port = 0;
     rc = parse_server(s, len, host, sizeof host, &port, err);
     if (rc) return rc;
     mk_client_conn_close(&c->bootstrap);
@@ -303,7 +303,8 @@ int mk_client_bootstrap(struct mk_client *c, const char *servers, struct mk_err 
     rc = ensure_open(&c->bootstrap, err);
     if (!rc) return 0;
     size_t used = strlen(failures);
-    snprintf(failures + used, sizeof failures - used, "%s%s", used ? "; " : "", err->msg);
+    if (used + 2 + strlen(err->msg) < sizeof failures)
+      sprintf(failures + used, "%s%s", used ? "; " : "", err->msg);
     s = comma ? comma + 1 : s + len;
   }
   return mk_err_set(err, rc, "%s", failures);

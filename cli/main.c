@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/client.h"  /* mk_cli_topics, mk_cli_consume */
 
 #ifndef MK_VERSION
 #define MK_VERSION "unknown"
@@ -24,7 +25,9 @@ struct command {
 
 static const struct command commands[] = {
   {"broker", mk_cli_broker, "run the broker: several virtual Kafka brokers in one process"},
+  {"consume", mk_cli_consume, "print a topic's records, like kafka-console-consumer.sh"},
   {"decode", mk_cli_decode, "print one Kafka request or response frame as JSON"},
+  {"topics", mk_cli_topics, "create, list, describe and delete topics, like kafka-topics.sh"},
 };
 
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };

@@ -54,23 +54,19 @@ static void fail(struct mk_reader *r, int err) {
 
 /* The one bounds check every read goes through. */
 static const uint8_t *take(struct mk_reader *r, size_t n) {
+  static const uint8_t nothing[1];
   if (r->err) return NULL;
   if (n > r->len - r->pos) {
     fail(r, MK_READ_SHORT);
     return NULL;
   }
+  if (!r->buf) return nothing;  /* zero bytes of an empty buffer: NULL + 0 is undefined in C */
   const uint8_t *p = r->buf + r->pos;
   r->pos += n;
   return p;
 }
 
-const uint8_t *mk_read_raw(struct mk_reader *r, size_t n) { return take(r, n); }
-void mk_read_skip(struct mk_reader *r, size_t n) { (void)take(r, n); }
-
-int8_t mk_read_i8(struct mk_reader *r) {
-  const uint8_t *p = take(r, 1);
-  return p ? (int8_t)p[0] : 0;
-}
+const uint8_t *mk_read_raw_slow(struct mk_reader *r, size_t n) { return take(r, n); }
 
 uint16_t mk_read_u16(struct mk_reader *r) {
   const uint8_t *p = take(r, 2);
@@ -107,53 +103,46 @@ struct mk_uuid mk_read_uuid(struct mk_reader *r) {
   return u;
 }
 
-/* Unsigned varint of at most max_bytes bytes (5 for 32 bits, 10 for 64).
- *
- * Record batches hold several varints per record and a broker validates every record,
- * so this is the hottest loop on the produce path. When the longest possible varint
- * fits in what is left, the bytes are read straight from the buffer with no per-byte
- * bounds check; near the end of the buffer the careful loop below takes over. */
-static uint64_t read_uvarint64(struct mk_reader *r, int max_bytes) {
-  if (!r->err && r->len - r->pos >= (size_t)max_bytes) {
-    const uint8_t *p = r->buf + r->pos;
-    if (p[0] < 0x80) {  /* one byte: most lengths, deltas and counts */
-      r->pos++;
-      return p[0];
-    }
-    uint64_t v = 0;
-    for (int i = 0; i < max_bytes; i++) {
-      v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-      if (p[i] < 0x80) {
-        r->pos += (size_t)i + 1;
-        return v;
-      }
-    }
-    r->pos += (size_t)max_bytes;
-    fail(r, MK_READ_VARINT);
-    return 0;
-  }
+int mk_uvarint_decode_slow(const uint8_t **p, const uint8_t *end, int max_bytes,
+                          uint64_t *out) {
+  const uint8_t *q = *p;
   uint64_t v = 0;
   for (int i = 0; i < max_bytes; i++) {
-    const uint8_t *p = take(r, 1);
-    if (!p) return 0;
-    v |= (uint64_t)(p[0] & 0x7f) << (7 * i);
-    if (!(p[0] & 0x80)) return v;
+    if (q + i >= end) return MK_READ_SHORT;
+    v |= (uint64_t)(q[i] & 0x7f) << (7 * i);
+    if (q[i] < 0x80) {
+      *out = v;
+      *p = q + i + 1;
+      return 0;
+    }
   }
-  fail(r, MK_READ_VARINT);
-  return 0;
+  return MK_READ_VARINT;
+}
+
+/* The reader form of the decoder: bounds come from the reader, errors become sticky. */
+static uint64_t read_uvarint64(struct mk_reader *r, int max_bytes) {
+  if (r->err) return 0;
+  if (!r->buf) {
+    fail(r, MK_READ_SHORT);
+    return 0;
+  }
+  const uint8_t *p = r->buf + r->pos;
+  uint64_t v;
+  int rc = mk_uvarint_decode(&p, r->buf + r->len, max_bytes, &v);
+  if (rc) {
+    /* Point the error where it became certain: the end of the buffer, or the last byte
+     * an overlong varint may use. */
+    r->pos = rc == MK_READ_SHORT ? r->len : r->pos + (size_t)max_bytes;
+    fail(r, rc);
+    return 0;
+  }
+  r->pos = (size_t)(p - r->buf);
+  return v;
 }
 
 uint32_t mk_read_uvarint(struct mk_reader *r) { return (uint32_t)read_uvarint64(r, 5); }
-
-int32_t mk_read_varint(struct mk_reader *r) {
-  uint32_t z = (uint32_t)read_uvarint64(r, 5);
-  return (int32_t)((z >> 1) ^ (~(z & 1) + 1));
-}
-
-int64_t mk_read_varlong(struct mk_reader *r) {
-  uint64_t z = read_uvarint64(r, 10);
-  return (int64_t)((z >> 1) ^ (~(z & 1) + 1));
-}
+int32_t mk_read_varint(struct mk_reader *r) { return (int32_t)mk_zigzag_decode(read_uvarint64(r, 5)); }
+int64_t mk_read_varlong(struct mk_reader *r) { return mk_zigzag_decode(read_uvarint64(r, 10)); }
 
 /* A length prefix in either form; -1 means null. Checks the length against what is left. */
 static int64_t read_len(struct mk_reader *r, bool compact, bool wide) {
@@ -205,7 +194,9 @@ uint8_t *mk_writer_take(struct mk_writer *w, size_t *len) {
 }
 
 uint8_t *mk_writer_extend(struct mk_writer *w, size_t n) {
+  static uint8_t nothing[1];
   if (w->failed) return NULL;
+  if (n == 0) return w->buf ? w->buf + w->len : nothing;  /* never NULL + 0 */
   if (n > w->cap - w->len) {
     size_t cap = w->cap ? w->cap : 256;
     while (cap - w->len < n) {

@@ -75,7 +75,6 @@ size_t mk_reader_remaining(const struct mk_reader *r);
 /* Human words for r->err ("buffer ended", ...). */
 const char *mk_reader_strerror(int err);
 
-int8_t mk_read_i8(struct mk_reader *r);
 int16_t mk_read_i16(struct mk_reader *r);
 uint16_t mk_read_u16(struct mk_reader *r);
 int32_t mk_read_i32(struct mk_reader *r);
@@ -84,13 +83,69 @@ int64_t mk_read_i64(struct mk_reader *r);
 double mk_read_f64(struct mk_reader *r);
 bool mk_read_bool(struct mk_reader *r);
 struct mk_uuid mk_read_uuid(struct mk_reader *r);
+
+/* Varints over raw pointers: the one decoder behind mk_read_uvarint/varint/varlong, also
+ * used directly by the record-batch parser, which reads several per record (a broker
+ * validates every record it receives, so this is its hottest code). Keeping the position
+ * in a local pointer, not in a struct in memory, lets the compiler keep it in a register.
+ *
+ * Decodes an unsigned varint of at most max_bytes bytes (5 for 32-bit, 10 for 64-bit)
+ * starting at *p and ending before end. On success advances *p and returns 0; else
+ * returns MK_READ_SHORT (the buffer ended) or MK_READ_VARINT (too long), leaving *p.
+ * Varints of up to three bytes are decoded inline; longer ones, and any near the end of
+ * the buffer, out of line. */
+int mk_uvarint_decode_slow(const uint8_t **p, const uint8_t *end, int max_bytes, uint64_t *out);
+
+static inline int mk_uvarint_decode(const uint8_t **p, const uint8_t *end, int max_bytes,
+                                    uint64_t *out) {
+  const uint8_t *q = *p;
+  if (q < end && q[0] < 0x80) {  /* one byte: also the last field of most records */
+    *out = q[0];
+    *p = q + 1;
+    return 0;
+  }
+  if (end - q >= 3) {
+    if (q[1] < 0x80) {
+      *out = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+      *p = q + 2;
+      return 0;
+    }
+    if (q[2] < 0x80) {
+      *out = (uint64_t)(q[0] & 0x7f) | (uint64_t)(q[1] & 0x7f) << 7 | (uint64_t)q[2] << 14;
+      *p = q + 3;
+      return 0;
+    }
+  }
+  return mk_uvarint_decode_slow(p, end, max_bytes, out);
+}
+
+/* Zigzag: 0, -1, 1, -2 ... are stored as 0, 1, 2, 3 ... */
+static inline int64_t mk_zigzag_decode(uint64_t z) { return (int64_t)((z >> 1) ^ (~(z & 1) + 1)); }
+
+/* The reader forms. Out of line for the error bookkeeping; see primitives.c. */
 uint32_t mk_read_uvarint(struct mk_reader *r);
 int32_t mk_read_varint(struct mk_reader *r);
 int64_t mk_read_varlong(struct mk_reader *r);
-/* n raw bytes: returns a pointer into the buffer, or NULL (and sets the error) if fewer remain. */
-const uint8_t *mk_read_raw(struct mk_reader *r, size_t n);
+
+/* n raw bytes: returns a pointer into the buffer, or NULL (and sets the error) if fewer
+ * remain. Inline for the common case; mk_read_raw_slow handles errors and empty buffers. */
+const uint8_t *mk_read_raw_slow(struct mk_reader *r, size_t n);
+static inline const uint8_t *mk_read_raw(struct mk_reader *r, size_t n) {
+  if (!r->err && r->buf && n <= r->len - r->pos) {
+    const uint8_t *p = r->buf + r->pos;
+    r->pos += n;
+    return p;
+  }
+  return mk_read_raw_slow(r, n);
+}
+
+static inline int8_t mk_read_i8(struct mk_reader *r) {
+  const uint8_t *p = mk_read_raw(r, 1);
+  return p ? (int8_t)p[0] : 0;
+}
+
 /* Skip n bytes. */
-void mk_read_skip(struct mk_reader *r, size_t n);
+static inline void mk_read_skip(struct mk_reader *r, size_t n) { (void)mk_read_raw(r, n); }
 
 /* Length-prefixed values. `compact` selects the flexible-version form (unsigned varint of
  * length + 1, 0 = null) over the classic one (int16 for strings, int32 for bytes, -1 = null).

@@ -170,93 +170,116 @@ static int poison(struct mk_reader *r, size_t pos, int code) {
   return code;
 }
 
-/* A varint length (-1 = null when nullable) and that many bytes. Older Java readers took
- * any negative length as null; we accept only -1, the one value writers produce. */
-static int read_varbytes(struct mk_reader *r, struct mk_bytes *out, bool nullable,
-                         const char *what, struct mk_err *err) {
-  size_t at = r->pos;
-  int32_t n = mk_read_varint(r);
-  if (!r->err && n == -1 && nullable) {
-    *out = MK_BYTES_NULL;
-    return 0;
-  }
-  if (!r->err && n < 0)
-    return mk_err_set(err, MK_ERR_INVALID_RECORD, "%s length %d is negative", what, n);
-  const uint8_t *p = mk_read_raw(r, r->err ? 0 : (size_t)n);
-  if (!p)
-    return mk_err_set(err, MK_ERR_INVALID_RECORD, "%s (at byte %zu of the record) %s", what, at,
-                      r->err == MK_READ_SHORT ? "runs past the record's length"
-                                              : mk_reader_strerror(r->err));
-  *out = (struct mk_bytes){p, n};
+/* The record parser works on raw pointers, not on a struct mk_reader: it runs for every
+ * record a broker receives, and a position kept in a local variable stays in a register,
+ * where one kept in a struct must be reloaded after every byte read (a uint8_t load may
+ * alias anything). `where` is the record's byte offset, for error messages. */
+struct cursor {
+  const uint8_t *p, *end;
+};
+
+static inline int varint32(struct cursor *c, int32_t *out) {
+  uint64_t z;
+  if (mk_uvarint_decode(&c->p, c->end, 5, &z)) return -1;
+  *out = (int32_t)mk_zigzag_decode(z);
   return 0;
 }
 
-static int read_header(struct mk_reader *r, struct mk_record_header *h, struct mk_err *err) {
-  int rc = read_varbytes(r, &h->key, false, "header key", err);
-  return rc ? rc : read_varbytes(r, &h->value, true, "header value", err);
+/* Why read_varbytes failed; the message is written out of line, on the cold path, so the
+ * hot path stays small enough to inline into the record loop. */
+enum varbytes_error { VB_OK, VB_VARINT, VB_NEGATIVE, VB_LONG };
+
+__attribute__((cold, noinline)) static int varbytes_error(enum varbytes_error why, int32_t n,
+                                                         const char *what, size_t where,
+                                                         struct mk_err *err) {
+  if (why == VB_VARINT)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "record at byte %zu: %s length runs past "
+                      "the record's length or is not a valid varint", where, what);
+  if (why == VB_NEGATIVE)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "record at byte %zu: %s length %d is negative",
+                      where, what, n);
+  return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                    "record at byte %zu: %s of %d bytes runs past the record's length", where,
+                    what, n);
 }
 
-/* Say which record an error from a field reader was in. */
-static int in_record(struct mk_err *err, size_t start, int rc) {
-  if (err) {
-    char msg[sizeof err->msg];
-    memcpy(msg, err->msg, sizeof msg);
-    mk_err_set(err, rc, "record at byte %zu: %.150s", start, msg);
+/* A varint length (-1 = null when nullable) and that many bytes. Older Java readers took
+ * any negative length as null; we accept only -1, the one value writers produce. */
+static inline int read_varbytes(struct cursor *c, struct mk_bytes *out, bool nullable,
+                                const char *what, size_t where, struct mk_err *err) {
+  int32_t n = 0;
+  enum varbytes_error why = VB_OK;
+  if (varint32(c, &n))
+    why = VB_VARINT;
+  else if (n == -1 && nullable)
+    *out = MK_BYTES_NULL;
+  else if (n < 0)
+    why = VB_NEGATIVE;
+  else if ((size_t)n > (size_t)(c->end - c->p))
+    why = VB_LONG;
+  else {
+    *out = (struct mk_bytes){c->p, n};
+    c->p += n;
   }
-  return rc;
+  return why == VB_OK ? 0 : varbytes_error(why, n, what, where, err);
 }
 
-static int body_error(const struct mk_reader *body, size_t start, const char *field,
-                      struct mk_err *err) {
-  return mk_err_set(err, MK_ERR_INVALID_RECORD, "record at byte %zu: %s %s", start, field,
-                    body->err == MK_READ_SHORT ? "runs past the record's length"
-                                               : mk_reader_strerror(body->err));
+static int read_header(struct cursor *c, struct mk_record_header *h, size_t where,
+                       struct mk_err *err) {
+  int rc = read_varbytes(c, &h->key, false, "header key", where, err);
+  return rc ? rc : read_varbytes(c, &h->value, true, "header value", where, err);
 }
 
 /* One record, DefaultRecord.readFrom: everything is read inside the record's own length,
  * and must use up exactly that length. */
 static int read_record(struct mk_reader *r, struct mk_record *rec, struct mk_err *err) {
   size_t start = r->pos;
-  int32_t length = mk_read_varint(r);
-  if (r->err)
+  struct cursor c = {r->buf + r->pos, r->buf + r->len};
+  int32_t length;
+  if (varint32(&c, &length))
     return mk_err_set(err, MK_ERR_INVALID_RECORD, "record length at byte %zu: %s", start,
-                      r->err == MK_READ_SHORT ? "records section ended (fewer records than "
-                                                "records_count)"
-                                              : mk_reader_strerror(r->err));
-  if (length < 0 || (size_t)length > mk_reader_remaining(r))
+                      c.end - c.p < 5 ? "records section ended (fewer records than records_count)"
+                                      : "varint is too long");
+  if (length < 0 || (size_t)length > (size_t)(c.end - c.p))
     return mk_err_set(err, MK_ERR_INVALID_RECORD,
                       "record at byte %zu has length %d but %zu bytes remain", start, length,
-                      mk_reader_remaining(r));
-  struct mk_reader body;
-  mk_reader_init(&body, r->buf + r->pos, (size_t)length);
-  mk_read_skip(r, (size_t)length);
+                      (size_t)(c.end - c.p));
+  c.end = c.p + length;  /* from here on, nothing may be read past the record */
+  r->pos = (size_t)(c.end - r->buf);
 
-  rec->attributes = mk_read_i8(&body);
-  rec->timestamp_delta = mk_read_varlong(&body);
-  rec->offset_delta = mk_read_varint(&body);
-  if (body.err) return body_error(&body, start, "timestamp_delta or offset_delta", err);
-  int rc = read_varbytes(&body, &rec->key, true, "key", err);
-  if (!rc) rc = read_varbytes(&body, &rec->value, true, "value", err);
-  if (rc) return in_record(err, start, rc);
-  rec->headers_count = mk_read_varint(&body);
-  if (body.err) return body_error(&body, start, "headers_count", err);
+  const uint8_t *body = c.p;
+  uint64_t ts;
+  if (c.p == c.end)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "record at byte %zu is empty", start);
+  rec->attributes = (int8_t)*c.p++;
+  if (mk_uvarint_decode(&c.p, c.end, 10, &ts) || varint32(&c, &rec->offset_delta))
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "record at byte %zu: timestamp_delta or offset_delta runs past the "
+                      "record's length", start);
+  rec->timestamp_delta = mk_zigzag_decode(ts);
+  int rc = read_varbytes(&c, &rec->key, true, "key", start, err);
+  if (!rc) rc = read_varbytes(&c, &rec->value, true, "value", start, err);
+  if (rc) return rc;
+  if (varint32(&c, &rec->headers_count))
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "record at byte %zu: headers_count runs past the record's length", start);
   /* Each header takes at least 2 bytes, so a count beyond the bytes left is a lie (and
    * Java checks it before allocating an array that size). */
   if (rec->headers_count < 0)
     return mk_err_set(err, MK_ERR_INVALID_RECORD, "record at byte %zu: headers_count %d",
                       start, rec->headers_count);
-  if ((size_t)rec->headers_count > mk_reader_remaining(&body))
+  if ((size_t)rec->headers_count > (size_t)(c.end - c.p))
     return mk_err_set(err, MK_ERR_INVALID_RECORD,
                       "record at byte %zu: headers_count %d but only %zu bytes left", start,
-                      rec->headers_count, mk_reader_remaining(&body));
-  mk_reader_init(&rec->headers, body.buf + body.pos, body.len - body.pos);
+                      rec->headers_count, (size_t)(c.end - c.p));
+  mk_reader_init(&rec->headers, c.p, (size_t)(c.end - c.p));
   struct mk_record_header h;
   for (int32_t i = 0; i < rec->headers_count; i++)
-    if ((rc = read_header(&body, &h, err))) return in_record(err, start, rc);
-  if (body.pos != body.len)
+    if ((rc = read_header(&c, &h, start, err))) return rc;
+  if (c.p != c.end)
     return mk_err_set(err, MK_ERR_INVALID_RECORD,
                       "record at byte %zu: its length says %d bytes but its fields take %zu",
-                      start, length, body.pos);
+                      start, length, (size_t)(c.p - body));
   return 0;
 }
 
@@ -280,7 +303,11 @@ int mk_record_reader_next(struct mk_record_reader *rr, struct mk_record *rec, st
 }
 
 int mk_record_next_header(struct mk_record *rec, struct mk_record_header *h, struct mk_err *err) {
-  return read_header(&rec->headers, h, err);
+  struct mk_reader *r = &rec->headers;
+  struct cursor c = {r->buf + r->pos, r->buf + r->len};
+  int rc = read_header(&c, h, r->pos, err);
+  if (!rc) r->pos = (size_t)(c.p - r->buf);
+  return rc;
 }
 
 /* ---- building batches ------------------------------------------------------------------ */

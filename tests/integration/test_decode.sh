@@ -195,8 +195,8 @@ def record(i, key, value, headers=()):
         r += blob(k) + blob(v)
     return varint(len(r)) + r
 
-def batch(records, pid=-1, epoch=-1, seq=-1, corrupt_crc=False):
-    after_crc = struct.pack('>hiqqqhii', 0, len(records) - 1, 1700000000000,
+def batch(records, attributes=0, pid=-1, epoch=-1, seq=-1, corrupt_crc=False):
+    after_crc = struct.pack('>hiqqqhii', attributes, len(records) - 1, 1700000000000,
                             1700000000000 + len(records) - 1, pid, epoch, seq,
                             len(records)) + b''.join(records)
     crc = crc32c(after_crc) ^ (1 if corrupt_crc else 0)
@@ -226,7 +226,11 @@ good = batch([record(0, b'k1', b'hello'),
 open(out + '/produce.bin', 'wb').write(produce_v7(good))
 open(out + '/produce_bad_crc.bin', 'wb').write(produce_v7(batch([record(0, b'k', b'v')],
                                                                 corrupt_crc=True)))
-open(out + '/fetch_partial.bin', 'wb').write(fetch_v4_response(good + good[:20]))
+# A transaction marker: attributes transactional (0x10) + control (0x20); the key says
+# COMMIT (version 0, type 1), the value holds the coordinator epoch (version 0, epoch 5).
+commit = batch([record(0, struct.pack('>hh', 0, 1), struct.pack('>hi', 0, 5))],
+               attributes=0x30, pid=42, epoch=0)
+open(out + '/fetch_partial.bin', 'wb').write(fetch_v4_response(good + commit + good[:20]))
 EOF
 
 run "Produce v7 request with a record batch" "$T/produce.bin"
@@ -244,10 +248,12 @@ rc=0; current="Produce with a bad CRC: crc_valid false in the JSON"
 expect_ok '(b := d["body"]["topic_data"][0]["partition_data"][0]["records"][0])' \
   'b["crc_valid"] is False and "error" in b'
 
-run "Fetch v4 response ending in a partial batch" --api Fetch --version 4 "$T/fetch_partial.bin"
+run "Fetch v4 response: a control batch, then a partial batch" --api Fetch --version 4 "$T/fetch_partial.bin"
 expect_ok '(p := d["body"]["responses"][0]["partitions"][0])' \
-  'len(p["records"]) == 2 and p["records"][0]["records_count"] == 2' \
-  'p["records"][1] == {"partial_batch_bytes": 20}' 'p["aborted_transactions"] is None'
+  'len(p["records"]) == 3 and p["records"][0]["records_count"] == 2' \
+  'p["records"][1]["attributes"]["is_control"] and p["records"][1]["attributes"]["is_transactional"]' \
+  'p["records"][1]["records"][0]["control"] == {"type": "COMMIT", "coordinator_epoch": 5}' \
+  'p["records"][2] == {"partial_batch_bytes": 20}' 'p["aborted_transactions"] is None'
 
 hexframe metadata_v1_trailing <<'EOF'
 0000001c 0003 0001 00000007 0002 6d6b 00000002 0003 666f6f 0003 626172

@@ -161,6 +161,9 @@ static void test_raw_snappy_block_decodes(void **state) {
   assert_int_equal(w.len, len);
   assert_memory_equal(w.buf, in, len);
   mk_writer_free(&w);
+  /* The smallest block: one byte saying "0 bytes follow". */
+  assert_int_equal(mk_decompress(MK_COMPRESSION_SNAPPY, (uint8_t *)"", 1, 10, &w, NULL), 0);
+  assert_int_equal(w.len, 0);
   free(c);
   free(in);
 }

@@ -58,7 +58,7 @@ static struct mk_batch *make_batch(struct spec s, int64_t base_offset, int32_t l
   assert_int_equal(mk_record_batch_builder_finish(&bb, &w, &err), 0);
   struct mk_record_batch parsed;
   assert_int_equal(mk_record_batch_parse(w.buf, w.len, &parsed, &err), 0);
-  struct mk_batch *b = mk_batch_new(&parsed, base_offset, leader_epoch, 777);
+  struct mk_batch *b = mk_batch_new(&parsed, base_offset, leader_epoch, 777, NULL);
   assert_non_null(b);
   mk_writer_free(&w);
   mk_record_batch_builder_free(&bb);
@@ -102,7 +102,7 @@ static void test_batch_new_rewrites_only_base_offset_and_leader_epoch(void **sta
   struct mk_record_batch parsed;
   assert_int_equal(mk_record_batch_parse(w.buf, w.len, &parsed, NULL), 0);
 
-  struct mk_batch *b = mk_batch_new(&parsed, 42, 7, 123456);
+  struct mk_batch *b = mk_batch_new(&parsed, 42, 7, 123456, NULL);
   assert_non_null(b);
   assert_int_equal(b->refcount, 1);
   assert_int_equal(b->base_offset, 42);
@@ -181,7 +181,7 @@ static void test_batch_flags_come_from_attributes(void **state) {
   assert_int_equal(mk_record_batch_write_control(&w, 9, 0, MK_CONTROL_COMMIT, 1, 2000, NULL), 0);
   struct mk_record_batch parsed;
   assert_int_equal(mk_record_batch_parse(w.buf, w.len, &parsed, NULL), 0);
-  b = mk_batch_new(&parsed, 0, 0, 0);
+  b = mk_batch_new(&parsed, 0, 0, 0, NULL);
   assert_true(b->is_transactional);
   assert_true(b->is_control);
   assert_int_equal(b->last_sequence, -1);

@@ -60,7 +60,7 @@ static void build(struct request_batch *rb, int64_t producer_id, int16_t epoch, 
 
 /* Store an already checked batch on p as the leader does: at the log end, epoch 0. */
 static void store(struct partition *p, const struct mk_record_batch *b) {
-  struct mk_batch *stored = mk_batch_new(b, p->log.log_end_offset, 0, 0);
+  struct mk_batch *stored = mk_batch_new(b, p->log.log_end_offset, 0, 0, NULL);
   assert_non_null(stored);
   assert_int_equal(mk_log_append(&p->log, stored, NULL), 0);
   assert_int_equal(mk_producer_state_update(&p->ps, stored), 0);

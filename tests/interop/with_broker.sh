@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# with_broker.sh MINIKAFKA COMMAND [ARG...]
+#
+# The one harness of the interop suite: start `MINIKAFKA broker` (3 virtual brokers on free
+# loopback ports), wait for its ready line, run COMMAND with BOOTSTRAP set to its
+# bootstrap.servers, then stop the broker with SIGTERM, whatever happened.
+# Exit code: COMMAND's; 1 as well if the broker did not start, died during COMMAND, or did not
+# exit 0 on SIGTERM. Never 77: the interop tests fail, never skip, when a client is missing.
+# Also exported: INTEROP_TMP (a scratch directory, removed afterwards) and MK_BROKER_LOG
+# (the broker's stderr, printed when the test fails).
+set -u
+if [ $# -lt 2 ]; then
+  echo "usage: with_broker.sh MINIKAFKA COMMAND [ARG...]" >&2
+  exit 2
+fi
+minikafka=$1
+shift
+if [ ! -x "$minikafka" ]; then
+  echo "with_broker.sh: $minikafka is not an executable (build first)" >&2
+  exit 1
+fi
+
+if ! command -v "$1" >/dev/null; then
+  echo "with_broker.sh: $1 not found: run ./run.sh test, which installs the interop clients" >&2
+  exit 1
+fi
+
+INTEROP_TMP=$(mktemp -d "${TMPDIR:-/tmp}/minikafka-interop.XXXXXX") || exit 1
+export INTEROP_TMP MK_BROKER_LOG="$INTEROP_TMP/broker.log"
+broker_pid=""
+
+stop_broker() {  # SIGTERM, then up to 10 s for it to exit; prints a reason and returns 1 if unclean
+  [ -n "$broker_pid" ] || return 0
+  local pid=$broker_pid status
+  broker_pid=""
+  if ! kill -0 "$pid" 2>/dev/null; then
+    wait "$pid"; status=$?
+    echo "with_broker.sh: the broker died during the test (exit status $status)" >&2
+    return 1
+  fi
+  kill -TERM "$pid"
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "with_broker.sh: the broker did not exit within 10 s of SIGTERM; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 1
+  fi
+  wait "$pid"; status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "with_broker.sh: the broker exited with status $status on SIGTERM (expected 0)" >&2
+    return 1
+  fi
+}
+cleanup() {
+  stop_broker >/dev/null 2>&1
+  rm -rf "$INTEROP_TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+: >"$INTEROP_TMP/broker.out"
+"$minikafka" broker --port 0 --brokers 3 --admin-port 0 \
+  >"$INTEROP_TMP/broker.out" 2>"$MK_BROKER_LOG" &
+broker_pid=$!
+
+ready=""
+for _ in $(seq 150); do   # 15 s
+  ready=$(grep -m1 '^minikafka broker ready:' "$INTEROP_TMP/broker.out") && break
+  if ! kill -0 "$broker_pid" 2>/dev/null; then
+    echo "with_broker.sh: the broker exited before it was ready:" >&2
+    cat "$MK_BROKER_LOG" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [ -z "$ready" ]; then
+  echo "with_broker.sh: no ready line from the broker within 15 s" >&2
+  cat "$MK_BROKER_LOG" >&2
+  exit 1
+fi
+export BOOTSTRAP=${ready##*bootstrap.servers=}
+echo "with_broker.sh: broker up, BOOTSTRAP=$BOOTSTRAP; running: $*"
+
+"$@"
+rc=$?
+[ "$rc" -eq 77 ] && rc=1
+stop_broker || rc=1
+if [ "$rc" -ne 0 ]; then
+  echo "with_broker.sh: FAILED (exit $rc); the broker's log (last 60 lines):" >&2
+  tail -n 60 "$MK_BROKER_LOG" | sed 's/^/  | /' >&2
+fi
+exit "$rc"
