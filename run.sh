@@ -3,8 +3,9 @@
 #   ./run.sh        install any missing Debian packages, build, and run the main job
 #   ./run.sh test   install any missing Debian packages, build, and run every test suite:
 #                   plain build, AddressSanitizer + UndefinedBehaviorSanitizer, and the fuzzers
-# Packages are installed with apt-get when run as root (or through sudo); nothing else is
-# downloaded. Build directories: build/ (normal), build-asan/, build-fuzz/.
+# Packages are installed with apt-get when run as root (or through sudo); the test command
+# also installs kafkajs from npm (tests/interop/package-lock.json) for the interop tests.
+# Build directories: build/ (normal), build-asan/, build-fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -37,14 +38,26 @@ setup() {
   [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null
 }
 
+# Until the guided tour lab exists, the main job shows what a producer puts on the wire and
+# then runs the broker for any Kafka client to use.
 main_job() {
   install_missing "${BUILD_PACKAGES[@]}"
   setup build
   meson compile -C build >/dev/null
-  echo "Built build/minikafka. The broker and the labs are not built yet; what runs today is"
-  echo "the protocol layer. Here is a real ProduceRequest, as kcat sent it, decoded:"
+  echo "== Built build/minikafka. First, a real ProduceRequest as kcat sent it (minikafka decode):"
   echo
   ./build/minikafka decode tests/fixtures/kcat-produce-v7-idempotent.req.bin
+  cat <<'TXT'
+
+== Now the broker: 3 virtual brokers on 127.0.0.1:9092-9094 (Ctrl-C stops it).
+   From another terminal, with any Kafka client, for example:
+     ./build/minikafka topics --bootstrap-server 127.0.0.1:9092 --create --topic demo --partitions 3 --replication-factor 3
+     printf 'k1:hello\nk2:world\n' | kcat -P -b 127.0.0.1:9092 -t demo -K:
+     ./build/minikafka consume --bootstrap-server 127.0.0.1:9092 --topic demo --from-beginning --property print.key=true
+     ./build/minikafka topics --bootstrap-server 127.0.0.1:9092 --describe --topic demo
+
+TXT
+  exec ./build/minikafka broker
 }
 
 # Totals over every suite that ran, printed as the one closing line CI reads.

@@ -28,6 +28,13 @@ enum { MK_EXIT_OK = 0, MK_EXIT_FAILED = 1, MK_EXIT_USAGE = 2 };
 /* minikafka broker [flags]: run the broker in the foreground until SIGINT/SIGTERM. */
 int mk_cli_broker(int argc, char **argv);
 
+/* ---- topics.c, consume.c (built on the blocking client in client.h) ---------------------- */
+
+/* minikafka topics: kafka-topics.sh's flags (--create, --list, --describe, --delete). */
+int mk_cli_topics(int argc, char **argv);
+/* minikafka consume: kafka-console-consumer.sh's flags, without consumer groups. */
+int mk_cli_consume(int argc, char **argv);
+
 /* ---- decode.c ---------------------------------------------------------------------------- */
 
 /* minikafka decode [--hex] [--api NAME --version N] [FILE]: one frame -> JSON on stdout. */

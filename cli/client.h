@@ -124,11 +124,5 @@ void mk_client_free(struct mk_client *c);
  * without padding). out must hold 23 bytes. */
 void mk_client_uuid_string(const uint8_t id[16], char out[23]);
 
-/* ---- the subcommands built on this client (declared here; main.c lists them) ----------- */
-
-/* minikafka topics: kafka-topics.sh (topics.c). */
-int mk_cli_topics(int argc, char **argv);
-/* minikafka consume: kafka-console-consumer.sh (consume.c). */
-int mk_cli_consume(int argc, char **argv);
 
 #endif

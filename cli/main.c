@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/client.h"  /* mk_cli_topics, mk_cli_consume */
 
 #ifndef MK_VERSION
 #define MK_VERSION "unknown"
