@@ -18,7 +18,9 @@
 #include <string.h>
 
 #include "broker/cluster.h"
+#include "broker/faults.h"
 #include "broker/network.h"
+#include "broker/replica_set.h"
 #include "broker/retention.h"
 #include "common/log.h"
 
@@ -104,6 +106,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
                           cfg->host, node->port);
   }
   mk_retention_start(b);
+  mk_replica_set_start(b);
   if (b->cfg.min_insync_replicas > b->cfg.default_replication_factor)
     mk_log(MK_LOG_WARN, "broker",
            "min.insync.replicas=%d is more than the default replication factor %d: acks=all "
@@ -154,6 +157,7 @@ void mk_broker_free(struct mk_broker *b) {
   uv_run(&b->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&b->loop) != 0)
     mk_log(MK_LOG_ERROR, "broker", "loop closed with handles still open");
+  mk_faults_free(b);
   mk_cluster_free(b);
   uv_mutex_destroy(&b->calls_lock);
   free(b);
@@ -181,4 +185,23 @@ int mk_broker_call(struct mk_broker *b, void (*fn)(struct mk_broker *b, void *ar
   uv_sem_wait(&c.done);
   uv_sem_destroy(&c.done);
   return 0;
+}
+
+struct fault_call {
+  const char *json;
+  int *id;
+  struct mk_err *err;
+  int rc;
+};
+
+static void fault_on_loop(struct mk_broker *b, void *arg) {
+  struct fault_call *c = arg;
+  c->rc = mk_faults_add_json(b, c->json, strlen(c->json), c->id, c->err);
+}
+
+int mk_broker_fault(struct mk_broker *b, const char *json, int *id, struct mk_err *err) {
+  struct fault_call c = {json, id, err, 0};
+  if (mk_broker_call(b, fault_on_loop, &c))
+    return mk_err_set(err, MK_ERR__STATE, "the broker is not running");
+  return c.rc;
 }

@@ -32,13 +32,15 @@
 #include <stdint.h>
 
 #include "protocol/errors.h"
+#include "protocol/primitives.h"
 
 /* Settings, with Kafka's names in the comments (set them by name with mk_broker_config_set). */
 struct mk_broker_config {
   char host[64];                       /* --host: address to listen on and advertise */
   int port;                            /* --port: broker i listens on port + i; 0 = ephemeral */
   int brokers;                         /* --brokers: number of virtual brokers (1-16) */
-  int admin_port;                      /* --admin-port: the admin HTTP API; -1 = off */
+  int admin_port;                      /* --admin-port: the admin HTTP API (admin_http.h);
+                                          0 = ephemeral, -1 = off */
   int32_t num_partitions;              /* num.partitions: for auto-created topics */
   int32_t default_replication_factor;  /* default.replication.factor; -1 = min(3, brokers) */
   int32_t min_insync_replicas;         /* min.insync.replicas: for acks=all */
@@ -50,6 +52,8 @@ struct mk_broker_config {
   int64_t log_retention_bytes;         /* log.retention.bytes: per partition; -1 = no limit */
   int64_t log_retention_ms;            /* log.retention.ms; -1 = no limit */
   int64_t log_retention_check_interval_ms; /* log.retention.check.interval.ms */
+  const char *faults_file;             /* --faults: a fault script (fault_script.h), read by
+                                          mk_broker_new; NULL = none. Borrowed. */
 };
 
 /* Kafka's defaults (DESIGN.md 3.1): 127.0.0.1, port 9092, 3 brokers, admin port 9644,
@@ -87,6 +91,39 @@ const char *mk_broker_bootstrap(const struct mk_broker *b);
 
 /* The port virtual broker node_id listens on, or -1. Thread: any. */
 int mk_broker_port(const struct mk_broker *b, int node_id);
+
+/* Inject a fault: one JSON object as DESIGN.md 3.2 and broker/faults.h describe, e.g.
+ * {"action": "broker_down", "broker": 1}. Returns 0 with *id (may be NULL) set to its
+ * number, or MK_ERR__INVALID_ARG / MK_ERR__STATE with err naming the problem.
+ * Thread: any but the broker loop. Borrows json. */
+int mk_broker_fault(struct mk_broker *b, const char *json, int *id, struct mk_err *err);
+
+/* ---- the admin API, for embedding code (admin_http.h, admin_state.h; DESIGN.md 3.2) ---- */
+
+/* The port of the admin HTTP API (http://127.0.0.1:PORT/v1/...), or -1 when it is off
+ * (admin_port -1). Thread: any. */
+int mk_broker_admin_port(const struct mk_broker *b);
+/* The admin API's base URL, "http://127.0.0.1:9644", or NULL when it is off. Valid until
+ * mk_broker_free. Thread: any. */
+const char *mk_broker_admin_url(const struct mk_broker *b);
+
+/* What GET /v1/cluster and GET /v1/producers answer, as JSON text (admin_state.h gives
+ * the shapes). Returns new (free()); NULL if the broker is not running or out of memory.
+ * Thread: any but the broker loop (they run on the loop through mk_broker_call). */
+char *mk_broker_cluster_json(struct mk_broker *b);
+char *mk_broker_producers_json(struct mk_broker *b);
+
+/* ---- topic configs (defined in topic_admin.c) ------------------------------------------ */
+
+struct mk_topic_config;
+
+/* Set one topic config by Kafka's name ("retention.ms", "retention.bytes",
+ * "min.insync.replicas", "max.message.bytes") from its text value, as CreateTopics does.
+ * Returns 0, or MK_ERR_INVALID_CONFIG (unknown name, not a number, below the minimum) or
+ * MK_ERR_INVALID_REQUEST (null value) with Kafka's message. Thread: any (touches only tc).
+ * Borrows name and value. */
+int mk_topic_config_set(struct mk_topic_config *tc, struct mk_str name, struct mk_str value,
+                        struct mk_err *err);
 
 /* Run fn(b, arg) on the broker loop and wait until it returns: how other threads read or
  * change broker state safely. Must not be called from the loop itself. Returns 0, or

@@ -81,10 +81,15 @@ int mk_cluster_create_topic(struct mk_broker *b, struct mk_str name, int32_t par
   if (partitions < 1 || partitions > 10000)
     return mk_err_set(err, MK_ERR_INVALID_PARTITIONS,
                       "number of partitions must be 1-10000, got %d", partitions);
-  if (replication_factor < 1 || replication_factor > b->nnodes)
+  /* Replicas go only on live brokers, as Kafka's controller places them. */
+  int32_t live[MK_MAX_BROKERS];
+  int nlive = 0;
+  for (int i = 0; i < b->nnodes; i++)
+    if (b->nodes[i].up) live[nlive++] = b->nodes[i].id;
+  if (replication_factor < 1 || replication_factor > nlive)
     return mk_err_set(err, MK_ERR_INVALID_REPLICATION_FACTOR,
-                      "replication factor %d: must be 1-%d (there are %d brokers)",
-                      replication_factor, b->nnodes, b->nnodes);
+                      "replication factor %d: must be 1-%d (there are %d live brokers)",
+                      replication_factor, nlive, nlive);
 
   struct mk_topic *t = calloc(1, sizeof *t);
   char *tname = malloc((size_t)name.len + 1);
@@ -103,8 +108,8 @@ int mk_cluster_create_topic(struct mk_broker *b, struct mk_str name, int32_t par
   t->config = (struct mk_topic_config){-1, -1, -1, -1};
   random_uuid(&t->id);
 
-  /* Kafka's rack-unaware placement: a ring starting at a rotating broker. */
-  int start = b->next_placement++ % b->nnodes;
+  /* Kafka's rack-unaware placement: a ring of the live brokers, starting at a rotating one. */
+  int start = b->next_placement++ % nlive;
   for (int32_t p = 0; p < partitions; p++) {
     struct mk_partition *part = &parts[p];
     part->topic = t;
@@ -118,7 +123,7 @@ int mk_cluster_create_topic(struct mk_broker *b, struct mk_str name, int32_t par
     }
     for (int r = 0; r < replication_factor; r++) {
       struct mk_replica *rep = &part->replicas[r];
-      rep->broker_id = (start + p + r) % b->nnodes;
+      rep->broker_id = live[(start + p + r) % nlive];
       rep->in_isr = true;
       mk_log_init(&rep->log);
     }

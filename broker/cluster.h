@@ -40,7 +40,7 @@ struct mk_node {
   int32_t id;
   int port;                  /* where it listens (known after bind) */
   bool up;                   /* false after a broker_down fault */
-  uv_tcp_t listener;
+  uv_tcp_t *listener;        /* owned; NULL while down (freed when its close completes) */
   struct mk_broker *broker;
   struct mk_conn *conns;     /* open client connections, linked through conn->next */
 };
@@ -57,7 +57,10 @@ struct mk_replica {
   int32_t broker_id;
   bool in_isr;
   struct mk_log log;              /* this replica's copy of the partition */
-  int64_t last_caught_up_us;      /* last time its LEO reached the leader's */
+  /* Fault controls (followers only). */
+  bool paused;                    /* follower_pause: copies nothing until resumed */
+  int64_t lag_ms;                 /* follower_lag: copies each batch this long after the
+                                     leader appended it; 0 = at once */
 };
 
 struct mk_partition {
@@ -93,6 +96,10 @@ struct mk_broker {
   struct mk_req *delayed;         /* requests waiting for the HW or for data (purgatory) */
   /* Cross-thread entry points (mk_broker_call, mk_broker_stop). */
   uv_timer_t retention_timer;     /* retention.c */
+  uv_timer_t isr_timer;           /* replica_set.c: ISR expiry check */
+  uv_timer_t lag_timer;           /* replica_set.c: copies for lagging followers */
+  struct mk_fault *faults;        /* faults.c: armed and spent, newest first */
+  int next_fault_id;
   uv_async_t wakeup;
   uv_mutex_t calls_lock;
   struct mk_broker_call *calls;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/faults.h"
 #include "broker/kafka_apis.h"
 #include "broker/purgatory.h"
 #include "protocol/messages/fetch.h"
@@ -37,6 +38,10 @@ static struct mk_partition *resolve(struct mk_req *req, const struct mk_fetch_to
                              : mk_cluster_find_topic(b, ft->topic);
   struct mk_partition *p = mk_cluster_partition(t, fp->partition);
   out->partition_index = fp->partition;
+  if (req->fault && mk_fault_covers(req->fault, ft->topic, fp->partition)) {
+    out->error_code = req->fault->error_code;  /* injected (faults.h) */
+    return NULL;
+  }
   if (!p) {
     out->error_code = by_id && !t ? MK_ERR_UNKNOWN_TOPIC_ID : MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     return NULL;
@@ -146,6 +151,9 @@ void mk_handle_fetch(struct mk_req *req) {
     try_complete(req, true);
     return;
   }
-  if (try_complete(req, false)) return;
+  if (req->fault || try_complete(req, false)) {  /* an injected error answers at once */
+    if (req->fault) try_complete(req, true);
+    return;
+  }
   if (mk_purgatory_add(req, max_wait_ms, try_complete, NULL, NULL)) try_complete(req, true);
 }

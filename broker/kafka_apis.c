@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/faults.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -118,9 +119,10 @@ void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
     char why[256];
     snprintf(why, sizeof why, "%s request: %s",
              rc == MK_ERR_UNSUPPORTED_VERSION ? "unsupported" : "malformed", err.msg);
-    mk_conn_close(c, why);
+    mk_req_close_connection(req, why);
     return;
   }
+  req->fault = mk_faults_take_error(req->broker, req);
   for (int i = 0; i < NHANDLERS; i++) {
     if (handlers[i].api_key == h->api_key) {
       handlers[i].fn(req);
@@ -129,5 +131,5 @@ void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
   }
   char why[128];
   snprintf(why, sizeof why, "%s requests are not handled by this broker", req->request.api->name);
-  mk_conn_close(c, why);
+  mk_req_close_connection(req, why);
 }

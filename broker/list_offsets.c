@@ -9,6 +9,7 @@
  *   timestamp >= 0                the first record with a timestamp >= it, or offset -1
  * A consumer starting "from the beginning" asks -2; one starting at the end asks -1.
  */
+#include "broker/faults.h"
 #include "broker/kafka_apis.h"
 #include "protocol/messages/list_offsets.h"
 
@@ -20,6 +21,10 @@ static void list_partition(struct mk_req *req, struct mk_str topic,
   struct mk_broker *b = req->broker;
   struct mk_partition *p = mk_cluster_partition(mk_cluster_find_topic(b, topic), in->partition_index);
   out->partition_index = in->partition_index;
+  if (req->fault && mk_fault_covers(req->fault, topic, in->partition_index)) {
+    out->error_code = req->fault->error_code;  /* injected (faults.h) */
+    return;
+  }
   if (!p) {
     out->error_code = MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     return;

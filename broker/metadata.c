@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/faults.h"
 #include "broker/kafka_apis.h"
 #include "protocol/messages/describe_cluster.h"
 #include "protocol/messages/metadata.h"
@@ -50,6 +51,10 @@ static void describe_partition(struct mk_req *req, struct mk_partition *p,
 static void describe_topic(struct mk_req *req, struct mk_topic *t,
                            struct mk_metadata_response_topic *out) {
   out->name = mk_str_of(t->name);
+  if (req->fault && mk_fault_covers(req->fault, out->name, -1)) {
+    out->error_code = req->fault->error_code;  /* injected (faults.h) */
+    return;
+  }
   out->topic_id = t->id;
   out->partitions = mk_req_alloc(req, &mk_metadata_response_partition_schema, t->npartitions);
   out->partitions_count = out->partitions ? t->npartitions : 0;

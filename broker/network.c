@@ -18,8 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/faults.h"
 #include "broker/purgatory.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/trace.h"
 
 enum {
   SCRATCH_SIZE = 64 * 1024,
@@ -36,22 +39,19 @@ static void free_req_memory(struct mk_req *req) {
   free(req);
 }
 
-static void on_timer_closed(uv_handle_t *h) {
-  struct mk_req *req = h->data;
-  free(h);
-  free_req_memory(req);
+static void on_timer_closed(uv_handle_t *h) { free(h); }
+
+/* A closing timer never fires, so the request need not wait for its close callback. */
+static void close_timer(struct mk_req *req) {
+  if (!req->timer) return;
+  uv_timer_stop(req->timer);
+  uv_close((uv_handle_t *)req->timer, on_timer_closed);
+  req->timer = NULL;
 }
 
-/* Free a request; its timer (if any) must be closed first, asynchronously. */
 static void free_req(struct mk_req *req) {
   if (req->delayed) mk_purgatory_remove(req);
-  if (req->timer) {
-    uv_timer_stop(req->timer);
-    req->timer->data = req;
-    uv_close((uv_handle_t *)req->timer, on_timer_closed);
-    req->timer = NULL;
-    return;
-  }
+  close_timer(req);
   free_req_memory(req);
 }
 
@@ -101,33 +101,105 @@ static void send_owned(struct mk_conn *c, uint8_t *buf, size_t len) {
   }
 }
 
+static void on_shutdown(uv_shutdown_t *s, int status) {
+  (void)status;
+  struct mk_conn *c = s->handle->data;
+  if (!c->closing) mk_conn_close(c, NULL);
+}
+
 /* Send every finished response at the head of the queue, in order. */
 static void flush(struct mk_conn *c) {
   while (c->head && c->head->done && !c->closing) {
     struct mk_req *req = c->head;
     c->head = req->next;
     if (!c->head) c->tail = NULL;
+    bool close_after = req->close_after;
     if (!req->silent && req->response.len) {
       size_t len;
       uint8_t *buf = mk_writer_take(&req->response, &len);
       send_owned(c, buf, len);
     }
     free_req(req);
+    if (close_after && !c->closing) {
+      /* Close only once the answers queued before it are written: uv_shutdown waits. */
+      if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+        mk_conn_close(c, NULL);
+      return;
+    }
   }
 }
 
+void mk_req_close_connection(struct mk_req *req, const char *why) {
+  struct mk_conn *c = req->conn;
+  mk_purgatory_remove(req);
+  req->done = true;
+  req->silent = true;
+  req->close_after = true;
+  if (!c->draining && !c->closing) {
+    c->draining = true;
+    if (why)
+      mk_log(MK_LOG_WARN, "broker", "closing connection %s -> broker %d: %s", c->peer,
+             c->node->id, why);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+  }
+  flush(c);
+}
+
+static void trace_response(const struct mk_req *req, const char *event, const char *why) {
+  struct mk_trace_event ev;
+  mk_trace_begin(&ev, "broker", event);
+  mk_trace_int(&ev, "broker", req->node->id);
+  mk_trace_str(&ev, "api", req->request.api ? req->request.api->name : NULL);
+  mk_trace_int(&ev, "correlation_id", req->request.header.correlation_id);
+  mk_trace_int(&ev, "bytes", (int64_t)req->response.len);
+  mk_trace_int(&ev, "latency_us", mk_now_us() - req->received_us);
+  if (why) mk_trace_str(&ev, "why", why);
+  mk_trace_end(&ev);
+}
+
+static void on_delay_over(uv_timer_t *t) {
+  struct mk_req *req = t->data;
+  req->done = true;
+  flush(req->conn);
+}
+
 void mk_req_respond_version(struct mk_req *req, int version, const void *body) {
+  struct mk_broker *b = req->broker;
   struct mk_err err = {0};
   mk_purgatory_remove(req);  /* an answered request waits for nothing */
   int rc = mk_response_encode(&req->response, req->request.header.api_key, version,
                               req->request.header.correlation_id, body, &err);
-  req->done = true;
   if (rc) {
+    req->done = true;
     mk_log(MK_LOG_ERROR, "broker", "cannot encode %s v%d response: %s", req->request.api->name,
            version, err.msg);
     mk_conn_close(req->conn, "response encoding failed");
     return;
   }
+  /* Faults act here, after the request did its work: a lost response is one whose
+   * records were appended anyway, which is what turns a retry into a duplicate. */
+  int drop = mk_faults_take_drop(b, req);
+  if (drop) {
+    if (mk_trace_on()) trace_response(req, "response_dropped", drop == 2 ? "close" : "silent");
+    if (drop == 2) {
+      mk_req_close_connection(req, NULL);  /* earlier answers still go out first */
+      return;
+    }
+    req->done = true;
+    req->silent = true;
+    flush(req->conn);
+    return;
+  }
+  if (mk_trace_on()) trace_response(req, "response_sent", NULL);
+  int64_t delay = mk_faults_take_delay(b, req);
+  if (delay > 0 && !req->timer && (req->timer = malloc(sizeof *req->timer)))
+    uv_timer_init(&b->loop, req->timer);  /* the purgatory may have made one already */
+  if (delay > 0 && req->timer) {
+    req->timer->data = req;
+    uv_timer_start(req->timer, on_delay_over, (uint64_t)delay, 0);
+    return;  /* done when the delay is over; later responses on this connection wait too */
+  }
+  req->done = true;
   flush(req->conn);
 }
 
@@ -176,8 +248,10 @@ void mk_conn_close(struct mk_conn *c, const char *why) {
     }
   }
   /* Delayed requests must not complete on a closed connection. */
-  for (struct mk_req *r = c->head; r; r = r->next)
+  for (struct mk_req *r = c->head; r; r = r->next) {
     if (r->delayed) mk_purgatory_remove(r);
+    close_timer(r);
+  }
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -191,7 +265,7 @@ static void frame_complete(struct mk_conn *c) {
 
 /* Split n bytes from the scratch buffer into frames. */
 static void feed(struct mk_conn *c, const uint8_t *p, size_t n) {
-  while (n > 0 && !c->closing) {
+  while (n > 0 && !c->closing && !c->draining) {
     if (!c->frame) {
       while (c->size_len < 4 && n > 0) {
         c->size_buf[c->size_len++] = *p++;
@@ -295,21 +369,28 @@ static void on_connection(uv_stream_t *server, int status) {
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
+static void free_handle(uv_handle_t *h) { free(h); }
+
 int mk_network_listen(struct mk_node *node, const char *host, int port, struct mk_err *err) {
   struct sockaddr_storage addr;
   if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
       uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) != 0)
     return mk_err_set(err, MK_ERR__INVALID_ARG, "--host %s is not an IP address", host);
-  uv_tcp_init(&node->broker->loop, &node->listener);
-  node->listener.data = node;
-  int rc = uv_tcp_bind(&node->listener, (struct sockaddr *)&addr, 0);
-  if (!rc) rc = uv_listen((uv_stream_t *)&node->listener, 128, on_connection);
-  if (rc)
+  node->listener = malloc(sizeof *node->listener);
+  if (!node->listener) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  uv_tcp_init(&node->broker->loop, node->listener);
+  node->listener->data = node;
+  int rc = uv_tcp_bind(node->listener, (struct sockaddr *)&addr, 0);
+  if (!rc) rc = uv_listen((uv_stream_t *)node->listener, 128, on_connection);
+  if (rc) {
+    uv_close((uv_handle_t *)node->listener, free_handle);
+    node->listener = NULL;
     return mk_err_set(err, MK_ERR__TRANSPORT, "cannot listen on %s:%d for broker %d: %s", host,
                       port, node->id, uv_strerror(rc));
+  }
   struct sockaddr_storage bound;
   int len = sizeof bound;
-  uv_tcp_getsockname(&node->listener, (struct sockaddr *)&bound, &len);
+  uv_tcp_getsockname(node->listener, (struct sockaddr *)&bound, &len);
   node->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                  : ((struct sockaddr_in *)&bound)->sin_port);
   node->up = true;
@@ -318,7 +399,8 @@ int mk_network_listen(struct mk_node *node, const char *host, int port, struct m
 
 void mk_network_close_node(struct mk_node *node, const char *why) {
   while (node->conns) mk_conn_close(node->conns, why);
-  if (!uv_is_closing((uv_handle_t *)&node->listener))
-    uv_close((uv_handle_t *)&node->listener, NULL);
+  /* Freed when the close completes; a broker_up meanwhile gets a fresh handle. */
+  if (node->listener) uv_close((uv_handle_t *)node->listener, free_handle);
+  node->listener = NULL;
   node->up = false;
 }

@@ -40,10 +40,13 @@ struct mk_req {
   struct mk_arena arena;       /* the decoded body lives here */
   struct mk_request request;   /* header, api, body */
   int64_t received_us;
+  const struct mk_fault *fault; /* an `error` fault that fired for this request, or NULL;
+                                   valid during the handler call only (faults.h) */
   /* The answer. */
   struct mk_writer response;   /* the encoded response frame, once done */
   bool done;
   bool silent;                 /* done, but nothing is sent (acks=0 produce) */
+  bool close_after;            /* close the connection once everything before is sent */
   struct mk_req *next;         /* the connection's queue, oldest first */
   /* Purgatory (delayed requests only; see purgatory.h). */
   bool (*try_complete)(struct mk_req *req, bool timed_out);
@@ -67,6 +70,8 @@ struct mk_conn {
   uint8_t *scratch;            /* where small reads land before being split into frames */
   /* Requests in arrival order. */
   struct mk_req *head, *tail;
+  bool draining;               /* reading stopped; closing once the answers are out */
+  uv_shutdown_t shutdown;
   bool closing;
 };
 
@@ -84,6 +89,10 @@ void mk_req_respond(struct mk_req *req, const void *body);
 void mk_req_respond_version(struct mk_req *req, int version, const void *body);
 /* Finish req without a response (acks=0). */
 void mk_req_finish_silently(struct mk_req *req);
+/* Stop reading the connection and close it once every answer queued before req is sent
+ * (as Kafka does: it reads a connection's next request only after answering the last).
+ * Logs why (if not NULL). */
+void mk_req_close_connection(struct mk_req *req, const char *why);
 
 /* n structs described by s, each set to its defaults, from the request's arena (freed with
  * the request): how handlers build response arrays. NULL if out of memory or n <= 0. */

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/faults.h"
 #include "broker/kafka_apis.h"
 #include "broker/purgatory.h"
 #include "broker/replica_set.h"
@@ -34,6 +35,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
+#include "protocol/compression.h"
 #include "protocol/messages/produce.h"
 #include "protocol/record_batch.h"
 
@@ -103,10 +105,18 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
   }
   int32_t max = mk_topic_max_message_bytes(b, t);
   int rc = err.code;
+  if (!rc && req->request.header.api_version < 7 &&
+      mk_record_batch_compression(&batch) == MK_COMPRESSION_ZSTD)
+    rc = mk_err_set(&err, MK_ERR_UNSUPPORTED_COMPRESSION_TYPE,
+                    "Produce v%d cannot carry zstd batches (v7+ can)", req->request.header.api_version);
   if (!rc && batch.size > (size_t)max)
     rc = mk_err_set(&err, MK_ERR_MESSAGE_TOO_LARGE,
                     "batch of %zu bytes exceeds max.message.bytes (%d)", batch.size, max);
   if (!rc) rc = mk_record_batch_validate(&batch, MAX_DECOMPRESSED, &err);
+  if (!rc && (batch.attributes & MK_ATTR_CONTROL))
+    rc = mk_err_set(&err, MK_ERR_INVALID_RECORD,
+                    "Clients are not allowed to write control records in topic partition %s-%d",
+                    t->name, p->index);
   if (!rc && acks == -1 && mk_partition_isr_count(p) < mk_topic_min_insync_replicas(b, t))
     rc = mk_err_set(&err, MK_ERR_NOT_ENOUGH_REPLICAS,
                     "ISR of %s-%d has %d replicas, min.insync.replicas is %d", t->name, p->index,
@@ -211,6 +221,9 @@ void mk_handle_produce(struct mk_req *req) {
       if (bad_acks) {
         out->index = td->partition_data[j].index;
         out->error_code = MK_ERR_INVALID_REQUIRED_ACKS;
+      } else if (req->fault && mk_fault_covers(req->fault, td->name, td->partition_data[j].index)) {
+        out->index = td->partition_data[j].index;  /* an injected error: nothing is appended */
+        out->error_code = req->fault->error_code;
       } else {
         produce_partition(req, in->acks, td->name, &td->partition_data[j], out, &wp->required_offset);
       }
@@ -221,7 +234,7 @@ void mk_handle_produce(struct mk_req *req) {
 
   if (in->acks == 0) {
     if (any_error)
-      mk_conn_close(req->conn, "acks=0 produce failed; closing the connection as Kafka does");
+      mk_req_close_connection(req, "acks=0 produce failed; closing the connection as Kafka does");
     else
       mk_req_finish_silently(req);
     return;

@@ -216,28 +216,29 @@ static void view_topic_setting(struct mk_req *req, const struct mk_topic_config 
 
 /* ---- CreateTopics ---------------------------------------------------------------------------- */
 
-/* Parse one `configs` entry into tc. Kafka's messages (LogConfig.validate, ConfigDef). */
-static int apply_config(const struct mk_create_topics_creatable_topic_config *c,
-                        struct mk_topic_config *tc, struct mk_err *err) {
+/* Parse one `configs` entry into tc. Kafka's messages (LogConfig.validate, ConfigDef).
+ * Exported (broker.h) so that POST /v1/topics applies configs by exactly these rules. */
+int mk_topic_config_set(struct mk_topic_config *tc, struct mk_str name, struct mk_str value,
+                        struct mk_err *err) {
   const struct topic_setting *s = NULL;
   for (int i = 0; i < NTOPIC_SETTINGS && !s; i++)
-    if (mk_str_eq(c->name, topic_settings[i].name)) s = &topic_settings[i];
+    if (mk_str_eq(name, topic_settings[i].name)) s = &topic_settings[i];
   if (!s)
     return mk_err_set(err, MK_ERR_INVALID_CONFIG,
                       "Unknown topic config name: %.*s (minikafka supports retention.ms, "
                       "retention.bytes, min.insync.replicas, max.message.bytes)",
-                      c->name.len < 0 ? 0 : c->name.len, c->name.ptr ? c->name.ptr : "");
-  if (c->value.len < 0)
+                      name.len < 0 ? 0 : name.len, name.ptr ? name.ptr : "");
+  if (value.len < 0)
     return mk_err_set(err, MK_ERR_INVALID_REQUEST, "Null value not supported for topic configs: %s",
                       s->name);
   char buf[32];
   const char *type_name = s->type == TYPE_LONG ? "LONG" : "INT";
-  if (c->value.len == 0 || (size_t)c->value.len >= sizeof buf)
+  if (value.len == 0 || (size_t)value.len >= sizeof buf)
     return mk_err_set(err, MK_ERR_INVALID_CONFIG,
                       "Invalid value %.*s for configuration %s: Not a number of type %s",
-                      c->value.len > 40 ? 40 : c->value.len, c->value.ptr, s->name, type_name);
-  memcpy(buf, c->value.ptr, (size_t)c->value.len);
-  buf[c->value.len] = '\0';
+                      value.len > 40 ? 40 : value.len, value.ptr, s->name, type_name);
+  memcpy(buf, value.ptr, (size_t)value.len);
+  buf[value.len] = '\0';
   char *end;
   errno = 0;
   long long v = strtoll(buf, &end, 10);
@@ -379,7 +380,8 @@ static void create_topic(struct mk_req *req, const struct mk_create_topics_reque
   if (!rc && mk_cluster_find_topic(b, t_in->name))
     rc = mk_err_set(&err, MK_ERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' already exists.",
                     t_in->name.len, t_in->name.ptr);
-  for (int32_t c = 0; !rc && c < t_in->configs_count; c++) rc = apply_config(&t_in->configs[c], &tc, &err);
+  for (int32_t c = 0; !rc && c < t_in->configs_count; c++)
+    rc = mk_topic_config_set(&tc, t_in->configs[c].name, t_in->configs[c].value, &err);
   if (!rc) rc = check_layout(req, t_in, &partitions, &rf, &err);
 
   struct mk_topic *t = NULL;

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "protocol/frame.h"
+#include "protocol/messages/list_offsets.h"
+#include "protocol/messages/produce.h"
 #include "protocol/record_batch.h"
 
 int raw_client_connect(struct raw_client *c, int port) {
@@ -135,4 +137,44 @@ void raw_client_build_batch(struct mk_writer *out, int count, int64_t producer_i
   struct mk_err err = {0};
   mk_record_batch_builder_finish(&bb, out, &err);
   mk_record_batch_builder_free(&bb);
+}
+
+struct mk_produce_partition_produce_response *raw_client_produce(struct raw_client *c,
+                                                                 const char *topic,
+                                                                 int32_t partition, int16_t acks,
+                                                                 const struct mk_writer *batch,
+                                                                 int version, int timeout_ms) {
+  struct mk_produce_partition_produce_data part = {partition, {batch->buf, (int32_t)batch->len}};
+  struct mk_produce_topic_produce_data td = {mk_str_of(topic), &part, 1};
+  struct mk_produce_request req;
+  mk_schema_set_defaults(&mk_produce_request_schema, &req);
+  req.acks = acks;
+  req.timeout_ms = timeout_ms;
+  req.topic_data = &td;
+  req.topic_data_count = 1;
+  void *resp = NULL;
+  if (raw_client_call(c, MK_API_PRODUCE, version, &req, &resp, timeout_ms + 2000)) return NULL;
+  struct mk_produce_response *r = resp;
+  if (r->responses_count != 1 || r->responses[0].partition_responses_count != 1) return NULL;
+  return &r->responses[0].partition_responses[0];
+}
+
+int64_t raw_client_list_offset(struct raw_client *c, const char *topic, int32_t partition,
+                               int64_t timestamp) {
+  struct mk_list_offsets_partition part;
+  mk_schema_set_defaults(&mk_list_offsets_partition_schema, &part);
+  part.partition_index = partition;
+  part.timestamp = timestamp;
+  struct mk_list_offsets_topic t = {mk_str_of(topic), &part, 1};
+  struct mk_list_offsets_request req;
+  mk_schema_set_defaults(&mk_list_offsets_request_schema, &req);
+  req.topics = &t;
+  req.topics_count = 1;
+  void *resp;
+  if (raw_client_call(c, MK_API_LIST_OFFSETS, 7, &req, &resp, 5000)) return INT64_MIN;
+  struct mk_list_offsets_response *r = resp;
+  if (r->topics_count != 1 || r->topics[0].partitions_count != 1 ||
+      r->topics[0].partitions[0].error_code)
+    return INT64_MIN;
+  return r->topics[0].partitions[0].offset;
 }

@@ -46,6 +46,22 @@ int raw_client_send_bytes(struct raw_client *c, const void *buf, size_t len);
 /* Whether the peer closed the connection within timeout_ms (reads and discards data). */
 int raw_client_closed_by_peer(struct raw_client *c, int timeout_ms);
 
+/* Produce one batch (batch->buf, batch->len) to topic/partition with acks, at version, and
+ * wait for the answer. Returns that partition's response (struct
+ * mk_produce_partition_produce_response *, from c->arena), or NULL if no answer came
+ * (connection closed or timed out). */
+struct mk_produce_partition_produce_response;
+struct mk_produce_partition_produce_response *raw_client_produce(struct raw_client *c,
+                                                                 const char *topic,
+                                                                 int32_t partition, int16_t acks,
+                                                                 const struct mk_writer *batch,
+                                                                 int version, int timeout_ms);
+
+/* ListOffsets v7 for topic/partition at timestamp (-1 latest, -2 earliest). Returns the
+ * offset, or INT64_MIN if the call failed or the partition answered an error. */
+int64_t raw_client_list_offset(struct raw_client *c, const char *topic, int32_t partition,
+                               int64_t timestamp);
+
 /* One record batch holding `count` records "v0".."vN" (keys "k0".. when keyed), for
  * producer_id/epoch/base_sequence (-1 = not idempotent). Appends to out. */
 void raw_client_build_batch(struct mk_writer *out, int count, int64_t producer_id,

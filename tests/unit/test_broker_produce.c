@@ -81,36 +81,16 @@ static int teardown(void **state) {
 static struct mk_produce_partition_produce_response *produce(struct raw_client *c, const char *topic,
                                                              int16_t acks, struct mk_writer *batch,
                                                              int version) {
-  struct mk_produce_partition_produce_data part = {0, {batch->buf, (int32_t)batch->len}};
-  struct mk_produce_topic_produce_data td = {mk_str_of(topic), &part, 1};
-  struct mk_produce_request req;
-  mk_schema_set_defaults(&mk_produce_request_schema, &req);
-  req.acks = acks;
-  req.timeout_ms = 5000;
-  req.topic_data = &td;
-  req.topic_data_count = 1;
-  void *resp = NULL;
-  assert_int_equal(raw_client_call(c, MK_API_PRODUCE, version, &req, &resp, 5000), 0);
-  struct mk_produce_response *r = resp;
-  assert_int_equal(r->responses_count, 1);
-  assert_int_equal(r->responses[0].partition_responses_count, 1);
-  return &r->responses[0].partition_responses[0];
+  struct mk_produce_partition_produce_response *r =
+      raw_client_produce(c, topic, 0, acks, batch, version, 5000);
+  assert_non_null(r);
+  return r;
 }
 
 static int64_t list_offset(struct raw_client *c, const char *topic, int64_t timestamp) {
-  struct mk_list_offsets_partition part;
-  mk_schema_set_defaults(&mk_list_offsets_partition_schema, &part);
-  part.timestamp = timestamp;
-  struct mk_list_offsets_topic t = {mk_str_of(topic), &part, 1};
-  struct mk_list_offsets_request req;
-  mk_schema_set_defaults(&mk_list_offsets_request_schema, &req);
-  req.topics = &t;
-  req.topics_count = 1;
-  void *resp;
-  assert_int_equal(raw_client_call(c, MK_API_LIST_OFFSETS, 7, &req, &resp, 5000), 0);
-  struct mk_list_offsets_response *r = resp;
-  assert_int_equal(r->topics[0].partitions[0].error_code, 0);
-  return r->topics[0].partitions[0].offset;
+  int64_t offset = raw_client_list_offset(c, topic, 0, timestamp);
+  assert_true(offset != INT64_MIN);
+  return offset;
 }
 
 static struct mk_fetch_request fetch_request(struct mk_fetch_topic *t, struct mk_fetch_partition *p,

@@ -1,0 +1,346 @@
+/*
+ * Tests for faults and replication (broker/faults.c, broker/replica_set.c): the scenarios
+ * an instructor demonstrates, asserted on what a client sees and on the partition's state.
+ *
+ * The broker runs embedded with replica.lag.time.max.ms = 1500, so ISR changes happen
+ * within a couple of seconds; each test makes its own topic.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "broker/broker.h"
+#include "broker/cluster.h"
+#include "protocol/api.h"
+#include "protocol/messages/produce.h"
+#include "tests/support/raw_client.h"
+
+static struct mk_broker *broker;
+enum { LAG_MAX_MS = 1500 };
+
+/* ---- set-up and state ------------------------------------------------------------------ */
+
+static int setup(void **state) {
+  (void)state;
+  struct mk_broker_config cfg;
+  mk_broker_config_init(&cfg);
+  cfg.port = 0;
+  cfg.admin_port = -1;
+  struct mk_err err = {0};
+  char lag[16];
+  snprintf(lag, sizeof lag, "%d", LAG_MAX_MS);
+  if (mk_broker_config_set(&cfg, "replica.lag.time.max.ms", lag, &err) ||
+      mk_broker_new(&cfg, &broker, &err) || mk_broker_start(broker, &err)) {
+    fprintf(stderr, "broker: %s\n", err.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  mk_broker_stop(broker);
+  mk_broker_free(broker);
+  return 0;
+}
+
+struct part_state {
+  const char *topic;
+  int32_t leader, leader_epoch, isr;
+  int64_t hw, leader_leo;
+  int32_t followers[2];
+};
+
+static void read_state(struct mk_broker *b, void *arg) {
+  struct part_state *s = arg;
+  struct mk_partition *p = mk_cluster_partition(mk_cluster_find_topic(b, mk_str_of(s->topic)), 0);
+  struct mk_replica *leader = mk_partition_leader(p);
+  s->leader = p->leader;
+  s->leader_epoch = p->leader_epoch;
+  s->isr = mk_partition_isr_count(p);
+  s->hw = p->high_watermark;
+  s->leader_leo = leader ? leader->log.log_end_offset : -1;
+  int n = 0;
+  for (int r = 0; r < p->nreplicas && n < 2; r++)
+    if (p->replicas[r].broker_id != p->leader) s->followers[n++] = p->replicas[r].broker_id;
+}
+
+static struct part_state state_of(const char *topic) {
+  struct part_state s = {.topic = topic};
+  assert_int_equal(mk_broker_call(broker, read_state, &s), 0);
+  return s;
+}
+
+static void create_on_loop(struct mk_broker *b, void *arg) {
+  struct mk_err err = {0};
+  assert_int_equal(mk_cluster_create_topic(b, mk_str_of(arg), 1, 3, NULL, &err), 0);
+}
+
+/* A 3-replica topic with one partition; returns its state. */
+static struct part_state create_topic(const char *name) {
+  assert_int_equal(mk_broker_call(broker, create_on_loop, (void *)name), 0);
+  return state_of(name);
+}
+
+static void fault(const char *fmt, ...) {
+  char json[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(json, sizeof json, fmt, ap);
+  va_end(ap);
+  struct mk_err err = {0};
+  if (mk_broker_fault(broker, json, NULL, &err)) fail_msg("fault %s: %s", json, err.msg);
+}
+
+static int fault_error(const char *json, struct mk_err *err) {
+  return mk_broker_fault(broker, json, NULL, err);
+}
+
+static void connect_to(struct raw_client *c, int32_t node) {
+  assert_int_equal(raw_client_connect(c, mk_broker_port(broker, node)), 0);
+}
+
+static int16_t produce(struct raw_client *c, const char *topic, int16_t acks, int records,
+                       int64_t pid, int32_t seq) {
+  struct mk_writer w;
+  mk_writer_init(&w);
+  raw_client_build_batch(&w, records, pid, pid >= 0 ? 0 : -1, seq);
+  struct mk_produce_partition_produce_response *r = raw_client_produce(c, topic, 0, acks, &w, 9, 10000);
+  mk_writer_free(&w);
+  return r ? r->error_code : -1000;  /* -1000: no answer */
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait (bounded) until the partition's ISR has n members. */
+static void wait_isr(const char *topic, int32_t n, int max_ms) {
+  int64_t until = now_ms() + max_ms;
+  while (state_of(topic).isr != n && now_ms() < until) usleep(20000);
+  assert_int_equal(state_of(topic).isr, n);
+}
+
+/* ---- the ISR --------------------------------------------------------------------------- */
+
+static void test_paused_followers_leave_the_isr_and_acks_all_is_refused(void **state) {
+  (void)state;
+  struct part_state s = create_topic("isr");
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  assert_int_equal(produce(&c, "isr", -1, 2, -1, -1), 0);
+  fault("{\"action\":\"follower_pause\",\"topic\":\"isr\",\"partition\":0,\"broker\":%d}", s.followers[0]);
+  fault("{\"action\":\"follower_pause\",\"topic\":\"isr\",\"partition\":0,\"broker\":%d}", s.followers[1]);
+  assert_int_equal(produce(&c, "isr", 1, 2, -1, -1), 0);  /* acks=1: the leader alone is enough */
+  assert_int_equal(state_of("isr").hw, 2);                /* ...but the HW waits for the ISR */
+  wait_isr("isr", 1, LAG_MAX_MS * 3);                     /* both fell behind too long */
+  assert_int_equal(state_of("isr").hw, 4);                /* the ISR is the leader: HW moves */
+  assert_int_equal(produce(&c, "isr", -1, 1, -1, -1), MK_ERR_NOT_ENOUGH_REPLICAS);
+  assert_int_equal(produce(&c, "isr", 1, 1, -1, -1), 0);
+  fault("{\"action\":\"follower_resume\",\"topic\":\"isr\",\"partition\":0,\"broker\":%d}", s.followers[0]);
+  fault("{\"action\":\"follower_resume\",\"topic\":\"isr\",\"partition\":0,\"broker\":%d}", s.followers[1]);
+  assert_int_equal(state_of("isr").isr, 3);               /* caught up: back at once */
+  assert_int_equal(produce(&c, "isr", -1, 1, -1, -1), 0);
+  assert_int_equal(state_of("isr").hw, 6);
+  raw_client_close(&c);
+}
+
+static void test_waiting_acks_all_gets_not_enough_replicas_after_append(void **state) {
+  (void)state;
+  struct part_state s = create_topic("after-append");
+  fault("{\"action\":\"follower_pause\",\"topic\":\"after-append\",\"partition\":0,\"broker\":%d}", s.followers[0]);
+  fault("{\"action\":\"follower_pause\",\"topic\":\"after-append\",\"partition\":0,\"broker\":%d}", s.followers[1]);
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  /* Appended with a full ISR, then the ISR shrinks under the waiting request. */
+  assert_int_equal(produce(&c, "after-append", -1, 1, -1, -1), MK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+  assert_int_equal(state_of("after-append").leader_leo, 1);  /* the record was appended */
+  raw_client_close(&c);
+}
+
+/* ---- failover: what acks=1 loses and acks=all keeps ------------------------------------- */
+
+static void test_acks_1_loses_acknowledged_records_when_the_leader_dies(void **state) {
+  (void)state;
+  struct part_state s = create_topic("acks1");
+  /* Slow followers that still count as in sync (1000 ms < replica.lag.time.max.ms). */
+  fault("{\"action\":\"follower_lag\",\"topic\":\"acks1\",\"partition\":0,\"broker\":%d,\"ms\":1000}", s.followers[0]);
+  fault("{\"action\":\"follower_lag\",\"topic\":\"acks1\",\"partition\":0,\"broker\":%d,\"ms\":1000}", s.followers[1]);
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  int acked = 0;
+  for (int i = 0; i < 5; i++) acked += produce(&c, "acks1", 1, 10, -1, -1) == 0 ? 10 : 0;
+  assert_int_equal(acked, 50);
+  raw_client_close(&c);
+  fault("{\"action\":\"broker_down\",\"broker\":%d}", s.leader);  /* before any follower copied */
+  struct part_state after = state_of("acks1");
+  assert_true(after.leader >= 0 && after.leader != s.leader);
+  assert_int_equal(after.leader_epoch, s.leader_epoch + 1);
+  assert_int_equal(after.leader_leo, 0);  /* all 50 acknowledged records are gone */
+  /* The old leader comes back as a follower and truncates its log to the new leader's. */
+  fault("{\"action\":\"broker_up\",\"broker\":%d}", s.leader);
+  fault("{\"action\":\"follower_lag\",\"broker\":%d,\"ms\":0}", s.followers[0]);
+  fault("{\"action\":\"follower_lag\",\"broker\":%d,\"ms\":0}", s.followers[1]);
+  wait_isr("acks1", 3, 2000);
+  assert_int_equal(state_of("acks1").hw, 0);
+}
+
+static void test_acks_all_loses_nothing_acknowledged_when_the_leader_dies(void **state) {
+  (void)state;
+  struct part_state s = create_topic("acksall");
+  fault("{\"action\":\"follower_lag\",\"topic\":\"acksall\",\"partition\":0,\"broker\":%d,\"ms\":300}", s.followers[0]);
+  fault("{\"action\":\"follower_lag\",\"topic\":\"acksall\",\"partition\":0,\"broker\":%d,\"ms\":300}", s.followers[1]);
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  int acked = 0;
+  for (int i = 0; i < 3; i++) acked += produce(&c, "acksall", -1, 10, -1, -1) == 0 ? 10 : 0;
+  /* One more, not yet acknowledged when the leader dies: it may be lost, and may be. */
+  struct mk_writer w;
+  mk_writer_init(&w);
+  raw_client_build_batch(&w, 10, -1, -1, -1);
+  struct mk_produce_partition_produce_data part = {0, {w.buf, (int32_t)w.len}};
+  struct mk_produce_topic_produce_data td = {mk_str_of("acksall"), &part, 1};
+  struct mk_produce_request req;
+  mk_schema_set_defaults(&mk_produce_request_schema, &req);
+  req.acks = -1;
+  req.timeout_ms = 10000;
+  req.topic_data = &td;
+  req.topic_data_count = 1;
+  assert_int_equal(raw_client_send(&c, MK_API_PRODUCE, 9, &req), 0);
+  usleep(50000);
+  fault("{\"action\":\"broker_down\",\"broker\":%d}", s.leader);
+  assert_true(raw_client_closed_by_peer(&c, 2000));  /* its answer never comes: no ack */
+  raw_client_close(&c);
+  mk_writer_free(&w);
+  assert_int_equal(acked, 30);
+  struct part_state after = state_of("acksall");
+  assert_true(after.leader >= 0 && after.leader != s.leader);
+  assert_true(after.leader_leo >= 30);  /* every acknowledged record survived */
+  fault("{\"action\":\"broker_up\",\"broker\":%d}", s.leader);
+}
+
+/* ---- a lost response: duplicates, and idempotence removing them ------------------------ */
+
+static void test_lost_response_duplicates_without_idempotence_only(void **state) {
+  (void)state;
+  struct part_state s = create_topic("dups");
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  fault("{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,\"mode\":\"close\"}");
+  assert_int_equal(produce(&c, "dups", -1, 5, -1, -1), -1000);  /* no answer: connection closed */
+  raw_client_close(&c);
+  connect_to(&c, s.leader);
+  assert_int_equal(produce(&c, "dups", -1, 5, -1, -1), 0);  /* the retry */
+  assert_int_equal(state_of("dups").leader_leo, 10);        /* appended twice: a duplicate */
+
+  fault("{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,\"mode\":\"close\"}");
+  assert_int_equal(produce(&c, "dups", -1, 5, 900, 0), -1000);
+  raw_client_close(&c);
+  connect_to(&c, s.leader);
+  struct mk_writer w;
+  mk_writer_init(&w);
+  raw_client_build_batch(&w, 5, 900, 0, 0);  /* the same batch: same producer id, same sequence */
+  struct mk_produce_partition_produce_response *r = raw_client_produce(&c, "dups", 0, -1, &w, 9, 5000);
+  assert_non_null(r);
+  assert_int_equal(r->error_code, 0);
+  assert_int_equal(r->base_offset, 10);               /* the original offset */
+  assert_int_equal(state_of("dups").leader_leo, 15);  /* appended once */
+  mk_writer_free(&w);
+  raw_client_close(&c);
+}
+
+/* ---- request faults -------------------------------------------------------------------- */
+
+static void test_error_fault_answers_then_disarms(void **state) {
+  (void)state;
+  struct part_state s = create_topic("errors");
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  fault("{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\",\"count\":2,"
+        "\"topic\":\"errors\"}");
+  assert_int_equal(produce(&c, "errors", 1, 1, -1, -1), MK_ERR_NOT_LEADER_OR_FOLLOWER);
+  assert_int_equal(produce(&c, "errors", 1, 1, -1, -1), MK_ERR_NOT_LEADER_OR_FOLLOWER);
+  assert_int_equal(produce(&c, "errors", 1, 1, -1, -1), 0);
+  assert_int_equal(state_of("errors").leader_leo, 1);  /* refused requests appended nothing */
+  raw_client_close(&c);
+}
+
+static void test_delay_fault_holds_the_response(void **state) {
+  (void)state;
+  struct part_state s = create_topic("slow");
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  fault("{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":300,\"count\":1}");
+  int64_t start = now_ms();
+  assert_int_equal(produce(&c, "slow", 1, 1, -1, -1), 0);
+  assert_true(now_ms() - start >= 290);
+  start = now_ms();
+  assert_int_equal(produce(&c, "slow", 1, 1, -1, -1), 0);
+  assert_true(now_ms() - start < 250);
+  raw_client_close(&c);
+}
+
+static void test_elect_leader_moves_leadership_and_bumps_the_epoch(void **state) {
+  (void)state;
+  struct part_state s = create_topic("elect");
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  assert_int_equal(produce(&c, "elect", -1, 3, -1, -1), 0);
+  fault("{\"action\":\"elect_leader\",\"topic\":\"elect\",\"partition\":0,\"broker\":%d}", s.followers[0]);
+  struct part_state after = state_of("elect");
+  assert_int_equal(after.leader, s.followers[0]);
+  assert_int_equal(after.leader_epoch, s.leader_epoch + 1);
+  assert_int_equal(after.leader_leo, 3);
+  assert_int_equal(produce(&c, "elect", 1, 1, -1, -1), MK_ERR_NOT_LEADER_OR_FOLLOWER);
+  raw_client_close(&c);
+  connect_to(&c, after.leader);
+  assert_int_equal(produce(&c, "elect", -1, 1, -1, -1), 0);
+  assert_int_equal(state_of("elect").hw, 4);
+  raw_client_close(&c);
+}
+
+static void test_bad_faults_are_refused_with_reasons(void **state) {
+  (void)state;
+  struct part_state s = create_topic("bad");
+  struct mk_err err = {0};
+  assert_int_equal(fault_error("{\"action\":\"crash\"}", &err), MK_ERR__INVALID_ARG);
+  assert_non_null(strstr(err.msg, "unknown action"));
+  assert_int_equal(fault_error("{\"action\":\"broker_down\",\"broker\":9}", &err), MK_ERR__INVALID_ARG);
+  assert_non_null(strstr(err.msg, "unknown broker 9"));
+  assert_int_equal(fault_error("{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOPE\"}", &err),
+                   MK_ERR__INVALID_ARG);
+  assert_int_equal(fault_error("{\"action\":5}", &err), MK_ERR__INVALID_ARG);
+  assert_int_equal(fault_error("{\"action\":\"delay\"", &err), MK_ERR__INVALID_ARG);
+  assert_non_null(strstr(err.msg, "bad JSON"));
+  char json[160];
+  snprintf(json, sizeof json, "{\"action\":\"follower_pause\",\"topic\":\"bad\",\"partition\":0,\"broker\":%d}",
+           s.leader);
+  assert_int_equal(fault_error(json, &err), MK_ERR__STATE);  /* the leader is not a follower */
+  assert_non_null(strstr(err.msg, "leads"));
+  assert_int_equal(fault_error("{\"action\":\"follower_pause\",\"topic\":\"nope\",\"partition\":0,\"broker\":1}", &err),
+                   MK_ERR__INVALID_ARG);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_paused_followers_leave_the_isr_and_acks_all_is_refused),
+      cmocka_unit_test(test_waiting_acks_all_gets_not_enough_replicas_after_append),
+      cmocka_unit_test(test_acks_1_loses_acknowledged_records_when_the_leader_dies),
+      cmocka_unit_test(test_acks_all_loses_nothing_acknowledged_when_the_leader_dies),
+      cmocka_unit_test(test_lost_response_duplicates_without_idempotence_only),
+      cmocka_unit_test(test_error_fault_answers_then_disarms),
+      cmocka_unit_test(test_delay_fault_holds_the_response),
+      cmocka_unit_test(test_elect_leader_moves_leadership_and_bumps_the_epoch),
+      cmocka_unit_test(test_bad_faults_are_refused_with_reasons),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
