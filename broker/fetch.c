@@ -151,9 +151,10 @@ void mk_handle_fetch(struct mk_req *req) {
     try_complete(req, true);
     return;
   }
-  if (req->fault || try_complete(req, false)) {  /* an injected error answers at once */
-    if (req->fault) try_complete(req, true);
+  if (req->fault) {  /* an injected error answers at once */
+    try_complete(req, true);
     return;
   }
+  if (try_complete(req, false)) return;
   if (mk_purgatory_add(req, max_wait_ms, try_complete, NULL, NULL)) try_complete(req, true);
 }

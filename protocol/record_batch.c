@@ -234,6 +234,9 @@ static int read_header(struct cursor *c, struct mk_record_header *h, size_t wher
  * and must use up exactly that length. */
 static int read_record(struct mk_reader *r, struct mk_record *rec, struct mk_err *err) {
   size_t start = r->pos;
+  if (!r->buf || r->pos >= r->len)  /* (an empty section may have no buffer at all) */
+    return mk_err_set(err, MK_ERR_INVALID_RECORD, "record length at byte %zu: records section "
+                      "ended (fewer records than records_count)", start);
   struct cursor c = {r->buf + r->pos, r->buf + r->len};
   int32_t length;
   if (varint32(&c, &length))
@@ -304,6 +307,7 @@ int mk_record_reader_next(struct mk_record_reader *rr, struct mk_record *rec, st
 
 int mk_record_next_header(struct mk_record *rec, struct mk_record_header *h, struct mk_err *err) {
   struct mk_reader *r = &rec->headers;
+  if (!r->buf) return mk_err_set(err, MK_ERR_INVALID_RECORD, "the record has no headers to read");
   struct cursor c = {r->buf + r->pos, r->buf + r->len};
   int rc = read_header(&c, h, r->pos, err);
   if (!rc) r->pos = (size_t)(c.p - r->buf);

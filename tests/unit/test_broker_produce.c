@@ -145,6 +145,13 @@ static void test_offsets_are_assigned_and_fetch_reads_them_back(void **state) {
   const uint8_t *second = batch.data + batch.size;
   assert_int_equal(mk_record_batch_parse(second, (size_t)pd->records.len - batch.size, &batch, NULL), 0);
   assert_int_equal(batch.base_offset, 5);
+
+  /* A fetch that may wait, but finds data at once, answers at once (the long-poll path). */
+  struct mk_fetch_request waiting = fetch_request(&ft, &fp, "offsets", 5, 10000);
+  assert_int_equal(raw_client_call(&c, MK_API_FETCH, 12, &waiting, &resp, 5000), 0);
+  pd = &((struct mk_fetch_response *)resp)->responses[0].partitions[0];
+  assert_int_equal(mk_record_batch_parse(pd->records.ptr, (size_t)pd->records.len, &batch, NULL), 0);
+  assert_int_equal(batch.base_offset, 5);
   mk_writer_free(&b1);
   mk_writer_free(&b2);
   raw_client_close(&c);
