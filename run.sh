@@ -12,9 +12,9 @@ cd "$(dirname "$0")"
 # Building needs these; the tests also need a fuzzing clang, and (for the interop suites)
 # the real Kafka clients we check compatibility against.
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev python3
-  libuv1-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libjansson-dev)
+  libuv1-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libjansson-dev libhttp-parser-dev)
 TEST_PACKAGES=(libcmocka-dev clang libclang-rt-14-dev xxd librdkafka-dev
-  kcat python3-kafka python3-confluent-kafka nodejs)
+  kcat python3-kafka python3-confluent-kafka nodejs curl)
 
 install_missing() {
   local missing=() p
@@ -100,10 +100,12 @@ test_job() {
   meson compile -C build >/dev/null
   meson test -C build --print-errorlogs || rc=1
 
-  echo "== the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
+  echo "== everything again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
+  echo "   (the integration and interop suites then drive a sanitized broker binary)"
   setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
   meson compile -C build-asan >/dev/null
-  meson test -C build-asan --suite unit --print-errorlogs --timeout-multiplier 3 || rc=1
+  meson test -C build-asan --suite unit --suite integration --suite interop --print-errorlogs \
+    --timeout-multiplier 3 || rc=1
 
   echo "== fuzz targets, a short bounded run each (build-fuzz/; see tests/fuzz/README.md)"
   CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
