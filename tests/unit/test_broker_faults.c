@@ -46,6 +46,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
+  if (!broker) return 0;
   mk_broker_stop(broker);
   mk_broker_free(broker);
   return 0;

@@ -60,6 +60,7 @@ static int setup(void **state) {
   struct mk_broker_config cfg;
   mk_broker_config_init(&cfg);
   cfg.port = 0;
+  cfg.admin_port = -1;  /* tests run side by side: no fixed ports */
   struct mk_err err = {0};
   if (mk_broker_new(&cfg, &broker, &err) || mk_broker_start(broker, &err)) {
     fprintf(stderr, "broker: %s\n", err.msg);
@@ -70,6 +71,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
+  if (!broker) return 0;
   mk_broker_stop(broker);
   mk_broker_free(broker);
   return 0;

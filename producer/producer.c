@@ -1,0 +1,345 @@
+/*
+ * KafkaProducer: the application's side of the producer. See producer.h for the design.
+ * Kafka: producer/KafkaProducer.java (doSend, partition, waitOnMetadata, flush, close).
+ *
+ * mk_producer_send in order (KafkaProducer.doSend):
+ *   1. interceptors' onSend (on a copy of the record: they may change it)
+ *   2. serialize key and value (key.serializer, value.serializer)
+ *   3. check the size against max.request.size and buffer.memory
+ *   4. wait for the topic's metadata (up to max.block.ms)
+ *   5. choose the partition: explicit > partitioner.class > key hash > sticky
+ *   6. append to the accumulator (waiting for buffer.memory up to the same deadline)
+ *   7. wake the Sender if a batch filled up or a new one began
+ * A failure in any step completes the record at once, on this thread.
+ */
+#include "producer/producer.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/trace.h"
+#include "producer/producer_internal.h"
+#include "producer/sender.h"
+
+/* ---- futures --------------------------------------------------------------------------- */
+
+struct mk_future {
+  pthread_mutex_t lock;
+  pthread_cond_t done_cond;
+  atomic_int refs;             /* the application's, and the pending record's */
+  bool done;
+  struct mk_record_metadata metadata;
+  struct mk_err err;
+};
+
+static struct mk_future *future_new(void) {
+  struct mk_future *f = calloc(1, sizeof *f);
+  if (!f) return NULL;
+  pthread_mutex_init(&f->lock, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&f->done_cond, &attr);
+  pthread_condattr_destroy(&attr);
+  atomic_init(&f->refs, 2);
+  return f;
+}
+
+static void future_unref(struct mk_future *f) {
+  if (!f || atomic_fetch_sub(&f->refs, 1) != 1) return;
+  pthread_mutex_destroy(&f->lock);
+  pthread_cond_destroy(&f->done_cond);
+  free(f);
+}
+
+static void future_complete(struct mk_future *f, const struct mk_record_metadata *md,
+                            const struct mk_err *err) {
+  pthread_mutex_lock(&f->lock);
+  f->metadata = *md;
+  if (err) f->err = *err;
+  f->done = true;
+  pthread_cond_broadcast(&f->done_cond);
+  pthread_mutex_unlock(&f->lock);
+  future_unref(f);
+}
+
+int mk_future_get(struct mk_future *f, int64_t timeout_ms, struct mk_record_metadata *metadata,
+                  struct mk_err *err) {
+  int64_t deadline = timeout_ms < 0 ? -1 : mk_now_us() / 1000 + timeout_ms;
+  pthread_mutex_lock(&f->lock);
+  while (!f->done) {
+    if (deadline < 0) {
+      pthread_cond_wait(&f->done_cond, &f->lock);
+      continue;
+    }
+    if (mk_now_us() / 1000 >= deadline) {
+      pthread_mutex_unlock(&f->lock);
+      return mk_err_set(err, MK_ERR__TIMED_OUT, "the send has not completed within %lld ms",
+                        (long long)timeout_ms);
+    }
+    struct timespec until = {(time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000};
+    pthread_cond_timedwait(&f->done_cond, &f->lock, &until);
+  }
+  if (metadata) *metadata = f->metadata;
+  int rc = f->err.code;
+  if (rc && err) *err = f->err;
+  pthread_mutex_unlock(&f->lock);
+  return rc;
+}
+
+bool mk_future_done(struct mk_future *f) {
+  pthread_mutex_lock(&f->lock);
+  bool done = f->done;
+  pthread_mutex_unlock(&f->lock);
+  return done;
+}
+
+void mk_future_free(struct mk_future *f) { future_unref(f); }
+
+/* ---- completion ------------------------------------------------------------------------ */
+
+void mk_producer_complete_record(struct mk_producer *p, const struct mk_record_thunk *t,
+                                 const struct mk_record_metadata *md, const struct mk_err *err) {
+  for (int i = 0; i < p->cfg->num_interceptors; i++)
+    if (p->cfg->interceptors[i]->on_acknowledgement)
+      p->cfg->interceptors[i]->on_acknowledgement(p->cfg->interceptors[i]->opaque, md, err);
+  if (mk_trace_on()) {
+    struct mk_trace_event ev;
+    mk_trace_begin(&ev, "producer", "complete");
+    mk_trace_str(&ev, "topic", md->topic);
+    mk_trace_int(&ev, "partition", md->partition);
+    if (err && err->code) {
+      mk_trace_str(&ev, "error", mk_err_name(err->code));
+      mk_trace_str(&ev, "message", err->msg);
+    } else {
+      mk_trace_int(&ev, "offset", md->offset);
+    }
+    mk_trace_end(&ev);
+  }
+  static const struct mk_err ok;
+  if (t->callback) t->callback(md, err ? err : &ok, t->opaque);
+  if (t->future) future_complete(t->future, md, err);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+int mk_producer_new(const struct mk_producer_config *cfg, struct mk_producer **out,
+                    struct mk_err *err) {
+  if (!cfg->finished)
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "call mk_producer_config_finish() first");
+  struct mk_producer *p = calloc(1, sizeof *p);
+  if (!p || !(p->cfg = mk_producer_config_dup(cfg))) {
+    free(p);
+    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  }
+  for (int i = 0; i < p->cfg->num_notes; i++)
+    mk_log(p->cfg->notes[i].level, "producer", "%s", p->cfg->notes[i].msg);
+  mk_producer_metrics_init(&p->metrics, p->cfg->buffer_memory);
+  p->partitioner = p->cfg->partitioner;
+  if (!p->partitioner && p->cfg->partitioner_class && p->cfg->partitioner_class[0]) {
+    int rc = mk_partitioner_new_builtin(p->cfg->partitioner_class, &p->builtin_plugin, err);
+    if (rc) {
+      mk_producer_config_free(p->cfg);
+      free(p);
+      return rc;
+    }
+    p->partitioner = p->builtin_plugin;
+  }
+  p->metadata = mk_producer_metadata_new(p->cfg->metadata_max_age_ms);
+  p->accumulator = mk_accumulator_new(p->cfg, p, &p->metrics);
+  int rc = p->metadata && p->accumulator ? mk_sender_start(p, &p->sender, err)
+                                         : mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  if (rc) {
+    mk_accumulator_free(p->accumulator);
+    mk_producer_metadata_free(p->metadata);
+    mk_partitioner_free(p->builtin_plugin);
+    mk_producer_metrics_destroy(&p->metrics);
+    mk_producer_config_free(p->cfg);
+    free(p);
+    return rc;
+  }
+  *out = p;
+  return 0;
+}
+
+int mk_producer_flush(struct mk_producer *p, int64_t timeout_ms, struct mk_err *err) {
+  int64_t deadline = timeout_ms < 0 ? -1 : mk_now_us() / 1000 + timeout_ms;
+  int rc = mk_accumulator_flush(p->accumulator, deadline, mk_sender_wakeup, p->sender);
+  if (rc) mk_err_set(err, rc, "flush: records still pending after %lld ms", (long long)timeout_ms);
+  return rc;
+}
+
+int mk_producer_close(struct mk_producer *p, int64_t timeout_ms) {
+  atomic_store(&p->closing, true);
+  mk_accumulator_close(p->accumulator);     /* sends after this fail; blocked ones wake */
+  mk_producer_metadata_close(p->metadata);  /* threads waiting for metadata wake */
+  int rc = mk_sender_close(p->sender, timeout_ms);
+  for (int i = 0; i < p->cfg->num_interceptors; i++)
+    if (p->cfg->interceptors[i]->close) p->cfg->interceptors[i]->close(p->cfg->interceptors[i]->opaque);
+  if (p->cfg->key_serializer && p->cfg->key_serializer->close)
+    p->cfg->key_serializer->close(p->cfg->key_serializer->opaque);
+  if (p->cfg->value_serializer && p->cfg->value_serializer->close &&
+      p->cfg->value_serializer != p->cfg->key_serializer)
+    p->cfg->value_serializer->close(p->cfg->value_serializer->opaque);
+  mk_partitioner_free(p->builtin_plugin);
+  mk_accumulator_free(p->accumulator);
+  mk_producer_metadata_free(p->metadata);
+  mk_producer_metrics_destroy(&p->metrics);
+  mk_producer_config_free(p->cfg);
+  free(p);
+  return rc;
+}
+
+/* ---- send ------------------------------------------------------------------------------ */
+
+static void trace_send(const struct mk_producer_record *rec, const struct mk_bytes *key,
+                       const struct mk_bytes *value) {
+  struct mk_trace_event ev;
+  mk_trace_begin(&ev, "producer", "send");
+  mk_trace_str(&ev, "topic", rec->topic);
+  if (rec->partition >= 0) mk_trace_int(&ev, "partition", rec->partition);
+  mk_trace_strn(&ev, "key", (const char *)key->ptr, key->len);
+  mk_trace_int(&ev, "key_bytes", key->len);
+  mk_trace_int(&ev, "value_bytes", value->len);
+  mk_trace_end(&ev);
+}
+
+/* Fail a send at once, on the caller's thread: the callback runs here (producer.h). */
+static int fail_now(struct mk_producer *p, const struct mk_record_thunk *t, const char *topic,
+                    int32_t partition, int rc, struct mk_err *err) {
+  struct mk_record_metadata md = {topic, partition, -1, -1, t->key_size, t->value_size};
+  mk_metrics_record(&p->metrics, MK_M_RECORD_ERROR, 1);
+  mk_producer_complete_record(p, t, &md, err);
+  return rc;
+}
+
+int mk_producer_send(struct mk_producer *p, const struct mk_producer_record *record,
+                     mk_send_callback callback, void *opaque, struct mk_future **future,
+                     struct mk_err *err) {
+  struct mk_err local = {0};
+  if (!err) err = &local;
+  const struct mk_producer_config *cfg = p->cfg;
+  int64_t deadline = mk_now_us() / 1000 + cfg->max_block_ms;
+  struct mk_record_thunk thunk = {callback, opaque, NULL, 0, -1, -1, -1};
+  if (future) {
+    thunk.future = *future = future_new();  /* refs: the caller's and the thunk's */
+    if (!thunk.future) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  }
+
+  /* 1. Interceptors see (and may change) a copy of the record. */
+  struct mk_producer_record rec = *record;
+  for (int i = 0; i < cfg->num_interceptors; i++)
+    if (cfg->interceptors[i]->on_send) cfg->interceptors[i]->on_send(cfg->interceptors[i]->opaque, &rec);
+  if (atomic_load(&p->closing))
+    return fail_now(p, &thunk, rec.topic, rec.partition,
+                    mk_err_set(err, MK_ERR__STATE, "Cannot perform operation after producer has been closed"), err);
+  if (!rec.topic || !rec.topic[0])
+    return fail_now(p, &thunk, "", -1, mk_err_set(err, MK_ERR__INVALID_ARG, "a record needs a topic"), err);
+
+  /* 2. Serialize. */
+  struct mk_writer kw, vw;
+  mk_writer_init(&kw);
+  mk_writer_init(&vw);
+  struct mk_bytes key = MK_BYTES_NULL, value = MK_BYTES_NULL;
+  int rc = mk_serializer_serialize(cfg->key_serializer, true, rec.topic, &rec.key, &key, &kw, err);
+  if (!rc) rc = mk_serializer_serialize(cfg->value_serializer, false, rec.topic, &rec.value, &value, &vw, err);
+  thunk.key_size = key.len;
+  thunk.value_size = value.len;
+  if (rc) goto fail;
+  if (mk_trace_on()) trace_send(&rec, &key, &value);
+
+  /* 3. Size checks (ensureValidRecordSize). */
+  size_t size = mk_record_batch_record_size(0, 0, key, value, rec.headers, rec.headers_count) +
+                MK_RECORD_BATCH_HEADER_SIZE;
+  mk_metrics_record(&p->metrics, MK_M_RECORD_SIZE, (double)size);
+  if (size > (size_t)cfg->max_request_size) {
+    rc = mk_err_set(err, MK_ERR_MESSAGE_TOO_LARGE, "The message is %zu bytes when serialized which "
+                    "is larger than %d, which is the value of the max.request.size configuration.",
+                    size, cfg->max_request_size);
+    goto fail;
+  }
+  if ((int64_t)size > cfg->buffer_memory) {
+    rc = mk_err_set(err, MK_ERR_MESSAGE_TOO_LARGE, "The message is %zu bytes when serialized which "
+                    "is larger than the total memory buffer you have configured with the "
+                    "buffer.memory configuration (%lld).", size, (long long)cfg->buffer_memory);
+    goto fail;
+  }
+
+  /* 4. Metadata. */
+  struct mk_topic_snapshot *snap =
+      mk_producer_metadata_topic(p->metadata, rec.topic, deadline, mk_sender_wakeup, p->sender, err);
+  if (!snap) {
+    rc = err->code;
+    goto fail;
+  }
+  struct mk_topic_partitions parts = mk_topic_snapshot_partitions(snap);
+  if (rec.partition >= parts.count) {
+    rc = mk_err_set(err, MK_ERR_UNKNOWN_TOPIC_OR_PARTITION,
+                    "Partition %d of topic %s with partition count %d is not present in metadata.",
+                    rec.partition, rec.topic, parts.count);
+    mk_topic_snapshot_release(snap);
+    goto fail;
+  }
+
+  /* 5 and 6. Partition, then append; a custom partitioner hears about new batches. */
+  int64_t ts = rec.timestamp >= 0 ? rec.timestamp : mk_wall_ms();
+  bool wake = false;
+  for (int round = 0; round < 2; round++) {
+    struct mk_partition_choice choice;
+    rc = mk_partitioner_choose(p->partitioner, cfg->partitioner_ignore_keys, rec.topic, rec.partition,
+                               key, value, &parts, &choice, err);
+    if (rc) break;
+    int32_t chosen = -1;
+    rc = mk_accumulator_append(p->accumulator, rec.topic, choice.partition, snap, ts, key, value,
+                               rec.headers, rec.headers_count, &thunk,
+                               p->partitioner != NULL && round == 0, deadline, &chosen, &wake, err);
+    if (rc == MK_APPEND_ABORTED_FOR_NEW_BATCH) {
+      mk_partitioner_on_new_batch(p->partitioner, rec.topic, &parts, choice.partition);
+      continue;
+    }
+    if (!rc && choice.partition == MK_PARTITION_UNKNOWN)
+      mk_partitioner_trace(rec.topic, chosen, MK_PARTITION_REASON_UNIFORM_STICKY);
+    break;
+  }
+  mk_topic_snapshot_release(snap);
+  if (rc) goto fail;
+  mk_writer_free(&kw);
+  mk_writer_free(&vw);
+  if (wake) mk_sender_wakeup(p->sender);  /* 7. */
+  return 0;
+
+fail:
+  mk_writer_free(&kw);
+  mk_writer_free(&vw);
+  return fail_now(p, &thunk, rec.topic, rec.partition, rc, err);
+}
+
+/* ---- metrics --------------------------------------------------------------------------- */
+
+void mk_producer_metrics_each(struct mk_producer *p, mk_metric_fn fn, void *opaque) {
+  mk_producer_metrics_report(&p->metrics, fn, opaque);
+}
+
+struct metric_lookup {
+  const char *name;
+  double value;
+};
+
+static void lookup(void *opaque, const char *group, const char *topic, const char *name,
+                   double value) {
+  (void)group;
+  (void)topic;
+  struct metric_lookup *l = opaque;
+  if (strcmp(name, l->name) == 0) l->value = value;
+}
+
+double mk_producer_metric(struct mk_producer *p, const char *name) {
+  struct metric_lookup l = {name, NAN};
+  mk_producer_metrics_report(&p->metrics, lookup, &l);
+  return l.value;
+}

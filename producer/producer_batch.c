@@ -1,0 +1,109 @@
+/*
+ * ProducerBatch: see producer_batch.h.
+ */
+#include "producer/producer_batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "producer/producer_internal.h"
+
+struct mk_producer_batch *mk_producer_batch_new(struct mk_producer *producer, const char *topic,
+                                                int32_t partition, int compression,
+                                                int compression_level, int64_t now_ms) {
+  struct mk_producer_batch *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  b->producer = producer;
+  b->topic = topic;
+  b->partition = partition;
+  b->created_ms = now_ms;
+  b->last_attempt_ms = now_ms;
+  b->producer_id = -1;
+  b->producer_epoch = -1;
+  b->base_sequence = -1;
+  mk_record_batch_builder_init(&b->builder);
+  b->builder.compression = compression;
+  b->builder.compression_level = compression_level;
+  return b;
+}
+
+void mk_producer_batch_free(struct mk_producer_batch *b) {
+  if (!b) return;
+  mk_record_batch_builder_free(&b->builder);
+  free(b->thunks);
+  free(b->bytes);
+  free(b);
+}
+
+size_t mk_producer_batch_size(const struct mk_producer_batch *b) {
+  return mk_record_batch_builder_size(&b->builder);
+}
+
+bool mk_producer_batch_is_full(const struct mk_producer_batch *b, int32_t batch_size) {
+  return b->bytes != NULL || mk_producer_batch_size(b) >= (size_t)batch_size;
+}
+
+int mk_producer_batch_try_append(struct mk_producer_batch *b, int32_t batch_size,
+                                 int64_t timestamp, struct mk_bytes key, struct mk_bytes value,
+                                 const struct mk_record_header *headers, int headers_count,
+                                 const struct mk_record_thunk *thunk, size_t *appended_bytes) {
+  if (b->bytes) return 1;  /* closed: drained already */
+  int64_t delta = b->record_count ? timestamp - b->builder.base_timestamp : 0;
+  size_t need = mk_record_batch_record_size(delta, b->record_count, key, value, headers,
+                                            headers_count);
+  size_t now = mk_producer_batch_size(b);
+  if (b->record_count > 0 && now + need > (size_t)batch_size) return 1;
+  if (b->record_count == b->thunks_cap) {
+    int32_t cap = b->thunks_cap ? b->thunks_cap * 2 : 16;
+    struct mk_record_thunk *t = realloc(b->thunks, sizeof *t * (size_t)cap);
+    if (!t) return MK_ERR__NO_MEMORY;
+    b->thunks = t;
+    b->thunks_cap = cap;
+  }
+  if (mk_record_batch_builder_append(&b->builder, timestamp, key, value, headers, headers_count))
+    return MK_ERR__NO_MEMORY;
+  struct mk_record_thunk *t = &b->thunks[b->record_count];
+  *t = *thunk;
+  t->offset_delta = b->record_count++;
+  t->timestamp = timestamp;
+  if (appended_bytes) *appended_bytes = mk_producer_batch_size(b) - now;
+  return 0;
+}
+
+int mk_producer_batch_close(struct mk_producer_batch *b, int64_t producer_id,
+                            int16_t producer_epoch, int32_t base_sequence, struct mk_err *err) {
+  if (b->bytes) return 0;
+  b->producer_id = b->builder.producer_id = producer_id;
+  b->producer_epoch = b->builder.producer_epoch = producer_epoch;
+  b->base_sequence = b->builder.base_sequence = base_sequence;
+  struct mk_writer w;
+  mk_writer_init(&w);
+  int rc = mk_record_batch_builder_finish(&b->builder, &w, err);
+  if (rc) {
+    mk_writer_free(&w);
+    return rc;
+  }
+  b->bytes = mk_writer_take(&w, &b->bytes_len);
+  /* The records now live in bytes; the builder's copy is no longer needed. */
+  mk_writer_free(&b->builder.records);
+  return 0;
+}
+
+bool mk_producer_batch_done(struct mk_producer_batch *b, int64_t base_offset,
+                            int64_t log_append_time, const struct mk_err *err) {
+  if (b->state != MK_BATCH_OPEN) return false;
+  b->state = err && err->code ? MK_BATCH_FAILED : MK_BATCH_SUCCEEDED;
+  for (int32_t i = 0; i < b->record_count; i++) {
+    const struct mk_record_thunk *t = &b->thunks[i];
+    struct mk_record_metadata md = {
+        .topic = b->topic,
+        .partition = b->partition,
+        .offset = base_offset >= 0 && b->state == MK_BATCH_SUCCEEDED ? base_offset + t->offset_delta : -1,
+        .timestamp = log_append_time >= 0 ? log_append_time : t->timestamp,
+        .serialized_key_size = t->key_size,
+        .serialized_value_size = t->value_size,
+    };
+    mk_producer_complete_record(b->producer, t, &md, b->state == MK_BATCH_SUCCEEDED ? NULL : err);
+  }
+  return true;
+}

@@ -1,0 +1,42 @@
+/*
+ * The KafkaProducer object, shared by the producer's own files (not part of the API).
+ *
+ *   producer.c            send(), flush(), close(), futures, interceptors
+ *   record_accumulator.c  the deques           sender.c          the background thread
+ *   producer_metadata.c   what is where        network_client.c  its connections
+ *   transaction_manager.c producer id, sequences  producer_batch.c  one batch's life
+ */
+#ifndef MK_PRODUCER_PRODUCER_INTERNAL_H
+#define MK_PRODUCER_PRODUCER_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "producer/partitioner.h"
+#include "producer/producer.h"
+#include "producer/producer_batch.h"
+#include "producer/producer_metadata.h"
+#include "producer/producer_metrics.h"
+#include "producer/record_accumulator.h"
+
+struct mk_sender;
+
+struct mk_producer {
+  /* Set by mk_producer_new, read-only after. */
+  struct mk_producer_config *cfg;            /* the producer's own finished copy */
+  struct mk_partitioner *builtin_plugin;     /* partitioner.class naming a built-in (owned) */
+  const struct mk_partitioner *partitioner;  /* the plug-in in use; NULL = built-in sticky */
+  struct mk_producer_metadata *metadata;
+  struct mk_accumulator *accumulator;
+  struct mk_sender *sender;
+  /* Shared, internally locked. */
+  struct mk_producer_metrics metrics;
+  atomic_bool closing;
+};
+
+/* Complete one record: interceptors' onAcknowledgement, the `complete` trace event, the
+ * callback, the future. err NULL for success. Thread: sender (or the caller's thread for
+ * a send that failed at once). */
+void mk_producer_complete_record(struct mk_producer *p, const struct mk_record_thunk *t,
+                                 const struct mk_record_metadata *md, const struct mk_err *err);
+
+#endif

@@ -1,0 +1,615 @@
+/*
+ * RecordAccumulator: see record_accumulator.h.
+ *
+ * Layout: a topic entry per topic (its name, its BuiltInPartitioner, its deques indexed by
+ * partition), plus a flat list of every deque for the Sender's scans. All under one lock.
+ */
+#include "producer/record_accumulator.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/trace.h"
+#include "producer/producer_internal.h"
+#include "protocol/compression.h"
+
+struct topic_entry;
+
+struct deque {
+  struct topic_entry *topic;
+  int32_t partition;
+  struct mk_producer_batch *head, *tail;
+  int32_t size;
+  struct mk_partition_state state;  /* Sender only */
+};
+
+struct topic_entry {
+  char *name;
+  struct mk_builtin_partitioner *sticky;
+  struct deque **deques;  /* by partition; NULL where none yet */
+  int32_t ndeques;
+};
+
+enum { MAX_NODES = 64 };
+
+struct mk_accumulator {
+  pthread_mutex_t lock;
+  pthread_cond_t memory_freed;     /* buffer.memory came back */
+  pthread_cond_t batch_completed;  /* for flush() */
+  const struct mk_producer_config *cfg;
+  struct mk_producer *producer;
+  struct mk_producer_metrics *metrics;
+  struct topic_entry **topics;
+  int ntopics, topics_cap;
+  struct deque **all;              /* every deque, for the Sender's scans */
+  int nall, all_cap;
+  int64_t available;               /* buffer.memory not held by a batch */
+  int waiters;                     /* app threads waiting for memory: the pool is exhausted */
+  int flushes_in_progress;
+  bool closed;
+  int64_t next_batch_id;
+  struct mk_producer_batch *incomplete_head, *incomplete_tail;  /* creation order */
+  uint32_t drain_index;            /* where the next drain starts, for fairness */
+  int64_t node_ready_ms[MAX_NODES], node_drain_ms[MAX_NODES];  /* partitioner availability */
+};
+
+static int64_t now_ms(void) { return mk_now_us() / 1000; }
+
+struct mk_accumulator *mk_accumulator_new(const struct mk_producer_config *cfg,
+                                          struct mk_producer *producer,
+                                          struct mk_producer_metrics *metrics) {
+  struct mk_accumulator *acc = calloc(1, sizeof *acc);
+  if (!acc) return NULL;
+  pthread_mutex_init(&acc->lock, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&acc->memory_freed, &attr);
+  pthread_cond_init(&acc->batch_completed, &attr);
+  pthread_condattr_destroy(&attr);
+  acc->cfg = cfg;
+  acc->producer = producer;
+  acc->metrics = metrics;
+  acc->available = cfg->buffer_memory;
+  return acc;
+}
+
+void mk_accumulator_free(struct mk_accumulator *acc) {
+  if (!acc) return;
+  for (int i = 0; i < acc->nall; i++) {
+    struct deque *d = acc->all[i];
+    while (d->head) {
+      struct mk_producer_batch *b = d->head;
+      d->head = b->next;
+      mk_producer_batch_free(b);
+    }
+    free(d);
+  }
+  for (int i = 0; i < acc->ntopics; i++) {
+    mk_builtin_partitioner_free(acc->topics[i]->sticky);
+    free(acc->topics[i]->deques);
+    free(acc->topics[i]->name);
+    free(acc->topics[i]);
+  }
+  free(acc->topics);
+  free(acc->all);
+  pthread_mutex_destroy(&acc->lock);
+  pthread_cond_destroy(&acc->memory_freed);
+  pthread_cond_destroy(&acc->batch_completed);
+  free(acc);
+}
+
+/* ---- topics and deques (lock held) ----------------------------------------------------- */
+
+static struct topic_entry *topic_entry(struct mk_accumulator *acc, const char *name, bool create) {
+  for (int i = 0; i < acc->ntopics; i++)
+    if (strcmp(acc->topics[i]->name, name) == 0) return acc->topics[i];
+  if (!create) return NULL;
+  if (acc->ntopics == acc->topics_cap) {
+    int cap = acc->topics_cap ? acc->topics_cap * 2 : 8;
+    struct topic_entry **t = realloc(acc->topics, sizeof *t * (size_t)cap);
+    if (!t) return NULL;
+    acc->topics = t;
+    acc->topics_cap = cap;
+  }
+  struct topic_entry *t = calloc(1, sizeof *t);
+  if (!t || !(t->name = strdup(name)) ||
+      mk_builtin_partitioner_new(name, acc->cfg->batch_size > 0 ? acc->cfg->batch_size : 1,
+                                 &t->sticky, NULL)) {
+    if (t) free(t->name);
+    free(t);
+    return NULL;
+  }
+  acc->topics[acc->ntopics++] = t;
+  return t;
+}
+
+const char *mk_accumulator_topic_name(struct mk_accumulator *acc, const char *topic) {
+  pthread_mutex_lock(&acc->lock);
+  struct topic_entry *t = topic_entry(acc, topic, true);
+  pthread_mutex_unlock(&acc->lock);
+  return t ? t->name : NULL;
+}
+
+static struct deque *get_deque(struct mk_accumulator *acc, struct topic_entry *t, int32_t partition) {
+  if (partition >= t->ndeques) {
+    int32_t n = partition + 1;
+    struct deque **d = realloc(t->deques, sizeof *d * (size_t)n);
+    if (!d) return NULL;
+    memset(d + t->ndeques, 0, sizeof *d * (size_t)(n - t->ndeques));
+    t->deques = d;
+    t->ndeques = n;
+  }
+  if (t->deques[partition]) return t->deques[partition];
+  if (acc->nall == acc->all_cap) {
+    int cap = acc->all_cap ? acc->all_cap * 2 : 16;
+    struct deque **a = realloc(acc->all, sizeof *a * (size_t)cap);
+    if (!a) return NULL;
+    acc->all = a;
+    acc->all_cap = cap;
+  }
+  struct deque *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  d->topic = t;
+  d->partition = partition;
+  d->state.topic = t->name;
+  d->state.partition = partition;
+  d->state.last_acked_sequence = -1;
+  t->deques[partition] = acc->all[acc->nall++] = d;
+  return d;
+}
+
+/* Java's allBatchesFull: only the last batch can be open, so check that one. */
+static bool all_batches_full(const struct mk_accumulator *acc, const struct deque *d) {
+  return !d->tail || mk_producer_batch_is_full(d->tail, acc->cfg->batch_size);
+}
+
+static void push_tail(struct deque *d, struct mk_producer_batch *b) {
+  b->next = NULL;
+  b->prev = d->tail;
+  if (d->tail) d->tail->next = b;
+  else d->head = b;
+  d->tail = b;
+  d->size++;
+}
+
+static void unlink_batch(struct deque *d, struct mk_producer_batch *b) {
+  if (b->prev) b->prev->next = b->next;
+  else d->head = b->next;
+  if (b->next) b->next->prev = b->prev;
+  else d->tail = b->prev;
+  b->next = b->prev = NULL;
+  d->size--;
+}
+
+/* ---- append (app threads) -------------------------------------------------------------- */
+
+/* compression.<type>.level for the configured compression.type. */
+static int compression_level(const struct mk_producer_config *cfg) {
+  switch (cfg->compression_type) {
+    case MK_COMPRESSION_GZIP: return cfg->compression_gzip_level;
+    case MK_COMPRESSION_LZ4: return cfg->compression_lz4_level;
+    case MK_COMPRESSION_ZSTD: return cfg->compression_zstd_level;
+  }
+  return MK_COMPRESSION_LEVEL_DEFAULT;
+}
+
+/* Wait for `need` bytes of buffer.memory (BufferPool.allocate). Lock held. */
+static int reserve(struct mk_accumulator *acc, size_t need, int64_t deadline_ms, struct mk_err *err) {
+  int64_t start = mk_now_us();
+  while (acc->available < (int64_t)need && !acc->closed) {
+    int64_t now = now_ms();
+    if (now >= deadline_ms)
+      return mk_err_set(err, MK_ERR_REQUEST_TIMED_OUT,
+                        "Failed to allocate %zu bytes within the configured max blocking time "
+                        "%lld ms (buffer.memory %lld is in use by records waiting to be sent)",
+                        need, (long long)acc->cfg->max_block_ms, (long long)acc->cfg->buffer_memory);
+    acc->waiters++;
+    acc->metrics->waiting_threads = acc->waiters;
+    struct timespec until = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000};
+    pthread_cond_timedwait(&acc->memory_freed, &acc->lock, &until);
+    acc->waiters--;
+    acc->metrics->waiting_threads = acc->waiters;
+  }
+  if (acc->closed) return mk_err_set(err, MK_ERR__STATE, "the producer is closing");
+  int64_t waited_ns = (mk_now_us() - start) * 1000;
+  if (waited_ns > 1000000) mk_metrics_record(acc->metrics, MK_M_BUFFERPOOL_WAIT, (double)waited_ns);
+  acc->available -= (int64_t)need;
+  acc->metrics->buffer_available_bytes = acc->available;
+  return 0;
+}
+
+static void release(struct mk_accumulator *acc, size_t bytes) {
+  acc->available += (int64_t)bytes;
+  acc->metrics->buffer_available_bytes = acc->available;
+  pthread_cond_broadcast(&acc->memory_freed);
+}
+
+static void trace_append(const struct mk_producer_batch *b, size_t bytes, bool new_batch) {
+  struct mk_trace_event ev;
+  mk_trace_begin(&ev, "producer", "append");
+  mk_trace_str(&ev, "topic", b->topic);
+  mk_trace_int(&ev, "partition", b->partition);
+  mk_trace_int(&ev, "batch_id", b->id);
+  mk_trace_bool(&ev, "new_batch", new_batch);
+  mk_trace_int(&ev, "records", b->record_count);
+  mk_trace_int(&ev, "bytes", (int64_t)mk_producer_batch_size(b));
+  mk_trace_int(&ev, "record_bytes", (int64_t)bytes);
+  mk_trace_end(&ev);
+}
+
+int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t partition,
+                          const struct mk_topic_snapshot *snapshot, int64_t timestamp,
+                          struct mk_bytes key, struct mk_bytes value,
+                          const struct mk_record_header *headers, int headers_count,
+                          const struct mk_record_thunk *thunk, bool abort_on_new_batch,
+                          int64_t deadline_ms, int32_t *chosen, bool *wake_sender,
+                          struct mk_err *err) {
+  const struct mk_producer_config *cfg = acc->cfg;
+  struct mk_topic_partitions partitions = mk_topic_snapshot_partitions(snapshot);
+  size_t reserved = 0;
+  int rc = 0;
+  pthread_mutex_lock(&acc->lock);
+  for (;;) {
+    if (acc->closed) {
+      rc = mk_err_set(err, MK_ERR__STATE, "the producer is closing: send() after close()");
+      break;
+    }
+    struct topic_entry *t = topic_entry(acc, topic, true);
+    struct mk_sticky_partition_info info = {partition, 0};
+    if (partition == MK_PARTITION_UNKNOWN && t)
+      info = mk_builtin_partitioner_peek_current_partition(t->sticky, &partitions);
+    struct deque *d = t && info.partition >= 0 ? get_deque(acc, t, info.partition) : NULL;
+    if (!d) {
+      rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory appending to %s", topic);
+      break;
+    }
+    size_t bytes = 0;
+    /* 1. Try the open batch at the tail. */
+    if (d->tail) {
+      rc = mk_producer_batch_try_append(d->tail, cfg->batch_size, timestamp, key, value, headers,
+                                        headers_count, thunk, &bytes);
+      if (rc < 0) {
+        mk_err_set(err, rc, "out of memory appending to %s-%d", topic, d->partition);
+        break;
+      }
+      if (rc == 0) {
+        if (mk_trace_on()) trace_append(d->tail, bytes, false);
+        if (partition == MK_PARTITION_UNKNOWN)
+          mk_builtin_partitioner_update_partition_info(t->sticky, &info, (int32_t)bytes,
+                                                       &partitions, all_batches_full(acc, d));
+        *chosen = d->partition;
+        *wake_sender = d->size > 1 || mk_producer_batch_is_full(d->tail, cfg->batch_size);
+        break;
+      }
+      rc = 0;
+    }
+    /* 2. A new batch is needed. A custom partitioner is told first and may choose again. */
+    if (abort_on_new_batch) {
+      rc = MK_APPEND_ABORTED_FOR_NEW_BATCH;
+      break;
+    }
+    size_t need = mk_record_batch_record_size(0, 0, key, value, headers, headers_count) +
+                  MK_RECORD_BATCH_HEADER_SIZE;
+    if (need < (size_t)cfg->batch_size) need = (size_t)cfg->batch_size;
+    if (reserved < need) {
+      /* Waiting releases the lock, so the deque may have changed: start over after. */
+      if ((rc = reserve(acc, need - reserved, deadline_ms, err))) break;
+      reserved = need;
+      continue;
+    }
+    struct mk_producer_batch *b =
+        mk_producer_batch_new(acc->producer, t->name, d->partition, cfg->compression_type,
+                              compression_level(cfg), now_ms());
+    if (!b || mk_producer_batch_try_append(b, cfg->batch_size, timestamp, key, value, headers,
+                                           headers_count, thunk, &bytes) != 0) {
+      mk_producer_batch_free(b);
+      rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory for a new batch of %s", topic);
+      break;
+    }
+    b->id = acc->next_batch_id++;
+    b->reserved = reserved;
+    reserved = 0;
+    push_tail(d, b);
+    b->incomplete_prev = acc->incomplete_tail;
+    if (acc->incomplete_tail) acc->incomplete_tail->incomplete_next = b;
+    else acc->incomplete_head = b;
+    acc->incomplete_tail = b;
+    if (mk_trace_on()) trace_append(b, bytes, true);
+    if (partition == MK_PARTITION_UNKNOWN)
+      mk_builtin_partitioner_update_partition_info(t->sticky, &info, (int32_t)bytes, &partitions,
+                                                   all_batches_full(acc, d));
+    *chosen = d->partition;
+    *wake_sender = true;
+    break;
+  }
+  if (reserved) release(acc, reserved);
+  pthread_mutex_unlock(&acc->lock);
+  return rc;
+}
+
+/* ---- the Sender's side ----------------------------------------------------------------- */
+
+int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata *md,
+                         int64_t now, int32_t *ready_nodes, int max_nodes,
+                         int64_t *next_delay_ms) {
+  const struct mk_producer_config *cfg = acc->cfg;
+  int n = 0;
+  int64_t next = INT64_MAX;
+  pthread_mutex_lock(&acc->lock);
+  bool exhausted = acc->waiters > 0, flushing = acc->flushes_in_progress > 0;
+  for (int ti = 0; ti < acc->ntopics; ti++) {
+    struct topic_entry *t = acc->topics[ti];
+    struct mk_partition_queue_stats stats[256];
+    int32_t nstats = 0;
+    for (int32_t p = 0; p < t->ndeques; p++) {
+      struct deque *d = t->deques[p];
+      if (!d) continue;
+      int32_t leader = mk_producer_metadata_leader(md, t->name, p, NULL);
+      if (nstats < 256)
+        stats[nstats++] = (struct mk_partition_queue_stats){
+            p, leader >= 0, d->size, leader >= 0 && leader < MAX_NODES,
+            leader >= 0 && leader < MAX_NODES ? acc->node_ready_ms[leader] : 0,
+            leader >= 0 && leader < MAX_NODES ? acc->node_drain_ms[leader] : 0};
+      if (!d->head) continue;
+      if (leader < 0) {
+        mk_producer_metadata_request_update(md);
+        continue;
+      }
+      bool already = false;
+      for (int i = 0; i < n; i++) already |= ready_nodes[i] == leader;
+      if (already) continue;
+      struct mk_producer_batch *b = d->head;
+      bool backing_off = b->in_retry && now < b->retry_at_ms;
+      int64_t waited = now - b->created_ms;
+      int64_t wait_for = backing_off ? b->retry_at_ms - b->created_ms : cfg->linger_ms;
+      bool full = d->size > 1 || mk_producer_batch_is_full(b, cfg->batch_size);
+      bool expired = waited >= wait_for;
+      bool sendable = full || expired || exhausted || acc->closed || flushing;
+      if (sendable && !backing_off) {
+        if (n < max_nodes) ready_nodes[n++] = leader;
+        if (leader < MAX_NODES) acc->node_ready_ms[leader] = now;
+      } else {
+        int64_t left = wait_for - waited;
+        if (left < next) next = left;
+      }
+    }
+    /* The BuiltInPartitioner's adaptive half: queue sizes steer keyless records away from
+     * partitions whose leaders are slow (RecordAccumulator.partitionReady). */
+    mk_builtin_partitioner_update_load_stats_from_queues(
+        t->sticky, stats, nstats, t->ndeques, cfg->partitioner_adaptive_partitioning_enable && !cfg->partitioner,
+        cfg->partitioner_availability_timeout_ms);
+  }
+  pthread_mutex_unlock(&acc->lock);
+  *next_delay_ms = next == INT64_MAX ? -1 : next < 0 ? 0 : next;
+  return n;
+}
+
+int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata *md,
+                         int32_t node, int32_t max_request_size, int64_t producer_id,
+                         int16_t producer_epoch, int64_t now, struct mk_producer_batch **out,
+                         int max) {
+  const struct mk_producer_config *cfg = acc->cfg;
+  bool idempotent = producer_id >= 0;
+  bool one_in_flight = cfg->max_in_flight_requests_per_connection == 1;
+  int n = 0;
+  size_t total = 0;
+  pthread_mutex_lock(&acc->lock);
+  int nall = acc->nall;
+  uint32_t start = nall ? acc->drain_index % (uint32_t)nall : 0;
+  for (int i = 0; i < nall && n < max; i++) {
+    struct deque *d = acc->all[(start + (uint32_t)i) % (uint32_t)nall];
+    struct mk_producer_batch *b = d->head;
+    if (!b || mk_producer_metadata_leader(md, d->topic->name, d->partition, NULL) != node) continue;
+    if (b->in_retry && now < b->retry_at_ms) continue;
+    /* Ordering: with max.in.flight=1 a partition has at most one batch in flight (Java
+     * mutes it); with idempotence a retry waits until the batches sent before it have
+     * answered, then goes out first, so sequences reach the broker in order. */
+    if ((one_in_flight || (idempotent && b->in_retry)) && d->state.in_flight > 0) continue;
+    size_t size = b->bytes ? b->bytes_len : mk_producer_batch_size(b);
+    if (n > 0 && total + size > (size_t)max_request_size) break;
+    if (!b->bytes) {
+      int32_t seq = -1;
+      if (idempotent) {
+        seq = d->state.next_sequence;
+        d->state.next_sequence = seq > INT32_MAX - b->record_count
+                                     ? b->record_count - (INT32_MAX - seq) - 1
+                                     : seq + b->record_count;
+      }
+      size_t raw = mk_producer_batch_size(b);
+      struct mk_err err = {0};
+      if (mk_producer_batch_close(b, idempotent ? producer_id : -1, idempotent ? producer_epoch : -1,
+                                  seq, &err))
+        continue;  /* out of memory compressing: leave it for the next drain */
+      if (cfg->compression_type && raw)
+        mk_metrics_record(acc->metrics, MK_M_COMPRESSION_RATE, (double)b->bytes_len / (double)raw);
+      size = b->bytes_len;
+    }
+    unlink_batch(d, b);
+    b->drained_ms = now;
+    d->state.in_flight++;
+    mk_metrics_record(acc->metrics, MK_M_RECORD_QUEUE_TIME, (double)(now - b->created_ms));
+    out[n++] = b;
+    total += size;
+  }
+  acc->drain_index = start + 1;
+  if (node >= 0 && node < MAX_NODES && n) acc->node_drain_ms[node] = now;
+  pthread_mutex_unlock(&acc->lock);
+  return n;
+}
+
+void mk_accumulator_reenqueue(struct mk_accumulator *acc, struct mk_producer_batch *b,
+                              int64_t now, int64_t backoff_ms) {
+  pthread_mutex_lock(&acc->lock);
+  struct topic_entry *t = topic_entry(acc, b->topic, false);
+  struct deque *d = t && b->partition < t->ndeques ? t->deques[b->partition] : NULL;
+  b->in_retry = true;
+  b->last_attempt_ms = now;
+  b->retry_at_ms = now + backoff_ms;
+  b->drained_ms = 0;  /* back in the deque: no longer in flight */
+  if (d) {
+    d->state.in_flight--;
+    /* At the front, but behind retries with lower sequence numbers (Java's
+     * insertInSequenceOrder), so the broker sees sequences in order. */
+    struct mk_producer_batch *at = d->head;
+    while (at && b->base_sequence >= 0 && at->base_sequence >= 0 &&
+           at->base_sequence < b->base_sequence)
+      at = at->next;
+    if (!at) {
+      push_tail(d, b);
+    } else {
+      b->next = at;
+      b->prev = at->prev;
+      if (at->prev) at->prev->next = b;
+      else d->head = b;
+      at->prev = b;
+      d->size++;
+    }
+  }
+  pthread_mutex_unlock(&acc->lock);
+}
+
+struct mk_partition_state *mk_accumulator_partition_state(struct mk_accumulator *acc,
+                                                          const struct mk_producer_batch *b) {
+  pthread_mutex_lock(&acc->lock);
+  struct topic_entry *t = topic_entry(acc, b->topic, false);
+  struct deque *d = t && b->partition < t->ndeques ? t->deques[b->partition] : NULL;
+  pthread_mutex_unlock(&acc->lock);
+  return d ? &d->state : NULL;
+}
+
+void mk_accumulator_reset_sequences(struct mk_accumulator *acc) {
+  pthread_mutex_lock(&acc->lock);
+  for (int i = 0; i < acc->nall; i++) {
+    acc->all[i]->state.next_sequence = 0;
+    acc->all[i]->state.last_acked_sequence = -1;
+    /* Batches not yet sent get sequences afresh when drained. */
+    for (struct mk_producer_batch *b = acc->all[i]->head; b; b = b->next)
+      if (!b->in_retry && b->bytes) {
+        free(b->bytes);
+        b->bytes = NULL;
+      }
+  }
+  pthread_mutex_unlock(&acc->lock);
+}
+
+/* Remove b from the incomplete list, free it and return its memory. Lock held. */
+static void deallocate_locked(struct mk_accumulator *acc, struct mk_producer_batch *b) {
+  if (b->incomplete_prev) b->incomplete_prev->incomplete_next = b->incomplete_next;
+  else acc->incomplete_head = b->incomplete_next;
+  if (b->incomplete_next) b->incomplete_next->incomplete_prev = b->incomplete_prev;
+  else acc->incomplete_tail = b->incomplete_prev;
+  release(acc, b->reserved);
+  mk_producer_batch_free(b);
+  pthread_cond_broadcast(&acc->batch_completed);
+}
+
+void mk_accumulator_deallocate(struct mk_accumulator *acc, struct mk_producer_batch *b) {
+  pthread_mutex_lock(&acc->lock);
+  struct topic_entry *t = topic_entry(acc, b->topic, false);
+  struct deque *d = t && b->partition < t->ndeques ? t->deques[b->partition] : NULL;
+  if (d && b->drained_ms) d->state.in_flight--;
+  deallocate_locked(acc, b);
+  pthread_mutex_unlock(&acc->lock);
+}
+
+/* Fail (outside the lock: callbacks may take other locks) the batches in list. */
+static void fail_list(struct mk_accumulator *acc, struct mk_producer_batch *list,
+                      const struct mk_err *err) {
+  while (list) {
+    struct mk_producer_batch *b = list;
+    list = b->next;
+    mk_producer_batch_done(b, -1, -1, err);
+    mk_metrics_record(acc->metrics, MK_M_RECORD_ERROR, b->record_count);
+    pthread_mutex_lock(&acc->lock);
+    deallocate_locked(acc, b);
+    pthread_mutex_unlock(&acc->lock);
+  }
+}
+
+void mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
+  int64_t timeout = acc->cfg->delivery_timeout_ms;
+  struct mk_producer_batch *expired = NULL;
+  char what[160] = "";
+  int records = 0;
+  pthread_mutex_lock(&acc->lock);
+  for (int i = 0; i < acc->nall; i++) {
+    struct deque *d = acc->all[i];
+    for (struct mk_producer_batch *b = d->head, *next; b; b = next) {
+      next = b->next;
+      if (now - b->created_ms < timeout) continue;
+      unlink_batch(d, b);
+      records += b->record_count;
+      if (!what[0])
+        snprintf(what, sizeof what, "%s-%d:%lld ms has passed since batch creation",
+                 b->topic, b->partition, (long long)(now - b->created_ms));
+      b->next = expired;
+      expired = b;
+    }
+  }
+  pthread_mutex_unlock(&acc->lock);
+  if (!expired) return;
+  struct mk_err err;
+  mk_err_set(&err, MK_ERR_REQUEST_TIMED_OUT, "Expiring %d record(s) for %s (delivery.timeout.ms=%lld)",
+             records, what, (long long)timeout);
+  fail_list(acc, expired, &err);
+}
+
+int mk_accumulator_flush(struct mk_accumulator *acc, int64_t deadline_ms, void (*wake)(void *),
+                         void *arg) {
+  pthread_mutex_lock(&acc->lock);
+  int64_t mark = acc->next_batch_id;
+  acc->flushes_in_progress++;
+  pthread_mutex_unlock(&acc->lock);
+  wake(arg);
+  int rc = 0;
+  pthread_mutex_lock(&acc->lock);
+  while (acc->incomplete_head && acc->incomplete_head->id < mark) {
+    if (deadline_ms < 0) {
+      pthread_cond_wait(&acc->batch_completed, &acc->lock);
+      continue;
+    }
+    if (now_ms() >= deadline_ms) {
+      rc = MK_ERR__TIMED_OUT;
+      break;
+    }
+    struct timespec until = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000};
+    pthread_cond_timedwait(&acc->batch_completed, &acc->lock, &until);
+  }
+  acc->flushes_in_progress--;
+  pthread_mutex_unlock(&acc->lock);
+  return rc;
+}
+
+void mk_accumulator_close(struct mk_accumulator *acc) {
+  pthread_mutex_lock(&acc->lock);
+  acc->closed = true;
+  pthread_cond_broadcast(&acc->memory_freed);
+  pthread_mutex_unlock(&acc->lock);
+}
+
+bool mk_accumulator_has_incomplete(struct mk_accumulator *acc) {
+  pthread_mutex_lock(&acc->lock);
+  bool any = acc->incomplete_head != NULL;
+  pthread_mutex_unlock(&acc->lock);
+  return any;
+}
+
+void mk_accumulator_abort_undrained(struct mk_accumulator *acc, const struct mk_err *err) {
+  struct mk_producer_batch *list = NULL;
+  pthread_mutex_lock(&acc->lock);
+  for (int i = 0; i < acc->nall; i++) {
+    struct deque *d = acc->all[i];
+    while (d->head) {
+      struct mk_producer_batch *b = d->head;
+      unlink_batch(d, b);
+      b->next = list;
+      list = b;
+    }
+  }
+  pthread_mutex_unlock(&acc->lock);
+  fail_list(acc, list, err);
+}
