@@ -35,6 +35,13 @@ int mk_cli_topics(int argc, char **argv);
 /* minikafka consume: kafka-console-consumer.sh's flags, without consumer groups. */
 int mk_cli_consume(int argc, char **argv);
 
+/* ---- produce.c, perf.c (built on the producer in producer/producer.h) ------------------- */
+
+/* minikafka produce: kafka-console-producer.sh's flags; one record per line of stdin. */
+int mk_cli_produce(int argc, char **argv);
+/* minikafka perf: kafka-producer-perf-test.sh's flags, and its summary lines. */
+int mk_cli_perf(int argc, char **argv);
+
 /* ---- decode.c ---------------------------------------------------------------------------- */
 
 /* minikafka decode [--hex] [--api NAME --version N] [FILE]: one frame -> JSON on stdout. */

@@ -58,8 +58,11 @@ static void window(struct mk_stat *s, int64_t now, double *sum, double *count, d
     if (s->count[i] && (isnan(*max) || s->max[i] > *max)) *max = s->max[i];
     if (s->sample_start_ms[i] < oldest) oldest = s->sample_start_ms[i];
   }
-  *seconds = (double)(now - oldest) / 1000.0;
-  if (*seconds < 1.0) *seconds = 1.0;  /* Kafka's Rate also never divides by less than one window unit */
+  /* Kafka's Rate.windowSize: the elapsed time, but never less than (samples - 1) full
+   * windows, so a short burst is not reported as a huge rate. */
+  int64_t elapsed = now - oldest;
+  if (elapsed < WINDOW_MS) elapsed = WINDOW_MS;
+  *seconds = (double)elapsed / 1000.0;
 }
 
 void mk_producer_metrics_report(struct mk_producer_metrics *m, mk_metric_fn fn, void *opaque) {

@@ -424,8 +424,9 @@ int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata
       if (mk_producer_batch_close(b, idempotent ? producer_id : -1, idempotent ? producer_epoch : -1,
                                   seq, &err))
         continue;  /* out of memory compressing: leave it for the next drain */
-      if (cfg->compression_type && raw)
-        mk_metrics_record(acc->metrics, MK_M_COMPRESSION_RATE, (double)b->bytes_len / (double)raw);
+      if (raw)  /* 1.0 without compression, as Kafka records it */
+        mk_metrics_record(acc->metrics, MK_M_COMPRESSION_RATE,
+                          cfg->compression_type ? (double)b->bytes_len / (double)raw : 1.0);
       size = b->bytes_len;
     }
     unlink_batch(d, b);

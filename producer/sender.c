@@ -325,11 +325,9 @@ static void on_produce(void *opaque, int32_t node, int version, void *body, int 
   const struct mk_produce_response *r = body;
   if (!rc && r) {
     mk_metrics_record(&s->p->metrics, MK_M_REQUEST_LATENCY, (double)(now - ctx->sent_ms));
-    if (r->throttle_time_ms > 0) {
-      /* The broker asks us to slow down: send nothing more to it for that long. */
+    mk_metrics_record(&s->p->metrics, MK_M_THROTTLE_TIME, r->throttle_time_ms);
+    if (r->throttle_time_ms > 0)  /* the broker asks us to slow down: send it nothing for that long */
       node_state(s, node)->throttle_until_ms = now + r->throttle_time_ms;
-      mk_metrics_record(&s->p->metrics, MK_M_THROTTLE_TIME, r->throttle_time_ms);
-    }
   }
   if (mk_trace_on()) {
     struct mk_trace_event ev;
