@@ -174,9 +174,11 @@ static int read_failed(struct ctx *c, struct mk_reader *r) {
   return fail(c, MK_ERR__DECODE, (long)r->err_pos, "%s", mk_reader_strerror(r->err));
 }
 
-/* Decode one value of `type` into p. f supplies nullability and the nested schema. */
+/* Decode one value of `type` into p. f supplies the nested schema; may_be_null says whether
+ * a null is allowed here (a field's own nullability; never for an array's elements, which
+ * Kafka does not allow to be null). */
 static int decode_value(struct ctx *c, const struct mk_field *f, int type, struct mk_reader *r,
-                        void *p) {
+                        void *p, bool may_be_null) {
   size_t start = r->pos;
   switch (type) {
     case MK_BOOL: *(bool *)p = mk_read_bool(r); break;
@@ -190,14 +192,14 @@ static int decode_value(struct ctx *c, const struct mk_field *f, int type, struc
     case MK_UUID: *(struct mk_uuid *)p = mk_read_uuid(r); break;
     case MK_STRING: {
       struct mk_str s = mk_read_string(r, c->flexible);
-      if (!r->err && s.len < 0 && !nullable(c, f))
+      if (!r->err && s.len < 0 && !may_be_null)
         return fail(c, MK_ERR__DECODE, (long)start, "null where the version allows no null");
       *(struct mk_str *)p = s;
       break;
     }
     case MK_BYTES: case MK_RECORDS: {
       struct mk_bytes b = mk_read_bytes(r, c->flexible);
-      if (!r->err && b.len < 0 && !nullable(c, f))
+      if (!r->err && b.len < 0 && !may_be_null)
         return fail(c, MK_ERR__DECODE, (long)start, "null where the version allows no null");
       *(struct mk_bytes *)p = b;
       break;
@@ -223,7 +225,7 @@ static int decode_array(struct ctx *c, const struct mk_field *f, struct mk_reade
       void *item = (char *)items + size * (size_t)i;
       if (f->elem == MK_STRUCT) mk_schema_set_defaults(f->schema, item);
       push(c, NULL, i);
-      int rc = decode_value(c, f, f->elem, r, item);
+      int rc = decode_value(c, f, f->elem, r, item, false);
       pop(c);
       if (rc) return rc;
     }
@@ -236,7 +238,8 @@ static int decode_array(struct ctx *c, const struct mk_field *f, struct mk_reade
 static int decode_field(struct ctx *c, const struct mk_field *f, struct mk_reader *r, void *base) {
   push(c, f->name, -1);
   int rc = f->type == MK_ARRAY ? decode_array(c, f, r, base)
-                               : decode_value(c, f, f->type, r, (char *)base + f->offset);
+                               : decode_value(c, f, f->type, r, (char *)base + f->offset,
+                                              nullable(c, f));
   pop(c);
   return rc;
 }
@@ -293,7 +296,7 @@ static int encode_struct(struct ctx *c, const struct mk_schema *s, const void *i
                          struct mk_writer *w);
 
 static int encode_value(struct ctx *c, const struct mk_field *f, int type, const void *p,
-                        struct mk_writer *w) {
+                        struct mk_writer *w, bool may_be_null) {
   switch (type) {
     case MK_BOOL: mk_write_bool(w, *(const bool *)p); break;
     case MK_INT8: mk_write_i8(w, *(const int8_t *)p); break;
@@ -306,7 +309,7 @@ static int encode_value(struct ctx *c, const struct mk_field *f, int type, const
     case MK_UUID: mk_write_uuid(w, *(const struct mk_uuid *)p); break;
     case MK_STRING: {
       struct mk_str s = *(const struct mk_str *)p;
-      if (s.len < 0 && !nullable(c, f))
+      if (s.len < 0 && !may_be_null)
         return fail(c, MK_ERR__INVALID_ARG, -1, "null where the version allows no null");
       if (!c->flexible && s.len > INT16_MAX)
         return fail(c, MK_ERR__INVALID_ARG, -1, "string of %d bytes exceeds 32767", s.len);
@@ -315,7 +318,7 @@ static int encode_value(struct ctx *c, const struct mk_field *f, int type, const
     }
     case MK_BYTES: case MK_RECORDS: {
       struct mk_bytes b = *(const struct mk_bytes *)p;
-      if (b.len < 0 && !nullable(c, f))
+      if (b.len < 0 && !may_be_null)
         return fail(c, MK_ERR__INVALID_ARG, -1, "null where the version allows no null");
       mk_write_bytes(w, b, c->flexible);
       break;
@@ -330,7 +333,7 @@ static int encode_field(struct ctx *c, const struct mk_field *f, const void *bas
   int rc = 0;
   push(c, f->name, -1);
   if (f->type != MK_ARRAY) {
-    rc = encode_value(c, f, f->type, (const char *)base + f->offset, w);
+    rc = encode_value(c, f, f->type, (const char *)base + f->offset, w, nullable(c, f));
   } else {
     int32_t n = *CAT(int32_t, base, f->count_offset);
     const char *items = *(const char *const *)((const char *)base + f->offset);
@@ -341,7 +344,7 @@ static int encode_field(struct ctx *c, const struct mk_field *f, const void *bas
       size_t size = elem_size(f->elem, f->schema);
       for (int32_t i = 0; i < n && !rc; i++) {
         push(c, NULL, i);
-        rc = encode_value(c, f, f->elem, items + size * (size_t)i, w);
+        rc = encode_value(c, f, f->elem, items + size * (size_t)i, w, false);
         pop(c);
       }
     }

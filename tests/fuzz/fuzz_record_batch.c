@@ -3,7 +3,10 @@
  * Run it as described in tests/fuzz/README.md.
  *
  * The input is a records section as it arrives in a Produce request or sits in a log:
- * zero or more record batches back to back. For each batch mk_record_batch_parse() finds:
+ * zero or more record batches back to back. Each batch mk_record_batch_parse() finds is
+ * validated as it is, then copied to a buffer of its own with its CRC recomputed (random
+ * mutations break the CRC, and validation would never get past it), and the copy goes
+ * through:
  *
  *   1. mk_record_batch_validate() with a 1 MiB decompression limit (the broker's check);
  *   2. mk_record_reader_*() over every record and every header, whatever validation said:
@@ -19,8 +22,9 @@
  *      whether a record still fits.
  *
  * Then the whole input goes to mk_decompress() once per codec (and one unknown codec),
- * again with a 1 MiB limit: a decompressor that writes past its limit or trusts a length
- * in the stream shows up here before it shows up inside a batch.
+ * with a 1 MiB limit and with a 256-byte one: a decompressor that writes past its limit,
+ * trusts a length in the stream or leaves half an output behind on failure shows up here
+ * before it shows up inside a batch.
  *
  * A broken property prints what differed and aborts; libFuzzer saves the input.
  */
@@ -79,6 +83,16 @@ static bool bytes_eq(struct mk_bytes a, struct mk_bytes b) {
   return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, (size_t)a.len) == 0);
 }
 
+/* Make room for element n of an array that grows one element at a time: double the
+ * allocation whenever n reaches a power of two (0, 1, 2, 4, ...). Counts from the wire
+ * are never used to size an allocation up front. */
+static void *grow(void *array, int n, size_t elem_size) {
+  if (n & (n - 1)) return array;  /* not a power of two: there is room */
+  void *more = realloc(array, (n ? 2 * (size_t)n : 1) * elem_size);
+  if (!more) abort();
+  return more;
+}
+
 /* Read all of b's records (and their headers) through rr, which is already initialized.
  * Records are kept in *seen when it is not NULL. */
 static void read_records(struct mk_record_reader *rr, const struct mk_record_batch *b,
@@ -93,8 +107,6 @@ static void read_records(struct mk_record_reader *rr, const struct mk_record_bat
     struct mk_record_header *headers = NULL;
     int headers_read = 0;
     bool headers_ok = true;
-    /* headers_count comes from the wire: grow the array as headers really arrive rather
-     * than trusting the count with a big allocation. */
     for (int32_t i = 0; i < rec.headers_count; i++) {
       struct mk_record_header h;
       if (mk_record_next_header(&rec, &h, &err) != 0) {
@@ -105,12 +117,7 @@ static void read_records(struct mk_record_reader *rr, const struct mk_record_bat
       touch(h.value);
       if (h.key.len < 0) die("header key is null", batch_no, n);
       if (seen) {
-        if ((headers_read & (headers_read - 1)) == 0) {  /* 0, 1, 2, 4, 8...: double */
-          size_t cap = headers_read ? 2 * (size_t)headers_read : 1;
-          struct mk_record_header *more = realloc(headers, cap * sizeof *headers);
-          if (!more) abort();
-          headers = more;
-        }
+        headers = grow(headers, headers_read, sizeof *headers);
         headers[headers_read] = h;
       }
       headers_read++;
@@ -121,12 +128,7 @@ static void read_records(struct mk_record_reader *rr, const struct mk_record_bat
       (void)mk_control_record_parse(&rec, &type, &coordinator_epoch, &err);
     }
     if (seen) {
-      if ((seen->count & (seen->count - 1)) == 0) {
-        size_t cap = seen->count ? 2 * (size_t)seen->count : 1;
-        struct seen_record *more = realloc(seen->records, cap * sizeof *more);
-        if (!more) abort();
-        seen->records = more;
-      }
+      seen->records = grow(seen->records, seen->count, sizeof *seen->records);
       seen->records[seen->count++] = (struct seen_record){
           .timestamp = (int64_t)((uint64_t)b->base_timestamp + (uint64_t)rec.timestamp_delta),
           .key = rec.key, .value = rec.value, .headers = headers,
@@ -140,6 +142,9 @@ static void read_records(struct mk_record_reader *rr, const struct mk_record_bat
       die("reader returned more records than records_count", batch_no, n);
   }
   if (rc != MK_ERR__STATE && seen) seen->complete = false;
+  /* The reader's error is sticky: asking again must fail again, not resume mid-record. */
+  if (rc != 0 && mk_record_reader_next(rr, &rec, &err) == 0)
+    die("reader returned a record after it had failed or finished", batch_no, n);
 }
 
 /* ---- the builder round trip ---------------------------------------------------------- */
@@ -227,7 +232,6 @@ static void round_trip(const struct mk_record_batch *b, const struct seen_batch 
 static void fuzz_batch(const struct mk_record_batch *b, int batch_no) {
   struct mk_err err = {0};
   bool valid = mk_record_batch_validate(b, LIMIT, &err) == 0;
-  (void)mk_record_batch_compute_crc(b);
 
   struct mk_record_reader rr;
   if (mk_record_reader_init(&rr, b, LIMIT, &err) != 0) {
@@ -251,18 +255,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct mk_record_batch b;
     struct mk_err err = {0};
     if (mk_record_batch_parse(data + pos, size - pos, &b, &err) != 0) break;
-    if (b.size == 0 || b.size > size - pos) die("parse returned an impossible size", batch_no, -1);
-    fuzz_batch(&b, batch_no);
+    if (b.size < MK_RECORD_BATCH_HEADER_SIZE || b.size > size - pos)
+      die("parse returned an impossible size", batch_no, -1);
+    /* As it came: almost always a CRC mismatch once the fuzzer has touched it. */
+    (void)mk_record_batch_validate(&b, LIMIT, &err);
+
+    /* A random mutation nearly always breaks the CRC, and validate stops there. So the
+     * real work happens on a copy with the CRC put right, which lets the fuzzer reach the
+     * record checks and the round trip. The copy is also exactly one batch long on the
+     * heap, so ASan catches a read past the batch's end (in the input it would land in
+     * the next batch, unnoticed). */
+    uint8_t *copy = malloc(b.size);
+    if (!copy) abort();
+    memcpy(copy, data + pos, b.size);
+    mk_store_u32(copy + MK_RECORD_BATCH_CRC_OFFSET, mk_record_batch_compute_crc(&b));
+    struct mk_record_batch fixed;
+    if (mk_record_batch_parse(copy, b.size, &fixed, &err) != 0 || fixed.size != b.size)
+      die("a batch with only its CRC changed no longer parses", batch_no, -1);
+    fuzz_batch(&fixed, batch_no);
+    free(copy);
     pos += b.size;
   }
 
-  for (int codec = MK_COMPRESSION_NONE; codec <= MK_COMPRESSION_ZSTD + 1; codec++) {
-    struct mk_writer out;
-    mk_writer_init(&out);
-    struct mk_err err = {0};
-    if (mk_decompress(codec, data, size, LIMIT, &out, &err) == 0 && out.len > LIMIT)
-      die("mk_decompress wrote more than max_out", -1, codec);
-    mk_writer_free(&out);
-  }
+  /* Each codec under the usual 1 MiB limit and under a tiny one, which a few hundred
+   * input bytes can easily blow: the "too large" paths need exercising too. */
+  static const size_t limits[] = {LIMIT, 256};
+  for (int codec = MK_COMPRESSION_NONE; codec <= MK_COMPRESSION_ZSTD + 1; codec++)
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+      struct mk_writer out;
+      mk_writer_init(&out);
+      struct mk_err err = {0};
+      int rc = mk_decompress(codec, data, size, limits[i], &out, &err);
+      if (rc == 0 && out.len > limits[i]) die("mk_decompress wrote more than max_out", -1, codec);
+      if (rc != 0 && out.len != 0) die("mk_decompress failed but left output behind", -1, codec);
+      mk_writer_free(&out);
+    }
   return 0;
 }

@@ -26,16 +26,21 @@
  *     batch-snappy-raw-block  snappy as one raw block instead of the xerial framing
  *     raw-<codec>             a bare compressed stream, for mk_decompress on its own
  *                             (raw-snappy is xerial-framed, raw-snappy-block is not)
+ *     raw-<codec>-bomb, batch-zstd-bomb   2 MiB of zeros, over the 1 MiB limit
+ *     raw-lz4-linked-blocks   an lz4 frame Kafka refuses; raw-snappy-4k: 4 KiB of text
  *     fixture-<name>-<n>      the record batches inside the captured Produce requests
  *
  * Files are overwritten, never deleted; delete a folder first to drop stale seeds.
- * Memory: everything comes from one arena or a writer and lives until exit.
+ * Memory: messages are built in one arena, freed at exit; it is a one-shot tool.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <lz4frame.h>
+#include <snappy-c.h>
 
 #include "protocol/api.h"
 #include "protocol/arena.h"
@@ -47,8 +52,6 @@
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
 #include "protocol/record_batch.h"
-
-#include <snappy-c.h>
 
 static const char *corpus_dir;
 static struct mk_arena arena;
@@ -200,6 +203,49 @@ static void record_batch_seeds(void) {
   write_seed(sub, "raw-snappy-block", block, clen);
   write_writer(sub, "batch-snappy-raw-block", &w);
   mk_writer_free(&plain);
+
+  /* Zip bombs: 2 MiB of zeros in a few hundred bytes, over the fuzzers' 1 MiB limit. */
+  static const size_t bomb_size = 2 << 20;
+  uint8_t *zeros = calloc(1, bomb_size);
+  if (!zeros) fail("out of memory", NULL);
+  static const int bomb_codecs[] = {MK_COMPRESSION_GZIP, MK_COMPRESSION_ZSTD};
+  for (size_t i = 0; i < sizeof bomb_codecs / sizeof bomb_codecs[0]; i++) {
+    mk_writer_init(&w);
+    if (mk_compress(bomb_codecs[i], MK_COMPRESSION_LEVEL_DEFAULT, zeros, bomb_size, &w, &err))
+      fail("compress failed", &err);
+    snprintf(name, sizeof name, "raw-%s-bomb", mk_compression_name(bomb_codecs[i]));
+    write_writer(sub, name, &w);
+  }
+  mk_record_batch_builder_init(&bb);
+  bb.compression = MK_COMPRESSION_ZSTD;
+  if (mk_record_batch_builder_append(&bb, 1700000000000, MK_BYTES_NULL,
+                                     (struct mk_bytes){zeros, (int32_t)bomb_size}, NULL, 0))
+    fail("builder append failed", NULL);
+  mk_writer_init(&w);
+  if (mk_record_batch_builder_finish(&bb, &w, &err)) fail("builder finish failed", &err);
+  mk_record_batch_builder_free(&bb);
+  write_writer(sub, "batch-zstd-bomb", &w);
+  free(zeros);
+
+  /* Two streams our compressor never writes: lz4 with linked blocks (Kafka refuses it),
+   * and a snappy stream big enough (4 KiB) to pass the fuzzer's small second limit. */
+  static uint8_t pattern[4096];
+  for (size_t i = 0; i < sizeof pattern; i++) pattern[i] = (uint8_t)"minikafka"[i % 9];
+  LZ4F_preferences_t prefs;
+  memset(&prefs, 0, sizeof prefs);
+  prefs.frameInfo.blockMode = LZ4F_blockLinked;
+  size_t lz4_cap = LZ4F_compressFrameBound(sizeof pattern, &prefs);
+  mk_writer_init(&w);
+  uint8_t *frame = mk_writer_extend(&w, lz4_cap);
+  size_t lz4_len = frame ? LZ4F_compressFrame(frame, lz4_cap, pattern, sizeof pattern, &prefs) : 0;
+  if (!frame || LZ4F_isError(lz4_len)) fail("LZ4F_compressFrame failed", NULL);
+  w.len = lz4_len;
+  write_writer(sub, "raw-lz4-linked-blocks", &w);
+  mk_writer_init(&w);
+  if (mk_compress(MK_COMPRESSION_SNAPPY, MK_COMPRESSION_LEVEL_DEFAULT, pattern, sizeof pattern,
+                  &w, &err))
+    fail("compress failed", &err);
+  write_writer(sub, "raw-snappy-4k", &w);
 
   static const char text[] =
       "Kafka is a distributed event streaming platform. Kafka is a distributed event "

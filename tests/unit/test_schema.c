@@ -18,6 +18,7 @@
 #include "protocol/api.h"
 #include "protocol/frame.h"
 #include "protocol/messages/api_versions.h"
+#include "protocol/messages/describe_configs.h"
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
 #include "protocol/schema.h"
@@ -36,8 +37,7 @@ static void fill_struct(const struct mk_schema *s, int version, void *out, struc
                         int depth);
 
 static void fill_value(const struct mk_field *f, int type, int version, void *p,
-                       struct mk_arena *a, int depth) {
-  bool may_null = version >= f->nullable_since;
+                       struct mk_arena *a, int depth, bool may_null) {
   switch (type) {
     case MK_BOOL: *(bool *)p = next_rand() & 1; break;
     case MK_INT8: *(int8_t *)p = (int8_t)next_rand(); break;
@@ -91,14 +91,14 @@ static void fill_struct(const struct mk_schema *s, int version, void *out, struc
     if (!mk_field_present(f, version)) continue;
     char *base = out;
     if (f->type != MK_ARRAY) {
-      fill_value(f, f->type, version, base + f->offset, a, depth);
+      fill_value(f, f->type, version, base + f->offset, a, depth, version >= f->nullable_since);
       continue;
     }
     int32_t n = depth > 3 ? 0 : (int32_t)(next_rand() % 3);
     if (version >= f->nullable_since && next_rand() % 5 == 0) n = -1;
     void *items = n > 0 ? mk_arena_alloc(a, elem_size(f) * (size_t)n) : NULL;
     for (int32_t j = 0; j < n; j++)
-      fill_value(f, f->elem, version, (char *)items + elem_size(f) * (size_t)j, a, depth);
+      fill_value(f, f->elem, version, (char *)items + elem_size(f) * (size_t)j, a, depth, false);
     *(void **)(base + f->offset) = items;
     *(int32_t *)(base + f->count_offset) = n;
   }
@@ -251,6 +251,23 @@ static void test_null_where_not_allowed_is_an_error(void **state) {
   mk_arena_free(&a);
 }
 
+/* An array's elements are never null, even in a nullable array (Kafka's generated readers
+ * reject it). DescribeConfigs v1: resources[0] = {type 2, name "t", configuration_keys [null]}. */
+static void test_null_array_element_is_an_error(void **state) {
+  (void)state;
+  const uint8_t bytes[] = {0, 0, 0, 1, 2, 0, 1, 't', 0, 0, 0, 1, 0xff, 0xff, 0};
+  struct mk_arena a;
+  mk_arena_init(&a);
+  struct mk_describe_configs_request req;
+  struct mk_reader r;
+  mk_reader_init(&r, bytes, sizeof bytes);
+  struct mk_err err = {0};
+  assert_int_equal(mk_schema_decode(&mk_describe_configs_request_schema, 1, false, &r, &req, &a, &err),
+                   MK_ERR__DECODE);
+  assert_non_null(strstr(err.msg, "configuration_keys[0]"));
+  mk_arena_free(&a);
+}
+
 static void test_array_count_larger_than_input_is_refused(void **state) {
   (void)state;
   /* Metadata v1: a topics count of 2^31-1 with 2 bytes behind it. No 2^31-element allocation. */
@@ -352,6 +369,7 @@ int main(void) {
       cmocka_unit_test(test_metadata_v9_request_bytes),
       cmocka_unit_test(test_null_where_not_allowed_is_an_error),
       cmocka_unit_test(test_array_count_larger_than_input_is_refused),
+      cmocka_unit_test(test_null_array_element_is_an_error),
       cmocka_unit_test(test_unknown_tagged_fields_are_skipped),
       cmocka_unit_test(test_known_tagged_field_round_trips),
       cmocka_unit_test(test_value_the_version_cannot_carry_is_refused),
