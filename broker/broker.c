@@ -1,7 +1,8 @@
 /*
  * Broker: the loop's life, from binding listeners to the last closed handle.
  *
- *   mk_broker_new    settle defaults, bind one listener per virtual broker
+ *   mk_broker_new    settle defaults, bind one listener per virtual broker (and the
+ *                    admin HTTP API's; read the --faults script)
  *   mk_broker_start  run the loop on its own thread
  *   mk_broker_call   run a function on the loop from another thread, and wait
  *   mk_broker_stop   close everything; the loop ends when no handle is left
@@ -17,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/admin_http.h"    /* admin API: start/close/free (admin_http.c) */
 #include "broker/cluster.h"
+#include "broker/fault_script.h"  /* --faults FILE (fault_script.c) */
 #include "broker/faults.h"
 #include "broker/network.h"
 #include "broker/replica_set.h"
@@ -52,6 +55,7 @@ static void close_any(uv_handle_t *h, void *arg) {
 /* On the loop: close every listener and connection, then anything left (timers). */
 static void shutdown_loop(struct mk_broker *b) {
   for (int i = 0; i < b->nnodes; i++) mk_network_close_node(&b->nodes[i], NULL);
+  mk_admin_http_close(b);  /* admin API: its connections and event streams */
   if (!uv_is_closing((uv_handle_t *)&b->wakeup)) uv_close((uv_handle_t *)&b->wakeup, NULL);
   uv_walk(&b->loop, close_any, NULL);
 }
@@ -105,6 +109,13 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
     n += (size_t)snprintf(b->bootstrap + n, sizeof b->bootstrap - n, "%s%s:%d", i ? "," : "",
                           cfg->host, node->port);
   }
+  /* admin API, then the --faults script: either failing stops the broker from starting. */
+  int admin_rc = mk_admin_http_start(b, err);
+  if (!admin_rc) admin_rc = mk_fault_script_load(b, err);
+  if (admin_rc) {
+    mk_broker_free(b);
+    return admin_rc;
+  }
   mk_retention_start(b);
   mk_replica_set_start(b);
   if (b->cfg.min_insync_replicas > b->cfg.default_replication_factor)
@@ -129,6 +140,7 @@ static void thread_main(void *arg) {
 int mk_broker_start(struct mk_broker *b, struct mk_err *err) {
   if (b->threaded) return mk_err_set(err, MK_ERR__STATE, "broker already started");
   b->running = true;
+  mk_fault_script_start(b);  /* --faults: at_ms counts from here */
   if (uv_thread_create(&b->thread, thread_main, b) != 0) {
     b->running = false;
     return mk_err_set(err, MK_ERR__STATE, "cannot create the broker thread");
@@ -157,6 +169,8 @@ void mk_broker_free(struct mk_broker *b) {
   uv_run(&b->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&b->loop) != 0)
     mk_log(MK_LOG_ERROR, "broker", "loop closed with handles still open");
+  mk_admin_http_free(b);     /* admin API */
+  mk_fault_script_free(b);   /* --faults */
   mk_faults_free(b);
   mk_cluster_free(b);
   uv_mutex_destroy(&b->calls_lock);

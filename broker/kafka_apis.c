@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/fault_script.h"
 #include "broker/faults.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -126,6 +127,7 @@ void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
   for (int i = 0; i < NHANDLERS; i++) {
     if (handlers[i].api_key == h->api_key) {
       handlers[i].fn(req);
+      mk_fault_script_on_request(c->node->broker, handlers[i].api_key);  /* --faults "after" */
       return;
     }
   }

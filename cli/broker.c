@@ -2,12 +2,13 @@
  * minikafka broker: run the broker in the foreground (DESIGN.md 3.1).
  *
  *   minikafka broker [--host H] [--port P] [--brokers N] [--admin-port P]
- *                    [-o key=value]... [--trace FILE]
+ *                    [-o key=value]... [--trace FILE] [--faults FILE]
  *
- * Prints one line when every listener is up, then serves until SIGINT or
- * SIGTERM, and exits 0. The signals are blocked before the broker's thread
- * starts (threads inherit the mask), so only this thread receives them, in
- * sigwait(): no async-signal-safety puzzles in a signal handler.
+ * Prints one line when every listener is up, then a second with the admin API's
+ * URL (a line of its own, so scripts that parse the first are unaffected), then
+ * serves until SIGINT or SIGTERM, and exits 0. The signals are blocked before the
+ * broker's thread starts (threads inherit the mask), so only this thread receives
+ * them, in sigwait(): no async-signal-safety puzzles in a signal handler.
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,14 +23,18 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: minikafka broker [--host H] [--port P] [--brokers N] [--admin-port P]\n"
-          "                        [-o key=value]... [--trace FILE]\n"
+          "                        [-o key=value]... [--trace FILE] [--faults FILE]\n"
           "\n"
           "  --host H          address to listen on and advertise (default 127.0.0.1)\n"
           "  --port P          virtual broker i listens on P + i (default 9092; 0 = any free)\n"
           "  --brokers N       number of virtual brokers, node ids 0..N-1 (default 3)\n"
-          "  --admin-port P    admin HTTP API port (default 9644)\n"
+          "  --admin-port P    admin HTTP API port on 127.0.0.1 (default 9644, or any free one\n"
+          "                    with --port 0; 0 = any free,\n"
+          "                    -1 = off); see README.md, \"The admin HTTP API\"\n"
           "  -o key=value      a Kafka broker setting, e.g. -o min.insync.replicas=1\n"
-          "  --trace FILE      write trace events as JSON lines (- = stdout)\n");
+          "  --trace FILE      write trace events as JSON lines (- = stdout)\n"
+          "  --faults FILE     inject faults on cue: one JSON fault per line, each with\n"
+          "                    \"at_ms\": N or \"after\": {\"api\": \"Produce\", \"count\": N}\n");
 }
 
 static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
@@ -46,6 +51,7 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) 
 }
 
 int mk_cli_broker(int argc, char **argv) {
+  bool admin_port_given = false;
   struct mk_broker_config cfg;
   mk_broker_config_init(&cfg);
   struct mk_err err = {0};
@@ -74,7 +80,8 @@ int mk_cli_broker(int argc, char **argv) {
     } else if (strcmp(a, "--brokers") == 0) {
       if (parse_int(a, v, 1, 16, &cfg.brokers)) return MK_EXIT_USAGE;
     } else if (strcmp(a, "--admin-port") == 0) {
-      if (parse_int(a, v, 0, 65535, &cfg.admin_port)) return MK_EXIT_USAGE;
+      if (parse_int(a, v, -1, 65535, &cfg.admin_port)) return MK_EXIT_USAGE;
+      admin_port_given = true;
     } else if (strcmp(a, "-o") == 0) {
       char key[128];
       const char *eq = strchr(v, '=');
@@ -90,12 +97,17 @@ int mk_cli_broker(int argc, char **argv) {
       }
     } else if (strcmp(a, "--trace") == 0) {
       trace = v;
+    } else if (strcmp(a, "--faults") == 0) {
+      cfg.faults_file = v;
     } else {
       fprintf(stderr, "minikafka broker: unknown option %s\n", a);
       usage(stderr);
       return MK_EXIT_USAGE;
     }
   }
+
+  /* --port 0 asks for free ports: the admin API follows unless its port was given. */
+  if (cfg.port == 0 && !admin_port_given) cfg.admin_port = 0;
 
   int trace_sink = -1;
   if (trace && (trace_sink = mk_trace_open_file(trace, &err)) < 0) {
@@ -116,6 +128,7 @@ int mk_cli_broker(int argc, char **argv) {
   }
   printf("minikafka broker ready: %d brokers, bootstrap.servers=%s\n", cfg.brokers,
          mk_broker_bootstrap(b));
+  if (mk_broker_admin_url(b)) printf("minikafka admin API: %s\n", mk_broker_admin_url(b));
   fflush(stdout);
 
   int sig = 0;

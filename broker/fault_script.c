@@ -1,0 +1,263 @@
+/*
+ * Fault script: reading --faults FILE, and firing its lines on time or on count.
+ * See fault_script.h for the file format.
+ *
+ *   mk_broker_new    mk_fault_script_load: every line parsed and checked, the trigger
+ *                    taken off, the rest kept as the JSON text to fire
+ *   mk_broker_start  mk_fault_script_start: time zero; one timer, armed for the
+ *                    earliest at_ms line not yet fired
+ *   each request     mk_fault_script_on_request: count it for the "after" lines
+ *                    waiting on its API, fire those whose count is reached
+ *
+ * at_ms lines fire in time order (file order for equal times), by one timer re-armed
+ * after each firing, rather than one timer per line. Time is the loop's clock, so a
+ * broker loop busy for 50 ms fires a line up to 50 ms late, never early.
+ */
+#include "broker/fault_script.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/faults.h"
+#include "common/log.h"
+#include "protocol/api.h"
+
+struct script_line {
+  int lineno;
+  char *fault;          /* the line without its trigger: what mk_faults_add_json gets */
+  int64_t at_ms;        /* an at_ms line: when; else -1 */
+  int api_key;          /* an after line: which API it counts; else -1 */
+  int64_t count;        /* ... and how many requests of it */
+  int64_t seen;
+  bool fired;
+};
+
+struct mk_fault_script {
+  struct mk_broker *broker;
+  struct mk_fault_script *next;  /* the registry below */
+  char path[256];
+  struct script_line *lines;
+  size_t nlines;
+  size_t *timed;                 /* indexes of at_ms lines, by time */
+  size_t ntimed, next_timed;
+  uv_timer_t timer;
+  uint64_t start_ms;             /* the loop's clock at mk_fault_script_start */
+};
+
+/* As in admin_http.c: struct mk_broker has no field for its script, so a short list maps
+ * brokers to scripts. `after_lines` counts the "after" lines not yet fired in all of
+ * them, so that a broker without any pays one atomic load per request. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mk_fault_script *registry;
+static atomic_int after_lines;
+
+static struct mk_fault_script *script_of(const struct mk_broker *b) {
+  pthread_mutex_lock(&registry_lock);
+  struct mk_fault_script *s = registry;
+  while (s && s->broker != b) s = s->next;
+  pthread_mutex_unlock(&registry_lock);
+  return s;
+}
+
+/* ---- reading the file --------------------------------------------------------------------- */
+
+/* Check one line's JSON and take its trigger off into *l. Returns 0 or
+ * MK_ERR__INVALID_ARG with err saying what is wrong (without the line number). */
+static int parse_line(const char *text, struct script_line *l, struct mk_err *err) {
+  json_error_t je;
+  json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+  if (!o)
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "not JSON: %s (column %d)", je.text, je.column);
+  int rc = 0;
+  json_t *at = json_object_get(o, "at_ms"), *after = json_object_get(o, "after");
+  l->at_ms = -1;
+  l->api_key = -1;
+  if (!json_is_object(o)) {
+    rc = mk_err_set(err, MK_ERR__INVALID_ARG, "not a JSON object");
+  } else if (!json_is_string(json_object_get(o, "action"))) {
+    rc = mk_err_set(err, MK_ERR__INVALID_ARG, "no \"action\" (a string: broker_down, error, ...)");
+  } else if (!at == !after) {
+    rc = mk_err_set(err, MK_ERR__INVALID_ARG,
+                    "needs one trigger: \"at_ms\": N or \"after\": {\"api\": \"Produce\", "
+                    "\"count\": N}");
+  } else if (at) {
+    if (!json_is_integer(at) || json_integer_value(at) < 0)
+      rc = mk_err_set(err, MK_ERR__INVALID_ARG, "\"at_ms\" must be an integer >= 0");
+    else
+      l->at_ms = json_integer_value(at);
+  } else {
+    json_t *api = json_object_get(after, "api"), *count = json_object_get(after, "count");
+    const struct mk_api *a = json_is_string(api) ? mk_api_by_name(json_string_value(api)) : NULL;
+    if (!json_is_object(after) || json_object_size(after) != 2 || !a || !json_is_integer(count) ||
+        json_integer_value(count) < 1)
+      rc = mk_err_set(err, MK_ERR__INVALID_ARG,
+                      "\"after\" must be {\"api\": A Kafka API name such as \"Produce\", "
+                      "\"count\": N >= 1}");
+    else {
+      l->api_key = a->key;
+      l->count = json_integer_value(count);
+    }
+  }
+  if (!rc) {
+    json_object_del(o, "at_ms");
+    json_object_del(o, "after");
+    l->fault = json_dumps(o, JSON_COMPACT);
+    if (!l->fault) rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  }
+  json_decref(o);
+  return rc;
+}
+
+/* Read every line of f into s. */
+static int read_lines(struct mk_fault_script *s, FILE *f, struct mk_err *err) {
+  char *buf = NULL;
+  size_t cap = 0, lines_cap = 0;
+  ssize_t n;
+  int lineno = 0, rc = 0;
+  while (!rc && (n = getline(&buf, &cap, f)) >= 0) {
+    lineno++;
+    char *p = buf;
+    while (*p == ' ' || *p == '\t') p++;
+    while (n > 0 && strchr(" \t\r\n", buf[n - 1])) buf[--n] = '\0';
+    if (*p == '\0' || *p == '#') continue;
+    if (s->nlines == lines_cap) {
+      lines_cap = lines_cap ? 2 * lines_cap : 8;
+      struct script_line *grown = realloc(s->lines, lines_cap * sizeof *grown);
+      if (!grown) {
+        rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory reading --faults %s", s->path);
+        break;
+      }
+      s->lines = grown;
+    }
+    struct script_line *l = &s->lines[s->nlines];
+    memset(l, 0, sizeof *l);
+    l->lineno = lineno;
+    struct mk_err why = {0};
+    if (parse_line(p, l, &why)) {
+      rc = mk_err_set(err, MK_ERR__INVALID_ARG, "--faults %s, line %d: %s", s->path, lineno,
+                      why.msg);
+      break;
+    }
+    s->nlines++;
+    if (l->api_key >= 0) atomic_fetch_add(&after_lines, 1);  /* mk_fault_script_free subtracts */
+  }
+  free(buf);
+  return rc;
+}
+
+int mk_fault_script_load(struct mk_broker *b, struct mk_err *err) {
+  const char *path = b->cfg.faults_file;
+  if (!path) return 0;
+  FILE *f = fopen(path, "r");
+  if (!f) return mk_err_set(err, MK_ERR__INVALID_ARG, "--faults %s: %s", path, strerror(errno));
+  struct mk_fault_script *s = calloc(1, sizeof *s);
+  if (!s) {
+    fclose(f);
+    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  }
+  s->broker = b;
+  snprintf(s->path, sizeof s->path, "%s", path);
+  /* Registered first, so that mk_fault_script_free finds it whatever happens below. */
+  pthread_mutex_lock(&registry_lock);
+  s->next = registry;
+  registry = s;
+  pthread_mutex_unlock(&registry_lock);
+  int rc = read_lines(s, f, err);
+  fclose(f);
+  if (rc) return rc;
+  s->timed = calloc(s->nlines ? s->nlines : 1, sizeof *s->timed);
+  if (!s->timed) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  /* The at_ms lines by time; an insertion sort keeps file order for equal times. */
+  for (size_t i = 0; i < s->nlines; i++) {
+    if (s->lines[i].at_ms < 0) continue;
+    size_t j = s->ntimed++;
+    for (; j > 0 && s->lines[s->timed[j - 1]].at_ms > s->lines[i].at_ms; j--)
+      s->timed[j] = s->timed[j - 1];
+    s->timed[j] = i;
+  }
+  mk_log(MK_LOG_INFO, "broker", "--faults %s: %zu faults (%zu on a clock, %zu on a count)",
+         path, s->nlines, s->ntimed, s->nlines - s->ntimed);
+  return 0;
+}
+
+/* ---- firing --------------------------------------------------------------------------------- */
+
+static void fire(struct mk_fault_script *s, struct script_line *l) {
+  struct mk_err err = {0};
+  int id = -1;
+  l->fired = true;
+  if (mk_faults_add_json(s->broker, l->fault, strlen(l->fault), &id, &err) == 0)
+    mk_log(MK_LOG_INFO, "broker", "--faults %s, line %d: fault %d: %s", s->path, l->lineno, id,
+           l->fault);
+  else
+    mk_log(MK_LOG_WARN, "broker", "--faults %s, line %d: fault refused: %s", s->path,
+           l->lineno, err.msg);
+}
+
+static void arm(struct mk_fault_script *s);
+
+static void on_timer(uv_timer_t *t) {
+  struct mk_fault_script *s = t->data;
+  uint64_t elapsed = uv_now(t->loop) - s->start_ms;
+  while (s->next_timed < s->ntimed) {
+    struct script_line *l = &s->lines[s->timed[s->next_timed]];
+    if ((uint64_t)l->at_ms > elapsed) break;
+    s->next_timed++;
+    fire(s, l);
+  }
+  arm(s);
+}
+
+/* Arm the timer for the next at_ms line, if any is left. */
+static void arm(struct mk_fault_script *s) {
+  if (s->next_timed >= s->ntimed) return;
+  uint64_t due = s->start_ms + (uint64_t)s->lines[s->timed[s->next_timed]].at_ms;
+  uint64_t now = uv_now(s->timer.loop);
+  uv_timer_start(&s->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+void mk_fault_script_start(struct mk_broker *b) {
+  struct mk_fault_script *s = script_of(b);
+  if (!s || s->ntimed == 0) return;
+  uv_timer_init(&b->loop, &s->timer);  /* closed by the broker's shutdown, with the rest */
+  s->timer.data = s;
+  uv_update_time(&b->loop);
+  s->start_ms = uv_now(&b->loop);
+  arm(s);
+}
+
+void mk_fault_script_on_request(struct mk_broker *b, int api_key) {
+  if (atomic_load_explicit(&after_lines, memory_order_relaxed) == 0) return;
+  struct mk_fault_script *s = script_of(b);
+  for (size_t i = 0; s && i < s->nlines; i++) {
+    struct script_line *l = &s->lines[i];
+    if (l->api_key != api_key || l->fired || ++l->seen < l->count) continue;
+    atomic_fetch_sub(&after_lines, 1);
+    fire(s, l);
+  }
+}
+
+void mk_fault_script_free(struct mk_broker *b) {
+  struct mk_fault_script *s = script_of(b);
+  if (!s) return;
+  pthread_mutex_lock(&registry_lock);
+  for (struct mk_fault_script **pp = &registry; *pp; pp = &(*pp)->next) {
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&registry_lock);
+  for (size_t i = 0; i < s->nlines; i++) {
+    if (s->lines[i].api_key >= 0 && !s->lines[i].fired) atomic_fetch_sub(&after_lines, 1);
+    free(s->lines[i].fault);
+  }
+  free(s->lines);
+  free(s->timed);
+  free(s);
+}
