@@ -80,7 +80,7 @@ static bool nullable(const struct ctx *c, const struct mk_field *f) {
   return c->version >= f->nullable_since;
 }
 
-static size_t elem_size(int type, const struct mk_schema *s) {
+size_t mk_schema_value_size(int type, const struct mk_schema *s) {
   switch (type) {
     case MK_BOOL: return sizeof(bool);
     case MK_INT8: return 1;
@@ -218,7 +218,7 @@ static int decode_array(struct ctx *c, const struct mk_field *f, struct mk_reade
     if (!nullable(c, f))
       return fail(c, MK_ERR__DECODE, (long)start, "null array where the version allows no null");
   } else if (n > 0) {
-    size_t size = elem_size(f->elem, f->schema);
+    size_t size = mk_schema_value_size(f->elem, f->schema);
     items = mk_arena_alloc(c->arena, size * (size_t)n);
     if (!items) return fail(c, MK_ERR__NO_MEMORY, -1, "out of memory for %d elements", n);
     for (int32_t i = 0; i < n; i++) {
@@ -341,7 +341,7 @@ static int encode_field(struct ctx *c, const struct mk_field *f, const void *bas
       rc = fail(c, MK_ERR__INVALID_ARG, -1, "null array where the version allows no null");
     } else {
       mk_write_array_len(w, n, c->flexible);
-      size_t size = elem_size(f->elem, f->schema);
+      size_t size = mk_schema_value_size(f->elem, f->schema);
       for (int32_t i = 0; i < n && !rc; i++) {
         push(c, NULL, i);
         rc = encode_value(c, f, f->elem, items + size * (size_t)i, w, false);

@@ -109,6 +109,10 @@ int mk_schema_encode(const struct mk_schema *s, int version, bool flexible, cons
  * Call this before setting the fields you want when building a message to encode. */
 void mk_schema_set_defaults(const struct mk_schema *s, void *out);
 
+/* Bytes one value of `type` takes in a C struct (an array element's size); s is the nested
+ * schema for MK_STRUCT. 0 for MK_ARRAY (an array is two members). Thread: any. */
+size_t mk_schema_value_size(int type, const struct mk_schema *s);
+
 /* Whether field f is on the wire at version (tagged fields included). */
 static inline bool mk_field_present(const struct mk_field *f, int version) {
   return version >= f->since && version <= f->until;

@@ -266,20 +266,9 @@ static void record_batch_seeds(void) {
 static struct mk_bytes sample_records;
 
 static size_t value_size(int type, const struct mk_schema *s) {
-  switch (type) {
-    case MK_BOOL: return sizeof(bool);
-    case MK_INT8: return 1;
-    case MK_INT16: case MK_UINT16: return 2;
-    case MK_INT32: case MK_UINT32: return 4;
-    case MK_INT64: return 8;
-    case MK_FLOAT64: return sizeof(double);
-    case MK_UUID: return sizeof(struct mk_uuid);
-    case MK_STRING: return sizeof(struct mk_str);
-    case MK_BYTES: case MK_RECORDS: return sizeof(struct mk_bytes);
-    case MK_STRUCT: return s->size;
-  }
-  fail("unknown field type in a schema table", NULL);
-  return 0;
+  size_t n = mk_schema_value_size(type, s);
+  if (!n) fail("unknown field type in a schema table", NULL);
+  return n;
 }
 
 static void fill_struct(const struct mk_schema *s, int version, void *out);

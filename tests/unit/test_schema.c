@@ -67,21 +67,7 @@ static void fill_value(const struct mk_field *f, int type, int version, void *p,
   }
 }
 
-static size_t elem_size(const struct mk_field *f) {
-  switch (f->elem) {
-    case MK_BOOL: return sizeof(bool);
-    case MK_INT8: return 1;
-    case MK_INT16: case MK_UINT16: return 2;
-    case MK_INT32: case MK_UINT32: return 4;
-    case MK_INT64: return 8;
-    case MK_FLOAT64: return sizeof(double);
-    case MK_UUID: return sizeof(struct mk_uuid);
-    case MK_STRING: return sizeof(struct mk_str);
-    case MK_BYTES: case MK_RECORDS: return sizeof(struct mk_bytes);
-    case MK_STRUCT: return f->schema->size;
-  }
-  return 0;
-}
+static size_t elem_size(const struct mk_field *f) { return mk_schema_value_size(f->elem, f->schema); }
 
 static void fill_struct(const struct mk_schema *s, int version, void *out, struct mk_arena *a,
                         int depth) {
