@@ -38,26 +38,17 @@ setup() {
   [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null
 }
 
-# Until the guided tour lab exists, the main job shows what a producer puts on the wire and
-# then runs the broker for any Kafka client to use.
+# The main job: the guided tour lab, against the embedded broker (DESIGN.md 3.1).
 main_job() {
   install_missing "${BUILD_PACKAGES[@]}"
   setup build
   meson compile -C build >/dev/null
-  echo "== Built build/minikafka. First, a real ProduceRequest as kcat sent it (minikafka decode):"
-  echo
-  ./build/minikafka decode tests/fixtures/kcat-produce-v7-idempotent.req.bin
+  ./build/minikafka lab tour
   cat <<'TXT'
 
-== Now the broker: 3 virtual brokers on 127.0.0.1:9092-9094 (Ctrl-C stops it).
-   From another terminal, with any Kafka client, for example:
-     ./build/minikafka topics --bootstrap-server 127.0.0.1:9092 --create --topic demo --partitions 3 --replication-factor 3
-     printf 'k1:hello\nk2:world\n' | kcat -P -b 127.0.0.1:9092 -t demo -K:
-     ./build/minikafka consume --bootstrap-server 127.0.0.1:9092 --topic demo --from-beginning --property print.key=true
-     ./build/minikafka topics --bootstrap-server 127.0.0.1:9092 --describe --topic demo
-
+Next: `./build/minikafka lab` lists every lab; `./build/minikafka broker` runs the broker for
+any Kafka client (README.md, "The broker").
 TXT
-  exec ./build/minikafka broker
 }
 
 # Totals over every suite that ran, printed as the one closing line CI reads.

@@ -42,6 +42,11 @@ int mk_cli_produce(int argc, char **argv);
 /* minikafka perf: kafka-producer-perf-test.sh's flags, and its summary lines. */
 int mk_cli_perf(int argc, char **argv);
 
+/* ---- lab.c (built on labs/lab.h) -------------------------------------------------------- */
+
+/* minikafka lab [NAME [--set key=value]... [--trace FILE]]: list the labs, or run one. */
+int mk_cli_lab(int argc, char **argv);
+
 /* ---- decode.c ---------------------------------------------------------------------------- */
 
 /* minikafka decode [--hex] [--api NAME --version N] [FILE]: one frame -> JSON on stdout. */

@@ -460,7 +460,7 @@ int32_t mk_network_client_least_loaded(struct mk_network_client *nc) {
 
 int mk_network_client_send(struct mk_network_client *nc, int32_t node, int api_key,
                            const void *body, bool expect_response, mk_request_cb cb,
-                           void *opaque, struct mk_err *err) {
+                           void *opaque, int32_t *correlation_id, struct mk_err *err) {
   struct conn *c = find(nc, node);
   if (!c || c->state != READY)
     return mk_err_set(err, MK_ERR_NETWORK_EXCEPTION, "node %d is not connected", node);
@@ -475,9 +475,14 @@ int mk_network_client_send(struct mk_network_client *nc, int32_t node, int api_k
   p->cb = cb;
   p->opaque = opaque;
   p->correlation_id = nc->next_correlation_id++;
+  if (correlation_id) *correlation_id = p->correlation_id;
   int rc = write_request(c, p, body, expect_response, err);
   if (rc) free(p);
   return rc;
+}
+
+int32_t mk_network_client_next_correlation_id(const struct mk_network_client *nc) {
+  return nc->next_correlation_id;
 }
 
 int64_t mk_network_client_check_timeouts(struct mk_network_client *nc, int64_t now) {

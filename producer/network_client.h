@@ -57,11 +57,15 @@ int mk_network_client_version(struct mk_network_client *nc, int32_t node, int ap
 int32_t mk_network_client_least_loaded(struct mk_network_client *nc);
 
 /* Send a request (the request struct for api_key, encoded at the negotiated version).
- * expect_response false: complete once written (acks=0). Returns 0 (cb will run once), or
- * an error (cb will not run). */
+ * expect_response false: complete once written (acks=0). *correlation_id (may be NULL) gets
+ * the request's correlation id. Returns 0 (cb will run once), or an error (cb will not run). */
 int mk_network_client_send(struct mk_network_client *nc, int32_t node, int api_key,
                            const void *body, bool expect_response, mk_request_cb cb,
-                           void *opaque, struct mk_err *err);
+                           void *opaque, int32_t *correlation_id, struct mk_err *err);
+
+/* The correlation id the next request will carry (the Sender traces a request before it is
+ * written, so the trace shows it before the broker's side). */
+int32_t mk_network_client_next_correlation_id(const struct mk_network_client *nc);
 
 /* Close connections whose oldest request is older than request.timeout.ms, failing their
  * requests; return ms until the next deadline (-1 none). */

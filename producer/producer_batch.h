@@ -65,6 +65,7 @@ struct mk_producer_batch {
   int64_t drained_ms;
   bool in_retry;                  /* re-enqueued after a failure */
   int64_t retry_at_ms;            /* in_retry: not ready before this (retry backoff) */
+  bool ready_traced;              /* the batch_ready event of this attempt was emitted */
   int64_t producer_id;            /* stamped when closed; -1 without idempotence */
   int16_t producer_epoch;
   int32_t base_sequence;          /* -1 until a sequence is assigned */

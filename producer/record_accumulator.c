@@ -333,6 +333,19 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
 
 /* ---- the Sender's side ----------------------------------------------------------------- */
 
+/* batch_ready: why this batch may go now (full, linger, flush, retry, close, memory). */
+static void trace_ready(const struct mk_producer_batch *b, const char *reason) {
+  struct mk_trace_event ev;
+  mk_trace_begin(&ev, "producer", "batch_ready");
+  mk_trace_str(&ev, "topic", b->topic);
+  mk_trace_int(&ev, "partition", b->partition);
+  mk_trace_int(&ev, "batch_id", b->id);
+  mk_trace_int(&ev, "records", b->record_count);
+  mk_trace_int(&ev, "bytes", (int64_t)(b->bytes ? b->bytes_len : mk_producer_batch_size(b)));
+  mk_trace_str(&ev, "reason", reason);
+  mk_trace_end(&ev);
+}
+
 int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata *md,
                          int64_t now, int32_t *ready_nodes, int max_nodes,
                          int64_t *next_delay_ms) {
@@ -370,6 +383,12 @@ int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata
       bool expired = waited >= wait_for;
       bool sendable = full || expired || exhausted || acc->closed || flushing;
       if (sendable && !backing_off) {
+        if (!b->ready_traced && mk_trace_on()) {
+          const char *why = b->in_retry ? "retry" : full ? "full" : flushing ? "flush"
+                            : expired ? "linger" : acc->closed ? "close" : "memory";
+          trace_ready(b, why);
+        }
+        b->ready_traced = true;
         if (n < max_nodes) ready_nodes[n++] = leader;
         if (leader < MAX_NODES) acc->node_ready_ms[leader] = now;
       } else {
@@ -409,6 +428,11 @@ int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata
      * mutes it); with idempotence a retry waits until the batches sent before it have
      * answered, then goes out first, so sequences reach the broker in order. */
     if ((one_in_flight || (idempotent && b->in_retry)) && d->state.in_flight > 0) continue;
+    /* A new producer id's first batch to a partition goes alone: a broker accepts any first
+     * sequence from a producer it does not know (its state may have been lost), so if that
+     * batch failed while the next ones were in flight, they would be written first and the
+     * first one could never follow. After one acknowledgement, sequences are anchored. */
+    if (idempotent && d->state.last_acked_sequence < 0 && d->state.in_flight > 0) continue;
     size_t size = b->bytes ? b->bytes_len : mk_producer_batch_size(b);
     if (n > 0 && total + size > (size_t)max_request_size) break;
     if (!b->bytes) {
@@ -451,6 +475,7 @@ void mk_accumulator_reenqueue(struct mk_accumulator *acc, struct mk_producer_bat
   b->last_attempt_ms = now;
   b->retry_at_ms = now + backoff_ms;
   b->drained_ms = 0;  /* back in the deque: no longer in flight */
+  b->ready_traced = false;
   if (d) {
     d->state.in_flight--;
     /* At the front, but behind retries with lower sequence numbers (Java's

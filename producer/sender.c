@@ -188,7 +188,7 @@ static void maybe_update_metadata(struct mk_sender *s, int64_t now, int64_t *nex
   req.topics_count = topics ? n : 0;
   req.allow_auto_topic_creation = true;  /* as Java's producer asks */
   struct mk_err err = {0};
-  if (mk_network_client_send(s->nc, node, MK_API_METADATA, &req, true, on_metadata, s, &err) == 0)
+  if (mk_network_client_send(s->nc, node, MK_API_METADATA, &req, true, on_metadata, s, NULL, &err) == 0)
     s->metadata_in_flight = true;
   else
     s->metadata_retry_at_ms = now + s->cfg->retry_backoff_ms;
@@ -241,7 +241,7 @@ static void maybe_init_producer_id(struct mk_sender *s, int64_t now, int64_t *ne
   req.transaction_timeout_ms = s->cfg->transaction_timeout_ms;
   struct mk_err err = {0};
   if (mk_network_client_send(s->nc, node, MK_API_INIT_PRODUCER_ID, &req, true,
-                             on_init_producer_id, s, &err) == 0)
+                             on_init_producer_id, s, NULL, &err) == 0)
     s->tm.requesting = true;
   else
     s->producer_id_retry_at_ms = now + s->cfg->retry_backoff_ms;
@@ -329,7 +329,7 @@ static void on_produce(void *opaque, int32_t node, int version, void *body, int 
     if (r->throttle_time_ms > 0)  /* the broker asks us to slow down: send it nothing for that long */
       node_state(s, node)->throttle_until_ms = now + r->throttle_time_ms;
   }
-  if (mk_trace_on()) {
+  if (mk_trace_on() && (rc || r)) {  /* acks=0 requests get no response */
     struct mk_trace_event ev;
     mk_trace_begin(&ev, "producer", "response_received");
     mk_trace_int(&ev, "broker", node);
@@ -370,6 +370,31 @@ static void on_produce(void *opaque, int32_t node, int version, void *body, int 
 }
 
 /* ---- sending data ---------------------------------------------------------------------- */
+
+/* request_sent: the batches a Produce request carries, with ids and sequences. */
+static void trace_request_sent(struct mk_sender *s, int32_t node, int32_t correlation_id,
+                               const struct produce_ctx *ctx) {
+  if (!mk_trace_on()) return;
+  char list[1024];
+  size_t at = (size_t)snprintf(list, sizeof list, "[");
+  for (int i = 0; i < ctx->n && at < sizeof list - 200; i++) {
+    const struct mk_producer_batch *b = ctx->batches[i];
+    at += (size_t)snprintf(list + at, sizeof list - at,
+                           "%s{\"topic\":\"%s\",\"partition\":%d,\"batch_id\":%lld,\"records\":%d,"
+                           "\"producer_id\":%lld,\"epoch\":%d,\"base_sequence\":%d,\"attempt\":%d}",
+                           i ? "," : "", b->topic, b->partition, (long long)b->id, b->record_count,
+                           (long long)b->producer_id, b->producer_epoch, b->base_sequence,
+                           b->attempts);
+  }
+  snprintf(list + at, sizeof list - at, "]");
+  struct mk_trace_event ev;
+  mk_trace_begin(&ev, "producer", "request_sent");
+  mk_trace_int(&ev, "broker", node);
+  mk_trace_int(&ev, "correlation_id", correlation_id);
+  mk_trace_int(&ev, "acks", s->cfg->acks);
+  mk_trace_json(&ev, "batches", list);
+  mk_trace_end(&ev);
+}
 
 static void send_produce(struct mk_sender *s, int32_t node, struct mk_producer_batch **batches,
                          int n, int64_t now) {
@@ -427,29 +452,10 @@ static void send_produce(struct mk_sender *s, int32_t node, struct mk_producer_b
   req.timeout_ms = s->cfg->request_timeout_ms;
   req.topic_data = topics;
   req.topic_data_count = ntopics;
-  if (mk_trace_on()) {
-    char list[1024];
-    size_t at = (size_t)snprintf(list, sizeof list, "[");
-    for (int i = 0; i < n && at < sizeof list - 200; i++) {
-      const struct mk_producer_batch *b = ctx->batches[i];
-      at += (size_t)snprintf(list + at, sizeof list - at,
-                             "%s{\"topic\":\"%s\",\"partition\":%d,\"batch_id\":%lld,\"records\":%d,"
-                             "\"producer_id\":%lld,\"epoch\":%d,\"base_sequence\":%d,\"attempt\":%d}",
-                             i ? "," : "", b->topic, b->partition, (long long)b->id, b->record_count,
-                             (long long)b->producer_id, b->producer_epoch, b->base_sequence,
-                             b->attempts);
-    }
-    snprintf(list + at, sizeof list - at, "]");
-    struct mk_trace_event ev;
-    mk_trace_begin(&ev, "producer", "request_sent");
-    mk_trace_int(&ev, "broker", node);
-    mk_trace_int(&ev, "acks", s->cfg->acks);
-    mk_trace_json(&ev, "batches", list);
-    mk_trace_end(&ev);
-  }
   struct mk_err err = {0};
+  trace_request_sent(s, node, mk_network_client_next_correlation_id(s->nc), ctx);
   int rc = mk_network_client_send(s->nc, node, MK_API_PRODUCE, &req, s->cfg->acks != 0,
-                                  on_produce, ctx, &err);
+                                  on_produce, ctx, NULL, &err);
   free(topics);
   free(parts);
   if (rc) {

@@ -43,9 +43,10 @@ bool mk_transaction_manager_sequence_error(struct mk_transaction_manager *tm,
                                            struct mk_partition_state *ps,
                                            const struct mk_producer_batch *batch, int16_t error) {
   int32_t expected = ps ? ps->last_acked_sequence + 1 : 0;
-  if (error == MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER && batch->base_sequence != expected) {
+  if (error == MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER && batch->base_sequence > expected) {
     /* An earlier batch of this partition has not been written yet (it failed, or is
-     * still in flight): this one must wait for it. */
+     * still in flight): this one must wait for it. A batch at or below what was already
+     * acknowledged can never be written in order again: that is unresolvable (below). */
     return true;
   }
   mk_log(MK_LOG_WARN, "producer",

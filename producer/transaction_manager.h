@@ -16,7 +16,9 @@
  * expected, or UNKNOWN_PRODUCER_ID, the sequence state is beyond repair: that batch fails,
  * and the producer asks for a new producer id and numbers every partition from 0 again
  * (an idempotent producer's "epoch bump", KIP-360). OUT_OF_ORDER for a batch whose
- * predecessor is still unresolved just means "retry after it".
+ * predecessor is still unresolved just means "retry after it". And a new producer id's first
+ * batch to a partition is sent alone (record_accumulator.c), since a broker takes any first
+ * sequence from a producer it does not know.
  *
  * Thread: sender (all of it).
  */

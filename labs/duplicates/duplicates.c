@@ -1,0 +1,144 @@
+/*
+ * Lab 4, retries and duplicates: a lost response turns a retry into a duplicate, and
+ * idempotence (producer id + sequence number) removes it.
+ * Guide: labs/duplicates/README.md. Notes: 004 "재시도와 멱등성", 002 (enable.idempotence,
+ * retries rows).
+ *
+ * Two runs, identical but for enable.idempotence: the broker is told to lose the response
+ * to the first `drops` Produce requests for the topic (drop_response, mode close: the batch
+ * is appended, then the connection is closed instead of answering). The producer sees a
+ * NETWORK_EXCEPTION, and retries the same batch. What is in the log afterwards?
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "labs/lab.h"
+
+static const struct mk_lab_param params[] = {
+    {"records", "5", "records sent (they travel as one batch)"},
+    {"drops", "1", "Produce responses the broker loses"},
+    {NULL, NULL, NULL},
+};
+
+struct scenario {
+  const char *row;  /* the table's row */
+  const char *topic;
+  const char *setting;  /* enable.idempotence=... */
+};
+
+static int one_run(struct mk_lab_ctx *ctx, const struct scenario *sc, int records, int drops) {
+  int rc = mk_lab_create_topic(ctx, sc->topic, 1, 3);
+  if (rc) return rc;
+  /* linger.ms=50: the records are sent back to back, so they share one batch. */
+  const char *kv[] = {sc->setting, "linger.ms=50", NULL};
+  struct mk_producer_config *cfg;
+  if ((rc = mk_lab_producer_config(ctx, kv, &cfg))) return rc;
+  mk_lab_say(ctx, "\n%s:", sc->row);
+  static const char *const shown[] = {"enable.idempotence", "acks", "retries",
+                                      "max.in.flight.requests.per.connection", NULL};
+  mk_lab_show_settings(ctx, cfg, shown);
+  struct mk_producer *p;
+  struct mk_err err = {0};
+  rc = mk_producer_new(cfg, &p, &err);
+  mk_producer_config_free(cfg);
+  if (rc) return mk_lab_fail(ctx, rc, "producer: %s", err.msg);
+  rc = mk_lab_fault(ctx,
+                    "{\"action\": \"drop_response\", \"api\": \"Produce\", \"topic\": \"%s\", "
+                    "\"count\": %d, \"mode\": \"close\"}",
+                    sc->topic, drops);
+  if (rc) {
+    mk_producer_close(p, 0);
+    return rc;
+  }
+  size_t mark = mk_lab_mark(ctx);
+  struct mk_lab_sends *s = mk_lab_sends_new(records);
+  if (!s) {
+    mk_producer_close(p, 0);
+    return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
+  }
+  for (int i = 0; i < records; i++) {
+    char value[32];
+    snprintf(value, sizeof value, "order-%d", i);
+    mk_lab_send(ctx, p, s, sc->topic, 0, NULL, value);
+  }
+  rc = mk_lab_sends_wait(s, 60000);
+  mk_producer_close(p, 5000);
+  mk_lab_sleep_ms(20);
+  int64_t first_offset = s->n ? s->v[0].offset : -1;
+  int failed = s->failed;
+  mk_lab_sends_free(s);
+  if (rc) return mk_lab_fail(ctx, rc, "%s: the sends did not complete within 60 s", sc->row);
+  mk_lab_timeline(ctx, mark, NULL);
+
+  struct mk_lab_records log;
+  if ((rc = mk_lab_read_records(ctx, sc->topic, 0, -1, false, &log))) return rc;
+  int distinct = 0;
+  for (int i = 0; i < records; i++) {
+    char value[32];
+    snprintf(value, sizeof value, "order-%d", i);
+    distinct += mk_lab_records_count_value(&log, value) > 0;
+  }
+  int in_log = (int)log.n;
+  mk_lab_say(
+      ctx,
+      "  the log of %s-0 holds %d records for %d sent; the callbacks said offset %lld for the first",
+      sc->topic, in_log, records, (long long)first_offset);
+  mk_lab_records_free(&log);
+  mk_lab_figure(ctx, sc->row, "sent", records);
+  mk_lab_figure(ctx, sc->row, "failed", failed);
+  mk_lab_figure(ctx, sc->row, "requests",
+                mk_lab_count(ctx, mark, "producer", "request_sent", sc->topic));
+  mk_lab_figure(ctx, sc->row, "appended", mk_lab_count(ctx, mark, "broker", "append", sc->topic));
+  mk_lab_figure(ctx, sc->row, "recognised",
+                mk_lab_count(ctx, mark, "broker", "duplicate", sc->topic));
+  mk_lab_figure(ctx, sc->row, "in log", in_log);
+  mk_lab_figure(ctx, sc->row, "duplicates", in_log - distinct);
+  return 0;
+}
+
+static int run(struct mk_lab_ctx *ctx) {
+  int records = (int)mk_lab_param(ctx, "records"), drops = (int)mk_lab_param(ctx, "drops");
+  if (records < 1 || records > 10000 || drops < 0 || drops > 100)
+    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "records must be 1..10000 and drops 0..100");
+  mk_lab_heading(ctx, "A lost response, without and with idempotence");
+  mk_lab_say(
+      ctx,
+      "%d records go out in one batch. The broker appends it, but the response is lost\n"
+      "(the connection closes) %d time(s); the producer cannot tell a lost request from a lost\n"
+      "response, so it sends the same batch again (retries, note 004).",
+      records, drops);
+  mk_lab_predict(ctx, "how many records end up in the log without idempotence? With it?");
+  int rc = mk_lab_broker_start(ctx, NULL);
+  static const struct scenario runs[] = {
+      {"idempotence off", "dups-off", "enable.idempotence=false"},
+      {"idempotence on", "dups-on", "enable.idempotence=true"},
+  };
+  for (int i = 0; !rc && i < 2; i++) rc = one_run(ctx, &runs[i], records, drops);
+  if (rc) return rc;
+  static const char *const rows[] = {"idempotence off", "idempotence on", NULL};
+  mk_lab_table(
+      ctx,
+      "What happened (requests: Produce requests sent; appended and recognised: the broker's count):",
+      rows, NULL);
+  double off = mk_lab_value(ctx, "idempotence off", "duplicates");
+  double on = mk_lab_value(ctx, "idempotence on", "duplicates");
+  double recognised = mk_lab_value(ctx, "idempotence on", "recognised");
+  mk_lab_claim(ctx, drops == 0 || off > 0,
+               "without idempotence the retry wrote the batch again: %.0f duplicate records", off);
+  mk_lab_claim(
+      ctx, on == 0 && (drops == 0 || recognised > 0),
+      "with idempotence the broker recognised the retry by producer id + sequence (%.0f time(s))\n"
+      "    and answered with the original offsets: no duplicates",
+      recognised);
+  mk_lab_say(ctx,
+             "\nidempotence is on by default since Kafka 3.0 (acks=all, retries > 0 and\n"
+             "max.in.flight.requests.per.connection <= 5 are what it needs, note 002).");
+  return 0;
+}
+
+const struct mk_lab mk_lab_duplicates = {
+    "duplicates",
+    "retries and duplicates: a lost response, retried, without and with idempotence",
+    params,
+    run,
+};

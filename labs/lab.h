@@ -1,0 +1,329 @@
+/*
+ * Labs: the notes in ../shared/seeds/ made runnable. A lab is a scenario (one .c file) plus
+ * its guide (README.md) in labs/NAME/; `minikafka lab NAME` runs it. DESIGN.md 3.1, STYLE.md 6.
+ *
+ *   mk_lab_run(lab, options, &result)
+ *     sorts the --set settings: the lab's own, the producer's, the broker's
+ *     attaches a trace sink that keeps every event (producer and broker) in memory
+ *     lab->run(ctx): the scenario, written with the helpers below:
+ *       mk_lab_broker_start        an embedded broker (virtual brokers, ephemeral ports)
+ *       mk_lab_producer_new        a producer: the scenario's settings, then the user's
+ *       mk_lab_send / _sends_wait  send records and record each one's fate
+ *       mk_lab_fault               break something (DESIGN.md 3.2's JSON faults)
+ *       mk_lab_read_records        what a replica's log holds now
+ *       mk_lab_mark / _timeline    the two-lane timeline of the events since a mark
+ *       mk_lab_figure / _table     the numbers, as a small table
+ *       mk_lab_claim               the lab's point, checked on this run's numbers
+ *     detaches the sink, stops the broker; result holds every figure and claim
+ *
+ * Settings (`--set key=value`, any number of times). A key goes to the first of these that
+ * knows it; a prefix forces the choice:
+ *   lab.KEY       the lab's own parameters (records=..., listed by `minikafka lab NAME --help`)
+ *   producer.KEY  a Kafka producer setting (linger.ms, acks, enable.idempotence, ...)
+ *   broker.KEY    a Kafka broker setting (min.insync.replicas, replica.lag.time.max.ms, ...),
+ *                 or broker.brokers=N for the number of virtual brokers
+ * So `--set linger.ms=0` changes the producer and `--set min.insync.replicas=1` the broker; a
+ * key both knew would go to the producer (write broker.KEY for the broker's). Every value is
+ * checked before the lab starts, with the producer's and broker's own error messages.
+ * The user's settings are applied after the scenario's, so they win: a lab that compares
+ * acks=1 with acks=all shows two identical runs if you --set acks=all (its claims then say
+ * that your settings changed the outcome).
+ *
+ * The result is for tests: every figure a lab prints is also in result->figures under
+ * (row, column), so a test asserts the lab's key claim from numbers, never from text.
+ *
+ * Thread: app. mk_lab_run runs one lab at a time per process (the trace is global).
+ * Memory: mk_lab_run stops the broker at the end; producers, send sets (mk_lab_sends) and
+ * record lists (mk_lab_records) are the lab's to close and free.
+ *
+ * Writing a lab: see labs/labs.c, and labs/duplicates/duplicates.c for a short example.
+ */
+#ifndef MK_LABS_LAB_H
+#define MK_LABS_LAB_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "producer/producer.h"
+#include "protocol/errors.h"
+
+struct mk_lab_ctx;
+struct mk_broker;
+
+/* One of a lab's own parameters (settable with --set NAME=VALUE or lab.NAME=VALUE). */
+struct mk_lab_param {
+  const char *name;          /* "records" */
+  const char *default_value;  /* "20": a whole number (every parameter is one) */
+  const char *doc;           /* one line for --help */
+};
+
+/* A lab: its folder name, a one-line summary, its parameters and its scenario. */
+struct mk_lab {
+  const char *name;                  /* labs/NAME/ and `minikafka lab NAME` */
+  const char *summary;               /* the line `minikafka lab` lists */
+  const struct mk_lab_param *params;  /* ends with {NULL}; may be NULL */
+  /* The scenario. Returns 0, or an error code after mk_lab_fail said why. Thread: app. */
+  int (*run)(struct mk_lab_ctx *ctx);
+};
+
+/* ---- the table of labs (labs.c) -------------------------------------------------------- */
+
+extern const struct mk_lab *const mk_labs[];  /* in teaching order, NULL-terminated */
+/* Each lab, defined in labs/NAME/NAME.c. */
+extern const struct mk_lab mk_lab_tour, mk_lab_acks, mk_lab_duplicates, mk_lab_ordering;
+/* The lab named name, or NULL. */
+const struct mk_lab *mk_lab_find(const char *name);
+
+/* ---- running a lab --------------------------------------------------------------------- */
+
+struct mk_lab_options {
+  const char *const *settings;  /* "key=value" strings (--set), nsettings of them; borrowed */
+  int nsettings;
+  const char *trace_path;  /* --trace FILE: raw JSON lines too ("-" = stdout); or NULL */
+  FILE *out;              /* where the lab prints; NULL = stdout */
+  int colour;             /* 1 on, 0 off, -1 auto: on if out is a terminal and
+                                   NO_COLOR is unset */
+  bool full;              /* never summarise a timeline (--full) */
+  bool all_events;        /* show Metadata and ApiVersions requests too */
+  bool verbose;           /* keep the broker's and producer's log lines (stderr) */
+};
+
+enum { MK_LAB_MAX_FIGURES = 96, MK_LAB_MAX_CLAIMS = 16 };
+
+/* One number a lab measured: a cell of its table. */
+struct mk_lab_figure {
+  char row[48];    /* "acks=1" */
+  char column[48];  /* "lost" */
+  double value;
+};
+
+/* One of the lab's claims and whether this run bore it out. */
+struct mk_lab_claim {
+  char text[240];
+  bool held;
+};
+
+struct mk_lab_result {
+  struct mk_lab_figure figures[MK_LAB_MAX_FIGURES];
+  int nfigures;
+  struct mk_lab_claim claims[MK_LAB_MAX_CLAIMS];
+  int nclaims;
+  size_t events;  /* trace events collected */
+  int64_t elapsed_ms;
+  bool bad_setting;  /* a --set or --trace argument was refused before the lab began */
+  struct mk_err err;  /* err.code != 0: the lab could not run (err.msg says why) */
+};
+
+/* Run one lab. Returns 0, MK_ERR__INVALID_ARG for a bad setting (res->err says which, and
+ * what is accepted), or the error the lab failed with. res is filled either way.
+ * Thread: app, one lab at a time. Borrows lab and opts. */
+int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
+               struct mk_lab_result *res);
+
+/* A figure by row and column, or NaN if the lab did not report it. */
+double mk_lab_result_figure(const struct mk_lab_result *res, const char *row, const char *column);
+
+/* ======================================================================================== */
+/* For lab authors: the helpers a scenario is written with. All take the ctx mk_lab_run     */
+/* passed to lab->run. Those returning int return 0, or an error code after recording a    */
+/* message (mk_lab_fail), so a scenario can `if (rc) return rc;`.                          */
+/* ======================================================================================== */
+
+/* ---- text ------------------------------------------------------------------------------ */
+
+/* A section title. */
+void mk_lab_heading(struct mk_lab_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Plain text; a trailing newline is added. */
+void mk_lab_say(struct mk_lab_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "Predict: ..." — what the student should guess before reading on. */
+void mk_lab_predict(struct mk_lab_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A note in a quieter style (where a setting came from, what the notes got wrong). */
+void mk_lab_note(struct mk_lab_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "label: done/total" on stderr, rewritten in place, when stderr is a terminal; a call with
+ * done == total ends the line. For runs long enough to need it. */
+void mk_lab_progress(struct mk_lab_ctx *ctx, const char *label, long done, long total);
+/* Where the lab prints (for labs that format their own lines) and whether in colour. */
+FILE *mk_lab_out(struct mk_lab_ctx *ctx);
+bool mk_lab_colour(struct mk_lab_ctx *ctx);
+
+/* ---- parameters and settings ----------------------------------------------------------- */
+
+/* The lab's parameter `name` (from its params table): the user's value or the default. */
+int64_t mk_lab_param(struct mk_lab_ctx *ctx, const char *name);
+/* Whether the user --set this producer or broker key (so a scenario can say that its own
+ * value was overridden). */
+bool mk_lab_user_set(struct mk_lab_ctx *ctx, const char *key);
+/* Whether the user changed anything but the lab's own parameters: the claims then describe
+ * the user's experiment, and may not hold. */
+bool mk_lab_user_changed_settings(struct mk_lab_ctx *ctx);
+
+/* ---- the broker ------------------------------------------------------------------------ */
+
+/* Start an embedded broker (stopping the one running, if any): Kafka's defaults, ephemeral
+ * loopback ports, no admin port; then `kv` ("key=value" broker settings, NULL-terminated,
+ * may be NULL; "brokers=N" sets the number of virtual brokers, default 3); then the user's
+ * broker settings. */
+int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv);
+/* Stop and free the broker (mk_lab_run does it too, at the end). */
+void mk_lab_broker_stop(struct mk_lab_ctx *ctx);
+/* The running broker (for mk_broker_call and friends), or NULL. */
+struct mk_broker *mk_lab_broker(struct mk_lab_ctx *ctx);
+/* Create a topic (replication_factor -1 = the broker's default), as kafka-topics.sh
+ * --create would. */
+int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
+                        int32_t replication_factor);
+/* Inject a fault: JSON as DESIGN.md 3.2 and broker/faults.h describe, printf-style. */
+int mk_lab_fault(struct mk_lab_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A partition as the broker sees it now. */
+struct mk_lab_partition {
+  int32_t leader;  /* broker id, -1 if offline */
+  int32_t leader_epoch;
+  int64_t high_watermark;
+  int nreplicas;
+  struct {
+    int32_t broker;
+    int64_t log_end_offset;
+    bool in_isr;
+  } replicas[16];        /* replicas[0] is the preferred leader */
+  int32_t followers[16];  /* the replicas that are not the leader, nfollowers of them */
+  int nfollowers;
+};
+int mk_lab_partition_state(struct mk_lab_ctx *ctx, const char *topic, int32_t partition,
+                           struct mk_lab_partition *out);
+/* Wait (polling every few ms) until the partition's high watermark reaches at least hw, at
+ * most timeout_ms. Returns 0 or MK_ERR__TIMED_OUT (not a lab failure: no message). */
+int mk_lab_wait_hw(struct mk_lab_ctx *ctx, const char *topic, int32_t partition, int64_t hw,
+                   int64_t timeout_ms);
+
+/* The records one replica holds, in offset order (a consumer's view when committed_only:
+ * below the high watermark). Keys and values are copied as NUL-terminated text (NULL for
+ * null). */
+struct mk_lab_record {
+  int64_t offset;
+  char *key;
+  char *value;
+  int headers_count;
+};
+struct mk_lab_records {
+  struct mk_lab_record *v;
+  size_t n;
+};
+/* broker -1 = the current leader. Free with mk_lab_records_free. */
+int mk_lab_read_records(struct mk_lab_ctx *ctx, const char *topic, int32_t partition,
+                        int32_t broker, bool committed_only, struct mk_lab_records *out);
+void mk_lab_records_free(struct mk_lab_records *r);
+/* How many records in r have this value. */
+int mk_lab_records_count_value(const struct mk_lab_records *r, const char *value);
+
+/* ---- the producer ---------------------------------------------------------------------- */
+
+/* A finished producer config: bootstrap.servers (the lab's broker), String key and value
+ * serializers, then `kv` (the scenario's "key=value" producer settings, NULL-terminated,
+ * may be NULL), then the user's producer settings. Returns new (mk_producer_config_free).
+ * A lab that adds interceptors or serializers does so before mk_producer_config_finish
+ * again. */
+int mk_lab_producer_config(struct mk_lab_ctx *ctx, const char *const *kv,
+                           struct mk_producer_config **out);
+/* mk_lab_producer_config + mk_producer_new. Close it with mk_producer_close. */
+int mk_lab_producer_new(struct mk_lab_ctx *ctx, const char *const *kv, struct mk_producer **out);
+/* One line with the settings that matter here, as the producer will use them:
+ * "acks=all enable.idempotence=true linger.ms=5 ..." (keys NULL-terminated). */
+void mk_lab_show_settings(struct mk_lab_ctx *ctx, const struct mk_producer_config *cfg,
+                          const char *const *keys);
+
+/* The fate of each record sent through mk_lab_send: filled in by the send callback. */
+struct mk_lab_send {
+  struct mk_lab_sends *owner;
+  int64_t sent_us, done_us;  /* mk_now_us() at send and at completion */
+  int32_t partition;
+  int64_t offset;  /* -1 on failure, or with acks=0 */
+  int16_t error;  /* Kafka's error code, 0 on success */
+  bool done;
+};
+/* A set of sends. Read v[i], n, completed and failed after mk_lab_sends_wait (or under lock).
+ * Memory: every send not yet completed holds a reference, so mk_lab_sends_free may be called
+ * before the producer has completed them all (a lab that gives up early): the memory goes
+ * when the last callback has run. */
+struct mk_lab_sends {
+  pthread_mutex_t lock;
+  pthread_cond_t changed;
+  struct mk_lab_send *v;  /* capacity entries, fixed at creation (callbacks point into it) */
+  int capacity, n;       /* n sent so far */
+  int completed, failed;
+  int refs;  /* the owner's, and one per send not yet completed (under lock) */
+};
+/* Room for capacity sends. Returns new (mk_lab_sends_free), or NULL when out of memory. */
+struct mk_lab_sends *mk_lab_sends_new(int capacity);
+/* Drop the owner's reference. NULL is allowed. */
+void mk_lab_sends_free(struct mk_lab_sends *s);
+/* Send value (and key, NULL = no key) to topic/partition (-1 = let the partitioner choose).
+ * Returns the record's index in s, or -1 if it failed at once (it still counts in s). */
+int mk_lab_send(struct mk_lab_ctx *ctx, struct mk_producer *p, struct mk_lab_sends *s,
+                const char *topic, int32_t partition, const char *key, const char *value);
+/* Wait until every record sent so far has completed, at most timeout_ms. Returns 0 or
+ * MK_ERR__TIMED_OUT. */
+int mk_lab_sends_wait(struct mk_lab_sends *s, int64_t timeout_ms);
+/* How many have completed successfully, now. */
+int mk_lab_sends_succeeded(struct mk_lab_sends *s);
+/* A copy of send i as it is now (safe while callbacks may still run). */
+struct mk_lab_send mk_lab_sends_get(struct mk_lab_sends *s, int i);
+
+/* ---- the trace ------------------------------------------------------------------------- */
+
+/* The number of events collected so far: pass it to the functions below as `from` to look
+ * at what happened after this point. */
+size_t mk_lab_mark(struct mk_lab_ctx *ctx);
+/* Render events [from, now) as the two-lane timeline (labs/timeline.h), under a title.
+ * Long runs are summarised unless --full. */
+void mk_lab_timeline(struct mk_lab_ctx *ctx, size_t from, const char *title);
+/* The same, and a summary still draws the events named in focus ("side:event" strings,
+ * NULL-terminated: {"broker:append", NULL}), as it does retries, faults and failures. */
+void mk_lab_timeline_focus(struct mk_lab_ctx *ctx, size_t from, const char *title,
+                           const char *const *focus);
+/* How many events since `from` match side and event (either NULL = any) and, if topic is
+ * not NULL, have that topic (request_sent: any of its batches). */
+int mk_lab_count(struct mk_lab_ctx *ctx, size_t from, const char *side, const char *event,
+                 const char *topic);
+/* The events since `from` that match (as for mk_lab_count), parsed, in order of ts_us.
+ * Returns a new JSON array (json_decref it). */
+json_t *mk_lab_events(struct mk_lab_ctx *ctx, size_t from, const char *side, const char *event,
+                      const char *topic);
+/* Wait until an event matching side/event/topic appears after `from`, at most timeout_ms.
+ * Returns 0 or MK_ERR__TIMED_OUT. */
+int mk_lab_wait_event(struct mk_lab_ctx *ctx, size_t from, const char *side, const char *event,
+                      const char *topic, int64_t timeout_ms);
+/* Sleep; lets the broker and the Sender finish emitting what they were doing. */
+void mk_lab_sleep_ms(int64_t ms);
+
+/* ---- figures and claims ---------------------------------------------------------------- */
+
+/* Record one number, the cell (row, column) of the lab's table. Reporting the same cell
+ * again replaces it. */
+void mk_lab_figure(struct mk_lab_ctx *ctx, const char *row, const char *column, double value);
+/* A figure reported so far, or NaN. */
+double mk_lab_value(struct mk_lab_ctx *ctx, const char *row, const char *column);
+/* Print the figures in rows x columns (each NULL-terminated; NULL = all) as a table, in the
+ * order given (or first reported). A table that would be mostly empty (rows measuring
+ * different things) is printed as one "row: column value, ..." line per row instead. */
+void mk_lab_table(struct mk_lab_ctx *ctx, const char *title, const char *const *rows,
+                  const char *const *columns);
+/* State a claim and whether this run bore it out; prints it with a tick or a cross. */
+bool mk_lab_claim(struct mk_lab_ctx *ctx, bool held, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Record why the lab cannot go on; returns code (so: return mk_lab_fail(ctx, rc, ...)). */
+int mk_lab_fail(struct mk_lab_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Percentile p (0..100) of n values (sorted in place). NaN when n == 0. */
+double mk_lab_percentile(double *v, size_t n, double p);
+
+#endif

@@ -1,0 +1,548 @@
+/*
+ * Timeline: see timeline.h. The renderer in order:
+ *   1. parse every line (jansson), drop what is not an object, sort by ts_us (stable: the
+ *      trace delivers lines in emission order, but ts_us is taken when an event begins)
+ *   2. set plumbing aside (Metadata, ApiVersions), counting it
+ *   3. choose what to draw: everything, or for a long run the head, the notable events
+ *      and the tail
+ *   4. draw each chosen event in its lane (describe_* below), a gap line for each run of
+ *      skipped events, and the totals when anything was skipped
+ */
+#include "labs/timeline.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { HEAD_SHARE = 4, NOTABLE_MAX = 32, TAIL = 4, MAX_WRAP = 4, MAX_TYPES = 48 };
+
+/* ---- reading fields ---------------------------------------------------------------------- */
+
+static const char *str(json_t *ev, const char *key) {
+  const char *s = json_string_value(json_object_get(ev, key));
+  return s ? s : "";
+}
+
+static long long num(json_t *ev, const char *key, long long dflt) {
+  json_t *v = json_object_get(ev, key);
+  return json_is_integer(v) ? (long long)json_integer_value(v) : dflt;
+}
+
+static bool has(json_t *ev, const char *key) { return json_object_get(ev, key) != NULL; }
+
+/* Append printf output to buf (size bytes), keeping it NUL-terminated. */
+static void add(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add(char *buf, size_t size, const char *fmt, ...) {
+  size_t at = strlen(buf);
+  if (at + 1 >= size) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + at, size - at, fmt, ap);
+  va_end(ap);
+}
+
+/* "[1,0,2]" from an ISR array. */
+static void isr_text(json_t *ev, char *out, size_t size) {
+  out[0] = 0;
+  add(out, size, "[");
+  json_t *isr = json_object_get(ev, "isr");
+  size_t i;
+  json_t *v;
+  json_array_foreach(isr, i, v)
+      add(out, size, "%s%lld", i ? "," : "", (long long)json_integer_value(v));
+  add(out, size, "]");
+}
+
+/* ---- one sentence per event -------------------------------------------------------------- */
+
+static enum mk_timeline_style describe_producer(json_t *ev, const char *event, char *b, size_t n) {
+  const char *topic = str(ev, "topic");
+  long long part = num(ev, "partition", -1);
+  if (strcmp(event, "send") == 0) {
+    add(b, n, "send to %s", topic);
+    if (part >= 0) add(b, n, " partition %lld", part);
+    if (num(ev, "key_bytes", -1) < 0)
+      add(b, n, ": no key");
+    else
+      add(b, n, ": key \"%.24s\"", str(ev, "key"));
+    add(b, n, ", value %lld B", num(ev, "value_bytes", 0));
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "partition") == 0) {
+    const char *reason = str(ev, "reason");
+    const char *why = strcmp(reason, "key_hash") == 0 ? ": murmur2 of the key"
+                      : strcmp(reason, "uniform_sticky") == 0
+                          ? ": no key, the partition being filled"
+                          : "";
+    add(b, n, "partition %s-%lld (%s%s)", topic, part, reason, why);
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "append") == 0) {
+    json_t *nb = json_object_get(ev, "new_batch");
+    if (json_is_true(nb))
+      add(b, n, "append: new batch #%lld for %s-%lld", num(ev, "batch_id", -1), topic, part);
+    else
+      add(b, n, "append to batch #%lld of %s-%lld", num(ev, "batch_id", -1), topic, part);
+    add(b, n, " (%lld rec, %lld B)", num(ev, "records", 0), num(ev, "bytes", 0));
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "batch_ready") == 0) {
+    add(b, n, "batch #%lld of %s-%lld ready (%s)", num(ev, "batch_id", -1), topic, part,
+        str(ev, "reason"));
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "request_sent") == 0) {
+    long long acks = num(ev, "acks", -1);
+    add(b, n, "Produce → broker %lld, acks=%s:", num(ev, "broker", -1),
+        acks == -1  ? "all"
+        : acks == 0 ? "0"
+                    : "1");
+    json_t *batches = json_object_get(ev, "batches");
+    size_t i, count = json_array_size(batches);
+    json_t *bt;
+    json_array_foreach(batches, i, bt) {
+      if (i == 2) {
+        add(b, n, " (+%zu more)", count - 2);
+        break;
+      }
+      add(b, n, "%s #%lld %s-%lld ×%lld", i ? ";" : "", num(bt, "batch_id", -1), str(bt, "topic"),
+          num(bt, "partition", -1), num(bt, "records", 0));
+      if (num(bt, "producer_id", -1) >= 0)
+        add(b, n, " pid %lld epoch %lld seq %lld", num(bt, "producer_id", -1), num(bt, "epoch", -1),
+            num(bt, "base_sequence", -1));
+      else
+        add(b, n, " no pid");
+      if (num(bt, "attempt", 1) > 1) add(b, n, " (attempt %lld)", num(bt, "attempt", 1));
+    }
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "response_received") == 0) {
+    if (has(ev, "error")) {
+      add(b, n, "no answer from broker %lld: %s", num(ev, "broker", -1), str(ev, "error"));
+      return MK_STYLE_BAD;
+    }
+    add(b, n, "response ← broker %lld: %lld batch%s after %lld ms", num(ev, "broker", -1),
+        num(ev, "batches", 0), num(ev, "batches", 0) == 1 ? "" : "es", num(ev, "latency_ms", 0));
+    return MK_STYLE_DIM;
+  }
+  if (strcmp(event, "retry") == 0) {
+    add(b, n, "retry batch #%lld of %s-%lld after %s (attempt %lld, backoff %lld ms",
+        num(ev, "batch_id", -1), topic, part, str(ev, "error"), num(ev, "attempt", 0),
+        num(ev, "backoff_ms", 0));
+    if (num(ev, "base_sequence", -1) >= 0)
+      add(b, n, ", same seq %lld", num(ev, "base_sequence", -1));
+    add(b, n, ")");
+    return MK_STYLE_WARN;
+  }
+  if (strcmp(event, "complete") == 0) {
+    if (has(ev, "error")) {
+      add(b, n, "FAILED %s-%lld: %s", topic, part, str(ev, "message"));
+      return MK_STYLE_BAD;
+    }
+    long long off = num(ev, "offset", -1);
+    if (off >= 0)
+      add(b, n, "complete: %s-%lld @ offset %lld", topic, part, off);
+    else
+      add(b, n, "complete: %s-%lld (offset unknown: acks=0)", topic, part);
+    return MK_STYLE_OK;
+  }
+  return (enum mk_timeline_style) - 1;
+}
+
+static enum mk_timeline_style describe_broker(json_t *ev, const char *event, char *b, size_t n) {
+  const char *topic = str(ev, "topic");
+  long long part = num(ev, "partition", -1);
+  if (strcmp(event, "request_received") == 0) {
+    add(b, n, "%s v%lld from %s → broker %lld", str(ev, "api"), num(ev, "api_version", -1),
+        *str(ev, "client_id") ? str(ev, "client_id") : "?", num(ev, "broker", -1));
+    return MK_STYLE_DIM;
+  }
+  if (strcmp(event, "append") == 0 || strcmp(event, "duplicate") == 0) {
+    bool dup = event[0] == 'd';
+    add(b, n, "%s %s-%lld: offsets %lld..%lld", dup ? "DUPLICATE" : "append", topic, part,
+        num(ev, "base_offset", -1), num(ev, "last_offset", -1));
+    if (num(ev, "producer_id", -1) >= 0)
+      add(b, n, ", pid %lld seq %lld", num(ev, "producer_id", -1), num(ev, "base_sequence", -1));
+    else
+      add(b, n, ", %lld rec, no pid", num(ev, "records", 0));
+    if (dup) add(b, n, " already there: not appended again");
+    return dup ? MK_STYLE_WARN : MK_STYLE_LANE;
+  }
+  if (strcmp(event, "out_of_order") == 0) {
+    add(b, n, "REFUSED %s-%lld pid %lld seq %lld: %s", topic, part, num(ev, "producer_id", -1),
+        num(ev, "base_sequence", -1), str(ev, "error"));
+    return MK_STYLE_WARN;
+  }
+  if (strcmp(event, "replicate") == 0) {
+    add(b, n, "replicate %s-%lld → broker %lld (LEO %lld)", topic, part, num(ev, "broker", -1),
+        num(ev, "log_end_offset", -1));
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "hw_advance") == 0) {
+    add(b, n, "high watermark %s-%lld: %lld → %lld", topic, part, num(ev, "from", -1),
+        num(ev, "high_watermark", -1));
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "isr_shrink") == 0 || strcmp(event, "isr_expand") == 0) {
+    char isr[96];
+    isr_text(ev, isr, sizeof isr);
+    bool shrink = event[4] == 's';
+    add(b, n, "ISR of %s-%lld %s: broker %lld %s → %s", topic, part, shrink ? "shrinks" : "grows",
+        num(ev, "broker", -1), shrink ? "out" : "back in", isr);
+    return MK_STYLE_WARN;
+  }
+  if (strcmp(event, "leader_change") == 0) {
+    char isr[96];
+    isr_text(ev, isr, sizeof isr);
+    add(b, n, "leader of %s-%lld: broker %lld → %lld (epoch %lld, ISR %s)%s", topic, part,
+        num(ev, "from", -1), num(ev, "leader", -1), num(ev, "leader_epoch", -1), isr,
+        json_is_true(json_object_get(ev, "unclean")) ? " UNCLEAN" : "");
+    return MK_STYLE_WARN;
+  }
+  if (strcmp(event, "truncate") == 0) {
+    add(b, n, "truncate %s-%lld on broker %lld: LEO %lld → %lld (%lld records gone)", topic, part,
+        num(ev, "broker", -1), num(ev, "from", -1), num(ev, "to", -1), num(ev, "lost_records", 0));
+    return MK_STYLE_BAD;
+  }
+  if (strcmp(event, "response_sent") == 0) {
+    add(b, n, "%s response ← broker %lld (%.1f ms)", str(ev, "api"), num(ev, "broker", -1),
+        (double)num(ev, "latency_us", 0) / 1000.0);
+    return MK_STYLE_DIM;
+  }
+  if (strcmp(event, "response_dropped") == 0) {
+    add(b, n, "%s response LOST (fault: %s) — the request was processed", str(ev, "api"),
+        strcmp(str(ev, "why"), "close") == 0 ? "connection closed" : "never sent");
+    return MK_STYLE_BAD;
+  }
+  if (strcmp(event, "fault") == 0) {
+    add(b, n, "FAULT %s", str(ev, "action"));
+    if (*str(ev, "api")) add(b, n, " %s", str(ev, "api"));
+    if (*str(ev, "error")) add(b, n, " %s", str(ev, "error"));
+    if (*str(ev, "what")) add(b, n, ": %s", str(ev, "what"));
+    return MK_STYLE_BAD;
+  }
+  return (enum mk_timeline_style) - 1;
+}
+
+/* Anything else: "event key=value ...", so a new event type still shows. */
+static void describe_generic(json_t *ev, const char *event, char *b, size_t n) {
+  add(b, n, "%s", event);
+  const char *key;
+  json_t *v;
+  json_object_foreach(ev, key, v) {
+    if (strcmp(key, "ts_us") == 0 || strcmp(key, "side") == 0 || strcmp(key, "event") == 0)
+      continue;
+    if (json_is_string(v))
+      add(b, n, " %s=%s", key, json_string_value(v));
+    else if (json_is_integer(v))
+      add(b, n, " %s=%lld", key, (long long)json_integer_value(v));
+    else if (json_is_boolean(v))
+      add(b, n, " %s=%s", key, json_is_true(v) ? "true" : "false");
+    else {
+      char *t = json_dumps(v, JSON_COMPACT);
+      add(b, n, " %s=%s", key, t ? t : "?");
+      free(t);
+    }
+  }
+}
+
+enum mk_timeline_style mk_timeline_describe(json_t *ev, char *buf, size_t size) {
+  buf[0] = 0;
+  const char *side = str(ev, "side"), *event = str(ev, "event");
+  enum mk_timeline_style s = (enum mk_timeline_style) - 1;
+  if (strcmp(side, "producer") == 0)
+    s = describe_producer(ev, event, buf, size);
+  else if (strcmp(side, "broker") == 0)
+    s = describe_broker(ev, event, buf, size);
+  if ((int)s >= 0) return s;
+  buf[0] = 0;
+  describe_generic(ev, event, buf, size);
+  return strcmp(event, "throttle") == 0 ? MK_STYLE_WARN : MK_STYLE_LANE;
+}
+
+bool mk_timeline_notable(json_t *ev) {
+  static const char *const rare[] = {
+      "retry",    "duplicate", "out_of_order",     "isr_shrink", "isr_expand", "leader_change",
+      "truncate", "fault",     "response_dropped", "throttle",   NULL};
+  const char *event = str(ev, "event");
+  for (int i = 0; rare[i]; i++)
+    if (strcmp(event, rare[i]) == 0) return true;
+  if (strcmp(event, "request_sent") == 0) {  /* a retry going out */
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(ev, "batches"), i,
+                       b) if (num(b, "attempt", 1) > 1) return true;
+  }
+  return has(ev, "error") && strcmp(str(ev, "side"), "producer") == 0;
+}
+
+bool mk_timeline_plumbing(json_t *ev) {
+  const char *api = str(ev, "api");
+  return strcmp(str(ev, "side"), "broker") == 0 &&
+         (strcmp(api, "Metadata") == 0 || strcmp(api, "ApiVersions") == 0) &&
+         strcmp(str(ev, "event"), "fault") != 0;
+}
+
+/* ---- colour ------------------------------------------------------------------------------ */
+
+const char *mk_timeline_ansi(enum mk_timeline_style style, const char *side) {
+  switch (style) {
+    case MK_STYLE_OK:
+      return "\033[32m";
+    case MK_STYLE_WARN:
+      return "\033[1;35m";
+    case MK_STYLE_BAD:
+      return "\033[1;31m";
+    case MK_STYLE_DIM:
+      return "\033[2m";
+    case MK_STYLE_STRONG:
+      return "\033[1m";
+    case MK_STYLE_LANE:
+      break;
+  }
+  if (side && strcmp(side, "producer") == 0) return "\033[36m";
+  if (side && strcmp(side, "broker") == 0) return "\033[33m";
+  return "";
+}
+
+/* ---- drawing ----------------------------------------------------------------------------- */
+
+struct item {
+  json_t *ev;
+  int64_t ts;
+  size_t seq;  /* input order, for a stable sort */
+};
+
+static int by_time(const void *a, const void *b) {
+  const struct item *x = a, *y = b;
+  if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Display columns of UTF-8 text (every character we write is one column wide). */
+static size_t columns(const char *s, size_t len) {
+  size_t c = 0;
+  for (size_t i = 0; i < len; i++)
+    if (((unsigned char)s[i] & 0xC0) != 0x80) c++;
+  return c;
+}
+
+/* Bytes of s that fit in width columns, preferring to break after a space. */
+static size_t fit(const char *s, size_t width) {
+  size_t len = strlen(s);
+  if (columns(s, len) <= width) return len;
+  size_t bytes = 0, cols = 0, space = 0;
+  while (bytes < len && cols < width) {
+    bytes++;
+    while (bytes < len && ((unsigned char)s[bytes] & 0xC0) == 0x80) bytes++;
+    cols++;
+    if (s[bytes - 1] == ' ') space = bytes;
+  }
+  return space > bytes / 2 ? space : bytes;
+}
+
+static void pad(FILE *out, size_t n) {
+  for (size_t i = 0; i < n; i++) fputc(' ', out);
+}
+
+struct layout {
+  FILE *out;
+  bool colour;
+  size_t lane;  /* columns of each lane's text */
+  int64_t t0;
+};
+
+/* One event: its time, then its sentence in the producer (left) or broker (right) lane,
+ * wrapped to MAX_WRAP lines. */
+static void draw_event(const struct layout *L, json_t *ev, int64_t ts) {
+  char text[1024];
+  enum mk_timeline_style style = mk_timeline_describe(ev, text, sizeof text);
+  const char *side = str(ev, "side");
+  bool right = strcmp(side, "producer") != 0;
+  const char *on = L->colour ? mk_timeline_ansi(style, side) : "";
+  const char *off = L->colour && *on ? MK_ANSI_RESET : "";
+  const char *s = text;
+  for (int line = 0; line < MAX_WRAP && (*s || line == 0); line++) {
+    size_t len = fit(s, L->lane);
+    if (line == MAX_WRAP - 1 && s[len]) {  /* last allowed line: cut with an ellipsis */
+      len = fit(s, L->lane - 1);
+    }
+    if (line == 0)
+      fprintf(L->out, "%10.3f  ", (double)(ts - L->t0) / 1000.0);
+    else
+      pad(L->out, 12);
+    if (right) {
+      pad(L->out, L->lane);
+      fprintf(L->out, " │ %s%.*s%s", on, (int)len, s, off);
+    } else {
+      fprintf(L->out, "%s%.*s%s", on, (int)len, s, off);
+      pad(L->out, L->lane - columns(s, len));
+      fprintf(L->out, " │");
+    }
+    if (line == MAX_WRAP - 1 && s[len]) fputs("…", L->out);
+    fputc('\n', L->out);
+    s += len;
+    while (*s == ' ') s++;
+  }
+}
+
+struct type_count {
+  char side[10], event[40];
+  long count;
+};
+
+static void count_type(struct type_count *t, int *nt, json_t *ev) {
+  const char *side = str(ev, "side"), *event = str(ev, "event");
+  for (int i = 0; i < *nt; i++)
+    if (strcmp(t[i].side, side) == 0 && strcmp(t[i].event, event) == 0) {
+      t[i].count++;
+      return;
+    }
+  if (*nt == MAX_TYPES) return;
+  snprintf(t[*nt].side, sizeof t[*nt].side, "%s", side);
+  snprintf(t[*nt].event, sizeof t[*nt].event, "%s", event);
+  t[(*nt)++].count = 1;
+}
+
+/* "producer: send 12, append 12 · broker: append 3" */
+static void counts_text(const struct type_count *t, int nt, char *b, size_t n) {
+  static const char *const sides[] = {"producer", "broker"};
+  b[0] = 0;
+  for (int s = 0; s < 2; s++) {
+    bool first = true;
+    for (int i = 0; i < nt; i++) {
+      if (strcmp(t[i].side, sides[s]) != 0) continue;
+      if (first) add(b, n, "%s%s:", b[0] ? " · " : "", sides[s]);
+      add(b, n, "%s %s %ld", first ? "" : ",", t[i].event, t[i].count);
+      first = false;
+    }
+  }
+}
+
+static void draw_gap(const struct layout *L, json_t **skipped, size_t n) {
+  struct type_count t[MAX_TYPES];
+  int nt = 0;
+  for (size_t i = 0; i < n; i++) count_type(t, &nt, skipped[i]);
+  char text[1024];
+  counts_text(t, nt, text, sizeof text);
+  const char *on = L->colour ? mk_timeline_ansi(MK_STYLE_DIM, NULL) : "";
+  fprintf(L->out, "%10s  %s⋮ %zu more: %s%s\n", "", on, n, text, L->colour ? MK_ANSI_RESET : "");
+}
+
+/* Whether ev is one of focus's "side:event" names. */
+static bool in_focus(const char *const *focus, json_t *ev) {
+  const char *side = str(ev, "side"), *event = str(ev, "event");
+  size_t sl = strlen(side);
+  for (int i = 0; focus && focus[i]; i++)
+    if (strncmp(focus[i], side, sl) == 0 && focus[i][sl] == ':' &&
+        strcmp(focus[i] + sl + 1, event) == 0)
+      return true;
+  return false;
+}
+
+void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
+                        const char *const *lines, size_t n) {
+  FILE *out = o->out ? o->out : stdout;
+  struct item *items = calloc(n ? n : 1, sizeof *items);
+  json_t **skipped = calloc(n ? n : 1, sizeof *skipped);
+  bool *draw = calloc(n ? n : 1, sizeof *draw);
+  if (!items || !skipped || !draw) {
+    free(items);
+    free(skipped);
+    free(draw);
+    fprintf(out, "(timeline: out of memory)\n");
+    return;
+  }
+  /* 1 and 2: parse, sort, set plumbing aside. */
+  size_t m = 0, plumbing = 0;
+  for (size_t i = 0; i < n; i++) {
+    json_t *ev = json_loads(lines[i], 0, NULL);
+    if (!json_is_object(ev)) {
+      json_decref(ev);
+      continue;
+    }
+    if (!o->all_events && mk_timeline_plumbing(ev)) {
+      plumbing++;
+      json_decref(ev);
+      continue;
+    }
+    items[m++] = (struct item){ev, num(ev, "ts_us", 0), i};
+  }
+  qsort(items, m, sizeof *items, by_time);
+
+  struct layout L = {out, o->colour, 0, o->t0_us ? o->t0_us : (m ? items[0].ts : 0)};
+  int width = o->width > 0 ? o->width : 120;
+  if (width < 60) width = 60;
+  L.lane = (size_t)(width - 15) / 2;
+
+  if (title) {
+    fprintf(out, "\n%s%s%s\n", o->colour ? mk_timeline_ansi(MK_STYLE_STRONG, NULL) : "", title,
+            o->colour ? MK_ANSI_RESET : "");
+  }
+  fprintf(out, "%10s  %s", "ms", o->colour ? mk_timeline_ansi(MK_STYLE_LANE, "producer") : "");
+  fprintf(out, "%-*s%s │ %s%s%s\n", (int)L.lane, "producer", o->colour ? MK_ANSI_RESET : "",
+          o->colour ? mk_timeline_ansi(MK_STYLE_LANE, "broker") : "", "broker",
+          o->colour ? MK_ANSI_RESET : "");
+
+  /* 3: what to draw: all, or the head, the first event of each kind (so one record's path
+   * shows), the notable and focus events (up to a budget) and the tail. A gap of one or two
+   * events is drawn rather than counted. */
+  bool summarise = o->max_events > 0 && m > o->max_events;
+  size_t head = o->max_events / HEAD_SHARE, picked = 0;
+  struct type_count kinds[MAX_TYPES];
+  int nkinds = 0;
+  for (size_t i = 0; i < m; i++) {
+    int before = nkinds;
+    count_type(kinds, &nkinds, items[i].ev);
+    draw[i] = !summarise || i < head || i + TAIL >= m || nkinds > before;
+    if (!draw[i] && picked < NOTABLE_MAX &&
+        (mk_timeline_notable(items[i].ev) || in_focus(o->focus, items[i].ev))) {
+      draw[i] = true;
+      picked++;
+    }
+  }
+  for (size_t i = 0; summarise && i < m; i++) {
+    size_t j = i;
+    while (j < m && !draw[j]) j++;
+    if (j - i <= 2)
+      for (size_t k = i; k < j; k++) draw[k] = true;
+    i = j;
+  }
+
+  /* 4: draw, with a line for each gap. */
+  size_t nskipped = 0, total_skipped = 0;
+  for (size_t i = 0; i < m; i++) {
+    if (!draw[i]) {
+      skipped[nskipped++] = items[i].ev;
+      continue;
+    }
+    if (nskipped) {
+      draw_gap(&L, skipped, nskipped);
+      total_skipped += nskipped;
+      nskipped = 0;
+    }
+    draw_event(&L, items[i].ev, items[i].ts);
+  }
+  if (nskipped) {
+    draw_gap(&L, skipped, nskipped);
+    total_skipped += nskipped;
+  }
+  if (total_skipped || plumbing) {
+    struct type_count t[MAX_TYPES];
+    int nt = 0;
+    for (size_t i = 0; i < m; i++) count_type(t, &nt, items[i].ev);
+    char text[1024];
+    counts_text(t, nt, text, sizeof text);
+    const char *on = o->colour ? mk_timeline_ansi(MK_STYLE_DIM, NULL) : "";
+    const char *off = o->colour ? MK_ANSI_RESET : "";
+    if (total_skipped)
+      fprintf(out, "%10s  %s%zu of %zu events drawn (--full draws all). Totals: %s%s\n", "", on,
+              m - total_skipped, m, text, off);
+    if (plumbing)
+      fprintf(out, "%10s  %s(%zu Metadata/ApiVersions events hidden)%s\n", "", on, plumbing, off);
+  }
+  for (size_t i = 0; i < m; i++) json_decref(items[i].ev);
+  free(items);
+  free(skipped);
+  free(draw);
+}
