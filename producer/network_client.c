@@ -63,7 +63,15 @@ struct mk_network_client {
   int32_t next_correlation_id;
   bool closing;
   struct mk_err close_err;
+  void (*on_disconnect)(void *, int32_t);
+  void *disconnect_arg;
 };
+
+void mk_network_client_on_disconnect(struct mk_network_client *nc, void (*fn)(void *, int32_t),
+                                     void *arg) {
+  nc->on_disconnect = fn;
+  nc->disconnect_arg = arg;
+}
 
 struct write_req {
   uv_write_t w;
@@ -117,8 +125,10 @@ static void finish_close(struct conn *c) {
     complete(p, c->node, p->version, NULL, c->close_err.code, &c->close_err);
   }
   if (c->addrs) uv_freeaddrinfo(c->addrs);
+  int32_t node = c->node;
   free(c->rbuf);
   free(c);
+  if (!nc->closing && nc->on_disconnect && node >= 0) nc->on_disconnect(nc->disconnect_arg, node);
   if (!nc->closing) nc->on_event(nc->arg);
   else if (!nc->conns) free(nc);  /* the last connection of a closed client */
 }

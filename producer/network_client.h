@@ -67,6 +67,10 @@ int mk_network_client_send(struct mk_network_client *nc, int32_t node, int api_k
  * written, so the trace shows it before the broker's side). */
 int32_t mk_network_client_next_correlation_id(const struct mk_network_client *nc);
 
+/* Call fn(arg, node) whenever a connection to a broker closes or fails to open. */
+void mk_network_client_on_disconnect(struct mk_network_client *nc, void (*fn)(void *, int32_t),
+                                     void *arg);
+
 /* Close connections whose oldest request is older than request.timeout.ms, failing their
  * requests; return ms until the next deadline (-1 none). */
 int64_t mk_network_client_check_timeouts(struct mk_network_client *nc, int64_t now_ms);

@@ -213,7 +213,7 @@ static void trace_send(const struct mk_producer_record *rec, const struct mk_byt
 static int fail_now(struct mk_producer *p, const struct mk_record_thunk *t, const char *topic,
                     int32_t partition, int rc, struct mk_err *err) {
   struct mk_record_metadata md = {topic, partition, -1, -1, t->key_size, t->value_size};
-  mk_metrics_record(&p->metrics, MK_M_RECORD_ERROR, 1);
+  mk_metrics_record_topic(&p->metrics, MK_M_RECORD_ERROR, topic, 1);
   mk_producer_complete_record(p, t, &md, err);
   return rc;
 }
@@ -294,16 +294,13 @@ int mk_producer_send(struct mk_producer *p, const struct mk_producer_record *rec
     rc = mk_partitioner_choose(p->partitioner, cfg->partitioner_ignore_keys, rec.topic, rec.partition,
                                key, value, &parts, &choice, err);
     if (rc) break;
-    int32_t chosen = -1;
     rc = mk_accumulator_append(p->accumulator, rec.topic, choice.partition, snap, ts, key, value,
                                rec.headers, rec.headers_count, &thunk,
-                               p->partitioner != NULL && round == 0, deadline, &chosen, &wake, err);
+                               p->partitioner != NULL && round == 0, deadline, &wake, err);
     if (rc == MK_APPEND_ABORTED_FOR_NEW_BATCH) {
       mk_partitioner_on_new_batch(p->partitioner, rec.topic, &parts, choice.partition);
       continue;
     }
-    if (!rc && choice.partition == MK_PARTITION_UNKNOWN)
-      mk_partitioner_trace(rec.topic, chosen, MK_PARTITION_REASON_UNIFORM_STICKY);
     break;
   }
   mk_topic_snapshot_release(snap);
@@ -333,9 +330,8 @@ struct metric_lookup {
 static void lookup(void *opaque, const char *group, const char *topic, const char *name,
                    double value) {
   (void)group;
-  (void)topic;
   struct metric_lookup *l = opaque;
-  if (strcmp(name, l->name) == 0) l->value = value;
+  if (!topic && strcmp(name, l->name) == 0) l->value = value;
 }
 
 double mk_producer_metric(struct mk_producer *p, const char *name) {

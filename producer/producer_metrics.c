@@ -6,6 +6,7 @@
 #include "producer/producer_metrics.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -22,6 +23,8 @@ void mk_producer_metrics_init(struct mk_producer_metrics *m, int64_t buffer_memo
 }
 
 void mk_producer_metrics_destroy(struct mk_producer_metrics *m) {
+  for (int i = 0; i < m->topics_count; i++) free(m->topics[i].topic);
+  free(m->topics);
   pthread_mutex_destroy(&m->lock);
 }
 
@@ -33,15 +36,50 @@ static void roll(struct mk_stat *s, int64_t now) {
   s->count[s->current] = 0;
 }
 
-void mk_metrics_record(struct mk_producer_metrics *m, enum mk_metric_id id, double value) {
-  int64_t now = mk_now_us() / 1000;
-  pthread_mutex_lock(&m->lock);
-  struct mk_stat *s = &m->stats[id];
+static void add(struct mk_stat *s, int64_t now, double value) {
   roll(s, now);
   s->sum[s->current] += value;
   s->count[s->current]++;
   if (value > s->max[s->current]) s->max[s->current] = value;
   s->total += value;
+}
+
+void mk_metrics_record(struct mk_producer_metrics *m, enum mk_metric_id id, double value) {
+  int64_t now = mk_now_us() / 1000;
+  pthread_mutex_lock(&m->lock);
+  add(&m->stats[id], now, value);
+  pthread_mutex_unlock(&m->lock);
+}
+
+/* topic's entry, added if new; NULL only when out of memory. Lock held. A producer writes
+ * to a handful of topics, so a linear search is enough. */
+static struct mk_topic_stats *topic_stats(struct mk_producer_metrics *m, const char *topic,
+                                          int64_t now) {
+  for (int i = 0; i < m->topics_count; i++)
+    if (strcmp(m->topics[i].topic, topic) == 0) return &m->topics[i];
+  if (m->topics_count == m->topics_cap) {
+    int cap = m->topics_cap ? 2 * m->topics_cap : 4;
+    struct mk_topic_stats *t = realloc(m->topics, (size_t)cap * sizeof *t);
+    if (!t) return NULL;
+    m->topics = t;
+    m->topics_cap = cap;
+  }
+  struct mk_topic_stats *t = &m->topics[m->topics_count];
+  memset(t, 0, sizeof *t);
+  if (!(t->topic = strdup(topic))) return NULL;
+  for (int i = 0; i < MK_M_TOPIC_COUNT; i++)
+    t->stats[i].sample_start_ms[0] = t->stats[i].sample_start_ms[1] = now;
+  m->topics_count++;
+  return t;
+}
+
+void mk_metrics_record_topic(struct mk_producer_metrics *m, enum mk_metric_id id,
+                             const char *topic, double value) {
+  int64_t now = mk_now_us() / 1000;
+  pthread_mutex_lock(&m->lock);
+  add(&m->stats[id], now, value);
+  struct mk_topic_stats *t = topic ? topic_stats(m, topic, now) : NULL;
+  if (t) add(&t->stats[id], now, value);  /* out of memory: only the topic's share is lost */
   pthread_mutex_unlock(&m->lock);
 }
 
@@ -65,59 +103,70 @@ static void window(struct mk_stat *s, int64_t now, double *sum, double *count, d
   *seconds = (double)elapsed / 1000.0;
 }
 
-void mk_producer_metrics_report(struct mk_producer_metrics *m, mk_metric_fn fn, void *opaque) {
-  static const struct {
-    enum mk_metric_id id;
-    const char *rate, *total, *avg, *max;
-  } names[] = {
-      {MK_M_RECORD_SEND, "record-send-rate", "record-send-total", NULL, NULL},
-      {MK_M_RECORD_RETRY, "record-retry-rate", "record-retry-total", NULL, NULL},
-      {MK_M_RECORD_ERROR, "record-error-rate", "record-error-total", NULL, NULL},
-      {MK_M_RECORD_SIZE, NULL, NULL, "record-size-avg", "record-size-max"},
-      {MK_M_BATCH_SIZE, NULL, NULL, "batch-size-avg", "batch-size-max"},
-      {MK_M_COMPRESSION_RATE, NULL, NULL, "compression-rate-avg", NULL},
-      {MK_M_RECORDS_PER_REQUEST, NULL, NULL, "records-per-request-avg", NULL},
-      {MK_M_REQUEST_LATENCY, NULL, NULL, "request-latency-avg", "request-latency-max"},
-      {MK_M_REQUEST, "request-rate", "request-total", NULL, NULL},
-      {MK_M_OUTGOING_BYTE, "outgoing-byte-rate", "outgoing-byte-total", NULL, NULL},
-      {MK_M_RECORD_QUEUE_TIME, NULL, NULL, "record-queue-time-avg", "record-queue-time-max"},
-      {MK_M_THROTTLE_TIME, NULL, NULL, "produce-throttle-time-avg", "produce-throttle-time-max"},
-      {MK_M_BUFFERPOOL_WAIT, NULL, "bufferpool-wait-time-ns-total", NULL, NULL},
-  };
-  const char *g = "producer-metrics";
-  int64_t now = mk_now_us() / 1000;
-  pthread_mutex_lock(&m->lock);
-  double values[64];
-  const char *labels[64];
+/* Kafka's names for each statistic; only those listed are reported. */
+static const struct {
+  enum mk_metric_id id;
+  const char *rate, *total, *avg, *max;
+} names[] = {
+    {MK_M_RECORD_SEND, "record-send-rate", "record-send-total", NULL, NULL},
+    {MK_M_RECORD_RETRY, "record-retry-rate", "record-retry-total", NULL, NULL},
+    {MK_M_RECORD_ERROR, "record-error-rate", "record-error-total", NULL, NULL},
+    {MK_M_RECORD_SIZE, NULL, NULL, "record-size-avg", "record-size-max"},
+    {MK_M_BATCH_SIZE, NULL, NULL, "batch-size-avg", "batch-size-max"},
+    {MK_M_COMPRESSION_RATE, NULL, NULL, "compression-rate-avg", NULL},
+    {MK_M_RECORDS_PER_REQUEST, NULL, NULL, "records-per-request-avg", NULL},
+    {MK_M_REQUEST_LATENCY, NULL, NULL, "request-latency-avg", "request-latency-max"},
+    {MK_M_REQUEST, "request-rate", "request-total", NULL, NULL},
+    {MK_M_OUTGOING_BYTE, "outgoing-byte-rate", "outgoing-byte-total", NULL, NULL},
+    {MK_M_RECORD_QUEUE_TIME, NULL, NULL, "record-queue-time-avg", "record-queue-time-max"},
+    {MK_M_THROTTLE_TIME, NULL, NULL, "produce-throttle-time-avg", "produce-throttle-time-max"},
+    {MK_M_BUFFERPOOL_WAIT, NULL, "bufferpool-wait-time-ns-total", NULL, NULL},
+};
+enum { NAMES = sizeof names / sizeof names[0], PER_STAT = 4 };
+
+/* A metric read out under the lock, reported after it is released (fn may call back in). */
+struct reading {
+  const char *topic, *name;
+  double value;
+};
+
+/* Read the stats[] of the ids below limit (all of them, or the per-topic ones) into out. */
+static int read_stats(struct mk_stat *stats, enum mk_metric_id limit, const char *topic,
+                      int64_t now, struct reading *out) {
   int n = 0;
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    struct mk_stat *s = &m->stats[names[i].id];
+  for (int i = 0; i < NAMES; i++) {
+    if (names[i].id >= limit) continue;
+    struct mk_stat *s = &stats[names[i].id];
     double sum, count, max, seconds;
     window(s, now, &sum, &count, &max, &seconds);
-    if (names[i].rate) {
-      /* A rate of records counts each record once: the value recorded is the count. */
-      labels[n] = names[i].rate;
-      values[n++] = sum / seconds;
-    }
-    if (names[i].total) {
-      labels[n] = names[i].total;
-      values[n++] = s->total;
-    }
-    if (names[i].avg) {
-      labels[n] = names[i].avg;
-      values[n++] = count ? sum / count : NAN;
-    }
-    if (names[i].max) {
-      labels[n] = names[i].max;
-      values[n++] = max;
-    }
+    /* A rate of records counts each record once: the value recorded is the count. */
+    if (names[i].rate) out[n++] = (struct reading){topic, names[i].rate, sum / seconds};
+    if (names[i].total) out[n++] = (struct reading){topic, names[i].total, s->total};
+    if (names[i].avg) out[n++] = (struct reading){topic, names[i].avg, count ? sum / count : NAN};
+    if (names[i].max) out[n++] = (struct reading){topic, names[i].max, max};
   }
-  labels[n] = "buffer-total-bytes";
-  values[n++] = (double)m->buffer_total_bytes;
-  labels[n] = "buffer-available-bytes";
-  values[n++] = (double)m->buffer_available_bytes;
-  labels[n] = "waiting-threads";
-  values[n++] = m->waiting_threads;
+  return n;
+}
+
+void mk_producer_metrics_report(struct mk_producer_metrics *m, mk_metric_fn fn, void *opaque) {
+  int64_t now = mk_now_us() / 1000;
+  pthread_mutex_lock(&m->lock);
+  size_t cap = (size_t)(NAMES + MK_M_TOPIC_COUNT * m->topics_count) * PER_STAT + 3;
+  struct reading *r = malloc(cap * sizeof *r);
+  if (!r) {
+    pthread_mutex_unlock(&m->lock);
+    return;
+  }
+  int n = read_stats(m->stats, MK_M_COUNT, NULL, now, r);
+  r[n++] = (struct reading){NULL, "buffer-total-bytes", (double)m->buffer_total_bytes};
+  r[n++] = (struct reading){NULL, "buffer-available-bytes", (double)m->buffer_available_bytes};
+  r[n++] = (struct reading){NULL, "waiting-threads", m->waiting_threads};
+  /* Topic names stay valid after unlocking: entries are freed only by destroy. */
+  for (int t = 0; t < m->topics_count; t++)
+    n += read_stats(m->topics[t].stats, MK_M_TOPIC_COUNT, m->topics[t].topic, now, r + n);
   pthread_mutex_unlock(&m->lock);
-  for (int i = 0; i < n; i++) fn(opaque, g, NULL, labels[i], values[i]);
+  for (int i = 0; i < n; i++)
+    fn(opaque, r[i].topic ? "producer-topic-metrics" : "producer-metrics", r[i].topic, r[i].name,
+       r[i].value);
+  free(r);
 }

@@ -28,10 +28,12 @@ struct mk_stat {
 };
 
 enum mk_metric_id {
+  /* The first MK_M_TOPIC_COUNT are also kept per topic ("producer-topic-metrics"). */
   MK_M_RECORD_SEND,        /* records sent successfully */
   MK_M_RECORD_RETRY,       /* records retried */
   MK_M_RECORD_ERROR,       /* records failed */
-  MK_M_RECORD_SIZE,        /* bytes per record (serialized) */
+  MK_M_TOPIC_COUNT,
+  MK_M_RECORD_SIZE = MK_M_TOPIC_COUNT, /* bytes per record (serialized) */
   MK_M_BATCH_SIZE,         /* bytes per batch sent */
   MK_M_COMPRESSION_RATE,   /* compressed / uncompressed, per batch */
   MK_M_RECORDS_PER_REQUEST,
@@ -44,9 +46,17 @@ enum mk_metric_id {
   MK_M_COUNT
 };
 
+/* One topic's share of the per-topic metrics. */
+struct mk_topic_stats {
+  char *topic;
+  struct mk_stat stats[MK_M_TOPIC_COUNT];
+};
+
 struct mk_producer_metrics {
   pthread_mutex_t lock;
   struct mk_stat stats[MK_M_COUNT];
+  struct mk_topic_stats *topics;   /* grown as topics are first seen */
+  int topics_count, topics_cap;
   int64_t buffer_total_bytes;      /* buffer.memory */
   int64_t buffer_available_bytes;  /* kept by the accumulator */
   int waiting_threads;             /* app threads blocked on buffer.memory */
@@ -57,6 +67,10 @@ void mk_producer_metrics_init(struct mk_producer_metrics *m, int64_t buffer_memo
 void mk_producer_metrics_destroy(struct mk_producer_metrics *m);
 /* Record one observation of value (1 for a count) for a metric. Thread: any. */
 void mk_metrics_record(struct mk_producer_metrics *m, enum mk_metric_id id, double value);
+/* The same for one of the per-topic metrics (id < MK_M_TOPIC_COUNT): counts towards both
+ * the producer's total and topic's (borrowed; copied the first time it is seen). */
+void mk_metrics_record_topic(struct mk_producer_metrics *m, enum mk_metric_id id,
+                             const char *topic, double value);
 /* Report every metric (see producer.h's mk_metric_fn). Thread: any. */
 void mk_producer_metrics_report(struct mk_producer_metrics *m, mk_metric_fn fn, void *opaque);
 

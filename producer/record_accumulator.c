@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/trace.h"
+#include "producer/partitioner.h"
 #include "producer/producer_internal.h"
 #include "protocol/compression.h"
 
@@ -202,11 +203,13 @@ static int reserve(struct mk_accumulator *acc, size_t need, int64_t deadline_ms,
   int64_t start = mk_now_us();
   while (acc->available < (int64_t)need && !acc->closed) {
     int64_t now = now_ms();
-    if (now >= deadline_ms)
+    if (now >= deadline_ms) {
+      mk_metrics_record(acc->metrics, MK_M_BUFFERPOOL_WAIT, (double)(mk_now_us() - start) * 1000);
       return mk_err_set(err, MK_ERR_REQUEST_TIMED_OUT,
                         "Failed to allocate %zu bytes within the configured max blocking time "
                         "%lld ms (buffer.memory %lld is in use by records waiting to be sent)",
                         need, (long long)acc->cfg->max_block_ms, (long long)acc->cfg->buffer_memory);
+    }
     acc->waiters++;
     acc->metrics->waiting_threads = acc->waiters;
     struct timespec until = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000};
@@ -228,7 +231,11 @@ static void release(struct mk_accumulator *acc, size_t bytes) {
   pthread_cond_broadcast(&acc->memory_freed);
 }
 
-static void trace_append(const struct mk_producer_batch *b, size_t bytes, bool new_batch) {
+/* A keyless record's partition is known only here, so its partition event comes from here
+ * too, just before the append it decided. */
+static void trace_append(const struct mk_producer_batch *b, size_t bytes, bool new_batch,
+                         bool sticky) {
+  if (sticky) mk_partitioner_trace(b->topic, b->partition, MK_PARTITION_REASON_UNIFORM_STICKY);
   struct mk_trace_event ev;
   mk_trace_begin(&ev, "producer", "append");
   mk_trace_str(&ev, "topic", b->topic);
@@ -246,8 +253,7 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
                           struct mk_bytes key, struct mk_bytes value,
                           const struct mk_record_header *headers, int headers_count,
                           const struct mk_record_thunk *thunk, bool abort_on_new_batch,
-                          int64_t deadline_ms, int32_t *chosen, bool *wake_sender,
-                          struct mk_err *err) {
+                          int64_t deadline_ms, bool *wake_sender, struct mk_err *err) {
   const struct mk_producer_config *cfg = acc->cfg;
   struct mk_topic_partitions partitions = mk_topic_snapshot_partitions(snapshot);
   size_t reserved = 0;
@@ -277,11 +283,10 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
         break;
       }
       if (rc == 0) {
-        if (mk_trace_on()) trace_append(d->tail, bytes, false);
+        if (mk_trace_on()) trace_append(d->tail, bytes, false, partition == MK_PARTITION_UNKNOWN);
         if (partition == MK_PARTITION_UNKNOWN)
           mk_builtin_partitioner_update_partition_info(t->sticky, &info, (int32_t)bytes,
                                                        &partitions, all_batches_full(acc, d));
-        *chosen = d->partition;
         *wake_sender = d->size > 1 || mk_producer_batch_is_full(d->tail, cfg->batch_size);
         break;
       }
@@ -318,11 +323,10 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
     if (acc->incomplete_tail) acc->incomplete_tail->incomplete_next = b;
     else acc->incomplete_head = b;
     acc->incomplete_tail = b;
-    if (mk_trace_on()) trace_append(b, bytes, true);
+    if (mk_trace_on()) trace_append(b, bytes, true, partition == MK_PARTITION_UNKNOWN);
     if (partition == MK_PARTITION_UNKNOWN)
       mk_builtin_partitioner_update_partition_info(t->sticky, &info, (int32_t)bytes, &partitions,
                                                    all_batches_full(acc, d));
-    *chosen = d->partition;
     *wake_sender = true;
     break;
   }
@@ -507,11 +511,23 @@ struct mk_partition_state *mk_accumulator_partition_state(struct mk_accumulator 
   return d ? &d->state : NULL;
 }
 
-void mk_accumulator_reset_sequences(struct mk_accumulator *acc) {
+void mk_accumulator_reset_sequences(struct mk_accumulator *acc, int64_t producer_id,
+                                    int16_t epoch) {
   pthread_mutex_lock(&acc->lock);
   for (int i = 0; i < acc->nall; i++) {
     acc->all[i]->state.next_sequence = 0;
     acc->all[i]->state.last_acked_sequence = -1;
+    /* A batch awaiting retry keeps its bytes (and its place at the head) but must carry the
+     * new id and a sequence from 0, or the broker would reject it as out of order. */
+    for (struct mk_producer_batch *b = acc->all[i]->head; b; b = b->next) {
+      if (!b->in_retry || !b->bytes) continue;
+      int32_t seq = acc->all[i]->state.next_sequence;
+      acc->all[i]->state.next_sequence += b->record_count;
+      b->producer_id = producer_id;
+      b->producer_epoch = epoch;
+      b->base_sequence = seq;
+      mk_record_batch_set_producer(b->bytes, b->bytes_len, producer_id, epoch, seq);
+    }
     /* Batches not yet sent get sequences afresh when drained. */
     for (struct mk_producer_batch *b = acc->all[i]->head; b; b = b->next)
       if (!b->in_retry && b->bytes) {
@@ -549,14 +565,15 @@ static void fail_list(struct mk_accumulator *acc, struct mk_producer_batch *list
     struct mk_producer_batch *b = list;
     list = b->next;
     mk_producer_batch_done(b, -1, -1, err);
-    mk_metrics_record(acc->metrics, MK_M_RECORD_ERROR, b->record_count);
+    mk_metrics_record_topic(acc->metrics, MK_M_RECORD_ERROR, b->topic, b->record_count);
     pthread_mutex_lock(&acc->lock);
     deallocate_locked(acc, b);
     pthread_mutex_unlock(&acc->lock);
   }
 }
 
-void mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
+bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
+  bool had_sequence = false;
   int64_t timeout = acc->cfg->delivery_timeout_ms;
   struct mk_producer_batch *expired = NULL;
   char what[160] = "";
@@ -568,6 +585,7 @@ void mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
       next = b->next;
       if (now - b->created_ms < timeout) continue;
       unlink_batch(d, b);
+      had_sequence |= b->base_sequence >= 0;
       records += b->record_count;
       if (!what[0])
         snprintf(what, sizeof what, "%s-%d:%lld ms has passed since batch creation",
@@ -577,11 +595,12 @@ void mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
     }
   }
   pthread_mutex_unlock(&acc->lock);
-  if (!expired) return;
+  if (!expired) return false;
   struct mk_err err;
   mk_err_set(&err, MK_ERR_REQUEST_TIMED_OUT, "Expiring %d record(s) for %s (delivery.timeout.ms=%lld)",
              records, what, (long long)timeout);
   fail_list(acc, expired, &err);
+  return had_sequence;
 }
 
 int mk_accumulator_flush(struct mk_accumulator *acc, int64_t deadline_ms, void (*wake)(void *),

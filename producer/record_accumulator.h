@@ -59,8 +59,8 @@ enum mk_append_result {
 };
 
 /* Append one serialized record. partition is the chosen one, or MK_PARTITION_UNKNOWN for
- * the built-in uniform sticky partitioner (then *chosen says which, and *reason is
- * uniform_sticky). topic is looked up (and remembered) by name. abort_on_new_batch: for a
+ * the built-in uniform sticky partitioner (then the accumulator picks it, under its lock,
+ * and emits the "partition" trace event with reason uniform_sticky). topic is looked up (and remembered) by name. abort_on_new_batch: for a
  * custom partitioner, stop before opening a new batch so that it can be told
  * (Partitioner.onNewBatch) and choose again. Blocks until deadline_ms (max.block.ms) for
  * buffer.memory. *wake_sender says whether a batch filled up or a new one began (Java
@@ -73,8 +73,7 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
                           struct mk_bytes key, struct mk_bytes value,
                           const struct mk_record_header *headers, int headers_count,
                           const struct mk_record_thunk *thunk, bool abort_on_new_batch,
-                          int64_t deadline_ms, int32_t *chosen, bool *wake_sender,
-                          struct mk_err *err);
+                          int64_t deadline_ms, bool *wake_sender, struct mk_err *err);
 
 /* The topic name string the accumulator keeps (valid until it is freed), or NULL. */
 const char *mk_accumulator_topic_name(struct mk_accumulator *acc, const char *topic);
@@ -107,12 +106,16 @@ void mk_accumulator_reenqueue(struct mk_accumulator *acc, struct mk_producer_bat
 /* The Sender-side state of batch's partition. Thread: sender. */
 struct mk_partition_state *mk_accumulator_partition_state(struct mk_accumulator *acc,
                                                           const struct mk_producer_batch *batch);
-/* Every partition's state, to reset sequences (idempotence). Thread: sender. */
-void mk_accumulator_reset_sequences(struct mk_accumulator *acc);
+/* After a new producer id/epoch: restart every partition's sequences at 0, restamping
+ * batches awaiting retry with the new id. Thread: sender. */
+void mk_accumulator_reset_sequences(struct mk_accumulator *acc, int64_t producer_id,
+                                    int16_t epoch);
 
 /* Fail and remove batches that waited longer than delivery.timeout.ms in the deques.
+ * Returns true if one of them had been given a sequence number: the broker's view of that
+ * partition's sequences is then unknown, so an idempotent producer needs a new id.
  * Thread: sender. */
-void mk_accumulator_expire(struct mk_accumulator *acc, int64_t now_ms);
+bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now_ms);
 
 /* A completed batch: free it and return its memory. Thread: sender (or closing thread). */
 void mk_accumulator_deallocate(struct mk_accumulator *acc, struct mk_producer_batch *batch);

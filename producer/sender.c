@@ -3,6 +3,8 @@
  */
 #include "producer/sender.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,7 @@ static int64_t backoff_ms(struct mk_sender *s, int64_t base, int64_t max, int at
   for (int i = 1; i < attempts && b < (double)max; i++) b *= 2;
   if (b > (double)max) b = (double)max;
   b *= 0.8 + 0.4 * random_unit(s);
+  if (b > (double)max) b = (double)max;
   return (int64_t)b;
 }
 
@@ -138,6 +141,12 @@ static int32_t any_ready_node(struct mk_sender *s, int64_t now) {
   }
   s->next_bootstrap++;
   return INT32_MIN;
+}
+
+static void on_disconnect(void *arg, int32_t node) {
+  (void)node;
+  struct mk_sender *s = arg;
+  mk_producer_metadata_request_update(s->md);  /* the disconnect may mean stale metadata */
 }
 
 static void on_network_event(void *arg) {
@@ -266,7 +275,7 @@ static void succeed(struct mk_sender *s, struct mk_producer_batch *b, int64_t ba
                     int64_t log_append_time) {
   if (s->tm.idempotent) mk_transaction_manager_acked(mk_accumulator_partition_state(s->acc, b), b);
   if (mk_producer_batch_done(b, base_offset, log_append_time, NULL))
-    mk_metrics_record(&s->p->metrics, MK_M_RECORD_SEND, b->record_count);
+    mk_metrics_record_topic(&s->p->metrics, MK_M_RECORD_SEND, b->topic, b->record_count);
   mk_accumulator_deallocate(s->acc, b);
 }
 
@@ -303,7 +312,7 @@ static void fail_or_retry(struct mk_sender *s, struct mk_producer_batch *b, int 
     mk_log(MK_LOG_DEBUG, "producer", "retrying %s-%d (attempt %d) after %s in %lld ms", b->topic,
            b->partition, b->attempts, mk_err_name(code), (long long)backoff);
     if (mk_trace_on()) trace_retry(b, (int16_t)code, backoff);
-    mk_metrics_record(&s->p->metrics, MK_M_RECORD_RETRY, b->record_count);
+    mk_metrics_record_topic(&s->p->metrics, MK_M_RECORD_RETRY, b->topic, b->record_count);
     mk_accumulator_reenqueue(s->acc, b, now, backoff);
     return;
   }
@@ -311,8 +320,9 @@ static void fail_or_retry(struct mk_sender *s, struct mk_producer_batch *b, int 
   mk_err_set(&err, code, "%s: %d record(s) for %s-%d failed after %d attempt(s)%s%s%s%s",
              mk_err_name(code), b->record_count, b->topic, b->partition, b->attempts,
              why && *why ? ": " : "", why ? why : "", stop ? "; " : "", stop ? stop : "");
+  if (s->tm.idempotent && b->base_sequence >= 0) s->tm.need_producer_id = true;
   if (mk_producer_batch_done(b, -1, -1, &err))
-    mk_metrics_record(&s->p->metrics, MK_M_RECORD_ERROR, b->record_count);
+    mk_metrics_record_topic(&s->p->metrics, MK_M_RECORD_ERROR, b->topic, b->record_count);
   mk_accumulator_deallocate(s->acc, b);
 }
 
@@ -520,7 +530,7 @@ static void run_once(struct mk_sender *s) {
       wake_at(&next, mk_network_client_check_timeouts(s->nc, now));
       maybe_update_metadata(s, now, &next);
       maybe_init_producer_id(s, now, &next);
-      mk_accumulator_expire(s->acc, now);
+      if (mk_accumulator_expire(s->acc, now) && s->tm.idempotent) s->tm.need_producer_id = true;
       send_producer_data(s, now, &next);
     }
 
@@ -559,6 +569,10 @@ static void on_wakeup(uv_async_t *a) { run_once(a->data); }
 
 static void thread_main(void *arg) {
   struct mk_sender *s = arg;
+  sigset_t pipe_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
   run_once(s);
   uv_run(&s->loop, UV_RUN_DEFAULT);
 }
@@ -580,6 +594,7 @@ int mk_sender_start(struct mk_producer *p, struct mk_sender **out, struct mk_err
   s->timer.data = s;
   s->close_deadline_ms = -1;
   s->nc = mk_network_client_new(&s->loop, s->cfg, on_network_event, s);
+  if (s->nc) mk_network_client_on_disconnect(s->nc, on_disconnect, s);
   if (!s->nc || uv_thread_create(&s->thread, thread_main, s) != 0) {
     free(s->nc);
     uv_loop_close(&s->loop);

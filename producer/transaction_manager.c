@@ -24,7 +24,7 @@ void mk_transaction_manager_set_producer_id(struct mk_transaction_manager *tm,
   tm->producer_epoch = epoch;
   tm->need_producer_id = false;
   tm->requesting = false;
-  mk_accumulator_reset_sequences(acc);
+  mk_accumulator_reset_sequences(acc, producer_id, epoch);
 }
 
 void mk_transaction_manager_acked(struct mk_partition_state *ps,

@@ -428,15 +428,20 @@ int mk_record_batch_builder_finish(struct mk_record_batch_builder *bb, struct mk
   mk_store_u32(h + 23, (uint32_t)(bb->count - 1));  /* last_offset_delta */
   mk_store_u64(h + 27, (uint64_t)bb->base_timestamp);
   mk_store_u64(h + 35, (uint64_t)bb->max_timestamp);
-  mk_store_u64(h + 43, (uint64_t)bb->producer_id);
-  store_u16(h + 51, (uint16_t)bb->producer_epoch);
-  mk_store_u32(h + 53, (uint32_t)bb->base_sequence);
   mk_store_u32(h + 57, (uint32_t)bb->count);
-  /* Last, since it covers all of the above from attributes on. */
-  mk_store_u32(h + MK_RECORD_BATCH_CRC_OFFSET,
-               mk_crc32c(0, h + MK_RECORD_BATCH_ATTRIBUTES_OFFSET,
-                         size - MK_RECORD_BATCH_ATTRIBUTES_OFFSET));
+  /* Last, since the CRC covers all of the above from attributes on. */
+  mk_record_batch_set_producer(h, size, bb->producer_id, bb->producer_epoch, bb->base_sequence);
   return 0;
+}
+
+void mk_record_batch_set_producer(uint8_t *buf, size_t len, int64_t producer_id,
+                                  int16_t producer_epoch, int32_t base_sequence) {
+  mk_store_u64(buf + 43, (uint64_t)producer_id);
+  store_u16(buf + 51, (uint16_t)producer_epoch);
+  mk_store_u32(buf + 53, (uint32_t)base_sequence);
+  mk_store_u32(buf + MK_RECORD_BATCH_CRC_OFFSET,
+               mk_crc32c(0, buf + MK_RECORD_BATCH_ATTRIBUTES_OFFSET,
+                         len - MK_RECORD_BATCH_ATTRIBUTES_OFFSET));
 }
 
 /* ---- control records ------------------------------------------------------------------- */

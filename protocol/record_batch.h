@@ -102,6 +102,12 @@ int mk_record_batch_validate(const struct mk_record_batch *b, size_t max_decompr
 /* The CRC the batch should carry (computed over bytes 21..end). */
 uint32_t mk_record_batch_compute_crc(const struct mk_record_batch *b);
 
+/* Rewrite the producer id, epoch and base sequence of the encoded batch at buf (len bytes,
+ * at least MK_RECORD_BATCH_HEADER_SIZE) and recompute its CRC. An idempotent producer does
+ * this to a batch awaiting retry after it got a new producer id. */
+void mk_record_batch_set_producer(uint8_t *buf, size_t len, int64_t producer_id,
+                                  int16_t producer_epoch, int32_t base_sequence);
+
 /* ---- reading records ------------------------------------------------------------------- */
 
 struct mk_record_header {

@@ -1,0 +1,1866 @@
+/*
+ * Behavioural tests for the producer (the files in producer/) against our embedded broker:
+ * what an application sees (every send completes exactly once, with the right partition,
+ * offset or error) and what lands in the partition's log (values, headers, order,
+ * duplicates).
+ *
+ *   test thread                 the producer's Sender           the embedded broker
+ *   -----------                 --------------------            -------------------
+ *   mk_producer_send ... ->     Produce requests        ->      faults (error, delay,
+ *   flush / close (bounded)     retries, callbacks             drop_response, broker_down,
+ *   read_log (on the loop) <-----------------------------------  elect_leader) and the log
+ *
+ * One broker (3 virtual brokers) serves the whole file; each test makes its own topic and
+ * scopes its faults to it. Tests that stop brokers start a broker of their own. Callbacks
+ * count calls and store what they were told in done[i] (i = the record's index); tests
+ * assert exact counts. Every wait is bounded (flush, close and future timeouts), so a bug
+ * makes a test fail, never hang. The client-only behaviours are also checked against
+ * librdkafka's mock cluster in test_producer_mock.c.
+ *
+ * To look closer at one scenario: MK_TEST_FILTER='test_acks_0*' runs the matching tests
+ * only, MK_TEST_TRACE=FILE writes every trace event of both sides to FILE.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "broker/broker.h"
+#include "broker/cluster.h"
+#include "broker/faults.h"
+#include "common/trace.h"
+#include "producer/producer.h"
+#include "producer/producer_config.h"
+#include "producer/serializers.h"
+#include "protocol/record_batch.h"
+
+/* ---- shared state ---------------------------------------------------------------------- */
+
+static struct mk_broker *broker;      /* the file's broker */
+static struct mk_broker *own_broker;  /* a test's own broker (it stops brokers); teardown frees */
+static struct mk_producer *producer;  /* the test's producer; teardown closes it */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
+
+/* ---- completions: what each send's callback was told ----------------------------------- */
+
+enum { MAX_RECORDS = 8000 };
+
+struct completion {
+  atomic_int calls;    /* must end at exactly 1 */
+  int16_t error;
+  int32_t partition;
+  int64_t offset;
+  int64_t at_ms;       /* when the callback ran */
+  pthread_t thread;    /* where it ran */
+  char msg[192];
+};
+
+static struct completion done[MAX_RECORDS];
+static atomic_int complete_cb_called;
+
+static void on_complete(const struct mk_record_metadata *md, const struct mk_err *err,
+                        void *opaque) {
+  struct completion *c = &done[(intptr_t)opaque];
+  c->error = err->code;
+  c->partition = md->partition;
+  c->offset = md->offset;
+  c->at_ms = now_ms();
+  c->thread = pthread_self();
+  snprintf(c->msg, sizeof c->msg, "%s", err->msg);
+  atomic_fetch_add(&c->calls, 1);
+  atomic_fetch_add(&complete_cb_called, 1);
+}
+
+static void reset_completions(void) {
+  for (int i = 0; i < MAX_RECORDS; i++) {
+    atomic_store(&done[i].calls, 0);
+    done[i].error = 0;
+    done[i].partition = -2;
+    done[i].offset = -2;
+    done[i].msg[0] = 0;
+  }
+  atomic_store(&complete_cb_called, 0);
+}
+
+/* Wait (bounded) until n callbacks have run; returns how many have. */
+static int wait_completions(int n, int timeout_ms) {
+  int64_t until = now_ms() + timeout_ms;
+  while (atomic_load(&complete_cb_called) < n && now_ms() < until) sleep_ms(5);
+  return atomic_load(&complete_cb_called);
+}
+
+/* Records from..to-1 each completed exactly once. */
+static void assert_completed_once(int from, int to) {
+  for (int i = from; i < to; i++)
+    if (atomic_load(&done[i].calls) != 1)
+      fail_msg("record %d completed %d times", i, atomic_load(&done[i].calls));
+}
+
+/* ... and each succeeded. */
+static void assert_succeeded(int from, int to) {
+  assert_completed_once(from, to);
+  for (int i = from; i < to; i++)
+    if (done[i].error) fail_msg("record %d failed: %s (%s)", i, mk_err_name(done[i].error), done[i].msg);
+}
+
+/* ---- trace capture (common/trace.h) ---------------------------------------------------- */
+
+static struct {
+  pthread_mutex_t lock;
+  int sink;
+  const char *filters[4];  /* keep a line containing any of these (all lines if none) */
+  int nfilters;
+  char **lines;
+  int n, cap;
+} capture = {PTHREAD_MUTEX_INITIALIZER, -1, {NULL}, 0, NULL, 0, 0};
+
+static void capture_sink(void *opaque, const char *line, size_t len) {
+  (void)opaque;
+  char *copy = strndup(line, len);
+  if (!copy) return;
+  bool keep = capture.nfilters == 0;
+  for (int i = 0; i < capture.nfilters && !keep; i++) keep = strstr(copy, capture.filters[i]) != NULL;
+  if (!keep) {
+    free(copy);
+    return;
+  }
+  pthread_mutex_lock(&capture.lock);
+  if (capture.n == capture.cap) {
+    int cap = capture.cap ? capture.cap * 2 : 256;
+    char **l = realloc(capture.lines, sizeof *l * (size_t)cap);
+    if (!l) {
+      pthread_mutex_unlock(&capture.lock);
+      free(copy);
+      return;
+    }
+    capture.lines = l;
+    capture.cap = cap;
+  }
+  capture.lines[capture.n++] = copy;
+  pthread_mutex_unlock(&capture.lock);
+}
+
+/* Start capturing trace lines that contain any of the filters (NULL-terminated). */
+static void capture_start(const char *filter, ...) {
+  va_list ap;
+  va_start(ap, filter);
+  capture.nfilters = 0;
+  for (const char *f = filter; f && capture.nfilters < 4; f = va_arg(ap, const char *))
+    capture.filters[capture.nfilters++] = f;
+  va_end(ap);
+  capture.sink = mk_trace_add_sink(capture_sink, NULL);
+  assert_true(capture.sink >= 0);
+}
+
+static void capture_stop(void) {
+  if (capture.sink >= 0) mk_trace_remove_sink(capture.sink);
+  capture.sink = -1;
+  pthread_mutex_lock(&capture.lock);
+  for (int i = 0; i < capture.n; i++) free(capture.lines[i]);
+  free(capture.lines);
+  capture.lines = NULL;
+  capture.n = capture.cap = 0;
+  pthread_mutex_unlock(&capture.lock);
+}
+
+/* Index of the first captured line at or after `from` containing a (and b, if not NULL),
+ * or -1. */
+static int capture_find(int from, const char *a, const char *b) {
+  pthread_mutex_lock(&capture.lock);
+  int found = -1;
+  for (int i = from < 0 ? 0 : from; i < capture.n && found < 0; i++)
+    if (strstr(capture.lines[i], a) && (!b || strstr(capture.lines[i], b))) found = i;
+  pthread_mutex_unlock(&capture.lock);
+  return found;
+}
+
+static int capture_count(const char *a, const char *b) {
+  int n = 0;
+  for (int i = capture_find(0, a, b); i >= 0; i = capture_find(i + 1, a, b)) n++;
+  return n;
+}
+
+/* A copy of captured line i (the caller frees it). */
+static char *capture_line(int i) {
+  pthread_mutex_lock(&capture.lock);
+  char *copy = i >= 0 && i < capture.n ? strdup(capture.lines[i]) : NULL;
+  pthread_mutex_unlock(&capture.lock);
+  return copy;
+}
+
+/* The integer after "key": in a JSON line (the first one at or after `from`), or INT64_MIN. */
+static int64_t json_int(const char *line, const char *key) {
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "\"%s\":", key);
+  const char *at = strstr(line, pattern);
+  return at ? strtoll(at + strlen(pattern), NULL, 10) : INT64_MIN;
+}
+
+/* ---- the broker ------------------------------------------------------------------------ */
+
+static int start_broker(struct mk_broker **out) {
+  struct mk_broker_config cfg;
+  mk_broker_config_init(&cfg);
+  cfg.port = 0;        /* tests run side by side: ephemeral ports only */
+  cfg.admin_port = -1;
+  struct mk_err err = {0};
+  if (mk_broker_config_set(&cfg, "replica.lag.time.max.ms", "3000", &err) ||
+      mk_broker_new(&cfg, out, &err) || mk_broker_start(*out, &err)) {
+    fprintf(stderr, "broker: %s\n", err.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int setup_file(void **state) {
+  (void)state;
+  return start_broker(&broker);
+}
+
+static int teardown_file(void **state) {
+  (void)state;
+  if (broker) {
+    mk_broker_stop(broker);
+    mk_broker_free(broker);
+  }
+  return 0;
+}
+
+static int setup_test(void **state) {
+  (void)state;
+  reset_completions();
+  return 0;
+}
+
+static void clear_faults_on_loop(struct mk_broker *b, void *arg) {
+  (void)arg;
+  mk_faults_clear(b);
+}
+
+static int teardown_test(void **state) {
+  (void)state;
+  if (producer) mk_producer_close(producer, 0);
+  producer = NULL;
+  capture_stop();
+  if (own_broker) {
+    mk_broker_stop(own_broker);
+    mk_broker_free(own_broker);
+    own_broker = NULL;
+  }
+  mk_broker_call(broker, clear_faults_on_loop, NULL);
+  return 0;
+}
+
+struct topic_info {
+  const char *name;
+  int32_t partitions, replication;
+  int32_t leader;        /* partition 0's leader */
+  int32_t followers[2];  /* partition 0's other replicas */
+};
+
+static void create_on_loop(struct mk_broker *b, void *arg) {
+  struct topic_info *t = arg;
+  struct mk_topic *topic;
+  struct mk_err err = {0};
+  t->leader = -1;
+  if (mk_cluster_create_topic(b, mk_str_of(t->name), t->partitions, t->replication, &topic, &err))
+    return;
+  struct mk_partition *p = &topic->partitions[0];
+  t->leader = p->leader;
+  int n = 0;
+  for (int r = 0; r < p->nreplicas && n < 2; r++)
+    if (p->replicas[r].broker_id != p->leader) t->followers[n++] = p->replicas[r].broker_id;
+}
+
+static struct topic_info create_topic(struct mk_broker *b, const char *name, int32_t partitions,
+                                      int32_t replication) {
+  struct topic_info t = {name, partitions, replication, -1, {-1, -1}};
+  assert_int_equal(mk_broker_call(b, create_on_loop, &t), 0);
+  assert_true(t.leader >= 0);
+  return t;
+}
+
+static void fault(struct mk_broker *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fault(struct mk_broker *b, const char *fmt, ...) {
+  char json[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(json, sizeof json, fmt, ap);
+  va_end(ap);
+  struct mk_err err = {0};
+  if (mk_broker_fault(b, json, NULL, &err)) fail_msg("fault %s: %s", json, err.msg);
+}
+
+/* ---- reading a partition's log on the broker loop --------------------------------------- */
+
+struct logged {
+  int64_t offset;
+  int64_t producer_id;
+  int16_t producer_epoch;
+  int32_t sequence;            /* the record's own sequence number, -1 if none */
+  int key_len, value_len;      /* -1 = null */
+  char key[64], value[128];
+  int headers_count;
+  struct {
+    int key_len, value_len;
+    char key[32], value[32];
+  } headers[4];
+};
+
+struct log_view {
+  const char *topic;
+  int32_t partition;
+  int32_t leader;
+  int64_t high_watermark;
+  int count;
+  struct logged *records;  /* the leader's log, oldest first */
+};
+
+static void copy_bytes(char *dst, size_t cap, int *len, struct mk_bytes b) {
+  *len = b.len;
+  size_t n = b.len < 0 ? 0 : (size_t)b.len < cap - 1 ? (size_t)b.len : cap - 1;
+  if (n) memcpy(dst, b.ptr, n);
+  dst[n] = 0;
+}
+
+static void read_log_on_loop(struct mk_broker *b, void *arg) {
+  struct log_view *v = arg;
+  struct mk_topic *t = mk_cluster_find_topic(b, mk_str_of(v->topic));
+  struct mk_partition *p = t ? mk_cluster_partition(t, v->partition) : NULL;
+  struct mk_replica *r = p ? mk_partition_leader(p) : NULL;
+  v->leader = p ? p->leader : -1;
+  if (!r) return;
+  v->high_watermark = p->high_watermark;
+  size_t total = 0;
+  for (size_t i = 0; i < r->log.count; i++) total += (size_t)mk_log_batch(&r->log, i)->records_count;
+  v->records = calloc(total ? total : 1, sizeof *v->records);
+  for (size_t i = 0; i < r->log.count && v->records; i++) {
+    struct mk_batch *mb = mk_log_batch(&r->log, i);
+    struct mk_record_batch parsed;
+    mk_batch_parsed(mb, &parsed);
+    struct mk_record_reader rr;
+    struct mk_err err = {0};
+    if (mk_record_reader_init(&rr, &parsed, 64 << 20, &err)) continue;
+    struct mk_record rec;
+    while ((size_t)v->count < total && mk_record_reader_next(&rr, &rec, &err) == 0) {
+      struct logged *l = &v->records[v->count++];
+      l->offset = mb->base_offset + rec.offset_delta;
+      l->producer_id = mb->producer_id;
+      l->producer_epoch = mb->producer_epoch;
+      l->sequence = mb->base_sequence < 0 ? -1 : mb->base_sequence + rec.offset_delta;
+      copy_bytes(l->key, sizeof l->key, &l->key_len, rec.key);
+      copy_bytes(l->value, sizeof l->value, &l->value_len, rec.value);
+      l->headers_count = rec.headers_count;
+      for (int h = 0; h < rec.headers_count && h < 4; h++) {
+        struct mk_record_header hd;
+        if (mk_record_next_header(&rec, &hd, &err)) break;
+        copy_bytes(l->headers[h].key, sizeof l->headers[h].key, &l->headers[h].key_len, hd.key);
+        copy_bytes(l->headers[h].value, sizeof l->headers[h].value, &l->headers[h].value_len, hd.value);
+      }
+    }
+    mk_record_reader_free(&rr);
+  }
+}
+
+/* The leader's log of topic/partition (free with log_free). */
+static struct log_view read_log(struct mk_broker *b, const char *topic, int32_t partition) {
+  struct log_view v = {topic, partition, -1, -1, 0, NULL};
+  assert_int_equal(mk_broker_call(b, read_log_on_loop, &v), 0);
+  return v;
+}
+
+static void log_free(struct log_view *v) {
+  free(v->records);
+  v->records = NULL;
+}
+
+/* How many records of the log have this value. */
+static int log_count_value(const struct log_view *v, const char *value) {
+  int n = 0;
+  for (int i = 0; i < v->count; i++) n += strcmp(v->records[i].value, value) == 0;
+  return n;
+}
+
+/* Records in topic/partition once the log holds at least `want` (waits up to timeout_ms). */
+static int wait_log_count(struct mk_broker *b, const char *topic, int32_t partition, int want,
+                          int timeout_ms) {
+  int64_t until = now_ms() + timeout_ms;
+  for (;;) {
+    struct log_view v = read_log(b, topic, partition);
+    int n = v.count;
+    log_free(&v);
+    if (n >= want || now_ms() >= until) return n;
+    sleep_ms(10);
+  }
+}
+
+/* ---- producers ------------------------------------------------------------------------- */
+
+/* A finished config: bootstrap, StringSerializers, then (key, value) pairs up to NULL. */
+static struct mk_producer_config *config_va(const char *bootstrap, va_list ap) {
+  struct mk_producer_config *cfg = mk_producer_config_new();
+  assert_non_null(cfg);
+  struct mk_err err = {0};
+  const char *defaults[][2] = {{"bootstrap.servers", bootstrap},
+                               {"key.serializer", "StringSerializer"},
+                               {"value.serializer", "StringSerializer"}};
+  for (size_t i = 0; i < 3; i++)
+    if (mk_producer_config_set(cfg, defaults[i][0], defaults[i][1], &err))
+      fail_msg("%s: %s", defaults[i][0], err.msg);
+  for (const char *key = va_arg(ap, const char *); key; key = va_arg(ap, const char *)) {
+    const char *value = va_arg(ap, const char *);
+    if (mk_producer_config_set(cfg, key, value, &err)) fail_msg("%s=%s: %s", key, value, err.msg);
+  }
+  return cfg;
+}
+
+static struct mk_producer_config *config_for(const char *bootstrap, ...) {
+  va_list ap;
+  va_start(ap, bootstrap);
+  struct mk_producer_config *cfg = config_va(bootstrap, ap);
+  va_end(ap);
+  return cfg;
+}
+
+static struct mk_producer *producer_from(struct mk_producer_config *cfg) {
+  struct mk_err err = {0};
+  if (mk_producer_config_finish(cfg, &err)) fail_msg("finish: %s", err.msg);
+  struct mk_producer *p = NULL;
+  if (mk_producer_new(cfg, &p, &err)) fail_msg("mk_producer_new: %s", err.msg);
+  mk_producer_config_free(cfg);
+  return p;
+}
+
+/* Start the test's producer (closed by teardown) with (key, value) settings up to NULL. */
+static struct mk_producer *start_producer(const char *bootstrap, ...) {
+  va_list ap;
+  va_start(ap, bootstrap);
+  struct mk_producer_config *cfg = config_va(bootstrap, ap);
+  va_end(ap);
+  producer = producer_from(cfg);
+  return producer;
+}
+
+/* Send a string value (key NULL = no key) reporting to done[index] (index < 0: no callback). */
+static int send_value(struct mk_producer *p, const char *topic, int32_t partition, const char *key,
+                      const char *value, int index) {
+  struct mk_producer_record rec = {.topic = topic, .partition = partition,
+                                   .key = mk_value_string(key), .value = mk_value_string(value),
+                                   .timestamp = -1};
+  struct mk_err err = {0};
+  return mk_producer_send(p, &rec, index >= 0 ? on_complete : NULL, (void *)(intptr_t)index, NULL,
+                          &err);
+}
+
+static void flush_ok(struct mk_producer *p, int timeout_ms) {
+  struct mk_err err = {0};
+  if (mk_producer_flush(p, timeout_ms, &err)) fail_msg("flush: %s", err.msg);
+}
+
+static double metric(struct mk_producer *p, const char *name) {
+  return mk_producer_metric(p, name);
+}
+
+/* Send one record, flush, and require success: the producer has its producer id and the
+ * broker knows it (its state for the partition holds a batch). Uses done[index]. */
+static void warm_up(struct mk_producer *p, const char *topic, int index) {
+  assert_int_equal(send_value(p, topic, 0, NULL, "warm-up", index), 0);
+  flush_ok(p, 10000);
+  assert_succeeded(index, index + 1);
+}
+
+static void close_producer(int64_t timeout_ms) {
+  struct mk_producer *p = producer;
+  producer = NULL;
+  mk_producer_close(p, timeout_ms);
+}
+
+/* ==== send modes, partitioning, headers, interceptors ==================================== */
+
+static void test_send_modes_fire_and_forget_future_and_callback_all_complete(void **state) {
+  (void)state;
+  create_topic(broker, "modes", 3, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "5", NULL);
+  enum { N = 100 };
+  char value[32];
+  for (int i = 0; i < N; i++) {  /* fire and forget */
+    snprintf(value, sizeof value, "ff-%d", i);
+    assert_int_equal(send_value(p, "modes", -1, NULL, value, -1), 0);
+  }
+  struct mk_future *futures[N];
+  for (int i = 0; i < N; i++) {  /* a future each */
+    snprintf(value, sizeof value, "future-%d", i);
+    struct mk_producer_record rec = {.topic = "modes", .partition = -1,
+                                     .key = mk_value_null(), .value = mk_value_string(value),
+                                     .timestamp = -1};
+    struct mk_err err = {0};
+    assert_int_equal(mk_producer_send(p, &rec, NULL, NULL, &futures[i], &err), 0);
+    assert_non_null(futures[i]);
+  }
+  for (int i = 0; i < N; i++) {  /* a callback each */
+    snprintf(value, sizeof value, "callback-%d", i);
+    assert_int_equal(send_value(p, "modes", -1, NULL, value, i), 0);
+  }
+  for (int i = 0; i < N; i++) {
+    struct mk_record_metadata md;
+    struct mk_err err = {0};
+    assert_int_equal(mk_future_get(futures[i], 10000, &md, &err), 0);
+    assert_true(mk_future_done(futures[i]));
+    assert_string_equal(md.topic, "modes");
+    assert_in_range(md.partition, 0, 2);
+    assert_true(md.offset >= 0);
+    assert_int_equal(md.serialized_key_size, -1);
+    mk_future_free(futures[i]);
+  }
+  flush_ok(p, 10000);
+  assert_int_equal(atomic_load(&complete_cb_called), N);
+  assert_succeeded(0, N);
+  for (int i = 0; i < N; i++) assert_true(done[i].offset >= 0);
+  assert_int_equal((int)metric(p, "record-send-total"), 3 * N);
+  assert_int_equal((int)metric(p, "record-error-total"), 0);
+  int in_log = 0;
+  for (int32_t part = 0; part < 3; part++) in_log += wait_log_count(broker, "modes", part, 0, 0);
+  assert_int_equal(in_log, 3 * N);
+}
+
+static void test_send_to_a_new_topic_waits_until_it_is_auto_created(void **state) {
+  (void)state;
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "max.block.ms", "5000", NULL);
+  assert_int_equal(send_value(p, "created-on-first-send", -1, NULL, "first", 0), 0);
+  flush_ok(p, 10000);
+  assert_succeeded(0, 1);
+  assert_in_range(done[0].partition, 0, 2);  /* num.partitions 3 */
+  assert_int_equal(done[0].offset, 0);
+}
+
+static void test_keyed_records_land_in_librdkafka_murmur2_partitions(void **state) {
+  (void)state;
+  enum { PARTITIONS = 6, N = 202 };
+  create_topic(broker, "keyed", PARTITIONS, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "5", NULL);
+  static char keys[N][32];
+  for (int i = 0; i < N - 2; i++) snprintf(keys[i], sizeof keys[i], "key-%d", i);
+  snprintf(keys[N - 2], sizeof keys[N - 2], "%s", "");                /* empty, not null */
+  snprintf(keys[N - 1], sizeof keys[N - 1], "%s", "ключ-δ-鍵");        /* multi-byte UTF-8 */
+  char value[48];
+  for (int i = 0; i < N; i++) {
+    snprintf(value, sizeof value, "value-of-%d", i);
+    assert_int_equal(send_value(p, "keyed", -1, keys[i], value, i), 0);
+  }
+  flush_ok(p, 10000);
+  assert_int_equal(atomic_load(&complete_cb_called), N);
+  assert_succeeded(0, N);
+  int32_t expected[N];
+  for (int i = 0; i < N; i++) {
+    /* librdkafka's murmur2_random: murmur2 for a key (null keys would go at random). */
+    expected[i] = rd_kafka_msg_partitioner_murmur2_random(NULL, keys[i], strlen(keys[i]),
+                                                          PARTITIONS, NULL, NULL);
+    if (done[i].partition != expected[i])
+      fail_msg("key \"%s\": partition %d, librdkafka says %d", keys[i], done[i].partition, expected[i]);
+  }
+  /* And the broker agrees: each record sits in the partition its key hashes to. */
+  int seen = 0;
+  for (int32_t part = 0; part < PARTITIONS; part++) {
+    struct log_view v = read_log(broker, "keyed", part);
+    for (int r = 0; r < v.count; r++) {
+      int i = atoi(v.records[r].value + strlen("value-of-"));
+      assert_in_range(i, 0, N - 1);
+      assert_string_equal(v.records[r].key, keys[i]);
+      assert_int_equal(part, expected[i]);
+      seen++;
+    }
+    log_free(&v);
+  }
+  assert_int_equal(seen, N);
+}
+
+/* Records per Produce request for 2000 keyless records, sent at about 5 per ms with
+ * linger.ms=0 while the broker holds each Produce response 20 ms (one request in flight per
+ * connection, so batches can only grow while a request is out). Returns the metric; the
+ * trace gives the same number, counted from request_sent events. */
+static double records_per_request(const char *topic, const char *partitioner_class,
+                                  double *traced) {
+  enum { N = 2000 };
+  create_topic(broker, topic, 3, 1);
+  fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":20,\"topic\":\"%s\"}", topic);
+  struct mk_producer_config *cfg =
+      config_for(mk_broker_bootstrap(broker), "linger.ms", "0", "acks", "1",
+                 "enable.idempotence", "false", "max.in.flight.requests.per.connection", "1",
+                 "batch.size", "16384", NULL);
+  if (partitioner_class) {
+    struct mk_err err = {0};
+    assert_int_equal(mk_producer_config_set(cfg, "partitioner.class", partitioner_class, &err), 0);
+  }
+  producer = producer_from(cfg);
+  capture_start("\"event\":\"request_sent\"", NULL);
+  char value[128];
+  memset(value, 'x', sizeof value - 1);
+  value[sizeof value - 1] = 0;
+  reset_completions();
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(send_value(producer, topic, -1, NULL, value + 28, i), 0);  /* 99 bytes */
+    if (i % 5 == 4) sleep_ms(1);
+  }
+  flush_ok(producer, 30000);
+  assert_succeeded(0, N);
+  int requests = 0;
+  int64_t records = 0;
+  for (int i = capture_find(0, "request_sent", topic); i >= 0; i = capture_find(i + 1, "request_sent", topic)) {
+    char *line = capture_line(i);
+    requests++;
+    for (const char *at = strstr(line, "\"records\":"); at; at = strstr(at + 1, "\"records\":"))
+      records += strtoll(at + strlen("\"records\":"), NULL, 10);
+    free(line);
+  }
+  assert_int_equal(records, N);
+  double m = metric(producer, "records-per-request-avg");
+  *traced = (double)records / requests;
+  capture_stop();
+  close_producer(10000);
+  return m;
+}
+
+static void test_keyless_uniform_sticky_fills_requests_more_than_round_robin(void **state) {
+  (void)state;
+  double sticky_traced, rr_traced;
+  double sticky = records_per_request("sticky-batches", NULL, &sticky_traced);
+  double rr = records_per_request("round-robin-batches", "RoundRobinPartitioner", &rr_traced);
+  print_message("records per request: uniform sticky %.1f (trace %.1f), "
+                "RoundRobinPartitioner %.1f (trace %.1f)\n", sticky, sticky_traced, rr, rr_traced);
+  assert_true(fabs(sticky - sticky_traced) < 0.01);  /* the metric is what the trace shows */
+  assert_true(fabs(rr - rr_traced) < 0.01);
+  assert_true(sticky > 1.5 * rr);
+}
+
+static void test_headers_arrive_intact_even_when_the_caller_reuses_its_buffers(void **state) {
+  (void)state;
+  create_topic(broker, "headers", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), NULL);
+  uint8_t binary[4] = {0x00, 0x01, 0xff, 0x7f};
+  char trace_id[] = "abc-123";
+  struct mk_record_header headers[4] = {
+      {{(const uint8_t *)"trace-id", 8}, {(const uint8_t *)trace_id, 7}},
+      {{(const uint8_t *)"binary", 6}, {binary, 4}},
+      {{(const uint8_t *)"null-value", 10}, {NULL, -1}},
+      {{(const uint8_t *)"empty", 5}, {(const uint8_t *)"", 0}},
+  };
+  struct mk_producer_record rec = {.topic = "headers", .partition = 0, .key = mk_value_string("k"),
+                                   .value = mk_value_string("with-headers"), .timestamp = -1,
+                                   .headers = headers, .headers_count = 4};
+  struct mk_err err = {0};
+  assert_int_equal(mk_producer_send(p, &rec, on_complete, (void *)0, NULL, &err), 0);
+  /* The record is borrowed only during the call: scribble over it before it is sent. */
+  memset(trace_id, 'X', 7);
+  memset(binary, 0xee, 4);
+  assert_int_equal(send_value(p, "headers", 0, NULL, "no-headers", 1), 0);
+  flush_ok(p, 10000);
+  assert_succeeded(0, 2);
+  struct log_view v = read_log(broker, "headers", 0);
+  assert_int_equal(v.count, 2);
+  struct logged *l = &v.records[0];
+  assert_string_equal(l->value, "with-headers");
+  assert_int_equal(l->headers_count, 4);
+  assert_string_equal(l->headers[0].key, "trace-id");
+  assert_int_equal(l->headers[0].value_len, 7);
+  assert_string_equal(l->headers[0].value, "abc-123");
+  assert_string_equal(l->headers[1].key, "binary");
+  assert_int_equal(l->headers[1].value_len, 4);
+  assert_memory_equal(l->headers[1].value, "\x00\x01\xff\x7f", 4);
+  assert_string_equal(l->headers[2].key, "null-value");
+  assert_int_equal(l->headers[2].value_len, -1);
+  assert_string_equal(l->headers[3].key, "empty");
+  assert_int_equal(l->headers[3].value_len, 0);
+  assert_string_equal(v.records[1].value, "no-headers");
+  assert_int_equal(v.records[1].headers_count, 0);
+  log_free(&v);
+}
+
+/* Two interceptors in a chain: the first rewrites the value, the second sees the rewrite. */
+struct interceptor_counts {
+  atomic_int on_send, on_ack_ok, on_ack_failed, close;
+  atomic_int saw_rewritten;  /* the second one: values that already carried the prefix */
+};
+static struct interceptor_counts first_counts, second_counts;
+
+static void rewrite_on_send(void *opaque, struct mk_producer_record *record) {
+  struct interceptor_counts *c = opaque;
+  static _Thread_local char rewritten[128];  /* valid until this thread's next send */
+  atomic_fetch_add(&c->on_send, 1);
+  snprintf(rewritten, sizeof rewritten, "intercepted:%.*s", (int)record->value.u.bytes.len,
+           (const char *)record->value.u.bytes.ptr);
+  record->value = mk_value_string(rewritten);
+}
+
+static void observe_on_send(void *opaque, struct mk_producer_record *record) {
+  struct interceptor_counts *c = opaque;
+  atomic_fetch_add(&c->on_send, 1);
+  if (record->value.type == MK_VALUE_STRING &&
+      strncmp(record->value.u.bytes.ptr, "intercepted:", 12) == 0)
+    atomic_fetch_add(&c->saw_rewritten, 1);
+}
+
+static void count_on_ack(void *opaque, const struct mk_record_metadata *md, const struct mk_err *err) {
+  (void)md;
+  struct interceptor_counts *c = opaque;
+  atomic_fetch_add(err && err->code ? &c->on_ack_failed : &c->on_ack_ok, 1);
+}
+
+static void count_close(void *opaque) {
+  struct interceptor_counts *c = opaque;
+  atomic_fetch_add(&c->close, 1);
+}
+
+static const struct mk_producer_interceptor first_interceptor = {
+    "RewriteInterceptor", &first_counts, rewrite_on_send, count_on_ack, count_close};
+static const struct mk_producer_interceptor second_interceptor = {
+    "ObserveInterceptor", &second_counts, observe_on_send, count_on_ack, count_close};
+
+static void test_interceptors_rewrite_on_send_and_see_each_acknowledgement_once(void **state) {
+  (void)state;
+  memset(&first_counts, 0, sizeof first_counts);
+  memset(&second_counts, 0, sizeof second_counts);
+  create_topic(broker, "intercepted", 1, 3);
+  struct mk_producer_config *cfg = config_for(mk_broker_bootstrap(broker), "linger.ms", "5", NULL);
+  struct mk_err err = {0};
+  assert_int_equal(mk_producer_config_add_interceptor(cfg, &first_interceptor, &err), 0);
+  assert_int_equal(mk_producer_config_add_interceptor(cfg, &second_interceptor, &err), 0);
+  struct mk_producer *p = producer = producer_from(cfg);
+  enum { N = 50 };
+  char value[32];
+  for (int i = 0; i < N; i++) {
+    snprintf(value, sizeof value, "v-%d", i);
+    assert_int_equal(send_value(p, "intercepted", 0, NULL, value, i), 0);
+  }
+  flush_ok(p, 10000);
+  assert_succeeded(0, N);
+  assert_int_equal(atomic_load(&first_counts.on_send), N);
+  assert_int_equal(atomic_load(&second_counts.on_send), N);
+  assert_int_equal(atomic_load(&second_counts.saw_rewritten), N);  /* the chain's order */
+  assert_int_equal(atomic_load(&first_counts.on_ack_ok), N);      /* once per record */
+  assert_int_equal(atomic_load(&second_counts.on_ack_ok), N);
+  assert_int_equal(atomic_load(&first_counts.on_ack_failed), 0);
+  struct log_view v = read_log(broker, "intercepted", 0);
+  assert_int_equal(v.count, N);
+  for (int i = 0; i < N; i++) {
+    snprintf(value, sizeof value, "intercepted:v-%d", i);
+    assert_string_equal(v.records[i].value, value);
+  }
+  log_free(&v);
+  close_producer(5000);
+  assert_int_equal(atomic_load(&first_counts.close), 1);
+  assert_int_equal(atomic_load(&second_counts.close), 1);
+}
+
+/* ==== failing at once, on the caller's thread ============================================ */
+
+static void test_serialization_error_completes_once_on_the_callers_thread(void **state) {
+  (void)state;
+  memset(&first_counts, 0, sizeof first_counts);
+  create_topic(broker, "serialize", 1, 3);
+  struct mk_producer_config *cfg =
+      config_for(mk_broker_bootstrap(broker), "value.serializer", "IntegerSerializer", NULL);
+  struct mk_err err = {0};
+  static const struct mk_producer_interceptor counter = {
+      "CountInterceptor", &first_counts, NULL, count_on_ack, NULL};
+  assert_int_equal(mk_producer_config_add_interceptor(cfg, &counter, &err), 0);
+  struct mk_producer *p = producer = producer_from(cfg);
+  struct mk_producer_record rec = {.topic = "serialize", .partition = -1, .key = mk_value_null(),
+                                   .value = mk_value_string("not an integer"), .timestamp = -1};
+  struct mk_future *f = NULL;
+  int rc = mk_producer_send(p, &rec, on_complete, (void *)0, &f, &err);
+  assert_int_not_equal(rc, 0);
+  assert_int_equal(rc, err.code);
+  assert_non_null(strstr(err.msg, "value.serializer"));
+  /* The callback has already run, once, here. */
+  assert_int_equal(atomic_load(&complete_cb_called), 1);
+  assert_completed_once(0, 1);
+  assert_true(pthread_equal(done[0].thread, pthread_self()));
+  assert_int_equal(done[0].error, rc);
+  assert_non_null(f);
+  assert_true(mk_future_done(f));
+  struct mk_err ferr = {0};
+  assert_int_equal(mk_future_get(f, 0, NULL, &ferr), rc);
+  mk_future_free(f);
+  assert_int_equal(atomic_load(&first_counts.on_ack_failed), 1);
+  /* An integer goes through. */
+  rec.value = mk_value_int(42);
+  assert_int_equal(mk_producer_send(p, &rec, on_complete, (void *)1, NULL, &err), 0);
+  flush_ok(p, 10000);
+  assert_succeeded(1, 2);
+  assert_int_equal(atomic_load(&complete_cb_called), 2);
+  assert_int_equal((int)metric(p, "record-error-total"), 1);
+  assert_int_equal((int)metric(p, "record-send-total"), 1);
+}
+
+static void test_record_larger_than_max_request_size_fails_at_once_with_message_too_large(void **state) {
+  (void)state;
+  create_topic(broker, "too-large", 1, 3);
+  struct mk_producer *p =
+      start_producer(mk_broker_bootstrap(broker), "max.request.size", "1000", NULL);
+  char big[2001];
+  memset(big, 'b', 2000);
+  big[2000] = 0;
+  struct mk_err err = {0};
+  struct mk_producer_record rec = {.topic = "too-large", .partition = -1, .key = mk_value_null(),
+                                   .value = mk_value_string(big), .timestamp = -1};
+  int rc = mk_producer_send(p, &rec, on_complete, (void *)0, NULL, &err);
+  assert_int_equal(rc, MK_ERR_MESSAGE_TOO_LARGE);
+  assert_non_null(strstr(err.msg, "max.request.size"));
+  assert_int_equal(atomic_load(&complete_cb_called), 1);
+  assert_completed_once(0, 1);
+  assert_int_equal(done[0].error, MK_ERR_MESSAGE_TOO_LARGE);
+  assert_true(pthread_equal(done[0].thread, pthread_self()));
+  flush_ok(p, 1000);
+  assert_int_equal(atomic_load(&complete_cb_called), 1);
+  assert_int_equal((int)metric(p, "request-total"), 0);  /* nothing went to the broker */
+  assert_int_equal(wait_log_count(broker, "too-large", 0, 0, 0), 0);
+}
+
+/* A port on which nothing listens. */
+static int closed_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static void test_send_fails_after_max_block_ms_when_no_broker_answers(void **state) {
+  (void)state;
+  char bootstrap[64];
+  snprintf(bootstrap, sizeof bootstrap, "127.0.0.1:%d", closed_port());
+  struct mk_producer *p = start_producer(bootstrap, "max.block.ms", "500", "linger.ms", "0",
+                                         "request.timeout.ms", "1000", "delivery.timeout.ms", "1500",
+                                         NULL);
+  int64_t start = now_ms();
+  int rc = send_value(p, "nowhere", -1, NULL, "lost", 0);
+  int64_t took = now_ms() - start;
+  assert_int_equal(rc, MK_ERR_REQUEST_TIMED_OUT);  /* Java's TimeoutException */
+  assert_in_range(took, 450, 1500);
+  assert_int_equal(atomic_load(&complete_cb_called), 1);
+  assert_completed_once(0, 1);
+  assert_int_equal(done[0].error, MK_ERR_REQUEST_TIMED_OUT);
+  assert_true(pthread_equal(done[0].thread, pthread_self()));
+  start = now_ms();
+  close_producer(2000);
+  assert_true(now_ms() - start < 2500);
+  assert_int_equal(atomic_load(&complete_cb_called), 1);
+}
+
+/* ==== buffer.memory, delivery.timeout.ms, close: with every broker down ================== */
+
+static void all_brokers(struct mk_broker *b, const char *action) {
+  for (int i = 0; i < 3; i++) fault(b, "{\"action\":\"%s\",\"broker\":%d}", action, i);
+}
+
+static void test_full_buffer_blocks_send_for_max_block_ms_then_times_out(void **state) {
+  (void)state;
+  assert_int_equal(start_broker(&own_broker), 0);
+  create_topic(own_broker, "full", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(own_broker), "batch.size", "16384",
+                                         "buffer.memory", "49152", "max.block.ms", "500",
+                                         "linger.ms", "0", NULL);
+  warm_up(p, "full", 0);
+  all_brokers(own_broker, "broker_down");
+  /* Each 15000-byte record needs a batch of its own (16384 bytes of buffer.memory): three
+   * fit, the fourth waits for memory that never comes back. */
+  char value[15001];
+  memset(value, 'm', 15000);
+  value[15000] = 0;
+  for (int i = 1; i <= 3; i++) {
+    int64_t start = now_ms();
+    assert_int_equal(send_value(p, "full", 0, NULL, value, i), 0);
+    assert_true(now_ms() - start < 300);
+  }
+  int64_t start = now_ms();
+  int rc = send_value(p, "full", 0, NULL, value, 4);
+  int64_t blocked = now_ms() - start;
+  assert_int_equal(rc, MK_ERR_REQUEST_TIMED_OUT);
+  assert_in_range(blocked, 450, 1500);
+  assert_completed_once(4, 5);
+  assert_int_equal(done[4].error, MK_ERR_REQUEST_TIMED_OUT);
+  assert_true(pthread_equal(done[4].thread, pthread_self()));
+  assert_int_equal(atomic_load(&complete_cb_called), 2);  /* the warm-up and the refused one */
+  /* Close with a short timeout: the three waiting records fail, each exactly once. */
+  start = now_ms();
+  struct mk_producer *closing = producer;
+  producer = NULL;
+  assert_int_equal(mk_producer_close(closing, 200), MK_ERR__TIMED_OUT);
+  assert_true(now_ms() - start < 2000);
+  assert_int_equal(atomic_load(&complete_cb_called), 5);
+  assert_completed_once(0, 5);
+  for (int i = 1; i <= 3; i++) assert_int_not_equal(done[i].error, 0);
+}
+
+static void test_bufferpool_wait_time_counts_a_wait_that_timed_out(void **state) {
+  (void)state;
+  /* Java records bufferpool-wait-time-ns-total for every wait, also one that ends in
+   * BufferExhaustedException (BufferPool.allocate: recordWaitTime in a finally block). */
+  assert_int_equal(start_broker(&own_broker), 0);
+  create_topic(own_broker, "pool-wait", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(own_broker), "batch.size", "16384",
+                                         "buffer.memory", "16384", "max.block.ms", "300",
+                                         "linger.ms", "0", NULL);
+  warm_up(p, "pool-wait", 0);
+  all_brokers(own_broker, "broker_down");
+  char value[15001];
+  memset(value, 'm', 15000);
+  value[15000] = 0;
+  assert_int_equal(send_value(p, "pool-wait", 0, NULL, value, 1), 0);
+  assert_int_equal(send_value(p, "pool-wait", 0, NULL, value, 2), MK_ERR_REQUEST_TIMED_OUT);
+  double waited_ns = metric(p, "bufferpool-wait-time-ns-total");
+  assert_true(waited_ns >= 250e6);
+}
+
+struct blocked_send {
+  struct mk_producer *p;
+  int rc;
+  int64_t returned_at;
+};
+
+static void *send_big(void *arg) {
+  struct blocked_send *b = arg;
+  static char value[15001];
+  memset(value, 'm', 15000);
+  b->rc = send_value(b->p, "close-blocked", 0, NULL, value, 2);
+  b->returned_at = now_ms();
+  return NULL;
+}
+
+static void test_close_wakes_a_send_blocked_on_buffer_memory(void **state) {
+  (void)state;
+  assert_int_equal(start_broker(&own_broker), 0);
+  create_topic(own_broker, "close-blocked", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(own_broker), "batch.size", "16384",
+                                         "buffer.memory", "16384", "max.block.ms", "5000",
+                                         "linger.ms", "0", NULL);
+  warm_up(p, "close-blocked", 0);
+  all_brokers(own_broker, "broker_down");
+  char value[15001];
+  memset(value, 'm', 15000);
+  value[15000] = 0;
+  assert_int_equal(send_value(p, "close-blocked", 0, NULL, value, 1), 0);  /* takes all memory */
+  struct blocked_send b = {p, -1, 0};
+  pthread_t thread;
+  assert_int_equal(pthread_create(&thread, NULL, send_big, &b), 0);
+  sleep_ms(200);  /* the second send is waiting for memory */
+  int64_t start = now_ms();
+  close_producer(0);
+  pthread_join(thread, NULL);
+  assert_int_not_equal(b.rc, 0);
+  assert_true(b.returned_at - start < 1000);  /* woken by close, not by max.block.ms */
+  assert_int_equal(atomic_load(&complete_cb_called), 3);
+  assert_completed_once(0, 3);
+  assert_int_not_equal(done[1].error, 0);
+  assert_int_equal(done[2].error, b.rc);
+}
+
+static void test_delivery_timeout_fails_every_record_once_while_all_brokers_are_down(void **state) {
+  (void)state;
+  assert_int_equal(start_broker(&own_broker), 0);
+  create_topic(own_broker, "outage", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(own_broker), "linger.ms", "0",
+                                         "delivery.timeout.ms", "1500", "request.timeout.ms", "1000",
+                                         NULL);
+  warm_up(p, "outage", 0);
+  all_brokers(own_broker, "broker_down");
+  enum { N = 5 };
+  int64_t sent_at[N + 1];
+  struct mk_future *f = NULL;
+  for (int i = 1; i <= N; i++) {
+    sent_at[i] = now_ms();
+    struct mk_producer_record rec = {.topic = "outage", .partition = -1, .key = mk_value_null(),
+                                     .value = mk_value_string("during-outage"), .timestamp = -1};
+    struct mk_err err = {0};
+    assert_int_equal(mk_producer_send(p, &rec, on_complete, (void *)(intptr_t)i, i == 1 ? &f : NULL, &err), 0);
+  }
+  /* A future that has not completed says so, and stays usable. */
+  struct mk_err err = {0};
+  assert_int_equal(mk_future_get(f, 100, NULL, &err), MK_ERR__TIMED_OUT);
+  assert_false(mk_future_done(f));
+  assert_int_equal(mk_future_get(f, 5000, NULL, &err), MK_ERR_REQUEST_TIMED_OUT);
+  mk_future_free(f);
+  assert_int_equal(wait_completions(N + 1, 5000), N + 1);
+  assert_completed_once(0, N + 1);
+  for (int i = 1; i <= N; i++) {
+    if (done[i].error != MK_ERR_REQUEST_TIMED_OUT)
+      fail_msg("record %d: %s (%s)", i, mk_err_name(done[i].error), done[i].msg);
+    assert_in_range(done[i].at_ms - sent_at[i], 1400, 3000);
+  }
+  assert_int_equal((int)metric(p, "record-error-total"), N);
+  /* The brokers come back: the same producer delivers again, once it has reconnected
+   * (reconnect.backoff.max.ms) and learnt where the leader went. If the lost records had
+   * been drained (given sequence numbers) before the outage, their expiry left a hole in
+   * the partition's sequences that the producer must close (as in the seq-expired test). */
+  all_brokers(own_broker, "broker_up");
+  int64_t up_at = now_ms();
+  bool recovered = false;
+  for (int probe = 0; !recovered && now_ms() - up_at < 6000; probe++) {
+    reset_completions();
+    assert_int_equal(send_value(p, "outage", -1, NULL, "probe", 0), 0);
+    struct mk_err ferr = {0};
+    mk_producer_flush(p, 3000, &ferr);
+    recovered = atomic_load(&done[0].calls) == 1 && done[0].error == 0;
+  }
+  print_message("delivering again %lld ms after the brokers came back\n", (long long)(now_ms() - up_at));
+  assert_true(recovered);
+  reset_completions();
+  for (int i = 0; i < N; i++) assert_int_equal(send_value(p, "outage", -1, NULL, "after-outage", i), 0);
+  flush_ok(p, 15000);
+  assert_succeeded(0, N);
+  struct log_view v = read_log(own_broker, "outage", 0);
+  assert_int_equal(log_count_value(&v, "after-outage"), N);
+  assert_int_equal(log_count_value(&v, "during-outage"), 0);
+  log_free(&v);
+}
+
+static void test_close_with_a_timeout_fails_in_flight_records_exactly_once(void **state) {
+  (void)state;
+  create_topic(broker, "close-in-flight", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "0", NULL);
+  warm_up(p, "close-in-flight", 0);
+  fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":5000,\"count\":1,"
+                "\"topic\":\"close-in-flight\"}");
+  for (int i = 1; i <= 3; i++) assert_int_equal(send_value(p, "close-in-flight", 0, NULL, "held", i), 0);
+  sleep_ms(100);  /* the first is in flight, its answer held */
+  int64_t start = now_ms();
+  struct mk_producer *closing = producer;
+  producer = NULL;
+  assert_int_equal(mk_producer_close(closing, 300), MK_ERR__TIMED_OUT);
+  assert_in_range(now_ms() - start, 250, 3000);
+  assert_int_equal(atomic_load(&complete_cb_called), 4);
+  assert_completed_once(0, 4);
+  for (int i = 1; i <= 3; i++) assert_int_not_equal(done[i].error, 0);
+}
+
+/* ==== retries ============================================================================= */
+
+static void test_not_leader_errors_are_retried_after_a_metadata_refresh(void **state) {
+  (void)state;
+  create_topic(broker, "not-leader", 1, 3);
+  capture_start("\"event\":\"request_received\"", "\"event\":\"retry\"", NULL);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "client.id", "not-leader-test",
+                                         "linger.ms", "20", NULL);
+  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
+                "\"count\":2,\"topic\":\"not-leader\"}");
+  enum { N = 10 };
+  for (int i = 0; i < N; i++) assert_int_equal(send_value(p, "not-leader", -1, NULL, "retried", i), 0);
+  flush_ok(p, 10000);
+  assert_int_equal(atomic_load(&complete_cb_called), N);
+  assert_succeeded(0, N);
+  assert_int_equal((int)metric(p, "record-retry-total"), 2 * N);  /* one batch, retried twice */
+  assert_int_equal((int)metric(p, "record-send-total"), N);
+  assert_int_equal(capture_count("\"event\":\"retry\"", "NOT_LEADER_OR_FOLLOWER"), 2);
+  /* Metadata once for the topic, then again after each NOT_LEADER_OR_FOLLOWER. */
+  int metadata = capture_count("\"api\":\"Metadata\"", "\"client_id\":\"not-leader-test\"");
+  assert_true(metadata >= 2);
+  assert_int_equal(capture_count("\"api\":\"Produce\"", "\"client_id\":\"not-leader-test\""), 3);
+  struct log_view v = read_log(broker, "not-leader", 0);
+  assert_int_equal(v.count, N);
+  log_free(&v);
+}
+
+static void test_retry_backoff_grows_exponentially_with_jitter_up_to_the_max(void **state) {
+  (void)state;
+  /* Java's ExponentialBackoff(retry.backoff.ms, 2, retry.backoff.max.ms, 0.2): attempt n
+   * waits base * 2^(n-1), +-20%, and never more than retry.backoff.max.ms. */
+  enum { BASE = 10, MAX = 20, ERRORS = 16 };
+  create_topic(broker, "backoff", 1, 3);
+  capture_start("\"event\":\"retry\"", NULL);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "0",
+                                         "retry.backoff.ms", "10", "retry.backoff.max.ms", "20", NULL);
+  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
+                "\"count\":%d,\"topic\":\"backoff\"}", ERRORS);
+  assert_int_equal(send_value(p, "backoff", 0, NULL, "patient", 0), 0);
+  flush_ok(p, 10000);
+  assert_succeeded(0, 1);
+  assert_int_equal(capture_count("\"event\":\"retry\"", "\"topic\":\"backoff\""), ERRORS);
+  bool jittered = false;
+  int64_t first = -1;
+  for (int i = capture_find(0, "\"event\":\"retry\"", NULL); i >= 0;
+       i = capture_find(i + 1, "\"event\":\"retry\"", NULL)) {
+    char *line = capture_line(i);
+    int64_t attempt = json_int(line, "attempt"), backoff = json_int(line, "backoff_ms");
+    free(line);
+    double term = BASE;
+    for (int64_t a = 1; a < attempt && term < MAX; a++) term *= 2;
+    if (term > MAX) term = MAX;
+    if (backoff < (int64_t)floor(0.8 * term) || backoff > (int64_t)ceil(fmin(1.2 * term, MAX)))
+      fail_msg("attempt %lld waited %lld ms; expected %.0f..%.0f (retry.backoff.max.ms %d)",
+               (long long)attempt, (long long)backoff, 0.8 * term, fmin(1.2 * term, MAX), MAX);
+    if (first < 0) first = backoff;
+    else if (backoff != first) jittered = true;
+  }
+  assert_true(jittered);
+}
+
+static void test_non_retriable_error_fails_the_batch_without_retrying(void **state) {
+  (void)state;
+  create_topic(broker, "non-retriable", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "enable.idempotence", "false",
+                                         "linger.ms", "0", NULL);
+  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"INVALID_REQUIRED_ACKS\","
+                "\"count\":1,\"topic\":\"non-retriable\"}");
+  assert_int_equal(send_value(p, "non-retriable", 0, NULL, "refused", 0), 0);
+  flush_ok(p, 10000);
+  assert_completed_once(0, 1);
+  assert_int_equal(done[0].error, MK_ERR_INVALID_REQUIRED_ACKS);
+  assert_int_equal(done[0].offset, -1);
+  assert_non_null(strstr(done[0].msg, "1 attempt"));
+  assert_int_equal((int)metric(p, "record-retry-total"), 0);
+  assert_int_equal((int)metric(p, "record-error-total"), 1);
+  /* MESSAGE_TOO_LARGE from the broker, for a one-record batch: fails too. */
+  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"MESSAGE_TOO_LARGE\","
+                "\"count\":1,\"topic\":\"non-retriable\"}");
+  assert_int_equal(send_value(p, "non-retriable", 0, NULL, "too-large", 1), 0);
+  flush_ok(p, 10000);
+  assert_completed_once(1, 2);
+  assert_int_equal(done[1].error, MK_ERR_MESSAGE_TOO_LARGE);
+  assert_int_equal((int)metric(p, "record-retry-total"), 0);
+  /* The partition is still usable. */
+  assert_int_equal(send_value(p, "non-retriable", 0, NULL, "fine", 2), 0);
+  flush_ok(p, 10000);
+  assert_succeeded(2, 3);
+  struct log_view v = read_log(broker, "non-retriable", 0);
+  assert_int_equal(v.count, 1);
+  assert_string_equal(v.records[0].value, "fine");
+  log_free(&v);
+}
+
+static void test_lost_response_is_retried_after_request_timeout_ms(void **state) {
+  (void)state;
+  create_topic(broker, "request-timeout", 1, 3);
+  capture_start("\"event\":\"retry\"", NULL);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "0",
+                                         "request.timeout.ms", "1000", "delivery.timeout.ms", "10000",
+                                         NULL);
+  warm_up(p, "request-timeout", 0);
+  fault(broker, "{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,\"mode\":\"silent\","
+                "\"topic\":\"request-timeout\"}");
+  int64_t start = now_ms();
+  assert_int_equal(send_value(p, "request-timeout", 0, NULL, "unanswered", 1), 0);
+  flush_ok(p, 8000);
+  assert_succeeded(0, 2);
+  assert_in_range(done[1].at_ms - start, 950, 4000);  /* waited request.timeout.ms, then retried */
+  assert_int_equal(capture_count("\"event\":\"retry\"", "REQUEST_TIMED_OUT"), 1);
+  struct log_view v = read_log(broker, "request-timeout", 0);
+  assert_int_equal(log_count_value(&v, "unanswered"), 1);  /* idempotence: the retry is a duplicate */
+  assert_int_equal(done[1].offset, 1);                     /* ... answered with the original offset */
+  log_free(&v);
+}
+
+/* ==== lost responses: duplicates, and idempotence removing them ========================= */
+
+static void lost_response_scenario(const char *topic, bool idempotent, struct log_view *out) {
+  create_topic(broker, topic, 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "enable.idempotence",
+                                         idempotent ? "true" : "false", "acks", "all",
+                                         "linger.ms", "100", NULL);
+  warm_up(p, topic, 0);
+  char json[256];
+  snprintf(json, sizeof json, "{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,"
+                              "\"mode\":\"close\",\"topic\":\"%s\"}", topic);
+  fault(broker, "%s", json);
+  char value[32];
+  for (int i = 1; i <= 5; i++) {
+    snprintf(value, sizeof value, "r-%d", i);
+    assert_int_equal(send_value(p, topic, 0, NULL, value, i), 0);
+  }
+  flush_ok(p, 10000);
+  assert_int_equal(atomic_load(&complete_cb_called), 6);
+  assert_succeeded(0, 6);
+  assert_int_equal((int)metric(p, "record-retry-total"), 5);
+  *out = read_log(broker, topic, 0);
+}
+
+static void test_lost_response_duplicates_records_without_idempotence(void **state) {
+  (void)state;
+  struct log_view v;
+  lost_response_scenario("dup-plain", false, &v);
+  assert_int_equal(v.count, 1 + 2 * 5);  /* every record twice: at-least-once */
+  for (int i = 1; i <= 5; i++) {
+    char value[32];
+    snprintf(value, sizeof value, "r-%d", i);
+    assert_int_equal(log_count_value(&v, value), 2);
+  }
+  log_free(&v);
+}
+
+static void test_lost_response_is_not_duplicated_with_idempotence(void **state) {
+  (void)state;
+  struct log_view v;
+  lost_response_scenario("dup-idempotent", true, &v);
+  assert_int_equal(v.count, 1 + 5);
+  for (int i = 1; i <= 5; i++) {
+    char value[32];
+    snprintf(value, sizeof value, "r-%d", i);
+    assert_int_equal(log_count_value(&v, value), 1);
+    assert_int_equal(done[i].offset, i);  /* the duplicate's answer is the original offset */
+  }
+  log_free(&v);
+}
+
+/* ==== ordering ============================================================================= */
+
+/* One record per batch (batch.size 1), up to five in flight. The first Produce request after the
+ * warm-up is refused (NOT_LEADER_OR_FOLLOWER) and its answer held 300 ms, so the next four
+ * reach the broker before that record's retry does. Returns the values in log order. */
+static struct log_view ordering_scenario(const char *topic, bool idempotent, const char *in_flight) {
+  create_topic(broker, topic, 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "enable.idempotence",
+                                         idempotent ? "true" : "false", "acks", "all",
+                                         "max.in.flight.requests.per.connection", in_flight,
+                                         "linger.ms", "0", "batch.size", "1", NULL);
+  warm_up(p, topic, 0);
+  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
+                "\"count\":1,\"topic\":\"%s\",\"partition\":0}", topic);
+  fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":300,\"count\":1,\"topic\":\"%s\"}",
+        topic);
+  char value[32];
+  for (int i = 1; i <= 10; i++) {
+    snprintf(value, sizeof value, "o-%d", i);
+    assert_int_equal(send_value(p, topic, 0, NULL, value, i), 0);
+  }
+  flush_ok(p, 15000);
+  assert_int_equal(atomic_load(&complete_cb_called), 11);
+  assert_succeeded(0, 11);
+  struct log_view v = read_log(broker, topic, 0);
+  print_message("%s log:", topic);
+  for (int i = 0; i < v.count; i++) print_message(" %s", v.records[i].value);
+  print_message("\n");
+  assert_int_equal(v.count, 11);
+  for (int i = 1; i <= 10; i++) {
+    snprintf(value, sizeof value, "o-%d", i);
+    assert_int_equal(log_count_value(&v, value), 1);
+  }
+  return v;
+}
+
+static bool in_send_order(const struct log_view *v) {
+  for (int i = 1; i < v->count; i++) {
+    char value[32];
+    snprintf(value, sizeof value, "o-%d", i);
+    if (strcmp(v->records[i].value, value) != 0) return false;
+  }
+  return true;
+}
+
+static void test_retried_batch_lands_after_later_ones_without_idempotence(void **state) {
+  (void)state;
+  struct log_view v = ordering_scenario("order-plain", false, "5");
+  assert_false(in_send_order(&v));
+  assert_string_equal(v.records[1].value, "o-2");  /* o-1 was overtaken */
+  log_free(&v);
+}
+
+static void test_idempotence_keeps_send_order_with_five_in_flight(void **state) {
+  (void)state;
+  struct log_view v = ordering_scenario("order-idempotent", true, "5");
+  assert_true(in_send_order(&v));
+  for (int i = 1; i < v.count; i++) assert_int_equal(v.records[i].sequence, i);
+  log_free(&v);
+}
+
+static void test_one_in_flight_keeps_send_order_without_idempotence(void **state) {
+  (void)state;
+  struct log_view v = ordering_scenario("order-one-in-flight", false, "1");
+  assert_true(in_send_order(&v));
+  log_free(&v);
+}
+
+/* ==== idempotence: sequence errors, producer id resets ==================================== */
+
+static void test_idempotent_producer_keeps_delivering_after_a_batch_fails_for_good(void **state) {
+  (void)state;
+  /* A batch that fails with a non-retriable error leaves a hole in the partition's
+   * sequence numbers; Java closes it (TransactionManager.adjustSequencesDueToFailedBatch,
+   * or an epoch bump), so the records after it are still delivered. */
+  create_topic(broker, "seq-hole", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "0",
+                                         "delivery.timeout.ms", "2000", "request.timeout.ms", "1000",
+                                         NULL);
+  warm_up(p, "seq-hole", 0);
+  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"MESSAGE_TOO_LARGE\","
+                "\"count\":1,\"topic\":\"seq-hole\"}");
+  assert_int_equal(send_value(p, "seq-hole", 0, NULL, "refused", 1), 0);
+  flush_ok(p, 5000);
+  assert_completed_once(1, 2);
+  assert_int_equal(done[1].error, MK_ERR_MESSAGE_TOO_LARGE);
+  assert_int_equal(send_value(p, "seq-hole", 0, NULL, "after", 2), 0);
+  struct mk_err err = {0};
+  mk_producer_flush(p, 4000, &err);
+  assert_completed_once(2, 3);
+  if (done[2].error) fail_msg("the record after the failed one: %s (%s)", mk_err_name(done[2].error), done[2].msg);
+  struct log_view v = read_log(broker, "seq-hole", 0);
+  assert_int_equal(log_count_value(&v, "after"), 1);
+  log_free(&v);
+}
+
+static void test_idempotent_producer_keeps_delivering_after_a_retried_batch_expires(void **state) {
+  (void)state;
+  /* A batch that expired (delivery.timeout.ms) after being sent holds a sequence number the
+   * broker never wrote; Java marks it unresolved and bumps the epoch, so later records go. */
+  create_topic(broker, "seq-expired", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "0",
+                                         "delivery.timeout.ms", "1500", "request.timeout.ms", "1000",
+                                         NULL);
+  warm_up(p, "seq-expired", 0);
+  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
+                "\"count\":1000,\"topic\":\"seq-expired\"}");
+  assert_int_equal(send_value(p, "seq-expired", 0, NULL, "expired", 1), 0);
+  assert_int_equal(wait_completions(2, 5000), 2);
+  assert_completed_once(1, 2);
+  assert_int_not_equal(done[1].error, 0);
+  mk_broker_call(broker, clear_faults_on_loop, NULL);
+  assert_int_equal(send_value(p, "seq-expired", 0, NULL, "after", 2), 0);
+  struct mk_err err = {0};
+  mk_producer_flush(p, 5000, &err);
+  assert_completed_once(2, 3);
+  if (done[2].error) fail_msg("the record after the expired one: %s (%s)", mk_err_name(done[2].error), done[2].msg);
+}
+
+/* Warm up, make the broker answer `error` once, then check the producer recovers: the
+ * refused record completes once (with that error, as transaction_manager.h says), and the
+ * next records are written under a new producer id or epoch, numbered from 0 again. */
+static void sequence_reset_scenario(const char *topic, const char *error, int code) {
+  create_topic(broker, topic, 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "0",
+                                         "delivery.timeout.ms", "5000", "request.timeout.ms", "2000",
+                                         NULL);
+  warm_up(p, topic, 0);
+  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"%s\",\"count\":1,\"topic\":\"%s\"}",
+        error, topic);
+  assert_int_equal(send_value(p, topic, 0, NULL, "refused", 1), 0);
+  flush_ok(p, 5000);
+  assert_completed_once(1, 2);
+  assert_int_equal(done[1].error, code);
+  for (int i = 2; i < 5; i++) assert_int_equal(send_value(p, topic, 0, NULL, "after-reset", i), 0);
+  flush_ok(p, 5000);
+  assert_succeeded(2, 5);
+  struct log_view v = read_log(broker, topic, 0);
+  assert_int_equal(v.count, 4);
+  assert_string_equal(v.records[0].value, "warm-up");
+  struct logged *before = &v.records[0], *after = &v.records[1];
+  assert_true(after->producer_id != before->producer_id ||
+              after->producer_epoch != before->producer_epoch);
+  for (int i = 1; i < 4; i++) {
+    assert_string_equal(v.records[i].value, "after-reset");
+    assert_int_equal(v.records[i].sequence, i - 1);
+  }
+  log_free(&v);
+}
+
+static void test_sequence_reset_renumbers_the_batches_waiting_for_a_retry(void **state) {
+  (void)state;
+  /* Five batches in flight; the broker refuses the first (OUT_OF_ORDER_SEQUENCE_NUMBER,
+   * answer held 300 ms) and so the next four, whose predecessor it never wrote. The first
+   * fails and the producer id is reset; the four waiting for a retry must then be sent
+   * under the new id with sequences from 0 (Java: TransactionManager resets the producer
+   * state of in-flight batches), not with the old id and numbers the broker will refuse. */
+  create_topic(broker, "renumber", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "0",
+                                         "batch.size", "1", "max.in.flight.requests.per.connection", "5",
+                                         "delivery.timeout.ms", "2500", "request.timeout.ms", "1500",
+                                         NULL);
+  warm_up(p, "renumber", 0);
+  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"OUT_OF_ORDER_SEQUENCE_NUMBER\","
+                "\"count\":1,\"topic\":\"renumber\"}");
+  fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":300,\"count\":1,\"topic\":\"renumber\"}");
+  char value[32];
+  for (int i = 1; i <= 5; i++) {
+    snprintf(value, sizeof value, "o-%d", i);
+    assert_int_equal(send_value(p, "renumber", 0, NULL, value, i), 0);
+  }
+  struct mk_err err = {0};
+  mk_producer_flush(p, 5000, &err);
+  assert_int_equal(atomic_load(&complete_cb_called), 6);
+  assert_completed_once(0, 6);
+  assert_int_equal(done[1].error, MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+  for (int i = 2; i <= 5; i++)
+    if (done[i].error) fail_msg("o-%d: %s (%s)", i, mk_err_name(done[i].error), done[i].msg);
+  struct log_view v = read_log(broker, "renumber", 0);
+  assert_int_equal(v.count, 5);
+  for (int i = 1; i < 5; i++) {
+    snprintf(value, sizeof value, "o-%d", i + 1);
+    assert_string_equal(v.records[i].value, value);
+    assert_int_equal(v.records[i].sequence, i - 1);
+  }
+  log_free(&v);
+}
+
+static void test_unknown_producer_id_resets_the_producer_id_and_sequences(void **state) {
+  (void)state;
+  sequence_reset_scenario("unknown-producer", "UNKNOWN_PRODUCER_ID", MK_ERR_UNKNOWN_PRODUCER_ID);
+}
+
+static void test_out_of_order_sequence_for_the_next_batch_resets_the_producer_id(void **state) {
+  (void)state;
+  sequence_reset_scenario("out-of-order", "OUT_OF_ORDER_SEQUENCE_NUMBER",
+                          MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+}
+
+/* ==== acks ================================================================================= */
+
+static void test_acks_1_and_all_complete_with_offsets(void **state) {
+  (void)state;
+  create_topic(broker, "acks", 1, 3);
+  capture_start("\"event\":\"request_sent\"", NULL);
+  const char *modes[] = {"1", "all"};
+  for (int m = 0; m < 2; m++) {
+    reset_completions();
+    struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "acks", modes[m],
+                                           "linger.ms", "5", NULL);
+    for (int i = 0; i < 20; i++) assert_int_equal(send_value(p, "acks", 0, NULL, modes[m], i), 0);
+    flush_ok(p, 10000);
+    assert_succeeded(0, 20);
+    for (int i = 0; i < 20; i++) assert_int_equal(done[i].offset, m * 20 + i);
+    close_producer(5000);
+  }
+  assert_true(capture_count("\"acks\":1,", NULL) >= 1);
+  assert_true(capture_count("\"acks\":-1,", NULL) >= 1);
+  assert_int_equal(wait_log_count(broker, "acks", 0, 40, 2000), 40);
+}
+
+static void test_acks_0_completes_every_record_with_offset_minus_1(void **state) {
+  (void)state;
+  create_topic(broker, "acks0", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "acks", "0", "linger.ms", "5",
+                                         NULL);
+  enum { N = 200 };
+  for (int i = 0; i < N; i++) assert_int_equal(send_value(p, "acks0", -1, NULL, "unacknowledged", i), 0);
+  flush_ok(p, 10000);
+  assert_int_equal(atomic_load(&complete_cb_called), N);
+  assert_succeeded(0, N);
+  for (int i = 0; i < N; i++) assert_int_equal(done[i].offset, -1);
+  assert_int_equal((int)metric(p, "record-send-total"), N);
+  assert_int_equal(wait_log_count(broker, "acks0", 0, N, 3000), N);
+}
+
+/* ==== leaders move ========================================================================= */
+
+struct paced_sender {
+  struct mk_producer *p;
+  const char *topic;
+  int count;
+  int sleep_every;  /* sleep 1 ms after this many sends */
+  atomic_int sent;
+};
+
+static void *paced_send(void *arg) {
+  struct paced_sender *s = arg;
+  char value[32];
+  for (int i = 0; i < s->count; i++) {
+    snprintf(value, sizeof value, "m-%d", i);
+    if (send_value(s->p, s->topic, 0, NULL, value, i) != 0) break;
+    atomic_fetch_add(&s->sent, 1);
+    if (i % s->sleep_every == s->sleep_every - 1) sleep_ms(1);
+  }
+  return NULL;
+}
+
+static void test_leader_moves_are_followed_and_no_acknowledged_record_is_lost(void **state) {
+  (void)state;
+  assert_int_equal(start_broker(&own_broker), 0);
+  struct topic_info t = create_topic(own_broker, "moving", 1, 3);
+  capture_start("\"event\":\"request_received\"", NULL);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(own_broker), "acks", "all",
+                                         "client.id", "mover", "linger.ms", "5",
+                                         "request.timeout.ms", "2000", "delivery.timeout.ms", "5000",
+                                         NULL);
+  enum { N = 1500 };
+  struct paced_sender s = {p, "moving", N, 3, 0};
+  pthread_t thread;
+  assert_int_equal(pthread_create(&thread, NULL, paced_send, &s), 0);
+  sleep_ms(150);
+  fault(own_broker, "{\"action\":\"elect_leader\",\"topic\":\"moving\",\"partition\":0,\"broker\":%d}",
+        t.followers[0]);
+  sleep_ms(150);
+  fault(own_broker, "{\"action\":\"broker_down\",\"broker\":%d}", t.followers[0]);
+  pthread_join(thread, NULL);
+  assert_int_equal(atomic_load(&s.sent), N);
+  flush_ok(p, 8000);
+  assert_int_equal(atomic_load(&complete_cb_called), N);
+  assert_succeeded(0, N);
+  struct log_view v = read_log(own_broker, "moving", 0);
+  assert_true(v.leader >= 0 && v.leader != t.followers[0]);
+  /* Produce requests went to the first leader, the elected one and the last one. */
+  int32_t leaders[3] = {t.leader, t.followers[0], v.leader};
+  for (int l = 0; l < 3; l++) {
+    char produce_on[48];  /* request_received writes broker, then api */
+    snprintf(produce_on, sizeof produce_on, "\"broker\":%d,\"api\":\"Produce\"", leaders[l]);
+    if (capture_count(produce_on, "\"client_id\":\"mover\"") == 0)
+      fail_msg("no Produce request reached broker %d", leaders[l]);
+  }
+  assert_int_equal(v.count, N);  /* every acknowledged record, once, in send order */
+  for (int i = 0; i < v.count && i < N; i++) {
+    char value[32];
+    snprintf(value, sizeof value, "m-%d", i);
+    if (strcmp(v.records[i].value, value) != 0)
+      fail_msg("offset %d holds %s, expected %s", i, v.records[i].value, value);
+  }
+  log_free(&v);
+  fault(own_broker, "{\"action\":\"broker_up\",\"broker\":%d}", t.followers[0]);
+}
+
+static void test_leader_death_while_idle_is_noticed_through_a_metadata_refresh(void **state) {
+  (void)state;
+  /* Nothing is in flight when the leader dies: only the disconnect tells the producer.
+   * Java's NetworkClient requests a metadata update on every disconnect ("the disconnect
+   * may be the result of stale metadata"), so the next record goes to the new leader. */
+  assert_int_equal(start_broker(&own_broker), 0);
+  struct topic_info t = create_topic(own_broker, "idle-leader", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(own_broker), "linger.ms", "0",
+                                         "request.timeout.ms", "2000", "delivery.timeout.ms", "4000",
+                                         NULL);
+  warm_up(p, "idle-leader", 0);
+  fault(own_broker, "{\"action\":\"broker_down\",\"broker\":%d}", t.leader);
+  sleep_ms(200);
+  int64_t start = now_ms();
+  assert_int_equal(send_value(p, "idle-leader", 0, NULL, "to-the-new-leader", 1), 0);
+  struct mk_err err = {0};
+  mk_producer_flush(p, 6000, &err);
+  assert_completed_once(1, 2);
+  if (done[1].error) fail_msg("%s (%s)", mk_err_name(done[1].error), done[1].msg);
+  assert_true(done[1].at_ms - start < 3000);
+  struct log_view v = read_log(own_broker, "idle-leader", 0);
+  assert_true(v.leader != t.leader);
+  assert_int_equal(log_count_value(&v, "to-the-new-leader"), 1);
+  log_free(&v);
+  fault(own_broker, "{\"action\":\"broker_up\",\"broker\":%d}", t.leader);
+}
+
+/* ==== many application threads ========================================================= */
+
+struct thread_sender {
+  struct mk_producer *p;
+  int id, count, first_index;
+};
+
+static void *send_keyed(void *arg) {
+  struct thread_sender *s = arg;
+  char key[16], value[32];
+  snprintf(key, sizeof key, "thread-%d", s->id);
+  for (int i = 0; i < s->count; i++) {
+    snprintf(value, sizeof value, "%d:%d", s->id, i);
+    if (send_value(s->p, "threads", -1, key, value, s->first_index + i) != 0) break;
+  }
+  return NULL;
+}
+
+static void test_concurrent_senders_each_complete_once_and_keep_per_key_order(void **state) {
+  (void)state;
+  enum { THREADS = 4, PER_THREAD = 1000 };
+  create_topic(broker, "threads", 3, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "2", NULL);
+  pthread_t threads[THREADS];
+  struct thread_sender senders[THREADS];
+  for (int t = 0; t < THREADS; t++) {
+    senders[t] = (struct thread_sender){p, t, PER_THREAD, t * PER_THREAD};
+    assert_int_equal(pthread_create(&threads[t], NULL, send_keyed, &senders[t]), 0);
+  }
+  for (int t = 0; t < THREADS; t++) pthread_join(threads[t], NULL);
+  flush_ok(p, 20000);
+  assert_int_equal(atomic_load(&complete_cb_called), THREADS * PER_THREAD);
+  assert_succeeded(0, THREADS * PER_THREAD);
+  int next[THREADS] = {0};
+  for (int32_t part = 0; part < 3; part++) {
+    struct log_view v = read_log(broker, "threads", part);
+    for (int r = 0; r < v.count; r++) {
+      int t = -1, i = -1;
+      assert_int_equal(sscanf(v.records[r].value, "%d:%d", &t, &i), 2);
+      assert_in_range(t, 0, THREADS - 1);
+      assert_int_equal(i, next[t]);  /* a key's records stay in the order they were sent */
+      next[t]++;
+    }
+    log_free(&v);
+  }
+  for (int t = 0; t < THREADS; t++) assert_int_equal(next[t], PER_THREAD);
+}
+
+/* ==== metrics and trace events ============================================================ */
+
+struct metric_list {
+  int count;
+  char names[96][48];
+  char groups[96][32];
+  char topics[96][32];
+  double values[96];
+};
+
+static void collect_metric(void *opaque, const char *group, const char *topic, const char *name,
+                           double value) {
+  struct metric_list *l = opaque;
+  if (l->count >= 96) return;
+  snprintf(l->names[l->count], sizeof l->names[0], "%s", name);
+  snprintf(l->groups[l->count], sizeof l->groups[0], "%s", group);
+  snprintf(l->topics[l->count], sizeof l->topics[0], "%s", topic ? topic : "");
+  l->values[l->count++] = value;
+}
+
+static void test_metrics_carry_kafkas_names_and_count_what_happened(void **state) {
+  (void)state;
+  create_topic(broker, "metrics", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "5", NULL);
+  enum { N = 300 };
+  for (int i = 0; i < N; i++) assert_int_equal(send_value(p, "metrics", -1, NULL, "measured", i), 0);
+  flush_ok(p, 10000);
+  assert_succeeded(0, N);
+  static const char *kafka_names[] = {
+      "record-send-rate", "record-send-total", "record-retry-rate", "record-retry-total",
+      "record-error-rate", "record-error-total", "record-size-avg", "record-size-max",
+      "batch-size-avg", "batch-size-max", "compression-rate-avg", "records-per-request-avg",
+      "request-latency-avg", "request-latency-max", "request-rate", "request-total",
+      "outgoing-byte-rate", "outgoing-byte-total", "record-queue-time-avg",
+      "record-queue-time-max", "produce-throttle-time-avg", "produce-throttle-time-max",
+      "buffer-total-bytes", "buffer-available-bytes", "waiting-threads",
+      "bufferpool-wait-time-ns-total"};
+  struct metric_list l = {0};
+  mk_producer_metrics_each(p, collect_metric, &l);
+  for (size_t k = 0; k < sizeof kafka_names / sizeof kafka_names[0]; k++) {
+    bool found = false;
+    for (int i = 0; i < l.count; i++)
+      found |= strcmp(l.names[i], kafka_names[k]) == 0 && strcmp(l.groups[i], "producer-metrics") == 0;
+    if (!found) fail_msg("metric %s is missing", kafka_names[k]);
+  }
+  assert_int_equal((int)metric(p, "record-send-total"), N);
+  assert_int_equal((int)metric(p, "record-error-total"), 0);
+  assert_int_equal((int)metric(p, "record-retry-total"), 0);
+  assert_true(metric(p, "request-total") >= 1);
+  assert_true(metric(p, "records-per-request-avg") >= 1);
+  assert_true(metric(p, "batch-size-avg") > 0);
+  assert_true(metric(p, "record-size-avg") > 0);
+  assert_true(metric(p, "outgoing-byte-total") > 0);
+  assert_true(metric(p, "record-send-rate") > 0);
+  assert_true(metric(p, "request-latency-avg") >= 0);
+  assert_int_equal((int64_t)metric(p, "buffer-available-bytes"), (int64_t)metric(p, "buffer-total-bytes"));
+  assert_int_equal((int64_t)metric(p, "buffer-total-bytes"), 33554432);
+  assert_true(isnan(metric(p, "no-such-metric")));
+}
+
+static void test_topic_metrics_count_each_topics_records(void **state) {
+  (void)state;
+  /* producer.h: metrics come in group "producer-metrics", or "producer-topic-metrics" with
+   * the topic set, as Kafka's per-topic sensors (record-send-total, record-error-total, ...). */
+  create_topic(broker, "topic-metrics-a", 1, 3);
+  create_topic(broker, "topic-metrics-b", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "5", NULL);
+  for (int i = 0; i < 30; i++)
+    assert_int_equal(send_value(p, i < 10 ? "topic-metrics-a" : "topic-metrics-b", -1, NULL, "x", i), 0);
+  flush_ok(p, 10000);
+  assert_succeeded(0, 30);
+  struct metric_list l = {0};
+  mk_producer_metrics_each(p, collect_metric, &l);
+  double a = NAN, b = NAN;
+  for (int i = 0; i < l.count; i++) {
+    if (strcmp(l.groups[i], "producer-topic-metrics") || strcmp(l.names[i], "record-send-total")) continue;
+    if (strcmp(l.topics[i], "topic-metrics-a") == 0) a = l.values[i];
+    if (strcmp(l.topics[i], "topic-metrics-b") == 0) b = l.values[i];
+  }
+  if (isnan(a) || isnan(b)) fail_msg("no producer-topic-metrics record-send-total per topic");
+  assert_int_equal((int)a, 10);
+  assert_int_equal((int)b, 20);
+}
+
+/* Capture the producer's trace while one keyed record (done[1]) goes through; the topic's
+ * metadata and the producer id are fetched first (done[0]) so only the record's own steps
+ * are captured. */
+static void trace_one_record(const char *topic) {
+  create_topic(broker, topic, 3, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "20", NULL);
+  warm_up(p, topic, 0);
+  capture_start("\"side\":\"producer\"", NULL);
+  assert_int_equal(send_value(p, topic, -1, "a-key", "traced-value", 1), 0);
+  flush_ok(p, 10000);
+  assert_succeeded(1, 2);
+}
+
+static void test_trace_shows_every_step_of_a_record_in_order(void **state) {
+  (void)state;
+  trace_one_record("traced-steps");
+  /* DESIGN.md 3.4, in the order they happen. */
+  static const char *steps[] = {"send", "partition", "append", "batch_ready", "request_sent",
+                                "response_received", "complete"};
+  int at = 0;
+  for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+    char event[48];
+    snprintf(event, sizeof event, "\"event\":\"%s\"", steps[s]);
+    int n = capture_count(event, NULL);
+    if (n != 1) fail_msg("%d %s events for one record, expected 1", n, event);
+    int i = capture_find(0, event, NULL);
+    if (i < at) fail_msg("event %s came before the step it follows", steps[s]);
+    at = i;
+  }
+  char *line = capture_line(capture_find(0, "\"event\":\"batch_ready\"", NULL));
+  assert_true(strstr(line, "\"reason\":\"flush\"") || strstr(line, "\"reason\":\"linger\""));
+  free(line);
+  /* A keyless record too: its partition (the sticky one) is chosen before it is appended
+   * (partitioner.h: the accumulator traces it once it has peeked the sticky partition). */
+  int before = capture_find(0, "\"event\":\"complete\"", NULL);
+  assert_int_equal(send_value(producer, "traced-steps", -1, NULL, "keyless", 2), 0);
+  flush_ok(producer, 10000);
+  int partition = capture_find(before, "\"event\":\"partition\"", "uniform_sticky");
+  int append = capture_find(before, "\"event\":\"append\"", NULL);
+  assert_true(partition > 0 && append > 0);
+  if (partition > append) fail_msg("a keyless record's partition event came after its append event");
+}
+
+static void test_trace_events_carry_the_fields_design_lists(void **state) {
+  (void)state;
+  trace_one_record("traced-fields");
+  char *line = capture_line(capture_find(0, "\"event\":\"partition\"", NULL));
+  assert_non_null(line);
+  assert_non_null(strstr(line, "\"reason\":\"key_hash\""));
+  assert_int_equal(json_int(line, "partition"), done[1].partition);
+  free(line);
+  line = capture_line(capture_find(0, "\"event\":\"append\"", NULL));
+  assert_true(json_int(line, "batch_id") >= 0);
+  assert_int_equal(json_int(line, "records"), 1);
+  assert_true(json_int(line, "bytes") > 0);
+  free(line);
+  line = capture_line(capture_find(0, "\"event\":\"complete\"", NULL));
+  assert_non_null(strstr(line, "\"topic\":\"traced-fields\""));
+  assert_int_equal(json_int(line, "partition"), done[1].partition);
+  assert_int_equal(json_int(line, "offset"), done[1].offset);
+  free(line);
+  line = capture_line(capture_find(0, "\"event\":\"request_sent\"", NULL));
+  assert_true(json_int(line, "broker") >= 0);
+  assert_true(json_int(line, "producer_id") >= 0);
+  assert_int_equal(json_int(line, "epoch"), 0);
+  /* The warm-up went to partition 0: the record's batch is its partition's first or second. */
+  assert_int_equal(json_int(line, "base_sequence"), done[1].partition == 0 ? 1 : 0);
+  int64_t correlation_id = json_int(line, "correlation_id");
+  free(line);
+  /* A keyless record's partition is the sticky one. */
+  assert_int_equal(send_value(producer, "traced-fields", -1, NULL, "keyless", 2), 0);
+  flush_ok(producer, 10000);
+  assert_int_equal(capture_count("\"event\":\"partition\"", "\"reason\":\"uniform_sticky\""), 1);
+  /* request_sent names the request (DESIGN.md 3.4: "correlation id"), as the broker's
+   * request_received does, so the two sides of a timeline can be matched. */
+  if (correlation_id == INT64_MIN) fail_msg("request_sent has no correlation_id");
+  assert_true(correlation_id > 0);
+}
+
+/* ==== configs the producer refuses ======================================================== */
+
+static void test_invalid_configs_are_refused_with_the_setting_named(void **state) {
+  (void)state;
+  struct mk_err err = {0};
+  struct mk_producer *p = NULL;
+  /* Not finished. */
+  struct mk_producer_config *cfg = config_for(mk_broker_bootstrap(broker), NULL);
+  assert_int_equal(mk_producer_new(cfg, &p, &err), MK_ERR__INVALID_ARG);
+  assert_null(p);
+  /* Finished, then changed: must be finished again. */
+  assert_int_equal(mk_producer_config_finish(cfg, &err), 0);
+  assert_int_equal(mk_producer_config_set(cfg, "linger.ms", "7", &err), 0);
+  assert_int_equal(mk_producer_new(cfg, &p, &err), MK_ERR__INVALID_ARG);
+  mk_producer_config_free(cfg);
+  /* Rules over several settings. */
+  static const char *bad[][4] = {
+      {"enable.idempotence", "true", "acks", "1"},
+      {"enable.idempotence", "true", "max.in.flight.requests.per.connection", "6"},
+      {"delivery.timeout.ms", "1000", "request.timeout.ms", "30000"},
+      {"transactional.id", "tx", "enable.idempotence", "false"},
+  };
+  static const char *named[] = {"acks", "max.in.flight.requests.per.connection",
+                                "delivery.timeout.ms", "idempotence"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    cfg = config_for(mk_broker_bootstrap(broker), bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL);
+    assert_int_equal(mk_producer_config_finish(cfg, &err), MK_ERR__INVALID_ARG);
+    if (!strstr(err.msg, named[i])) fail_msg("\"%s\" does not name %s", err.msg, named[i]);
+    mk_producer_config_free(cfg);
+  }
+  /* Single settings. */
+  cfg = mk_producer_config_new();
+  assert_int_equal(mk_producer_config_set(cfg, "bootstrap.servers", "no-port", &err), MK_ERR__INVALID_ARG);
+  assert_non_null(strstr(err.msg, "bootstrap.servers"));
+  assert_int_equal(mk_producer_config_set(cfg, "acks", "2", &err), MK_ERR__INVALID_ARG);
+  assert_non_null(strstr(err.msg, "acks"));
+  assert_int_equal(mk_producer_config_set(cfg, "max.inflight.requests.per.connection", "5", &err),
+                   MK_ERR__INVALID_ARG);
+  assert_non_null(strstr(err.msg, "max.in.flight.requests.per.connection"));  /* the suggestion */
+  /* Required settings. */
+  assert_int_equal(mk_producer_config_finish(cfg, &err), MK_ERR__INVALID_ARG);
+  assert_non_null(strstr(err.msg, "bootstrap.servers"));
+  mk_producer_config_free(cfg);
+}
+
+int main(void) {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup_test, teardown_test)
+  const struct CMUnitTest tests[] = {
+      T(test_send_modes_fire_and_forget_future_and_callback_all_complete),
+      T(test_send_to_a_new_topic_waits_until_it_is_auto_created),
+      T(test_keyed_records_land_in_librdkafka_murmur2_partitions),
+      T(test_keyless_uniform_sticky_fills_requests_more_than_round_robin),
+      T(test_headers_arrive_intact_even_when_the_caller_reuses_its_buffers),
+      T(test_interceptors_rewrite_on_send_and_see_each_acknowledgement_once),
+      T(test_serialization_error_completes_once_on_the_callers_thread),
+      T(test_record_larger_than_max_request_size_fails_at_once_with_message_too_large),
+      T(test_send_fails_after_max_block_ms_when_no_broker_answers),
+      T(test_full_buffer_blocks_send_for_max_block_ms_then_times_out),
+      T(test_bufferpool_wait_time_counts_a_wait_that_timed_out),
+      T(test_delivery_timeout_fails_every_record_once_while_all_brokers_are_down),
+      T(test_close_with_a_timeout_fails_in_flight_records_exactly_once),
+      T(test_close_wakes_a_send_blocked_on_buffer_memory),
+      T(test_not_leader_errors_are_retried_after_a_metadata_refresh),
+      T(test_retry_backoff_grows_exponentially_with_jitter_up_to_the_max),
+      T(test_non_retriable_error_fails_the_batch_without_retrying),
+      T(test_lost_response_is_retried_after_request_timeout_ms),
+      T(test_lost_response_duplicates_records_without_idempotence),
+      T(test_lost_response_is_not_duplicated_with_idempotence),
+      T(test_retried_batch_lands_after_later_ones_without_idempotence),
+      T(test_idempotence_keeps_send_order_with_five_in_flight),
+      T(test_one_in_flight_keeps_send_order_without_idempotence),
+      T(test_idempotent_producer_keeps_delivering_after_a_batch_fails_for_good),
+      T(test_idempotent_producer_keeps_delivering_after_a_retried_batch_expires),
+      T(test_sequence_reset_renumbers_the_batches_waiting_for_a_retry),
+      T(test_unknown_producer_id_resets_the_producer_id_and_sequences),
+      T(test_out_of_order_sequence_for_the_next_batch_resets_the_producer_id),
+      T(test_acks_1_and_all_complete_with_offsets),
+      T(test_acks_0_completes_every_record_with_offset_minus_1),
+      T(test_leader_moves_are_followed_and_no_acknowledged_record_is_lost),
+      T(test_leader_death_while_idle_is_noticed_through_a_metadata_refresh),
+      T(test_concurrent_senders_each_complete_once_and_keep_per_key_order),
+      T(test_metrics_carry_kafkas_names_and_count_what_happened),
+      T(test_topic_metrics_count_each_topics_records),
+      T(test_trace_shows_every_step_of_a_record_in_order),
+      T(test_trace_events_carry_the_fields_design_lists),
+      T(test_invalid_configs_are_refused_with_the_setting_named),
+  };
+#undef T
+  /* A producer that lets SIGPIPE through would end the whole file at the first hang-up;
+   * test_producer_mock.c checks for that in a child process, the tests here report on
+   * their own. */
+  signal(SIGPIPE, SIG_IGN);
+  if (getenv("MK_TEST_FILTER")) cmocka_set_test_filter(getenv("MK_TEST_FILTER"));
+  if (getenv("MK_TEST_TRACE")) {
+    struct mk_err err = {0};
+    if (mk_trace_open_file(getenv("MK_TEST_TRACE"), &err) < 0) fprintf(stderr, "%s\n", err.msg);
+  }
+  return cmocka_run_group_tests(tests, setup_file, teardown_file);
+}
