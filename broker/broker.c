@@ -26,6 +26,7 @@
 #include "broker/replica_set.h"
 #include "broker/retention.h"
 #include "common/log.h"
+#include "common/signals.h"
 
 struct mk_broker_call {
   void (*fn)(struct mk_broker *b, void *arg);
@@ -130,6 +131,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
 
 static void thread_main(void *arg) {
   struct mk_broker *b = arg;
+  mk_block_sigpipe();
   uv_run(&b->loop, UV_RUN_DEFAULT);
   uv_mutex_lock(&b->calls_lock);
   b->running = false;

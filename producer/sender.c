@@ -3,14 +3,13 @@
  */
 #include "producer/sender.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "common/trace.h"
 #include "producer/network_client.h"
 #include "producer/producer_internal.h"
@@ -569,10 +568,7 @@ static void on_wakeup(uv_async_t *a) { run_once(a->data); }
 
 static void thread_main(void *arg) {
   struct mk_sender *s = arg;
-  sigset_t pipe_set;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
+  mk_block_sigpipe();
   run_once(s);
   uv_run(&s->loop, UV_RUN_DEFAULT);
 }
