@@ -26,6 +26,9 @@
 # Exit status: 0 = every run valid and every target met (or skipped), 1 = a target
 # failed or a run was invalid, 2 = usage or missing programs.
 set -euo pipefail
+# cpu_seconds, start_mock, stop_broker, keyed_field, median_of: shared with producer_bench.sh
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BUILD=build
 RUNS=3
@@ -86,33 +89,7 @@ trap 'STATUS=1; exit 130' INT TERM   # interrupted: still stop the broker (via E
 # ---------------------------------------------------------------------------------------
 # Starting and stopping brokers. start_* set BROKER_PID and BOOTSTRAP.
 
-# CPU seconds (user + system, all threads) used so far by process $1. Fields 14 and 15 of
-# /proc/PID/stat, counted after the ")" that closes the command name.
-cpu_seconds() {
-  local ticks
-  ticks=$(sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}')
-  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}'
-}
-
-start_mock() {   # $1 = "preload" or "nagle"
-  local out=$WORK/mock.out
-  : > "$out"
-  if [ "$1" = preload ]; then
-    LD_PRELOAD=$PRELOAD "$MOCK" --brokers 3 --topic "$TOPIC" --partitions 1 --replication 3 \
-      > "$out" 2>> "$WORK/mock.err" &
-  else
-    "$MOCK" --brokers 3 --topic "$TOPIC" --partitions 1 --replication 3 \
-      > "$out" 2>> "$WORK/mock.err" &
-  fi
-  BROKER_PID=$!
-  for _ in $(seq 100); do    # it prints the bootstrap string as soon as it listens
-    BOOTSTRAP=$(head -n 1 "$out")
-    [ -n "$BOOTSTRAP" ] && return 0
-    sleep 0.1
-  done
-  echo "broker_bench: mock_cluster printed no bootstrap string" >&2
-  return 1
-}
+# cpu_seconds and start_mock (preload|nagle) come from lib.sh.
 
 # A base port P such that P .. P+$1-1 are all free on 127.0.0.1 (below Linux's ephemeral
 # range, so client connections do not take them meanwhile).
@@ -189,19 +166,13 @@ start_broker() {
   esac
 }
 
-stop_broker() {
-  kill -TERM "$BROKER_PID" 2>/dev/null || true
-  wait "$BROKER_PID" 2>/dev/null || true
-  BROKER_PID=""
-}
+# stop_broker comes from lib.sh.
 
 # ---------------------------------------------------------------------------------------
 # Measurements. Each appends "broker run metric value" lines to $RESULTS.
 
 # The value of key $1 in rdkafka_load's key=value line (file $2).
-field() {
-  grep '^rdkafka_load ' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
+field() { keyed_field rdkafka_load "$1" "$2"; }
 
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$RESULTS"; }
 
@@ -288,11 +259,7 @@ echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at end"
 # The table: medians, ratios of minikafka to the (preloaded) mock, and the targets.
 
 median() {   # broker metric -> median over the runs, or "-" if none
-  awk -F'\t' -v b="$1" -v m="$2" '$1 == b && $3 == m {print $4}' "$RESULTS" | sort -g |
-    awk '{v[NR] = $1} END {
-      if (NR == 0) print "-";
-      else if (NR % 2) print v[(NR + 1) / 2];
-      else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  awk -F'\t' -v b="$1" -v m="$2" '$1 == b && $3 == m {print $4}' "$RESULTS" | median_of
 }
 
 SHOWN=(mock)

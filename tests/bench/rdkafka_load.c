@@ -16,13 +16,18 @@
  * Output: one machine-readable line of key=value pairs starting with "rdkafka_load", then
  * one line for humans. Exit status: 0 = valid run, 1 = some delivery failed, 2 = usage.
  *
- * Every record has the same value: --record-size random capital letters, as Kafka's
- * kafka-producer-perf-test.sh sends, so compression sees text-like data. Records have no
- * key. librdkafka copies each value (RD_KAFKA_MSG_F_COPY), as a real application needs.
+ * Record values (no key) are --record-size random capital letters. With --payload fixed
+ * (the default) every record has the same value, drawn once. With --payload kafka each
+ * record gets fresh letters from Java's SplittableRandom(0), exactly the bytes
+ * kafka-producer-perf-test.sh (and `minikafka perf --record-size`) send, refilled per record
+ * as they do: the same compressibility (a batch of identical values compresses far better)
+ * and the same per-record cost of making the payload. librdkafka copies each value
+ * (RD_KAFKA_MSG_F_COPY), as a real application needs.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +50,32 @@ struct options {
   int sync;                /* --sync: one record at a time */
   long warmup;             /* --warmup: synchronous records before the clock starts */
   double max_seconds;      /* --max-seconds: stop producing after this long (0 = no cap) */
+  int kafka_payload;       /* --payload kafka: fresh letters per record, as Kafka's perf tool */
 };
+
+/* Java's SplittableRandom(0).nextInt(26) + 65, as kafka-producer-perf-test.sh fills each
+ * record's payload (ProducerPerformance.generateRandomPayload); same generator as
+ * cli/perf.c, so both producers send the same bytes. */
+static uint64_t splittable_seed;
+
+static int32_t splittable_next_int(void) {
+  uint64_t z = splittable_seed += 0x9e3779b97f4a7c15ull;  /* GOLDEN_GAMMA */
+  z = (z ^ (z >> 33)) * 0x62a9d9ed799705f5ull;            /* mix32 */
+  return (int32_t)(((z ^ (z >> 28)) * 0xcb24d0a5c88c35b3ull) >> 32);
+}
+
+/* nextInt(26): 26 is not a power of two, so Java rejects the over-represented values. */
+static int32_t splittable_next_26(void) {
+  for (uint32_t u = (uint32_t)splittable_next_int() >> 1;;
+       u = (uint32_t)splittable_next_int() >> 1) {
+    int32_t v = (int32_t)(u % 26u);
+    if ((int32_t)(u + 25u - (uint32_t)v) >= 0) return v;
+  }
+}
+
+static void kafka_payload(char *value, long size) {
+  for (long j = 0; j < size; j++) value[j] = (char)(splittable_next_26() + 65);
+}
 
 /* What the delivery report callback has seen. It runs on this (the app) thread, inside
  * rd_kafka_poll()/rd_kafka_flush(), so no locking is needed. */
@@ -81,6 +111,8 @@ static void usage(FILE *out) {
     "  --idempotence        enable.idempotence=true (needs --acks all)\n"
     "  --sync               send one record, wait for its delivery report, repeat\n"
     "  --warmup N           synchronous records sent before measuring (default 100)\n"
+    "  --payload P          fixed: one value for every record (default); kafka: fresh\n"
+    "                       letters per record, the bytes kafka-producer-perf-test sends\n"
     "  --max-seconds S      stop sending after S seconds (default: no limit)\n"
     "  -X key=value         any other librdkafka property (repeatable)\n");
 }
@@ -166,6 +198,7 @@ static void parse_options(int argc, char **argv, struct options *o, rd_kafka_con
     {"sync", no_argument, NULL, 'S'},
     {"warmup", required_argument, NULL, 'w'},
     {"max-seconds", required_argument, NULL, 'm'},
+    {"payload", required_argument, NULL, 'P'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };
@@ -186,6 +219,13 @@ static void parse_options(int argc, char **argv, struct options *o, rd_kafka_con
     case 'S': o->sync = 1; break;
     case 'w': o->warmup = atol(optarg); break;
     case 'm': o->max_seconds = atof(optarg); break;
+    case 'P':
+      if (strcmp(optarg, "kafka") != 0 && strcmp(optarg, "fixed") != 0) {
+        fprintf(stderr, "rdkafka_load: --payload is fixed or kafka, not '%s'\n", optarg);
+        exit(2);
+      }
+      o->kafka_payload = strcmp(optarg, "kafka") == 0;
+      break;
     case 'X': {  /* key=value; main() sets --acks etc. after this, so they win */
       char *eq = strchr(optarg, '=');
       if (!eq) {
@@ -238,7 +278,8 @@ int main(int argc, char **argv) {
   }
   rd_kafka_topic_t *topic = rd_kafka_topic_new(rk, o.topic, NULL);
 
-  /* One value for every record: random capital letters, like kafka-producer-perf-test. */
+  /* One value for every record (and for the warm-up): random capital letters. With
+   * --payload kafka each measured record refills it from SplittableRandom(0) instead. */
   char *value = malloc((size_t)o.record_size + 1);
   srand(42);
   for (long i = 0; i < o.record_size; i++) value[i] = (char)('A' + rand() % 26);
@@ -259,6 +300,7 @@ int main(int argc, char **argv) {
 
   if (o.sync) {
     while (sent < o.records) {
+      if (o.kafka_payload) kafka_payload(value, o.record_size);
       double us = produce_sync(rk, topic, value, (size_t)o.record_size);
       sent++;
       if (us < 0) break;  /* already counted in counts.failed */
@@ -267,6 +309,7 @@ int main(int argc, char **argv) {
     }
   } else {
     for (; sent < o.records; sent++) {
+      if (o.kafka_payload) kafka_payload(value, o.record_size);
       if (produce_one(rk, topic, value, (size_t)o.record_size) != 0) break;
       if (sent % 1000 == 0) {
         rd_kafka_poll(rk, 0);  /* serve delivery reports that are ready */
@@ -282,9 +325,10 @@ int main(int argc, char **argv) {
   int valid = counts.failed == 0 && unfinished == 0 && counts.delivered == sent;
 
   printf("rdkafka_load mode=%s records=%ld record_size=%ld acks=%s linger_ms=%ld "
-         "batch_size=%ld compression=%s idempotence=%d elapsed_s=%.3f",
+         "batch_size=%ld compression=%s idempotence=%d payload=%s elapsed_s=%.3f",
          o.sync ? "sync" : "throughput", sent, o.record_size, o.acks, o.linger_ms,
-         o.batch_size, o.compression, o.idempotence, elapsed);
+         o.batch_size, o.compression, o.idempotence, o.kafka_payload ? "kafka" : "fixed",
+         elapsed);
   if (o.sync) {
     long n = counts.delivered < sent ? counts.delivered : sent;
     qsort(latencies, (size_t)n, sizeof(double), compare_doubles);
