@@ -20,6 +20,7 @@ void mk_handle_produce(struct mk_req *req);          /* produce.c */
 void mk_handle_fetch(struct mk_req *req);            /* fetch.c */
 void mk_handle_list_offsets(struct mk_req *req);     /* list_offsets.c */
 void mk_handle_init_producer_id(struct mk_req *req); /* init_producer_id.c */
+void mk_handle_find_coordinator(struct mk_req *req); /* find_coordinator.c */
 void mk_handle_create_topics(struct mk_req *req);    /* topic_admin.c */
 void mk_handle_delete_topics(struct mk_req *req);    /* topic_admin.c */
 void mk_handle_describe_configs(struct mk_req *req); /* topic_admin.c */

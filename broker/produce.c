@@ -65,6 +65,7 @@ static void trace_batch(const char *event, const struct mk_partition *p,
   mk_trace_int(&ev, "last_offset", last);
   mk_trace_int(&ev, "records", b->records_count);
   mk_trace_int(&ev, "bytes", (int64_t)b->size);
+  mk_trace_str(&ev, "compression", mk_compression_name(mk_record_batch_compression(b)));
   mk_trace_int(&ev, "producer_id", b->producer_id);
   mk_trace_int(&ev, "producer_epoch", b->producer_epoch);
   mk_trace_int(&ev, "base_sequence", b->base_sequence);

@@ -7,7 +7,9 @@
 # keyed records; librdkafka's default, consistent_random, hashes differently), then consumes
 # the topic back with kcat -C -e -J (every partition, from the beginning, CRCs checked) and
 # hands both to interop_check.py: every record once, in order per partition, intact, each key
-# in its murmur2 partition.
+# in its murmur2 partition. The broker's trace must also show every batch arrived with the
+# case's codec: librdkafka quietly falls back to no compression when it thinks a broker lacks
+# a feature, and the records would still come back intact.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 python=${PYTHON:-/usr/bin/python3}
@@ -58,6 +60,17 @@ for c in "${cases[@]}"; do
   first=0
   "$python" "$here/interop_check.py" verify-kcat "kcat $name ($opts)" "$topic" \
     "$INTEROP_TMP/$name.produced.jsonl" "${extra[@]}" || failed+=("$name")
+  case $name in
+    *gzip*) codec=gzip ;; *snappy*) codec=snappy ;; *lz4*) codec=lz4 ;; *zstd*) codec=zstd ;;
+    *) codec=none ;;
+  esac
+  appends=$(grep -F '"event":"append"' "$MK_BROKER_TRACE" | grep -F "\"topic\":\"$topic\"")
+  wrong=$(grep -vcF "\"compression\":\"$codec\"" <<<"$appends")
+  if [ -z "$appends" ] || [ "$wrong" -ne 0 ]; then
+    echo "FAIL kcat $name: expected every batch compressed with $codec; the broker appended:"
+    grep -o '"compression":"[a-z0-9]*"' <<<"$appends" | sort | uniq -c | sed 's/^/  | /'
+    failed+=("$name")
+  fi
 done
 
 if [ ${#failed[@]} -gt 0 ]; then

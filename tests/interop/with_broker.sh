@@ -6,8 +6,9 @@
 # bootstrap.servers, then stop the broker with SIGTERM, whatever happened.
 # Exit code: COMMAND's; 1 as well if the broker did not start, died during COMMAND, or did not
 # exit 0 on SIGTERM. Never 77: the interop tests fail, never skip, when a client is missing.
-# Also exported: INTEROP_TMP (a scratch directory, removed afterwards) and MK_BROKER_LOG
-# (the broker's stderr, printed when the test fails).
+# Also exported: INTEROP_TMP (a scratch directory, removed afterwards), MK_BROKER_LOG
+# (the broker's stderr, printed when the test fails) and MK_BROKER_TRACE (its trace events,
+# DESIGN 3.4: what actually arrived, e.g. each batch's codec).
 set -u
 if [ $# -lt 2 ]; then
   echo "usage: with_broker.sh MINIKAFKA COMMAND [ARG...]" >&2
@@ -26,7 +27,7 @@ if ! command -v "$1" >/dev/null; then
 fi
 
 INTEROP_TMP=$(mktemp -d "${TMPDIR:-/tmp}/minikafka-interop.XXXXXX") || exit 1
-export INTEROP_TMP MK_BROKER_LOG="$INTEROP_TMP/broker.log"
+export INTEROP_TMP MK_BROKER_LOG="$INTEROP_TMP/broker.log" MK_BROKER_TRACE="$INTEROP_TMP/broker.trace"
 broker_pid=""
 
 stop_broker() {  # SIGTERM, then up to 10 s for it to exit; prints a reason and returns 1 if unclean
@@ -63,7 +64,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 : >"$INTEROP_TMP/broker.out"
-"$minikafka" broker --port 0 --brokers 3 --admin-port 0 \
+"$minikafka" broker --port 0 --brokers 3 --admin-port 0 --trace "$MK_BROKER_TRACE" \
   >"$INTEROP_TMP/broker.out" 2>"$MK_BROKER_LOG" &
 broker_pid=$!
 

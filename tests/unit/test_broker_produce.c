@@ -19,6 +19,7 @@
 #include "broker/cluster.h"
 #include "protocol/api.h"
 #include "protocol/messages/fetch.h"
+#include "protocol/messages/find_coordinator.h"
 #include "protocol/messages/list_offsets.h"
 #include "protocol/messages/produce.h"
 #include "protocol/record_batch.h"
@@ -319,6 +320,36 @@ static void test_retention_bytes_drops_the_oldest_batches(void **state) {
   raw_client_close(&c);
 }
 
+/* No group or transaction coordinator here: every version says so, per key from v4 on.
+ * (Answering at all is what makes librdkafka enable lz4: find_coordinator.c.) */
+static void test_find_coordinator_says_there_is_none(void **state) {
+  (void)state;
+  struct raw_client c;
+  assert_int_equal(raw_client_connect(&c, mk_broker_port(broker, 0)), 0);
+  struct mk_find_coordinator_request req;
+  mk_schema_set_defaults(&mk_find_coordinator_request_schema, &req);
+  req.key = mk_str_of("a-group");
+  void *resp;
+  assert_int_equal(raw_client_call(&c, MK_API_FIND_COORDINATOR, 0, &req, &resp, 5000), 0);
+  struct mk_find_coordinator_response *r = resp;
+  assert_int_equal(r->error_code, MK_ERR_COORDINATOR_NOT_AVAILABLE);
+  assert_int_equal(r->node_id, -1);
+
+  struct mk_str keys[2] = {mk_str_of("group-a"), mk_str_of("group-b")};
+  mk_schema_set_defaults(&mk_find_coordinator_request_schema, &req);
+  req.coordinator_keys = keys;
+  req.coordinator_keys_count = 2;
+  assert_int_equal(raw_client_call(&c, MK_API_FIND_COORDINATOR, 4, &req, &resp, 5000), 0);
+  r = resp;
+  assert_int_equal(r->coordinators_count, 2);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(r->coordinators[i].key.len, keys[i].len);
+    assert_memory_equal(r->coordinators[i].key.ptr, keys[i].ptr, (size_t)keys[i].len);
+    assert_int_equal(r->coordinators[i].error_code, MK_ERR_COORDINATOR_NOT_AVAILABLE);
+  }
+  raw_client_close(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_offsets_are_assigned_and_fetch_reads_them_back),
@@ -330,6 +361,7 @@ int main(void) {
       cmocka_unit_test(test_long_poll_fetch_wakes_on_produce),
       cmocka_unit_test(test_list_offsets_earliest_latest_and_by_time),
       cmocka_unit_test(test_retention_bytes_drops_the_oldest_batches),
+      cmocka_unit_test(test_find_coordinator_says_there_is_none),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
