@@ -183,7 +183,7 @@ static int32_t random_next_int(struct splittable_random *r) {
 
 /* nextInt(bound), with Java's rejection of the over-represented values (int arithmetic
  * that may wrap, as in Java). */
-static int32_t random_next_bounded(struct splittable_random *r, int32_t bound) {
+static inline int32_t random_next_bounded(struct splittable_random *r, int32_t bound) {
   int32_t v = random_next_int(r), m = bound - 1;
   if ((bound & m) == 0) return v & m;
   for (uint32_t u = (uint32_t)v >> 1;; u = (uint32_t)random_next_int(r) >> 1) {
