@@ -93,6 +93,11 @@ bool mk_producer_batch_done(struct mk_producer_batch *b, int64_t base_offset,
                             int64_t log_append_time, const struct mk_err *err) {
   if (b->state != MK_BATCH_OPEN) return false;
   b->state = err && err->code ? MK_BATCH_FAILED : MK_BATCH_SUCCEEDED;
+  /* Counted before any callback runs, as Java does, so code woken by the last callback
+   * already sees this batch in record-send-total / record-error-total. */
+  mk_metrics_record_topic(&b->producer->metrics,
+                          b->state == MK_BATCH_SUCCEEDED ? MK_M_RECORD_SEND : MK_M_RECORD_ERROR,
+                          b->topic, b->record_count);
   for (int32_t i = 0; i < b->record_count; i++) {
     const struct mk_record_thunk *t = &b->thunks[i];
     struct mk_record_metadata md = {

@@ -401,9 +401,14 @@ int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata
       }
     }
     /* The BuiltInPartitioner's adaptive half: queue sizes steer keyless records away from
-     * partitions whose leaders are slow (RecordAccumulator.partitionReady). */
+     * partitions whose leaders are slow (RecordAccumulator.partitionReady). It needs the
+     * topic's real partition count: a partition that has no deque yet must still count. */
+    struct mk_topic_snapshot *snap = mk_producer_metadata_peek(md, t->name);
+    int32_t partitions = snap ? snap->count : t->ndeques;
+    if (snap) mk_topic_snapshot_release(snap);
     mk_builtin_partitioner_update_load_stats_from_queues(
-        t->sticky, stats, nstats, t->ndeques, cfg->partitioner_adaptive_partitioning_enable && !cfg->partitioner,
+        t->sticky, stats, nstats, partitions,
+        cfg->partitioner_adaptive_partitioning_enable && !cfg->partitioner,
         cfg->partitioner_availability_timeout_ms);
   }
   pthread_mutex_unlock(&acc->lock);
@@ -564,8 +569,7 @@ static void fail_list(struct mk_accumulator *acc, struct mk_producer_batch *list
   while (list) {
     struct mk_producer_batch *b = list;
     list = b->next;
-    mk_producer_batch_done(b, -1, -1, err);
-    mk_metrics_record_topic(acc->metrics, MK_M_RECORD_ERROR, b->topic, b->record_count);
+    mk_producer_batch_done(b, -1, -1, err);  /* counts record-error-total */
     pthread_mutex_lock(&acc->lock);
     deallocate_locked(acc, b);
     pthread_mutex_unlock(&acc->lock);

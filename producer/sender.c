@@ -219,6 +219,10 @@ static void on_init_producer_id(void *opaque, int32_t node, int version, void *b
            r->producer_epoch);
     return;
   }
+  uv_mutex_lock(&s->ctl_lock);
+  bool closing = s->closing;
+  uv_mutex_unlock(&s->ctl_lock);
+  if (closing) return;  /* close() fails whatever still waits, with its own error */
   s->producer_id_retry_at_ms = now + s->cfg->retry_backoff_ms;
   if (!mk_err_retriable(code) && code != MK_ERR_NETWORK_EXCEPTION && code != MK_ERR__DECODE) {
     /* Nothing idempotent can be sent without a producer id: fail what waits (Java's
@@ -273,8 +277,7 @@ static void trace_retry(const struct mk_producer_batch *b, int16_t error, int64_
 static void succeed(struct mk_sender *s, struct mk_producer_batch *b, int64_t base_offset,
                     int64_t log_append_time) {
   if (s->tm.idempotent) mk_transaction_manager_acked(mk_accumulator_partition_state(s->acc, b), b);
-  if (mk_producer_batch_done(b, base_offset, log_append_time, NULL))
-    mk_metrics_record_topic(&s->p->metrics, MK_M_RECORD_SEND, b->topic, b->record_count);
+  mk_producer_batch_done(b, base_offset, log_append_time, NULL);
   mk_accumulator_deallocate(s->acc, b);
 }
 
@@ -320,8 +323,7 @@ static void fail_or_retry(struct mk_sender *s, struct mk_producer_batch *b, int 
              mk_err_name(code), b->record_count, b->topic, b->partition, b->attempts,
              why && *why ? ": " : "", why ? why : "", stop ? "; " : "", stop ? stop : "");
   if (s->tm.idempotent && b->base_sequence >= 0) s->tm.need_producer_id = true;
-  if (mk_producer_batch_done(b, -1, -1, &err))
-    mk_metrics_record_topic(&s->p->metrics, MK_M_RECORD_ERROR, b->topic, b->record_count);
+  mk_producer_batch_done(b, -1, -1, &err);
   mk_accumulator_deallocate(s->acc, b);
 }
 
