@@ -70,12 +70,11 @@ int mk_producer_batch_try_append(struct mk_producer_batch *b, int32_t batch_size
   return 0;
 }
 
-int mk_producer_batch_close(struct mk_producer_batch *b, int64_t producer_id,
-                            int16_t producer_epoch, int32_t base_sequence, struct mk_err *err) {
+int mk_producer_batch_close(struct mk_producer_batch *b, struct mk_err *err) {
   if (b->bytes) return 0;
-  b->producer_id = b->builder.producer_id = producer_id;
-  b->producer_epoch = b->builder.producer_epoch = producer_epoch;
-  b->base_sequence = b->builder.base_sequence = base_sequence;
+  b->builder.producer_id = b->producer_id;
+  b->builder.producer_epoch = b->producer_epoch;
+  b->builder.base_sequence = b->base_sequence;
   struct mk_writer w;
   mk_writer_init(&w);
   int rc = mk_record_batch_builder_finish(&b->builder, &w, err);

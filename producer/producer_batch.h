@@ -5,8 +5,9 @@
  * A batch lives in three places in turn:
  *   1. the accumulator's deque for its partition (application threads append to the last
  *      batch until it is full: batch.size bytes);
- *   2. the Sender, once drained: the record batch bytes are built (and compressed) once,
- *      with the producer id, epoch and base sequence, and sent in a Produce request;
+ *   2. the Sender, once drained: drain stamps the producer id, epoch and base sequence,
+ *      then the Sender builds (and compresses) the record batch bytes once, outside the
+ *      accumulator's lock, and sends them in a Produce request;
  *   3. back at the front of its deque if the send failed with a retriable error — with
  *      the same bytes and the same sequence, which is what lets the broker recognise a
  *      retry of a batch it already wrote.
@@ -66,7 +67,7 @@ struct mk_producer_batch {
   bool in_retry;                  /* re-enqueued after a failure */
   int64_t retry_at_ms;            /* in_retry: not ready before this (retry backoff) */
   bool ready_traced;              /* the batch_ready event of this attempt was emitted */
-  int64_t producer_id;            /* stamped when closed; -1 without idempotence */
+  int64_t producer_id;            /* stamped when drained; -1 without idempotence */
   int16_t producer_epoch;
   int32_t base_sequence;          /* -1 until a sequence is assigned */
   enum mk_batch_state state;
@@ -95,10 +96,10 @@ int mk_producer_batch_try_append(struct mk_producer_batch *b, int32_t batch_size
 /* Whether another append would go to a new batch (Java's isFull). */
 bool mk_producer_batch_is_full(const struct mk_producer_batch *b, int32_t batch_size);
 
-/* Build the batch's bytes with this producer id, epoch and base sequence (-1s without
- * idempotence). Done once: a retry resends the same bytes. Returns 0 or an error. */
-int mk_producer_batch_close(struct mk_producer_batch *b, int64_t producer_id,
-                            int16_t producer_epoch, int32_t base_sequence, struct mk_err *err);
+/* Build (and compress) the batch's bytes with the producer id, epoch and base sequence
+ * that mk_accumulator_drain() stamped on it (-1s without idempotence). Done once: a retry
+ * resends the same bytes. Returns 0 or an error (in practice only out of memory). */
+int mk_producer_batch_close(struct mk_producer_batch *b, struct mk_err *err);
 
 /* Complete every record: success with base_offset (-1 if unknown, as with acks=0), or
  * failure with err. Runs callbacks, completes futures and calls interceptors'

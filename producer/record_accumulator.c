@@ -442,25 +442,20 @@ int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata
      * batch failed while the next ones were in flight, they would be written first and the
      * first one could never follow. After one acknowledgement, sequences are anchored. */
     if (idempotent && d->state.last_acked_sequence < 0 && d->state.in_flight > 0) continue;
+    /* Not yet closed: the uncompressed estimate (Java's estimatedSizeInBytes), as the
+     * bytes are built after the lock is released. */
     size_t size = b->bytes ? b->bytes_len : mk_producer_batch_size(b);
     if (n > 0 && total + size > (size_t)max_request_size) break;
-    if (!b->bytes) {
-      int32_t seq = -1;
-      if (idempotent) {
-        seq = d->state.next_sequence;
-        d->state.next_sequence = seq > INT32_MAX - b->record_count
-                                     ? b->record_count - (INT32_MAX - seq) - 1
-                                     : seq + b->record_count;
-      }
-      size_t raw = mk_producer_batch_size(b);
-      struct mk_err err = {0};
-      if (mk_producer_batch_close(b, idempotent ? producer_id : -1, idempotent ? producer_epoch : -1,
-                                  seq, &err))
-        continue;  /* out of memory compressing: leave it for the next drain */
-      if (raw)  /* 1.0 without compression, as Kafka records it */
-        mk_metrics_record(acc->metrics, MK_M_COMPRESSION_RATE,
-                          cfg->compression_type ? (double)b->bytes_len / (double)raw : 1.0);
-      size = b->bytes_len;
+    /* A first send takes the partition's next sequence here, in drain order (a retry keeps
+     * its bytes and its sequence); the Sender builds the bytes with them. */
+    if (idempotent && !b->bytes) {
+      int32_t seq = d->state.next_sequence;
+      d->state.next_sequence = seq > INT32_MAX - b->record_count
+                                   ? b->record_count - (INT32_MAX - seq) - 1
+                                   : seq + b->record_count;
+      b->producer_id = producer_id;
+      b->producer_epoch = producer_epoch;
+      b->base_sequence = seq;
     }
     unlink_batch(d, b);
     b->drained_ms = now;

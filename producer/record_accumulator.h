@@ -11,7 +11,8 @@
  *   Sender thread  mk_accumulator_ready(): which leaders have a batch that is full,
  *                  lingered linger.ms, or flushed?  mk_accumulator_drain(): take the
  *                  first batch of each of those partitions, at most max.request.size
- *                  per broker, and build its bytes (with its sequence number)
+ *                  per broker, and give it its sequence number; then, outside the
+ *                  lock, the Sender builds (and compresses) its bytes
  *   on retry       mk_accumulator_reenqueue(): put a batch back at the front, in
  *                  sequence order, after retry.backoff.ms (exponential, with jitter)
  *
@@ -22,6 +23,13 @@
  * simpler to read and enough here). A batch belongs to the accumulator until drained,
  * then to the Sender until mk_producer_batch_done() has run its callbacks, when the
  * accumulator frees it (mk_accumulator_deallocate) and returns its memory.
+ *
+ * Compression is the slow part of sending, and it is done outside the lock: app threads
+ * append under it, so compressing there would stall them (Java compresses in the app
+ * thread as it appends; librdkafka on its own thread while the app goes on appending).
+ * So drain only picks the batches and stamps their producer id, epoch and sequence under
+ * the lock; the Sender closes them (mk_producer_batch_close) after it, when the batches
+ * are no longer in any deque and nothing but the Sender can reach them.
  */
 #ifndef MK_PRODUCER_RECORD_ACCUMULATOR_H
 #define MK_PRODUCER_RECORD_ACCUMULATOR_H
@@ -89,10 +97,14 @@ int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata
                          int64_t *next_delay_ms);
 
 /* Take the batches to send to node: at most one per partition it leads, up to
- * max_request_size bytes in all (the first always), skipping partitions still backing off
- * or (idempotence) waiting for an earlier retry. Each batch is closed (its bytes built) with
- * the producer id, epoch and the partition's next sequence. Returns how many were put in
- * out (up to max). producer_id -1: no idempotence. Thread: sender. */
+ * max_request_size bytes in all (the first always; a batch not yet closed counts its
+ * uncompressed size, like Java's estimatedSizeInBytes), skipping partitions still backing
+ * off or (idempotence) waiting for an earlier retry. A batch sent for the first time is
+ * stamped with the producer id, epoch and the partition's next sequence; the caller must
+ * then build the bytes of those without any (mk_producer_batch_close), which drain leaves
+ * to it so as not to compress under the lock. A retry keeps its bytes. Returns how many
+ * were put in out (up to max), each counted in flight. producer_id -1: no idempotence.
+ * Thread: sender. */
 int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata *md,
                          int32_t node, int32_t max_request_size, int64_t producer_id,
                          int16_t producer_epoch, int64_t now_ms,

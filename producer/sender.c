@@ -288,6 +288,15 @@ static bool leader_moved(int code) {
          code == MK_ERR_KAFKA_STORAGE_ERROR || code == MK_ERR_REQUEST_TIMED_OUT;
 }
 
+/* Complete b's records with err and free it. If it had a sequence, the broker's view of its
+ * partition's sequences is now unknown (a gap, or a batch it may have written), so an
+ * idempotent producer needs a new id. */
+static void fail_batch(struct mk_sender *s, struct mk_producer_batch *b, const struct mk_err *err) {
+  if (s->tm.idempotent && b->base_sequence >= 0) s->tm.need_producer_id = true;
+  mk_producer_batch_done(b, -1, -1, err);
+  mk_accumulator_deallocate(s->acc, b);
+}
+
 /* Java's Sender.completeBatch for an error: retry (canRetry) or fail the batch. */
 static void fail_or_retry(struct mk_sender *s, struct mk_producer_batch *b, int code,
                           const char *why, int64_t now) {
@@ -322,9 +331,7 @@ static void fail_or_retry(struct mk_sender *s, struct mk_producer_batch *b, int 
   mk_err_set(&err, code, "%s: %d record(s) for %s-%d failed after %d attempt(s)%s%s%s%s",
              mk_err_name(code), b->record_count, b->topic, b->partition, b->attempts,
              why && *why ? ": " : "", why ? why : "", stop ? "; " : "", stop ? stop : "");
-  if (s->tm.idempotent && b->base_sequence >= 0) s->tm.need_producer_id = true;
-  mk_producer_batch_done(b, -1, -1, &err);
-  mk_accumulator_deallocate(s->acc, b);
+  fail_batch(s, b, &err);
 }
 
 static void on_produce(void *opaque, int32_t node, int version, void *body, int rc,
@@ -479,6 +486,34 @@ static void send_produce(struct mk_sender *s, int32_t node, struct mk_producer_b
   mk_metrics_record(&s->p->metrics, MK_M_OUTGOING_BYTE, (double)bytes);
 }
 
+/* Build (and compress) the bytes of the drained batches that have none yet. Here, not in
+ * mk_accumulator_drain(): the accumulator's lock is shared with the app threads appending,
+ * and compressing under it would make them wait. A drained batch is the Sender's alone, so
+ * no lock is needed. A batch that cannot be built (out of memory) fails, without a retry:
+ * its sequence is spent, so fail_batch asks for a new producer id. Returns how many
+ * batches are left to send, in order. */
+static int close_batches(struct mk_sender *s, struct mk_producer_batch **batches, int n) {
+  int kept = 0;
+  for (int i = 0; i < n; i++) {
+    struct mk_producer_batch *b = batches[i];
+    if (!b->bytes) {
+      size_t raw = mk_producer_batch_size(b);
+      struct mk_err why = {0}, err;
+      if (mk_producer_batch_close(b, &why)) {
+        mk_err_set(&err, why.code, "%s: %d record(s) for %s-%d failed: %s", mk_err_name(why.code),
+                   b->record_count, b->topic, b->partition, why.msg);
+        fail_batch(s, b, &err);
+        continue;
+      }
+      if (raw)  /* 1.0 without compression, as Kafka records it */
+        mk_metrics_record(&s->p->metrics, MK_M_COMPRESSION_RATE,
+                          s->cfg->compression_type ? (double)b->bytes_len / (double)raw : 1.0);
+    }
+    batches[kept++] = b;
+  }
+  return kept;
+}
+
 static void send_producer_data(struct mk_sender *s, int64_t now, int64_t *next) {
   if (!mk_transaction_manager_ready(&s->tm)) return;
   int32_t ready[MAX_READY];
@@ -501,6 +536,7 @@ static void send_producer_data(struct mk_sender *s, int64_t now, int64_t *next) 
     int nb = mk_accumulator_drain(s->acc, s->md, node, s->cfg->max_request_size,
                                   s->tm.idempotent ? s->tm.producer_id : -1, s->tm.producer_epoch,
                                   now, batches, MAX_DRAIN);
+    nb = close_batches(s, batches, nb);
     if (nb) send_produce(s, node, batches, nb, now);
   }
 }
