@@ -42,7 +42,11 @@ static void usage(FILE *out) {
 }
 
 static void list_labs(void) {
-  for (int i = 0; mk_labs[i]; i++) printf("%-12s %s\n", mk_labs[i]->name, mk_labs[i]->summary);
+  int width = 12;  /* the longest name, so the summaries line up */
+  for (int i = 0; mk_labs[i]; i++)
+    if ((int)strlen(mk_labs[i]->name) > width) width = (int)strlen(mk_labs[i]->name);
+  for (int i = 0; mk_labs[i]; i++)
+    printf("%-*s %s\n", width, mk_labs[i]->name, mk_labs[i]->summary);
 }
 
 static void lab_help(const struct mk_lab *lab) {

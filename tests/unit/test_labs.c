@@ -7,6 +7,23 @@
  *               followers; acks=all (min.insync.replicas=2) loses none
  *   duplicates  a lost response makes duplicates without idempotence, none with it
  *   ordering    a retry reorders at max.in.flight=5 without idempotence, never with it
+ *   timeouts    a send() blocked by a full buffer fails after ~max.block.ms with the timeout;
+ *               with every broker down each record fails with the timeout, exactly once
+ *   isr         a paused follower leaves the ISR; with the ISR below min.insync.replicas
+ *               acks=all is refused (NOT_ENOUGH_REPLICAS), acks=1 is not; resumed, it rejoins
+ *   headers-interceptors  headers come back byte for byte; onSend = onAcknowledgement = sends,
+ *               and a failing interceptor breaks no send
+ *   serialization  a custom serializer's bytes arrive intact; a value the serializer cannot
+ *               take fails in send(), one callback, nothing sent
+ *   send-modes  synchronous sending is slower than asynchronous; when the broker refuses,
+ *               fire-and-forget sees no error while get() and the callback see each one
+ *   partitioning a key's partition is murmur2's and never changes; growing the topic moves
+ *               the keys murmur2 says; keyless, uniform sticky fills requests more than
+ *               round-robin at linger.ms=0
+ *   batching    at a fixed rate, records per request and latency grow with linger.ms, and
+ *               batch.size caps the batch
+ *   compression every codec shrinks the JSON batches, none leaves them at ratio 1.0, and
+ *               gzip and zstd shrink them more than lz4 and snappy
  * and the runner itself: where --set settings go, and the timeline's summaries.
  *
  * labs/meson.build registers one meson test per group (the argument is a cmocka filter),
@@ -130,6 +147,207 @@ static void test_ordering_reorders_without_idempotence_never_with_it(void **stat
     assert_int_equal((int)figure(&res, rows[i], "in log"), 12);  /* nothing lost or doubled */
     assert_int_equal((int)figure(&res, rows[i], "failed"), 0);
   }
+  assert_claims_held(&res);
+}
+
+static void test_timeouts_blocked_send_and_expired_records_fail_once_with_a_timeout(void **state) {
+  (void)state;
+  static const char *const settings[] = {"records=20",      "block_ms=400",     "delay_ms=2000",
+                                         "delivery_ms=800", "down_records=6", NULL};
+  struct mk_lab_result res;
+  run_lab("timeouts", settings, &res);
+  /* Part 1: send() only appends; the callback comes after linger.ms and the round trip. */
+  assert_int_equal((int)figure(&res, "healthy", "failed"), 0);
+  assert_true(figure(&res, "healthy", "send() p50 ms") <
+              figure(&res, "healthy", "callback p50 ms"));
+  /* Part 2: the full buffer: send() blocks about max.block.ms, then fails with the timeout,
+   * its callback run once, on the caller's thread. */
+  double blocked = figure(&res, "broker slow", "blocked send() ms");
+  assert_true(blocked >= 0.8 * 400 && blocked <= 400 + 2000);
+  assert_int_equal((int)figure(&res, "broker slow", "blocked error"), MK_ERR_REQUEST_TIMED_OUT);
+  assert_int_equal((int)figure(&res, "broker slow", "blocked callbacks"), 1);
+  assert_int_equal((int)figure(&res, "broker slow", "callback on caller's thread"), 1);
+  assert_int_equal((int)figure(&res, "broker slow", "failed"), 0);  /* the accepted ones */
+  /* Part 3: every broker down: each record fails with the timeout, exactly once. */
+  assert_int_equal((int)figure(&res, "brokers down", "failed"), 6);
+  assert_int_equal((int)figure(&res, "brokers down", "timeouts"), 6);
+  assert_int_equal((int)figure(&res, "brokers down", "callbacks"), 6);
+  assert_int_equal((int)figure(&res, "brokers down", "most callbacks for one record"), 1);
+  assert_true(figure(&res, "brokers down", "callback p50 ms") >= 0.9 * 800);
+  assert_true(figure(&res, "brokers down", "callback max ms") <= 800 + 5000);
+}
+
+static void test_isr_shrinks_and_acks_all_is_refused_below_min_insync(void **state) {
+  (void)state;
+  static const char *const settings[] = {"records=3", "lag_ms=500", NULL};
+  struct mk_lab_result res;
+  run_lab("isr", settings, &res);
+  assert_int_equal((int)figure(&res, "healthy", "ISR size"), 3);
+  assert_int_equal((int)figure(&res, "healthy", "acks=all errors"), 0);
+  /* One follower paused: acks=all waits for it to leave the ISR, then succeeds. */
+  assert_int_equal((int)figure(&res, "1 follower paused", "ISR size"), 2);
+  assert_int_equal((int)figure(&res, "1 follower paused", "acks=all errors"), 0);
+  assert_true(figure(&res, "1 follower paused", "acks=all ms") >= 0.9 * 500);
+  /* Both paused: ISR 1 < min.insync.replicas 2. */
+  assert_int_equal((int)figure(&res, "2 followers paused", "ISR size"), 1);
+  assert_true(figure(&res, "2 followers paused", "shrink ms") <= 3 * 500);
+  assert_int_equal((int)figure(&res, "2 followers paused", "acks=all errors"), 3);
+  assert_int_equal((int)figure(&res, "2 followers paused", "NOT_ENOUGH_REPLICAS"), 3);
+  assert_int_equal((int)figure(&res, "2 followers paused", "acks=all appended"), 0);
+  assert_int_equal((int)figure(&res, "2 followers paused", "acks=1 errors"), 0);
+  /* Resumed: the ISR expands and acks=all succeeds again. */
+  assert_int_equal((int)figure(&res, "resumed", "ISR size"), 3);
+  assert_int_equal((int)figure(&res, "resumed", "acks=all errors"), 0);
+  assert_int_equal((int)figure(&res, "resumed", "acks=all ok"), 3);
+  assert_claims_held(&res);
+}
+
+static void test_headers_interceptors_headers_intact_and_every_send_acknowledged(void **state) {
+  (void)state;
+  static const char *const settings[] = {"records=6", "fail_every=3", NULL};
+  struct mk_lab_result res;
+  run_lab("headers-interceptors", settings, &res);
+  assert_int_equal((int)figure(&res, "headers", "in log"), 6);
+  assert_int_equal((int)figure(&res, "headers", "headers intact"), 6);
+  assert_int_equal((int)figure(&res, "headers", "key+value intact"), 6);
+  /* 6 records and one that fails at once: onSend = onAcknowledgement = 7. */
+  assert_int_equal((int)figure(&res, "counting", "onSend"), 7);
+  assert_int_equal((int)figure(&res, "counting", "onAcknowledgement"), 7);
+  assert_int_equal((int)figure(&res, "counting", "errors acknowledged"), 1);
+  assert_int_equal((int)figure(&res, "counting", "close"), 1);
+  /* The flaky interceptor failed on records 3 and 6: both still sent, without its header. */
+  assert_int_equal((int)figure(&res, "flaky", "onSend failures"), 2);
+  assert_int_equal((int)figure(&res, "flaky", "records enriched"), 4);
+  assert_int_equal((int)figure(&res, "flaky", "records not enriched"), 2);
+  assert_int_equal((int)figure(&res, "sends", "in log"), 6);
+  assert_int_equal((int)figure(&res, "sends", "failed"), 1);
+  assert_claims_held(&res);
+}
+
+static void test_serialization_custom_bytes_intact_and_bad_value_fails_at_once(void **state) {
+  (void)state;
+  static const char *const settings[] = {"records=5", NULL};
+  struct mk_lab_result res;
+  run_lab("serialization", settings, &res);
+  assert_int_equal((int)figure(&res, "built-ins", "exact bytes"), 5);
+  assert_int_equal((int)figure(&res, "key 42", "Integer partition"),
+                   mk_murmur2_partition("\0\0\0\x2a", 4, 6));
+  assert_int_equal((int)figure(&res, "key 42", "String partition"),
+                   mk_murmur2_partition("42", 2, 6));
+  assert_int_equal((int)figure(&res, "custom", "in log"), 5);
+  assert_int_equal((int)figure(&res, "custom", "bytes intact"), 5);
+  assert_int_equal((int)figure(&res, "custom", "decoded back"), 5);
+  /* The bad send: fails in send(), one callback on the caller's thread, nothing sent. */
+  assert_int_equal((int)figure(&res, "bad send", "send() failed"), 1);
+  assert_int_equal((int)figure(&res, "bad send", "same error in callback"), 1);
+  assert_int_equal((int)figure(&res, "bad send", "callbacks"), 1);
+  assert_int_equal((int)figure(&res, "bad send", "on caller's thread"), 1);
+  assert_int_equal((int)figure(&res, "bad send", "failures traced"), 1);
+  assert_int_equal((int)figure(&res, "bad send", "requests"), 0);
+  assert_int_equal((int)figure(&res, "bad send", "appended"), 0);
+  assert_int_equal((int)figure(&res, "bad send", "log records after"), 2);
+  assert_claims_held(&res);
+}
+
+static void test_send_modes_sync_is_slowest_and_fire_and_forget_sees_no_error(void **state) {
+  (void)state;
+  static const char *const settings[] = {"records=40", "fault_records=6", NULL};
+  struct mk_lab_result res;
+  run_lab("send-modes", settings, &res);
+  /* Part 1: synchronous sends one request per record; asynchronous shares them. */
+  assert_int_equal((int)figure(&res, "drawn sync", "requests"), 3);
+  assert_true(figure(&res, "drawn async", "requests") < 3);
+  /* Part 2: the claim. */
+  assert_true(figure(&res, "sync", "records/s") < figure(&res, "async", "records/s"));
+  assert_true(figure(&res, "sync", "requests") >= 40);  /* one per record (and the warm-up) */
+  for (int m = 0; m < 3; m++) {
+    static const char *const rows[] = {"fire-and-forget", "sync", "async"};
+    assert_int_equal((int)figure(&res, rows[m], "failed"), 0);
+  }
+  /* Part 3: the broker refuses the first 2 requests of each mode with INVALID_RECORD. */
+  assert_int_equal((int)figure(&res, "fire-and-forget", "errors seen"), 0);
+  double ff_missing = figure(&res, "fire-and-forget", "missing from log");
+  assert_true(ff_missing > 0);
+  assert_int_equal((int)figure(&res, "fire-and-forget", "producer failed"), (int)ff_missing);
+  double async_seen = figure(&res, "async", "errors seen");
+  assert_true(async_seen > 0);
+  assert_int_equal((int)async_seen, (int)figure(&res, "async", "missing from log"));
+  assert_int_equal((int)figure(&res, "sync", "errors seen"), 2);  /* one record per request */
+  assert_int_equal((int)figure(&res, "sync", "missing from log"), 2);
+  assert_claims_held(&res);
+}
+
+static void test_partitioning_keys_follow_murmur2_and_sticky_fills_requests(void **state) {
+  (void)state;
+  static const char *const settings[] = {"keys=200", "records=600", NULL};
+  struct mk_lab_result res;
+  run_lab("partitioning", settings, &res);
+  /* Part 1: every record where murmur2 says, the same partition every time. */
+  assert_int_equal((int)figure(&res, "same key", "not murmur2"), 0);
+  assert_int_equal((int)figure(&res, "same key", "moved"), 0);
+  /* Part 2: the keys that moved are exactly those murmur2 moves. */
+  static const char *const rows[] = {"3 -> 4 partitions", "3 -> 6 partitions"};
+  static const int32_t grown[] = {4, 6};
+  for (int g = 0; g < 2; g++) {
+    int moved = 0;
+    for (int i = 0; i < 200; i++) {
+      char key[32];
+      int len = snprintf(key, sizeof key, "key-%d", i);
+      moved += mk_murmur2_partition(key, (size_t)len, 3) !=
+               mk_murmur2_partition(key, (size_t)len, grown[g]);
+    }
+    assert_int_equal((int)figure(&res, rows[g], "moved"), moved);
+    assert_int_equal((int)figure(&res, rows[g], "not murmur2"), 0);
+  }
+  assert_true(figure(&res, "3 -> 4 partitions", "moved") >
+              figure(&res, "3 -> 6 partitions", "moved"));
+  /* Part 3: the uniform sticky partitioner's requests carry more records than round-robin's. */
+  assert_true(figure(&res, "uniform sticky", "rec/request") >
+              figure(&res, "round-robin", "rec/request"));
+  assert_true(figure(&res, "uniform sticky", "requests") < figure(&res, "round-robin", "requests"));
+  assert_claims_held(&res);
+}
+
+static void test_batching_linger_grows_requests_and_latency_batch_size_caps(void **state) {
+  (void)state;
+  static const char *const settings[] = {"rate=2000", "duration_ms=300", "burst=300", NULL};
+  struct mk_lab_result res;
+  run_lab("batching", settings, &res);
+  static const char *const sizes[] = {"16 KiB", "256 KiB"};
+  for (int b = 0; b < 2; b++) {
+    char l0[48], l5[48], l50[48];
+    snprintf(l0, sizeof l0, "%s, linger 0", sizes[b]);
+    snprintf(l5, sizeof l5, "%s, linger 5", sizes[b]);
+    snprintf(l50, sizeof l50, "%s, linger 50", sizes[b]);
+    assert_true(figure(&res, l0, "rec/req") < figure(&res, l5, "rec/req"));
+    assert_true(figure(&res, l5, "rec/req") < figure(&res, l50, "rec/req"));
+    assert_true(figure(&res, l0, "p50 ms") < figure(&res, l50, "p50 ms"));
+  }
+  /* 1 KiB holds four 200 B records: linger.ms cannot gather more. */
+  assert_true(figure(&res, "1 KiB, linger 50", "rec/req") <= 4.0);
+  assert_true(figure(&res, "1 KiB, linger 50", "full %") > 50);
+  assert_true(figure(&res, "1 KiB, linger 50", "rec/req") <
+              figure(&res, "16 KiB, linger 50", "rec/req"));
+  assert_claims_held(&res);
+}
+
+static void test_compression_every_codec_shrinks_json_and_none_stays_1(void **state) {
+  (void)state;
+  static const char *const settings[] = {"records=2000", NULL};
+  struct mk_lab_result res;
+  run_lab("compression", settings, &res);
+  assert_true(figure(&res, "none", "ratio") == 1.0);
+  assert_true(figure(&res, "none", "wire/raw") == 1.0);
+  static const char *const codecs[] = {"gzip", "snappy", "lz4", "zstd"};
+  for (int c = 0; c < 4; c++) {
+    assert_true(figure(&res, codecs[c], "ratio") < 1.0);
+    assert_true(figure(&res, codecs[c], "wire/raw") < 1.0);
+    assert_true(figure(&res, codecs[c], "wire KB") < figure(&res, "none", "wire KB"));
+  }
+  for (int strong = 0; strong < 2; strong++)
+    for (int fast = 0; fast < 2; fast++)
+      assert_true(figure(&res, strong ? "zstd" : "gzip", "ratio") <
+                  figure(&res, fast ? "snappy" : "lz4", "ratio"));
   assert_claims_held(&res);
 }
 
@@ -318,6 +536,14 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_acks_1_loses_acknowledged_records_and_acks_all_does_not),
       cmocka_unit_test(test_duplicates_without_idempotence_and_none_with_it),
       cmocka_unit_test(test_ordering_reorders_without_idempotence_never_with_it),
+      cmocka_unit_test(test_timeouts_blocked_send_and_expired_records_fail_once_with_a_timeout),
+      cmocka_unit_test(test_isr_shrinks_and_acks_all_is_refused_below_min_insync),
+      cmocka_unit_test(test_headers_interceptors_headers_intact_and_every_send_acknowledged),
+      cmocka_unit_test(test_serialization_custom_bytes_intact_and_bad_value_fails_at_once),
+      cmocka_unit_test(test_send_modes_sync_is_slowest_and_fire_and_forget_sees_no_error),
+      cmocka_unit_test(test_partitioning_keys_follow_murmur2_and_sticky_fills_requests),
+      cmocka_unit_test(test_batching_linger_grows_requests_and_latency_batch_size_caps),
+      cmocka_unit_test(test_compression_every_codec_shrinks_json_and_none_stays_1),
       cmocka_unit_test(test_settings_go_to_lab_producer_or_broker),
       cmocka_unit_test(test_settings_defaults_apply_without_set),
       cmocka_unit_test(test_settings_bad_ones_are_refused_before_the_lab_runs),

@@ -1,0 +1,499 @@
+/*
+ * Lab 11, headers-interceptors: metadata beside the key and value, and code that sees every
+ * send and every acknowledgement.
+ * Guide: labs/headers-interceptors/README.md. Notes: 000 section 6 (headers: "Key, Value를
+ * 건드리지 않고 추가 메타데이터") and section 7 (interceptors: onSend, onAcknowledgement).
+ *
+ *   part 1  headers: `records` records, each with four headers (a string, the same string
+ *           for all, a null value and three binary bytes); the leader's log is read back
+ *           (on the broker loop, through mk_broker_call) and every header compared byte for
+ *           byte, with the key and value
+ *   part 2  interceptors: a producer with two of them, in this order:
+ *             counting  counts onSend and onAcknowledgement, and measures send -> ack from
+ *                       the record's timestamp (as Java's monitoring interceptors do)
+ *             flaky     adds an "enriched-by" header in onSend, but fails on every
+ *                       fail_every-th record (and in onAcknowledgement too); a failing
+ *                       interceptor leaves the record as it was: the send goes on
+ *           `records` records, then one that fails at once (partition 99 does not exist):
+ *           onSend and onAcknowledgement each run records + 1 times
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/cluster.h"
+#include "broker/partition_log.h"
+#include "common/clock.h"
+#include "labs/lab.h"
+#include "protocol/record_batch.h"
+
+static const struct mk_lab_param params[] = {
+    {"records", "10", "records sent in each part"},
+    {"fail_every", "3", "the flaky interceptor fails on every fail_every-th record (0: never)"},
+    {NULL, NULL, NULL},
+};
+
+/* ---- reading the log back, header by header ------------------------------------------- */
+
+/* Bytes copied out of the log; len -1 = null. */
+struct blob {
+  uint8_t *ptr;
+  int32_t len;
+};
+
+enum { MAX_HEADERS = 8 };
+
+struct logged {
+  int64_t offset;
+  struct blob key, value;
+  int nheaders;
+  struct blob hkey[MAX_HEADERS], hvalue[MAX_HEADERS];
+};
+
+struct read_args {
+  const char *topic;
+  struct logged *out;
+  int cap, n;
+  int rc;
+  struct mk_err err;
+};
+
+static struct blob copy_blob(struct mk_bytes b) {
+  struct blob o = {NULL, b.len};
+  if (b.len > 0 && (o.ptr = malloc((size_t)b.len))) memcpy(o.ptr, b.ptr, (size_t)b.len);
+  return o;
+}
+
+/* On the broker loop: every record of partition 0 on its leader, as it is in the log. */
+static void read_on_loop(struct mk_broker *b, void *arg) {
+  struct read_args *a = arg;
+  struct mk_partition *p = mk_cluster_partition(mk_cluster_find_topic(b, mk_str_of(a->topic)), 0);
+  struct mk_replica *r = p ? mk_partition_leader(p) : NULL;
+  if (!r) {
+    a->rc = mk_err_set(&a->err, MK_ERR_UNKNOWN_TOPIC_OR_PARTITION, "no leader for %s-0", a->topic);
+    return;
+  }
+  for (size_t i = 0; i < r->log.count && !a->rc; i++) {
+    const struct mk_batch *batch = mk_log_batch(&r->log, i);
+    if (batch->is_control) continue;
+    struct mk_record_batch parsed;
+    mk_batch_parsed(batch, &parsed);
+    struct mk_record_reader rr;
+    if ((a->rc = mk_record_reader_init(&rr, &parsed, 64 << 20, &a->err))) break;
+    struct mk_record rec;
+    while (a->n < a->cap && mk_record_reader_next(&rr, &rec, &a->err) == 0) {
+      struct logged *l = &a->out[a->n++];
+      l->offset = batch->base_offset + rec.offset_delta;
+      l->key = copy_blob(rec.key);
+      l->value = copy_blob(rec.value);
+      for (int h = 0; h < rec.headers_count && h < MAX_HEADERS; h++) {
+        struct mk_record_header hd;
+        if ((a->rc = mk_record_next_header(&rec, &hd, &a->err))) break;
+        l->hkey[h] = copy_blob(hd.key);
+        l->hvalue[h] = copy_blob(hd.value);
+        l->nheaders++;
+      }
+    }
+    mk_record_reader_free(&rr);
+  }
+}
+
+static void logged_free(struct logged *v, int n) {
+  for (int i = 0; i < n; i++) {
+    free(v[i].key.ptr);
+    free(v[i].value.ptr);
+    for (int h = 0; h < v[i].nheaders; h++) {
+      free(v[i].hkey[h].ptr);
+      free(v[i].hvalue[h].ptr);
+    }
+  }
+  free(v);
+}
+
+/* Read topic-0's log (at most cap records) into *out (logged_free it); returns the count or
+ * -1 after failing the lab. */
+static int read_log(struct mk_lab_ctx *ctx, const char *topic, int cap, struct logged **out) {
+  struct read_args a = {topic, calloc((size_t)cap, sizeof(struct logged)), cap, 0, 0, {0}};
+  *out = a.out;
+  if (!a.out) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory"), -1;
+  if (mk_broker_call(mk_lab_broker(ctx), read_on_loop, &a))
+    return mk_lab_fail(ctx, MK_ERR__STATE, "the broker is not running"), -1;
+  if (a.rc) return mk_lab_fail(ctx, a.rc, "reading %s-0: %s", topic, a.err.msg), -1;
+  return a.n;
+}
+
+static bool blob_is(struct blob b, const void *ptr, int32_t len) {
+  return b.len == len && (len <= 0 || memcmp(b.ptr, ptr, (size_t)len) == 0);
+}
+
+static bool blob_is_str(struct blob b, const char *s) {
+  return blob_is(b, s, (int32_t)strlen(s));
+}
+
+/* "name=value" for printing: text as "text", null as null, bytes in hex. */
+static void show_header(struct blob k, struct blob v, char *buf, size_t size) {
+  size_t n = (size_t)snprintf(buf, size, "%.*s=", (int)k.len, k.ptr ? (const char *)k.ptr : "");
+  bool text = v.len >= 0;
+  for (int32_t i = 0; i < v.len && text; i++) text = v.ptr[i] >= 0x20 && v.ptr[i] < 0x7f;
+  if (v.len < 0)
+    snprintf(buf + n, size - n, "null");
+  else if (text)
+    snprintf(buf + n, size - n, "\"%.*s\"", (int)v.len, (const char *)v.ptr);
+  else
+    for (int32_t i = 0; i < v.len && n + 4 < size; i++)
+      n += (size_t)snprintf(buf + n, size - n, "%s%02x", i ? " " : "", v.ptr[i]);
+}
+
+/* ---- sending with headers -------------------------------------------------------------- */
+
+struct sends {
+  pthread_mutex_t lock;
+  int completed, failed;
+};
+
+static void on_done(const struct mk_record_metadata *md, const struct mk_err *err, void *opaque) {
+  (void)md;
+  struct sends *s = opaque;
+  pthread_mutex_lock(&s->lock);
+  s->completed++;
+  s->failed += err->code != 0;
+  pthread_mutex_unlock(&s->lock);
+}
+
+/* Wait (polling) until n sends have completed, at most timeout_ms. Returns 0 or
+ * MK_ERR__TIMED_OUT. */
+static int sends_wait(struct sends *s, int n, int64_t timeout_ms) {
+  int64_t deadline = mk_now_us() + timeout_ms * 1000;
+  for (;;) {
+    pthread_mutex_lock(&s->lock);
+    int done = s->completed;
+    pthread_mutex_unlock(&s->lock);
+    if (done >= n) return 0;
+    if (mk_now_us() >= deadline) return MK_ERR__TIMED_OUT;
+    mk_lab_sleep_ms(1);
+  }
+}
+
+static const uint8_t BIN[3] = {0x00, 0xff, 0x7f};
+
+/* ---- part 1: headers ------------------------------------------------------------------- */
+
+static int part_headers(struct mk_lab_ctx *ctx, int records) {
+  static const char *const TOPIC = "headers";
+  mk_lab_heading(ctx, "1. Headers: metadata beside the key and value");
+  mk_lab_say(
+      ctx,
+      "Topic \"%s\" (1 partition). Each of %d records, key \"order-N\", value \"payload-N\",\n"
+      "carries four headers: trace-id=\"t-N\", origin=\"lab-11\", note=null and bin=00 ff 7f.",
+      TOPIC, records);
+  mk_lab_predict(
+      ctx,
+      "do the key and value change? Do the headers come back as sent: the null one, the\n"
+      "         binary one, in the same order?");
+  int rc = mk_lab_create_topic(ctx, TOPIC, 1, 3);
+  struct mk_producer *p = NULL;
+  if (!rc) rc = mk_lab_producer_new(ctx, NULL, &p);
+  if (rc) return rc;
+  struct sends s = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  size_t mark = mk_lab_mark(ctx);
+  for (int i = 0; i < records; i++) {
+    char key[32], value[32], trace[32];
+    snprintf(key, sizeof key, "order-%d", i);
+    snprintf(value, sizeof value, "payload-%d", i);
+    snprintf(trace, sizeof trace, "t-%d", i);
+    struct mk_record_header headers[4] = {
+        {{(const uint8_t *)"trace-id", 8}, {(const uint8_t *)trace, (int32_t)strlen(trace)}},
+        {{(const uint8_t *)"origin", 6}, {(const uint8_t *)"lab-11", 6}},
+        {{(const uint8_t *)"note", 4}, {NULL, -1}},
+        {{(const uint8_t *)"bin", 3}, {BIN, 3}},
+    };
+    struct mk_producer_record rec = {.topic = TOPIC,
+                                     .partition = -1,
+                                     .key = mk_value_string(key),
+                                     .value = mk_value_string(value),
+                                     .timestamp = -1,
+                                     .headers = headers,
+                                     .headers_count = 4};
+    struct mk_err err = {0};
+    mk_producer_send(p, &rec, on_done, &s, NULL, &err);
+  }
+  struct mk_err err = {0};
+  rc = mk_producer_flush(p, 30000, &err);
+  mk_producer_close(p, 5000); /* every callback has run once close returns */
+  if (rc) return mk_lab_fail(ctx, rc, "part 1: %s", err.msg);
+  mk_lab_sleep_ms(20);
+  mk_lab_timeline(ctx, mark, NULL);
+
+  struct logged *log;
+  int n = read_log(ctx, TOPIC, records + 16, &log);
+  if (n < 0) return mk_lab_fail(ctx, MK_ERR__STATE, "part 1: cannot read the log");
+  int intact = 0, kv_intact = 0;
+  for (int i = 0; i < n; i++) {
+    const struct logged *l = &log[i];
+    char key[32], value[32], trace[32];
+    snprintf(key, sizeof key, "order-%d", i);
+    snprintf(value, sizeof value, "payload-%d", i);
+    snprintf(trace, sizeof trace, "t-%d", i);
+    kv_intact += blob_is_str(l->key, key) && blob_is_str(l->value, value);
+    intact += l->nheaders == 4 && blob_is_str(l->hkey[0], "trace-id") &&
+              blob_is_str(l->hvalue[0], trace) && blob_is_str(l->hkey[1], "origin") &&
+              blob_is_str(l->hvalue[1], "lab-11") && blob_is_str(l->hkey[2], "note") &&
+              l->hvalue[2].len == -1 && blob_is_str(l->hkey[3], "bin") &&
+              blob_is(l->hvalue[3], BIN, 3);
+  }
+  if (n > 0) {
+    char line[512] = "", h[128];
+    for (int k = 0; k < log[0].nheaders; k++) {
+      show_header(log[0].hkey[k], log[0].hvalue[k], h, sizeof h);
+      snprintf(line + strlen(line), sizeof line - strlen(line), "%s%s", k ? ", " : "", h);
+    }
+    mk_lab_say(ctx, "\n  the log, offset %lld: key \"%.*s\", value \"%.*s\", headers: %s",
+               (long long)log[0].offset, (int)log[0].key.len, (const char *)log[0].key.ptr,
+               (int)log[0].value.len, (const char *)log[0].value.ptr, line);
+  }
+  logged_free(log, n);
+  mk_lab_figure(ctx, "headers", "sent", records);
+  mk_lab_figure(ctx, "headers", "failed", s.failed);
+  mk_lab_figure(ctx, "headers", "in log", n);
+  mk_lab_figure(ctx, "headers", "headers intact", intact);
+  mk_lab_figure(ctx, "headers", "key+value intact", kv_intact);
+  mk_lab_claim(
+      ctx, n == records && intact == records && kv_intact == records,
+      "all %d records came back with their 4 headers byte for byte and in order (the null\n"
+      "    and the binary one too), and with the key and value as sent (%d, %d of %d)",
+      records, intact, kv_intact, n);
+  return 0;
+}
+
+/* ---- part 2: interceptors -------------------------------------------------------------- */
+
+/* The counting interceptor: onSend on the app thread, onAcknowledgement on the Sender's
+ * (or the caller's, for a send that fails at once): hence atomics. */
+struct counting {
+  atomic_int on_send, on_ack, ack_errors, closed;
+  pthread_mutex_t lock; /* latencies */
+  double latency_ms[4096];
+  int nlatency;
+};
+
+static void counting_on_send(void *opaque, struct mk_producer_record *record) {
+  (void)record;
+  struct counting *c = opaque;
+  atomic_fetch_add(&c->on_send, 1);
+}
+
+static void counting_on_ack(void *opaque, const struct mk_record_metadata *md,
+                            const struct mk_err *err) {
+  struct counting *c = opaque;
+  atomic_fetch_add(&c->on_ack, 1);
+  /* producer_config.h promises err->code 0 on success; the producer passes err = NULL
+   * then, so read it defensively. */
+  if (err && err->code) {
+    atomic_fetch_add(&c->ack_errors, 1);
+    return;
+  }
+  /* send -> ack, from the record's timestamp (CreateTime, set at send(): ms resolution). */
+  pthread_mutex_lock(&c->lock);
+  if (c->nlatency < 4096) c->latency_ms[c->nlatency++] = (double)(mk_wall_ms() - md->timestamp);
+  pthread_mutex_unlock(&c->lock);
+}
+
+static void counting_close(void *opaque) {
+  struct counting *c = opaque;
+  atomic_fetch_add(&c->closed, 1);
+}
+
+/* The flaky interceptor: enriches each record with a header, except that it fails on every
+ * fail_every-th one. On failure it leaves the record as it found it: onSend returns nothing,
+ * so it cannot stop the send (Java catches and logs what an interceptor throws, and goes on
+ * with the record as it was). */
+struct flaky {
+  int fail_every;
+  atomic_int calls, send_failures, ack_calls, ack_failures;
+};
+
+/* The record's new header array must outlive onSend: the producer copies the headers into
+ * the batch before mk_producer_send returns, and this thread sends nothing else meanwhile. */
+static _Thread_local struct mk_record_header enriched[MAX_HEADERS + 1];
+
+static void flaky_on_send(void *opaque, struct mk_producer_record *record) {
+  struct flaky *f = opaque;
+  int call = atomic_fetch_add(&f->calls, 1) + 1;
+  if (f->fail_every > 0 && call % f->fail_every == 0) {
+    atomic_fetch_add(&f->send_failures, 1); /* "a lookup failed": leave the record alone */
+    return;
+  }
+  if (record->headers_count > MAX_HEADERS) return;
+  for (int i = 0; i < record->headers_count; i++) enriched[i] = record->headers[i];
+  enriched[record->headers_count] = (struct mk_record_header){{(const uint8_t *)"enriched-by", 11},
+                                                              {(const uint8_t *)"flaky", 5}};
+  record->headers = enriched;
+  record->headers_count++;
+}
+
+static void flaky_on_ack(void *opaque, const struct mk_record_metadata *md,
+                         const struct mk_err *err) {
+  (void)md;
+  (void)err;
+  struct flaky *f = opaque;
+  int call = atomic_fetch_add(&f->ack_calls, 1) + 1;
+  if (f->fail_every > 0 && call % f->fail_every == 0) atomic_fetch_add(&f->ack_failures, 1);
+}
+
+static int part_interceptors(struct mk_lab_ctx *ctx, int records, int fail_every) {
+  static const char *const TOPIC = "intercepted";
+  mk_lab_heading(ctx, "2. Interceptors: onSend and onAcknowledgement");
+  char how_often[64] = "never fails";
+  if (fail_every > 0)
+    snprintf(how_often, sizeof how_often, "fails on one record in %d", fail_every);
+  mk_lab_say(
+      ctx,
+      "Topic \"%s\" (1 partition). The producer has two interceptors (interceptor.classes):\n"
+      "  counting  counts onSend and onAcknowledgement; measures send -> ack from each\n"
+      "            record's timestamp\n"
+      "  flaky     adds a header enriched-by=\"flaky\" in onSend, but %s\n"
+      "            (and on one acknowledgement in as many)\n"
+      "%d records, then one more to partition 99, which does not exist.",
+      TOPIC, how_often, records);
+  mk_lab_predict(
+      ctx,
+      "how many onSend and onAcknowledgement calls? Do the records the flaky one fails on\n"
+      "         reach the broker? Is onAcknowledgement called for the record that fails?");
+  int rc = mk_lab_create_topic(ctx, TOPIC, 1, 3);
+  if (rc) return rc;
+  struct counting *counting = calloc(1, sizeof *counting);
+  struct flaky flaky = {.fail_every = fail_every};
+  if (!counting) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
+  pthread_mutex_init(&counting->lock, NULL);
+  struct mk_producer_interceptor ic[2] = {
+      {"counting", counting, counting_on_send, counting_on_ack, counting_close},
+      {"flaky", &flaky, flaky_on_send, flaky_on_ack, NULL},
+  };
+  struct mk_producer_config *cfg;
+  if ((rc = mk_lab_producer_config(ctx, NULL, &cfg))) goto out;
+  struct mk_err err = {0};
+  if (mk_producer_config_add_interceptor(cfg, &ic[0], &err) ||
+      mk_producer_config_add_interceptor(cfg, &ic[1], &err) ||
+      mk_producer_config_finish(cfg, &err)) {
+    mk_producer_config_free(cfg);
+    rc = mk_lab_fail(ctx, err.code, "interceptors: %s", err.msg);
+    goto out;
+  }
+  static const char *const shown[] = {"interceptor.classes", "acks", "linger.ms", NULL};
+  mk_lab_show_settings(ctx, cfg, shown);
+  struct mk_producer *p;
+  rc = mk_producer_new(cfg, &p, &err);
+  mk_producer_config_free(cfg);
+  if (rc) {
+    rc = mk_lab_fail(ctx, rc, "producer: %s", err.msg);
+    goto out;
+  }
+  struct sends s = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  size_t mark = mk_lab_mark(ctx);
+  for (int i = 0; i <= records; i++) {
+    char value[32];
+    snprintf(value, sizeof value, "event-%d", i);
+    struct mk_producer_record rec = {.topic = TOPIC,
+                                     .partition = i < records ? 0 : 99, /* the last: no such */
+                                     .key = mk_value_null(),
+                                     .value = mk_value_string(value),
+                                     .timestamp = -1};
+    mk_producer_send(p, &rec, on_done, &s, NULL, &err);
+  }
+  rc = sends_wait(&s, records + 1, 30000); /* no flush: each record waits linger.ms */
+  mk_producer_close(p, 5000);              /* calls each interceptor's close */
+  if (rc) {
+    rc = mk_lab_fail(ctx, rc, "part 2: the sends did not complete within 30 s");
+    goto out;
+  }
+  mk_lab_sleep_ms(20);
+  mk_lab_timeline(ctx, mark, NULL);
+
+  struct logged *log;
+  int n = read_log(ctx, TOPIC, records + 16, &log);
+  if (n < 0) {
+    rc = MK_ERR__STATE;
+    goto out;
+  }
+  /* Which records should lack the header: the flaky one's failing calls, in send order. */
+  int enriched_ok = 0, expected_plain = 0, plain_ok = 0;
+  for (int i = 0; i < n; i++) {
+    bool failed_here = fail_every > 0 && (i + 1) % fail_every == 0;
+    bool has = log[i].nheaders == 1 && blob_is_str(log[i].hkey[0], "enriched-by") &&
+               blob_is_str(log[i].hvalue[0], "flaky");
+    expected_plain += failed_here;
+    if (failed_here)
+      plain_ok += log[i].nheaders == 0;
+    else
+      enriched_ok += has;
+  }
+  logged_free(log, n);
+  double p50 = mk_lab_percentile(counting->latency_ms, (size_t)counting->nlatency, 50);
+  double max = mk_lab_percentile(counting->latency_ms, (size_t)counting->nlatency, 100);
+  int on_send = atomic_load(&counting->on_send), on_ack = atomic_load(&counting->on_ack);
+  int ack_errors = atomic_load(&counting->ack_errors);
+  mk_lab_figure(ctx, "counting", "onSend", on_send);
+  mk_lab_figure(ctx, "counting", "onAcknowledgement", on_ack);
+  mk_lab_figure(ctx, "counting", "errors acknowledged", ack_errors);
+  mk_lab_figure(ctx, "counting", "send->ack p50 ms", p50);
+  mk_lab_figure(ctx, "counting", "send->ack max ms", max);
+  mk_lab_figure(ctx, "counting", "close", atomic_load(&counting->closed));
+  mk_lab_figure(ctx, "flaky", "onSend failures", atomic_load(&flaky.send_failures));
+  mk_lab_figure(ctx, "flaky", "onAck failures", atomic_load(&flaky.ack_failures));
+  mk_lab_figure(ctx, "flaky", "records enriched", enriched_ok);
+  mk_lab_figure(ctx, "flaky", "records not enriched", plain_ok);
+  mk_lab_figure(ctx, "sends", "sent", records + 1);
+  mk_lab_figure(ctx, "sends", "failed", s.failed);
+  mk_lab_figure(ctx, "sends", "in log", n);
+  mk_lab_say(
+      ctx,
+      "\n  counting: onSend %d, onAcknowledgement %d (%d with an error); send -> ack p50 %.0f ms,\n"
+      "  max %.0f ms (the record timestamp has ms resolution); close called %d time(s)\n"
+      "  flaky: failed in onSend %d time(s), in onAcknowledgement %d time(s)\n"
+      "  the log: %d records, %d with enriched-by, %d without",
+      on_send, on_ack, ack_errors, p50, max, atomic_load(&counting->closed),
+      atomic_load(&flaky.send_failures), atomic_load(&flaky.ack_failures), n, enriched_ok,
+      plain_ok);
+  mk_lab_claim(ctx, on_send == records + 1 && on_ack == records + 1 && ack_errors == 1,
+               "onSend %d = onAcknowledgement %d = %d sends: the record that failed at once was\n"
+               "    acknowledged too, with its error",
+               on_send, on_ack, records + 1);
+  mk_lab_note(ctx,
+              "  Note 000 writes \"oncknowledgement\", called after the broker's response: it is\n"
+              "  onAcknowledgement, and it is called for every send, answered or not.");
+  mk_lab_claim(
+      ctx,
+      s.failed == 1 && n == records && enriched_ok == records - expected_plain &&
+          plain_ok == expected_plain,
+      "the flaky interceptor's %d failure(s) broke no send: all %d records are in the log,\n"
+      "    %d enriched, the %d it failed on as the application sent them",
+      atomic_load(&flaky.send_failures), records, enriched_ok, plain_ok);
+out:
+  pthread_mutex_destroy(&counting->lock);
+  free(counting);
+  return rc;
+}
+
+static int run(struct mk_lab_ctx *ctx) {
+  int records = (int)mk_lab_param(ctx, "records");
+  int fail_every = (int)mk_lab_param(ctx, "fail_every");
+  if (records < 1 || records > 4000 || fail_every < 0 || fail_every > 4000)
+    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "records must be 1..4000 and fail_every 0..4000");
+  int rc = mk_lab_broker_start(ctx, NULL);
+  if (!rc) rc = part_headers(ctx, records);
+  if (!rc) rc = part_interceptors(ctx, records, fail_every);
+  if (rc) return rc;
+  static const char *const rows[] = {"headers", "counting", "flaky", "sends", NULL};
+  mk_lab_table(ctx, "What this run measured:", rows, NULL);
+  return 0;
+}
+
+const struct mk_lab mk_lab_headers_interceptors = {
+    "headers-interceptors",
+    "headers (metadata beside key and value) and interceptors: onSend, onAcknowledgement, "
+    "errors contained",
+    params,
+    run,
+};

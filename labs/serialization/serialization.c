@@ -1,0 +1,519 @@
+/*
+ * Lab 12, serialization: what the serializers write, a serializer of our own, and what
+ * happens when one cannot serialize a value.
+ * Guide: labs/serialization/README.md. Notes: 000 sections 2 ("key.serializer",
+ * "value.serializer", "메시지 직렬화 예외 시나리오") and 4 (custom serialization, Avro, schema
+ * registries); 002 (StringSerializer in every example).
+ *
+ *   part 1  built-in serializers: one producer per value.serializer; a record each, read back
+ *           from the leader's log byte for byte (String: UTF-8; Integer, Long: big-endian;
+ *           Double: IEEE 754); then key 42 as an Integer and as the String "42": the
+ *           partitioner hashes the serialized bytes, so they may land apart
+ *   part 2  a custom serializer: a C struct point { x, y } written as a tiny JSON object
+ *           {"x":3,"y":-4}; `records` points, each compared in the log with the bytes the
+ *           serializer produced, and parsed back into the point
+ *   part 3  a serialization error: value.serializer=IntegerSerializer given the String
+ *           "forty-two". mk_producer_send fails at once on the caller's thread, its callback
+ *           runs exactly once there, and nothing reaches the broker; the producer carries on
+ *
+ * The log is read here on the broker loop (mk_broker_call), as bytes: mk_lab_read_records
+ * copies values as text.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/cluster.h"
+#include "broker/partition_log.h"
+#include "common/clock.h"
+#include "labs/lab.h"
+#include "protocol/murmur2.h"
+#include "protocol/record_batch.h"
+
+static const struct mk_lab_param params[] = {
+    {"records", "10", "points sent through the custom serializer"},
+    {NULL, NULL, NULL},
+};
+
+/* ---- reading a partition's log as bytes ------------------------------------------------- */
+
+struct blob {
+  uint8_t *ptr;
+  int32_t len; /* -1 = null */
+};
+
+struct logged {
+  int64_t offset;
+  struct blob key, value;
+};
+
+struct read_args {
+  const char *topic;
+  int32_t partition;
+  struct logged *out;
+  int cap, n, rc;
+  struct mk_err err;
+};
+
+static struct blob copy_blob(struct mk_bytes b) {
+  struct blob o = {NULL, b.len};
+  if (b.len > 0 && (o.ptr = malloc((size_t)b.len))) memcpy(o.ptr, b.ptr, (size_t)b.len);
+  return o;
+}
+
+/* On the broker loop: every record of the partition on its leader, as it is in the log. */
+static void read_on_loop(struct mk_broker *b, void *arg) {
+  struct read_args *a = arg;
+  struct mk_partition *p =
+      mk_cluster_partition(mk_cluster_find_topic(b, mk_str_of(a->topic)), a->partition);
+  struct mk_replica *r = p ? mk_partition_leader(p) : NULL;
+  if (!r) {
+    a->rc = mk_err_set(&a->err, MK_ERR_UNKNOWN_TOPIC_OR_PARTITION, "no leader for %s-%d", a->topic,
+                       a->partition);
+    return;
+  }
+  for (size_t i = 0; i < r->log.count && !a->rc; i++) {
+    const struct mk_batch *batch = mk_log_batch(&r->log, i);
+    if (batch->is_control) continue;
+    struct mk_record_batch parsed;
+    mk_batch_parsed(batch, &parsed);
+    struct mk_record_reader rr;
+    if ((a->rc = mk_record_reader_init(&rr, &parsed, 64 << 20, &a->err))) break;
+    struct mk_record rec;
+    while (a->n < a->cap && mk_record_reader_next(&rr, &rec, &a->err) == 0)
+      a->out[a->n++] = (struct logged){batch->base_offset + rec.offset_delta, copy_blob(rec.key),
+                                       copy_blob(rec.value)};
+    mk_record_reader_free(&rr);
+  }
+}
+
+static void logged_free(struct logged *v, int n) {
+  for (int i = 0; i < n; i++) {
+    free(v[i].key.ptr);
+    free(v[i].value.ptr);
+  }
+  free(v);
+}
+
+/* Read topic-partition's log (at most cap records) into *out (logged_free it); returns the
+ * count, or -1 after failing the lab. */
+static int read_log(struct mk_lab_ctx *ctx, const char *topic, int32_t partition, int cap,
+                    struct logged **out) {
+  struct read_args a = {topic, partition, calloc((size_t)cap, sizeof(struct logged)), cap, 0,
+                        0,     {0}};
+  *out = a.out;
+  if (!a.out) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory"), -1;
+  if (mk_broker_call(mk_lab_broker(ctx), read_on_loop, &a))
+    return mk_lab_fail(ctx, MK_ERR__STATE, "the broker is not running"), -1;
+  if (a.rc) return mk_lab_fail(ctx, a.rc, "reading %s-%d: %s", topic, partition, a.err.msg), -1;
+  return a.n;
+}
+
+static void hex(const uint8_t *p, int32_t len, char *buf, size_t size) {
+  size_t n = 0;
+  buf[0] = 0;
+  if (len < 0) snprintf(buf, size, "null");
+  for (int32_t i = 0; i < len && n + 4 < size; i++)
+    n += (size_t)snprintf(buf + n, size - n, "%s%02x", i ? " " : "", p[i]);
+}
+
+/* ---- sending, with the fate of each send ------------------------------------------------ */
+
+struct fate {
+  pthread_mutex_t lock;
+  pthread_t caller;
+  int callbacks;
+  bool on_caller_thread;
+  int32_t partition;
+  int16_t error;
+  char msg[200];
+};
+
+static void on_done(const struct mk_record_metadata *md, const struct mk_err *err, void *opaque) {
+  struct fate *f = opaque;
+  pthread_mutex_lock(&f->lock);
+  if (f->callbacks++ == 0) {
+    f->partition = md->partition;
+    f->error = err->code;
+    snprintf(f->msg, sizeof f->msg, "%s", err->msg);
+    f->on_caller_thread = pthread_equal(pthread_self(), f->caller) != 0;
+  }
+  pthread_mutex_unlock(&f->lock);
+}
+
+static void fate_init(struct fate *f) {
+  memset(f, 0, sizeof *f);
+  pthread_mutex_init(&f->lock, NULL);
+  f->caller = pthread_self();
+  f->partition = -1;
+}
+
+/* A producer whose value serializer (and key serializer, if key_s) is s. */
+static int producer_with(struct mk_lab_ctx *ctx, const struct mk_serializer *key_s,
+                         const struct mk_serializer *value_s, struct mk_producer **out) {
+  struct mk_producer_config *cfg;
+  int rc = mk_lab_producer_config(ctx, NULL, &cfg);
+  if (rc) return rc;
+  struct mk_err err = {0};
+  if ((key_s && mk_producer_config_set_key_serializer(cfg, key_s, &err)) ||
+      mk_producer_config_set_value_serializer(cfg, value_s, &err) ||
+      mk_producer_config_finish(cfg, &err) || mk_producer_new(cfg, out, &err)) {
+    mk_producer_config_free(cfg);
+    return mk_lab_fail(ctx, err.code ? err.code : MK_ERR__STATE, "producer: %s", err.msg);
+  }
+  mk_producer_config_free(cfg);
+  return 0;
+}
+
+/* Send one record and wait for it (a flush); *f gets its fate. Returns send()'s code. */
+static int send_one(struct mk_producer *p, const char *topic, int32_t partition,
+                    struct mk_value key, struct mk_value value, struct fate *f) {
+  struct mk_producer_record rec = {
+      .topic = topic, .partition = partition, .key = key, .value = value, .timestamp = -1};
+  struct mk_err err = {0};
+  int rc = mk_producer_send(p, &rec, on_done, f, NULL, &err);
+  mk_producer_flush(p, 30000, &err);
+  return rc;
+}
+
+/* ---- part 1: the built-ins ------------------------------------------------------------- */
+
+struct builtin_case {
+  const char *serializer;
+  const char *shown; /* the value, as Java would write it */
+  struct mk_value value;
+  uint8_t bytes[16]; /* what Kafka's serializer writes */
+  int32_t len;
+};
+
+static int part_builtins(struct mk_lab_ctx *ctx) {
+  static const char *const TOPIC = "ser-builtin";
+  mk_lab_heading(ctx, "1. What the built-in serializers write");
+  mk_lab_say(
+      ctx,
+      "One producer per value.serializer (key.serializer=StringSerializer), one record each\n"
+      "to topic \"%s\" (1 partition); the bytes are read back from the leader's log.",
+      TOPIC);
+  mk_lab_predict(
+      ctx,
+      "how many bytes does each value take in the log: the String \"héllo\", the Integers\n"
+      "         42 and -1, the Long 42, the Double 1.5?");
+  int rc = mk_lab_create_topic(ctx, TOPIC, 1, 3);
+  if (rc) return rc;
+  const struct builtin_case cases[] = {
+      {"StringSerializer",
+       "\"héllo\"",
+       mk_value_string("h\xc3\xa9llo"),
+       {0x68, 0xc3, 0xa9, 0x6c, 0x6c, 0x6f},
+       6},
+      {"IntegerSerializer", "42", mk_value_int(42), {0, 0, 0, 0x2a}, 4},
+      {"IntegerSerializer", "-1", mk_value_int(-1), {0xff, 0xff, 0xff, 0xff}, 4},
+      {"LongSerializer", "42L", mk_value_long(42), {0, 0, 0, 0, 0, 0, 0, 0x2a}, 8},
+      {"DoubleSerializer", "1.5", mk_value_double(1.5), {0x3f, 0xf8, 0, 0, 0, 0, 0, 0}, 8},
+  };
+  enum { NCASES = sizeof cases / sizeof cases[0] };
+  int sent = 0;
+  for (int i = 0; i < NCASES; i++) {
+    struct mk_producer *p;
+    if ((rc = producer_with(ctx, NULL, mk_serializer_find(cases[i].serializer), &p))) return rc;
+    struct fate f;
+    fate_init(&f);
+    rc = send_one(p, TOPIC, 0, mk_value_string(cases[i].serializer), cases[i].value, &f);
+    mk_producer_close(p, 5000);
+    pthread_mutex_destroy(&f.lock);
+    if (rc || f.error)
+      return mk_lab_fail(ctx, rc ? rc : f.error, "%s: %s", cases[i].serializer, f.msg);
+    sent++;
+  }
+  struct logged *log;
+  int n = read_log(ctx, TOPIC, 0, NCASES + 8, &log);
+  if (n < 0) return MK_ERR__STATE;
+  int exact = 0;
+  for (int i = 0; i < n && i < NCASES; i++) {
+    char got[64];
+    hex(log[i].value.ptr, log[i].value.len, got, sizeof got);
+    bool same = log[i].value.len == cases[i].len &&
+                memcmp(log[i].value.ptr, cases[i].bytes, (size_t)cases[i].len) == 0;
+    exact += same;
+    mk_lab_say(ctx, "  %-18s %-8s -> %2d bytes: %-24s %s", cases[i].serializer, cases[i].shown,
+               log[i].value.len, got, same ? "(Kafka's bytes)" : "(NOT Kafka's bytes)");
+  }
+  logged_free(log, n);
+  mk_lab_figure(ctx, "built-ins", "sent", sent);
+  mk_lab_figure(ctx, "built-ins", "in log", n);
+  mk_lab_figure(ctx, "built-ins", "exact bytes", exact);
+  mk_lab_claim(ctx, n == NCASES && exact == NCASES,
+               "each built-in wrote exactly Kafka's bytes (UTF-8, big-endian, IEEE 754): %d of %d",
+               exact, NCASES);
+
+  /* The partitioner hashes the serialized key. */
+  rc = mk_lab_create_topic(ctx, "ser-keys", 6, 3);
+  if (rc) return rc;
+  struct mk_producer *as_int, *as_string;
+  if ((rc = producer_with(ctx, mk_serializer_find("IntegerSerializer"),
+                          mk_serializer_find("StringSerializer"), &as_int)))
+    return rc;
+  if ((rc = producer_with(ctx, NULL, mk_serializer_find("StringSerializer"), &as_string))) {
+    mk_producer_close(as_int, 0);
+    return rc;
+  }
+  struct fate fi, fs;
+  fate_init(&fi);
+  fate_init(&fs);
+  int rc1 = send_one(as_int, "ser-keys", -1, mk_value_int(42), mk_value_string("int key"), &fi);
+  int rc2 = send_one(as_string, "ser-keys", -1, mk_value_string("42"),
+                     mk_value_string("string key"), &fs);
+  mk_producer_close(as_int, 5000);
+  mk_producer_close(as_string, 5000);
+  pthread_mutex_destroy(&fi.lock);
+  pthread_mutex_destroy(&fs.lock);
+  if (rc1 || rc2 || fi.error || fs.error)
+    return mk_lab_fail(ctx, MK_ERR__STATE, "the key sends failed: %s %s", fi.msg, fs.msg);
+  static const uint8_t int42[4] = {0, 0, 0, 42};
+  int32_t want_int = mk_murmur2_partition(int42, 4, 6);
+  int32_t want_str = mk_murmur2_partition("42", 2, 6);
+  mk_lab_say(ctx,
+             "\n  key 42 as an Integer (00 00 00 2a) -> partition %d of 6; as the String \"42\"\n"
+             "  (34 32) -> partition %d: the partitioner hashes the serialized bytes (murmur2)",
+             fi.partition, fs.partition);
+  mk_lab_figure(ctx, "key 42", "Integer partition", fi.partition);
+  mk_lab_figure(ctx, "key 42", "String partition", fs.partition);
+  mk_lab_claim(ctx, fi.partition == want_int && fs.partition == want_str,
+               "each key went where murmur2 of its serialized bytes says (%d and %d)", want_int,
+               want_str);
+  return 0;
+}
+
+/* ---- part 2: a custom serializer -------------------------------------------------------- */
+
+struct point {
+  int x, y;
+};
+
+/* What the serializer produced, in order, so the lab can compare it with the log. */
+struct point_serializer_state {
+  pthread_mutex_t lock;
+  int calls;
+  char produced[4096][32];
+};
+
+/* A point as {"x":X,"y":Y}; a null value stays null (a tombstone). */
+static int point_serialize(void *opaque, const char *topic, const struct mk_value *v,
+                           struct mk_bytes *out, struct mk_writer *scratch, struct mk_err *err) {
+  (void)topic;
+  struct point_serializer_state *st = opaque;
+  if (v->type == MK_VALUE_NULL) {
+    *out = MK_BYTES_NULL;
+    return 0;
+  }
+  if (v->type != MK_VALUE_OBJECT || v->u.bytes.len != sizeof(struct point))
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "PointSerializer needs a struct point, not a %s",
+                      mk_value_type_name(v->type));
+  const struct point *p = v->u.bytes.ptr;
+  char text[32];
+  int n = snprintf(text, sizeof text, "{\"x\":%d,\"y\":%d}", p->x, p->y);
+  uint8_t *at = mk_writer_extend(scratch, (size_t)n);
+  if (!at) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory serializing a point");
+  memcpy(at, text, (size_t)n);
+  *out = (struct mk_bytes){at, n};
+  pthread_mutex_lock(&st->lock);
+  if (st->calls < 4096) snprintf(st->produced[st->calls], sizeof st->produced[0], "%s", text);
+  st->calls++;
+  pthread_mutex_unlock(&st->lock);
+  return 0;
+}
+
+static int part_custom(struct mk_lab_ctx *ctx, int records) {
+  static const char *const TOPIC = "ser-points";
+  mk_lab_heading(ctx, "2. A serializer of our own: a point as a tiny JSON object");
+  mk_lab_say(
+      ctx,
+      "struct point { int x, y; } has no Kafka serializer, so we write one (Java: implement\n"
+      "Serializer<Point>; C: fill in a struct mk_serializer). %d points (i, -2i) go to\n"
+      "topic \"%s\" (1 partition).",
+      records, TOPIC);
+  mk_lab_predict(ctx,
+                 "what does the broker store: a struct, or text? Could a Java consumer read it?");
+  int rc = mk_lab_create_topic(ctx, TOPIC, 1, 3);
+  if (rc) return rc;
+  struct point_serializer_state *st = calloc(1, sizeof *st);
+  if (!st) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
+  pthread_mutex_init(&st->lock, NULL);
+  const struct mk_serializer point_serializer = {.name = "PointSerializer",
+                                                 .input = MK_VALUE_OBJECT,
+                                                 .serialize = point_serialize,
+                                                 .opaque = st};
+  struct mk_producer *p;
+  if ((rc = producer_with(ctx, NULL, &point_serializer, &p))) goto out;
+  size_t mark = mk_lab_mark(ctx);
+  int send_errors = 0;
+  for (int i = 0; i < records; i++) {
+    struct point pt = {i, -2 * i};
+    char key[24];
+    snprintf(key, sizeof key, "point-%d", i);
+    struct mk_producer_record rec = {.topic = TOPIC,
+                                     .partition = -1,
+                                     .key = mk_value_string(key),
+                                     .value = mk_value_object(&pt, sizeof pt),
+                                     .timestamp = -1};
+    struct mk_err err = {0};
+    send_errors += mk_producer_send(p, &rec, NULL, NULL, NULL, &err) != 0;
+  }
+  struct mk_err err = {0};
+  rc = mk_producer_flush(p, 30000, &err);
+  mk_producer_close(p, 5000);
+  if (rc) {
+    rc = mk_lab_fail(ctx, rc, "part 2: %s", err.msg);
+    goto out;
+  }
+  mk_lab_sleep_ms(20);
+  mk_lab_timeline(ctx, mark, NULL);
+  struct logged *log;
+  int n = read_log(ctx, TOPIC, 0, records + 8, &log);
+  if (n < 0) {
+    rc = MK_ERR__STATE;
+    goto out;
+  }
+  int intact = 0, decoded = 0;
+  for (int i = 0; i < n && i < records && i < 4096; i++) {
+    const char *want = st->produced[i];
+    intact += log[i].value.len == (int32_t)strlen(want) &&
+              memcmp(log[i].value.ptr, want, strlen(want)) == 0;
+    char text[64] = "";
+    if (log[i].value.len > 0 && log[i].value.len < (int32_t)sizeof text)
+      memcpy(text, log[i].value.ptr, (size_t)log[i].value.len);
+    struct point back;
+    decoded += sscanf(text, "{\"x\":%d,\"y\":%d}", &back.x, &back.y) == 2 && back.x == i &&
+               back.y == -2 * i;
+  }
+  if (n > 1)
+    mk_lab_say(ctx, "\n  the log, offset 1: %.*s (%d bytes of text, no schema, no type name)",
+               (int)log[1].value.len, (const char *)log[1].value.ptr, log[1].value.len);
+  logged_free(log, n);
+  mk_lab_figure(ctx, "custom", "sent", records);
+  mk_lab_figure(ctx, "custom", "send errors", send_errors);
+  mk_lab_figure(ctx, "custom", "serialized", st->calls);
+  mk_lab_figure(ctx, "custom", "in log", n);
+  mk_lab_figure(ctx, "custom", "bytes intact", intact);
+  mk_lab_figure(ctx, "custom", "decoded back", decoded);
+  mk_lab_claim(
+      ctx, n == records && intact == records && decoded == records,
+      "the broker holds exactly the bytes PointSerializer produced, for all %d points, and\n"
+      "    each parses back into the point sent (%d intact, %d decoded)",
+      records, intact, decoded);
+out:
+  pthread_mutex_destroy(&st->lock);
+  free(st);
+  return rc;
+}
+
+/* ---- part 3: a serialization error ------------------------------------------------------ */
+
+static int part_error(struct mk_lab_ctx *ctx) {
+  static const char *const TOPIC = "ser-counts";
+  mk_lab_heading(ctx, "3. A value the serializer cannot take");
+  mk_lab_say(
+      ctx,
+      "A producer with value.serializer=IntegerSerializer sends the Integer 7 to topic \"%s\",\n"
+      "then the String \"forty-two\" (Java: a ClassCastException inside the serializer), then\n"
+      "the Integer 43.",
+      TOPIC);
+  mk_lab_predict(ctx,
+                 "does send() return, or fail? Does the callback run, and on which thread? Does\n"
+                 "         anything reach the broker? Can the producer still send?");
+  int rc = mk_lab_create_topic(ctx, TOPIC, 1, 3);
+  struct mk_producer *p;
+  if (!rc) rc = producer_with(ctx, NULL, mk_serializer_find("IntegerSerializer"), &p);
+  if (rc) return rc;
+  struct fate good, bad, after;
+  fate_init(&good);
+  fate_init(&bad);
+  fate_init(&after);
+  rc = send_one(p, TOPIC, -1, mk_value_string("a"), mk_value_int(7), &good);
+  size_t mark = mk_lab_mark(ctx);
+  struct mk_producer_record rec = {.topic = TOPIC,
+                                   .partition = -1,
+                                   .key = mk_value_string("b"),
+                                   .value = mk_value_string("forty-two"),
+                                   .timestamp = -1};
+  struct mk_err err = {0};
+  int64_t t0 = mk_now_us();
+  int bad_rc = mk_producer_send(p, &rec, on_done, &bad, NULL, &err);
+  int64_t t1 = mk_now_us();
+  mk_lab_sleep_ms(100); /* anything the bad send might have set off */
+  int appended = mk_lab_count(ctx, mark, "broker", "append", TOPIC);
+  int requests = mk_lab_count(ctx, mark, "producer", "request_sent", TOPIC);
+  int failures = 0;
+  json_t *completes = mk_lab_events(ctx, mark, "producer", "complete", TOPIC);
+  size_t i;
+  json_t *ev;
+  json_array_foreach(completes, i, ev) failures += json_object_get(ev, "error") != NULL;
+  json_decref(completes);
+  mk_lab_timeline(ctx, mark, "The bad send:");
+  int after_rc = send_one(p, TOPIC, -1, mk_value_string("c"), mk_value_int(43), &after);
+  mk_producer_close(p, 5000);
+  struct logged *log;
+  int n = read_log(ctx, TOPIC, 0, 16, &log);
+  if (n >= 0) logged_free(log, n);
+  pthread_mutex_destroy(&good.lock);
+  pthread_mutex_destroy(&bad.lock);
+  pthread_mutex_destroy(&after.lock);
+  if (n < 0) return MK_ERR__STATE;
+  if (rc || good.error || after_rc || after.error)
+    return mk_lab_fail(ctx, MK_ERR__STATE, "part 3: a good record failed: %s %s", good.msg,
+                       after.msg);
+  double ms = (double)(t1 - t0) / 1000.0;
+  mk_lab_say(ctx,
+             "\n  send() returned MK_ERR_%s after %.3f ms; the callback ran %d time(s), %s, "
+             "with:\n    %s\n"
+             "  Produce requests for it: %d; records appended: %d; the log holds %d records",
+             mk_err_name((int16_t)bad_rc), ms, bad.callbacks,
+             bad.on_caller_thread ? "on the caller's thread" : "on the Sender thread", bad.msg,
+             requests, appended, n);
+  mk_lab_figure(ctx, "bad send", "send() failed", bad_rc != 0);
+  mk_lab_figure(ctx, "bad send", "same error in callback", bad_rc != 0 && bad.error == bad_rc);
+  mk_lab_figure(ctx, "bad send", "callbacks", bad.callbacks);
+  mk_lab_figure(ctx, "bad send", "on caller's thread", bad.on_caller_thread);
+  mk_lab_figure(ctx, "bad send", "failures traced", failures);
+  mk_lab_figure(ctx, "bad send", "requests", requests);
+  mk_lab_figure(ctx, "bad send", "appended", appended);
+  mk_lab_figure(ctx, "bad send", "send() ms", ms);
+  mk_lab_figure(ctx, "bad send", "log records after", n);
+  mk_lab_claim(ctx,
+               bad_rc != 0 && bad.error == bad_rc && bad.callbacks == 1 && bad.on_caller_thread &&
+                   strstr(bad.msg, "SerializationException") != NULL,
+               "send() failed at once with the serializer's error, and its callback ran exactly\n"
+               "    once, on the caller's thread");
+  mk_lab_note(ctx,
+              "  Java throws the SerializationException from send() and does not call the callback;\n"
+              "  C has no exceptions: the error is returned, and the callback runs once, at once.");
+  mk_lab_claim(ctx, appended == 0 && requests == 0 && n == 2,
+               "nothing reached the broker for it (%d requests, %d appends), and the producer\n"
+               "    carried on: the log holds the two good records",
+               requests, appended);
+  return 0;
+}
+
+static int run(struct mk_lab_ctx *ctx) {
+  int records = (int)mk_lab_param(ctx, "records");
+  if (records < 1 || records > 4000)
+    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "records must be 1..4000");
+  int rc = mk_lab_broker_start(ctx, NULL);
+  if (!rc) rc = part_builtins(ctx);
+  if (!rc) rc = part_custom(ctx, records);
+  if (!rc) rc = part_error(ctx);
+  if (rc) return rc;
+  static const char *const rows[] = {"built-ins", "key 42", "custom", "bad send", NULL};
+  mk_lab_table(ctx, "What this run measured:", rows, NULL);
+  return 0;
+}
+
+const struct mk_lab mk_lab_serialization = {
+    "serialization",
+    "serializers: the bytes the built-ins write, a custom one, and a value that cannot be "
+    "serialized",
+    params,
+    run,
+};
