@@ -137,9 +137,9 @@ static enum mk_timeline_style describe_producer(json_t *ev, const char *event, c
   if (strcmp(event, "complete") == 0) {
     if (has(ev, "error")) {
       if (part < 0)  /* failed inside send(), before the record had a partition */
-        add(b, n, "FAILED %s (no partition): %s", topic, str(ev, "message"));
+        add(b, n, "FAILED %s (no partition): %s: %s", topic, str(ev, "error"), str(ev, "message"));
       else
-        add(b, n, "FAILED %s-%lld: %s", topic, part, str(ev, "message"));
+        add(b, n, "FAILED %s-%lld: %s: %s", topic, part, str(ev, "error"), str(ev, "message"));
       return MK_STYLE_BAD;
     }
     long long off = num(ev, "offset", -1);

@@ -105,6 +105,8 @@ void mk_future_free(struct mk_future *f) { future_unref(f); }
 
 void mk_producer_complete_record(struct mk_producer *p, const struct mk_record_thunk *t,
                                  const struct mk_record_metadata *md, const struct mk_err *err) {
+  static const struct mk_err ok;  /* interceptors and callbacks always get an err (code 0) */
+  if (!err) err = &ok;
   for (int i = 0; i < p->cfg->num_interceptors; i++)
     if (p->cfg->interceptors[i]->on_acknowledgement)
       p->cfg->interceptors[i]->on_acknowledgement(p->cfg->interceptors[i]->opaque, md, err);
@@ -113,7 +115,7 @@ void mk_producer_complete_record(struct mk_producer *p, const struct mk_record_t
     mk_trace_begin(&ev, "producer", "complete");
     mk_trace_str(&ev, "topic", md->topic);
     mk_trace_int(&ev, "partition", md->partition);
-    if (err && err->code) {
+    if (err->code) {
       mk_trace_str(&ev, "error", mk_err_name(err->code));
       mk_trace_str(&ev, "message", err->msg);
     } else {
@@ -121,8 +123,7 @@ void mk_producer_complete_record(struct mk_producer *p, const struct mk_record_t
     }
     mk_trace_end(&ev);
   }
-  static const struct mk_err ok;
-  if (t->callback) t->callback(md, err ? err : &ok, t->opaque);
+  if (t->callback) t->callback(md, err, t->opaque);
   if (t->future) future_complete(t->future, md, err);
 }
 
@@ -240,6 +241,10 @@ int mk_producer_send(struct mk_producer *p, const struct mk_producer_record *rec
                     mk_err_set(err, MK_ERR__STATE, "Cannot perform operation after producer has been closed"), err);
   if (!rec.topic || !rec.topic[0])
     return fail_now(p, &thunk, "", -1, mk_err_set(err, MK_ERR__INVALID_ARG, "a record needs a topic"), err);
+  for (int i = 0; i < rec.headers_count; i++)  /* Java's RecordHeader refuses these too */
+    if (rec.headers[i].key.len < 0)
+      return fail_now(p, &thunk, rec.topic, rec.partition,
+                      mk_err_set(err, MK_ERR__INVALID_ARG, "Null header keys are not permitted"), err);
 
   /* 2. Serialize. */
   struct mk_writer kw, vw;

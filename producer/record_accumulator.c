@@ -559,15 +559,21 @@ void mk_accumulator_deallocate(struct mk_accumulator *acc, struct mk_producer_ba
 }
 
 /* Fail (outside the lock: callbacks may take other locks) the batches in list. */
+/* Complete b's records with err, then free it. Lock not held (callbacks run here). */
+static void fail_batch(struct mk_accumulator *acc, struct mk_producer_batch *b,
+                       const struct mk_err *err) {
+  mk_producer_batch_done(b, -1, -1, err);  /* counts record-error-total */
+  pthread_mutex_lock(&acc->lock);
+  deallocate_locked(acc, b);
+  pthread_mutex_unlock(&acc->lock);
+}
+
 static void fail_list(struct mk_accumulator *acc, struct mk_producer_batch *list,
                       const struct mk_err *err) {
   while (list) {
     struct mk_producer_batch *b = list;
     list = b->next;
-    mk_producer_batch_done(b, -1, -1, err);  /* counts record-error-total */
-    pthread_mutex_lock(&acc->lock);
-    deallocate_locked(acc, b);
-    pthread_mutex_unlock(&acc->lock);
+    fail_batch(acc, b, err);
   }
 }
 
@@ -575,8 +581,6 @@ bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
   bool had_sequence = false;
   int64_t timeout = acc->cfg->delivery_timeout_ms;
   struct mk_producer_batch *expired = NULL;
-  char what[160] = "";
-  int records = 0;
   pthread_mutex_lock(&acc->lock);
   for (int i = 0; i < acc->nall; i++) {
     struct deque *d = acc->all[i];
@@ -585,20 +589,22 @@ bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
       if (now - b->created_ms < timeout) continue;
       unlink_batch(d, b);
       had_sequence |= b->base_sequence >= 0;
-      records += b->record_count;
-      if (!what[0])
-        snprintf(what, sizeof what, "%s-%d:%lld ms has passed since batch creation",
-                 b->topic, b->partition, (long long)(now - b->created_ms));
       b->next = expired;
       expired = b;
     }
   }
   pthread_mutex_unlock(&acc->lock);
-  if (!expired) return false;
-  struct mk_err err;
-  mk_err_set(&err, MK_ERR_REQUEST_TIMED_OUT, "Expiring %d record(s) for %s (delivery.timeout.ms=%lld)",
-             records, what, (long long)timeout);
-  fail_list(acc, expired, &err);
+  /* One message per batch, naming its own partition and age, as Java's expiry does. */
+  while (expired) {
+    struct mk_producer_batch *b = expired;
+    expired = b->next;
+    struct mk_err err;
+    mk_err_set(&err, MK_ERR_REQUEST_TIMED_OUT,
+               "Expiring %d record(s) for %s-%d:%lld ms has passed since batch creation "
+               "(delivery.timeout.ms=%lld)", b->record_count, b->topic, b->partition,
+               (long long)(now - b->created_ms), (long long)timeout);
+    fail_batch(acc, b, &err);
+  }
   return had_sequence;
 }
 

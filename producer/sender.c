@@ -328,8 +328,8 @@ static void fail_or_retry(struct mk_sender *s, struct mk_producer_batch *b, int 
     return;
   }
   struct mk_err err;
-  mk_err_set(&err, code, "%s: %d record(s) for %s-%d failed after %d attempt(s)%s%s%s%s",
-             mk_err_name(code), b->record_count, b->topic, b->partition, b->attempts,
+  mk_err_set(&err, code, "%d record(s) for %s-%d failed after %d attempt(s)%s%s%s%s",
+             b->record_count, b->topic, b->partition, b->attempts,
              why && *why ? ": " : "", why ? why : "", stop ? "; " : "", stop ? stop : "");
   fail_batch(s, b, &err);
 }
@@ -500,8 +500,8 @@ static int close_batches(struct mk_sender *s, struct mk_producer_batch **batches
       size_t raw = mk_producer_batch_size(b);
       struct mk_err why = {0}, err;
       if (mk_producer_batch_close(b, &why)) {
-        mk_err_set(&err, why.code, "%s: %d record(s) for %s-%d failed: %s", mk_err_name(why.code),
-                   b->record_count, b->topic, b->partition, why.msg);
+        mk_err_set(&err, why.code, "%d record(s) for %s-%d failed: %s", b->record_count, b->topic,
+                   b->partition, why.msg);
         fail_batch(s, b, &err);
         continue;
       }

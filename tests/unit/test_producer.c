@@ -701,6 +701,7 @@ static void test_headers_arrive_intact_even_when_the_caller_reuses_its_buffers(v
 /* Two interceptors in a chain: the first rewrites the value, the second sees the rewrite. */
 struct interceptor_counts {
   atomic_int on_send, on_ack_ok, on_ack_failed, close;
+  atomic_int null_err;       /* producer_config.h promises err is never NULL */
   atomic_int saw_rewritten;  /* the second one: values that already carried the prefix */
 };
 static struct interceptor_counts first_counts, second_counts;
@@ -725,7 +726,11 @@ static void observe_on_send(void *opaque, struct mk_producer_record *record) {
 static void count_on_ack(void *opaque, const struct mk_record_metadata *md, const struct mk_err *err) {
   (void)md;
   struct interceptor_counts *c = opaque;
-  atomic_fetch_add(err && err->code ? &c->on_ack_failed : &c->on_ack_ok, 1);
+  if (!err) {
+    atomic_fetch_add(&c->null_err, 1);
+    return;
+  }
+  atomic_fetch_add(err->code ? &c->on_ack_failed : &c->on_ack_ok, 1);
 }
 
 static void count_close(void *opaque) {
@@ -762,6 +767,7 @@ static void test_interceptors_rewrite_on_send_and_see_each_acknowledgement_once(
   assert_int_equal(atomic_load(&first_counts.on_ack_ok), N);      /* once per record */
   assert_int_equal(atomic_load(&second_counts.on_ack_ok), N);
   assert_int_equal(atomic_load(&first_counts.on_ack_failed), 0);
+  assert_int_equal(atomic_load(&first_counts.null_err), 0);
   struct log_view v = read_log(broker, "intercepted", 0);
   assert_int_equal(v.count, N);
   for (int i = 0; i < N; i++) {
@@ -813,6 +819,22 @@ static void test_serialization_error_completes_once_on_the_callers_thread(void *
   assert_int_equal(atomic_load(&complete_cb_called), 2);
   assert_int_equal((int)metric(p, "record-error-total"), 1);
   assert_int_equal((int)metric(p, "record-send-total"), 1);
+}
+
+static void test_null_header_key_fails_at_once_naming_the_problem(void **state) {
+  (void)state;
+  create_topic(broker, "null-header-key", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), NULL);
+  struct mk_record_header h = {MK_BYTES_NULL, {(const uint8_t *)"v", 1}};
+  struct mk_producer_record rec = {.topic = "null-header-key", .partition = -1,
+                                   .key = mk_value_null(), .value = mk_value_string("x"),
+                                   .timestamp = -1, .headers = &h, .headers_count = 1};
+  struct mk_err err = {0};
+  int rc = mk_producer_send(p, &rec, on_complete, (void *)0, NULL, &err);
+  assert_int_equal(rc, MK_ERR__INVALID_ARG);
+  assert_non_null(strstr(err.msg, "Null header keys are not permitted"));
+  assert_completed_once(0, 1);
+  assert_int_equal(done[0].error, MK_ERR__INVALID_ARG);
 }
 
 static void test_record_larger_than_max_request_size_fails_at_once_with_message_too_large(void **state) {
@@ -1820,6 +1842,7 @@ int main(void) {
       T(test_headers_arrive_intact_even_when_the_caller_reuses_its_buffers),
       T(test_interceptors_rewrite_on_send_and_see_each_acknowledgement_once),
       T(test_serialization_error_completes_once_on_the_callers_thread),
+      T(test_null_header_key_fails_at_once_naming_the_problem),
       T(test_record_larger_than_max_request_size_fails_at_once_with_message_too_large),
       T(test_send_fails_after_max_block_ms_when_no_broker_answers),
       T(test_full_buffer_blocks_send_for_max_block_ms_then_times_out),
