@@ -16,7 +16,8 @@ enum { WINDOW_MS = 30000 };
 void mk_producer_metrics_init(struct mk_producer_metrics *m, int64_t buffer_memory) {
   memset(m, 0, sizeof *m);
   pthread_mutex_init(&m->lock, NULL);
-  m->buffer_total_bytes = m->buffer_available_bytes = buffer_memory;
+  m->buffer_total_bytes = buffer_memory;
+  atomic_init(&m->buffer_available_bytes, buffer_memory);
   m->start_ms = mk_now_us() / 1000;
   for (int i = 0; i < MK_M_COUNT; i++)
     m->stats[i].sample_start_ms[0] = m->stats[i].sample_start_ms[1] = m->start_ms;
@@ -159,8 +160,8 @@ void mk_producer_metrics_report(struct mk_producer_metrics *m, mk_metric_fn fn, 
   }
   int n = read_stats(m->stats, MK_M_COUNT, NULL, now, r);
   r[n++] = (struct reading){NULL, "buffer-total-bytes", (double)m->buffer_total_bytes};
-  r[n++] = (struct reading){NULL, "buffer-available-bytes", (double)m->buffer_available_bytes};
-  r[n++] = (struct reading){NULL, "waiting-threads", m->waiting_threads};
+  r[n++] = (struct reading){NULL, "buffer-available-bytes", (double)atomic_load(&m->buffer_available_bytes)};
+  r[n++] = (struct reading){NULL, "waiting-threads", atomic_load(&m->waiting_threads)};
   /* Topic names stay valid after unlocking: entries are freed only by destroy. */
   for (int t = 0; t < m->topics_count; t++)
     n += read_stats(m->topics[t].stats, MK_M_TOPIC_COUNT, m->topics[t].topic, now, r + n);

@@ -14,6 +14,7 @@
 #define MK_PRODUCER_PRODUCER_METRICS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "producer/producer.h"
@@ -58,8 +59,9 @@ struct mk_producer_metrics {
   struct mk_topic_stats *topics;   /* grown as topics are first seen */
   int topics_count, topics_cap;
   int64_t buffer_total_bytes;      /* buffer.memory */
-  int64_t buffer_available_bytes;  /* kept by the accumulator */
-  int waiting_threads;             /* app threads blocked on buffer.memory */
+  /* Kept by the accumulator under its own lock, read here under ours: atomic. */
+  _Atomic int64_t buffer_available_bytes;
+  atomic_int waiting_threads;      /* app threads blocked on buffer.memory */
   int64_t start_ms;
 };
 
