@@ -38,11 +38,20 @@ setup() {
   [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null
 }
 
+compile() {  # quiet when it builds; the compiler's messages when it does not
+  local log
+  if ! log=$(meson compile -C "$1" 2>&1); then
+    printf '%s\n' "$log" | grep -v '^\[[0-9]*/[0-9]*\]' >&2
+    echo "run.sh: building $1 failed" >&2
+    return 1
+  fi
+}
+
 # The main job: the guided tour lab, against the embedded broker (DESIGN.md 3.1).
 main_job() {
   install_missing "${BUILD_PACKAGES[@]}"
   setup build
-  meson compile -C build >/dev/null
+  compile build
   ./build/minikafka lab tour
   cat <<'TXT'
 
@@ -88,19 +97,19 @@ test_job() {
 
   echo "== unit and integration tests (build/)"
   setup build
-  meson compile -C build >/dev/null
+  compile build
   meson test -C build --print-errorlogs || rc=1
 
   echo "== everything again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
   echo "   (the integration and interop suites then drive a sanitized broker binary)"
   setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
-  meson compile -C build-asan >/dev/null
+  compile build-asan
   meson test -C build-asan --suite unit --suite integration --suite interop --print-errorlogs \
     --timeout-multiplier 3 || rc=1
 
   echo "== fuzz targets, a short bounded run each (build-fuzz/; see tests/fuzz/README.md)"
   CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
-  meson compile -C build-fuzz >/dev/null
+  compile build-fuzz
   meson test -C build-fuzz --suite fuzz --print-errorlogs || rc=1
 
   summarize build build-asan build-fuzz

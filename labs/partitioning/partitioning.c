@@ -254,9 +254,8 @@ static int keyless_run(struct mk_lab_ctx *ctx, const struct keyless *k, int32_t 
   mk_lab_sends_free(s);
   if (!lat) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
   qsort(lat, (size_t)records, sizeof *lat, cmp_double);
-  int used = 0, most = 0, least = records;
+  int most = 0, least = records;
   for (int32_t i = 0; i < partitions && i < 256; i++) {
-    used += per_partition[i] > 0;
     most = per_partition[i] > most ? per_partition[i] : most;
     least = per_partition[i] < least ? per_partition[i] : least;
   }

@@ -467,8 +467,8 @@ static int count_lines(const char *s) {
 static void test_timeline_puts_each_side_in_its_lane_in_time_order(void **state) {
   (void)state;
   static const char *const lines[] = {
-      "{\"ts_us\":3000,\"side\":\"broker\",\"event\":\"append\",\"topic\":\"t\",\"partition\":0,"
-      "\"base_offset\":0,\"last_offset\":0,\"records\":1,\"producer_id\":-1}",
+      ("{\"ts_us\":3000,\"side\":\"broker\",\"event\":\"append\",\"topic\":\"t\",\"partition\":0,"
+       "\"base_offset\":0,\"last_offset\":0,\"records\":1,\"producer_id\":-1}"),
       "{\"ts_us\":1000,\"side\":\"producer\",\"event\":\"send\",\"topic\":\"t\",\"key\":\"k\",\"key_bytes\":1,\"value_bytes\":2}",
       "not json",
       "{\"ts_us\":2000,\"side\":\"broker\",\"event\":\"request_received\",\"api\":\"Metadata\"}",
