@@ -209,13 +209,22 @@ int mk_lab_wait_hw(struct mk_lab_ctx *ctx, const char *topic, int32_t partition,
                    int64_t timeout_ms);
 
 /* The records one replica holds, in offset order (a consumer's view when committed_only:
- * below the high watermark). Keys and values are copied as NUL-terminated text (NULL for
- * null). */
+ * below the high watermark). Keys, values and headers are copied byte for byte, with a NUL
+ * after them so that text prints as it is; NULL with len -1 for null. */
+struct mk_lab_bytes {
+  char *ptr;
+  int32_t len;
+};
+struct mk_lab_header {
+  struct mk_lab_bytes key, value;
+};
 struct mk_lab_record {
   int64_t offset;
-  char *key;
+  char *key;       /* key.ptr, for labs that only print text */
   char *value;
+  struct mk_lab_bytes key_bytes, value_bytes;
   int headers_count;
+  struct mk_lab_header *headers;
 };
 struct mk_lab_records {
   struct mk_lab_record *v;
@@ -227,6 +236,9 @@ int mk_lab_read_records(struct mk_lab_ctx *ctx, const char *topic, int32_t parti
 void mk_lab_records_free(struct mk_lab_records *r);
 /* How many records in r have this value. */
 int mk_lab_records_count_value(const struct mk_lab_records *r, const char *value);
+/* Whether b holds exactly these len bytes (len -1: whether b is null); or this text. */
+bool mk_lab_bytes_equal(struct mk_lab_bytes b, const void *bytes, int32_t len);
+bool mk_lab_bytes_is(struct mk_lab_bytes b, const char *text);
 
 /* ---- the producer ---------------------------------------------------------------------- */
 

@@ -183,14 +183,36 @@ struct read_args {
   struct mk_err err;
 };
 
-static char *text_of(struct mk_bytes b) {
-  if (b.len < 0) return NULL;
-  char *s = malloc((size_t)b.len + 1);
-  if (s) {
-    if (b.len) memcpy(s, b.ptr, (size_t)b.len);
-    s[b.len] = 0;
+/* A copy of b with a NUL after it; ptr NULL for null. Returns false when out of memory. */
+static bool copy_bytes(struct mk_bytes b, struct mk_lab_bytes *out) {
+  out->len = b.len;
+  out->ptr = NULL;
+  if (b.len < 0) return true;
+  if (!(out->ptr = malloc((size_t)b.len + 1))) return false;
+  if (b.len) memcpy(out->ptr, b.ptr, (size_t)b.len);
+  out->ptr[b.len] = 0;
+  return true;
+}
+
+/* Copy rec into out (zeroed by the caller). Returns 0 or an error code. */
+static int copy_record(struct mk_record *rec, int64_t offset, struct mk_lab_record *out,
+                       struct mk_err *err) {
+  out->offset = offset;
+  if (!copy_bytes(rec->key, &out->key_bytes) || !copy_bytes(rec->value, &out->value_bytes) ||
+      (rec->headers_count > 0 &&
+       !(out->headers = calloc((size_t)rec->headers_count, sizeof *out->headers))))
+    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  out->key = out->key_bytes.ptr;
+  out->value = out->value_bytes.ptr;
+  for (int i = 0; i < rec->headers_count; i++) {
+    struct mk_record_header h;
+    int rc = mk_record_next_header(rec, &h, err);
+    if (rc) return rc;
+    struct mk_lab_header *o = &out->headers[out->headers_count++];
+    if (!copy_bytes(h.key, &o->key) || !copy_bytes(h.value, &o->value))
+      return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   }
-  return s;
+  return 0;
 }
 
 static void read_on_loop(struct mk_broker *b, void *arg) {
@@ -227,8 +249,9 @@ static void read_on_loop(struct mk_broker *b, void *arg) {
         }
         a->out->v = v;
       }
-      a->out->v[a->out->n++] =
-          (struct mk_lab_record){offset, text_of(rec.key), text_of(rec.value), rec.headers_count};
+      struct mk_lab_record *o = &a->out->v[a->out->n++];
+      memset(o, 0, sizeof *o);
+      if ((a->rc = copy_record(&rec, offset, o, &a->err))) break;
     }
     mk_record_reader_free(&rr);
   }
@@ -251,8 +274,13 @@ int mk_lab_read_records(struct mk_lab_ctx *ctx, const char *topic, int32_t parti
 
 void mk_lab_records_free(struct mk_lab_records *r) {
   for (size_t i = 0; i < r->n; i++) {
-    free(r->v[i].key);
-    free(r->v[i].value);
+    free(r->v[i].key_bytes.ptr);
+    free(r->v[i].value_bytes.ptr);
+    for (int h = 0; h < r->v[i].headers_count; h++) {
+      free(r->v[i].headers[h].key.ptr);
+      free(r->v[i].headers[h].value.ptr);
+    }
+    free(r->v[i].headers);
   }
   free(r->v);
   r->v = NULL;
@@ -264,4 +292,12 @@ int mk_lab_records_count_value(const struct mk_lab_records *r, const char *value
   for (size_t i = 0; i < r->n; i++)
     if (r->v[i].value && strcmp(r->v[i].value, value) == 0) n++;
   return n;
+}
+
+bool mk_lab_bytes_equal(struct mk_lab_bytes b, const void *bytes, int32_t len) {
+  return b.len == len && (len <= 0 || memcmp(b.ptr, bytes, (size_t)len) == 0);
+}
+
+bool mk_lab_bytes_is(struct mk_lab_bytes b, const char *text) {
+  return mk_lab_bytes_equal(b, text, (int32_t)strlen(text));
 }

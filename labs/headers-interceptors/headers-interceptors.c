@@ -6,7 +6,7 @@
  *
  *   part 1  headers: `records` records, each with four headers (a string, the same string
  *           for all, a null value and three binary bytes); the leader's log is read back
- *           (on the broker loop, through mk_broker_call) and every header compared byte for
+ *           (mk_lab_read_records, on the broker loop) and every header compared byte for
  *           byte, with the key and value
  *   part 2  interceptors: a producer with two of them, in this order:
  *             counting  counts onSend and onAcknowledgement, and measures send -> ack from
@@ -22,9 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/broker.h"
-#include "broker/cluster.h"
-#include "broker/partition_log.h"
 #include "common/clock.h"
 #include "labs/lab.h"
 #include "protocol/record_batch.h"
@@ -37,113 +34,26 @@ static const struct mk_lab_param params[] = {
 
 /* ---- reading the log back, header by header ------------------------------------------- */
 
-/* Bytes copied out of the log; len -1 = null. */
-struct blob {
-  uint8_t *ptr;
-  int32_t len;
-};
-
-enum { MAX_HEADERS = 8 };
-
-struct logged {
-  int64_t offset;
-  struct blob key, value;
-  int nheaders;
-  struct blob hkey[MAX_HEADERS], hvalue[MAX_HEADERS];
-};
-
-struct read_args {
-  const char *topic;
-  struct logged *out;
-  int cap, n;
-  int rc;
-  struct mk_err err;
-};
-
-static struct blob copy_blob(struct mk_bytes b) {
-  struct blob o = {NULL, b.len};
-  if (b.len > 0 && (o.ptr = malloc((size_t)b.len))) memcpy(o.ptr, b.ptr, (size_t)b.len);
-  return o;
-}
-
-/* On the broker loop: every record of partition 0 on its leader, as it is in the log. */
-static void read_on_loop(struct mk_broker *b, void *arg) {
-  struct read_args *a = arg;
-  struct mk_partition *p = mk_cluster_partition(mk_cluster_find_topic(b, mk_str_of(a->topic)), 0);
-  struct mk_replica *r = p ? mk_partition_leader(p) : NULL;
-  if (!r) {
-    a->rc = mk_err_set(&a->err, MK_ERR_UNKNOWN_TOPIC_OR_PARTITION, "no leader for %s-0", a->topic);
-    return;
-  }
-  for (size_t i = 0; i < r->log.count && !a->rc; i++) {
-    const struct mk_batch *batch = mk_log_batch(&r->log, i);
-    if (batch->is_control) continue;
-    struct mk_record_batch parsed;
-    mk_batch_parsed(batch, &parsed);
-    struct mk_record_reader rr;
-    if ((a->rc = mk_record_reader_init(&rr, &parsed, 64 << 20, &a->err))) break;
-    struct mk_record rec;
-    while (a->n < a->cap && mk_record_reader_next(&rr, &rec, &a->err) == 0) {
-      struct logged *l = &a->out[a->n++];
-      l->offset = batch->base_offset + rec.offset_delta;
-      l->key = copy_blob(rec.key);
-      l->value = copy_blob(rec.value);
-      for (int h = 0; h < rec.headers_count && h < MAX_HEADERS; h++) {
-        struct mk_record_header hd;
-        if ((a->rc = mk_record_next_header(&rec, &hd, &a->err))) break;
-        l->hkey[h] = copy_blob(hd.key);
-        l->hvalue[h] = copy_blob(hd.value);
-        l->nheaders++;
-      }
-    }
-    mk_record_reader_free(&rr);
-  }
-}
-
-static void logged_free(struct logged *v, int n) {
-  for (int i = 0; i < n; i++) {
-    free(v[i].key.ptr);
-    free(v[i].value.ptr);
-    for (int h = 0; h < v[i].nheaders; h++) {
-      free(v[i].hkey[h].ptr);
-      free(v[i].hvalue[h].ptr);
-    }
-  }
-  free(v);
-}
-
-/* Read topic-0's log (at most cap records) into *out (logged_free it); returns the count or
- * -1 after failing the lab. */
-static int read_log(struct mk_lab_ctx *ctx, const char *topic, int cap, struct logged **out) {
-  struct read_args a = {topic, calloc((size_t)cap, sizeof(struct logged)), cap, 0, 0, {0}};
-  *out = a.out;
-  if (!a.out) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory"), -1;
-  if (mk_broker_call(mk_lab_broker(ctx), read_on_loop, &a))
-    return mk_lab_fail(ctx, MK_ERR__STATE, "the broker is not running"), -1;
-  if (a.rc) return mk_lab_fail(ctx, a.rc, "reading %s-0: %s", topic, a.err.msg), -1;
-  return a.n;
-}
-
-static bool blob_is(struct blob b, const void *ptr, int32_t len) {
-  return b.len == len && (len <= 0 || memcmp(b.ptr, ptr, (size_t)len) == 0);
-}
-
-static bool blob_is_str(struct blob b, const char *s) {
-  return blob_is(b, s, (int32_t)strlen(s));
-}
-
 /* "name=value" for printing: text as "text", null as null, bytes in hex. */
-static void show_header(struct blob k, struct blob v, char *buf, size_t size) {
-  size_t n = (size_t)snprintf(buf, size, "%.*s=", (int)k.len, k.ptr ? (const char *)k.ptr : "");
-  bool text = v.len >= 0;
-  for (int32_t i = 0; i < v.len && text; i++) text = v.ptr[i] >= 0x20 && v.ptr[i] < 0x7f;
-  if (v.len < 0)
+static void show_header(const struct mk_lab_header *h, char *buf, size_t size) {
+  const uint8_t *v = (const uint8_t *)h->value.ptr;
+  int32_t len = h->value.len;
+  size_t n = (size_t)snprintf(buf, size, "%s=", h->key.ptr ? h->key.ptr : "");
+  bool text = len >= 0;
+  for (int32_t i = 0; i < len && text; i++) text = v[i] >= 0x20 && v[i] < 0x7f;
+  if (len < 0)
     snprintf(buf + n, size - n, "null");
   else if (text)
-    snprintf(buf + n, size - n, "\"%.*s\"", (int)v.len, (const char *)v.ptr);
+    snprintf(buf + n, size - n, "\"%s\"", h->value.ptr);
   else
-    for (int32_t i = 0; i < v.len && n + 4 < size; i++)
-      n += (size_t)snprintf(buf + n, size - n, "%s%02x", i ? " " : "", v.ptr[i]);
+    for (int32_t i = 0; i < len && n + 4 < size; i++)
+      n += (size_t)snprintf(buf + n, size - n, "%s%02x", i ? " " : "", v[i]);
+}
+
+/* Whether record r carries exactly one header, key=value (text). */
+static bool only_header(const struct mk_lab_record *r, const char *key, const char *value) {
+  return r->headers_count == 1 && mk_lab_bytes_is(r->headers[0].key, key) &&
+         mk_lab_bytes_is(r->headers[0].value, value);
 }
 
 /* ---- sending with headers -------------------------------------------------------------- */
@@ -226,34 +136,34 @@ static int part_headers(struct mk_lab_ctx *ctx, int records) {
   mk_lab_sleep_ms(20);
   mk_lab_timeline(ctx, mark, NULL);
 
-  struct logged *log;
-  int n = read_log(ctx, TOPIC, records + 16, &log);
-  if (n < 0) return mk_lab_fail(ctx, MK_ERR__STATE, "part 1: cannot read the log");
-  int intact = 0, kv_intact = 0;
+  struct mk_lab_records log;
+  if ((rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log))) return rc;
+  int n = (int)log.n, intact = 0, kv_intact = 0;
   for (int i = 0; i < n; i++) {
-    const struct logged *l = &log[i];
+    const struct mk_lab_record *l = &log.v[i];
+    const struct mk_lab_header *h = l->headers;
     char key[32], value[32], trace[32];
     snprintf(key, sizeof key, "order-%d", i);
     snprintf(value, sizeof value, "payload-%d", i);
     snprintf(trace, sizeof trace, "t-%d", i);
-    kv_intact += blob_is_str(l->key, key) && blob_is_str(l->value, value);
-    intact += l->nheaders == 4 && blob_is_str(l->hkey[0], "trace-id") &&
-              blob_is_str(l->hvalue[0], trace) && blob_is_str(l->hkey[1], "origin") &&
-              blob_is_str(l->hvalue[1], "lab-11") && blob_is_str(l->hkey[2], "note") &&
-              l->hvalue[2].len == -1 && blob_is_str(l->hkey[3], "bin") &&
-              blob_is(l->hvalue[3], BIN, 3);
+    kv_intact += mk_lab_bytes_is(l->key_bytes, key) && mk_lab_bytes_is(l->value_bytes, value);
+    intact += l->headers_count == 4 && mk_lab_bytes_is(h[0].key, "trace-id") &&
+              mk_lab_bytes_is(h[0].value, trace) && mk_lab_bytes_is(h[1].key, "origin") &&
+              mk_lab_bytes_is(h[1].value, "lab-11") && mk_lab_bytes_is(h[2].key, "note") &&
+              h[2].value.len == -1 && mk_lab_bytes_is(h[3].key, "bin") &&
+              mk_lab_bytes_equal(h[3].value, BIN, 3);
   }
   if (n > 0) {
     char line[512] = "", h[128];
-    for (int k = 0; k < log[0].nheaders; k++) {
-      show_header(log[0].hkey[k], log[0].hvalue[k], h, sizeof h);
+    for (int k = 0; k < log.v[0].headers_count; k++) {
+      show_header(&log.v[0].headers[k], h, sizeof h);
       snprintf(line + strlen(line), sizeof line - strlen(line), "%s%s", k ? ", " : "", h);
     }
-    mk_lab_say(ctx, "\n  the log, offset %lld: key \"%.*s\", value \"%.*s\", headers: %s",
-               (long long)log[0].offset, (int)log[0].key.len, (const char *)log[0].key.ptr,
-               (int)log[0].value.len, (const char *)log[0].value.ptr, line);
+    mk_lab_say(ctx, "\n  the log, offset %lld: key \"%s\", value \"%s\", headers: %s",
+               (long long)log.v[0].offset, log.v[0].key ? log.v[0].key : "",
+               log.v[0].value ? log.v[0].value : "", line);
   }
-  logged_free(log, n);
+  mk_lab_records_free(&log);
   mk_lab_figure(ctx, "headers", "sent", records);
   mk_lab_figure(ctx, "headers", "failed", s.failed);
   mk_lab_figure(ctx, "headers", "in log", n);
@@ -313,6 +223,8 @@ struct flaky {
   int fail_every;
   atomic_int calls, send_failures, ack_calls, ack_failures;
 };
+
+enum { MAX_HEADERS = 8 };  /* the most headers the enriching interceptor will extend */
 
 /* The record's new header array must outlive onSend: the producer copies the headers into
  * the batch before mk_producer_send returns, and this thread sends nothing else meanwhile. */
@@ -411,25 +323,20 @@ static int part_interceptors(struct mk_lab_ctx *ctx, int records, int fail_every
   mk_lab_sleep_ms(20);
   mk_lab_timeline(ctx, mark, NULL);
 
-  struct logged *log;
-  int n = read_log(ctx, TOPIC, records + 16, &log);
-  if (n < 0) {
-    rc = MK_ERR__STATE;
-    goto out;
-  }
+  struct mk_lab_records log;
+  if ((rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log))) goto out;
+  int n = (int)log.n;
   /* Which records should lack the header: the flaky one's failing calls, in send order. */
   int enriched_ok = 0, expected_plain = 0, plain_ok = 0;
   for (int i = 0; i < n; i++) {
     bool failed_here = fail_every > 0 && (i + 1) % fail_every == 0;
-    bool has = log[i].nheaders == 1 && blob_is_str(log[i].hkey[0], "enriched-by") &&
-               blob_is_str(log[i].hvalue[0], "flaky");
     expected_plain += failed_here;
     if (failed_here)
-      plain_ok += log[i].nheaders == 0;
+      plain_ok += log.v[i].headers_count == 0;
     else
-      enriched_ok += has;
+      enriched_ok += only_header(&log.v[i], "enriched-by", "flaky");
   }
-  logged_free(log, n);
+  mk_lab_records_free(&log);
   double p50 = mk_lab_percentile(counting->latency_ms, (size_t)counting->nlatency, 50);
   double max = mk_lab_percentile(counting->latency_ms, (size_t)counting->nlatency, 100);
   int on_send = atomic_load(&counting->on_send), on_ack = atomic_load(&counting->on_ack);

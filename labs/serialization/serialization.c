@@ -16,17 +16,13 @@
  *           "forty-two". mk_producer_send fails at once on the caller's thread, its callback
  *           runs exactly once there, and nothing reaches the broker; the producer carries on
  *
- * The log is read here on the broker loop (mk_broker_call), as bytes: mk_lab_read_records
- * copies values as text.
+ * The log is read back byte for byte with mk_lab_read_records.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/broker.h"
-#include "broker/cluster.h"
-#include "broker/partition_log.h"
 #include "common/clock.h"
 #include "labs/lab.h"
 #include "protocol/murmur2.h"
@@ -36,80 +32,6 @@ static const struct mk_lab_param params[] = {
     {"records", "10", "points sent through the custom serializer"},
     {NULL, NULL, NULL},
 };
-
-/* ---- reading a partition's log as bytes ------------------------------------------------- */
-
-struct blob {
-  uint8_t *ptr;
-  int32_t len; /* -1 = null */
-};
-
-struct logged {
-  int64_t offset;
-  struct blob key, value;
-};
-
-struct read_args {
-  const char *topic;
-  int32_t partition;
-  struct logged *out;
-  int cap, n, rc;
-  struct mk_err err;
-};
-
-static struct blob copy_blob(struct mk_bytes b) {
-  struct blob o = {NULL, b.len};
-  if (b.len > 0 && (o.ptr = malloc((size_t)b.len))) memcpy(o.ptr, b.ptr, (size_t)b.len);
-  return o;
-}
-
-/* On the broker loop: every record of the partition on its leader, as it is in the log. */
-static void read_on_loop(struct mk_broker *b, void *arg) {
-  struct read_args *a = arg;
-  struct mk_partition *p =
-      mk_cluster_partition(mk_cluster_find_topic(b, mk_str_of(a->topic)), a->partition);
-  struct mk_replica *r = p ? mk_partition_leader(p) : NULL;
-  if (!r) {
-    a->rc = mk_err_set(&a->err, MK_ERR_UNKNOWN_TOPIC_OR_PARTITION, "no leader for %s-%d", a->topic,
-                       a->partition);
-    return;
-  }
-  for (size_t i = 0; i < r->log.count && !a->rc; i++) {
-    const struct mk_batch *batch = mk_log_batch(&r->log, i);
-    if (batch->is_control) continue;
-    struct mk_record_batch parsed;
-    mk_batch_parsed(batch, &parsed);
-    struct mk_record_reader rr;
-    if ((a->rc = mk_record_reader_init(&rr, &parsed, 64 << 20, &a->err))) break;
-    struct mk_record rec;
-    while (a->n < a->cap && mk_record_reader_next(&rr, &rec, &a->err) == 0)
-      a->out[a->n++] = (struct logged){batch->base_offset + rec.offset_delta, copy_blob(rec.key),
-                                       copy_blob(rec.value)};
-    mk_record_reader_free(&rr);
-  }
-}
-
-static void logged_free(struct logged *v, int n) {
-  for (int i = 0; i < n; i++) {
-    free(v[i].key.ptr);
-    free(v[i].value.ptr);
-  }
-  free(v);
-}
-
-/* Read topic-partition's log (at most cap records) into *out (logged_free it); returns the
- * count, or -1 after failing the lab. */
-static int read_log(struct mk_lab_ctx *ctx, const char *topic, int32_t partition, int cap,
-                    struct logged **out) {
-  struct read_args a = {topic, partition, calloc((size_t)cap, sizeof(struct logged)), cap, 0,
-                        0,     {0}};
-  *out = a.out;
-  if (!a.out) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory"), -1;
-  if (mk_broker_call(mk_lab_broker(ctx), read_on_loop, &a))
-    return mk_lab_fail(ctx, MK_ERR__STATE, "the broker is not running"), -1;
-  if (a.rc) return mk_lab_fail(ctx, a.rc, "reading %s-%d: %s", topic, partition, a.err.msg), -1;
-  return a.n;
-}
 
 static void hex(const uint8_t *p, int32_t len, char *buf, size_t size) {
   size_t n = 0;
@@ -227,20 +149,19 @@ static int part_builtins(struct mk_lab_ctx *ctx) {
       return mk_lab_fail(ctx, rc ? rc : f.error, "%s: %s", cases[i].serializer, f.msg);
     sent++;
   }
-  struct logged *log;
-  int n = read_log(ctx, TOPIC, 0, NCASES + 8, &log);
-  if (n < 0) return MK_ERR__STATE;
-  int exact = 0;
+  struct mk_lab_records log;
+  if ((rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log))) return rc;
+  int n = (int)log.n, exact = 0;
   for (int i = 0; i < n && i < NCASES; i++) {
+    struct mk_lab_bytes v = log.v[i].value_bytes;
     char got[64];
-    hex(log[i].value.ptr, log[i].value.len, got, sizeof got);
-    bool same = log[i].value.len == cases[i].len &&
-                memcmp(log[i].value.ptr, cases[i].bytes, (size_t)cases[i].len) == 0;
+    hex((const uint8_t *)v.ptr, v.len, got, sizeof got);
+    bool same = mk_lab_bytes_equal(v, cases[i].bytes, cases[i].len);
     exact += same;
     mk_lab_say(ctx, "  %-18s %-8s -> %2d bytes: %-24s %s", cases[i].serializer, cases[i].shown,
-               log[i].value.len, got, same ? "(Kafka's bytes)" : "(NOT Kafka's bytes)");
+               v.len, got, same ? "(Kafka's bytes)" : "(NOT Kafka's bytes)");
   }
-  logged_free(log, n);
+  mk_lab_records_free(&log);
   mk_lab_figure(ctx, "built-ins", "sent", sent);
   mk_lab_figure(ctx, "built-ins", "in log", n);
   mk_lab_figure(ctx, "built-ins", "exact bytes", exact);
@@ -370,28 +291,20 @@ static int part_custom(struct mk_lab_ctx *ctx, int records) {
   }
   mk_lab_sleep_ms(20);
   mk_lab_timeline(ctx, mark, NULL);
-  struct logged *log;
-  int n = read_log(ctx, TOPIC, 0, records + 8, &log);
-  if (n < 0) {
-    rc = MK_ERR__STATE;
-    goto out;
-  }
-  int intact = 0, decoded = 0;
+  struct mk_lab_records log;
+  if ((rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log))) goto out;
+  int n = (int)log.n, intact = 0, decoded = 0;
   for (int i = 0; i < n && i < records && i < 4096; i++) {
-    const char *want = st->produced[i];
-    intact += log[i].value.len == (int32_t)strlen(want) &&
-              memcmp(log[i].value.ptr, want, strlen(want)) == 0;
-    char text[64] = "";
-    if (log[i].value.len > 0 && log[i].value.len < (int32_t)sizeof text)
-      memcpy(text, log[i].value.ptr, (size_t)log[i].value.len);
+    intact += mk_lab_bytes_is(log.v[i].value_bytes, st->produced[i]);
+    const char *text = log.v[i].value ? log.v[i].value : "";
     struct point back;
     decoded += sscanf(text, "{\"x\":%d,\"y\":%d}", &back.x, &back.y) == 2 && back.x == i &&
                back.y == -2 * i;
   }
   if (n > 1)
-    mk_lab_say(ctx, "\n  the log, offset 1: %.*s (%d bytes of text, no schema, no type name)",
-               (int)log[1].value.len, (const char *)log[1].value.ptr, log[1].value.len);
-  logged_free(log, n);
+    mk_lab_say(ctx, "\n  the log, offset 1: %s (%d bytes of text, no schema, no type name)",
+               log.v[1].value ? log.v[1].value : "", log.v[1].value_bytes.len);
+  mk_lab_records_free(&log);
   mk_lab_figure(ctx, "custom", "sent", records);
   mk_lab_figure(ctx, "custom", "send errors", send_errors);
   mk_lab_figure(ctx, "custom", "serialized", st->calls);
@@ -454,13 +367,14 @@ static int part_error(struct mk_lab_ctx *ctx) {
   mk_lab_timeline(ctx, mark, "The bad send:");
   int after_rc = send_one(p, TOPIC, -1, mk_value_string("c"), mk_value_int(43), &after);
   mk_producer_close(p, 5000);
-  struct logged *log;
-  int n = read_log(ctx, TOPIC, 0, 16, &log);
-  if (n >= 0) logged_free(log, n);
+  struct mk_lab_records log;
+  int read_rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log);
+  int n = (int)log.n;
+  mk_lab_records_free(&log);
   pthread_mutex_destroy(&good.lock);
   pthread_mutex_destroy(&bad.lock);
   pthread_mutex_destroy(&after.lock);
-  if (n < 0) return MK_ERR__STATE;
+  if (read_rc) return read_rc;
   if (rc || good.error || after_rc || after.error)
     return mk_lab_fail(ctx, MK_ERR__STATE, "part 3: a good record failed: %s %s", good.msg,
                        after.msg);
