@@ -319,6 +319,10 @@ int mk_lab_wait_event(struct mk_lab_ctx *ctx, size_t from, const char *side, con
                       const char *topic, int64_t timeout_ms);
 /* Sleep; lets the broker and the Sender finish emitting what they were doing. */
 void mk_lab_sleep_ms(int64_t ms);
+/* A condition variable timed on mk_now_us()'s monotonic clock, and one wait on it (m held)
+ * until signalled or deadline_us (mk_now_us() time). Thread: any. */
+void mk_lab_cond_init(pthread_cond_t *c);
+void mk_lab_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_us);
 
 /* ---- figures and claims ---------------------------------------------------------------- */
 

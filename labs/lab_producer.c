@@ -100,11 +100,7 @@ struct mk_lab_sends *mk_lab_sends_new(int capacity) {
   s->capacity = capacity;
   s->refs = 1;
   pthread_mutex_init(&s->lock, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->changed, &attr);
-  pthread_condattr_destroy(&attr);
+  mk_lab_cond_init(&s->changed);
   return s;
 }
 
@@ -165,16 +161,8 @@ int mk_lab_send(struct mk_lab_ctx *ctx, struct mk_producer *p, struct mk_lab_sen
 int mk_lab_sends_wait(struct mk_lab_sends *s, int64_t timeout_ms) {
   int64_t deadline_us = mk_now_us() + timeout_ms * 1000;
   pthread_mutex_lock(&s->lock);
-  while (s->completed < s->n) {
-    int64_t now = mk_now_us();
-    if (now >= deadline_us) break;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = (int64_t)ts.tv_nsec + (deadline_us - now) * 1000;
-    ts.tv_sec += (time_t)(ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
-    pthread_cond_timedwait(&s->changed, &s->lock, &ts);
-  }
+  while (s->completed < s->n && mk_now_us() < deadline_us)
+    mk_lab_cond_wait_until(&s->changed, &s->lock, deadline_us);
   bool all = s->completed >= s->n;
   pthread_mutex_unlock(&s->lock);
   return all ? 0 : MK_ERR__TIMED_OUT;

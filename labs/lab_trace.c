@@ -20,11 +20,7 @@
 void mk_lab_collector_init(struct mk_lab_collector *c) {
   memset(c, 0, sizeof *c);
   pthread_mutex_init(&c->lock, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&c->grew, &attr);
-  pthread_condattr_destroy(&attr);
+  mk_lab_cond_init(&c->grew);
 }
 
 void mk_lab_collector_free(struct mk_lab_collector *c) {
@@ -184,15 +180,9 @@ int mk_lab_wait_event(struct mk_lab_ctx *ctx, size_t from, const char *side, con
     int64_t now = mk_now_us();
     if (now >= deadline_us) return MK_ERR__TIMED_OUT;
     pthread_mutex_lock(&ctx->col.lock);
-    if (ctx->col.n == checked) {
-      struct timespec ts;
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      int64_t wait_us = deadline_us - now < 20000 ? deadline_us - now : 20000;
-      int64_t ns = (int64_t)ts.tv_nsec + wait_us * 1000;
-      ts.tv_sec += (time_t)(ns / 1000000000);
-      ts.tv_nsec = (long)(ns % 1000000000);
-      pthread_cond_timedwait(&ctx->col.grew, &ctx->col.lock, &ts);
-    }
+    if (ctx->col.n == checked)
+      mk_lab_cond_wait_until(&ctx->col.grew, &ctx->col.lock,
+                             deadline_us - now < 20000 ? deadline_us : now + 20000);
     pthread_mutex_unlock(&ctx->col.lock);
   }
 }
@@ -201,4 +191,17 @@ void mk_lab_sleep_ms(int64_t ms) {
   struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
+}
+
+void mk_lab_cond_init(pthread_cond_t *c) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);  /* mk_now_us()'s clock */
+  pthread_cond_init(c, &attr);
+  pthread_condattr_destroy(&attr);
+}
+
+void mk_lab_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_us) {
+  struct timespec ts = {(time_t)(deadline_us / 1000000), (long)(deadline_us % 1000000) * 1000};
+  pthread_cond_timedwait(c, m, &ts);
 }

@@ -151,11 +151,7 @@ static void on_completion(const struct mk_record_metadata *md, const struct mk_e
 static void async_run_init(struct async_run *run, struct measured *m, int64_t *sent_us) {
   *run = (struct async_run){.m = m, .sent_us = sent_us};
   pthread_mutex_init(&run->lock, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);  /* send_async waits on this clock */
-  pthread_cond_init(&run->changed, &attr);
-  pthread_condattr_destroy(&attr);
+  mk_lab_cond_init(&run->changed);
 }
 
 static void async_run_destroy(struct async_run *run) {
@@ -186,16 +182,8 @@ static int send_async(struct mk_producer *p, const char *topic, struct measured 
   }
   int64_t deadline = mk_now_us() + 60000000;
   pthread_mutex_lock(&run->lock);
-  while (run->completed < sent && mk_now_us() < deadline) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += 10000000;
-    if (ts.tv_nsec >= 1000000000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&run->changed, &run->lock, &ts);
-  }
+  while (run->completed < sent && mk_now_us() < deadline)
+    mk_lab_cond_wait_until(&run->changed, &run->lock, deadline);
   bool all = run->completed >= sent;
   pthread_mutex_unlock(&run->lock);
   return all ? 0 : MK_ERR__TIMED_OUT;

@@ -69,11 +69,7 @@ static struct fates *fates_new(int cap) {
   fs->cap = cap;
   fs->caller = pthread_self();
   pthread_mutex_init(&fs->lock, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&fs->changed, &attr);
-  pthread_condattr_destroy(&attr);
+  mk_lab_cond_init(&fs->changed);
   return fs;
 }
 
@@ -128,16 +124,8 @@ static struct fate *send_timed(struct fates *fs, struct mk_producer *p, const ch
 static int fates_wait(struct fates *fs, int64_t timeout_ms) {
   int64_t deadline_us = mk_now_us() + timeout_ms * 1000;
   pthread_mutex_lock(&fs->lock);
-  while (fs->completed < fs->n) {
-    int64_t now = mk_now_us();
-    if (now >= deadline_us) break;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = (int64_t)ts.tv_nsec + (deadline_us - now) * 1000;
-    ts.tv_sec += (time_t)(ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
-    pthread_cond_timedwait(&fs->changed, &fs->lock, &ts);
-  }
+  while (fs->completed < fs->n && mk_now_us() < deadline_us)
+    mk_lab_cond_wait_until(&fs->changed, &fs->lock, deadline_us);
   bool all = fs->completed >= fs->n;
   pthread_mutex_unlock(&fs->lock);
   return all ? 0 : MK_ERR__TIMED_OUT;
