@@ -88,7 +88,7 @@ PRELOAD=$(realpath "$BENCH/nodelay_preload.so")
 # rdkafka_load --sync with the same flags.
 
 declare -A DESC SIZE COUNT PERF_PROPS RDK_FLAGS API_FLAGS CODEC
-declare -A UNCOMPRESSED   # [broker,codec]=1: librdkafka turned the codec off on that broker
+declare -A UNCOMPRESSED=()   # [broker,codec]=1: librdkafka turned the codec off on that broker
 A_PROPS="acks=1 linger.ms=5 batch.size=1000000"
 A_FLAGS="--acks 1 --linger-ms 5 --batch-size 1000000"
 DESC[a]="100 B acks=1";              SIZE[a]=100;  COUNT[a]=500000
