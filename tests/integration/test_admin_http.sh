@@ -22,7 +22,7 @@
 # 8. SIGTERM with an event stream open: exit 0
 #
 # Every command runs under a timeout, so nothing here can hang. Prints one line per check;
-# exits 1 if any failed, 77 (skipped) without kcat or curl.
+# exits 1 if any failed, 1 as well without kcat or curl.
 set -u
 
 MK=${1:?usage: test_admin_http.sh MINIKAFKA}
@@ -40,17 +40,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-failures=0
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; failures=$((failures + 1)); }
-
-for tool in kcat curl; do
-  if ! command -v $tool > /dev/null; then
-    echo "skip: $tool is not installed (Debian package $tool)"
-    exit 77
-  fi
-done
+require_tools kcat curl
 
 # sanitizer_clean FILE: no AddressSanitizer/UBSan report in FILE (checked after every run
 # whose stderr is overwritten later).

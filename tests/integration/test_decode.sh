@@ -16,10 +16,7 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-failures=0
-
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; failures=$((failures + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # hexframe NAME: annotated hex on stdin ("# ..." comments dropped) -> $T/NAME.hex and .bin
 hexframe() {
@@ -334,7 +331,7 @@ if [ -n "$manifest" ] && [ -f "$manifest" ]; then
   done < "$manifest"
   [ "$n" -gt 0 ] || fail "MANIFEST.tsv lists no fixtures"
 else
-  echo "skip fixtures (no MANIFEST.tsv)"
+  fail "fixtures: no MANIFEST.tsv in $FIXTURES"
 fi
 
 if [ "$failures" -ne 0 ]; then

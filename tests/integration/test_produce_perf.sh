@@ -16,7 +16,7 @@
 #    records at --throughput 2000 take about 2 s; --print-metrics; usage errors
 #
 # Every command runs under `timeout`, so nothing here can hang. Prints one line per check;
-# exits 1 if any failed, 77 (skipped) without kcat.
+# exits 1 if any failed, 1 as well without kcat.
 set -u
 
 MK=${1:?usage: test_produce_perf.sh MINIKAFKA}
@@ -33,15 +33,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-failures=0
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; failures=$((failures + 1)); }
-
-if ! command -v kcat > /dev/null; then
-  echo "skip: kcat is not installed (Debian package kcat)"
-  exit 77
-fi
+require_tools kcat
 
 # run NAME CMD... < input: CMD under a 60 s timeout; stdout/stderr/status in $T/out,
 # $T/err, $rc. stdin is the caller's: a file (not a pipe, which would run this function in

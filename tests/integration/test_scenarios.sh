@@ -12,8 +12,8 @@
 #    produced; GET /v1/faults shows the drop_response fault fired once, and the partition
 #    holds the record twice (the retry of a batch whose answer was lost)
 #
-# Every command runs under a timeout. Prints one line per check; exits 1 if any failed, 77
-# (skipped) without kcat or curl.
+# Every command runs under a timeout. Prints one line per check; exits 1 if any failed (or
+# without kcat or curl).
 set -u
 
 MK=${1:?usage: test_scenarios.sh MINIKAFKA SCENARIO_DIR}
@@ -34,17 +34,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-failures=0
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; failures=$((failures + 1)); }
-
-for tool in kcat curl; do
-  if ! command -v $tool > /dev/null; then
-    echo "skip: $tool is not installed (Debian package $tool)"
-    exit 77
-  fi
-done
+require_tools kcat curl
 
 # start_broker NAME ARGS...: start a broker in the background, wait for its ready line (or
 # its exit); sets BROKER_PID, BS (bootstrap.servers) and URL (the admin API).

@@ -14,7 +14,7 @@
 # 5. topics --delete, then --list no longer shows the topic
 #
 # Every command runs under `timeout`, so nothing here can hang. Prints one line per
-# check; exits 1 if any failed, 77 (skipped) without kcat.
+# check; exits 1 if any failed, 1 as well without kcat.
 set -u
 
 MK=${1:?usage: test_topics_consume.sh MINIKAFKA}
@@ -32,15 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-failures=0
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; failures=$((failures + 1)); }
-
-if ! command -v kcat > /dev/null; then
-  echo "skip: kcat is not installed (Debian package kcat)"
-  exit 77
-fi
+require_tools kcat
 
 # run NAME CMD...: CMD under a 30 s timeout; stdout/stderr/status in $T/out, $T/err, $rc.
 run() {
