@@ -49,175 +49,13 @@
 #include "producer/producer_config.h"
 #include "producer/serializers.h"
 #include "protocol/record_batch.h"
+#include "tests/support/producer_probe.h"
 
 /* ---- shared state ---------------------------------------------------------------------- */
 
 static struct mk_broker *broker;      /* the file's broker */
 static struct mk_broker *own_broker;  /* a test's own broker (it stops brokers); teardown frees */
 static struct mk_producer *producer;  /* the test's producer; teardown closes it */
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
-
-/* ---- completions: what each send's callback was told ----------------------------------- */
-
-enum { MAX_RECORDS = 8000 };
-
-struct completion {
-  atomic_int calls;    /* must end at exactly 1 */
-  int16_t error;
-  int32_t partition;
-  int64_t offset;
-  int64_t at_ms;       /* when the callback ran */
-  pthread_t thread;    /* where it ran */
-  char msg[192];
-};
-
-static struct completion done[MAX_RECORDS];
-static atomic_int complete_cb_called;
-
-static void on_complete(const struct mk_record_metadata *md, const struct mk_err *err,
-                        void *opaque) {
-  struct completion *c = &done[(intptr_t)opaque];
-  c->error = err->code;
-  c->partition = md->partition;
-  c->offset = md->offset;
-  c->at_ms = now_ms();
-  c->thread = pthread_self();
-  snprintf(c->msg, sizeof c->msg, "%s", err->msg);
-  atomic_fetch_add(&c->calls, 1);
-  atomic_fetch_add(&complete_cb_called, 1);
-}
-
-static void reset_completions(void) {
-  for (int i = 0; i < MAX_RECORDS; i++) {
-    atomic_store(&done[i].calls, 0);
-    done[i].error = 0;
-    done[i].partition = -2;
-    done[i].offset = -2;
-    done[i].msg[0] = 0;
-  }
-  atomic_store(&complete_cb_called, 0);
-}
-
-/* Wait (bounded) until n callbacks have run; returns how many have. */
-static int wait_completions(int n, int timeout_ms) {
-  int64_t until = now_ms() + timeout_ms;
-  while (atomic_load(&complete_cb_called) < n && now_ms() < until) sleep_ms(5);
-  return atomic_load(&complete_cb_called);
-}
-
-/* Records from..to-1 each completed exactly once. */
-static void assert_completed_once(int from, int to) {
-  for (int i = from; i < to; i++)
-    if (atomic_load(&done[i].calls) != 1)
-      fail_msg("record %d completed %d times", i, atomic_load(&done[i].calls));
-}
-
-/* ... and each succeeded. */
-static void assert_succeeded(int from, int to) {
-  assert_completed_once(from, to);
-  for (int i = from; i < to; i++)
-    if (done[i].error) fail_msg("record %d failed: %s (%s)", i, mk_err_name(done[i].error), done[i].msg);
-}
-
-/* ---- trace capture (common/trace.h) ---------------------------------------------------- */
-
-static struct {
-  pthread_mutex_t lock;
-  int sink;
-  const char *filters[4];  /* keep a line containing any of these (all lines if none) */
-  int nfilters;
-  char **lines;
-  int n, cap;
-} capture = {PTHREAD_MUTEX_INITIALIZER, -1, {NULL}, 0, NULL, 0, 0};
-
-static void capture_sink(void *opaque, const char *line, size_t len) {
-  (void)opaque;
-  char *copy = strndup(line, len);
-  if (!copy) return;
-  bool keep = capture.nfilters == 0;
-  for (int i = 0; i < capture.nfilters && !keep; i++) keep = strstr(copy, capture.filters[i]) != NULL;
-  if (!keep) {
-    free(copy);
-    return;
-  }
-  pthread_mutex_lock(&capture.lock);
-  if (capture.n == capture.cap) {
-    int cap = capture.cap ? capture.cap * 2 : 256;
-    char **l = realloc(capture.lines, sizeof *l * (size_t)cap);
-    if (!l) {
-      pthread_mutex_unlock(&capture.lock);
-      free(copy);
-      return;
-    }
-    capture.lines = l;
-    capture.cap = cap;
-  }
-  capture.lines[capture.n++] = copy;
-  pthread_mutex_unlock(&capture.lock);
-}
-
-/* Start capturing trace lines that contain any of the filters (NULL-terminated). */
-static void capture_start(const char *filter, ...) {
-  va_list ap;
-  va_start(ap, filter);
-  capture.nfilters = 0;
-  for (const char *f = filter; f && capture.nfilters < 4; f = va_arg(ap, const char *))
-    capture.filters[capture.nfilters++] = f;
-  va_end(ap);
-  capture.sink = mk_trace_add_sink(capture_sink, NULL);
-  assert_true(capture.sink >= 0);
-}
-
-static void capture_stop(void) {
-  if (capture.sink >= 0) mk_trace_remove_sink(capture.sink);
-  capture.sink = -1;
-  pthread_mutex_lock(&capture.lock);
-  for (int i = 0; i < capture.n; i++) free(capture.lines[i]);
-  free(capture.lines);
-  capture.lines = NULL;
-  capture.n = capture.cap = 0;
-  pthread_mutex_unlock(&capture.lock);
-}
-
-/* Index of the first captured line at or after `from` containing a (and b, if not NULL),
- * or -1. */
-static int capture_find(int from, const char *a, const char *b) {
-  pthread_mutex_lock(&capture.lock);
-  int found = -1;
-  for (int i = from < 0 ? 0 : from; i < capture.n && found < 0; i++)
-    if (strstr(capture.lines[i], a) && (!b || strstr(capture.lines[i], b))) found = i;
-  pthread_mutex_unlock(&capture.lock);
-  return found;
-}
-
-static int capture_count(const char *a, const char *b) {
-  int n = 0;
-  for (int i = capture_find(0, a, b); i >= 0; i = capture_find(i + 1, a, b)) n++;
-  return n;
-}
-
-/* A copy of captured line i (the caller frees it). */
-static char *capture_line(int i) {
-  pthread_mutex_lock(&capture.lock);
-  char *copy = i >= 0 && i < capture.n ? strdup(capture.lines[i]) : NULL;
-  pthread_mutex_unlock(&capture.lock);
-  return copy;
-}
-
-/* The integer after "key": in a JSON line (the first one at or after `from`), or INT64_MIN. */
-static int64_t json_int(const char *line, const char *key) {
-  char pattern[64];
-  snprintf(pattern, sizeof pattern, "\"%s\":", key);
-  const char *at = strstr(line, pattern);
-  return at ? strtoll(at + strlen(pattern), NULL, 10) : INT64_MIN;
-}
 
 /* ---- the broker ------------------------------------------------------------------------ */
 
@@ -464,32 +302,8 @@ static struct mk_producer *start_producer(const char *bootstrap, ...) {
   return producer;
 }
 
-/* Send a string value (key NULL = no key) reporting to done[index] (index < 0: no callback). */
-static int send_value(struct mk_producer *p, const char *topic, int32_t partition, const char *key,
-                      const char *value, int index) {
-  struct mk_producer_record rec = {.topic = topic, .partition = partition,
-                                   .key = mk_value_string(key), .value = mk_value_string(value),
-                                   .timestamp = -1};
-  struct mk_err err = {0};
-  return mk_producer_send(p, &rec, index >= 0 ? on_complete : NULL, (void *)(intptr_t)index, NULL,
-                          &err);
-}
-
-static void flush_ok(struct mk_producer *p, int timeout_ms) {
-  struct mk_err err = {0};
-  if (mk_producer_flush(p, timeout_ms, &err)) fail_msg("flush: %s", err.msg);
-}
-
 static double metric(struct mk_producer *p, const char *name) {
   return mk_producer_metric(p, name);
-}
-
-/* Send one record, flush, and require success: the producer has its producer id and the
- * broker knows it (its state for the partition holds a batch). Uses done[index]. */
-static void warm_up(struct mk_producer *p, const char *topic, int index) {
-  assert_int_equal(send_value(p, topic, 0, NULL, "warm-up", index), 0);
-  flush_ok(p, 10000);
-  assert_succeeded(index, index + 1);
 }
 
 static void close_producer(int64_t timeout_ms) {
@@ -629,7 +443,7 @@ static double records_per_request(const char *topic, const char *partitioner_cla
   int requests = 0;
   int64_t records = 0;
   for (int i = capture_find(0, "request_sent", topic); i >= 0; i = capture_find(i + 1, "request_sent", topic)) {
-    char *line = capture_line(i);
+    char *line = capture_line(i, NULL);
     requests++;
     for (const char *at = strstr(line, "\"records\":"); at; at = strstr(at + 1, "\"records\":"))
       records += strtoll(at + strlen("\"records\":"), NULL, 10);
@@ -1126,7 +940,7 @@ static void test_retry_backoff_grows_exponentially_with_jitter_up_to_the_max(voi
   int64_t first = -1;
   for (int i = capture_find(0, "\"event\":\"retry\"", NULL); i >= 0;
        i = capture_find(i + 1, "\"event\":\"retry\"", NULL)) {
-    char *line = capture_line(i);
+    char *line = capture_line(i, NULL);
     int64_t attempt = json_int(line, "attempt"), backoff = json_int(line, "backoff_ms");
     free(line);
     double term = BASE;
@@ -1737,7 +1551,7 @@ static void test_trace_shows_every_step_of_a_record_in_order(void **state) {
     if (i < at) fail_msg("event %s came before the step it follows", steps[s]);
     at = i;
   }
-  char *line = capture_line(capture_find(0, "\"event\":\"batch_ready\"", NULL));
+  char *line = capture_line(capture_find(0, "\"event\":\"batch_ready\"", NULL), NULL);
   assert_true(strstr(line, "\"reason\":\"flush\"") || strstr(line, "\"reason\":\"linger\""));
   free(line);
   /* A keyless record too: its partition (the sticky one) is chosen before it is appended
@@ -1754,22 +1568,22 @@ static void test_trace_shows_every_step_of_a_record_in_order(void **state) {
 static void test_trace_events_carry_the_fields_design_lists(void **state) {
   (void)state;
   trace_one_record("traced-fields");
-  char *line = capture_line(capture_find(0, "\"event\":\"partition\"", NULL));
+  char *line = capture_line(capture_find(0, "\"event\":\"partition\"", NULL), NULL);
   assert_non_null(line);
   assert_non_null(strstr(line, "\"reason\":\"key_hash\""));
   assert_int_equal(json_int(line, "partition"), done[1].partition);
   free(line);
-  line = capture_line(capture_find(0, "\"event\":\"append\"", NULL));
+  line = capture_line(capture_find(0, "\"event\":\"append\"", NULL), NULL);
   assert_true(json_int(line, "batch_id") >= 0);
   assert_int_equal(json_int(line, "records"), 1);
   assert_true(json_int(line, "bytes") > 0);
   free(line);
-  line = capture_line(capture_find(0, "\"event\":\"complete\"", NULL));
+  line = capture_line(capture_find(0, "\"event\":\"complete\"", NULL), NULL);
   assert_non_null(strstr(line, "\"topic\":\"traced-fields\""));
   assert_int_equal(json_int(line, "partition"), done[1].partition);
   assert_int_equal(json_int(line, "offset"), done[1].offset);
   free(line);
-  line = capture_line(capture_find(0, "\"event\":\"request_sent\"", NULL));
+  line = capture_line(capture_find(0, "\"event\":\"request_sent\"", NULL), NULL);
   assert_true(json_int(line, "broker") >= 0);
   assert_true(json_int(line, "producer_id") >= 0);
   assert_int_equal(json_int(line, "epoch"), 0);

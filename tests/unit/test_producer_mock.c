@@ -46,164 +46,12 @@
 #include "producer/producer_config.h"
 #include "producer/serializers.h"
 #include "protocol/api.h"
+#include "tests/support/producer_probe.h"
 
 static rd_kafka_t *mock_owner;            /* the rd_kafka_t the mock cluster lives in */
 static rd_kafka_mock_cluster_t *mcluster;
 static const char *bootstraps;            /* "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3" */
 static struct mk_producer *producer;      /* the test's producer; teardown closes it */
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
-
-/* ---- completions ----------------------------------------------------------------------- */
-
-enum { MAX_RECORDS = 2000 };
-
-struct completion {
-  atomic_int calls;
-  int16_t error;
-  int32_t partition;
-  int64_t offset;
-  int64_t at_ms;
-  char msg[192];
-};
-
-static struct completion done[MAX_RECORDS];
-static atomic_int complete_cb_called;
-
-static void on_complete(const struct mk_record_metadata *md, const struct mk_err *err,
-                        void *opaque) {
-  struct completion *c = &done[(intptr_t)opaque];
-  c->error = err->code;
-  c->partition = md->partition;
-  c->offset = md->offset;
-  c->at_ms = now_ms();
-  snprintf(c->msg, sizeof c->msg, "%s", err->msg);
-  atomic_fetch_add(&c->calls, 1);
-  atomic_fetch_add(&complete_cb_called, 1);
-}
-
-static void reset_completions(void) {
-  for (int i = 0; i < MAX_RECORDS; i++) {
-    atomic_store(&done[i].calls, 0);
-    done[i].error = 0;
-    done[i].partition = -2;
-    done[i].offset = -2;
-    done[i].msg[0] = 0;
-  }
-  atomic_store(&complete_cb_called, 0);
-}
-
-static int wait_completions(int n, int timeout_ms) {
-  int64_t until = now_ms() + timeout_ms;
-  while (atomic_load(&complete_cb_called) < n && now_ms() < until) sleep_ms(5);
-  return atomic_load(&complete_cb_called);
-}
-
-static void assert_completed_once(int from, int to) {
-  for (int i = from; i < to; i++)
-    if (atomic_load(&done[i].calls) != 1)
-      fail_msg("record %d completed %d times", i, atomic_load(&done[i].calls));
-}
-
-static void assert_succeeded(int from, int to) {
-  assert_completed_once(from, to);
-  for (int i = from; i < to; i++)
-    if (done[i].error) fail_msg("record %d failed: %s (%s)", i, mk_err_name(done[i].error), done[i].msg);
-}
-
-/* ---- trace capture ------------------------------------------------------------------------ */
-
-static struct {
-  pthread_mutex_t lock;
-  int sink;
-  const char *filter;
-  char **lines;
-  int64_t *at_ms;
-  int n, cap;
-} capture = {PTHREAD_MUTEX_INITIALIZER, -1, NULL, NULL, NULL, 0, 0};
-
-static void capture_sink(void *opaque, const char *line, size_t len) {
-  (void)opaque;
-  char *copy = strndup(line, len);
-  if (!copy) return;
-  if (capture.filter && !strstr(copy, capture.filter)) {
-    free(copy);
-    return;
-  }
-  pthread_mutex_lock(&capture.lock);
-  if (capture.n == capture.cap) {
-    int cap = capture.cap ? capture.cap * 2 : 256;
-    char **l = realloc(capture.lines, sizeof *l * (size_t)cap);
-    int64_t *t = l ? realloc(capture.at_ms, sizeof *t * (size_t)cap) : NULL;
-    if (l) capture.lines = l;
-    if (t) capture.at_ms = t;
-    if (!l || !t) {
-      pthread_mutex_unlock(&capture.lock);
-      free(copy);
-      return;
-    }
-    capture.cap = cap;
-  }
-  capture.at_ms[capture.n] = now_ms();
-  capture.lines[capture.n++] = copy;
-  pthread_mutex_unlock(&capture.lock);
-}
-
-/* Capture the producer's trace lines that contain filter (all producer lines if NULL). */
-static void capture_start(const char *filter) {
-  capture.filter = filter;
-  capture.sink = mk_trace_add_sink(capture_sink, NULL);
-  assert_true(capture.sink >= 0);
-}
-
-static void capture_stop(void) {
-  if (capture.sink >= 0) mk_trace_remove_sink(capture.sink);
-  capture.sink = -1;
-  pthread_mutex_lock(&capture.lock);
-  for (int i = 0; i < capture.n; i++) free(capture.lines[i]);
-  free(capture.lines);
-  free(capture.at_ms);
-  capture.lines = NULL;
-  capture.at_ms = NULL;
-  capture.n = capture.cap = 0;
-  pthread_mutex_unlock(&capture.lock);
-}
-
-static int capture_find(int from, const char *a, const char *b) {
-  pthread_mutex_lock(&capture.lock);
-  int found = -1;
-  for (int i = from < 0 ? 0 : from; i < capture.n && found < 0; i++)
-    if (strstr(capture.lines[i], a) && (!b || strstr(capture.lines[i], b))) found = i;
-  pthread_mutex_unlock(&capture.lock);
-  return found;
-}
-
-static int capture_count(const char *a, const char *b) {
-  int n = 0;
-  for (int i = capture_find(0, a, b); i >= 0; i = capture_find(i + 1, a, b)) n++;
-  return n;
-}
-
-static char *capture_line(int i, int64_t *at_ms) {
-  pthread_mutex_lock(&capture.lock);
-  char *copy = i >= 0 && i < capture.n ? strdup(capture.lines[i]) : NULL;
-  if (copy && at_ms) *at_ms = capture.at_ms[i];
-  pthread_mutex_unlock(&capture.lock);
-  return copy;
-}
-
-static int64_t json_int(const char *line, const char *key) {
-  char pattern[64];
-  snprintf(pattern, sizeof pattern, "\"%s\":", key);
-  const char *at = strstr(line, pattern);
-  return at ? strtoll(at + strlen(pattern), NULL, 10) : INT64_MIN;
-}
 
 /* ---- the mock cluster --------------------------------------------------------------------- */
 
@@ -362,27 +210,6 @@ static struct mk_producer *start_producer(const char *first_key, ...) {
   return start_producer_cfg(cfg);
 }
 
-static int send_value(struct mk_producer *p, const char *topic, int32_t partition, const char *key,
-                      const char *value, int index) {
-  struct mk_producer_record rec = {.topic = topic, .partition = partition,
-                                   .key = mk_value_string(key), .value = mk_value_string(value),
-                                   .timestamp = -1};
-  struct mk_err err = {0};
-  return mk_producer_send(p, &rec, index >= 0 ? on_complete : NULL, (void *)(intptr_t)index, NULL,
-                          &err);
-}
-
-static void flush_ok(struct mk_producer *p, int timeout_ms) {
-  struct mk_err err = {0};
-  if (mk_producer_flush(p, timeout_ms, &err)) fail_msg("flush: %s", err.msg);
-}
-
-static void warm_up(struct mk_producer *p, const char *topic, int index) {
-  assert_int_equal(send_value(p, topic, 0, NULL, "warm-up", index), 0);
-  flush_ok(p, 10000);
-  assert_succeeded(index, index + 1);
-}
-
 /* ==== the basics ============================================================================ */
 
 static void test_mock_every_send_mode_completes(void **state) {
@@ -512,7 +339,7 @@ static void test_mock_acks_0_completes_every_record_with_offset_minus_1(void **s
 static void test_mock_retriable_errors_are_retried_with_exponential_backoff(void **state) {
   (void)state;
   create_topic("mock-retry", 1);
-  capture_start("\"side\":\"producer\"");
+  capture_start("\"side\":\"producer\"", NULL);
   struct mk_producer *p = start_producer("linger.ms", "20", "retry.backoff.ms", "100",
                                          "retry.backoff.max.ms", "1000", NULL);
   warm_up(p, "mock-retry", 0);
@@ -601,7 +428,7 @@ static void test_mock_every_send_completes_once_through_disconnects(void **state
 static void test_mock_request_timeout_closes_the_connection_and_retries(void **state) {
   (void)state;
   create_topic("mock-timeout", 1);
-  capture_start("\"event\":\"retry\"");
+  capture_start("\"event\":\"retry\"", NULL);
   struct mk_producer *p = start_producer("linger.ms", "0", "request.timeout.ms", "1000",
                                          "delivery.timeout.ms", "10000", NULL);
   warm_up(p, "mock-timeout", 0);
@@ -729,7 +556,7 @@ static void test_mock_retries_without_idempotence_can_reorder(void **state) {
 static void test_mock_idempotent_sequence_numbers_are_contiguous_and_kept_on_retry(void **state) {
   (void)state;
   create_topic("mock-sequences", 2);
-  capture_start("\"event\":\"request_sent\"");
+  capture_start("\"event\":\"request_sent\"", NULL);
   struct mk_producer *p = start_producer("linger.ms", "0", "batch.size", "200", NULL);
   rd_kafka_mock_push_request_errors(mcluster, MK_API_PRODUCE, 2,
                                     RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
@@ -787,7 +614,7 @@ static void test_mock_idempotent_sequence_numbers_are_contiguous_and_kept_on_ret
 static void test_mock_leader_move_is_followed_after_not_leader_or_follower(void **state) {
   (void)state;
   create_topic("mock-moving", 1);
-  capture_start("\"side\":\"producer\"");
+  capture_start("\"side\":\"producer\"", NULL);
   struct mk_producer *p = start_producer("linger.ms", "0", NULL);
   warm_up(p, "mock-moving", 0);
   char *line = capture_line(capture_find(0, "\"event\":\"request_sent\"", NULL), NULL);
@@ -811,7 +638,7 @@ static void test_mock_leader_death_while_idle_is_noticed_through_a_metadata_refr
   /* Nothing is in flight when the leader goes away: only the disconnect tells the
    * producer. Java's NetworkClient asks for new metadata on every disconnect. */
   create_topic("mock-idle-leader", 1);
-  capture_start("\"event\":\"request_sent\"");
+  capture_start("\"event\":\"request_sent\"", NULL);
   struct mk_producer *p = start_producer("linger.ms", "0", "request.timeout.ms", "2000",
                                          "delivery.timeout.ms", "4000", NULL);
   warm_up(p, "mock-idle-leader", 0);
@@ -836,7 +663,7 @@ static void test_mock_retry_backoff_never_exceeds_retry_backoff_max_ms(void **st
   /* Java's ExponentialBackoff caps the jittered value: min(term * (1 +- 0.2), max). */
   enum { BASE = 10, MAX = 20, ERRORS = 16 };
   create_topic("mock-backoff", 1);
-  capture_start("\"event\":\"retry\"");
+  capture_start("\"event\":\"retry\"", NULL);
   struct mk_producer *p = start_producer("linger.ms", "0", "retry.backoff.ms", "10",
                                          "retry.backoff.max.ms", "20", NULL);
   warm_up(p, "mock-backoff", 0);
