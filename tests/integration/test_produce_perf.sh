@@ -23,12 +23,7 @@ MK=${1:?usage: test_produce_perf.sh MINIKAFKA}
 T=$(mktemp -d)
 BROKER_PID=
 cleanup() {
-  if [ -n "$BROKER_PID" ]; then
-    kill "$BROKER_PID" 2> /dev/null
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$BROKER_PID" 2> /dev/null || break; sleep 0.2; done
-    kill -9 "$BROKER_PID" 2> /dev/null
-    wait "$BROKER_PID" 2> /dev/null
-  fi
+  stop_broker
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -37,48 +32,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_tools kcat
 
-# run NAME CMD... < input: CMD under a 60 s timeout; stdout/stderr/status in $T/out,
-# $T/err, $rc. stdin is the caller's: a file (not a pipe, which would run this function in
-# a subshell and lose $rc) or /dev/null.
-run() {
-  current=$1; shift
-  timeout 60 "$@" > "$T/out" 2> "$T/err"
-  rc=$?
-  if grep -Eq 'runtime error|Sanitizer' "$T/err"; then fail "$current: sanitizer report"; fi
-}
-expect_rc() {  # expect_rc N: the last run exited with N
-  if [ "$rc" -eq "$1" ]; then return 0; fi
-  fail "$current: exit $rc (expected $1), stderr: $(head -c 600 "$T/err")"
-  return 1
-}
-# expect_same FILE: $T/out is exactly FILE
-expect_same() {
-  if cmp -s "$T/out" "$1"; then pass "$current"; else
-    fail "$current: output differs from expected"
-    diff "$1" "$T/out" | head -20 | sed 's/^/     /'
-  fi
-}
-
 # ---- 1. the broker ---------------------------------------------------------------------------
 
-for attempt in 1 2 3 4 5; do
-  PORT=$((20000 + RANDOM % 30000))
-  "$MK" broker --port "$PORT" --brokers 3 --admin-port 0 > "$T/broker.out" 2> "$T/broker.err" &
-  BROKER_PID=$!
-  for _ in $(seq 1 100); do  # up to 10 s for the ready line
-    grep -q 'ready' "$T/broker.out" 2> /dev/null && break
-    kill -0 "$BROKER_PID" 2> /dev/null || break
-    sleep 0.1
-  done
-  grep -q 'ready' "$T/broker.out" && break
-  kill "$BROKER_PID" 2> /dev/null; wait "$BROKER_PID" 2> /dev/null; BROKER_PID=
-done
-if [ -z "$BROKER_PID" ]; then
-  echo "FAIL broker did not start: $(cat "$T/broker.err")"
-  exit 1
-fi
-BS="127.0.0.1:$PORT"
-pass "broker ready on $BS"
+start_cluster
 
 create_topic() {  # create_topic NAME PARTITIONS
   if ! timeout 30 "$MK" topics --bootstrap-server "$BS" --create --topic "$1" --partitions "$2" \

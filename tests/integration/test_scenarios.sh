@@ -20,14 +20,6 @@ MK=${1:?usage: test_scenarios.sh MINIKAFKA SCENARIO_DIR}
 DIR=${2:?usage: test_scenarios.sh MINIKAFKA SCENARIO_DIR}
 T=$(mktemp -d)
 BROKER_PID=
-stop_broker() {
-  [ -n "$BROKER_PID" ] || return 0
-  kill "$BROKER_PID" 2> /dev/null
-  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$BROKER_PID" 2> /dev/null || break; sleep 0.2; done
-  kill -9 "$BROKER_PID" 2> /dev/null
-  wait "$BROKER_PID" 2> /dev/null
-  BROKER_PID=
-}
 cleanup() {
   stop_broker
   rm -rf "$T"
