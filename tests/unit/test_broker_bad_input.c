@@ -842,10 +842,9 @@ static void test_random_bytes_are_closed_or_left_waiting(void **state) {
   expect_every_broker_answers();
 }
 
-static void test_size_over_socket_request_max_bytes_closes(void **state) {
-  (void)state;
-  static const int32_t sizes[] = {SOCKET_REQUEST_MAX_BYTES + 1, INT32_MAX};
-  for (size_t i = 0; i < 2; i++) {
+/* Each size prefix alone, on its own connection: closed, with `logged` in the log line. */
+static void expect_size_prefixes_close(const int32_t *sizes, size_t n, const char *logged) {
+  for (size_t i = 0; i < n; i++) {
     size_t mark = log_mark();
     struct conn c = conn_open((int)i % NBROKERS);
     uint8_t prefix[4];
@@ -854,10 +853,16 @@ static void test_size_over_socket_request_max_bytes_closes(void **state) {
     char what[64];
     snprintf(what, sizeof what, "a size prefix of %d", sizes[i]);
     expect_closed(&c, what);
-    expect_close_logged(mark, &c, "exceeds socket.request.max.bytes");
+    expect_close_logged(mark, &c, logged);
     conn_close(&c);
   }
   expect_every_broker_answers();
+}
+
+static void test_size_over_socket_request_max_bytes_closes(void **state) {
+  (void)state;
+  static const int32_t sizes[] = {SOCKET_REQUEST_MAX_BYTES + 1, INT32_MAX};
+  expect_size_prefixes_close(sizes, 2, "exceeds socket.request.max.bytes");
 }
 
 /* Kafka closes only above the limit: a frame of exactly socket.request.max.bytes is read. */
@@ -875,19 +880,7 @@ static void test_size_of_exactly_socket_request_max_bytes_is_accepted(void **sta
 static void test_negative_and_tiny_size_prefixes_close(void **state) {
   (void)state;
   static const int32_t sizes[] = {-1, INT32_MIN, -8, 0, 1, 7};
-  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-    size_t mark = log_mark();
-    struct conn c = conn_open((int)i % NBROKERS);
-    uint8_t prefix[4];
-    mk_store_u32(prefix, (uint32_t)sizes[i]);
-    send_all(&c, prefix, 4);
-    char what[64];
-    snprintf(what, sizeof what, "a size prefix of %d", sizes[i]);
-    expect_closed(&c, what);
-    expect_close_logged(mark, &c, "too small for a request header");
-    conn_close(&c);
-  }
-  expect_every_broker_answers();
+  expect_size_prefixes_close(sizes, sizeof sizes / sizeof sizes[0], "too small for a request header");
 }
 
 /* A frame cut anywhere, then a close: the broker waits, then drops what it had. */
