@@ -57,10 +57,7 @@ struct mk_batch *mk_batch_new(const struct mk_record_batch *parsed, int64_t base
   b->producer_id = parsed->producer_id;
   b->producer_epoch = parsed->producer_epoch;
   b->base_sequence = parsed->base_sequence;
-  /* DefaultRecordBatch.lastSequence: no sequence stays no sequence. */
-  b->last_sequence = parsed->base_sequence == MK_NO_SEQUENCE
-                         ? MK_NO_SEQUENCE
-                         : mk_sequence_increment(parsed->base_sequence, parsed->last_offset_delta);
+  b->last_sequence = mk_last_sequence(parsed->base_sequence, parsed->last_offset_delta);
   b->records_count = parsed->records_count;
   b->attributes = parsed->attributes;
   b->is_transactional = (parsed->attributes & MK_ATTR_TRANSACTIONAL) != 0;

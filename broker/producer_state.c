@@ -120,9 +120,7 @@ int mk_producer_state_check(const struct mk_producer_state *ps, const struct mk_
   const struct mk_producer_entry *e = mk_producer_state_lookup(ps, b->producer_id);
   bool control = (b->attributes & MK_ATTR_CONTROL) != 0;
   int32_t first_seq = b->base_sequence;
-  int32_t last_seq = first_seq == MK_NO_SEQUENCE
-                         ? MK_NO_SEQUENCE
-                         : mk_sequence_increment(first_seq, b->last_offset_delta);
+  int32_t last_seq = mk_last_sequence(first_seq, b->last_offset_delta);
 
   /* A retry of a batch that made it into the log the first time (its response was
    * lost): same epoch, and exactly the sequence range of one of the retained batches.

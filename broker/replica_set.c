@@ -113,8 +113,9 @@ void mk_replica_set_replicate(struct mk_broker *b, struct mk_partition *p) {
     if (due >= 0 && (next_due < 0 || due < next_due)) next_due = due;
   }
   bool moved = mk_replica_set_update_hw(b, p);
+  /* After the HW: a follower rejoins once it has reached it (and adding one whose log
+   * reaches the HW can never move the HW, so it is not recomputed). */
   for (int r = 0; r < p->nreplicas; r++) maybe_expand_isr(b, p, &p->replicas[r]);
-  moved |= mk_replica_set_update_hw(b, p);
   schedule_lag_timer(b, next_due);
   if (moved) mk_purgatory_check(b);
 }
