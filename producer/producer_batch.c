@@ -17,7 +17,6 @@ struct mk_producer_batch *mk_producer_batch_new(struct mk_producer *producer, co
   b->topic = topic;
   b->partition = partition;
   b->created_ms = now_ms;
-  b->last_attempt_ms = now_ms;
   b->producer_id = -1;
   b->producer_epoch = -1;
   b->base_sequence = -1;

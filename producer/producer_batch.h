@@ -42,7 +42,7 @@ struct mk_record_thunk {
   int32_t key_size, value_size;   /* serialized sizes, -1 for null */
 };
 
-enum mk_batch_state { MK_BATCH_OPEN, MK_BATCH_SUCCEEDED, MK_BATCH_FAILED, MK_BATCH_ABORTED };
+enum mk_batch_state { MK_BATCH_OPEN, MK_BATCH_SUCCEEDED, MK_BATCH_FAILED };
 
 struct mk_producer_batch {
   /* Set at creation, read-only after. */
@@ -62,7 +62,6 @@ struct mk_producer_batch {
   uint8_t *bytes;                 /* the finished record batch (built once, on first drain) */
   size_t bytes_len;
   int attempts;                   /* sends so far */
-  int64_t last_attempt_ms;
   int64_t drained_ms;
   bool in_retry;                  /* re-enqueued after a failure */
   int64_t retry_at_ms;            /* in_retry: not ready before this (retry backoff) */

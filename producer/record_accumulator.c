@@ -128,13 +128,6 @@ static struct topic_entry *topic_entry(struct mk_accumulator *acc, const char *n
   return t;
 }
 
-const char *mk_accumulator_topic_name(struct mk_accumulator *acc, const char *topic) {
-  pthread_mutex_lock(&acc->lock);
-  struct topic_entry *t = topic_entry(acc, topic, true);
-  pthread_mutex_unlock(&acc->lock);
-  return t ? t->name : NULL;
-}
-
 static struct deque *get_deque(struct mk_accumulator *acc, struct topic_entry *t, int32_t partition) {
   if (partition >= t->ndeques) {
     int32_t n = partition + 1;
@@ -476,7 +469,6 @@ void mk_accumulator_reenqueue(struct mk_accumulator *acc, struct mk_producer_bat
   struct topic_entry *t = topic_entry(acc, b->topic, false);
   struct deque *d = t && b->partition < t->ndeques ? t->deques[b->partition] : NULL;
   b->in_retry = true;
-  b->last_attempt_ms = now;
   b->retry_at_ms = now + backoff_ms;
   b->drained_ms = 0;  /* back in the deque: no longer in flight */
   b->ready_traced = false;
@@ -518,9 +510,10 @@ void mk_accumulator_reset_sequences(struct mk_accumulator *acc, int64_t producer
     acc->all[i]->state.next_sequence = 0;
     acc->all[i]->state.last_acked_sequence = -1;
     /* A batch awaiting retry keeps its bytes (and its place at the head) but must carry the
-     * new id and a sequence from 0, or the broker would reject it as out of order. */
+     * new id and a sequence from 0, or the broker would reject it as out of order. Batches
+     * never sent have no bytes yet: they get their sequences when drained. */
     for (struct mk_producer_batch *b = acc->all[i]->head; b; b = b->next) {
-      if (!b->in_retry || !b->bytes) continue;
+      if (!b->in_retry) continue;
       int32_t seq = acc->all[i]->state.next_sequence;
       acc->all[i]->state.next_sequence += b->record_count;
       b->producer_id = producer_id;
@@ -528,12 +521,6 @@ void mk_accumulator_reset_sequences(struct mk_accumulator *acc, int64_t producer
       b->base_sequence = seq;
       mk_record_batch_set_producer(b->bytes, b->bytes_len, producer_id, epoch, seq);
     }
-    /* Batches not yet sent get sequences afresh when drained. */
-    for (struct mk_producer_batch *b = acc->all[i]->head; b; b = b->next)
-      if (!b->in_retry && b->bytes) {
-        free(b->bytes);
-        b->bytes = NULL;
-      }
   }
   pthread_mutex_unlock(&acc->lock);
 }
@@ -558,22 +545,19 @@ void mk_accumulator_deallocate(struct mk_accumulator *acc, struct mk_producer_ba
   pthread_mutex_unlock(&acc->lock);
 }
 
-/* Fail (outside the lock: callbacks may take other locks) the batches in list. */
-/* Complete b's records with err, then free it. Lock not held (callbacks run here). */
-static void fail_batch(struct mk_accumulator *acc, struct mk_producer_batch *b,
-                       const struct mk_err *err) {
+void mk_accumulator_fail_batch(struct mk_accumulator *acc, struct mk_producer_batch *b,
+                              const struct mk_err *err) {
   mk_producer_batch_done(b, -1, -1, err);  /* counts record-error-total */
-  pthread_mutex_lock(&acc->lock);
-  deallocate_locked(acc, b);
-  pthread_mutex_unlock(&acc->lock);
+  mk_accumulator_deallocate(acc, b);
 }
 
+/* Fail (outside the lock: callbacks may take other locks) the batches in list. */
 static void fail_list(struct mk_accumulator *acc, struct mk_producer_batch *list,
                       const struct mk_err *err) {
   while (list) {
     struct mk_producer_batch *b = list;
     list = b->next;
-    fail_batch(acc, b, err);
+    mk_accumulator_fail_batch(acc, b, err);
   }
 }
 
@@ -603,7 +587,7 @@ bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
                "Expiring %d record(s) for %s-%d:%lld ms has passed since batch creation "
                "(delivery.timeout.ms=%lld)", b->record_count, b->topic, b->partition,
                (long long)(now - b->created_ms), (long long)timeout);
-    fail_batch(acc, b, &err);
+    mk_accumulator_fail_batch(acc, b, &err);
   }
   return had_sequence;
 }

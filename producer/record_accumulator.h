@@ -83,9 +83,6 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
                           const struct mk_record_thunk *thunk, bool abort_on_new_batch,
                           int64_t deadline_ms, bool *wake_sender, struct mk_err *err);
 
-/* The topic name string the accumulator keeps (valid until it is freed), or NULL. */
-const char *mk_accumulator_topic_name(struct mk_accumulator *acc, const char *topic);
-
 /* ---- the Sender's side ----------------------------------------------------------------- */
 
 /* Which brokers have a batch to send now (ready_nodes, up to max_nodes; returns how many),
@@ -131,6 +128,10 @@ bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now_ms);
 
 /* A completed batch: free it and return its memory. Thread: sender (or closing thread). */
 void mk_accumulator_deallocate(struct mk_accumulator *acc, struct mk_producer_batch *batch);
+/* Complete every record of batch with err (callbacks run here, so no lock may be held),
+ * then deallocate it. Thread: sender (or the closing thread, at close). */
+void mk_accumulator_fail_batch(struct mk_accumulator *acc, struct mk_producer_batch *batch,
+                               const struct mk_err *err);
 
 /* flush(): make every batch ready at once, and wait until those appended before now have
  * completed, at most until deadline_ms (-1 = no limit). Returns 0 or MK_ERR__TIMED_OUT.

@@ -293,8 +293,7 @@ static bool leader_moved(int code) {
  * idempotent producer needs a new id. */
 static void fail_batch(struct mk_sender *s, struct mk_producer_batch *b, const struct mk_err *err) {
   if (s->tm.idempotent && b->base_sequence >= 0) s->tm.need_producer_id = true;
-  mk_producer_batch_done(b, -1, -1, err);
-  mk_accumulator_deallocate(s->acc, b);
+  mk_accumulator_fail_batch(s->acc, b, err);
 }
 
 /* Java's Sender.completeBatch for an error: retry (canRetry) or fail the batch. */
@@ -438,7 +437,6 @@ static void send_produce(struct mk_sender *s, int32_t node, struct mk_producer_b
     struct mk_producer_batch *b = batches[i];
     ctx->batches[i] = b;
     b->attempts++;
-    b->last_attempt_ms = now;
     records += b->record_count;
     bytes += b->bytes_len;
     mk_metrics_record(&s->p->metrics, MK_M_BATCH_SIZE, (double)b->bytes_len);
