@@ -44,27 +44,6 @@
 #include "protocol/errors.h"
 #include "protocol/record_batch.h"
 
-/* ---- sequence numbers -------------------------------------------------------------------- */
-
-/* Kafka's DefaultRecordBatch.incrementSequence / decrementSequence: sequence numbers are
- * non-negative int32s that wrap from INT32_MAX to 0, so a batch starting at INT32_MAX - 1
- * with three records has last sequence 0. (These belong next to the batch format; they
- * live here until protocol/record_batch.h has them.) */
-static inline int32_t mk_sequence_increment(int32_t sequence, int32_t increment) {
-  if (sequence > INT32_MAX - increment) return increment - (INT32_MAX - sequence) - 1;
-  return sequence + increment;
-}
-
-/* A batch's last sequence (Kafka's DefaultRecordBatch.lastSequence): no sequence stays no
- * sequence. */
-static inline int32_t mk_last_sequence(int32_t base_sequence, int32_t last_offset_delta) {
-  return base_sequence == MK_NO_SEQUENCE ? MK_NO_SEQUENCE
-                                         : mk_sequence_increment(base_sequence, last_offset_delta);
-}
-static inline int32_t mk_sequence_decrement(int32_t sequence, int32_t decrement) {
-  if (sequence < decrement) return INT32_MAX - (decrement - sequence) + 1;
-  return sequence - decrement;
-}
 
 /* ---- shared buffers ---------------------------------------------------------------------- */
 

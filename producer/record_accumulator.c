@@ -443,9 +443,7 @@ int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata
      * its bytes and its sequence); the Sender builds the bytes with them. */
     if (idempotent && !b->bytes) {
       int32_t seq = d->state.next_sequence;
-      d->state.next_sequence = seq > INT32_MAX - b->record_count
-                                   ? b->record_count - (INT32_MAX - seq) - 1
-                                   : seq + b->record_count;
+      d->state.next_sequence = mk_sequence_increment(seq, b->record_count);
       b->producer_id = producer_id;
       b->producer_epoch = producer_epoch;
       b->base_sequence = seq;

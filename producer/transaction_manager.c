@@ -30,9 +30,7 @@ void mk_transaction_manager_set_producer_id(struct mk_transaction_manager *tm,
 void mk_transaction_manager_acked(struct mk_partition_state *ps,
                                   const struct mk_producer_batch *batch) {
   if (!ps || batch->base_sequence < 0) return;
-  int32_t last = batch->base_sequence > INT32_MAX - (batch->record_count - 1)
-                     ? batch->record_count - 1 - (INT32_MAX - batch->base_sequence) - 1
-                     : batch->base_sequence + batch->record_count - 1;
+  int32_t last = mk_last_sequence(batch->base_sequence, batch->record_count - 1);
   /* Responses for one partition can come back out of order only across connections;
    * keep the highest. */
   if (last > ps->last_acked_sequence || ps->last_acked_sequence - last > INT32_MAX / 2)

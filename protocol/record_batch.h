@@ -61,6 +61,28 @@
 #define MK_NO_PRODUCER_EPOCH (-1)
 #define MK_NO_SEQUENCE (-1)
 
+/* ---- sequence numbers -------------------------------------------------------------------- */
+
+/* Kafka's DefaultRecordBatch.incrementSequence / decrementSequence: sequence numbers are
+ * non-negative int32s that wrap from INT32_MAX to 0, so a batch starting at INT32_MAX - 1
+ * with three records has last sequence 0. Used by the broker's checks and the producer's
+ * numbering alike. */
+static inline int32_t mk_sequence_increment(int32_t sequence, int32_t increment) {
+  if (sequence > INT32_MAX - increment) return increment - (INT32_MAX - sequence) - 1;
+  return sequence + increment;
+}
+
+/* A batch's last sequence (Kafka's DefaultRecordBatch.lastSequence): no sequence stays no
+ * sequence. */
+static inline int32_t mk_last_sequence(int32_t base_sequence, int32_t last_offset_delta) {
+  return base_sequence == MK_NO_SEQUENCE ? MK_NO_SEQUENCE
+                                         : mk_sequence_increment(base_sequence, last_offset_delta);
+}
+static inline int32_t mk_sequence_decrement(int32_t sequence, int32_t decrement) {
+  if (sequence < decrement) return INT32_MAX - (decrement - sequence) + 1;
+  return sequence - decrement;
+}
+
 /* The fixed header of one batch, plus where its bytes are. */
 struct mk_record_batch {
   int64_t base_offset;
