@@ -81,6 +81,29 @@ static void test_hardware_and_portable_agree(void **state) {
   free(buf);
 }
 
+/* Long buffers go through the three-way split (parts of 8192 and 256 bytes, joined by the
+ * zero-shift tables): lengths on each side of those part sizes, at every alignment, from a
+ * zero and a non-zero starting CRC. */
+static void test_three_way_split_agrees(void **state) {
+  (void)state;
+  enum { MAX = (1 << 20) + 64 };
+  uint8_t *buf = malloc(MAX + 8);
+  assert_non_null(buf);
+  srand(777);
+  for (int i = 0; i < MAX + 8; i++) buf[i] = (uint8_t)rand();
+  const size_t lens[] = {3 * 256 - 1,   3 * 256,        3 * 256 + 1,     3 * 8192 - 1,
+                         3 * 8192,      3 * 8192 + 1,   3 * 8192 + 769,  6 * 8192 + 3 * 768 + 7,
+                         100003,        1 << 20,        (1 << 20) + 61};
+  for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+    for (size_t start = 0; start < 8; start++) {
+      assert_int_equal(mk_crc32c(0, buf + start, lens[i]),
+                       mk_crc32c_portable(0, buf + start, lens[i]));
+      assert_int_equal(mk_crc32c(0x12345678, buf + start, lens[i]),
+                       mk_crc32c_portable(0x12345678, buf + start, lens[i]));
+    }
+  free(buf);
+}
+
 /* Checksumming a buffer in two pieces gives the one-shot answer, wherever it is split. */
 static void test_incremental_equals_one_shot(void **state) {
   (void)state;
@@ -106,6 +129,7 @@ int main(void) {
       cmocka_unit_test(test_rfc3720_vectors),
       cmocka_unit_test(test_record_batch_example_crc),
       cmocka_unit_test(test_hardware_and_portable_agree),
+      cmocka_unit_test(test_three_way_split_agrees),
       cmocka_unit_test(test_incremental_equals_one_shot),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
