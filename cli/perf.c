@@ -35,7 +35,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -206,7 +205,6 @@ struct stats {
   int64_t window_count, window_bytes, window_total_latency;
   int window_max_latency;
   bool steady_state;             /* "steady state" in the summary (after --warmup-records) */
-  bool suppress_print;           /* no window lines (the steady-state stats print them) */
 };
 
 static bool stats_init(struct stats *s, int64_t num_records, bool steady_state) {
@@ -238,8 +236,10 @@ static void stats_new_window(struct stats *s) {
   s->window_max_latency = 0;
 }
 
-/* One successful record. Caller holds the perf mutex. */
-static void stats_record(struct stats *s, int latency, int64_t bytes, int64_t time) {
+/* One successful record. Thread: sender (see struct perf). print_window: false once the
+ * steady-state stats print the window lines instead (Java's suppressPrinting). */
+static void stats_record(struct stats *s, int latency, int64_t bytes, int64_t time,
+                         bool print_window) {
   s->count++;
   s->bytes += bytes;
   s->total_latency += latency;
@@ -255,7 +255,7 @@ static void stats_record(struct stats *s, int latency, int64_t bytes, int64_t ti
       printf("In steady state.\n");
       fflush(stdout);
     }
-    if (!s->suppress_print) stats_print_window(s);
+    if (print_window) stats_print_window(s);
     stats_new_window(s);
   }
   s->iteration++;
@@ -266,10 +266,35 @@ static int cmp_int(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Sort the sampled latencies (Java: Arrays.sort). They are whole milliseconds, from 0 to
+ * at most the run's length, so a counting sort takes one pass over them and one over that
+ * range, where qsort would make n log n calls of cmp_int (500,000 samples: ~10 million).
+ * The order, and so every percentile, is the same. qsort remains for a range too wide to
+ * count (or no memory for the counts). */
+static void sort_latencies(int *v, size_t n) {
+  if (n == 0) return;
+  int lo = v[0], hi = v[0];
+  for (size_t i = 1; i < n; i++) {
+    if (v[i] < lo) lo = v[i];
+    if (v[i] > hi) hi = v[i];
+  }
+  size_t range = (size_t)((int64_t)hi - lo) + 1;
+  size_t *counts = range <= 100000000 ? calloc(range, sizeof *counts) : NULL;
+  if (!counts) {
+    qsort(v, n, sizeof *v, cmp_int);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) counts[v[i] - lo]++;
+  size_t at = 0;
+  for (size_t x = 0; x < range; x++)
+    for (size_t c = counts[x]; c > 0; c--) v[at++] = (int)(lo + (int64_t)x);
+  free(counts);
+}
+
 static void stats_print_total(struct stats *s) {
   int64_t elapsed = now_ms() - s->start;
   size_t size = (size_t)(s->index < s->nlatencies ? s->index : s->nlatencies);
-  qsort(s->latencies, size, sizeof *s->latencies, cmp_int);
+  sort_latencies(s->latencies, size);
   static const double percentiles[] = {0.5, 0.95, 0.99, 0.999};
   int p[4];
   for (int i = 0; i < 4; i++) p[i] = s->latencies[(size_t)(percentiles[i] * (double)size)];
@@ -330,21 +355,60 @@ static void throttler_throttle(struct throttler *t) {
 
 /* ---- the run -------------------------------------------------------------------------------- */
 
+/* What the loop and the callbacks share. No lock: only successes touch the stats, and
+ * every success completes on the Sender thread (a send that fails at once fails on the
+ * app thread, and failures touch only `failed`), so the stats have a single writer. The
+ * app thread reads them after mk_producer_close() or _flush() has returned, which is
+ * ordered after every callback. The one hand-over is the end of the warmup: the app thread
+ * fills `steady`, then sets have_steady (release); a callback that sees it set (acquire)
+ * sees `steady` filled. */
 struct perf {
-  pthread_mutex_t lock;      /* guards stats and steady (callbacks run on the Sender) */
   struct stats stats;
   struct stats steady;       /* after --warmup-records */
-  bool have_steady;
+  atomic_bool have_steady;   /* steady is filled; stats no longer prints window lines */
   atomic_llong failed;
 };
 
-/* What PerfCallback holds for one record. Freed by on_complete. */
+/* What PerfCallback holds for one record. Java allocates one per record, from its nursery
+ * (a pointer bump); here they come in blocks of SEND_BLOCK, so that the loop makes one
+ * malloc per block and not one per record, and the last completion of a block frees it. */
+enum { SEND_BLOCK = 1024 };
+
 struct perf_send {
-  struct perf *perf;
+  struct send_block *block;
   int64_t start_ms;          /* just before send() */
   int64_t bytes;             /* payload size */
   bool steady;               /* sent after the warmup: counts in the steady-state stats */
 };
+
+struct send_block {
+  struct perf *perf;
+  atomic_int pending;        /* sends not yet completed, counting those not yet handed out */
+  int used;                  /* sends handed out (app thread only) */
+  struct perf_send sends[SEND_BLOCK];
+};
+
+/* The next send's PerfCallback, from *current or a new block; NULL when out of memory. */
+static struct perf_send *perf_send_new(struct perf *perf, struct send_block **current) {
+  struct send_block *b = *current;
+  if (!b) {
+    if (!(b = malloc(sizeof *b))) return NULL;
+    b->perf = perf;
+    atomic_init(&b->pending, SEND_BLOCK);
+    b->used = 0;
+    *current = b;
+  }
+  struct perf_send *s = &b->sends[b->used++];
+  s->block = b;
+  /* Full: let go of it now, since its last callback may free it at any time from here on. */
+  if (b->used == SEND_BLOCK) *current = NULL;
+  return s;
+}
+
+/* n of b's sends are finished with (completed, or never to be handed out); the last frees b. */
+static void send_block_release(struct send_block *b, int n) {
+  if (atomic_fetch_sub_explicit(&b->pending, n, memory_order_acq_rel) == n) free(b);
+}
 
 /* PerfCallback.onCompletion: record a success, print a failure. Runs exactly once per
  * record. Thread: sender (or app when mk_producer_send failed at once). */
@@ -354,18 +418,17 @@ static void on_complete(const struct mk_record_metadata *md, const struct mk_err
   (void)md;
   int64_t now = now_ms();
   int latency = (int)(now - s->start_ms);
-  struct perf *perf = s->perf;
+  struct perf *perf = s->block->perf;
   if (!err || err->code == 0) {
-    pthread_mutex_lock(&perf->lock);
-    stats_record(&perf->stats, latency, s->bytes, now);
-    if (s->steady && perf->have_steady) stats_record(&perf->steady, latency, s->bytes, now);
-    pthread_mutex_unlock(&perf->lock);
+    bool steady = atomic_load_explicit(&perf->have_steady, memory_order_acquire);
+    stats_record(&perf->stats, latency, s->bytes, now, !steady);
+    if (s->steady) stats_record(&perf->steady, latency, s->bytes, now, true);
   } else {
     atomic_fetch_add(&perf->failed, 1);
     mk_log(MK_LOG_ERROR, "perf", "%s%s%s", mk_err_name(err->code), err->msg[0] ? ": " : "",
            err->msg);
   }
-  free(s);
+  send_block_release(s->block, 1);
 }
 
 /* The payloads of --payload-file, split as Java's Scanner.useDelimiter splits them: one
@@ -667,6 +730,8 @@ static int run(struct mk_producer *p, const struct options *o, const struct payl
   throttler_init(&throttler, o->throughput, now_ms());
   int rc = 0;
   char number[24];
+  struct send_block *block = NULL;  /* where the next PerfCallbacks come from */
+  bool steady = false;              /* the warmup is over */
   for (int64_t i = 0; i < o->num_records; i++) {
     /* generateRandomPayload */
     const uint8_t *value;
@@ -686,22 +751,21 @@ static int run(struct mk_producer *p, const struct options *o, const struct payl
     }
     int64_t send_start = now_ms();
     if (o->warmup_records > 0 && i == o->warmup_records) {
-      pthread_mutex_lock(&perf->lock);
-      bool ok = stats_init(&perf->steady, o->num_records - o->warmup_records, true);
-      perf->have_steady = ok;
-      perf->stats.suppress_print = true;
-      pthread_mutex_unlock(&perf->lock);
-      if (!ok) {
+      if (!stats_init(&perf->steady, o->num_records - o->warmup_records, true)) {
         rc = MK_EXIT_FAILED;
         break;
       }
+      atomic_store_explicit(&perf->have_steady, true, memory_order_release);
+      steady = true;
     }
-    struct perf_send *s = malloc(sizeof *s);
+    struct perf_send *s = perf_send_new(perf, &block);
     if (!s) {
       rc = MK_EXIT_FAILED;
       break;
     }
-    *s = (struct perf_send){perf, send_start, (int64_t)len, perf->have_steady};
+    s->start_ms = send_start;
+    s->bytes = (int64_t)len;
+    s->steady = steady;
     struct mk_producer_record rec = {
         .topic = o->topic,
         .partition = -1,
@@ -709,11 +773,12 @@ static int run(struct mk_producer *p, const struct options *o, const struct payl
         .value = mk_value_bytes(value, len),
         .timestamp = -1,
     };
-    struct mk_err err = {0};
-    /* A failure at once has already run on_complete: the loop goes on, as in Kafka. */
-    mk_producer_send(p, &rec, on_complete, s, NULL, &err);
+    /* A failure at once has already run on_complete (with the error): the loop goes on,
+     * as in Kafka, so the error is not needed here. */
+    mk_producer_send(p, &rec, on_complete, s, NULL, NULL);
     if (throttler_should_throttle(&throttler, i, send_start)) throttler_throttle(&throttler);
   }
+  if (block) send_block_release(block, SEND_BLOCK - block->used);  /* the unused sends */
   free(payload);
   if (rc) fprintf(stderr, "minikafka perf: out of memory\n");
   return rc;
@@ -757,18 +822,16 @@ int mk_cli_perf(int argc, char **argv) {
   }
 
   struct perf perf = {0};
-  pthread_mutex_init(&perf.lock, NULL);
+  atomic_init(&perf.have_steady, false);
   atomic_init(&perf.failed, 0);
   rc = run(p, &o, &pl, &perf);
   /* As Kafka: without --print-metrics, close (which waits for every record) and then
    * print; with it, flush, print the stats and the metrics, then close. */
   if (!o.print_metrics) mk_producer_close(p, -1);
   else mk_producer_flush(p, -1, &err);
-  /* Every callback has run (the lock is for the memory order, not for a race). */
-  pthread_mutex_lock(&perf.lock);
+  /* Every callback has run, and close/flush returning orders this after them (struct perf). */
   if (perf.stats.latencies) stats_print_total(&perf.stats);
-  if (perf.have_steady) stats_print_total(&perf.steady);
-  pthread_mutex_unlock(&perf.lock);
+  if (atomic_load(&perf.have_steady)) stats_print_total(&perf.steady);
   if (o.print_metrics) {
     print_metrics(p, client_id);
     mk_producer_close(p, -1);
@@ -782,7 +845,6 @@ int mk_cli_perf(int argc, char **argv) {
   }
   free(perf.stats.latencies);
   free(perf.steady.latencies);
-  pthread_mutex_destroy(&perf.lock);
   payloads_free(&pl);
   return rc;
 }
