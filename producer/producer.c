@@ -210,10 +210,13 @@ static void trace_send(const struct mk_producer_record *rec, const struct mk_byt
   mk_trace_end(&ev);
 }
 
-/* Fail a send at once, on the caller's thread: the callback runs here (producer.h). */
+/* Fail a send at once, on the caller's thread: the callback runs here (producer.h). A record
+ * that got as far as its size check counts in record-size-* (appended ones are counted by
+ * their batch, mk_producer_batch_done). */
 static int fail_now(struct mk_producer *p, const struct mk_record_thunk *t, const char *topic,
                     int32_t partition, int rc, struct mk_err *err) {
   struct mk_record_metadata md = {topic, partition, -1, -1, t->key_size, t->value_size};
+  if (t->record_size > 0) mk_metrics_record(&p->metrics, MK_M_RECORD_SIZE, t->record_size);
   mk_metrics_record_topic(&p->metrics, MK_M_RECORD_ERROR, topic, 1);
   mk_producer_complete_record(p, t, &md, err);
   return rc;
@@ -222,11 +225,13 @@ static int fail_now(struct mk_producer *p, const struct mk_record_thunk *t, cons
 int mk_producer_send(struct mk_producer *p, const struct mk_producer_record *record,
                      mk_send_callback callback, void *opaque, struct mk_future **future,
                      struct mk_err *err) {
-  struct mk_err local = {0};
+  struct mk_err local;  /* an empty message, without zeroing its 200 bytes on every send */
+  local.code = 0;
+  local.msg[0] = '\0';
   if (!err) err = &local;
   const struct mk_producer_config *cfg = p->cfg;
-  int64_t deadline = mk_now_us() / 1000 + cfg->max_block_ms;
-  struct mk_record_thunk thunk = {callback, opaque, NULL, 0, -1, -1, -1};
+  struct mk_record_thunk thunk = {.callback = callback, .opaque = opaque, .timestamp = -1,
+                                  .key_size = -1, .value_size = -1};
   if (future) {
     thunk.future = *future = future_new();  /* refs: the caller's and the thunk's */
     if (!thunk.future) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
@@ -261,7 +266,7 @@ int mk_producer_send(struct mk_producer *p, const struct mk_producer_record *rec
   /* 3. Size checks (ensureValidRecordSize). */
   size_t size = mk_record_batch_record_size(0, 0, key, value, rec.headers, rec.headers_count) +
                 MK_RECORD_BATCH_HEADER_SIZE;
-  mk_metrics_record(&p->metrics, MK_M_RECORD_SIZE, (double)size);
+  thunk.record_size = size > INT32_MAX ? INT32_MAX : (int32_t)size;
   if (size > (size_t)cfg->max_request_size) {
     rc = mk_err_set(err, MK_ERR_MESSAGE_TOO_LARGE, "The message is %zu bytes when serialized which "
                     "is larger than %d, which is the value of the max.request.size configuration.",
@@ -275,9 +280,14 @@ int mk_producer_send(struct mk_producer *p, const struct mk_producer_record *rec
     goto fail;
   }
 
-  /* 4. Metadata. */
+  /* 4. Metadata. max.block.ms is one budget for the two waits, for metadata here and for
+   * buffer.memory in the append, as in Java's doSend; the clock is read only if one of them
+   * has to wait, not on every send. */
+  int64_t max_block_ms = cfg->max_block_ms;
+  int64_t waited_ms;
   struct mk_topic_snapshot *snap =
-      mk_producer_metadata_topic(p->metadata, rec.topic, deadline, mk_sender_wakeup, p->sender, err);
+      mk_producer_metadata_topic(p->metadata, rec.topic, max_block_ms, &waited_ms,
+                                 mk_sender_wakeup, p->sender, err);
   if (!snap) {
     rc = err->code;
     goto fail;
@@ -300,8 +310,9 @@ int mk_producer_send(struct mk_producer *p, const struct mk_producer_record *rec
                                key, value, &parts, &choice, err);
     if (rc) break;
     rc = mk_accumulator_append(p->accumulator, rec.topic, choice.partition, snap, ts, key, value,
-                               rec.headers, rec.headers_count, &thunk,
-                               p->partitioner != NULL && round == 0, deadline, &wake, err);
+                               rec.headers, rec.headers_count, size, &thunk,
+                               p->partitioner != NULL && round == 0,
+                               max_block_ms - waited_ms, &wake, err);
     if (rc == MK_APPEND_ABORTED_FOR_NEW_BATCH) {
       mk_partitioner_on_new_batch(p->partitioner, rec.topic, &parts, choice.partition);
       continue;

@@ -37,9 +37,10 @@ struct mk_record_thunk {
   mk_send_callback callback;
   void *opaque;
   struct mk_future *future;       /* a reference, or NULL */
-  int32_t offset_delta;           /* its place in the batch */
   int64_t timestamp;
+  int32_t offset_delta;           /* its place in the batch */
   int32_t key_size, value_size;   /* serialized sizes, -1 for null */
+  int32_t record_size;            /* as send() checked it (record-size-avg); 0 before that */
 };
 
 enum mk_batch_state { MK_BATCH_OPEN, MK_BATCH_SUCCEEDED, MK_BATCH_FAILED };
@@ -101,7 +102,8 @@ bool mk_producer_batch_is_full(const struct mk_producer_batch *b, int32_t batch_
 int mk_producer_batch_close(struct mk_producer_batch *b, struct mk_err *err);
 
 /* Complete every record: success with base_offset (-1 if unknown, as with acks=0), or
- * failure with err. Runs callbacks, completes futures and calls interceptors'
+ * failure with err. Counts the records (record-send/error-*) and their sizes
+ * (record-size-*), then runs callbacks, completes futures and calls interceptors'
  * onAcknowledgement. Returns false (and does nothing) if the batch was already done.
  * Thread: sender (or the closing thread, at close). */
 bool mk_producer_batch_done(struct mk_producer_batch *b, int64_t base_offset,

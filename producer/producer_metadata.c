@@ -108,10 +108,13 @@ static bool fatal_topic_error(int16_t e) {
 }
 
 struct mk_topic_snapshot *mk_producer_metadata_topic(struct mk_producer_metadata *md,
-                                                     const char *topic, int64_t deadline_ms,
-                                                     void (*wake)(void *), void *wake_arg,
-                                                     struct mk_err *err) {
-  int64_t start = now_ms();
+                                                     const char *topic, int64_t max_wait_ms,
+                                                     int64_t *waited_ms, void (*wake)(void *),
+                                                     void *wake_arg, struct mk_err *err) {
+  /* The clock is read only if the topic is not there yet: a known topic, the case of
+   * nearly every send, costs one lookup and no clock read (Java's waitOnMetadata). */
+  int64_t start = -1, deadline_ms = -1;
+  *waited_ms = 0;
   pthread_mutex_lock(&md->lock);
   struct topic_entry *t = find(md, topic);
   if (!t && !(t = add(md, topic))) {
@@ -119,12 +122,11 @@ struct mk_topic_snapshot *mk_producer_metadata_topic(struct mk_producer_metadata
     mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
     return NULL;
   }
-  /* The table may grow (and move) while we wait, so the topic is looked up each time. */
   for (;;) {
-    t = find(md, topic);
     if (t->snapshot && t->snapshot->count > 0) {
       struct mk_topic_snapshot *s = retain(t->snapshot);
       pthread_mutex_unlock(&md->lock);
+      if (start >= 0) *waited_ms = now_ms() - start;
       return s;
     }
     if (fatal_topic_error(t->error)) {
@@ -139,6 +141,10 @@ struct mk_topic_snapshot *mk_producer_metadata_topic(struct mk_producer_metadata
       return NULL;
     }
     int64_t now = now_ms();
+    if (start < 0) {
+      start = now;
+      deadline_ms = now + max_wait_ms;
+    }
     if (now >= deadline_ms) {
       pthread_mutex_unlock(&md->lock);
       mk_err_set(err, MK_ERR_REQUEST_TIMED_OUT, "Topic %s not present in metadata after %lld ms.",
@@ -149,6 +155,7 @@ struct mk_topic_snapshot *mk_producer_metadata_topic(struct mk_producer_metadata
     if (wake) wake(wake_arg);
     struct timespec until = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000};
     pthread_cond_timedwait(&md->updated, &md->lock, &until);
+    t = find(md, topic);  /* the table may have grown (and moved) while we waited */
   }
 }
 

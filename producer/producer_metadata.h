@@ -50,16 +50,16 @@ static inline struct mk_topic_partitions mk_topic_snapshot_partitions(const stru
 }
 void mk_topic_snapshot_release(struct mk_topic_snapshot *s);
 
-/* Wait until topic is known, at most until deadline_ms (mk_now_us()/1000 clock), and
- * return a new reference to its snapshot; wake(wake_arg) is called to ask the Sender for
- * a Metadata request. Returns NULL with err: REQUEST_TIMED_OUT ("Topic t not present in
- * metadata after N ms", as Java's TimeoutException), or the topic's fatal error
- * (INVALID_TOPIC_EXCEPTION, TOPIC_AUTHORIZATION_FAILED), or MK_ERR__STATE when closed.
- * Thread: app. */
+/* Wait until topic is known, at most max_wait_ms, and return a new reference to its
+ * snapshot; *waited_ms says how long that took (0 when it was known already, without a
+ * clock read). wake(wake_arg) is called to ask the Sender for a Metadata request. Returns
+ * NULL with err: REQUEST_TIMED_OUT ("Topic t not present in metadata after N ms", as
+ * Java's TimeoutException), or the topic's fatal error (INVALID_TOPIC_EXCEPTION,
+ * TOPIC_AUTHORIZATION_FAILED), or MK_ERR__STATE when closed. Thread: app. */
 struct mk_topic_snapshot *mk_producer_metadata_topic(struct mk_producer_metadata *md,
-                                                     const char *topic, int64_t deadline_ms,
-                                                     void (*wake)(void *), void *wake_arg,
-                                                     struct mk_err *err);
+                                                     const char *topic, int64_t max_wait_ms,
+                                                     int64_t *waited_ms, void (*wake)(void *),
+                                                     void *wake_arg, struct mk_err *err);
 
 /* ---- the Sender's side ----------------------------------------------------------------- */
 

@@ -37,13 +37,16 @@ static void roll(struct mk_stat *s, int64_t now) {
   s->count[s->current] = 0;
 }
 
-static void add(struct mk_stat *s, int64_t now, double value) {
+/* count observations at once, adding up to sum, the largest max. */
+static void add_many(struct mk_stat *s, int64_t now, double sum, int64_t count, double max) {
   roll(s, now);
-  s->sum[s->current] += value;
-  s->count[s->current]++;
-  if (value > s->max[s->current]) s->max[s->current] = value;
-  s->total += value;
+  s->sum[s->current] += sum;
+  s->count[s->current] += count;
+  if (max > s->max[s->current]) s->max[s->current] = max;
+  s->total += sum;
 }
+
+static void add(struct mk_stat *s, int64_t now, double value) { add_many(s, now, value, 1, value); }
 
 void mk_metrics_record(struct mk_producer_metrics *m, enum mk_metric_id id, double value) {
   int64_t now = mk_now_us() / 1000;
@@ -74,13 +77,29 @@ static struct mk_topic_stats *topic_stats(struct mk_producer_metrics *m, const c
   return t;
 }
 
+/* value for a per-topic metric: the producer's total and topic's share. Lock held. */
+static void add_topic(struct mk_producer_metrics *m, enum mk_metric_id id, const char *topic,
+                      int64_t now, double value) {
+  add(&m->stats[id], now, value);
+  struct mk_topic_stats *t = topic ? topic_stats(m, topic, now) : NULL;
+  if (t) add(&t->stats[id], now, value);  /* out of memory: only the topic's share is lost */
+}
+
 void mk_metrics_record_topic(struct mk_producer_metrics *m, enum mk_metric_id id,
                              const char *topic, double value) {
   int64_t now = mk_now_us() / 1000;
   pthread_mutex_lock(&m->lock);
-  add(&m->stats[id], now, value);
-  struct mk_topic_stats *t = topic ? topic_stats(m, topic, now) : NULL;
-  if (t) add(&t->stats[id], now, value);  /* out of memory: only the topic's share is lost */
+  add_topic(m, id, topic, now, value);
+  pthread_mutex_unlock(&m->lock);
+}
+
+void mk_metrics_record_batch(struct mk_producer_metrics *m, enum mk_metric_id id,
+                             const char *topic, int32_t records, double size_sum,
+                             double size_max) {
+  int64_t now = mk_now_us() / 1000;
+  pthread_mutex_lock(&m->lock);
+  add_topic(m, id, topic, now, records);
+  if (records > 0) add_many(&m->stats[MK_M_RECORD_SIZE], now, size_sum, records, size_max);
   pthread_mutex_unlock(&m->lock);
 }
 

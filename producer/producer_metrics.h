@@ -73,6 +73,12 @@ void mk_metrics_record(struct mk_producer_metrics *m, enum mk_metric_id id, doub
  * the producer's total and topic's (borrowed; copied the first time it is seen). */
 void mk_metrics_record_topic(struct mk_producer_metrics *m, enum mk_metric_id id,
                              const char *topic, double value);
+/* A completed batch, in one step: its records counted under id (MK_M_RECORD_SEND or
+ * MK_M_RECORD_ERROR, for the producer and for topic), and `records` observations of
+ * MK_M_RECORD_SIZE adding up to size_sum, the largest size_max. Thread: any. */
+void mk_metrics_record_batch(struct mk_producer_metrics *m, enum mk_metric_id id,
+                             const char *topic, int32_t records, double size_sum,
+                             double size_max);
 /* Report every metric (see producer.h's mk_metric_fn). Thread: any. */
 void mk_producer_metrics_report(struct mk_producer_metrics *m, mk_metric_fn fn, void *opaque);
 

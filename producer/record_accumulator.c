@@ -191,10 +191,18 @@ static int compression_level(const struct mk_producer_config *cfg) {
   return MK_COMPRESSION_LEVEL_DEFAULT;
 }
 
-/* Wait for `need` bytes of buffer.memory (BufferPool.allocate). Lock held. */
-static int reserve(struct mk_accumulator *acc, size_t need, int64_t deadline_ms, struct mk_err *err) {
-  int64_t start = mk_now_us();
+/* Take `need` bytes of buffer.memory, waiting up to max_block_ms for them (BufferPool.
+ * allocate); *waited says whether it waited (and so released the lock). Lock held. */
+static int reserve(struct mk_accumulator *acc, size_t need, int64_t max_block_ms, bool *waited,
+                   struct mk_err *err) {
+  int64_t start = 0, deadline_ms = 0;
+  *waited = false;
   while (acc->available < (int64_t)need && !acc->closed) {
+    if (!*waited) {  /* the clock is read only when there is a wait to time */
+      *waited = true;
+      start = mk_now_us();
+      deadline_ms = start / 1000 + max_block_ms;
+    }
     int64_t now = now_ms();
     if (now >= deadline_ms) {
       mk_metrics_record(acc->metrics, MK_M_BUFFERPOOL_WAIT, (double)(mk_now_us() - start) * 1000);
@@ -211,7 +219,7 @@ static int reserve(struct mk_accumulator *acc, size_t need, int64_t deadline_ms,
     acc->metrics->waiting_threads = acc->waiters;
   }
   if (acc->closed) return mk_err_set(err, MK_ERR__STATE, "the producer is closing");
-  int64_t waited_ns = (mk_now_us() - start) * 1000;
+  int64_t waited_ns = *waited ? (mk_now_us() - start) * 1000 : 0;
   if (waited_ns > 1000000) mk_metrics_record(acc->metrics, MK_M_BUFFERPOOL_WAIT, (double)waited_ns);
   acc->available -= (int64_t)need;
   acc->metrics->buffer_available_bytes = acc->available;
@@ -245,8 +253,9 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
                           const struct mk_topic_snapshot *snapshot, int64_t timestamp,
                           struct mk_bytes key, struct mk_bytes value,
                           const struct mk_record_header *headers, int headers_count,
-                          const struct mk_record_thunk *thunk, bool abort_on_new_batch,
-                          int64_t deadline_ms, bool *wake_sender, struct mk_err *err) {
+                          size_t record_size, const struct mk_record_thunk *thunk,
+                          bool abort_on_new_batch, int64_t max_block_ms, bool *wake_sender,
+                          struct mk_err *err) {
   const struct mk_producer_config *cfg = acc->cfg;
   struct mk_topic_partitions partitions = mk_topic_snapshot_partitions(snapshot);
   size_t reserved = 0;
@@ -290,14 +299,14 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
       rc = MK_APPEND_ABORTED_FOR_NEW_BATCH;
       break;
     }
-    size_t need = mk_record_batch_record_size(0, 0, key, value, headers, headers_count) +
-                  MK_RECORD_BATCH_HEADER_SIZE;
+    size_t need = record_size;
     if (need < (size_t)cfg->batch_size) need = (size_t)cfg->batch_size;
     if (reserved < need) {
-      /* Waiting releases the lock, so the deque may have changed: start over after. */
-      if ((rc = reserve(acc, need - reserved, deadline_ms, err))) break;
+      bool waited;
+      if ((rc = reserve(acc, need - reserved, max_block_ms, &waited, err))) break;
       reserved = need;
-      continue;
+      /* Waiting released the lock, so the deque may have changed: start over. */
+      if (waited) continue;
     }
     struct mk_producer_batch *b =
         mk_producer_batch_new(acc->producer, t->name, d->partition, cfg->compression_type,

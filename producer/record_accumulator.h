@@ -68,20 +68,23 @@ enum mk_append_result {
 
 /* Append one serialized record. partition is the chosen one, or MK_PARTITION_UNKNOWN for
  * the built-in uniform sticky partitioner (then the accumulator picks it, under its lock,
- * and emits the "partition" trace event with reason uniform_sticky). topic is looked up (and remembered) by name. abort_on_new_batch: for a
- * custom partitioner, stop before opening a new batch so that it can be told
- * (Partitioner.onNewBatch) and choose again. Blocks until deadline_ms (max.block.ms) for
- * buffer.memory. *wake_sender says whether a batch filled up or a new one began (Java
- * wakes the Sender then, not on every record). Returns 0 (see enum mk_append_result),
- * or REQUEST_TIMED_OUT ("Failed to
- * allocate ... within the configured max blocking time"), MK_ERR__STATE (closing),
- * MK_ERR__NO_MEMORY. Thread: app. Borrows everything (the thunk is copied). */
+ * and emits the "partition" trace event with reason uniform_sticky). topic is looked up
+ * (and remembered) by name. record_size: the record alone in a batch, header included, as
+ * send() checked it; a new batch reserves that much of buffer.memory if it is more than
+ * batch.size. abort_on_new_batch: for a custom partitioner, stop before opening a new
+ * batch so that it can be told (Partitioner.onNewBatch) and choose again. Blocks up to
+ * max_block_ms (what is left of max.block.ms) for buffer.memory. *wake_sender says whether
+ * a batch filled up or a new one began (Java wakes the Sender then, not on every record).
+ * Returns 0 (see enum mk_append_result), or REQUEST_TIMED_OUT ("Failed to allocate ...
+ * within the configured max blocking time"), MK_ERR__STATE (closing), MK_ERR__NO_MEMORY.
+ * Thread: app. Borrows everything (the thunk is copied). */
 int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t partition,
                           const struct mk_topic_snapshot *snapshot, int64_t timestamp,
                           struct mk_bytes key, struct mk_bytes value,
                           const struct mk_record_header *headers, int headers_count,
-                          const struct mk_record_thunk *thunk, bool abort_on_new_batch,
-                          int64_t deadline_ms, bool *wake_sender, struct mk_err *err);
+                          size_t record_size, const struct mk_record_thunk *thunk,
+                          bool abort_on_new_batch, int64_t max_block_ms, bool *wake_sender,
+                          struct mk_err *err);
 
 /* ---- the Sender's side ----------------------------------------------------------------- */
 
