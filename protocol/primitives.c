@@ -23,14 +23,6 @@ bool mk_str_eq(struct mk_str s, const char *c) {
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-void mk_reader_init(struct mk_reader *r, const void *buf, size_t len) {
-  r->buf = buf;
-  r->len = len;
-  r->pos = 0;
-  r->err = MK_READ_OK;
-  r->err_pos = 0;
-}
-
 size_t mk_reader_remaining(const struct mk_reader *r) {
   return r->err ? 0 : r->len - r->pos;
 }

@@ -69,8 +69,11 @@ struct mk_reader {
   size_t err_pos;  /* where the first failure happened */
 };
 
-/* A reader over [buf, buf + len). Borrows buf for the reader's life. */
-void mk_reader_init(struct mk_reader *r, const void *buf, size_t len);
+/* A reader over [buf, buf + len). Borrows buf for the reader's life. Inline: the record
+ * parser starts one per record (for its headers). */
+static inline void mk_reader_init(struct mk_reader *r, const void *buf, size_t len) {
+  *r = (struct mk_reader){.buf = (const uint8_t *)buf, .len = len};
+}
 size_t mk_reader_remaining(const struct mk_reader *r);
 /* Human words for r->err ("buffer ended", ...). */
 const char *mk_reader_strerror(int err);

@@ -25,7 +25,6 @@
  */
 #include "protocol/record_batch.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,45 +87,6 @@ int mk_record_batch_parse(const uint8_t *buf, size_t len, struct mk_record_batch
 uint32_t mk_record_batch_compute_crc(const struct mk_record_batch *b) {
   return mk_crc32c(0, b->data + MK_RECORD_BATCH_ATTRIBUTES_OFFSET,
                    b->size - MK_RECORD_BATCH_ATTRIBUTES_OFFSET);
-}
-
-int mk_record_batch_validate(const struct mk_record_batch *b, size_t max_decompressed,
-                             struct mk_err *err) {
-  uint32_t crc = mk_record_batch_compute_crc(b);
-  if (crc != b->crc)
-    return mk_err_set(err, MK_ERR_CORRUPT_MESSAGE, "CRC mismatch: stored 0x%08x, computed 0x%08x",
-                      b->crc, crc);
-  int32_t n = b->records_count;
-  if (n <= 0)
-    return mk_err_set(err, MK_ERR_INVALID_RECORD,
-                      "records_count %d: a batch must hold at least one record", n);
-  if ((int64_t)b->last_offset_delta + 1 != n)
-    return mk_err_set(err, MK_ERR_INVALID_RECORD,
-                      "last_offset_delta %d does not match records_count %d (should be %d)",
-                      b->last_offset_delta, n, n - 1);
-  /* Markers are written with producer ids but no sequence; any other batch from an
-   * idempotent producer must say where its sequence numbers start. */
-  if (!(b->attributes & MK_ATTR_CONTROL) && b->producer_id >= 0 && b->base_sequence < 0)
-    return mk_err_set(err, MK_ERR_INVALID_RECORD,
-                      "producer_id %lld but base_sequence %d: an idempotent batch needs one",
-                      (long long)b->producer_id, b->base_sequence);
-
-  /* Not checked here: Kafka refuses control batches from clients, since only brokers write
-   * markers. That depends on who sent the batch, so the Produce handler checks it. */
-
-  struct mk_record_reader rr;
-  int rc = mk_record_reader_init(&rr, b, max_decompressed, err);
-  if (rc) return rc;
-  struct mk_record rec;
-  for (int32_t i = 0; i < n && !rc; i++) {
-    rc = mk_record_reader_next(&rr, &rec, err);
-    if (!rc && rec.offset_delta != i)
-      rc = mk_err_set(err, MK_ERR_INVALID_RECORD,
-                      "record %d has offset_delta %d: a new batch's deltas must run 0..%d",
-                      i, rec.offset_delta, n - 1);
-  }
-  mk_record_reader_free(&rr);
-  return rc;
 }
 
 /* ---- reading records ------------------------------------------------------------------- */
@@ -232,39 +192,46 @@ static int read_header(struct cursor *c, struct mk_record_header *h, size_t wher
 }
 
 /* One record, DefaultRecord.readFrom: everything is read inside the record's own length,
- * and must use up exactly that length. */
-static int read_record(struct mk_reader *r, struct mk_record *rec, struct mk_err *err) {
-  size_t start = r->pos;
-  if (!r->buf || r->pos >= r->len)  /* (an empty section may have no buffer at all) */
+ * and must use up exactly that length. c runs over the records section, which starts at
+ * base (for the byte offsets in error messages); on success c->p is at the next record.
+ * Always inlined: in mk_record_batch_validate's loop, which only needs offset_delta, the
+ * compiler can then drop the stores to the rest of *rec, and that loop runs for every
+ * record a broker receives. */
+static inline __attribute__((always_inline)) int read_record(struct cursor *c,
+                                                             const uint8_t *base,
+                                                             struct mk_record *rec,
+                                                             struct mk_err *err) {
+  size_t start = (size_t)(c->p - base);
+  if (c->p >= c->end)  /* (an empty section may have no buffer at all: both NULL) */
     return mk_err_set(err, MK_ERR_INVALID_RECORD, "record length at byte %zu: records section "
                       "ended (fewer records than records_count)", start);
-  struct cursor c = {r->buf + r->pos, r->buf + r->len};
   int32_t length;
-  if (varint32(&c, &length))
+  if (varint32(c, &length))
     return mk_err_set(err, MK_ERR_INVALID_RECORD, "record length at byte %zu: %s", start,
-                      c.end - c.p < 5 ? "records section ended (fewer records than records_count)"
-                                      : "varint is too long");
-  if (length < 0 || (size_t)length > (size_t)(c.end - c.p))
+                      c->end - c->p < 5 ? "records section ended (fewer records than records_count)"
+                                        : "varint is too long");
+  if (length < 0 || (size_t)length > (size_t)(c->end - c->p))
     return mk_err_set(err, MK_ERR_INVALID_RECORD,
                       "record at byte %zu has length %d but %zu bytes remain", start, length,
-                      (size_t)(c.end - c.p));
-  c.end = c.p + length;  /* from here on, nothing may be read past the record */
-  r->pos = (size_t)(c.end - r->buf);
+                      (size_t)(c->end - c->p));
+  /* From here on, nothing may be read past the record: r has the record's own end. */
+  struct cursor r = {c->p, c->p + length};
+  c->p = r.end;
 
-  const uint8_t *body = c.p;
+  const uint8_t *body = r.p;
   uint64_t ts;
-  if (c.p == c.end)
+  if (r.p == r.end)
     return mk_err_set(err, MK_ERR_INVALID_RECORD, "record at byte %zu is empty", start);
-  rec->attributes = (int8_t)*c.p++;
-  if (mk_uvarint_decode(&c.p, c.end, 10, &ts) || varint32(&c, &rec->offset_delta))
+  rec->attributes = (int8_t)*r.p++;
+  if (mk_uvarint_decode(&r.p, r.end, 10, &ts) || varint32(&r, &rec->offset_delta))
     return mk_err_set(err, MK_ERR_INVALID_RECORD,
                       "record at byte %zu: timestamp_delta or offset_delta runs past the "
                       "record's length", start);
   rec->timestamp_delta = mk_zigzag_decode(ts);
-  int rc = read_varbytes(&c, &rec->key, true, "key", start, err);
-  if (!rc) rc = read_varbytes(&c, &rec->value, true, "value", start, err);
+  int rc = read_varbytes(&r, &rec->key, true, "key", start, err);
+  if (!rc) rc = read_varbytes(&r, &rec->value, true, "value", start, err);
   if (rc) return rc;
-  if (varint32(&c, &rec->headers_count))
+  if (varint32(&r, &rec->headers_count))
     return mk_err_set(err, MK_ERR_INVALID_RECORD,
                       "record at byte %zu: headers_count runs past the record's length", start);
   /* Each header takes at least 2 bytes, so a count beyond the bytes left is a lie (and
@@ -272,19 +239,26 @@ static int read_record(struct mk_reader *r, struct mk_record *rec, struct mk_err
   if (rec->headers_count < 0)
     return mk_err_set(err, MK_ERR_INVALID_RECORD, "record at byte %zu: headers_count %d",
                       start, rec->headers_count);
-  if ((size_t)rec->headers_count > (size_t)(c.end - c.p))
+  if ((size_t)rec->headers_count > (size_t)(r.end - r.p))
     return mk_err_set(err, MK_ERR_INVALID_RECORD,
                       "record at byte %zu: headers_count %d but only %zu bytes left", start,
-                      rec->headers_count, (size_t)(c.end - c.p));
-  mk_reader_init(&rec->headers, c.p, (size_t)(c.end - c.p));
+                      rec->headers_count, (size_t)(r.end - r.p));
+  mk_reader_init(&rec->headers, r.p, (size_t)(r.end - r.p));
   struct mk_record_header h;
   for (int32_t i = 0; i < rec->headers_count; i++)
-    if ((rc = read_header(&c, &h, start, err))) return rc;
-  if (c.p != c.end)
+    if ((rc = read_header(&r, &h, start, err))) return rc;
+  if (r.p != r.end)
     return mk_err_set(err, MK_ERR_INVALID_RECORD,
                       "record at byte %zu: its length says %d bytes but its fields take %zu",
-                      start, length, (size_t)(c.p - body));
+                      start, length, (size_t)(r.p - body));
   return 0;
+}
+
+/* Java checks this on reading the last record: records_count must account for every byte
+ * of the records section. */
+__attribute__((cold, noinline)) static int bytes_after_last_record(size_t n, struct mk_err *err) {
+  return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                    "%zu bytes remain after the last record that records_count announced", n);
 }
 
 int mk_record_reader_next(struct mk_record_reader *rr, struct mk_record *rec, struct mk_err *err) {
@@ -294,16 +268,59 @@ int mk_record_reader_next(struct mk_record_reader *rr, struct mk_record *rec, st
                       r->err_pos);
   if (rr->remaining <= 0) return mk_err_set(err, MK_ERR__STATE, "all records have been read");
   size_t start = r->pos;
-  int rc = read_record(r, rec, err);
+  struct cursor c = {r->buf ? r->buf + r->pos : NULL, r->buf ? r->buf + r->len : NULL};
+  int rc = read_record(&c, r->buf, rec, err);
   if (rc) return poison(r, start, rc);
-  /* Java checks this on reading the last record: records_count must account for every
-   * byte of the records section. */
+  r->pos = (size_t)(c.p - r->buf);
   if (--rr->remaining == 0 && mk_reader_remaining(r) > 0)
-    return poison(r, r->pos,
-                  mk_err_set(err, MK_ERR_INVALID_RECORD,
-                             "%zu bytes remain after the last record that records_count "
-                             "announced", mk_reader_remaining(r)));
+    return poison(r, r->pos, bytes_after_last_record(mk_reader_remaining(r), err));
   return 0;
+}
+
+/* ---- validating a batch --------------------------------------------------------------- */
+
+int mk_record_batch_validate(const struct mk_record_batch *b, size_t max_decompressed,
+                             struct mk_err *err) {
+  uint32_t crc = mk_record_batch_compute_crc(b);
+  if (crc != b->crc)
+    return mk_err_set(err, MK_ERR_CORRUPT_MESSAGE, "CRC mismatch: stored 0x%08x, computed 0x%08x",
+                      b->crc, crc);
+  int32_t n = b->records_count;
+  if (n <= 0)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "records_count %d: a batch must hold at least one record", n);
+  if ((int64_t)b->last_offset_delta + 1 != n)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "last_offset_delta %d does not match records_count %d (should be %d)",
+                      b->last_offset_delta, n, n - 1);
+  /* Markers are written with producer ids but no sequence; any other batch from an
+   * idempotent producer must say where its sequence numbers start. */
+  if (!(b->attributes & MK_ATTR_CONTROL) && b->producer_id >= 0 && b->base_sequence < 0)
+    return mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "producer_id %lld but base_sequence %d: an idempotent batch needs one",
+                      (long long)b->producer_id, b->base_sequence);
+
+  /* Not checked here: Kafka refuses control batches from clients, since only brokers write
+   * markers. That depends on who sent the batch, so the Produce handler checks it. */
+
+  /* The records, with read_record itself rather than through mk_record_reader_next: the
+   * same checks, but the position stays in a register for the whole loop. */
+  struct mk_record_reader rr;
+  int rc = mk_record_reader_init(&rr, b, max_decompressed, err);
+  if (rc) return rc;
+  const uint8_t *base = rr.r.buf;
+  struct cursor c = {base, base ? base + rr.r.len : NULL};
+  struct mk_record rec = {0};
+  for (int32_t i = 0; i < n && !rc; i++) {
+    rc = read_record(&c, base, &rec, err);
+    if (!rc && rec.offset_delta != i)
+      rc = mk_err_set(err, MK_ERR_INVALID_RECORD,
+                      "record %d has offset_delta %d: a new batch's deltas must run 0..%d",
+                      i, rec.offset_delta, n - 1);
+  }
+  if (!rc && c.p != c.end) rc = bytes_after_last_record((size_t)(c.end - c.p), err);
+  mk_record_reader_free(&rr);
+  return rc;
 }
 
 int mk_record_next_header(struct mk_record *rec, struct mk_record_header *h, struct mk_err *err) {
@@ -334,55 +351,17 @@ void mk_record_batch_builder_free(struct mk_record_batch_builder *bb) {
   mk_writer_free(&bb->records);
 }
 
-/* Every record a producer sends passes through the functions below, so they write varints
- * straight into memory: the record's size is known before it is written, the buffer is
- * extended once for all of it, and each field is stored in place. (mk_write_varint and
- * friends extend the writer, and copy through a scratch buffer, once per field.) */
-
-/* A signed value zigzag-encoded (-1 -> 1, 1 -> 2), as varints and varlongs are. For an
- * int32 the result is the same as the 32-bit zigzag. */
-static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-
-/* Bytes of z as an unsigned varint (7 bits each). */
-static inline size_t uvarint_size(uint64_t z) {
-  size_t n = 1;
-  while (z >= 0x80) {
-    z >>= 7;
-    n++;
-  }
-  return n;
-}
-
-/* Store z as an unsigned varint at p; returns the byte after it. */
-static inline uint8_t *put_uvarint(uint8_t *p, uint64_t z) {
-  while (z >= 0x80) {
-    *p++ = (uint8_t)(z | 0x80);
-    z >>= 7;
-  }
-  *p++ = (uint8_t)z;
-  return p;
-}
-
-/* A key, value or header: varint length (-1 = null), then the bytes. */
-static inline size_t varbytes_size(struct mk_bytes b) {
-  return b.len < 0 ? 1 : uvarint_size(zigzag(b.len)) + (size_t)b.len;
-}
-
-static inline uint8_t *put_varbytes(uint8_t *p, struct mk_bytes b) {
-  p = put_uvarint(p, zigzag(b.len < 0 ? -1 : b.len));
-  if (b.len > 0) {
-    memcpy(p, b.ptr, (size_t)b.len);
-    p += b.len;
-  }
-  return p;
+static size_t varbytes_size(struct mk_bytes b) {
+  return b.len < 0 ? 1 : (size_t)mk_sizeof_varint(b.len) + (size_t)b.len;
 }
 
 /* Bytes after the record's length varint (DefaultRecord.sizeOfBodyInBytes). */
-static inline size_t body_size(int64_t timestamp_delta, int32_t offset_delta,
-                               struct mk_bytes key, struct mk_bytes value,
-                               const struct mk_record_header *headers, int headers_count) {
-  size_t n = 1 + uvarint_size(zigzag(timestamp_delta)) + uvarint_size(zigzag(offset_delta));
-  n += varbytes_size(key) + varbytes_size(value) + uvarint_size(zigzag(headers_count));
+static size_t body_size(int64_t timestamp_delta, int32_t offset_delta, struct mk_bytes key,
+                        struct mk_bytes value, const struct mk_record_header *headers,
+                        int headers_count) {
+  size_t n =
+      1 + (size_t)mk_sizeof_varlong(timestamp_delta) + (size_t)mk_sizeof_varint(offset_delta);
+  n += varbytes_size(key) + varbytes_size(value) + (size_t)mk_sizeof_varint(headers_count);
   for (int i = 0; i < headers_count; i++)
     n += varbytes_size(headers[i].key) + varbytes_size(headers[i].value);
   return n;
@@ -392,11 +371,16 @@ size_t mk_record_batch_record_size(int64_t timestamp_delta, int32_t offset_delta
                                    struct mk_bytes key, struct mk_bytes value,
                                    const struct mk_record_header *headers, int headers_count) {
   size_t body = body_size(timestamp_delta, offset_delta, key, value, headers, headers_count);
-  return uvarint_size(zigzag((int32_t)body)) + body;
+  return (size_t)mk_sizeof_varint((int32_t)body) + body;
 }
 
 size_t mk_record_batch_builder_size(const struct mk_record_batch_builder *bb) {
   return MK_RECORD_BATCH_HEADER_SIZE + bb->records.len;
+}
+
+static void write_varbytes(struct mk_writer *w, struct mk_bytes b) {
+  mk_write_varint(w, b.len < 0 ? -1 : b.len);
+  if (b.len > 0) mk_write_raw(w, b.ptr, (size_t)b.len);
 }
 
 int mk_record_batch_builder_append(struct mk_record_batch_builder *bb, int64_t timestamp,
@@ -411,21 +395,19 @@ int mk_record_batch_builder_append(struct mk_record_batch_builder *bb, int64_t t
   size_t body = body_size(delta, bb->count, key, value, headers, headers_count);
   if (body > INT32_MAX) return MK_ERR__INVALID_ARG;
 
-  size_t size = uvarint_size(zigzag((int64_t)body)) + body;
-  uint8_t *start = mk_writer_extend(&bb->records, size);
-  if (!start) return MK_ERR__NO_MEMORY;
-  uint8_t *p = put_uvarint(start, zigzag((int64_t)body));
-  *p++ = 0;  /* record attributes: unused */
-  p = put_uvarint(p, zigzag(delta));
-  p = put_uvarint(p, zigzag(bb->count));  /* offset delta */
-  p = put_varbytes(p, key);
-  p = put_varbytes(p, value);
-  p = put_uvarint(p, zigzag(headers_count));
+  struct mk_writer *w = &bb->records;
+  mk_write_varint(w, (int32_t)body);
+  mk_write_i8(w, 0);  /* record attributes: unused */
+  mk_write_varlong(w, delta);
+  mk_write_varint(w, bb->count);  /* offset delta */
+  write_varbytes(w, key);
+  write_varbytes(w, value);
+  mk_write_varint(w, headers_count);
   for (int i = 0; i < headers_count; i++) {
-    p = put_varbytes(p, headers[i].key);
-    p = put_varbytes(p, headers[i].value);
+    write_varbytes(w, headers[i].key);
+    write_varbytes(w, headers[i].value);
   }
-  assert(p == start + size);  /* body_size and the writes above agree */
+  if (w->failed) return MK_ERR__NO_MEMORY;
   bb->count++;
   if (timestamp > bb->max_timestamp) bb->max_timestamp = timestamp;
   return 0;
