@@ -31,6 +31,7 @@
 #include "protocol/record_batch.h"
 
 struct mk_producer;
+struct mk_deque;  /* a partition's deque of batches (record_accumulator.c) */
 
 /* One record's completion: who to tell, and what to tell them. */
 struct mk_record_thunk {
@@ -50,6 +51,8 @@ struct mk_producer_batch {
   struct mk_producer *producer;   /* for interceptors and metrics at completion */
   const char *topic;              /* owned by the accumulator's topic entry */
   int32_t partition;
+  struct mk_deque *deque;         /* the accumulator's deque for that partition (it lives
+                                     as long as the accumulator): found without a lookup */
   int64_t id;                     /* creation order, for flush() */
   int64_t created_ms;
 

@@ -259,21 +259,6 @@ void mk_producer_metadata_close(struct mk_producer_metadata *md) {
   pthread_mutex_unlock(&md->lock);
 }
 
-int32_t mk_producer_metadata_leader(struct mk_producer_metadata *md, const char *topic,
-                                    int32_t partition, int32_t *leader_epoch) {
-  /* Locked although only the Sender writes snapshots: app threads may grow the table. */
-  pthread_mutex_lock(&md->lock);
-  struct topic_entry *t = find(md, topic);
-  const struct mk_topic_snapshot *s = t ? t->snapshot : NULL;
-  int32_t leader = -1;
-  if (s && partition >= 0 && partition < s->count) {
-    if (leader_epoch) *leader_epoch = s->leader_epochs[partition];
-    leader = s->leaders[partition];
-  }
-  pthread_mutex_unlock(&md->lock);
-  return leader;
-}
-
 struct mk_topic_snapshot *mk_producer_metadata_peek(struct mk_producer_metadata *md,
                                                    const char *topic) {
   pthread_mutex_lock(&md->lock);

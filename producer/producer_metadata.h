@@ -49,6 +49,10 @@ static inline struct mk_topic_partitions mk_topic_snapshot_partitions(const stru
   return tp;
 }
 void mk_topic_snapshot_release(struct mk_topic_snapshot *s);
+/* Leader of partition in s (-1 unknown, or s NULL). */
+static inline int32_t mk_topic_snapshot_leader(const struct mk_topic_snapshot *s, int32_t partition) {
+  return s && partition >= 0 && partition < s->count ? s->leaders[partition] : -1;
+}
 
 /* Wait until topic is known, at most max_wait_ms, and return a new reference to its
  * snapshot; *waited_ms says how long that took (0 when it was known already, without a
@@ -77,9 +81,6 @@ void mk_producer_metadata_update(struct mk_producer_metadata *md,
 /* Wake waiting app threads with an error (the producer is closing). Thread: any. */
 void mk_producer_metadata_close(struct mk_producer_metadata *md);
 
-/* Leader of topic/partition (-1 unknown) and its epoch. Thread: sender. */
-int32_t mk_producer_metadata_leader(struct mk_producer_metadata *md, const char *topic,
-                                    int32_t partition, int32_t *leader_epoch);
 /* A snapshot of topic without waiting (new reference), or NULL. Thread: sender. */
 struct mk_topic_snapshot *mk_producer_metadata_peek(struct mk_producer_metadata *md,
                                                    const char *topic);

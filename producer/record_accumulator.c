@@ -4,6 +4,7 @@
  * Layout: a topic entry per topic (its name, its BuiltInPartitioner, its deques indexed by
  * partition), plus a flat list of every deque for the Sender's scans. All under one lock.
  */
+#define _GNU_SOURCE  /* PTHREAD_MUTEX_ADAPTIVE_NP (glibc; a plain mutex elsewhere) */
 #include "producer/record_accumulator.h"
 
 #include <stdio.h>
@@ -19,7 +20,7 @@
 
 struct topic_entry;
 
-struct deque {
+struct mk_deque {
   struct topic_entry *topic;
   int32_t partition;
   struct mk_producer_batch *head, *tail;
@@ -30,7 +31,7 @@ struct deque {
 struct topic_entry {
   char *name;
   struct mk_builtin_partitioner *sticky;
-  struct deque **deques;  /* by partition; NULL where none yet */
+  struct mk_deque **deques;  /* by partition; NULL where none yet */
   int32_t ndeques;
 };
 
@@ -45,7 +46,7 @@ struct mk_accumulator {
   struct mk_producer_metrics *metrics;
   struct topic_entry **topics;
   int ntopics, topics_cap;
-  struct deque **all;              /* every deque, for the Sender's scans */
+  struct mk_deque **all;              /* every deque, for the Sender's scans */
   int nall, all_cap;
   int64_t available;               /* buffer.memory not held by a batch */
   int waiters;                     /* app threads waiting for memory: the pool is exhausted */
@@ -55,6 +56,7 @@ struct mk_accumulator {
   struct mk_producer_batch *incomplete_head, *incomplete_tail;  /* creation order */
   uint32_t drain_index;            /* where the next drain starts, for fairness */
   int64_t node_ready_ms[MAX_NODES], node_drain_ms[MAX_NODES];  /* partitioner availability */
+  int64_t next_expiry_ms;          /* Sender only: no batch can expire before this */
 };
 
 static int64_t now_ms(void) { return mk_now_us() / 1000; }
@@ -64,7 +66,18 @@ struct mk_accumulator *mk_accumulator_new(const struct mk_producer_config *cfg,
                                           struct mk_producer_metrics *metrics) {
   struct mk_accumulator *acc = calloc(1, sizeof *acc);
   if (!acc) return NULL;
-  pthread_mutex_init(&acc->lock, NULL);
+  /* The Sender takes the lock for short scans (ready, drain, a completed batch) while app
+   * threads append. An app thread that finds it taken had better spin for a moment than
+   * sleep at once: a futex sleep and wake-up (two context switches) cost more than the
+   * wait, and with 16 KB batches they happened thousands of times a second. Java's
+   * monitors spin before parking; glibc's adaptive mutex does the same. */
+  pthread_mutexattr_t attr_mutex;
+  pthread_mutexattr_init(&attr_mutex);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+  pthread_mutexattr_settype(&attr_mutex, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+  pthread_mutex_init(&acc->lock, &attr_mutex);
+  pthread_mutexattr_destroy(&attr_mutex);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -81,7 +94,7 @@ struct mk_accumulator *mk_accumulator_new(const struct mk_producer_config *cfg,
 void mk_accumulator_free(struct mk_accumulator *acc) {
   if (!acc) return;
   for (int i = 0; i < acc->nall; i++) {
-    struct deque *d = acc->all[i];
+    struct mk_deque *d = acc->all[i];
     while (d->head) {
       struct mk_producer_batch *b = d->head;
       d->head = b->next;
@@ -128,10 +141,10 @@ static struct topic_entry *topic_entry(struct mk_accumulator *acc, const char *n
   return t;
 }
 
-static struct deque *get_deque(struct mk_accumulator *acc, struct topic_entry *t, int32_t partition) {
+static struct mk_deque *get_deque(struct mk_accumulator *acc, struct topic_entry *t, int32_t partition) {
   if (partition >= t->ndeques) {
     int32_t n = partition + 1;
-    struct deque **d = realloc(t->deques, sizeof *d * (size_t)n);
+    struct mk_deque **d = realloc(t->deques, sizeof *d * (size_t)n);
     if (!d) return NULL;
     memset(d + t->ndeques, 0, sizeof *d * (size_t)(n - t->ndeques));
     t->deques = d;
@@ -140,12 +153,12 @@ static struct deque *get_deque(struct mk_accumulator *acc, struct topic_entry *t
   if (t->deques[partition]) return t->deques[partition];
   if (acc->nall == acc->all_cap) {
     int cap = acc->all_cap ? acc->all_cap * 2 : 16;
-    struct deque **a = realloc(acc->all, sizeof *a * (size_t)cap);
+    struct mk_deque **a = realloc(acc->all, sizeof *a * (size_t)cap);
     if (!a) return NULL;
     acc->all = a;
     acc->all_cap = cap;
   }
-  struct deque *d = calloc(1, sizeof *d);
+  struct mk_deque *d = calloc(1, sizeof *d);
   if (!d) return NULL;
   d->topic = t;
   d->partition = partition;
@@ -157,11 +170,11 @@ static struct deque *get_deque(struct mk_accumulator *acc, struct topic_entry *t
 }
 
 /* Java's allBatchesFull: only the last batch can be open, so check that one. */
-static bool all_batches_full(const struct mk_accumulator *acc, const struct deque *d) {
+static bool all_batches_full(const struct mk_accumulator *acc, const struct mk_deque *d) {
   return !d->tail || mk_producer_batch_is_full(d->tail, acc->cfg->batch_size);
 }
 
-static void push_tail(struct deque *d, struct mk_producer_batch *b) {
+static void push_tail(struct mk_deque *d, struct mk_producer_batch *b) {
   b->next = NULL;
   b->prev = d->tail;
   if (d->tail) d->tail->next = b;
@@ -170,7 +183,7 @@ static void push_tail(struct deque *d, struct mk_producer_batch *b) {
   d->size++;
 }
 
-static void unlink_batch(struct deque *d, struct mk_producer_batch *b) {
+static void unlink_batch(struct mk_deque *d, struct mk_producer_batch *b) {
   if (b->prev) b->prev->next = b->next;
   else d->head = b->next;
   if (b->next) b->next->prev = b->prev;
@@ -270,7 +283,7 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
     struct mk_sticky_partition_info info = {partition, 0};
     if (partition == MK_PARTITION_UNKNOWN && t)
       info = mk_builtin_partitioner_peek_current_partition(t->sticky, &partitions);
-    struct deque *d = t && info.partition >= 0 ? get_deque(acc, t, info.partition) : NULL;
+    struct mk_deque *d = t && info.partition >= 0 ? get_deque(acc, t, info.partition) : NULL;
     if (!d) {
       rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory appending to %s", topic);
       break;
@@ -318,6 +331,7 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
       break;
     }
     b->id = acc->next_batch_id++;
+    b->deque = d;
     b->reserved = reserved;
     reserved = 0;
     push_tail(d, b);
@@ -364,10 +378,12 @@ int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata
     struct topic_entry *t = acc->topics[ti];
     struct mk_partition_queue_stats stats[256];
     int32_t nstats = 0;
+    /* One look at the topic's metadata for all its partitions (not a lookup each). */
+    struct mk_topic_snapshot *snap = mk_producer_metadata_peek(md, t->name);
     for (int32_t p = 0; p < t->ndeques; p++) {
-      struct deque *d = t->deques[p];
+      struct mk_deque *d = t->deques[p];
       if (!d) continue;
-      int32_t leader = mk_producer_metadata_leader(md, t->name, p, NULL);
+      int32_t leader = mk_topic_snapshot_leader(snap, p);
       if (nstats < 256)
         stats[nstats++] = (struct mk_partition_queue_stats){
             p, leader >= 0, d->size, leader >= 0 && leader < MAX_NODES,
@@ -405,7 +421,6 @@ int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata
     /* The BuiltInPartitioner's adaptive half: queue sizes steer keyless records away from
      * partitions whose leaders are slow (RecordAccumulator.partitionReady). It needs the
      * topic's real partition count: a partition that has no deque yet must still count. */
-    struct mk_topic_snapshot *snap = mk_producer_metadata_peek(md, t->name);
     int32_t partitions = snap ? snap->count : t->ndeques;
     if (snap) mk_topic_snapshot_release(snap);
     mk_builtin_partitioner_update_load_stats_from_queues(
@@ -430,10 +445,19 @@ int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata
   pthread_mutex_lock(&acc->lock);
   int nall = acc->nall;
   uint32_t start = nall ? acc->drain_index % (uint32_t)nall : 0;
+  /* The metadata of the topic last looked at: consecutive deques are often one topic's. */
+  struct topic_entry *snap_topic = NULL;
+  struct mk_topic_snapshot *snap = NULL;
   for (int i = 0; i < nall && n < max; i++) {
-    struct deque *d = acc->all[(start + (uint32_t)i) % (uint32_t)nall];
+    struct mk_deque *d = acc->all[(start + (uint32_t)i) % (uint32_t)nall];
     struct mk_producer_batch *b = d->head;
-    if (!b || mk_producer_metadata_leader(md, d->topic->name, d->partition, NULL) != node) continue;
+    if (!b) continue;
+    if (d->topic != snap_topic) {
+      mk_topic_snapshot_release(snap);
+      snap = mk_producer_metadata_peek(md, d->topic->name);
+      snap_topic = d->topic;
+    }
+    if (mk_topic_snapshot_leader(snap, d->partition) != node) continue;
     if (b->in_retry && now < b->retry_at_ms) continue;
     /* Ordering: with max.in.flight=1 a partition has at most one batch in flight (Java
      * mutes it); with idempotence a retry waits until the batches sent before it have
@@ -467,18 +491,21 @@ int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata
   acc->drain_index = start + 1;
   if (node >= 0 && node < MAX_NODES && n) acc->node_drain_ms[node] = now;
   pthread_mutex_unlock(&acc->lock);
+  mk_topic_snapshot_release(snap);
   return n;
 }
 
 void mk_accumulator_reenqueue(struct mk_accumulator *acc, struct mk_producer_batch *b,
                               int64_t now, int64_t backoff_ms) {
   pthread_mutex_lock(&acc->lock);
-  struct topic_entry *t = topic_entry(acc, b->topic, false);
-  struct deque *d = t && b->partition < t->ndeques ? t->deques[b->partition] : NULL;
+  struct mk_deque *d = b->deque;
   b->in_retry = true;
   b->retry_at_ms = now + backoff_ms;
   b->drained_ms = 0;  /* back in the deque: no longer in flight */
   b->ready_traced = false;
+  /* An old batch is back where mk_accumulator_expire looks (Sender only, like expire). */
+  int64_t expiry = b->created_ms + acc->cfg->delivery_timeout_ms;
+  if (expiry < acc->next_expiry_ms) acc->next_expiry_ms = expiry;
   if (d) {
     d->state.in_flight--;
     /* At the front, but behind retries with lower sequence numbers (Java's
@@ -503,11 +530,8 @@ void mk_accumulator_reenqueue(struct mk_accumulator *acc, struct mk_producer_bat
 
 struct mk_partition_state *mk_accumulator_partition_state(struct mk_accumulator *acc,
                                                           const struct mk_producer_batch *b) {
-  pthread_mutex_lock(&acc->lock);
-  struct topic_entry *t = topic_entry(acc, b->topic, false);
-  struct deque *d = t && b->partition < t->ndeques ? t->deques[b->partition] : NULL;
-  pthread_mutex_unlock(&acc->lock);
-  return d ? &d->state : NULL;
+  (void)acc;  /* no lock: the state is the Sender's alone, and the deque never moves */
+  return b->deque ? &b->deque->state : NULL;
 }
 
 void mk_accumulator_reset_sequences(struct mk_accumulator *acc, int64_t producer_id,
@@ -545,8 +569,7 @@ static void deallocate_locked(struct mk_accumulator *acc, struct mk_producer_bat
 
 void mk_accumulator_deallocate(struct mk_accumulator *acc, struct mk_producer_batch *b) {
   pthread_mutex_lock(&acc->lock);
-  struct topic_entry *t = topic_entry(acc, b->topic, false);
-  struct deque *d = t && b->partition < t->ndeques ? t->deques[b->partition] : NULL;
+  struct mk_deque *d = b->deque;
   if (d && b->drained_ms) d->state.in_flight--;
   deallocate_locked(acc, b);
   pthread_mutex_unlock(&acc->lock);
@@ -572,18 +595,28 @@ bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
   bool had_sequence = false;
   int64_t timeout = acc->cfg->delivery_timeout_ms;
   struct mk_producer_batch *expired = NULL;
+  /* The Sender calls this on every round; most rounds nothing can have expired, and then
+   * it need not take the lock (which app threads want for appending). A batch created
+   * after the last scan expires no sooner than that scan's now + timeout; one put back
+   * for a retry since is accounted for by mk_accumulator_reenqueue. */
+  if (now < acc->next_expiry_ms) return false;
+  int64_t next_expiry = now + timeout;
   pthread_mutex_lock(&acc->lock);
   for (int i = 0; i < acc->nall; i++) {
-    struct deque *d = acc->all[i];
+    struct mk_deque *d = acc->all[i];
     for (struct mk_producer_batch *b = d->head, *next; b; b = next) {
       next = b->next;
-      if (now - b->created_ms < timeout) continue;
+      if (now - b->created_ms < timeout) {
+        if (b->created_ms + timeout < next_expiry) next_expiry = b->created_ms + timeout;
+        continue;
+      }
       unlink_batch(d, b);
       had_sequence |= b->base_sequence >= 0;
       b->next = expired;
       expired = b;
     }
   }
+  acc->next_expiry_ms = next_expiry;
   pthread_mutex_unlock(&acc->lock);
   /* One message per batch, naming its own partition and age, as Java's expiry does. */
   while (expired) {
@@ -643,7 +676,7 @@ void mk_accumulator_abort_undrained(struct mk_accumulator *acc, const struct mk_
   struct mk_producer_batch *list = NULL;
   pthread_mutex_lock(&acc->lock);
   for (int i = 0; i < acc->nall; i++) {
-    struct deque *d = acc->all[i];
+    struct mk_deque *d = acc->all[i];
     while (d->head) {
       struct mk_producer_batch *b = d->head;
       unlink_batch(d, b);
