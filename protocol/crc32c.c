@@ -48,7 +48,9 @@
 
 static uint32_t table[8][256];
 static bool use_hardware;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
+#ifdef HAVE_SSE42_PATH
 /* The three-way split's part lengths: LONG for large buffers, SHORT for the rest of a
  * medium one (a record batch is typically a few hundred bytes to a megabyte). */
 enum { LONG = 8192, SHORT = 256 };
@@ -64,13 +66,12 @@ static uint32_t shift(const struct zeros_shift *z, uint32_t c) {
          z->t[3][c >> 24];
 }
 
+static uint32_t portable(uint32_t c, const uint8_t *p, size_t len);
+
 static void build_shift(struct zeros_shift *z, size_t n) {
+  static const uint8_t zeros[LONG];
   uint32_t bit_image[32];  /* where register 1 << i ends up after n zero bytes */
-  for (int i = 0; i < 32; i++) {
-    uint32_t c = 1u << i;
-    for (size_t k = 0; k < n; k++) c = (c >> 8) ^ table[0][c & 0xff];
-    bit_image[i] = c;
-  }
+  for (int i = 0; i < 32; i++) bit_image[i] = portable(1u << i, zeros, n);
   for (int byte = 0; byte < 4; byte++)
     for (uint32_t v = 0; v < 256; v++) {
       uint32_t img = 0;
@@ -79,7 +80,7 @@ static void build_shift(struct zeros_shift *z, size_t n) {
       z->t[byte][v] = img;
     }
 }
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+#endif
 
 static void init(void) {
   for (uint32_t b = 0; b < 256; b++) {
