@@ -25,6 +25,7 @@
  */
 #include "protocol/record_batch.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -351,17 +352,63 @@ void mk_record_batch_builder_free(struct mk_record_batch_builder *bb) {
   mk_writer_free(&bb->records);
 }
 
-static size_t varbytes_size(struct mk_bytes b) {
-  return b.len < 0 ? 1 : (size_t)mk_sizeof_varint(b.len) + (size_t)b.len;
+int mk_record_batch_builder_reserve(struct mk_record_batch_builder *bb, size_t bytes) {
+  struct mk_writer *w = &bb->records;
+  if (bytes <= w->cap - w->len) return 0;
+  if (!mk_writer_extend(w, bytes)) return MK_ERR__NO_MEMORY;
+  w->len -= bytes;  /* the room stays; nothing was written */
+  return 0;
+}
+
+/* Every record a producer sends passes through the functions below, so they write varints
+ * straight into memory: the record's size is known before it is written, the buffer is
+ * extended once for all of it, and each field is stored in place. (mk_write_varint and
+ * friends extend the writer, and copy through a scratch buffer, once per field.) */
+
+/* A signed value zigzag-encoded (-1 -> 1, 1 -> 2), as varints and varlongs are. For an
+ * int32 the result is the same as the 32-bit zigzag. */
+static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+
+/* Bytes of z as an unsigned varint (7 bits each). */
+static inline size_t uvarint_size(uint64_t z) {
+  size_t n = 1;
+  while (z >= 0x80) {
+    z >>= 7;
+    n++;
+  }
+  return n;
+}
+
+/* Store z as an unsigned varint at p; returns the byte after it. */
+static inline uint8_t *put_uvarint(uint8_t *p, uint64_t z) {
+  while (z >= 0x80) {
+    *p++ = (uint8_t)(z | 0x80);
+    z >>= 7;
+  }
+  *p++ = (uint8_t)z;
+  return p;
+}
+
+/* A key, value or header: varint length (-1 = null), then the bytes. */
+static inline size_t varbytes_size(struct mk_bytes b) {
+  return b.len < 0 ? 1 : uvarint_size(zigzag(b.len)) + (size_t)b.len;
+}
+
+static inline uint8_t *put_varbytes(uint8_t *p, struct mk_bytes b) {
+  p = put_uvarint(p, zigzag(b.len < 0 ? -1 : b.len));
+  if (b.len > 0) {
+    memcpy(p, b.ptr, (size_t)b.len);
+    p += b.len;
+  }
+  return p;
 }
 
 /* Bytes after the record's length varint (DefaultRecord.sizeOfBodyInBytes). */
-static size_t body_size(int64_t timestamp_delta, int32_t offset_delta, struct mk_bytes key,
-                        struct mk_bytes value, const struct mk_record_header *headers,
-                        int headers_count) {
-  size_t n =
-      1 + (size_t)mk_sizeof_varlong(timestamp_delta) + (size_t)mk_sizeof_varint(offset_delta);
-  n += varbytes_size(key) + varbytes_size(value) + (size_t)mk_sizeof_varint(headers_count);
+static inline size_t body_size(int64_t timestamp_delta, int32_t offset_delta,
+                               struct mk_bytes key, struct mk_bytes value,
+                               const struct mk_record_header *headers, int headers_count) {
+  size_t n = 1 + uvarint_size(zigzag(timestamp_delta)) + uvarint_size(zigzag(offset_delta));
+  n += varbytes_size(key) + varbytes_size(value) + uvarint_size(zigzag(headers_count));
   for (int i = 0; i < headers_count; i++)
     n += varbytes_size(headers[i].key) + varbytes_size(headers[i].value);
   return n;
@@ -371,16 +418,11 @@ size_t mk_record_batch_record_size(int64_t timestamp_delta, int32_t offset_delta
                                    struct mk_bytes key, struct mk_bytes value,
                                    const struct mk_record_header *headers, int headers_count) {
   size_t body = body_size(timestamp_delta, offset_delta, key, value, headers, headers_count);
-  return (size_t)mk_sizeof_varint((int32_t)body) + body;
+  return uvarint_size(zigzag((int32_t)body)) + body;
 }
 
 size_t mk_record_batch_builder_size(const struct mk_record_batch_builder *bb) {
   return MK_RECORD_BATCH_HEADER_SIZE + bb->records.len;
-}
-
-static void write_varbytes(struct mk_writer *w, struct mk_bytes b) {
-  mk_write_varint(w, b.len < 0 ? -1 : b.len);
-  if (b.len > 0) mk_write_raw(w, b.ptr, (size_t)b.len);
 }
 
 int mk_record_batch_builder_append(struct mk_record_batch_builder *bb, int64_t timestamp,
@@ -395,19 +437,21 @@ int mk_record_batch_builder_append(struct mk_record_batch_builder *bb, int64_t t
   size_t body = body_size(delta, bb->count, key, value, headers, headers_count);
   if (body > INT32_MAX) return MK_ERR__INVALID_ARG;
 
-  struct mk_writer *w = &bb->records;
-  mk_write_varint(w, (int32_t)body);
-  mk_write_i8(w, 0);  /* record attributes: unused */
-  mk_write_varlong(w, delta);
-  mk_write_varint(w, bb->count);  /* offset delta */
-  write_varbytes(w, key);
-  write_varbytes(w, value);
-  mk_write_varint(w, headers_count);
+  size_t size = uvarint_size(zigzag((int64_t)body)) + body;
+  uint8_t *start = mk_writer_extend(&bb->records, size);
+  if (!start) return MK_ERR__NO_MEMORY;
+  uint8_t *p = put_uvarint(start, zigzag((int64_t)body));
+  *p++ = 0;  /* record attributes: unused */
+  p = put_uvarint(p, zigzag(delta));
+  p = put_uvarint(p, zigzag(bb->count));  /* offset delta */
+  p = put_varbytes(p, key);
+  p = put_varbytes(p, value);
+  p = put_uvarint(p, zigzag(headers_count));
   for (int i = 0; i < headers_count; i++) {
-    write_varbytes(w, headers[i].key);
-    write_varbytes(w, headers[i].value);
+    p = put_varbytes(p, headers[i].key);
+    p = put_varbytes(p, headers[i].value);
   }
-  if (w->failed) return MK_ERR__NO_MEMORY;
+  assert(p == start + size);  /* body_size and the writes above agree */
   bb->count++;
   if (timestamp > bb->max_timestamp) bb->max_timestamp = timestamp;
   return 0;

@@ -190,6 +190,11 @@ struct mk_record_batch_builder {
 void mk_record_batch_builder_init(struct mk_record_batch_builder *bb);
 void mk_record_batch_builder_free(struct mk_record_batch_builder *bb);
 
+/* Make room for `bytes` of records at once, so that appends up to that size never move the
+ * records as the batch grows (a producer knows its batch.size). Returns 0 or
+ * MK_ERR__NO_MEMORY. */
+int mk_record_batch_builder_reserve(struct mk_record_batch_builder *bb, size_t bytes);
+
 /* Append a record with this timestamp (ms). The first record fixes base_timestamp.
  * key/value with len -1 are null. Borrows key, value and headers (copied). Returns 0 or
  * MK_ERR__NO_MEMORY. */
