@@ -9,8 +9,9 @@
 #include "producer/producer_internal.h"
 
 struct mk_producer_batch *mk_producer_batch_new(struct mk_producer *producer, const char *topic,
-                                                int32_t partition, int compression,
-                                                int compression_level, int64_t now_ms) {
+                                                int32_t partition, int32_t batch_size,
+                                                int compression, int compression_level,
+                                                int64_t now_ms) {
   struct mk_producer_batch *b = calloc(1, sizeof *b);
   if (!b) return NULL;
   b->producer = producer;
@@ -23,6 +24,11 @@ struct mk_producer_batch *mk_producer_batch_new(struct mk_producer *producer, co
   mk_record_batch_builder_init(&b->builder);
   b->builder.compression = compression;
   b->builder.compression_level = compression_level;
+  size_t room = batch_size > MK_RECORD_BATCH_HEADER_SIZE ? (size_t)batch_size - MK_RECORD_BATCH_HEADER_SIZE : 0;
+  if (mk_record_batch_builder_reserve(&b->builder, room)) {
+    mk_producer_batch_free(b);
+    return NULL;
+  }
   return b;
 }
 

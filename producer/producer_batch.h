@@ -80,10 +80,14 @@ struct mk_producer_batch {
   struct mk_producer_batch *incomplete_next, *incomplete_prev;  /* all not yet done */
 };
 
-/* A new, empty batch. Returns new (freed by mk_producer_batch_free) or NULL. */
+/* A new, empty batch, with room for batch_size bytes: Java's BufferPool hands a batch a
+ * batch.size buffer, which buffer.memory has already counted; made at once, it spares the
+ * appends a buffer that moves (is copied) each time it doubles. Returns new (freed by
+ * mk_producer_batch_free) or NULL. */
 struct mk_producer_batch *mk_producer_batch_new(struct mk_producer *producer, const char *topic,
-                                                int32_t partition, int compression,
-                                                int compression_level, int64_t now_ms);
+                                                int32_t partition, int32_t batch_size,
+                                                int compression, int compression_level,
+                                                int64_t now_ms);
 void mk_producer_batch_free(struct mk_producer_batch *b);
 
 /* Bytes the batch takes now (uncompressed estimate, header included). */

@@ -322,8 +322,8 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
       if (waited) continue;
     }
     struct mk_producer_batch *b =
-        mk_producer_batch_new(acc->producer, t->name, d->partition, cfg->compression_type,
-                              compression_level(cfg), now_ms());
+        mk_producer_batch_new(acc->producer, t->name, d->partition, cfg->batch_size,
+                              cfg->compression_type, compression_level(cfg), now_ms());
     if (!b || mk_producer_batch_try_append(b, cfg->batch_size, timestamp, key, value, headers,
                                            headers_count, thunk, &bytes) != 0) {
       mk_producer_batch_free(b);
