@@ -3,13 +3,16 @@
  * murmur2 rule for keyed ones. The concept and the calling protocol are in
  * builtin_partitioner.h; this file follows BuiltInPartitioner.java method by method.
  *
- * State per topic, all guarded by `lock`:
- *   the sticky partition, its generation and the bytes produced to it (StickyPartitionInfo)
+ * State per topic:
+ *   the sticky partition, its generation and the bytes produced to it (StickyPartitionInfo):
+ *   atomics, read and counted on every keyless send without the lock, as Java does with
+ *   an AtomicReference and an AtomicInteger; only a switch takes the lock
  *   the load stats: a cumulative frequency table over partition ids (PartitionLoadStats)
  *   the random generator (Java uses ThreadLocalRandom; one generator per topic under the
  *   lock gives the same distribution and lets a test fix the seed)
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,11 +24,14 @@ struct mk_builtin_partitioner {
   char *topic;               /* set at creation, read-only */
   int32_t sticky_batch_size; /* set at creation, read-only */
 
-  pthread_mutex_t lock;      /* guards everything below */
-  bool has_sticky;           /* the sticky partition has been chosen */
-  struct mk_sticky_partition_info sticky;
-  int64_t produced_bytes;    /* bytes appended to sticky.partition since it was chosen */
-  uint64_t next_generation;
+  /* The sticky partition: its generation (high 32 bits) and partition id (low 32) in one
+   * word, so that a reader without the lock always sees a pair that belongs together; 0
+   * until the first choice (generations start at 1). Written under lock. */
+  _Atomic uint64_t sticky;
+  _Atomic int64_t produced_bytes;  /* bytes appended to the sticky partition since chosen */
+
+  pthread_mutex_t lock;      /* guards switching, and everything below */
+  uint32_t next_generation;
   int32_t *cft;              /* load stats: cumulative frequencies, NULL = none (uniform) */
   int32_t *cft_ids;          /* the partition id of each cft entry */
   int32_t cft_len;           /* logical length */
@@ -64,6 +70,8 @@ int mk_builtin_partitioner_new(const char *topic, int32_t sticky_batch_size,
   }
   bp->topic = name;
   bp->sticky_batch_size = sticky_batch_size;
+  atomic_init(&bp->sticky, 0);
+  atomic_init(&bp->produced_bytes, 0);
   bp->next_generation = 1;
   bp->rng = (uint64_t)mk_now_us() ^ (uint64_t)(uintptr_t)bp;
   pthread_mutex_init(&bp->lock, NULL);
@@ -127,13 +135,25 @@ int32_t mk_builtin_partitioner_next_partition(struct mk_builtin_partitioner *bp,
   return p;
 }
 
-/* Start a new StickyPartitionInfo. Caller holds bp->lock. */
-static void switch_locked(struct mk_builtin_partitioner *bp,
-                          const struct mk_topic_partitions *cluster) {
-  bp->sticky.partition = next_partition_locked(bp, cluster);
-  bp->sticky.generation = bp->next_generation++;
-  bp->produced_bytes = 0;
-  bp->has_sticky = true;
+/* The sticky word of a StickyPartitionInfo, and back. */
+static uint64_t pack(const struct mk_sticky_partition_info *info) {
+  return (uint64_t)(uint32_t)info->generation << 32 | (uint32_t)info->partition;
+}
+
+static struct mk_sticky_partition_info unpack(uint64_t word) {
+  return (struct mk_sticky_partition_info){(int32_t)(uint32_t)word, word >> 32};
+}
+
+/* Start a new StickyPartitionInfo; returns its word. Caller holds bp->lock. */
+static uint64_t switch_locked(struct mk_builtin_partitioner *bp,
+                              const struct mk_topic_partitions *cluster) {
+  struct mk_sticky_partition_info info = {next_partition_locked(bp, cluster),
+                                          bp->next_generation++};
+  if (bp->next_generation == 0) bp->next_generation = 1;  /* 0 means "none chosen" */
+  atomic_store(&bp->produced_bytes, 0);
+  uint64_t word = pack(&info);
+  atomic_store(&bp->sticky, word);
+  return word;
 }
 
 /* ---- the sticky partition ---------------------------------------------------------------- */
@@ -141,20 +161,21 @@ static void switch_locked(struct mk_builtin_partitioner *bp,
 struct mk_sticky_partition_info
 mk_builtin_partitioner_peek_current_partition(struct mk_builtin_partitioner *bp,
                                               const struct mk_topic_partitions *cluster) {
-  pthread_mutex_lock(&bp->lock);
-  if (!bp->has_sticky || bp->sticky.partition == MK_PARTITION_UNKNOWN) switch_locked(bp, cluster);
-  struct mk_sticky_partition_info info = bp->sticky;
-  pthread_mutex_unlock(&bp->lock);
-  return info;
+  uint64_t word = atomic_load(&bp->sticky);
+  if (word == 0 || unpack(word).partition == MK_PARTITION_UNKNOWN) {
+    pthread_mutex_lock(&bp->lock);
+    word = atomic_load(&bp->sticky);  /* another thread may have chosen meanwhile */
+    if (word == 0 || unpack(word).partition == MK_PARTITION_UNKNOWN)
+      word = switch_locked(bp, cluster);
+    pthread_mutex_unlock(&bp->lock);
+  }
+  return unpack(word);
 }
 
 bool mk_builtin_partitioner_is_partition_changed(struct mk_builtin_partitioner *bp,
                                                  const struct mk_sticky_partition_info *info) {
   if (!info) return false;  /* the record had a partition: the built-in was not used */
-  pthread_mutex_lock(&bp->lock);
-  bool changed = !bp->has_sticky || bp->sticky.generation != info->generation;
-  pthread_mutex_unlock(&bp->lock);
-  return changed;
+  return atomic_load(&bp->sticky) != pack(info);
 }
 
 bool mk_builtin_partitioner_update_partition_info(struct mk_builtin_partitioner *bp,
@@ -162,20 +183,23 @@ bool mk_builtin_partitioner_update_partition_info(struct mk_builtin_partitioner 
                                                   int32_t appended_bytes,
                                                   const struct mk_topic_partitions *cluster,
                                                   bool enable_switch) {
-  if (!info) return false;
+  if (!info || atomic_load(&bp->sticky) != pack(info)) return false;  /* stale: ignored */
+  /* A thread that saw the old partition just before another switched may count its bytes
+   * towards the new one (Java counts them in the old StickyPartitionInfo): one record per
+   * racing thread at most, and never in the producer, which calls this under the
+   * accumulator's lock. */
+  int64_t produced = atomic_fetch_add(&bp->produced_bytes, appended_bytes) + appended_bytes;
+  /* Switch once batch.size bytes went to this partition, unless the caller asks to wait
+   * because the deque's last batch is still open; never wait past twice batch.size (the
+   * long comment in BuiltInPartitioner.updatePartitionInfo explains the 12 KB / 4 KB
+   * fractional batches this avoids with a high linger.ms). */
+  int64_t size = bp->sticky_batch_size;
+  if (!((produced >= size && enable_switch) || produced >= 2 * size)) return false;
   bool switched = false;
   pthread_mutex_lock(&bp->lock);
-  if (bp->has_sticky && bp->sticky.generation == info->generation) {
-    bp->produced_bytes += appended_bytes;
-    /* Switch once batch.size bytes went to this partition, unless the caller asks to wait
-     * because the deque's last batch is still open; never wait past twice batch.size (the
-     * long comment in BuiltInPartitioner.updatePartitionInfo explains the 12 KB / 4 KB
-     * fractional batches this avoids with a high linger.ms). */
-    int64_t size = bp->sticky_batch_size;
-    if ((bp->produced_bytes >= size && enable_switch) || bp->produced_bytes >= 2 * size) {
-      switch_locked(bp, cluster);
-      switched = true;
-    }
+  if (atomic_load(&bp->sticky) == pack(info)) {  /* not switched by another thread meanwhile */
+    switch_locked(bp, cluster);
+    switched = true;
   }
   pthread_mutex_unlock(&bp->lock);
   return switched;

@@ -41,8 +41,9 @@
  * enable_switch=false postpones a switch while the deque's last batch is still open, so a
  * half-filled batch is not abandoned; the switch then happens anyway at 2 x batch.size.
  *
- * Thread: any. App threads append concurrently (Java uses atomics): each topic's state has
- * its own mutex, held only inside these functions. The Sender thread updates load stats.
+ * Thread: any. App threads append concurrently: as in Java, the sticky partition is read,
+ * and its bytes counted, with atomics; a switch and the load stats take the topic's own
+ * mutex, held only inside these functions. The Sender thread updates load stats.
  */
 #ifndef MK_PRODUCER_BUILTIN_PARTITIONER_H
 #define MK_PRODUCER_BUILTIN_PARTITIONER_H
@@ -65,7 +66,8 @@ struct mk_topic_partitions {
 };
 
 /* The current sticky partition. generation tells two choices of the same partition apart
- * (Java compares StickyPartitionInfo objects by identity). */
+ * (Java compares StickyPartitionInfo objects by identity); it counts switches from 1, in 32
+ * bits (wrapping), so that it shares one atomic word with the partition. */
 struct mk_sticky_partition_info {
   int32_t partition;    /* MK_PARTITION_UNKNOWN if the topic has no partitions */
   uint64_t generation;
