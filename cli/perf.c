@@ -199,6 +199,7 @@ struct stats {
   int64_t sampling;
   int64_t nlatencies;            /* size of latencies */
   int64_t iteration;             /* records recorded so far (decides sampling) */
+  int64_t next_sample;           /* the next iteration that is a multiple of sampling */
   int64_t index;                 /* latencies used */
   int64_t count, bytes, total_latency;
   int max_latency;
@@ -248,8 +249,11 @@ static void stats_record(struct stats *s, int latency, int64_t bytes, int64_t ti
   s->window_bytes += bytes;
   s->window_total_latency += latency;
   if (latency > s->window_max_latency) s->window_max_latency = latency;
-  if (s->iteration % s->sampling == 0 && s->index < s->nlatencies)
-    s->latencies[s->index++] = latency;
+  /* Java's iteration % sampling == 0, without a division per record. */
+  if (s->iteration == s->next_sample) {
+    s->next_sample += s->sampling;
+    if (s->index < s->nlatencies) s->latencies[s->index++] = latency;
+  }
   if (time - s->window_start >= 5000) {  /* reportingInterval */
     if (s->steady_state && s->count == s->window_count) {
       printf("In steady state.\n");
