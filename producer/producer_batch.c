@@ -24,8 +24,7 @@ struct mk_producer_batch *mk_producer_batch_new(struct mk_producer *producer, co
   mk_record_batch_builder_init(&b->builder);
   b->builder.compression = compression;
   b->builder.compression_level = compression_level;
-  size_t room = batch_size > MK_RECORD_BATCH_HEADER_SIZE ? (size_t)batch_size - MK_RECORD_BATCH_HEADER_SIZE : 0;
-  if (mk_record_batch_builder_reserve(&b->builder, room)) {
+  if (mk_record_batch_builder_reserve(&b->builder, batch_size > 0 ? (size_t)batch_size : 0)) {
     mk_producer_batch_free(b);
     return NULL;
   }
@@ -80,17 +79,9 @@ int mk_producer_batch_close(struct mk_producer_batch *b, struct mk_err *err) {
   b->builder.producer_id = b->producer_id;
   b->builder.producer_epoch = b->producer_epoch;
   b->builder.base_sequence = b->base_sequence;
-  struct mk_writer w;
-  mk_writer_init(&w);
-  int rc = mk_record_batch_builder_finish(&b->builder, &w, err);
-  if (rc) {
-    mk_writer_free(&w);
-    return rc;
-  }
-  b->bytes = mk_writer_take(&w, &b->bytes_len);
-  /* The records now live in bytes; the builder's copy is no longer needed. */
-  mk_writer_free(&b->builder.records);
-  return 0;
+  /* The records move into bytes: uncompressed, without a copy (the builder kept room for
+   * the header in front of them). The builder is spent after this. */
+  return mk_record_batch_builder_take(&b->builder, &b->bytes, &b->bytes_len, err);
 }
 
 bool mk_producer_batch_done(struct mk_producer_batch *b, int64_t base_offset,

@@ -345,19 +345,27 @@ void mk_record_batch_builder_init(struct mk_record_batch_builder *bb) {
   bb->base_sequence = MK_NO_SEQUENCE;
   bb->base_timestamp = -1;
   bb->max_timestamp = -1;
-  mk_writer_init(&bb->records);
+  mk_writer_init(&bb->buf);
 }
 
 void mk_record_batch_builder_free(struct mk_record_batch_builder *bb) {
-  mk_writer_free(&bb->records);
+  mk_writer_free(&bb->buf);
 }
 
-int mk_record_batch_builder_reserve(struct mk_record_batch_builder *bb, size_t bytes) {
-  struct mk_writer *w = &bb->records;
-  if (bytes <= w->cap - w->len) return 0;
-  if (!mk_writer_extend(w, bytes)) return MK_ERR__NO_MEMORY;
-  w->len -= bytes;  /* the room stays; nothing was written */
-  return 0;
+/* The buffer starts with room for the header, written by finish (or take, in place). */
+static int start_buffer(struct mk_record_batch_builder *bb) {
+  if (bb->buf.len > 0) return 0;
+  return mk_writer_extend(&bb->buf, MK_RECORD_BATCH_HEADER_SIZE) ? 0 : MK_ERR__NO_MEMORY;
+}
+
+int mk_record_batch_builder_reserve(struct mk_record_batch_builder *bb, size_t size) {
+  struct mk_writer *w = &bb->buf;
+  if (size > w->cap) {
+    size_t more = size - w->len;
+    if (!mk_writer_extend(w, more)) return MK_ERR__NO_MEMORY;
+    w->len -= more;  /* the room stays; nothing was written */
+  }
+  return start_buffer(bb);
 }
 
 /* Every record a producer sends passes through the functions below, so they write varints
@@ -422,7 +430,7 @@ size_t mk_record_batch_record_size(int64_t timestamp_delta, int32_t offset_delta
 }
 
 size_t mk_record_batch_builder_size(const struct mk_record_batch_builder *bb) {
-  return MK_RECORD_BATCH_HEADER_SIZE + bb->records.len;
+  return bb->buf.len > 0 ? bb->buf.len : MK_RECORD_BATCH_HEADER_SIZE;
 }
 
 int mk_record_batch_builder_append(struct mk_record_batch_builder *bb, int64_t timestamp,
@@ -438,7 +446,7 @@ int mk_record_batch_builder_append(struct mk_record_batch_builder *bb, int64_t t
   if (body > INT32_MAX) return MK_ERR__INVALID_ARG;
 
   size_t size = uvarint_size(zigzag((int64_t)body)) + body;
-  uint8_t *start = mk_writer_extend(&bb->records, size);
+  uint8_t *start = start_buffer(bb) ? NULL : mk_writer_extend(&bb->buf, size);
   if (!start) return MK_ERR__NO_MEMORY;
   uint8_t *p = put_uvarint(start, zigzag((int64_t)body));
   *p++ = 0;  /* record attributes: unused */
@@ -457,31 +465,15 @@ int mk_record_batch_builder_append(struct mk_record_batch_builder *bb, int64_t t
   return 0;
 }
 
-int mk_record_batch_builder_finish(struct mk_record_batch_builder *bb, struct mk_writer *out,
-                                   struct mk_err *err) {
-  if (bb->count == 0)
-    return mk_err_set(err, MK_ERR__STATE, "a record batch needs at least one record");
-  size_t start = out->len;
-  if (!mk_writer_extend(out, MK_RECORD_BATCH_HEADER_SIZE))
-    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory writing a record batch");
-  int rc = mk_compress(bb->compression, bb->compression_level, bb->records.buf, bb->records.len,
-                       out, err);
-  if (rc) {
-    out->len = start;
-    return rc;
-  }
-  size_t size = out->len - start;
-  if (size - 12 > INT32_MAX) {
-    out->len = start;
+/* Write the header of a batch of size bytes (header included) at h, CRC last. */
+static int write_header(const struct mk_record_batch_builder *bb, uint8_t *h, size_t size,
+                        struct mk_err *err) {
+  if (size - 12 > INT32_MAX)
     return mk_err_set(err, MK_ERR_MESSAGE_TOO_LARGE, "record batch of %zu bytes is too large",
                       size);
-  }
   int16_t attributes = (int16_t)((bb->attributes & ~MK_ATTR_COMPRESSION_MASK) |
                                  (bb->compression & MK_ATTR_COMPRESSION_MASK));
-
-  /* The header, at the offsets listed in record_batch.h. Written now, after the records,
-   * because out->buf may have moved while they were appended. */
-  uint8_t *h = out->buf + start;
+  /* At the offsets listed in record_batch.h. */
   mk_store_u64(h + 0, (uint64_t)bb->base_offset);
   mk_store_u32(h + 8, (uint32_t)(size - 12));
   mk_store_u32(h + 12, (uint32_t)bb->partition_leader_epoch);
@@ -493,6 +485,46 @@ int mk_record_batch_builder_finish(struct mk_record_batch_builder *bb, struct mk
   mk_store_u32(h + 57, (uint32_t)bb->count);
   /* Last, since the CRC covers all of the above from attributes on. */
   mk_record_batch_set_producer(h, size, bb->producer_id, bb->producer_epoch, bb->base_sequence);
+  return 0;
+}
+
+int mk_record_batch_builder_finish(struct mk_record_batch_builder *bb, struct mk_writer *out,
+                                   struct mk_err *err) {
+  if (bb->count == 0)
+    return mk_err_set(err, MK_ERR__STATE, "a record batch needs at least one record");
+  size_t start = out->len;
+  if (!mk_writer_extend(out, MK_RECORD_BATCH_HEADER_SIZE))
+    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory writing a record batch");
+  const uint8_t *records = bb->buf.buf + MK_RECORD_BATCH_HEADER_SIZE;
+  int rc = mk_compress(bb->compression, bb->compression_level, records,
+                       bb->buf.len - MK_RECORD_BATCH_HEADER_SIZE, out, err);
+  /* The header is written after the records: out->buf may have moved while they went in. */
+  if (!rc) rc = write_header(bb, out->buf + start, out->len - start, err);
+  if (rc) out->len = start;
+  return rc;
+}
+
+int mk_record_batch_builder_take(struct mk_record_batch_builder *bb, uint8_t **bytes,
+                                 size_t *len, struct mk_err *err) {
+  if (bb->compression != MK_COMPRESSION_NONE) {
+    struct mk_writer out;
+    mk_writer_init(&out);
+    int rc = mk_record_batch_builder_finish(bb, &out, err);
+    if (rc) {
+      mk_writer_free(&out);
+      return rc;
+    }
+    *bytes = mk_writer_take(&out, len);
+    mk_writer_free(&bb->buf);
+    return 0;
+  }
+  /* Uncompressed, the batch is the buffer itself, its header written into the room kept
+   * for it: no copy of the records. */
+  if (bb->count == 0)
+    return mk_err_set(err, MK_ERR__STATE, "a record batch needs at least one record");
+  int rc = write_header(bb, bb->buf.buf, bb->buf.len, err);
+  if (rc) return rc;
+  *bytes = mk_writer_take(&bb->buf, len);
   return 0;
 }
 

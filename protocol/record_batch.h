@@ -182,7 +182,7 @@ struct mk_record_batch_builder {
   int64_t base_timestamp;
   int64_t max_timestamp;
   int32_t count;
-  struct mk_writer records;     /* the records, uncompressed */
+  struct mk_writer buf;         /* room for the header, then the records, uncompressed */
 };
 
 /* A builder with no records: producer id/epoch/sequence unset (-1), no compression.
@@ -190,10 +190,10 @@ struct mk_record_batch_builder {
 void mk_record_batch_builder_init(struct mk_record_batch_builder *bb);
 void mk_record_batch_builder_free(struct mk_record_batch_builder *bb);
 
-/* Make room for `bytes` of records at once, so that appends up to that size never move the
- * records as the batch grows (a producer knows its batch.size). Returns 0 or
- * MK_ERR__NO_MEMORY. */
-int mk_record_batch_builder_reserve(struct mk_record_batch_builder *bb, size_t bytes);
+/* Make room for a batch of `size` bytes (header included) at once, so that appends up to
+ * that size never move the records as the batch grows (a producer knows its batch.size).
+ * Returns 0 or MK_ERR__NO_MEMORY. */
+int mk_record_batch_builder_reserve(struct mk_record_batch_builder *bb, size_t size);
 
 /* Append a record with this timestamp (ms). The first record fixes base_timestamp.
  * key/value with len -1 are null. Borrows key, value and headers (copied). Returns 0 or
@@ -217,6 +217,13 @@ size_t mk_record_batch_record_size(int64_t timestamp_delta, int32_t offset_delta
  * records, or a compression error. */
 int mk_record_batch_builder_finish(struct mk_record_batch_builder *bb, struct mk_writer *out,
                                    struct mk_err *err);
+
+/* Finish the batch into a buffer of its own, *bytes (*len bytes; the caller frees it with
+ * free()), as a producer sends it: uncompressed, that is the builder's own buffer with the
+ * header written in front of the records, so nothing is copied. The builder is spent: only
+ * mk_record_batch_builder_free may follow. Returns 0 or as finish. */
+int mk_record_batch_builder_take(struct mk_record_batch_builder *bb, uint8_t **bytes,
+                                 size_t *len, struct mk_err *err);
 
 /* Control records (transaction markers). */
 enum mk_control_type { MK_CONTROL_ABORT = 0, MK_CONTROL_COMMIT = 1 };

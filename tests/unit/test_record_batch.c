@@ -109,6 +109,49 @@ static void test_golden_example_builds_byte_for_byte(void **state) {
   mk_record_batch_builder_free(&bb);
 }
 
+/* take (the producer's way: in place when uncompressed) gives the bytes finish writes,
+ * with or without room reserved first, for every codec. */
+static void test_take_gives_the_bytes_finish_writes(void **state) {
+  (void)state;
+  for (int type = MK_COMPRESSION_NONE; type <= MK_COMPRESSION_ZSTD; type++) {
+    struct mk_record_batch_builder a, b;
+    mk_record_batch_builder_init(&a);
+    mk_record_batch_builder_init(&b);
+    a.compression = b.compression = type;
+    assert_int_equal(mk_record_batch_builder_reserve(&b, 16384), 0);
+    assert_int_equal(mk_record_batch_builder_size(&b), MK_RECORD_BATCH_HEADER_SIZE);
+    for (int i = 0; i < 50; i++) {
+      struct mk_record_header h = {bytes_of("h"), bytes_of("x")};
+      assert_int_equal(mk_record_batch_builder_append(&a, 1700000000000LL + i, bytes_of("k"),
+                                                      bytes_of("a value, repeated"), &h, i % 2), 0);
+      assert_int_equal(mk_record_batch_builder_append(&b, 1700000000000LL + i, bytes_of("k"),
+                                                      bytes_of("a value, repeated"), &h, i % 2), 0);
+    }
+    assert_int_equal(mk_record_batch_builder_size(&a), mk_record_batch_builder_size(&b));
+    struct mk_writer out;
+    struct mk_err err = {0};
+    mk_writer_init(&out);
+    assert_int_equal(mk_record_batch_builder_finish(&a, &out, &err), 0);
+    uint8_t *taken = NULL;
+    size_t len = 0;
+    assert_int_equal(mk_record_batch_builder_take(&b, &taken, &len, &err), 0);
+    assert_int_equal(len, out.len);
+    assert_memory_equal(taken, out.buf, len);
+    assert_int_equal(parse_validate(taken, len, &err), 0);
+    free(taken);
+    mk_writer_free(&out);
+    mk_record_batch_builder_free(&a);
+    mk_record_batch_builder_free(&b);
+  }
+  struct mk_record_batch_builder empty;
+  mk_record_batch_builder_init(&empty);
+  uint8_t *taken = NULL;
+  size_t len = 0;
+  struct mk_err err = {0};
+  assert_int_equal(mk_record_batch_builder_take(&empty, &taken, &len, &err), MK_ERR__STATE);
+  mk_record_batch_builder_free(&empty);
+}
+
 static void test_golden_example_parses_and_reads(void **state) {
   (void)state;
   size_t len;
@@ -786,6 +829,7 @@ static void test_control_record_parse_refuses_bad_markers(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_golden_example_builds_byte_for_byte),
+      cmocka_unit_test(test_take_gives_the_bytes_finish_writes),
       cmocka_unit_test(test_golden_example_parses_and_reads),
       cmocka_unit_test(test_librdkafka_batches_decode),
       cmocka_unit_test(test_round_trip_every_codec),
