@@ -556,23 +556,21 @@ void mk_accumulator_reset_sequences(struct mk_accumulator *acc, int64_t producer
   pthread_mutex_unlock(&acc->lock);
 }
 
-/* Remove b from the incomplete list, free it and return its memory. Lock held. */
-static void deallocate_locked(struct mk_accumulator *acc, struct mk_producer_batch *b) {
+void mk_accumulator_deallocate(struct mk_accumulator *acc, struct mk_producer_batch *b) {
+  pthread_mutex_lock(&acc->lock);
+  struct mk_deque *d = b->deque;
+  if (d && b->drained_ms) d->state.in_flight--;
   if (b->incomplete_prev) b->incomplete_prev->incomplete_next = b->incomplete_next;
   else acc->incomplete_head = b->incomplete_next;
   if (b->incomplete_next) b->incomplete_next->incomplete_prev = b->incomplete_prev;
   else acc->incomplete_tail = b->incomplete_prev;
   release(acc, b->reserved);
-  mk_producer_batch_free(b);
   pthread_cond_broadcast(&acc->batch_completed);
-}
-
-void mk_accumulator_deallocate(struct mk_accumulator *acc, struct mk_producer_batch *b) {
-  pthread_mutex_lock(&acc->lock);
-  struct mk_deque *d = b->deque;
-  if (d && b->drained_ms) d->state.in_flight--;
-  deallocate_locked(acc, b);
   pthread_mutex_unlock(&acc->lock);
+  /* Unreachable now (in no deque, not in the incomplete list), so freed outside the lock,
+   * which app threads may be waiting for: freeing a batch.size buffer can mean handing
+   * memory back to the kernel, a system call. */
+  mk_producer_batch_free(b);
 }
 
 void mk_accumulator_fail_batch(struct mk_accumulator *acc, struct mk_producer_batch *b,
