@@ -8,7 +8,7 @@
  *   3. check the size against max.request.size and buffer.memory
  *   4. wait for the topic's metadata (up to max.block.ms)
  *   5. choose the partition: explicit > partitioner.class > key hash > sticky
- *   6. append to the accumulator (waiting for buffer.memory up to the same deadline)
+ *   6. append to the accumulator (waiting for buffer.memory with what is left of max.block.ms)
  *   7. wake the Sender if a batch filled up or a new one began
  * A failure in any step completes the record at once, on this thread.
  */
@@ -180,6 +180,14 @@ int mk_producer_close(struct mk_producer *p, int64_t timeout_ms) {
   mk_accumulator_close(p->accumulator);     /* sends after this fail; blocked ones wake */
   mk_producer_metadata_close(p->metadata);  /* threads waiting for metadata wake */
   int rc = mk_sender_close(p->sender, timeout_ms);
+  /* A send that another thread began before closing was set may still be running: woken
+   * from a wait, it is failing its record now. Everything it touches is freed below, so
+   * wait for it to leave. Woken sends leave within microseconds; a sleep keeps this from
+   * spinning if one is slow (an interceptor or serializer of the application's). */
+  while (atomic_load(&p->sends_running) > 0) {
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
   for (int i = 0; i < p->cfg->num_interceptors; i++)
     if (p->cfg->interceptors[i]->close) p->cfg->interceptors[i]->close(p->cfg->interceptors[i]->opaque);
   if (p->cfg->key_serializer && p->cfg->key_serializer->close)
@@ -222,9 +230,9 @@ static int fail_now(struct mk_producer *p, const struct mk_record_thunk *t, cons
   return rc;
 }
 
-int mk_producer_send(struct mk_producer *p, const struct mk_producer_record *record,
-                     mk_send_callback callback, void *opaque, struct mk_future **future,
-                     struct mk_err *err) {
+static int send_record(struct mk_producer *p, const struct mk_producer_record *record,
+                       mk_send_callback callback, void *opaque, struct mk_future **future,
+                       struct mk_err *err) {
   struct mk_err local;  /* an empty message, without zeroing its 200 bytes on every send */
   local.code = 0;
   local.msg[0] = '\0';
@@ -330,6 +338,17 @@ fail:
   mk_writer_free(&kw);
   mk_writer_free(&vw);
   return fail_now(p, &thunk, rec.topic, rec.partition, rc, err);
+}
+
+/* Counted in and out, so that mk_producer_close can wait for sends still running in other
+ * threads before it frees what they use. */
+int mk_producer_send(struct mk_producer *p, const struct mk_producer_record *record,
+                     mk_send_callback callback, void *opaque, struct mk_future **future,
+                     struct mk_err *err) {
+  atomic_fetch_add(&p->sends_running, 1);
+  int rc = send_record(p, record, callback, opaque, future, err);
+  atomic_fetch_sub(&p->sends_running, 1);
+  return rc;
 }
 
 /* ---- metrics --------------------------------------------------------------------------- */

@@ -25,8 +25,10 @@
  *   mk_producer_send(p, &rec, on_done, ctx, NULL, &err);          callback on completion
  *
  * Threads: mk_producer_send, flush and the future functions may be called from any number
- * of application threads at once. mk_producer_close is called once, from one thread,
- * after which nothing else may be. Callbacks must not call close.
+ * of application threads at once. mk_producer_close is called once, from one thread;
+ * sends already running in other threads when it starts fail (those waiting for memory or
+ * metadata are woken) and return before close frees the producer. After close has returned
+ * nothing else may be called. Callbacks must not call close.
  */
 #ifndef MK_PRODUCER_PRODUCER_H
 #define MK_PRODUCER_PRODUCER_H

@@ -31,6 +31,7 @@ struct mk_producer {
   /* Shared, internally locked. */
   struct mk_producer_metrics metrics;
   atomic_bool closing;
+  atomic_int sends_running;  /* mk_producer_send calls inside the producer right now */
 };
 
 /* Complete one record: interceptors' onAcknowledgement, the `complete` trace event, the

@@ -816,6 +816,51 @@ static void test_close_wakes_a_send_blocked_on_buffer_memory(void **state) {
   assert_int_equal(done[2].error, b.rc);
 }
 
+/* An interceptor that is slow to hear about a failure on the blocked sender's thread. */
+static pthread_t slow_ack_thread;
+static atomic_int slow_ack_finished;
+
+static void slow_ack_on_blocked_thread(void *opaque, const struct mk_record_metadata *md,
+                                       const struct mk_err *err) {
+  (void)opaque;
+  (void)md;
+  if (err && err->code && pthread_equal(pthread_self(), slow_ack_thread)) {
+    sleep_ms(300);
+    atomic_store(&slow_ack_finished, 1);
+  }
+}
+
+/* close frees the producer, so it must wait for a send it woke to finish failing its
+ * record: here that send is still inside an interceptor (which reads the producer's
+ * config) when close would otherwise be done. */
+static void test_close_waits_for_a_woken_send_to_return(void **state) {
+  (void)state;
+  assert_int_equal(start_broker(&own_broker), 0);
+  create_topic(own_broker, "close-blocked", 1, 3);
+  struct mk_producer_config *cfg =
+      config_for(mk_broker_bootstrap(own_broker), "batch.size", "16384", "buffer.memory", "16384",
+                 "max.block.ms", "5000", "linger.ms", "0", NULL);
+  static const struct mk_producer_interceptor slow = {"SlowAck", NULL, NULL,
+                                                      slow_ack_on_blocked_thread, NULL};
+  struct mk_err err = {0};
+  assert_int_equal(mk_producer_config_add_interceptor(cfg, &slow, &err), 0);
+  struct mk_producer *p = producer = producer_from(cfg);
+  warm_up(p, "close-blocked", 0);
+  all_brokers(own_broker, "broker_down");
+  char value[15001];
+  memset(value, 'm', 15000);
+  value[15000] = 0;
+  assert_int_equal(send_value(p, "close-blocked", 0, NULL, value, 1), 0);  /* takes all memory */
+  atomic_store(&slow_ack_finished, 0);
+  struct blocked_send b = {p, -1, 0};
+  assert_int_equal(pthread_create(&slow_ack_thread, NULL, send_big, &b), 0);
+  sleep_ms(200);  /* the second send is waiting for memory */
+  close_producer(0);
+  assert_int_equal(atomic_load(&slow_ack_finished), 1);  /* close returned after the send */
+  pthread_join(slow_ack_thread, NULL);
+  assert_int_not_equal(b.rc, 0);
+}
+
 static void test_delivery_timeout_fails_every_record_once_while_all_brokers_are_down(void **state) {
   (void)state;
   assert_int_equal(start_broker(&own_broker), 0);
@@ -1664,6 +1709,7 @@ int main(void) {
       T(test_delivery_timeout_fails_every_record_once_while_all_brokers_are_down),
       T(test_close_with_a_timeout_fails_in_flight_records_exactly_once),
       T(test_close_wakes_a_send_blocked_on_buffer_memory),
+      T(test_close_waits_for_a_woken_send_to_return),
       T(test_not_leader_errors_are_retried_after_a_metadata_refresh),
       T(test_retry_backoff_grows_exponentially_with_jitter_up_to_the_max),
       T(test_non_retriable_error_fails_the_batch_without_retrying),
