@@ -10,7 +10,9 @@
  * fast as possible, then flushed. Measured:
  *   ratio       compressed / uncompressed bytes per batch: the compression-rate-avg metric
  *   wire bytes  the batches the broker appended (its `append` events' bytes), against the
- *               same batches uncompressed (the producer's `batch_ready` events' bytes)
+ *               same batches uncompressed (each batch's last producer `append` event: its
+ *               size after its last record; `batch_ready` is too early, since records can
+ *               still join a batch between ready and drain)
  *   records/s   first send() to flush()'s return
  *   CPU         the producer's: the application thread (send(): serialize, append) and the
  *               Sender thread (where batches are compressed, in drain), each measured with
@@ -120,6 +122,27 @@ static double sum_field(struct mk_lab_ctx *ctx, size_t mark, const char *side, c
   return sum;
 }
 
+/* The producer's batches before compression: each batch's size after its last record, which
+ * its last `append` event reports (the events of one batch grow, and come in order). */
+static double raw_batch_bytes(struct mk_lab_ctx *ctx, size_t mark, const char *topic) {
+  json_t *evs = mk_lab_events(ctx, mark, "producer", "append", topic);
+  json_t *last = json_object();  /* batch_id -> bytes of its latest append */
+  size_t i;
+  json_t *ev;
+  json_array_foreach(evs, i, ev) {
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(ev, "batch_id")));
+    json_object_set(last, id, json_object_get(ev, "bytes"));
+  }
+  double sum = 0;
+  const char *id;
+  json_t *bytes;
+  json_object_foreach(last, id, bytes) sum += (double)json_integer_value(bytes);
+  json_decref(last);
+  json_decref(evs);
+  return sum;
+}
+
 /* ---- one codec --------------------------------------------------------------------------------
  */
 
@@ -161,7 +184,7 @@ static int one_codec(struct mk_lab_ctx *ctx, int c, char **values, int records) 
                        records);
 
   int appended = 0;
-  double raw = sum_field(ctx, mark, "producer", "batch_ready", topic, "bytes", NULL);
+  double raw = raw_batch_bytes(ctx, mark, topic);
   double wire = sum_field(ctx, mark, "broker", "append", topic, "bytes", &appended);
   double producer_cpu_ms = (double)(app_cpu + sender_cpu) / 1000.0;
   mk_lab_figure(ctx, codec, "ratio", ratio);
@@ -222,8 +245,8 @@ static int run(struct mk_lab_ctx *ctx) {
   mk_lab_table(
       ctx,
       "Size: ratio = compressed / uncompressed, averaged over batches (compression-rate-avg);\n"
-      "raw and wire KB = the batches before compression (the producer's batch_ready events)\n"
-      "and as the leader appended them (the broker's append events); batch B avg =\n"
+      "raw and wire KB = the batches before compression (each batch's last producer append\n"
+      "event) and as the leader appended them (the broker's append events); batch B avg =\n"
       "batch-size-avg, the bytes of a batch as sent:",
       rows, size_cols);
   static const char *const cost_cols[] = {"records/s",    "sender CPU ms",  "producer CPU ms",
