@@ -18,7 +18,7 @@
 #   d   (a) + lz4 at level 1 for both (librdkafka's default lz4: LZ4F fast)    500,000
 #   d9  (a) + lz4 at level 9 for both (Kafka's default compression.lz4.level)  250,000
 #   e   (a) + zstd at level 3 for both (both clients' default)                500,000
-#   f   1 KiB records, (a)'s settings                                          200,000
+#   f   1 KiB records, (a)'s settings                                          600,000
 #   g   synchronous sends, acks=all, linger.ms=0: p50/p99 of send -> ack
 #       (3 alternating segments of 2,000 sends per producer per run)
 #
@@ -116,7 +116,7 @@ DESC[e]="100 B zstd level 3";        SIZE[e]=100;  COUNT[e]=500000;  CODEC[e]=zs
 PERF_PROPS[e]="$A_PROPS compression.type=zstd compression.zstd.level=3"
 RDK_FLAGS[e]="$A_FLAGS --compression zstd -X compression.level=3"
 API_FLAGS[e]="$A_FLAGS --compression zstd -X compression.zstd.level=3"
-DESC[f]="1 KiB acks=1";              SIZE[f]=1024; COUNT[f]=200000
+DESC[f]="1 KiB acks=1";              SIZE[f]=1024; COUNT[f]=600000
 PERF_PROPS[f]=$A_PROPS
 RDK_FLAGS[f]=$A_FLAGS
 DESC[g]="sync acks=all";             SIZE[g]=100;  COUNT[g]=2000   # per segment
