@@ -249,6 +249,7 @@ static int send_record(struct mk_producer *p, const struct mk_producer_record *r
   struct mk_producer_record rec = *record;
   for (int i = 0; i < cfg->num_interceptors; i++)
     if (cfg->interceptors[i]->on_send) cfg->interceptors[i]->on_send(cfg->interceptors[i]->opaque, &rec);
+  int32_t partition = rec.partition;  /* once chosen, the one a failure reports */
   if (atomic_load(&p->closing))
     return fail_now(p, &thunk, rec.topic, rec.partition,
                     mk_err_set(err, MK_ERR__STATE, "Cannot perform operation after producer has been closed"), err);
@@ -317,7 +318,8 @@ static int send_record(struct mk_producer *p, const struct mk_producer_record *r
     rc = mk_partitioner_choose(p->partitioner, cfg->partitioner_ignore_keys, rec.topic, rec.partition,
                                key, value, &parts, &choice, err);
     if (rc) break;
-    rc = mk_accumulator_append(p->accumulator, rec.topic, choice.partition, snap, ts, key, value,
+    partition = choice.partition;
+    rc = mk_accumulator_append(p->accumulator, rec.topic, &partition, snap, ts, key, value,
                                rec.headers, rec.headers_count, size, &thunk,
                                p->partitioner != NULL && round == 0,
                                max_block_ms - waited_ms, &wake, err);
@@ -337,7 +339,7 @@ static int send_record(struct mk_producer *p, const struct mk_producer_record *r
 fail:
   mk_writer_free(&kw);
   mk_writer_free(&vw);
-  return fail_now(p, &thunk, rec.topic, rec.partition, rc, err);
+  return fail_now(p, &thunk, rec.topic, partition, rc, err);
 }
 
 /* Counted in and out, so that mk_producer_close can wait for sends still running in other

@@ -262,7 +262,7 @@ static void trace_append(const struct mk_producer_batch *b, size_t bytes, bool n
   mk_trace_end(&ev);
 }
 
-int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t partition,
+int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t *partition,
                           const struct mk_topic_snapshot *snapshot, int64_t timestamp,
                           struct mk_bytes key, struct mk_bytes value,
                           const struct mk_record_header *headers, int headers_count,
@@ -271,6 +271,8 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
                           struct mk_err *err) {
   const struct mk_producer_config *cfg = acc->cfg;
   struct mk_topic_partitions partitions = mk_topic_snapshot_partitions(snapshot);
+  const int32_t requested = *partition;
+  const bool sticky = requested == MK_PARTITION_UNKNOWN;
   size_t reserved = 0;
   int rc = 0;
   pthread_mutex_lock(&acc->lock);
@@ -280,14 +282,14 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
       break;
     }
     struct topic_entry *t = topic_entry(acc, topic, true);
-    struct mk_sticky_partition_info info = {partition, 0};
-    if (partition == MK_PARTITION_UNKNOWN && t)
-      info = mk_builtin_partitioner_peek_current_partition(t->sticky, &partitions);
+    struct mk_sticky_partition_info info = {requested, 0};
+    if (sticky && t) info = mk_builtin_partitioner_peek_current_partition(t->sticky, &partitions);
     struct mk_deque *d = t && info.partition >= 0 ? get_deque(acc, t, info.partition) : NULL;
     if (!d) {
       rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory appending to %s", topic);
       break;
     }
+    *partition = d->partition;  /* what a failure from here on reports, as Java does */
     size_t bytes = 0;
     /* 1. Try the open batch at the tail. */
     if (d->tail) {
@@ -298,8 +300,8 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
         break;
       }
       if (rc == 0) {
-        if (mk_trace_on()) trace_append(d->tail, bytes, false, partition == MK_PARTITION_UNKNOWN);
-        if (partition == MK_PARTITION_UNKNOWN)
+        if (mk_trace_on()) trace_append(d->tail, bytes, false, sticky);
+        if (sticky)
           mk_builtin_partitioner_update_partition_info(t->sticky, &info, (int32_t)bytes,
                                                        &partitions, all_batches_full(acc, d));
         *wake_sender = d->size > 1 || mk_producer_batch_is_full(d->tail, cfg->batch_size);
@@ -339,8 +341,8 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
     if (acc->incomplete_tail) acc->incomplete_tail->incomplete_next = b;
     else acc->incomplete_head = b;
     acc->incomplete_tail = b;
-    if (mk_trace_on()) trace_append(b, bytes, true, partition == MK_PARTITION_UNKNOWN);
-    if (partition == MK_PARTITION_UNKNOWN)
+    if (mk_trace_on()) trace_append(b, bytes, true, sticky);
+    if (sticky)
       mk_builtin_partitioner_update_partition_info(t->sticky, &info, (int32_t)bytes, &partitions,
                                                    all_batches_full(acc, d));
     *wake_sender = true;

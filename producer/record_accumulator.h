@@ -66,9 +66,11 @@ enum mk_append_result {
   MK_APPEND_ABORTED_FOR_NEW_BATCH = 1,  /* abort_on_new_batch and a new batch was needed */
 };
 
-/* Append one serialized record. partition is the chosen one, or MK_PARTITION_UNKNOWN for
+/* Append one serialized record. *partition is the chosen one, or MK_PARTITION_UNKNOWN for
  * the built-in uniform sticky partitioner (then the accumulator picks it, under its lock,
- * and emits the "partition" trace event with reason uniform_sticky). topic is looked up
+ * and emits the "partition" trace event with reason uniform_sticky); on return it is the
+ * partition the record went to, or was going to when the append failed (Java's callback
+ * reports that one too), and is unchanged if none was picked. topic is looked up
  * (and remembered) by name. record_size: the record alone in a batch, header included, as
  * send() checked it; a new batch reserves that much of buffer.memory if it is more than
  * batch.size. abort_on_new_batch: for a custom partitioner, stop before opening a new
@@ -78,7 +80,7 @@ enum mk_append_result {
  * Returns 0 (see enum mk_append_result), or REQUEST_TIMED_OUT ("Failed to allocate ...
  * within the configured max blocking time"), MK_ERR__STATE (closing), MK_ERR__NO_MEMORY.
  * Thread: app. Borrows everything (the thunk is copied). */
-int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t partition,
+int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t *partition,
                           const struct mk_topic_snapshot *snapshot, int64_t timestamp,
                           struct mk_bytes key, struct mk_bytes value,
                           const struct mk_record_header *headers, int headers_count,

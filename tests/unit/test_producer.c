@@ -733,13 +733,16 @@ static void test_full_buffer_blocks_send_for_max_block_ms_then_times_out(void **
     assert_int_equal(send_value(p, "full", 0, NULL, value, i), 0);
     assert_true(now_ms() - start < 300);
   }
+  /* The fourth is keyless: the partitioner picks partition 0 before the wait, and the
+   * failure reports that partition (Java's AppendCallbacks.topicPartition), not -1. */
   int64_t start = now_ms();
-  int rc = send_value(p, "full", 0, NULL, value, 4);
+  int rc = send_value(p, "full", -1, NULL, value, 4);
   int64_t blocked = now_ms() - start;
   assert_int_equal(rc, MK_ERR_REQUEST_TIMED_OUT);
   assert_in_range(blocked, 450, 1500);
   assert_completed_once(4, 5);
   assert_int_equal(done[4].error, MK_ERR_REQUEST_TIMED_OUT);
+  assert_int_equal(done[4].partition, 0);
   assert_true(pthread_equal(done[4].thread, pthread_self()));
   assert_int_equal(atomic_load(&complete_cb_called), 2);  /* the warm-up and the refused one */
   /* Close with a short timeout: the three waiting records fail, each exactly once. */
