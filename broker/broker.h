@@ -52,6 +52,8 @@ struct mk_broker_config {
   int64_t log_retention_bytes;         /* log.retention.bytes: per partition; -1 = no limit */
   int64_t log_retention_ms;            /* log.retention.ms; -1 = no limit */
   int64_t log_retention_check_interval_ms; /* log.retention.check.interval.ms */
+  int64_t quota_producer_default;      /* quota.producer.default: bytes/s per client id on
+                                          each broker (quota.h); default: no quota */
   const char *faults_file;             /* --faults: a fault script (fault_script.h), read by
                                           mk_broker_new; NULL = none. Borrowed. */
 };

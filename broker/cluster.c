@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/quota.h"
 #include "common/log.h"
 #include "common/trace.h"
 
@@ -156,6 +157,7 @@ void mk_cluster_free(struct mk_broker *b) {
     b->topics = t->next;
     free_topic(t);
   }
+  for (int i = 0; i < b->nnodes; i++) mk_quota_free(&b->nodes[i]);
 }
 
 struct mk_partition *mk_cluster_partition(struct mk_topic *t, int32_t index) {

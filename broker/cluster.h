@@ -34,6 +34,7 @@
 #define MK_MAX_BROKERS 16
 
 struct mk_conn;
+struct mk_quota_client;
 
 /* A virtual broker. */
 struct mk_node {
@@ -43,6 +44,7 @@ struct mk_node {
   uv_tcp_t *listener;        /* owned; NULL while down (freed when its close completes) */
   struct mk_broker *broker;
   struct mk_conn *conns;     /* open client connections, linked through conn->next */
+  struct mk_quota_client *quota_clients;  /* quota.c: each client id's produce rate here */
 };
 
 /* Topic-level settings (Kafka topic configs); -1 means "use the broker's value". */

@@ -42,6 +42,8 @@ static const struct setting {
   {"log.retention.ms", INT64, offsetof(struct mk_broker_config, log_retention_ms), -1, INT64_MAX},
   {"log.retention.check.interval.ms", INT64,
    offsetof(struct mk_broker_config, log_retention_check_interval_ms), 1, INT64_MAX},
+  {"quota.producer.default", INT64, offsetof(struct mk_broker_config, quota_producer_default), 1,
+   INT64_MAX},
 };
 
 void mk_broker_config_init(struct mk_broker_config *cfg) {
@@ -61,6 +63,7 @@ void mk_broker_config_init(struct mk_broker_config *cfg) {
   cfg->log_retention_bytes = -1;
   cfg->log_retention_ms = 7LL * 24 * 3600 * 1000;
   cfg->log_retention_check_interval_ms = 300000;
+  cfg->quota_producer_default = INT64_MAX;  /* Kafka's default: unlimited */
 }
 
 int mk_broker_config_set(struct mk_broker_config *cfg, const char *key, const char *value,

@@ -247,6 +247,11 @@ void mk_conn_close(struct mk_conn *c, const char *why) {
       break;
     }
   }
+  if (c->mute_timer) {  /* a closing timer never fires */
+    uv_timer_stop(c->mute_timer);
+    uv_close((uv_handle_t *)c->mute_timer, on_timer_closed);
+    c->mute_timer = NULL;
+  }
   /* Delayed requests must not complete on a closed connection. */
   for (struct mk_req *r = c->head; r; r = r->next) {
     if (r->delayed) mk_purgatory_remove(r);
@@ -370,6 +375,26 @@ static void on_connection(uv_stream_t *server, int status) {
 }
 
 static void free_handle(uv_handle_t *h) { free(h); }
+
+static void on_mute_over(uv_timer_t *t) {
+  struct mk_conn *c = t->data;
+  if (!c->closing && !c->draining) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+void mk_conn_mute(struct mk_conn *c, int64_t ms) {
+  if (c->closing || c->draining || ms <= 0) return;
+  if (!c->mute_timer) {
+    if (!(c->mute_timer = malloc(sizeof *c->mute_timer))) return;  /* then no pause */
+    uv_timer_init(c->tcp.loop, c->mute_timer);
+    c->mute_timer->data = c;
+  }
+  uint64_t due = uv_now(c->tcp.loop) + (uint64_t)ms;
+  if (uv_is_active((uv_handle_t *)c->mute_timer) &&
+      uv_timer_get_due_in(c->mute_timer) + uv_now(c->tcp.loop) >= due)
+    return;  /* already muted until later */
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  uv_timer_start(c->mute_timer, on_mute_over, (uint64_t)ms, 0);
+}
 
 int mk_network_listen(struct mk_node *node, const char *host, int port, struct mk_err *err) {
   struct sockaddr_storage addr;

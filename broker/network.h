@@ -71,6 +71,7 @@ struct mk_conn {
   /* Requests in arrival order. */
   struct mk_req *head, *tail;
   bool draining;               /* reading stopped; closing once the answers are out */
+  uv_timer_t *mute_timer;      /* owned: reading resumes when it fires (mk_conn_mute) */
   uv_shutdown_t shutdown;
   bool closing;
 };
@@ -97,6 +98,10 @@ void mk_req_close_connection(struct mk_req *req, const char *why);
 /* n structs described by s, each set to its defaults, from the request's arena (freed with
  * the request): how handlers build response arrays. NULL if out of memory or n <= 0. */
 void *mk_req_alloc(struct mk_req *req, const struct mk_schema *s, int32_t n);
+
+/* Read nothing more from c for ms (a throttled client, quota.h); requests already read
+ * are answered as usual. A second call while muted extends the pause to the later end. */
+void mk_conn_mute(struct mk_conn *c, int64_t ms);
 
 /* Close a connection, logging why (NULL for a normal close by the peer). Pending requests
  * are dropped, delayed ones taken out of the purgatory. */

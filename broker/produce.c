@@ -14,6 +14,8 @@
  *                                             OUT_OF_ORDER_SEQUENCE_NUMBER,
  *                                             INVALID_PRODUCER_EPOCH
  *   8. append: offsets assigned by rewriting base_offset; followers copy at once
+ * and then, for the request as a whole, its bytes count against the client's produce quota
+ * (quota.h): over it, the response carries throttle_time_ms and the connection pauses.
  *
  * Then acks decides when to answer:
  *   acks=0   never (on any error the connection is closed instead, as in Kafka:
@@ -30,6 +32,7 @@
 #include "broker/faults.h"
 #include "broker/kafka_apis.h"
 #include "broker/purgatory.h"
+#include "broker/quota.h"
 #include "broker/replica_set.h"
 #include "broker/retention.h"
 #include "common/clock.h"
@@ -231,6 +234,15 @@ void mk_handle_produce(struct mk_req *req) {
       any_error |= out->error_code != 0;
       must_wait |= wp->required_offset >= 0;
     }
+  }
+
+  /* Quotas (quota.h): the request's bytes count against its client id; a client over
+   * quota.producer.default hears how long to pause and is not read from meanwhile. */
+  int32_t throttle = mk_quota_record_produce(req->broker, req->node, req->request.header.client_id,
+                                             (int64_t)req->frame->size, mk_now_us() / 1000);
+  if (throttle > 0) {
+    resp->throttle_time_ms = throttle;
+    mk_conn_mute(req->conn, throttle);
   }
 
   if (in->acks == 0) {

@@ -155,6 +155,7 @@ struct mk_produce_partition_produce_response *raw_client_produce(struct raw_clie
   void *resp = NULL;
   if (raw_client_call(c, MK_API_PRODUCE, version, &req, &resp, timeout_ms + 2000)) return NULL;
   struct mk_produce_response *r = resp;
+  c->produce_throttle_time_ms = r->throttle_time_ms;
   if (r->responses_count != 1 || r->responses[0].partition_responses_count != 1) return NULL;
   return &r->responses[0].partition_responses[0];
 }

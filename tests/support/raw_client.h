@@ -18,6 +18,7 @@ struct raw_client {
   int fd;
   int32_t next_correlation_id;
   struct mk_arena arena;  /* decoded responses live here until raw_client_close */
+  int32_t produce_throttle_time_ms;  /* the last raw_client_produce response's */
   uint8_t *frames[64];    /* response frames kept alive for the decoded structs */
   int nframes;
 };

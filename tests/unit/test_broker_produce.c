@@ -320,6 +320,56 @@ static void test_retention_bytes_drops_the_oldest_batches(void **state) {
   raw_client_close(&c);
 }
 
+static void create_throttled_on_loop(struct mk_broker *b, void *arg) {
+  struct mk_topic *t;
+  struct mk_err err = {0};
+  *(int *)arg = mk_cluster_create_topic(b, mk_str_of("throttled"), 1, 1, &t, &err) == 0
+                    ? mk_broker_port(b, t->partitions[0].leader) : -1;
+}
+
+/* quota.producer.default (quota.h): a client over it is told how long to pause, and the
+ * broker reads nothing more from its connection for that long (KIP-219), so even a client
+ * that ignores the throttle time waits it out. */
+static void test_a_client_over_its_produce_quota_is_paused(void **state) {
+  (void)state;
+  struct mk_broker_config cfg;
+  mk_broker_config_init(&cfg);
+  cfg.port = 0;
+  cfg.admin_port = -1;
+  struct mk_err err = {0};
+  struct mk_broker *b = NULL;
+  assert_int_equal(mk_broker_config_set(&cfg, "quota.producer.default", "5000", &err), 0);
+  assert_int_equal(mk_broker_new(&cfg, &b, &err), 0);
+  assert_int_equal(mk_broker_start(b, &err), 0);
+  int port = -1;
+  assert_int_equal(mk_broker_call(b, create_throttled_on_loop, &port), 0);
+  assert_true(port > 0);
+  struct raw_client c;
+  assert_int_equal(raw_client_connect(&c, port), 0);
+  struct mk_writer w;
+  mk_writer_init(&w);
+  raw_client_build_batch(&w, 1000, -1, -1, -1);  /* ~10 KB a request */
+  /* A new client is measured over at least 10 s, so about 50 KB go through before the
+   * quota bites; each request after that adds about 2 s. */
+  int requests = 0;
+  c.produce_throttle_time_ms = 0;
+  while (c.produce_throttle_time_ms < 300 && requests < 20) {
+    assert_int_equal(produce(&c, "throttled", 1, &w, 9)->error_code, 0);
+    requests++;
+  }
+  int32_t throttle = c.produce_throttle_time_ms;
+  assert_in_range(throttle, 300, 11000);
+  assert_in_range(requests, 4, 12);
+  /* The next request on the connection is read only when the pause is over. */
+  int64_t start = now_ms();
+  list_offset(&c, "throttled", -1);
+  assert_true(now_ms() - start >= throttle - 50);
+  mk_writer_free(&w);
+  raw_client_close(&c);
+  mk_broker_stop(b);
+  mk_broker_free(b);
+}
+
 /* No group or transaction coordinator here: every version says so, per key from v4 on.
  * (Answering at all is what makes librdkafka enable lz4: find_coordinator.c.) */
 static void test_find_coordinator_says_there_is_none(void **state) {
@@ -362,6 +412,7 @@ int main(void) {
       cmocka_unit_test(test_list_offsets_earliest_latest_and_by_time),
       cmocka_unit_test(test_retention_bytes_drops_the_oldest_batches),
       cmocka_unit_test(test_find_coordinator_says_there_is_none),
+      cmocka_unit_test(test_a_client_over_its_produce_quota_is_paused),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
