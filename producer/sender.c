@@ -335,7 +335,6 @@ static void fail_or_retry(struct mk_sender *s, struct mk_producer_batch *b, int 
 
 static void on_produce(void *opaque, int32_t node, int version, void *body, int rc,
                        const struct mk_err *err) {
-  (void)version;
   struct produce_ctx *ctx = opaque;
   struct mk_sender *s = ctx->s;
   int64_t now = now_ms();
@@ -343,7 +342,10 @@ static void on_produce(void *opaque, int32_t node, int version, void *body, int 
   if (!rc && r) {
     mk_metrics_record(&s->p->metrics, MK_M_REQUEST_LATENCY, (double)(now - ctx->sent_ms));
     mk_metrics_record(&s->p->metrics, MK_M_THROTTLE_TIME, r->throttle_time_ms);
-    if (r->throttle_time_ms > 0)  /* the broker asks us to slow down: send it nothing for that long */
+    /* The broker asks us to slow down: send it nothing for that long. From Produce v6 on
+     * (KIP-219) that is the client's job; older brokers held the response back instead, so
+     * the pause is already over (Java: AbstractResponse.shouldClientThrottle). */
+    if (r->throttle_time_ms > 0 && version >= 6)
       node_state(s, node)->throttle_until_ms = now + r->throttle_time_ms;
   }
   if (mk_trace_on() && (rc || r)) {  /* acks=0 requests get no response */
@@ -352,6 +354,7 @@ static void on_produce(void *opaque, int32_t node, int version, void *body, int 
     mk_trace_int(&ev, "broker", node);
     mk_trace_int(&ev, "batches", ctx->n);
     mk_trace_int(&ev, "latency_ms", now - ctx->sent_ms);
+    if (!rc && r->throttle_time_ms > 0) mk_trace_int(&ev, "throttle_time_ms", r->throttle_time_ms);
     if (rc) mk_trace_str(&ev, "error", err->msg);
     mk_trace_end(&ev);
   }

@@ -59,19 +59,23 @@ static struct mk_producer *producer;  /* the test's producer; teardown closes it
 
 /* ---- the broker ------------------------------------------------------------------------ */
 
-static int start_broker(struct mk_broker **out) {
+/* A broker with one extra setting (key NULL: none). */
+static int start_broker_with(struct mk_broker **out, const char *key, const char *value) {
   struct mk_broker_config cfg;
   mk_broker_config_init(&cfg);
   cfg.port = 0;        /* tests run side by side: ephemeral ports only */
   cfg.admin_port = -1;
   struct mk_err err = {0};
   if (mk_broker_config_set(&cfg, "replica.lag.time.max.ms", "3000", &err) ||
+      (key && mk_broker_config_set(&cfg, key, value, &err)) ||
       mk_broker_new(&cfg, out, &err) || mk_broker_start(*out, &err)) {
     fprintf(stderr, "broker: %s\n", err.msg);
     return -1;
   }
   return 0;
 }
+
+static int start_broker(struct mk_broker **out) { return start_broker_with(out, NULL, NULL); }
 
 static int setup_file(void **state) {
   (void)state;
@@ -862,6 +866,47 @@ static void test_close_waits_for_a_woken_send_to_return(void **state) {
   assert_int_equal(atomic_load(&slow_ack_finished), 1);  /* close returned after the send */
   pthread_join(slow_ack_thread, NULL);
   assert_int_not_equal(b.rc, 0);
+}
+
+/* KIP-219: a broker over quota answers with throttle_time_ms, and the producer sends that
+ * broker nothing until the time is up (Java: NetworkClient, connectionStates.throttle). */
+static void test_a_throttled_producer_sends_that_broker_nothing_until_the_time_is_up(void **state) {
+  (void)state;
+  assert_int_equal(start_broker_with(&own_broker, "quota.producer.default", "10000"), 0);
+  create_topic(own_broker, "throttled", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(own_broker), "linger.ms", "0",
+                                         "batch.size", "200000", NULL);
+  warm_up(p, "throttled", 0);
+  capture_start("\"event\":\"throttle\"", "\"event\":\"response_received\"",
+                "\"event\":\"request_sent\"", NULL);
+  /* 120,000 bytes at once: over the 10 s the broker measures a new client on, 12,000 B/s,
+   * 20% over the quota, so a pause of about 2 s. */
+  char *big = malloc(120001);
+  assert_non_null(big);
+  memset(big, 'q', 120000);
+  big[120000] = 0;
+  assert_int_equal(send_value(p, "throttled", 0, NULL, big, 1), 0);
+  flush_ok(p, 10000);
+  free(big);
+  int r = capture_find(0, "\"event\":\"response_received\"", "throttle_time_ms");
+  assert_true(r >= 0);
+  int64_t throttled_at;
+  char *line = capture_line(r, &throttled_at);
+  int64_t throttle = json_int(line, "throttle_time_ms");
+  free(line);
+  assert_in_range(throttle, 1500, 3000);
+  assert_true(capture_count("\"event\":\"throttle\"", "\"side\":\"broker\"") >= 1);
+  /* The next record is ready at once, but its request waits for the throttle time. */
+  assert_int_equal(send_value(p, "throttled", 0, NULL, "after", 2), 0);
+  flush_ok(p, 10000);
+  int s = capture_find(r + 1, "\"event\":\"request_sent\"", NULL);
+  assert_true(s > r);
+  int64_t sent_at;
+  free(capture_line(s, &sent_at));
+  assert_true(sent_at - throttled_at >= throttle - 50);
+  assert_true(metric(p, "produce-throttle-time-max") >= (double)throttle);
+  assert_succeeded(1, 3);
+  capture_stop();
 }
 
 static void test_delivery_timeout_fails_every_record_once_while_all_brokers_are_down(void **state) {
@@ -1713,6 +1758,7 @@ int main(void) {
       T(test_close_with_a_timeout_fails_in_flight_records_exactly_once),
       T(test_close_wakes_a_send_blocked_on_buffer_memory),
       T(test_close_waits_for_a_woken_send_to_return),
+      T(test_a_throttled_producer_sends_that_broker_nothing_until_the_time_is_up),
       T(test_not_leader_errors_are_retried_after_a_metadata_refresh),
       T(test_retry_backoff_grows_exponentially_with_jitter_up_to_the_max),
       T(test_non_retriable_error_fails_the_batch_without_retrying),
