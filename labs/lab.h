@@ -78,7 +78,7 @@ extern const struct mk_lab mk_lab_tour, mk_lab_acks, mk_lab_duplicates, mk_lab_o
 extern const struct mk_lab mk_lab_send_modes, mk_lab_partitioning, mk_lab_batching,
     mk_lab_compression;
 extern const struct mk_lab mk_lab_timeouts, mk_lab_isr, mk_lab_headers_interceptors,
-    mk_lab_serialization;
+    mk_lab_serialization, mk_lab_quotas;
 /* The lab named name, or NULL. */
 const struct mk_lab *mk_lab_find(const char *name);
 

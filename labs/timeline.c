@@ -123,6 +123,11 @@ static enum mk_timeline_style describe_producer(json_t *ev, const char *event, c
     }
     add(b, n, "response ← broker %lld: %lld batch%s after %lld ms", num(ev, "broker", -1),
         num(ev, "batches", 0), num(ev, "batches", 0) == 1 ? "" : "es", num(ev, "latency_ms", 0));
+    if (has(ev, "throttle_time_ms")) {
+      add(b, n, ", THROTTLED: send broker %lld nothing for %lld ms", num(ev, "broker", -1),
+          num(ev, "throttle_time_ms", 0));
+      return MK_STYLE_WARN;
+    }
     return MK_STYLE_DIM;
   }
   if (strcmp(event, "retry") == 0) {
@@ -217,6 +222,12 @@ static enum mk_timeline_style describe_broker(json_t *ev, const char *event, cha
         strcmp(str(ev, "why"), "close") == 0 ? "connection closed" : "never sent");
     return MK_STYLE_BAD;
   }
+  if (strcmp(event, "throttle") == 0) {
+    add(b, n, "broker %lld: %s at %lld B/s, quota %lld B/s → throttle %lld ms, stop reading",
+        num(ev, "broker", -1), str(ev, "client_id"), num(ev, "rate_bytes_per_s", 0),
+        num(ev, "quota_bytes_per_s", 0), num(ev, "throttle_ms", 0));
+    return MK_STYLE_WARN;
+  }
   if (strcmp(event, "fault") == 0) {
     add(b, n, "FAULT %s", str(ev, "action"));
     if (*str(ev, "api")) add(b, n, " %s", str(ev, "api"));
@@ -260,7 +271,7 @@ enum mk_timeline_style mk_timeline_describe(json_t *ev, char *buf, size_t size) 
   if ((int)s >= 0) return s;
   buf[0] = 0;
   describe_generic(ev, event, buf, size);
-  return strcmp(event, "throttle") == 0 ? MK_STYLE_WARN : MK_STYLE_LANE;
+  return MK_STYLE_LANE;
 }
 
 bool mk_timeline_notable(json_t *ev) {

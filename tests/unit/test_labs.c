@@ -24,6 +24,8 @@
  *               batch.size caps the batch
  *   compression every codec shrinks the JSON batches, none leaves them at ratio 1.0, and
  *               gzip and zstd shrink them more than lz4 and snappy
+ *   quotas      no quota, no throttling; over quota.producer.default the broker throttles,
+ *               the producer keeps every pause, and a record sent during one waits it out
  * and the runner itself: where --set settings go, and the timeline's summaries.
  *
  * labs/meson.build registers one meson test per group (the argument is a cmocka filter),
@@ -520,6 +522,24 @@ static void test_timeline_summarises_long_runs_but_keeps_notable_events(void **s
   free(lines);
 }
 
+static void test_quotas_throttle_and_the_producer_keeps_every_pause(void **state) {
+  (void)state;
+  /* About 32 KB in the burst; a new client may send 10 x 2800 bytes at once. */
+  static const char *const settings[] = {"records=300", "quota=2800", NULL};
+  struct mk_lab_result res;
+  run_lab("quotas", settings, &res);
+  assert_int_equal((int)figure(&res, "no quota", "throttled"), 0);
+  assert_int_equal((int)figure(&res, "no quota", "throttle max ms"), 0);
+  assert_true(figure(&res, "quota", "throttled") >= 1);
+  assert_true(figure(&res, "quota", "throttle max ms") > 0);
+  assert_int_equal((int)figure(&res, "quota", "pauses kept"), 1);
+  assert_true(figure(&res, "quota", "pause left ms") > 0);
+  assert_true(figure(&res, "quota", "last record ms") >= figure(&res, "quota", "pause left ms") - 5);
+  assert_int_equal((int)figure(&res, "no quota", "failed"), 0);
+  assert_int_equal((int)figure(&res, "quota", "failed"), 0);
+  assert_claims_held(&res);
+}
+
 static void test_timeline_describes_unknown_events_by_their_fields(void **state) {
   (void)state;
   json_t *ev = json_loads(
@@ -544,6 +564,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_partitioning_keys_follow_murmur2_and_sticky_fills_requests),
       cmocka_unit_test(test_batching_linger_grows_requests_and_latency_batch_size_caps),
       cmocka_unit_test(test_compression_every_codec_shrinks_json_and_none_stays_1),
+      cmocka_unit_test(test_quotas_throttle_and_the_producer_keeps_every_pause),
       cmocka_unit_test(test_settings_go_to_lab_producer_or_broker),
       cmocka_unit_test(test_settings_defaults_apply_without_set),
       cmocka_unit_test(test_settings_bad_ones_are_refused_before_the_lab_runs),

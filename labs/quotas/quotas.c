@@ -1,0 +1,178 @@
+/*
+ * Lab 13, quotas and throttling: a broker that limits how fast a client may produce, and a
+ * producer that pauses when it is told to.
+ * Guide: labs/quotas/README.md. Notes: 000 section 8 ("쿼터, 스로틀링").
+ *
+ * Two runs of the same burst, `records` records of `size` bytes sent as fast as possible to
+ * a topic with one partition (so one broker takes all of it), then, once every one is
+ * acknowledged, one more record: first against a broker with no quota, then against one
+ * with quota.producer.default = `quota` bytes/s. Measured: how long the burst and the last
+ * record took, what the broker decided (its `throttle` events), and whether the producer
+ * kept quiet for every pause it was given (no request to a broker before the throttle time
+ * of that broker's last response was up).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "labs/lab.h"
+
+static const struct mk_lab_param params[] = {
+    {"records", "1200", "records in the burst"},
+    {"size", "100", "bytes per record value"},
+    {"quota", "10000", "quota.producer.default for the second run, bytes/s"},
+    {NULL, NULL, NULL},
+};
+
+/* What the producer's trace says about the pauses it was given. */
+struct pauses {
+  bool kept;             /* no request to a broker before its last pause was over */
+  int64_t last_wait_ms;  /* the pause still to run when the last record was sent */
+};
+
+/* Every request_sent is checked against the throttled responses before it, from the same
+ * broker. (2 ms of slack: the Sender counts in whole milliseconds, the trace in µs.) */
+static struct pauses read_pauses(struct mk_lab_ctx *ctx, size_t mark) {
+  json_t *evs = mk_lab_events(ctx, mark, "producer", NULL, NULL);
+  int64_t quiet_until_us[64] = {0};  /* by broker id */
+  int64_t latest_until_us = 0;
+  struct pauses r = {true, 0};
+  size_t i;
+  json_t *ev;
+  json_array_foreach(evs, i, ev) {
+    const char *event = json_string_value(json_object_get(ev, "event"));
+    json_t *broker = json_object_get(ev, "broker");
+    int64_t b = json_integer_value(broker);
+    int64_t ts = json_integer_value(json_object_get(ev, "ts_us"));
+    json_t *throttle = json_object_get(ev, "throttle_time_ms");
+    if (!event) continue;
+    if (strcmp(event, "send") == 0) {  /* the last one is the lone record */
+      r.last_wait_ms = latest_until_us > ts ? (latest_until_us - ts) / 1000 : 0;
+    } else if (!broker || b < 0 || b >= 64) {
+      continue;
+    } else if (strcmp(event, "response_received") == 0 && throttle) {
+      quiet_until_us[b] = ts + json_integer_value(throttle) * 1000;
+      if (quiet_until_us[b] > latest_until_us) latest_until_us = quiet_until_us[b];
+    } else if (strcmp(event, "request_sent") == 0 && ts + 2000 < quiet_until_us[b]) {
+      r.kept = false;
+    }
+  }
+  json_decref(evs);
+  return r;
+}
+
+static int one_run(struct mk_lab_ctx *ctx, const char *row, const char *topic, int64_t quota,
+                   int records, int size) {
+  char setting[64];
+  snprintf(setting, sizeof setting, "quota.producer.default=%lld", (long long)quota);
+  const char *broker_kv[] = {setting, NULL};
+  int rc = mk_lab_broker_start(ctx, quota > 0 ? broker_kv : NULL);
+  if (!rc) rc = mk_lab_create_topic(ctx, topic, 1, 3);
+  if (rc) return rc;
+  mk_lab_say(ctx, "\n%s:", row);
+  struct mk_producer *p;
+  if ((rc = mk_lab_producer_new(ctx, NULL, &p))) return rc;
+  struct mk_lab_sends *s = mk_lab_sends_new(records + 1);
+  char *value = malloc((size_t)size + 1);
+  if (!s || !value) {
+    free(value);
+    mk_lab_sends_free(s);
+    mk_producer_close(p, 0);
+    return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
+  }
+  memset(value, 'q', (size_t)size);
+  value[size] = '\0';
+  size_t mark = mk_lab_mark(ctx);
+  int64_t start = mk_now_us();
+  for (int i = 0; i < records; i++) mk_lab_send(ctx, p, s, topic, 0, NULL, value);
+  rc = mk_lab_sends_wait(s, 120000);
+  int64_t burst_us = mk_now_us() - start;
+  start = mk_now_us();
+  if (!rc) {
+    mk_lab_send(ctx, p, s, topic, 0, NULL, "the last one");
+    rc = mk_lab_sends_wait(s, 120000);
+  }
+  int64_t last_us = mk_now_us() - start;
+  double throttle_max = mk_producer_metric(p, "produce-throttle-time-max");
+  int failed = s->failed;
+  mk_producer_close(p, 5000);
+  mk_lab_sends_free(s);
+  free(value);
+  mk_lab_sleep_ms(20);
+  if (rc) return mk_lab_fail(ctx, rc, "%s: the records did not complete within 120 s", row);
+  static const char *const focus[] = {"broker:throttle", "producer:response_received", NULL};
+  mk_lab_timeline_focus(ctx, mark, NULL, focus);
+
+  struct pauses pauses = read_pauses(ctx, mark);
+  json_t *appends = mk_lab_events(ctx, mark, "broker", "append", topic);
+  double bytes = 0;
+  size_t i;
+  json_t *ev;
+  json_array_foreach(appends, i, ev) bytes += (double)json_integer_value(json_object_get(ev, "bytes"));
+  json_decref(appends);
+  mk_lab_figure(ctx, row, "failed", failed);
+  mk_lab_figure(ctx, row, "KB", bytes / 1024.0);
+  mk_lab_figure(ctx, row, "burst s", (double)burst_us / 1e6);
+  mk_lab_figure(ctx, row, "requests", mk_lab_count(ctx, mark, "producer", "request_sent", topic));
+  mk_lab_figure(ctx, row, "throttled", mk_lab_count(ctx, mark, "broker", "throttle", NULL));
+  mk_lab_figure(ctx, row, "throttle max ms", throttle_max > 0 ? throttle_max : 0);
+  mk_lab_figure(ctx, row, "pause left ms", (double)pauses.last_wait_ms);
+  mk_lab_figure(ctx, row, "last record ms", (double)last_us / 1000.0);
+  mk_lab_figure(ctx, row, "pauses kept", pauses.kept ? 1 : 0);
+  return 0;
+}
+
+static int run(struct mk_lab_ctx *ctx) {
+  int records = (int)mk_lab_param(ctx, "records"), size = (int)mk_lab_param(ctx, "size");
+  int64_t quota = mk_lab_param(ctx, "quota");
+  if (records < 1 || records > 100000 || size < 1 || size > 100000 || quota < 1)
+    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG,
+                       "records must be 1..100000, size 1..100000 and quota at least 1");
+  mk_lab_heading(ctx, "A burst against a produce quota");
+  mk_lab_say(ctx,
+             "%d records of %d bytes go to one broker as fast as the producer can send them,\n"
+             "then one more once they are all acknowledged. First with no quota, then with\n"
+             "quota.producer.default=%lld bytes/s. The broker measures a new client's rate over\n"
+             "at least 10 seconds, and tells a client above it how long to pause (note 000, 8).",
+             records, size, (long long)quota);
+  mk_lab_predict(ctx, "with the quota, how long does the burst take? And the one record after it?");
+  int rc = one_run(ctx, "no quota", "unlimited", 0, records, size);
+  if (!rc) rc = one_run(ctx, "quota", "limited", quota, records, size);
+  if (rc) return rc;
+  static const char *const rows[] = {"no quota", "quota", NULL};
+  mk_lab_table(ctx,
+               "What happened (throttled: the broker's throttle decisions; pause left: what was\n"
+               "left of the last pause when the last record was sent; pauses kept: 1 if the\n"
+               "producer sent that broker nothing until each throttle time was up):",
+               rows, NULL);
+  double free_throttles = mk_lab_value(ctx, "no quota", "throttled");
+  double throttled = mk_lab_value(ctx, "quota", "throttled");
+  double kept = mk_lab_value(ctx, "quota", "pauses kept");
+  double pause_left = mk_lab_value(ctx, "quota", "pause left ms");
+  double last_ms = mk_lab_value(ctx, "quota", "last record ms");
+  double free_last_ms = mk_lab_value(ctx, "no quota", "last record ms");
+  mk_lab_claim(ctx, free_throttles == 0, "without a quota the broker never throttled");
+  mk_lab_claim(ctx, throttled > 0 && kept == 1,
+               "over the quota the broker throttled (%.0f time(s)), and the producer sent it\n"
+               "    nothing until each pause was over (KIP-219: the client holds back itself)",
+               throttled);
+  mk_lab_claim(ctx, throttled > 0 && pause_left > 0 && last_ms >= pause_left - 5,
+               "one record sent to an idle broker right after the burst took %.0f ms (%.0f ms\n"
+               "    without the quota): %.0f ms of the last pause were still to run",
+               last_ms, free_last_ms, pause_left);
+  if (throttled == 0)
+    mk_lab_say(ctx, "(the burst stayed within what the broker lets through in its first 10\n"
+                    "seconds, about 10 x quota bytes: send more records or lower the quota)");
+  mk_lab_say(ctx,
+             "\nA paused producer keeps accepting records into buffer.memory; when the pauses go\n"
+             "on longer than the buffer lasts, send() blocks for max.block.ms and then fails\n"
+             "(the timeout the note warns about: `minikafka lab timeouts`).");
+  return 0;
+}
+
+const struct mk_lab mk_lab_quotas = {
+    "quotas",
+    "quotas and throttling: a burst against a produce quota, and a producer that pauses",
+    params,
+    run,
+};
