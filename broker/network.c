@@ -39,13 +39,14 @@ static void free_req_memory(struct mk_req *req) {
   free(req);
 }
 
-static void on_timer_closed(uv_handle_t *h) { free(h); }
+/* The close callback of a handle we malloc'ed (timers, listeners). */
+static void free_handle(uv_handle_t *h) { free(h); }
 
 /* A closing timer never fires, so the request need not wait for its close callback. */
 static void close_timer(struct mk_req *req) {
   if (!req->timer) return;
   uv_timer_stop(req->timer);
-  uv_close((uv_handle_t *)req->timer, on_timer_closed);
+  uv_close((uv_handle_t *)req->timer, free_handle);
   req->timer = NULL;
 }
 
@@ -249,7 +250,7 @@ void mk_conn_close(struct mk_conn *c, const char *why) {
   }
   if (c->mute_timer) {  /* a closing timer never fires */
     uv_timer_stop(c->mute_timer);
-    uv_close((uv_handle_t *)c->mute_timer, on_timer_closed);
+    uv_close((uv_handle_t *)c->mute_timer, free_handle);
     c->mute_timer = NULL;
   }
   /* Delayed requests must not complete on a closed connection. */
@@ -373,8 +374,6 @@ static void on_connection(uv_stream_t *server, int status) {
   node->conns = c;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
-
-static void free_handle(uv_handle_t *h) { free(h); }
 
 static void on_mute_over(uv_timer_t *t) {
   struct mk_conn *c = t->data;

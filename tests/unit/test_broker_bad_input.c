@@ -65,6 +65,7 @@
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
 #include "protocol/record_batch.h"
+#include "tests/support/test_broker.h"
 
 enum {
   NBROKERS = 3,
@@ -741,18 +742,9 @@ static int group_setup(void **state) {
   (void)state;
   signal(SIGPIPE, SIG_IGN);
   capture_start();
-  struct mk_broker_config cfg;
-  mk_broker_config_init(&cfg);
-  cfg.port = 0;
-  cfg.admin_port = -1;
-  struct mk_err err = {0};
   char max[16];
   snprintf(max, sizeof max, "%d", MESSAGE_MAX_BYTES);
-  if (mk_broker_config_set(&cfg, "message.max.bytes", max, &err) ||
-      mk_broker_new(&cfg, &broker, &err) || mk_broker_start(broker, &err)) {
-    fprintf(stderr, "broker: %s\n", err.msg);
-    return -1;
-  }
+  if (test_broker_start(&broker, "message.max.bytes", max, NULL)) return -1;
   int rc[2] = {-1, -1};
   if (mk_broker_call(broker, create_topics, rc) || rc[0] || rc[1]) {
     fprintf(stderr, "cannot create the topics: %d %d\n", rc[0], rc[1]);

@@ -21,6 +21,7 @@
 #include "protocol/api.h"
 #include "protocol/messages/produce.h"
 #include "tests/support/raw_client.h"
+#include "tests/support/test_broker.h"
 
 static struct mk_broker *broker;
 enum { LAG_MAX_MS = 1500 };
@@ -29,19 +30,9 @@ enum { LAG_MAX_MS = 1500 };
 
 static int setup(void **state) {
   (void)state;
-  struct mk_broker_config cfg;
-  mk_broker_config_init(&cfg);
-  cfg.port = 0;
-  cfg.admin_port = -1;
-  struct mk_err err = {0};
   char lag[16];
   snprintf(lag, sizeof lag, "%d", LAG_MAX_MS);
-  if (mk_broker_config_set(&cfg, "replica.lag.time.max.ms", lag, &err) ||
-      mk_broker_new(&cfg, &broker, &err) || mk_broker_start(broker, &err)) {
-    fprintf(stderr, "broker: %s\n", err.msg);
-    return -1;
-  }
-  return 0;
+  return test_broker_start(&broker, "replica.lag.time.max.ms", lag, NULL);
 }
 
 static int teardown(void **state) {

@@ -24,6 +24,7 @@
 #include "protocol/messages/produce.h"
 #include "protocol/record_batch.h"
 #include "tests/support/raw_client.h"
+#include "tests/support/test_broker.h"
 
 static struct mk_broker *broker;
 
@@ -58,16 +59,7 @@ static int create_topic(const char *name, int32_t replication, int64_t retention
 
 static int setup(void **state) {
   (void)state;
-  struct mk_broker_config cfg;
-  mk_broker_config_init(&cfg);
-  cfg.port = 0;
-  cfg.admin_port = -1;  /* tests run side by side: no fixed ports */
-  struct mk_err err = {0};
-  if (mk_broker_new(&cfg, &broker, &err) || mk_broker_start(broker, &err)) {
-    fprintf(stderr, "broker: %s\n", err.msg);
-    return -1;
-  }
-  return 0;
+  return test_broker_start(&broker, NULL);
 }
 
 static int teardown(void **state) {
@@ -332,15 +324,8 @@ static void create_throttled_on_loop(struct mk_broker *b, void *arg) {
  * that ignores the throttle time waits it out. */
 static void test_a_client_over_its_produce_quota_is_paused(void **state) {
   (void)state;
-  struct mk_broker_config cfg;
-  mk_broker_config_init(&cfg);
-  cfg.port = 0;
-  cfg.admin_port = -1;
-  struct mk_err err = {0};
-  struct mk_broker *b = NULL;
-  assert_int_equal(mk_broker_config_set(&cfg, "quota.producer.default", "5000", &err), 0);
-  assert_int_equal(mk_broker_new(&cfg, &b, &err), 0);
-  assert_int_equal(mk_broker_start(b, &err), 0);
+  struct mk_broker *b;
+  assert_int_equal(test_broker_start(&b, "quota.producer.default", "5000", NULL), 0);
   int port = -1;
   assert_int_equal(mk_broker_call(b, create_throttled_on_loop, &port), 0);
   assert_true(port > 0);

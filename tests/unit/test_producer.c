@@ -50,6 +50,7 @@
 #include "producer/serializers.h"
 #include "protocol/record_batch.h"
 #include "tests/support/producer_probe.h"
+#include "tests/support/test_broker.h"
 
 /* ---- shared state ---------------------------------------------------------------------- */
 
@@ -59,23 +60,9 @@ static struct mk_producer *producer;  /* the test's producer; teardown closes it
 
 /* ---- the broker ------------------------------------------------------------------------ */
 
-/* A broker with one extra setting (key NULL: none). */
-static int start_broker_with(struct mk_broker **out, const char *key, const char *value) {
-  struct mk_broker_config cfg;
-  mk_broker_config_init(&cfg);
-  cfg.port = 0;        /* tests run side by side: ephemeral ports only */
-  cfg.admin_port = -1;
-  struct mk_err err = {0};
-  if (mk_broker_config_set(&cfg, "replica.lag.time.max.ms", "3000", &err) ||
-      (key && mk_broker_config_set(&cfg, key, value, &err)) ||
-      mk_broker_new(&cfg, out, &err) || mk_broker_start(*out, &err)) {
-    fprintf(stderr, "broker: %s\n", err.msg);
-    return -1;
-  }
-  return 0;
+static int start_broker(struct mk_broker **out) {
+  return test_broker_start(out, "replica.lag.time.max.ms", "3000", NULL);
 }
-
-static int start_broker(struct mk_broker **out) { return start_broker_with(out, NULL, NULL); }
 
 static int setup_file(void **state) {
   (void)state;
@@ -760,6 +747,17 @@ static void test_full_buffer_blocks_send_for_max_block_ms_then_times_out(void **
   for (int i = 1; i <= 3; i++) assert_int_not_equal(done[i].error, 0);
 }
 
+/* With every broker down, one 15,000-byte record (record 1) takes all of buffer.memory
+ * (16384 bytes: one batch), so the next send has to wait for memory that never comes back. */
+static void take_all_memory_with_brokers_down(struct mk_producer *p, const char *topic) {
+  warm_up(p, topic, 0);
+  all_brokers(own_broker, "broker_down");
+  char value[15001];
+  memset(value, 'm', 15000);
+  value[15000] = 0;
+  assert_int_equal(send_value(p, topic, 0, NULL, value, 1), 0);
+}
+
 static void test_bufferpool_wait_time_counts_a_wait_that_timed_out(void **state) {
   (void)state;
   /* Java records bufferpool-wait-time-ns-total for every wait, also one that ends in
@@ -769,12 +767,10 @@ static void test_bufferpool_wait_time_counts_a_wait_that_timed_out(void **state)
   struct mk_producer *p = start_producer(mk_broker_bootstrap(own_broker), "batch.size", "16384",
                                          "buffer.memory", "16384", "max.block.ms", "300",
                                          "linger.ms", "0", NULL);
-  warm_up(p, "pool-wait", 0);
-  all_brokers(own_broker, "broker_down");
+  take_all_memory_with_brokers_down(p, "pool-wait");
   char value[15001];
   memset(value, 'm', 15000);
   value[15000] = 0;
-  assert_int_equal(send_value(p, "pool-wait", 0, NULL, value, 1), 0);
   assert_int_equal(send_value(p, "pool-wait", 0, NULL, value, 2), MK_ERR_REQUEST_TIMED_OUT);
   double waited_ns = metric(p, "bufferpool-wait-time-ns-total");
   assert_true(waited_ns >= 250e6);
@@ -802,12 +798,7 @@ static void test_close_wakes_a_send_blocked_on_buffer_memory(void **state) {
   struct mk_producer *p = start_producer(mk_broker_bootstrap(own_broker), "batch.size", "16384",
                                          "buffer.memory", "16384", "max.block.ms", "5000",
                                          "linger.ms", "0", NULL);
-  warm_up(p, "close-blocked", 0);
-  all_brokers(own_broker, "broker_down");
-  char value[15001];
-  memset(value, 'm', 15000);
-  value[15000] = 0;
-  assert_int_equal(send_value(p, "close-blocked", 0, NULL, value, 1), 0);  /* takes all memory */
+  take_all_memory_with_brokers_down(p, "close-blocked");
   struct blocked_send b = {p, -1, 0};
   pthread_t thread;
   assert_int_equal(pthread_create(&thread, NULL, send_big, &b), 0);
@@ -852,12 +843,7 @@ static void test_close_waits_for_a_woken_send_to_return(void **state) {
   struct mk_err err = {0};
   assert_int_equal(mk_producer_config_add_interceptor(cfg, &slow, &err), 0);
   struct mk_producer *p = producer = producer_from(cfg);
-  warm_up(p, "close-blocked", 0);
-  all_brokers(own_broker, "broker_down");
-  char value[15001];
-  memset(value, 'm', 15000);
-  value[15000] = 0;
-  assert_int_equal(send_value(p, "close-blocked", 0, NULL, value, 1), 0);  /* takes all memory */
+  take_all_memory_with_brokers_down(p, "close-blocked");
   atomic_store(&slow_ack_finished, 0);
   struct blocked_send b = {p, -1, 0};
   assert_int_equal(pthread_create(&slow_ack_thread, NULL, send_big, &b), 0);
@@ -872,7 +858,8 @@ static void test_close_waits_for_a_woken_send_to_return(void **state) {
  * broker nothing until the time is up (Java: NetworkClient, connectionStates.throttle). */
 static void test_a_throttled_producer_sends_that_broker_nothing_until_the_time_is_up(void **state) {
   (void)state;
-  assert_int_equal(start_broker_with(&own_broker, "quota.producer.default", "10000"), 0);
+  assert_int_equal(test_broker_start(&own_broker, "replica.lag.time.max.ms", "3000",
+                                     "quota.producer.default", "10000", NULL), 0);
   create_topic(own_broker, "throttled", 1, 3);
   struct mk_producer *p = start_producer(mk_broker_bootstrap(own_broker), "linger.ms", "0",
                                          "batch.size", "200000", NULL);
