@@ -11,13 +11,14 @@
 struct mk_producer_batch *mk_producer_batch_new(struct mk_producer *producer, const char *topic,
                                                 int32_t partition, int32_t batch_size,
                                                 int compression, int compression_level,
-                                                int64_t now_ms) {
+                                                float estimated_ratio, int64_t now_ms) {
   struct mk_producer_batch *b = calloc(1, sizeof *b);
   if (!b) return NULL;
   b->producer = producer;
   b->topic = topic;
   b->partition = partition;
   b->created_ms = now_ms;
+  b->estimated_ratio = compression ? estimated_ratio : 1.0f;
   b->producer_id = -1;
   b->producer_epoch = -1;
   b->base_sequence = -1;
@@ -43,8 +44,15 @@ size_t mk_producer_batch_size(const struct mk_producer_batch *b) {
   return mk_record_batch_builder_size(&b->builder);
 }
 
+size_t mk_producer_batch_estimated_size(const struct mk_producer_batch *b) {
+  size_t raw = mk_producer_batch_size(b);
+  if (!b->builder.compression || raw <= MK_RECORD_BATCH_HEADER_SIZE) return raw;
+  double records = (double)(raw - MK_RECORD_BATCH_HEADER_SIZE);
+  return MK_RECORD_BATCH_HEADER_SIZE + (size_t)(records * b->estimated_ratio * 1.05);
+}
+
 bool mk_producer_batch_is_full(const struct mk_producer_batch *b, int32_t batch_size) {
-  return b->bytes != NULL || mk_producer_batch_size(b) >= (size_t)batch_size;
+  return b->bytes != NULL || mk_producer_batch_estimated_size(b) >= (size_t)batch_size;
 }
 
 int mk_producer_batch_try_append(struct mk_producer_batch *b, int32_t batch_size,
@@ -55,8 +63,14 @@ int mk_producer_batch_try_append(struct mk_producer_batch *b, int32_t batch_size
   int64_t delta = b->record_count ? timestamp - b->builder.base_timestamp : 0;
   size_t need = mk_record_batch_record_size(delta, b->record_count, key, value, headers,
                                             headers_count);
+  /* Java's hasRoomFor: the estimate so far plus the record uncompressed (an upper bound). */
   size_t now = mk_producer_batch_size(b);
-  if (b->record_count > 0 && now + need > (size_t)batch_size) return 1;
+  if (b->record_count > 0 && mk_producer_batch_estimated_size(b) + need > (size_t)batch_size)
+    return 1;
+  /* And never more than max.request.size uncompressed: if the data suddenly compresses
+   * worse than estimated, the batch must still be small enough to send. (Java splits a
+   * batch the broker refused as too large and sends the halves; we have no split.) */
+  if (b->record_count > 0 && now + need > (size_t)b->producer->cfg->max_request_size) return 1;
   if (b->record_count == b->thunks_cap) {
     int32_t cap = b->thunks_cap ? b->thunks_cap * 2 : 16;
     struct mk_record_thunk *t = realloc(b->thunks, sizeof *t * (size_t)cap);

@@ -55,6 +55,8 @@ struct mk_producer_batch {
                                      as long as the accumulator): found without a lookup */
   int64_t id;                     /* creation order, for flush() */
   int64_t created_ms;
+  float estimated_ratio;          /* compressed / uncompressed, as the accumulator expects it
+                                     for this topic (CompressionRatioEstimator); 1 if none */
 
   /* Appending (under the accumulator lock). */
   struct mk_record_batch_builder builder;
@@ -82,19 +84,27 @@ struct mk_producer_batch {
 
 /* A new, empty batch, with room for batch_size bytes: Java's BufferPool hands a batch a
  * batch.size buffer, which buffer.memory has already counted; made at once, it spares the
- * appends a buffer that moves (is copied) each time it doubles. Returns new (freed by
- * mk_producer_batch_free) or NULL. */
+ * appends a buffer that moves (is copied) each time it doubles. estimated_ratio: see the
+ * field. Returns new (freed by mk_producer_batch_free) or NULL. */
 struct mk_producer_batch *mk_producer_batch_new(struct mk_producer *producer, const char *topic,
                                                 int32_t partition, int32_t batch_size,
                                                 int compression, int compression_level,
-                                                int64_t now_ms);
+                                                float estimated_ratio, int64_t now_ms);
 void mk_producer_batch_free(struct mk_producer_batch *b);
 
-/* Bytes the batch takes now (uncompressed estimate, header included). */
+/* Bytes the batch's records take uncompressed, header included. */
 size_t mk_producer_batch_size(const struct mk_producer_batch *b);
 
-/* Append a record if it fits in batch_size (an empty batch always takes one record, however
- * large). Returns 0, 1 if it does not fit, or MK_ERR__NO_MEMORY. The thunk is copied. */
+/* The bytes it will take on the wire, as far as can be told before compressing: the
+ * uncompressed size without compression, else the header plus the records times
+ * estimated_ratio times 1.05 (Java's MemoryRecordsBuilder.estimatedBytesWritten, with its
+ * COMPRESSION_RATE_ESTIMATION_FACTOR of safety). What batch.size and max.request.size
+ * count, as in Java: so a compressed batch holds more records than batch.size raw bytes. */
+size_t mk_producer_batch_estimated_size(const struct mk_producer_batch *b);
+
+/* Append a record if the estimated size stays within batch_size and the uncompressed size
+ * within max.request.size (an empty batch always takes one record, however large). Returns
+ * 0, 1 if it does not fit, or MK_ERR__NO_MEMORY. The thunk is copied. */
 int mk_producer_batch_try_append(struct mk_producer_batch *b, int32_t batch_size,
                                  int64_t timestamp, struct mk_bytes key, struct mk_bytes value,
                                  const struct mk_record_header *headers, int headers_count,

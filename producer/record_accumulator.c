@@ -31,6 +31,7 @@ struct mk_deque {
 struct topic_entry {
   char *name;
   struct mk_builtin_partitioner *sticky;
+  float compression_ratio;   /* CompressionRatioEstimator: what its batches compress to */
   struct mk_deque **deques;  /* by partition; NULL where none yet */
   int32_t ndeques;
 };
@@ -137,6 +138,7 @@ static struct topic_entry *topic_entry(struct mk_accumulator *acc, const char *n
     free(t);
     return NULL;
   }
+  t->compression_ratio = 1.0f;  /* Java's starting estimate for every codec */
   acc->topics[acc->ntopics++] = t;
   return t;
 }
@@ -325,7 +327,8 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
     }
     struct mk_producer_batch *b =
         mk_producer_batch_new(acc->producer, t->name, d->partition, cfg->batch_size,
-                              cfg->compression_type, compression_level(cfg), now_ms());
+                              cfg->compression_type, compression_level(cfg),
+                              t->compression_ratio, now_ms());
     if (!b || mk_producer_batch_try_append(b, cfg->batch_size, timestamp, key, value, headers,
                                            headers_count, thunk, &bytes) != 0) {
       mk_producer_batch_free(b);
@@ -470,9 +473,9 @@ int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata
      * batch failed while the next ones were in flight, they would be written first and the
      * first one could never follow. After one acknowledgement, sequences are anchored. */
     if (idempotent && d->state.last_acked_sequence < 0 && d->state.in_flight > 0) continue;
-    /* Not yet closed: the uncompressed estimate (Java's estimatedSizeInBytes), as the
-     * bytes are built after the lock is released. */
-    size_t size = b->bytes ? b->bytes_len : mk_producer_batch_size(b);
+    /* Not yet closed: the estimate (Java's estimatedSizeInBytes), as the bytes are built
+     * after the lock is released. */
+    size_t size = b->bytes ? b->bytes_len : mk_producer_batch_estimated_size(b);
     if (n > 0 && total + size > (size_t)max_request_size) break;
     /* A first send takes the partition's next sequence here, in drain order (a retry keeps
      * its bytes and its sequence); the Sender builds the bytes with them. */
@@ -555,6 +558,17 @@ void mk_accumulator_reset_sequences(struct mk_accumulator *acc, int64_t producer
       mk_record_batch_set_producer(b->bytes, b->bytes_len, producer_id, epoch, seq);
     }
   }
+  pthread_mutex_unlock(&acc->lock);
+}
+
+void mk_accumulator_update_compression_ratio(struct mk_accumulator *acc,
+                                             const struct mk_producer_batch *b, float observed) {
+  pthread_mutex_lock(&acc->lock);
+  float *r = &b->deque->topic->compression_ratio;
+  if (observed > *r)  /* worse than expected: catch up at once, and then some */
+    *r = observed > *r + 0.05f ? observed : *r + 0.05f;
+  else if (observed < *r)  /* better: creep down, one small step per batch */
+    *r -= 0.005f;
   pthread_mutex_unlock(&acc->lock);
 }
 

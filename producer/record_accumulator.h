@@ -131,6 +131,13 @@ void mk_accumulator_reset_sequences(struct mk_accumulator *acc, int64_t producer
  * Thread: sender. */
 bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now_ms);
 
+/* A compressed batch of b's topic came out at `observed` (compressed / uncompressed
+ * records). Java's CompressionRatioEstimator.updateEstimation: worse than the estimate, the
+ * estimate jumps up to it (at least +0.05); better, it moves down by 0.005. New batches of
+ * the topic are filled against the new estimate (producer_batch.h). Thread: sender. */
+void mk_accumulator_update_compression_ratio(struct mk_accumulator *acc,
+                                             const struct mk_producer_batch *b, float observed);
+
 /* A completed batch: free it and return its memory. Thread: sender (or closing thread). */
 void mk_accumulator_deallocate(struct mk_accumulator *acc, struct mk_producer_batch *batch);
 /* Complete every record of batch with err (callbacks run here, so no lock may be held),

@@ -509,6 +509,11 @@ static int close_batches(struct mk_sender *s, struct mk_producer_batch **batches
       if (raw)  /* 1.0 without compression, as Kafka records it */
         mk_metrics_record(&s->p->metrics, MK_M_COMPRESSION_RATE,
                           s->cfg->compression_type ? (double)b->bytes_len / (double)raw : 1.0);
+      if (s->cfg->compression_type && raw > MK_RECORD_BATCH_HEADER_SIZE)  /* the records alone */
+        mk_accumulator_update_compression_ratio(
+            s->acc, b,
+            (float)(b->bytes_len - MK_RECORD_BATCH_HEADER_SIZE) /
+                (float)(raw - MK_RECORD_BATCH_HEADER_SIZE));
     }
     batches[kept++] = b;
   }

@@ -705,6 +705,78 @@ static void all_brokers(struct mk_broker *b, const char *action) {
   for (int i = 0; i < 3; i++) fault(b, "{\"action\":\"%s\",\"broker\":%d}", action, i);
 }
 
+/* Java's CompressionRatioEstimator: batch.size counts estimated compressed bytes, the
+ * estimate starts at 1 and improves by 0.005 per batch that compresses better, so a stream of
+ * very compressible records gets batches that hold more and more records. */
+static void test_compressed_batches_fill_up_as_the_ratio_estimate_improves(void **state) {
+  (void)state;
+  create_topic(broker, "estimated", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "compression.type", "gzip",
+                                         "batch.size", "2048", "linger.ms", "1000", NULL);
+  /* The warm-up goes to another topic: its one tiny record compresses to more than its
+   * size (gzip's overhead), and would start this topic's estimate at 2.4. */
+  create_topic(broker, "estimated-warm-up", 1, 3);
+  warm_up(p, "estimated-warm-up", 0);
+  capture_start("\"event\":\"append\"", NULL);
+  char value[201];
+  memset(value, 'z', 200);
+  value[200] = 0;
+  /* In waves: a new estimate applies to the batches opened after it. */
+  enum { WAVES = 30, PER_WAVE = 100 };
+  for (int w = 0; w < WAVES; w++) {
+    for (int i = 1; i <= PER_WAVE; i++)
+      assert_int_equal(send_value(p, "estimated", 0, NULL, value, w * PER_WAVE + i), 0);
+    flush_ok(p, 10000);
+  }
+  assert_succeeded(1, WAVES * PER_WAVE + 1);
+  /* The broker's append events, in order: how many records each batch held. */
+  int first = -1, last = -1, batches = 0;
+  for (int i = capture_find(0, "\"side\":\"broker\"", "estimated"); i >= 0;
+       i = capture_find(i + 1, "\"side\":\"broker\"", "estimated")) {
+    char *line = capture_line(i, NULL);
+    int records = (int)json_int(line, "records");
+    free(line);
+    if (first < 0) first = records;
+    last = records;
+    batches++;
+  }
+  capture_stop();
+  print_message("%d batches: the first held %d records, the last %d\n", batches, first, last);
+  assert_in_range(first, 5, 10);  /* 2048 bytes of ~210-byte records: the estimate is 1 */
+  assert_true(last >= 2 * first);
+}
+
+/* However well records compress, a batch never holds more than max.request.size of them
+ * uncompressed: it must stay sendable if the next records compress worse (we do not split
+ * a batch the broker refuses as too large, as Java does). */
+static void test_a_compressed_batch_holds_at_most_max_request_size_uncompressed(void **state) {
+  (void)state;
+  create_topic(broker, "capped", 1, 3);
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "compression.type", "gzip",
+                                         "batch.size", "1000000", "max.request.size", "20000",
+                                         "linger.ms", "1000", NULL);
+  capture_start("\"event\":\"append\"", NULL);
+  char value[201];
+  memset(value, 'z', 200);
+  value[200] = 0;
+  enum { N = 1000 };
+  for (int i = 1; i <= N; i++) assert_int_equal(send_value(p, "capped", 0, NULL, value, i), 0);
+  flush_ok(p, 10000);
+  assert_succeeded(1, N + 1);
+  int most = 0, total = 0;
+  for (int i = capture_find(0, "\"side\":\"broker\"", "capped"); i >= 0;
+       i = capture_find(i + 1, "\"side\":\"broker\"", "capped")) {
+    char *line = capture_line(i, NULL);
+    int records = (int)json_int(line, "records");
+    free(line);
+    if (records > most) most = records;
+    total += records;
+  }
+  capture_stop();
+  assert_int_equal(total, N);
+  assert_in_range(most, 80, 20000 / 210);  /* ~210 bytes a record */
+}
+
 static void test_full_buffer_blocks_send_for_max_block_ms_then_times_out(void **state) {
   (void)state;
   assert_int_equal(start_broker(&own_broker), 0);
@@ -1739,6 +1811,8 @@ int main(void) {
       T(test_null_header_key_fails_at_once_naming_the_problem),
       T(test_record_larger_than_max_request_size_fails_at_once_with_message_too_large),
       T(test_send_fails_after_max_block_ms_when_no_broker_answers),
+      T(test_compressed_batches_fill_up_as_the_ratio_estimate_improves),
+      T(test_a_compressed_batch_holds_at_most_max_request_size_uncompressed),
       T(test_full_buffer_blocks_send_for_max_block_ms_then_times_out),
       T(test_bufferpool_wait_time_counts_a_wait_that_timed_out),
       T(test_delivery_timeout_fails_every_record_once_while_all_brokers_are_down),
