@@ -279,34 +279,48 @@ static void test_send_modes_sync_is_slowest_and_fire_and_forget_sees_no_error(vo
   assert_claims_held(&res);
 }
 
+/* Part 3 is a timing measurement: on a machine too busy to keep up with the sending rate
+ * (the unit suite runs tests side by side on two cores), every partitioner's batches fill up
+ * alike and the comparison says nothing. So the lab may run up to three times, and the
+ * claim must show in one of them; a partitioner that does not stick fails all three. */
+static bool sticky_fills_requests(const struct mk_lab_result *res) {
+  return figure(res, "uniform sticky", "rec/request") > figure(res, "round-robin", "rec/request") &&
+         figure(res, "uniform sticky", "requests") < figure(res, "round-robin", "requests");
+}
+
 static void test_partitioning_keys_follow_murmur2_and_sticky_fills_requests(void **state) {
   (void)state;
   static const char *const settings[] = {"keys=200", "records=600", NULL};
   struct mk_lab_result res;
-  run_lab("partitioning", settings, &res);
-  /* Part 1: every record where murmur2 says, the same partition every time. */
-  assert_int_equal((int)figure(&res, "same key", "not murmur2"), 0);
-  assert_int_equal((int)figure(&res, "same key", "moved"), 0);
-  /* Part 2: the keys that moved are exactly those murmur2 moves. */
-  static const char *const rows[] = {"3 -> 4 partitions", "3 -> 6 partitions"};
-  static const int32_t grown[] = {4, 6};
-  for (int g = 0; g < 2; g++) {
-    int moved = 0;
-    for (int i = 0; i < 200; i++) {
-      char key[32];
-      int len = snprintf(key, sizeof key, "key-%d", i);
-      moved += mk_murmur2_partition(key, (size_t)len, 3) !=
-               mk_murmur2_partition(key, (size_t)len, grown[g]);
+  for (int attempt = 0; attempt < 3; attempt++) {
+    run_lab("partitioning", settings, &res);
+    /* Part 1: every record where murmur2 says, the same partition every time. */
+    assert_int_equal((int)figure(&res, "same key", "not murmur2"), 0);
+    assert_int_equal((int)figure(&res, "same key", "moved"), 0);
+    /* Part 2: the keys that moved are exactly those murmur2 moves. */
+    static const char *const rows[] = {"3 -> 4 partitions", "3 -> 6 partitions"};
+    static const int32_t grown[] = {4, 6};
+    for (int g = 0; g < 2; g++) {
+      int moved = 0;
+      for (int i = 0; i < 200; i++) {
+        char key[32];
+        int len = snprintf(key, sizeof key, "key-%d", i);
+        moved += mk_murmur2_partition(key, (size_t)len, 3) !=
+                 mk_murmur2_partition(key, (size_t)len, grown[g]);
+      }
+      assert_int_equal((int)figure(&res, rows[g], "moved"), moved);
+      assert_int_equal((int)figure(&res, rows[g], "not murmur2"), 0);
     }
-    assert_int_equal((int)figure(&res, rows[g], "moved"), moved);
-    assert_int_equal((int)figure(&res, rows[g], "not murmur2"), 0);
+    assert_true(figure(&res, "3 -> 4 partitions", "moved") >
+                figure(&res, "3 -> 6 partitions", "moved"));
+    /* Part 3: the uniform sticky partitioner's requests carry more records than round-robin's. */
+    if (sticky_fills_requests(&res)) break;
+    print_message("partitioning, attempt %d: uniform sticky %.1f records/request, round-robin "
+                  "%.1f (a busy machine?)\n", attempt + 1,
+                  figure(&res, "uniform sticky", "rec/request"),
+                  figure(&res, "round-robin", "rec/request"));
   }
-  assert_true(figure(&res, "3 -> 4 partitions", "moved") >
-              figure(&res, "3 -> 6 partitions", "moved"));
-  /* Part 3: the uniform sticky partitioner's requests carry more records than round-robin's. */
-  assert_true(figure(&res, "uniform sticky", "rec/request") >
-              figure(&res, "round-robin", "rec/request"));
-  assert_true(figure(&res, "uniform sticky", "requests") < figure(&res, "round-robin", "requests"));
+  assert_true(sticky_fills_requests(&res));
   assert_claims_held(&res);
 }
 
