@@ -31,33 +31,48 @@ struct pauses {
 };
 
 /* Every request_sent is checked against the throttled responses before it, from the same
- * broker. (2 ms of slack: the Sender counts in whole milliseconds, the trace in µs.) */
+ * broker. A pause is counted from the broker's `throttle` event, which comes just before
+ * its response, so a busy machine that delays the producer's own event cannot make a
+ * request look early; 1 ms of slack because the Sender counts in whole milliseconds.
+ * Responses come back in order (one connection per broker), so the n-th throttled response
+ * from a broker goes with its n-th throttle event. */
+enum { MAX_THROTTLES = 1024 };
+
 static struct pauses read_pauses(struct mk_lab_ctx *ctx, size_t mark) {
-  json_t *evs = mk_lab_events(ctx, mark, "producer", NULL, NULL);
-  int64_t quiet_until_us[64] = {0};  /* by broker id */
-  int64_t latest_until_us = 0;
   struct pauses r = {true, 0};
+  int64_t(*throttled_at_us)[MAX_THROTTLES] = calloc(64, sizeof *throttled_at_us);
+  if (!throttled_at_us) return (struct pauses){false, 0};  /* out of memory: nothing shown */
+  json_t *evs = mk_lab_events(ctx, mark, NULL, NULL, NULL);
+  int decided[64] = {0}, heard[64] = {0};  /* by broker id: throttle events, responses */
+  int64_t quiet_until_us[64] = {0};        /* by broker id: the producer's pause */
+  int64_t latest_until_us = 0;
   size_t i;
   json_t *ev;
   json_array_foreach(evs, i, ev) {
+    const char *side = json_string_value(json_object_get(ev, "side"));
     const char *event = json_string_value(json_object_get(ev, "event"));
     json_t *broker = json_object_get(ev, "broker");
     int64_t b = json_integer_value(broker);
     int64_t ts = json_integer_value(json_object_get(ev, "ts_us"));
     json_t *throttle = json_object_get(ev, "throttle_time_ms");
-    if (!event) continue;
-    if (strcmp(event, "send") == 0) {  /* the last one is the lone record */
+    if (!side || !event) continue;
+    bool producer = strcmp(side, "producer") == 0;
+    if (producer && strcmp(event, "send") == 0) {  /* the last one is the lone record */
       r.last_wait_ms = latest_until_us > ts ? (latest_until_us - ts) / 1000 : 0;
     } else if (!broker || b < 0 || b >= 64) {
       continue;
-    } else if (strcmp(event, "response_received") == 0 && throttle) {
-      quiet_until_us[b] = ts + json_integer_value(throttle) * 1000;
+    } else if (!producer && strcmp(event, "throttle") == 0) {
+      if (decided[b] < MAX_THROTTLES) throttled_at_us[b][decided[b]++] = ts;
+    } else if (producer && strcmp(event, "response_received") == 0 && throttle) {
+      int64_t start = heard[b] < decided[b] ? throttled_at_us[b][heard[b]++] : ts;
+      quiet_until_us[b] = start + json_integer_value(throttle) * 1000;
       if (quiet_until_us[b] > latest_until_us) latest_until_us = quiet_until_us[b];
-    } else if (strcmp(event, "request_sent") == 0 && ts + 2000 < quiet_until_us[b]) {
+    } else if (producer && strcmp(event, "request_sent") == 0 && ts + 1000 < quiet_until_us[b]) {
       r.kept = false;
     }
   }
   json_decref(evs);
+  free(throttled_at_us);
   return r;
 }
 
