@@ -100,8 +100,8 @@ int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata
 
 /* Take the batches to send to node: at most one per partition it leads, up to
  * max_request_size bytes in all (the first always; a batch not yet closed counts its
- * uncompressed size, like Java's estimatedSizeInBytes), skipping partitions still backing
- * off or (idempotence) waiting for an earlier retry. A batch sent for the first time is
+ * estimated size, mk_producer_batch_estimated_size, as Java's estimatedSizeInBytes),
+ * skipping partitions still backing off or (idempotence) waiting for an earlier retry. A batch sent for the first time is
  * stamped with the producer id, epoch and the partition's next sequence; the caller must
  * then build the bytes of those without any (mk_producer_batch_close), which drain leaves
  * to it so as not to compress under the lock. A retry keeps its bytes. Returns how many
