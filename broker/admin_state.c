@@ -113,6 +113,37 @@ static json_t *partition_json(struct mk_partition *p, bool *ok) {
   return o;
 }
 
+static json_t *partition_producers_json(struct mk_partition *p, bool *ok);  /* below */
+
+/* Every topic, in name order, as {"name", ("id",) "partitions": [partition(p)...]}, pushed
+ * onto topics: the shape GET /v1/cluster and GET /v1/producers share. */
+static void push_topics(struct mk_broker *b, json_t *topics, bool with_id,
+                        json_t *(*partition)(struct mk_partition *p, bool *ok),
+                        bool *ok) {
+  size_t ntopics;
+  struct mk_topic **sorted = sorted_topics(b, &ntopics);
+  for (size_t i = 0; *ok && i < ntopics; i++) {
+    struct mk_topic *t = sorted[i];
+    json_t *o = json_object(), *parts = json_array();
+    if (!o || !parts) {
+      json_decref(o);
+      json_decref(parts);
+      *ok = false;
+      break;
+    }
+    put(o, "name", json_string(t->name), ok);
+    if (with_id) {
+      char id[23];
+      uuid_string(&t->id, id);
+      put(o, "id", json_string(id), ok);
+    }
+    for (int32_t p = 0; p < t->npartitions; p++) push(parts, partition(&t->partitions[p], ok), ok);
+    put(o, "partitions", parts, ok);
+    push(topics, o, ok);
+  }
+  free(sorted);
+}
+
 json_t *mk_admin_state_cluster(struct mk_broker *b) {
   bool ok = true;
   json_t *root = json_object(), *brokers = json_array(), *topics = json_array();
@@ -130,27 +161,7 @@ json_t *mk_admin_state_cluster(struct mk_broker *b) {
     put(o, "up", json_boolean(n->up), &ok);
     push(brokers, o, &ok);
   }
-  size_t ntopics;
-  struct mk_topic **sorted = sorted_topics(b, &ntopics);
-  for (size_t i = 0; ok && i < ntopics; i++) {
-    struct mk_topic *t = sorted[i];
-    char id[23];
-    uuid_string(&t->id, id);
-    json_t *o = json_object(), *parts = json_array();
-    if (!o || !parts) {
-      json_decref(o);
-      json_decref(parts);
-      ok = false;
-      break;
-    }
-    put(o, "name", json_string(t->name), &ok);
-    put(o, "id", json_string(id), &ok);
-    for (int32_t p = 0; p < t->npartitions; p++)
-      push(parts, partition_json(&t->partitions[p], &ok), &ok);
-    put(o, "partitions", parts, &ok);
-    push(topics, o, &ok);
-  }
-  free(sorted);
+  if (ok) push_topics(b, topics, true, partition_json, &ok);
   if (ok) {
     put(root, "cluster_id", json_string(b->cluster_id), &ok);
     put(root, "brokers", brokers, &ok);
@@ -206,7 +217,7 @@ static json_t *producer_json(const struct mk_producer_entry *e, bool *ok) {
 }
 
 /* One partition's producers, sorted by id (the table's own order is its hash order). */
-static json_t *partition_producers_json(const struct mk_partition *p, bool *ok) {
+static json_t *partition_producers_json(struct mk_partition *p, bool *ok) {
   json_t *o = json_object(), *list = json_array();
   const struct mk_producer_entry **v =
       p->producers.count ? malloc(p->producers.count * sizeof *v) : NULL;
@@ -233,24 +244,7 @@ json_t *mk_admin_state_producers(struct mk_broker *b) {
   bool ok = true;
   json_t *root = json_object(), *topics = json_array();
   if (!root || !topics) ok = false;
-  size_t ntopics;
-  struct mk_topic **sorted = sorted_topics(b, &ntopics);
-  for (size_t i = 0; ok && i < ntopics; i++) {
-    struct mk_topic *t = sorted[i];
-    json_t *o = json_object(), *parts = json_array();
-    if (!o || !parts) {
-      json_decref(o);
-      json_decref(parts);
-      ok = false;
-      break;
-    }
-    put(o, "name", json_string(t->name), &ok);
-    for (int32_t p = 0; p < t->npartitions; p++)
-      push(parts, partition_producers_json(&t->partitions[p], &ok), &ok);
-    put(o, "partitions", parts, &ok);
-    push(topics, o, &ok);
-  }
-  free(sorted);
+  if (ok) push_topics(b, topics, false, partition_producers_json, &ok);
   if (ok) {
     put(root, "topics", topics, &ok);
     topics = NULL;
