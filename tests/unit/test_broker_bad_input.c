@@ -574,6 +574,20 @@ static int64_t raw_leo(int32_t partition) {
   return q.leo;
 }
 
+/* A Produce that must be refused with `want`, sent to broker `node` (usually the partition's
+ * leader): nothing is appended to partition p, and the connection still answers after. */
+static void expect_produce_refused(int node, int16_t version, int16_t acks, int32_t p,
+                                   const struct mk_writer *records, int16_t want,
+                                   const char *what) {
+  int64_t leo = raw_leo(p);
+  struct conn c = conn_open(node);
+  expect_error(produce(&c, version, acks, p, records, NULL), want, what);
+  assert_int_equal(raw_leo(p), leo);
+  expect_api_versions_answered(&c);
+  conn_close(&c);
+}
+
+
 static void create_topics(struct mk_broker *b, void *arg) {
   int *rc = arg;
   struct mk_err err = {0};
@@ -1350,13 +1364,8 @@ static void test_produce_with_a_bad_crc_gets_corrupt_message(void **state) {
   mk_writer_init(&batch);
   build_batch(&batch, 3, 20);
   batch.buf[batch.len - 2] ^= 0x55;  /* inside the last record's value; the CRC is stale */
-  int64_t leo = raw_leo(0);
-  struct conn c = conn_open(raw_leader[0]);
-  expect_error(produce(&c, 7, -1, 0, &batch, NULL), MK_ERR_CORRUPT_MESSAGE,
-               "Produce of a batch with a wrong CRC");
-  assert_int_equal(raw_leo(0), leo);
-  expect_api_versions_answered(&c);  /* the connection is still good */
-  conn_close(&c);
+  expect_produce_refused(raw_leader[0], 7, -1, 0, &batch, MK_ERR_CORRUPT_MESSAGE,
+                         "Produce of a batch with a wrong CRC");
   mk_writer_free(&batch);
 }
 
@@ -1365,13 +1374,9 @@ static void test_produce_to_a_follower_gets_not_leader_or_follower(void **state)
   struct mk_writer batch;
   mk_writer_init(&batch);
   build_batch(&batch, 1, 20);
-  int64_t leo = raw_leo(1);
-  struct conn c = conn_open((raw_leader[1] + 1) % NBROKERS);
-  expect_error(produce(&c, 7, -1, 1, &batch, NULL), MK_ERR_NOT_LEADER_OR_FOLLOWER,
-               "Produce to a broker that does not lead the partition");
-  assert_int_equal(raw_leo(1), leo);
-  expect_api_versions_answered(&c);
-  conn_close(&c);
+  expect_produce_refused((raw_leader[1] + 1) % NBROKERS, 7, -1, 1, &batch,
+                         MK_ERR_NOT_LEADER_OR_FOLLOWER,
+                         "Produce to a broker that does not lead the partition");
   mk_writer_free(&batch);
 }
 
@@ -1393,13 +1398,8 @@ static void test_produce_with_acks_2_gets_invalid_required_acks(void **state) {
   struct mk_writer batch;
   mk_writer_init(&batch);
   build_batch(&batch, 1, 20);
-  int64_t leo = raw_leo(2);
-  struct conn c = conn_open(raw_leader[2]);
-  expect_error(produce(&c, 7, 2, 2, &batch, NULL), MK_ERR_INVALID_REQUIRED_ACKS,
-               "Produce with acks=2");
-  assert_int_equal(raw_leo(2), leo);
-  expect_api_versions_answered(&c);
-  conn_close(&c);
+  expect_produce_refused(raw_leader[2], 7, 2, 2, &batch, MK_ERR_INVALID_REQUIRED_ACKS,
+                         "Produce with acks=2");
   mk_writer_free(&batch);
 }
 
@@ -1441,13 +1441,8 @@ static void test_two_batches_in_one_partition_get_invalid_record(void **state) {
   mk_writer_init(&batches);
   build_batch(&batches, 1, 20);
   build_batch(&batches, 1, 20);
-  int64_t leo = raw_leo(1);
-  struct conn c = conn_open(raw_leader[1]);
-  expect_error(produce(&c, 7, -1, 1, &batches, NULL), MK_ERR_INVALID_RECORD,
-               "Produce v7 with two batches for one partition");
-  assert_int_equal(raw_leo(1), leo);
-  expect_api_versions_answered(&c);
-  conn_close(&c);
+  expect_produce_refused(raw_leader[1], 7, -1, 1, &batches, MK_ERR_INVALID_RECORD,
+                         "Produce v7 with two batches for one partition");
   mk_writer_free(&batches);
 }
 
@@ -1509,13 +1504,8 @@ static void test_control_batch_from_a_client_gets_invalid_record(void **state) {
   struct mk_err err = {0};
   assert_int_equal(mk_record_batch_write_control(&marker, 4242, 0, MK_CONTROL_COMMIT, 0,
                                                  1700000000000, &err), 0);
-  int64_t leo = raw_leo(0);
-  struct conn c = conn_open(raw_leader[0]);
-  expect_error(produce(&c, 7, -1, 0, &marker, NULL), MK_ERR_INVALID_RECORD,
-               "Produce of a COMMIT marker (a control batch) by a client");
-  assert_int_equal(raw_leo(0), leo);
-  expect_api_versions_answered(&c);
-  conn_close(&c);
+  expect_produce_refused(raw_leader[0], 7, -1, 0, &marker, MK_ERR_INVALID_RECORD,
+                         "Produce of a COMMIT marker (a control batch) by a client");
   mk_writer_free(&marker);
 }
 
