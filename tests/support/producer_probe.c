@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,4 +187,25 @@ void warm_up(struct mk_producer *p, const char *topic, int index) {
   assert_int_equal(send_value(p, topic, 0, NULL, "warm-up", index), 0);
   flush_ok(p, 10000);
   assert_succeeded(index, index + 1);
+}
+
+bool assert_retry_backoffs(int base_ms, int max_ms) {
+  bool jittered = false;
+  int64_t first = -1;
+  for (int i = capture_find(0, "\"event\":\"retry\"", NULL); i >= 0;
+       i = capture_find(i + 1, "\"event\":\"retry\"", NULL)) {
+    char *line = capture_line(i, NULL);
+    int64_t attempt = json_int(line, "attempt"), backoff = json_int(line, "backoff_ms");
+    free(line);
+    double term = base_ms;
+    for (int64_t a = 1; a < attempt && term < max_ms; a++) term *= 2;
+    if (term > max_ms) term = max_ms;
+    if (backoff < (int64_t)floor(0.8 * term) || backoff > (int64_t)ceil(fmin(1.2 * term, max_ms)))
+      fail_msg("attempt %lld waited %lld ms; expected %.0f..%.0f (retry.backoff.max.ms %d)",
+               (long long)attempt, (long long)backoff, 0.8 * term, fmin(1.2 * term, max_ms),
+               max_ms);
+    if (first < 0) first = backoff;
+    else if (backoff != first) jittered = true;
+  }
+  return jittered;
 }

@@ -61,6 +61,11 @@ int capture_count(const char *a, const char *b);
 char *capture_line(int i, int64_t *at_ms);
 /* The integer after "key": in a JSON line, or INT64_MIN. */
 int64_t json_int(const char *line, const char *key);
+/* Check every captured `retry` event's backoff_ms: attempt a waits min(base * 2^(a-1), max)
+ * ms with Java's ±20% jitter, never above max (retry.backoff.ms, retry.backoff.max.ms).
+ * Fails the test naming the attempt otherwise. Returns whether the backoffs differed (the
+ * jitter showed). */
+bool assert_retry_backoffs(int base_ms, int max_ms);
 
 /* ---- sending ---- */
 

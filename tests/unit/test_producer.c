@@ -1088,23 +1088,7 @@ static void test_retry_backoff_grows_exponentially_with_jitter_up_to_the_max(voi
   flush_ok(p, 10000);
   assert_succeeded(0, 1);
   assert_int_equal(capture_count("\"event\":\"retry\"", "\"topic\":\"backoff\""), ERRORS);
-  bool jittered = false;
-  int64_t first = -1;
-  for (int i = capture_find(0, "\"event\":\"retry\"", NULL); i >= 0;
-       i = capture_find(i + 1, "\"event\":\"retry\"", NULL)) {
-    char *line = capture_line(i, NULL);
-    int64_t attempt = json_int(line, "attempt"), backoff = json_int(line, "backoff_ms");
-    free(line);
-    double term = BASE;
-    for (int64_t a = 1; a < attempt && term < MAX; a++) term *= 2;
-    if (term > MAX) term = MAX;
-    if (backoff < (int64_t)floor(0.8 * term) || backoff > (int64_t)ceil(fmin(1.2 * term, MAX)))
-      fail_msg("attempt %lld waited %lld ms; expected %.0f..%.0f (retry.backoff.max.ms %d)",
-               (long long)attempt, (long long)backoff, 0.8 * term, fmin(1.2 * term, MAX), MAX);
-    if (first < 0) first = backoff;
-    else if (backoff != first) jittered = true;
-  }
-  assert_true(jittered);
+  assert_true(assert_retry_backoffs(BASE, MAX));  /* within bounds, and jittered */
 }
 
 static void test_non_retriable_error_fails_the_batch_without_retrying(void **state) {
