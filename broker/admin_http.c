@@ -33,6 +33,7 @@
  * Memory: a connection is freed when both its socket and its timer have closed.
  */
 #include "broker/admin_http.h"
+#include "broker/broker_internal.h"
 
 #include <http_parser.h>
 #include <jansson.h>
@@ -44,7 +45,7 @@
 #include <strings.h>
 
 #include "broker/admin_state.h"
-#include "broker/faults.h"
+#include "broker/controller.h"
 #include "common/log.h"
 #include "common/trace.h"
 
@@ -98,7 +99,6 @@ struct conn {
 
 struct mk_admin_http {
   struct mk_broker *broker;
-  struct mk_admin_http *next;   /* the registry below */
   uv_tcp_t listener;
   bool listening;               /* listener initialised (so it must be closed) */
   bool closed;
@@ -117,28 +117,15 @@ struct mk_admin_http {
   uint64_t dropped;
 };
 
-/* ---- which server is whose --------------------------------------------------------------- */
-
-/* struct mk_broker has no field for its admin server (the cluster model knows nothing of
- * HTTP), so a short list maps brokers to servers: one entry per broker in the process. */
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct mk_admin_http *registry;
-
-static struct mk_admin_http *server_of(const struct mk_broker *b) {
-  pthread_mutex_lock(&registry_lock);
-  struct mk_admin_http *s = registry;
-  while (s && s->broker != b) s = s->next;
-  pthread_mutex_unlock(&registry_lock);
-  return s;
-}
+/* ---- the server of a broker ---------------------------------------------------------------- */
 
 int mk_broker_admin_port(const struct mk_broker *b) {
-  struct mk_admin_http *s = server_of(b);
+  const struct mk_admin_http *s = b->admin;
   return s && s->listening ? s->port : -1;
 }
 
 const char *mk_broker_admin_url(const struct mk_broker *b) {
-  struct mk_admin_http *s = server_of(b);
+  const struct mk_admin_http *s = b->admin;
   return s && s->listening ? s->url : NULL;
 }
 
@@ -490,7 +477,7 @@ static void get_producers(struct conn *c) {
 static void get_events(struct conn *c) { stream_attach(c); }
 
 static void get_faults(struct conn *c) {
-  char *text = mk_faults_list_json(c->server->broker);
+  char *text = mk_faults_list_json(&c->server->broker->faults);
   json_t *j = text ? json_loads(text, 0, NULL) : NULL;
   free(text);
   respond_json(c, 200, j);
@@ -501,7 +488,7 @@ static void post_faults(struct conn *c) {
   if (!fault) return;
   struct mk_err err = {0};
   int id = -1;
-  int rc = mk_faults_add_json(c->server->broker, c->body, c->body_len, &id, &err);
+  int rc = mk_fault_inject(c->server->broker, c->body, c->body_len, &id, &err);
   if (rc) {
     json_decref(fault);
     respond_failure(c, rc, &err);
@@ -509,7 +496,7 @@ static void post_faults(struct conn *c) {
   }
   /* Answer with the fault as the list shows it (for broker_down and the other immediate
    * actions, that includes what it did), or else as posted. */
-  char *text = mk_faults_list_json(c->server->broker);
+  char *text = mk_faults_list_json(&c->server->broker->faults);
   json_t *list = text ? json_loads(text, 0, NULL) : NULL, *entry = NULL, *item;
   size_t i;
   free(text);
@@ -525,7 +512,7 @@ static void post_faults(struct conn *c) {
 }
 
 static void delete_faults(struct conn *c) {
-  mk_faults_clear(c->server->broker);
+  mk_faults_clear(&c->server->broker->faults);
   respond_json(c, 200, json_pack("{s:b}", "cleared", 1));
 }
 
@@ -845,7 +832,7 @@ static const char *admin_host(const char *host) {
 }
 
 int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
-  if (b->cfg.admin_port < 0) return 0;
+  if (b->cluster.cfg.admin_port < 0) return 0;
   struct mk_admin_http *s = calloc(1, sizeof *s);
   if (!s) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory for the admin API");
   s->broker = b;
@@ -856,24 +843,21 @@ int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
   s->events_init = true;
   uv_tcp_init(&b->loop, &s->listener);
   s->listener.data = s;
-  pthread_mutex_lock(&registry_lock);
-  s->next = registry;
-  registry = s;
-  pthread_mutex_unlock(&registry_lock);
+  b->admin = s;
 
-  const char *host = admin_host(b->cfg.host);
+  const char *host = admin_host(b->cluster.cfg.host);
   struct sockaddr_storage addr;
   bool v6 = strchr(host, ':') != NULL;
   if (v6)
-    uv_ip6_addr(host, b->cfg.admin_port, (struct sockaddr_in6 *)&addr);
+    uv_ip6_addr(host, b->cluster.cfg.admin_port, (struct sockaddr_in6 *)&addr);
   else
-    uv_ip4_addr(host, b->cfg.admin_port, (struct sockaddr_in *)&addr);
+    uv_ip4_addr(host, b->cluster.cfg.admin_port, (struct sockaddr_in *)&addr);
   int rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
   if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, 64, on_connection);
   if (rc)
     return mk_err_set(err, MK_ERR__TRANSPORT,
                       "cannot listen on %s:%d for the admin API: %s (--admin-port 0 picks a "
-                      "free port, -1 turns it off)", host, b->cfg.admin_port, uv_strerror(rc));
+                      "free port, -1 turns it off)", host, b->cluster.cfg.admin_port, uv_strerror(rc));
   struct sockaddr_storage bound;
   int len = sizeof bound;
   uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
@@ -885,7 +869,7 @@ int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
 }
 
 void mk_admin_http_close(struct mk_broker *b) {
-  struct mk_admin_http *s = server_of(b);
+  struct mk_admin_http *s = b->admin;
   if (!s || s->closed) return;
   s->closed = true;
   while (s->conns) conn_close(s->conns, NULL);  /* the last stream detaches the sink */
@@ -894,16 +878,9 @@ void mk_admin_http_close(struct mk_broker *b) {
 }
 
 void mk_admin_http_free(struct mk_broker *b) {
-  struct mk_admin_http *s = server_of(b);
+  struct mk_admin_http *s = b->admin;
   if (!s) return;
-  pthread_mutex_lock(&registry_lock);
-  for (struct mk_admin_http **pp = &registry; *pp; pp = &(*pp)->next) {
-    if (*pp == s) {
-      *pp = s->next;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&registry_lock);
+  b->admin = NULL;
   if (s->sink >= 0) mk_trace_remove_sink(s->sink);
   free(s->pending);
   pthread_mutex_destroy(&s->lock);

@@ -5,10 +5,10 @@
  * serialises it. The two embedding calls at the bottom do the same on the loop for another
  * thread, through mk_broker_call, and hand back the text.
  *
- * Thread: broker loop, except mk_broker_cluster_json and mk_broker_producers_json (any
- * thread but the loop).
+ * Thread: broker loop.
  */
 #include "broker/admin_state.h"
+#include "broker/broker_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/config.h"
 #include "common/log.h"
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -53,18 +54,18 @@ static int by_name(const void *a, const void *b) {
   return strcmp(x->name, y->name);
 }
 
-/* The topics sorted by name (b->topics is newest first, which reads badly). Returns new
+/* The topics sorted by name (b->cluster.topics is newest first, which reads badly). Returns new
  * (free()); *n is the count. NULL with *n 0 when there are none or no memory. */
 static struct mk_topic **sorted_topics(struct mk_broker *b, size_t *n) {
   *n = 0;
-  for (struct mk_topic *t = b->topics; t; t = t->next) (*n)++;
+  for (struct mk_topic *t = b->cluster.topics; t; t = t->next) (*n)++;
   struct mk_topic **v = *n ? malloc(*n * sizeof *v) : NULL;
   if (!v) {
     *n = 0;
     return NULL;
   }
   size_t i = 0;
-  for (struct mk_topic *t = b->topics; t; t = t->next) v[i++] = t;
+  for (struct mk_topic *t = b->cluster.topics; t; t = t->next) v[i++] = t;
   qsort(v, *n, sizeof *v, by_name);
   return v;
 }
@@ -148,22 +149,35 @@ json_t *mk_admin_state_cluster(struct mk_broker *b) {
   bool ok = true;
   json_t *root = json_object(), *brokers = json_array(), *topics = json_array();
   if (!root || !brokers || !topics) ok = false;
-  for (int i = 0; ok && i < b->nnodes; i++) {
-    const struct mk_node *n = &b->nodes[i];
+  for (int i = 0; ok && i < b->cluster.nnodes; i++) {
+    const struct mk_node *n = &b->cluster.nodes[i];
     json_t *o = json_object();
     if (!o) {
       ok = false;
       break;
     }
     put(o, "id", json_integer(n->id), &ok);
-    put(o, "host", json_string(b->cfg.host), &ok);
+    put(o, "host", json_string(b->cluster.cfg.host), &ok);
     put(o, "port", json_integer(n->port), &ok);
     put(o, "up", json_boolean(n->up), &ok);
     push(brokers, o, &ok);
   }
   if (ok) push_topics(b, topics, true, partition_json, &ok);
+  json_t *settings = ok ? json_object() : NULL;
+  for (int i = 0; settings && i < mk_setting_count; i++) {
+    const struct mk_setting_row *s = &mk_setting_rows[i];
+    char text[32];
+    int64_t v = mk_setting_value(s, &b->cluster.cfg);
+    put(settings, s->info.name,
+        s->kind == MK_SETTING_BOOLEAN  ? json_boolean(v)
+        : s->kind == MK_SETTING_STRING ? json_string(mk_setting_format(s, v, text, sizeof text))
+                                       : json_integer(v),
+        &ok);
+  }
+  if (ok && settings) put(root, "settings", settings, &ok);
+  else ok = false;
   if (ok) {
-    put(root, "cluster_id", json_string(b->cluster_id), &ok);
+    put(root, "cluster_id", json_string(b->cluster.cluster_id), &ok);
     put(root, "brokers", brokers, &ok);
     put(root, "topics", topics, &ok);
     brokers = topics = NULL;
@@ -336,16 +350,17 @@ int mk_admin_state_create_topic(struct mk_broker *b, const json_t *body, json_t 
   struct mk_str tname = {json_string_value(name), (int32_t)json_string_length(name)};
   rc = mk_cluster_validate_topic_name(tname, err);
   if (rc) return rc;
-  if (mk_cluster_find_topic(b, tname))
+  if (mk_cluster_find_topic(&b->cluster, tname))
     return mk_err_set(err, MK_ERR_TOPIC_ALREADY_EXISTS, "Topic '%s' already exists.",
                       json_string_value(name));
   /* Configs first, as CreateTopics does: a bad config creates nothing. */
-  struct mk_topic_config tc = {-1, -1, -1, -1};
+  struct mk_topic_config tc;
+  mk_topic_config_init(&tc);
   json_t *echo = json_object();
   if (!echo) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   rc = apply_configs(json_object_get(body, "configs"), &tc, echo, err);
   struct mk_topic *t = NULL;
-  if (!rc) rc = mk_cluster_create_topic(b, tname, partitions, rf, &t, err);
+  if (!rc) rc = mk_cluster_create_topic(&b->cluster, tname, partitions, rf, &t, err);
   if (rc) {
     json_decref(echo);
     return rc;
@@ -372,27 +387,3 @@ int mk_admin_state_create_topic(struct mk_broker *b, const json_t *body, json_t 
   *out = o;
   return 0;
 }
-
-/* ---- the embedding calls (broker.h) ---------------------------------------------------- */
-
-struct view_call {
-  json_t *(*build)(struct mk_broker *b);
-  char *text;
-};
-
-static void view_on_loop(struct mk_broker *b, void *arg) {
-  struct view_call *c = arg;
-  json_t *j = c->build(b);
-  c->text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-  json_decref(j);
-}
-
-static char *view(struct mk_broker *b, json_t *(*build)(struct mk_broker *b)) {
-  struct view_call c = {build, NULL};
-  if (mk_broker_call(b, view_on_loop, &c) != 0) return NULL;
-  return c.text;
-}
-
-char *mk_broker_cluster_json(struct mk_broker *b) { return view(b, mk_admin_state_cluster); }
-
-char *mk_broker_producers_json(struct mk_broker *b) { return view(b, mk_admin_state_producers); }

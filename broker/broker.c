@@ -19,10 +19,11 @@
 #include <string.h>
 
 #include "broker/admin_http.h"    /* admin API: start/close/free (admin_http.c) */
-#include "broker/cluster.h"
+#include "broker/broker_internal.h"
 #include "broker/fault_script.h"  /* --faults FILE (fault_script.c) */
-#include "broker/faults.h"
+#include "broker/controller.h"
 #include "broker/network.h"
+#include "broker/quota.h"
 #include "broker/replica_set.h"
 #include "broker/retention.h"
 #include "common/log.h"
@@ -55,7 +56,7 @@ static void close_any(uv_handle_t *h, void *arg) {
 
 /* On the loop: close every listener and connection, then anything left (timers). */
 static void shutdown_loop(struct mk_broker *b) {
-  for (int i = 0; i < b->nnodes; i++) mk_network_close_node(&b->nodes[i], NULL);
+  for (int i = 0; i < b->cluster.nnodes; i++) mk_network_close(&b->listeners[i], NULL);
   mk_admin_http_close(b);  /* admin API: its connections and event streams */
   if (!uv_is_closing((uv_handle_t *)&b->wakeup)) uv_close((uv_handle_t *)&b->wakeup, NULL);
   uv_walk(&b->loop, close_any, NULL);
@@ -79,12 +80,13 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
                       cfg->port, cfg->brokers);
   struct mk_broker *b = calloc(1, sizeof *b);
   if (!b) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-  b->cfg = *cfg;
-  if (b->cfg.default_replication_factor < 0)
-    b->cfg.default_replication_factor = cfg->brokers < 3 ? cfg->brokers : 3;
-  if (b->cfg.default_replication_factor > cfg->brokers)
-    b->cfg.default_replication_factor = cfg->brokers;
-  b->next_producer_id = 1000;
+  struct mk_cluster *c = &b->cluster;
+  c->cfg = *cfg;
+  if (c->cfg.default_replication_factor < 0)
+    c->cfg.default_replication_factor = cfg->brokers < 3 ? cfg->brokers : 3;
+  if (c->cfg.default_replication_factor > cfg->brokers)
+    c->cfg.default_replication_factor = cfg->brokers;
+  c->next_producer_id = 1000;
   uv_loop_init(&b->loop);
   uv_mutex_init(&b->calls_lock);
   uv_async_init(&b->loop, &b->wakeup, on_wakeup);
@@ -94,15 +96,17 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   uint8_t rnd[22] = {0};
   uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL);
-  for (int i = 0; i < 22; i++) b->cluster_id[i] = b64[rnd[i] % 64];
+  for (int i = 0; i < 22; i++) c->cluster_id[i] = b64[rnd[i] % 64];
 
   size_t n = 0;
   for (int i = 0; i < cfg->brokers; i++) {
-    struct mk_node *node = &b->nodes[i];
+    struct mk_node *node = &c->nodes[i];
+    struct mk_listener *l = &b->listeners[i];
     node->id = i;
-    node->broker = b;
-    b->nnodes = i + 1;
-    int rc = mk_network_listen(node, cfg->host, cfg->port ? cfg->port + i : 0, err);
+    l->node = node;
+    l->broker = b;
+    c->nnodes = i + 1;
+    int rc = mk_network_listen(l, cfg->host, cfg->port ? cfg->port + i : 0, err);
     if (rc) {
       mk_broker_free(b);
       return rc;
@@ -119,12 +123,12 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   }
   mk_retention_start(b);
   mk_replica_set_start(b);
-  if (b->cfg.min_insync_replicas > b->cfg.default_replication_factor)
+  if (c->cfg.min_insync_replicas > c->cfg.default_replication_factor)
     mk_log(MK_LOG_WARN, "broker",
            "min.insync.replicas=%d is more than the default replication factor %d: acks=all "
            "produce will get NOT_ENOUGH_REPLICAS (as in Kafka); -o min.insync.replicas=%d fixes it",
-           b->cfg.min_insync_replicas, b->cfg.default_replication_factor,
-           b->cfg.default_replication_factor);
+           c->cfg.min_insync_replicas, c->cfg.default_replication_factor,
+           c->cfg.default_replication_factor);
   *out = b;
   return 0;
 }
@@ -173,16 +177,19 @@ void mk_broker_free(struct mk_broker *b) {
     mk_log(MK_LOG_ERROR, "broker", "loop closed with handles still open");
   mk_admin_http_free(b);     /* admin API */
   mk_fault_script_free(b);   /* --faults */
-  mk_faults_free(b);
-  mk_cluster_free(b);
+  mk_faults_clear(&b->faults);
+  for (int i = 0; i < b->cluster.nnodes; i++) mk_quota_free(&b->listeners[i]);
+  mk_cluster_free(&b->cluster);
   uv_mutex_destroy(&b->calls_lock);
   free(b);
 }
 
 const char *mk_broker_bootstrap(const struct mk_broker *b) { return b->bootstrap; }
 
+int mk_broker_count(const struct mk_broker *b) { return b->cluster.nnodes; }
+
 int mk_broker_port(const struct mk_broker *b, int node_id) {
-  return node_id >= 0 && node_id < b->nnodes ? b->nodes[node_id].port : -1;
+  return node_id >= 0 && node_id < b->cluster.nnodes ? b->cluster.nodes[node_id].port : -1;
 }
 
 int mk_broker_call(struct mk_broker *b, void (*fn)(struct mk_broker *b, void *arg), void *arg) {
@@ -201,23 +208,4 @@ int mk_broker_call(struct mk_broker *b, void (*fn)(struct mk_broker *b, void *ar
   uv_sem_wait(&c.done);
   uv_sem_destroy(&c.done);
   return 0;
-}
-
-struct fault_call {
-  const char *json;
-  int *id;
-  struct mk_err *err;
-  int rc;
-};
-
-static void fault_on_loop(struct mk_broker *b, void *arg) {
-  struct fault_call *c = arg;
-  c->rc = mk_faults_add_json(b, c->json, strlen(c->json), c->id, c->err);
-}
-
-int mk_broker_fault(struct mk_broker *b, const char *json, int *id, struct mk_err *err) {
-  struct fault_call c = {json, id, err, 0};
-  if (mk_broker_call(b, fault_on_loop, &c))
-    return mk_err_set(err, MK_ERR__STATE, "the broker is not running");
-  return c.rc;
 }

@@ -17,22 +17,30 @@
  *   struct mk_broker *b;
  *   mk_broker_new(&cfg, &b, &err);        // binds every listener
  *   mk_broker_start(b, &err);             // runs the loop on its own thread
+ *   mk_broker_create_topic(b, "t", 3, -1, NULL, &err);
  *   ... connect any Kafka client to mk_broker_bootstrap(b) ...
+ *   mk_broker_fault(b, "{\"action\": \"broker_down\", \"broker\": 1}", NULL, &err);
+ *   mk_broker_partition_state(b, "t", 0, &state, &err);   // leader, HW, ISR, LEOs
  *   mk_broker_stop(b);                    // closes everything, joins the thread
  *   mk_broker_free(b);
  *
- * Threads: all broker state lives on the loop thread ("broker loop"). Other
- * threads talk to it only through mk_broker_call(), which runs a function on
- * the loop and waits for it, or through the network like any client.
+ * This header is the whole embedding API; the broker's insides (broker_internal.h,
+ * cluster.h, ...) are not installed. Threads: all broker state lives on the loop thread
+ * ("broker loop"). The calls below that read or change it hand their work to the loop
+ * and wait for it, so they may be called from any other thread; clients talk to the
+ * broker through the network, as to any Kafka broker.
  */
 #ifndef MK_BROKER_BROKER_H
 #define MK_BROKER_BROKER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "protocol/errors.h"
-#include "protocol/primitives.h"
+
+/* The most virtual brokers one process simulates (--brokers). */
+#define MK_MAX_BROKERS 16
 
 /* Settings, with Kafka's names in the comments (set them by name with mk_broker_config_set). */
 struct mk_broker_config {
@@ -91,6 +99,9 @@ void mk_broker_free(struct mk_broker *b);
  * Valid until mk_broker_free. Thread: any. */
 const char *mk_broker_bootstrap(const struct mk_broker *b);
 
+/* How many virtual brokers it simulates (node ids 0..n-1). Thread: any. */
+int mk_broker_count(const struct mk_broker *b);
+
 /* The port virtual broker node_id listens on, or -1. Thread: any. */
 int mk_broker_port(const struct mk_broker *b, int node_id);
 
@@ -99,6 +110,15 @@ int mk_broker_port(const struct mk_broker *b, int node_id);
  * number, or MK_ERR__INVALID_ARG / MK_ERR__STATE with err naming the problem.
  * Thread: any but the broker loop. Borrows json. */
 int mk_broker_fault(struct mk_broker *b, const char *json, int *id, struct mk_err *err);
+
+/* Disarm every request fault and forget the fault list, as DELETE /v1/faults does (broker
+ * and replica states stay as they are). Returns 0 or MK_ERR__STATE (not running).
+ * Thread: any but the broker loop. */
+int mk_broker_clear_faults(struct mk_broker *b);
+
+/* The broker's settings, defaults settled (default.replication.factor is a number). Valid
+ * until mk_broker_free; constant while the broker runs. Thread: any. */
+const struct mk_broker_config *mk_broker_config(const struct mk_broker *b);
 
 /* ---- the admin API, for embedding code (admin_http.h, admin_state.h; DESIGN.md 3.2) ---- */
 
@@ -111,25 +131,95 @@ const char *mk_broker_admin_url(const struct mk_broker *b);
 
 /* What GET /v1/cluster and GET /v1/producers answer, as JSON text (admin_state.h gives
  * the shapes). Returns new (free()); NULL if the broker is not running or out of memory.
- * Thread: any but the broker loop (they run on the loop through mk_broker_call). */
+ * Thread: any but the broker loop (they run on the loop and wait for it). */
 char *mk_broker_cluster_json(struct mk_broker *b);
 char *mk_broker_producers_json(struct mk_broker *b);
 
-/* ---- topic configs (defined in topic_admin.c) ------------------------------------------ */
+/* ---- topics and partitions, for embedding code ------------------------------------------ */
 
-struct mk_topic_config;
+/* Create a topic, as CreateTopics would: partitions -1 = num.partitions, replication_factor
+ * -1 = default.replication.factor; configs are topic configs as "key=value" strings,
+ * NULL-terminated (may be NULL): retention.ms, retention.bytes, min.insync.replicas,
+ * max.message.bytes. Returns 0, or Kafka's error (TOPIC_ALREADY_EXISTS,
+ * INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, INVALID_TOPIC_EXCEPTION,
+ * INVALID_CONFIG) with err saying why, or MK_ERR__STATE if the broker is not running.
+ * Thread: any but the broker loop. Borrows name and configs. */
+int mk_broker_create_topic(struct mk_broker *b, const char *name, int32_t partitions,
+                           int32_t replication_factor, const char *const *configs,
+                           struct mk_err *err);
 
-/* Set one topic config by Kafka's name ("retention.ms", "retention.bytes",
- * "min.insync.replicas", "max.message.bytes") from its text value, as CreateTopics does.
- * Returns 0, or MK_ERR_INVALID_CONFIG (unknown name, not a number, below the minimum) or
- * MK_ERR_INVALID_REQUEST (null value) with Kafka's message. Thread: any (touches only tc).
- * Borrows name and value. */
-int mk_topic_config_set(struct mk_topic_config *tc, struct mk_str name, struct mk_str value,
-                        struct mk_err *err);
+/* A partition as the broker sees it at one moment. */
+struct mk_partition_state {
+  int32_t leader;            /* broker id, -1 while offline */
+  int32_t leader_epoch;
+  int64_t high_watermark;
+  int64_t log_start_offset;  /* the leader's */
+  int nreplicas;
+  struct {
+    int32_t broker;
+    int64_t log_end_offset;  /* this replica's own log */
+    bool in_isr;
+  } replicas[MK_MAX_BROKERS];  /* replicas[0] is the preferred leader */
+  int32_t followers[MK_MAX_BROKERS];  /* the replicas that are not the leader */
+  int nfollowers;
+};
 
-/* Run fn(b, arg) on the broker loop and wait until it returns: how other threads read or
- * change broker state safely. Must not be called from the loop itself. Returns 0, or
- * MK_ERR__STATE if the broker is not running. Thread: any but the broker loop. */
-int mk_broker_call(struct mk_broker *b, void (*fn)(struct mk_broker *b, void *arg), void *arg);
+/* Fill *out with partition `partition` of `topic` now. Returns 0, or
+ * MK_ERR_UNKNOWN_TOPIC_OR_PARTITION / MK_ERR__STATE (not running) with err. Thread: any
+ * but the broker loop. */
+int mk_broker_partition_state(struct mk_broker *b, const char *topic, int32_t partition,
+                              struct mk_partition_state *out, struct mk_err *err);
+
+/* The records one replica holds, in offset order, copied out of the broker. Keys, values
+ * and headers are copied byte for byte with a NUL after them (so text prints as it is);
+ * ptr NULL with len -1 for null. */
+struct mk_stored_bytes {
+  char *ptr;
+  int32_t len;
+};
+struct mk_stored_header {
+  struct mk_stored_bytes key, value;
+};
+struct mk_stored_record {
+  int64_t offset;
+  int64_t timestamp;
+  int64_t producer_id;       /* -1 when the batch was not idempotent */
+  int16_t producer_epoch;
+  int32_t sequence;          /* the record's sequence number, -1 when not idempotent */
+  struct mk_stored_bytes key, value;
+  int headers_count;
+  struct mk_stored_header *headers;
+};
+struct mk_stored_records {
+  struct mk_stored_record *v;
+  size_t n;
+};
+/* Read replica `broker` (-1 = the current leader) of topic/partition into *out: every
+ * record it holds, or (committed_only) those below the high watermark, as a consumer sees
+ * them. Control batches are skipped. Returns 0 or an error with err (no such replica,
+ * not running, out of memory). Free with mk_stored_records_free. Thread: any but the
+ * broker loop. */
+int mk_broker_read_records(struct mk_broker *b, const char *topic, int32_t partition,
+                           int32_t broker, bool committed_only, struct mk_stored_records *out,
+                           struct mk_err *err);
+void mk_stored_records_free(struct mk_stored_records *r);
+
+/* ---- the settings table ------------------------------------------------------------------- */
+
+/* One broker setting, as `minikafka broker --help`, DescribeConfigs and /v1/cluster show it. */
+struct mk_broker_setting {
+  const char *name;          /* Kafka's name: "log.retention.ms" */
+  const char *type;          /* Kafka's ConfigDef type: "int", "long", "boolean", "string" */
+  const char *default_text;  /* the default as the docs say it */
+  const char *doc;           /* one or two sentences */
+  const char *topic_config;  /* the topic-level config that overrides it ("retention.ms"), or
+                                NULL */
+};
+/* The i-th setting (0, 1, ...), or NULL past the last. Thread: any. */
+const struct mk_broker_setting *mk_broker_setting_at(int i);
+/* Setting key's value in cfg as text ("2", "true"), into buf. Returns 0 or
+ * MK_ERR__INVALID_ARG for an unknown key. Thread: any. */
+int mk_broker_config_get(const struct mk_broker_config *cfg, const char *key, char *buf,
+                         size_t len, struct mk_err *err);
 
 #endif

@@ -6,21 +6,21 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
-#include "broker/quota.h"
 #include "common/log.h"
 #include "common/trace.h"
 
-struct mk_topic *mk_cluster_find_topic(struct mk_broker *b, struct mk_str name) {
-  for (struct mk_topic *t = b->topics; t; t = t->next)
+struct mk_topic *mk_cluster_find_topic(struct mk_cluster *c, struct mk_str name) {
+  for (struct mk_topic *t = c->topics; t; t = t->next)
     if (name.len >= 0 && strlen(t->name) == (size_t)name.len &&
         memcmp(t->name, name.ptr, (size_t)name.len) == 0)
       return t;
   return NULL;
 }
 
-struct mk_topic *mk_cluster_find_topic_id(struct mk_broker *b, struct mk_uuid id) {
-  for (struct mk_topic *t = b->topics; t; t = t->next)
+struct mk_topic *mk_cluster_find_topic_id(struct mk_cluster *c, struct mk_uuid id) {
+  for (struct mk_topic *t = c->topics; t; t = t->next)
     if (memcmp(t->id.b, id.b, sizeof id.b) == 0) return t;
   return NULL;
 }
@@ -69,24 +69,24 @@ static void free_topic(struct mk_topic *t) {
   free(t);
 }
 
-int mk_cluster_create_topic(struct mk_broker *b, struct mk_str name, int32_t partitions,
+int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t partitions,
                             int32_t replication_factor, struct mk_topic **out,
                             struct mk_err *err) {
   int rc = mk_cluster_validate_topic_name(name, err);
   if (rc) return rc;
-  if (mk_cluster_find_topic(b, name))
+  if (mk_cluster_find_topic(c, name))
     return mk_err_set(err, MK_ERR_TOPIC_ALREADY_EXISTS, "topic \"%.*s\" already exists", name.len,
                       name.ptr);
-  if (partitions == -1) partitions = b->cfg.num_partitions;
-  if (replication_factor == -1) replication_factor = b->cfg.default_replication_factor;
+  if (partitions == -1) partitions = c->cfg.num_partitions;
+  if (replication_factor == -1) replication_factor = c->cfg.default_replication_factor;
   if (partitions < 1 || partitions > 10000)
     return mk_err_set(err, MK_ERR_INVALID_PARTITIONS,
                       "number of partitions must be 1-10000, got %d", partitions);
   /* Replicas go only on live brokers, as Kafka's controller places them. */
   int32_t live[MK_MAX_BROKERS];
   int nlive = 0;
-  for (int i = 0; i < b->nnodes; i++)
-    if (b->nodes[i].up) live[nlive++] = b->nodes[i].id;
+  for (int i = 0; i < c->nnodes; i++)
+    if (c->nodes[i].up) live[nlive++] = c->nodes[i].id;
   if (replication_factor < 1 || replication_factor > nlive)
     return mk_err_set(err, MK_ERR_INVALID_REPLICATION_FACTOR,
                       "replication factor %d: must be 1-%d (there are %d live brokers)",
@@ -110,7 +110,7 @@ int mk_cluster_create_topic(struct mk_broker *b, struct mk_str name, int32_t par
   random_uuid(&t->id);
 
   /* Kafka's rack-unaware placement: a ring of the live brokers, starting at a rotating one. */
-  int start = b->next_placement++ % nlive;
+  int start = c->next_placement++ % nlive;
   for (int32_t p = 0; p < partitions; p++) {
     struct mk_partition *part = &parts[p];
     part->topic = t;
@@ -132,16 +132,16 @@ int mk_cluster_create_topic(struct mk_broker *b, struct mk_str name, int32_t par
     part->leader_epoch = 0;
     mk_producer_state_init(&part->producers);
   }
-  t->next = b->topics;
-  b->topics = t;
+  t->next = c->topics;
+  c->topics = t;
   mk_log(MK_LOG_INFO, "broker", "created topic %s: %d partitions, replication factor %d",
          t->name, partitions, replication_factor);
   if (out) *out = t;
   return 0;
 }
 
-void mk_cluster_delete_topic(struct mk_broker *b, struct mk_topic *t) {
-  for (struct mk_topic **pp = &b->topics; *pp; pp = &(*pp)->next) {
+void mk_cluster_delete_topic(struct mk_cluster *c, struct mk_topic *t) {
+  for (struct mk_topic **pp = &c->topics; *pp; pp = &(*pp)->next) {
     if (*pp == t) {
       *pp = t->next;
       break;
@@ -151,13 +151,12 @@ void mk_cluster_delete_topic(struct mk_broker *b, struct mk_topic *t) {
   free_topic(t);
 }
 
-void mk_cluster_free(struct mk_broker *b) {
-  while (b->topics) {
-    struct mk_topic *t = b->topics;
-    b->topics = t->next;
+void mk_cluster_free(struct mk_cluster *c) {
+  while (c->topics) {
+    struct mk_topic *t = c->topics;
+    c->topics = t->next;
     free_topic(t);
   }
-  for (int i = 0; i < b->nnodes; i++) mk_quota_free(&b->nodes[i]);
 }
 
 struct mk_partition *mk_cluster_partition(struct mk_topic *t, int32_t index) {
@@ -180,12 +179,12 @@ int mk_partition_isr_count(const struct mk_partition *p) {
   return n;
 }
 
-int32_t mk_topic_min_insync_replicas(const struct mk_broker *b, const struct mk_topic *t) {
+int32_t mk_topic_min_insync_replicas(const struct mk_cluster *c, const struct mk_topic *t) {
   return t->config.min_insync_replicas >= 0 ? t->config.min_insync_replicas
-                                            : b->cfg.min_insync_replicas;
+                                            : c->cfg.min_insync_replicas;
 }
 
-int32_t mk_topic_max_message_bytes(const struct mk_broker *b, const struct mk_topic *t) {
+int32_t mk_topic_max_message_bytes(const struct mk_cluster *c, const struct mk_topic *t) {
   return t->config.max_message_bytes >= 0 ? t->config.max_message_bytes
-                                          : b->cfg.message_max_bytes;
+                                          : c->cfg.message_max_bytes;
 }

@@ -1,50 +1,130 @@
 /*
- * Broker config: Kafka's broker settings by name, with their defaults and limits.
- * Kafka: core/src/main/scala/kafka/server/KafkaConfig.scala, ServerLogConfigs.java.
+ * Broker config: Kafka's broker settings by name, with their defaults and limits, in one
+ * table. See config.h for everything the table drives.
  *
- * One table row per setting: its Kafka name, type, where it lives in struct
- * mk_broker_config, and the range it accepts. `-o key=value` on the command
- * line and mk_broker_config_set() both go through it, so an unknown key or a
- * bad value gets the same sentence everywhere, naming the key and the range.
+ * Topic configs store -1 for "not set, use the broker's value". retention.ms and
+ * retention.bytes may also be set *to* -1 (no limit), so an explicit -1 is stored as
+ * UNLIMITED (INT64_MAX, a limit never reached) and shown as -1 again.
  */
+#include "broker/config.h"
+
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
-#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/broker.h"
+#include "broker/cluster.h"
 
-enum kind { INT32, INT64, BOOL };
+#define UNLIMITED INT64_MAX
+#define CFG(field) offsetof(struct mk_broker_config, field)
+#define TOPIC(field) offsetof(struct mk_topic_config, field)
 
-static const struct setting {
-  const char *name;
-  enum kind kind;
-  size_t offset;
-  int64_t min, max;
-} settings[] = {
-  {"num.partitions", INT32, offsetof(struct mk_broker_config, num_partitions), 1, 10000},
-  {"default.replication.factor", INT32,
-   offsetof(struct mk_broker_config, default_replication_factor), 1, 16},
-  {"min.insync.replicas", INT32, offsetof(struct mk_broker_config, min_insync_replicas), 1, 16},
-  {"auto.create.topics.enable", BOOL,
-   offsetof(struct mk_broker_config, auto_create_topics_enable), 0, 1},
-  {"replica.lag.time.max.ms", INT64, offsetof(struct mk_broker_config, replica_lag_time_max_ms),
-   1, INT64_MAX},
-  {"message.max.bytes", INT32, offsetof(struct mk_broker_config, message_max_bytes), 0,
-   INT32_MAX},
-  {"socket.request.max.bytes", INT32,
-   offsetof(struct mk_broker_config, socket_request_max_bytes), 8, INT32_MAX},
-  {"unclean.leader.election.enable", BOOL,
-   offsetof(struct mk_broker_config, unclean_leader_election_enable), 0, 1},
-  {"log.retention.bytes", INT64, offsetof(struct mk_broker_config, log_retention_bytes), -1,
-   INT64_MAX},
-  {"log.retention.ms", INT64, offsetof(struct mk_broker_config, log_retention_ms), -1, INT64_MAX},
-  {"log.retention.check.interval.ms", INT64,
-   offsetof(struct mk_broker_config, log_retention_check_interval_ms), 1, INT64_MAX},
-  {"quota.producer.default", INT64, offsetof(struct mk_broker_config, quota_producer_default), 1,
-   INT64_MAX},
+const struct mk_setting_row mk_setting_rows[] = {
+  {{"num.partitions", "int", "3", "Partitions of a topic created without a count (auto-created "
+    "topics, CreateTopics with -1).", NULL},
+   MK_SETTING_INT, CFG(num_partitions), 1, 10000, 3, NULL, 0, 0},
+  {{"default.replication.factor", "int", "min(3, brokers)", "Replicas of a topic created without "
+    "a replication factor.", NULL},
+   MK_SETTING_INT, CFG(default_replication_factor), 1, MK_MAX_BROKERS, -1, NULL, 0, 0},
+  {{"min.insync.replicas", "int", "2", "With acks=all, the fewest in-sync replicas that must have "
+    "a batch before it is acknowledged; with fewer in the ISR, produce fails with "
+    "NOT_ENOUGH_REPLICAS.", "min.insync.replicas"},
+   MK_SETTING_INT, CFG(min_insync_replicas), 1, MK_MAX_BROKERS, 2, NULL,
+   TOPIC(min_insync_replicas), 1},
+  {{"auto.create.topics.enable", "boolean", "true", "Whether a Metadata request for an unknown "
+    "topic creates it.", NULL},
+   MK_SETTING_BOOLEAN, CFG(auto_create_topics_enable), 0, 1, 1, NULL, 0, 0},
+  {{"replica.lag.time.max.ms", "long", "30000", "A follower that has not caught up with the "
+    "leader's log end for this long leaves the ISR.", NULL},
+   MK_SETTING_LONG, CFG(replica_lag_time_max_ms), 1, INT64_MAX, 30000, NULL, 0, 0},
+  {{"message.max.bytes", "int", "1048588", "The largest record batch accepted (after "
+    "compression).", "max.message.bytes"},
+   MK_SETTING_INT, CFG(message_max_bytes), 0, INT32_MAX, 1048588, NULL,
+   TOPIC(max_message_bytes), 0},
+  {{"socket.request.max.bytes", "int", "104857600", "The largest request frame a connection may "
+    "send; a bigger size prefix closes the connection.", NULL},
+   MK_SETTING_INT, CFG(socket_request_max_bytes), 8, INT32_MAX, 104857600, NULL, 0, 0},
+  {{"unclean.leader.election.enable", "boolean", "false", "Whether a replica outside the ISR may "
+    "become leader when no ISR member is left (records it lacks are lost).", NULL},
+   MK_SETTING_BOOLEAN, CFG(unclean_leader_election_enable), 0, 1, 0, NULL, 0, 0},
+  {{"log.retention.bytes", "long", "-1", "How large a partition's log may grow before its oldest "
+    "batches are deleted; -1 = no limit.", "retention.bytes"},
+   MK_SETTING_LONG, CFG(log_retention_bytes), -1, INT64_MAX, -1, NULL, TOPIC(retention_bytes), -1},
+  {{"log.retention.ms", "long", "604800000", "How long a batch is kept before it is deleted; "
+    "-1 = no time limit.", "retention.ms"},
+   MK_SETTING_LONG, CFG(log_retention_ms), -1, INT64_MAX, 7LL * 24 * 3600 * 1000, NULL,
+   TOPIC(retention_ms), -1},
+  {{"log.retention.check.interval.ms", "long", "300000", "How often retention looks for batches "
+    "to delete by time.", NULL},
+   MK_SETTING_LONG, CFG(log_retention_check_interval_ms), 1, INT64_MAX, 300000, NULL, 0, 0},
+  {{"quota.producer.default", "long", "9223372036854775807", "Produce bytes per second each client "
+    "id may send to each broker before it is throttled (default: no quota).", NULL},
+   MK_SETTING_LONG, CFG(quota_producer_default), 1, INT64_MAX, INT64_MAX, NULL, 0, 0},
 };
+const int mk_setting_count = sizeof mk_setting_rows / sizeof mk_setting_rows[0];
+
+const struct mk_broker_setting *mk_broker_setting_at(int i) {
+  return i >= 0 && i < mk_setting_count ? &mk_setting_rows[i].info : NULL;
+}
+
+const struct mk_setting_row *mk_setting_find(const char *name) {
+  for (int i = 0; i < mk_setting_count; i++)
+    if (strcmp(mk_setting_rows[i].info.name, name) == 0) return &mk_setting_rows[i];
+  return NULL;
+}
+
+const struct mk_setting_row *mk_setting_find_topic(struct mk_str name) {
+  for (int i = 0; i < mk_setting_count; i++)
+    if (mk_setting_rows[i].info.topic_config && mk_str_eq(name, mk_setting_rows[i].info.topic_config))
+      return &mk_setting_rows[i];
+  return NULL;
+}
+
+/* ---- values ------------------------------------------------------------------------------- */
+
+static int64_t load(const void *base, size_t offset, enum mk_setting_kind kind) {
+  const char *p = (const char *)base + offset;
+  switch (kind) {
+    case MK_SETTING_LONG: return *(const int64_t *)p;
+    case MK_SETTING_BOOLEAN: return *(const bool *)p;
+    default: return *(const int32_t *)p;
+  }
+}
+
+static void store(void *base, size_t offset, enum mk_setting_kind kind, int64_t v) {
+  char *p = (char *)base + offset;
+  switch (kind) {
+    case MK_SETTING_LONG: *(int64_t *)p = v; break;
+    case MK_SETTING_BOOLEAN: *(bool *)p = v != 0; break;
+    default: *(int32_t *)p = (int32_t)v; break;
+  }
+}
+
+int64_t mk_setting_value(const struct mk_setting_row *s, const struct mk_broker_config *cfg) {
+  return load(cfg, s->offset, s->kind);
+}
+
+int64_t mk_setting_default(const struct mk_setting_row *s, int nbrokers) {
+  if (s->offset == CFG(default_replication_factor)) return nbrokers < 3 ? nbrokers : 3;
+  return s->dflt;
+}
+
+int64_t mk_setting_topic_value(const struct mk_setting_row *s, const struct mk_topic_config *tc) {
+  /* Topic configs are all numbers; the INT ones live in int32_t fields. */
+  return load(tc, s->topic_offset, s->kind == MK_SETTING_LONG ? MK_SETTING_LONG : MK_SETTING_INT);
+}
+
+const char *mk_setting_format(const struct mk_setting_row *s, int64_t v, char *buf, size_t len) {
+  if (s->kind == MK_SETTING_BOOLEAN) snprintf(buf, len, "%s", v ? "true" : "false");
+  else if (s->kind == MK_SETTING_STRING) snprintf(buf, len, "%s", s->values[v]);
+  else if (v == UNLIMITED && s->topic_min == -1 && s->info.topic_config) snprintf(buf, len, "-1");
+  else snprintf(buf, len, "%" PRId64, v);
+  return buf;
+}
+
+/* ---- the broker's settings ------------------------------------------------------------------ */
 
 void mk_broker_config_init(struct mk_broker_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -52,54 +132,122 @@ void mk_broker_config_init(struct mk_broker_config *cfg) {
   cfg->port = 9092;
   cfg->brokers = 3;
   cfg->admin_port = 9644;
-  cfg->num_partitions = 3;
-  cfg->default_replication_factor = -1;  /* min(3, brokers), settled by mk_broker_new */
-  cfg->min_insync_replicas = 2;
-  cfg->auto_create_topics_enable = true;
-  cfg->replica_lag_time_max_ms = 30000;
-  cfg->message_max_bytes = 1048588;
-  cfg->socket_request_max_bytes = 104857600;
-  cfg->unclean_leader_election_enable = false;
-  cfg->log_retention_bytes = -1;
-  cfg->log_retention_ms = 7LL * 24 * 3600 * 1000;
-  cfg->log_retention_check_interval_ms = 300000;
-  cfg->quota_producer_default = INT64_MAX;  /* Kafka's default: unlimited */
+  for (int i = 0; i < mk_setting_count; i++)
+    store(cfg, mk_setting_rows[i].offset, mk_setting_rows[i].kind, mk_setting_rows[i].dflt);
+}
+
+/* "num.partitions, default.replication.factor, ..." for the unknown-key message. */
+static void known_names(char *out, size_t len) {
+  size_t n = 0;
+  out[0] = '\0';
+  for (int i = 0; i < mk_setting_count && n < len; i++)
+    n += (size_t)snprintf(out + n, len - n, "%s%s", i ? ", " : "", mk_setting_rows[i].info.name);
+}
+
+/* Parse text for row s into *v. Returns 0 or MK_ERR__INVALID_ARG naming key and range. */
+static int parse_value(const struct mk_setting_row *s, const char *value, int64_t *v,
+                       struct mk_err *err) {
+  const char *key = s->info.name;
+  if (s->kind == MK_SETTING_BOOLEAN) {
+    if (strcmp(value, "true") == 0) *v = 1;
+    else if (strcmp(value, "false") == 0) *v = 0;
+    else return mk_err_set(err, MK_ERR__INVALID_ARG, "%s must be true or false, got \"%.60s\"",
+                           key, value);
+    return 0;
+  }
+  if (s->kind == MK_SETTING_STRING) {
+    for (int64_t i = 0; s->values[i]; i++)
+      if (strcmp(value, s->values[i]) == 0) {
+        *v = i;
+        return 0;
+      }
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "%s must be %s or %s, got \"%.60s\"", key,
+                      s->values[0], s->values[1], value);
+  }
+  char *end;
+  errno = 0;
+  long long n = strtoll(value, &end, 10);
+  if (errno || end == value || *end || n < s->min || n > s->max)
+    return mk_err_set(err, MK_ERR__INVALID_ARG,
+                      "%s must be a whole number in [%lld, %lld], got \"%.60s\"", key,
+                      (long long)s->min, (long long)s->max, value);
+  *v = n;
+  return 0;
 }
 
 int mk_broker_config_set(struct mk_broker_config *cfg, const char *key, const char *value,
                          struct mk_err *err) {
-  const struct setting *s = NULL;
-  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
-    if (strcmp(settings[i].name, key) == 0) s = &settings[i];
+  const struct mk_setting_row *s = mk_setting_find(key);
   if (!s) {
-    char known[512] = "";
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-      strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
-      strncat(known, settings[i].name, sizeof known - strlen(known) - 1);
-    }
-    return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown broker setting \"%s\"; known: %s", key,
-                      known);
+    char known[1024];
+    known_names(known, sizeof known);
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown broker setting \"%.60s\"; known: %s",
+                      key, known);
   }
-  void *p = (char *)cfg + s->offset;
-  if (s->kind == BOOL) {
-    if (strcmp(value, "true") == 0)
-      *(bool *)p = true;
-    else if (strcmp(value, "false") == 0)
-      *(bool *)p = false;
-    else
-      return mk_err_set(err, MK_ERR__INVALID_ARG, "%s must be true or false, got \"%s\"", key,
-                        value);
-    return 0;
+  int64_t v = 0;
+  int rc = parse_value(s, value, &v, err);
+  if (!rc) store(cfg, s->offset, s->kind, v);
+  return rc;
+}
+
+int mk_broker_config_get(const struct mk_broker_config *cfg, const char *key, char *buf,
+                         size_t len, struct mk_err *err) {
+  const struct mk_setting_row *s = mk_setting_find(key);
+  if (!s)
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown broker setting \"%.60s\"", key);
+  mk_setting_format(s, mk_setting_value(s, cfg), buf, len);
+  return 0;
+}
+
+/* ---- topic configs ------------------------------------------------------------------------ */
+
+void mk_topic_config_init(struct mk_topic_config *tc) {
+  for (int i = 0; i < mk_setting_count; i++)
+    if (mk_setting_rows[i].info.topic_config)
+      store(tc, mk_setting_rows[i].topic_offset,
+            mk_setting_rows[i].kind == MK_SETTING_LONG ? MK_SETTING_LONG : MK_SETTING_INT, -1);
+}
+
+/* Kafka's messages (LogConfig.validate, ConfigDef). */
+int mk_topic_config_set(struct mk_topic_config *tc, struct mk_str name, struct mk_str value,
+                        struct mk_err *err) {
+  const struct mk_setting_row *s = mk_setting_find_topic(name);
+  if (!s) {
+    char known[256] = "";
+    size_t n = 0;
+    for (int i = 0; i < mk_setting_count; i++)
+      if (mk_setting_rows[i].info.topic_config && n < sizeof known)
+        n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", n ? ", " : "",
+                              mk_setting_rows[i].info.topic_config);
+    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
+                      "Unknown topic config name: %.*s (minikafka supports %s)",
+                      name.len < 0 ? 0 : (name.len > 60 ? 60 : name.len),
+                      name.ptr ? name.ptr : "", known);
   }
+  const char *tname = s->info.topic_config;
+  if (value.len < 0)
+    return mk_err_set(err, MK_ERR_INVALID_REQUEST,
+                      "Null value not supported for topic configs: %s", tname);
+  char buf[32];
+  const char *type_name = s->kind == MK_SETTING_LONG ? "LONG" : "INT";
+  if (value.len == 0 || (size_t)value.len >= sizeof buf)
+    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
+                      "Invalid value %.*s for configuration %s: Not a number of type %s",
+                      value.len > 40 ? 40 : value.len, value.ptr, tname, type_name);
+  memcpy(buf, value.ptr, (size_t)value.len);
+  buf[value.len] = '\0';
   char *end;
   errno = 0;
-  long long v = strtoll(value, &end, 10);
-  if (errno || end == value || *end || v < s->min || v > s->max)
-    return mk_err_set(err, MK_ERR__INVALID_ARG, "%s must be a whole number in [%lld, %lld], got \"%s\"",
-                      key, (long long)s->min, (long long)s->max, value);
-  if (s->kind == INT32)
-    *(int32_t *)p = (int32_t)v;
-  else
-    *(int64_t *)p = v;
+  long long v = strtoll(buf, &end, 10);
+  if (errno || *end || (s->kind != MK_SETTING_LONG && (v < INT32_MIN || v > INT32_MAX)))
+    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
+                      "Invalid value %s for configuration %s: Not a number of type %s", buf,
+                      tname, type_name);
+  if (v < s->topic_min)
+    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
+                      "Invalid value %s for configuration %s: Value must be at least %" PRId64,
+                      buf, tname, s->topic_min);
+  store(tc, s->topic_offset, s->kind == MK_SETTING_LONG ? MK_SETTING_LONG : MK_SETTING_INT,
+        v == -1 && s->kind == MK_SETTING_LONG ? UNLIMITED : v);
   return 0;
 }

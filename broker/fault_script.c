@@ -17,19 +17,18 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/faults.h"
+#include "broker/broker_internal.h"
+#include "broker/controller.h"
 #include "common/log.h"
 #include "protocol/api.h"
 
 struct script_line {
   int lineno;
-  char *fault;          /* the line without its trigger: what mk_faults_add_json gets */
+  char *fault;          /* the line without its trigger: what mk_fault_inject gets */
   int64_t at_ms;        /* an at_ms line: when; else -1 */
   int api_key;          /* an after line: which API it counts; else -1 */
   int64_t count;        /* ... and how many requests of it */
@@ -39,7 +38,7 @@ struct script_line {
 
 struct mk_fault_script {
   struct mk_broker *broker;
-  struct mk_fault_script *next;  /* the registry below */
+  int after_left;                /* "after" lines not fired yet: none, no counting */
   char path[256];
   struct script_line *lines;
   size_t nlines;
@@ -48,21 +47,6 @@ struct mk_fault_script {
   uv_timer_t timer;
   uint64_t start_ms;             /* the loop's clock at mk_fault_script_start */
 };
-
-/* As in admin_http.c: struct mk_broker has no field for its script, so a short list maps
- * brokers to scripts. `after_lines` counts the "after" lines not yet fired in all of
- * them, so that a broker without any pays one atomic load per request. */
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct mk_fault_script *registry;
-static atomic_int after_lines;
-
-static struct mk_fault_script *script_of(const struct mk_broker *b) {
-  pthread_mutex_lock(&registry_lock);
-  struct mk_fault_script *s = registry;
-  while (s && s->broker != b) s = s->next;
-  pthread_mutex_unlock(&registry_lock);
-  return s;
-}
 
 /* ---- reading the file --------------------------------------------------------------------- */
 
@@ -144,14 +128,14 @@ static int read_lines(struct mk_fault_script *s, FILE *f, struct mk_err *err) {
       break;
     }
     s->nlines++;
-    if (l->api_key >= 0) atomic_fetch_add(&after_lines, 1);  /* mk_fault_script_free subtracts */
+    if (l->api_key >= 0) s->after_left++;
   }
   free(buf);
   return rc;
 }
 
 int mk_fault_script_load(struct mk_broker *b, struct mk_err *err) {
-  const char *path = b->cfg.faults_file;
+  const char *path = b->cluster.cfg.faults_file;
   if (!path) return 0;
   FILE *f = fopen(path, "r");
   if (!f) return mk_err_set(err, MK_ERR__INVALID_ARG, "--faults %s: %s", path, strerror(errno));
@@ -162,11 +146,7 @@ int mk_fault_script_load(struct mk_broker *b, struct mk_err *err) {
   }
   s->broker = b;
   snprintf(s->path, sizeof s->path, "%s", path);
-  /* Registered first, so that mk_fault_script_free finds it whatever happens below. */
-  pthread_mutex_lock(&registry_lock);
-  s->next = registry;
-  registry = s;
-  pthread_mutex_unlock(&registry_lock);
+  b->script = s;  /* attached first, so that mk_fault_script_free finds it whatever happens */
   int rc = read_lines(s, f, err);
   fclose(f);
   if (rc) return rc;
@@ -191,7 +171,7 @@ static void fire(struct mk_fault_script *s, struct script_line *l) {
   struct mk_err err = {0};
   int id = -1;
   l->fired = true;
-  if (mk_faults_add_json(s->broker, l->fault, strlen(l->fault), &id, &err) == 0)
+  if (mk_fault_inject(s->broker, l->fault, strlen(l->fault), &id, &err) == 0)
     mk_log(MK_LOG_INFO, "broker", "--faults %s, line %d: fault %d: %s", s->path, l->lineno, id,
            l->fault);
   else
@@ -222,7 +202,7 @@ static void arm(struct mk_fault_script *s) {
 }
 
 void mk_fault_script_start(struct mk_broker *b) {
-  struct mk_fault_script *s = script_of(b);
+  struct mk_fault_script *s = b->script;
   if (!s || s->ntimed == 0) return;
   uv_timer_init(&b->loop, &s->timer);  /* closed by the broker's shutdown, with the rest */
   s->timer.data = s;
@@ -232,31 +212,21 @@ void mk_fault_script_start(struct mk_broker *b) {
 }
 
 void mk_fault_script_on_request(struct mk_broker *b, int api_key) {
-  if (atomic_load_explicit(&after_lines, memory_order_relaxed) == 0) return;
-  struct mk_fault_script *s = script_of(b);
-  for (size_t i = 0; s && i < s->nlines; i++) {
+  struct mk_fault_script *s = b->script;
+  if (!s || s->after_left == 0) return;
+  for (size_t i = 0; i < s->nlines; i++) {
     struct script_line *l = &s->lines[i];
     if (l->api_key != api_key || l->fired || ++l->seen < l->count) continue;
-    atomic_fetch_sub(&after_lines, 1);
+    s->after_left--;
     fire(s, l);
   }
 }
 
 void mk_fault_script_free(struct mk_broker *b) {
-  struct mk_fault_script *s = script_of(b);
+  struct mk_fault_script *s = b->script;
   if (!s) return;
-  pthread_mutex_lock(&registry_lock);
-  for (struct mk_fault_script **pp = &registry; *pp; pp = &(*pp)->next) {
-    if (*pp == s) {
-      *pp = s->next;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&registry_lock);
-  for (size_t i = 0; i < s->nlines; i++) {
-    if (s->lines[i].api_key >= 0 && !s->lines[i].fired) atomic_fetch_sub(&after_lines, 1);
-    free(s->lines[i].fault);
-  }
+  b->script = NULL;
+  for (size_t i = 0; i < s->nlines; i++) free(s->lines[i].fault);
   free(s->lines);
   free(s->timed);
   free(s);

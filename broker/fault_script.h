@@ -36,7 +36,7 @@ int mk_fault_script_load(struct mk_broker *b, struct mk_err *err);
 void mk_fault_script_start(struct mk_broker *b);
 
 /* A request of api_key has just been handled: fire the "after" lines it completes.
- * Called by kafka_apis.c for every request; costs one atomic load without a script. */
+ * Called by kafka_apis.c for every request; costs a test without "after" lines. */
 void mk_fault_script_on_request(struct mk_broker *b, int api_key);
 
 /* Free the script (from mk_broker_free, after the loop has ended and closed its timer). */

@@ -1,7 +1,6 @@
 /*
  * Faults: breaking the cluster on purpose, on cue, the same way every time.
- * DESIGN.md 3.2 (the actions and their JSON), issue "ISR simulation, leader failover
- * and fault injection".
+ * DESIGN.md 3.2 gives the actions and their JSON.
  *
  * A fault is one JSON object, the same whether it arrives over HTTP
  * (POST /v1/faults), from a scripted file (--faults FILE, one per line, with a
@@ -16,15 +15,33 @@
  *   {"action": "follower_lag", "broker": 2, "ms": 2000}          (ms 0 restores)
  *   {"action": "elect_leader", "topic": "t", "partition": 0, "broker": 1}
  *
- * Request faults (drop_response, error, delay) stay armed until they have fired
- * `count` times (absent: every matching request until cleared), and may be
- * scoped by "broker", "topic" and "partition". The others act at once and are
- * remembered only in the list GET /v1/faults shows, with what they did.
+ * Two kinds, two homes:
+ *   - request faults (drop_response, error, delay) live here: they are armed in a list
+ *     and fire on the requests they match, until they have fired `count` times (absent:
+ *     every matching request until cleared);
+ *   - cluster actions (broker_down/up, follower_*, elect_leader) are the controller's
+ *     (controller.h): they act at once, and are only remembered here, in the list that
+ *     GET /v1/faults shows, with a sentence saying what they did.
+ * controller.c's mk_fault_inject is the one entry point that parses a fault and sends it
+ * to the right home.
+ *
+ * One table (faults.c, `fault_apis`) says for every Kafka API which request faults may
+ * target it and how its requests are scoped: every request is sent to one broker; some
+ * name topics (Metadata, CreateTopics), some name partitions (Produce, Fetch). A fault
+ * scoped by "topic" fires on a request that names that topic (a Metadata request for all
+ * topics names every topic); one scoped by "partition" on a request that names that
+ * partition. A fault whose API or scope the table does not allow is refused when it is
+ * injected, with a sentence saying what is allowed, never armed to sit silent.
+ *
+ * An `error` fault answers with its error for the topics/partitions it covers (all of them
+ * when unscoped), doing first what Kafka does before answering that error: nothing for the
+ * errors Kafka returns before writing (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, ...),
+ * the append first for those that mean "written, but not replicated in time"
+ * (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND): mk_fault_error_appends says which.
  *
  * Every firing emits a `fault` trace event.
  *
- * Thread: broker loop, for everything here (other threads use mk_broker_fault,
- * which goes through mk_broker_call).
+ * Thread: broker loop, for everything here.
  */
 #ifndef MK_BROKER_FAULTS_H
 #define MK_BROKER_FAULTS_H
@@ -35,29 +52,14 @@
 
 #include "broker/cluster.h"
 #include "protocol/errors.h"
-
-/* Parse one fault object (JSON text, len bytes), check it against the cluster (the broker,
- * topic and partition must exist; the api and error names must be Kafka's) and apply or arm
- * it. Returns 0 with *id set (its number in the list), or MK_ERR__INVALID_ARG with err
- * naming the field and what it accepts ("unknown action \"crash\"; one of drop_response,
- * error, ..."), or MK_ERR__STATE when the cluster cannot do it now (bringing down the
- * last live broker is allowed; electing a replica that is down is not). Borrows json. */
-int mk_faults_add_json(struct mk_broker *b, const char *json, size_t len, int *id,
-                       struct mk_err *err);
-
-/* The list of faults, armed and spent, as a JSON array (returns new: free()). */
-char *mk_faults_list_json(struct mk_broker *b);
-
-/* Disarm every request fault and forget the list. Replica and broker states stay as they
- * are (use broker_up / follower_resume / follower_lag ms 0 to undo those). */
-void mk_faults_clear(struct mk_broker *b);
-
-/* ---- the fault itself -------------------------------------------------------------------- */
+#include "protocol/frame.h"
 
 enum mk_fault_action {
+  /* request faults */
   MK_FAULT_DROP_RESPONSE,
   MK_FAULT_ERROR,
   MK_FAULT_DELAY,
+  /* cluster actions (controller.h) */
   MK_FAULT_BROKER_DOWN,
   MK_FAULT_BROKER_UP,
   MK_FAULT_FOLLOWER_PAUSE,
@@ -66,42 +68,77 @@ enum mk_fault_action {
   MK_FAULT_ELECT_LEADER,
 };
 
+static inline bool mk_fault_is_request_fault(enum mk_fault_action a) {
+  return a <= MK_FAULT_DELAY;
+}
+
 struct mk_fault {
   int id;
   enum mk_fault_action action;
   int api_key;          /* request faults: the API, or -1 for any */
   int16_t error_code;   /* error */
   bool close;           /* drop_response: "close" (true) or "silent" */
-  int64_t ms;           /* delay, follower_lag */
+  bool unclean;         /* elect_leader: "unclean": true (Kafka's ElectLeaders UNCLEAN) */
+  int64_t ms;           /* delay, follower_lag; -1 = not given */
   int count;            /* request faults: firings left; -1 = until cleared */
   int fired;            /* how many times it acted */
   int32_t broker;       /* scope, or the target broker; -1 = any */
   char topic[250];      /* scope, or the target topic; "" = any */
   int32_t partition;    /* scope, or the target partition; -1 = any */
-  char result[160];     /* what it did (immediate actions), for the list */
+  char result[200];     /* what it did (cluster actions), for the list */
   struct mk_fault *next;
 };
 
+/* Every fault injected, armed and spent, newest first (struct mk_broker holds one). */
+struct mk_fault_list {
+  struct mk_fault *head;
+  int next_id;
+};
+
+/* The action's name in JSON ("drop_response"). */
+const char *mk_fault_action_name(enum mk_fault_action a);
+
+/* Parse one fault object (JSON text, len bytes) into *f: field names, types and ranges,
+ * Kafka's API and error names. Returns 0, or MK_ERR__INVALID_ARG with err naming the field
+ * and what it accepts ("unknown action \"crash\"; one of drop_response, error, ..."). The
+ * cluster is not consulted. Borrows json. */
+int mk_fault_parse(const char *json, size_t len, struct mk_fault *f, struct mk_err *err);
+
+/* Check a parsed request fault against the table and the cluster (its API allows the
+ * action and the scope; the broker, topic and partition exist) and arm it: the list takes
+ * f. Returns 0 with f->id set, or MK_ERR__INVALID_ARG with err saying what is allowed
+ * (then f is still the caller's). */
+int mk_faults_arm(struct mk_fault_list *l, const struct mk_cluster *c, struct mk_fault *f,
+                  struct mk_err *err);
+
+/* Keep a cluster action that has acted (f->result says how) in the list: the list takes f
+ * and sets its id. Emits its `fault` trace event. */
+void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f);
+
+/* The list, armed and spent, as a JSON array (returns new: free()). */
+char *mk_faults_list_json(const struct mk_fault_list *l);
+
+/* Forget every fault (request faults are disarmed). Replica and broker states stay as
+ * they are (broker_up / follower_resume / follower_lag ms 0 undo those). */
+void mk_faults_clear(struct mk_fault_list *l);
+
 /* ---- hooks: what the network and the handlers ask -------------------------------------- */
 
-struct mk_req;
+/* For a request just decoded and sent to virtual broker node_id: the newest armed fault of
+ * this request action (MK_FAULT_ERROR, MK_FAULT_DELAY or MK_FAULT_DROP_RESPONSE) whose
+ * API, broker and scope match it. Counts one firing and returns the fault, or NULL.
+ * Topic ids in the request (Fetch v13+, DeleteTopics v6) are resolved through c. */
+const struct mk_fault *mk_faults_take(struct mk_fault_list *l, const struct mk_cluster *c,
+                                      enum mk_fault_action action, const struct mk_request *r,
+                                      int32_t node_id);
 
-/* For a request just decoded: an armed `error` fault matching it (its API and broker, and,
- * if scoped, a topic/partition it names)? Counts one firing and returns the fault, or NULL.
- * The handler then answers with f->error_code for the partitions mk_fault_covers. */
-const struct mk_fault *mk_faults_take_error(struct mk_broker *b, const struct mk_req *req);
-
-/* Whether a fault scoped by topic/partition covers this one (an unscoped fault covers all). */
+/* Whether a fault scoped by topic/partition covers this topic/partition (an unscoped
+ * fault covers all; a NULL topic with partition -1 asks about the request as a whole). */
 bool mk_fault_covers(const struct mk_fault *f, struct mk_str topic, int32_t partition);
 
-/* For a response about to be sent: how long to hold it (delay faults), in ms, or 0. */
-int64_t mk_faults_take_delay(struct mk_broker *b, const struct mk_req *req);
-
-/* For a response about to be sent: drop it? Returns 0 (send it), 1 (drop it silently) or
- * 2 (drop it and close the connection). The request itself was fully processed. */
-int mk_faults_take_drop(struct mk_broker *b, const struct mk_req *req);
-
-/* Free everything (at shutdown). */
-void mk_faults_free(struct mk_broker *b);
+/* Whether Kafka writes a produce before answering this error: true for the errors that
+ * mean "appended, but not replicated in time" (REQUEST_TIMED_OUT,
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND), false for those returned before writing. */
+bool mk_fault_error_appends(int16_t error_code);
 
 #endif

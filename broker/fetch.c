@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "broker/faults.h"
+#include "broker/broker_internal.h"
 #include "broker/kafka_apis.h"
 #include "broker/purgatory.h"
 #include "protocol/messages/fetch.h"
@@ -34,12 +35,13 @@ static struct mk_partition *resolve(struct mk_req *req, const struct mk_fetch_to
                                     struct mk_fetch_partition_data *out) {
   struct mk_broker *b = req->broker;
   bool by_id = req->request.header.api_version >= 13;
-  struct mk_topic *t = by_id ? mk_cluster_find_topic_id(b, ft->topic_id)
-                             : mk_cluster_find_topic(b, ft->topic);
+  struct mk_topic *t = by_id ? mk_cluster_find_topic_id(&b->cluster, ft->topic_id)
+                             : mk_cluster_find_topic(&b->cluster, ft->topic);
   struct mk_partition *p = mk_cluster_partition(t, fp->partition);
   out->partition_index = fp->partition;
-  if (req->fault && mk_fault_covers(req->fault, ft->topic, fp->partition)) {
-    out->error_code = req->fault->error_code;  /* injected (faults.h) */
+  int16_t injected = mk_req_fault_error(req, t ? mk_str_of(t->name) : ft->topic, fp->partition);
+  if (injected) {
+    out->error_code = injected;  /* an `error` fault (faults.h) */
     return NULL;
   }
   if (!p) {

@@ -12,6 +12,7 @@
  * request carries a list of keys and the answer has one entry per key.
  */
 #include "broker/faults.h"
+#include "broker/broker_internal.h"
 #include "broker/kafka_apis.h"
 #include "protocol/messages/find_coordinator.h"
 
@@ -21,7 +22,8 @@ void mk_handle_find_coordinator(struct mk_req *req) {
   const struct mk_find_coordinator_request *in = req->request.body;
   struct mk_find_coordinator_response resp;
   mk_schema_set_defaults(&mk_find_coordinator_response_schema, &resp);
-  int16_t error = req->fault ? req->fault->error_code : MK_ERR_COORDINATOR_NOT_AVAILABLE;
+  int16_t injected = mk_req_fault_error(req, MK_STR_NULL, -1);
+  int16_t error = injected ? injected : MK_ERR_COORDINATOR_NOT_AVAILABLE;
   if (req->request.header.api_version < 4) {
     resp.error_code = error;
     resp.error_message = mk_str_of(no_coordinator);

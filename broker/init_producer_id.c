@@ -16,6 +16,7 @@
  * which this broker does not have yet: they get a clear refusal.
  */
 #include "broker/faults.h"
+#include "broker/broker_internal.h"
 #include "broker/kafka_apis.h"
 #include "common/log.h"
 #include "protocol/messages/init_producer_id.h"
@@ -25,14 +26,15 @@ void mk_handle_init_producer_id(struct mk_req *req) {
   const struct mk_init_producer_id_request *in = req->request.body;
   struct mk_init_producer_id_response resp;
   mk_schema_set_defaults(&mk_init_producer_id_response_schema, &resp);
-  if (req->fault) {
-    resp.error_code = req->fault->error_code;  /* injected (faults.h) */
+  int16_t injected = mk_req_fault_error(req, MK_STR_NULL, -1);
+  if (injected) {
+    resp.error_code = injected;  /* an `error` fault (faults.h) */
   } else if (in->transactional_id.len >= 0) {
     mk_log(MK_LOG_WARN, "broker", "InitProducerId for transactional.id %.*s refused: "
            "transactions are not supported yet", in->transactional_id.len, in->transactional_id.ptr);
     resp.error_code = MK_ERR_UNSUPPORTED_VERSION;
   } else {
-    resp.producer_id = b->next_producer_id++;
+    resp.producer_id = b->cluster.next_producer_id++;
     resp.producer_epoch = 0;
   }
   mk_req_respond(req, &resp);

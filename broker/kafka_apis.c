@@ -11,6 +11,7 @@
  * Either way, every other connection carries on.
  */
 #include "broker/kafka_apis.h"
+#include "broker/broker_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,10 @@ void mk_handle_api_versions(struct mk_req *req) {
   mk_req_respond(req, &resp);
 }
 
+int16_t mk_req_fault_error(const struct mk_req *req, struct mk_str topic, int32_t partition) {
+  return req->fault && mk_fault_covers(req->fault, topic, partition) ? req->fault->error_code : 0;
+}
+
 void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
   struct mk_req *req = calloc(1, sizeof *req);
   if (!req) {
@@ -91,8 +96,9 @@ void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
     return;
   }
   req->conn = c;
-  req->node = c->node;
-  req->broker = c->node->broker;
+  req->node = c->listener->node;
+  req->broker = c->listener->broker;
+  req->cluster = &req->broker->cluster;
   req->frame = frame;
   req->received_us = mk_now_us();
   mk_arena_init(&req->arena);
@@ -124,11 +130,13 @@ void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
     mk_req_close_connection(req, why);
     return;
   }
-  req->fault = mk_faults_take_error(req->broker, req);
+  req->fault = mk_faults_take(&req->broker->faults, req->cluster, MK_FAULT_ERROR, &req->request,
+                              req->node->id);
   for (int i = 0; i < NHANDLERS; i++) {
     if (handlers[i].api_key == h->api_key) {
+      struct mk_broker *b = req->broker;  /* answering may free req */
       handlers[i].fn(req);
-      mk_fault_script_on_request(c->node->broker, handlers[i].api_key);  /* --faults "after" */
+      mk_fault_script_on_request(b, handlers[i].api_key);  /* --faults "after" */
       return;
     }
   }

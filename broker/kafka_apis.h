@@ -25,6 +25,11 @@ void mk_handle_create_topics(struct mk_req *req);    /* topic_admin.c */
 void mk_handle_delete_topics(struct mk_req *req);    /* topic_admin.c */
 void mk_handle_describe_configs(struct mk_req *req); /* topic_admin.c */
 
+/* The error an `error` fault (faults.h) makes this request answer for topic/partition
+ * (MK_STR_NULL and -1: for the request as a whole), or 0. Handlers ask this wherever
+ * their response carries an error code; a fault only fires on requests its scope names. */
+int16_t mk_req_fault_error(const struct mk_req *req, struct mk_str topic, int32_t partition);
+
 /* Whether the broker answers this api key (what ApiVersions advertises). */
 bool mk_kafka_apis_handles(int api_key);
 

@@ -10,6 +10,7 @@
  * A consumer starting "from the beginning" asks -2; one starting at the end asks -1.
  */
 #include "broker/faults.h"
+#include "broker/broker_internal.h"
 #include "broker/kafka_apis.h"
 #include "protocol/messages/list_offsets.h"
 
@@ -19,10 +20,11 @@ static void list_partition(struct mk_req *req, struct mk_str topic,
                            const struct mk_list_offsets_partition *in,
                            struct mk_list_offsets_partition_response *out) {
   struct mk_broker *b = req->broker;
-  struct mk_partition *p = mk_cluster_partition(mk_cluster_find_topic(b, topic), in->partition_index);
+  struct mk_partition *p = mk_cluster_partition(mk_cluster_find_topic(&b->cluster, topic), in->partition_index);
   out->partition_index = in->partition_index;
-  if (req->fault && mk_fault_covers(req->fault, topic, in->partition_index)) {
-    out->error_code = req->fault->error_code;  /* injected (faults.h) */
+  int16_t injected = mk_req_fault_error(req, topic, in->partition_index);
+  if (injected) {
+    out->error_code = injected;  /* an `error` fault (faults.h) */
     return;
   }
   if (!p) {

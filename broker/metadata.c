@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "broker/faults.h"
+#include "broker/broker_internal.h"
 #include "broker/kafka_apis.h"
 #include "protocol/messages/describe_cluster.h"
 #include "protocol/messages/metadata.h"
@@ -44,15 +45,16 @@ static void describe_partition(struct mk_req *req, struct mk_partition *p,
     const struct mk_replica *rep = &p->replicas[r];
     out->replica_nodes[out->replica_nodes_count++] = rep->broker_id;
     if (rep->in_isr) out->isr_nodes[out->isr_nodes_count++] = rep->broker_id;
-    if (!b->nodes[rep->broker_id].up) out->offline_replicas[out->offline_replicas_count++] = rep->broker_id;
+    if (!b->cluster.nodes[rep->broker_id].up) out->offline_replicas[out->offline_replicas_count++] = rep->broker_id;
   }
 }
 
 static void describe_topic(struct mk_req *req, struct mk_topic *t,
                            struct mk_metadata_response_topic *out) {
   out->name = mk_str_of(t->name);
-  if (req->fault && mk_fault_covers(req->fault, out->name, -1)) {
-    out->error_code = req->fault->error_code;  /* injected (faults.h) */
+  int16_t injected = mk_req_fault_error(req, out->name, -1);
+  if (injected) {
+    out->error_code = injected;  /* an `error` fault (faults.h) */
     return;
   }
   out->topic_id = t->id;
@@ -66,11 +68,11 @@ static void describe_topic(struct mk_req *req, struct mk_topic *t,
 static void lookup_topic(struct mk_req *req, struct mk_str name, bool may_create,
                          struct mk_metadata_response_topic *out) {
   struct mk_broker *b = req->broker;
-  struct mk_topic *t = mk_cluster_find_topic(b, name);
+  struct mk_topic *t = mk_cluster_find_topic(&b->cluster, name);
   out->name = name;
-  if (!t && may_create && b->cfg.auto_create_topics_enable) {
+  if (!t && may_create && b->cluster.cfg.auto_create_topics_enable) {
     struct mk_err err = {0};
-    int rc = mk_cluster_create_topic(b, name, -1, -1, &t, &err);
+    int rc = mk_cluster_create_topic(&b->cluster, name, -1, -1, &t, &err);
     if (rc) {
       out->error_code = (int16_t)(rc == MK_ERR_INVALID_TOPIC_EXCEPTION ? rc : MK_ERR_UNKNOWN_SERVER_ERROR);
       return;
@@ -92,24 +94,24 @@ void mk_handle_metadata(struct mk_req *req) {
   mk_schema_set_defaults(&mk_metadata_response_schema, &resp);
 
   int up = 0;
-  for (int i = 0; i < b->nnodes; i++) up += b->nodes[i].up;
+  for (int i = 0; i < b->cluster.nnodes; i++) up += b->cluster.nodes[i].up;
   resp.brokers = mk_req_alloc(req, &mk_metadata_response_broker_schema, up);
-  for (int i = 0; i < b->nnodes && resp.brokers; i++) {
-    if (!b->nodes[i].up) continue;
+  for (int i = 0; i < b->cluster.nnodes && resp.brokers; i++) {
+    if (!b->cluster.nodes[i].up) continue;
     struct mk_metadata_response_broker *br = &resp.brokers[resp.brokers_count++];
-    br->node_id = b->nodes[i].id;
-    br->host = mk_str_of(b->cfg.host);
-    br->port = b->nodes[i].port;
+    br->node_id = b->cluster.nodes[i].id;
+    br->host = mk_str_of(b->cluster.cfg.host);
+    br->port = b->cluster.nodes[i].port;
   }
-  resp.cluster_id = mk_str_of(b->cluster_id);
+  resp.cluster_id = mk_str_of(b->cluster.cluster_id);
   resp.controller_id = up ? resp.brokers[0].node_id : -1;
 
   bool all = in->topics_count < 0 || (version == 0 && in->topics_count == 0);
   if (all) {
     int32_t n = 0;
-    for (struct mk_topic *t = b->topics; t; t = t->next) n++;
+    for (struct mk_topic *t = b->cluster.topics; t; t = t->next) n++;
     resp.topics = mk_req_alloc(req, &mk_metadata_response_topic_schema, n);
-    for (struct mk_topic *t = b->topics; t && resp.topics; t = t->next)
+    for (struct mk_topic *t = b->cluster.topics; t && resp.topics; t = t->next)
       describe_topic(req, t, &resp.topics[resp.topics_count++]);
   } else {
     bool may_create = version < 4 || in->allow_auto_topic_creation;
@@ -118,7 +120,7 @@ void mk_handle_metadata(struct mk_req *req) {
       /* v10+ may name a topic by id instead; a null name then means "look it up by id". */
       struct mk_str name = in->topics[i].name;
       if (name.len < 0) {
-        struct mk_topic *t = mk_cluster_find_topic_id(b, in->topics[i].topic_id);
+        struct mk_topic *t = mk_cluster_find_topic_id(&b->cluster, in->topics[i].topic_id);
         if (t) {
           describe_topic(req, t, &resp.topics[resp.topics_count++]);
         } else {
@@ -137,14 +139,18 @@ void mk_handle_describe_cluster(struct mk_req *req) {
   struct mk_broker *b = req->broker;
   struct mk_describe_cluster_response resp;
   mk_schema_set_defaults(&mk_describe_cluster_response_schema, &resp);
-  resp.cluster_id = mk_str_of(b->cluster_id);
-  resp.brokers = mk_req_alloc(req, &mk_describe_cluster_broker_schema, b->nnodes);
-  for (int i = 0; i < b->nnodes && resp.brokers; i++) {
-    if (!b->nodes[i].up) continue;
+  resp.cluster_id = mk_str_of(b->cluster.cluster_id);
+  if ((resp.error_code = mk_req_fault_error(req, MK_STR_NULL, -1))) {  /* an `error` fault */
+    mk_req_respond(req, &resp);
+    return;
+  }
+  resp.brokers = mk_req_alloc(req, &mk_describe_cluster_broker_schema, b->cluster.nnodes);
+  for (int i = 0; i < b->cluster.nnodes && resp.brokers; i++) {
+    if (!b->cluster.nodes[i].up) continue;
     struct mk_describe_cluster_broker *br = &resp.brokers[resp.brokers_count++];
-    br->broker_id = b->nodes[i].id;
-    br->host = mk_str_of(b->cfg.host);
-    br->port = b->nodes[i].port;
+    br->broker_id = b->cluster.nodes[i].id;
+    br->host = mk_str_of(b->cluster.cfg.host);
+    br->port = b->cluster.nodes[i].port;
     if (resp.controller_id < 0) resp.controller_id = br->broker_id;
   }
   mk_req_respond(req, &resp);

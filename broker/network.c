@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/broker_internal.h"
 #include "broker/faults.h"
 #include "broker/purgatory.h"
 #include "common/clock.h"
@@ -140,7 +141,7 @@ void mk_req_close_connection(struct mk_req *req, const char *why) {
     c->draining = true;
     if (why)
       mk_log(MK_LOG_WARN, "broker", "closing connection %s -> broker %d: %s", c->peer,
-             c->node->id, why);
+             c->listener->node->id, why);
     uv_read_stop((uv_stream_t *)&c->tcp);
   }
   flush(c);
@@ -179,7 +180,9 @@ void mk_req_respond_version(struct mk_req *req, int version, const void *body) {
   }
   /* Faults act here, after the request did its work: a lost response is one whose
    * records were appended anyway, which is what turns a retry into a duplicate. */
-  int drop = mk_faults_take_drop(b, req);
+  const struct mk_fault *drop_fault =
+      mk_faults_take(&b->faults, &b->cluster, MK_FAULT_DROP_RESPONSE, &req->request, req->node->id);
+  int drop = !drop_fault ? 0 : drop_fault->close ? 2 : 1;
   if (drop) {
     if (mk_trace_on()) trace_response(req, "response_dropped", drop == 2 ? "close" : "silent");
     if (drop == 2) {
@@ -192,7 +195,9 @@ void mk_req_respond_version(struct mk_req *req, int version, const void *body) {
     return;
   }
   if (mk_trace_on()) trace_response(req, "response_sent", NULL);
-  int64_t delay = mk_faults_take_delay(b, req);
+  const struct mk_fault *delay_fault =
+      mk_faults_take(&b->faults, &b->cluster, MK_FAULT_DELAY, &req->request, req->node->id);
+  int64_t delay = delay_fault ? delay_fault->ms : 0;
   if (delay > 0 && !req->timer && (req->timer = malloc(sizeof *req->timer)))
     uv_timer_init(&b->loop, req->timer);  /* the purgatory may have made one already */
   if (delay > 0 && req->timer) {
@@ -240,9 +245,9 @@ void mk_conn_close(struct mk_conn *c, const char *why) {
   if (c->closing) return;
   c->closing = true;
   if (why)
-    mk_log(MK_LOG_WARN, "broker", "closing connection %s -> broker %d: %s", c->peer, c->node->id,
+    mk_log(MK_LOG_WARN, "broker", "closing connection %s -> broker %d: %s", c->peer, c->listener->node->id,
            why);
-  for (struct mk_conn **pp = &c->node->conns; *pp; pp = &(*pp)->next) {
+  for (struct mk_conn **pp = &c->listener->conns; *pp; pp = &(*pp)->next) {
     if (*pp == c) {
       *pp = c->next;
       break;
@@ -279,7 +284,7 @@ static void feed(struct mk_conn *c, const uint8_t *p, size_t n) {
       }
       if (c->size_len < 4) return;
       int32_t size = (int32_t)mk_load_u32(c->size_buf);
-      int32_t max = c->node->broker->cfg.socket_request_max_bytes;
+      int32_t max = c->listener->broker->cluster.cfg.socket_request_max_bytes;
       char why[160];
       if (size < 8 || size > max) {
         if (size > max)
@@ -334,9 +339,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 }
 
 static void on_connection(uv_stream_t *server, int status) {
-  struct mk_node *node = server->data;
+  struct mk_listener *l = server->data;
   if (status < 0) {
-    mk_log(MK_LOG_WARN, "broker", "accept on broker %d failed: %s", node->id, uv_strerror(status));
+    mk_log(MK_LOG_WARN, "broker", "accept on broker %d failed: %s", l->node->id,
+           uv_strerror(status));
     return;
   }
   struct mk_conn *c = calloc(1, sizeof *c);
@@ -346,7 +352,7 @@ static void on_connection(uv_stream_t *server, int status) {
     mk_log(MK_LOG_ERROR, "broker", "out of memory accepting a connection");
     return;
   }
-  c->node = node;
+  c->listener = l;
   uv_tcp_init(server->loop, &c->tcp);
   c->tcp.data = c;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
@@ -370,8 +376,8 @@ static void on_connection(uv_stream_t *server, int status) {
     }
     snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
   }
-  c->next = node->conns;
-  node->conns = c;
+  c->next = l->conns;
+  l->conns = c;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
@@ -395,36 +401,36 @@ void mk_conn_mute(struct mk_conn *c, int64_t ms) {
   uv_timer_start(c->mute_timer, on_mute_over, (uint64_t)ms, 0);
 }
 
-int mk_network_listen(struct mk_node *node, const char *host, int port, struct mk_err *err) {
+int mk_network_listen(struct mk_listener *l, const char *host, int port, struct mk_err *err) {
   struct sockaddr_storage addr;
   if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
       uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) != 0)
     return mk_err_set(err, MK_ERR__INVALID_ARG, "--host %s is not an IP address", host);
-  node->listener = malloc(sizeof *node->listener);
-  if (!node->listener) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-  uv_tcp_init(&node->broker->loop, node->listener);
-  node->listener->data = node;
-  int rc = uv_tcp_bind(node->listener, (struct sockaddr *)&addr, 0);
-  if (!rc) rc = uv_listen((uv_stream_t *)node->listener, 128, on_connection);
+  l->listener = malloc(sizeof *l->listener);
+  if (!l->listener) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  uv_tcp_init(&l->broker->loop, l->listener);
+  l->listener->data = l;
+  int rc = uv_tcp_bind(l->listener, (struct sockaddr *)&addr, 0);
+  if (!rc) rc = uv_listen((uv_stream_t *)l->listener, 128, on_connection);
   if (rc) {
-    uv_close((uv_handle_t *)node->listener, free_handle);
-    node->listener = NULL;
+    uv_close((uv_handle_t *)l->listener, free_handle);
+    l->listener = NULL;
     return mk_err_set(err, MK_ERR__TRANSPORT, "cannot listen on %s:%d for broker %d: %s", host,
-                      port, node->id, uv_strerror(rc));
+                      port, l->node->id, uv_strerror(rc));
   }
   struct sockaddr_storage bound;
   int len = sizeof bound;
-  uv_tcp_getsockname(node->listener, (struct sockaddr *)&bound, &len);
-  node->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                 : ((struct sockaddr_in *)&bound)->sin_port);
-  node->up = true;
+  uv_tcp_getsockname(l->listener, (struct sockaddr *)&bound, &len);
+  l->node->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                    : ((struct sockaddr_in *)&bound)->sin_port);
+  l->node->up = true;
   return 0;
 }
 
-void mk_network_close_node(struct mk_node *node, const char *why) {
-  while (node->conns) mk_conn_close(node->conns, why);
+void mk_network_close(struct mk_listener *l, const char *why) {
+  while (l->conns) mk_conn_close(l->conns, why);
   /* Freed when the close completes; a broker_up meanwhile gets a fresh handle. */
-  if (node->listener) uv_close((uv_handle_t *)node->listener, free_handle);
-  node->listener = NULL;
-  node->up = false;
+  if (l->listener) uv_close((uv_handle_t *)l->listener, free_handle);
+  l->listener = NULL;
+  l->node->up = false;
 }

@@ -30,10 +30,23 @@
 #include "protocol/frame.h"
 #include "protocol/primitives.h"
 
+struct mk_quota_client;
+
+/* One virtual broker's socket side (Kafka's SocketServer acceptor): its listener and its
+ * client connections. cluster.nodes[i] is what clients are told about it. */
+struct mk_listener {
+  struct mk_broker *broker;
+  struct mk_node *node;        /* the model's view: id, port, up */
+  uv_tcp_t *listener;          /* owned; NULL while down (freed when its close completes) */
+  struct mk_conn *conns;       /* open client connections, linked through conn->next */
+  struct mk_quota_client *quota_clients;  /* quota.c: each client id's produce rate here */
+};
+
 struct mk_req {
   /* Set when the request arrives; read-only afterwards. */
   struct mk_conn *conn;
   struct mk_broker *broker;
+  struct mk_cluster *cluster;  /* &broker->cluster: what handlers read and change */
   struct mk_node *node;        /* the virtual broker it was sent to */
   struct mk_buffer *frame;     /* a reference: the frame without its size prefix (stored
                                   batches may keep it alive after the request is gone) */
@@ -59,8 +72,8 @@ struct mk_req {
 
 struct mk_conn {
   uv_tcp_t tcp;
-  struct mk_node *node;
-  struct mk_conn *next;        /* node->conns */
+  struct mk_listener *listener;  /* the virtual broker it connected to */
+  struct mk_conn *next;        /* listener->conns */
   char peer[64];               /* "127.0.0.1:51234", for log lines */
   /* Reading: the size prefix, then a buffer of exactly that size. */
   uint8_t size_buf[4];
@@ -76,11 +89,11 @@ struct mk_conn {
   bool closing;
 };
 
-/* Bind and listen for node (port 0 picks a free one; node->port is set). Returns 0 or
- * MK_ERR__TRANSPORT with err naming the address and reason. */
-int mk_network_listen(struct mk_node *node, const char *host, int port, struct mk_err *err);
-/* Stop listening and close every connection of the node. */
-void mk_network_close_node(struct mk_node *node, const char *why);
+/* Bind and listen for l's virtual broker (port 0 picks a free one; l->node->port is set)
+ * and mark it up. Returns 0 or MK_ERR__TRANSPORT with err naming the address and reason. */
+int mk_network_listen(struct mk_listener *l, const char *host, int port, struct mk_err *err);
+/* Stop listening, close every connection of l, and mark its virtual broker down. */
+void mk_network_close(struct mk_listener *l, const char *why);
 
 /* Encode body as the response to req (at the request's version), mark it done and send
  * whatever is now at the head of the queue. If encoding fails (a bug: we built something

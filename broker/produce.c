@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "broker/faults.h"
+#include "broker/broker_internal.h"
 #include "broker/kafka_apis.h"
 #include "broker/purgatory.h"
 #include "broker/quota.h"
@@ -86,7 +87,7 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
   struct mk_err err = {0};
   *required = -1;
   out->index = in->index;
-  struct mk_topic *t = mk_cluster_find_topic(b, topic);
+  struct mk_topic *t = mk_cluster_find_topic(&b->cluster, topic);
   struct mk_partition *p = mk_cluster_partition(t, in->index);
   if (!p) return out->error_code = MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
   if (p->leader != req->node->id) {
@@ -107,7 +108,7 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
     out->error_message = mk_str_of("Produce v3+ carries exactly one record batch per partition");
     return out->error_code = MK_ERR_INVALID_RECORD;
   }
-  int32_t max = mk_topic_max_message_bytes(b, t);
+  int32_t max = mk_topic_max_message_bytes(&b->cluster, t);
   int rc = err.code;
   if (!rc && req->request.header.api_version < 7 &&
       mk_record_batch_compression(&batch) == MK_COMPRESSION_ZSTD)
@@ -121,10 +122,10 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
     rc = mk_err_set(&err, MK_ERR_INVALID_RECORD,
                     "Clients are not allowed to write control records in topic partition %s-%d",
                     t->name, p->index);
-  if (!rc && acks == -1 && mk_partition_isr_count(p) < mk_topic_min_insync_replicas(b, t))
+  if (!rc && acks == -1 && mk_partition_isr_count(p) < mk_topic_min_insync_replicas(&b->cluster, t))
     rc = mk_err_set(&err, MK_ERR_NOT_ENOUGH_REPLICAS,
                     "ISR of %s-%d has %d replicas, min.insync.replicas is %d", t->name, p->index,
-                    mk_partition_isr_count(p), mk_topic_min_insync_replicas(b, t));
+                    mk_partition_isr_count(p), mk_topic_min_insync_replicas(&b->cluster, t));
   bool duplicate = false;
   struct mk_batch_metadata original;
   if (!rc) rc = mk_producer_state_check(&p->producers, &batch, &duplicate, &original, &err);
@@ -170,14 +171,14 @@ static bool try_complete(struct mk_req *req, bool timed_out) {
   for (int i = 0; i < w->npartitions; i++) {
     struct wait_partition *wp = &w->parts[i];
     if (wp->required_offset < 0) continue;
-    struct mk_topic *t = mk_cluster_find_topic(b, wp->topic);
+    struct mk_topic *t = mk_cluster_find_topic(&b->cluster, wp->topic);
     struct mk_partition *p = mk_cluster_partition(t, wp->out->index);
     if (!p || p->leader != req->node->id) {
       /* Deleted while we waited, or leadership moved away. */
       wp->out->error_code = p ? MK_ERR_NOT_LEADER_OR_FOLLOWER : MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
       wp->required_offset = -1;
     } else if (p->high_watermark >= wp->required_offset) {
-      if (mk_partition_isr_count(p) < mk_topic_min_insync_replicas(b, t))
+      if (mk_partition_isr_count(p) < mk_topic_min_insync_replicas(&b->cluster, t))
         wp->out->error_code = MK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
       wp->required_offset = -1;
     } else if (timed_out) {
@@ -218,6 +219,7 @@ void mk_handle_produce(struct mk_req *req) {
     tr->partition_responses_count = tr->partition_responses ? td->partition_data_count : 0;
     for (int j = 0; j < tr->partition_responses_count; j++) {
       struct mk_produce_partition_produce_response *out = &tr->partition_responses[j];
+      int16_t injected = 0;
       struct wait_partition *wp = &w->parts[w->npartitions++];
       wp->out = out;
       wp->topic = td->name;
@@ -225,11 +227,18 @@ void mk_handle_produce(struct mk_req *req) {
       if (bad_acks) {
         out->index = td->partition_data[j].index;
         out->error_code = MK_ERR_INVALID_REQUIRED_ACKS;
-      } else if (req->fault && mk_fault_covers(req->fault, td->name, td->partition_data[j].index)) {
-        out->index = td->partition_data[j].index;  /* an injected error: nothing is appended */
-        out->error_code = req->fault->error_code;
+      } else if ((injected = mk_req_fault_error(req, td->name, td->partition_data[j].index)) &&
+                 !mk_fault_error_appends(injected)) {
+        out->index = td->partition_data[j].index;  /* an error Kafka answers before writing */
+        out->error_code = injected;
       } else {
         produce_partition(req, in->acks, td->name, &td->partition_data[j], out, &wp->required_offset);
+        if (injected && !out->error_code) {
+          /* "Written, not replicated in time": the batch stays appended (a retry of it is
+           * a duplicate unless idempotence catches it), and the answer does not wait. */
+          out->error_code = injected;
+          wp->required_offset = -1;
+        }
       }
       any_error |= out->error_code != 0;
       must_wait |= wp->required_offset >= 0;
@@ -238,7 +247,7 @@ void mk_handle_produce(struct mk_req *req) {
 
   /* Quotas (quota.h): the request's bytes count against its client id; a client over
    * quota.producer.default hears how long to pause and is not read from meanwhile. */
-  int32_t throttle = mk_quota_record_produce(req->broker, req->node, req->request.header.client_id,
+  int32_t throttle = mk_quota_record_produce(req->broker, req->conn->listener, req->request.header.client_id,
                                              (int64_t)req->frame->size, mk_now_us() / 1000);
   if (throttle > 0) {
     resp->throttle_time_ms = throttle;

@@ -2,6 +2,7 @@
  * Purgatory: a doubly linked list of waiting requests plus one timer each. See purgatory.h.
  */
 #include "broker/purgatory.h"
+#include "broker/broker_internal.h"
 
 #include <stdlib.h>
 

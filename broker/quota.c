@@ -8,6 +8,7 @@
  * obsolete samples.
  */
 #include "broker/quota.h"
+#include "broker/broker_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +30,9 @@ struct mk_quota_client {
   struct mk_quota_client *next;
 };
 
-static struct mk_quota_client *find_client(struct mk_node *node, struct mk_str id) {
+static struct mk_quota_client *find_client(struct mk_listener *l, struct mk_str id) {
   size_t len = id.len > 0 ? (size_t)id.len : 0;  /* a null client id counts as "" */
-  for (struct mk_quota_client *c = node->quota_clients; c; c = c->next)
+  for (struct mk_quota_client *c = l->quota_clients; c; c = c->next)
     if (strlen(c->client_id) == len && memcmp(c->client_id, id.ptr, len) == 0) return c;
   struct mk_quota_client *c = calloc(1, sizeof *c);
   if (!c || !(c->client_id = malloc(len + 1))) {
@@ -40,8 +41,8 @@ static struct mk_quota_client *find_client(struct mk_node *node, struct mk_str i
   }
   if (len) memcpy(c->client_id, id.ptr, len);
   c->client_id[len] = '\0';
-  c->next = node->quota_clients;
-  node->quota_clients = c;
+  c->next = l->quota_clients;
+  l->quota_clients = c;
   return c;
 }
 
@@ -76,11 +77,11 @@ static int64_t window_ms(const struct mk_quota_client *c, int64_t now_ms, int64_
   return elapsed;
 }
 
-int32_t mk_quota_record_produce(struct mk_broker *b, struct mk_node *node, struct mk_str client_id,
+int32_t mk_quota_record_produce(struct mk_broker *b, struct mk_listener *l, struct mk_str client_id,
                                 int64_t bytes, int64_t now_ms) {
-  int64_t quota = b->cfg.quota_producer_default;
+  int64_t quota = b->cluster.cfg.quota_producer_default;
   if (quota <= 0 || quota == INT64_MAX) return 0;
-  struct mk_quota_client *c = find_client(node, client_id);
+  struct mk_quota_client *c = find_client(l, client_id);
   if (!c) return 0;  /* out of memory: measure nothing rather than refuse the client */
   record(c, bytes, now_ms);
   int64_t total;
@@ -94,7 +95,7 @@ int32_t mk_quota_record_produce(struct mk_broker *b, struct mk_node *node, struc
   if (ms > 0 && mk_trace_on()) {
     struct mk_trace_event ev;
     mk_trace_begin(&ev, "broker", "throttle");
-    mk_trace_int(&ev, "broker", node->id);
+    mk_trace_int(&ev, "broker", l->node->id);
     mk_trace_str(&ev, "client_id", c->client_id);
     mk_trace_int(&ev, "throttle_ms", ms);
     mk_trace_int(&ev, "rate_bytes_per_s", (int64_t)rate);
@@ -104,10 +105,10 @@ int32_t mk_quota_record_produce(struct mk_broker *b, struct mk_node *node, struc
   return ms;
 }
 
-void mk_quota_free(struct mk_node *node) {
-  while (node->quota_clients) {
-    struct mk_quota_client *c = node->quota_clients;
-    node->quota_clients = c->next;
+void mk_quota_free(struct mk_listener *l) {
+  while (l->quota_clients) {
+    struct mk_quota_client *c = l->quota_clients;
+    l->quota_clients = c->next;
     free(c->client_id);
     free(c);
   }

@@ -30,15 +30,15 @@
 
 #include <stdint.h>
 
-#include "broker/cluster.h"
+#include "broker/network.h"
 
 /* Count a Produce request of `bytes` from client_id on node, at now_ms, and return the
  * throttle time in ms (0 when the client is within quota.producer.default, or there is no
  * quota). Emits a `throttle` trace event when it is not 0. Borrows client_id. */
-int32_t mk_quota_record_produce(struct mk_broker *b, struct mk_node *node, struct mk_str client_id,
+int32_t mk_quota_record_produce(struct mk_broker *b, struct mk_listener *l, struct mk_str client_id,
                                 int64_t bytes, int64_t now_ms);
 
 /* Free node's per-client measurements (the broker is being freed). */
-void mk_quota_free(struct mk_node *node);
+void mk_quota_free(struct mk_listener *l);
 
 #endif

@@ -3,6 +3,7 @@
  * See replica_set.h.
  */
 #include "broker/replica_set.h"
+#include "broker/broker_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 
-static bool node_up(const struct mk_broker *b, int32_t id) { return b->nodes[id].up; }
+static bool node_up(const struct mk_broker *b, int32_t id) { return b->cluster.nodes[id].up; }
 
 /* "[0,2]": a partition's ISR as JSON, for trace events. */
 static void isr_json(const struct mk_partition *p, char *out, size_t len) {
@@ -147,7 +148,7 @@ bool mk_replica_set_update_hw(struct mk_broker *b, struct mk_partition *p) {
 
 /* Every partition of every topic, as `p`. */
 #define FOR_EACH_PARTITION(b, p)                               \
-  for (struct mk_topic *t_ = (b)->topics; t_; t_ = t_->next)   \
+  for (struct mk_topic *t_ = (b)->cluster.topics; t_; t_ = t_->next)   \
     for (struct mk_partition *p = t_->partitions; p < t_->partitions + t_->npartitions; p++)
 
 static void on_lag_timer(uv_timer_t *timer) {
@@ -168,13 +169,13 @@ static void shrink_isr(struct mk_broker *b, struct mk_partition *p) {
     size_t missing = mk_log_find(&leader->log, f->log.log_end_offset);
     if (missing == leader->log.count) continue;  /* caught up */
     int64_t behind_ms = now - mk_log_batch(&leader->log, missing)->append_time_ms;
-    if (behind_ms <= b->cfg.replica_lag_time_max_ms) continue;
+    if (behind_ms <= b->cluster.cfg.replica_lag_time_max_ms) continue;
     f->in_isr = false;
     changed = true;
     mk_log(MK_LOG_INFO, "broker",
            "%s-%d: replica %d leaves the ISR (%lld ms behind, replica.lag.time.max.ms=%lld)",
            p->topic->name, p->index, f->broker_id, (long long)behind_ms,
-           (long long)b->cfg.replica_lag_time_max_ms);
+           (long long)b->cluster.cfg.replica_lag_time_max_ms);
     trace_isr("isr_shrink", p, f->broker_id);
   }
   /* A smaller ISR may let the HW move; waiting acks=all requests must look again either
@@ -191,7 +192,7 @@ static void on_isr_timer(uv_timer_t *timer) {
 }
 
 void mk_replica_set_start(struct mk_broker *b) {
-  uint64_t every = (uint64_t)(b->cfg.replica_lag_time_max_ms / 2);
+  uint64_t every = (uint64_t)(b->cluster.cfg.replica_lag_time_max_ms / 2);
   if (every < 1) every = 1;
   uv_timer_init(&b->loop, &b->isr_timer);
   b->isr_timer.data = b;
@@ -307,7 +308,7 @@ static void partition_broker_down(struct mk_broker *b, struct mk_partition *p, i
   if (p->leader == id) {
     int32_t next = choose_leader(b, p, id, false);
     bool unclean = false;
-    if (next < 0 && b->cfg.unclean_leader_election_enable) {
+    if (next < 0 && b->cluster.cfg.unclean_leader_election_enable) {
       next = choose_leader(b, p, id, true);
       unclean = next >= 0;
     }

@@ -2,14 +2,15 @@
  * Retention: see retention.h.
  */
 #include "broker/retention.h"
+#include "broker/broker_internal.h"
 
 #include "common/clock.h"
 #include "common/trace.h"
 
 void mk_retention_apply(struct mk_broker *b, struct mk_partition *p, bool with_time) {
   const struct mk_topic *t = p->topic;
-  int64_t bytes = t->config.retention_bytes >= 0 ? t->config.retention_bytes : b->cfg.log_retention_bytes;
-  int64_t ms = t->config.retention_ms >= 0 ? t->config.retention_ms : b->cfg.log_retention_ms;
+  int64_t bytes = t->config.retention_bytes >= 0 ? t->config.retention_bytes : b->cluster.cfg.log_retention_bytes;
+  int64_t ms = t->config.retention_ms >= 0 ? t->config.retention_ms : b->cluster.cfg.log_retention_ms;
   if (!with_time) ms = -1;
   if (bytes < 0 && ms < 0) return;
   int64_t now = mk_wall_ms();
@@ -33,12 +34,12 @@ void mk_retention_apply(struct mk_broker *b, struct mk_partition *p, bool with_t
 
 static void on_check(uv_timer_t *timer) {
   struct mk_broker *b = timer->data;
-  for (struct mk_topic *t = b->topics; t; t = t->next)
+  for (struct mk_topic *t = b->cluster.topics; t; t = t->next)
     for (int32_t i = 0; i < t->npartitions; i++) mk_retention_apply(b, &t->partitions[i], true);
 }
 
 void mk_retention_start(struct mk_broker *b) {
-  uint64_t every = (uint64_t)b->cfg.log_retention_check_interval_ms;
+  uint64_t every = (uint64_t)b->cluster.cfg.log_retention_check_interval_ms;
   uv_timer_init(&b->loop, &b->retention_timer);
   b->retention_timer.data = b;
   uv_timer_start(&b->retention_timer, on_check, every, every);

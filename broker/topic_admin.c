@@ -21,10 +21,8 @@
  *                                                                     INVALID_REPLICA_ASSIGNMENT
  *   validate_only   stop here and answer as if created (topic_id stays zero)
  *
- * Topic configs are stored in struct mk_topic_config, where -1 means "not set: use the
- * broker's value". retention.ms and retention.bytes may also be set *to* -1 (unlimited),
- * so an explicit -1 is stored as UNLIMITED (INT64_MAX, a limit never reached) and shown
- * as -1 again by DescribeConfigs.
+ * Topic configs and broker settings come from one table (config.h): its names, types,
+ * defaults and the broker setting each topic config falls back to.
  *
  * DescribeConfigs answers for topics (resource type 2) and brokers (4, named by node id).
  * Each config says where its value comes from, with Kafka's ConfigSource numbers:
@@ -51,89 +49,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/config.h"
 #include "broker/kafka_apis.h"
+#include "broker/broker_internal.h"
 #include "broker/purgatory.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
 #include "protocol/messages/describe_configs.h"
 
-/* ConfigResource.Type and DescribeConfigsResponse.ConfigSource / ConfigType values. */
+/* ConfigResource.Type and DescribeConfigsResponse.ConfigSource values; config types are
+ * config.h's enum mk_setting_kind. */
 enum { RESOURCE_TOPIC = 2, RESOURCE_BROKER = 4 };
 enum { SOURCE_DYNAMIC_TOPIC = 1, SOURCE_STATIC_BROKER = 4, SOURCE_DEFAULT = 5 };
-enum { TYPE_BOOLEAN = 1, TYPE_STRING = 2, TYPE_INT = 3, TYPE_LONG = 5 };
-
-/* An explicit "-1 = unlimited" for a retention config (see the top of the file). */
-#define UNLIMITED INT64_MAX
-
-/* The topic configs we support, each with the broker setting it falls back to. */
-static const struct topic_setting {
-  const char *name;       /* Kafka's topic config: "retention.ms" */
-  const char *synonym;    /* the broker setting that is its default: "log.retention.ms" */
-  int8_t type;            /* TYPE_LONG (int64_t fields) or TYPE_INT (int32_t fields) */
-  size_t topic_offset;    /* the field in struct mk_topic_config */
-  size_t broker_offset;   /* the field in struct mk_broker_config */
-  int64_t min;            /* smallest value accepted (LogConfig's validators) */
-  const char *doc;
-} topic_settings[] = {
-  {"retention.ms", "log.retention.ms", TYPE_LONG, offsetof(struct mk_topic_config, retention_ms),
-   offsetof(struct mk_broker_config, log_retention_ms), -1,
-   "How long a batch is kept before it is deleted; -1 = no time limit."},
-  {"retention.bytes", "log.retention.bytes", TYPE_LONG,
-   offsetof(struct mk_topic_config, retention_bytes),
-   offsetof(struct mk_broker_config, log_retention_bytes), -1,
-   "How large a partition's log may grow before its oldest batches are deleted; -1 = no limit."},
-  {"min.insync.replicas", "min.insync.replicas", TYPE_INT,
-   offsetof(struct mk_topic_config, min_insync_replicas),
-   offsetof(struct mk_broker_config, min_insync_replicas), 1,
-   "With acks=all, the fewest in-sync replicas that must have a batch before it is "
-   "acknowledged; fewer ISR members make produces fail with NOT_ENOUGH_REPLICAS."},
-  {"max.message.bytes", "message.max.bytes", TYPE_INT,
-   offsetof(struct mk_topic_config, max_message_bytes),
-   offsetof(struct mk_broker_config, message_max_bytes), 0,
-   "The largest record batch the topic accepts (after compression)."},
-};
-enum { NTOPIC_SETTINGS = sizeof topic_settings / sizeof topic_settings[0] };
-
-/* The broker settings DescribeConfigs lists for a broker resource. */
-static const struct broker_setting {
-  const char *name;
-  int8_t type;            /* TYPE_INT, TYPE_LONG or TYPE_BOOLEAN */
-  size_t offset;          /* the field in struct mk_broker_config */
-} broker_settings[] = {
-  {"num.partitions", TYPE_INT, offsetof(struct mk_broker_config, num_partitions)},
-  {"default.replication.factor", TYPE_INT,
-   offsetof(struct mk_broker_config, default_replication_factor)},
-  {"min.insync.replicas", TYPE_INT, offsetof(struct mk_broker_config, min_insync_replicas)},
-  {"auto.create.topics.enable", TYPE_BOOLEAN,
-   offsetof(struct mk_broker_config, auto_create_topics_enable)},
-  {"replica.lag.time.max.ms", TYPE_LONG,
-   offsetof(struct mk_broker_config, replica_lag_time_max_ms)},
-  {"message.max.bytes", TYPE_INT, offsetof(struct mk_broker_config, message_max_bytes)},
-  {"socket.request.max.bytes", TYPE_INT,
-   offsetof(struct mk_broker_config, socket_request_max_bytes)},
-  {"unclean.leader.election.enable", TYPE_BOOLEAN,
-   offsetof(struct mk_broker_config, unclean_leader_election_enable)},
-  {"log.retention.bytes", TYPE_LONG, offsetof(struct mk_broker_config, log_retention_bytes)},
-  {"log.retention.ms", TYPE_LONG, offsetof(struct mk_broker_config, log_retention_ms)},
-};
-enum { NBROKER_SETTINGS = sizeof broker_settings / sizeof broker_settings[0] };
 
 /* ---- small helpers ----------------------------------------------------------------------- */
-
-static int64_t load(const void *base, size_t offset, int8_t type) {
-  const char *p = (const char *)base + offset;
-  if (type == TYPE_LONG) return *(const int64_t *)p;
-  if (type == TYPE_BOOLEAN) return *(const bool *)p;
-  return *(const int32_t *)p;
-}
-
-static void store(void *base, size_t offset, int8_t type, int64_t v) {
-  char *p = (char *)base + offset;
-  if (type == TYPE_LONG)
-    *(int64_t *)p = v;
-  else
-    *(int32_t *)p = (int32_t)v;
-}
 
 /* A formatted string in the request's arena (a null string if out of memory). */
 __attribute__((format(printf, 2, 3))) static struct mk_str arena_printf(struct mk_req *req,
@@ -151,10 +80,10 @@ __attribute__((format(printf, 2, 3))) static struct mk_str arena_printf(struct m
   return (struct mk_str){s, n};
 }
 
-static struct mk_str value_str(struct mk_req *req, int8_t type, int64_t v) {
-  if (type == TYPE_BOOLEAN) return mk_str_of(v ? "true" : "false");
-  if (v == UNLIMITED) v = -1;
-  return arena_printf(req, "%" PRId64, v);
+/* A setting's value as text, in the request's arena. */
+static struct mk_str value_str(struct mk_req *req, const struct mk_setting_row *s, int64_t v) {
+  char buf[64];
+  return arena_printf(req, "%s", mk_setting_format(s, v, buf, sizeof buf));
 }
 
 static bool str_eq_str(struct mk_str a, struct mk_str b) {
@@ -166,14 +95,7 @@ static bool uuid_is_zero(struct mk_uuid id) {
   return memcmp(id.b, zero.b, sizeof id.b) == 0;
 }
 
-/* What each broker setting is when nobody sets it (default.replication.factor depends on
- * the number of brokers, as mk_broker_new settles it). */
-static void broker_defaults(const struct mk_broker *b, struct mk_broker_config *d) {
-  mk_broker_config_init(d);
-  d->default_replication_factor = b->nnodes < 3 ? b->nnodes : 3;
-}
-
-/* ---- one topic config, as both CreateTopics and DescribeConfigs report it ------------------ */
+/* ---- one config, as both CreateTopics and DescribeConfigs report it ------------------------ */
 
 struct synonym {
   const char *name;
@@ -191,68 +113,43 @@ struct config_view {
   struct synonym synonyms[3];  /* Kafka's order: the one in force first */
 };
 
-static void view_topic_setting(struct mk_req *req, const struct mk_topic_config *tc,
-                               const struct topic_setting *s, struct config_view *v) {
-  struct mk_broker_config defaults;
-  broker_defaults(req->broker, &defaults);
-  int64_t own = load(tc, s->topic_offset, s->type);
-  int64_t broker = load(&req->broker->cfg, s->broker_offset, s->type);
-  int64_t dflt = load(&defaults, s->broker_offset, s->type);
-  bool set = own != -1;
-  bool static_set = broker != dflt;
+/* A broker setting's view: set on the command line (it differs from the default), or the
+ * default. */
+static void view_broker_setting(struct mk_req *req, const struct mk_setting_row *s,
+                                struct config_view *v) {
+  int64_t value = mk_setting_value(s, &req->cluster->cfg);
+  int64_t dflt = mk_setting_default(s, req->cluster->nnodes);
   memset(v, 0, sizeof *v);
-  v->name = s->name;
-  v->type = s->type;
-  v->doc = s->doc;
-  v->value = value_str(req, s->type, set ? own : broker);
-  v->source = set ? SOURCE_DYNAMIC_TOPIC : static_set ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
-  if (set) v->synonyms[v->nsynonyms++] = (struct synonym){s->name, v->value, SOURCE_DYNAMIC_TOPIC};
-  if (static_set)
-    v->synonyms[v->nsynonyms++] =
-        (struct synonym){s->synonym, value_str(req, s->type, broker), SOURCE_STATIC_BROKER};
+  v->name = s->info.name;
+  v->type = (int8_t)s->kind;
+  v->doc = s->info.doc;
+  v->value = value_str(req, s, value);
+  v->source = value != dflt ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
+  v->synonyms[v->nsynonyms++] = (struct synonym){s->info.name, v->value, v->source};
+}
+
+/* A topic config's view: the topic's own value, else the broker setting it falls back to
+ * (with that setting's own view as synonyms). */
+static void view_topic_setting(struct mk_req *req, const struct mk_topic_config *tc,
+                               const struct mk_setting_row *s, struct config_view *v) {
+  struct config_view broker;
+  view_broker_setting(req, s, &broker);
+  int64_t own = mk_setting_topic_value(s, tc);
+  int64_t dflt = mk_setting_default(s, req->cluster->nnodes);
+  bool set = own != -1;
+  memset(v, 0, sizeof *v);
+  v->name = s->info.topic_config;
+  v->type = (int8_t)s->kind;
+  v->doc = s->info.doc;
+  v->value = set ? value_str(req, s, own) : broker.value;
+  v->source = set ? SOURCE_DYNAMIC_TOPIC : broker.source;
+  if (set) v->synonyms[v->nsynonyms++] = (struct synonym){v->name, v->value, SOURCE_DYNAMIC_TOPIC};
+  if (broker.source == SOURCE_STATIC_BROKER) v->synonyms[v->nsynonyms++] = broker.synonyms[0];
   v->synonyms[v->nsynonyms++] =
-      (struct synonym){s->synonym, value_str(req, s->type, dflt), SOURCE_DEFAULT};
+      (struct synonym){s->info.name, value_str(req, s, dflt), SOURCE_DEFAULT};
 }
 
 /* ---- CreateTopics ---------------------------------------------------------------------------- */
-
-/* Parse one `configs` entry into tc. Kafka's messages (LogConfig.validate, ConfigDef).
- * Exported (broker.h) so that POST /v1/topics applies configs by exactly these rules. */
-int mk_topic_config_set(struct mk_topic_config *tc, struct mk_str name, struct mk_str value,
-                        struct mk_err *err) {
-  const struct topic_setting *s = NULL;
-  for (int i = 0; i < NTOPIC_SETTINGS && !s; i++)
-    if (mk_str_eq(name, topic_settings[i].name)) s = &topic_settings[i];
-  if (!s)
-    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
-                      "Unknown topic config name: %.*s (minikafka supports retention.ms, "
-                      "retention.bytes, min.insync.replicas, max.message.bytes)",
-                      name.len < 0 ? 0 : name.len, name.ptr ? name.ptr : "");
-  if (value.len < 0)
-    return mk_err_set(err, MK_ERR_INVALID_REQUEST, "Null value not supported for topic configs: %s",
-                      s->name);
-  char buf[32];
-  const char *type_name = s->type == TYPE_LONG ? "LONG" : "INT";
-  if (value.len == 0 || (size_t)value.len >= sizeof buf)
-    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
-                      "Invalid value %.*s for configuration %s: Not a number of type %s",
-                      value.len > 40 ? 40 : value.len, value.ptr, s->name, type_name);
-  memcpy(buf, value.ptr, (size_t)value.len);
-  buf[value.len] = '\0';
-  char *end;
-  errno = 0;
-  long long v = strtoll(buf, &end, 10);
-  if (errno || *end || (s->type == TYPE_INT && (v < INT32_MIN || v > INT32_MAX)))
-    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
-                      "Invalid value %s for configuration %s: Not a number of type %s", buf,
-                      s->name, type_name);
-  if (v < s->min)
-    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
-                      "Invalid value %s for configuration %s: Value must be at least %" PRId64,
-                      buf, s->name, s->min);
-  store(tc, s->topic_offset, s->type, v == -1 && s->type == TYPE_LONG ? UNLIMITED : v);
-  return 0;
-}
 
 /* Kafka's validateManualPartitionAssignment plus the check that partitions are 0..n-1.
  * On success *rf is the common replica count. */
@@ -286,7 +183,7 @@ static int check_assignments(struct mk_req *req, const struct mk_create_topics_c
                         "The manual partition assignment includes an empty replica list.");
     for (int32_t r = 0; r < a->broker_ids_count; r++) {
       int32_t id = a->broker_ids[r];
-      if (id < 0 || id >= b->nnodes)
+      if (id < 0 || id >= b->cluster.nnodes)
         return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
                           "The manual partition assignment includes broker %d, but no such "
                           "broker is registered.", id);
@@ -324,16 +221,16 @@ static int check_layout(struct mk_req *req, const struct mk_create_topics_creata
   if (in->num_partitions < -1 || in->num_partitions == 0)
     return mk_err_set(err, MK_ERR_INVALID_PARTITIONS,
                       "Number of partitions was set to an invalid non-positive value.");
-  *partitions = in->num_partitions == -1 ? b->cfg.num_partitions : in->num_partitions;
-  *rf = in->replication_factor == -1 ? b->cfg.default_replication_factor : in->replication_factor;
+  *partitions = in->num_partitions == -1 ? b->cluster.cfg.num_partitions : in->num_partitions;
+  *rf = in->replication_factor == -1 ? b->cluster.cfg.default_replication_factor : in->replication_factor;
   if (*partitions > 10000)
     return mk_err_set(err, MK_ERR_INVALID_PARTITIONS,
                       "Number of partitions %d exceeds minikafka's limit of 10000.", *partitions);
-  if (*rf > b->nnodes)
+  if (*rf > b->cluster.nnodes)
     return mk_err_set(err, MK_ERR_INVALID_REPLICATION_FACTOR,
                       "Unable to replicate the partition %d time(s): The target replication "
                       "factor of %d cannot be reached because only %d broker(s) are registered.",
-                      *rf, *rf, b->nnodes);
+                      *rf, *rf, b->cluster.nnodes);
   return 0;
 }
 
@@ -351,16 +248,20 @@ static void assign_replicas(struct mk_topic *t, const struct mk_create_topics_cr
 
 static void report_configs(struct mk_req *req, const struct mk_topic_config *tc,
                            struct mk_create_topics_creatable_topic_result *out) {
-  out->configs = mk_req_alloc(req, &mk_create_topics_creatable_topic_configs_schema, NTOPIC_SETTINGS);
-  out->configs_count = out->configs ? NTOPIC_SETTINGS : 0;
-  for (int i = 0; i < out->configs_count; i++) {
+  int n = 0;
+  for (int i = 0; i < mk_setting_count; i++) n += mk_setting_rows[i].info.topic_config != NULL;
+  out->configs = mk_req_alloc(req, &mk_create_topics_creatable_topic_configs_schema, n);
+  out->configs_count = 0;
+  for (int i = 0; i < mk_setting_count && out->configs; i++) {
+    if (!mk_setting_rows[i].info.topic_config) continue;
     struct config_view v;
-    view_topic_setting(req, tc, &topic_settings[i], &v);
-    out->configs[i].name = mk_str_of(v.name);
-    out->configs[i].value = v.value;
-    out->configs[i].read_only = false;
-    out->configs[i].config_source = v.source;
-    out->configs[i].is_sensitive = false;
+    view_topic_setting(req, tc, &mk_setting_rows[i], &v);
+    struct mk_create_topics_creatable_topic_configs *c = &out->configs[out->configs_count++];
+    c->name = mk_str_of(v.name);
+    c->value = v.value;
+    c->read_only = false;
+    c->config_source = v.source;
+    c->is_sensitive = false;
   }
 }
 
@@ -370,14 +271,17 @@ static void create_topic(struct mk_req *req, const struct mk_create_topics_reque
   const struct mk_create_topics_creatable_topic *t_in = &in->topics[index];
   struct mk_err err = {0};
   int32_t partitions = 0, rf = 0;
-  struct mk_topic_config tc = {-1, -1, -1, -1};
+  struct mk_topic_config tc;
+  mk_topic_config_init(&tc);
   out->name = t_in->name;
 
-  int rc = mk_cluster_validate_topic_name(t_in->name, &err);
+  int16_t injected = mk_req_fault_error(req, t_in->name, -1);
+  int rc = injected ? mk_err_set(&err, injected, "injected by an error fault")
+                    : mk_cluster_validate_topic_name(t_in->name, &err);
   for (int32_t j = 0; !rc && j < in->topics_count; j++)
     if (j != index && str_eq_str(in->topics[j].name, t_in->name))
       rc = mk_err_set(&err, MK_ERR_INVALID_REQUEST, "Duplicate topic name.");
-  if (!rc && mk_cluster_find_topic(b, t_in->name))
+  if (!rc && mk_cluster_find_topic(&b->cluster, t_in->name))
     rc = mk_err_set(&err, MK_ERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' already exists.",
                     t_in->name.len, t_in->name.ptr);
   for (int32_t c = 0; !rc && c < t_in->configs_count; c++)
@@ -386,7 +290,7 @@ static void create_topic(struct mk_req *req, const struct mk_create_topics_reque
 
   struct mk_topic *t = NULL;
   if (!rc && !in->validate_only) {
-    rc = mk_cluster_create_topic(b, t_in->name, partitions, rf, &t, &err);
+    rc = mk_cluster_create_topic(&b->cluster, t_in->name, partitions, rf, &t, &err);
     if (!rc) {
       t->config = tc;
       if (t_in->assignments_count > 0) assign_replicas(t, t_in);
@@ -427,12 +331,18 @@ static void delete_topic(struct mk_req *req, struct mk_str name, struct mk_uuid 
     out->error_message = mk_str_of("You may not specify both topic name and topic id.");
     return;
   }
+  struct mk_topic *named = by_name ? NULL : mk_cluster_find_topic_id(&b->cluster, id);
+  int16_t injected = mk_req_fault_error(req, named ? mk_str_of(named->name) : name, -1);
+  if (injected) {
+    out->error_code = injected;  /* an `error` fault (faults.h): nothing is deleted */
+    return;
+  }
   if (duplicate) {
     out->error_code = MK_ERR_INVALID_REQUEST;
     out->error_message = mk_str_of(by_name ? "Duplicate topic name." : "Duplicate topic id.");
     return;
   }
-  struct mk_topic *t = by_name ? mk_cluster_find_topic(b, name) : mk_cluster_find_topic_id(b, id);
+  struct mk_topic *t = by_name ? mk_cluster_find_topic(&b->cluster, name) : mk_cluster_find_topic_id(&b->cluster, id);
   if (!t) {
     out->error_code = by_name ? MK_ERR_UNKNOWN_TOPIC_OR_PARTITION : MK_ERR_UNKNOWN_TOPIC_ID;
     out->error_message = by_name ? arena_printf(req, "Topic '%.*s' does not exist.", name.len, name.ptr)
@@ -441,7 +351,7 @@ static void delete_topic(struct mk_req *req, struct mk_str name, struct mk_uuid 
   }
   out->topic_id = t->id;
   if (!by_name) out->name = arena_printf(req, "%s", t->name);  /* t->name dies with t */
-  mk_cluster_delete_topic(b, t);
+  mk_cluster_delete_topic(&b->cluster, t);
 }
 
 void mk_handle_delete_topics(struct mk_req *req) {
@@ -511,18 +421,19 @@ static void describe_topic(struct mk_req *req, const struct mk_describe_configs_
     out->error_message = arena_printf(req, "%s", err.msg);
     return;
   }
-  struct mk_topic *t = mk_cluster_find_topic(req->broker, r->resource_name);
+  struct mk_topic *t = mk_cluster_find_topic(req->cluster, r->resource_name);
   if (!t) {
     out->error_code = MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     out->error_message = arena_printf(req, "Topic '%.*s' does not exist.", r->resource_name.len,
                                       r->resource_name.ptr);
     return;
   }
-  out->configs = mk_req_alloc(req, &mk_describe_configs_resource_result_schema, NTOPIC_SETTINGS);
-  for (int i = 0; i < NTOPIC_SETTINGS && out->configs; i++) {
-    if (!wanted(r, topic_settings[i].name)) continue;
+  out->configs = mk_req_alloc(req, &mk_describe_configs_resource_result_schema, mk_setting_count);
+  for (int i = 0; i < mk_setting_count && out->configs; i++) {
+    const struct mk_setting_row *s = &mk_setting_rows[i];
+    if (!s->info.topic_config || !wanted(r, s->info.topic_config)) continue;
     struct config_view v;
-    view_topic_setting(req, &t->config, &topic_settings[i], &v);
+    view_topic_setting(req, &t->config, s, &v);
     fill_result(req, in, &v, false, &out->configs[out->configs_count++]);
   }
 }
@@ -548,18 +459,16 @@ static void describe_broker(struct mk_req *req, const struct mk_describe_configs
                                       r->resource_name.ptr ? r->resource_name.ptr : "");
     return;
   }
-  if (id < 0 || id >= b->nnodes) {
+  if (id < 0 || id >= b->cluster.nnodes) {
     out->error_code = MK_ERR_INVALID_REQUEST;
     out->error_message =
-        arena_printf(req, "Unexpected broker id %ld: the brokers are 0-%d", id, b->nnodes - 1);
+        arena_printf(req, "Unexpected broker id %ld: the brokers are 0-%d", id, b->cluster.nnodes - 1);
     return;
   }
-  struct mk_broker_config defaults;
-  broker_defaults(b, &defaults);
-  out->configs = mk_req_alloc(req, &mk_describe_configs_resource_result_schema, NBROKER_SETTINGS + 3);
+  out->configs = mk_req_alloc(req, &mk_describe_configs_resource_result_schema, mk_setting_count + 3);
   if (!out->configs) return;
   /* Who the broker is: fixed at start, so always "set". */
-  struct config_view v = {.source = SOURCE_STATIC_BROKER, .type = TYPE_INT, .nsynonyms = 1};
+  struct config_view v = {.source = SOURCE_STATIC_BROKER, .type = MK_SETTING_INT, .nsynonyms = 1};
   const char *ids[] = {"broker.id", "node.id"};
   for (int i = 0; i < 2; i++) {
     v.name = v.synonyms[0].name = ids[i];
@@ -568,20 +477,15 @@ static void describe_broker(struct mk_req *req, const struct mk_describe_configs
     if (wanted(r, v.name)) fill_result(req, in, &v, true, &out->configs[out->configs_count++]);
   }
   v.name = v.synonyms[0].name = "listeners";
-  v.type = TYPE_STRING;
+  v.type = MK_SETTING_STRING;
   v.value = v.synonyms[0].value =
-      arena_printf(req, "PLAINTEXT://%s:%d", b->cfg.host, b->nodes[id].port);
+      arena_printf(req, "PLAINTEXT://%s:%d", b->cluster.cfg.host, b->cluster.nodes[id].port);
   if (wanted(r, v.name)) fill_result(req, in, &v, true, &out->configs[out->configs_count++]);
 
-  for (int i = 0; i < NBROKER_SETTINGS; i++) {
-    const struct broker_setting *s = &broker_settings[i];
-    if (!wanted(r, s->name)) continue;
-    int64_t value = load(&b->cfg, s->offset, s->type);
-    int8_t source = value != load(&defaults, s->offset, s->type) ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
-    struct config_view bv = {.name = s->name, .type = s->type, .source = source, .nsynonyms = 1};
-    bv.value = bv.synonyms[0].value = value_str(req, s->type, value);
-    bv.synonyms[0].name = s->name;
-    bv.synonyms[0].source = source;
+  for (int i = 0; i < mk_setting_count; i++) {
+    if (!wanted(r, mk_setting_rows[i].info.name)) continue;
+    struct config_view bv;
+    view_broker_setting(req, &mk_setting_rows[i], &bv);
     fill_result(req, in, &bv, true, &out->configs[out->configs_count++]);
   }
 }
@@ -598,7 +502,10 @@ void mk_handle_describe_configs(struct mk_req *req) {
     out->resource_type = r->resource_type;
     out->resource_name = r->resource_name;
     out->configs_count = 0;
-    if (r->resource_type == RESOURCE_TOPIC) {
+    int16_t injected = mk_req_fault_error(req, MK_STR_NULL, -1);
+    if (injected) {
+      out->error_code = injected;  /* an `error` fault (faults.h) */
+    } else if (r->resource_type == RESOURCE_TOPIC) {
       describe_topic(req, in, r, out);
     } else if (r->resource_type == RESOURCE_BROKER) {
       describe_broker(req, in, r, out);

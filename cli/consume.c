@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "common/properties.h"
 #include "cli/client.h"
 #include "common/clock.h"
 #include "protocol/api.h"
@@ -252,24 +253,26 @@ static int set_consumer_property(struct options *o, const char *kv) {
   return 0;
 }
 
-/* --consumer.config FILE: a Java properties file, key=value per line, '#' comments. The
- * lines are kept for the process's life (the options point into them). */
+/* --consumer.config FILE: a Java properties file, read by the same reader as
+ * --producer.config (common/properties.h). The values are kept for the process's life (the
+ * options point into them). */
+static int set_consumer_config_line(void *opaque, const char *key, const char *value,
+                                    struct mk_err *err) {
+  size_t n = strlen(key) + strlen(value) + 2;
+  char *kv = malloc(n);  /* never freed: options point into it */
+  if (!kv) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  snprintf(kv, n, "%s=%s", key, value);
+  /* set_consumer_property says what is wrong with the value; the reader adds where. */
+  return set_consumer_property(opaque, kv)
+             ? mk_err_set(err, MK_ERR__INVALID_ARG, "the setting on this line was refused")
+             : 0;
+}
+
 static int read_consumer_config(struct options *o, const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f) return usage_error("cannot read --consumer.config %s: %s", path, strerror(errno));
-  char line[1024];
-  int rc = 0;
-  while (!rc && fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\r\n")] = '\0';
-    char *s = line;
-    while (*s == ' ' || *s == '\t') s++;
-    if (!*s || *s == '#' || *s == '!') continue;
-    char *copy = strdup(s);
-    if (!copy) break;
-    rc = set_consumer_property(o, copy);  /* copy is never freed: options point into it */
-  }
-  fclose(f);
-  return rc;
+  struct mk_err err = {0};
+  if (mk_properties_parse_file(path, set_consumer_config_line, o, &err))
+    return usage_error("--consumer.config %s", err.msg);
+  return 0;
 }
 
 static int parse_options(int argc, char **argv, struct options *o) {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/cluster.h"
+#include "broker/broker.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"

@@ -34,7 +34,7 @@
  *
  * Thread: app. mk_lab_run runs one lab at a time per process (the trace is global).
  * Memory: mk_lab_run stops the broker at the end; producers, send sets (mk_lab_sends) and
- * record lists (mk_lab_records) are the lab's to close and free.
+ * record lists (mk_stored_records) are the lab's to close and free.
  *
  * Writing a lab: see labs/labs.c, and labs/duplicates/duplicates.c for a short example.
  */
@@ -48,6 +48,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "broker/broker.h"
 #include "producer/producer.h"
 #include "protocol/errors.h"
 
@@ -177,7 +178,7 @@ bool mk_lab_user_changed_settings(struct mk_lab_ctx *ctx);
 int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv);
 /* Stop and free the broker (mk_lab_run does it too, at the end). */
 void mk_lab_broker_stop(struct mk_lab_ctx *ctx);
-/* The running broker (for mk_broker_call and friends), or NULL. */
+/* The running broker (for broker.h's calls), or NULL. */
 struct mk_broker *mk_lab_broker(struct mk_lab_ctx *ctx);
 /* Create a topic (replication_factor -1 = the broker's default), as kafka-topics.sh
  * --create would. */
@@ -187,58 +188,24 @@ int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partit
 int mk_lab_fault(struct mk_lab_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* A partition as the broker sees it now. */
-struct mk_lab_partition {
-  int32_t leader;  /* broker id, -1 if offline */
-  int32_t leader_epoch;
-  int64_t high_watermark;
-  int nreplicas;
-  struct {
-    int32_t broker;
-    int64_t log_end_offset;
-    bool in_isr;
-  } replicas[16];        /* replicas[0] is the preferred leader */
-  int32_t followers[16];  /* the replicas that are not the leader, nfollowers of them */
-  int nfollowers;
-};
+/* A partition as the broker sees it now (broker.h's mk_broker_partition_state). */
 int mk_lab_partition_state(struct mk_lab_ctx *ctx, const char *topic, int32_t partition,
-                           struct mk_lab_partition *out);
+                           struct mk_partition_state *out);
 /* Wait (polling every few ms) until the partition's high watermark reaches at least hw, at
  * most timeout_ms. Returns 0 or MK_ERR__TIMED_OUT (not a lab failure: no message). */
 int mk_lab_wait_hw(struct mk_lab_ctx *ctx, const char *topic, int32_t partition, int64_t hw,
                    int64_t timeout_ms);
 
 /* The records one replica holds, in offset order (a consumer's view when committed_only:
- * below the high watermark). Keys, values and headers are copied byte for byte, with a NUL
- * after them so that text prints as it is; NULL with len -1 for null. */
-struct mk_lab_bytes {
-  char *ptr;
-  int32_t len;
-};
-struct mk_lab_header {
-  struct mk_lab_bytes key, value;
-};
-struct mk_lab_record {
-  int64_t offset;
-  char *key;       /* key.ptr, for labs that only print text */
-  char *value;
-  struct mk_lab_bytes key_bytes, value_bytes;
-  int headers_count;
-  struct mk_lab_header *headers;
-};
-struct mk_lab_records {
-  struct mk_lab_record *v;
-  size_t n;
-};
-/* broker -1 = the current leader. Free with mk_lab_records_free. */
+ * below the high watermark), as broker.h's mk_broker_read_records copies them. broker -1 =
+ * the current leader. Free with mk_stored_records_free. */
 int mk_lab_read_records(struct mk_lab_ctx *ctx, const char *topic, int32_t partition,
-                        int32_t broker, bool committed_only, struct mk_lab_records *out);
-void mk_lab_records_free(struct mk_lab_records *r);
+                        int32_t broker, bool committed_only, struct mk_stored_records *out);
 /* How many records in r have this value. */
-int mk_lab_records_count_value(const struct mk_lab_records *r, const char *value);
+int mk_lab_records_count_value(const struct mk_stored_records *r, const char *value);
 /* Whether b holds exactly these len bytes (len -1: whether b is null); or this text. */
-bool mk_lab_bytes_equal(struct mk_lab_bytes b, const void *bytes, int32_t len);
-bool mk_lab_bytes_is(struct mk_lab_bytes b, const char *text);
+bool mk_lab_bytes_equal(struct mk_stored_bytes b, const void *bytes, int32_t len);
+bool mk_lab_bytes_is(struct mk_stored_bytes b, const char *text);
 
 /* ---- the producer ---------------------------------------------------------------------- */
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/properties.h"
 #include "producer/partitioner.h"
 #include "producer/producer_config.h"
 #include "producer/serializers.h"
@@ -888,173 +889,10 @@ int mk_producer_config_finish(struct mk_producer_config *cfg, struct mk_err *err
   return 0;
 }
 
-/* ---- .properties files ------------------------------------------------------------------ */
+/* ---- .properties files (common/properties.h reads them) ------------------------------- */
 
-/* A growable string. */
-struct text {
-  char *s;
-  size_t len, cap;
-  bool failed;
-};
-
-static void text_add(struct text *t, const char *p, size_t n) {
-  if (t->failed) return;
-  if (t->len + n + 1 > t->cap) {
-    size_t cap = t->cap ? t->cap : 128;
-    while (cap < t->len + n + 1) cap *= 2;
-    char *s = realloc(t->s, cap);
-    if (!s) {
-      t->failed = true;
-      return;
-    }
-    t->s = s;
-    t->cap = cap;
-  }
-  memcpy(t->s + t->len, p, n);
-  t->len += n;
-  t->s[t->len] = '\0';
-}
-
-static void text_add_utf8(struct text *t, uint32_t cp) {
-  char b[4];
-  size_t n;
-  if (cp < 0x80) {
-    b[0] = (char)cp, n = 1;
-  } else if (cp < 0x800) {
-    b[0] = (char)(0xc0 | cp >> 6), b[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
-  } else if (cp < 0x10000) {
-    b[0] = (char)(0xe0 | cp >> 12), b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    b[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
-  } else {
-    b[0] = (char)(0xf0 | cp >> 18), b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    b[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), b[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
-  }
-  text_add(t, b, n);
-}
-
-static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\f'; }
-
-/* Properties.loadConvert: undo the escapes in [p, e). Returns false for a malformed \uXXXX. */
-static bool unescape(const char *p, const char *e, struct text *out) {
-  uint32_t high = 0;  /* a pending UTF-16 high surrogate from \uD8xx */
-  text_add(out, "", 0);
-  while (p < e) {
-    char c = *p++;
-    if (c != '\\' || p == e) {
-      text_add(out, &c, 1);
-      continue;
-    }
-    c = *p++;
-    if (c == 'u') {
-      if (e - p < 4) return false;
-      uint32_t v = 0;
-      for (int i = 0; i < 4; i++) {
-        char h = *p++;
-        int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
-              : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
-        if (d < 0) return false;
-        v = v << 4 | (uint32_t)d;
-      }
-      if (v >= 0xd800 && v <= 0xdbff) {
-        high = v;
-        continue;
-      }
-      if (v >= 0xdc00 && v <= 0xdfff && high) v = 0x10000 + ((high - 0xd800) << 10) + (v - 0xdc00);
-      high = 0;
-      text_add_utf8(out, v);
-      continue;
-    }
-    char plain = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 'f' ? '\f' : c;
-    text_add(out, &plain, 1);
-  }
-  return true;
-}
-
-/* Split one logical line (continuations already joined) into key and value, the way
- * java.util.Properties.load does, and set it. */
-static int load_line(struct mk_producer_config *cfg, const char *line, size_t len,
-                     struct mk_err *err) {
-  const char *p = line, *e = line + len;
-  const char *k = p;
-  bool escaped = false, has_sep = false;
-  while (p < e) {  /* the key ends at an unescaped '=', ':' or blank */
-    char c = *p;
-    if (!escaped && (c == '=' || c == ':')) {
-      has_sep = true;
-      break;
-    }
-    if (!escaped && is_blank(c)) break;
-    escaped = c == '\\' && !escaped;
-    p++;
-  }
-  const char *ke = p;
-  if (p < e && has_sep) p++;
-  while (p < e && is_blank(*p)) p++;
-  if (!has_sep && p < e && (*p == '=' || *p == ':')) {
-    p++;
-    while (p < e && is_blank(*p)) p++;
-  }
-  struct text key = {0}, value = {0};
-  int rc = 0;
-  if (!unescape(k, ke, &key) || !unescape(p, e, &value))
-    rc = mk_err_set(err, MK_ERR__INVALID_ARG, "Malformed \\uxxxx encoding.");
-  else if (key.failed || value.failed)
-    rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory reading properties");
-  else
-    rc = mk_producer_config_set(cfg, key.s, value.s, err);
-  free(key.s);
-  free(value.s);
-  return rc;
-}
-
-static int load_into(struct mk_producer_config *cfg, const char *text, size_t len,
-                     const char *origin, struct mk_err *err) {
-  size_t pos = 0;
-  int line_no = 0;
-  struct text line = {0};
-  int rc = 0;
-  while (pos < len && !rc) {
-    line_no++;
-    int first_line = line_no;
-    while (pos < len && is_blank(text[pos])) pos++;
-    if (pos < len && (text[pos] == '#' || text[pos] == '!')) {  /* a comment line */
-      while (pos < len && text[pos] != '\n' && text[pos] != '\r') pos++;
-    } else {
-      line.len = 0;
-      text_add(&line, "", 0);
-      for (;;) {  /* one logical line: natural lines joined by a trailing odd backslash */
-        size_t start = pos;
-        while (pos < len && text[pos] != '\n' && text[pos] != '\r') pos++;
-        size_t end = pos, slashes = 0;
-        while (end - slashes > start && text[end - slashes - 1] == '\\') slashes++;
-        bool more = slashes % 2 == 1;
-        text_add(&line, text + start, end - start - (more ? 1 : 0));
-        if (!more || pos >= len) break;
-        if (text[pos] == '\r' && pos + 1 < len && text[pos + 1] == '\n') pos++;
-        pos++;
-        line_no++;
-        while (pos < len && is_blank(text[pos])) pos++;
-      }
-      if (line.failed) {
-        rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory reading properties");
-        break;
-      }
-      if (line.len > 0) {
-        struct mk_err inner = {0};
-        rc = load_line(cfg, line.s, line.len, &inner);
-        if (rc) {
-          size_t olen = strlen(origin);
-          mk_err_set(err, rc, "%s%s:%d: %s", olen > 40 ? "..." : "",
-                     olen > 40 ? origin + olen - 40 : origin, first_line, inner.msg);
-        }
-      }
-    }
-    /* the end of the natural line */
-    if (pos < len && text[pos] == '\r' && pos + 1 < len && text[pos + 1] == '\n') pos++;
-    if (pos < len) pos++;
-  }
-  free(line.s);
-  return rc;
+static int set_property(void *cfg, const char *key, const char *value, struct mk_err *err) {
+  return mk_producer_config_set(cfg, key, value, err);
 }
 
 int mk_producer_config_load_string(struct mk_producer_config *cfg, const char *text,
@@ -1062,7 +900,7 @@ int mk_producer_config_load_string(struct mk_producer_config *cfg, const char *t
   /* All or nothing: load into a copy, keep it only if every line was accepted. */
   struct mk_producer_config *tmp = mk_producer_config_dup(cfg);
   if (!tmp) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory reading properties");
-  int rc = load_into(tmp, text, len, origin ? origin : "<string>", err);
+  int rc = mk_properties_parse(text, len, origin, set_property, tmp, err);
   if (rc == 0) {
     struct mk_producer_config old = *cfg;
     *cfg = *tmp;
@@ -1074,24 +912,15 @@ int mk_producer_config_load_string(struct mk_producer_config *cfg, const char *t
 
 int mk_producer_config_load_file(struct mk_producer_config *cfg, const char *path,
                                  struct mk_err *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return mk_err_set(err, MK_ERR__INVALID_ARG, "cannot open producer config %.100s: %s", path,
-                      strerror(errno));
-  struct text buf = {0};
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && buf.len < (16u << 20))
-    text_add(&buf, chunk, n);
-  bool read_error = ferror(f) != 0;
-  fclose(f);
-  int rc;
-  if (read_error)
-    rc = mk_err_set(err, MK_ERR__INVALID_ARG, "cannot read producer config %.100s", path);
-  else if (buf.failed || buf.len >= (16u << 20))
-    rc = mk_err_set(err, MK_ERR__INVALID_ARG, "producer config %.100s is too large", path);
-  else
-    rc = mk_producer_config_load_string(cfg, buf.s ? buf.s : "", buf.len, path, err);
-  free(buf.s);
+  /* All or nothing, as load_string: parse into a copy. */
+  struct mk_producer_config *tmp = mk_producer_config_dup(cfg);
+  if (!tmp) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory reading properties");
+  int rc = mk_properties_parse_file(path, set_property, tmp, err);
+  if (rc == 0) {
+    struct mk_producer_config old = *cfg;
+    *cfg = *tmp;
+    *tmp = old;
+  }
+  mk_producer_config_free(tmp);
   return rc;
 }

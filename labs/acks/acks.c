@@ -29,7 +29,7 @@ static const struct mk_lab_param params[] = {
 static const char *const MODES[] = {"0", "1", "all"};
 
 static int lag_followers(struct mk_lab_ctx *ctx, const char *topic, int64_t ms) {
-  struct mk_lab_partition st;
+  struct mk_partition_state st;
   int rc = mk_lab_partition_state(ctx, topic, 0, &st);
   for (int i = 0; !rc && i < st.nfollowers; i++)
     rc = mk_lab_fault(ctx,
@@ -201,7 +201,7 @@ static int failover_one_mode(struct mk_lab_ctx *ctx, const char *mode, int recor
   if (!rc) rc = mk_lab_wait_hw(ctx, TOPIC, 0, half, 10000);
   /* The followers fall behind; the other half goes to the leader alone (for now). */
   if (!rc) rc = lag_followers(ctx, TOPIC, lag_ms);
-  struct mk_lab_partition before;
+  struct mk_partition_state before;
   if (!rc) rc = mk_lab_partition_state(ctx, TOPIC, 0, &before);
   if (rc) {
     mk_producer_close(p, 0);
@@ -222,8 +222,8 @@ static int failover_one_mode(struct mk_lab_ctx *ctx, const char *mode, int recor
   /* The old leader comes back as a follower and truncates what the new leader lacks. */
   if (!rc) rc = mk_lab_fault(ctx, "{\"action\": \"broker_up\", \"broker\": %d}", before.leader);
   mk_lab_sleep_ms(20);
-  struct mk_lab_partition after;
-  struct mk_lab_records log = {0};
+  struct mk_partition_state after;
+  struct mk_stored_records log = {0};
   if (!rc) rc = mk_lab_partition_state(ctx, TOPIC, 0, &after);
   if (!rc) rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log);
   mk_producer_close(p, 2000);
@@ -235,7 +235,7 @@ static int failover_one_mode(struct mk_lab_ctx *ctx, const char *mode, int recor
     if (mk_lab_records_count_value(&log, value) == 0) lost++;
   }
   mk_lab_sends_free(s);
-  mk_lab_records_free(&log);
+  mk_stored_records_free(&log);
   if (rc) return rc;
   if (draw) {
     char title[128];

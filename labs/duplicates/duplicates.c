@@ -70,7 +70,7 @@ static int one_run(struct mk_lab_ctx *ctx, const struct scenario *sc, int record
   if (rc) return mk_lab_fail(ctx, rc, "%s: the sends did not complete within 60 s", sc->row);
   mk_lab_timeline(ctx, mark, NULL);
 
-  struct mk_lab_records log;
+  struct mk_stored_records log;
   if ((rc = mk_lab_read_records(ctx, sc->topic, 0, -1, false, &log))) return rc;
   int distinct = 0;
   for (int i = 0; i < records; i++) {
@@ -83,7 +83,7 @@ static int one_run(struct mk_lab_ctx *ctx, const struct scenario *sc, int record
       ctx,
       "  the log of %s-0 holds %d records for %d sent; the callbacks said offset %lld for the first",
       sc->topic, in_log, records, (long long)first_offset);
-  mk_lab_records_free(&log);
+  mk_stored_records_free(&log);
   mk_lab_figure(ctx, sc->row, "sent", records);
   mk_lab_figure(ctx, sc->row, "failed", failed);
   mk_lab_figure(ctx, sc->row, "requests",

@@ -35,7 +35,7 @@ static const struct mk_lab_param params[] = {
 /* ---- reading the log back, header by header ------------------------------------------- */
 
 /* "name=value" for printing: text as "text", null as null, bytes in hex. */
-static void show_header(const struct mk_lab_header *h, char *buf, size_t size) {
+static void show_header(const struct mk_stored_header *h, char *buf, size_t size) {
   const uint8_t *v = (const uint8_t *)h->value.ptr;
   int32_t len = h->value.len;
   size_t n = (size_t)snprintf(buf, size, "%s=", h->key.ptr ? h->key.ptr : "");
@@ -51,7 +51,7 @@ static void show_header(const struct mk_lab_header *h, char *buf, size_t size) {
 }
 
 /* Whether record r carries exactly one header, key=value (text). */
-static bool only_header(const struct mk_lab_record *r, const char *key, const char *value) {
+static bool only_header(const struct mk_stored_record *r, const char *key, const char *value) {
   return r->headers_count == 1 && mk_lab_bytes_is(r->headers[0].key, key) &&
          mk_lab_bytes_is(r->headers[0].value, value);
 }
@@ -136,17 +136,17 @@ static int part_headers(struct mk_lab_ctx *ctx, int records) {
   mk_lab_sleep_ms(20);
   mk_lab_timeline(ctx, mark, NULL);
 
-  struct mk_lab_records log;
+  struct mk_stored_records log;
   if ((rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log))) return rc;
   int n = (int)log.n, intact = 0, kv_intact = 0;
   for (int i = 0; i < n; i++) {
-    const struct mk_lab_record *l = &log.v[i];
-    const struct mk_lab_header *h = l->headers;
+    const struct mk_stored_record *l = &log.v[i];
+    const struct mk_stored_header *h = l->headers;
     char key[32], value[32], trace[32];
     snprintf(key, sizeof key, "order-%d", i);
     snprintf(value, sizeof value, "payload-%d", i);
     snprintf(trace, sizeof trace, "t-%d", i);
-    kv_intact += mk_lab_bytes_is(l->key_bytes, key) && mk_lab_bytes_is(l->value_bytes, value);
+    kv_intact += mk_lab_bytes_is(l->key, key) && mk_lab_bytes_is(l->value, value);
     intact += l->headers_count == 4 && mk_lab_bytes_is(h[0].key, "trace-id") &&
               mk_lab_bytes_is(h[0].value, trace) && mk_lab_bytes_is(h[1].key, "origin") &&
               mk_lab_bytes_is(h[1].value, "lab-11") && mk_lab_bytes_is(h[2].key, "note") &&
@@ -160,10 +160,10 @@ static int part_headers(struct mk_lab_ctx *ctx, int records) {
       snprintf(line + strlen(line), sizeof line - strlen(line), "%s%s", k ? ", " : "", h);
     }
     mk_lab_say(ctx, "\n  the log, offset %lld: key \"%s\", value \"%s\", headers: %s",
-               (long long)log.v[0].offset, log.v[0].key ? log.v[0].key : "",
-               log.v[0].value ? log.v[0].value : "", line);
+               (long long)log.v[0].offset, log.v[0].key.ptr ? log.v[0].key.ptr : "",
+               log.v[0].value.ptr ? log.v[0].value.ptr : "", line);
   }
-  mk_lab_records_free(&log);
+  mk_stored_records_free(&log);
   mk_lab_figure(ctx, "headers", "sent", records);
   mk_lab_figure(ctx, "headers", "failed", s.failed);
   mk_lab_figure(ctx, "headers", "in log", n);
@@ -323,7 +323,7 @@ static int part_interceptors(struct mk_lab_ctx *ctx, int records, int fail_every
   mk_lab_sleep_ms(20);
   mk_lab_timeline(ctx, mark, NULL);
 
-  struct mk_lab_records log;
+  struct mk_stored_records log;
   if ((rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log))) goto out;
   int n = (int)log.n;
   /* Which records should lack the header: the flaky one's failing calls, in send order. */
@@ -336,7 +336,7 @@ static int part_interceptors(struct mk_lab_ctx *ctx, int records, int fail_every
     else
       enriched_ok += only_header(&log.v[i], "enriched-by", "flaky");
   }
-  mk_lab_records_free(&log);
+  mk_stored_records_free(&log);
   double p50 = mk_lab_percentile(counting->latency_ms, (size_t)counting->nlatency, 50);
   double max = mk_lab_percentile(counting->latency_ms, (size_t)counting->nlatency, 100);
   int on_send = atomic_load(&counting->on_send), on_ack = atomic_load(&counting->on_ack);

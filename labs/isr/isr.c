@@ -41,7 +41,7 @@ struct isr_run {
 
 /* The partition's ISR now, as "[0,1,2]", and its size. */
 static int isr_now(struct isr_run *r, char *text, size_t size) {
-  struct mk_lab_partition st;
+  struct mk_partition_state st;
   if (mk_lab_partition_state(r->ctx, TOPIC, 0, &st)) return -1;
   int n = 0;
   size_t len = (size_t)snprintf(text, size, "[");
@@ -264,7 +264,7 @@ static int run(struct mk_lab_ctx *ctx) {
       TOPIC, TOPIC, (long long)r.lag_ms);
   int rc = mk_lab_broker_start(ctx, broker_kv);
   if (!rc) rc = mk_lab_create_topic(ctx, TOPIC, 1, 3);
-  struct mk_lab_partition st;
+  struct mk_partition_state st;
   if (!rc) rc = mk_lab_partition_state(ctx, TOPIC, 0, &st);
   if (rc) return rc;
   if (st.nfollowers < 2)

@@ -111,12 +111,12 @@ static int one_run(struct mk_lab_ctx *ctx, const struct scenario *sc, int record
   mk_lab_timeline(ctx, mark, NULL);
 
   /* Read the log: a record is out of order if a later-numbered one came before it. */
-  struct mk_lab_records log;
+  struct mk_stored_records log;
   if ((rc = mk_lab_read_records(ctx, sc->topic, 0, -1, false, &log))) return rc;
   int highest = -1, out_of_order = 0, found = 0;
   char order[512] = "";
   for (size_t i = 0; i < log.n; i++) {
-    int k = number_of(log.v[i].value);
+    int k = number_of(log.v[i].value.ptr);
     if (k < 0) continue;
     found++;
     if (k < highest) out_of_order++;
@@ -125,7 +125,7 @@ static int one_run(struct mk_lab_ctx *ctx, const struct scenario *sc, int record
       snprintf(order + strlen(order), sizeof order - strlen(order), "%s%d", found > 1 ? " " : "",
                k);
   }
-  mk_lab_records_free(&log);
+  mk_stored_records_free(&log);
   mk_lab_say(ctx, "  the log, in offset order: %s", order);
   mk_lab_figure(ctx, sc->row, "sent", records);
   mk_lab_figure(ctx, sc->row, "in log", found);

@@ -424,7 +424,7 @@ static int part_fault(struct mk_lab_ctx *ctx, int records, int bad, bool retriab
     size_t mark = mk_lab_mark(ctx);
     double record_errors = 0;
     rc = run_mode(ctx, (enum mode)mode, topic, NULL, false, &m, &record_errors);
-    struct mk_lab_records log = {0};
+    struct mk_stored_records log = {0};
     if (!rc) rc = mk_lab_read_records(ctx, topic, 0, -1, false, &log);
     if (!rc) {
       int missing = 0;
@@ -446,7 +446,7 @@ static int part_fault(struct mk_lab_ctx *ctx, int records, int bad, bool retriab
             ctx, mark, "Fire and forget: what the trace saw (the application saw nothing):", focus);
       }
     }
-    mk_lab_records_free(&log);
+    mk_stored_records_free(&log);
     measured_free(&m);
     if (rc) return rc;
   }

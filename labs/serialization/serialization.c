@@ -149,11 +149,11 @@ static int part_builtins(struct mk_lab_ctx *ctx) {
       return mk_lab_fail(ctx, rc ? rc : f.error, "%s: %s", cases[i].serializer, f.msg);
     sent++;
   }
-  struct mk_lab_records log;
+  struct mk_stored_records log;
   if ((rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log))) return rc;
   int n = (int)log.n, exact = 0;
   for (int i = 0; i < n && i < NCASES; i++) {
-    struct mk_lab_bytes v = log.v[i].value_bytes;
+    struct mk_stored_bytes v = log.v[i].value;
     char got[64];
     hex((const uint8_t *)v.ptr, v.len, got, sizeof got);
     bool same = mk_lab_bytes_equal(v, cases[i].bytes, cases[i].len);
@@ -161,7 +161,7 @@ static int part_builtins(struct mk_lab_ctx *ctx) {
     mk_lab_say(ctx, "  %-18s %-8s -> %2d bytes: %-24s %s", cases[i].serializer, cases[i].shown,
                v.len, got, same ? "(Kafka's bytes)" : "(NOT Kafka's bytes)");
   }
-  mk_lab_records_free(&log);
+  mk_stored_records_free(&log);
   mk_lab_figure(ctx, "built-ins", "sent", sent);
   mk_lab_figure(ctx, "built-ins", "in log", n);
   mk_lab_figure(ctx, "built-ins", "exact bytes", exact);
@@ -291,20 +291,20 @@ static int part_custom(struct mk_lab_ctx *ctx, int records) {
   }
   mk_lab_sleep_ms(20);
   mk_lab_timeline(ctx, mark, NULL);
-  struct mk_lab_records log;
+  struct mk_stored_records log;
   if ((rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log))) goto out;
   int n = (int)log.n, intact = 0, decoded = 0;
   for (int i = 0; i < n && i < records && i < 4096; i++) {
-    intact += mk_lab_bytes_is(log.v[i].value_bytes, st->produced[i]);
-    const char *text = log.v[i].value ? log.v[i].value : "";
+    intact += mk_lab_bytes_is(log.v[i].value, st->produced[i]);
+    const char *text = log.v[i].value.ptr ? log.v[i].value.ptr : "";
     struct point back;
     decoded += sscanf(text, "{\"x\":%d,\"y\":%d}", &back.x, &back.y) == 2 && back.x == i &&
                back.y == -2 * i;
   }
   if (n > 1)
     mk_lab_say(ctx, "\n  the log, offset 1: %s (%d bytes of text, no schema, no type name)",
-               log.v[1].value ? log.v[1].value : "", log.v[1].value_bytes.len);
-  mk_lab_records_free(&log);
+               log.v[1].value.ptr ? log.v[1].value.ptr : "", log.v[1].value.len);
+  mk_stored_records_free(&log);
   mk_lab_figure(ctx, "custom", "sent", records);
   mk_lab_figure(ctx, "custom", "send errors", send_errors);
   mk_lab_figure(ctx, "custom", "serialized", st->calls);
@@ -367,10 +367,10 @@ static int part_error(struct mk_lab_ctx *ctx) {
   mk_lab_timeline(ctx, mark, "The bad send:");
   int after_rc = send_one(p, TOPIC, -1, mk_value_string("c"), mk_value_int(43), &after);
   mk_producer_close(p, 5000);
-  struct mk_lab_records log;
+  struct mk_stored_records log;
   int read_rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log);
   int n = (int)log.n;
-  mk_lab_records_free(&log);
+  mk_stored_records_free(&log);
   pthread_mutex_destroy(&good.lock);
   pthread_mutex_destroy(&bad.lock);
   pthread_mutex_destroy(&after.lock);

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker/cluster.h"
+#include "broker/broker.h"
 #include "common/clock.h"
 #include "labs/lab.h"
 
@@ -355,7 +355,7 @@ static int brokers_down(struct mk_lab_ctx *ctx, int64_t block_ms, int64_t delive
   int rc = mk_lab_broker_start(ctx, NULL); /* a fresh cluster: only this part's topic */
   if (!rc) rc = mk_lab_create_topic(ctx, TOPIC, 3, 3);
   if (rc) return rc;
-  int brokers = mk_lab_broker(ctx)->cfg.brokers;
+  int brokers = mk_broker_count(mk_lab_broker(ctx));
   mk_lab_say(
       ctx,
       "A fresh cluster, topic \"%s\" (3 partitions). One record goes through, so the\n"

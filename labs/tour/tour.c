@@ -230,11 +230,11 @@ static int idea_lost_response(struct mk_lab_ctx *ctx, struct mk_producer *p) {
     return mk_lab_fail(ctx, rc ? rc : one.error, "idea 5: the send did not succeed");
   mk_lab_sleep_ms(20);
   mk_lab_timeline(ctx, mark, "A lost response, a retry, and the broker recognising it:");
-  struct mk_lab_records recs;
+  struct mk_stored_records recs;
   rc = mk_lab_read_records(ctx, TOPIC, one.partition, -1, false, &recs);
   if (rc) return rc;
   int copies = mk_lab_records_count_value(&recs, "exactly-once");
-  mk_lab_records_free(&recs);
+  mk_stored_records_free(&recs);
   int retries = mk_lab_count(ctx, mark, "producer", "retry", TOPIC);
   int recognised = mk_lab_count(ctx, mark, "broker", "duplicate", TOPIC);
   mk_lab_figure(ctx, "lost response", "retries", retries);

@@ -55,8 +55,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "broker/broker.h"
-#include "broker/cluster.h"
-#include "broker/network.h"
+/* Some checks look inside the broker (connections, stored batches): internal headers. */
+#include "broker/broker_internal.h"
 #include "protocol/api.h"
 #include "protocol/compression.h"
 #include "protocol/frame.h"
@@ -552,26 +552,13 @@ static void expect_error(int16_t got, int16_t want, const char *what) {
 
 /* ---- broker state, read on its loop ------------------------------------------------------- */
 
-struct leo_query {
-  const char *topic;
-  int32_t partition;
-  int64_t leo;  /* out: the leader's log end offset, or -1 */
-};
-
-static void read_leo(struct mk_broker *b, void *arg) {
-  struct leo_query *q = arg;
-  struct mk_partition *p = mk_cluster_partition(mk_cluster_find_topic(b, mk_str_of(q->topic)),
-                                                q->partition);
-  struct mk_replica *leader = p ? mk_partition_leader(p) : NULL;
-  q->leo = leader ? leader->log.log_end_offset : -1;
-}
-
 /* RAW_TOPIC's log end offset for a partition: what a refused Produce must not move. */
 static int64_t raw_leo(int32_t partition) {
-  struct leo_query q = {RAW_TOPIC, partition, -1};
-  assert_int_equal(mk_broker_call(broker, read_leo, &q), 0);
-  assert_true(q.leo >= 0);
-  return q.leo;
+  struct mk_partition_state st = test_broker_state(broker, RAW_TOPIC, partition);
+  for (int r = 0; r < st.nreplicas; r++)
+    if (st.replicas[r].broker == st.leader) return st.replicas[r].log_end_offset;
+  fail_msg("%s-%d has no leader", RAW_TOPIC, partition);
+  return -1;
 }
 
 /* A Produce that must be refused with `want`, sent to broker `node` (usually the partition's
@@ -587,13 +574,6 @@ static void expect_produce_refused(int node, int16_t version, int16_t acks, int3
   conn_close(&c);
 }
 
-
-static void create_topics(struct mk_broker *b, void *arg) {
-  int *rc = arg;
-  struct mk_err err = {0};
-  rc[0] = mk_cluster_create_topic(b, mk_str_of(GOOD_TOPIC), NPARTITIONS, NBROKERS, NULL, &err);
-  rc[1] = mk_cluster_create_topic(b, mk_str_of(RAW_TOPIC), NPARTITIONS, NBROKERS, NULL, &err);
-}
 
 /* Ask broker 0 for topic's leaders with Metadata v9. */
 static void find_leaders(const char *topic, int32_t leaders[NPARTITIONS]) {
@@ -759,9 +739,10 @@ static int group_setup(void **state) {
   char max[16];
   snprintf(max, sizeof max, "%d", MESSAGE_MAX_BYTES);
   if (test_broker_start(&broker, "message.max.bytes", max, NULL)) return -1;
-  int rc[2] = {-1, -1};
-  if (mk_broker_call(broker, create_topics, rc) || rc[0] || rc[1]) {
-    fprintf(stderr, "cannot create the topics: %d %d\n", rc[0], rc[1]);
+  struct mk_err err = {0};
+  if (mk_broker_create_topic(broker, GOOD_TOPIC, NPARTITIONS, NBROKERS, NULL, &err) ||
+      mk_broker_create_topic(broker, RAW_TOPIC, NPARTITIONS, NBROKERS, NULL, &err)) {
+    fprintf(stderr, "cannot create the topics: %s\n", err.msg);
     return -1;
   }
   find_leaders(RAW_TOPIC, raw_leader);
@@ -1048,7 +1029,7 @@ static void probe_conn(struct mk_broker *b, void *arg) {
   struct conn_probe *q = arg;
   q->found = false;
   q->queued = 0;
-  for (struct mk_conn *c = b->nodes[q->node].conns; c; c = c->next) {
+  for (struct mk_conn *c = b->listeners[q->node].conns; c; c = c->next) {
     if (strcmp(c->peer, q->peer) != 0) continue;
     q->found = true;
     q->queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
@@ -1547,7 +1528,7 @@ struct stored_check {
 
 static void check_last_stored_batch(struct mk_broker *b, void *arg) {
   struct stored_check *q = arg;
-  struct mk_partition *p = mk_cluster_partition(mk_cluster_find_topic(b, mk_str_of(RAW_TOPIC)),
+  struct mk_partition *p = mk_cluster_partition(mk_cluster_find_topic(&b->cluster, mk_str_of(RAW_TOPIC)),
                                                 q->partition);
   const struct mk_log *log = &mk_partition_leader(p)->log;
   struct mk_record_batch parsed;
@@ -1620,7 +1601,7 @@ struct scan {
 
 static void scan_good_topic(struct mk_broker *b, void *arg) {
   struct scan *s = arg;
-  struct mk_topic *t = mk_cluster_find_topic(b, mk_str_of(GOOD_TOPIC));
+  struct mk_topic *t = mk_cluster_find_topic(&b->cluster, mk_str_of(GOOD_TOPIC));
   for (int32_t p = 0; t && p < t->npartitions; p++) {
     const struct mk_log *log = &mk_partition_leader(&t->partitions[p])->log;
     s->leo_sum += log->log_end_offset;

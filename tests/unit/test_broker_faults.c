@@ -17,7 +17,6 @@
 #include <cmocka.h>
 
 #include "broker/broker.h"
-#include "broker/cluster.h"
 #include "protocol/api.h"
 #include "protocol/messages/produce.h"
 #include "tests/support/raw_client.h"
@@ -43,53 +42,29 @@ static int teardown(void **state) {
   return 0;
 }
 
-struct part_state {
-  const char *topic;
-  int32_t leader, leader_epoch, isr;
-  int64_t hw, leader_leo;
-  int32_t followers[2];
-};
+/* Partition 0 of topic now (through broker.h). */
+static struct mk_partition_state state_of(const char *topic) {
+  return test_broker_state(broker, topic, 0);
+}
 
-static void read_state(struct mk_broker *b, void *arg) {
-  struct part_state *s = arg;
-  struct mk_partition *p = mk_cluster_partition(mk_cluster_find_topic(b, mk_str_of(s->topic)), 0);
-  struct mk_replica *leader = mk_partition_leader(p);
-  s->leader = p->leader;
-  s->leader_epoch = p->leader_epoch;
-  s->isr = mk_partition_isr_count(p);
-  s->hw = p->high_watermark;
-  s->leader_leo = leader ? leader->log.log_end_offset : -1;
+static int isr_size(struct mk_partition_state s) {
   int n = 0;
-  for (int r = 0; r < p->nreplicas && n < 2; r++)
-    if (p->replicas[r].broker_id != p->leader) s->followers[n++] = p->replicas[r].broker_id;
+  for (int r = 0; r < s.nreplicas; r++) n += s.replicas[r].in_isr;
+  return n;
 }
 
-static struct part_state state_of(const char *topic) {
-  struct part_state s = {.topic = topic};
-  assert_int_equal(mk_broker_call(broker, read_state, &s), 0);
-  return s;
-}
-
-static void create_on_loop(struct mk_broker *b, void *arg) {
-  struct mk_err err = {0};
-  assert_int_equal(mk_cluster_create_topic(b, mk_str_of(arg), 1, 3, NULL, &err), 0);
+static int64_t leader_leo(struct mk_partition_state s) {
+  for (int r = 0; r < s.nreplicas; r++)
+    if (s.replicas[r].broker == s.leader) return s.replicas[r].log_end_offset;
+  return -1;
 }
 
 /* A 3-replica topic with one partition; returns its state. */
-static struct part_state create_topic(const char *name) {
-  assert_int_equal(mk_broker_call(broker, create_on_loop, (void *)name), 0);
-  return state_of(name);
+static struct mk_partition_state create_topic(const char *name) {
+  return test_broker_create_topic(broker, name, 1, 3, NULL);
 }
 
-static void fault(const char *fmt, ...) {
-  char json[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(json, sizeof json, fmt, ap);
-  va_end(ap);
-  struct mk_err err = {0};
-  if (mk_broker_fault(broker, json, NULL, &err)) fail_msg("fault %s: %s", json, err.msg);
-}
+#define fault(...) test_broker_fault(broker, __VA_ARGS__)
 
 static int fault_error(const char *json, struct mk_err *err) {
   return mk_broker_fault(broker, json, NULL, err);
@@ -118,44 +93,44 @@ static int64_t now_ms(void) {
 /* Wait (bounded) until the partition's ISR has n members. */
 static void wait_isr(const char *topic, int32_t n, int max_ms) {
   int64_t until = now_ms() + max_ms;
-  while (state_of(topic).isr != n && now_ms() < until) usleep(20000);
-  assert_int_equal(state_of(topic).isr, n);
+  while (isr_size(state_of(topic)) != n && now_ms() < until) usleep(20000);
+  assert_int_equal(isr_size(state_of(topic)), n);
 }
 
 /* ---- the ISR --------------------------------------------------------------------------- */
 
 static void test_paused_followers_leave_the_isr_and_acks_all_is_refused(void **state) {
   (void)state;
-  struct part_state s = create_topic("isr");
+  struct mk_partition_state s = create_topic("isr");
   struct raw_client c;
   connect_to(&c, s.leader);
   assert_int_equal(produce(&c, "isr", -1, 2, -1, -1), 0);
   fault("{\"action\":\"follower_pause\",\"topic\":\"isr\",\"partition\":0,\"broker\":%d}", s.followers[0]);
   fault("{\"action\":\"follower_pause\",\"topic\":\"isr\",\"partition\":0,\"broker\":%d}", s.followers[1]);
   assert_int_equal(produce(&c, "isr", 1, 2, -1, -1), 0);  /* acks=1: the leader alone is enough */
-  assert_int_equal(state_of("isr").hw, 2);                /* ...but the HW waits for the ISR */
+  assert_int_equal(state_of("isr").high_watermark, 2);                /* ...but the HW waits for the ISR */
   wait_isr("isr", 1, LAG_MAX_MS * 3);                     /* both fell behind too long */
-  assert_int_equal(state_of("isr").hw, 4);                /* the ISR is the leader: HW moves */
+  assert_int_equal(state_of("isr").high_watermark, 4);                /* the ISR is the leader: HW moves */
   assert_int_equal(produce(&c, "isr", -1, 1, -1, -1), MK_ERR_NOT_ENOUGH_REPLICAS);
   assert_int_equal(produce(&c, "isr", 1, 1, -1, -1), 0);
   fault("{\"action\":\"follower_resume\",\"topic\":\"isr\",\"partition\":0,\"broker\":%d}", s.followers[0]);
   fault("{\"action\":\"follower_resume\",\"topic\":\"isr\",\"partition\":0,\"broker\":%d}", s.followers[1]);
-  assert_int_equal(state_of("isr").isr, 3);               /* caught up: back at once */
+  assert_int_equal(isr_size(state_of("isr")), 3);               /* caught up: back at once */
   assert_int_equal(produce(&c, "isr", -1, 1, -1, -1), 0);
-  assert_int_equal(state_of("isr").hw, 6);
+  assert_int_equal(state_of("isr").high_watermark, 6);
   raw_client_close(&c);
 }
 
 static void test_waiting_acks_all_gets_not_enough_replicas_after_append(void **state) {
   (void)state;
-  struct part_state s = create_topic("after-append");
+  struct mk_partition_state s = create_topic("after-append");
   fault("{\"action\":\"follower_pause\",\"topic\":\"after-append\",\"partition\":0,\"broker\":%d}", s.followers[0]);
   fault("{\"action\":\"follower_pause\",\"topic\":\"after-append\",\"partition\":0,\"broker\":%d}", s.followers[1]);
   struct raw_client c;
   connect_to(&c, s.leader);
   /* Appended with a full ISR, then the ISR shrinks under the waiting request. */
   assert_int_equal(produce(&c, "after-append", -1, 1, -1, -1), MK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
-  assert_int_equal(state_of("after-append").leader_leo, 1);  /* the record was appended */
+  assert_int_equal(leader_leo(state_of("after-append")), 1);  /* the record was appended */
   raw_client_close(&c);
 }
 
@@ -163,7 +138,7 @@ static void test_waiting_acks_all_gets_not_enough_replicas_after_append(void **s
 
 static void test_acks_1_loses_acknowledged_records_when_the_leader_dies(void **state) {
   (void)state;
-  struct part_state s = create_topic("acks1");
+  struct mk_partition_state s = create_topic("acks1");
   /* Slow followers that still count as in sync (1000 ms < replica.lag.time.max.ms). */
   fault("{\"action\":\"follower_lag\",\"topic\":\"acks1\",\"partition\":0,\"broker\":%d,\"ms\":1000}", s.followers[0]);
   fault("{\"action\":\"follower_lag\",\"topic\":\"acks1\",\"partition\":0,\"broker\":%d,\"ms\":1000}", s.followers[1]);
@@ -174,21 +149,21 @@ static void test_acks_1_loses_acknowledged_records_when_the_leader_dies(void **s
   assert_int_equal(acked, 50);
   raw_client_close(&c);
   fault("{\"action\":\"broker_down\",\"broker\":%d}", s.leader);  /* before any follower copied */
-  struct part_state after = state_of("acks1");
+  struct mk_partition_state after = state_of("acks1");
   assert_true(after.leader >= 0 && after.leader != s.leader);
   assert_int_equal(after.leader_epoch, s.leader_epoch + 1);
-  assert_int_equal(after.leader_leo, 0);  /* all 50 acknowledged records are gone */
+  assert_int_equal(leader_leo(after), 0);  /* all 50 acknowledged records are gone */
   /* The old leader comes back as a follower and truncates its log to the new leader's. */
   fault("{\"action\":\"broker_up\",\"broker\":%d}", s.leader);
   fault("{\"action\":\"follower_lag\",\"broker\":%d,\"ms\":0}", s.followers[0]);
   fault("{\"action\":\"follower_lag\",\"broker\":%d,\"ms\":0}", s.followers[1]);
   wait_isr("acks1", 3, 2000);
-  assert_int_equal(state_of("acks1").hw, 0);
+  assert_int_equal(state_of("acks1").high_watermark, 0);
 }
 
 static void test_acks_all_loses_nothing_acknowledged_when_the_leader_dies(void **state) {
   (void)state;
-  struct part_state s = create_topic("acksall");
+  struct mk_partition_state s = create_topic("acksall");
   fault("{\"action\":\"follower_lag\",\"topic\":\"acksall\",\"partition\":0,\"broker\":%d,\"ms\":300}", s.followers[0]);
   fault("{\"action\":\"follower_lag\",\"topic\":\"acksall\",\"partition\":0,\"broker\":%d,\"ms\":300}", s.followers[1]);
   struct raw_client c;
@@ -214,9 +189,9 @@ static void test_acks_all_loses_nothing_acknowledged_when_the_leader_dies(void *
   raw_client_close(&c);
   mk_writer_free(&w);
   assert_int_equal(acked, 30);
-  struct part_state after = state_of("acksall");
+  struct mk_partition_state after = state_of("acksall");
   assert_true(after.leader >= 0 && after.leader != s.leader);
-  assert_true(after.leader_leo >= 30);  /* every acknowledged record survived */
+  assert_true(leader_leo(after) >= 30);  /* every acknowledged record survived */
   fault("{\"action\":\"broker_up\",\"broker\":%d}", s.leader);
 }
 
@@ -224,7 +199,7 @@ static void test_acks_all_loses_nothing_acknowledged_when_the_leader_dies(void *
 
 static void test_lost_response_duplicates_without_idempotence_only(void **state) {
   (void)state;
-  struct part_state s = create_topic("dups");
+  struct mk_partition_state s = create_topic("dups");
   struct raw_client c;
   connect_to(&c, s.leader);
   fault("{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,\"mode\":\"close\"}");
@@ -232,7 +207,7 @@ static void test_lost_response_duplicates_without_idempotence_only(void **state)
   raw_client_close(&c);
   connect_to(&c, s.leader);
   assert_int_equal(produce(&c, "dups", -1, 5, -1, -1), 0);  /* the retry */
-  assert_int_equal(state_of("dups").leader_leo, 10);        /* appended twice: a duplicate */
+  assert_int_equal(leader_leo(state_of("dups")), 10);        /* appended twice: a duplicate */
 
   fault("{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,\"mode\":\"close\"}");
   assert_int_equal(produce(&c, "dups", -1, 5, 900, 0), -1000);
@@ -245,7 +220,7 @@ static void test_lost_response_duplicates_without_idempotence_only(void **state)
   assert_non_null(r);
   assert_int_equal(r->error_code, 0);
   assert_int_equal(r->base_offset, 10);               /* the original offset */
-  assert_int_equal(state_of("dups").leader_leo, 15);  /* appended once */
+  assert_int_equal(leader_leo(state_of("dups")), 15);  /* appended once */
   mk_writer_free(&w);
   raw_client_close(&c);
 }
@@ -254,7 +229,7 @@ static void test_lost_response_duplicates_without_idempotence_only(void **state)
 
 static void test_error_fault_answers_then_disarms(void **state) {
   (void)state;
-  struct part_state s = create_topic("errors");
+  struct mk_partition_state s = create_topic("errors");
   struct raw_client c;
   connect_to(&c, s.leader);
   fault("{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\",\"count\":2,"
@@ -262,13 +237,13 @@ static void test_error_fault_answers_then_disarms(void **state) {
   assert_int_equal(produce(&c, "errors", 1, 1, -1, -1), MK_ERR_NOT_LEADER_OR_FOLLOWER);
   assert_int_equal(produce(&c, "errors", 1, 1, -1, -1), MK_ERR_NOT_LEADER_OR_FOLLOWER);
   assert_int_equal(produce(&c, "errors", 1, 1, -1, -1), 0);
-  assert_int_equal(state_of("errors").leader_leo, 1);  /* refused requests appended nothing */
+  assert_int_equal(leader_leo(state_of("errors")), 1);  /* refused requests appended nothing */
   raw_client_close(&c);
 }
 
 static void test_delay_fault_holds_the_response(void **state) {
   (void)state;
-  struct part_state s = create_topic("slow");
+  struct mk_partition_state s = create_topic("slow");
   struct raw_client c;
   connect_to(&c, s.leader);
   fault("{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":300,\"count\":1}");
@@ -283,26 +258,26 @@ static void test_delay_fault_holds_the_response(void **state) {
 
 static void test_elect_leader_moves_leadership_and_bumps_the_epoch(void **state) {
   (void)state;
-  struct part_state s = create_topic("elect");
+  struct mk_partition_state s = create_topic("elect");
   struct raw_client c;
   connect_to(&c, s.leader);
   assert_int_equal(produce(&c, "elect", -1, 3, -1, -1), 0);
   fault("{\"action\":\"elect_leader\",\"topic\":\"elect\",\"partition\":0,\"broker\":%d}", s.followers[0]);
-  struct part_state after = state_of("elect");
+  struct mk_partition_state after = state_of("elect");
   assert_int_equal(after.leader, s.followers[0]);
   assert_int_equal(after.leader_epoch, s.leader_epoch + 1);
-  assert_int_equal(after.leader_leo, 3);
+  assert_int_equal(leader_leo(after), 3);
   assert_int_equal(produce(&c, "elect", 1, 1, -1, -1), MK_ERR_NOT_LEADER_OR_FOLLOWER);
   raw_client_close(&c);
   connect_to(&c, after.leader);
   assert_int_equal(produce(&c, "elect", -1, 1, -1, -1), 0);
-  assert_int_equal(state_of("elect").hw, 4);
+  assert_int_equal(state_of("elect").high_watermark, 4);
   raw_client_close(&c);
 }
 
 static void test_bad_faults_are_refused_with_reasons(void **state) {
   (void)state;
-  struct part_state s = create_topic("bad");
+  struct mk_partition_state s = create_topic("bad");
   struct mk_err err = {0};
   assert_int_equal(fault_error("{\"action\":\"crash\"}", &err), MK_ERR__INVALID_ARG);
   assert_non_null(strstr(err.msg, "unknown action"));

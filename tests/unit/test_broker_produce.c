@@ -10,13 +10,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
 
 #include "broker/broker.h"
-#include "broker/cluster.h"
 #include "protocol/api.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/messages/find_coordinator.h"
@@ -30,31 +30,14 @@ static struct mk_broker *broker;
 
 /* ---- set-up: one broker for the whole file; each test makes its own topic ------------------ */
 
-struct create_args {
-  const char *name;
-  int32_t partitions, replication;
-  int64_t retention_bytes;
-  int32_t leader;  /* out: partition 0's leader */
-};
-
-static void create_on_loop(struct mk_broker *b, void *arg) {
-  struct create_args *a = arg;
-  struct mk_topic *t;
-  struct mk_err err = {0};
-  if (mk_cluster_create_topic(b, mk_str_of(a->name), a->partitions, a->replication, &t, &err)) {
-    a->leader = -1;
-    return;
-  }
-  t->config.retention_bytes = a->retention_bytes;
-  a->leader = t->partitions[0].leader;
-}
-
 /* Create a topic and return the port of partition 0's leader. */
 static int create_topic(const char *name, int32_t replication, int64_t retention_bytes) {
-  struct create_args a = {name, 1, replication, retention_bytes, -1};
-  assert_int_equal(mk_broker_call(broker, create_on_loop, &a), 0);
-  assert_true(a.leader >= 0);
-  return mk_broker_port(broker, a.leader);
+  char retention[48];
+  snprintf(retention, sizeof retention, "retention.bytes=%lld", (long long)retention_bytes);
+  const char *configs[] = {retention, NULL};
+  struct mk_partition_state st =
+      test_broker_create_topic(broker, name, 1, replication, retention_bytes >= 0 ? configs : NULL);
+  return mk_broker_port(broker, st.leader);
 }
 
 static int setup(void **state) {
@@ -312,13 +295,6 @@ static void test_retention_bytes_drops_the_oldest_batches(void **state) {
   raw_client_close(&c);
 }
 
-static void create_throttled_on_loop(struct mk_broker *b, void *arg) {
-  struct mk_topic *t;
-  struct mk_err err = {0};
-  *(int *)arg = mk_cluster_create_topic(b, mk_str_of("throttled"), 1, 1, &t, &err) == 0
-                    ? mk_broker_port(b, t->partitions[0].leader) : -1;
-}
-
 /* quota.producer.default (quota.h): a client over it is told how long to pause, and the
  * broker reads nothing more from its connection for that long (KIP-219), so even a client
  * that ignores the throttle time waits it out. */
@@ -326,8 +302,7 @@ static void test_a_client_over_its_produce_quota_is_paused(void **state) {
   (void)state;
   struct mk_broker *b;
   assert_int_equal(test_broker_start(&b, "quota.producer.default", "5000", NULL), 0);
-  int port = -1;
-  assert_int_equal(mk_broker_call(b, create_throttled_on_loop, &port), 0);
+  int port = mk_broker_port(b, test_broker_create_topic(b, "throttled", 1, 1, NULL).leader);
   assert_true(port > 0);
   struct raw_client c;
   assert_int_equal(raw_client_connect(&c, port), 0);

@@ -42,7 +42,6 @@
 
 #include <cmocka.h>
 
-#include "broker/cluster.h"
 #include "labs/lab.h"
 #include "labs/timeline.h"
 #include "protocol/murmur2.h"
@@ -384,9 +383,9 @@ static int settings_probe(struct mk_lab_ctx *ctx) {
   mk_lab_figure(ctx, "producer", "acks", cfg->acks);
   mk_lab_figure(ctx, "producer", "compression.type", cfg->compression_type);
   mk_producer_config_free(cfg);
-  struct mk_broker *b = mk_lab_broker(ctx);
-  mk_lab_figure(ctx, "broker", "min.insync.replicas", b->cfg.min_insync_replicas);
-  mk_lab_figure(ctx, "broker", "brokers", b->cfg.brokers);
+  const struct mk_broker_config *b = mk_broker_config(mk_lab_broker(ctx));
+  mk_lab_figure(ctx, "broker", "min.insync.replicas", b->min_insync_replicas);
+  mk_lab_figure(ctx, "broker", "brokers", b->brokers);
   mk_lab_figure(ctx, "user", "linger.ms set", mk_lab_user_set(ctx, "linger.ms"));
   return 0;
 }

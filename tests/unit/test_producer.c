@@ -42,8 +42,6 @@
 #include <librdkafka/rdkafka.h>
 
 #include "broker/broker.h"
-#include "broker/cluster.h"
-#include "broker/faults.h"
 #include "common/trace.h"
 #include "producer/producer.h"
 #include "producer/producer_config.h"
@@ -84,11 +82,6 @@ static int setup_test(void **state) {
   return 0;
 }
 
-static void clear_faults_on_loop(struct mk_broker *b, void *arg) {
-  (void)arg;
-  mk_faults_clear(b);
-}
-
 static int teardown_test(void **state) {
   (void)state;
   if (producer) mk_producer_close(producer, 0);
@@ -99,7 +92,7 @@ static int teardown_test(void **state) {
     mk_broker_free(own_broker);
     own_broker = NULL;
   }
-  mk_broker_call(broker, clear_faults_on_loop, NULL);
+  mk_broker_clear_faults(broker);
   return 0;
 }
 
@@ -110,40 +103,15 @@ struct topic_info {
   int32_t followers[2];  /* partition 0's other replicas */
 };
 
-static void create_on_loop(struct mk_broker *b, void *arg) {
-  struct topic_info *t = arg;
-  struct mk_topic *topic;
-  struct mk_err err = {0};
-  t->leader = -1;
-  if (mk_cluster_create_topic(b, mk_str_of(t->name), t->partitions, t->replication, &topic, &err))
-    return;
-  struct mk_partition *p = &topic->partitions[0];
-  t->leader = p->leader;
-  int n = 0;
-  for (int r = 0; r < p->nreplicas && n < 2; r++)
-    if (p->replicas[r].broker_id != p->leader) t->followers[n++] = p->replicas[r].broker_id;
-}
-
 static struct topic_info create_topic(struct mk_broker *b, const char *name, int32_t partitions,
                                       int32_t replication) {
-  struct topic_info t = {name, partitions, replication, -1, {-1, -1}};
-  assert_int_equal(mk_broker_call(b, create_on_loop, &t), 0);
-  assert_true(t.leader >= 0);
+  struct mk_partition_state st = test_broker_create_topic(b, name, partitions, replication, NULL);
+  struct topic_info t = {name, partitions, replication, st.leader, {-1, -1}};
+  for (int i = 0; i < st.nfollowers && i < 2; i++) t.followers[i] = st.followers[i];
   return t;
 }
 
-static void fault(struct mk_broker *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fault(struct mk_broker *b, const char *fmt, ...) {
-  char json[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(json, sizeof json, fmt, ap);
-  va_end(ap);
-  struct mk_err err = {0};
-  if (mk_broker_fault(b, json, NULL, &err)) fail_msg("fault %s: %s", json, err.msg);
-}
-
-/* ---- reading a partition's log on the broker loop --------------------------------------- */
+/* ---- reading a partition's log ------------------------------------------------------------ */
 
 struct logged {
   int64_t offset;
@@ -168,56 +136,45 @@ struct log_view {
   struct logged *records;  /* the leader's log, oldest first */
 };
 
-static void copy_bytes(char *dst, size_t cap, int *len, struct mk_bytes b) {
+static void copy_bytes(char *dst, size_t cap, int *len, struct mk_stored_bytes b) {
   *len = b.len;
   size_t n = b.len < 0 ? 0 : (size_t)b.len < cap - 1 ? (size_t)b.len : cap - 1;
   if (n) memcpy(dst, b.ptr, n);
   dst[n] = 0;
 }
 
-static void read_log_on_loop(struct mk_broker *b, void *arg) {
-  struct log_view *v = arg;
-  struct mk_topic *t = mk_cluster_find_topic(b, mk_str_of(v->topic));
-  struct mk_partition *p = t ? mk_cluster_partition(t, v->partition) : NULL;
-  struct mk_replica *r = p ? mk_partition_leader(p) : NULL;
-  v->leader = p ? p->leader : -1;
-  if (!r) return;
-  v->high_watermark = p->high_watermark;
-  size_t total = 0;
-  for (size_t i = 0; i < r->log.count; i++) total += (size_t)mk_log_batch(&r->log, i)->records_count;
-  v->records = calloc(total ? total : 1, sizeof *v->records);
-  for (size_t i = 0; i < r->log.count && v->records; i++) {
-    struct mk_batch *mb = mk_log_batch(&r->log, i);
-    struct mk_record_batch parsed;
-    mk_batch_parsed(mb, &parsed);
-    struct mk_record_reader rr;
-    struct mk_err err = {0};
-    if (mk_record_reader_init(&rr, &parsed, 64 << 20, &err)) continue;
-    struct mk_record rec;
-    while ((size_t)v->count < total && mk_record_reader_next(&rr, &rec, &err) == 0) {
-      struct logged *l = &v->records[v->count++];
-      l->offset = mb->base_offset + rec.offset_delta;
-      l->producer_id = mb->producer_id;
-      l->producer_epoch = mb->producer_epoch;
-      l->sequence = mb->base_sequence < 0 ? -1 : mb->base_sequence + rec.offset_delta;
-      copy_bytes(l->key, sizeof l->key, &l->key_len, rec.key);
-      copy_bytes(l->value, sizeof l->value, &l->value_len, rec.value);
-      l->headers_count = rec.headers_count;
-      for (int h = 0; h < rec.headers_count && h < 4; h++) {
-        struct mk_record_header hd;
-        if (mk_record_next_header(&rec, &hd, &err)) break;
-        copy_bytes(l->headers[h].key, sizeof l->headers[h].key, &l->headers[h].key_len, hd.key);
-        copy_bytes(l->headers[h].value, sizeof l->headers[h].value, &l->headers[h].value_len, hd.value);
-      }
-    }
-    mk_record_reader_free(&rr);
-  }
-}
-
-/* The leader's log of topic/partition (free with log_free). */
+/* The leader's log of topic/partition (free with log_free), through broker.h. */
 static struct log_view read_log(struct mk_broker *b, const char *topic, int32_t partition) {
   struct log_view v = {topic, partition, -1, -1, 0, NULL};
-  assert_int_equal(mk_broker_call(b, read_log_on_loop, &v), 0);
+  struct mk_partition_state st;
+  struct mk_stored_records recs;
+  struct mk_err err = {0};
+  if (mk_broker_partition_state(b, topic, partition, &st, &err)) return v;
+  v.leader = st.leader;
+  v.high_watermark = st.high_watermark;
+  if (st.leader < 0) return v;
+  if (mk_broker_read_records(b, topic, partition, -1, false, &recs, &err))
+    fail_msg("reading %s-%d: %s", topic, partition, err.msg);
+  v.records = calloc(recs.n ? recs.n : 1, sizeof *v.records);
+  assert_non_null(v.records);
+  for (size_t i = 0; i < recs.n; i++) {
+    const struct mk_stored_record *r = &recs.v[i];
+    struct logged *l = &v.records[v.count++];
+    l->offset = r->offset;
+    l->producer_id = r->producer_id;
+    l->producer_epoch = r->producer_epoch;
+    l->sequence = r->sequence;
+    copy_bytes(l->key, sizeof l->key, &l->key_len, r->key);
+    copy_bytes(l->value, sizeof l->value, &l->value_len, r->value);
+    l->headers_count = r->headers_count;
+    for (int h = 0; h < r->headers_count && h < 4; h++) {
+      copy_bytes(l->headers[h].key, sizeof l->headers[h].key, &l->headers[h].key_len,
+                 r->headers[h].key);
+      copy_bytes(l->headers[h].value, sizeof l->headers[h].value, &l->headers[h].value_len,
+                 r->headers[h].value);
+    }
+  }
+  mk_stored_records_free(&recs);
   return v;
 }
 
@@ -410,7 +367,7 @@ static double records_per_request(const char *topic, const char *partitioner_cla
                                   double *traced) {
   enum { N = 2000 };
   create_topic(broker, topic, 3, 1);
-  fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":20,\"topic\":\"%s\"}", topic);
+  test_broker_fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":20,\"topic\":\"%s\"}", topic);
   struct mk_producer_config *cfg =
       config_for(mk_broker_bootstrap(broker), "linger.ms", "0", "acks", "1",
                  "enable.idempotence", "false", "max.in.flight.requests.per.connection", "1",
@@ -702,7 +659,7 @@ static void test_send_fails_after_max_block_ms_when_no_broker_answers(void **sta
 /* ==== buffer.memory, delivery.timeout.ms, close: with every broker down ================== */
 
 static void all_brokers(struct mk_broker *b, const char *action) {
-  for (int i = 0; i < 3; i++) fault(b, "{\"action\":\"%s\",\"broker\":%d}", action, i);
+  for (int i = 0; i < 3; i++) test_broker_fault(b, "{\"action\":\"%s\",\"broker\":%d}", action, i);
 }
 
 /* Java's CompressionRatioEstimator: batch.size counts estimated compressed bytes, the
@@ -1032,7 +989,7 @@ static void test_close_with_a_timeout_fails_in_flight_records_exactly_once(void 
   create_topic(broker, "close-in-flight", 1, 3);
   struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "0", NULL);
   warm_up(p, "close-in-flight", 0);
-  fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":5000,\"count\":1,"
+  test_broker_fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":5000,\"count\":1,"
                 "\"topic\":\"close-in-flight\"}");
   for (int i = 1; i <= 3; i++) assert_int_equal(send_value(p, "close-in-flight", 0, NULL, "held", i), 0);
   sleep_ms(100);  /* the first is in flight, its answer held */
@@ -1054,7 +1011,7 @@ static void test_not_leader_errors_are_retried_after_a_metadata_refresh(void **s
   capture_start("\"event\":\"request_received\"", "\"event\":\"retry\"", NULL);
   struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "client.id", "not-leader-test",
                                          "linger.ms", "20", NULL);
-  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
+  test_broker_fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
                 "\"count\":2,\"topic\":\"not-leader\"}");
   enum { N = 10 };
   for (int i = 0; i < N; i++) assert_int_equal(send_value(p, "not-leader", -1, NULL, "retried", i), 0);
@@ -1082,7 +1039,7 @@ static void test_retry_backoff_grows_exponentially_with_jitter_up_to_the_max(voi
   capture_start("\"event\":\"retry\"", NULL);
   struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "linger.ms", "0",
                                          "retry.backoff.ms", "10", "retry.backoff.max.ms", "20", NULL);
-  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
+  test_broker_fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
                 "\"count\":%d,\"topic\":\"backoff\"}", ERRORS);
   assert_int_equal(send_value(p, "backoff", 0, NULL, "patient", 0), 0);
   flush_ok(p, 10000);
@@ -1096,7 +1053,7 @@ static void test_non_retriable_error_fails_the_batch_without_retrying(void **sta
   create_topic(broker, "non-retriable", 1, 3);
   struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "enable.idempotence", "false",
                                          "linger.ms", "0", NULL);
-  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"INVALID_REQUIRED_ACKS\","
+  test_broker_fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"INVALID_REQUIRED_ACKS\","
                 "\"count\":1,\"topic\":\"non-retriable\"}");
   assert_int_equal(send_value(p, "non-retriable", 0, NULL, "refused", 0), 0);
   flush_ok(p, 10000);
@@ -1107,7 +1064,7 @@ static void test_non_retriable_error_fails_the_batch_without_retrying(void **sta
   assert_int_equal((int)metric(p, "record-retry-total"), 0);
   assert_int_equal((int)metric(p, "record-error-total"), 1);
   /* MESSAGE_TOO_LARGE from the broker, for a one-record batch: fails too. */
-  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"MESSAGE_TOO_LARGE\","
+  test_broker_fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"MESSAGE_TOO_LARGE\","
                 "\"count\":1,\"topic\":\"non-retriable\"}");
   assert_int_equal(send_value(p, "non-retriable", 0, NULL, "too-large", 1), 0);
   flush_ok(p, 10000);
@@ -1132,7 +1089,7 @@ static void test_lost_response_is_retried_after_request_timeout_ms(void **state)
                                          "request.timeout.ms", "1000", "delivery.timeout.ms", "10000",
                                          NULL);
   warm_up(p, "request-timeout", 0);
-  fault(broker, "{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,\"mode\":\"silent\","
+  test_broker_fault(broker, "{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,\"mode\":\"silent\","
                 "\"topic\":\"request-timeout\"}");
   int64_t start = now_ms();
   assert_int_equal(send_value(p, "request-timeout", 0, NULL, "unanswered", 1), 0);
@@ -1157,7 +1114,7 @@ static void lost_response_scenario(const char *topic, bool idempotent, struct lo
   char json[256];
   snprintf(json, sizeof json, "{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,"
                               "\"mode\":\"close\",\"topic\":\"%s\"}", topic);
-  fault(broker, "%s", json);
+  test_broker_fault(broker, "%s", json);
   char value[32];
   for (int i = 1; i <= 5; i++) {
     snprintf(value, sizeof value, "r-%d", i);
@@ -1209,9 +1166,9 @@ static struct log_view ordering_scenario(const char *topic, bool idempotent, con
                                          "max.in.flight.requests.per.connection", in_flight,
                                          "linger.ms", "0", "batch.size", "1", NULL);
   warm_up(p, topic, 0);
-  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
+  test_broker_fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
                 "\"count\":1,\"topic\":\"%s\",\"partition\":0}", topic);
-  fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":300,\"count\":1,\"topic\":\"%s\"}",
+  test_broker_fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":300,\"count\":1,\"topic\":\"%s\"}",
         topic);
   char value[32];
   for (int i = 1; i <= 10; i++) {
@@ -1277,7 +1234,7 @@ static void test_idempotent_producer_keeps_delivering_after_a_batch_fails_for_go
                                          "delivery.timeout.ms", "2000", "request.timeout.ms", "1000",
                                          NULL);
   warm_up(p, "seq-hole", 0);
-  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"MESSAGE_TOO_LARGE\","
+  test_broker_fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"MESSAGE_TOO_LARGE\","
                 "\"count\":1,\"topic\":\"seq-hole\"}");
   assert_int_equal(send_value(p, "seq-hole", 0, NULL, "refused", 1), 0);
   flush_ok(p, 5000);
@@ -1302,13 +1259,13 @@ static void test_idempotent_producer_keeps_delivering_after_a_retried_batch_expi
                                          "delivery.timeout.ms", "1500", "request.timeout.ms", "1000",
                                          NULL);
   warm_up(p, "seq-expired", 0);
-  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
+  test_broker_fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\","
                 "\"count\":1000,\"topic\":\"seq-expired\"}");
   assert_int_equal(send_value(p, "seq-expired", 0, NULL, "expired", 1), 0);
   assert_int_equal(wait_completions(2, 5000), 2);
   assert_completed_once(1, 2);
   assert_int_not_equal(done[1].error, 0);
-  mk_broker_call(broker, clear_faults_on_loop, NULL);
+  mk_broker_clear_faults(broker);
   assert_int_equal(send_value(p, "seq-expired", 0, NULL, "after", 2), 0);
   struct mk_err err = {0};
   mk_producer_flush(p, 5000, &err);
@@ -1325,7 +1282,7 @@ static void sequence_reset_scenario(const char *topic, const char *error, int co
                                          "delivery.timeout.ms", "5000", "request.timeout.ms", "2000",
                                          NULL);
   warm_up(p, topic, 0);
-  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"%s\",\"count\":1,\"topic\":\"%s\"}",
+  test_broker_fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"%s\",\"count\":1,\"topic\":\"%s\"}",
         error, topic);
   assert_int_equal(send_value(p, topic, 0, NULL, "refused", 1), 0);
   flush_ok(p, 5000);
@@ -1360,9 +1317,9 @@ static void test_sequence_reset_renumbers_the_batches_waiting_for_a_retry(void *
                                          "delivery.timeout.ms", "2500", "request.timeout.ms", "1500",
                                          NULL);
   warm_up(p, "renumber", 0);
-  fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"OUT_OF_ORDER_SEQUENCE_NUMBER\","
+  test_broker_fault(broker, "{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"OUT_OF_ORDER_SEQUENCE_NUMBER\","
                 "\"count\":1,\"topic\":\"renumber\"}");
-  fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":300,\"count\":1,\"topic\":\"renumber\"}");
+  test_broker_fault(broker, "{\"action\":\"delay\",\"api\":\"Produce\",\"ms\":300,\"count\":1,\"topic\":\"renumber\"}");
   char value[32];
   for (int i = 1; i <= 5; i++) {
     snprintf(value, sizeof value, "o-%d", i);
@@ -1469,10 +1426,10 @@ static void test_leader_moves_are_followed_and_no_acknowledged_record_is_lost(vo
   pthread_t thread;
   assert_int_equal(pthread_create(&thread, NULL, paced_send, &s), 0);
   sleep_ms(150);
-  fault(own_broker, "{\"action\":\"elect_leader\",\"topic\":\"moving\",\"partition\":0,\"broker\":%d}",
+  test_broker_fault(own_broker, "{\"action\":\"elect_leader\",\"topic\":\"moving\",\"partition\":0,\"broker\":%d}",
         t.followers[0]);
   sleep_ms(150);
-  fault(own_broker, "{\"action\":\"broker_down\",\"broker\":%d}", t.followers[0]);
+  test_broker_fault(own_broker, "{\"action\":\"broker_down\",\"broker\":%d}", t.followers[0]);
   pthread_join(thread, NULL);
   assert_int_equal(atomic_load(&s.sent), N);
   flush_ok(p, 8000);
@@ -1496,7 +1453,7 @@ static void test_leader_moves_are_followed_and_no_acknowledged_record_is_lost(vo
       fail_msg("offset %d holds %s, expected %s", i, v.records[i].value, value);
   }
   log_free(&v);
-  fault(own_broker, "{\"action\":\"broker_up\",\"broker\":%d}", t.followers[0]);
+  test_broker_fault(own_broker, "{\"action\":\"broker_up\",\"broker\":%d}", t.followers[0]);
 }
 
 static void test_leader_death_while_idle_is_noticed_through_a_metadata_refresh(void **state) {
@@ -1510,7 +1467,7 @@ static void test_leader_death_while_idle_is_noticed_through_a_metadata_refresh(v
                                          "request.timeout.ms", "2000", "delivery.timeout.ms", "4000",
                                          NULL);
   warm_up(p, "idle-leader", 0);
-  fault(own_broker, "{\"action\":\"broker_down\",\"broker\":%d}", t.leader);
+  test_broker_fault(own_broker, "{\"action\":\"broker_down\",\"broker\":%d}", t.leader);
   sleep_ms(200);
   int64_t start = now_ms();
   assert_int_equal(send_value(p, "idle-leader", 0, NULL, "to-the-new-leader", 1), 0);
@@ -1523,7 +1480,7 @@ static void test_leader_death_while_idle_is_noticed_through_a_metadata_refresh(v
   assert_true(v.leader != t.leader);
   assert_int_equal(log_count_value(&v, "to-the-new-leader"), 1);
   log_free(&v);
-  fault(own_broker, "{\"action\":\"broker_up\",\"broker\":%d}", t.leader);
+  test_broker_fault(own_broker, "{\"action\":\"broker_up\",\"broker\":%d}", t.leader);
 }
 
 /* ==== many application threads ========================================================= */

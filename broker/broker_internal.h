@@ -1,0 +1,60 @@
+/*
+ * The broker's runtime: what serves the cluster model (cluster.h) on one libuv loop.
+ * Not installed: embedding programs see struct mk_broker only as the opaque handle of
+ * broker.h, as libuv's users see uv_loop_t's private fields only through uv_ calls.
+ *
+ *   struct mk_broker
+ *     struct mk_cluster cluster        the model: settings, brokers, topics (cluster.h)
+ *     uv_loop_t loop                   everything below runs on it
+ *     struct mk_listener[N]            each virtual broker's socket side (network.h)
+ *     delayed                          requests waiting in the purgatory (purgatory.h)
+ *     timers                           retention, ISR expiry, replication
+ *     faults, script                   armed request faults, the --faults script
+ *     admin                            the admin HTTP API (admin_http.h)
+ *     calls, wakeup, thread            how other threads reach the loop (broker.c)
+ *
+ * Thread: broker loop, except the fields under "cross-thread", guarded by calls_lock.
+ */
+#ifndef MK_BROKER_BROKER_INTERNAL_H
+#define MK_BROKER_BROKER_INTERNAL_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "broker/broker.h"
+#include "broker/cluster.h"
+#include "broker/faults.h"
+#include "broker/network.h"
+
+struct mk_fault_script;
+struct mk_admin_http;
+struct mk_broker_call;
+
+struct mk_broker {
+  struct mk_cluster cluster;      /* the model */
+  uv_loop_t loop;
+  struct mk_listener listeners[MK_MAX_BROKERS];  /* listeners[i] serves cluster.nodes[i] */
+  char bootstrap[MK_MAX_BROKERS * 80];
+  struct mk_req *delayed;         /* requests waiting for the HW or for data (purgatory) */
+  uv_timer_t retention_timer;     /* retention.c */
+  uv_timer_t isr_timer;           /* replica_set.c: ISR expiry check */
+  uv_timer_t lag_timer;           /* replica_set.c: copies for lagging followers */
+  struct mk_fault_list faults;    /* faults.h: every fault injected, armed and spent */
+  struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
+  struct mk_admin_http *admin;    /* admin_http.c, or NULL when admin_port is -1 */
+  /* Cross-thread (mk_broker_call, mk_broker_stop), under calls_lock. */
+  uv_async_t wakeup;
+  uv_mutex_t calls_lock;
+  struct mk_broker_call *calls;
+  bool stopping;
+  bool running;
+  uv_thread_t thread;
+  bool threaded;
+};
+
+/* Run fn(b, arg) on the broker loop and wait until it returns: how other threads read or
+ * change broker state safely. Must not be called from the loop itself. Returns 0, or
+ * MK_ERR__STATE if the broker is not running. Thread: any but the broker loop. */
+int mk_broker_call(struct mk_broker *b, void (*fn)(struct mk_broker *b, void *arg), void *arg);
+
+#endif

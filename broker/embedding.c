@@ -1,0 +1,266 @@
+/*
+ * Embedding: the calls of broker.h that read or change broker state from another thread
+ * (a lab, a test, any program that embeds the broker). Each one packs its arguments,
+ * runs a function on the broker loop through mk_broker_call (broker.c) and waits for it,
+ * so the loop stays the only thread that touches the cluster; what it hands back is a
+ * copy the caller owns.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/admin_state.h"
+#include "broker/broker_internal.h"
+#include "broker/config.h"
+#include "broker/controller.h"
+#include "protocol/record_batch.h"
+
+/* ---- creating a topic ------------------------------------------------------------------- */
+
+struct create_call {
+  const char *name;
+  int32_t partitions, replication_factor;
+  const char *const *configs;
+  struct mk_err *err;
+  int rc;
+};
+
+static void create_on_loop(struct mk_broker *b, void *arg) {
+  struct create_call *a = arg;
+  struct mk_topic_config tc;
+  mk_topic_config_init(&tc);
+  for (int i = 0; a->configs && a->configs[i]; i++) {
+    const char *kv = a->configs[i], *eq = strchr(kv, '=');
+    if (!eq) {
+      a->rc = mk_err_set(a->err, MK_ERR_INVALID_CONFIG, "topic config \"%.60s\" has no =", kv);
+      return;
+    }
+    struct mk_str key = {kv, (int32_t)(eq - kv)}, value = mk_str_of(eq + 1);
+    if ((a->rc = mk_topic_config_set(&tc, key, value, a->err))) return;
+  }
+  struct mk_topic *t;
+  a->rc = mk_cluster_create_topic(&b->cluster, mk_str_of(a->name), a->partitions,
+                                  a->replication_factor, &t, a->err);
+  if (!a->rc) t->config = tc;
+}
+
+int mk_broker_create_topic(struct mk_broker *b, const char *name, int32_t partitions,
+                           int32_t replication_factor, const char *const *configs,
+                           struct mk_err *err) {
+  struct create_call a = {name, partitions, replication_factor, configs, err, 0};
+  if (mk_broker_call(b, create_on_loop, &a))
+    return mk_err_set(err, MK_ERR__STATE, "the broker is not running");
+  return a.rc;
+}
+
+/* ---- a partition's state ---------------------------------------------------------------- */
+
+struct state_call {
+  const char *topic;
+  int32_t partition;
+  struct mk_partition_state *out;
+  bool found;
+};
+
+static void state_on_loop(struct mk_broker *b, void *arg) {
+  struct state_call *a = arg;
+  struct mk_partition *p =
+      mk_cluster_partition(mk_cluster_find_topic(&b->cluster, mk_str_of(a->topic)), a->partition);
+  if (!p) return;
+  a->found = true;
+  struct mk_partition_state *o = a->out;
+  struct mk_replica *leader = mk_partition_leader(p);
+  o->leader = p->leader;
+  o->leader_epoch = p->leader_epoch;
+  o->high_watermark = p->high_watermark;
+  o->log_start_offset = leader ? leader->log.log_start_offset : -1;
+  o->nreplicas = p->nreplicas < MK_MAX_BROKERS ? p->nreplicas : MK_MAX_BROKERS;
+  o->nfollowers = 0;
+  for (int r = 0; r < o->nreplicas; r++) {
+    o->replicas[r].broker = p->replicas[r].broker_id;
+    o->replicas[r].log_end_offset = p->replicas[r].log.log_end_offset;
+    o->replicas[r].in_isr = p->replicas[r].in_isr;
+    if (p->replicas[r].broker_id != p->leader)
+      o->followers[o->nfollowers++] = p->replicas[r].broker_id;
+  }
+}
+
+int mk_broker_partition_state(struct mk_broker *b, const char *topic, int32_t partition,
+                              struct mk_partition_state *out, struct mk_err *err) {
+  memset(out, 0, sizeof *out);
+  struct state_call a = {topic, partition, out, false};
+  if (mk_broker_call(b, state_on_loop, &a))
+    return mk_err_set(err, MK_ERR__STATE, "the broker is not running");
+  if (!a.found)
+    return mk_err_set(err, MK_ERR_UNKNOWN_TOPIC_OR_PARTITION, "no partition %s-%d", topic,
+                      partition);
+  return 0;
+}
+
+/* ---- a replica's records ---------------------------------------------------------------- */
+
+struct read_call {
+  const char *topic;
+  int32_t partition, broker;
+  bool committed_only;
+  struct mk_stored_records *out;
+  int rc;
+  struct mk_err *err;
+};
+
+/* A copy of b with a NUL after it; ptr NULL for null. Returns false when out of memory. */
+static bool copy_bytes(struct mk_bytes b, struct mk_stored_bytes *out) {
+  out->len = b.len;
+  out->ptr = NULL;
+  if (b.len < 0) return true;
+  if (!(out->ptr = malloc((size_t)b.len + 1))) return false;
+  if (b.len) memcpy(out->ptr, b.ptr, (size_t)b.len);
+  out->ptr[b.len] = 0;
+  return true;
+}
+
+/* Copy rec of batch into out (zeroed by the caller). Returns 0 or an error code. */
+static int copy_record(const struct mk_batch *batch, struct mk_record *rec,
+                       struct mk_stored_record *out, struct mk_err *err) {
+  out->offset = batch->base_offset + rec->offset_delta;
+  out->timestamp = batch->base_timestamp + rec->timestamp_delta;
+  out->producer_id = batch->producer_id;
+  out->producer_epoch = batch->producer_epoch;
+  out->sequence = batch->base_sequence < 0 ? -1 : batch->base_sequence + rec->offset_delta;
+  if (!copy_bytes(rec->key, &out->key) || !copy_bytes(rec->value, &out->value) ||
+      (rec->headers_count > 0 &&
+       !(out->headers = calloc((size_t)rec->headers_count, sizeof *out->headers))))
+    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  for (int i = 0; i < rec->headers_count; i++) {
+    struct mk_record_header h;
+    int rc = mk_record_next_header(rec, &h, err);
+    if (rc) return rc;
+    struct mk_stored_header *o = &out->headers[out->headers_count++];
+    if (!copy_bytes(h.key, &o->key) || !copy_bytes(h.value, &o->value))
+      return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  }
+  return 0;
+}
+
+static int push_record(struct mk_stored_records *out, size_t *cap, struct mk_err *err) {
+  if (out->n < *cap) return 0;
+  *cap = *cap ? *cap * 2 : 256;
+  struct mk_stored_record *v = realloc(out->v, *cap * sizeof *v);
+  if (!v) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  out->v = v;
+  return 0;
+}
+
+static void read_on_loop(struct mk_broker *b, void *arg) {
+  struct read_call *a = arg;
+  struct mk_partition *p =
+      mk_cluster_partition(mk_cluster_find_topic(&b->cluster, mk_str_of(a->topic)), a->partition);
+  struct mk_replica *r = !p              ? NULL
+                         : a->broker < 0 ? mk_partition_leader(p)
+                                         : mk_partition_replica(p, a->broker);
+  if (!r) {
+    a->rc = mk_err_set(a->err, MK_ERR_UNKNOWN_TOPIC_OR_PARTITION,
+                       "no replica of %s-%d on broker %d", a->topic, a->partition, a->broker);
+    return;
+  }
+  int64_t end = a->committed_only ? p->high_watermark : r->log.log_end_offset;
+  size_t cap = 0;
+  for (size_t i = 0; i < r->log.count && !a->rc; i++) {
+    const struct mk_batch *batch = mk_log_batch(&r->log, i);
+    if (batch->is_control) continue;
+    struct mk_record_batch parsed;
+    mk_batch_parsed(batch, &parsed);
+    struct mk_record_reader rr;
+    if ((a->rc = mk_record_reader_init(&rr, &parsed, 64 << 20, a->err))) break;
+    struct mk_record rec;
+    while (mk_record_reader_next(&rr, &rec, a->err) == 0) {
+      if (batch->base_offset + rec.offset_delta >= end) break;
+      if ((a->rc = push_record(a->out, &cap, a->err))) break;
+      struct mk_stored_record *o = &a->out->v[a->out->n++];
+      memset(o, 0, sizeof *o);
+      if ((a->rc = copy_record(batch, &rec, o, a->err))) break;
+    }
+    mk_record_reader_free(&rr);
+  }
+}
+
+int mk_broker_read_records(struct mk_broker *b, const char *topic, int32_t partition,
+                           int32_t broker, bool committed_only, struct mk_stored_records *out,
+                           struct mk_err *err) {
+  memset(out, 0, sizeof *out);
+  struct read_call a = {topic, partition, broker, committed_only, out, 0, err};
+  if (mk_broker_call(b, read_on_loop, &a))
+    return mk_err_set(err, MK_ERR__STATE, "the broker is not running");
+  if (a.rc) mk_stored_records_free(out);
+  return a.rc;
+}
+
+void mk_stored_records_free(struct mk_stored_records *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    free(r->v[i].key.ptr);
+    free(r->v[i].value.ptr);
+    for (int h = 0; h < r->v[i].headers_count; h++) {
+      free(r->v[i].headers[h].key.ptr);
+      free(r->v[i].headers[h].value.ptr);
+    }
+    free(r->v[i].headers);
+  }
+  free(r->v);
+  r->v = NULL;
+  r->n = 0;
+}
+
+/* ---- faults and views ------------------------------------------------------------------- */
+
+struct fault_call {
+  const char *json;
+  int *id;
+  struct mk_err *err;
+  int rc;
+};
+
+static void fault_on_loop(struct mk_broker *b, void *arg) {
+  struct fault_call *c = arg;
+  c->rc = mk_fault_inject(b, c->json, strlen(c->json), c->id, c->err);
+}
+
+int mk_broker_fault(struct mk_broker *b, const char *json, int *id, struct mk_err *err) {
+  struct fault_call c = {json, id, err, 0};
+  if (mk_broker_call(b, fault_on_loop, &c))
+    return mk_err_set(err, MK_ERR__STATE, "the broker is not running");
+  return c.rc;
+}
+
+static void clear_on_loop(struct mk_broker *b, void *arg) {
+  (void)arg;
+  mk_faults_clear(&b->faults);
+}
+
+int mk_broker_clear_faults(struct mk_broker *b) {
+  return mk_broker_call(b, clear_on_loop, NULL) ? MK_ERR__STATE : 0;
+}
+
+const struct mk_broker_config *mk_broker_config(const struct mk_broker *b) {
+  return &b->cluster.cfg;
+}
+
+struct view_call {
+  json_t *(*build)(struct mk_broker *b);
+  char *text;
+};
+
+static void view_on_loop(struct mk_broker *b, void *arg) {
+  struct view_call *c = arg;
+  json_t *j = c->build(b);
+  c->text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+}
+
+static char *view(struct mk_broker *b, json_t *(*build)(struct mk_broker *b)) {
+  struct view_call c = {build, NULL};
+  if (mk_broker_call(b, view_on_loop, &c) != 0) return NULL;
+  return c.text;
+}
+
+char *mk_broker_cluster_json(struct mk_broker *b) { return view(b, mk_admin_state_cluster); }
+
+char *mk_broker_producers_json(struct mk_broker *b) { return view(b, mk_admin_state_producers); }
