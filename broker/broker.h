@@ -111,6 +111,11 @@ int mk_broker_port(const struct mk_broker *b, int node_id);
  * Thread: any but the broker loop. Borrows json. */
 int mk_broker_fault(struct mk_broker *b, const char *json, int *id, struct mk_err *err);
 
+/* The faults injected so far, armed and spent, as GET /v1/faults answers (JSON array,
+ * each with its "id", "action", "fired" count, ...). Returns new (free()), or NULL if the
+ * broker is not running. Thread: any but the broker loop. */
+char *mk_broker_faults_json(struct mk_broker *b);
+
 /* Disarm every request fault and forget the fault list, as DELETE /v1/faults does (broker
  * and replica states stay as they are). Returns 0 or MK_ERR__STATE (not running).
  * Thread: any but the broker loop. */

@@ -230,6 +230,19 @@ int mk_broker_fault(struct mk_broker *b, const char *json, int *id, struct mk_er
   return c.rc;
 }
 
+struct faults_call {
+  char *text;
+};
+
+static void faults_on_loop(struct mk_broker *b, void *arg) {
+  ((struct faults_call *)arg)->text = mk_faults_list_json(&b->faults);
+}
+
+char *mk_broker_faults_json(struct mk_broker *b) {
+  struct faults_call c = {NULL};
+  return mk_broker_call(b, faults_on_loop, &c) ? NULL : c.text;
+}
+
 static void clear_on_loop(struct mk_broker *b, void *arg) {
   (void)arg;
   mk_faults_clear(&b->faults);

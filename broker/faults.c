@@ -143,6 +143,14 @@ static bool delete_topics_names(const struct mk_request *r, const struct mk_clus
   return false;
 }
 
+bool mk_fault_allowed(int api_key, enum mk_fault_action action, enum mk_fault_scope scope) {
+  const struct fault_api *row = fault_api(api_key);
+  if (!row || !mk_fault_is_request_fault(action) || !(row->actions & (1 << action))) return false;
+  return scope == MK_FAULT_SCOPE_BROKER ||
+         (scope == MK_FAULT_SCOPE_TOPIC && (row->scopes & BY_TOPIC)) ||
+         (scope == MK_FAULT_SCOPE_PARTITION && (row->scopes & BY_PARTITION));
+}
+
 /* "Produce, Fetch, ..." for messages: the APIs that allow this action. */
 static void apis_allowing(int action_bit, char *out, size_t len) {
   size_t n = 0;
