@@ -81,9 +81,11 @@ struct mk_trace_event {
  * begin must be matched by mk_trace_end (which frees what the event allocated). */
 void mk_trace_begin(struct mk_trace_event *ev, const char *side, const char *event);
 
-/* Values. In an object (the event itself or mk_trace_object_begin) each takes its key; in
- * an array the key is NULL (a key given there is ignored). Strings may hold any bytes (see
- * above); a NULL string, or a negative len, is written as null. */
+/* Values. In an object (the event itself or mk_trace_object_begin) each takes its key (a
+ * NULL key there is a caller's mistake, written as ""); in an array the key is NULL (a key
+ * given there is ignored). Keys and strings may hold any bytes (see above: control
+ * characters are escaped, bad UTF-8 replaced); a NULL string, or a negative len, is
+ * written as null. */
 void mk_trace_str(struct mk_trace_event *ev, const char *key, const char *value);
 void mk_trace_strn(struct mk_trace_event *ev, const char *key, const char *value, int len);
 void mk_trace_int(struct mk_trace_event *ev, const char *key, int64_t value);
