@@ -5,7 +5,7 @@
 #                   plain build, AddressSanitizer + UndefinedBehaviorSanitizer, and the fuzzers
 # Packages are installed with apt-get when run as root (or through sudo); the test command
 # also installs kafkajs from npm (tests/interop/package-lock.json) for the interop tests.
-# Build directories: build/ (normal), build-asan/, build-fuzz/.
+# Build directories: build/ (normal), build-rel/ (release, compiled only), build-asan/, build-fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -98,6 +98,11 @@ test_job() {
   echo "== unit and integration tests (build/)"
   setup build
   compile build
+  # -O3 finds warnings (dangling pointers, use after free, null %s) that -O2 does not, and
+  # warnings are errors: a release build must compile too. Compiled only, never tested.
+  echo "   (and a release build in build-rel/, compiled only)"
+  setup build-rel --buildtype=release
+  compile build-rel
   meson test -C build --print-errorlogs || rc=1
 
   echo "== everything again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"

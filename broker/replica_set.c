@@ -5,7 +5,6 @@
 #include "broker/replica_set.h"
 #include "broker/broker_internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "broker/purgatory.h"
@@ -15,25 +14,22 @@
 
 static bool node_up(const struct mk_broker *b, int32_t id) { return b->cluster.nodes[id].up; }
 
-/* "[0,2]": a partition's ISR as JSON, for trace events. */
-static void isr_json(const struct mk_partition *p, char *out, size_t len) {
-  size_t n = (size_t)snprintf(out, len, "[");
+/* "isr":[0,2] in a trace event: the partition's in-sync replicas, in replica order. */
+static void trace_isr_field(struct mk_trace_event *ev, const struct mk_partition *p) {
+  mk_trace_array_begin(ev, "isr");
   for (int r = 0; r < p->nreplicas; r++)
-    if (p->replicas[r].in_isr && n < len)
-      n += (size_t)snprintf(out + n, len - n, "%s%d", n > 1 ? "," : "", p->replicas[r].broker_id);
-  if (n < len) snprintf(out + n, len - n, "]");
+    if (p->replicas[r].in_isr) mk_trace_int(ev, NULL, p->replicas[r].broker_id);
+  mk_trace_array_end(ev);
 }
 
 static void trace_isr(const char *event, const struct mk_partition *p, int32_t broker) {
   if (!mk_trace_on()) return;
-  char isr[128];
-  isr_json(p, isr, sizeof isr);
   struct mk_trace_event ev;
   mk_trace_begin(&ev, "broker", event);
   mk_trace_str(&ev, "topic", p->topic->name);
   mk_trace_int(&ev, "partition", p->index);
   mk_trace_int(&ev, "broker", broker);
-  mk_trace_json(&ev, "isr", isr);
+  trace_isr_field(&ev, p);
   mk_trace_end(&ev);
 }
 
@@ -273,8 +269,6 @@ int mk_replica_set_elect(struct mk_broker *b, struct mk_partition *p, int32_t br
   mk_log(MK_LOG_INFO, "broker", "%s-%d: leader %d -> %d, leader epoch %d%s", p->topic->name,
          p->index, old, broker_id, p->leader_epoch, unclean ? " (unclean: records may be lost)" : "");
   if (mk_trace_on()) {
-    char isr[128];
-    isr_json(p, isr, sizeof isr);
     struct mk_trace_event ev;
     mk_trace_begin(&ev, "broker", "leader_change");
     mk_trace_str(&ev, "topic", p->topic->name);
@@ -283,7 +277,7 @@ int mk_replica_set_elect(struct mk_broker *b, struct mk_partition *p, int32_t br
     mk_trace_int(&ev, "leader", broker_id);
     mk_trace_int(&ev, "leader_epoch", p->leader_epoch);
     mk_trace_bool(&ev, "unclean", unclean);
-    mk_trace_json(&ev, "isr", isr);
+    trace_isr_field(&ev, p);
     mk_trace_end(&ev);
   }
   if (r) mk_replica_set_replicate(b, p);

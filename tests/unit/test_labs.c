@@ -465,14 +465,23 @@ static void test_every_lab_is_listed_with_a_summary_and_a_unique_name(void **sta
 
 /* ---- the timeline ---------------------------------------------------------------------- */
 
+/* The memstream's pointer and length live on the heap, not in this frame: open_memstream
+ * keeps their address, and gcc -O3 then assumes the returned text may point into a frame
+ * that has ended (-Wdangling-pointer) wherever render is inlined. */
 static char *render(const char *const *lines, size_t n, size_t max_events) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *out = open_memstream(&text, &len);
+  struct memout {
+    char *text;
+    size_t len;
+  } *m = calloc(1, sizeof *m);
+  assert_non_null(m);
+  FILE *out = open_memstream(&m->text, &m->len);
+  assert_non_null(out);
   struct mk_timeline_options o = {
       .out = out, .colour = false, .width = 120, .max_events = max_events};
   mk_timeline_render(&o, "title", lines, n);
   fclose(out);
+  char *text = m->text;
+  free(m);
   return text;
 }
 

@@ -38,7 +38,7 @@ static struct mk_producer_config *minimal_config(void) {
 static void set_ok(struct mk_producer_config *cfg, const char *key, const char *value) {
   struct mk_err err = {0};
   int rc = mk_producer_config_set(cfg, key, value, &err);
-  if (rc) fail_msg("set %s=%s: %s", key, value, err.msg);
+  if (rc) fail_msg("set %s=%s: %s", key, value ? value : "(NULL: the default)", err.msg);
 }
 
 static const char *get(const struct mk_producer_config *cfg, const char *key) {
