@@ -241,6 +241,35 @@ static void test_error_fault_answers_then_disarms(void **state) {
   raw_client_close(&c);
 }
 
+/* Kafka answers REQUEST_TIMED_OUT (and NOT_ENOUGH_REPLICAS_AFTER_APPEND) after writing: the
+ * batch is in the log, so a retry without idempotence is a duplicate and an idempotent retry
+ * is recognised. NOT_LEADER_OR_FOLLOWER is answered before writing: nothing to duplicate. */
+static void test_error_fault_timed_out_appends_and_not_leader_does_not(void **state) {
+  (void)state;
+  struct mk_partition_state s = create_topic("written");
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  fault("{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"REQUEST_TIMED_OUT\",\"count\":1}");
+  assert_int_equal(produce(&c, "written", -1, 4, -1, -1), MK_ERR_REQUEST_TIMED_OUT);
+  assert_int_equal(leader_leo(state_of("written")), 4);   /* written before the answer */
+  assert_int_equal(produce(&c, "written", -1, 4, -1, -1), 0);  /* the client's retry */
+  assert_int_equal(leader_leo(state_of("written")), 8);   /* ... is a duplicate */
+
+  fault("{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_ENOUGH_REPLICAS_AFTER_APPEND\","
+        "\"count\":1}");
+  assert_int_equal(produce(&c, "written", -1, 2, 901, 0), MK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+  assert_int_equal(leader_leo(state_of("written")), 10);
+  assert_int_equal(produce(&c, "written", -1, 2, 901, 0), 0);  /* idempotent retry: recognised */
+  assert_int_equal(leader_leo(state_of("written")), 10);
+
+  fault("{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\",\"count\":1}");
+  assert_int_equal(produce(&c, "written", -1, 4, -1, -1), MK_ERR_NOT_LEADER_OR_FOLLOWER);
+  assert_int_equal(leader_leo(state_of("written")), 10);  /* refused before writing */
+  assert_int_equal(produce(&c, "written", -1, 4, -1, -1), 0);
+  assert_int_equal(leader_leo(state_of("written")), 14);  /* the retry is the only copy */
+  raw_client_close(&c);
+}
+
 static void test_delay_fault_holds_the_response(void **state) {
   (void)state;
   struct mk_partition_state s = create_topic("slow");
@@ -275,6 +304,35 @@ static void test_elect_leader_moves_leadership_and_bumps_the_epoch(void **state)
   raw_client_close(&c);
 }
 
+/* Electing a replica outside the ISR loses what it lacks: refused (MK_ERR__STATE, which
+ * the admin API answers with 409) unless the request says "unclean": true. */
+static void test_elect_leader_outside_the_isr_is_refused_unless_unclean(void **state) {
+  (void)state;
+  struct mk_partition_state s = create_topic("unclean");
+  int32_t lagging = s.followers[0];
+  fault("{\"action\":\"follower_pause\",\"topic\":\"unclean\",\"partition\":0,\"broker\":%d}", lagging);
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  assert_int_equal(produce(&c, "unclean", 1, 5, -1, -1), 0);
+  raw_client_close(&c);
+  wait_isr("unclean", 2, LAG_MAX_MS * 3);  /* the paused follower left the ISR */
+  struct mk_err err = {0};
+  char json[200];
+  snprintf(json, sizeof json,
+           "{\"action\":\"elect_leader\",\"topic\":\"unclean\",\"partition\":0,\"broker\":%d}", lagging);
+  assert_int_equal(fault_error(json, &err), MK_ERR__STATE);
+  assert_non_null(strstr(err.msg, "not in the ISR"));
+  assert_int_equal(state_of("unclean").leader, s.leader);  /* nothing changed */
+  assert_int_equal(state_of("unclean").high_watermark, 5);
+  fault("{\"action\":\"elect_leader\",\"topic\":\"unclean\",\"partition\":0,\"broker\":%d,"
+        "\"unclean\":true}", lagging);
+  struct mk_partition_state after = state_of("unclean");
+  assert_int_equal(after.leader, lagging);
+  assert_int_equal(leader_leo(after), 0);  /* the unclean election lost the 5 records */
+  fault("{\"action\":\"follower_resume\",\"topic\":\"unclean\",\"partition\":0,\"broker\":%d}",
+        s.leader);
+}
+
 static void test_bad_faults_are_refused_with_reasons(void **state) {
   (void)state;
   struct mk_partition_state s = create_topic("bad");
@@ -305,8 +363,10 @@ int main(void) {
       cmocka_unit_test(test_acks_all_loses_nothing_acknowledged_when_the_leader_dies),
       cmocka_unit_test(test_lost_response_duplicates_without_idempotence_only),
       cmocka_unit_test(test_error_fault_answers_then_disarms),
+      cmocka_unit_test(test_error_fault_timed_out_appends_and_not_leader_does_not),
       cmocka_unit_test(test_delay_fault_holds_the_response),
       cmocka_unit_test(test_elect_leader_moves_leadership_and_bumps_the_epoch),
+      cmocka_unit_test(test_elect_leader_outside_the_isr_is_refused_unless_unclean),
       cmocka_unit_test(test_bad_faults_are_refused_with_reasons),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
