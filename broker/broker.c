@@ -21,6 +21,7 @@
 #include "broker/admin_http.h"    /* admin API: start/close/free (admin_http.c) */
 #include "broker/broker_internal.h"
 #include "broker/fault_script.h"  /* --faults FILE (fault_script.c) */
+#include "broker/connection_quotas.h"
 #include "broker/controller.h"
 #include "broker/network.h"
 #include "broker/quota.h"
@@ -87,6 +88,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   if (c->cfg.default_replication_factor > cfg->brokers)
     c->cfg.default_replication_factor = cfg->brokers;
   c->next_producer_id = 1000;
+  b->request_memory.limit = cfg->queued_max_request_bytes;
   uv_loop_init(&b->loop);
   uv_mutex_init(&b->calls_lock);
   uv_async_init(&b->loop, &b->wakeup, on_wakeup);
@@ -123,6 +125,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   }
   mk_retention_start(b);
   mk_replica_set_start(b);
+  mk_connection_quotas_start(b);
   if (c->cfg.min_insync_replicas > c->cfg.default_replication_factor)
     mk_log(MK_LOG_WARN, "broker",
            "min.insync.replicas=%d is more than the default replication factor %d: acks=all "

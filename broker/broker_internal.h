@@ -7,6 +7,8 @@
  *     struct mk_cluster cluster        the model: settings, brokers, topics (cluster.h)
  *     uv_loop_t loop                   everything below runs on it
  *     struct mk_listener[N]            each virtual broker's socket side (network.h)
+ *     request_memory, conn_timer       bounds on connections (memory_pool.h,
+ *                                      connection_quotas.h)
  *     delayed                          requests waiting in the purgatory (purgatory.h)
  *     timers                           retention, ISR expiry, replication
  *     faults, script                   armed request faults, the --faults script
@@ -24,7 +26,9 @@
 #include "broker/broker.h"
 #include "broker/cluster.h"
 #include "broker/faults.h"
+#include "broker/memory_pool.h"
 #include "broker/network.h"
+#include "common/log.h"
 
 struct mk_fault_script;
 struct mk_admin_http;
@@ -39,6 +43,12 @@ struct mk_broker {
   uv_timer_t retention_timer;     /* retention.c */
   uv_timer_t isr_timer;           /* replica_set.c: ISR expiry check */
   uv_timer_t lag_timer;           /* replica_set.c: copies for lagging followers */
+  uv_timer_t conn_timer;          /* connection_quotas.c: idle connections, stalled frames */
+  struct mk_memory_pool request_memory;  /* memory_pool.h: queued.max.request.bytes */
+  uint8_t discard[4096];          /* network.c: where a severed connection's bytes go */
+  struct mk_log_limit conn_log;   /* network.c: the rate limit of log lines about clients */
+  int fail_accept_allocs;         /* tests only: the next n connections accepted find no
+                                     memory (network.c's out-of-memory path) */
   struct mk_fault_list faults;    /* faults.h: every fault injected, armed and spent */
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
   struct mk_admin_http *admin;    /* admin_http.c, or NULL when admin_port is -1 */

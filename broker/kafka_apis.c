@@ -109,6 +109,7 @@ void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
   else
     c->head = req;
   c->tail = req;
+  c->queued++;
 
   struct mk_err err = {0};
   int rc = mk_request_decode(frame->data, frame->size, &req->request, &req->arena, &err);

@@ -28,6 +28,14 @@ struct mk_buffer *mk_buffer_new(size_t size) {
   return buf;
 }
 
+struct mk_buffer *mk_buffer_resize(struct mk_buffer *buf, size_t size) {
+  assert(buf->refcount == 1);
+  struct mk_buffer *bigger = realloc(buf, sizeof *buf + size);
+  if (!bigger) return NULL;
+  bigger->size = size;
+  return bigger;
+}
+
 struct mk_buffer *mk_buffer_ref(struct mk_buffer *buf) {
   assert(buf->refcount > 0);
   buf->refcount++;

@@ -60,6 +60,11 @@ struct mk_buffer {
 /* A buffer of size bytes (uninitialised) with refcount 1, or NULL if out of memory.
  * Thread: any (each buffer belongs to one thread at a time). Returns new: mk_buffer_unref. */
 struct mk_buffer *mk_buffer_new(size_t size);
+/* buf with room for size bytes instead, its first min(old, new) bytes kept: how a frame's
+ * buffer grows as its bytes arrive (network.c). Only while nobody else holds buf (refcount
+ * 1). Returns the buffer (perhaps moved), or NULL if out of memory (buf is then as it was).
+ * Thread: any (as mk_buffer_new). */
+struct mk_buffer *mk_buffer_resize(struct mk_buffer *buf, size_t size);
 struct mk_buffer *mk_buffer_ref(struct mk_buffer *buf);
 /* Drop a reference; the last one frees the buffer. NULL is allowed. */
 void mk_buffer_unref(struct mk_buffer *buf);

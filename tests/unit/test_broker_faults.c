@@ -18,6 +18,7 @@
 
 #include "broker/broker.h"
 #include "protocol/api.h"
+#include "protocol/messages/api_versions.h"
 #include "protocol/messages/produce.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/test_broker.h"
@@ -74,14 +75,21 @@ static void connect_to(struct raw_client *c, int32_t node) {
   assert_int_equal(raw_client_connect(c, mk_broker_port(broker, node)), 0);
 }
 
-static int16_t produce(struct raw_client *c, const char *topic, int16_t acks, int records,
-                       int64_t pid, int32_t seq) {
+/* Produce and wait up to timeout_ms for the answer: its error code, or -1000 if none came. */
+static int16_t produce_within(struct raw_client *c, const char *topic, int16_t acks, int records,
+                              int64_t pid, int32_t seq, int timeout_ms) {
   struct mk_writer w;
   mk_writer_init(&w);
   raw_client_build_batch(&w, records, pid, pid >= 0 ? 0 : -1, seq);
-  struct mk_produce_partition_produce_response *r = raw_client_produce(c, topic, 0, acks, &w, 9, 10000);
+  struct mk_produce_partition_produce_response *r =
+      raw_client_produce(c, topic, 0, acks, &w, 9, timeout_ms);
   mk_writer_free(&w);
   return r ? r->error_code : -1000;  /* -1000: no answer */
+}
+
+static int16_t produce(struct raw_client *c, const char *topic, int16_t acks, int records,
+                       int64_t pid, int32_t seq) {
+  return produce_within(c, topic, acks, records, pid, seq, 10000);
 }
 
 static int64_t now_ms(void) {
@@ -225,6 +233,78 @@ static void test_lost_response_duplicates_without_idempotence_only(void **state)
   raw_client_close(&c);
 }
 
+/* drop_response "silent" is a broken network, not a skipped answer: from the lost answer on,
+ * the connection delivers nothing (later answers would otherwise overtake it, which TCP never
+ * does) and what the client sends after it is lost too; the connection stays open until the
+ * client gives up on it. A new connection works. */
+static void test_silent_drop_stops_the_connection_delivering(void **state) {
+  (void)state;
+  struct mk_partition_state s = create_topic("silent");
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  struct mk_api_versions_request av;
+  mk_schema_set_defaults(&mk_api_versions_request_schema, &av);
+  void *resp;
+  assert_int_equal(raw_client_call(&c, MK_API_API_VERSIONS, 3, &av, &resp, 5000), 0);
+  fault("{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,\"mode\":\"silent\"}");
+  assert_int_equal(produce_within(&c, "silent", 1, 3, -1, -1, 500), -1000);  /* no answer */
+  assert_int_equal(leader_leo(state_of("silent")), 3);          /* but it was appended */
+  /* The fault is spent, yet nothing more comes back on this connection... */
+  assert_int_equal(raw_client_call(&c, MK_API_API_VERSIONS, 3, &av, &resp, 300), MK_ERR__TIMED_OUT);
+  assert_int_equal(produce_within(&c, "silent", 1, 2, -1, -1, 300), -1000);
+  assert_int_equal(leader_leo(state_of("silent")), 3);  /* ... and nothing more arrives */
+  assert_false(raw_client_closed_by_peer(&c, 200));     /* yet it is not closed */
+  raw_client_close(&c);
+  connect_to(&c, s.leader);  /* the client reconnects: a working connection */
+  assert_int_equal(produce(&c, "silent", 1, 2, -1, -1), 0);
+  assert_int_equal(leader_leo(state_of("silent")), 5);
+  raw_client_close(&c);
+}
+
+/* Answers queued before the silent drop still arrive; the dropped one and those after it
+ * do not, even the ones ready first. Four requests in one go: an acks=all produce that waits
+ * for lagging followers (P1), ApiVersions answered at once but queued behind it (V1), an
+ * acks=1 produce whose answer is the one dropped (P2), and ApiVersions again (V2). P1 and V1
+ * arrive; P2 and V2 never do. */
+static void test_silent_drop_keeps_the_answers_before_it(void **state) {
+  (void)state;
+  struct mk_partition_state s = create_topic("silent-order");
+  for (int i = 0; i < 2; i++)
+    fault("{\"action\":\"follower_lag\",\"topic\":\"silent-order\",\"partition\":0,"
+          "\"broker\":%d,\"ms\":300}", s.followers[i]);
+  struct mk_writer w;
+  mk_writer_init(&w);
+  raw_client_build_batch(&w, 2, -1, -1, -1);
+  struct mk_produce_partition_produce_data part = {0, {w.buf, (int32_t)w.len}};
+  struct mk_produce_topic_produce_data td = {mk_str_of("silent-order"), &part, 1};
+  struct mk_produce_request p1, p2;
+  mk_schema_set_defaults(&mk_produce_request_schema, &p1);
+  p1.acks = -1;
+  p1.timeout_ms = 10000;
+  p1.topic_data = &td;
+  p1.topic_data_count = 1;
+  p2 = p1;
+  p2.acks = 1;
+  struct mk_api_versions_request av;
+  mk_schema_set_defaults(&mk_api_versions_request_schema, &av);
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  fault("{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,\"mode\":\"silent\"}");
+  assert_int_equal(raw_client_send(&c, MK_API_PRODUCE, 9, &p1), 0);
+  assert_int_equal(raw_client_send(&c, MK_API_API_VERSIONS, 3, &av), 0);
+  assert_int_equal(raw_client_send(&c, MK_API_PRODUCE, 9, &p2), 0);
+  assert_int_equal(raw_client_send(&c, MK_API_API_VERSIONS, 3, &av), 0);
+  void *resp;
+  assert_int_equal(raw_client_receive(&c, MK_API_PRODUCE, 9, &resp, 5000), 0);       /* P1 */
+  assert_int_equal(raw_client_receive(&c, MK_API_API_VERSIONS, 3, &resp, 5000), 0);  /* V1 */
+  assert_int_equal(raw_client_receive(&c, MK_API_PRODUCE, 9, &resp, 500), MK_ERR__TIMED_OUT);
+  assert_int_equal(leader_leo(state_of("silent-order")), 4);  /* both produces appended */
+  raw_client_close(&c);
+  for (int i = 0; i < 2; i++)
+    fault("{\"action\":\"follower_lag\",\"broker\":%d,\"ms\":0}", s.followers[i]);
+  mk_writer_free(&w);
+}
+
 /* ---- request faults -------------------------------------------------------------------- */
 
 static void test_error_fault_answers_then_disarms(void **state) {
@@ -362,6 +442,8 @@ int main(void) {
       cmocka_unit_test(test_acks_1_loses_acknowledged_records_when_the_leader_dies),
       cmocka_unit_test(test_acks_all_loses_nothing_acknowledged_when_the_leader_dies),
       cmocka_unit_test(test_lost_response_duplicates_without_idempotence_only),
+      cmocka_unit_test(test_silent_drop_stops_the_connection_delivering),
+      cmocka_unit_test(test_silent_drop_keeps_the_answers_before_it),
       cmocka_unit_test(test_error_fault_answers_then_disarms),
       cmocka_unit_test(test_error_fault_timed_out_appends_and_not_leader_does_not),
       cmocka_unit_test(test_delay_fault_holds_the_response),
