@@ -203,11 +203,7 @@ static const struct mk_http_route routes[] = {
 
 /* The admin API stays on loopback (admin_http.h): host if it is a loopback address. */
 static const char *admin_host(const char *host) {
-  struct sockaddr_in a4;
-  struct sockaddr_in6 a6;
-  if (uv_ip4_addr(host, 0, &a4) == 0 && (ntohl(a4.sin_addr.s_addr) >> 24) == 127) return host;
-  if (uv_ip6_addr(host, 0, &a6) == 0 && IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr)) return host;
-  return "127.0.0.1";
+  return mk_network_is_loopback(host) ? host : "127.0.0.1";
 }
 
 int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {

@@ -79,6 +79,14 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   if (cfg->port != 0 && (cfg->port < 1 || cfg->port + cfg->brokers - 1 > 65535))
     return mk_err_set(err, MK_ERR__INVALID_ARG, "--port %d leaves no room for %d brokers",
                       cfg->port, cfg->brokers);
+  /* Kafka refuses 0.0.0.0 in advertised.listeners: no client can connect to it. */
+  const char *advertised = cfg->advertised_host[0] ? cfg->advertised_host : cfg->host;
+  if (mk_network_is_wildcard(advertised))
+    return mk_err_set(err, MK_ERR__INVALID_ARG,
+                      "--host %s listens on every interface, but clients cannot connect to %s: "
+                      "give --advertised-host, the name or address they can reach this machine "
+                      "by (as Kafka's advertised.listeners cannot be 0.0.0.0)", cfg->host,
+                      advertised);
   struct mk_broker *b = calloc(1, sizeof *b);
   if (!b) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   struct mk_cluster *c = &b->cluster;
@@ -114,7 +122,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
       return rc;
     }
     n += (size_t)snprintf(b->bootstrap + n, sizeof b->bootstrap - n, "%s%s:%d", i ? "," : "",
-                          cfg->host, node->port);
+                          advertised, node->port);
   }
   /* admin API, then the --faults script: either failing stops the broker from starting. */
   int admin_rc = mk_admin_http_start(b, err);
@@ -126,6 +134,12 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   mk_retention_start(b);
   mk_replica_set_start(b);
   mk_connection_quotas_start(b);
+  if (!mk_network_is_loopback(cfg->host))
+    mk_log(MK_LOG_WARN, "broker",
+           "listening on %s: anyone who can reach this machine can produce, consume, create "
+           "and delete topics (there is no authentication); clients are told to connect to %s. "
+           "The admin API stays on 127.0.0.1. See README.md, \"A broker for a classroom\"",
+           cfg->host, advertised);
   if (c->cfg.min_insync_replicas > c->cfg.default_replication_factor)
     mk_log(MK_LOG_WARN, "broker",
            "min.insync.replicas=%d is more than the default replication factor %d: acks=all "

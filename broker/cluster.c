@@ -11,6 +11,10 @@
 #include "common/log.h"
 #include "common/trace.h"
 
+const char *mk_cluster_advertised_host(const struct mk_cluster *c) {
+  return c->cfg.advertised_host[0] ? c->cfg.advertised_host : c->cfg.host;
+}
+
 struct mk_topic *mk_cluster_find_topic(struct mk_cluster *c, struct mk_str name) {
   for (struct mk_topic *t = c->topics; t; t = t->next)
     if (name.len >= 0 && strlen(t->name) == (size_t)name.len &&

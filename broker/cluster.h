@@ -90,6 +90,11 @@ struct mk_cluster {
   int64_t next_producer_id;       /* InitProducerId hands these out */
 };
 
+/* The host clients are told to connect to (Metadata, DescribeCluster, the bootstrap string,
+ * /v1/cluster): --advertised-host, else --host (Kafka's advertised.listeners, which default
+ * to the listeners). */
+const char *mk_cluster_advertised_host(const struct mk_cluster *c);
+
 /* Find a topic by name; NULL if none. */
 struct mk_topic *mk_cluster_find_topic(struct mk_cluster *c, struct mk_str name);
 struct mk_topic *mk_cluster_find_topic_id(struct mk_cluster *c, struct mk_uuid id);

@@ -567,6 +567,20 @@ void mk_conn_mute(struct mk_conn *c, int64_t ms) {
 
 /* ---- listeners -------------------------------------------------------------------------- */
 
+bool mk_network_is_loopback(const char *host) {
+  struct sockaddr_in a4;
+  struct sockaddr_in6 a6;
+  if (uv_ip4_addr(host, 0, &a4) == 0) return (ntohl(a4.sin_addr.s_addr) >> 24) == 127;
+  return uv_ip6_addr(host, 0, &a6) == 0 && IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr);
+}
+
+bool mk_network_is_wildcard(const char *host) {
+  struct sockaddr_in a4;
+  struct sockaddr_in6 a6;
+  if (uv_ip4_addr(host, 0, &a4) == 0) return a4.sin_addr.s_addr == htonl(INADDR_ANY);
+  return uv_ip6_addr(host, 0, &a6) == 0 && IN6_IS_ADDR_UNSPECIFIED(&a6.sin6_addr);
+}
+
 int mk_network_listen(struct mk_listener *l, const char *host, int port, struct mk_err *err) {
   struct sockaddr_storage addr;
   if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&

@@ -136,6 +136,11 @@ struct mk_conn {
 /* Bind and listen for l's virtual broker (port 0 picks a free one; l->node->port is set)
  * and mark it up. Returns 0 or MK_ERR__TRANSPORT with err naming the address and reason. */
 int mk_network_listen(struct mk_listener *l, const char *host, int port, struct mk_err *err);
+/* Whether host is a loopback address (127.0.0.0/8 or ::1): where nobody else can connect. */
+bool mk_network_is_loopback(const char *host);
+/* Whether host is the "any address" of IPv4 or IPv6 (0.0.0.0, ::): every interface. */
+bool mk_network_is_wildcard(const char *host);
+
 /* Stop listening, close every connection of l, and mark its virtual broker down. */
 void mk_network_close(struct mk_listener *l, const char *why);
 

@@ -13,7 +13,8 @@
  *     closes the one too many, socket.listen.backlog.size reaches listen();
  *   - out of memory at accept closes that connection only, and the listener keeps listening;
  *   - fetch.max.bytes caps a Fetch answer;
- *   - log lines about bad clients are rate-limited.
+ *   - log lines about bad clients are rate-limited;
+ *   - --host 0.0.0.0 needs --advertised-host, which is what Metadata tells clients.
  *
  * Each test starts its own embedded broker with the settings it needs (test_broker.h), and
  * looks inside it (connections, the request memory pool) through broker_internal.h, on the
@@ -46,6 +47,7 @@
 #include "protocol/frame.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
+#include "protocol/messages/metadata.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/test_broker.h"
 
@@ -635,6 +637,52 @@ static void test_log_lines_about_bad_clients_are_rate_limited(void **state) {
   assert_int_equal(lines, MK_LOG_LIMIT_LINES);
 }
 
+/* ---- exposure ----------------------------------------------------------------------------- */
+
+/* --host 0.0.0.0 alone is refused before anything is bound (clients cannot connect to
+ * 0.0.0.0, and Kafka refuses it in advertised.listeners); --advertised-host is what
+ * Metadata then tells clients. What counts as loopback decides the warning. */
+static void test_advertised_host_and_wildcard_listening(void **state) {
+  (void)state;
+  assert_true(mk_network_is_loopback("127.0.0.1"));
+  assert_true(mk_network_is_loopback("127.9.9.9"));
+  assert_true(mk_network_is_loopback("::1"));
+  assert_false(mk_network_is_loopback("0.0.0.0"));
+  assert_false(mk_network_is_loopback("10.1.2.3"));
+  assert_false(mk_network_is_loopback("::"));
+  assert_true(mk_network_is_wildcard("0.0.0.0"));
+  assert_true(mk_network_is_wildcard("::"));
+  assert_false(mk_network_is_wildcard("127.0.0.1"));
+
+  struct mk_broker_config cfg;
+  mk_broker_config_init(&cfg);
+  cfg.port = 0;
+  cfg.admin_port = -1;
+  strcpy(cfg.host, "0.0.0.0");
+  struct mk_err err = {0};
+  struct mk_broker *b = NULL;
+  assert_int_equal(mk_broker_new(&cfg, &b, &err), MK_ERR__INVALID_ARG);
+  assert_non_null(strstr(err.msg, "--advertised-host"));
+  assert_null(b);
+
+  strcpy(cfg.host, "127.0.0.1");
+  strcpy(cfg.advertised_host, "localhost");
+  assert_int_equal(mk_broker_new(&cfg, &broker, &err), 0);
+  assert_int_equal(mk_broker_start(broker, &err), 0);
+  assert_int_equal(strncmp(mk_broker_bootstrap(broker), "localhost:", 10), 0);
+  struct raw_client rc;
+  assert_int_equal(raw_client_connect(&rc, mk_broker_port(broker, 0)), 0);
+  struct mk_metadata_request mreq;
+  mk_schema_set_defaults(&mk_metadata_request_schema, &mreq);
+  mreq.topics_count = 0;
+  struct mk_metadata_response *m;
+  assert_int_equal(raw_client_call(&rc, MK_API_METADATA, 9, &mreq, (void **)&m, WAIT_MS), 0);
+  assert_int_equal(m->brokers_count, 3);
+  for (int i = 0; i < m->brokers_count; i++)
+    assert_true(mk_str_eq(m->brokers[i].host, "localhost"));
+  raw_client_close(&rc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_a_client_that_never_reads_stops_being_read, teardown),
@@ -650,6 +698,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_out_of_memory_at_accept_closes_only_that_connection, teardown),
       cmocka_unit_test_teardown(test_fetch_max_bytes_caps_an_answer, teardown),
       cmocka_unit_test_teardown(test_log_lines_about_bad_clients_are_rate_limited, teardown),
+      cmocka_unit_test_teardown(test_advertised_host_and_wildcard_listening, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
