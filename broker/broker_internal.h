@@ -47,6 +47,7 @@ struct mk_broker {
   struct mk_memory_pool request_memory;  /* memory_pool.h: queued.max.request.bytes */
   uint8_t discard[4096];          /* network.c: where a severed connection's bytes go */
   struct mk_log_limit conn_log;   /* network.c: the rate limit of log lines about clients */
+  struct mk_log_limit retention_log; /* retention.c: log.memory.max.bytes lines */
   int fail_accept_allocs;         /* tests only: the next n connections accepted find no
                                      memory (network.c's out-of-memory path) */
   struct mk_fault_list faults;    /* faults.h: every fault injected, armed and spent */

@@ -131,6 +131,7 @@ int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t pa
       rep->broker_id = live[(start + p + r) % nlive];
       rep->in_isr = true;
       mk_log_init(&rep->log);
+      rep->log.usage = &c->log_usage;  /* log.memory.max.bytes counts every log */
     }
     part->leader = part->replicas[0].broker_id;
     part->leader_epoch = 0;

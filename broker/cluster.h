@@ -88,6 +88,7 @@ struct mk_cluster {
   int next_placement;             /* where the next topic's replica ring starts */
   char cluster_id[23];            /* base64-ish id, as Kafka's cluster ids look */
   int64_t next_producer_id;       /* InitProducerId hands these out */
+  struct mk_log_usage log_usage;  /* what every log holds together (log.memory.max.bytes) */
 };
 
 /* The host clients are told to connect to (Metadata, DescribeCluster, the bootstrap string,

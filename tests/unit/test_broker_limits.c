@@ -13,6 +13,8 @@
  *     closes the one too many, socket.listen.backlog.size reaches listen();
  *   - out of memory at accept closes that connection only, and the listener keeps listening;
  *   - fetch.max.bytes caps a Fetch answer;
+ *   - retention keeps what it says (a small batch does not pin its request's frame), and
+ *     log.memory.max.bytes bounds all logs together, deleting the oldest of the largest;
  *   - log lines about bad clients are rate-limited;
  *   - --host 0.0.0.0 needs --advertised-host, which is what Metadata tells clients.
  *
@@ -48,6 +50,8 @@
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/messages/metadata.h"
+#include "protocol/messages/produce.h"
+#include "common/trace.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/test_broker.h"
 
@@ -259,6 +263,7 @@ static void test_a_client_that_never_reads_stops_being_read(void **state) {
   size_t stored = 0;
   while (stored < 256 * 1024) {  /* 256 KiB to fetch */
     assert_non_null(raw_client_produce(&rc, "big", 0, 1, &batch, 9, WAIT_MS));
+    raw_client_forget(&rc);
     stored += batch.len;
   }
   mk_writer_free(&batch);
@@ -637,6 +642,133 @@ static void test_log_lines_about_bad_clients_are_rate_limited(void **state) {
   assert_int_equal(lines, MK_LOG_LIMIT_LINES);
 }
 
+/* ---- the memory of logs ------------------------------------------------------------------ */
+
+static void usage_on_loop(struct mk_broker *b, void *arg) {
+  *(struct mk_log_usage *)arg = b->cluster.log_usage;
+}
+
+static struct mk_log_usage log_usage(void) {
+  struct mk_log_usage u;
+  assert_int_equal(mk_broker_call(broker, usage_on_loop, &u), 0);
+  return u;
+}
+
+/* One Produce request carrying a batch for t1-0 and one for t2-partition2. */
+static void produce_two(struct raw_client *rc, const char *t1, const struct mk_writer *b1,
+                        const char *t2, int32_t partition2, const struct mk_writer *b2) {
+  struct mk_produce_partition_produce_data p1 = {0, {b1->buf, (int32_t)b1->len}};
+  struct mk_produce_partition_produce_data p2 = {partition2, {b2->buf, (int32_t)b2->len}};
+  struct mk_produce_topic_produce_data td[2] = {{mk_str_of(t1), &p1, 1}, {mk_str_of(t2), &p2, 1}};
+  struct mk_produce_request req;
+  mk_schema_set_defaults(&mk_produce_request_schema, &req);
+  req.acks = 1;
+  req.timeout_ms = WAIT_MS;
+  req.topic_data = td;
+  req.topic_data_count = 2;
+  struct mk_produce_response *resp;
+  assert_int_equal(raw_client_call(rc, MK_API_PRODUCE, 9, &req, (void **)&resp, WAIT_MS), 0);
+  for (int i = 0; i < resp->responses_count; i++)
+    assert_int_equal(resp->responses[i].partition_responses[0].error_code, 0);
+  raw_client_forget(rc);
+}
+
+/* The issue's numbers, scaled down: 500 requests, each with a ~20 KB batch for "big" and a
+ * one-record batch for "small", both topics at retention.bytes=100000. Retention keeps ~100 KB
+ * of each; before, every small batch kept its request's whole frame (~20 KB) alive, and
+ * small's ~600 retained batches pinned ~12 MB. */
+static void test_retained_small_batches_do_not_pin_their_requests(void **state) {
+  (void)state;
+  start_broker("log.memory.max.bytes", "-1");
+  const char *configs[] = {"retention.bytes=100000", NULL};
+  test_broker_create_topic(broker, "big", 1, 3, configs);
+  test_broker_create_topic(broker, "small", 3, 3, configs);
+  struct mk_partition_state st = test_broker_state(broker, "big", 0);
+  int32_t p2 = 0;  /* a partition of small with the same leader: one request carries both */
+  while (test_broker_state(broker, "small", p2).leader != st.leader) p2++;
+  struct raw_client rc;
+  assert_int_equal(raw_client_connect(&rc, mk_broker_port(broker, st.leader)), 0);
+  struct mk_writer big, small;
+  mk_writer_init(&big);
+  mk_writer_init(&small);
+  raw_client_build_batch(&big, 2000, -1, -1, -1);
+  raw_client_build_batch(&small, 1, -1, -1, -1);
+  for (int i = 0; i < 500; i++) produce_two(&rc, "big", &big, "small", p2, &small);
+  struct mk_log_usage u = log_usage();
+  print_message("500 requests of %zu + %zu bytes, retention.bytes 100000 each: the logs hold "
+                "%lld bytes\n", big.len, small.len, (long long)u.bytes);
+  /* ~100 KB of big (whole frames) + ~100 KB of small's copied batches and their structs */
+  assert_true(u.bytes < 500000);
+  raw_client_close(&rc);
+  mk_writer_free(&big);
+  mk_writer_free(&small);
+}
+
+static void collect_line(void *opaque, const char *line, size_t len) {
+  if (strstr(line, "\"event\":\"retention\"") && strstr(line, "log.memory.max.bytes"))
+    (*(int *)opaque)++;
+  (void)len;
+}
+
+/* log.memory.max.bytes=2000000: 100 KB into "small", then 4 MB into "large". The logs stay
+ * within the budget; what goes is the oldest of the largest log (large's), small keeps
+ * everything, a consumer at large's old offsets gets OFFSET_OUT_OF_RANGE, and `retention`
+ * trace events say why. */
+static void test_log_memory_budget_deletes_the_oldest_of_the_largest_log(void **state) {
+  (void)state;
+  start_broker("log.memory.max.bytes", "2000000", "num.partitions", "1");
+  int events = 0;
+  int sink = mk_trace_add_sink(collect_line, &events);
+  test_broker_create_topic(broker, "small", 1, 3, NULL);
+  test_broker_create_topic(broker, "large", 1, 3, NULL);
+  struct raw_client rs, rl;
+  assert_int_equal(raw_client_connect(&rs, mk_broker_port(broker, test_broker_state(broker, "small", 0).leader)), 0);
+  assert_int_equal(raw_client_connect(&rl, mk_broker_port(broker, test_broker_state(broker, "large", 0).leader)), 0);
+  struct mk_writer w;
+  mk_writer_init(&w);
+  raw_client_build_batch(&w, 2000, -1, -1, -1);  /* ~20 KB */
+  for (size_t sent = 0; sent < 100000; sent += w.len) {
+    assert_int_equal(raw_client_produce(&rs, "small", 0, 1, &w, 9, WAIT_MS)->error_code, 0);
+    raw_client_forget(&rs);
+  }
+  for (size_t sent = 0; sent < 4000000; sent += w.len) {
+    assert_int_equal(raw_client_produce(&rl, "large", 0, 1, &w, 9, WAIT_MS)->error_code, 0);
+    raw_client_forget(&rl);
+    assert_true(log_usage().bytes <= 2000000 + (int64_t)w.len + 4096);
+  }
+  struct mk_log_usage u = log_usage();
+  struct mk_partition_state large = test_broker_state(broker, "large", 0);
+  struct mk_partition_state small = test_broker_state(broker, "small", 0);
+  print_message("4.1 MB produced into a 2 MB budget: %lld bytes held (peak %lld); large starts "
+                "at %lld, small at %lld\n", (long long)u.bytes, (long long)u.peak,
+                (long long)large.log_start_offset, (long long)small.log_start_offset);
+  assert_true(u.peak <= 2000000 + (int64_t)w.len + 4096);
+  assert_true(large.log_start_offset > 0);
+  assert_int_equal(small.log_start_offset, 0);
+  assert_true(events > 0);
+  assert_int_equal(raw_client_list_offset(&rl, "large", 0, -2), large.log_start_offset);
+  struct mk_fetch_partition part;
+  mk_schema_set_defaults(&mk_fetch_partition_schema, &part);
+  part.partition_max_bytes = 1 << 20;
+  struct mk_fetch_topic topic;
+  mk_schema_set_defaults(&mk_fetch_topic_schema, &topic);
+  topic.topic = mk_str_of("large");
+  topic.partitions = &part;
+  topic.partitions_count = 1;
+  struct mk_fetch_request fetch;
+  mk_schema_set_defaults(&mk_fetch_request_schema, &fetch);
+  fetch.max_bytes = 1 << 20;
+  fetch.topics = &topic;
+  fetch.topics_count = 1;
+  struct mk_fetch_response *resp;
+  assert_int_equal(raw_client_call(&rl, MK_API_FETCH, 11, &fetch, (void **)&resp, WAIT_MS), 0);
+  assert_int_equal(resp->responses[0].partitions[0].error_code, MK_ERR_OFFSET_OUT_OF_RANGE);
+  mk_trace_remove_sink(sink);
+  mk_writer_free(&w);
+  raw_client_close(&rs);
+  raw_client_close(&rl);
+}
+
 /* ---- exposure ----------------------------------------------------------------------------- */
 
 /* --host 0.0.0.0 alone is refused before anything is bound (clients cannot connect to
@@ -699,6 +831,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_fetch_max_bytes_caps_an_answer, teardown),
       cmocka_unit_test_teardown(test_log_lines_about_bad_clients_are_rate_limited, teardown),
       cmocka_unit_test_teardown(test_advertised_host_and_wildcard_listening, teardown),
+      cmocka_unit_test_teardown(test_retained_small_batches_do_not_pin_their_requests, teardown),
+      cmocka_unit_test_teardown(test_log_memory_budget_deletes_the_oldest_of_the_largest_log, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
