@@ -134,24 +134,19 @@ static int read_lines(struct mk_fault_script *s, FILE *f, struct mk_err *err) {
   return rc;
 }
 
-int mk_fault_script_load(struct mk_broker *b, struct mk_err *err) {
-  const char *path = b->cluster.cfg.faults_file;
-  if (!path) return 0;
-  FILE *f = fopen(path, "r");
-  if (!f) return mk_err_set(err, MK_ERR__INVALID_ARG, "--faults %s: %s", path, strerror(errno));
+int mk_fault_script_read(FILE *f, const char *path, struct mk_fault_script **out,
+                         struct mk_err *err) {
+  *out = NULL;
   struct mk_fault_script *s = calloc(1, sizeof *s);
-  if (!s) {
-    fclose(f);
-    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-  }
-  s->broker = b;
+  if (!s) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   snprintf(s->path, sizeof s->path, "%s", path);
-  b->script = s;  /* attached first, so that mk_fault_script_free finds it whatever happens */
   int rc = read_lines(s, f, err);
-  fclose(f);
-  if (rc) return rc;
-  s->timed = calloc(s->nlines ? s->nlines : 1, sizeof *s->timed);
-  if (!s->timed) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  if (!rc && !(s->timed = calloc(s->nlines ? s->nlines : 1, sizeof *s->timed)))
+    rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  if (rc) {
+    mk_fault_script_destroy(s);
+    return rc;
+  }
   /* The at_ms lines by time; an insertion sort keeps file order for equal times. */
   for (size_t i = 0; i < s->nlines; i++) {
     if (s->lines[i].at_ms < 0) continue;
@@ -160,6 +155,35 @@ int mk_fault_script_load(struct mk_broker *b, struct mk_err *err) {
       s->timed[j] = s->timed[j - 1];
     s->timed[j] = i;
   }
+  *out = s;
+  return 0;
+}
+
+void mk_fault_script_destroy(struct mk_fault_script *s) {
+  if (!s) return;
+  for (size_t i = 0; i < s->nlines; i++) free(s->lines[i].fault);
+  free(s->lines);
+  free(s->timed);
+  free(s);
+}
+
+size_t mk_fault_script_lines(const struct mk_fault_script *s) { return s->nlines; }
+
+const char *mk_fault_script_fault(const struct mk_fault_script *s, size_t i) {
+  return i < s->nlines ? s->lines[i].fault : NULL;
+}
+
+int mk_fault_script_load(struct mk_broker *b, struct mk_err *err) {
+  const char *path = b->cluster.cfg.faults_file;
+  if (!path) return 0;
+  FILE *f = fopen(path, "r");
+  if (!f) return mk_err_set(err, MK_ERR__INVALID_ARG, "--faults %s: %s", path, strerror(errno));
+  struct mk_fault_script *s;
+  int rc = mk_fault_script_read(f, path, &s, err);
+  fclose(f);
+  if (rc) return rc;
+  s->broker = b;
+  b->script = s;
   mk_log(MK_LOG_INFO, "broker", "--faults %s: %zu faults (%zu on a clock, %zu on a count)",
          path, s->nlines, s->ntimed, s->nlines - s->ntimed);
   return 0;
@@ -224,10 +248,6 @@ void mk_fault_script_on_request(struct mk_broker *b, int api_key) {
 
 void mk_fault_script_free(struct mk_broker *b) {
   struct mk_fault_script *s = b->script;
-  if (!s) return;
   b->script = NULL;
-  for (size_t i = 0; i < s->nlines; i++) free(s->lines[i].fault);
-  free(s->lines);
-  free(s->timed);
-  free(s);
+  mk_fault_script_destroy(s);
 }

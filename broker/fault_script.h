@@ -24,12 +24,27 @@
 #ifndef MK_BROKER_FAULT_SCRIPT_H
 #define MK_BROKER_FAULT_SCRIPT_H
 
+#include <stdio.h>
+
 #include "broker/cluster.h"
+
+struct mk_fault_script;
 
 /* Read and check cfg.faults_file (nothing to do when it is NULL) and attach the script to
  * b. Returns 0, or MK_ERR__INVALID_ARG with err naming the file, the line and the
  * problem ("faults.jsonl line 3: \"after\" needs \"count\" >= 1"). From mk_broker_new. */
 int mk_fault_script_load(struct mk_broker *b, struct mk_err *err);
+
+/* Parse a script from f (path names it in messages): every line checked, its trigger taken
+ * off, the at_ms lines ordered by time; what load does, without a broker (fuzz_config reads
+ * scripts this way). Returns 0 with *out (free with mk_fault_script_destroy), or
+ * MK_ERR__INVALID_ARG naming path, the line and the problem. Thread: any. */
+int mk_fault_script_read(FILE *f, const char *path, struct mk_fault_script **out,
+                         struct mk_err *err);
+void mk_fault_script_destroy(struct mk_fault_script *s);
+/* Its lines, and line i's fault as it will be injected (the JSON without its trigger). */
+size_t mk_fault_script_lines(const struct mk_fault_script *s);
+const char *mk_fault_script_fault(const struct mk_fault_script *s, size_t i);
 
 /* Start the clock for the at_ms lines. From mk_broker_start, before the loop thread
  * starts. */

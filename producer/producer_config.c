@@ -205,7 +205,11 @@ static int distance(const char *a, const char *b) {
 static int unknown_key(const char *key, struct mk_err *err) {
   const char *best = NULL;
   int best_d = 4;  /* suggest only near misses */
+  size_t len = strlen(key);
   for (int i = 0; i < NUM_SETTINGS; i++) {
+    /* The distance is at least the difference in length: skip the hopeless (most). */
+    size_t other = strlen(settings[i].name);
+    if ((len > other ? len - other : other - len) >= (size_t)best_d) continue;
     int d = distance(key, settings[i].name);
     if (d < best_d) best = settings[i].name, best_d = d;
   }
