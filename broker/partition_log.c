@@ -383,6 +383,15 @@ void mk_log_truncate_to(struct mk_log *log, int64_t offset) {
   epochs_truncate_from_end(log, end);
 }
 
+/* Drop the oldest batch (retention and log start increments delete from the front). */
+static void delete_oldest(struct mk_log *log) {
+  struct mk_batch *b = mk_log_batch(log, 0);
+  log->size -= (int64_t)b->size;
+  mk_batch_unref(b);
+  log->head++;
+  if (--log->count == 0) log->head = 0;
+}
+
 size_t mk_log_advance_start(struct mk_log *log, int64_t offset) {
   if (offset <= log->log_start_offset) return 0;
   if (offset > log->log_end_offset) {  /* it has nothing the new start keeps */
@@ -391,15 +400,8 @@ size_t mk_log_advance_start(struct mk_log *log, int64_t offset) {
     return n;
   }
   size_t deleted = 0;
-  while (log->count > 0 && mk_log_batch(log, 0)->last_offset < offset) {
-    struct mk_batch *b = mk_log_batch(log, 0);
-    log->size -= (int64_t)b->size;
-    mk_batch_unref(b);
-    log->head++;
-    log->count--;
-    deleted++;
-  }
-  if (log->count == 0) log->head = 0;
+  for (; log->count > 0 && mk_log_batch(log, 0)->last_offset < offset; deleted++)
+    delete_oldest(log);
   log->log_start_offset = offset;
   epochs_truncate_from_start(log, offset);
   return deleted;
@@ -420,13 +422,9 @@ size_t mk_log_apply_retention(struct mk_log *log, int64_t retention_bytes,
     bool over_size = retention_bytes >= 0 && log->size - (int64_t)b->size >= retention_bytes;
     bool too_old = retention_ms >= 0 && now_ms - b->max_timestamp > retention_ms;
     if (!over_size && !too_old) break;
-    log->size -= (int64_t)b->size;
-    mk_batch_unref(b);
-    log->head++;
-    log->count--;
+    delete_oldest(log);
     deleted++;
   }
-  if (log->count == 0) log->head = 0;
   if (deleted > 0) {
     log->log_start_offset = log->count ? mk_log_batch(log, 0)->base_offset : log->log_end_offset;
     epochs_truncate_from_start(log, log->log_start_offset);

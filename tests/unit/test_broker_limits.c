@@ -245,6 +245,30 @@ static struct probe wait_not_reading(int fd) {
   return p;
 }
 
+/* A Fetch v11 request for topic-0 from offset 0 (its parts in *f, which must outlive it). */
+struct fetch_req {
+  struct mk_fetch_partition part;
+  struct mk_fetch_topic topic;
+  struct mk_fetch_request req;
+};
+
+static struct mk_fetch_request *fetch_from_start(struct fetch_req *f, const char *topic,
+                                                 int32_t max_wait_ms, int32_t max_bytes) {
+  mk_schema_set_defaults(&mk_fetch_partition_schema, &f->part);
+  f->part.partition_max_bytes = 1 << 20;
+  mk_schema_set_defaults(&mk_fetch_topic_schema, &f->topic);
+  f->topic.topic = mk_str_of(topic);
+  f->topic.partitions = &f->part;
+  f->topic.partitions_count = 1;
+  mk_schema_set_defaults(&mk_fetch_request_schema, &f->req);
+  f->req.max_wait_ms = max_wait_ms;
+  f->req.min_bytes = 1;
+  f->req.max_bytes = max_bytes;
+  f->req.topics = &f->topic;
+  f->req.topics_count = 1;
+  return &f->req;
+}
+
 /* ---- a client that does not read ---------------------------------------------------------- */
 
 /* 200 pipelined Fetch requests, each answered with ~256 KiB, from a client that never reads:
@@ -269,25 +293,11 @@ static void test_a_client_that_never_reads_stops_being_read(void **state) {
   mk_writer_free(&batch);
   raw_client_close(&rc);
 
-  struct mk_fetch_partition part;
-  mk_schema_set_defaults(&mk_fetch_partition_schema, &part);
-  part.partition = 0;
-  part.fetch_offset = 0;
-  part.partition_max_bytes = 1 << 20;
-  struct mk_fetch_topic topic;
-  mk_schema_set_defaults(&mk_fetch_topic_schema, &topic);
-  topic.topic = mk_str_of("big");
-  topic.partitions = &part;
-  topic.partitions_count = 1;
-  struct mk_fetch_request fetch;
-  mk_schema_set_defaults(&mk_fetch_request_schema, &fetch);
-  fetch.max_wait_ms = 0;
-  fetch.max_bytes = 1 << 20;
-  fetch.topics = &topic;
-  fetch.topics_count = 1;
+  struct fetch_req f;
+  const struct mk_fetch_request *fetch = fetch_from_start(&f, "big", 0, 1 << 20);
   struct mk_writer w;
   mk_writer_init(&w);
-  for (int i = 0; i < 200; i++) encode_request(&w, MK_API_FETCH, 11, i, &fetch);
+  for (int i = 0; i < 200; i++) encode_request(&w, MK_API_FETCH, 11, i, fetch);
 
   int fd = connect_to(4096);
   size_t sent = send_for(fd, w.buf, w.len, 1000);  /* stops when the broker stops reading */
@@ -318,24 +328,11 @@ static void test_parked_requests_per_connection_are_bounded(void **state) {
   (void)state;
   start_broker("num.partitions", "1", "default.replication.factor", "1");
   test_broker_create_topic(broker, "empty", 1, 1, NULL);
-  struct mk_fetch_partition part;
-  mk_schema_set_defaults(&mk_fetch_partition_schema, &part);
-  part.partition_max_bytes = 1 << 20;
-  struct mk_fetch_topic topic;
-  mk_schema_set_defaults(&mk_fetch_topic_schema, &topic);
-  topic.topic = mk_str_of("empty");
-  topic.partitions = &part;
-  topic.partitions_count = 1;
-  struct mk_fetch_request fetch;
-  mk_schema_set_defaults(&mk_fetch_request_schema, &fetch);
-  fetch.max_wait_ms = 300;  /* nothing to fetch: each waits that long */
-  fetch.min_bytes = 1;
-  fetch.max_bytes = 1 << 20;
-  fetch.topics = &topic;
-  fetch.topics_count = 1;
+  struct fetch_req f;  /* nothing to fetch: each waits 300 ms */
+  const struct mk_fetch_request *fetch = fetch_from_start(&f, "empty", 300, 1 << 20);
   struct mk_writer w;
   mk_writer_init(&w);
-  for (int i = 0; i < 100; i++) encode_request(&w, MK_API_FETCH, 11, i, &fetch);
+  for (int i = 0; i < 100; i++) encode_request(&w, MK_API_FETCH, 11, i, fetch);
   int fd = connect_to(0);
   send_all(fd, w.buf, w.len);  /* 100 small frames: the socket buffers take them all */
   struct probe p = wait_not_reading(fd);
@@ -587,21 +584,10 @@ static void test_fetch_max_bytes_caps_an_answer(void **state) {
   size_t one = batch.len;
   for (int i = 0; i < 30; i++) assert_non_null(raw_client_produce(&rc, "capped", 0, 1, &batch, 9, WAIT_MS));
   mk_writer_free(&batch);
-  struct mk_fetch_partition part;
-  mk_schema_set_defaults(&mk_fetch_partition_schema, &part);
-  part.partition_max_bytes = 1 << 20;
-  struct mk_fetch_topic topic;
-  mk_schema_set_defaults(&mk_fetch_topic_schema, &topic);
-  topic.topic = mk_str_of("capped");
-  topic.partitions = &part;
-  topic.partitions_count = 1;
-  struct mk_fetch_request fetch;
-  mk_schema_set_defaults(&mk_fetch_request_schema, &fetch);
-  fetch.max_bytes = 50 << 20;  /* the client asks for 50 MB */
-  fetch.topics = &topic;
-  fetch.topics_count = 1;
+  struct fetch_req f;  /* the client asks for 50 MB */
+  const struct mk_fetch_request *fetch = fetch_from_start(&f, "capped", 0, 50 << 20);
   struct mk_fetch_response *resp;
-  assert_int_equal(raw_client_call(&rc, MK_API_FETCH, 11, &fetch, (void **)&resp, WAIT_MS), 0);
+  assert_int_equal(raw_client_call(&rc, MK_API_FETCH, 11, fetch, (void **)&resp, WAIT_MS), 0);
   int32_t bytes = resp->responses[0].partitions[0].records.len;
   print_message("30 batches of %zu bytes; one Fetch answered %d bytes\n", one, bytes);
   assert_true(bytes > 0 && bytes <= 10000);
@@ -747,21 +733,10 @@ static void test_log_memory_budget_deletes_the_oldest_of_the_largest_log(void **
   assert_int_equal(small.log_start_offset, 0);
   assert_true(events > 0);
   assert_int_equal(raw_client_list_offset(&rl, "large", 0, -2), large.log_start_offset);
-  struct mk_fetch_partition part;
-  mk_schema_set_defaults(&mk_fetch_partition_schema, &part);
-  part.partition_max_bytes = 1 << 20;
-  struct mk_fetch_topic topic;
-  mk_schema_set_defaults(&mk_fetch_topic_schema, &topic);
-  topic.topic = mk_str_of("large");
-  topic.partitions = &part;
-  topic.partitions_count = 1;
-  struct mk_fetch_request fetch;
-  mk_schema_set_defaults(&mk_fetch_request_schema, &fetch);
-  fetch.max_bytes = 1 << 20;
-  fetch.topics = &topic;
-  fetch.topics_count = 1;
+  struct fetch_req f;
+  const struct mk_fetch_request *fetch = fetch_from_start(&f, "large", 0, 1 << 20);
   struct mk_fetch_response *resp;
-  assert_int_equal(raw_client_call(&rl, MK_API_FETCH, 11, &fetch, (void **)&resp, WAIT_MS), 0);
+  assert_int_equal(raw_client_call(&rl, MK_API_FETCH, 11, fetch, (void **)&resp, WAIT_MS), 0);
   assert_int_equal(resp->responses[0].partitions[0].error_code, MK_ERR_OFFSET_OUT_OF_RANGE);
   mk_trace_remove_sink(sink);
   mk_writer_free(&w);

@@ -713,102 +713,102 @@ static struct mk_buffer *store_frame(struct mk_log **logs, const int *records, i
   return frame;
 }
 
+/* Two logs that count what they hold in one usage, as a broker's replicas do. */
+struct two_logs {
+  struct mk_log_usage usage;
+  struct mk_log first, second;
+  struct mk_log *both[2];
+};
+
+static void two_logs_init(struct two_logs *t) {
+  memset(&t->usage, 0, sizeof t->usage);
+  mk_log_init(&t->first);
+  mk_log_init(&t->second);
+  t->first.usage = t->second.usage = &t->usage;
+  t->both[0] = &t->first;
+  t->both[1] = &t->second;
+}
+
+/* Free both; everything they held must be gone from the count. */
+static void two_logs_free(struct two_logs *t) {
+  mk_log_free(&t->first);
+  mk_log_free(&t->second);
+  assert_int_equal(t->usage.bytes, 0);
+}
+
 /* The issue's leak: a request carried a big batch for one partition and a small one for
  * another; retention deleted the big one, and the small one kept the whole frame alive.
  * Now the small one is copied out, and the frame is freed. */
 static void test_a_small_batch_does_not_pin_a_big_frame(void **state) {
   (void)state;
-  struct mk_log_usage usage = {0};
-  struct mk_log big, small;
-  mk_log_init(&big);
-  mk_log_init(&small);
-  big.usage = small.usage = &usage;
-  struct mk_log *logs[] = {&big, &small};
+  struct two_logs t;  /* first: the big batch's partition; second: the small one's */
+  two_logs_init(&t);
   struct mk_batch *stored[2];
-  struct mk_buffer *frame = store_frame(logs, (int[]){200, 1}, 2, 500, stored);
+  struct mk_buffer *frame = store_frame(t.both, (int[]){200, 1}, 2, 500, stored);
   size_t frame_size = frame->size;
   mk_buffer_unref(frame);  /* the request is answered */
   assert_true(stored[1]->owner == frame);  /* both batches still live in the frame */
-  assert_int_equal(usage.bytes, (int64_t)(frame_size + 2 * sizeof(struct mk_batch)));
+  assert_int_equal(t.usage.bytes, (int64_t)(frame_size + 2 * sizeof(struct mk_batch)));
 
-  assert_int_equal(mk_log_advance_start(&big, big.log_end_offset), 1);  /* retention */
+  assert_int_equal(mk_log_advance_start(&t.first, t.first.log_end_offset), 1);  /* retention */
   assert_null(stored[1]->owner);                   /* copied out: the frame is gone */
   assert_true(stored[1]->data_owned);
-  assert_int_equal(usage.bytes, (int64_t)(stored[1]->size + sizeof(struct mk_batch)));
+  assert_int_equal(t.usage.bytes, (int64_t)(stored[1]->size + sizeof(struct mk_batch)));
   struct mk_record_batch parsed;
   mk_batch_parsed(stored[1], &parsed);             /* still a valid batch */
   assert_int_equal(parsed.records_count, 1);
-  assert_int_equal(mk_log_batch(&small, 0)->base_offset, 0);
-  mk_log_free(&big);
-  mk_log_free(&small);
-  assert_int_equal(usage.bytes, 0);
+  assert_int_equal(mk_log_batch(&t.second, 0)->base_offset, 0);
+  two_logs_free(&t);
 }
 
 /* When the bytes no longer used are few (a small batch gone beside a big one), the big one
  * stays where it is: copying it would cost more than it frees. */
 static void test_a_big_batch_stays_in_its_frame_when_little_is_freed(void **state) {
   (void)state;
-  struct mk_log_usage usage = {0};
-  struct mk_log small, big;
-  mk_log_init(&small);
-  mk_log_init(&big);
-  small.usage = big.usage = &usage;
-  struct mk_log *logs[] = {&small, &big};
+  struct two_logs t;  /* first: the small batch's partition; second: the big one's */
+  two_logs_init(&t);
   struct mk_batch *stored[2];
-  struct mk_buffer *frame = store_frame(logs, (int[]){1, 200}, 2, 500, stored);
+  struct mk_buffer *frame = store_frame(t.both, (int[]){1, 200}, 2, 500, stored);
   mk_buffer_unref(frame);
-  mk_log_advance_start(&small, small.log_end_offset);
+  mk_log_advance_start(&t.first, t.first.log_end_offset);
   assert_true(stored[1]->owner == frame);
   assert_false(stored[1]->data_owned);
-  mk_log_free(&small);
-  mk_log_free(&big);
-  assert_int_equal(usage.bytes, 0);
+  two_logs_free(&t);
 }
 
 /* While the request still holds its frame (an acks=all produce waiting for followers), a
  * deleted sibling changes nothing; the copy-out happens when the request lets go. */
 static void test_copy_out_waits_for_the_request_to_let_go(void **state) {
   (void)state;
-  struct mk_log_usage usage = {0};
-  struct mk_log big, small;
-  mk_log_init(&big);
-  mk_log_init(&small);
-  big.usage = small.usage = &usage;
-  struct mk_log *logs[] = {&big, &small};
+  struct two_logs t;
+  two_logs_init(&t);
   struct mk_batch *stored[2];
-  struct mk_buffer *frame = store_frame(logs, (int[]){200, 1}, 2, 500, stored);
-  mk_log_advance_start(&big, big.log_end_offset);
+  struct mk_buffer *frame = store_frame(t.both, (int[]){200, 1}, 2, 500, stored);
+  mk_log_advance_start(&t.first, t.first.log_end_offset);
   assert_true(stored[1]->owner == frame);  /* the request still holds the frame */
   mk_buffer_unref(frame);
   assert_null(stored[1]->owner);           /* now it is copied out */
-  mk_log_free(&big);
-  mk_log_free(&small);
-  assert_int_equal(usage.bytes, 0);
+  two_logs_free(&t);
 }
 
 /* A batch shared by a leader's and a follower's log is counted once, and so is its frame. */
 static void test_usage_counts_a_shared_batch_once(void **state) {
   (void)state;
-  struct mk_log_usage usage = {0};
-  struct mk_log leader, follower;
-  mk_log_init(&leader);
-  mk_log_init(&follower);
-  leader.usage = follower.usage = &usage;
-  struct mk_log *logs[] = {&leader};
+  struct two_logs t;  /* first: a leader's log; second: a follower's */
+  two_logs_init(&t);
   struct mk_batch *stored[1];
-  struct mk_buffer *frame = store_frame(logs, (int[]){10}, 1, 100, stored);
-  int64_t once = usage.bytes;
+  struct mk_buffer *frame = store_frame(t.both, (int[]){10}, 1, 100, stored);
+  int64_t once = t.usage.bytes;
   assert_int_equal(once, (int64_t)(frame->size + sizeof(struct mk_batch)));
-  assert_int_equal(mk_log_append(&follower, stored[0], NULL), 0);
-  assert_int_equal(usage.bytes, once);
+  assert_int_equal(mk_log_append(&t.second, stored[0], NULL), 0);
+  assert_int_equal(t.usage.bytes, once);
   mk_buffer_unref(frame);
-  mk_log_advance_start(&leader, leader.log_end_offset);
-  assert_int_equal(usage.bytes, once);  /* the follower still holds it */
-  assert_int_equal(mk_log_advance_start(&follower, follower.log_end_offset), 1);
-  assert_int_equal(usage.bytes, 0);
-  assert_int_equal(follower.log_start_offset, 10);
-  mk_log_free(&leader);
-  mk_log_free(&follower);
+  mk_log_advance_start(&t.first, t.first.log_end_offset);
+  assert_int_equal(t.usage.bytes, once);  /* the follower still holds it */
+  assert_int_equal(mk_log_advance_start(&t.second, t.second.log_end_offset), 1);
+  assert_int_equal(t.usage.bytes, 0);
+  assert_int_equal(t.second.log_start_offset, 10);
+  two_logs_free(&t);
 }
 
 /* A log that ends below the new start (a follower far behind) restarts there. */
