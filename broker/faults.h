@@ -33,6 +33,12 @@
  * partition. A fault whose API or scope the table does not allow is refused when it is
  * injected, with a sentence saying what is allowed, never armed to sit silent.
  *
+ * A `drop_response` fault loses the answer of a request that did its work (records
+ * appended): "close" closes the connection once the answers before it are out; "silent"
+ * is a broken network (network.c, sever): the connection stays open but delivers nothing
+ * from that answer on, in either direction, until the client gives up and reconnects.
+ * TCP keeps answers in order, so a later answer never arrives after a lost one.
+ *
  * An `error` fault answers with its error for the topics/partitions it covers (all of them
  * when unscoped), doing first what Kafka does before answering that error: nothing for the
  * errors Kafka returns before writing (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, ...),
