@@ -45,7 +45,6 @@ struct mk_broker {
   uv_timer_t lag_timer;           /* replica_set.c: copies for lagging followers */
   uv_timer_t conn_timer;          /* connection_quotas.c: idle connections, stalled frames */
   struct mk_memory_pool request_memory;  /* memory_pool.h: queued.max.request.bytes */
-  uint8_t discard[4096];          /* network.c: where a severed connection's bytes go */
   struct mk_log_limit conn_log;   /* network.c: the rate limit of log lines about clients */
   struct mk_log_limit retention_log; /* retention.c: log.memory.max.bytes lines */
   int fail_accept_allocs;         /* tests only: the next n connections accepted find no

@@ -35,9 +35,10 @@
  *
  * A `drop_response` fault loses the answer of a request that did its work (records
  * appended): "close" closes the connection once the answers before it are out; "silent"
- * is a broken network (network.c, sever): the connection stays open but delivers nothing
- * from that answer on, in either direction, until the client gives up and reconnects.
- * TCP keeps answers in order, so a later answer never arrives after a lost one.
+ * is a broken network (network.c, sever): the connection stays open, the client's requests
+ * still arrive and are carried out, but no answer reaches the client from the lost one on,
+ * until it gives up and reconnects. TCP keeps answers in order, so a later answer never
+ * arrives after a lost one.
  *
  * An `error` fault answers with its error for the topics/partitions it covers (all of them
  * when unscoped), doing first what Kafka does before answering that error: nothing for the

@@ -186,22 +186,15 @@ static void on_delay_over(uv_timer_t *t) {
   flush(req->conn);
 }
 
-/* drop_response "silent": the network between client and broker breaks here. Answers
- * queued before req still arrive (they left first); req's and every later one's never do,
- * and neither do the client's next requests: the connection stays open, delivering
- * nothing, until the client gives up on it (request.timeout.ms) and closes it. TCP
- * delivers in order, so this is the only way one answer can be lost with the connection
- * still up; the later answers cannot overtake it. */
+/* drop_response "silent": the way from broker to client breaks here, as a network can
+ * break. Answers queued before req still arrive (they left first); req's and every later
+ * one's never do. The client's requests still arrive and are carried out (records
+ * appended), unanswered, until the client gives up on the connection (request.timeout.ms
+ * or socket.timeout.ms) and closes it. TCP delivers in order, so this is the only way an
+ * answer can be lost with the connection still up: a later answer never overtakes it. */
 static void sever(struct mk_conn *c, struct mk_req *req) {
   for (struct mk_req *r = req; r; r = r->next) r->cut = true;
-  c->severed = true;
-  if (c->frame) {  /* a frame half read: the rest will never come */
-    int64_t held = (int64_t)c->frame->size;
-    mk_buffer_unref(c->frame);
-    c->frame = NULL;
-    mk_memory_pool_account(c->listener->broker, c, -held);
-  }
-  c->size_len = 0;
+  c->severed = true;  /* requests read from now on are cut too (kafka_apis.c) */
 }
 
 void mk_req_respond_version(struct mk_req *req, int version, const void *body) {
@@ -328,10 +321,8 @@ void mk_conn_update_reading(struct mk_conn *c) {
   struct mk_broker *b = c->listener->broker;
   bool muted = c->mute_timer && uv_is_active((uv_handle_t *)c->mute_timer);
   size_t unsent = c->unsent + uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
-  /* A severed connection reads on (discarding), so it sees its client close it. */
-  bool want = !c->draining &&
-              (c->severed || (!muted && c->queued < MK_CONN_MAX_QUEUED &&
-                              unsent < MK_CONN_MAX_UNSENT && mk_memory_pool_admit(b, c)));
+  bool want = !c->draining && !muted && c->queued < MK_CONN_MAX_QUEUED &&
+              unsent < MK_CONN_MAX_UNSENT && mk_memory_pool_admit(b, c);
   if (want == c->reading) return;
   uint64_t now = uv_now(&b->loop);
   if (!want) {
@@ -371,10 +362,7 @@ static int grow_frame(struct mk_conn *c, size_t need) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   struct mk_conn *c = h->data;
-  if (c->severed) {
-    struct mk_broker *b = c->listener->broker;
-    *buf = uv_buf_init((char *)b->discard, sizeof b->discard);
-  } else if (!c->frame) {
+  if (!c->frame) {
     *buf = uv_buf_init((char *)c->size_buf + c->size_len, (unsigned)(4 - c->size_len));
   } else if (c->frame_len == c->frame->size && grow_frame(c, c->frame_len + 1) != 0) {
     *buf = uv_buf_init(NULL, 0);  /* libuv then reports UV_ENOBUFS */
@@ -426,7 +414,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0 || c->closing) return;
   uint64_t now = uv_now(s->loop);
   c->last_active = now;
-  if (c->severed) return;  /* the bytes went to the discard buffer */
   if (!c->frame) {
     if (c->size_len == 0) c->frame_started = now;  /* a frame's first byte */
     c->size_len += (size_t)nread;

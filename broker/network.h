@@ -87,8 +87,8 @@ struct mk_req {
   bool done;
   bool silent;                 /* done, but nothing is sent (acks=0 produce) */
   bool close_after;            /* close the connection once everything before is sent */
-  bool cut;                    /* drop_response silent: this answer and every later one on
-                                  the connection are lost, as on a broken network */
+  bool cut;                    /* drop_response silent: this answer is lost, as are the
+                                  ones after it on the connection (a broken network) */
   struct mk_req *next;         /* the connection's queue, oldest first */
   /* Purgatory (delayed requests only; see purgatory.h). */
   bool (*try_complete)(struct mk_req *req, bool timed_out);
@@ -124,8 +124,8 @@ struct mk_conn {
   uv_timer_t *mute_timer;      /* owned: a quota pause, over when it fires (mk_conn_mute) */
   bool waiting_memory;         /* on the memory pool's waiting list (memory_pool.h) */
   struct mk_conn *next_waiting;
-  bool severed;                /* drop_response silent fired: what arrives is discarded, and
-                                  nothing is sent from the cut answer on */
+  bool severed;                /* drop_response silent fired: nothing is sent from the cut
+                                  answer on (requests read later are cut too) */
   bool draining;               /* reading stopped; closing once the answers are out */
   bool closing;
   uint64_t last_active;        /* loop ms of the last byte read or written
