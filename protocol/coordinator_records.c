@@ -62,9 +62,10 @@ int mk_coordinator_record_encode(const struct mk_coordinator_record *rec, struct
   const struct record_type *t = find_type(rec->type);
   if (!t) return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown record type %d", rec->type);
   if (rec->key_version < t->key->min_version || rec->key_version > t->key->max_version)
-    return mk_err_set(err, MK_ERR__INVALID_ARG, "key version %d is not a %s record (%s has "
-                      "%d-%d)", rec->key_version, t->name, t->key->schema->name,
-                      t->key->min_version, t->key->max_version);
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "%s record with key version %d: %s has "
+                      "versions %d-%d (a key's version is its record type)", t->name,
+                      rec->key_version, t->key->schema->name, t->key->min_version,
+                      t->key->max_version);
   int rc = mk_data_encode(t->key, rec->key_version, &rec->key, key, err);
   if (rc || rec->tombstone) return rc;
   return mk_data_encode(t->value, rec->value_version, &rec->value, value, err);
