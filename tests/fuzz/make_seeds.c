@@ -15,13 +15,15 @@
  *     req-<what>              a few requests filled by hand the way clients send them
  *     resp-<Api>-v<N>         a filled response, in fuzz_request's response layout:
  *                             api key (1 byte), version (2 bytes), response frame body
- *     fixture-<name>          frames captured from real clients (tests/fixtures, listed
- *                             in its MANIFEST.tsv): requests with the size prefix
- *                             stripped, responses in the layout above
+ *     fixture-<name>          frames captured from real clients (tests/fixtures and its
+ *                             groups/, listed in their MANIFEST.tsv): requests with the
+ *                             size prefix stripped, responses in the layout above
  *   corpus/group_data/         (fuzz_group_data's layout: a selector byte, then ...)
  *     record-<Type>-k<K>-v<V>  a coordinator record, every field set, for each key and value
  *                             version; record-<Type>-tombstone: its key, a null value
  *     subscription-v<N>, assignment-v<N>   the consumer protocol at each version
+ *     fixture-group-<name>-subscription-<i>, -assignment-<i>   the ones real clients sent,
+ *                             from the captured JoinGroup and SyncGroup requests
  *   corpus/record_batch/
  *     batch-<codec>           three records (null key, headers) under each codec
  *     batch-idempotent, batch-transactional, control-commit, control-abort,
@@ -55,8 +57,10 @@
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/messages/init_producer_id.h"
+#include "protocol/messages/join_group.h"
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
+#include "protocol/messages/sync_group.h"
 #include "protocol/record_batch.h"
 
 static const char *corpus_dir;
@@ -595,6 +599,39 @@ static void produce_batches(const char *stem, const uint8_t *body, size_t len) {
     }
 }
 
+/* The subscriptions in a JoinGroup request and the assignments in a SyncGroup request, each
+ * as a group_data seed. */
+static void embedded_group_data(const char *stem, const uint8_t *body, size_t len) {
+  struct mk_request req;
+  struct mk_err err = {0};
+  if (mk_request_decode(body, len, &req, &arena, &err)) return;
+  char name[600];
+  struct mk_writer w;
+  if (req.header.api_key == MK_API_JOIN_GROUP) {
+    const struct mk_join_group_request *r = req.body;
+    for (int32_t i = 0; i < r->protocols_count; i++) {
+      struct mk_bytes m = r->protocols[i].metadata;
+      if (m.len <= 0) continue;
+      mk_writer_init(&w);
+      mk_write_raw(&w, m.ptr, (size_t)m.len);
+      snprintf(name, sizeof name, "%s-subscription-%d", stem, i);
+      write_group_data(name, 2, NULL, 0, &w, NULL);
+      mk_writer_free(&w);
+    }
+  } else if (req.header.api_key == MK_API_SYNC_GROUP) {
+    const struct mk_sync_group_request *r = req.body;
+    for (int32_t i = 0; i < r->assignments_count; i++) {
+      struct mk_bytes as = r->assignments[i].assignment;
+      if (as.len <= 0) continue;
+      mk_writer_init(&w);
+      mk_write_raw(&w, as.ptr, (size_t)as.len);
+      snprintf(name, sizeof name, "%s-assignment-%d", stem, i);
+      write_group_data(name, 3, NULL, 0, &w, NULL);
+      mk_writer_free(&w);
+    }
+  }
+}
+
 /* The frames listed in dir/MANIFEST.tsv (columns: file, direction, client, api_key,
  * api_name, api_version, notes), each a whole frame with its size prefix. Requests become
  * request seeds as they are; responses get fuzz_request's 3-byte selector, from the
@@ -624,6 +661,7 @@ static int fixture_seeds(const char *dir, const char *prefix) {
       if (strcmp(direction, "request") == 0) {
         write_seed("request", stem, buf + 4, len - 4);
         produce_batches(stem, buf + 4, len - 4);
+        embedded_group_data(stem, buf + 4, len - 4);
         added++;
       } else if (strcmp(direction, "response") == 0 && version >= 0 && version <= 0xffff) {
         buf[1] = (uint8_t)api_key;  /* the size prefix becomes the 3-byte selector */
@@ -676,7 +714,10 @@ int main(int argc, char **argv) {
   if (argc == 3) {
     char quirks[1024];
     snprintf(quirks, sizeof quirks, "%s/mock-quirks", argv[2]);
-    fixtures = fixture_seeds(argv[2], "") + fixture_seeds(quirks, "quirk-");
+    char groups[1024];
+    snprintf(groups, sizeof groups, "%s/groups", argv[2]);
+    fixtures = fixture_seeds(argv[2], "") + fixture_seeds(quirks, "quirk-") +
+               fixture_seeds(groups, "group-");
   }
 
   printf("make_seeds: wrote %d files under %s (%d from fixtures)\n", files_written, corpus_dir,
