@@ -547,22 +547,27 @@ static void group_data_seeds(void) {
       }
     }
   }
-  for (int v = 0; v <= MK_CONSUMER_PROTOCOL_VERSION; v++) {
-    struct mk_consumer_protocol_subscription sub;
-    struct mk_consumer_protocol_assignment as;
-    fill_struct(&mk_consumer_protocol_subscription_schema, v, &sub);
-    fill_struct(&mk_consumer_protocol_assignment_schema, v, &as);
-    struct mk_writer w;
-    mk_writer_init(&w);
-    if (mk_consumer_protocol_subscription_encode(&sub, v, &w, &err)) fail("subscription", &err);
-    snprintf(name, sizeof name, "subscription-v%d", v);
-    write_group_data(name, 2, NULL, 0, &w, NULL);
-    mk_writer_free(&w);
-    mk_writer_init(&w);
-    if (mk_consumer_protocol_assignment_encode(&as, v, &w, &err)) fail("assignment", &err);
-    snprintf(name, sizeof name, "assignment-v%d", v);
-    write_group_data(name, 3, NULL, 0, &w, NULL);
-    mk_writer_free(&w);
+  static const struct {
+    const char *name;
+    int selector;
+    const struct mk_data_schema *d;
+  } consumer[] = {
+      {"subscription", 2, &mk_consumer_protocol_subscription_data},
+      {"assignment", 3, &mk_consumer_protocol_assignment_data},
+  };
+  for (size_t i = 0; i < sizeof consumer / sizeof consumer[0]; i++) {
+    const struct mk_data_schema *d = consumer[i].d;
+    for (int v = d->min_version; v <= d->max_version; v++) {
+      void *msg = mk_arena_alloc(&arena, d->schema->size);
+      if (!msg) fail("out of memory", NULL);
+      fill_struct(d->schema, v, msg);
+      struct mk_writer w;
+      mk_writer_init(&w);
+      if (mk_data_encode(d, v, msg, &w, &err)) fail(consumer[i].name, &err);
+      snprintf(name, sizeof name, "%s-v%d", consumer[i].name, v);
+      write_group_data(name, consumer[i].selector, NULL, 0, &w, NULL);
+      mk_writer_free(&w);
+    }
   }
 }
 

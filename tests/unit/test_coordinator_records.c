@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "protocol/coordinator_records.h"
-#include "tests/support/random_message.h"
+#include "tests/support/codec_check.h"
 
 struct encoded {
   struct mk_writer key, value;
@@ -34,11 +34,6 @@ static void encoded_free(struct encoded *e) {
 
 static struct mk_bytes bytes_of(const struct mk_writer *w) {
   return (struct mk_bytes){w->buf, (int32_t)w->len};
-}
-
-static void expect_bytes(const struct mk_writer *w, const uint8_t *want, size_t len) {
-  if (w->len != len) fail_msg("encoded %zu bytes, want %zu", w->len, len);
-  assert_memory_equal(w->buf, want, len);
 }
 
 /* Decode e as a record of topic, expecting success. */
