@@ -487,16 +487,20 @@ static void client_seeds(void) {
 
 /* ---- group and transaction data messages ----------------------------------------------- */
 
-/* One fuzz_group_data seed: the selector, then what it selects. */
+/* One fuzz_group_data seed: the selector, then head, a and b (either may be empty). */
 static void write_group_data(const char *name, int selector, const uint8_t *head, size_t head_len,
-                             const struct mk_writer *a, const struct mk_writer *b) {
+                             struct mk_bytes a, struct mk_bytes b) {
   struct mk_writer w;
   mk_writer_init(&w);
   mk_write_i8(&w, (int8_t)selector);
   mk_write_raw(&w, head, head_len);
-  mk_write_raw(&w, a->buf, a->len);
-  if (b) mk_write_raw(&w, b->buf, b->len);
+  if (a.len > 0) mk_write_raw(&w, a.ptr, (size_t)a.len);
+  if (b.len > 0) mk_write_raw(&w, b.ptr, (size_t)b.len);
   write_writer("group_data", name, &w);
+}
+
+static struct mk_bytes written(const struct mk_writer *w) {
+  return (struct mk_bytes){w->buf, (int32_t)w->len};
 }
 
 static void group_data_seeds(void) {
@@ -540,7 +544,8 @@ static void group_data_seeds(void) {
             snprintf(name, sizeof name, "record-%s-k%d-tombstone", tname, kv);
           else
             snprintf(name, sizeof name, "record-%s-k%d-v%d", tname, kv, vv);
-          write_group_data(name, types[t].topic == MK_CONSUMER_OFFSETS ? 0 : 1, head, 2, &k, &v);
+          write_group_data(name, types[t].topic == MK_CONSUMER_OFFSETS ? 0 : 1, head, 2,
+                           written(&k), written(&v));
           mk_writer_free(&k);
           mk_writer_free(&v);
         }
@@ -565,7 +570,7 @@ static void group_data_seeds(void) {
       mk_writer_init(&w);
       if (mk_data_encode(d, v, msg, &w, &err)) fail(consumer[i].name, &err);
       snprintf(name, sizeof name, "%s-v%d", consumer[i].name, v);
-      write_group_data(name, consumer[i].selector, NULL, 0, &w, NULL);
+      write_group_data(name, consumer[i].selector, NULL, 0, written(&w), MK_BYTES_NULL);
       mk_writer_free(&w);
     }
   }
@@ -611,28 +616,17 @@ static void embedded_group_data(const char *stem, const uint8_t *body, size_t le
   struct mk_err err = {0};
   if (mk_request_decode(body, len, &req, &arena, &err)) return;
   char name[600];
-  struct mk_writer w;
   if (req.header.api_key == MK_API_JOIN_GROUP) {
     const struct mk_join_group_request *r = req.body;
     for (int32_t i = 0; i < r->protocols_count; i++) {
-      struct mk_bytes m = r->protocols[i].metadata;
-      if (m.len <= 0) continue;
-      mk_writer_init(&w);
-      mk_write_raw(&w, m.ptr, (size_t)m.len);
       snprintf(name, sizeof name, "%s-subscription-%d", stem, i);
-      write_group_data(name, 2, NULL, 0, &w, NULL);
-      mk_writer_free(&w);
+      write_group_data(name, 2, NULL, 0, r->protocols[i].metadata, MK_BYTES_NULL);
     }
   } else if (req.header.api_key == MK_API_SYNC_GROUP) {
     const struct mk_sync_group_request *r = req.body;
     for (int32_t i = 0; i < r->assignments_count; i++) {
-      struct mk_bytes as = r->assignments[i].assignment;
-      if (as.len <= 0) continue;
-      mk_writer_init(&w);
-      mk_write_raw(&w, as.ptr, (size_t)as.len);
       snprintf(name, sizeof name, "%s-assignment-%d", stem, i);
-      write_group_data(name, 3, NULL, 0, &w, NULL);
-      mk_writer_free(&w);
+      write_group_data(name, 3, NULL, 0, r->assignments[i].assignment, MK_BYTES_NULL);
     }
   }
 }
