@@ -453,7 +453,8 @@ static void test_encode_refuses_a_key_version_of_another_type(void **state) {
   mk_writer_init(&v);
   struct mk_err err = {0};
   assert_int_equal(mk_coordinator_record_encode(&rec, &k, &v, &err), MK_ERR__INVALID_ARG);
-  assert_non_null(strstr(err.msg, "OffsetCommit record with key version 2: OffsetCommitKey has versions 0-1"));
+  assert_non_null(
+      strstr(err.msg, "OffsetCommit record with key version 2: OffsetCommitKey has versions 0-1"));
   rec.key_version = 1;
   rec.value_version = 5;
   assert_int_equal(mk_coordinator_record_encode(&rec, &k, &v, &err), MK_ERR__UNSUPPORTED);

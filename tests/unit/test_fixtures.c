@@ -101,7 +101,7 @@ static void check_produce(const struct mk_produce_request *req, const char *note
   assert_true(batches >= 1);
 }
 
-/* ---- consumer groups ----------------------------------------------------------------------- */
+/* ---- consumer groups -------------------------------------------------------------------- */
 
 /* The top-level field `name` of a decoded message, if the message has it at version. */
 static const void *top_field(const struct mk_schema *s, const void *body, const char *name,
@@ -217,7 +217,7 @@ static int check_group_scenario(int key, bool request, const void *body, const c
   return read;
 }
 
-/* ---- the walk over a MANIFEST.tsv ------------------------------------------------------------- */
+/* ---- the walk over a MANIFEST.tsv -------------------------------------------------------- */
 
 struct walk_counts {
   int rows, produce_requests, group_rows, embedded;
