@@ -73,7 +73,7 @@ static void fill_api_versions(struct mk_req *req, struct mk_api_versions_respons
     mk_schema_set_defaults(&mk_api_versions_api_version_schema, v);
     v->api_key = api->key;
     v->min_version = api->advertised_min;
-    v->max_version = api->max_version;
+    v->max_version = api->advertised_max;
   }
 }
 
