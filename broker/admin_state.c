@@ -138,7 +138,7 @@ static void push_topics(struct mk_broker *b, json_t *topics, bool with_id,
       uuid_string(&t->id, id);
       put(o, "id", json_string(id), ok);
     }
-    for (int32_t p = 0; p < t->npartitions; p++) push(parts, partition(&t->partitions[p], ok), ok);
+    for (int32_t p = 0; p < t->npartitions; p++) push(parts, partition(t->partitions[p], ok), ok);
     put(o, "partitions", parts, ok);
     push(topics, o, ok);
   }
@@ -375,7 +375,7 @@ int mk_admin_state_create_topic(struct mk_broker *b, const json_t *body, json_t 
     put(o, "name", json_string(t->name), &ok);
     put(o, "id", json_string(id), &ok);
     put(o, "partitions", json_integer(t->npartitions), &ok);
-    put(o, "replication_factor", json_integer(t->partitions[0].nreplicas), &ok);
+    put(o, "replication_factor", json_integer(t->partitions[0]->nreplicas), &ok);
     put(o, "configs", echo, &ok);
     echo = NULL;
   }

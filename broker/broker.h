@@ -153,6 +153,14 @@ int mk_broker_create_topic(struct mk_broker *b, const char *name, int32_t partit
                            int32_t replication_factor, const char *const *configs,
                            struct mk_err *err);
 
+/* Grow topic to count partitions, as CreatePartitions (kafka-topics.sh --alter --partitions)
+ * does: the new ones placed round the live brokers, with the topic's replication factor.
+ * Returns 0, or INVALID_PARTITIONS (not more than today), UNKNOWN_TOPIC_OR_PARTITION,
+ * INVALID_REPLICATION_FACTOR (too few live brokers), MK_ERR__STATE (not running) with err.
+ * Thread: any but the broker loop. */
+int mk_broker_create_partitions(struct mk_broker *b, const char *topic, int32_t count,
+                                struct mk_err *err);
+
 /* A partition as the broker sees it at one moment. */
 struct mk_partition_state {
   int32_t leader;            /* broker id, -1 while offline */

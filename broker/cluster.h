@@ -75,7 +75,8 @@ struct mk_topic {
   char *name;
   struct mk_uuid id;
   int32_t npartitions;
-  struct mk_partition *partitions;
+  struct mk_partition **partitions;  /* each on its own: pointers to one stay valid when
+                                        partitions are added (CreatePartitions) */
   struct mk_topic_config config;
   struct mk_topic *next;
 };
@@ -104,6 +105,12 @@ int mk_cluster_validate_topic_name(struct mk_str name, struct mk_err *err);
 int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t partitions,
                             int32_t replication_factor, struct mk_topic **out,
                             struct mk_err *err);
+
+/* Grow t to count partitions (CreatePartitions), placed as Kafka places them, with t's
+ * replication factor. Returns 0, or INVALID_PARTITIONS (count not above today's) /
+ * INVALID_REPLICATION_FACTOR (not enough live brokers) with Kafka's message. */
+int mk_cluster_add_partitions(struct mk_cluster *c, struct mk_topic *t, int32_t count,
+                              struct mk_err *err);
 
 /* Delete a topic and everything in it. */
 void mk_cluster_delete_topic(struct mk_cluster *c, struct mk_topic *t);

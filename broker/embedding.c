@@ -52,6 +52,29 @@ int mk_broker_create_topic(struct mk_broker *b, const char *name, int32_t partit
   return a.rc;
 }
 
+struct grow_call {
+  const char *topic;
+  int32_t count;
+  struct mk_err *err;
+  int rc;
+};
+
+static void grow_on_loop(struct mk_broker *b, void *arg) {
+  struct grow_call *a = arg;
+  struct mk_topic *t = mk_cluster_find_topic(&b->cluster, mk_str_of(a->topic));
+  a->rc = t ? mk_cluster_add_partitions(&b->cluster, t, a->count, a->err)
+            : mk_err_set(a->err, MK_ERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%s' does not "
+                         "exist.", a->topic);
+}
+
+int mk_broker_create_partitions(struct mk_broker *b, const char *topic, int32_t count,
+                                struct mk_err *err) {
+  struct grow_call a = {topic, count, err, 0};
+  if (mk_broker_call(b, grow_on_loop, &a))
+    return mk_err_set(err, MK_ERR__STATE, "the broker is not running");
+  return a.rc;
+}
+
 /* ---- a partition's state ---------------------------------------------------------------- */
 
 struct state_call {

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "protocol/api.h"
+#include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
 #include "protocol/messages/fetch.h"
@@ -40,7 +41,7 @@ enum { DROP = 1 << MK_FAULT_DROP_RESPONSE, ERROR = 1 << MK_FAULT_ERROR, DELAY = 
 enum { BY_TOPIC = 1, BY_PARTITION = 2 };  /* every request is scoped by broker */
 
 static names_fn produce_names, fetch_names, list_offsets_names, metadata_names,
-    create_topics_names, delete_topics_names;
+    create_topics_names, delete_topics_names, create_partitions_names;
 
 static const struct fault_api {
   int16_t api_key;
@@ -55,6 +56,7 @@ static const struct fault_api {
   {MK_API_METADATA,          DROP | ERROR | DELAY, BY_TOPIC, metadata_names},
   {MK_API_CREATE_TOPICS,     DROP | ERROR | DELAY, BY_TOPIC, create_topics_names},
   {MK_API_DELETE_TOPICS,     DROP | ERROR | DELAY, BY_TOPIC, delete_topics_names},
+  {MK_API_CREATE_PARTITIONS, DROP | ERROR | DELAY, BY_TOPIC, create_partitions_names},
   {MK_API_INIT_PRODUCER_ID,  DROP | ERROR | DELAY, 0, NULL},
   {MK_API_FIND_COORDINATOR,  DROP | ERROR | DELAY, 0, NULL},
   {MK_API_DESCRIBE_CLUSTER,  DROP | ERROR | DELAY, 0, NULL},
@@ -149,6 +151,15 @@ bool mk_fault_allowed(int api_key, enum mk_fault_action action, enum mk_fault_sc
   return scope == MK_FAULT_SCOPE_BROKER ||
          (scope == MK_FAULT_SCOPE_TOPIC && (row->scopes & BY_TOPIC)) ||
          (scope == MK_FAULT_SCOPE_PARTITION && (row->scopes & BY_PARTITION));
+}
+
+static bool create_partitions_names(const struct mk_request *r, const struct mk_cluster *c,
+                                    const struct mk_fault *f) {
+  (void)c;
+  const struct mk_create_partitions_request *cr = r->body;
+  for (int i = 0; i < cr->topics_count; i++)
+    if (mk_fault_covers(f, cr->topics[i].name, -1)) return true;
+  return false;
 }
 
 /* "Produce, Fetch, ..." for messages: the APIs that allow this action. */

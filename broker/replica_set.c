@@ -145,7 +145,8 @@ bool mk_replica_set_update_hw(struct mk_broker *b, struct mk_partition *p) {
 /* Every partition of every topic, as `p`. */
 #define FOR_EACH_PARTITION(b, p)                               \
   for (struct mk_topic *t_ = (b)->cluster.topics; t_; t_ = t_->next)   \
-    for (struct mk_partition *p = t_->partitions; p < t_->partitions + t_->npartitions; p++)
+    for (struct mk_partition **pp_ = t_->partitions, *p;                        \
+         pp_ < t_->partitions + t_->npartitions && (p = *pp_); pp_++)
 
 static void on_lag_timer(uv_timer_t *timer) {
   struct mk_broker *b = timer->data;

@@ -1715,7 +1715,7 @@ static void scan_good_topic(struct mk_broker *b, void *arg) {
   struct scan *s = arg;
   struct mk_topic *t = mk_cluster_find_topic(&b->cluster, mk_str_of(GOOD_TOPIC));
   for (int32_t p = 0; t && p < t->npartitions; p++) {
-    const struct mk_log *log = &mk_partition_leader(&t->partitions[p])->log;
+    const struct mk_log *log = &mk_partition_leader(t->partitions[p])->log;
     s->leo_sum += log->log_end_offset;
     for (size_t i = 0; i < log->count; i++) {
       struct mk_record_batch parsed;
