@@ -80,6 +80,7 @@ struct checker {
   const char *reader_role, *writer_role;  /* "new" / "old", for the descriptions */
   struct mk_avro_messages *out;
   int quiet;                 /* > 0: trying union branches; failures are not reported */
+  bool avro_c;               /* judge as avro-c 1.11's resolver can read, not as Avro may */
   struct memo {
     const struct mk_avro_type *r, *w;
     int state;
@@ -128,8 +129,11 @@ static bool report(struct checker *c, const char *type, const char *info, const 
   va_start(ap, fmt);
   vsnprintf(description, sizeof description, fmt, ap);
   va_end(ap);
-  add_message(c->out, "{errorType:'%s', description:'%s', additionalInfo:'%s'}", type,
-              description, info);
+  if (c->avro_c)  /* a sentence for a struct mk_err */
+    add_message(c->out, "%s", description);
+  else
+    add_message(c->out, "{errorType:'%s', description:'%s', additionalInfo:'%s'}", type,
+                description, info);
   return false;
 }
 
@@ -139,8 +143,11 @@ static bool can_read(struct checker *c, const struct mk_avro_type *r, const stru
  * the reader. */
 static bool names_match(struct checker *c, const struct mk_avro_type *r,
                         const struct mk_avro_type *w) {
-  if (strcmp(r->name, w->name) == 0) return true;
-  for (int i = 0; i < r->num_aliases; i++)
+  if (c->avro_c ? strcmp(r->full_name, w->full_name) == 0 || (r->kind == MK_AVRO_RECORD &&
+                                                                strcmp(r->name, w->name) == 0)
+               : strcmp(r->name, w->name) == 0)
+    return true;
+  for (int i = 0; !c->avro_c && i < r->num_aliases; i++)
     if (strcmp(r->aliases[i], w->full_name) == 0) return true;
   size_t saved = push(c, "name");
   char info[300];
@@ -153,10 +160,12 @@ static bool names_match(struct checker *c, const struct mk_avro_type *r,
 }
 
 /* The writer's field that feeds reader field f: same name, else one of f's aliases. */
-static const struct mk_avro_field *writer_field(const struct mk_avro_type *w,
+static const struct mk_avro_field *writer_field(const struct checker *c,
+                                                const struct mk_avro_type *w,
                                                 const struct mk_avro_field *f) {
   const struct mk_avro_field *found = mk_avro_record_field(w, f->name);
-  for (int i = 0; !found && i < f->num_aliases; i++) found = mk_avro_record_field(w, f->aliases[i]);
+  for (int i = 0; !found && !c->avro_c && i < f->num_aliases; i++)
+    found = mk_avro_record_field(w, f->aliases[i]);
   return found;
 }
 
@@ -167,11 +176,15 @@ static bool record_fields(struct checker *c, const struct mk_avro_type *r,
   for (int i = 0; i < r->num_fields; i++) {
     const struct mk_avro_field *rf = &r->fields[i];
     size_t at = push_index(c, i);
-    const struct mk_avro_field *wf = writer_field(w, rf);
+    const struct mk_avro_field *wf = writer_field(c, w, rf);
     if (wf) {
       size_t type = push(c, "type");
       ok &= can_read(c, rf->type, wf->type);
       pop(c, type);
+    } else if (c->avro_c) {
+      ok = report(c, "READER_FIELD_MISSING_DEFAULT_VALUE", rf->name,
+                  "field '%s' (%s) is not in the %s's schema, and avro-c 1.11 cannot fill a "
+                  "field from its default", rf->name, where(c), c->writer_role);
     } else if (!rf->default_value) {
       if (rf->type->kind == MK_AVRO_ENUM && rf->type->enum_default >= 0) {
         /* Avro's checker compares such an enum with the writer record itself (a quirk we
@@ -202,6 +215,19 @@ static bool enum_symbols(struct checker *c, const struct mk_avro_type *r,
     if (!found) missing[n++] = w->symbols[i];
   }
   bool ok = n == 0 || r->enum_default >= 0;
+  if (c->avro_c) {  /* avro-c hands the writer's symbol *index* to the reader */
+    ok = w->num_symbols <= r->num_symbols;
+    for (int i = 0; ok && i < w->num_symbols; i++) ok = strcmp(w->symbols[i], r->symbols[i]) == 0;
+    if (!ok) {
+      size_t saved = push(c, "symbols");
+      report(c, "MISSING_ENUM_SYMBOLS", "", "enum %s (%s): avro-c 1.11 needs the %s's "
+             "symbols to begin the %s's, in the same order", r->full_name, where(c),
+             c->writer_role, c->reader_role);
+      pop(c, saved);
+    }
+    free(missing);
+    return ok;
+  }
   if (!ok) {
     for (int i = 1; i < n; i++)  /* insertion sort: symbol lists are short */
       for (int k = i; k > 0 && strcmp(missing[k - 1], missing[k]) > 0; k--) {
@@ -320,7 +346,9 @@ static bool different_kinds(struct checker *c, const struct mk_avro_type *r,
     }
     return ok;
   }
-  if (promotes(r->kind, w->kind)) return true;
+  if (promotes(r->kind, w->kind) &&
+      !(c->avro_c && (r->kind == MK_AVRO_BYTES || r->kind == MK_AVRO_STRING)))
+    return true;
   if (r->kind == MK_AVRO_UNION) {  /* the writer's type must fit some branch */
     for (int i = 0; i < r->num_branches; i++) {
       c->quiet++;
@@ -363,6 +391,18 @@ bool mk_avro_can_read(const struct mk_avro_schema *reader, const struct mk_avro_
   struct checker c = {.reader_role = reader_role, .writer_role = writer_role, .out = out};
   bool ok = can_read(&c, reader->root, writer->root);
   free(c.memo);
+  return ok;
+}
+
+bool mk_avro_resolvable_by_avro_c(const struct mk_avro_schema *reader,
+                                  const struct mk_avro_schema *writer, struct mk_err *why) {
+  struct mk_avro_messages out = {0};
+  struct checker c = {.reader_role = "reader", .writer_role = "writer", .out = &out,
+                      .avro_c = true};
+  bool ok = can_read(&c, reader->root, writer->root);
+  free(c.memo);
+  if (!ok) mk_err_set(why, MK_ERR__UNSUPPORTED, "%s", out.n ? out.v[0] : "incompatible schemas");
+  mk_avro_messages_free(&out);
   return ok;
 }
 

@@ -71,6 +71,16 @@ bool mk_avro_can_read(const struct mk_avro_schema *reader, const struct mk_avro_
                       const char *reader_role, const char *writer_role,
                       struct mk_avro_messages *out);
 
+/* Whether avro-c 1.11's resolver (avro/resolver.h) reads writer data as reader correctly.
+ * Stricter than mk_avro_can_read: avro-c fills no defaults, knows no aliases, converts no
+ * string <-> bytes, and passes an enum's symbol *index* through (so the writer's symbols must
+ * begin the reader's list, in order). Ask this before avro_resolved_writer_new(): asked
+ * about an array or map it cannot resolve, avro-c 1.11 crashes instead of failing. Returns
+ * true, or false with why (may be NULL) saying what avro-c cannot do, code
+ * MK_ERR__UNSUPPORTED. Thread: any. */
+bool mk_avro_resolvable_by_avro_c(const struct mk_avro_schema *reader,
+                                  const struct mk_avro_schema *writer, struct mk_err *why);
+
 /* Confluent's check for `level`: new_schema against previous[0..n) (oldest first; versions[i]
  * is previous[i]'s version in the subject, named in the messages). The non-transitive
  * levels look at the last one only; the transitive ones at each, newest first, stopping at

@@ -163,6 +163,10 @@ static void test_every_level_on_the_table(void **state) {
       avro_value_iface_t *bwd = both || c->backward ? avro_resolved_writer_new(old_s->avro, new_s->avro) : NULL;
       if ((bwd != NULL) != c->backward) fail_msg("%s: avro-c disagrees on BACKWARD", c->what);
       if ((fwd != NULL) != c->forward) fail_msg("%s: avro-c disagrees on FORWARD", c->what);
+      /* and our prediction of what avro-c can resolve agrees with it */
+      if (mk_avro_resolvable_by_avro_c(new_s, old_s, NULL) != c->backward ||
+          mk_avro_resolvable_by_avro_c(old_s, new_s, NULL) != c->forward)
+        fail_msg("%s: mk_avro_resolvable_by_avro_c disagrees with avro-c", c->what);
       if (fwd) avro_value_iface_decref(fwd);
       if (bwd) avro_value_iface_decref(bwd);
     }
