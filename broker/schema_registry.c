@@ -47,8 +47,14 @@ static void reply_error(struct reply *rp, int status, int code, const char *fmt,
   va_start(ap, fmt);
   if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
   va_end(ap);
+  json_t *text = msg ? json_string(msg) : NULL;
+  if (msg && !text) {  /* it quotes a request's bytes that are not UTF-8: show them as '?' */
+    for (char *p = msg; *p; p++)
+      if ((unsigned char)*p >= 0x80) *p = '?';
+    text = json_string(msg);
+  }
   json_decref(rp->json);
-  rp->json = json_pack("{s:i, s:s}", "error_code", code, "message", msg ? msg : "error");
+  rp->json = json_pack("{s:i, s:o}", "error_code", code, "message", text ? text : json_string("error"));
   rp->status = status;
   free(msg);
 }
@@ -149,10 +155,13 @@ static void read_query(struct request *q, const char *query, bool *oom) {
 }
 
 /* QualifiedSubject.isValidSubject: not empty, no ISO control characters; plus our length
- * bound. Replies 42208 and returns false when invalid. */
+ * bound, and UTF-8 (a Java String always is; jansson, which writes the records, checks).
+ * Replies 42208 and returns false when invalid. */
 static bool valid_subject(struct reply *rp, const char *s) {
   size_t n = strlen(s);
-  bool ok = n > 0 && n <= MK_SCHEMA_REGISTRY_SUBJECT_MAX;
+  json_t *utf8 = json_stringn(s, n);
+  bool ok = utf8 && n > 0 && n <= MK_SCHEMA_REGISTRY_SUBJECT_MAX;
+  json_decref(utf8);
   for (size_t i = 0; ok && i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     ok = c >= 0x20 && c != 0x7f && !(c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&

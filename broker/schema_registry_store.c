@@ -343,14 +343,16 @@ int mk_schema_registry_replay(struct mk_schema_registry *r, const char *key, siz
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-/* Hand the record to the store, then apply it. key and value are taken (decref'd here). */
+/* Hand the record to the store, then apply it. key and value are taken (decref'd here);
+ * value NULL is a tombstone only when tombstone is set (else building it failed). */
 static int write_record(struct mk_schema_registry *r, json_t *key, json_t *value,
-                        struct mk_err *err) {
+                        bool tombstone, struct mk_err *err) {
   char *k = key ? json_dumps(key, JSON_COMPACT) : NULL;
   char *v = value ? json_dumps(value, JSON_COMPACT) : NULL;
   int rc = 0;
-  if (!k || (value && !v)) {
-    rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory writing a record");
+  if (!k || (!tombstone && !v)) {
+    rc = mk_err_set(err, MK_ERR__INVALID_ARG, "cannot build the record (out of memory, or text "
+                    "that is not UTF-8)");
   } else {
     size_t klen = strlen(k), vlen = v ? strlen(v) : 0;
     if (r->store) rc = r->store(r->store_opaque, k, klen, v, vlen, err);
@@ -365,24 +367,25 @@ static int write_record(struct mk_schema_registry *r, json_t *key, json_t *value
 
 static json_t *subject_key(const char *type, const char *subject, int version, int magic) {
   json_t *k = json_object();
-  if (!k) return NULL;
-  json_object_set_new(k, "keytype", json_string(type));
-  if (subject) json_object_set_new(k, "subject", json_string(subject));
-  if (version > 0) json_object_set_new(k, "version", json_integer(version));
-  json_object_set_new(k, "magic", json_integer(magic));
-  return k;
+  bool ok = k && json_object_set_new(k, "keytype", json_string(type)) == 0 &&
+            (!subject || json_object_set_new(k, "subject", json_string(subject)) == 0) &&
+            (version <= 0 || json_object_set_new(k, "version", json_integer(version)) == 0) &&
+            json_object_set_new(k, "magic", json_integer(magic)) == 0;
+  if (ok) return k;
+  json_decref(k);
+  return NULL;
 }
 
 int mk_registry_write_schema(struct mk_schema_registry *r, const char *subject, int version,
                              int id, const char *text, bool deleted, struct mk_err *err) {
   json_t *value = json_pack("{s:s, s:i, s:i, s:s, s:b}", "subject", subject, "version", version,
                             "id", id, "schema", text, "deleted", deleted);
-  return write_record(r, subject_key("SCHEMA", subject, version, 1), value, err);
+  return write_record(r, subject_key("SCHEMA", subject, version, 1), value, false, err);
 }
 
 int mk_registry_write_schema_tombstone(struct mk_schema_registry *r, const char *subject,
                                        int version, struct mk_err *err) {
-  return write_record(r, subject_key("SCHEMA", subject, version, 1), NULL, err);
+  return write_record(r, subject_key("SCHEMA", subject, version, 1), NULL, true, err);
 }
 
 int mk_registry_write_config(struct mk_schema_registry *r, const char *subject,
@@ -390,19 +393,22 @@ int mk_registry_write_config(struct mk_schema_registry *r, const char *subject,
   json_t *value = NULL;
   if (config) {
     value = json_object();
-    if (value && subject) json_object_set_new(value, "subject", json_string(subject));
-    if (value && config->has_level)
-      json_object_set_new(value, "compatibilityLevel",
-                          json_string(mk_compatibility_name(config->level)));
-    if (value && config->has_normalize)
-      json_object_set_new(value, "normalize", json_boolean(config->normalize));
-    if (!value) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+    bool ok = value && (!subject || json_object_set_new(value, "subject", json_string(subject)) == 0) &&
+              (!config->has_level ||
+               json_object_set_new(value, "compatibilityLevel",
+                                   json_string(mk_compatibility_name(config->level))) == 0) &&
+              (!config->has_normalize ||
+               json_object_set_new(value, "normalize", json_boolean(config->normalize)) == 0);
+    if (!ok) {
+      json_decref(value);
+      value = NULL;
+    }
   }
-  return write_record(r, subject_key("CONFIG", subject, 0, 0), value, err);
+  return write_record(r, subject_key("CONFIG", subject, 0, 0), value, config == NULL, err);
 }
 
 int mk_registry_write_delete_subject(struct mk_schema_registry *r, const char *subject,
                                      int version, struct mk_err *err) {
   json_t *value = json_pack("{s:s, s:i}", "subject", subject, "version", version);
-  return write_record(r, subject_key("DELETE_SUBJECT", subject, 0, 0), value, err);
+  return write_record(r, subject_key("DELETE_SUBJECT", subject, 0, 0), value, false, err);
 }

@@ -516,6 +516,41 @@ static bool check_defaults(struct parser *p) {
   return true;
 }
 
+/* ---- values must be finite -------------------------------------------------------------- */
+
+/* A record that holds itself with no way out ({"name": "next", "type": "Self"} rather than
+ * ["null", "Self"]) has no finite value. Java's parser accepts it (no value will ever be
+ * written); avro-c recurses until the stack runs out when it makes a value of it, so it is
+ * refused here. A type is finite if it is not a record or union, a record whose fields are
+ * all finite, or a union with a finite branch: marked until nothing changes. */
+static bool check_finite(struct parser *p) {
+  struct mk_avro_schema *s = p->s;
+  for (int i = 0; i < s->num_types_; i++)
+    s->types_[i]->finite_ = s->types_[i]->kind != MK_AVRO_RECORD && s->types_[i]->kind != MK_AVRO_UNION;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int i = 0; i < s->num_types_; i++) {
+      struct mk_avro_type *t = s->types_[i];
+      if (t->finite_) continue;
+      bool finite = t->kind == MK_AVRO_RECORD;
+      for (int k = 0; t->kind == MK_AVRO_RECORD && k < t->num_fields; k++)
+        finite = finite && t->fields[k].type->finite_;
+      for (int k = 0; t->kind == MK_AVRO_UNION && k < t->num_branches; k++)
+        finite = finite || t->branches[k]->finite_;
+      if (finite) t->finite_ = changed = true;
+    }
+  }
+  for (int i = 0; i < s->num_types_; i++) {
+    const struct mk_avro_type *t = s->types_[i];
+    if (t->finite_) continue;
+    if (t->kind == MK_AVRO_RECORD)
+      return fail(p, "record %s contains itself with no way out (make the field a union with "
+                  "null, or an array), so no value of it could ever be written", t->full_name), false;
+    return fail(p, "a union with no branches cannot hold a value"), false;
+  }
+  return true;
+}
+
 /* ---- the two text forms ----------------------------------------------------------------- */
 
 /* Keys a definition may carry that are not custom properties. */
@@ -753,7 +788,7 @@ int mk_avro_schema_parse(const char *text, size_t len, bool normalize,
   struct mk_err local;
   struct parser p = {.s = s, .err = err ? err : &local};
   s->root = parse_type(&p, s->json, NULL, 0);
-  bool ok = s->root && check_defaults(&p);
+  bool ok = s->root && check_defaults(&p) && check_finite(&p);
   free(p.names.slots);
   free(p.pending);
   if (!ok) {

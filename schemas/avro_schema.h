@@ -100,6 +100,7 @@ struct mk_avro_type {
   struct mk_avro_type *items;    /* array: the items' type; map: the values' type */
   struct mk_avro_type **branches;  /* union */
   int num_branches;
+  bool finite_;                  /* private to avro_schema.c: it can hold a finite value */
 };
 
 struct mk_avro_schema {

@@ -127,6 +127,10 @@ static void test_invalid_schemas_are_refused_with_the_reason(void **state) {
   expect_refused("not json", "not JSON");
   expect_refused("{\"name\":\"x\"}", "no \"type\" name");
   expect_refused("42", "42 is not a schema");
+  /* no finite value (Java accepts these; avro-c would recurse forever making a value) */
+  expect_refused("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"me\",\"type\":"
+                 "\"R\"}]}", "record R contains itself with no way out");
+  expect_refused("[]", "a union with no branches");
 }
 
 /* Defaults are checked against their field's type, a union's against its first branch. */

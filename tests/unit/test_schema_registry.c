@@ -313,6 +313,9 @@ static void test_errors_have_confluents_codes(void **state) {
   expect_error(r, "POST", "/subjects/t/versions", "{}", 422, 42201, "Empty schema");
   expect_error(r, "POST", "/subjects/a%01b/versions", "{\"schema\":\"\\\"int\\\"\"}", 422, 42208,
                "is not a valid.");
+  expect_error(r, "POST", "/subjects/a%FFb/versions", "{\"schema\":\"\\\"int\\\"\"}", 422, 42208,
+               "The specified subject 'a?b' is not a valid.");  /* not UTF-8 */
+  expect_error(r, "GET", "/subjects/%FF/versions", NULL, 404, 40401, "Subject '?' not found.");
   expect_error(r, "GET", "/nothing/here", NULL, 404, 404, "HTTP 404 Not Found");
   expect_error(r, "PUT", "/subjects", NULL, 405, 405, "HTTP 405 Method Not Allowed");
   expect_error(r, "GET", "/subjects/t", NULL, 405, 405, "HTTP 405 Method Not Allowed");
