@@ -26,12 +26,6 @@
 
 /* ---- the state -------------------------------------------------------------------------- */
 
-static uint64_t hash_text(const char *s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-  return h;
-}
-
 struct mk_schema_registry *mk_schema_registry_new(mk_schema_registry_store_fn store,
                                                   void *store_opaque) {
   struct mk_schema_registry *r = calloc(1, sizeof *r);
@@ -112,7 +106,7 @@ struct mk_registry_schema *mk_registry_schema_by_id(const struct mk_schema_regis
 
 struct mk_registry_schema *mk_registry_schema_by_text(const struct mk_schema_registry *r,
                                                       const char *canonical) {
-  uint64_t h = hash_text(canonical);
+  uint64_t h = mk_avro_text_hash(canonical);
   for (int i = 0; i < r->num_schemas; i++)
     if (r->schemas[i]->hash == h && strcmp(r->schemas[i]->text, canonical) == 0) return r->schemas[i];
   return NULL;
@@ -203,7 +197,7 @@ static int ref_schema(struct mk_schema_registry *r, int id, const char *text, st
     return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   }
   s->id = id;
-  s->hash = hash_text(text);
+  s->hash = mk_avro_text_hash(text);
   s->refs = 1;
   r->schemas[r->num_schemas++] = s;
   r->total_bytes += strlen(text);

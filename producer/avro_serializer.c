@@ -249,6 +249,24 @@ static int avro_serialize(void *opaque, const char *topic, const struct mk_value
 
 /* ---- creating --------------------------------------------------------------------------- */
 
+/* What the serializer and the deserializer both set up: the registry client (config's, or
+ * one of their own for schema_registry_url) and a schema they were given as text (label
+ * names it in errors). Returns 0 or an error; what was made is freed by the caller's free. */
+static int serde_init(const struct mk_avro_serde_config *config, const char *schema_text,
+                      const char *label, struct mk_schema_registry_client **client,
+                      bool *own_client, struct mk_avro_schema **schema, struct mk_err *err) {
+  *client = config->client;
+  if (!*client) {
+    *client = mk_schema_registry_client_new(config->schema_registry_url, config->timeout_ms, err);
+    *own_client = true;
+    if (!*client) return err ? err->code : MK_ERR__INVALID_ARG;
+  }
+  struct mk_err perr = {0};
+  if (schema_text && mk_avro_schema_parse(schema_text, strlen(schema_text), false, schema, &perr))
+    return mk_err_set(err, perr.code, "%s: %.160s", label, perr.msg);
+  return 0;
+}
+
 struct mk_avro_serializer *mk_avro_serializer_new(const struct mk_avro_serde_config *config,
                                                   bool is_key, struct mk_err *err) {
   struct mk_avro_serializer *s = calloc(1, sizeof *s);
@@ -261,16 +279,8 @@ struct mk_avro_serializer *mk_avro_serializer_new(const struct mk_avro_serde_con
   s->auto_register = config->auto_register_schemas;
   s->use_latest = config->use_latest_version;
   s->normalize = config->normalize_schemas;
-  s->client = config->client;
-  if (!s->client) {
-    s->client = mk_schema_registry_client_new(config->schema_registry_url, config->timeout_ms, err);
-    s->own_client = true;
-  }
-  struct mk_err perr = {0};
-  if (s->client && config->schema &&
-      mk_avro_schema_parse(config->schema, strlen(config->schema), false, &s->default_schema, &perr))
-    mk_err_set(err, perr.code, "%s.schema: %.160s", is_key ? "key" : "value", perr.msg);
-  if (!s->client || (config->schema && !s->default_schema)) {
+  if (serde_init(config, config->schema, is_key ? "key.schema" : "value.schema", &s->client,
+                 &s->own_client, &s->default_schema, err)) {
     mk_avro_serializer_free(s);
     return NULL;
   }
@@ -340,16 +350,8 @@ struct mk_avro_deserializer *mk_avro_deserializer_new(const struct mk_avro_serde
                                                       struct mk_err *err) {
   struct mk_avro_deserializer *d = calloc(1, sizeof *d);
   if (!d) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory"), NULL;
-  d->client = config->client;
-  if (!d->client) {
-    d->client = mk_schema_registry_client_new(config->schema_registry_url, config->timeout_ms, err);
-    d->own_client = true;
-  }
-  struct mk_err perr = {0};
-  if (d->client && reader_schema &&
-      mk_avro_schema_parse(reader_schema, strlen(reader_schema), false, &d->reader, &perr))
-    mk_err_set(err, perr.code, "the reader schema: %.160s", perr.msg);
-  if (!d->client || (reader_schema && !d->reader)) {
+  if (serde_init(config, reader_schema, "the reader schema", &d->client, &d->own_client,
+                 &d->reader, err)) {
     mk_avro_deserializer_free(d);
     return NULL;
   }

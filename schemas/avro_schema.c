@@ -129,15 +129,15 @@ struct names {
   size_t cap, count;
 };
 
-static uint64_t hash_str(const char *s) {
+uint64_t mk_avro_text_hash(const char *text) {
   uint64_t h = 1469598103934665603ULL;
-  for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+  for (; *text; text++) h = (h ^ (uint8_t)*text) * 1099511628211ULL;
   return h;
 }
 
 static struct mk_avro_type *names_get(const struct names *n, const char *full) {
   if (!n->cap) return NULL;
-  for (size_t i = hash_str(full) & (n->cap - 1);; i = (i + 1) & (n->cap - 1)) {
+  for (size_t i = mk_avro_text_hash(full) & (n->cap - 1);; i = (i + 1) & (n->cap - 1)) {
     if (!n->slots[i]) return NULL;
     if (strcmp(n->slots[i]->full_name, full) == 0) return n->slots[i];
   }
@@ -150,7 +150,7 @@ static bool names_put(struct names *n, struct mk_avro_type *t) {
     if (!slots) return false;
     for (size_t i = 0; i < n->cap; i++) {
       if (!n->slots[i]) continue;
-      size_t j = hash_str(n->slots[i]->full_name) & (cap - 1);
+      size_t j = mk_avro_text_hash(n->slots[i]->full_name) & (cap - 1);
       while (slots[j]) j = (j + 1) & (cap - 1);
       slots[j] = n->slots[i];
     }
@@ -158,7 +158,7 @@ static bool names_put(struct names *n, struct mk_avro_type *t) {
     n->slots = slots;
     n->cap = cap;
   }
-  size_t j = hash_str(t->full_name) & (n->cap - 1);
+  size_t j = mk_avro_text_hash(t->full_name) & (n->cap - 1);
   while (n->slots[j]) j = (j + 1) & (n->cap - 1);
   n->slots[j] = t;
   n->count++;

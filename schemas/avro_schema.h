@@ -132,6 +132,10 @@ const char *mk_avro_kind_name(enum mk_avro_kind kind);
  * name of a named type, else the kind's name ("string", "array"). Thread: any. */
 const char *mk_avro_type_branch_name(const struct mk_avro_type *t);
 
+/* A 64-bit hash (FNV-1a) of a NUL-terminated text, e.g. a canonical schema text: the name
+ * table here and the registry's "is this schema known" both use it. Thread: any. */
+uint64_t mk_avro_text_hash(const char *text);
+
 /* The field called name in record t, or NULL. Thread: any. */
 const struct mk_avro_field *mk_avro_record_field(const struct mk_avro_type *t,
                                                  const char *name);

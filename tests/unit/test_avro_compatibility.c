@@ -17,18 +17,7 @@
 #include <cmocka.h>
 
 #include "schemas/avro_compatibility.h"
-
-static void assert_contains(const char *haystack, const char *needle) {
-  if (!strstr(haystack, needle)) fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
-
-static struct mk_avro_schema *parse(const char *text) {
-  struct mk_avro_schema *s = NULL;
-  struct mk_err err = {0};
-  if (mk_avro_schema_parse(text, strlen(text), false, &s, &err))
-    fail_msg("refused %s: %s", text, err.msg);
-  return s;
-}
+#include "tests/support/schema_support.h"
 
 /* A record User with the given fields (JSON text of the array's contents). */
 #define USER(fields) "{\"type\":\"record\",\"name\":\"User\",\"fields\":[" fields "]}"
@@ -123,7 +112,7 @@ static void test_every_level_on_the_table(void **state) {
   (void)state;
   for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
     const struct change *c = &changes[i];
-    struct mk_avro_schema *old_s = parse(c->old_schema), *new_s = parse(c->new_schema);
+    struct mk_avro_schema *old_s = parse_schema(c->old_schema), *new_s = parse_schema(c->new_schema);
     const struct mk_avro_schema *prev[] = {old_s};
     int versions[] = {1};
     const struct {
@@ -178,8 +167,8 @@ static void test_every_level_on_the_table(void **state) {
 /* The messages say what broke, where, in Avro's terms. */
 static void test_messages_name_the_problem(void **state) {
   (void)state;
-  struct mk_avro_schema *old_s = parse(USER(F_ID));
-  struct mk_avro_schema *new_s = parse(USER(F_ID ",{\"name\":\"email\",\"type\":\"string\"}"));
+  struct mk_avro_schema *old_s = parse_schema(USER(F_ID));
+  struct mk_avro_schema *new_s = parse_schema(USER(F_ID ",{\"name\":\"email\",\"type\":\"string\"}"));
   struct mk_avro_messages m = {0};
   assert_false(mk_avro_can_read(new_s, old_s, "new", "old", &m));
   assert_int_equal(m.n, 1);
@@ -188,7 +177,7 @@ static void test_messages_name_the_problem(void **state) {
   assert_contains(m.v[0], "additionalInfo:'email'");
   mk_avro_messages_free(&m);
 
-  struct mk_avro_schema *str = parse(USER("{\"name\":\"id\",\"type\":\"string\"}"));
+  struct mk_avro_schema *str = parse_schema(USER("{\"name\":\"id\",\"type\":\"string\"}"));
   assert_false(mk_avro_can_read(str, old_s, "new", "old", &m));
   assert_contains(m.v[0], "errorType:'TYPE_MISMATCH'");
   assert_contains(m.v[0], "/fields/0/type");
@@ -210,9 +199,9 @@ static void test_messages_name_the_problem(void **state) {
 static void test_transitive_levels_check_every_version(void **state) {
   (void)state;
   /* BACKWARD: v3 makes the field required again; v2 had it with a default, v1 not at all */
-  struct mk_avro_schema *v1 = parse(USER(F_ID));
-  struct mk_avro_schema *v2 = parse(USER(F_ID ",{\"name\":\"b\",\"type\":\"string\",\"default\":\"x\"}"));
-  struct mk_avro_schema *v3 = parse(USER(F_ID ",{\"name\":\"b\",\"type\":\"string\"}"));
+  struct mk_avro_schema *v1 = parse_schema(USER(F_ID));
+  struct mk_avro_schema *v2 = parse_schema(USER(F_ID ",{\"name\":\"b\",\"type\":\"string\",\"default\":\"x\"}"));
+  struct mk_avro_schema *v3 = parse_schema(USER(F_ID ",{\"name\":\"b\",\"type\":\"string\"}"));
   const struct mk_avro_schema *prev[] = {v1, v2};
   int versions[] = {1, 2};
   struct mk_avro_messages m = {0};
@@ -224,9 +213,9 @@ static void test_transitive_levels_check_every_version(void **state) {
   assert_false(mk_compatibility_check(MK_COMPATIBILITY_FULL_TRANSITIVE, v3, prev, versions, 2, NULL));
 
   /* FORWARD: w1 needs b, w2 gives b a default, w3 drops it: w2 reads w3, w1 cannot */
-  struct mk_avro_schema *w1 = parse(USER(F_ID ",{\"name\":\"b\",\"type\":\"int\"}"));
-  struct mk_avro_schema *w2 = parse(USER(F_ID ",{\"name\":\"b\",\"type\":\"int\",\"default\":0}"));
-  struct mk_avro_schema *w3 = parse(USER(F_ID));
+  struct mk_avro_schema *w1 = parse_schema(USER(F_ID ",{\"name\":\"b\",\"type\":\"int\"}"));
+  struct mk_avro_schema *w2 = parse_schema(USER(F_ID ",{\"name\":\"b\",\"type\":\"int\",\"default\":0}"));
+  struct mk_avro_schema *w3 = parse_schema(USER(F_ID));
   const struct mk_avro_schema *wprev[] = {w1, w2};
   assert_true(mk_compatibility_check(MK_COMPATIBILITY_FORWARD, w3, wprev, versions, 2, NULL));
   assert_false(mk_compatibility_check(MK_COMPATIBILITY_FORWARD_TRANSITIVE, w3, wprev, versions, 2, NULL));

@@ -16,18 +16,7 @@
 
 #include "schemas/avro_compatibility.h"
 #include "schemas/avro_datum.h"
-
-static void assert_contains(const char *haystack, const char *needle) {
-  if (!strstr(haystack, needle)) fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
-
-static struct mk_avro_schema *parse(const char *text) {
-  struct mk_avro_schema *s = NULL;
-  struct mk_err err = {0};
-  if (mk_avro_schema_parse(text, strlen(text), false, &s, &err))
-    fail_msg("refused %s: %s", text, err.msg);
-  return s;
-}
+#include "tests/support/schema_support.h"
 
 static const char USER[] =
     "{\"type\":\"record\",\"name\":\"User\",\"namespace\":\"ex\",\"fields\":["
@@ -64,7 +53,7 @@ static void expect_round_trip(struct mk_avro_schema *s, const char *json, const 
 
 static void test_binary_encoding_byte_for_byte(void **state) {
   (void)state;
-  struct mk_avro_schema *s = parse(USER);
+  struct mk_avro_schema *s = parse_schema(USER);
   /* name "Ann": length 3 zigzag = 06; age 30 = 3c; tags: block of 2, "a", "bc", end;
    * phone: branch 1 (long) 02, 5 = 0a; color BLUE = 02; raw: 2 bytes 00 ff; address: null
    * branch 00 */
@@ -87,15 +76,15 @@ static void test_binary_encoding_byte_for_byte(void **state) {
   mk_avro_schema_free(s);
 
   /* primitives at the top level; -1 is zigzag 01; doubles little-endian */
-  struct mk_avro_schema *l = parse("\"long\"");
+  struct mk_avro_schema *l = parse_schema("\"long\"");
   expect_round_trip(l, "-1", "\x01", 1, NULL);
   expect_round_trip(l, "9223372036854775807", "\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10, NULL);
   mk_avro_schema_free(l);
-  struct mk_avro_schema *d = parse("\"double\"");
+  struct mk_avro_schema *d = parse_schema("\"double\"");
   expect_round_trip(d, "1.5", "\x00\x00\x00\x00\x00\x00\xf8\x3f", 8, NULL);
   expect_round_trip(d, "\"NaN\"", "\x00\x00\x00\x00\x00\x00\xf8\x7f", 8, NULL);
   mk_avro_schema_free(d);
-  struct mk_avro_schema *m = parse("{\"type\":\"map\",\"values\":\"boolean\"}");
+  struct mk_avro_schema *m = parse_schema("{\"type\":\"map\",\"values\":\"boolean\"}");
   expect_round_trip(m, "{\"k\":true}", "\x02\x02k\x01\x00", 5, NULL);
   mk_avro_schema_free(m);
 }
@@ -112,33 +101,36 @@ static void expect_refused(struct mk_avro_schema *s, const char *json, const cha
 /* A value that does not match the schema is refused, and the message names the field. */
 static void test_json_errors_name_the_field(void **state) {
   (void)state;
-  struct mk_avro_schema *s = parse(USER);
-  const char *base = "\"tags\":[],\"color\":\"RED\",\"raw\":\"\"";
-  char json[512];
-  snprintf(json, sizeof json, "{\"name\":\"A\",\"age\":\"x\",%s}", base);
-  expect_refused(s, json, "field 'age': expected an int (32 bits), got a string \"x\"");
-  snprintf(json, sizeof json, "{\"name\":\"A\",\"age\":3000000000,%s}", base);
-  expect_refused(s, json, "field 'age': expected an int");
-  snprintf(json, sizeof json, "{\"age\":1,%s}", base);
-  expect_refused(s, json, "field 'name': missing, and it has no default");
-  snprintf(json, sizeof json, "{\"name\":\"A\",\"age\":1,\"nick\":\"a\",%s}", base);
-  expect_refused(s, json, "record ex.User has no field 'nick'");
-  snprintf(json, sizeof json, "{\"name\":\"A\",\"age\":1,\"tags\":[\"a\",2],\"color\":\"RED\",\"raw\":\"\"}");
-  expect_refused(s, json, "field 'tags[1]': expected a string, got an integer 2");
-  snprintf(json, sizeof json, "{\"name\":\"A\",\"age\":1,\"color\":\"GREEN\",\"tags\":[],\"raw\":\"\"}");
-  expect_refused(s, json, "field 'color': \"GREEN\" is not a symbol of enum ex.Color");
-  snprintf(json, sizeof json, "{\"name\":\"A\",\"age\":1,\"phone\":5,%s}", base);
-  expect_refused(s, json, "field 'phone': expected a union value");
-  snprintf(json, sizeof json, "{\"name\":\"A\",\"age\":1,\"phone\":{\"int\":5},%s}", base);
-  expect_refused(s, json, "the union has no branch \"int\" (it has null, long)");
-  snprintf(json, sizeof json, "{\"name\":\"A\",\"age\":1,\"address\":{\"ex.Address\":{\"zip\":1}},%s}", base);
-  expect_refused(s, json, "field 'address.zip': expected a string");
-  snprintf(json, sizeof json, "{\"name\":\"A\",\"age\":1,\"tags\":[],\"color\":\"RED\",\"raw\":\"\\u0100\"}");
-  expect_refused(s, json, "field 'raw': a character above U+00FF");
+  struct mk_avro_schema *s = parse_schema(USER);
+  /* each: the fields after name/age (or all of them), and what the message must say */
+  static const struct {
+    const char *json, *why;
+  } bad[] = {
+      {"{\"name\":\"A\",\"age\":\"x\",%s}", "field 'age': expected an int (32 bits), got a string \"x\""},
+      {"{\"name\":\"A\",\"age\":3000000000,%s}", "field 'age': expected an int"},
+      {"{\"age\":1,%s}", "field 'name': missing, and it has no default"},
+      {"{\"name\":\"A\",\"age\":1,\"nick\":\"a\",%s}", "record ex.User has no field 'nick'"},
+      {"{\"name\":\"A\",\"age\":1,\"tags\":[\"a\",2],\"color\":\"RED\",\"raw\":\"\"}",
+       "field 'tags[1]': expected a string, got an integer 2"},
+      {"{\"name\":\"A\",\"age\":1,\"color\":\"GREEN\",\"tags\":[],\"raw\":\"\"}",
+       "field 'color': \"GREEN\" is not a symbol of enum ex.Color"},
+      {"{\"name\":\"A\",\"age\":1,\"phone\":5,%s}", "field 'phone': expected a union value"},
+      {"{\"name\":\"A\",\"age\":1,\"phone\":{\"int\":5},%s}",
+       "the union has no branch \"int\" (it has null, long)"},
+      {"{\"name\":\"A\",\"age\":1,\"address\":{\"ex.Address\":{\"zip\":1}},%s}",
+       "field 'address.zip': expected a string"},
+      {"{\"name\":\"A\",\"age\":1,\"tags\":[],\"color\":\"RED\",\"raw\":\"\\u0100\"}",
+       "field 'raw': a character above U+00FF"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char json[512];
+    snprintf(json, sizeof json, bad[i].json, "\"tags\":[],\"color\":\"RED\",\"raw\":\"\"");
+    expect_refused(s, json, bad[i].why);
+  }
   expect_refused(s, "[1,2]", "the value: expected an object (record)");
   expect_refused(s, "{\"name\":", "not JSON");
   mk_avro_schema_free(s);
-  struct mk_avro_schema *f = parse("{\"type\":\"fixed\",\"name\":\"F\",\"size\":2}");
+  struct mk_avro_schema *f = parse_schema("{\"type\":\"fixed\",\"name\":\"F\",\"size\":2}");
   expect_refused(f, "\"abc\"", "expected 2 bytes for fixed F, got 3");
   mk_avro_schema_free(f);
 }
@@ -155,27 +147,29 @@ static void expect_bad_binary(struct mk_avro_schema *s, const void *bytes, size_
 /* Hostile bytes never reach avro-c: lengths beyond the buffer, endless blocks, bad indexes. */
 static void test_binary_input_is_checked_first(void **state) {
   (void)state;
-  struct mk_avro_schema *str = parse("\"string\"");
-  /* a length of 2^40 bytes */
-  expect_bad_binary(str, "\x80\x80\x80\x80\x80\x40", 6, "a string of 1099511627776 bytes, but 0 remain");
-  expect_bad_binary(str, "\x02xy", 3, "1 bytes left over after the value");
-  expect_bad_binary(str, "", 0, "buffer ended");
-  mk_avro_schema_free(str);
-  struct mk_avro_schema *nulls = parse("{\"type\":\"array\",\"items\":\"null\"}");
-  /* one block claiming 2^40 nulls: nothing to read per item, so only the count stops it */
-  expect_bad_binary(nulls, "\x80\x80\x80\x80\x80\x40\x00", 7, "more than 1048576 array or map items");
-  mk_avro_schema_free(nulls);
-  struct mk_avro_schema *e = parse("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"]}");
-  expect_bad_binary(e, "\x02", 1, "enum E has no symbol 1");
-  mk_avro_schema_free(e);
-  struct mk_avro_schema *u = parse("[\"null\",\"int\"]");
-  expect_bad_binary(u, "\x04", 1, "the union has no branch 2");
-  mk_avro_schema_free(u);
-  struct mk_avro_schema *b = parse("\"boolean\"");
-  expect_bad_binary(b, "\x02", 1, "a boolean byte 0x02");
-  mk_avro_schema_free(b);
+  static const struct {
+    const char *schema, *bytes;
+    size_t n;
+    const char *why;
+  } bad[] = {
+      /* a length of 2^40 bytes */
+      {"\"string\"", "\x80\x80\x80\x80\x80\x40", 6, "a string of 1099511627776 bytes, but 0 remain"},
+      {"\"string\"", "\x02xy", 3, "1 bytes left over after the value"},
+      {"\"string\"", "", 0, "buffer ended"},
+      /* one block claiming 2^40 nulls: nothing to read per item, so only the count stops it */
+      {"{\"type\":\"array\",\"items\":\"null\"}", "\x80\x80\x80\x80\x80\x40\x00", 7,
+       "more than 1048576 array or map items"},
+      {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"]}", "\x02", 1, "enum E has no symbol 1"},
+      {"[\"null\",\"int\"]", "\x04", 1, "the union has no branch 2"},
+      {"\"boolean\"", "\x02", 1, "a boolean byte 0x02"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct mk_avro_schema *s = parse_schema(bad[i].schema);
+    expect_bad_binary(s, bad[i].bytes, bad[i].n, bad[i].why);
+    mk_avro_schema_free(s);
+  }
   /* a recursive schema with data nested deeper than allowed */
-  struct mk_avro_schema *list = parse("{\"type\":\"record\",\"name\":\"L\",\"fields\":[{\"name\":"
+  struct mk_avro_schema *list = parse_schema("{\"type\":\"record\",\"name\":\"L\",\"fields\":[{\"name\":"
                                       "\"next\",\"type\":[\"null\",\"L\"]}]}");
   uint8_t deep[400];
   memset(deep, 0x02, sizeof deep);
@@ -195,11 +189,11 @@ static void test_binary_input_is_checked_first(void **state) {
  * where avro-c can; where it cannot (a default to fill), the error says so. */
 static void test_resolution_to_a_reader_schema(void **state) {
   (void)state;
-  struct mk_avro_schema *writer = parse(
+  struct mk_avro_schema *writer = parse_schema(
       "{\"type\":\"record\",\"name\":\"U\",\"fields\":[{\"name\":\"id\",\"type\":\"int\"},"
       "{\"name\":\"email\",\"type\":\"string\"},{\"name\":\"c\",\"type\":{\"type\":\"enum\","
       "\"name\":\"C\",\"symbols\":[\"A\",\"B\"]}}]}");
-  struct mk_avro_schema *old_reader = parse(
+  struct mk_avro_schema *old_reader = parse_schema(
       "{\"type\":\"record\",\"name\":\"U\",\"fields\":[{\"name\":\"id\",\"type\":\"long\"},"
       "{\"name\":\"c\",\"type\":{\"type\":\"enum\",\"name\":\"C\",\"symbols\":[\"A\",\"B\",\"Z\"]}}]}");
   const char *json = "{\"id\":7,\"email\":\"a@b\",\"c\":\"B\"}";
@@ -216,7 +210,7 @@ static void test_resolution_to_a_reader_schema(void **state) {
   free(out);
 
   /* Avro would fill "nick" from its default; avro-c 1.11 cannot, and says so */
-  struct mk_avro_schema *new_reader = parse(
+  struct mk_avro_schema *new_reader = parse_schema(
       "{\"type\":\"record\",\"name\":\"U\",\"fields\":[{\"name\":\"id\",\"type\":\"int\"},"
       "{\"name\":\"nick\",\"type\":\"string\",\"default\":\"\"}]}");
   assert_true(mk_avro_can_read(new_reader, writer, "reader", "writer", NULL));
@@ -224,14 +218,14 @@ static void test_resolution_to_a_reader_schema(void **state) {
                    MK_ERR__UNSUPPORTED);
   assert_contains(err.msg, "avro-c 1.11 cannot fill a field from its default");
   /* symbols in another order: Avro maps them by name, avro-c by position, so it is refused */
-  struct mk_avro_schema *swapped = parse(
+  struct mk_avro_schema *swapped = parse_schema(
       "{\"type\":\"record\",\"name\":\"U\",\"fields\":[{\"name\":\"c\",\"type\":{\"type\":"
       "\"enum\",\"name\":\"C\",\"symbols\":[\"B\",\"A\"]}}]}");
   assert_true(mk_avro_can_read(swapped, writer, "reader", "writer", NULL));
   assert_int_equal(mk_avro_binary_to_json(writer, swapped, w.buf, w.len, &out, &err),
                    MK_ERR__UNSUPPORTED);
   /* an incompatible reader is refused before avro-c's resolver (which can crash on one) */
-  struct mk_avro_schema *wrong = parse("{\"type\":\"record\",\"name\":\"U\",\"fields\":[{\"name\":"
+  struct mk_avro_schema *wrong = parse_schema("{\"type\":\"record\",\"name\":\"U\",\"fields\":[{\"name\":"
                                        "\"id\",\"type\":{\"type\":\"array\",\"items\":\"int\"}}]}");
   assert_int_equal(mk_avro_binary_to_json(writer, wrong, w.buf, w.len, &out, &err),
                    MK_ERR__UNSUPPORTED);

@@ -14,10 +14,7 @@
 #include <cmocka.h>
 
 #include "schemas/avro_schema.h"
-
-static void assert_contains(const char *haystack, const char *needle) {
-  if (!strstr(haystack, needle)) fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
+#include "tests/support/schema_support.h"
 
 static struct mk_avro_schema *parse(const char *text, bool normalize) {
   struct mk_avro_schema *s = NULL;

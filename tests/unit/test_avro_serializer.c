@@ -36,10 +36,7 @@
 #include "producer/producer.h"
 #include "schemas/avro_datum.h"
 #include "tests/support/test_broker.h"
-
-static void assert_contains(const char *haystack, const char *needle) {
-  if (!strstr(haystack, needle)) fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
+#include "tests/support/schema_support.h"
 
 static void assert_bytes(const struct mk_bytes *b, const void *want, size_t n) {
   if ((size_t)b->len != n || memcmp(b->ptr, want, n) != 0) {
@@ -64,20 +61,24 @@ static int in_process(void *opaque, const char *method, const char *path, const 
   return 0;
 }
 
+/* A registry, a client reaching it in-process, and the scratch serializers write into. */
 struct fixture {
   struct mk_schema_registry *registry;
   struct mk_schema_registry_client *client;
+  struct mk_writer scratch;
 };
 
 static struct fixture fixture_new(void) {
-  struct fixture f = {mk_schema_registry_new(NULL, NULL), NULL};
+  struct fixture f = {mk_schema_registry_new(NULL, NULL), NULL, {0}};
   f.client = mk_schema_registry_client_new_with(in_process, f.registry);
+  mk_writer_init(&f.scratch);
   return f;
 }
 
 static void fixture_free(struct fixture *f) {
   mk_schema_registry_client_free(f->client);
   mk_schema_registry_free(f->registry);
+  mk_writer_free(&f->scratch);
 }
 
 static struct mk_avro_serializer *serializer(struct fixture *f, bool is_key, const char *schema,
@@ -94,9 +95,10 @@ static struct mk_avro_serializer *serializer(struct fixture *f, bool is_key, con
 }
 
 /* Serialize through the producer's entry point (the SerializationException wrapper). */
-static int run(struct mk_avro_serializer *s, bool is_key, const char *topic, struct mk_value v,
-               struct mk_bytes *out, struct mk_writer *scratch, struct mk_err *err) {
-  return mk_serializer_serialize(mk_avro_serializer_get(s), is_key, topic, &v, out, scratch, err);
+static int run(struct fixture *f, struct mk_avro_serializer *s, bool is_key, const char *topic,
+               struct mk_value v, struct mk_bytes *out, struct mk_err *err) {
+  return mk_serializer_serialize(mk_avro_serializer_get(s), is_key, topic, &v, out, &f->scratch,
+                                 err);
 }
 
 static void expect_registry(struct mk_schema_registry *r, const char *target, const char *want) {
@@ -114,30 +116,27 @@ static void test_wire_format_and_one_registration(void **state) {
   (void)state;
   struct fixture f = fixture_new();
   struct mk_avro_serializer *s = serializer(&f, false, USER, true, false);
-  struct mk_writer scratch;
-  mk_writer_init(&scratch);
   struct mk_bytes out;
   struct mk_err err = {0};
-  assert_int_equal(run(s, false, "users", mk_value_string("{\"name\":\"Ann\",\"age\":30}"), &out,
-                       &scratch, &err), 0);
+  assert_int_equal(run(&f, s, false, "users", mk_value_string("{\"name\":\"Ann\",\"age\":30}"), &out,
+                       &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x01\x06" "Ann" "\x3c", 10);
   for (int i = 0; i < 5; i++)
-    assert_int_equal(run(s, false, "users", mk_value_string("{\"name\":\"Bo\",\"age\":-1}"),
-                         &out, &scratch, &err), 0);
+    assert_int_equal(run(&f, s, false, "users", mk_value_string("{\"name\":\"Bo\",\"age\":-1}"),
+                         &out, &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x01\x04" "Bo" "\x01", 9);
   assert_int_equal(mk_schema_registry_client_requests(f.client), 1);
   expect_registry(f.registry, "/subjects", "[\"users-value\"]");
   /* null stays null (a tombstone) */
-  assert_int_equal(run(s, false, "users", mk_value_null(), &out, &scratch, &err), 0);
+  assert_int_equal(run(&f, s, false, "users", mk_value_null(), &out, &err), 0);
   assert_int_equal(out.len, -1);
   /* a key serializer registers under <topic>-key; another schema gets the next id */
   struct mk_avro_serializer *k = serializer(&f, true, "\"long\"", true, false);
-  assert_int_equal(run(k, true, "users", mk_value_string("7"), &out, &scratch, &err), 0);
+  assert_int_equal(run(&f, k, true, "users", mk_value_string("7"), &out, &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x02\x0e", 6);
   expect_registry(f.registry, "/subjects", "[\"users-key\",\"users-value\"]");
   mk_avro_serializer_free(k);
   mk_avro_serializer_free(s);
-  mk_writer_free(&scratch);
   fixture_free(&f);
 }
 
@@ -146,32 +145,29 @@ static void test_bad_value_names_the_field(void **state) {
   (void)state;
   struct fixture f = fixture_new();
   struct mk_avro_serializer *s = serializer(&f, false, USER, true, false);
-  struct mk_writer scratch;
-  mk_writer_init(&scratch);
   struct mk_bytes out;
   struct mk_err err = {0};
-  assert_int_equal(run(s, false, "users", mk_value_string("{\"name\":\"Ann\",\"age\":\"x\"}"), &out,
-                       &scratch, &err), MK_ERR__INVALID_ARG);
+  assert_int_equal(run(&f, s, false, "users", mk_value_string("{\"name\":\"Ann\",\"age\":\"x\"}"), &out,
+                       &err), MK_ERR__INVALID_ARG);
   assert_string_equal(err.msg, "SerializationException: value.serializer AvroSerializer: field "
                                "'age': expected an int (32 bits), got a string \"x\"");
-  assert_int_equal(scratch.len, 0);  /* nothing half-written */
-  assert_int_equal(run(s, false, "users", mk_value_string("{\"name\":\"Ann\"}"), &out, &scratch, &err),
+  assert_int_equal(f.scratch.len, 0);  /* nothing half-written */
+  assert_int_equal(run(&f, s, false, "users", mk_value_string("{\"name\":\"Ann\"}"), &out, &err),
                    MK_ERR__INVALID_ARG);
   assert_contains(err.msg, "field 'age': missing, and it has no default");
-  assert_int_equal(run(s, false, "users", mk_value_int(3), &out, &scratch, &err), MK_ERR__INVALID_ARG);
+  assert_int_equal(run(&f, s, false, "users", mk_value_int(3), &out, &err), MK_ERR__INVALID_ARG);
   assert_contains(err.msg, "can't convert a value of class Integer to an Avro record");
   /* no default schema and none in the record */
   struct mk_avro_serializer *bare = serializer(&f, false, NULL, true, false);
-  assert_int_equal(run(bare, false, "users", mk_value_string("{}"), &out, &scratch, &err),
+  assert_int_equal(run(&f, bare, false, "users", mk_value_string("{}"), &out, &err),
                    MK_ERR__INVALID_ARG);
   assert_contains(err.msg, "JSON given without a schema");
   struct mk_avro_record rec = {.json = "1", .json_len = 1, .schema = "{\"type\":", .schema_len = 8};
-  assert_int_equal(run(bare, false, "users", mk_value_avro(&rec), &out, &scratch, &err),
+  assert_int_equal(run(&f, bare, false, "users", mk_value_avro(&rec), &out, &err),
                    MK_ERR__INVALID_ARG);
   assert_contains(err.msg, "invalid Avro schema");
   mk_avro_serializer_free(bare);
   mk_avro_serializer_free(s);
-  mk_writer_free(&scratch);
   fixture_free(&f);
 }
 
@@ -189,33 +185,30 @@ static void test_generic_value_and_json_agree(void **state) {
   assert_int_equal(avro_value_set_string(&field, "Ann"), 0);
   assert_int_equal(avro_value_get_by_name(&v, "age", &field, NULL), 0);
   assert_int_equal(avro_value_set_int(&field, 30), 0);
-  struct mk_writer scratch;
-  mk_writer_init(&scratch);
   struct mk_bytes out;
   struct mk_err err = {0};
   struct mk_avro_record by_value = {.value = &v, .schema = USER, .schema_len = strlen(USER)};
-  assert_int_equal(run(s, false, "users", mk_value_avro(&by_value), &out, &scratch, &err), 0);
+  assert_int_equal(run(&f, s, false, "users", mk_value_avro(&by_value), &out, &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x01\x06" "Ann" "\x3c", 10);
   /* without the text, avro-c's rendering of the value's schema is registered: the same
    * canonical schema, so the same id */
   struct mk_avro_record rendered = {.value = &v};
-  assert_int_equal(run(s, false, "users", mk_value_avro(&rendered), &out, &scratch, &err), 0);
+  assert_int_equal(run(&f, s, false, "users", mk_value_avro(&rendered), &out, &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x01\x06" "Ann" "\x3c", 10);
   const char *json = "{\"name\":\"Ann\",\"age\":30}";
   struct mk_avro_record by_json = {.json = json, .json_len = strlen(json), .schema = USER,
                                    .schema_len = strlen(USER)};
-  assert_int_equal(run(s, false, "users", mk_value_avro(&by_json), &out, &scratch, &err), 0);
+  assert_int_equal(run(&f, s, false, "users", mk_value_avro(&by_json), &out, &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x01\x06" "Ann" "\x3c", 10);
   /* a schema text that is not the value's is refused */
   struct mk_avro_record wrong = {.value = &v, .schema = "\"string\"", .schema_len = 8};
-  assert_int_equal(run(s, false, "users", mk_value_avro(&wrong), &out, &scratch, &err),
+  assert_int_equal(run(&f, s, false, "users", mk_value_avro(&wrong), &out, &err),
                    MK_ERR__INVALID_ARG);
   assert_contains(err.msg, "is not the schema of its value");
   avro_value_decref(&v);
   avro_value_iface_decref(iface);
   avro_schema_decref(schema);
   mk_avro_serializer_free(s);
-  mk_writer_free(&scratch);
   fixture_free(&f);
 }
 
@@ -224,26 +217,23 @@ static void test_lookup_without_auto_register(void **state) {
   (void)state;
   struct fixture f = fixture_new();
   struct mk_avro_serializer *s = serializer(&f, false, USER, false, false);
-  struct mk_writer scratch;
-  mk_writer_init(&scratch);
   struct mk_bytes out;
   struct mk_err err = {0};
-  assert_int_not_equal(run(s, false, "users", mk_value_string("{\"name\":\"A\",\"age\":1}"), &out,
-                           &scratch, &err), 0);
+  assert_int_not_equal(run(&f, s, false, "users", mk_value_string("{\"name\":\"A\",\"age\":1}"), &out,
+                           &err), 0);
   assert_contains(err.msg, "Error retrieving Avro schema of users-value: Subject 'users-value' "
                            "not found.; error code: 40401");
   struct mk_avro_serializer *reg = serializer(&f, false, "\"string\"", true, false);
-  assert_int_equal(run(reg, false, "users", mk_value_string("\"x\""), &out, &scratch, &err), 0);
-  assert_int_not_equal(run(s, false, "users", mk_value_string("{\"name\":\"A\",\"age\":1}"), &out,
-                           &scratch, &err), 0);
+  assert_int_equal(run(&f, reg, false, "users", mk_value_string("\"x\""), &out, &err), 0);
+  assert_int_not_equal(run(&f, s, false, "users", mk_value_string("{\"name\":\"A\",\"age\":1}"), &out,
+                           &err), 0);
   assert_contains(err.msg, "Schema not found; error code: 40403");
   struct mk_avro_serializer *same = serializer(&f, false, "\"string\"", false, false);
-  assert_int_equal(run(same, false, "users", mk_value_string("\"y\""), &out, &scratch, &err), 0);
+  assert_int_equal(run(&f, same, false, "users", mk_value_string("\"y\""), &out, &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x01\x02y", 7);
   mk_avro_serializer_free(same);
   mk_avro_serializer_free(reg);
   mk_avro_serializer_free(s);
-  mk_writer_free(&scratch);
   fixture_free(&f);
 }
 
@@ -255,17 +245,15 @@ static void test_use_latest_version(void **state) {
   const char *v2 = "{\"type\":\"record\",\"name\":\"P\",\"fields\":[{\"name\":\"x\",\"type\":\"double\"}]}";
   struct mk_avro_serializer *r1 = serializer(&f, false, v1, true, false);
   struct mk_avro_serializer *r2 = serializer(&f, false, v2, true, false);
-  struct mk_writer scratch;
-  mk_writer_init(&scratch);
   struct mk_bytes out;
   struct mk_err err = {0};
-  assert_int_equal(run(r1, false, "p", mk_value_string("{\"x\":1.5}"), &out, &scratch, &err), 0);
+  assert_int_equal(run(&f, r1, false, "p", mk_value_string("{\"x\":1.5}"), &out, &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x01\x00\x00\xc0\x3f", 9);  /* float 1.5 */
-  assert_int_equal(run(r2, false, "p", mk_value_string("{\"x\":1.5}"), &out, &scratch, &err), 0);
+  assert_int_equal(run(&f, r2, false, "p", mk_value_string("{\"x\":1.5}"), &out, &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\xf8\x3f", 13);
   /* JSON: read in the latest schema (v2), written as a double under id 2 */
   struct mk_avro_serializer *latest = serializer(&f, false, v1, false, true);
-  assert_int_equal(run(latest, false, "p", mk_value_string("{\"x\":1.5}"), &out, &scratch, &err), 0);
+  assert_int_equal(run(&f, latest, false, "p", mk_value_string("{\"x\":1.5}"), &out, &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\xf8\x3f", 13);
   /* a generic value of v1: avro-c's resolver turns its float into v2's double */
   avro_schema_t s1;
@@ -276,10 +264,10 @@ static void test_use_latest_version(void **state) {
   assert_int_equal(avro_value_get_by_index(&v, 0, &x, NULL), 0);
   assert_int_equal(avro_value_set_float(&x, 1.5f), 0);
   struct mk_avro_record rec = {.value = &v, .schema = v1, .schema_len = strlen(v1)};
-  assert_int_equal(run(latest, false, "p", mk_value_avro(&rec), &out, &scratch, &err), 0);
+  assert_int_equal(run(&f, latest, false, "p", mk_value_avro(&rec), &out, &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\xf8\x3f", 13);
   /* no subject: the error says so */
-  assert_int_not_equal(run(latest, false, "q", mk_value_string("{\"x\":1}"), &out, &scratch, &err), 0);
+  assert_int_not_equal(run(&f, latest, false, "q", mk_value_string("{\"x\":1}"), &out, &err), 0);
   assert_contains(err.msg, "Error retrieving the latest schema of q-value: Subject 'q-value' not found.");
   avro_value_decref(&v);
   avro_value_iface_decref(iface);
@@ -287,7 +275,6 @@ static void test_use_latest_version(void **state) {
   mk_avro_serializer_free(latest);
   mk_avro_serializer_free(r1);
   mk_avro_serializer_free(r2);
-  mk_writer_free(&scratch);
   fixture_free(&f);
 }
 
@@ -295,12 +282,10 @@ static void test_deserializer(void **state) {
   (void)state;
   struct fixture f = fixture_new();
   struct mk_avro_serializer *s = serializer(&f, false, USER, true, false);
-  struct mk_writer scratch;
-  mk_writer_init(&scratch);
   struct mk_bytes out;
   struct mk_err err = {0};
-  assert_int_equal(run(s, false, "users", mk_value_string("{\"age\":30,\"name\":\"Ann\"}"), &out,
-                       &scratch, &err), 0);
+  assert_int_equal(run(&f, s, false, "users", mk_value_string("{\"age\":30,\"name\":\"Ann\"}"), &out,
+                       &err), 0);
   struct mk_avro_serde_config c = mk_avro_serde_config_default();
   c.client = f.client;
   struct mk_avro_deserializer *d = mk_avro_deserializer_new(&c, NULL, &err);
@@ -332,7 +317,6 @@ static void test_deserializer(void **state) {
   mk_avro_deserializer_free(old);
   mk_avro_deserializer_free(d);
   mk_avro_serializer_free(s);
-  mk_writer_free(&scratch);
   fixture_free(&f);
 }
 
@@ -495,12 +479,11 @@ static void test_http_client_against_a_loopback_registry(void **state) {
   cfg.schema = USER;
   struct mk_avro_serializer *ser = mk_avro_serializer_new(&cfg, false, &err);
   assert_non_null(ser);
-  struct mk_writer scratch;
-  mk_writer_init(&scratch);
+  struct fixture f = {.scratch = {0}};  /* only its scratch: the registry is over HTTP */
   struct mk_bytes out;
-  assert_int_equal(run(ser, false, "t", mk_value_string("{\"name\":\"Ann\",\"age\":30}"), &out, &scratch, &err), 0);
+  assert_int_equal(run(&f, ser, false, "t", mk_value_string("{\"name\":\"Ann\",\"age\":30}"), &out, &err), 0);
   assert_bytes(&out, "\x00\x00\x00\x00\x01\x06" "Ann" "\x3c", 10);
-  mk_writer_free(&scratch);
+  mk_writer_free(&f.scratch);
   mk_avro_serializer_free(ser);
   mini_stop(&m);
   mk_schema_registry_free(registry);

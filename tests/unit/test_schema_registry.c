@@ -16,10 +16,7 @@
 #include <jansson.h>
 
 #include "broker/schema_registry.h"
-
-static void assert_contains(const char *haystack, const char *needle) {
-  if (!strstr(haystack, needle)) fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
+#include "tests/support/schema_support.h"
 
 /* The store callback: keeps every record, and fails on demand. */
 struct log {
