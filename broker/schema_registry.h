@@ -34,7 +34,13 @@
  *   the callback accepted it, through the same mk_schema_registry_replay() that rebuilds the
  *   state from the log. So a new leader (or a restart) replays the topic from the start and
  *   has the same registry; POST /v1/reset is mk_schema_registry_reset() plus an empty topic.
- *   A callback that fails makes the request fail with 50001 and changes nothing.
+ *   A callback that fails makes the request fail with 50001, and the record it refused is
+ *   not applied. Most requests write one record; the few that write several (a permanent
+ *   subject delete: one tombstone per version; a registration that first removes older
+ *   soft-deleted versions of the same schema) stop at the first refusal, keeping the
+ *   records already accepted, as Confluent's registry does. The callback must not call back
+ *   into the registry; a record it accepts must reach replay (on every replica) in the
+ *   order it was accepted.
  *
  * Bounds (each refusal names the limit): a schema of up to MK_AVRO_SCHEMA_MAX_BYTES (1 MiB,
  * more is 42209), MK_SCHEMA_REGISTRY_MAX_SUBJECTS subjects, MK_SCHEMA_REGISTRY_MAX_VERSIONS
