@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 # Building needs these; the tests also need a fuzzing clang, and (for the interop suites)
 # the real Kafka clients we check compatibility against.
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev python3
-  libuv1-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libjansson-dev libhttp-parser-dev)
+  libuv1-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libjansson-dev libhttp-parser-dev
+  libavro-dev)
 TEST_PACKAGES=(libcmocka-dev clang libclang-rt-14-dev xxd librdkafka-dev
   kcat python3-kafka python3-confluent-kafka nodejs curl)
 
