@@ -1,6 +1,7 @@
 /*
  * Admin HTTP: a small HTTP/1.1 server on the broker loop. See admin_http.h for the
- * endpoints, README.md for curl examples.
+ * endpoints, README.md for curl examples. GET / is the dashboard, whose files and
+ * headers dashboard.c chooses.
  *
  * Parsing is Node's http-parser (Debian's libhttp-parser-dev), not ours: it feeds us the
  * URL, headers and body of each request, through callbacks, from whatever bytes arrive.
@@ -44,6 +45,7 @@
 #include <strings.h>
 
 #include "broker/admin_state.h"
+#include "broker/dashboard.h"
 #include "broker/faults.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -51,7 +53,8 @@
 enum {
   BODY_MAX = 1 << 20,           /* request bodies; more is 413 */
   URL_MAX = 2048,               /* more is 414 */
-  HEADER_VALUE_MAX = 256,       /* the headers we read (Expect, Origin) are cut here */
+  HEADER_VALUE_MAX = 256,       /* the headers we read (Expect, Origin,
+                                   If-None-Match) are cut here */
   READ_BUF_SIZE = 64 * 1024,
   MAX_CONNS = 64,               /* more are refused with 503 */
   IDLE_MS = 60 * 1000,          /* a keep-alive connection with no request for this long */
@@ -69,7 +72,7 @@ struct chunk {
 };
 
 enum mode { REQUESTS, STREAM, CLOSING };
-enum header { H_OTHER, H_EXPECT, H_ORIGIN };
+enum header { H_OTHER, H_EXPECT, H_ORIGIN, H_IF_NONE_MATCH };
 
 struct conn {
   uv_tcp_t tcp;
@@ -91,7 +94,7 @@ struct conn {
   bool header_done;             /* the last callback was a value: the next field is new */
   char field[32];
   size_t field_len;
-  char expect[HEADER_VALUE_MAX], origin[HEADER_VALUE_MAX];
+  char expect[HEADER_VALUE_MAX], origin[HEADER_VALUE_MAX], if_none_match[HEADER_VALUE_MAX];
   char *body;
   size_t body_len, body_cap;
 };
@@ -260,26 +263,36 @@ static void begin_close(struct conn *c) {
 /* ---- answers ------------------------------------------------------------------------------ */
 
 /* Send one response; close the connection after it unless keep-alive applies (the client
- * asked for it, and what it sent can still be parsed). extra is more header lines
- * ("Allow: GET\r\n") or "". */
-static void respond(struct conn *c, int status, const char *extra, const char *body,
-                    size_t len) {
+ * asked for it, and what it sent can still be parsed). headers are header lines
+ * ("Content-Type: ...\r\n"); Content-Length says len, and the body goes too unless
+ * !send_body (HEAD, 304). */
+static void respond_with(struct conn *c, int status, const char *headers, const void *body,
+                         size_t len, bool send_body) {
   bool keep = c->mode == REQUESTS && !c->must_close && http_should_keep_alive(&c->parser);
-  char head[512];
+  char head[1024];
   int n = snprintf(head, sizeof head,
-                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                   "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: %s\r\n%s\r\n",
-                   status, http_status_str((enum http_status)status), len,
-                   keep ? "keep-alive" : "close", extra);
-  char *buf = malloc((size_t)n + len);
+                   "HTTP/1.1 %d %s\r\n%sContent-Length: %zu\r\nConnection: %s\r\n\r\n",
+                   status, http_status_str((enum http_status)status), headers, len,
+                   keep ? "keep-alive" : "close");
+  size_t total = (size_t)n + (send_body ? len : 0);
+  char *buf = n > 0 && (size_t)n < sizeof head ? malloc(total) : NULL;
   if (!buf) {
     conn_close(c, "out of memory for a response");
     return;
   }
   memcpy(buf, head, (size_t)n);
-  memcpy(buf + n, body, len);
-  send_bytes(c, buf, (size_t)n + len, buf, NULL);
+  if (send_body) memcpy(buf + n, body, len);
+  send_bytes(c, buf, total, buf, NULL);
   if (!keep) begin_close(c);
+}
+
+/* A JSON answer (extra: more header lines, "Allow: GET\r\n", or ""). */
+static void respond(struct conn *c, int status, const char *extra, const char *body,
+                    size_t len) {
+  char headers[256];
+  snprintf(headers, sizeof headers, "Content-Type: application/json\r\n"
+           "Cache-Control: no-store\r\n%s", extra);
+  respond_with(c, status, headers, body, len, true);
 }
 
 /* Answer with j as the body (takes j; NULL means out of memory). ?pretty in the URL
@@ -570,6 +583,18 @@ static bool origin_allowed(const char *origin) {
   return false;
 }
 
+/* GET / and /dashboard/...: the page's embedded files (dashboard.h decides the answer). */
+static void get_dashboard(struct conn *c, const char *path, size_t len) {
+  struct mk_web_answer a;
+  mk_dashboard_answer(http_method_str((enum http_method)c->parser.method), path, len,
+                      c->if_none_match, &a);
+  if (a.status == 404 || a.status == 405)
+    respond_error(c, a.status, a.allow, a.status == 404 ? "not_found" : "method_not_allowed",
+                  "%s", a.message);
+  else
+    respond_with(c, a.status, a.headers, a.file->data, a.file->len, a.send_body);
+}
+
 /* One complete request: find its endpoint and answer. */
 static void dispatch(struct conn *c) {
   enum http_method method = (enum http_method)c->parser.method;
@@ -593,6 +618,10 @@ static void dispatch(struct conn *c) {
   const char *path = c->url + u.field_data[UF_PATH].off;
   size_t len = u.field_data[UF_PATH].len;
   if (len > 1 && path[len - 1] == '/') len--;  /* /v1/cluster/ is /v1/cluster */
+  if (mk_dashboard_owns(path, len)) {
+    get_dashboard(c, path, len);
+    return;
+  }
   char allow[64] = "";
   for (int i = 0; i < NROUTES; i++) {
     if (strlen(routes[i].path) != len || memcmp(routes[i].path, path, len) != 0) continue;
@@ -612,7 +641,8 @@ static void dispatch(struct conn *c) {
   }
   respond_error(c, 404, "", "not_found",
                 "no endpoint %.*s; the endpoints are GET /v1/cluster, GET /v1/producers, "
-                "GET /v1/events, GET|POST|DELETE /v1/faults, POST /v1/topics",
+                "GET /v1/events, GET|POST|DELETE /v1/faults, POST /v1/topics, and the "
+                "dashboard at GET /",
                 (int)(len > 100 ? 100 : len), path);
 }
 
@@ -629,7 +659,7 @@ static int on_message_begin(http_parser *p) {
   c->header = H_OTHER;
   c->header_done = true;
   c->field_len = 0;
-  c->expect[0] = c->origin[0] = '\0';
+  c->expect[0] = c->origin[0] = c->if_none_match[0] = '\0';
   c->body_len = 0;
   return 0;
 }
@@ -665,11 +695,15 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
   struct conn *c = p->data;
   if (!c->header_done) {  /* the first piece of this value: which header is it? */
     c->header_done = true;
-    c->header = strcasecmp(c->field, "Expect") == 0   ? H_EXPECT
-                : strcasecmp(c->field, "Origin") == 0 ? H_ORIGIN
-                                                      : H_OTHER;
+    c->header = strcasecmp(c->field, "Expect") == 0          ? H_EXPECT
+                : strcasecmp(c->field, "Origin") == 0        ? H_ORIGIN
+                : strcasecmp(c->field, "If-None-Match") == 0 ? H_IF_NONE_MATCH
+                                                             : H_OTHER;
   }
-  char *dst = c->header == H_EXPECT ? c->expect : c->header == H_ORIGIN ? c->origin : NULL;
+  char *dst = c->header == H_EXPECT            ? c->expect
+              : c->header == H_ORIGIN          ? c->origin
+              : c->header == H_IF_NONE_MATCH   ? c->if_none_match
+                                               : NULL;
   if (!dst) return 0;
   size_t have = strlen(dst), room = HEADER_VALUE_MAX - 1 - have;
   if (len > room) len = room;
