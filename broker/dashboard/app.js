@@ -81,6 +81,7 @@ const replay = new Replay({
     replayTimeline.setReplay(events, (i) => leaderAt(i));
     replayTimeline.setFilter(liveTimeline.filter);
     document.body.classList.add('replaying');
+    $('banner').hidden = true;  // a live banner would describe the live broker, not the file
     setStatus('replay', `REPLAY · ${replay.name}`);
     clusterDirty = true;
   },
@@ -105,6 +106,7 @@ function bootstrap() {
 function banner(text, cls) {
   const el = $('banner');
   el.textContent = text;
+  el.title = text;
   el.className = cls || '';
   el.hidden = false;
   clearTimeout(bannerTimer);
@@ -131,6 +133,7 @@ async function refresh() {
   fresh.ts_us = live.ts_us;
   fresh.events = live.events;
   fresh.faults = live.faults;
+  fresh.counters = live.counters;  // what only events tell (duplicates seen, ...) survives
   live = fresh;
   if (f.ok && Array.isArray(f.body)) faultsList = f.body;
   loaded = true;
@@ -256,7 +259,7 @@ function frame(now) {
   }
   const t = timeline();
   if (t.needsFrame()) t.draw();
-  setText($('tl-span'), `${fmtSpan(t.spanUs)} window · ${t.inView.toLocaleString()} events${t.mode === 'density' ? ': too many to draw, each lane shows how busy it is (zoom in for single events)' : ''}`);
+  setText($('tl-span'), `${fmtSpan(t.spanUs)} · ${t.inView.toLocaleString()} events${t.mode === 'density' ? ' · busy: density (zoom in)' : ''}`);
   requestAnimationFrame(frame);
 }
 
@@ -321,6 +324,7 @@ window.mkDashboard = {
   inject: (lines) => { for (const l of lines) onEventText(l); },
   loaded: () => loaded,
   lastTs: () => live.ts_us || 0,
+  counters: () => ({...live.counters}),
   groupsStatus: () => groupsResult.status,
 };
 

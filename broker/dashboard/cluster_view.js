@@ -170,10 +170,11 @@ export class ClusterView {
     const epoch = h('span', {class: 'p-epoch'});
     const hw = h('span', {class: 'p-hw'});
     const lso = h('span', {class: 'p-lso'});
+    const from = h('span', {class: 'p-from', hidden: true});
     const reps = h('div', {class: 'replicas'});
     const el = h('div', {class: 'partition', dataset: {topic, partition: index}},
-      h('div', {class: 'p-info'}, h('span', {class: 'p-name'}, `P${index}`), hw, lso, epoch, leader), reps);
-    return {el, leader, epoch, hw, lso, reps, replicas: new Map(), last: null};
+      h('div', {class: 'p-info'}, h('span', {class: 'p-name'}, `P${index}`), hw, lso, epoch, leader, from), reps);
+    return {el, leader, epoch, hw, lso, from, reps, replicas: new Map(), last: null};
   }
 
   updatePartition(pr, topic, p, up) {
@@ -196,10 +197,17 @@ export class ClusterView {
       if (last.hw !== p.high_watermark) flash(pr.hw, 'flash');
     }
 
+    // The bars' scale: offsets 0 to the largest. When the replicas differ by a sliver of a
+    // long log (3 records behind out of 100,000), the bars start further along, so the
+    // difference is as wide as a quarter of the bar; the partition then says where they start.
     const leaderEnd = p.log_end_offset ?? null;
-    let scale = Math.max(1, p.high_watermark, leaderEnd || 0);
-    for (const r of p.replicas) if (r.log_end_offset !== null) scale = Math.max(scale, r.log_end_offset);
-    const pct = (v) => `${(100 * Math.max(0, Math.min(v, scale))) / scale}%`;
+    const known = p.replicas.map((r) => r.log_end_offset).filter((v) => v !== null);
+    const hi = Math.max(1, p.high_watermark, leaderEnd || 0, ...known);
+    const lo0 = Math.min(p.high_watermark, ...known);
+    const lo = hi > lo0 && lo0 - 3 * (hi - lo0) > 0 ? lo0 - 3 * (hi - lo0) : 0;
+    const pct = (v) => `${(100 * (Math.max(lo, Math.min(v, hi)) - lo)) / (hi - lo)}%`;
+    pr.from.hidden = lo === 0;
+    if (lo) setText(pr.from, `bars from ${lo}`);
     const isr = p.isr ? new Set(p.isr) : null;
     const seen = new Set();
     let prev = null;
@@ -230,6 +238,7 @@ export class ClusterView {
       if (rr.inIsr !== undefined && rr.inIsr !== inIsr) flash(rr.el, 'flash');
       rr.inIsr = inIsr;
 
+      rr.track.classList.toggle('zoomed', lo > 0);
       const committed = leo === null ? 0 : Math.min(leo, p.high_watermark);
       rr.fill.style.width = pct(committed);
       rr.above.style.left = pct(committed);

@@ -123,8 +123,8 @@ export class Controls {
   // Aim the form at one replica (a click on its bar).
   select(topic, partition, broker) {
     Object.assign(this.values, {topic, partition: String(partition), broker: String(broker)});
-    const fields = ACTIONS[this.action].fields;
-    if (!('topic' in fields)) {
+    // a replica's bar aims the actions about one replica; any other becomes follower_pause
+    if (!['follower_pause', 'follower_resume', 'follower_lag', 'elect_leader'].includes(this.action)) {
       this.action = 'follower_pause';
       this.actionSel.value = this.action;
     }
@@ -272,7 +272,7 @@ export class Controls {
         this.onChanged('/v1/reset', r);
       } else if (r.status === 404) {
         this.show(curl, '404: this broker has no /v1/reset', 'error');
-        this.banner('This broker cannot reset yet (POST /v1/reset answered 404). To start over, restart it: Ctrl-C, then minikafka broker again.');
+        this.banner('No reset on this broker yet (POST /v1/reset answered 404): restart it to start over.');
       } else {
         this.show(curl, errorText(r), 'error');
       }

@@ -37,9 +37,9 @@ export class ProducersView {
       return;
     }
     if (!this.table) {
-      const head = h('tr', {}, h('th', {}, 'partition'), h('th', {}, 'producer id'), h('th', {}, 'epoch'),
+      const head = h('tr', {}, h('th', {}, 'partition'), h('th', {}, 'producer'), h('th', {}, 'epoch'),
         h('th', {}, 'last seq'), h('th', {}, 'last offset'),
-        h('th', {}, `last ${BATCHES_TO_RETAIN} batches: sequences → offsets (oldest first)`));
+        h('th', {}, `its last ${BATCHES_TO_RETAIN} batches: sequences → first offset (oldest first)`));
       this.tbody = h('tbody');
       this.table = h('table', {class: 'grid producers'}, h('thead', {}, head), this.tbody);
       fill(this.el, this.table);
@@ -68,7 +68,8 @@ export class ProducersView {
         slot.classList.toggle('empty', !b);
         slot.classList.toggle('newest', !!b && i === batches.length - 1);
         slot.dataset.firstSequence = b ? b.first_sequence : '';
-        setText(slot, b ? `${range(b.first_sequence, b.last_sequence)} → ${range(b.first_offset, b.last_offset)}` : 'empty');
+        setText(slot, b ? `${range(b.first_sequence, b.last_sequence)} → ${b.first_offset}` : 'empty');
+        slot.title = b ? `sequences ${range(b.first_sequence, b.last_sequence)} were written at offsets ${range(b.first_offset, b.last_offset)}` : '';
       }
     }
     for (const [key, row] of this.rows) {

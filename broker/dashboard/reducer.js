@@ -151,6 +151,13 @@ function setBrokerUp(state, id, up) {
   if (b) b.up = up;
 }
 
+// A broker that copies, rejoins the ISR or takes the lead is up. The broker traces a fault
+// after doing it, so a broker_up's isr_expand events come before its `fault` line; this
+// keeps a replay from showing a broker down while it rejoins the ISR.
+function acts(state, id) {
+  if (Number.isInteger(id) && id >= 0) setBrokerUp(state, id, true);
+}
+
 // Replicas of partitions the fault names (follower_pause/resume/lag), for their flags.
 function replicasNamed(state, ev) {
   const out = [];
@@ -300,6 +307,7 @@ export function applyEvent(state, ev) {
       const r = p && ensureReplica(state, p, ev.broker);
       if (!r || !Number.isInteger(ev.log_end_offset)) return null;
       r.log_end_offset = ev.log_end_offset;
+      acts(state, ev.broker);
       return 'leo';
     }
     case 'hw_advance': {
@@ -321,6 +329,7 @@ export function applyEvent(state, ev) {
       if (!p) return null;
       ensureReplica(state, p, ev.broker);
       setIsr(state, p, ev.isr);
+      if (ev.event === 'isr_expand') acts(state, ev.broker);
       return 'isr';
     }
     case 'leader_change': {
@@ -329,6 +338,7 @@ export function applyEvent(state, ev) {
       if (Number.isInteger(ev.from)) ensureReplica(state, p, ev.from);
       if (Number.isInteger(ev.leader)) {
         p.leader = ev.leader;
+        acts(state, ev.leader);
         if (ev.leader >= 0) {
           const r = ensureReplica(state, p, ev.leader);
           if (r.log_end_offset !== null) p.log_end_offset = r.log_end_offset;

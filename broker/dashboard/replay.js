@@ -153,7 +153,7 @@ export class Replay {
 
   setPlaying(p) {
     this.playing = p && !!this.events;
-    this.el.play.textContent = this.playing ? '❚❚ pause' : '▶ play';
+    this.el.play.textContent = this.playing ? '■ pause' : '▶ play';
     if (!this.playing) return;
     if (this.pos >= this.events.length) this.seek(0);
     this.playTime = null;

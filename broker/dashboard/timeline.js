@@ -22,7 +22,7 @@ const BIN_US = 100000;
 const BIN_COUNT = 3000;
 const MAX_LANES = 24;
 const MAX_CLIENT_LANES = 8;
-const DRAW_BUDGET = 1200;
+const DRAW_BUDGET = 600;
 const PENDING_MAX = 20000;  // requests waiting for their response, to route the answer
 
 // Okabe & Ito's palette: told apart with any of the common colour-vision deficiencies.
@@ -32,7 +32,6 @@ export const COLORS = {
   hw: '#000000', leader: '#CC79A7', fault: '#D55E00', duplicate: '#F0E442', other: '#777777',
 };
 
-const GUTTER = 150;
 const AXIS = 26;
 
 function niceStep(spanUs, maxTicks) {
@@ -346,8 +345,17 @@ export class Timeline {
       this.mode = '';
       return;
     }
-    const plotW = w - GUTTER - 8;
     const laneH = Math.min(56, (h - AXIS - 6) / lanes.length);
+    const fontOf = (l) => `${l.kind === 'broker' ? 'bold ' : ''}${Math.max(11, Math.min(l.kind === 'broker' ? 17 : 16, laneH - 3))}px system-ui, sans-serif`;
+    const labelOf = (l) => l.label + (l.kind === 'broker' && !this.brokerUp(l.id) ? ' DOWN' : '');
+    // the gutter fits the longest lane name, within reason
+    let widest = 60;
+    for (const l of lanes) {
+      ctx.font = fontOf(l);
+      widest = Math.max(widest, ctx.measureText(labelOf(l)).width);
+    }
+    const GUTTER = Math.round(Math.min(w * 0.32, widest + 18));
+    const plotW = w - GUTTER - 8;
     const laneY = {};
     lanes.forEach((l, i) => { laneY[l.index] = AXIS + laneH * (i + 0.5); });
     const t1 = this.rightEdge();
@@ -364,10 +372,9 @@ export class Timeline {
         ctx.fillStyle = '#9a9a9a';
         for (let x = GUTTER - (y % 16); x < w; x += 16) ctx.fillRect(x, y + laneH / 2 - 1, 8, 2);
       }
-      ctx.fillStyle = l.kind === 'broker' ? '#111' : '#0b3d62';
-      const size = Math.max(11, Math.min(l.kind === 'broker' ? 17 : 16, laneH - 3));
-      ctx.font = `${l.kind === 'broker' ? 'bold ' : ''}${size}px system-ui, sans-serif`;
-      ctx.fillText(truncate(ctx, l.label + (down ? ' (down)' : ''), GUTTER - 12), 8, y + laneH / 2);
+      ctx.fillStyle = down ? '#a33b00' : l.kind === 'broker' ? '#111' : '#0b3d62';
+      ctx.font = fontOf(l);
+      ctx.fillText(truncate(ctx, labelOf(l), GUTTER - 12), 8, y + laneH / 2);
     });
     ctx.strokeStyle = '#bbb';
     ctx.beginPath();
@@ -414,7 +421,7 @@ export class Timeline {
       }
     }
     // faults last, over everything, across every lane
-    for (const it of this.notablesIn(t0, t1)) if (it.k === KIND.FAULT && this.passes(it, laneY)) this.fault(ctx, it, xOf(it.t), h);
+    this.faults(ctx, this.notablesIn(t0, t1).filter((it) => it.k === KIND.FAULT && this.passes(it, laneY)), xOf, h, w);
     ctx.restore();
 
     if (this.replayItems) {
@@ -491,7 +498,7 @@ export class Timeline {
         else dot(ctx, x, y, r * 0.7, COLORS.response);
         break;
       case KIND.DROPPED: {
-        const yEnd = y2 !== undefined ? (y + y2) / 2 : y - laneH / 2;
+        const yEnd = y2 !== undefined ? y + (y2 - y) * 0.3 : y - laneH / 2;  // lost on the way
         ctx.setLineDash([4, 3]);
         line(ctx, x, y, x + slant / 2, yEnd, COLORS.fault, 3);
         ctx.setLineDash([]);
@@ -546,20 +553,32 @@ export class Timeline {
     this.hits.push({x, y: y2 !== undefined ? (y + y2) / 2 : y, it});
   }
 
-  fault(ctx, it, x, h) {
-    ctx.fillStyle = 'rgba(213, 94, 0, 0.16)';
-    ctx.fillRect(x - 5, AXIS, 10, h - AXIS);
-    ctx.setLineDash([8, 5]);
-    line(ctx, x, AXIS, x, h, COLORS.fault, 3);
-    ctx.setLineDash([]);
-    const label = it.ev.action || it.ev.event;
+  // Faults: a dashed band across every lane and a label, stacked in up to three rows so
+  // labels never cover each other (a label that finds no room is left out; hover shows it).
+  faults(ctx, items, xOf, h, w) {
+    const rows = [-Infinity, -Infinity, -Infinity];
     ctx.font = 'bold 15px system-ui, sans-serif';
-    const tw = ctx.measureText(label).width;
-    ctx.fillStyle = COLORS.fault;
-    ctx.fillRect(x + 3, AXIS + 2, tw + 10, 22);
-    ctx.fillStyle = '#fff';
-    ctx.fillText(label, x + 8, AXIS + 13);
-    this.hits.push({x, y: AXIS + 13, it});
+    for (const it of items) {
+      const x = xOf(it.t);
+      ctx.fillStyle = 'rgba(213, 94, 0, 0.16)';
+      ctx.fillRect(x - 5, AXIS, 10, h - AXIS);
+      ctx.setLineDash([8, 5]);
+      line(ctx, x, AXIS, x, h, COLORS.fault, 3);
+      ctx.setLineDash([]);
+      this.hits.push({x, y: h / 2, it});
+      const label = it.ev.action || it.ev.event;
+      const tw = ctx.measureText(label).width + 10;
+      const left = x + 3 + tw > w ? x - 3 - tw : x + 3;
+      const row = rows.findIndex((end) => end < left - 4);
+      if (row < 0) continue;
+      rows[row] = left + tw;
+      const y = AXIS + 2 + row * 24;
+      ctx.fillStyle = COLORS.fault;
+      ctx.fillRect(left, y, tw, 22);
+      ctx.fillStyle = '#fff';
+      ctx.fillText(label, left + 5, y + 11);
+      this.hits.push({x: left + tw / 2, y: y + 11, it});
+    }
   }
 
   hover(e) {

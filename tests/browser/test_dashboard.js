@@ -6,7 +6,9 @@
 //   3. kcat (idempotent) and minikafka perf produce; with ?refresh=0 (no polling) the
 //      panels, moved by the event stream alone, match GET /v1/cluster: every partition's
 //      leader, epoch, high watermark, each replica's log end offset and ISR membership; the
-//      producers tab matches GET /v1/producers; the timeline has a lane per client and broker
+//      producers tab matches GET /v1/producers; the timeline has a lane per client and broker;
+//      a drop_response from the fault form makes kcat retry, and the producers tab lights up
+//      the batch the broker recognised as a duplicate
 //   4. a broker's Stop button: it shows down, its partitions show their new leader
 //   5. a click on a follower aims the fault form; follower_pause, then the follower drops
 //      out of the ISR on the page as in /v1/cluster; follower_resume brings it back
@@ -337,6 +339,22 @@ async function main() {
   const slots = await page.$$eval('#producers tbody tr:first-child .slot:not(.empty)', (s) => s.length);
   check('each producer row shows its batch window', slots >= 1 && slots <= 5, `${slots} slots`);
   await shot('02-traffic-producers.png');
+
+  // 3b. the duplicates demo: a lost answer, kcat's retry, the broker recognises the batch
+  await page.click('#tab-faults');
+  await page.select('#f-action', 'drop_response');
+  const dropCurl = await page.$eval('#command-text', (el) => el.textContent);
+  check('the fault form shows drop_response\'s curl before it is sent',
+    dropCurl === `curl -s -X POST ${admin}/v1/faults -d '{"action": "drop_response", "api": "Produce", "count": 1, "mode": "close"}'`, dropCurl);
+  await page.click('#fault-form button[type="submit"]');
+  await waitFor(async () => (await api('GET', '/v1/faults')).body.some((f) => f.action === 'drop_response'), 5000, 'the drop_response fault');
+  await page.click('#tab-producers');
+  run('kcat', ['-P', '-b', bootstrap, '-t', 'orders', '-p', '0', '-X', 'enable.idempotence=true', '-X', 'client.id=kcat-test',
+    '-X', 'message.timeout.ms=20000'], 'again-1\nagain-2\n', 'kcat (through a dropped answer)');
+  const dup = await waitFor(() => page.evaluate(() => window.mkDashboard.counters().duplicates > 0 &&
+    document.querySelectorAll('#producers .slot.hit').length > 0), 10000, 'a duplicate on the page').catch(() => false);
+  check('drop_response + kcat\'s retry: the page lights up the batch the broker recognised as a duplicate', dup);
+  await shot('03-duplicate.png');
   await page.click('#tab-faults');
 
   // 4. a broker's Stop button
@@ -359,7 +377,7 @@ async function main() {
   check('the command strip shows the curl for it', cmd === `curl -s -X POST ${admin}/v1/faults -d '{"action": "broker_down", "broker": ${victim}}'`, cmd);
   check('a banner names the fault', await page.$eval('#banner', (el) => !el.hidden && /broker_down/.test(el.textContent)));
   await expectPageMatches(page, 'after broker_down the whole page agrees with /v1/cluster');
-  await shot('03-broker-down.png');
+  await shot('04-broker-down.png');
 
   // ... and its Start button
   await page.click(`#brokers .broker[data-broker="${victim}"] button`);
@@ -388,7 +406,7 @@ async function main() {
   }, 10000, 'the paused follower out of the ISR').catch(() => false);
   check(`orders-${target.partition}: the paused follower ${follower} is shown out of sync`, oos);
   await expectPageMatches(page, '... and the page agrees with /v1/cluster');
-  await shot('04-follower-out-of-sync.png');
+  await shot('05-follower-out-of-sync.png');
   await page.select('#f-action', 'follower_resume');
   await page.click('#fault-form button[type="submit"]');
   await waitFor(async () => (await api('GET', '/v1/faults')).body.some((f) => f.action === 'follower_resume'), 5000, 'follower_resume');
@@ -411,7 +429,7 @@ async function main() {
   const txnText = await page.$eval('#transactions', (el) => el.textContent);
   check(`the transactions tab explains itself (GET /v1/transactions is ${txnStatus})`,
     txnStatus === 404 ? /does not serve GET \/v1\/transactions yet/.test(txnText) && /--transactional-id/.test(txnText) : /transactional/.test(txnText), txnText.slice(0, 200));
-  await shot('05-groups-empty.png');
+  await shot('06-transactions-empty.png');
 
   // 7. replay the broker's own trace
   await sleep(500);
@@ -461,8 +479,8 @@ async function main() {
   check('one step back: the state of one event fewer', JSON.stringify(back1) === JSON.stringify(reducer.toCluster(reducer.replay(events, pos - 1))));
   // stop at the broker_down, for the picture
   const downAt = events.findIndex((e) => e.event === 'fault' && e.action === 'broker_down');
-  await page.evaluate((n) => window.mkDashboard.replay.seek(n), downAt + 1 + (led.length * 2));
-  await shot('06-replay.png');
+  await page.evaluate((n) => window.mkDashboard.replay.seek(n), downAt + 1);
+  await shot('07-replay.png');
   await page.click('#r-live');
   check('Back to live', await page.$eval('#status', (el) => /LIVE/.test(el.textContent)));
   await expectPageMatches(page, 'back to live, the page agrees with /v1/cluster again');
@@ -509,7 +527,7 @@ async function main() {
   check(`... and kept drawing: ${fps} frames/s, longest frame ${Math.round(load.maxGap)} ms`, fps >= 10 && load.maxGap < 1000);
   check('... with the timeline bounded (ring full, older events in bins) and showing density',
     load.timeline.kept <= load.timeline.ringSize && load.timeline.mode === 'density', JSON.stringify(load.timeline));
-  await shot('07-load-density.png');
+  await shot('08-load-density.png');
   const heapAfter = (await page.metrics()).JSHeapUsedSize;
   check(`... its memory stays bounded (JS heap ${Math.round(heapBefore / 1e6)} -> ${Math.round(heapAfter / 1e6)} MB)`, heapAfter - heapBefore < 80e6);
   await page.click('#tl-pause');
@@ -521,12 +539,12 @@ async function main() {
   await page.click('#reset-yes');
   const resetResult = await waitFor(() => page.$eval('#command-result', (el) => /^\d{3}/.test(el.textContent) && el.textContent), 5000, 'the reset answer');
   if (/^404/.test(resetResult)) {
-    check('Reset while POST /v1/reset is absent: a clear message', await page.$eval('#banner', (el) => !el.hidden && /POST \/v1\/reset answered 404/.test(el.textContent) && /restart/.test(el.textContent)));
+    check('Reset while POST /v1/reset is absent: a clear message', await page.$eval('#banner', (el) => !el.hidden && /POST \/v1\/reset answered 404/.test(el.textContent) && /restart it/.test(el.textContent)));
   } else {
     const emptied = await waitFor(() => page.$eval('#cluster', (el) => /No topics yet/.test(el.textContent)), 5000, 'an empty view').catch(() => false);
     check(`Reset (${resetResult}): the view is empty again`, emptied);
   }
-  await shot('08-reset.png');
+  await shot('09-reset.png');
 
   // 10. throughout
   const layout = await page.evaluate(() => {
@@ -544,7 +562,7 @@ async function main() {
   await sleep(300);
   const narrow = await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth);
   check('no horizontal scrolling in a narrow window (820 px)', narrow);
-  await page.screenshot({path: path.join(artifacts, '09-narrow.png'), fullPage: true});
+  await page.screenshot({path: path.join(artifacts, '10-narrow.png'), fullPage: true});
   check('no request to any other host', external.length === 0, external.slice(0, 5).join(', '));
   check('no console errors', consoleErrors.length === 0, consoleErrors.slice(0, 5).join(' | '));
 }

@@ -110,6 +110,16 @@ test('fault events: brokers down and up, followers paused and lagging', () => {
   assert.equal(partition(s, 'orders', 1).replicas[0].lag_ms, 0, 'a leader does not lag');
   assert.equal(applyEvent(s, ev('fault', {id: 6, action: 'drop_response', api: 'Produce', what: 'x'})), 'fault');
   assert.deepEqual(s.faults.map((f) => f.id), [1, 2, 3, 4, 5, 6]);
+  // a broker that copies, rejoins the ISR or leads is up, whatever order the lines came in
+  applyEvent(s, ev('fault', {id: 7, action: 'broker_down', broker: 1, what: 'broker 1 is down'}));
+  applyEvent(s, ev('isr_expand', {topic: 'orders', partition: 0, broker: 1, isr: [0, 1]}));
+  assert.equal(toCluster(s).brokers[1].up, true, 'isr_expand');
+  applyEvent(s, ev('fault', {id: 8, action: 'broker_down', broker: 1, what: 'broker 1 is down'}));
+  applyEvent(s, ev('replicate', {topic: 'orders', partition: 0, broker: 1, from_offset: 0, log_end_offset: 12}));
+  assert.equal(toCluster(s).brokers[1].up, true, 'replicate');
+  applyEvent(s, ev('fault', {id: 9, action: 'broker_down', broker: 1, what: 'broker 1 is down'}));
+  applyEvent(s, ev('leader_change', {topic: 'orders', partition: 0, from: 0, leader: 1, leader_epoch: 9, isr: [1]}));
+  assert.equal(toCluster(s).brokers[1].up, true, 'leader_change');
   // the events the broker does not emit yet, for the replay
   applyEvent(s, ev('broker_down', {broker: 1}));
   assert.equal(toCluster(s).brokers[1].up, false);
