@@ -58,6 +58,7 @@ const clusterView = new ClusterView($('cluster'), $('brokers'), {
     clusterDirty = true;
   },
   onBroker: (id, up) => controls.toggleBroker(id, up),
+  onBrokerHover: (id, up) => controls.previewBroker(id, up),
 });
 const producersView = new ProducersView($('producers'));
 const controls = new Controls({
@@ -121,10 +122,16 @@ function setStatus(cls, text) {
 
 // ---- fetching ------------------------------------------------------------------------------
 
+let refreshes = 0;      // refreshes started
+let refreshedBy = 0;    // the newest one applied: an older answer arriving late is dropped
+
 async function refresh() {
   clearTimeout(refreshTimer);
   refreshTimer = null;
+  const mine = ++refreshes;
   const [c, p, f] = await Promise.all([call('GET', '/v1/cluster'), call('GET', '/v1/producers'), call('GET', '/v1/faults')]);
+  if (mine < refreshedBy) return;
+  refreshedBy = mine;
   if (!c.ok) {
     setStatus('offline', 'OFFLINE: the broker does not answer');
     return;
@@ -194,7 +201,7 @@ function onEventText(text) {
   if (ev.event === 'response_sent' && /^(CreateTopics|DeleteTopics|CreatePartitions)$/.test(ev.api)) refreshSoon(100);
   if (change === 'duplicate' && duplicates.length < 100) duplicates.push(ev);
   if (ev.event === 'fault' && !replay.active) {
-    banner(describe(ev));
+    banner(describe(ev).replace(/^FAULT /, ''));  // the banner's colour says "fault"
     refreshSoon(200);
   }
 }

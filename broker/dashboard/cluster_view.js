@@ -14,11 +14,12 @@
 import {h, setText, fill, flash, emptyState, code} from './dom.js';
 
 export class ClusterView {
-  constructor(container, brokersEl, {onSelect, onBroker}) {
+  constructor(container, brokersEl, {onSelect, onBroker, onBrokerHover}) {
     this.el = container;
     this.brokersEl = brokersEl;
     this.onSelect = onSelect;
     this.onBroker = onBroker;
+    this.onBrokerHover = onBrokerHover;
     this.topics = new Map();     // name -> {el, parts: Map}
     this.brokerChips = new Map();
     this.selected = null;        // {topic, partition, broker}
@@ -36,7 +37,8 @@ export class ClusterView {
       if (!chip) {
         const name = h('span', {class: 'name'}, `broker ${b.id}`);
         const state = h('span', {class: 'state'});
-        const button = h('button', {type: 'button', onclick: () => this.onBroker(b.id, chip.up)});
+        const button = h('button', {type: 'button', onclick: () => this.onBroker(b.id, chip.up),
+          onmouseenter: () => this.onBrokerHover(b.id, chip.up), onfocus: () => this.onBrokerHover(b.id, chip.up)});
         const el = h('div', {class: 'broker', dataset: {broker: b.id}}, name, state, button);
         chip = {el, state, button, up: null};
         this.brokerChips.set(b.id, chip);

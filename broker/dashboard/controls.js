@@ -219,9 +219,13 @@ export class Controls {
     this.show(curlFor('POST', '/v1/faults', this.faultBody()), 'not sent yet: press Inject');
   }
 
-  // A broker chip's Stop/Start.
+  // A broker chip's Stop/Start, and its curl while the pointer is on it.
   toggleBroker(id, up) {
     return this.send('POST', '/v1/faults', {action: up ? 'broker_down' : 'broker_up', broker: id});
+  }
+
+  previewBroker(id, up) {
+    this.show(curlFor('POST', '/v1/faults', {action: up ? 'broker_down' : 'broker_up', broker: id}), 'not sent yet: click to send');
   }
 
   // ---- topics --------------------------------------------------------------------------

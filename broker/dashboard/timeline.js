@@ -41,6 +41,7 @@ function niceStep(spanUs, maxTicks) {
 }
 
 function fmtDuration(us) {
+  if (us === 0) return '0';
   const a = Math.abs(us);
   const sign = us < 0 ? '−' : '+';
   if (a >= 1e6) return `${sign}${(a / 1e6).toFixed(a % 1e6 === 0 ? 0 : 1)} s`;

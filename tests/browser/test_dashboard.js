@@ -17,6 +17,8 @@
 //      reducer computes from the file in node, and agrees with the final /v1/cluster and
 //      /v1/producers wherever the events carry the value; scrubbing back lands on the same
 //      state as replaying that prefix
+//      then every fault action of DESIGN 3.2 from the form (all accepted, elect_leader
+//      shown), and Clear faults
 //   8. 10,000 events/s pushed through the page's event handler for 3 s: it keeps drawing,
 //      its memory stays bounded, the timeline switches to density
 //   9. Reset: a clear message while POST /v1/reset is 404, an empty view once it exists
@@ -85,6 +87,9 @@ async function cleanup() {
     } else {
       check('the broker exits 0 on SIGTERM', broker.exitCode === 0, `exit ${broker.exitCode} ${broker.signalCode || ''}`);
     }
+    const log = brokerLog.join('');
+    check('no sanitizer report in the broker\'s log', !/runtime error|Sanitizer/.test(log),
+      () => log.split('\n').filter((l) => /runtime error|Sanitizer/.test(l)).slice(0, 3).join(' | '));
   }
   fs.rmSync(tmp, {recursive: true, force: true});
 }
@@ -485,8 +490,46 @@ async function main() {
   check('Back to live', await page.$eval('#status', (el) => /LIVE/.test(el.textContent)));
   await expectPageMatches(page, 'back to live, the page agrees with /v1/cluster again');
 
-  // 8. 10,000 events/s through the event handler
+  // 7b. every fault action from the form, aimed at one follower; then Clear faults
   await page.click('#tab-faults');
+  cluster = (await api('GET', '/v1/cluster')).body;
+  const p1 = cluster.topics[0].partitions[1];
+  const aim = p1.replicas.find((r) => r.broker !== p1.leader && p1.isr.includes(r.broker)).broker;
+  await page.click(`#cluster .partition[data-topic="orders"][data-partition="1"] .replica[data-broker="${aim}"] .track`);
+  const inject = async (action, fields = {}) => {
+    await page.select('#f-action', action);
+    for (const [name, value] of Object.entries(fields)) {
+      await page.$eval(`#f-fields [name="${name}"]`, (el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }, value);
+    }
+    await page.$eval('#command-result', (el) => { el.textContent = ''; });
+    await page.click('#fault-form button[type="submit"]');
+    return waitFor(() => page.$eval('#command-result', (el) => /^\d{3}/.test(el.textContent) && el.textContent), 5000, `the answer to ${action}`);
+  };
+  const answers = {};
+  answers.follower_pause = await inject('follower_pause');
+  answers.follower_resume = await inject('follower_resume');
+  answers.follower_lag = await inject('follower_lag', {ms: '400'});
+  answers['follower_lag 0'] = await inject('follower_lag', {ms: '0'});
+  await waitFor(async () => (await api('GET', '/v1/cluster')).body.topics[0].partitions[1].isr.includes(aim), 10000, 'the follower in sync');
+  answers.elect_leader = await inject('elect_leader');
+  const led1 = await waitFor(async () => (await readCluster(page)).partitions.find((x) => x.topic === 'orders' && x.partition === 1).leader === String(aim), 5000, 'the elected leader').catch(() => false);
+  check(`elect_leader: the page shows broker ${aim} leading orders-1`, led1);
+  answers.drop_response = await inject('drop_response', {count: '1'});
+  answers.error = await inject('error');
+  answers.delay = await inject('delay', {ms: '300'});
+  answers.broker_down = await inject('broker_down');
+  answers.broker_up = await inject('broker_up');
+  const refused = Object.entries(answers).filter(([, a]) => !/^201/.test(a));
+  check(`every fault action from the form is accepted (${Object.keys(answers).join(', ')})`, refused.length === 0, JSON.stringify(refused));
+  const listed = (await api('GET', '/v1/faults')).body.map((f) => f.action);
+  check('... and listed by GET /v1/faults', ['follower_pause', 'follower_resume', 'follower_lag', 'elect_leader', 'drop_response', 'error', 'delay', 'broker_down', 'broker_up'].every((a) => listed.includes(a)), listed.join(', '));
+  await page.click('#f-clear');
+  await waitFor(async () => (await api('GET', '/v1/faults')).body.length === 0, 5000, 'no faults').catch(() => {});
+  check('Clear faults: DELETE /v1/faults, the list is empty', (await api('GET', '/v1/faults')).body.length === 0 &&
+    await page.$eval('#command-text', (el) => el.textContent) === `curl -s -X DELETE ${admin}/v1/faults`);
+  await expectPageMatches(page, 'after all that, the page agrees with /v1/cluster');
+
+  // 8. 10,000 events/s through the event handler
   const heapBefore = (await page.metrics()).JSHeapUsedSize;
   const load = await page.evaluate(async (t0) => {
     const clients = Array.from({length: 20}, (_, i) => `load-client-${i}`);
