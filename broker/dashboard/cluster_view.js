@@ -11,7 +11,7 @@
 // The DOM is kept per topic, partition and replica and only changed where values changed,
 // so redrawing many times a second costs little.
 
-import {h, setText, fill, flash, emptyState, code} from './dom.js';
+import {h, setText, fill, flash, emptyState, code, reconcile} from './dom.js';
 
 export class ClusterView {
   constructor(container, brokersEl, {onSelect, onBroker, onBrokerHover}) {
@@ -21,6 +21,7 @@ export class ClusterView {
     this.onBroker = onBroker;
     this.onBrokerHover = onBrokerHover;
     this.topics = new Map();     // name -> {el, parts: Map}
+    this.internalTopics = new Map();
     this.brokerChips = new Map();
     this.selected = null;        // {topic, partition, broker}
     this.emptyEl = null;
@@ -30,20 +31,15 @@ export class ClusterView {
   // ---- broker chips ---------------------------------------------------------------------
 
   renderBrokers(brokers, {replay}) {
-    const seen = new Set();
-    for (const b of brokers) {
-      seen.add(b.id);
-      let chip = this.brokerChips.get(b.id);
-      if (!chip) {
-        const name = h('span', {class: 'name'}, `broker ${b.id}`);
-        const state = h('span', {class: 'state'});
-        const button = h('button', {type: 'button', onclick: () => this.onBroker(b.id, chip.up),
-          onmouseenter: () => this.onBrokerHover(b.id, chip.up), onfocus: () => this.onBrokerHover(b.id, chip.up)});
-        const el = h('div', {class: 'broker', dataset: {broker: b.id}}, name, state, button);
-        chip = {el, state, button, up: null};
-        this.brokerChips.set(b.id, chip);
-        this.brokersEl.append(el);
-      }
+    reconcile(this.brokersEl, this.brokerChips, brokers, (b) => b.id, (b) => {
+      const chip = {up: null};
+      const hover = () => this.onBrokerHover(b.id, chip.up);
+      chip.name = h('span', {class: 'name'}, `broker ${b.id}`);
+      chip.state = h('span', {class: 'state'});
+      chip.button = h('button', {type: 'button', onclick: () => this.onBroker(b.id, chip.up), onmouseenter: hover, onfocus: hover});
+      chip.el = h('div', {class: 'broker', dataset: {broker: b.id}}, chip.name, chip.state, chip.button);
+      return chip;
+    }, (chip, b) => {
       if (chip.up !== null && chip.up !== b.up) flash(chip.el, 'flash');
       chip.up = b.up;
       chip.el.classList.toggle('down', !b.up);
@@ -53,13 +49,7 @@ export class ClusterView {
       chip.button.hidden = replay;
       chip.button.title = b.up ? `broker_down: stop broker ${b.id}` : `broker_up: start broker ${b.id} again`;
       chip.el.title = b.port ? `${b.host}:${b.port}` : '';
-    }
-    for (const [id, chip] of this.brokerChips) {
-      if (!seen.has(id)) {
-        chip.el.remove();
-        this.brokerChips.delete(id);
-      }
-    }
+    });
   }
 
   // ---- partitions -----------------------------------------------------------------------
@@ -67,13 +57,10 @@ export class ClusterView {
   // view: {brokers, topics} as toCluster gives; ctx: {replay, bootstrap}
   render(view, ctx) {
     const up = new Map(view.brokers.map((b) => [b.id, b.up]));
-    const topics = view.topics;
-    if (!topics.length) {
-      this.clearTopics();
-      if (!this.emptyEl) {
-        this.emptyEl = h('div');
-        this.el.append(this.emptyEl);
-      }
+    const topics = view.topics.filter((t) => !t.name.startsWith('__'));
+    const internal = view.topics.filter((t) => t.name.startsWith('__'));
+    if (!view.topics.length) {
+      if (!this.emptyEl) this.emptyEl = h('div');
       fill(this.emptyEl, ctx.replay
         ? emptyState('No partitions yet at this point of the trace',
           'Step or play forward: partitions appear with the first event that names them.')
@@ -81,60 +68,29 @@ export class ClusterView {
           ['Create one in the Topics tab below, or produce to a new topic and the broker creates it:'],
           [code(`kcat -P -b ${ctx.bootstrap || 'BOOTSTRAP'} -t demo`)],
           [code(`minikafka perf --bootstrap-server ${ctx.bootstrap || 'BOOTSTRAP'} --topic demo --num-records 1000 --record-size 100 --throughput 100`)]));
-      return;
-    }
-    if (this.emptyEl) {
+    } else if (this.emptyEl) {
       this.emptyEl.remove();
       this.emptyEl = null;
     }
-    const totalParts = topics.reduce((n, t) => n + (t.name.startsWith('__') ? 0 : t.partitions.length), 0);
-    this.el.classList.toggle('compact', totalParts > 6);
-    const seen = new Set();
-    let internal = 0;
-    let prev = null;
-    for (const t of topics) {
-      seen.add(t.name);
-      const isInternal = t.name.startsWith('__');
-      let rec = this.topics.get(t.name);
-      if (!rec) {
-        rec = this.makeTopic(t.name);
-        this.topics.set(t.name, rec);
-      }
-      const parent = isInternal ? this.internalBox() : this.el;
-      if (isInternal) internal++;
-      else {
-        // keep topics in name order, before the internal ones
-        const next = prev ? prev.nextSibling : this.el.firstChild;
-        if (next !== rec.el) this.el.insertBefore(rec.el, next);
-        prev = rec.el;
-      }
-      if (isInternal && rec.el.parentNode !== parent) parent.append(rec.el);
+    const parts = topics.reduce((n, t) => n + t.partitions.length, 0);
+    this.el.classList.toggle('compact', parts > 6);
+    const draw = (rec, t) => {
       const rf = t.partitions.length ? t.partitions[0].replicas.length : 0;
       setText(rec.meta, `${t.partitions.length} partition${t.partitions.length === 1 ? '' : 's'} · ${rf} replica${rf === 1 ? '' : 's'} each`);
-      this.renderPartitions(rec, t, up);
+      reconcile(rec.partsEl, rec.parts, t.partitions, (p) => p.partition, (p) => this.makePartition(t.name, p.partition),
+        (pr, p) => this.updatePartition(pr, t.name, p, up));
+    };
+    reconcile(this.el, this.topics, topics, (t) => t.name, (t) => this.makeTopic(t.name), draw);
+    // Internal topics (__consumer_offsets, ...) fold away below the others.
+    if (!this.internalEl) {
+      this.internalList = h('div');
+      this.internalEl = h('details', {class: 'internal'}, h('summary', {}, ''), this.internalList);
     }
-    for (const [name, rec] of this.topics) {
-      if (!seen.has(name)) {
-        rec.el.remove();
-        this.topics.delete(name);
-      }
-    }
-    if (this.internalEl) {
-      this.internalEl.hidden = internal === 0;
-      setText(this.internalEl.firstChild, `${internal} internal topic${internal === 1 ? '' : 's'} (__…)`);
-      this.el.append(this.internalEl);
-    }
-  }
-
-  internalBox() {
-    if (!this.internalEl) this.internalEl = h('details', {class: 'internal'}, h('summary', {}, ''));
-    return this.internalEl;
-  }
-
-  clearTopics() {
-    for (const rec of this.topics.values()) rec.el.remove();
-    this.topics.clear();
-    if (this.internalEl) this.internalEl.hidden = true;
+    reconcile(this.internalList, this.internalTopics, internal, (t) => t.name, (t) => this.makeTopic(t.name), draw);
+    this.internalEl.hidden = internal.length === 0;
+    setText(this.internalEl.firstChild, `${internal.length} internal topic${internal.length === 1 ? '' : 's'} (__…)`);
+    if (this.emptyEl) this.el.append(this.emptyEl);
+    this.el.append(this.internalEl);
   }
 
   makeTopic(name) {
@@ -142,29 +98,6 @@ export class ClusterView {
     const parts = h('div', {class: 'partitions'});
     const el = h('div', {class: 'topic', dataset: {topic: name}}, h('h3', {}, h('span', {}, name), meta), parts);
     return {el, meta, partsEl: parts, parts: new Map()};
-  }
-
-  renderPartitions(rec, t, up) {
-    const seen = new Set();
-    let prev = null;
-    for (const p of t.partitions) {
-      seen.add(p.partition);
-      let pr = rec.parts.get(p.partition);
-      if (!pr) {
-        pr = this.makePartition(t.name, p.partition);
-        rec.parts.set(p.partition, pr);
-      }
-      const next = prev ? prev.nextSibling : rec.partsEl.firstChild;
-      if (next !== pr.el) rec.partsEl.insertBefore(pr.el, next);
-      prev = pr.el;
-      this.updatePartition(pr, t.name, p, up);
-    }
-    for (const [idx, pr] of rec.parts) {
-      if (!seen.has(idx)) {
-        pr.el.remove();
-        rec.parts.delete(idx);
-      }
-    }
   }
 
   makePartition(topic, index) {
@@ -211,18 +144,7 @@ export class ClusterView {
     pr.from.hidden = lo === 0;
     if (lo) setText(pr.from, `bars from ${lo}`);
     const isr = p.isr ? new Set(p.isr) : null;
-    const seen = new Set();
-    let prev = null;
-    for (const r of p.replicas) {
-      seen.add(r.broker);
-      let rr = pr.replicas.get(r.broker);
-      if (!rr) {
-        rr = this.makeReplica(topic, p.partition, r.broker);
-        pr.replicas.set(r.broker, rr);
-      }
-      const next = prev ? prev.nextSibling : pr.reps.firstChild;
-      if (next !== rr.el) pr.reps.insertBefore(rr.el, next);
-      prev = rr.el;
+    reconcile(pr.reps, pr.replicas, p.replicas, (r) => r.broker, (r) => this.makeReplica(topic, p.partition, r.broker), (rr, r) => {
 
       const down = up.get(r.broker) === false;
       const isLeader = p.leader === r.broker;
@@ -263,13 +185,7 @@ export class ClusterView {
       fill(rr.tag, tags.map((t, i) => h('span', {class: i ? 'extra' : ''}, t)));
       rr.track.title = `broker ${r.broker}: log end offset ${leo ?? '?'}; HW ${p.high_watermark}` +
         `${inIsr === null ? '' : inIsr ? '; in the ISR' : '; out of the ISR'}. Click to aim the fault form here.`;
-    }
-    for (const [id, rr] of pr.replicas) {
-      if (!seen.has(id)) {
-        rr.el.remove();
-        pr.replicas.delete(id);
-      }
-    }
+    });
     pr.last = {leader: p.leader, epoch: p.leader_epoch, hw: p.high_watermark};
   }
 

@@ -42,6 +42,34 @@ export function flash(el, cls) {
   el.classList.add(cls);
 }
 
+// Keep parent's children one element per item, in the items' order: rec = make(item) the
+// first time a key is seen (rec.el is its element), update(rec, item) every time, and the
+// elements of keys no longer there are removed. map (key -> rec) persists between calls, so
+// an element lives as long as its key: its CSS transitions and animations carry on.
+export function reconcile(parent, map, items, keyOf, make, update) {
+  const seen = new Set();
+  let prev = null;
+  for (const item of items) {
+    const key = keyOf(item);
+    seen.add(key);
+    let rec = map.get(key);
+    if (!rec) {
+      rec = make(item);
+      map.set(key, rec);
+    }
+    const next = prev ? prev.nextSibling : parent.firstChild;
+    if (next !== rec.el) parent.insertBefore(rec.el, next);
+    prev = rec.el;
+    update(rec, item);
+  }
+  for (const [key, rec] of map) {
+    if (!seen.has(key)) {
+      rec.el.remove();
+      map.delete(key);
+    }
+  }
+}
+
 // A block that says what would appear here and how to make it appear.
 export function emptyState(title, ...lines) {
   return h('div', {class: 'empty'}, h('h3', {}, title), lines.map((l) => h('p', {}, l)));

@@ -4,7 +4,7 @@
 // later than this page: until the broker serves them, their panels say what would appear
 // and how to make it appear.
 
-import {h, setText, fill, flash, emptyState, code} from './dom.js';
+import {h, setText, fill, flash, emptyState, code, reconcile} from './dom.js';
 import {BATCHES_TO_RETAIN} from './reducer.js';
 
 // ---- producers ----------------------------------------------------------------------------
@@ -45,39 +45,21 @@ export class ProducersView {
       fill(this.el, this.table);
       this.rows.clear();
     }
-    const seen = new Set();
-    let prev = null;
-    for (const {topic, partition, pr} of rows) {
-      const key = `${topic}/${partition}/${pr.producer_id}`;
-      seen.add(key);
-      let row = this.rows.get(key);
-      if (!row) {
-        row = this.makeRow(topic, partition, pr.producer_id);
-        this.rows.set(key, row);
-      }
-      const next = prev ? prev.nextSibling : this.tbody.firstChild;
-      if (next !== row.el) this.tbody.insertBefore(row.el, next);
-      prev = row.el;
-      setText(row.epoch, pr.epoch);
-      setText(row.seq, pr.last_sequence);
-      setText(row.offset, pr.last_offset);
-      const batches = pr.batches;
-      for (let i = 0; i < BATCHES_TO_RETAIN; i++) {
-        const b = batches[i];
-        const slot = row.slots[i];
-        slot.classList.toggle('empty', !b);
-        slot.classList.toggle('newest', !!b && i === batches.length - 1);
-        slot.dataset.firstSequence = b ? b.first_sequence : '';
-        setText(slot, b ? `${range(b.first_sequence, b.last_sequence)} → ${b.first_offset}` : 'empty');
-        slot.title = b ? `sequences ${range(b.first_sequence, b.last_sequence)} were written at offsets ${range(b.first_offset, b.last_offset)}` : '';
-      }
-    }
-    for (const [key, row] of this.rows) {
-      if (!seen.has(key)) {
-        row.el.remove();
-        this.rows.delete(key);
-      }
-    }
+    reconcile(this.tbody, this.rows, rows, (r) => `${r.topic}/${r.partition}/${r.pr.producer_id}`,
+      (r) => this.makeRow(r.topic, r.partition, r.pr.producer_id), (row, {pr}) => {
+        setText(row.epoch, pr.epoch);
+        setText(row.seq, pr.last_sequence);
+        setText(row.offset, pr.last_offset);
+        for (let i = 0; i < BATCHES_TO_RETAIN; i++) {
+          const b = pr.batches[i];
+          const slot = row.slots[i];
+          slot.classList.toggle('empty', !b);
+          slot.classList.toggle('newest', !!b && i === pr.batches.length - 1);
+          slot.dataset.firstSequence = b ? b.first_sequence : '';
+          setText(slot, b ? `${range(b.first_sequence, b.last_sequence)} → ${b.first_offset}` : 'empty');
+          slot.title = b ? `sequences ${range(b.first_sequence, b.last_sequence)} were written at offsets ${range(b.first_offset, b.last_offset)}` : '';
+        }
+      });
   }
 
   makeRow(topic, partition, pid) {
@@ -121,24 +103,44 @@ function listOf(body, key) {
   return [];
 }
 
-// result: {status, body} of GET /v1/groups, or {replay: groups from the reducer}.
-export function renderGroups(el, result, ctx) {
-  const bs = ctx.bootstrap || 'BOOTSTRAP';
-  const how = [code(`minikafka consume --bootstrap-server ${bs} --topic demo --group demo-group`)];
+// One panel for an endpoint that may not exist yet. result: {status, body, error} of its
+// GET, or {replay: what the reducer gathered}. spec: what it shows and how to fill it.
+function renderOptional(el, result, spec) {
   if (result.replay) {
-    const groups = Object.values(result.replay);
-    if (!groups.length) return fill(el, emptyState('No consumer group events in this trace', 'A trace shows groups once the broker emits group_join, rebalance and offset_commit events (DESIGN.md 3.5).'));
-    return fill(el, groupTable(groups.map((g) => ({...g, members: Object.values(g.members), offsets: Object.values(g.offsets)}))));
+    const items = spec.fromReplay(result.replay);
+    return fill(el, items.length ? spec.table(items) : emptyState(`No ${spec.noun} events in this trace`, spec.replayHint));
   }
   if (result.status === 404) {
-    return fill(el, emptyState('Consumer groups appear here',
-      'Each group\'s state (Empty, PreparingRebalance, CompletingRebalance, Stable), generation, members and the partitions assigned to them, committed offsets and lag.',
-      'This broker does not serve GET /v1/groups yet (404): it arrives with the group coordinator. Then start a consumer in a group:', how));
+    return fill(el, emptyState(`${spec.title} appear here`, spec.explain,
+      `This broker does not serve GET ${spec.path} yet (404): it arrives with ${spec.arrives}. Then ${spec.how}:`, spec.command));
   }
-  if (!result.status || result.status >= 400) return fill(el, emptyState('Consumer groups: no answer', `GET /v1/groups: ${result.error || result.status}`));
-  const groups = listOf(result.body, 'groups');
-  if (!groups.length) return fill(el, emptyState('No consumer groups yet', 'Start a consumer in a group and it appears here with its members, partitions and lag:', how));
-  return fill(el, groupTable(groups));
+  if (!result.status || result.status >= 400) return fill(el, emptyState(`${spec.title}: no answer`, `GET ${spec.path}: ${result.error || result.status}`));
+  const items = listOf(result.body, spec.key);
+  return fill(el, items.length ? spec.table(items) : emptyState(`No ${spec.noun}s yet`, `${spec.how[0].toUpperCase()}${spec.how.slice(1)} and it appears here:`, spec.command));
+}
+
+export function renderGroups(el, result, ctx) {
+  renderOptional(el, result, {
+    title: 'Consumer groups', noun: 'consumer group', path: '/v1/groups', key: 'groups',
+    explain: 'Each group\'s state (Empty, PreparingRebalance, CompletingRebalance, Stable), generation, members and the partitions assigned to them, committed offsets and lag.',
+    arrives: 'the group coordinator', how: 'start a consumer in a group',
+    command: [code(`minikafka consume --bootstrap-server ${ctx.bootstrap || 'BOOTSTRAP'} --topic demo --group demo-group`)],
+    replayHint: 'A trace shows groups once the broker emits group_join, rebalance and offset_commit events (DESIGN.md 3.5).',
+    fromReplay: (groups) => Object.values(groups).map((g) => ({...g, members: Object.values(g.members), offsets: Object.values(g.offsets)})),
+    table: groupTable,
+  });
+}
+
+export function renderTransactions(el, result, ctx) {
+  renderOptional(el, result, {
+    title: 'Transactions', noun: 'transaction', path: '/v1/transactions', key: 'transactions',
+    explain: 'Each transactional.id with its producer id and epoch, its state (Empty, Ongoing, PrepareCommit, CompleteCommit, ...), its partitions, timeout and age; the cluster panel then marks each partition\'s last stable offset (LSO).',
+    arrives: 'the transaction coordinator', how: 'run a transactional producer',
+    command: [code(`minikafka perf --bootstrap-server ${ctx.bootstrap || 'BOOTSTRAP'} --topic demo --num-records 1000 --record-size 100 --throughput 50 --transactional-id demo-tx --transaction-duration-ms 2000`)],
+    replayHint: 'A trace shows transactions once the broker emits txn_state events (DESIGN.md 3.6).',
+    fromReplay: (txns) => Object.values(txns),
+    table: txnTable,
+  });
 }
 
 function groupTable(groups) {
@@ -151,25 +153,6 @@ function groupTable(groups) {
       h('td', {class: 'num'}, g.generation ?? g.generation_id ?? '—'),
       h('td', {}, brief((g.members || []).map((m) => `${m.client_id || m.member_id}${m.assignment || m.assignments ? ' ← ' + brief(m.assignment || m.assignments) : ''}`))),
       h('td', {}, brief((g.offsets || []).map((o) => `${o.topic}-${o.partition}: ${o.committed_offset ?? o.offset}${o.lag !== undefined ? ` (lag ${o.lag})` : ''}`)))))));
-}
-
-export function renderTransactions(el, result, ctx) {
-  const bs = ctx.bootstrap || 'BOOTSTRAP';
-  const how = [code(`minikafka perf --bootstrap-server ${bs} --topic demo --num-records 1000 --record-size 100 --throughput 50 --transactional-id demo-tx --transaction-duration-ms 2000`)];
-  if (result.replay) {
-    const txns = Object.values(result.replay);
-    if (!txns.length) return fill(el, emptyState('No transaction events in this trace', 'A trace shows transactions once the broker emits txn_state events (DESIGN.md 3.6).'));
-    return fill(el, txnTable(txns));
-  }
-  if (result.status === 404) {
-    return fill(el, emptyState('Transactions appear here',
-      'Each transactional.id with its producer id and epoch, its state (Empty, Ongoing, PrepareCommit, CompleteCommit, ...), its partitions, timeout and age; the cluster panel then marks each partition\'s last stable offset (LSO).',
-      'This broker does not serve GET /v1/transactions yet (404): it arrives with the transaction coordinator. Then run a transactional producer:', how));
-  }
-  if (!result.status || result.status >= 400) return fill(el, emptyState('Transactions: no answer', `GET /v1/transactions: ${result.error || result.status}`));
-  const txns = listOf(result.body, 'transactions');
-  if (!txns.length) return fill(el, emptyState('No transactions yet', 'Run a transactional producer and it appears here:', how));
-  return fill(el, txnTable(txns));
 }
 
 function txnTable(txns) {

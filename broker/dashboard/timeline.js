@@ -524,11 +524,7 @@ export class Timeline {
         diamond(ctx, x, y, r * 1.6, COLORS.leader);
         break;
       case KIND.ISR:
-        ctx.strokeStyle = COLORS.leader;
-        ctx.lineWidth = 3;
-        ctx.beginPath();
-        ctx.arc(x, y, r * 1.2, 0, Math.PI * 2);
-        ctx.stroke();
+        circle(ctx, x, y, r * 1.2, null, COLORS.leader, 3);
         ctx.fillStyle = COLORS.leader;
         ctx.fillRect(x - r * 0.7, y - 1.5, r * 1.4, 3);
         if (it.ev.event === 'isr_expand') ctx.fillRect(x - 1.5, y - r * 0.7, 3, r * 1.4);
@@ -537,13 +533,7 @@ export class Timeline {
         triangle(ctx, x, y, r * 1.5, COLORS.fault);
         break;
       case KIND.DUPLICATE:
-        ctx.fillStyle = COLORS.duplicate;
-        ctx.strokeStyle = '#000';
-        ctx.lineWidth = 2;
-        ctx.beginPath();
-        ctx.arc(x, y, r * 1.3, 0, Math.PI * 2);
-        ctx.fill();
-        ctx.stroke();
+        circle(ctx, x, y, r * 1.3, COLORS.duplicate, '#000', 2);
         break;
       case KIND.RETRY:
         triangle(ctx, x, y, r * 1.4, COLORS.append);
@@ -655,11 +645,23 @@ function arrow(ctx, x1, y1, x2, y2, color, width) {
   ctx.fill();
 }
 
-function dot(ctx, x, y, r, color) {
-  ctx.fillStyle = color;
+// A circle, filled with fill and/or outlined with stroke (either may be null).
+function circle(ctx, x, y, r, fill, stroke, width) {
   ctx.beginPath();
   ctx.arc(x, y, r, 0, Math.PI * 2);
-  ctx.fill();
+  if (fill) {
+    ctx.fillStyle = fill;
+    ctx.fill();
+  }
+  if (stroke) {
+    ctx.strokeStyle = stroke;
+    ctx.lineWidth = width;
+    ctx.stroke();
+  }
+}
+
+function dot(ctx, x, y, r, color) {
+  circle(ctx, x, y, r, color, null, 0);
 }
 
 function diamond(ctx, x, y, r, color) {

@@ -224,6 +224,15 @@ static void request(const char *text, struct reply *r) {
   assert_int_equal(sscanf(r->head, "HTTP/1.1 %d", &r->status), 1);
 }
 
+/* method path with the header lines extra ("" or "If-None-Match: x\r\n"), alone on a
+ * connection. */
+static void send_one(const char *method, const char *path, const char *extra, struct reply *r) {
+  char req[512];
+  snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n", method,
+           path, extra);
+  request(req, r);
+}
+
 /* The value of header name in r (case-insensitive name), or "" if absent. */
 static const char *header(const struct reply *r, const char *name, char *out, size_t cap) {
   out[0] = '\0';
@@ -246,7 +255,7 @@ static void test_http_get_root_serves_index(void **state) {
   (void)state;
   struct reply r;
   char v[512];
-  request("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+  send_one("GET", "/", "", &r);
   const struct mk_web_file *index = find("/");
   assert_int_equal(r.status, 200);
   assert_string_equal(header(&r, "Content-Type", v, sizeof v), "text/html; charset=utf-8");
@@ -258,7 +267,7 @@ static void test_http_get_root_serves_index(void **state) {
   assert_memory_equal(r.body, index->data, index->len);
   free(r.body);
 
-  request("GET /?refresh=0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+  send_one("GET", "/?refresh=0", "", &r);
   assert_int_equal(r.status, 200);  /* a query string does not change the file */
   assert_int_equal(r.body_len, index->len);
   free(r.body);
@@ -273,10 +282,9 @@ static void test_http_content_types(void **state) {
     {"/dashboard/index.html", "text/html; charset=utf-8"},
   };
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    char req[256], v[256];
-    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", files[i].path);
+    char v[256];
     struct reply r;
-    request(req, &r);
+    send_one("GET", files[i].path, "", &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(header(&r, "Content-Type", v, sizeof v), files[i].type);
     assert_int_equal(r.body_len, find(files[i].path)->len);
@@ -288,7 +296,7 @@ static void test_http_head_has_no_body(void **state) {
   (void)state;
   struct reply r;
   char v[64];
-  request("HEAD /dashboard/style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+  send_one("HEAD", "/dashboard/style.css", "", &r);
   assert_int_equal(r.status, 200);
   assert_int_equal(atoi(header(&r, "Content-Length", v, sizeof v)), (int)find("/dashboard/style.css")->len);
   assert_int_equal(r.body_len, 0);
@@ -298,17 +306,15 @@ static void test_http_head_has_no_body(void **state) {
 static void test_http_if_none_match_is_304(void **state) {
   (void)state;
   const struct mk_web_file *app = find("/dashboard/app.js");
-  char req[256], v[64];
-  snprintf(req, sizeof req, "GET /dashboard/app.js HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n"
-           "Connection: close\r\n\r\n", app->etag);
+  char inm[128], v[64];
+  snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", app->etag);
   struct reply r;
-  request(req, &r);
+  send_one("GET", "/dashboard/app.js", inm, &r);
   assert_int_equal(r.status, 304);
   assert_string_equal(header(&r, "ETag", v, sizeof v), app->etag);
   assert_int_equal(r.body_len, 0);
   free(r.body);
-  request("GET /dashboard/app.js HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"stale\"\r\n"
-          "Connection: close\r\n\r\n", &r);
+  send_one("GET", "/dashboard/app.js", "If-None-Match: \"stale\"\r\n", &r);
   assert_int_equal(r.status, 200);
   assert_int_equal(r.body_len, app->len);
   free(r.body);
@@ -318,13 +324,13 @@ static void test_http_unknown_file_is_json_404(void **state) {
   (void)state;
   struct reply r;
   char v[64];
-  request("GET /dashboard/nope.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+  send_one("GET", "/dashboard/nope.js", "", &r);
   assert_int_equal(r.status, 404);
   assert_string_equal(header(&r, "Content-Type", v, sizeof v), "application/json");
   assert_non_null(strstr(r.body, "\"error\":\"not_found\""));
   assert_non_null(strstr(r.body, "/dashboard/nope.js"));
   free(r.body);
-  request("GET /favicon.ico HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+  send_one("GET", "/favicon.ico", "", &r);
   assert_int_equal(r.status, 404);  /* not the dashboard's: the API's own 404 */
   assert_non_null(strstr(r.body, "the dashboard at GET /"));
   free(r.body);
@@ -334,7 +340,7 @@ static void test_http_other_methods_are_405(void **state) {
   (void)state;
   struct reply r;
   char v[64];
-  request("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", &r);
+  send_one("POST", "/", "Content-Length: 0\r\n", &r);
   assert_int_equal(r.status, 405);
   assert_string_equal(header(&r, "Allow", v, sizeof v), "GET, HEAD");
   assert_non_null(strstr(r.body, "\"error\":\"method_not_allowed\""));
