@@ -76,6 +76,7 @@ export class Controls {
   // ---- the command strip ---------------------------------------------------------------
 
   show(curl, result, cls) {
+    this.previewing = false;
     setText(this.cmdText, curl);
     setText(this.cmdResult, result || '');
     this.cmdResult.className = cls || 'muted';
@@ -139,7 +140,9 @@ export class Controls {
     for (const [name, required] of Object.entries(spec.fields)) els.push(this.field(name, required));
     fill(this.fieldsEl, els);
     setText(this.helpEl, spec.help);
-    if (force) this.preview();  // only when the user changed the form, not on a refresh
+    // The strip follows the form when the user changed it, or when it still shows the form's
+    // preview (the brokers and topics arrived); a sent command's answer stays.
+    if (force || this.previewing) this.preview();
   }
 
   field(name, required) {
@@ -217,6 +220,7 @@ export class Controls {
 
   preview() {
     this.show(curlFor('POST', '/v1/faults', this.faultBody()), 'not sent yet: press Inject');
+    this.previewing = true;
   }
 
   // A broker chip's Stop/Start, and its curl while the pointer is on it.

@@ -308,6 +308,8 @@ async function main() {
   const first = await readCluster(page);
   check('three brokers shown, all up', first.brokers.every((b) => b.up), JSON.stringify(first.brokers));
   check('no topics yet: the empty state says how to make one', await page.$eval('#cluster', (el) => /No topics yet/.test(el.textContent) && el.textContent.includes('kcat -P -b')));
+  const preview = await page.$eval('#command-text', (el) => el.textContent);
+  check('the command strip starts with the fault form\'s curl, broker included', preview === `curl -s -X POST ${admin}/v1/faults -d '{"action": "broker_down", "broker": 0}'`, preview);
   await shot('01-empty.png');
 
   // 2. a topic from the Topics tab
