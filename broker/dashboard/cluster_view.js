@@ -72,8 +72,9 @@ export class ClusterView {
       this.emptyEl.remove();
       this.emptyEl = null;
     }
-    const parts = topics.reduce((n, t) => n + t.partitions.length, 0);
-    this.el.classList.toggle('compact', parts > 6);
+    // Smaller rows once the replicas would not fit the panel at full size.
+    const rows = topics.reduce((n, t) => n + t.partitions.reduce((m, p) => m + p.replicas.length, 0), 0);
+    this.el.classList.toggle('compact', rows > 12);
     const draw = (rec, t) => {
       const rf = t.partitions.length ? t.partitions[0].replicas.length : 0;
       setText(rec.meta, `${t.partitions.length} partition${t.partitions.length === 1 ? '' : 's'} · ${rf} replica${rf === 1 ? '' : 's'} each`);

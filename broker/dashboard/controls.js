@@ -18,23 +18,23 @@ const ERRORS = ['NOT_LEADER_OR_FOLLOWER', 'NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REP
 
 // Each action: its fields (name -> required?) and what it does, in a sentence.
 export const ACTIONS = {
-  broker_down: {label: 'broker_down: stop a broker', fields: {broker: true},
+  broker_down: {label: 'Stop a broker', fields: {broker: true},
     help: 'Its listeners close and its replicas stop; every partition it led gets a new leader from the ISR.'},
-  broker_up: {label: 'broker_up: start a broker', fields: {broker: true},
+  broker_up: {label: 'Start a broker', fields: {broker: true},
     help: 'It listens again; its replicas catch up from the leaders and rejoin the ISR.'},
-  follower_pause: {label: 'follower_pause: a follower stops copying', fields: {topic: true, partition: true, broker: true},
+  follower_pause: {label: 'A follower stops copying', fields: {topic: true, partition: true, broker: true},
     help: 'That follower stops fetching; after replica.lag.time.max.ms it drops out of the ISR (click a replica bar to aim).'},
-  follower_resume: {label: 'follower_resume: it copies again', fields: {topic: true, partition: true, broker: true},
+  follower_resume: {label: 'It copies again', fields: {topic: true, partition: true, broker: true},
     help: 'The follower fetches again and rejoins the ISR once it has caught up to the high watermark.'},
-  follower_lag: {label: 'follower_lag: a slow follower', fields: {broker: true, ms: true, topic: false, partition: false},
+  follower_lag: {label: 'A slow follower', fields: {broker: true, ms: true, topic: false, partition: false},
     help: 'That broker\'s follower replicas copy each batch ms after the leader wrote it (ms 0 restores). acks=all waits for them.'},
-  drop_response: {label: 'drop_response: lose an answer', fields: {api: false, count: false, mode: false, broker: false, topic: false, partition: false},
+  drop_response: {label: 'Lose an answer', fields: {api: false, count: false, mode: false, broker: false, topic: false, partition: false},
     help: 'The request is fully processed (records appended) but its response never arrives: "close" drops the connection, "silent" stops it delivering. The client retries: a duplicate unless idempotent.'},
-  error: {label: 'error: answer with an error', fields: {api: true, error: true, count: false, broker: false, topic: false, partition: false},
-    help: 'The broker answers with that error. For errors that mean "written, not replicated in time" (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND) it appends first.'},
-  delay: {label: 'delay: slow answers', fields: {ms: true, count: false, api: false, broker: false},
+  error: {label: 'Answer with an error', fields: {api: true, error: true, count: false, broker: false, topic: false, partition: false},
+    help: 'For errors that mean "written, not replicated in time" (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND) it appends first.'},
+  delay: {label: 'Slow answers', fields: {ms: true, count: false, api: false, broker: false},
     help: 'Responses wait ms before they leave: watch request.timeout.ms and retries.'},
-  elect_leader: {label: 'elect_leader: move leadership', fields: {topic: true, partition: true, broker: true, unclean: false},
+  elect_leader: {label: 'Move leadership', fields: {topic: true, partition: true, broker: true, unclean: false},
     help: 'Leadership moves to that replica (an ISR member; one out of sync only as an unclean election); the others truncate to its log.'},
 };
 
@@ -54,7 +54,7 @@ export class Controls {
     this.cmdText = document.getElementById('command-text');
     this.cmdResult = document.getElementById('command-result');
     this.lastFieldsKey = '';
-    for (const [name, a] of Object.entries(ACTIONS)) this.actionSel.append(h('option', {value: name}, a.label));
+    for (const [name, a] of Object.entries(ACTIONS)) this.actionSel.append(h('option', {value: name, title: a.label}, name));
     this.actionSel.value = this.action;
     this.actionSel.addEventListener('change', () => {
       this.action = this.actionSel.value;
@@ -139,7 +139,7 @@ export class Controls {
     const els = [];
     for (const [name, required] of Object.entries(spec.fields)) els.push(this.field(name, required));
     fill(this.fieldsEl, els);
-    setText(this.helpEl, spec.help);
+    setText(this.helpEl, `${spec.label}. ${spec.help}`);
     // The strip follows the form when the user changed it, or when it still shows the form's
     // preview (the brokers and topics arrived); a sent command's answer stays.
     if (force || this.previewing) this.preview();
