@@ -8,6 +8,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
 
@@ -111,6 +112,7 @@ int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t pa
 
   /* Kafka's rack-unaware placement: a ring of the live brokers, starting at a rotating one. */
   int start = c->next_placement++ % nlive;
+  int64_t now_ms = mk_wall_ms();
   for (int32_t p = 0; p < partitions; p++) {
     struct mk_partition *part = &parts[p];
     part->topic = t;
@@ -127,6 +129,10 @@ int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t pa
       rep->broker_id = live[(start + p + r) % nlive];
       rep->in_isr = true;
       mk_log_init(&rep->log);
+      rep->leader_view_leo = -1;  /* the leader has heard no fetch yet */
+      rep->last_caught_up_ms = now_ms;
+      rep->fetch_state = MK_FETCH_STOPPED;  /* its fetcher starts with the first append */
+      rep->fetch_due_ms = -1;
     }
     part->leader = part->replicas[0].broker_id;
     part->leader_epoch = 0;
