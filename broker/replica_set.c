@@ -48,10 +48,14 @@ int64_t mk_replica_set_last_caught_up_ms(struct mk_partition *p, const struct mk
   if (f->leader_view_leo < 0) return t;  /* no fetch yet under this leader */
   if (f->leader_view_leo >= leader->log.log_end_offset) return now_ms;
   /* The leader's log ended at or before the fetch offset until the first batch the
-   * follower lacks was appended. */
+   * follower lacks was appended. (If retention has deleted that batch, its time is gone
+   * too, and so is any claim that the follower was caught up since.) */
   size_t i = mk_log_find(&leader->log, f->leader_view_leo);
-  if (i < leader->log.count && mk_log_batch(&leader->log, i)->append_time_ms > t)
-    t = mk_log_batch(&leader->log, i)->append_time_ms;
+  if (i < leader->log.count) {
+    const struct mk_batch *lacked = mk_log_batch(&leader->log, i);
+    if (lacked->base_offset <= f->leader_view_leo && lacked->append_time_ms > t)
+      t = lacked->append_time_ms;
+  }
   return t;
 }
 
