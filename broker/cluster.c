@@ -129,9 +129,13 @@ int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t pa
       rep->broker_id = live[(start + p + r) % nlive];
       rep->in_isr = true;
       mk_log_init(&rep->log);
-      rep->leader_view_leo = -1;  /* the leader has heard no fetch yet */
+      /* A follower fetches from the moment it exists: its first fetch, at offset 0, waits
+       * at the leader for the first append (replica_fetcher.h). */
+      bool follower = r > 0;
+      rep->leader_view_leo = follower ? 0 : -1;
       rep->last_caught_up_ms = now_ms;
-      rep->fetch_state = MK_FETCH_STOPPED;  /* its fetcher starts with the first append */
+      rep->fetch_state = follower ? MK_FETCH_PARKED : MK_FETCH_STOPPED;
+      rep->fetch_sent_ms = now_ms;
       rep->fetch_due_ms = -1;
     }
     part->leader = part->replicas[0].broker_id;

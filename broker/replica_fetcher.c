@@ -4,18 +4,25 @@
  *
  * A follower replica's fetcher is in one of three states (enum mk_fetch_state):
  *
- *   STOPPED --wake, can fetch--> READY --send--> (data?) --yes--> answer --> READY
- *                                                   |no
- *                                                   v
- *                               PARKED (waits at the leader) --append / due--> answer
+ *   STOPPED --can fetch again--> READY --send_fetch--> anything fetchable? --yes--+
+ *      ^                           ^                          | no                |
+ *      | paused, broker down,      |                          v                   |
+ *      | no leader                 +---- take_answer <--- PARKED (waits at the    |
+ *                                  |      ^               leader; an append, a    |
+ *                                  |      |               lagged batch or the     |
+ *                                  |      |               long poll's end wakes)  |
+ *                                  +------+-------------------------------------- +
  *
- * send    the follower asks for its log end; the leader learns that offset
- *         (mk_replica_set_follower_fetched) and answers at once if it has something
- *         fetchable, else parks the fetch
- * answer  the leader's reply reaches the follower: the batches (maybe none, when a long
- *         poll ends) and the leader's HW; the follower appends them and is READY again
+ * send_fetch   the follower asks for its log end; the leader learns that offset
+ *              (mk_replica_set_follower_fetched) and answers at once if it has something
+ *              fetchable for it, else parks the fetch (Kafka's DelayedFetch)
+ * take_answer  the leader's answer reaches the follower: the batches (none when a long
+ *              poll ended) and the leader's HW; the follower appends them, takes the HW,
+ *              and is READY to fetch again at once
  *
- * READY fetchers and PARKED fetches that fall due run in on_idle, on the next loop turn.
+ * READY fetchers, and PARKED fetches whose fetch_due_ms has come, run in on_idle, on the
+ * loop turn after whatever made them so. A new partition's followers start PARKED at
+ * offset 0 (cluster.c), as if they had fetched the moment they were created.
  *
  * Thread: broker loop.
  */

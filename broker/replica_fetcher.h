@@ -50,10 +50,10 @@ struct mk_broker;
 void mk_replica_fetcher_start(struct mk_broker *b);
 
 /* Something a follower of p may be waiting for happened (the leader appended), or a
- * follower's circumstances changed (paused, resumed, lag changed, its broker came back):
- * parked fetches that can now get data are answered on the next loop turn (or when their
- * lagged batch falls due), fetchers that may fetch again start, the others stop. Never
- * copies anything itself. */
+ * follower's circumstances changed (paused, resumed, lag changed, its broker went or came
+ * back): parked fetches that can now get data are answered on the next loop turn (or when
+ * their lagged batch falls due), fetchers that may fetch again start, the others stop.
+ * Never copies anything itself: whatever called it (a Produce) finishes first. */
 void mk_replica_fetcher_wake(struct mk_broker *b, struct mk_partition *p);
 
 /* p has a new leader: every follower's fetch to the old one is void, and each follower
