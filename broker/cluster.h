@@ -7,7 +7,8 @@
  *     struct mk_topic list     each with a uuid and partitions
  *       struct mk_partition    leader, leader epoch, high watermark, producer state
  *         struct mk_replica[]  one per replica broker: its own log (struct mk_log),
- *                              whether it is in the ISR
+ *                              whether it is in the ISR, its own HW, what the leader
+ *                              knows of it, its fetcher's state (replica_fetcher.h)
  *
  * Replica placement follows Kafka's rack-unaware assignment: partition p's
  * replica list starts at broker (start + p) % N and continues round the ring,
@@ -15,7 +16,7 @@
  * virtual brokers, and each partition's replicas sit on distinct brokers.
  *
  * Every replica keeps a whole log, but the batches in those logs are shared:
- * a follower's copy of a batch is one more reference to the leader's bytes.
+ * a follower's fetched copy of a batch is one more reference to the leader's bytes.
  *
  * This is the model only: no sockets, no timers. The runtime that serves it (the loop,
  * the listeners and connections, the timers that drive replication) is struct mk_broker
