@@ -34,8 +34,8 @@
 #include "common/log.h"
 #include "common/trace.h"
 
-/* Rounds of fetching in one loop turn; a follower fetches at most this often per turn. A
- * round is usually the last after 2 (the copy, then the fetch that tells the leader). */
+/* Rounds of fetching in one loop turn (a follower fetches at most this often per turn).
+ * Two usually do: the fetch that copies, then the fetch that tells the leader. */
 enum { MAX_ROUNDS = 8 };
 
 const char *mk_fetch_state_name(enum mk_fetch_state s) {
@@ -173,7 +173,7 @@ static void take_answer(struct mk_broker *b, struct mk_partition *p, struct mk_r
 /* f sends a fetch for its log end: the leader takes note, then answers now if it has
  * anything fetchable for f, else holds the fetch (Kafka's DelayedFetch, min bytes 1). */
 static void send_fetch(struct mk_broker *b, struct mk_partition *p, struct mk_replica *f,
-                 int64_t now_ms) {
+                       int64_t now_ms) {
   struct mk_replica *leader = mk_partition_leader(p);
   if (!leader || !can_fetch(b, p, f)) {
     stop(f);
