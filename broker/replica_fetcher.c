@@ -146,7 +146,7 @@ static void trace_replicate(const struct mk_partition *p, const struct mk_replic
  * batches (references, not copies), take the leader's HW capped at its own log end, and
  * get READY to fetch again. An answer may carry no batches: a long poll that ended. */
 static void take_answer(struct mk_broker *b, struct mk_partition *p, struct mk_replica *leader,
-                   struct mk_replica *f, int64_t now_ms) {
+                        struct mk_replica *f, int64_t now_ms) {
   int64_t fetch_offset = f->log.log_end_offset, records = 0;
   size_t n, first = fetchable(leader, f, now_ms, &n), copied = 0;
   for (; copied < n; copied++) {
