@@ -6,8 +6,9 @@
  * `minikafka broker --brokers 3 --port 9092` listens on 9092, 9093 and 9094 as
  * node ids 0, 1 and 2. Each topic's partitions have a leader on one virtual
  * broker and followers on others; followers are replicas inside this process
- * that copy the leader's batches (sharing the bytes by reference), so acks,
- * the ISR and the high watermark behave as in a real cluster, with no cluster.
+ * that fetch the leader's batches as Kafka's followers do, without sockets
+ * (sharing the bytes by reference), so acks, the ISR and the high watermark
+ * behave as in a real cluster, with no cluster.
  *
  * Embedding (how labs and tests use it):
  *
@@ -54,6 +55,8 @@ struct mk_broker_config {
   int32_t min_insync_replicas;         /* min.insync.replicas: for acks=all */
   bool auto_create_topics_enable;      /* auto.create.topics.enable */
   int64_t replica_lag_time_max_ms;     /* replica.lag.time.max.ms: ISR eviction */
+  int32_t replica_fetch_wait_max_ms;   /* replica.fetch.wait.max.ms: how long a follower's
+                                          fetch waits at the leader for new data */
   int32_t message_max_bytes;           /* message.max.bytes: largest batch accepted */
   int32_t socket_request_max_bytes;    /* socket.request.max.bytes: largest request frame */
   bool unclean_leader_election_enable; /* unclean.leader.election.enable */
@@ -172,6 +175,14 @@ struct mk_partition_state {
     int32_t broker;
     int64_t log_end_offset;  /* this replica's own log */
     bool in_isr;
+    /* Followers pull (Kafka's replica fetchers), so the views lag behind the logs: */
+    int64_t high_watermark;  /* its own view: the leader's HW as its last fetch answer
+                                said it, capped at its log end (the leader: the HW) */
+    int64_t leader_view_log_end_offset;  /* what the leader knows of its log end: the
+                                offset of its last fetch (-1: none yet under this
+                                leader; the leader: its log end) */
+    int64_t last_caught_up_ms;  /* wall-clock ms when it was last caught up with the
+                                   leader's log end (Kafka's lastCaughtUpTimeMs) */
   } replicas[MK_MAX_BROKERS];  /* replicas[0] is the preferred leader */
   int32_t followers[MK_MAX_BROKERS];  /* the replicas that are not the leader */
   int nfollowers;

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "broker/config.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
 
@@ -92,10 +93,20 @@ static int add_partitions(struct mk_topic *t, int32_t count, int32_t replication
     part->index = p;
     part->nreplicas = replication_factor;
     part->replicas = reps;
+    int64_t now_ms = mk_wall_ms();
     for (int r = 0; r < replication_factor; r++) {
-      reps[r].broker_id = live[(start + p + r) % nlive];
-      reps[r].in_isr = true;
-      mk_log_init(&reps[r].log);
+      struct mk_replica *rep = &reps[r];
+      rep->broker_id = live[(start + p + r) % nlive];
+      rep->in_isr = true;
+      mk_log_init(&rep->log);
+      /* A follower fetches from the moment it exists: its first fetch, at offset 0, waits
+       * at the leader for the first append (replica_fetcher.h). */
+      bool follower = r > 0;
+      rep->leader_view_leo = follower ? 0 : -1;
+      rep->last_caught_up_ms = now_ms;
+      rep->fetch_state = follower ? MK_FETCH_PARKED : MK_FETCH_STOPPED;
+      rep->fetch_sent_ms = now_ms;
+      rep->fetch_due_ms = -1;
     }
     part->leader = reps[0].broker_id;
     part->leader_epoch = 0;

@@ -12,6 +12,8 @@
 #include "broker/broker_internal.h"
 #include "broker/config.h"
 #include "broker/controller.h"
+#include "broker/replica_set.h"
+#include "common/clock.h"
 #include "protocol/record_batch.h"
 
 /* ---- creating a topic ------------------------------------------------------------------- */
@@ -98,12 +100,18 @@ static void state_on_loop(struct mk_broker *b, void *arg) {
   o->log_start_offset = leader ? leader->log.log_start_offset : -1;
   o->nreplicas = p->nreplicas < MK_MAX_BROKERS ? p->nreplicas : MK_MAX_BROKERS;
   o->nfollowers = 0;
+  int64_t now = mk_wall_ms();
   for (int r = 0; r < o->nreplicas; r++) {
-    o->replicas[r].broker = p->replicas[r].broker_id;
-    o->replicas[r].log_end_offset = p->replicas[r].log.log_end_offset;
-    o->replicas[r].in_isr = p->replicas[r].in_isr;
-    if (p->replicas[r].broker_id != p->leader)
-      o->followers[o->nfollowers++] = p->replicas[r].broker_id;
+    const struct mk_replica *rep = &p->replicas[r];
+    bool leads = rep == leader;
+    o->replicas[r].broker = rep->broker_id;
+    o->replicas[r].log_end_offset = rep->log.log_end_offset;
+    o->replicas[r].in_isr = rep->in_isr;
+    o->replicas[r].high_watermark = leads ? p->high_watermark : rep->high_watermark;
+    o->replicas[r].leader_view_log_end_offset =
+        leads ? rep->log.log_end_offset : rep->leader_view_leo;
+    o->replicas[r].last_caught_up_ms = mk_replica_set_last_caught_up_ms(p, rep, now);
+    if (rep->broker_id != p->leader) o->followers[o->nfollowers++] = rep->broker_id;
   }
 }
 
