@@ -84,7 +84,6 @@ static int render_file(const char *path, const struct mk_lab_options *opts) {
   if (f != stdin) fclose(f);
   struct mk_timeline_options o = {.out = stdout,
                                   .colour = isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
-                                  .width = 120,
                                   .max_events = opts->full ? 0 : 60,
                                   .all_events = opts->all_events};
   mk_timeline_render(&o, path, (const char *const *)lines, n);

@@ -55,11 +55,14 @@
 struct mk_lab_ctx;
 struct mk_broker;
 
-/* One of a lab's own parameters (settable with --set NAME=VALUE or lab.NAME=VALUE). */
+/* One of a lab's own parameters (settable with --set NAME=VALUE or lab.NAME=VALUE). A
+ * value outside [min, max] is refused before the lab starts, the message naming the
+ * parameter and its limits. */
 struct mk_lab_param {
   const char *name;          /* "records" */
   const char *default_value;  /* "20": a whole number (every parameter is one) */
   const char *doc;           /* one line for --help */
+  int64_t min, max;          /* the values the scenario accepts */
 };
 
 /* A lab: its folder name, a one-line summary, its parameters and its scenario. */
@@ -110,6 +113,7 @@ struct mk_lab_figure {
 struct mk_lab_claim {
   char text[240];
   bool held;
+  bool predicted;  /* it did not hold, and the lab had said so (mk_lab_claim_unless) */
 };
 
 struct mk_lab_result {
@@ -303,9 +307,16 @@ double mk_lab_value(struct mk_lab_ctx *ctx, const char *row, const char *column)
  * different things) is printed as one "row: column value, ..." line per row instead. */
 void mk_lab_table(struct mk_lab_ctx *ctx, const char *title, const char *const *rows,
                   const char *const *columns);
-/* State a claim and whether this run bore it out; prints it with a tick or a cross. */
+/* State a claim and whether this run bore it out; prints it with a tick or a cross. A
+ * claim must be true of the settings in force: a lab phrases it from them (the user's
+ * --set included), so a cross means something went wrong. */
 bool mk_lab_claim(struct mk_lab_ctx *ctx, bool held, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same for a claim the settings in force may defeat: `unless` (NULL: none) says which
+ * setting and why, and is printed under a cross as "(as predicted: ...)", so the student
+ * reads it as the lab's foresight, not its failure. A held claim prints as usual. */
+bool mk_lab_claim_unless(struct mk_lab_ctx *ctx, bool held, const char *unless, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
 /* Record why the lab cannot go on; returns code (so: return mk_lab_fail(ctx, rc, ...)). */
 int mk_lab_fail(struct mk_lab_ctx *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -19,7 +19,8 @@
  * few events, the first of each kind, the notable ones (retries, duplicates, ISR and leader
  * changes, faults, failures) and those the caller focuses on, and the last few are drawn;
  * each gap becomes one line counting what it skipped by type, and a totals line ends the
- * timeline.
+ * timeline. The completions of one batch (the producer completes each record) are drawn as
+ * one line, "complete ×148: t-0 @ offsets 148..295".
  *
  * Metadata and ApiVersions traffic is left out unless all_events (it is counted, though).
  *
@@ -37,7 +38,7 @@
 struct mk_timeline_options {
   FILE *out;
   bool colour;              /* ANSI colours */
-  int width;                /* total columns; 0 = 120 */
+  int width;                /* total columns; 0 = MK_TEXT_WIDTH (100) */
   size_t max_events;        /* draw at most about this many events, then summarise; 0 = all */
   bool all_events;          /* include Metadata and ApiVersions requests and responses */
   int64_t t0_us;            /* times are relative to this ts_us; 0 = the first event's */

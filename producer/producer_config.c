@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "common/properties.h"
+#include "common/suggest.h"
 #include "producer/partitioner.h"
 #include "producer/producer_config.h"
 #include "producer/serializers.h"
@@ -181,34 +182,11 @@ static int invalid(struct mk_err *err, const struct setting *s, const char *raw,
                     (int)(n > 60 ? 60 : n), raw, n > 60 ? "..." : "", s->name, why);
 }
 
-/* Edit distance, for "did you mean". Keys longer than 63 characters get no suggestion. */
-static int distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 63 || lb > 63) return 99;
-  int row[64];
-  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-  for (size_t i = 1; i <= la; i++) {
-    int diag = row[0];
-    row[0] = (int)i;
-    for (size_t j = 1; j <= lb; j++) {
-      int up = row[j];
-      int best = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < best) best = up + 1;
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      row[j] = best;
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
 static int unknown_key(const char *key, struct mk_err *err) {
-  const char *best = NULL;
-  int best_d = 4;  /* suggest only near misses */
-  for (int i = 0; i < NUM_SETTINGS; i++) {
-    int d = distance(key, settings[i].name);
-    if (d < best_d) best = settings[i].name, best_d = d;
-  }
+  struct mk_suggest near;
+  mk_suggest_init(&near, key);
+  for (int i = 0; i < NUM_SETTINGS; i++) mk_suggest_consider(&near, settings[i].name);
+  const char *best = mk_suggest_best(&near);
   if (best)
     return mk_err_set(err, MK_ERR__INVALID_ARG,
                       "Unknown configuration \"%.64s\" (did you mean \"%s\"?)", key, best);

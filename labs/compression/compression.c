@@ -29,7 +29,7 @@
 #include "labs/lab.h"
 
 static const struct mk_lab_param params[] = {
-    {"records", "20000", "records sent with each codec"},
+    {"records", "20000", "records sent with each codec", 10, 200000},
     {NULL, NULL, NULL},
 };
 
@@ -203,8 +203,6 @@ static int one_codec(struct mk_lab_ctx *ctx, int c, char **values, int records) 
 
 static int run(struct mk_lab_ctx *ctx) {
   int records = (int)mk_lab_param(ctx, "records");
-  if (records < 10 || records > 200000)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "records must be 10..200000");
   char **values = calloc((size_t)records, sizeof *values);
   if (!values) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
   uint64_t rng = 0x9e3779b97f4a7c15ULL;

@@ -15,8 +15,8 @@
 #include "labs/lab.h"
 
 static const struct mk_lab_param params[] = {
-    {"records", "5", "records sent (they travel as one batch)"},
-    {"drops", "1", "Produce responses the broker loses"},
+    {"records", "5", "records sent (they travel as one batch)", 1, 10000},
+    {"drops", "1", "Produce responses the broker loses", 0, 100},
     {NULL, NULL, NULL},
 };
 
@@ -98,8 +98,6 @@ static int one_run(struct mk_lab_ctx *ctx, const struct scenario *sc, int record
 
 static int run(struct mk_lab_ctx *ctx) {
   int records = (int)mk_lab_param(ctx, "records"), drops = (int)mk_lab_param(ctx, "drops");
-  if (records < 1 || records > 10000 || drops < 0 || drops > 100)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "records must be 1..10000 and drops 0..100");
   mk_lab_heading(ctx, "A lost response, without and with idempotence");
   mk_lab_say(
       ctx,

@@ -27,8 +27,8 @@
 #include "protocol/record_batch.h"
 
 static const struct mk_lab_param params[] = {
-    {"records", "10", "records sent in each part"},
-    {"fail_every", "3", "the flaky interceptor fails on every fail_every-th record (0: never)"},
+    {"records", "10", "records sent in each part", 1, 4000},
+    {"fail_every", "3", "the flaky interceptor fails on every fail_every-th record (0: never)", 0, 4000},
     {NULL, NULL, NULL},
 };
 
@@ -386,8 +386,6 @@ out:
 static int run(struct mk_lab_ctx *ctx) {
   int records = (int)mk_lab_param(ctx, "records");
   int fail_every = (int)mk_lab_param(ctx, "fail_every");
-  if (records < 1 || records > 4000 || fail_every < 0 || fail_every > 4000)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "records must be 1..4000 and fail_every 0..4000");
   int rc = mk_lab_broker_start(ctx, NULL);
   if (!rc) rc = part_headers(ctx, records);
   if (!rc) rc = part_interceptors(ctx, records, fail_every);

@@ -24,8 +24,8 @@
 #include "labs/lab.h"
 
 static const struct mk_lab_param params[] = {
-    {"records", "5", "records each producer sends in each step"},
-    {"lag_ms", "1000", "replica.lag.time.max.ms: how long a follower may fall behind"},
+    {"records", "5", "records each producer sends in each step", 1, 4096},
+    {"lag_ms", "1000", "replica.lag.time.max.ms: how long a follower may fall behind", 100, 10000},
     {NULL, NULL, NULL},
 };
 
@@ -250,8 +250,6 @@ static int run(struct mk_lab_ctx *ctx) {
   struct isr_run r = {.ctx = ctx};
   r.records = (int)mk_lab_param(ctx, "records");
   r.lag_ms = mk_lab_param(ctx, "lag_ms");
-  if (r.records < 1 || r.records > 4096 || r.lag_ms < 100 || r.lag_ms > 10000)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "records must be 1..4096 and lag_ms 100..10000");
   char lag[64];
   snprintf(lag, sizeof lag, "replica.lag.time.max.ms=%lld", (long long)r.lag_ms);
   const char *broker_kv[] = {"min.insync.replicas=2", lag, NULL};

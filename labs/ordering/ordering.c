@@ -22,9 +22,9 @@
 #include "labs/lab.h"
 
 static const struct mk_lab_param params[] = {
-    {"records", "20", "records sent in a burst (one batch each)"},
-    {"delay_ms", "100", "how long the broker holds its answer to the refused request"},
-    {"warmup", "1", "1: one record first, so the refused batch is not the producer's first"},
+    {"records", "20", "records sent in a burst (one batch each)", 6, 1000},
+    {"delay_ms", "100", "how long the broker holds its answer to the refused request", 10, 60000},
+    {"warmup", "1", "1: one record first, so the refused batch is not the producer's first", 0, 1},
     {NULL, NULL, NULL},
 };
 
@@ -140,8 +140,6 @@ static int one_run(struct mk_lab_ctx *ctx, const struct scenario *sc, int record
 static int run(struct mk_lab_ctx *ctx) {
   int records = (int)mk_lab_param(ctx, "records");
   int64_t delay = mk_lab_param(ctx, "delay_ms");
-  if (records < 6 || records > 1000 || delay < 10)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "records must be 6..1000 and delay_ms >= 10");
   mk_lab_heading(ctx, "Retries and ordering");
   mk_lab_say(ctx,
              "%d records, one batch each, to one partition. The first request is refused with a\n"

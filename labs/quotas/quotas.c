@@ -18,9 +18,9 @@
 #include "labs/lab.h"
 
 static const struct mk_lab_param params[] = {
-    {"records", "1200", "records in the burst"},
-    {"size", "100", "bytes per record value"},
-    {"quota", "10000", "quota.producer.default for the second run, bytes/s"},
+    {"records", "1200", "records in the burst", 1, 100000},
+    {"size", "100", "bytes per record value", 1, 100000},
+    {"quota", "10000", "quota.producer.default for the second run, bytes/s", 1, 1000000000},
     {NULL, NULL, NULL},
 };
 
@@ -140,9 +140,6 @@ static int one_run(struct mk_lab_ctx *ctx, const char *row, const char *topic, i
 static int run(struct mk_lab_ctx *ctx) {
   int records = (int)mk_lab_param(ctx, "records"), size = (int)mk_lab_param(ctx, "size");
   int64_t quota = mk_lab_param(ctx, "quota");
-  if (records < 1 || records > 100000 || size < 1 || size > 100000 || quota < 1)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG,
-                       "records must be 1..100000, size 1..100000 and quota at least 1");
   mk_lab_heading(ctx, "A burst against a produce quota");
   mk_lab_say(ctx,
              "%d records of %d bytes go to one broker as fast as the producer can send them,\n"

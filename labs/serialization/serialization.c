@@ -29,7 +29,7 @@
 #include "protocol/record_batch.h"
 
 static const struct mk_lab_param params[] = {
-    {"records", "10", "points sent through the custom serializer"},
+    {"records", "10", "points sent through the custom serializer", 1, 4000},
     {NULL, NULL, NULL},
 };
 
@@ -412,8 +412,6 @@ static int part_error(struct mk_lab_ctx *ctx) {
 
 static int run(struct mk_lab_ctx *ctx) {
   int records = (int)mk_lab_param(ctx, "records");
-  if (records < 1 || records > 4000)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "records must be 1..4000");
   int rc = mk_lab_broker_start(ctx, NULL);
   if (!rc) rc = part_builtins(ctx);
   if (!rc) rc = part_custom(ctx, records);

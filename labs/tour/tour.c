@@ -18,8 +18,8 @@
 #include "protocol/murmur2.h"
 
 static const struct mk_lab_param params[] = {
-    {"partitions", "3", "partitions of topic \"tour\""},
-    {"keyless", "20", "keyless records sent in idea 2"},
+    {"partitions", "3", "partitions of topic \"tour\"", 1, 100},
+    {"keyless", "20", "keyless records sent in idea 2", 1, 100000},
     {NULL, NULL, NULL},
 };
 
@@ -250,8 +250,6 @@ static int idea_lost_response(struct mk_lab_ctx *ctx, struct mk_producer *p) {
 static int run(struct mk_lab_ctx *ctx) {
   int32_t partitions = (int32_t)mk_lab_param(ctx, "partitions");
   int keyless = (int)mk_lab_param(ctx, "keyless");
-  if (partitions < 1 || partitions > 100 || keyless < 1 || keyless > 100000)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "partitions must be 1..100 and keyless 1..100000");
   struct mk_producer *p = NULL;
   int rc = journey(ctx, partitions, &p);
   if (!rc) rc = idea_keys(ctx, p);

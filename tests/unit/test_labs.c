@@ -390,7 +390,8 @@ static int settings_probe(struct mk_lab_ctx *ctx) {
   return 0;
 }
 
-static const struct mk_lab_param probe_params[] = {{"n", "5", "a number"}, {NULL, NULL, NULL}};
+static const struct mk_lab_param probe_params[] = {{"n", "5", "a number", 0, 100},
+                                                   {NULL, NULL, NULL}};
 static const struct mk_lab probe = {"probe", "where settings go", probe_params, settings_probe};
 
 static int run_probe(const char *const *settings, int n, struct mk_lab_result *res) {
