@@ -220,6 +220,12 @@ bool mk_lab_bytes_is(struct mk_stored_bytes b, const char *text);
  * again. */
 int mk_lab_producer_config(struct mk_lab_ctx *ctx, const char *const *kv,
                            struct mk_producer_config **out);
+/* Whether the producer accepts the settings mk_lab_producer_config would use (kv, then the
+ * user's): 0, or the producer's error with Kafka's message in err ("Must set retries to
+ * non-zero when using the idempotent producer."), the lab going on: so a scenario can
+ * explain a combination Kafka refuses instead of failing on it. */
+int mk_lab_producer_config_check(struct mk_lab_ctx *ctx, const char *const *kv,
+                                 struct mk_err *err);
 /* mk_lab_producer_config + mk_producer_new. Close it with mk_producer_close. */
 int mk_lab_producer_new(struct mk_lab_ctx *ctx, const char *const *kv, struct mk_producer **out);
 /* One line with the settings that matter here, as the producer will use them:

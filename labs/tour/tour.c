@@ -38,7 +38,8 @@ static int64_t first_ts(struct mk_lab_ctx *ctx, size_t from, const char *side, c
 
 /* ---- part 1 ------------------------------------------------------------------------------ */
 
-static int journey(struct mk_lab_ctx *ctx, int32_t partitions, struct mk_producer **producer) {
+static int journey(struct mk_lab_ctx *ctx, int32_t partitions, struct mk_producer **producer,
+                   int64_t *linger_ms) {
   mk_lab_heading(ctx, "1. One record's whole journey");
   mk_lab_say(
       ctx,
@@ -58,6 +59,7 @@ static int journey(struct mk_lab_ctx *ctx, int32_t partitions, struct mk_produce
                                       "max.in.flight.requests.per.connection",
                                       NULL};
   mk_lab_show_settings(ctx, cfg, shown);
+  *linger_ms = cfg->linger_ms;
   mk_lab_note(
       ctx,
       "  Kafka's defaults since 3.0: acks=all and enable.idempotence=true (notes 000 and 002\n"
@@ -91,12 +93,12 @@ static int journey(struct mk_lab_ctx *ctx, int32_t partitions, struct mk_produce
       "  2. partition: the key decides: murmur2(\"hello\") %% %d = %d (an explicit partition\n"
       "     would win; no key would mean the sticky partition: idea 2 below).\n"
       "  3. append: into a new ProducerBatch in the RecordAccumulator; send() returned here.\n"
-      "  4. the Sender thread (not yours) found the batch ready after linger.ms and sent a\n"
-      "     Produce request: producer id, epoch and sequence number ride along because\n"
+      "  4. the Sender thread (not yours) found the batch ready after linger.ms (%lld ms) and\n"
+      "     sent a Produce request: producer id, epoch and sequence number ride along because\n"
       "     idempotence is on (InitProducerId, at the top, got that id).\n"
       "  5. the leader appended it, both followers copied it, the high watermark passed it,\n"
       "     and only then (acks=all) the response left; the callback ran on the Sender thread.",
-      partitions, expected);
+      partitions, expected, (long long)*linger_ms);
   mk_lab_figure(ctx, "journey", "partition", one.partition);
   mk_lab_figure(ctx, "journey", "murmur2 partition", expected);
   mk_lab_figure(ctx, "journey", "offset", (double)one.offset);
@@ -158,7 +160,7 @@ static int idea_keys(struct mk_lab_ctx *ctx, struct mk_producer *p) {
 
 /* Ideas 2 and 3: keyless records stick to one partition, and travel as one batch. */
 static int idea_sticky(struct mk_lab_ctx *ctx, struct mk_producer *p, int keyless,
-                       int32_t partitions) {
+                       int32_t partitions, int64_t linger_ms) {
   mk_lab_say(
       ctx,
       "\nIdea 2, no key: the uniform sticky partitioner (note 002 says round-robin: that was\n"
@@ -196,11 +198,19 @@ static int idea_sticky(struct mk_lab_ctx *ctx, struct mk_producer *p, int keyles
   mk_lab_claim(ctx, used == 1,
                "keyless records stuck to one partition (round-robin would use all %d)",
                keyless < partitions ? keyless : (int)partitions);
-  mk_lab_say(
-      ctx,
-      "\nIdea 3, batching: those records waited up to linger.ms in one ProducerBatch, so the\n"
-      "Sender sent %d request%s instead of %d. -> labs/batching",
-      requests, requests == 1 ? "" : "s", keyless);
+  if (linger_ms > 0)
+    mk_lab_say(
+        ctx,
+        "\nIdea 3, batching: those records waited up to linger.ms (%lld ms) in one ProducerBatch,\n"
+        "so the Sender sent %d request%s instead of %d. -> labs/batching",
+        (long long)linger_ms, requests, requests == 1 ? "" : "s", keyless);
+  else
+    mk_lab_say(
+        ctx,
+        "\nIdea 3, batching: with linger.ms=0 no record waits: the Sender sends a batch as soon\n"
+        "as it holds one, and the records that arrive meanwhile fill the next one, so the\n"
+        "Sender sent %d request%s for %d records. -> labs/batching",
+        requests, requests == 1 ? "" : "s", keyless);
   return 0;
 }
 
@@ -251,9 +261,10 @@ static int run(struct mk_lab_ctx *ctx) {
   int32_t partitions = (int32_t)mk_lab_param(ctx, "partitions");
   int keyless = (int)mk_lab_param(ctx, "keyless");
   struct mk_producer *p = NULL;
-  int rc = journey(ctx, partitions, &p);
+  int64_t linger_ms = 0;
+  int rc = journey(ctx, partitions, &p, &linger_ms);
   if (!rc) rc = idea_keys(ctx, p);
-  if (!rc) rc = idea_sticky(ctx, p, keyless, partitions);
+  if (!rc) rc = idea_sticky(ctx, p, keyless, partitions, linger_ms);
   if (!rc) rc = idea_lost_response(ctx, p);
   if (p) mk_producer_close(p, 5000);
   if (rc) return rc;
