@@ -387,7 +387,7 @@ static int part_interceptors(struct mk_lab_ctx *ctx, int records, int fail_every
              atomic_load(&flaky.send_failures), atomic_load(&flaky.ack_failures), n, enriched_ok,
              plain_ok);
   mk_lab_claim(ctx, on_send == records + 1 && on_ack == records + 1 && ack_errors == failed,
-               "onSend %d = onAcknowledgement %d = %d sends: the %d that failed were\n"
+               "onSend %d = onAcknowledgement %d = %d sends: the failed ones (%d) were\n"
                "    acknowledged too, each with its error",
                on_send, on_ack, records + 1, failed);
   mk_lab_note(ctx,
