@@ -65,9 +65,8 @@ static int check_value(struct mk_lab_ctx *ctx, const struct mk_lab_setting *s, s
     const struct mk_lab_param *p = find_param(ctx->lab, s->key);
     if (!mk_lab_parse_int64(s->value, &v) || v < p->min || v > p->max)
       return mk_err_set(err, MK_ERR__INVALID_ARG,
-                        "lab %s: %s must be a whole number from %lld to %lld (%s), got \"%s\"",
-                        ctx->lab->name, s->key, (long long)p->min, (long long)p->max, p->doc,
-                        s->value);
+                        "%s must be a whole number from %lld to %lld, got \"%s\" (%s: %s)", s->key,
+                        (long long)p->min, (long long)p->max, s->value, s->key, p->doc);
     return 0;
   }
   if (s->target == MK_LAB_TARGET_PRODUCER) {
