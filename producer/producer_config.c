@@ -75,7 +75,7 @@ static const struct setting {
   {"buffer.memory", K_LONG, F(buffer_memory), 0, NO_MAX, NULL, "33554432", false,
    "bytes of records waiting to be sent before send() blocks (max.block.ms)"},
   {"client.dns.lookup", K_CHOICE, F(client_dns_lookup), 0, 0, dns_lookups, "use_all_dns_ips",
-   false, "use_all_dns_ips: try every address a broker name resolves to"},
+   false, "how names become addresses: use_all_dns_ips or resolve_canonical_bootstrap_servers_only"},
   {"client.id", K_STRING, F(client_id), 0, 0, NULL, "", false,
    "the name brokers see in requests and logs; default producer-N"},
   {"compression.gzip.level", K_GZIP_LEVEL, F(compression_gzip_level), 0, 0, NULL, "-1", false,
@@ -603,6 +603,11 @@ int mk_producer_config_set_value_serializer(struct mk_producer_config *cfg,
   cfg->user_set_ |= bit(find("value.serializer"));
   cfg->finished = false;
   return 0;
+}
+
+void mk_producer_config_set_host_resolver(struct mk_producer_config *cfg,
+                                          const struct mk_host_resolver *r) {
+  cfg->host_resolver = r;
 }
 
 int mk_producer_config_set_partitioner(struct mk_producer_config *cfg,

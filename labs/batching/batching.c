@@ -199,33 +199,46 @@ static int run(struct mk_lab_ctx *ctx) {
   matrix(ctx, "Records per request, steady phase:", "rec/req", "%.1f");
   matrix(ctx, "Latency p50 (ms), steady phase:", "p50 ms", "%.2f");
 
-  /* The claims: at a fixed rate, with room in the batch, linger.ms decides. */
+  /* The claims: at a fixed rate, with room in the batch, linger.ms decides; a cell whose
+   * batches are mostly full is capped by batch.size instead (more linger buys nothing). */
   bool grows = true, slower = true;
-  char why[160] = "";
+  char why[160] = "", capped[160] = "";
   for (int b = 1; b < NB; b++) {
-    double r[NL], lat[NL];
+    double r[NL], lat[NL], full[NL];
     for (int l = 0; l < NL; l++) {
       char row[48];
       row_name(row, sizeof row, b, l);
       r[l] = mk_lab_value(ctx, row, "rec/req");
       lat[l] = mk_lab_value(ctx, row, "p50 ms");
+      full[l] = mk_lab_value(ctx, row, "full %");
     }
-    if (!(r[0] < r[1] && r[1] < r[2])) {
-      grows = false;
-      snprintf(why, sizeof why, " (%s: %.1f, %.1f, %.1f)", BATCH_NAMES[b], r[0], r[1], r[2]);
+    for (int l = 1; l < NL; l++) {
+      bool cap = full[l - 1] >= 50;  /* the shorter linger already filled its batches */
+      if (cap && !capped[0])
+        snprintf(capped, sizeof capped, "; %s, linger %d: batches full, capped by batch.size",
+                 BATCH_NAMES[b], LINGERS[l - 1]);
+      if (!(r[l - 1] < r[l] || (cap && r[l] >= 0.9 * r[l - 1]))) {
+        grows = false;
+        snprintf(why, sizeof why, " (%s: %.1f, %.1f, %.1f)", BATCH_NAMES[b], r[0], r[1], r[2]);
+      }
     }
     slower &= lat[0] < lat[2];
   }
-  mk_lab_claim(ctx, grows,
-               "at a fixed rate, records per request grow with linger.ms (batch.size 16 KiB and\n"
-               "    256 KiB: linger 0 < 5 < 50)%s",
-               why);
-  mk_lab_claim(ctx, slower,
-               "and so does latency: a record waits up to linger.ms for company (p50 at linger 50\n"
-               "    above p50 at linger 0)");
+  /* Your --set wins over the cells' own batch.size and linger.ms: every cell the same. */
+  const char *same =
+      mk_lab_user_set(ctx, "linger.ms")    ? "your --set linger.ms gave every cell the same one"
+      : mk_lab_user_set(ctx, "batch.size") ? "your --set batch.size gave every cell the same one"
+                                           : NULL;
+  mk_lab_claim_unless(ctx, grows, same,
+                      "at a fixed rate, records per request grow with linger.ms until batch.size\n"
+                      "    caps them (16 KiB and 256 KiB rows: linger 0 < 5 < 50%s)%s",
+                      capped, why);
+  mk_lab_claim_unless(ctx, slower, same,
+                      "and so does latency: a record waits up to linger.ms for company (p50 at "
+                      "linger 50\n    above p50 at linger 0)");
   double small = mk_lab_value(ctx, "1 KiB, linger 50", "rec/req");
   double mid = mk_lab_value(ctx, "16 KiB, linger 50", "rec/req");
-  mk_lab_claim(ctx, small < mid,
+  mk_lab_claim_unless(ctx, small < mid, same,
                "batch.size caps a batch: at linger.ms=50, %.1f records per request with 1 KiB\n"
                "    batches, %.1f with 16 KiB",
                small, mid);
