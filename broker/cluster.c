@@ -4,10 +4,12 @@
  */
 #include "broker/cluster.h"
 
+
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
+#include "broker/config.h"
 #include "common/log.h"
 #include "common/trace.h"
 
@@ -106,7 +108,7 @@ int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t pa
   t->name = tname;
   t->npartitions = partitions;
   t->partitions = parts;
-  t->config = (struct mk_topic_config){-1, -1, -1, -1};
+  mk_topic_config_init(&t->config);  /* every topic config: "the broker's" */
   random_uuid(&t->id);
 
   /* Kafka's rack-unaware placement: a ring of the live brokers, starting at a rotating one. */
@@ -182,6 +184,11 @@ int mk_partition_isr_count(const struct mk_partition *p) {
 int32_t mk_topic_min_insync_replicas(const struct mk_cluster *c, const struct mk_topic *t) {
   return t->config.min_insync_replicas >= 0 ? t->config.min_insync_replicas
                                             : c->cfg.min_insync_replicas;
+}
+
+bool mk_topic_log_append_time(const struct mk_cluster *c, const struct mk_topic *t) {
+  return (t->config.message_timestamp_type >= 0 ? t->config.message_timestamp_type
+                                                : c->cfg.log_message_timestamp_type) == 1;
 }
 
 int32_t mk_topic_max_message_bytes(const struct mk_cluster *c, const struct mk_topic *t) {

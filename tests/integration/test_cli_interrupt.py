@@ -5,7 +5,8 @@
 
 1. Ctrl-C in an interactive `minikafka produce` (on a pseudo-terminal, as a person types):
    the line typed before Ctrl-C is delivered, and the process exits within a second, with
-   128+SIGINT.
+   128+SIGINT; and within a second too when the line's send() is still waiting for the
+   topic's metadata (nothing listening at the bootstrap address).
 2. SIGTERM while `produce` and `perf` wait for a topic's metadata (nothing listens at the
    bootstrap address; max.block.ms is 60 s): each exits within a second; meanwhile each
    logged a warning per failed connection attempt naming node -1 and the address tried.
@@ -116,6 +117,29 @@ def ctrl_c_in_produce(bootstrap):
           f"consume printed {got.stdout!r} {got.stderr[-200:]!r}")
 
 
+def ctrl_c_while_produce_waits_for_metadata():
+    """Interactive again, but nothing listens at the bootstrap address: the typed line's
+    send() waits for the topic's metadata (max.block.ms, 60 s), and Ctrl-C must end it."""
+    port = closed_port()
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(MK, [MK, "produce", "--bootstrap-server", f"127.0.0.1:{port}", "--topic", "t"])
+    status = None
+    try:
+        read_until(fd, b">", 10)
+        os.write(fd, b"waits-for-metadata\r")
+        time.sleep(1.0)  # send() is now blocked, waiting for metadata
+        os.write(fd, b"\x03")
+        status, secs = wait_exit(pid, 10)
+        check("Ctrl-C ends produce while its send() waits for metadata, within a second",
+              status is not None and secs <= 1.0, f"exit status {status} after {secs:.2f} s")
+    finally:
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
 def sigterm_while_waiting_for_metadata(tool):
     port = closed_port()
     if tool == "produce":
@@ -174,6 +198,7 @@ def main():
             broker.wait(timeout=10)
         except subprocess.TimeoutExpired:
             broker.kill()
+    ctrl_c_while_produce_waits_for_metadata()
     sigterm_while_waiting_for_metadata("produce")
     sigterm_while_waiting_for_metadata("perf")
     typos()

@@ -4,7 +4,7 @@
     usage: test_lab_exercises.py MINIKAFKA LABS_DIR LAB        the exercises of one lab
            test_lab_exercises.py MINIKAFKA LABS_DIR --covers LAB...
                                    every lab `minikafka lab` lists is among LAB... (so a new
-                                   lab cannot slip past labs/meson.build's list)
+                                   lab cannot slip past tests/integration/meson.build's list)
            test_lab_exercises.py --list LABS_DIR LAB          print the commands only
 
 The commands come from the README's "## Exercises" section: each `code span` holding
@@ -120,7 +120,7 @@ def main(argv):
         for n in names:
             print(("FAIL " if n in missing else "ok   ") + n)
         if missing:
-            print(f"labs with no exercise test in labs/meson.build: {', '.join(missing)}")
+            print(f"labs with no exercise test in tests/integration/meson.build: {', '.join(missing)}")
         return 1 if missing else 0
     if len(argv) != 4:
         print(__doc__, file=sys.stderr)
