@@ -82,7 +82,7 @@ extern const struct mk_lab mk_lab_tour, mk_lab_acks, mk_lab_duplicates, mk_lab_o
 extern const struct mk_lab mk_lab_send_modes, mk_lab_partitioning, mk_lab_batching,
     mk_lab_compression;
 extern const struct mk_lab mk_lab_timeouts, mk_lab_isr, mk_lab_headers_interceptors,
-    mk_lab_serialization, mk_lab_quotas;
+    mk_lab_serialization, mk_lab_quotas, mk_lab_bootstrap;
 /* The lab named name, or NULL. */
 const struct mk_lab *mk_lab_find(const char *name);
 
@@ -188,6 +188,9 @@ struct mk_broker *mk_lab_broker(struct mk_lab_ctx *ctx);
  * --create would. */
 int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
                         int32_t replication_factor);
+/* The same with topic configs ("message.timestamp.type=LogAppendTime", NULL-terminated). */
+int mk_lab_create_topic_configs(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
+                                int32_t replication_factor, const char *const *configs);
 /* Inject a fault: JSON as DESIGN.md 3.2 and broker/faults.h describe, printf-style. */
 int mk_lab_fault(struct mk_lab_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

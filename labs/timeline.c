@@ -141,6 +141,44 @@ static enum mk_timeline_style describe_producer(json_t *ev, const char *event, c
     add(b, n, ")");
     return MK_STYLE_WARN;
   }
+  if (strcmp(event, "bootstrap") == 0) {
+    json_t *used = json_object_get(ev, "bootstrap_servers");
+    add(b, n, "bootstrap.servers %s", str(ev, "server"));
+    if (has(ev, "error")) {
+      add(b, n, ": does not resolve (%s), left out", str(ev, "error"));
+      return MK_STYLE_BAD;
+    }
+    add(b, n, " (%s):", str(ev, "client_dns_lookup"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(used, i, v) add(b, n, "%s %s", i ? "," : "", json_string_value(v));
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "resolve") == 0) {
+    add(b, n, "resolve %s for node %lld:", str(ev, "host"), num(ev, "node", -1));
+    size_t i, nall = json_array_size(json_object_get(ev, "addresses"));
+    json_t *v;
+    json_array_foreach(json_object_get(ev, "addresses"), i, v)
+        add(b, n, "%s %s", i ? "," : "", json_string_value(v));
+    if (json_array_size(json_object_get(ev, "using")) < nall) {
+      add(b, n, "; keeps");
+      json_array_foreach(json_object_get(ev, "using"), i, v)
+          add(b, n, "%s %s", i ? "," : "", json_string_value(v));
+      add(b, n, " (the first address's family)");
+    }
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "connect") == 0 || strcmp(event, "connected") == 0) {
+    bool done = event[7] == 'e';
+    add(b, n, "%s node %lld: %s/%s", done ? "connected to" : "connect to", num(ev, "node", -1),
+        str(ev, "host"), str(ev, "address"));
+    return done ? MK_STYLE_OK : MK_STYLE_LANE;
+  }
+  if (strcmp(event, "connect_failed") == 0) {
+    add(b, n, "could not connect to node %lld (%s/%s): %s", num(ev, "node", -1), str(ev, "host"),
+        str(ev, "address"), str(ev, "error"));
+    return MK_STYLE_BAD;
+  }
   if (strcmp(event, "complete") == 0) {
     /* "completed": how many records of one batch the renderer merged into this line. */
     long long count = num(ev, "completed", 1);
@@ -288,7 +326,7 @@ enum mk_timeline_style mk_timeline_describe(json_t *ev, char *buf, size_t size) 
 bool mk_timeline_notable(json_t *ev) {
   static const char *const rare[] = {
       "retry",    "duplicate", "out_of_order",     "isr_shrink", "isr_expand", "leader_change",
-      "truncate", "fault",     "response_dropped", "throttle",   NULL};
+      "truncate", "fault",     "response_dropped", "throttle",   "connect_failed", NULL};
   const char *event = str(ev, "event");
   for (int i = 0; rare[i]; i++)
     if (strcmp(event, rare[i]) == 0) return true;
@@ -302,10 +340,12 @@ bool mk_timeline_notable(json_t *ev) {
 }
 
 bool mk_timeline_plumbing(json_t *ev) {
-  const char *api = str(ev, "api");
-  return strcmp(str(ev, "side"), "broker") == 0 &&
-         (strcmp(api, "Metadata") == 0 || strcmp(api, "ApiVersions") == 0) &&
-         strcmp(str(ev, "event"), "fault") != 0;
+  const char *api = str(ev, "api"), *event = str(ev, "event");
+  if (strcmp(str(ev, "side"), "producer") == 0)  /* finding the brokers (failures show) */
+    return strcmp(event, "bootstrap") == 0 || strcmp(event, "resolve") == 0 ||
+           strcmp(event, "connect") == 0 || strcmp(event, "connected") == 0;
+  return (strcmp(api, "Metadata") == 0 || strcmp(api, "ApiVersions") == 0) &&
+         strcmp(event, "fault") != 0;
 }
 
 /* ---- colour ------------------------------------------------------------------------------ */
@@ -329,6 +369,8 @@ const char *mk_timeline_ansi(enum mk_timeline_style style, const char *side) {
   if (side && strcmp(side, "broker") == 0) return "\033[33m";
   return "";
 }
+
+static bool in_focus(const char *const *focus, json_t *ev);
 
 /* ---- drawing ----------------------------------------------------------------------------- */
 
@@ -514,7 +556,7 @@ void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
       json_decref(ev);
       continue;
     }
-    if (!o->all_events && mk_timeline_plumbing(ev)) {
+    if (!o->all_events && mk_timeline_plumbing(ev) && !in_focus(o->focus, ev)) {
       plumbing++;
       json_decref(ev);
       continue;
@@ -594,7 +636,8 @@ void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
       draw_margin(&L, text);
     }
     if (plumbing) {
-      snprintf(text, sizeof text, "(%zu Metadata/ApiVersions events hidden)", plumbing);
+      snprintf(text, sizeof text, "(%zu Metadata, ApiVersions and connection events hidden)",
+               plumbing);
       draw_margin(&L, text);
     }
   }

@@ -22,7 +22,9 @@
  * timeline. The completions of one batch (the producer completes each record) are drawn as
  * one line, "complete ×148: t-0 @ offsets 148..295".
  *
- * Metadata and ApiVersions traffic is left out unless all_events (it is counted, though).
+ * Metadata and ApiVersions traffic, and the producer finding its brokers (bootstrap,
+ * resolve, connect, connected: a failed connection still shows), is left out unless
+ * all_events or the caller focuses on it (it is counted, though).
  *
  * Thread: any (no state outside the call). Memory: nothing kept.
  */
@@ -70,7 +72,7 @@ const char *mk_timeline_ansi(enum mk_timeline_style style, const char *side);
 enum mk_timeline_style mk_timeline_describe(json_t *ev, char *buf, size_t size);
 /* Whether a summary must still show this event (the rare, important ones). */
 bool mk_timeline_notable(json_t *ev);
-/* Whether it is Metadata/ApiVersions plumbing, hidden unless all_events. */
+/* Whether it is plumbing (Metadata/ApiVersions, connecting), hidden unless all_events. */
 bool mk_timeline_plumbing(json_t *ev);
 
 #endif

@@ -16,6 +16,9 @@
  *                       interceptor leaves the record as it was: the send goes on
  *           `records` records, then one that fails at once (partition 99 does not exist):
  *           onSend and onAcknowledgement each run records + 1 times
+ *   part 3  timestamps: one record with an old explicit timestamp to a CreateTime topic and
+ *           one to a LogAppendTime topic (message.timestamp.type): what RecordMetadata
+ *           reports and what the log keeps
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -410,22 +413,113 @@ out:
   return rc;
 }
 
+/* ---- part 3: timestamps ---------------------------------------------------------------- */
+
+/* Send one record with an explicit timestamp and wait for its RecordMetadata. */
+static int send_stamped(struct mk_lab_ctx *ctx, struct mk_producer *p, const char *topic,
+                        int64_t timestamp, struct mk_record_metadata *md) {
+  struct mk_producer_record rec = {.topic = topic,
+                                   .partition = 0,
+                                   .key = mk_value_null(),
+                                   .value = mk_value_string("stamped"),
+                                   .timestamp = timestamp};
+  struct mk_future *f = NULL;
+  struct mk_err err = {0};
+  mk_producer_send(p, &rec, NULL, NULL, &f, &err);
+  int rc = mk_future_get(f, 30000, md, &err);
+  mk_future_free(f);
+  if (rc) return mk_lab_fail(ctx, rc, "part 3: the record to %s failed: %s", topic, err.msg);
+  return 0;
+}
+
+static int part_timestamps(struct mk_lab_ctx *ctx) {
+  static const int64_t OLD = 1000000000000;  /* 2001-09-09: a timestamp no clock reads now */
+  mk_lab_heading(ctx, "3. Timestamps: whose clock, CreateTime or LogAppendTime");
+  mk_lab_say(ctx,
+             "A record also carries a timestamp beside its key, value and headers. The producer "
+             "sets it (ProducerRecord's timestamp, or the time of send()); the topic config "
+             "message.timestamp.type decides whether it stays (CreateTime) or the broker "
+             "replaces it with its own clock when it appends the batch (LogAppendTime). One "
+             "record with timestamp %lld (2001) to topic \"created\" (CreateTime) and one to "
+             "\"appended\" (message.timestamp.type=LogAppendTime).",
+             (long long)OLD);
+  mk_lab_predict(ctx,
+                 "which timestamp does each callback's RecordMetadata report, and which does the\n"
+                 "         log keep?");
+  static const char *const lat[] = {"message.timestamp.type=LogAppendTime", NULL};
+  int rc = mk_lab_create_topic(ctx, "created", 1, 3);
+  if (!rc) rc = mk_lab_create_topic_configs(ctx, "appended", 1, 3, lat);
+  struct mk_producer *p = NULL;
+  if (!rc) rc = mk_lab_producer_new(ctx, NULL, &p);
+  if (rc) return rc;
+  struct mk_record_metadata created, appended;
+  int64_t before = mk_wall_ms();
+  rc = send_stamped(ctx, p, "created", OLD, &created);
+  if (!rc) rc = send_stamped(ctx, p, "appended", OLD, &appended);
+  int64_t after = mk_wall_ms();
+  mk_producer_close(p, 5000);
+  if (rc) return rc;
+  struct mk_stored_records c, a;
+  if ((rc = mk_lab_read_records(ctx, "created", 0, -1, false, &c))) return rc;
+  if ((rc = mk_lab_read_records(ctx, "appended", 0, -1, false, &a))) {
+    mk_stored_records_free(&c);
+    return rc;
+  }
+  bool c_ok = c.n == 1 && !c.v[0].log_append_time && c.v[0].timestamp == OLD;
+  bool a_type = a.n == 1 && a.v[0].log_append_time;
+  int64_t a_stored = a.n == 1 ? a.v[0].timestamp : -1;
+  mk_lab_say(ctx,
+             "\n  created:  the callback said %lld, the log keeps %lld (%s)\n"
+             "  appended: the callback said %lld, the log keeps %lld (%s)\n"
+             "  (the sends ran from %lld to %lld on this machine's clock)",
+             (long long)created.timestamp, c.n ? (long long)c.v[0].timestamp : -1LL,
+             c.n && c.v[0].log_append_time ? "LogAppendTime" : "CreateTime",
+             (long long)appended.timestamp, (long long)a_stored,
+             a_type ? "LogAppendTime" : "CreateTime", (long long)before, (long long)after);
+  mk_stored_records_free(&c);
+  mk_stored_records_free(&a);
+  mk_lab_figure(ctx, "timestamps", "CreateTime kept", c_ok);
+  mk_lab_figure(ctx, "timestamps", "LogAppendTime stamped", a_type);
+  /* A --set log.message.timestamp.type=LogAppendTime makes the default topic stamp too. */
+  const struct mk_broker_config *bc = mk_broker_config(mk_lab_broker(ctx));
+  const char *all_stamped =
+      bc->log_message_timestamp_type == 1
+          ? "your --set log.message.timestamp.type=LogAppendTime made it the broker's default,\n"
+            "    so \"created\", which has no setting of its own, is stamped too"
+          : NULL;
+  mk_lab_claim_unless(ctx, c_ok && created.timestamp == OLD, all_stamped,
+                      "CreateTime: the producer's timestamp (%lld) went through untouched, in the\n"
+                      "    callback and in the log",
+                      (long long)OLD);
+  mk_lab_claim(ctx,
+               a_type && appended.timestamp == a_stored && a_stored >= before && a_stored <= after,
+               "LogAppendTime: the broker wrote its own clock (%lld) into the batch, marked it\n"
+               "    LogAppendTime, and the callback's RecordMetadata reported that time, not %lld",
+               (long long)a_stored, (long long)OLD);
+  mk_lab_note(ctx,
+              "  So an interceptor that measures send -> ack from the record's timestamp (the\n"
+              "  counting one above) measures the broker's append -> ack on a LogAppendTime topic.");
+  return 0;
+}
+
 static int run(struct mk_lab_ctx *ctx) {
   int records = (int)mk_lab_param(ctx, "records");
   int fail_every = (int)mk_lab_param(ctx, "fail_every");
   int rc = mk_lab_broker_start(ctx, NULL);
   if (!rc) rc = part_headers(ctx, records);
   if (!rc) rc = part_interceptors(ctx, records, fail_every);
+  if (!rc) rc = part_timestamps(ctx);
   if (rc) return rc;
-  static const char *const rows[] = {"headers", "counting", "flaky", "sends", NULL};
+  static const char *const rows[] = {"headers", "counting", "flaky", "sends", "timestamps",
+                                     NULL};
   mk_lab_table(ctx, "What this run measured:", rows, NULL);
   return 0;
 }
 
 const struct mk_lab mk_lab_headers_interceptors = {
     "headers-interceptors",
-    "headers (metadata beside key and value) and interceptors: onSend, onAcknowledgement, "
-    "errors contained",
+    "headers (metadata beside key and value), interceptors (onSend, onAcknowledgement, errors "
+    "contained), and timestamps: CreateTime or LogAppendTime",
     params,
     run,
 };

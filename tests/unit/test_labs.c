@@ -507,7 +507,7 @@ static void test_timeline_puts_each_side_in_its_lane_in_time_order(void **state)
   assert_non_null(append);
   assert_true(send < append);              /* sorted by ts_us */
   assert_null(strstr(text, "Metadata v"));  /* plumbing hidden */
-  assert_non_null(strstr(text, "1 Metadata/ApiVersions events hidden"));
+  assert_non_null(strstr(text, "1 Metadata, ApiVersions and connection events hidden"));
   const char *line = append;
   while (line > text && line[-1] != '\n') line--;
   const char *bar = strstr(line, "│");
