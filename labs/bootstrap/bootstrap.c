@@ -154,6 +154,7 @@ static int part_bootstrap(struct mk_lab_ctx *ctx) {
   const char *kv[] = {servers, "client.id=lab-bootstrap", NULL};
   struct mk_producer *p;
   struct mk_producer_config *cfg;
+  size_t mark = mk_lab_mark(ctx);  /* the producer starts connecting as soon as it exists */
   int rc = make_producer(ctx, kv, &p, &cfg);
   if (rc) return rc;
   snprintf(client, sizeof client, "%s", cfg->client_id ? cfg->client_id : "");
@@ -165,7 +166,6 @@ static int part_bootstrap(struct mk_lab_ctx *ctx) {
                  "how does the producer reach the leaders on brokers 0 and 1? What does a broker\n"
                  "         know of the producer that sends to it?");
   mk_producer_config_free(cfg);
-  size_t mark = mk_lab_mark(ctx);
   struct mk_lab_sends *s = mk_lab_sends_new(3);
   if (!s) {
     mk_producer_close(p, 0);

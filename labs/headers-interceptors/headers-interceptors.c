@@ -423,11 +423,20 @@ static int send_stamped(struct mk_lab_ctx *ctx, struct mk_producer *p, const cha
                                    .key = mk_value_null(),
                                    .value = mk_value_string("stamped"),
                                    .timestamp = timestamp};
-  struct mk_future *f = NULL;
   struct mk_err err = {0};
-  mk_producer_send(p, &rec, NULL, NULL, &f, &err);
-  int rc = mk_future_get(f, 30000, md, &err);
-  mk_future_free(f);
+  int rc = 0;
+  /* With max.block.ms=0 a send fails at once until the topic's metadata has arrived (the
+   * failed send asked for it): try again a little later, as an application would. */
+  for (int attempt = 0; attempt < 40; attempt++) {
+    struct mk_future *f = NULL;
+    bool at_once = mk_producer_send(p, &rec, NULL, NULL, &f, &err) != 0;
+    rc = mk_future_get(f, 30000, md, &err);
+    mk_future_free(f);
+    if (!rc || !at_once) break;
+    if (attempt == 0)
+      mk_lab_note(ctx, "  (send() to %s failed at once: %s; trying again)", topic, err.msg);
+    mk_lab_sleep_ms(50);
+  }
   if (rc) return mk_lab_fail(ctx, rc, "part 3: the record to %s failed: %s", topic, err.msg);
   return 0;
 }

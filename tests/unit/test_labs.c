@@ -26,6 +26,10 @@
  *               gzip and zstd shrink them more than lz4 and snappy
  *   quotas      no quota, no throttling; over quota.producer.default the broker throttles,
  *               the producer keeps every pause, and a record sent during one waits it out
+ *   bootstrap   one bootstrap address reaches every broker, client.id is on every request;
+ *               use_all_dns_ips takes a name's addresses one per attempt and keeps the first
+ *               address's family; resolve_canonical_bootstrap_servers_only bootstraps from
+ *               the canonical names
  * and the runner itself: where --set settings go, and the timeline's summaries.
  *
  * labs/meson.build registers one meson test per group (the argument is a cmocka filter),
@@ -222,6 +226,9 @@ static void test_headers_interceptors_headers_intact_and_every_send_acknowledged
   assert_int_equal((int)figure(&res, "flaky", "records not enriched"), 2);
   assert_int_equal((int)figure(&res, "sends", "in log"), 6);
   assert_int_equal((int)figure(&res, "sends", "failed"), 1);
+  /* Part 3: CreateTime keeps the producer's timestamp, LogAppendTime stamps the broker's. */
+  assert_int_equal((int)figure(&res, "timestamps", "CreateTime kept"), 1);
+  assert_int_equal((int)figure(&res, "timestamps", "LogAppendTime stamped"), 1);
   assert_claims_held(&res);
 }
 
@@ -367,6 +374,47 @@ static void test_compression_every_codec_shrinks_json_and_none_stays_1(void **st
       assert_true(figure(&res, strong ? "zstd" : "gzip", "ratio") <
                   figure(&res, fast ? "snappy" : "lz4", "ratio"));
   assert_claims_held(&res);
+}
+
+static void test_bootstrap_finds_the_cluster_and_follows_client_dns_lookup(void **state) {
+  (void)state;
+  static const char *const settings[] = {"wait_ms=500", NULL};
+  struct mk_lab_result res;
+  run_lab("bootstrap", settings, &res);
+  /* One bootstrap address, every broker reached, client.id on every request. */
+  assert_int_equal((int)figure(&res, "part 1", "brokers connected"), 3);
+  assert_true(figure(&res, "part 1", "requests") > 0);
+  assert_int_equal((int)figure(&res, "part 1", "with client.id"),
+                   (int)figure(&res, "part 1", "requests"));
+  /* use_all_dns_ips: the refused first address, then the second. */
+  assert_true(figure(&res, "kafka.lab", "refused attempts") >= 1);
+  assert_true(figure(&res, "kafka.lab", "connections") >= 1);
+  assert_int_equal((int)figure(&res, "kafka.lab", "delivered"), 1);
+  /* localhost answered ::1 first: IPv6 only, never delivered. */
+  assert_int_equal((int)figure(&res, "localhost", "delivered"), 0);
+  assert_true(figure(&res, "localhost", "attempts") >= 1);
+  assert_int_equal((int)figure(&res, "localhost", "to ::1"), (int)figure(&res, "localhost", "attempts"));
+  /* resolve_canonical_bootstrap_servers_only: two entries, through broker.lab. */
+  assert_int_equal((int)figure(&res, "canonical", "bootstrap entries"), 2);
+  assert_true(figure(&res, "canonical", "connected as broker.lab") >= 1);
+  assert_int_equal((int)figure(&res, "canonical", "delivered"), 1);
+  assert_claims_held(&res);
+}
+
+/* A --set the lab did not foresee prints its cross with "not in this run"; one it did
+ * carries "as predicted". Either way the result says which. */
+static void test_claims_the_settings_defeat_are_marked_predicted(void **state) {
+  (void)state;
+  static const char *const settings[] = {"compression.type=gzip", "records=500", NULL};
+  struct mk_lab_result res;
+  run_lab("compression", settings, &res);
+  int crosses = 0;
+  for (int i = 0; i < res.nclaims; i++)
+    if (!res.claims[i].held) {
+      crosses++;
+      assert_true(res.claims[i].predicted);
+    }
+  assert_true(crosses >= 1);
 }
 
 /* ---- the runner: settings -------------------------------------------------------------- */
@@ -591,6 +639,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_batching_linger_grows_requests_and_latency_batch_size_caps),
       cmocka_unit_test(test_compression_every_codec_shrinks_json_and_none_stays_1),
       cmocka_unit_test(test_quotas_throttle_and_the_producer_keeps_every_pause),
+      cmocka_unit_test(test_bootstrap_finds_the_cluster_and_follows_client_dns_lookup),
+      cmocka_unit_test(test_claims_the_settings_defeat_are_marked_predicted),
       cmocka_unit_test(test_settings_go_to_lab_producer_or_broker),
       cmocka_unit_test(test_settings_defaults_apply_without_set),
       cmocka_unit_test(test_settings_bad_ones_are_refused_before_the_lab_runs),
