@@ -573,7 +573,8 @@ void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
 
   if (title) {
     fputc('\n', out);
-    mk_text_wrap(out, title, L.width, "", "", o->colour ? mk_timeline_ansi(MK_STYLE_STRONG, NULL) : "",
+    mk_text_wrap(out, title, L.width, "", "",
+                 o->colour ? mk_timeline_ansi(MK_STYLE_STRONG, NULL) : "",
                  o->colour ? MK_ANSI_RESET : "");
   }
   fprintf(out, "%10s  %s", "ms", o->colour ? mk_timeline_ansi(MK_STYLE_LANE, "producer") : "");

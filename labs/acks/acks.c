@@ -22,7 +22,8 @@
 static const struct mk_lab_param params[] = {
     {"records", "40", "records per acks setting in part 1, sent one at a time", 1, 10000},
     {"lag_ms", "20", "part 1: how late the followers copy each batch", 1, 10000},
-    {"failover_records", "20", "part 2: records per acks setting (half before the followers lag)", 2, 10000},
+    {"failover_records", "20", "part 2: records per acks setting (half before the followers lag)",
+     2, 10000},
     {"failover_lag_ms", "800", "part 2: how far behind the followers copy the second half", 50,
      60000},
     {"crash_after_ms", "160", "part 2: when the leader dies, after the second half is sent", 10,
@@ -331,8 +332,8 @@ static int failover_one_mode(struct mk_lab_ctx *ctx, const struct failover_plan 
   /* What Kafka's rules make of the state at the crash: a clean leader from the ISR keeps
    * what it had copied; with the ISR down to the leader, nobody (or, unclean, anybody). */
   bool clean_successor = at.isr > 1;
-  mk_lab_figure(ctx, row, "successor lacked", clean_successor ? (double)(at.leader_leo - at.best_isr_leo)
-                                                               : NAN);
+  mk_lab_figure(ctx, row, "successor lacked",
+                clean_successor ? (double)(at.leader_leo - at.best_isr_leo) : NAN);
   mk_lab_figure(ctx, row, "unclean", !clean_successor && during.leader >= 0);
   return 0;
 }

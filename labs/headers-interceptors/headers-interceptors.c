@@ -31,7 +31,8 @@
 
 static const struct mk_lab_param params[] = {
     {"records", "10", "records sent in each part", 1, 4000},
-    {"fail_every", "3", "the flaky interceptor fails on every fail_every-th record (0: never)", 0, 4000},
+    {"fail_every", "3", "the flaky interceptor fails on every fail_every-th record (0: never)", 0,
+     4000},
     {NULL, NULL, NULL},
 };
 
@@ -527,8 +528,7 @@ static int run(struct mk_lab_ctx *ctx) {
 
 const struct mk_lab mk_lab_headers_interceptors = {
     "headers-interceptors",
-    "headers (metadata beside key and value), interceptors (onSend, onAcknowledgement, errors "
-    "contained), and timestamps: CreateTime or LogAppendTime",
+    "headers, interceptors (onSend, onAcknowledgement), timestamps (CreateTime, LogAppendTime)",
     params,
     run,
 };

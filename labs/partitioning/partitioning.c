@@ -26,7 +26,8 @@ static const struct mk_lab_param params[] = {
     {"keys", "1000", "part 2: keys whose partitions are compared", 10, 100000},
     {"records", "3000", "part 3: keyless records per partitioner", 10, 200000},
     {"rate", "20000", "part 3: records per second", 100, 1000000},
-    {"lag_ms", "5", "part 3: how late followers copy each batch (a network's replication time)", 0, 1000},
+    {"lag_ms", "5", "part 3: how late followers copy each batch (a network's replication time)",
+     0, 1000},
     {NULL, NULL, NULL},
 };
 

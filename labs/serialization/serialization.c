@@ -222,7 +222,8 @@ static int part_builtins(struct mk_lab_ctx *ctx) {
                  want_str);
   } else {
     mk_lab_say(ctx,
-               "\n  key 42 as an Integer -> partition %d of 6; as the String \"42\" -> partition %d;\n"
+               "\n  key 42 as an Integer -> partition %d of 6; as the String \"42\" -> partition "
+               "%d;\n"
                "  murmur2 would say %d and %d, but partitioner.ignore.keys=true: the keys are in\n"
                "  the records, and the partitioner does not look at them",
                fi.partition, fs.partition, want_int, want_str);

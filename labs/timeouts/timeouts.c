@@ -30,7 +30,8 @@
 static const struct mk_lab_param params[] = {
     {"records", "100", "part 1: records sent to a healthy cluster", 2, 100000},
     {"block_ms", "1000", "max.block.ms in parts 2 and 3", 10, 60000},
-    {"delay_ms", "3000", "part 2: how long the slow leader holds each of its first answers", 10, 60000},
+    {"delay_ms", "3000", "part 2: how long the slow leader holds each of its first answers", 10,
+     60000},
     {"delivery_ms", "2000", "part 3: delivery.timeout.ms", 100, 120000},
     {"down_records", "10", "part 3: records sent while every broker is down", 1, 10000},
     {NULL, NULL, NULL},
@@ -293,10 +294,13 @@ static int buffer_full(struct mk_lab_ctx *ctx, int64_t block_ms, int64_t delay_m
   value[100] = 0;
   size_t mark = mk_lab_mark(ctx);
   struct fate *blocked = NULL;
+  /* The one that had to wait for memory: it failed, or took a good part of the wait it could
+   * have had (max.block.ms, or less when the slow answers come back sooner). */
+  int64_t long_wait_ms = (delay_ms < max_block_ms ? delay_ms : max_block_ms) / 2;
   for (int i = 0; i < MAX_SENDS && !blocked; i++) {
     struct fate *f = send_timed(fs, p, TOPIC, NULL, value);
-    /* The one that had to wait for memory: it failed, or took a good part of max.block.ms. */
-    if (f->rc || (f->returned_us - f->called_us) / 1000 >= max_block_ms / 2) blocked = f;
+    if (!f) break;  /* MAX_SENDS sends and none waited: reported below */
+    if (f->rc || (f->returned_us - f->called_us) / 1000 >= long_wait_ms) blocked = f;
   }
   int accepted = fs->n - 1 - (blocked ? 1 : 0); /* the warm-up is not counted */
   rc = fates_wait(fs, 3 * delay_ms + 30000);

@@ -393,7 +393,8 @@ static void test_bootstrap_finds_the_cluster_and_follows_client_dns_lookup(void 
   /* localhost answered ::1 first: IPv6 only, never delivered. */
   assert_int_equal((int)figure(&res, "localhost", "delivered"), 0);
   assert_true(figure(&res, "localhost", "attempts") >= 1);
-  assert_int_equal((int)figure(&res, "localhost", "to ::1"), (int)figure(&res, "localhost", "attempts"));
+  assert_int_equal((int)figure(&res, "localhost", "to ::1"),
+                   (int)figure(&res, "localhost", "attempts"));
   /* resolve_canonical_bootstrap_servers_only: two entries, through broker.lab. */
   assert_int_equal((int)figure(&res, "canonical", "bootstrap entries"), 2);
   assert_true(figure(&res, "canonical", "connected as broker.lab") >= 1);
