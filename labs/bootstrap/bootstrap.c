@@ -144,6 +144,32 @@ static const char *const CONNECTING[] = {"producer:bootstrap",      "producer:re
                                          "producer:connect",        "producer:connected",
                                          "producer:connect_failed", NULL};
 
+/* One record to partition 0 through a new producer made from kv; waits for its fate (up to
+ * timeout_ms), closes the producer and draws the connecting events since before it was made
+ * under title. *fate gets the send's outcome. */
+static int send_through(struct mk_lab_ctx *ctx, const char *const *kv, const char *value,
+                        int64_t timeout_ms, const char *title, struct mk_lab_send *fate,
+                        size_t *mark) {
+  *mark = mk_lab_mark(ctx);  /* the producer starts connecting as soon as it exists */
+  struct mk_producer *p;
+  int rc = make_producer(ctx, kv, &p, NULL);
+  if (rc) return rc;
+  struct mk_lab_sends *s = mk_lab_sends_new(1);
+  if (!s) {
+    mk_producer_close(p, 0);
+    return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
+  }
+  mk_lab_send(ctx, p, s, TOPIC, 0, NULL, value);
+  rc = mk_lab_sends_wait(s, timeout_ms);
+  *fate = mk_lab_sends_get(s, 0);
+  mk_producer_close(p, 0);
+  mk_lab_sends_free(s);
+  if (rc) return mk_lab_fail(ctx, rc, "%s: the send did not complete", title);
+  mk_lab_sleep_ms(10);
+  mk_lab_timeline_focus(ctx, *mark, title, CONNECTING);
+  return 0;
+}
+
 /* ---- part 1: bootstrap.servers and client.id -------------------------------------------- */
 
 static int part_bootstrap(struct mk_lab_ctx *ctx) {
@@ -240,23 +266,12 @@ static int part_all_ips(struct mk_lab_ctx *ctx, int64_t wait_ms, const char *loo
   char servers[96];
   snprintf(servers, sizeof servers, "bootstrap.servers=kafka.lab:%d", port);
   const char *kv[] = {servers, "client.dns.lookup=use_all_dns_ips", NULL};
-  struct mk_producer *p;
-  size_t mark = mk_lab_mark(ctx);
-  int rc = make_producer(ctx, kv, &p, NULL);
+  struct mk_lab_send one;
+  size_t mark;
+  int rc = send_through(ctx, kv, "via-kafka.lab", 30000,
+                        "bootstrap.servers=kafka.lab, use_all_dns_ips:", &one, &mark);
   if (rc) return rc;
-  struct mk_lab_sends *s = mk_lab_sends_new(1);
-  if (!s) {
-    mk_producer_close(p, 0);
-    return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
-  }
-  mk_lab_send(ctx, p, s, TOPIC, 0, NULL, "via-kafka.lab");
-  rc = mk_lab_sends_wait(s, 30000);
-  int ok = mk_lab_sends_succeeded(s);
-  mk_producer_close(p, 5000);
-  mk_lab_sends_free(s);
-  if (rc) return mk_lab_fail(ctx, rc, "part 2: the send did not complete within 30 s");
-  mk_lab_sleep_ms(10);
-  mk_lab_timeline_focus(ctx, mark, "bootstrap.servers=kafka.lab, use_all_dns_ips:", CONNECTING);
+  int ok = one.done && one.error == 0;
   int failed_old = count_where(ctx, mark, "connect_failed", "address", "127.0.0.2");
   int reached = count_where(ctx, mark, "connected", "address", "127.0.0.1:");
   mk_lab_figure(ctx, "kafka.lab", "refused attempts", failed_old);
@@ -271,22 +286,11 @@ static int part_all_ips(struct mk_lab_ctx *ctx, int64_t wait_ms, const char *loo
   char block[48];
   snprintf(block, sizeof block, "max.block.ms=%lld", (long long)wait_ms);
   const char *kv2[] = {servers, "client.dns.lookup=use_all_dns_ips", block, NULL};
-  mark = mk_lab_mark(ctx);
-  if ((rc = make_producer(ctx, kv2, &p, NULL))) return rc;
-  if (!(s = mk_lab_sends_new(1))) {
-    mk_producer_close(p, 0);
-    return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
-  }
   int64_t start = mk_now_us();
-  mk_lab_send(ctx, p, s, TOPIC, 0, NULL, "via-localhost");
-  rc = mk_lab_sends_wait(s, 30000 + wait_ms);
-  int64_t took_ms = (mk_now_us() - start) / 1000;
-  struct mk_lab_send one = mk_lab_sends_get(s, 0);
-  mk_producer_close(p, 0);
-  mk_lab_sends_free(s);
-  if (rc) return mk_lab_fail(ctx, rc, "part 2: the localhost send did not complete");
-  mk_lab_sleep_ms(10);
-  mk_lab_timeline_focus(ctx, mark, "bootstrap.servers=localhost, use_all_dns_ips:", CONNECTING);
+  rc = send_through(ctx, kv2, "via-localhost", 30000 + wait_ms,
+                    "bootstrap.servers=localhost, use_all_dns_ips:", &one, &mark);
+  if (rc) return rc;
+  int64_t took_ms = (one.done_us - start) / 1000;
   int tries = count_where(ctx, mark, "connect", NULL, NULL);
   int to_v6 = count_where(ctx, mark, "connect", "address", "[::1]");
   mk_lab_figure(ctx, "localhost", "attempts", tries);
@@ -320,23 +324,12 @@ static int part_canonical(struct mk_lab_ctx *ctx, const char *lookup_override) {
   snprintf(servers, sizeof servers, "bootstrap.servers=localhost:%d", port);
   const char *kv[] = {servers, "client.dns.lookup=resolve_canonical_bootstrap_servers_only",
                       NULL};
-  size_t mark = mk_lab_mark(ctx);
-  struct mk_producer *p;
-  int rc = make_producer(ctx, kv, &p, NULL);
+  struct mk_lab_send one;
+  size_t mark;
+  int rc = send_through(ctx, kv, "via-broker.lab", 30000,
+                        "bootstrap.servers=localhost, canonical names:", &one, &mark);
   if (rc) return rc;
-  struct mk_lab_sends *s = mk_lab_sends_new(1);
-  if (!s) {
-    mk_producer_close(p, 0);
-    return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
-  }
-  mk_lab_send(ctx, p, s, TOPIC, 0, NULL, "via-broker.lab");
-  rc = mk_lab_sends_wait(s, 30000);
-  int ok = mk_lab_sends_succeeded(s);
-  mk_producer_close(p, 5000);
-  mk_lab_sends_free(s);
-  if (rc) return mk_lab_fail(ctx, rc, "part 3: the send did not complete within 30 s");
-  mk_lab_sleep_ms(10);
-  mk_lab_timeline_focus(ctx, mark, "bootstrap.servers=localhost, canonical names:", CONNECTING);
+  int ok = one.done && one.error == 0;
   int via_name = count_where(ctx, mark, "connected", "host", "broker.lab");
   int entries = 0;
   json_t *evs = mk_lab_events(ctx, mark, "producer", "bootstrap", NULL);
