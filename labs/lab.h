@@ -13,7 +13,9 @@
  *       mk_lab_read_records        what a replica's log holds now
  *       mk_lab_mark / _timeline    the two-lane timeline of the events since a mark
  *       mk_lab_figure / _table     the numbers, as a small table
- *       mk_lab_claim               the lab's point, checked on this run's numbers
+ *       mk_lab_claim               the lab's point, checked on this run's numbers; phrased
+ *                                  from the settings in force (mk_lab_claim_unless: one the
+ *                                  user's settings defeat, said so beforehand)
  *     detaches the sink, stops the broker; result holds every figure and claim
  *
  * Settings (`--set key=value`, any number of times). A key goes to the first of these that
@@ -24,7 +26,12 @@
  *                 or broker.brokers=N for the number of virtual brokers
  * So `--set linger.ms=0` changes the producer and `--set min.insync.replicas=1` the broker; a
  * key both knew would go to the producer (write broker.KEY for the broker's). Every value is
- * checked before the lab starts, with the producer's and broker's own error messages.
+ * checked before the lab starts, with the producer's and broker's own error messages (a lab
+ * parameter against its limits, naming them).
+ *
+ * Everything a lab prints is wrapped to MK_TEXT_WIDTH (100) columns, or a narrower terminal's
+ * width (labs/text.h): tests/integration/test_lab_exercises.py holds every README exercise to
+ * it, to exit 0 and to no cross the lab did not predict.
  * The user's settings are applied after the scenario's, so they win: a lab that compares
  * acks=1 with acks=all shows two identical runs if you --set acks=all (its claims then say
  * that your settings changed the outcome).
