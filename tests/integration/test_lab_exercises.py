@@ -17,6 +17,9 @@ command rather than replacing it ("Then add `--set retries=0`"). Each command ru
     own lines (the lab foresaw, from the settings in force, that it would not hold);
   - fit 100 columns, every line of stdout and stderr, and never say MK_ERR (an internal
     code a student has no use for).
+A run whose only problem is an unpredicted cross runs once more and must then be clean: the
+claims that measure time (records per request, latencies) can miss on a machine busy with
+the rest of the suite.
 Prints one line per command; exits 1 if any failed.
 """
 import os
@@ -134,6 +137,13 @@ def main(argv):
     for settings in commands:
         name = "minikafka lab " + lab + "".join(f" --set {s}" for s in settings)
         problems, secs, out = run_lab(mk, lab, settings)
+        note = ""
+        if problems and all(p.startswith("unpredicted") for p in problems):
+            # A claim measured in time (requests filled, latencies) can miss on a machine
+            # busy with other tests (the suite runs them side by side, under ASan too): one
+            # more run, which must then be clean. Exit codes and widths get no second chance.
+            problems, secs, out = run_lab(mk, lab, settings)
+            note = ", passed on a second run" if not problems else ""
         if problems:
             failures += 1
             print(f"FAIL {name} ({secs:.1f} s)")
@@ -142,7 +152,7 @@ def main(argv):
             if os.environ.get("MK_EXERCISE_VERBOSE") == "1":
                 print(out)
         else:
-            print(f"ok   {name} ({secs:.1f} s)")
+            print(f"ok   {name} ({secs:.1f} s{note})")
     return 1 if failures else 0
 
 
