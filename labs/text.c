@@ -90,6 +90,7 @@ void mk_text_wrap(FILE *out, const char *text, size_t width, const char *first, 
     size_t line_len = strcspn(line, "\n");
     size_t lead = strspn(line, " ");
     if (lead > line_len) lead = line_len;
+    if (lead >= width / 2) lead = 0;  /* an indent that would leave no room: use rest's */
     const char *cont = lead ? line : rest;  /* continuation indent: the line's own, or rest */
     size_t cont_len = lead ? lead : strlen(rest);
     const char *s = line, *end = line + line_len;
