@@ -108,6 +108,9 @@ static void test_acks_1_loses_acknowledged_records_and_acks_all_does_not(void **
   assert_int_equal((int)figure(&res, "acks=all", "acked"), 10);
   assert_true(figure(&res, "acks=all", "acked before crash") < 10);  /* it had to retry some */
   assert_true(figure(&res, "acks=0", "lost") > 0);
+  /* acks=0 is never acknowledged: no "acked" figures at all. */
+  assert_true(isnan(mk_lab_result_figure(&res, "acks=0", "acked before crash")));
+  assert_true(isnan(mk_lab_result_figure(&res, "acks=0", "acked")));
   /* Part 1: acks=all waits for the followers; every acks waits for them end to end. */
   assert_true(figure(&res, "acks=all", "send p50 ms") >= 15);
   assert_true(figure(&res, "acks=1", "send p50 ms") < 10);
@@ -369,6 +372,12 @@ static void test_compression_every_codec_shrinks_json_and_none_stays_1(void **st
     assert_true(figure(&res, codecs[c], "wire/raw") < 1.0);
     assert_true(figure(&res, codecs[c], "wire KB") < figure(&res, "none", "wire KB"));
   }
+  /* The CPU figures are the codec's own cost per batch: none has none, every codec some. */
+  assert_true(isnan(mk_lab_result_figure(&res, "none", "compress us/batch")));
+  for (int c = 0; c < 4; c++) {
+    assert_true(figure(&res, codecs[c], "compress us/batch") > 0);
+    assert_true(figure(&res, codecs[c], "decompress us/batch") > 0);
+  }
   for (int strong = 0; strong < 2; strong++)
     for (int fast = 0; fast < 2; fast++)
       assert_true(figure(&res, strong ? "zstd" : "gzip", "ratio") <
@@ -615,6 +624,56 @@ static void test_quotas_throttle_and_the_producer_keeps_every_pause(void **state
   assert_claims_held(&res);
 }
 
+/* A batch's completions (one per record) are one line, and a failed batch's too; the totals
+ * still count every event; a line's text wraps at spaces, never between a number and its
+ * unit; nothing is wider than the width asked for. */
+static void test_timeline_merges_a_batchs_completions_and_fits_its_width(void **state) {
+  (void)state;
+  enum { N = 148 };
+  char **lines = calloc(2 * N + 1, sizeof *lines);
+  size_t n = 0;
+  char buf[320];
+  for (int i = 0; i < N; i++) {
+    snprintf(buf, sizeof buf,
+             "{\"ts_us\":%d,\"side\":\"producer\",\"event\":\"complete\",\"topic\":\"q\","
+             "\"partition\":0,\"offset\":%d}", 1000 + i, 148 + i);
+    lines[n++] = strdup(buf);
+  }
+  for (int i = 0; i < 10; i++) {
+    snprintf(buf, sizeof buf,
+             "{\"ts_us\":%d,\"side\":\"producer\",\"event\":\"complete\",\"topic\":\"r\","
+             "\"partition\":0,\"error\":\"INVALID_RECORD\",\"message\":\"10 record(s) for r-0 "
+             "failed after 1 attempt(s)\"}", 5000 + i);
+    lines[n++] = strdup(buf);
+  }
+  lines[n++] = strdup("{\"ts_us\":9000,\"side\":\"producer\",\"event\":\"append\","
+                      "\"topic\":\"a-long-topic-name-here\",\"partition\":0,\"batch_id\":1,"
+                      "\"new_batch\":true,\"records\":1,\"bytes\":120}");
+  struct memout {
+    char *text;
+    size_t len;
+  } *m = calloc(1, sizeof *m);
+  FILE *out = open_memstream(&m->text, &m->len);
+  struct mk_timeline_options o = {.out = out, .colour = false, .width = 100, .max_events = 0};
+  mk_timeline_render(&o, "merged", (const char *const *)lines, n);
+  fclose(out);
+  assert_non_null(strstr(m->text, "complete ×148: q-0 @ offsets 148..295"));
+  assert_non_null(strstr(m->text, "FAILED ×10 r-0: INVALID_RECORD"));
+  assert_null(strstr(m->text, "complete: q-0"));   /* no line per record */
+  assert_null(strstr(m->text, "120\n"));           /* "120 B" kept together */
+  for (char *l = m->text, *e; *l; l = e + 1) {
+    e = strchr(l, '\n');
+    if (!e) break;
+    size_t cols = 0;
+    for (char *c = l; c < e; c++) cols += ((unsigned char)*c & 0xC0) != 0x80;
+    if (cols > 100) fail_msg("a %zu-column line: %.*s", cols, (int)(e - l), l);
+  }
+  free(m->text);
+  free(m);
+  for (size_t i = 0; i < n; i++) free(lines[i]);
+  free(lines);
+}
+
 static void test_timeline_describes_unknown_events_by_their_fields(void **state) {
   (void)state;
   json_t *ev = json_loads(
@@ -648,6 +707,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_every_lab_is_listed_with_a_summary_and_a_unique_name),
       cmocka_unit_test(test_timeline_puts_each_side_in_its_lane_in_time_order),
       cmocka_unit_test(test_timeline_summarises_long_runs_but_keeps_notable_events),
+      cmocka_unit_test(test_timeline_merges_a_batchs_completions_and_fits_its_width),
       cmocka_unit_test(test_timeline_describes_unknown_events_by_their_fields),
   };
   /* An argument picks the tests whose names contain it: "tour", "settings", "timeline". */
