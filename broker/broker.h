@@ -65,6 +65,9 @@ struct mk_broker_config {
   int64_t log_retention_check_interval_ms; /* log.retention.check.interval.ms */
   int64_t quota_producer_default;      /* quota.producer.default: bytes/s per client id on
                                           each broker (quota.h); default: no quota */
+  int32_t log_message_timestamp_type;  /* log.message.timestamp.type: 0 CreateTime (the
+                                          producer's timestamps), 1 LogAppendTime (the
+                                          broker's clock at the append) */
   const char *faults_file;             /* --faults: a fault script (fault_script.h), read by
                                           mk_broker_new; NULL = none. Borrowed. */
 };
@@ -148,7 +151,7 @@ char *mk_broker_producers_json(struct mk_broker *b);
 /* Create a topic, as CreateTopics would: partitions -1 = num.partitions, replication_factor
  * -1 = default.replication.factor; configs are topic configs as "key=value" strings,
  * NULL-terminated (may be NULL): retention.ms, retention.bytes, min.insync.replicas,
- * max.message.bytes. Returns 0, or Kafka's error (TOPIC_ALREADY_EXISTS,
+ * max.message.bytes, message.timestamp.type. Returns 0, or Kafka's error (TOPIC_ALREADY_EXISTS,
  * INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, INVALID_TOPIC_EXCEPTION,
  * INVALID_CONFIG) with err saying why, or MK_ERR__STATE if the broker is not running.
  * Thread: any but the broker loop. Borrows name and configs. */
@@ -206,7 +209,8 @@ struct mk_stored_header {
 };
 struct mk_stored_record {
   int64_t offset;
-  int64_t timestamp;
+  int64_t timestamp;         /* CreateTime: the producer's; LogAppendTime: the broker's */
+  bool log_append_time;      /* the batch's timestamp type is LogAppendTime */
   int64_t producer_id;       /* -1 when the batch was not idempotent */
   int16_t producer_epoch;
   int32_t sequence;          /* the record's sequence number, -1 when not idempotent */

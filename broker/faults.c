@@ -174,19 +174,25 @@ static void apis_allowing(int action_bit, char *out, size_t len) {
 
 /* ---- trace ------------------------------------------------------------------------------- */
 
+/* The fault's event, begun by the caller (ev: mk_trace_begin(ev, "broker", "fault")). */
+static void trace_fault_fields(struct mk_trace_event *ev, const struct mk_fault *f,
+                               const char *what) {
+  mk_trace_int(ev, "id", f->id);
+  mk_trace_str(ev, "action", action_names[f->action]);
+  if (f->api_key >= 0) mk_trace_str(ev, "api", mk_api_find(f->api_key)->name);
+  if (f->broker >= 0) mk_trace_int(ev, "broker", f->broker);
+  if (f->topic[0]) mk_trace_str(ev, "topic", f->topic);
+  if (f->partition >= 0) mk_trace_int(ev, "partition", f->partition);
+  if (f->error_code) mk_trace_str(ev, "error", mk_err_name(f->error_code));
+  mk_trace_str(ev, "what", what);
+  mk_trace_end(ev);
+}
+
 static void trace_fault(const struct mk_fault *f, const char *what) {
   if (!mk_trace_on()) return;
   struct mk_trace_event ev;
   mk_trace_begin(&ev, "broker", "fault");
-  mk_trace_int(&ev, "id", f->id);
-  mk_trace_str(&ev, "action", action_names[f->action]);
-  if (f->api_key >= 0) mk_trace_str(&ev, "api", mk_api_find(f->api_key)->name);
-  if (f->broker >= 0) mk_trace_int(&ev, "broker", f->broker);
-  if (f->topic[0]) mk_trace_str(&ev, "topic", f->topic);
-  if (f->partition >= 0) mk_trace_int(&ev, "partition", f->partition);
-  if (f->error_code) mk_trace_str(&ev, "error", mk_err_name(f->error_code));
-  mk_trace_str(&ev, "what", what);
-  mk_trace_end(&ev);
+  trace_fault_fields(&ev, f, what);
 }
 
 /* ---- parsing ---------------------------------------------------------------------------- */
@@ -362,12 +368,12 @@ int mk_faults_arm(struct mk_fault_list *l, const struct mk_cluster *c, struct mk
   return 0;
 }
 
-void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f) {
+void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f, struct mk_trace_event *ev) {
   f->id = ++l->next_id;
   f->fired = 1;
   f->next = l->head;
   l->head = f;
-  trace_fault(f, f->result);
+  if (ev) trace_fault_fields(ev, f, f->result);
 }
 
 /* ---- the list -------------------------------------------------------------------------- */
