@@ -198,6 +198,8 @@ int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partit
 /* The same with topic configs ("message.timestamp.type=LogAppendTime", NULL-terminated). */
 int mk_lab_create_topic_configs(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
                                 int32_t replication_factor, const char *const *configs);
+/* Grow a topic to count partitions, as kafka-topics.sh --alter --partitions would. */
+int mk_lab_create_partitions(struct mk_lab_ctx *ctx, const char *topic, int32_t count);
 /* Inject a fault: JSON as DESIGN.md 3.2 and broker/faults.h describe, printf-style. */
 int mk_lab_fault(struct mk_lab_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -92,6 +92,15 @@ int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partit
   return mk_lab_create_topic_configs(ctx, name, partitions, replication_factor, NULL);
 }
 
+int mk_lab_create_partitions(struct mk_lab_ctx *ctx, const char *topic, int32_t count) {
+  int rc = mk_lab_need_broker(ctx);
+  if (rc) return rc;
+  struct mk_err err = {0};
+  if ((rc = mk_broker_create_partitions(ctx->broker, topic, count, &err)))
+    return mk_lab_fail(ctx, rc, "alter topic %s: %s", topic, err.msg);
+  return 0;
+}
+
 int mk_lab_fault(struct mk_lab_ctx *ctx, const char *fmt, ...) {
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
