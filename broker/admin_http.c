@@ -1,6 +1,7 @@
 /*
- * Admin HTTP: the admin API's endpoints, on the HTTP server of common/http_server.h. See
- * admin_http.h for the endpoints, README.md for curl examples.
+ * Admin HTTP: the admin API's endpoints and the dashboard's files (dashboard.h), on the HTTP
+ * server of common/http_server.h. See admin_http.h for the endpoints, README.md for curl
+ * examples.
  *
  * The event stream: while at least one client streams GET /v1/events, a trace sink
  * (common/trace.h) is attached that broadcasts each event line to the streams; when the
@@ -17,6 +18,7 @@
 #include "broker/admin_state.h"
 #include "broker/broker_internal.h"
 #include "broker/controller.h"
+#include "broker/dashboard.h"
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -174,6 +176,24 @@ static void post_topics(struct mk_http_request *r) {
     respond_json(r, 201, topic);
 }
 
+/* GET / and /dashboard/...: the instructor's page (dashboard.h). HEAD comes here too. */
+static void get_dashboard(struct mk_http_request *r) {
+  const char *path = mk_http_path(r);
+  struct mk_web_answer a;
+  mk_dashboard_answer(mk_http_method(r), path, strlen(path), mk_http_header(r, "If-None-Match"),
+                      &a);
+  if (a.status == 404) {
+    mk_http_error(r, 404, "not_found", "%s", a.message);
+    return;
+  }
+  if (a.status == 405) {  /* cannot happen: only GET and HEAD are routed here */
+    mk_http_error(r, 405, "method_not_allowed", "%s", a.message);
+    return;
+  }
+  mk_http_respond(r, a.status, a.file->content_type, a.headers, a.file->data,
+                  a.status == 200 ? a.file->len : 0);
+}
+
 /* The server's error bodies, {"error": code, "message": ...}, and a 404 that lists what
  * there is. */
 static void error_body(struct mk_http_request *r, int status, const char *code,
@@ -181,9 +201,9 @@ static void error_body(struct mk_http_request *r, int status, const char *code,
   json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
   if (status == 404 && j) {
     char msg[512];
-    snprintf(msg, sizeof msg, "no endpoint %.100s; the endpoints are GET /v1/cluster, GET "
-             "/v1/producers, GET /v1/events, GET|POST|DELETE /v1/faults, POST /v1/topics",
-             mk_http_path(r));
+    snprintf(msg, sizeof msg, "no endpoint %.100s; there are the dashboard at GET /, and GET "
+             "/v1/cluster, GET /v1/producers, GET /v1/events, GET|POST|DELETE /v1/faults, POST "
+             "/v1/topics", mk_http_path(r));
     json_object_set_new(j, "message", json_string(msg));
   }
   respond_json(r, status, j);
@@ -197,6 +217,9 @@ static const struct mk_http_route routes[] = {
   {"POST", "/v1/faults", post_faults},
   {"DELETE", "/v1/faults", delete_faults},
   {"POST", "/v1/topics", post_topics},
+  {"GET", "/", get_dashboard},
+  {"GET", "/dashboard", get_dashboard},
+  {"GET", "/dashboard/*", get_dashboard},
 };
 
 /* ---- the server's life ---------------------------------------------------------------------- */

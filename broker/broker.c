@@ -108,6 +108,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL);
   for (int i = 0; i < 22; i++) c->cluster_id[i] = b64[rnd[i] % 64];
 
+  mk_network_start(b);
   size_t n = 0;
   for (int i = 0; i < cfg->brokers; i++) {
     struct mk_node *node = &c->nodes[i];

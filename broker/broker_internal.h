@@ -10,7 +10,7 @@
  *     request_memory, conn_timer       bounds on connections (memory_pool.h,
  *                                      connection_quotas.h)
  *     delayed                          requests waiting in the purgatory (purgatory.h)
- *     timers                           retention, ISR expiry, replication
+ *     timers, fetch_idle               retention, ISR expiry, the followers' fetchers
  *     faults, script                   armed request faults, the --faults script
  *     admin                            the admin HTTP API (admin_http.h)
  *     calls, wakeup, thread            how other threads reach the loop (broker.c)
@@ -42,8 +42,11 @@ struct mk_broker {
   struct mk_req *delayed;         /* requests waiting for the HW or for data (purgatory) */
   uv_timer_t retention_timer;     /* retention.c */
   uv_timer_t isr_timer;           /* replica_set.c: ISR expiry check */
-  uv_timer_t lag_timer;           /* replica_set.c: copies for lagging followers */
+  uv_idle_t fetch_idle;           /* replica_fetcher.c: followers' fetches, next loop turn */
+  uv_timer_t fetch_timer;         /* replica_fetcher.c: parked fetches that fall due */
   uv_timer_t conn_timer;          /* connection_quotas.c: idle connections, stalled frames */
+  uv_check_t turn_check;          /* network.c: connections that took a request this turn */
+  struct mk_conn *yielded;        /* ... read again when it ends */
   struct mk_memory_pool request_memory;  /* memory_pool.h: queued.max.request.bytes */
   struct mk_log_limit conn_log;   /* network.c: the rate limit of log lines about clients */
   struct mk_log_limit retention_log; /* retention.c: log.memory.max.bytes lines */

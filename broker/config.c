@@ -21,6 +21,8 @@
 #define CFG(field) offsetof(struct mk_broker_config, field)
 #define TOPIC(field) offsetof(struct mk_topic_config, field)
 
+static const char *const timestamp_types[] = {"CreateTime", "LogAppendTime", NULL};
+
 const struct mk_setting_row mk_setting_rows[] = {
   {{"num.partitions", "int", "3", "Partitions of a topic created without a count (auto-created "
     "topics, CreateTopics with -1).", NULL},
@@ -39,6 +41,10 @@ const struct mk_setting_row mk_setting_rows[] = {
   {{"replica.lag.time.max.ms", "long", "30000", "A follower that has not caught up with the "
     "leader's log end for this long leaves the ISR.", NULL},
    MK_SETTING_LONG, CFG(replica_lag_time_max_ms), 1, INT64_MAX, 30000, NULL, 0, 0},
+  {{"replica.fetch.wait.max.ms", "int", "500", "How long a follower's fetch waits at the leader "
+    "when there is nothing new to copy; a follower learns a new high watermark from the answer.",
+    NULL},
+   MK_SETTING_INT, CFG(replica_fetch_wait_max_ms), 1, INT32_MAX, 500, NULL, 0, 0},
   {{"message.max.bytes", "int", "1048588", "The largest record batch accepted (after "
     "compression).", "max.message.bytes"},
    MK_SETTING_INT, CFG(message_max_bytes), 0, INT32_MAX, 1048588, NULL,
@@ -94,6 +100,12 @@ const struct mk_setting_row mk_setting_rows[] = {
     "batches of the largest logs are deleted as retention would delete them (consumers "
     "behind get OFFSET_OUT_OF_RANGE); -1 = no limit.", NULL},
    MK_SETTING_LONG, CFG(log_memory_max_bytes), -1, INT64_MAX, 1LL << 30, NULL, 0, 0},
+  {{"log.message.timestamp.type", "string", "CreateTime", "Whose clock a record's timestamp "
+    "reads: CreateTime keeps the producer's; LogAppendTime has the broker stamp each batch with "
+    "its own clock as it appends it (and say so in the produce response).",
+    "message.timestamp.type"},
+   MK_SETTING_STRING, CFG(log_message_timestamp_type), 0, 1, 0, timestamp_types,
+   TOPIC(message_timestamp_type), 0},
 };
 const int mk_setting_count = sizeof mk_setting_rows / sizeof mk_setting_rows[0];
 
@@ -260,6 +272,20 @@ int mk_topic_config_set(struct mk_topic_config *tc, struct mk_str name, struct m
   if (value.len < 0)
     return mk_err_set(err, MK_ERR_INVALID_REQUEST,
                       "Null value not supported for topic configs: %s", tname);
+  if (s->kind == MK_SETTING_STRING) {  /* an enumerated string: stored as its index */
+    for (int i = 0; s->values[i]; i++)
+      if (mk_str_eq(value, s->values[i])) {
+        store(tc, s->topic_offset, MK_SETTING_INT, i);
+        return 0;
+      }
+    char list[128] = "";
+    for (int i = 0; s->values[i]; i++)
+      snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+               s->values[i]);
+    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
+                      "Invalid value %.*s for configuration %s: String must be one of: %s",
+                      value.len > 40 ? 40 : value.len, value.ptr, tname, list);
+  }
   char buf[32];
   const char *type_name = s->kind == MK_SETTING_LONG ? "LONG" : "INT";
   if (value.len == 0 || (size_t)value.len >= sizeof buf)

@@ -11,6 +11,7 @@
 #include "broker/broker_internal.h"
 #include "broker/replica_set.h"
 #include "common/log.h"
+#include "common/trace.h"
 
 /* ---- broker_down / broker_up --------------------------------------------------------------- */
 
@@ -103,7 +104,7 @@ static int follower_lag(struct mk_broker *b, struct mk_fault *f, struct mk_err *
   for (struct mk_topic *t = b->cluster.topics; t; t = t->next) {
     if (f->topic[0] && strcmp(t->name, f->topic) != 0) continue;
     for (int32_t i = 0; i < t->npartitions; i++) {
-      struct mk_partition *p = &t->partitions[i];
+      struct mk_partition *p = t->partitions[i];
       if (f->partition >= 0 && p->index != f->partition) continue;
       struct mk_replica *r = mk_partition_replica(p, f->broker);
       if (!r || p->leader == f->broker) continue;
@@ -173,8 +174,14 @@ int mk_fault_inject(struct mk_broker *b, const char *json, size_t len, int *id,
   if (!rc) {
     if (mk_fault_is_request_fault(f->action)) {
       rc = mk_faults_arm(&b->faults, &b->cluster, f, err);
-    } else if (!(rc = act(b, f, err))) {
-      mk_faults_record(&b->faults, f);
+    } else {
+      struct mk_trace_event ev;
+      bool traced = mk_trace_on();
+      if (traced) mk_trace_begin(&ev, "broker", "fault");  /* its time: before the effects */
+      if (!(rc = act(b, f, err)))
+        mk_faults_record(&b->faults, f, traced ? &ev : NULL);
+      else if (traced)
+        mk_trace_cancel(&ev);
     }
   }
   if (rc) {

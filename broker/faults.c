@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "protocol/api.h"
+#include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
 #include "protocol/messages/fetch.h"
@@ -40,7 +41,7 @@ enum { DROP = 1 << MK_FAULT_DROP_RESPONSE, ERROR = 1 << MK_FAULT_ERROR, DELAY = 
 enum { BY_TOPIC = 1, BY_PARTITION = 2 };  /* every request is scoped by broker */
 
 static names_fn produce_names, fetch_names, list_offsets_names, metadata_names,
-    create_topics_names, delete_topics_names;
+    create_topics_names, delete_topics_names, create_partitions_names;
 
 static const struct fault_api {
   int16_t api_key;
@@ -55,6 +56,7 @@ static const struct fault_api {
   {MK_API_METADATA,          DROP | ERROR | DELAY, BY_TOPIC, metadata_names},
   {MK_API_CREATE_TOPICS,     DROP | ERROR | DELAY, BY_TOPIC, create_topics_names},
   {MK_API_DELETE_TOPICS,     DROP | ERROR | DELAY, BY_TOPIC, delete_topics_names},
+  {MK_API_CREATE_PARTITIONS, DROP | ERROR | DELAY, BY_TOPIC, create_partitions_names},
   {MK_API_INIT_PRODUCER_ID,  DROP | ERROR | DELAY, 0, NULL},
   {MK_API_FIND_COORDINATOR,  DROP | ERROR | DELAY, 0, NULL},
   {MK_API_DESCRIBE_CLUSTER,  DROP | ERROR | DELAY, 0, NULL},
@@ -151,6 +153,15 @@ bool mk_fault_allowed(int api_key, enum mk_fault_action action, enum mk_fault_sc
          (scope == MK_FAULT_SCOPE_PARTITION && (row->scopes & BY_PARTITION));
 }
 
+static bool create_partitions_names(const struct mk_request *r, const struct mk_cluster *c,
+                                    const struct mk_fault *f) {
+  (void)c;
+  const struct mk_create_partitions_request *cr = r->body;
+  for (int i = 0; i < cr->topics_count; i++)
+    if (mk_fault_covers(f, cr->topics[i].name, -1)) return true;
+  return false;
+}
+
 /* "Produce, Fetch, ..." for messages: the APIs that allow this action. */
 static void apis_allowing(int action_bit, char *out, size_t len) {
   size_t n = 0;
@@ -163,19 +174,25 @@ static void apis_allowing(int action_bit, char *out, size_t len) {
 
 /* ---- trace ------------------------------------------------------------------------------- */
 
+/* The fault's event, begun by the caller (ev: mk_trace_begin(ev, "broker", "fault")). */
+static void trace_fault_fields(struct mk_trace_event *ev, const struct mk_fault *f,
+                               const char *what) {
+  mk_trace_int(ev, "id", f->id);
+  mk_trace_str(ev, "action", action_names[f->action]);
+  if (f->api_key >= 0) mk_trace_str(ev, "api", mk_api_find(f->api_key)->name);
+  if (f->broker >= 0) mk_trace_int(ev, "broker", f->broker);
+  if (f->topic[0]) mk_trace_str(ev, "topic", f->topic);
+  if (f->partition >= 0) mk_trace_int(ev, "partition", f->partition);
+  if (f->error_code) mk_trace_str(ev, "error", mk_err_name(f->error_code));
+  mk_trace_str(ev, "what", what);
+  mk_trace_end(ev);
+}
+
 static void trace_fault(const struct mk_fault *f, const char *what) {
   if (!mk_trace_on()) return;
   struct mk_trace_event ev;
   mk_trace_begin(&ev, "broker", "fault");
-  mk_trace_int(&ev, "id", f->id);
-  mk_trace_str(&ev, "action", action_names[f->action]);
-  if (f->api_key >= 0) mk_trace_str(&ev, "api", mk_api_find(f->api_key)->name);
-  if (f->broker >= 0) mk_trace_int(&ev, "broker", f->broker);
-  if (f->topic[0]) mk_trace_str(&ev, "topic", f->topic);
-  if (f->partition >= 0) mk_trace_int(&ev, "partition", f->partition);
-  if (f->error_code) mk_trace_str(&ev, "error", mk_err_name(f->error_code));
-  mk_trace_str(&ev, "what", what);
-  mk_trace_end(&ev);
+  trace_fault_fields(&ev, f, what);
 }
 
 /* ---- parsing ---------------------------------------------------------------------------- */
@@ -351,12 +368,12 @@ int mk_faults_arm(struct mk_fault_list *l, const struct mk_cluster *c, struct mk
   return 0;
 }
 
-void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f) {
+void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f, struct mk_trace_event *ev) {
   f->id = ++l->next_id;
   f->fired = 1;
   f->next = l->head;
   l->head = f;
-  trace_fault(f, f->result);
+  if (ev) trace_fault_fields(ev, f, f->result);
 }
 
 /* ---- the list -------------------------------------------------------------------------- */

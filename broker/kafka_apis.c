@@ -34,6 +34,7 @@ static const struct {
     {MK_API_API_VERSIONS, mk_handle_api_versions},
     {MK_API_CREATE_TOPICS, mk_handle_create_topics},
     {MK_API_DELETE_TOPICS, mk_handle_delete_topics},
+    {MK_API_CREATE_PARTITIONS, mk_handle_create_partitions},
     {MK_API_INIT_PRODUCER_ID, mk_handle_init_producer_id},
     {MK_API_FIND_COORDINATOR, mk_handle_find_coordinator},
     {MK_API_DESCRIBE_CONFIGS, mk_handle_describe_configs},
@@ -73,7 +74,7 @@ static void fill_api_versions(struct mk_req *req, struct mk_api_versions_respons
     mk_schema_set_defaults(&mk_api_versions_api_version_schema, v);
     v->api_key = api->key;
     v->min_version = api->advertised_min;
-    v->max_version = api->max_version;
+    v->max_version = api->advertised_max;
   }
 }
 

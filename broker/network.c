@@ -9,8 +9,15 @@
  * as the bytes come: it starts at FRAME_CHUNK (or the whole frame, if smaller) and
  * grows fourfold each time it fills, never past the announced size. A size prefix
  * alone costs a few bytes; a large frame costs what has actually arrived, times four
- * at most. libuv reads up to 32 times in a row while a socket has data, so a burst
- * of small frames still takes one wake-up.
+ * at most.
+ *
+ * One request per connection per turn of the loop. Once a frame is whole, the
+ * connection stops reading until the loop's check phase (after this turn's I/O), so
+ * the next request is read on the next turn, after the work queued for it (the
+ * followers' fetches, replica_fetcher.h): a client that answers as fast as it is
+ * answered cannot read ahead of replication, and cannot keep the others waiting
+ * either (libuv would otherwise read it up to 32 times in a row, since every read
+ * fills exactly the buffer it is given).
  *
  * Writing. Responses are tried with uv_try_write() first, which on loopback
  * almost always sends everything at once; only what the socket refuses is
@@ -301,6 +308,12 @@ void mk_conn_close(struct mk_conn *c, const char *why) {
     close_timer(r);
   }
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+  for (struct mk_conn **pp = &b->yielded; *pp; pp = &(*pp)->next_yielded) {
+    if (*pp == c) {
+      *pp = c->next_yielded;
+      break;
+    }
+  }
   /* Its request memory goes back to the pool (which may wake others), and its place to a
    * connection waiting to be accepted. */
   mk_memory_pool_forget(b, c);
@@ -317,7 +330,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 void mk_conn_update_reading(struct mk_conn *c) {
-  if (c->closing) return;
+  if (c->closing || c->yielded) return;  /* a yielded one is looked at when the turn ends */
   struct mk_broker *b = c->listener->broker;
   bool muted = c->mute_timer && uv_is_active((uv_handle_t *)c->mute_timer);
   size_t unsent = c->unsent + uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
@@ -372,6 +385,35 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   }
 }
 
+/* The check phase: connections that took a request this turn may read again. */
+static void on_turn_over(uv_check_t *h) {
+  struct mk_broker *b = h->data;
+  struct mk_conn *c = b->yielded;
+  b->yielded = NULL;
+  uv_check_stop(h);
+  while (c) {
+    struct mk_conn *next = c->next_yielded;
+    c->yielded = false;
+    c->next_yielded = NULL;
+    mk_conn_update_reading(c);
+    c = next;
+  }
+}
+
+/* c took a request: no more reading until the turn is over (see the top). */
+static void yield_turn(struct mk_conn *c) {
+  struct mk_broker *b = c->listener->broker;
+  if (c->closing || c->yielded) return;
+  c->yielded = true;
+  c->next_yielded = b->yielded;
+  b->yielded = c;
+  if (c->reading) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;  /* not a pause: no time is excused (paused_at stays 0) */
+  }
+  uv_check_start(&b->turn_check, on_turn_over);
+}
+
 static void frame_complete(struct mk_conn *c) {
   struct mk_buffer *frame = c->frame;
   c->frame = NULL;
@@ -379,6 +421,7 @@ static void frame_complete(struct mk_conn *c) {
   c->size_len = 0;
   /* From here on it is a request: bounded per connection, not by the pool. */
   mk_memory_pool_account(c->listener->broker, c, -(int64_t)frame->size);
+  yield_turn(c);
   mk_kafka_apis_handle(c, frame);
 }
 
@@ -422,7 +465,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     c->frame_len += (size_t)nread;
     if (c->frame_len == c->frame_size) frame_complete(c);
   }
-  mk_conn_update_reading(c);  /* a request, or memory, was taken: may it go on? */
+  if (!c->yielded) mk_conn_update_reading(c);  /* memory was taken: may it go on? */
 }
 
 /* ---- accepting -------------------------------------------------------------------------- */
@@ -553,6 +596,12 @@ void mk_conn_mute(struct mk_conn *c, int64_t ms) {
 }
 
 /* ---- listeners -------------------------------------------------------------------------- */
+
+void mk_network_start(struct mk_broker *b) {
+  uv_check_init(&b->loop, &b->turn_check);
+  b->turn_check.data = b;
+  uv_unref((uv_handle_t *)&b->turn_check);
+}
 
 bool mk_network_is_loopback(const char *host) {
   struct sockaddr_in a4;

@@ -122,6 +122,8 @@ struct mk_conn {
   bool reading;                /* uv_read_start is in effect */
   uint64_t paused_at;          /* loop ms when the broker stopped reading it, or 0 */
   uv_timer_t *mute_timer;      /* owned: a quota pause, over when it fires (mk_conn_mute) */
+  bool yielded;                /* took a request this loop turn: reads again after it */
+  struct mk_conn *next_yielded;  /* broker->yielded */
   bool waiting_memory;         /* on the memory pool's waiting list (memory_pool.h) */
   struct mk_conn *next_waiting;
   bool severed;                /* drop_response silent fired: nothing is sent from the cut
@@ -132,6 +134,10 @@ struct mk_conn {
                                   (connections.max.idle.ms) */
   uv_shutdown_t shutdown;
 };
+
+/* Set up the loop-turn handle that lets each connection take one request per turn (from
+ * mk_broker_new, before any listener). */
+void mk_network_start(struct mk_broker *b);
 
 /* Bind and listen for l's virtual broker (port 0 picks a free one; l->node->port is set)
  * and mark it up. Returns 0 or MK_ERR__TRANSPORT with err naming the address and reason. */

@@ -13,15 +13,19 @@
  *   7. producer id + epoch + sequence         duplicate -> the original offset, no error;
  *                                             OUT_OF_ORDER_SEQUENCE_NUMBER,
  *                                             INVALID_PRODUCER_EPOCH
- *   8. append: offsets assigned by rewriting base_offset; followers copy at once
+ *   8. append: offsets assigned by rewriting base_offset; for a LogAppendTime topic
+ *      (message.timestamp.type) the broker's clock written as the batch's max timestamp,
+ *      the CRC recomputed, and returned as log_append_time_ms; the followers' parked
+ *      fetches are answered on the next loop turn (replica_fetcher.h), after this answer
  * and then, for the request as a whole, its bytes count against the client's produce quota
  * (quota.h): over it, the response carries throttle_time_ms and the connection pauses.
  *
  * Then acks decides when to answer:
  *   acks=0   never (on any error the connection is closed instead, as in Kafka:
  *            the client would never learn of it otherwise)
- *   acks=1   now: the leader has it
- *   acks=all when the high watermark passes every appended batch, or
+ *   acks=1   now: the leader has it (no follower has copied it yet)
+ *   acks=all when the high watermark passes every appended batch (the followers have
+ *            fetched it and fetched again, so the leader knows), or
  *            REQUEST_TIMED_OUT after the request's timeout_ms; if the ISR shrinks
  *            below min.insync.replicas meanwhile, NOT_ENOUGH_REPLICAS_AFTER_APPEND
  */
@@ -139,16 +143,29 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
     if (msg) out->error_message = mk_str_of(strcpy(msg, err.msg));
     return out->error_code = (int16_t)rc;
   }
+  bool log_append_time = mk_topic_log_append_time(&b->cluster, t);
   if (duplicate) {
     /* A retry of a batch we already have: answer as the first time, append nothing. */
     out->base_offset = original.first_offset;
+    if (log_append_time) out->log_append_time_ms = original.timestamp;
     if (mk_trace_on()) trace_batch("duplicate", p, &batch, original.first_offset, original.last_offset, NULL);
     *required = original.last_offset + 1;
     return 0;
   }
 
   int64_t base = leader->log.log_end_offset;
-  struct mk_batch *stored = mk_batch_new(&batch, base, p->leader_epoch, mk_wall_ms(), req->frame);
+  int64_t now = mk_wall_ms();
+  if (log_append_time) {
+    /* LogAppendTime (LogValidator): the broker's clock becomes the batch's max timestamp,
+     * the timestamp type attribute says so, and the CRC (which covers both) is recomputed;
+     * a reader takes every record's timestamp from there. The producer learns it from the
+     * response's log_append_time_ms. */
+    mk_record_batch_set_max_timestamp((uint8_t *)batch.data, batch.size, true, now);
+    batch.max_timestamp = now;
+    batch.attributes |= MK_ATTR_LOG_APPEND_TIME;
+    out->log_append_time_ms = now;
+  }
+  struct mk_batch *stored = mk_batch_new(&batch, base, p->leader_epoch, now, req->frame);
   if (!stored || mk_log_append(&leader->log, stored, &err)) {
     mk_batch_unref(stored);
     return out->error_code = MK_ERR_UNKNOWN_SERVER_ERROR;
@@ -265,8 +282,8 @@ void mk_handle_produce(struct mk_req *req) {
     mk_req_respond(req, resp);
     return;
   }
-  /* acks=all: answered now if every batch is already below the HW (followers copy at
-   * once, so this is the usual case), else when the HW gets there. */
+  /* acks=all: answered now if every batch is already below the HW (a duplicate, or an ISR
+   * of one), else from the purgatory when the followers' fetches move the HW there. */
   if (!must_wait || try_complete(req, false)) {
     if (!must_wait) mk_req_respond(req, resp);
     return;

@@ -52,7 +52,7 @@ static struct mk_partition *largest_log(struct mk_broker *b, int64_t *second) {
   *second = 0;
   for (struct mk_topic *t = b->cluster.topics; t; t = t->next) {
     for (int32_t i = 0; i < t->npartitions; i++) {
-      struct mk_partition *p = &t->partitions[i];
+      struct mk_partition *p = t->partitions[i];
       struct mk_replica *leader = mk_partition_leader(p);
       if (!leader || leader->log.count == 0) continue;
       if (mk_log_batch(&leader->log, 0)->last_offset >= p->high_watermark) continue;
@@ -130,7 +130,7 @@ void mk_retention_check_memory(struct mk_broker *b) {
 static void on_check(uv_timer_t *timer) {
   struct mk_broker *b = timer->data;
   for (struct mk_topic *t = b->cluster.topics; t; t = t->next)
-    for (int32_t i = 0; i < t->npartitions; i++) mk_retention_apply(b, &t->partitions[i], true);
+    for (int32_t i = 0; i < t->npartitions; i++) mk_retention_apply(b, t->partitions[i], true);
 }
 
 void mk_retention_start(struct mk_broker *b) {

@@ -583,8 +583,9 @@ static void dispatch(struct conn *c) {
       return;
     }
     size_t n = strlen(allow);
-    if (!strstr(allow, rt->method))
-      snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "", rt->method);
+    if (!strstr(allow, rt->method))  /* a GET route answers HEAD too */
+      snprintf(allow + n, sizeof allow - n, "%s%s%s", n ? ", " : "", rt->method,
+               strcmp(rt->method, "GET") == 0 ? ", HEAD" : "");
   }
   if (allow[0]) {
     char extra[128];

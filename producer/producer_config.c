@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "common/properties.h"
+#include "common/suggest.h"
 #include "producer/partitioner.h"
 #include "producer/producer_config.h"
 #include "producer/serializers.h"
@@ -67,6 +68,8 @@ static const struct setting {
 } settings[] = {
   {"acks", K_ACKS, F(acks), 0, 0, NULL, "all", false,
    "replicas that must have a record before it counts as written: 0, 1 or all (= -1)"},
+  {"auto.register.schemas", K_BOOL, F(auto_register_schemas), 0, 0, NULL, "true", false,
+   "AvroSerializer: register the record's schema under its subject (else it must exist)"},
   {"batch.size", K_INT, F(batch_size), 0, NO_MAX, NULL, "16384", false,
    "bytes per partition batch; also the bytes sent to a sticky partition before switching"},
   {"bootstrap.servers", K_SERVERS, F(bootstrap_servers), 0, 0, NULL, NULL, true,
@@ -74,7 +77,7 @@ static const struct setting {
   {"buffer.memory", K_LONG, F(buffer_memory), 0, NO_MAX, NULL, "33554432", false,
    "bytes of records waiting to be sent before send() blocks (max.block.ms)"},
   {"client.dns.lookup", K_CHOICE, F(client_dns_lookup), 0, 0, dns_lookups, "use_all_dns_ips",
-   false, "use_all_dns_ips: try every address a broker name resolves to"},
+   false, "how names become addresses: use_all_dns_ips or resolve_canonical_bootstrap_servers_only"},
   {"client.id", K_STRING, F(client_id), 0, 0, NULL, "", false,
    "the name brokers see in requests and logs; default producer-N"},
   {"compression.gzip.level", K_GZIP_LEVEL, F(compression_gzip_level), 0, 0, NULL, "-1", false,
@@ -108,6 +111,8 @@ static const struct setting {
    "refresh metadata at least this often"},
   {"metadata.max.idle.ms", K_LONG, F(metadata_max_idle_ms), 5000, NO_MAX, NULL, "300000", false,
    "forget the metadata of a topic not produced to for this long"},
+  {"normalize.schemas", K_BOOL, F(normalize_schemas), 0, 0, NULL, "false", false,
+   "AvroSerializer: register and look up schemas in normalized form"},
   {"partitioner.adaptive.partitioning.enable", K_BOOL,
    F(partitioner_adaptive_partitioning_enable), 0, 0, NULL, "true", false,
    "send fewer keyless records to partitions with longer queues"},
@@ -132,6 +137,8 @@ static const struct setting {
    "cap of the exponential backoff between retries"},
   {"retry.backoff.ms", K_LONG, F(retry_backoff_ms), 0, NO_MAX, NULL, "100", false,
    "backoff before the first retry"},
+  {"schema.registry.url", K_STRING, F(schema_registry_url), 0, 0, NULL, NULL, false,
+   "AvroSerializer: the schema registry, http://host:port (a comma-separated list)"},
   {"security.protocol", K_SECURITY, F(security_protocol), 0, 0, NULL, "PLAINTEXT", false,
    "PLAINTEXT (minikafka has no TLS or SASL)"},
   {"send.buffer.bytes", K_INT, F(send_buffer_bytes), -1, NO_MAX, NULL, "131072", false,
@@ -140,6 +147,8 @@ static const struct setting {
    false, "the coordinator aborts a transaction open longer than this"},
   {"transactional.id", K_TXN_ID, F(transactional_id), 0, 0, NULL, NULL, false,
    "names the producer across restarts for transactions; needs idempotence"},
+  {"use.latest.version", K_BOOL, F(use_latest_version), 0, 0, NULL, "false", false,
+   "AvroSerializer: write with the subject's latest schema, not the record's own"},
   {"value.serializer", K_SERIALIZER, F(value_serializer), 0, 0, NULL, NULL, true,
    "turns values into bytes: StringSerializer, IntegerSerializer, ... or one set from C"},
 };
@@ -181,38 +190,11 @@ static int invalid(struct mk_err *err, const struct setting *s, const char *raw,
                     (int)(n > 60 ? 60 : n), raw, n > 60 ? "..." : "", s->name, why);
 }
 
-/* Edit distance, for "did you mean". Keys longer than 63 characters get no suggestion. */
-static int distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 63 || lb > 63) return 99;
-  int row[64];
-  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-  for (size_t i = 1; i <= la; i++) {
-    int diag = row[0];
-    row[0] = (int)i;
-    for (size_t j = 1; j <= lb; j++) {
-      int up = row[j];
-      int best = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < best) best = up + 1;
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      row[j] = best;
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
 static int unknown_key(const char *key, struct mk_err *err) {
-  const char *best = NULL;
-  int best_d = 4;  /* suggest only near misses */
-  size_t len = strlen(key);
-  for (int i = 0; i < NUM_SETTINGS; i++) {
-    /* The distance is at least the difference in length: skip the hopeless (most). */
-    size_t other = strlen(settings[i].name);
-    if ((len > other ? len - other : other - len) >= (size_t)best_d) continue;
-    int d = distance(key, settings[i].name);
-    if (d < best_d) best = settings[i].name, best_d = d;
-  }
+  struct mk_suggest near;
+  mk_suggest_init(&near, key);
+  for (int i = 0; i < NUM_SETTINGS; i++) mk_suggest_consider(&near, settings[i].name);
+  const char *best = mk_suggest_best(&near);
   if (best)
     return mk_err_set(err, MK_ERR__INVALID_ARG,
                       "Unknown configuration \"%.64s\" (did you mean \"%s\"?)", key, best);
@@ -553,6 +535,7 @@ void mk_producer_config_free(struct mk_producer_config *cfg) {
   free(cfg->client_id);
   free(cfg->transactional_id);
   free(cfg->partitioner_class);
+  free(cfg->schema_registry_url);
   free(cfg);
 }
 
@@ -562,7 +545,7 @@ struct mk_producer_config *mk_producer_config_dup(const struct mk_producer_confi
   *c = *cfg;
   c->bootstrap_servers = NULL;
   c->num_bootstrap_servers = 0;
-  c->client_id = c->transactional_id = c->partitioner_class = NULL;
+  c->client_id = c->transactional_id = c->partitioner_class = c->schema_registry_url = NULL;
   bool ok = true;
   if (cfg->num_bootstrap_servers) {
     c->bootstrap_servers = calloc((size_t)cfg->num_bootstrap_servers, sizeof(char *));
@@ -578,6 +561,8 @@ struct mk_producer_config *mk_producer_config_dup(const struct mk_producer_confi
     ok = (c->transactional_id = strdup(cfg->transactional_id)) != NULL;
   if (ok && cfg->partitioner_class)
     ok = (c->partitioner_class = strdup(cfg->partitioner_class)) != NULL;
+  if (ok && cfg->schema_registry_url)
+    ok = (c->schema_registry_url = strdup(cfg->schema_registry_url)) != NULL;
   if (!ok) {
     mk_producer_config_free(c);
     return NULL;
@@ -629,6 +614,11 @@ int mk_producer_config_set_value_serializer(struct mk_producer_config *cfg,
   cfg->user_set_ |= bit(find("value.serializer"));
   cfg->finished = false;
   return 0;
+}
+
+void mk_producer_config_set_host_resolver(struct mk_producer_config *cfg,
+                                          const struct mk_host_resolver *r) {
+  cfg->host_resolver = r;
 }
 
 int mk_producer_config_set_partitioner(struct mk_producer_config *cfg,

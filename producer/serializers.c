@@ -18,6 +18,7 @@
 #include "producer/serializers.h"
 
 #include "common/utf8.h"
+#include "producer/avro_serializer.h"
 
 #define JAVA_PACKAGE "org.apache.kafka.common.serialization."
 
@@ -182,7 +183,7 @@ static int void_serialize(void *opaque, const char *topic, const struct mk_value
 }
 
 #define BUILTIN(short_name, type, fn) \
-  {short_name, JAVA_PACKAGE short_name, type, fn, NULL, NULL}
+  {short_name, JAVA_PACKAGE short_name, type, fn, NULL, NULL, NULL}
 
 static const struct mk_serializer builtins[] = {
     BUILTIN("StringSerializer", MK_VALUE_STRING, string_serialize),
@@ -199,16 +200,20 @@ static const struct mk_serializer builtins[] = {
     BUILTIN("VoidSerializer", MK_VALUE_NULL, void_serialize),
 };
 
+#define NUM_BUILTINS (sizeof builtins / sizeof builtins[0])
+
+/* Kafka's own, then Confluent's AvroSerializer (producer/avro_serializer.c). */
 const struct mk_serializer *mk_serializer_builtin(int i) {
-  if (i < 0 || (size_t)i >= sizeof builtins / sizeof builtins[0]) return NULL;
-  return &builtins[i];
+  if (i < 0 || (size_t)i > NUM_BUILTINS) return NULL;
+  return (size_t)i < NUM_BUILTINS ? &builtins[i] : &mk_avro_serializer_builtin;
 }
 
 const struct mk_serializer *mk_serializer_find(const char *name) {
   if (!name) return NULL;
-  for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
-    if (strcmp(name, builtins[i].name) == 0 || strcmp(name, builtins[i].class_name) == 0)
-      return &builtins[i];
+  for (int i = 0; mk_serializer_builtin(i); i++) {
+    const struct mk_serializer *s = mk_serializer_builtin(i);
+    if (strcmp(name, s->name) == 0 || strcmp(name, s->class_name) == 0) return s;
+  }
   return NULL;
 }
 

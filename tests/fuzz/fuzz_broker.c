@@ -531,7 +531,7 @@ static void check_cluster(void) {
   int64_t bytes = 0;
   for (struct mk_topic *t = broker->cluster.topics; t; t = t->next) {
     for (int32_t i = 0; i < t->npartitions; i++) {
-      const struct mk_partition *p = &t->partitions[i];
+      const struct mk_partition *p = t->partitions[i];
       for (int r = 0; r < p->nreplicas; r++) check_log(p, &p->replicas[r], &batches, &frames, &bytes);
       const struct mk_replica *leader = mk_partition_leader((struct mk_partition *)p);
       if (!leader) continue;

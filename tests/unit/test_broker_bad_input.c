@@ -1332,7 +1332,7 @@ static void api_versions_unsupported(int16_t version) {
     const struct mk_api *api = mk_api_find(v->api_key);
     assert_non_null(api);
     assert_int_equal(v->min_version, api->advertised_min);
-    assert_int_equal(v->max_version, api->max_version);
+    assert_int_equal(v->max_version, api->advertised_max);
     produce |= v->api_key == MK_API_PRODUCE;
     api_versions |= v->api_key == MK_API_API_VERSIONS;
   }
@@ -1723,7 +1723,7 @@ static void scan_good_topic(struct mk_broker *b, void *arg) {
   struct scan *s = arg;
   struct mk_topic *t = mk_cluster_find_topic(&b->cluster, mk_str_of(GOOD_TOPIC));
   for (int32_t p = 0; t && p < t->npartitions; p++) {
-    const struct mk_log *log = &mk_partition_leader(&t->partitions[p])->log;
+    const struct mk_log *log = &mk_partition_leader(t->partitions[p])->log;
     s->leo_sum += log->log_end_offset;
     for (size_t i = 0; i < log->count; i++) {
       struct mk_record_batch parsed;

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "broker/broker.h"
+#include "common/clock.h"
 #include "protocol/api.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/messages/find_coordinator.h"
@@ -278,6 +279,65 @@ static void test_list_offsets_earliest_latest_and_by_time(void **state) {
   raw_client_close(&c);
 }
 
+/* message.timestamp.type=LogAppendTime (LogValidator): the broker's clock replaces the
+ * producer's timestamps, the batch says LogAppendTime, its CRC is recomputed, and the
+ * produce response carries the time; a CreateTime topic keeps the producer's. */
+static void test_log_append_time_topic_stamps_batches_with_the_broker_clock(void **state) {
+  (void)state;
+  const char *configs[] = {"message.timestamp.type=LogAppendTime", NULL};
+  struct mk_partition_state st = test_broker_create_topic(broker, "appended", 1, 3, configs);
+  struct raw_client c;
+  assert_int_equal(raw_client_connect(&c, mk_broker_port(broker, st.leader)), 0);
+  struct mk_writer w;
+  mk_writer_init(&w);
+  raw_client_build_batch(&w, 3, -1, -1, -1);  /* CreateTime 1700000000000 + 0..2 */
+  int64_t before = mk_wall_ms();
+  struct mk_produce_partition_produce_response *r = produce(&c, "appended", -1, &w, 9);
+  int64_t after = mk_wall_ms();
+  assert_int_equal(r->error_code, 0);
+  assert_true(r->log_append_time_ms >= before && r->log_append_time_ms <= after);
+  int64_t stamped = r->log_append_time_ms;
+
+  struct mk_fetch_topic ft;
+  struct mk_fetch_partition fp;
+  struct mk_fetch_request req = fetch_request(&ft, &fp, "appended", 0, 0);
+  void *resp;
+  assert_int_equal(raw_client_call(&c, MK_API_FETCH, 12, &req, &resp, 5000), 0);
+  struct mk_fetch_partition_data *pd = &((struct mk_fetch_response *)resp)->responses[0].partitions[0];
+  struct mk_record_batch batch;
+  assert_int_equal(mk_record_batch_parse(pd->records.ptr, (size_t)pd->records.len, &batch, NULL), 0);
+  assert_true(batch.attributes & MK_ATTR_LOG_APPEND_TIME);
+  assert_int_equal(batch.max_timestamp, stamped);
+  assert_int_equal(batch.base_timestamp, 1700000000000);  /* only the max timestamp changes */
+  assert_int_equal(mk_record_batch_validate(&batch, 1 << 20, NULL), 0);  /* the new CRC */
+
+  /* As embedding code (and any consumer) reads it: every record has the broker's time. */
+  struct mk_stored_records recs;
+  struct mk_err err = {0};
+  assert_int_equal(mk_broker_read_records(broker, "appended", 0, -1, false, &recs, &err), 0);
+  assert_int_equal(recs.n, 3);
+  for (size_t i = 0; i < recs.n; i++) {
+    assert_true(recs.v[i].log_append_time);
+    assert_int_equal(recs.v[i].timestamp, stamped);
+  }
+  mk_stored_records_free(&recs);
+
+  /* A CreateTime topic (the default) answers -1 and keeps the producer's timestamps. */
+  int port = create_topic("created", 3, -1);
+  struct raw_client c2;
+  assert_int_equal(raw_client_connect(&c2, port), 0);
+  r = produce(&c2, "created", -1, &w, 9);
+  assert_int_equal(r->error_code, 0);
+  assert_int_equal(r->log_append_time_ms, -1);
+  assert_int_equal(mk_broker_read_records(broker, "created", 0, -1, false, &recs, &err), 0);
+  assert_false(recs.v[1].log_append_time);
+  assert_int_equal(recs.v[1].timestamp, 1700000000001);
+  mk_stored_records_free(&recs);
+  mk_writer_free(&w);
+  raw_client_close(&c);
+  raw_client_close(&c2);
+}
+
 static void test_retention_bytes_drops_the_oldest_batches(void **state) {
   (void)state;
   int port = create_topic("retained", 3, 300);
@@ -370,6 +430,7 @@ int main(void) {
       cmocka_unit_test(test_acks_all_needs_min_insync_replicas),
       cmocka_unit_test(test_long_poll_fetch_wakes_on_produce),
       cmocka_unit_test(test_list_offsets_earliest_latest_and_by_time),
+      cmocka_unit_test(test_log_append_time_topic_stamps_batches_with_the_broker_clock),
       cmocka_unit_test(test_retention_bytes_drops_the_oldest_batches),
       cmocka_unit_test(test_find_coordinator_says_there_is_none),
       cmocka_unit_test(test_a_client_over_its_produce_quota_is_paused),

@@ -31,6 +31,7 @@
 #include "broker/faults.h"  /* mk_fault_allowed: the table under test */
 #include "protocol/api.h"
 #include "protocol/messages/api_versions.h"
+#include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
 #include "protocol/messages/describe_cluster.h"
@@ -189,6 +190,29 @@ static int16_t error_delete_topics(const void *resp, const char *topic, int32_t 
   return -1;
 }
 
+/* CreatePartitions asking for no more partitions than the topic has: INVALID_PARTITIONS
+ * unless an error fault answers (so the topic stays as it is whatever happens). */
+static void build_create_partitions(void *body, const char *topic, int32_t partition) {
+  (void)partition;
+  static struct mk_create_partitions_topic ct;
+  struct mk_create_partitions_request *r = body;
+  mk_schema_set_defaults(&mk_create_partitions_topic_schema, &ct);
+  ct.name = mk_str_of(topic);
+  ct.count = 1;
+  ct.assignments_count = -1;
+  r->topics = &ct;
+  r->topics_count = 1;
+  r->timeout_ms = 5000;
+}
+
+static int16_t error_create_partitions(const void *resp, const char *topic, int32_t partition) {
+  (void)partition;
+  const struct mk_create_partitions_response *r = resp;
+  for (int i = 0; i < r->results_count; i++)
+    if (mk_str_eq(r->results[i].name, topic)) return r->results[i].error_code;
+  return -1;
+}
+
 static void build_nothing(void *body, const char *topic, int32_t partition) {
   (void)body, (void)topic, (void)partition;
 }
@@ -248,6 +272,8 @@ static const struct probe {
    error_create_topics},
   {MK_API_DELETE_TOPICS, 5, &mk_delete_topics_request_schema, build_delete_topics,
    error_delete_topics},
+  {MK_API_CREATE_PARTITIONS, 3, &mk_create_partitions_request_schema, build_create_partitions,
+   error_create_partitions},
   {MK_API_INIT_PRODUCER_ID, 4, &mk_init_producer_id_request_schema, build_init_producer_id,
    error_init_producer_id},
   {MK_API_FIND_COORDINATOR, 3, &mk_find_coordinator_request_schema, build_find_coordinator,
