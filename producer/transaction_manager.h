@@ -12,6 +12,14 @@
  * the batch recognises it: it answers with the original offset instead of appending a
  * duplicate (at-least-once becomes exactly-once per partition).
  *
+ * When the broker answers OUT_OF_ORDER_SEQUENCE_NUMBER for a retried batch whose sequences
+ * the broker has already acknowledged past (a later batch of the partition succeeded), the
+ * batch was written: a broker takes a sequence only after the one before it, so the later
+ * success proves it. Its answer was lost (a broken connection), and it is too old to be
+ * recognised as a duplicate now (the broker remembers five batches): it completes as
+ * written, at an offset nobody can tell any more (-1), as librdkafka reports such records.
+ * Failing it, or sending it again under a new producer id, would be wrong (the second
+ * writes it twice).
  * When the broker answers OUT_OF_ORDER_SEQUENCE_NUMBER for a batch that was the next one
  * expected, or UNKNOWN_PRODUCER_ID, the sequence state is beyond repair: that batch fails,
  * and the producer asks for a new producer id and numbers every partition from 0 again
@@ -54,10 +62,15 @@ void mk_transaction_manager_acked(struct mk_partition_state *ps,
                                   const struct mk_producer_batch *batch);
 
 /* What to do with a batch that failed with a sequence-related error (OUT_OF_ORDER_
- * SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID): true = retry it (an earlier batch is still
- * unresolved); false = fail it, and a new producer id is requested. */
-bool mk_transaction_manager_sequence_error(struct mk_transaction_manager *tm,
-                                           struct mk_partition_state *ps,
-                                           const struct mk_producer_batch *batch, int16_t error);
+ * SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID), as the top of this file says. */
+enum mk_sequence_verdict {
+  MK_SEQUENCE_RETRY,      /* an earlier batch is still unresolved: retry after it */
+  MK_SEQUENCE_WRITTEN,    /* a later batch succeeded, so this one was written: succeed */
+  MK_SEQUENCE_RESET,      /* fail it; a new producer id is requested */
+};
+enum mk_sequence_verdict mk_transaction_manager_sequence_error(struct mk_transaction_manager *tm,
+                                                               struct mk_partition_state *ps,
+                                                               const struct mk_producer_batch *batch,
+                                                               int16_t error);
 
 #endif

@@ -395,6 +395,10 @@ def judge(values, acked, failed, fatal, logged):
                   for v, po in acked.items()
                   if count[v] and po[1] is not None and po[1] >= 0 and at.get(po) != v]
     moved = len(moved_list)
+    dups = [v for v in count if count[v] > 1]
+    for v in sorted(dups)[:3]:
+        where = [(p, o) for p, recs in logged.items() for o, x in recs if x == v]
+        log(f"       dup: {v} in the log at {where}, acknowledged at {acked.get(v)}")
     for v, po, where in moved_list[:3]:
         log(f"       moved: {v} acknowledged at partition {po[0]} offset {po[1]}, "
             f"in the log at {where}, where {at.get(po)} is")
