@@ -8,10 +8,16 @@
  *
  * min_version..max_version is what we read and write. Some rows reach below
  * Kafka 4.0's minimum because real clients still send those versions
- * (kafka-python 2.0.2 sends Metadata v1 and ApiVersions v0). advertised_min is
- * what ApiVersions claims: Produce says 0 although v0-2 are refused, because
- * librdkafka turns compression off against a broker whose Produce minimum is
- * not 0 (Kafka 4.0 advertises 0 for the same reason, KAFKA-18659).
+ * (kafka-python 2.0.2 sends Metadata v1, ApiVersions v0, JoinGroup v2 and
+ * OffsetCommit v2; older Go clients JoinGroup v0).
+ *
+ * advertised_min..advertised_max is what ApiVersions claims, and the most a
+ * client of ours may send. It differs from what we read in both directions:
+ * Produce says 0 although v0-2 are refused, because librdkafka turns
+ * compression off against a broker whose Produce minimum is not 0 (Kafka 4.0
+ * advertises 0 for the same reason, KAFKA-18659); and a version we can decode
+ * but whose meaning we do not implement is read yet not offered (api.c says
+ * which, and why).
  *
  * Thread: any (the table is constant).
  */
@@ -36,6 +42,8 @@ enum mk_api_key {
   MK_API_HEARTBEAT = 12,
   MK_API_LEAVE_GROUP = 13,
   MK_API_SYNC_GROUP = 14,
+  MK_API_DESCRIBE_GROUPS = 15,
+  MK_API_LIST_GROUPS = 16,
   MK_API_API_VERSIONS = 18,
   MK_API_CREATE_TOPICS = 19,
   MK_API_DELETE_TOPICS = 20,
@@ -45,6 +53,9 @@ enum mk_api_key {
   MK_API_END_TXN = 26,
   MK_API_TXN_OFFSET_COMMIT = 28,
   MK_API_DESCRIBE_CONFIGS = 32,
+  MK_API_CREATE_PARTITIONS = 37,
+  MK_API_DELETE_GROUPS = 42,
+  MK_API_OFFSET_DELETE = 47,
   MK_API_DESCRIBE_CLUSTER = 60,
 };
 
@@ -54,7 +65,9 @@ struct mk_api {
   int16_t min_version;        /* lowest version we read and write */
   int16_t max_version;        /* highest */
   int16_t advertised_min;     /* what ApiVersions reports as the minimum */
-  int16_t flexible_since;     /* first flexible version (compact fields, tagged fields) */
+  int16_t advertised_max;     /* ... and as the maximum; the highest a client of ours sends */
+  int16_t flexible_since;     /* first flexible version (compact fields, tagged fields), or
+                                 MK_V_NEVER */
   const struct mk_schema *request;
   const struct mk_schema *response;
 };
@@ -68,6 +81,9 @@ const struct mk_api *mk_api_find(int key);
 const struct mk_api *mk_api_by_name(const char *name);
 /* Whether we read and write this version of this API. */
 bool mk_api_supports(const struct mk_api *api, int version);
+/* Whether ApiVersions offers this version (a subset of what mk_api_supports accepts, except
+ * for the versions below min_version that advertised_min covers, explained above). */
+bool mk_api_advertises(const struct mk_api *api, int version);
 /* Whether a version uses the flexible encoding. */
 bool mk_api_is_flexible(const struct mk_api *api, int version);
 

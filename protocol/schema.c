@@ -413,3 +413,42 @@ int mk_schema_encode(const struct mk_schema *s, int version, bool flexible, cons
   if (!rc && w->failed) rc = fail(&c, MK_ERR__NO_MEMORY, -1, "out of memory");
   return rc;
 }
+
+/* ---- data messages --------------------------------------------------------------------- */
+
+static bool data_is_flexible(const struct mk_data_schema *d, int version) {
+  return version >= d->flexible_since;
+}
+
+int mk_data_encode(const struct mk_data_schema *d, int version, const void *in,
+                   struct mk_writer *w, struct mk_err *err) {
+  if (version < d->min_version || version > d->max_version)
+    return mk_err_set(err, MK_ERR__UNSUPPORTED, "%s: no version %d (Kafka's spec has %d-%d)",
+                      d->schema->name, version, d->min_version, d->max_version);
+  mk_write_i16(w, (int16_t)version);
+  return mk_schema_encode(d->schema, version, data_is_flexible(d, version), in, w, err);
+}
+
+int mk_data_decode(const struct mk_data_schema *d, enum mk_data_rule rule, const uint8_t *buf,
+                   size_t len, int *version, void *out, struct mk_arena *arena,
+                   struct mk_err *err) {
+  const char *name = d->schema->name;
+  if (len < 2)
+    return mk_err_set(err, MK_ERR__DECODE, "%s: %zu byte%s, too short for the int16 version "
+                      "it starts with", name, len, len == 1 ? "" : "s");
+  struct mk_reader r;
+  mk_reader_init(&r, buf, len);
+  int v = mk_read_i16(&r);
+  *version = v;
+  bool newer = v > d->max_version && rule == MK_DATA_NEWER_AS_LATEST;
+  if (v < d->min_version || (v > d->max_version && !newer))
+    return mk_err_set(err, MK_ERR__UNSUPPORTED, "%s: version %d is not one we know (%d-%d)",
+                      name, v, d->min_version, d->max_version);
+  int as = newer ? d->max_version : v;
+  int rc = mk_schema_decode(d->schema, as, data_is_flexible(d, as), &r, out, arena, err);
+  if (rc) return rc;
+  if (rule == MK_DATA_EXACT && r.pos != len)
+    return mk_err_set(err, MK_ERR__DECODE, "%s v%d: %zu byte%s after the message (it ends at "
+                      "byte %zu)", name, v, len - r.pos, len - r.pos == 1 ? "" : "s", r.pos);
+  return 0;
+}

@@ -113,6 +113,45 @@ void mk_schema_set_defaults(const struct mk_schema *s, void *out);
  * schema for MK_STRUCT. 0 for MK_ARRAY (an array is two members). Thread: any. */
 size_t mk_schema_value_size(int type, const struct mk_schema *s);
 
+/* ---- data messages: an int16 version, then the body ------------------------------------ */
+
+/* A "data" message is one Kafka keeps outside any request: the key and the value of a record
+ * in __consumer_offsets or __transaction_state, or the subscription a consumer embeds in
+ * JoinGroup. Each is stored as an int16 version followed by the body at that version
+ * (Kafka: MessageUtil.toVersionPrefixedBytes). generate.py writes one of these next to each
+ * data message's schema, from the versions in Kafka's spec. */
+struct mk_data_schema {
+  const struct mk_schema *schema;
+  int16_t min_version, max_version;  /* the versions Kafka's spec defines */
+  int16_t flexible_since;            /* the first flexible version, or MK_V_NEVER */
+};
+
+/* What mk_data_decode() does with a version above max_version and with bytes after the body. */
+enum mk_data_rule {
+  /* both are errors: for records we wrote ourselves, either means a bug or a foreign format */
+  MK_DATA_EXACT,
+  /* a newer version is read as max_version, and bytes after the body are ignored. Kafka's
+   * rule for a consumer's subscription and assignment (ConsumerProtocol.java): their newer
+   * versions may only append fields, so an old reader still finds what it knows. */
+  MK_DATA_NEWER_AS_LATEST,
+};
+
+/* Append in (a struct described by d->schema) to w as int16 version, then the body.
+ * Returns 0, MK_ERR__UNSUPPORTED for a version outside d's range, or what mk_schema_encode
+ * returns; err names the message. Borrows in. Thread: any. */
+int mk_data_encode(const struct mk_data_schema *d, int version, const void *in,
+                   struct mk_writer *w, struct mk_err *err);
+
+/* Decode buf[0..len) (version prefix included) into out (d->schema->size bytes); *version
+ * gets the version on the wire (under MK_DATA_NEWER_AS_LATEST it may exceed max_version).
+ * Returns 0; MK_ERR__UNSUPPORTED for a version below min_version, or above max_version under
+ * MK_DATA_EXACT; MK_ERR__DECODE when the bytes do not fit the layout (byte offsets in err
+ * count from the version's first byte); MK_ERR__NO_MEMORY. Borrows buf and arena, which must
+ * outlive out (decoded strings point into buf). Thread: any. */
+int mk_data_decode(const struct mk_data_schema *d, enum mk_data_rule rule, const uint8_t *buf,
+                   size_t len, int *version, void *out, struct mk_arena *arena,
+                   struct mk_err *err);
+
 /* Whether field f is on the wire at version (tagged fields included). */
 static inline bool mk_field_present(const struct mk_field *f, int version) {
   return version >= f->since && version <= f->until;

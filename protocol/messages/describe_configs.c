@@ -51,6 +51,8 @@ static const struct mk_field mk_describe_configs_resource_result_fields[] = {
    offsetof(struct mk_describe_configs_resource_result, value), 0, NULL, 0},
   {"read_only", MK_BOOL, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_describe_configs_resource_result, read_only), 0, NULL, 0},
+  {"is_default", MK_BOOL, 0, 0, 0, MK_V_NEVER, -1, false,
+   offsetof(struct mk_describe_configs_resource_result, is_default), 0, NULL, 0},
   {"config_source", MK_INT8, 0, 1, MK_V_ANY, MK_V_NEVER, -1, true,
    offsetof(struct mk_describe_configs_resource_result, config_source), 0, NULL, -1},
   {"is_sensitive", MK_BOOL, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
@@ -63,7 +65,7 @@ static const struct mk_field mk_describe_configs_resource_result_fields[] = {
    offsetof(struct mk_describe_configs_resource_result, documentation), 0, NULL, 0},
 };
 const struct mk_schema mk_describe_configs_resource_result_schema = {
-  "DescribeConfigsResourceResult", sizeof(struct mk_describe_configs_resource_result), 8, mk_describe_configs_resource_result_fields};
+  "DescribeConfigsResourceResult", sizeof(struct mk_describe_configs_resource_result), 9, mk_describe_configs_resource_result_fields};
 
 static const struct mk_field mk_describe_configs_result_fields[] = {
   /* name, type, element type, since, until, nullable since, tag, ignorable,

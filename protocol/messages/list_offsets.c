@@ -12,9 +12,11 @@ static const struct mk_field mk_list_offsets_partition_fields[] = {
    offsetof(struct mk_list_offsets_partition, current_leader_epoch), 0, NULL, -1},
   {"timestamp", MK_INT64, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_list_offsets_partition, timestamp), 0, NULL, 0},
+  {"max_num_offsets", MK_INT32, 0, 0, 0, MK_V_NEVER, -1, false,
+   offsetof(struct mk_list_offsets_partition, max_num_offsets), 0, NULL, 1},
 };
 const struct mk_schema mk_list_offsets_partition_schema = {
-  "ListOffsetsPartition", sizeof(struct mk_list_offsets_partition), 3, mk_list_offsets_partition_fields};
+  "ListOffsetsPartition", sizeof(struct mk_list_offsets_partition), 4, mk_list_offsets_partition_fields};
 
 static const struct mk_field mk_list_offsets_topic_fields[] = {
   /* name, type, element type, since, until, nullable since, tag, ignorable,
@@ -49,6 +51,8 @@ static const struct mk_field mk_list_offsets_partition_response_fields[] = {
    offsetof(struct mk_list_offsets_partition_response, partition_index), 0, NULL, 0},
   {"error_code", MK_INT16, 0, 0, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_list_offsets_partition_response, error_code), 0, NULL, 0},
+  {"old_style_offsets", MK_ARRAY, MK_INT64, 0, 0, MK_V_NEVER, -1, false,
+   offsetof(struct mk_list_offsets_partition_response, old_style_offsets), offsetof(struct mk_list_offsets_partition_response, old_style_offsets_count), NULL, 0},
   {"timestamp", MK_INT64, 0, 1, MK_V_ANY, MK_V_NEVER, -1, false,
    offsetof(struct mk_list_offsets_partition_response, timestamp), 0, NULL, -1},
   {"offset", MK_INT64, 0, 1, MK_V_ANY, MK_V_NEVER, -1, false,
@@ -57,7 +61,7 @@ static const struct mk_field mk_list_offsets_partition_response_fields[] = {
    offsetof(struct mk_list_offsets_partition_response, leader_epoch), 0, NULL, -1},
 };
 const struct mk_schema mk_list_offsets_partition_response_schema = {
-  "ListOffsetsPartitionResponse", sizeof(struct mk_list_offsets_partition_response), 5, mk_list_offsets_partition_response_fields};
+  "ListOffsetsPartitionResponse", sizeof(struct mk_list_offsets_partition_response), 6, mk_list_offsets_partition_response_fields};
 
 static const struct mk_field mk_list_offsets_topic_response_fields[] = {
   /* name, type, element type, since, until, nullable since, tag, ignorable,

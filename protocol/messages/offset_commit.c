@@ -12,11 +12,13 @@ static const struct mk_field mk_offset_commit_request_partition_fields[] = {
    offsetof(struct mk_offset_commit_request_partition, committed_offset), 0, NULL, 0},
   {"committed_leader_epoch", MK_INT32, 0, 6, MK_V_ANY, MK_V_NEVER, -1, true,
    offsetof(struct mk_offset_commit_request_partition, committed_leader_epoch), 0, NULL, -1},
+  {"commit_timestamp", MK_INT64, 0, 1, 1, MK_V_NEVER, -1, false,
+   offsetof(struct mk_offset_commit_request_partition, commit_timestamp), 0, NULL, -1},
   {"committed_metadata", MK_STRING, 0, 0, MK_V_ANY, 0, -1, false,
    offsetof(struct mk_offset_commit_request_partition, committed_metadata), 0, NULL, 0},
 };
 const struct mk_schema mk_offset_commit_request_partition_schema = {
-  "OffsetCommitRequestPartition", sizeof(struct mk_offset_commit_request_partition), 4, mk_offset_commit_request_partition_fields};
+  "OffsetCommitRequestPartition", sizeof(struct mk_offset_commit_request_partition), 5, mk_offset_commit_request_partition_fields};
 
 static const struct mk_field mk_offset_commit_request_topic_fields[] = {
   /* name, type, element type, since, until, nullable since, tag, ignorable,

@@ -18,6 +18,10 @@
  *     fixture-<name>          frames captured from real clients (tests/fixtures, listed
  *                             in its MANIFEST.tsv): requests with the size prefix
  *                             stripped, responses in the layout above
+ *   corpus/group_data/         (fuzz_group_data's layout: a selector byte, then ...)
+ *     record-<Type>-k<K>-v<V>  a coordinator record, every field set, for each key and value
+ *                             version; record-<Type>-tombstone: its key, a null value
+ *     subscription-v<N>, assignment-v<N>   the consumer protocol at each version
  *   corpus/record_batch/
  *     batch-<codec>           three records (null key, headers) under each codec
  *     batch-idempotent, batch-transactional, control-commit, control-abort,
@@ -45,6 +49,8 @@
 #include "protocol/api.h"
 #include "protocol/arena.h"
 #include "protocol/compression.h"
+#include "protocol/consumer_protocol.h"
+#include "protocol/coordinator_records.h"
 #include "protocol/frame.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
@@ -475,6 +481,87 @@ static void client_seeds(void) {
   write_request("req-fetch-v12-one-partition", MK_API_FETCH, 12, &fr);
 }
 
+/* ---- group and transaction data messages ----------------------------------------------- */
+
+/* One fuzz_group_data seed: the selector, then what it selects. */
+static void write_group_data(const char *name, int selector, const uint8_t *head, size_t head_len,
+                             const struct mk_writer *a, const struct mk_writer *b) {
+  struct mk_writer w;
+  mk_writer_init(&w);
+  mk_write_i8(&w, (int8_t)selector);
+  mk_write_raw(&w, head, head_len);
+  mk_write_raw(&w, a->buf, a->len);
+  if (b) mk_write_raw(&w, b->buf, b->len);
+  write_writer("group_data", name, &w);
+}
+
+static void group_data_seeds(void) {
+  static const struct {
+    int type, topic;
+    const struct mk_schema *key, *value;
+    const struct mk_data_schema *key_data, *value_data;
+  } types[] = {
+      {MK_RECORD_OFFSET_COMMIT, MK_CONSUMER_OFFSETS, &mk_offset_commit_key_schema,
+       &mk_offset_commit_value_schema, &mk_offset_commit_key_data, &mk_offset_commit_value_data},
+      {MK_RECORD_GROUP_METADATA, MK_CONSUMER_OFFSETS, &mk_group_metadata_key_schema,
+       &mk_group_metadata_value_schema, &mk_group_metadata_key_data,
+       &mk_group_metadata_value_data},
+      {MK_RECORD_TRANSACTION_LOG, MK_TRANSACTION_STATE, &mk_transaction_log_key_schema,
+       &mk_transaction_log_value_schema, &mk_transaction_log_key_data,
+       &mk_transaction_log_value_data},
+  };
+  char name[96];
+  struct mk_err err = {0};
+  for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+    const char *tname = mk_coordinator_record_type_name(types[t].type);
+    for (int kv = types[t].key_data->min_version; kv <= types[t].key_data->max_version; kv++) {
+      for (int vv = types[t].value_data->min_version; vv <= types[t].value_data->max_version;
+           vv++) {
+        struct mk_coordinator_record rec;
+        mk_coordinator_record_init(&rec, types[t].type);
+        rec.key_version = (int16_t)kv;
+        rec.value_version = (int16_t)vv;
+        fill_struct(types[t].key, kv, &rec.key);
+        fill_struct(types[t].value, vv, &rec.value);
+        bool tombstone = vv == types[t].value_data->max_version;  /* one more, without value */
+        for (int pass = 0; pass < 1 + tombstone; pass++) {
+          rec.tombstone = pass == 1;
+          struct mk_writer k, v;
+          mk_writer_init(&k);
+          mk_writer_init(&v);
+          if (mk_coordinator_record_encode(&rec, &k, &v, &err)) fail(tname, &err);
+          if (k.len > 255) fail("a seed key longer than its 1-byte length", NULL);
+          uint8_t head[2] = {(uint8_t)k.len, (uint8_t)rec.tombstone};
+          if (rec.tombstone)
+            snprintf(name, sizeof name, "record-%s-k%d-tombstone", tname, kv);
+          else
+            snprintf(name, sizeof name, "record-%s-k%d-v%d", tname, kv, vv);
+          write_group_data(name, types[t].topic == MK_CONSUMER_OFFSETS ? 0 : 1, head, 2, &k, &v);
+          mk_writer_free(&k);
+          mk_writer_free(&v);
+        }
+      }
+    }
+  }
+  for (int v = 0; v <= MK_CONSUMER_PROTOCOL_VERSION; v++) {
+    struct mk_consumer_protocol_subscription sub;
+    struct mk_consumer_protocol_assignment as;
+    fill_struct(&mk_consumer_protocol_subscription_schema, v, &sub);
+    fill_struct(&mk_consumer_protocol_assignment_schema, v, &as);
+    struct mk_writer w;
+    mk_writer_init(&w);
+    if (mk_consumer_protocol_subscription_encode(&sub, v, &w, &err)) fail("subscription", &err);
+    snprintf(name, sizeof name, "subscription-v%d", v);
+    write_group_data(name, 2, NULL, 0, &w, NULL);
+    mk_writer_free(&w);
+    mk_writer_init(&w);
+    if (mk_consumer_protocol_assignment_encode(&as, v, &w, &err)) fail("assignment", &err);
+    snprintf(name, sizeof name, "assignment-v%d", v);
+    write_group_data(name, 3, NULL, 0, &w, NULL);
+    mk_writer_free(&w);
+  }
+}
+
 /* ---- frames captured from real clients ------------------------------------------------ */
 
 static uint8_t *read_file(const char *path, size_t *len) {
@@ -572,6 +659,7 @@ int main(int argc, char **argv) {
   make_dir(NULL);
   make_dir("request");
   make_dir("record_batch");
+  make_dir("group_data");
   mk_arena_init(&arena);
 
   record_batch_seeds();
@@ -583,6 +671,7 @@ int main(int argc, char **argv) {
   sample_records = (struct mk_bytes){batch.buf, (int32_t)batch.len};
   generated_seeds();
   client_seeds();
+  group_data_seeds();
   int fixtures = 0;
   if (argc == 3) {
     char quirks[1024];

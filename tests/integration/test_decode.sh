@@ -141,6 +141,87 @@ expect_ok 'd["body"]["topics"] == [{"topic_id": "1b4e28ba-2fa1-11d2-883f-0016d3c
   'd["body"]["allow_auto_topic_creation"] is True' \
   '"include_cluster_authorized_operations" not in d["body"]'
 
+# ---- group, offset and admin requests ------------------------------------------------------
+# decode knows none of these APIs by name: it finds each in the API table (protocol/api.c),
+# so every version there is a version decode reads.
+
+hexframe join_group_v0 <<'EOF'
+0000003b        # size: 59
+000b 0000       # JoinGroup v0 (older Go clients): request header v1
+00000010        # correlation_id 16
+0002 6d6b       # client_id "mk"
+0001 67         # group_id "g"
+00007530        # session_timeout_ms 30000 (no rebalance_timeout_ms before v1)
+0000            # member_id "": a new member
+0008 636f6e73756d6572   # protocol_type "consumer"
+00000001        # protocols: 1
+0005 72616e6765 #   [0].name "range"
+0000000d        #   [0].metadata: 13 bytes, a ConsumerProtocolSubscription v0:
+0000 00000001 0001 74 ffffffff  # version 0, topics ["t"], user_data null
+EOF
+run "JoinGroup v0 request" "$T/join_group_v0.bin"
+expect_ok 'd["header"]["api_name"] == "JoinGroup" and d["header"]["api_version"] == 0' \
+  'd["header"]["header_version"] == 1' \
+  'd["body"] == {"group_id": "g", "session_timeout_ms": 30000, "member_id": "", "protocol_type": "consumer", "protocols": [{"name": "range", "metadata": {"len": 13, "hex": "000000000001000174ffffffff"}}]}'
+
+hexframe offset_commit_v2 <<'EOF'
+00000037        # size: 55
+0008 0002       # OffsetCommit v2 (kafka-python 2.0.2)
+00000011 0002 6d6b
+0001 67         # group_id "g"
+00000001        # generation_id_or_member_epoch 1
+0001 6d         # member_id "m"
+ffffffffffffffff  # retention_time_ms -1: the broker's default (v2-4 only)
+00000001 0001 74  # topics: 1, name "t"
+00000001        #   partitions: 1
+00000000        #     partition_index 0
+000000000000002a  #   committed_offset 42
+0000            #     committed_metadata ""
+EOF
+run "OffsetCommit v2 request" "$T/offset_commit_v2.bin"
+expect_ok 'd["header"]["api_name"] == "OffsetCommit"' \
+  'd["body"] == {"group_id": "g", "generation_id_or_member_epoch": 1, "member_id": "m", "retention_time_ms": -1, "topics": [{"name": "t", "partitions": [{"partition_index": 0, "committed_offset": 42, "committed_metadata": ""}]}]}'
+
+hexframe describe_groups_v5 <<'EOF'
+00000014        # size: 20
+000f 0005       # DescribeGroups v5: flexible, request header v2
+00000012 0002 6d6b 00
+03 0267 0268    # groups: compact array of 2, "g" and "h"
+01              # include_authorized_operations true (v3+)
+00              # tagged fields
+EOF
+run "DescribeGroups v5 request" "$T/describe_groups_v5.bin"
+expect_ok 'd["header"]["api_name"] == "DescribeGroups" and d["header"]["header_version"] == 2' \
+  'd["body"] == {"groups": ["g", "h"], "include_authorized_operations": True}'
+
+hexframe list_groups_v4 <<'EOF'
+00000016        # size: 22
+0010 0004       # ListGroups v4: flexible
+00000013 0002 6d6b 00
+02 07 537461626c65  # states_filter: compact array of 1, "Stable" (v4+)
+00              # tagged fields (types_filter is v5+)
+EOF
+run "ListGroups v4 request" "$T/list_groups_v4.bin"
+expect_ok 'd["header"]["api_name"] == "ListGroups"' 'd["body"] == {"states_filter": ["Stable"]}'
+
+hexframe create_partitions_v1 <<'EOF'
+00000020        # size: 32
+0025 0001       # CreatePartitions v1 (api key 37)
+00000014 0002 6d6b
+00000001 0001 74  # topics: 1, name "t"
+00000006        #   count: grow to 6 partitions
+ffffffff        #   assignments: null (the controller places them)
+00007530        # timeout_ms 30000
+00              # validate_only false
+EOF
+run "CreatePartitions v1 request" "$T/create_partitions_v1.bin"
+expect_ok 'd["header"]["api_name"] == "CreatePartitions"' \
+  'd["body"] == {"topics": [{"name": "t", "count": 6, "assignments": None}], "timeout_ms": 30000, "validate_only": False}'
+
+printf '0000000a 000b 000a 00000001 ffff' > "$T/join_group_v10.hex"
+run "JoinGroup v10 is not in the table" --hex "$T/join_group_v10.hex"
+expect_error 1 'JoinGroup v10 is not supported \(minikafka speaks v0-9\)'
+
 # ---- responses -----------------------------------------------------------------------------
 
 hexframe api_versions_v3_resp <<'EOF'

@@ -18,77 +18,14 @@
 #include "protocol/api.h"
 #include "protocol/frame.h"
 #include "protocol/messages/api_versions.h"
+#include "protocol/messages/consumer_offsets_records.h"
 #include "protocol/messages/describe_configs.h"
+#include "protocol/messages/join_group.h"
 #include "protocol/messages/metadata.h"
+#include "protocol/messages/offset_commit.h"
 #include "protocol/messages/produce.h"
 #include "protocol/schema.h"
-
-static uint32_t rng = 12345;
-static uint32_t next_rand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 17;
-  rng ^= rng << 5;
-  return rng;
-}
-
-static const char *const words[] = {"", "t", "topic-1", "a-much-longer-string-for-lengths", "ü"};
-
-static void fill_struct(const struct mk_schema *s, int version, void *out, struct mk_arena *a,
-                        int depth);
-
-static void fill_value(const struct mk_field *f, int type, int version, void *p,
-                       struct mk_arena *a, int depth, bool may_null) {
-  switch (type) {
-    case MK_BOOL: *(bool *)p = next_rand() & 1; break;
-    case MK_INT8: *(int8_t *)p = (int8_t)next_rand(); break;
-    case MK_INT16: *(int16_t *)p = (int16_t)next_rand(); break;
-    case MK_UINT16: *(uint16_t *)p = (uint16_t)next_rand(); break;
-    case MK_INT32: *(int32_t *)p = (int32_t)next_rand(); break;
-    case MK_UINT32: *(uint32_t *)p = next_rand(); break;
-    case MK_INT64: *(int64_t *)p = (int64_t)((uint64_t)next_rand() << 32 | next_rand()); break;
-    case MK_FLOAT64: *(double *)p = (double)next_rand() / 7.0; break;
-    case MK_UUID:
-      for (int i = 0; i < 16; i++) ((struct mk_uuid *)p)->b[i] = (uint8_t)next_rand();
-      break;
-    case MK_STRING:
-      if (may_null && next_rand() % 4 == 0)
-        *(struct mk_str *)p = MK_STR_NULL;
-      else
-        *(struct mk_str *)p = mk_str_of(words[next_rand() % 5]);
-      break;
-    case MK_BYTES: case MK_RECORDS:
-      if (may_null && next_rand() % 4 == 0)
-        *(struct mk_bytes *)p = MK_BYTES_NULL;
-      else
-        *(struct mk_bytes *)p =
-            (struct mk_bytes){(const uint8_t *)"\x00\x01\x02\xff binary", (int32_t)(next_rand() % 12)};
-      break;
-    case MK_STRUCT: fill_struct(f->schema, version, p, a, depth + 1); break;
-  }
-}
-
-static size_t elem_size(const struct mk_field *f) { return mk_schema_value_size(f->elem, f->schema); }
-
-static void fill_struct(const struct mk_schema *s, int version, void *out, struct mk_arena *a,
-                        int depth) {
-  mk_schema_set_defaults(s, out);
-  for (int i = 0; i < s->nfields; i++) {
-    const struct mk_field *f = &s->fields[i];
-    if (!mk_field_present(f, version)) continue;
-    char *base = out;
-    if (f->type != MK_ARRAY) {
-      fill_value(f, f->type, version, base + f->offset, a, depth, version >= f->nullable_since);
-      continue;
-    }
-    int32_t n = depth > 3 ? 0 : (int32_t)(next_rand() % 3);
-    if (version >= f->nullable_since && next_rand() % 5 == 0) n = -1;
-    void *items = n > 0 ? mk_arena_alloc(a, elem_size(f) * (size_t)n) : NULL;
-    for (int32_t j = 0; j < n; j++)
-      fill_value(f, f->elem, version, (char *)items + elem_size(f) * (size_t)j, a, depth, false);
-    *(void **)(base + f->offset) = items;
-    *(int32_t *)(base + f->count_offset) = n;
-  }
-}
+#include "tests/support/random_message.h"
 
 /* One schema at one version: random fill, encode, decode, re-encode, compare; prefixes fail. */
 static void round_trip(const struct mk_schema *s, int version, bool flexible) {
@@ -96,7 +33,7 @@ static void round_trip(const struct mk_schema *s, int version, bool flexible) {
     struct mk_arena a;
     mk_arena_init(&a);
     void *msg = mk_arena_alloc(&a, s->size);
-    fill_struct(s, version, msg, &a, 0);
+    random_message_fill(s, version, msg, &a);
 
     struct mk_writer w1, w2;
     mk_writer_init(&w1);
@@ -159,8 +96,8 @@ static void test_garbage_never_crashes(void **state) {
     const struct mk_api *api = &mk_apis[i];
     for (int v = api->min_version; v <= api->max_version; v++) {
       for (int iter = 0; iter < 30; iter++) {
-        size_t len = next_rand() % sizeof buf;
-        for (size_t j = 0; j < len; j++) buf[j] = (uint8_t)next_rand();
+        size_t len = random_next() % sizeof buf;
+        for (size_t j = 0; j < len; j++) buf[j] = (uint8_t)random_next();
         /* Bias some inputs toward small lengths and counts so decoding goes deep. */
         if (iter % 2) for (size_t j = 0; j < len; j++) buf[j] &= 0x03;
         struct mk_arena a;
@@ -347,6 +284,222 @@ static void test_value_the_version_cannot_carry_is_refused(void **state) {
   mk_writer_free(&w);
 }
 
+/* ---- the API table ----------------------------------------------------------------------- */
+
+/* Every row: a range we read, an advertised range inside it (the minimum aside, see api.h),
+ * a flexible version that is one of ours or never, both schemas. */
+static void test_api_table_is_consistent(void **state) {
+  (void)state;
+  for (size_t i = 0; i < mk_api_count; i++) {
+    const struct mk_api *api = &mk_apis[i];
+    assert_true(api->min_version <= api->max_version);
+    assert_true(api->advertised_min <= api->min_version);
+    assert_true(api->advertised_max >= api->min_version);
+    assert_true(api->advertised_max <= api->max_version);
+    assert_true(api->flexible_since == MK_V_NEVER ||
+                (api->flexible_since >= 0 && api->flexible_since <= api->max_version));
+    assert_non_null(api->request);
+    assert_non_null(api->response);
+    assert_ptr_equal(mk_api_find(api->key), api);
+    assert_ptr_equal(mk_api_by_name(api->name), api);
+    assert_true(mk_api_advertises(api, api->advertised_max));
+    assert_false(mk_api_advertises(api, api->advertised_max + 1));
+    for (size_t j = 0; j < i; j++) assert_int_not_equal(mk_apis[j].key, api->key);
+  }
+}
+
+/* The group and transaction APIs: every version Kafka 3.9 serves, up to 4.0's newest. */
+static void test_group_and_transaction_ranges(void **state) {
+  (void)state;
+  static const struct {
+    int key, lo, hi, adv_hi, flex;
+  } want[] = {
+      {MK_API_FIND_COORDINATOR, 0, 6, 6, 3}, {MK_API_JOIN_GROUP, 0, 9, 9, 6},
+      {MK_API_SYNC_GROUP, 0, 5, 5, 4},       {MK_API_HEARTBEAT, 0, 4, 4, 4},
+      {MK_API_LEAVE_GROUP, 0, 5, 5, 4},      {MK_API_OFFSET_COMMIT, 0, 9, 9, 8},
+      {MK_API_OFFSET_FETCH, 0, 9, 9, 6},     {MK_API_DESCRIBE_GROUPS, 0, 6, 6, 5},
+      {MK_API_LIST_GROUPS, 0, 5, 5, 3},      {MK_API_DELETE_GROUPS, 0, 2, 2, 2},
+      {MK_API_OFFSET_DELETE, 0, 0, 0, MK_V_NEVER}, {MK_API_CREATE_PARTITIONS, 0, 3, 3, 2},
+      {MK_API_INIT_PRODUCER_ID, 0, 5, 5, 2}, {MK_API_ADD_PARTITIONS_TO_TXN, 0, 5, 3, 3},
+      {MK_API_ADD_OFFSETS_TO_TXN, 0, 4, 4, 3}, {MK_API_END_TXN, 0, 5, 4, 3},
+      {MK_API_TXN_OFFSET_COMMIT, 0, 5, 5, 3},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    const struct mk_api *api = mk_api_find(want[i].key);
+    assert_non_null(api);
+    if (api->min_version != want[i].lo || api->max_version != want[i].hi ||
+        api->advertised_min != want[i].lo || api->advertised_max != want[i].adv_hi ||
+        api->flexible_since != want[i].flex)
+      fail_msg("%s: read %d-%d advertised %d-%d flexible %d, want %d-%d, %d-%d, %d", api->name,
+               api->min_version, api->max_version, api->advertised_min, api->advertised_max,
+               api->flexible_since, want[i].lo, want[i].hi, want[i].lo, want[i].adv_hi,
+               want[i].flex);
+  }
+  /* What the clients in Debian send (librdkafka 2.0.2, kafka-python 2.0.2) and old Go
+   * clients: each must be read and advertised. */
+  static const struct {
+    int key, version;
+  } sent[] = {
+      {MK_API_JOIN_GROUP, 5},    {MK_API_SYNC_GROUP, 3},    {MK_API_HEARTBEAT, 3},
+      {MK_API_OFFSET_COMMIT, 7}, {MK_API_OFFSET_FETCH, 7},  {MK_API_JOIN_GROUP, 2},
+      {MK_API_SYNC_GROUP, 1},    {MK_API_OFFSET_COMMIT, 2}, {MK_API_OFFSET_FETCH, 1},
+      {MK_API_JOIN_GROUP, 0},    {MK_API_JOIN_GROUP, 1},
+  };
+  for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++) {
+    const struct mk_api *api = mk_api_find(sent[i].key);
+    assert_true(mk_api_supports(api, sent[i].version));
+    assert_true(mk_api_advertises(api, sent[i].version));
+  }
+}
+
+/* ---- versions Kafka 4.0's specs dropped ----------------------------------------------------- */
+
+static void expect_bytes(const struct mk_writer *w, const uint8_t *want, size_t len) {
+  if (w->len != len) fail_msg("encoded %zu bytes, want %zu", w->len, len);
+  assert_memory_equal(w->buf, want, len);
+}
+
+/* JoinGroup v0 (older Go clients), worked out by hand: group_id "g", session_timeout_ms
+ * 10000, member_id "", protocol_type "consumer", one protocol "range" with 2 bytes of
+ * metadata. No rebalance_timeout_ms (v1+): reading it back gives its default, -1. */
+static void test_join_group_v0_request_bytes(void **state) {
+  (void)state;
+  struct mk_join_group_request_protocol proto = {mk_str_of("range"),
+                                                 {(const uint8_t *)"\x00\x01", 2}};
+  struct mk_join_group_request req;
+  mk_schema_set_defaults(&mk_join_group_request_schema, &req);
+  req.group_id = mk_str_of("g");
+  req.session_timeout_ms = 10000;
+  req.protocol_type = mk_str_of("consumer");
+  req.protocols = &proto;
+  req.protocols_count = 1;
+  req.rebalance_timeout_ms = 60000;  /* ignorable: dropped at v0 */
+  struct mk_writer w;
+  mk_writer_init(&w);
+  assert_int_equal(mk_schema_encode(&mk_join_group_request_schema, 0, false, &req, &w, NULL), 0);
+  static const uint8_t want[] = {
+      0, 1, 'g',                                    /* group_id */
+      0, 0, 0x27, 0x10,                             /* session_timeout_ms 10000 */
+      0, 0,                                         /* member_id "" */
+      0, 8, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r', /* protocol_type */
+      0, 0, 0, 1,                                   /* protocols: 1 */
+      0, 5, 'r', 'a', 'n', 'g', 'e',                /*   name */
+      0, 0, 0, 2, 0, 1,                             /*   metadata: 2 bytes */
+  };
+  expect_bytes(&w, want, sizeof want);
+  struct mk_arena a;
+  mk_arena_init(&a);
+  struct mk_join_group_request back;
+  struct mk_reader r;
+  mk_reader_init(&r, w.buf, w.len);
+  assert_int_equal(mk_schema_decode(&mk_join_group_request_schema, 0, false, &r, &back, &a, NULL),
+                   0);
+  assert_int_equal(back.rebalance_timeout_ms, -1);
+  assert_int_equal(back.session_timeout_ms, 10000);
+  assert_true(mk_str_eq(back.protocols[0].name, "range"));
+  mk_arena_free(&a);
+  mk_writer_free(&w);
+}
+
+/* OffsetCommit v1 carries a commit_timestamp per partition, a field only v1 has (Kafka 4.0's
+ * spec dropped it with the version; generate.py takes it from the older spec). By hand:
+ * group_id "g", generation 3, member_id "m", topic "t", partition 0 at offset 42 committed at
+ * 1000 ms, metadata "". */
+static void test_offset_commit_v1_request_bytes(void **state) {
+  (void)state;
+  struct mk_offset_commit_request_partition part;
+  mk_schema_set_defaults(&mk_offset_commit_request_partition_schema, &part);
+  part.committed_offset = 42;
+  part.commit_timestamp = 1000;
+  part.committed_metadata = mk_str_of("");
+  struct mk_offset_commit_request_topic topic = {mk_str_of("t"), &part, 1};
+  struct mk_offset_commit_request req;
+  mk_schema_set_defaults(&mk_offset_commit_request_schema, &req);
+  req.group_id = mk_str_of("g");
+  req.generation_id_or_member_epoch = 3;
+  req.member_id = mk_str_of("m");
+  req.topics = &topic;
+  req.topics_count = 1;
+  struct mk_writer w;
+  mk_writer_init(&w);
+  assert_int_equal(mk_schema_encode(&mk_offset_commit_request_schema, 1, false, &req, &w, NULL),
+                   0);
+  static const uint8_t want[] = {
+      0, 1, 'g',                  /* group_id */
+      0, 0, 0, 3,                 /* generation_id_or_member_epoch */
+      0, 1, 'm',                  /* member_id */
+      0, 0, 0, 1, 0, 1, 't',      /* topics: 1, name "t" */
+      0, 0, 0, 1, 0, 0, 0, 0,     /* partitions: 1, partition_index 0 */
+      0, 0, 0, 0, 0, 0, 0, 42,    /* committed_offset */
+      0, 0, 0, 0, 0, 0, 0x03, 0xe8, /* commit_timestamp 1000 (v1 only) */
+      0, 0,                       /* committed_metadata "" */
+  };
+  expect_bytes(&w, want, sizeof want);
+  /* v2 has no commit_timestamp and the field is not ignorable: a value there is refused. */
+  struct mk_err err = {0};
+  w.len = 0;
+  assert_int_equal(mk_schema_encode(&mk_offset_commit_request_schema, 2, false, &req, &w, &err),
+                   MK_ERR__INVALID_ARG);
+  assert_non_null(strstr(err.msg, "commit_timestamp"));
+  mk_writer_free(&w);
+}
+
+/* ---- data messages: int16 version, then the body ------------------------------------------- */
+
+/* OffsetCommitKey v1 for group "g", topic "t", partition 0, as in Kafka's spec: int16 1,
+ * string "g", string "t", int32 0. */
+static void test_data_message_has_its_version_in_front(void **state) {
+  (void)state;
+  struct mk_offset_commit_key key = {mk_str_of("g"), mk_str_of("t"), 0};
+  struct mk_writer w;
+  mk_writer_init(&w);
+  assert_int_equal(mk_data_encode(&mk_offset_commit_key_data, 1, &key, &w, NULL), 0);
+  static const uint8_t want[] = {0, 1, 0, 1, 'g', 0, 1, 't', 0, 0, 0, 0};
+  expect_bytes(&w, want, sizeof want);
+
+  struct mk_arena a;
+  mk_arena_init(&a);
+  struct mk_offset_commit_key back;
+  int version = -2;
+  struct mk_err err = {0};
+  assert_int_equal(mk_data_decode(&mk_offset_commit_key_data, MK_DATA_EXACT, w.buf, w.len,
+                                  &version, &back, &a, &err), 0);
+  assert_int_equal(version, 1);
+  assert_true(mk_str_eq(back.group, "g") && mk_str_eq(back.topic, "t"));
+
+  /* A version the spec does not have, either way. */
+  assert_int_equal(mk_data_encode(&mk_offset_commit_key_data, 2, &key, &w, &err),
+                   MK_ERR__UNSUPPORTED);
+  assert_non_null(strstr(err.msg, "OffsetCommitKey"));
+  uint8_t v9[sizeof want];
+  memcpy(v9, want, sizeof want);
+  v9[1] = 9;
+  assert_int_equal(mk_data_decode(&mk_offset_commit_key_data, MK_DATA_EXACT, v9, sizeof v9,
+                                  &version, &back, &a, &err), MK_ERR__UNSUPPORTED);
+  assert_non_null(strstr(err.msg, "version 9"));
+  /* Under MK_DATA_NEWER_AS_LATEST v9 is read as v1 (the newest), and says 9. */
+  assert_int_equal(mk_data_decode(&mk_offset_commit_key_data, MK_DATA_NEWER_AS_LATEST, v9,
+                                  sizeof v9, &version, &back, &a, &err), 0);
+  assert_int_equal(version, 9);
+  /* One byte too many: refused exactly, ignored leniently. */
+  mk_write_i8(&w, 0);
+  assert_int_equal(mk_data_decode(&mk_offset_commit_key_data, MK_DATA_EXACT, w.buf, w.len,
+                                  &version, &back, &a, &err), MK_ERR__DECODE);
+  assert_non_null(strstr(err.msg, "1 byte after the message"));
+  assert_int_equal(mk_data_decode(&mk_offset_commit_key_data, MK_DATA_NEWER_AS_LATEST, w.buf,
+                                  w.len, &version, &back, &a, &err), 0);
+  /* Shorter than the version itself. */
+  assert_int_equal(mk_data_decode(&mk_offset_commit_key_data, MK_DATA_EXACT, w.buf, 1, &version,
+                                  &back, &a, &err), MK_ERR__DECODE);
+  assert_non_null(strstr(err.msg, "too short"));
+  /* Cut inside the topic: the error names the field and the byte (from the version on). */
+  assert_int_equal(mk_data_decode(&mk_offset_commit_key_data, MK_DATA_EXACT, w.buf, 7, &version,
+                                  &back, &a, &err), MK_ERR__DECODE);
+  assert_non_null(strstr(err.msg, "OffsetCommitKey v1: topic at byte 5"));
+  mk_arena_free(&a);
+  mk_writer_free(&w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_api_and_version_round_trips),
@@ -359,6 +512,11 @@ int main(void) {
       cmocka_unit_test(test_unknown_tagged_fields_are_skipped),
       cmocka_unit_test(test_known_tagged_field_round_trips),
       cmocka_unit_test(test_value_the_version_cannot_carry_is_refused),
+      cmocka_unit_test(test_api_table_is_consistent),
+      cmocka_unit_test(test_group_and_transaction_ranges),
+      cmocka_unit_test(test_join_group_v0_request_bytes),
+      cmocka_unit_test(test_offset_commit_v1_request_bytes),
+      cmocka_unit_test(test_data_message_has_its_version_in_front),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
