@@ -62,6 +62,18 @@ struct mk_broker_config {
   int64_t log_retention_check_interval_ms; /* log.retention.check.interval.ms */
   int64_t quota_producer_default;      /* quota.producer.default: bytes/s per client id on
                                           each broker (quota.h); default: no quota */
+  /* The group coordinator (DESIGN.md 3.5, group_coordinator.h). */
+  int32_t group_initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms */
+  int32_t group_min_session_timeout_ms;     /* group.min.session.timeout.ms */
+  int32_t group_max_session_timeout_ms;     /* group.max.session.timeout.ms */
+  int32_t group_max_size;                   /* group.max.size */
+  int32_t offsets_topic_num_partitions;     /* offsets.topic.num.partitions */
+  int32_t offsets_topic_replication_factor; /* offsets.topic.replication.factor; -1 =
+                                               min(3, brokers) */
+  int32_t offsets_retention_minutes;        /* offsets.retention.minutes */
+  int64_t offsets_retention_check_interval_ms; /* offsets.retention.check.interval.ms */
+  int32_t offset_metadata_max_bytes;        /* offset.metadata.max.bytes */
+  int32_t offsets_commit_timeout_ms;        /* offsets.commit.timeout.ms */
   const char *faults_file;             /* --faults: a fault script (fault_script.h), read by
                                           mk_broker_new; NULL = none. Borrowed. */
 };
