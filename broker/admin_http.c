@@ -474,6 +474,10 @@ static void get_producers(struct conn *c) {
   respond_json(c, 200, mk_admin_state_producers(c->server->broker));
 }
 
+static void get_groups(struct conn *c) {
+  respond_json(c, 200, mk_admin_state_groups(c->server->broker));
+}
+
 static void get_events(struct conn *c) { stream_attach(c); }
 
 static void get_faults(struct conn *c) {
@@ -536,6 +540,7 @@ static const struct route {
 } routes[] = {
   {"/v1/cluster", HTTP_GET, get_cluster},
   {"/v1/producers", HTTP_GET, get_producers},
+  {"/v1/groups", HTTP_GET, get_groups},
   {"/v1/events", HTTP_GET, get_events},
   {"/v1/faults", HTTP_GET, get_faults},
   {"/v1/faults", HTTP_POST, post_faults},
@@ -599,7 +604,7 @@ static void dispatch(struct conn *c) {
   }
   respond_error(c, 404, "", "not_found",
                 "no endpoint %.*s; the endpoints are GET /v1/cluster, GET /v1/producers, "
-                "GET /v1/events, GET|POST|DELETE /v1/faults, POST /v1/topics",
+                "GET /v1/groups, GET /v1/events, GET|POST|DELETE /v1/faults, POST /v1/topics",
                 (int)(len > 100 ? 100 : len), path);
 }
 

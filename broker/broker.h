@@ -146,6 +146,9 @@ const char *mk_broker_admin_url(const struct mk_broker *b);
  * Thread: any but the broker loop (they run on the loop and wait for it). */
 char *mk_broker_cluster_json(struct mk_broker *b);
 char *mk_broker_producers_json(struct mk_broker *b);
+/* What GET /v1/groups answers: every consumer group, its members and what they read, its
+ * committed offsets and their lag (admin_state.h). Returns new (free()), as above. */
+char *mk_broker_groups_json(struct mk_broker *b);
 
 /* ---- topics and partitions, for embedding code ------------------------------------------ */
 
