@@ -876,14 +876,14 @@ static void test_static_rejoin_while_completing_rebalances(void **state) {
 
 struct commit_answer {
   bool called;
-  int16_t errors[8];
+  int16_t errors[1];
 };
 
 static void on_commit(void *arg, const int16_t *errors) {
   if (world.tearing_down) return;
   struct commit_answer *a = arg;
   a->called = true;
-  for (int i = 0; i < 8; i++) a->errors[i] = errors ? errors[i] : MK_ERR_UNKNOWN_SERVER_ERROR;
+  a->errors[0] = errors ? errors[0] : MK_ERR_UNKNOWN_SERVER_ERROR;  /* commit() sends one */
 }
 
 static void commit(const char *g, const char *member, int32_t generation, int16_t version,
@@ -1240,33 +1240,30 @@ static void test_load_skips_unreadable_records(void **state) {
   struct commit_answer a;
   commit("g", "", -1, 8, "t", 0, 9, NULL, &a);
   ack_writes(0);
-  /* a KIP-848 record (key version 3), a damaged key, a damaged value */
-  static uint8_t k848[] = {0, 3, 0, 1, 'g'};
-  static uint8_t bad_key[] = {0};
-  static uint8_t bad_value[] = {0, 3, 0};
-  struct stored extra[3] = {
-      {mk_group_partition_for(mk_str_of("g"), NPARTS), k848, sizeof k848, k848, sizeof k848},
-      {mk_group_partition_for(mk_str_of("g"), NPARTS), bad_key, 1, NULL, -1},
-      {mk_group_partition_for(mk_str_of("g"), NPARTS), NULL, 0, bad_value, sizeof bad_value},
+  /* a KIP-848 record (key version 3), a damaged key, a real key with a damaged value */
+  static const uint8_t k848[] = {0, 3, 0, 1, 'g'}, bad_key[] = {0}, bad_value[] = {0, 3, 0};
+  const struct stored *real = &world.writes[world.nwrites - 1];
+  struct {
+    const uint8_t *key;
+    int32_t key_len;
+    const uint8_t *value;
+    int32_t value_len;
+  } extra[3] = {
+      {k848, sizeof k848, k848, sizeof k848},
+      {bad_key, 1, NULL, -1},
+      {real->key, real->key_len, bad_value, sizeof bad_value},
   };
+  int32_t partition = real->partition;
   for (int i = 0; i < 3; i++) {
     struct stored *s = &world.writes[world.nwrites++];
-    s->partition = extra[i].partition;
-    s->key = extra[i].key_len ? malloc((size_t)extra[i].key_len) : NULL;
-    if (s->key) memcpy(s->key, extra[i].key, (size_t)extra[i].key_len);
+    s->partition = partition;
+    s->key = malloc((size_t)extra[i].key_len);
+    memcpy(s->key, extra[i].key, (size_t)extra[i].key_len);
     s->key_len = extra[i].key_len;
-    s->value = extra[i].value_len > 0 ? malloc((size_t)extra[i].value_len) : NULL;
+    s->value = extra[i].value ? malloc((size_t)extra[i].value_len) : NULL;
     if (s->value) memcpy(s->value, extra[i].value, (size_t)extra[i].value_len);
     s->value_len = extra[i].value_len;
   }
-  /* the third: a valid OffsetCommit key with a damaged value */
-  memcpy(&world.writes[world.nwrites - 1], &world.writes[world.nwrites - 4], sizeof(struct stored));
-  world.writes[world.nwrites - 1].key = malloc((size_t)world.writes[world.nwrites - 4].key_len);
-  memcpy(world.writes[world.nwrites - 1].key, world.writes[world.nwrites - 4].key,
-         (size_t)world.writes[world.nwrites - 4].key_len);
-  world.writes[world.nwrites - 1].value = malloc(sizeof bad_value);
-  memcpy(world.writes[world.nwrites - 1].value, bad_value, sizeof bad_value);
-  world.writes[world.nwrites - 1].value_len = sizeof bad_value;
   reload();
   int16_t e;
   assert_int_equal(fetched("g", "t", 0, false, &e), 9);
