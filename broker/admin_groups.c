@@ -67,26 +67,13 @@ static json_t *member_json(const struct mk_group *g, const struct mk_group_membe
   return o;
 }
 
-static int by_topic_partition(const void *a, const void *b) {
-  const struct mk_group_offset *x = *(const struct mk_group_offset *const *)a;
-  const struct mk_group_offset *y = *(const struct mk_group_offset *const *)b;
-  int r = strcmp(x->topic, y->topic);
-  return r ? r : (x->partition > y->partition) - (x->partition < y->partition);
-}
-
 static json_t *offsets_json(struct mk_broker *b, const struct mk_group *g) {
   json_t *list = json_array();
-  size_t n = 0;
-  struct mk_group_offset **v = g->offsets.count ? malloc(sizeof *v * g->offsets.count) : NULL;
-  if (!list || (g->offsets.count && !v)) {
-    free(v);
-    json_decref(list);
-    return NULL;
-  }
-  void *e;
-  for (size_t i = 0; mk_str_map_next(&g->offsets, &i, &e);) v[n++] = e;
-  if (n) qsort(v, n, sizeof *v, by_topic_partition);
-  for (size_t i = 0; i < n; i++) {
+  struct mk_arena arena;
+  mk_arena_init(&arena);
+  int32_t n;
+  struct mk_group_offset **v = mk_group_offsets_sorted(g, &arena, &n);
+  for (int32_t i = 0; list && i < n; i++) {
     const struct mk_group_offset *o = v[i];
     if (!o->committed) continue;
     struct mk_partition *p =
@@ -101,7 +88,7 @@ static json_t *offsets_json(struct mk_broker *b, const struct mk_group *g) {
                                        : json_null());
     json_array_append_new(list, item);
   }
-  free(v);
+  mk_arena_free(&arena);
   return list;
 }
 

@@ -3,9 +3,11 @@
  *
  * The file follows a rebalance in order: validation shared by every API, then JoinGroup
  * (new members, existing members, static members), the end of the join phase, SyncGroup,
- * Heartbeat, LeaveGroup, the offsets APIs, the admin APIs, and last the deadlines.
+ * Heartbeat, LeaveGroup, the admin APIs, elections, and last the deadlines. Committed offsets
+ * have a file of their own: offset_metadata_manager.c.
  */
 #include "broker/group_coordinator.h"
+#include "broker/group_coordinator_internal.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -19,7 +21,7 @@
 #include "protocol/consumer_protocol.h"
 #include "protocol/errors.h"
 
-static int64_t now(const struct mk_group_coordinator *c) { return c->rt.now_ms(c->rt.ctx); }
+int64_t mk_group_now(const struct mk_group_coordinator *c) { return c->rt.now_ms(c->rt.ctx); }
 
 /* Make sure poll runs by `deadline`. */
 static void schedule(struct mk_group_coordinator *c, int64_t deadline) {
@@ -48,10 +50,10 @@ static void trace_rebalance(const struct mk_group *g, enum mk_group_state from,
   mk_trace_end(&ev);
 }
 
-static void transition(struct mk_group_coordinator *c, struct mk_group *g, enum mk_group_state to,
+void mk_group_transition_traced(struct mk_group_coordinator *c, struct mk_group *g, enum mk_group_state to,
                        const char *reason) {
   enum mk_group_state from = g->state;
-  mk_group_transition(g, to, now(c));
+  mk_group_transition(g, to, mk_group_now(c));
   trace_rebalance(g, from, reason);
 }
 
@@ -244,7 +246,7 @@ static void invoke_join_error(struct mk_group *g, struct mk_group_member *m, con
 
 /* Kafka's validateGroupStatus: a usable group id (empty allowed for the offset and admin
  * APIs, for old clients), and this broker coordinating the group's partition. */
-static int16_t validate_status(const struct mk_group_coordinator *c,
+int16_t mk_group_validate_status(const struct mk_group_coordinator *c,
                                const struct mk_group_context *ctx, struct mk_str group_id,
                                bool empty_ok) {
   if (group_id.len < 0 || (group_id.len == 0 && !empty_ok)) return MK_ERR_INVALID_GROUP_ID;
@@ -254,7 +256,7 @@ static int16_t validate_status(const struct mk_group_coordinator *c,
 }
 
 /* Kafka's validateMember: a static member's instance id must map to this member id. */
-static int16_t validate_member(const struct mk_group *g, struct mk_str member_id,
+int16_t mk_group_validate_member(const struct mk_group *g, struct mk_str member_id,
                                struct mk_str instance_id) {
   if (instance_id.len >= 0) {
     struct mk_group_member *s = mk_group_find_static(g, instance_id);
@@ -272,7 +274,7 @@ static int16_t validate_member(const struct mk_group *g, struct mk_str member_id
 /* A group we created for a request and that ended up holding nothing is not kept (Kafka
  * keeps it until the next expiry check; we forget it at once so a storm of ids leaves no
  * trace). */
-static void forget_if_empty(struct mk_group_coordinator *c, struct mk_group *g) {
+void mk_group_forget_if_empty(struct mk_group_coordinator *c, struct mk_group *g) {
   if (g->state == MK_GROUP_EMPTY && g->generation_id == 0 && !g->members &&
       g->pending.count == 0 && !mk_group_has_offsets(g))
     mk_group_metadata_manager_remove(&c->mgr, g);
@@ -298,9 +300,9 @@ static void new_member_id(struct mk_group_coordinator *c, const char *prefix, in
 /* ---- heartbeats and removal --------------------------------------------------------------- */
 
 /* Kafka's rescheduleClassicGroupMemberHeartbeat: the session starts over from now. */
-static void reschedule_heartbeat(struct mk_group_coordinator *c, struct mk_group_member *m,
+void mk_group_reschedule_heartbeat(struct mk_group_coordinator *c, struct mk_group_member *m,
                                  int64_t timeout_ms) {
-  m->heartbeat_deadline_ms = now(c) + timeout_ms;
+  m->heartbeat_deadline_ms = mk_group_now(c) + timeout_ms;
   schedule(c, m->heartbeat_deadline_ms);
 }
 
@@ -331,7 +333,7 @@ static void propagate_assignment(struct mk_group_coordinator *c, struct mk_group
              g->group_id, g->generation_id, m->member_id);
     /* The session starts over once a member has its answer: any deadline that passed while
      * it waited was ignored (it was waiting), and no other would follow. */
-    if (invoke_sync(g, m, error)) reschedule_heartbeat(c, m, m->session_timeout_ms);
+    if (invoke_sync(g, m, error)) mk_group_reschedule_heartbeat(c, m, m->session_timeout_ms);
   }
 }
 
@@ -365,17 +367,17 @@ static void prepare_rebalance(struct mk_group_coordinator *c, struct mk_group *g
     g->join_initial = true;
     g->join_delay_ms = delay;
     g->join_remaining_ms = remaining > 0 ? remaining : 0;
-    g->join_deadline_ms = now(c) + delay;
+    g->join_deadline_ms = mk_group_now(c) + delay;
     g->new_member_added = false;
     schedule(c, g->join_deadline_ms);
   }
-  transition(c, g, MK_GROUP_PREPARING_REBALANCE, reason);
+  mk_group_transition_traced(c, g, MK_GROUP_PREPARING_REBALANCE, reason);
   if (initial) return;
   if (mk_group_all_members_joined(g)) {
     complete_join(c, g);
   } else {
     g->join_initial = false;
-    g->join_deadline_ms = now(c) + mk_group_rebalance_timeout_ms(g);
+    g->join_deadline_ms = mk_group_now(c) + mk_group_rebalance_timeout_ms(g);
     schedule(c, g->join_deadline_ms);
   }
 }
@@ -414,12 +416,12 @@ static void complete_join(struct mk_group_coordinator *c, struct mk_group *g) {
     /* Nobody rejoined: wait another rebalance timeout for the sessions to expire. */
     mk_log(MK_LOG_WARN, "broker", "group %s could not complete the rebalance: no member rejoined",
            g->group_id);
-    g->join_deadline_ms = now(c) + mk_group_rebalance_timeout_ms(g);
+    g->join_deadline_ms = mk_group_now(c) + mk_group_rebalance_timeout_ms(g);
     schedule(c, g->join_deadline_ms);
     return;
   }
   enum mk_group_state from = g->state;
-  mk_group_init_next_generation(g, now(c));
+  mk_group_init_next_generation(g, mk_group_now(c));
   trace_rebalance(g, from, g->members ? "join phase over" : "join phase over, no member left");
   if (g->state == MK_GROUP_EMPTY) {
     char *id = strdup(g->group_id);
@@ -432,14 +434,14 @@ static void complete_join(struct mk_group_coordinator *c, struct mk_group *g) {
     bool leader = m == g->leader;
     if (mk_member_awaiting_join(m))
       join_result(g, m, leader, g->leader->member_id, false, true, NULL, NULL);
-    reschedule_heartbeat(c, m, m->session_timeout_ms);
+    mk_group_reschedule_heartbeat(c, m, m->session_timeout_ms);
     m->is_new = false;
     m->pending_sync = true;
     g->num_pending_sync++;
   }
   /* Kafka's DelayedSync: members that do not send SyncGroup in time are dropped. */
   g->sync_generation = g->generation_id;
-  g->sync_deadline_ms = now(c) + mk_group_rebalance_timeout_ms(g);
+  g->sync_deadline_ms = mk_group_now(c) + mk_group_rebalance_timeout_ms(g);
   schedule(c, g->sync_deadline_ms);
 }
 
@@ -484,7 +486,7 @@ static void add_member_and_rebalance(struct mk_group_coordinator *c,
     g->new_member_added = true;  /* the initial delay may be extended */
   /* A new member cannot heartbeat before its JoinGroup is answered; if its client gave up
    * meanwhile, it would sit in every rebalance forever. So it has this long. */
-  reschedule_heartbeat(c, m, MK_GROUP_NEW_MEMBER_JOIN_TIMEOUT_MS);
+  mk_group_reschedule_heartbeat(c, m, MK_GROUP_NEW_MEMBER_JOIN_TIMEOUT_MS);
   char reason[160];
   snprintf(reason, sizeof reason, "adding member %.100s", member_id);
   maybe_prepare_rebalance_or_complete_join(c, g, reason);
@@ -545,7 +547,7 @@ static void static_rejoin_stored(void *arg, int16_t error) {
                          : MK_ERR_UNKNOWN_SERVER_ERROR;
     invoke_join_error(g, m, "", answer);
     if (mk_group_replace_member_id(g, m, s->old_member_id) == 0)
-      reschedule_heartbeat(c, m, m->session_timeout_ms);
+      mk_group_reschedule_heartbeat(c, m, m->session_timeout_ms);
   } else if (s->skip_supported) {
     /* v9+: the leader learns it leads, and that it need not assign (KIP-814). */
     bool leader = m == g->leader;
@@ -577,7 +579,7 @@ static void update_static_member(struct mk_group_coordinator *c, const struct mk
     join_error(mk_str_of(g->group_id), cb, arg, MK_STR_NULL, MK_ERR_UNKNOWN_SERVER_ERROR);
     return;
   }
-  reschedule_heartbeat(c, m, m->session_timeout_ms);
+  mk_group_reschedule_heartbeat(c, m, m->session_timeout_ms);
   char reason[200];
   snprintf(reason, sizeof reason, "static member %.60s rejoined as %.100s", m->group_instance_id,
            new_member_id);
@@ -642,11 +644,11 @@ static void new_member_join(struct mk_group_coordinator *c, const struct mk_grou
   } else if (ctx->api_version >= 4) {
     /* KIP-394: the member learns its id first and joins with it, so a client that retries a
      * JoinGroup whose answer it lost does not leave a ghost member behind. */
-    if (mk_group_add_pending(g, id, now(c) + in->session_timeout_ms)) {
+    if (mk_group_add_pending(g, id, mk_group_now(c) + in->session_timeout_ms)) {
       join_error(gid, cb, arg, MK_STR_NULL, MK_ERR_UNKNOWN_SERVER_ERROR);
       return;
     }
-    schedule(c, now(c) + in->session_timeout_ms);
+    schedule(c, mk_group_now(c) + in->session_timeout_ms);
     join_error(gid, cb, arg, mk_str_of(id), MK_ERR_MEMBER_ID_REQUIRED);
   } else {
     add_member_and_rebalance(c, ctx, g, id, in, cb, arg);
@@ -676,7 +678,7 @@ static void current_member_join(struct mk_group_coordinator *c, const struct mk_
     add_member_and_rebalance(c, ctx, g, id, in, cb, arg);
     return;
   }
-  int16_t err = validate_member(g, member_id, in->group_instance_id);
+  int16_t err = mk_group_validate_member(g, member_id, in->group_instance_id);
   if (err) {
     join_error(gid, cb, arg, member_id, err);
     return;
@@ -716,7 +718,7 @@ static void current_member_join(struct mk_group_coordinator *c, const struct mk_
 
 void mk_group_join(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
                    const struct mk_join_group_request *in, mk_join_callback *cb, void *arg) {
-  int16_t err = validate_status(c, ctx, in->group_id, false);
+  int16_t err = mk_group_validate_status(c, ctx, in->group_id, false);
   if (!err && (in->session_timeout_ms < c->cfg.min_session_timeout_ms ||
                in->session_timeout_ms > c->cfg.max_session_timeout_ms))
     err = MK_ERR_INVALID_SESSION_TIMEOUT;
@@ -753,7 +755,7 @@ void mk_group_join(struct mk_group_coordinator *c, const struct mk_group_context
   } else {
     current_member_join(c, ctx, g, in, cb, arg);
   }
-  forget_if_empty(c, g);
+  mk_group_forget_if_empty(c, g);
 }
 
 /* ---- SyncGroup ------------------------------------------------------------------------------ */
@@ -822,7 +824,7 @@ static void sync_stored(void *arg, int16_t error) {
                  g->group_id);
       }
       propagate_assignment(c, g, 0);
-      transition(c, g, MK_GROUP_STABLE, "the leader's assignment is stored");
+      mk_group_transition_traced(c, g, MK_GROUP_STABLE, "the leader's assignment is stored");
     }
   }
   free_sync_store(s);
@@ -885,11 +887,11 @@ static void remove_pending_sync(struct mk_group *g, struct mk_group_member *m) {
 
 void mk_group_sync(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
                    const struct mk_sync_group_request *in, mk_sync_callback *cb, void *arg) {
-  int16_t err = validate_status(c, ctx, in->group_id, false);
+  int16_t err = mk_group_validate_status(c, ctx, in->group_id, false);
   struct mk_group *g = err ? NULL : mk_group_metadata_manager_get(&c->mgr, in->group_id);
   if (!err && (!g || g->state == MK_GROUP_EMPTY)) err = MK_ERR_UNKNOWN_MEMBER_ID;
   if (!err && g->state == MK_GROUP_DEAD) err = MK_ERR_COORDINATOR_NOT_AVAILABLE;
-  if (!err) err = validate_member(g, in->member_id, in->group_instance_id);
+  if (!err) err = mk_group_validate_member(g, in->member_id, in->group_instance_id);
   if (!err && in->generation_id != g->generation_id) err = MK_ERR_ILLEGAL_GENERATION;
   if (!err && ((in->protocol_type.len >= 0 && g->protocol_type &&
                 !str_is(in->protocol_type, g->protocol_type)) ||
@@ -929,22 +931,22 @@ void mk_group_sync(struct mk_group_coordinator *c, const struct mk_group_context
 
 int16_t mk_group_heartbeat(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
                            const struct mk_heartbeat_request *in) {
-  int16_t err = validate_status(c, ctx, in->group_id, false);
+  int16_t err = mk_group_validate_status(c, ctx, in->group_id, false);
   if (err) return err;
   struct mk_group *g = mk_group_metadata_manager_get(&c->mgr, in->group_id);
   if (!g) return MK_ERR_UNKNOWN_MEMBER_ID;
   if (g->state == MK_GROUP_DEAD) return MK_ERR_COORDINATOR_NOT_AVAILABLE;
-  if ((err = validate_member(g, in->member_id, in->group_instance_id))) return err;
+  if ((err = mk_group_validate_member(g, in->member_id, in->group_instance_id))) return err;
   if (in->generation_id != g->generation_id) return MK_ERR_ILLEGAL_GENERATION;
   struct mk_group_member *m = mk_group_find(g, in->member_id);
   switch (g->state) {
     case MK_GROUP_EMPTY: return MK_ERR_UNKNOWN_MEMBER_ID;
     case MK_GROUP_PREPARING_REBALANCE:
-      reschedule_heartbeat(c, m, m->session_timeout_ms);
+      mk_group_reschedule_heartbeat(c, m, m->session_timeout_ms);
       return MK_ERR_REBALANCE_IN_PROGRESS;
     default:
       /* CompletingRebalance counts too: a member heartbeats between JoinGroup and SyncGroup. */
-      reschedule_heartbeat(c, m, m->session_timeout_ms);
+      mk_group_reschedule_heartbeat(c, m, m->session_timeout_ms);
       return 0;
   }
 }
@@ -952,7 +954,7 @@ int16_t mk_group_heartbeat(struct mk_group_coordinator *c, const struct mk_group
 int16_t mk_group_leave(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
                        struct mk_str group_id, const struct mk_leave_group_member_identity *members,
                        int n, int16_t *errors) {
-  int16_t err = validate_status(c, ctx, group_id, false);
+  int16_t err = mk_group_validate_status(c, ctx, group_id, false);
   if (err) return err;
   struct mk_group *g = mk_group_metadata_manager_get(&c->mgr, group_id);
   if (!g) return MK_ERR_UNKNOWN_MEMBER_ID;
@@ -970,7 +972,7 @@ int16_t mk_group_leave(struct mk_group_coordinator *c, const struct mk_group_con
       mk_group_remove_pending(g, who->member_id);
       left++;
       continue;
-    } else if (!(errors[i] = validate_member(g, who->member_id, who->group_instance_id))) {
+    } else if (!(errors[i] = mk_group_validate_member(g, who->member_id, who->group_instance_id))) {
       m = mk_group_find(g, who->member_id);
     }
     if (!m) continue;
@@ -986,293 +988,11 @@ int16_t mk_group_leave(struct mk_group_coordinator *c, const struct mk_group_con
     else if (g->state == MK_GROUP_PREPARING_REBALANCE)
       maybe_complete_join_phase(c, g);
   }
-  forget_if_empty(c, g);
+  mk_group_forget_if_empty(c, g);
   return 0;
 }
 
-/* ---- OffsetCommit ---------------------------------------------------------------------------- */
-
-/* Kafka's maybeConvertOffsetCommitError. */
-static int16_t commit_error_to_response(int16_t error) {
-  switch (error) {
-    case MK_ERR_UNKNOWN_TOPIC_OR_PARTITION:
-    case MK_ERR_NOT_ENOUGH_REPLICAS:
-    case MK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND: return MK_ERR_COORDINATOR_NOT_AVAILABLE;
-    case MK_ERR_NOT_LEADER_OR_FOLLOWER:
-    case MK_ERR_KAFKA_STORAGE_ERROR: return MK_ERR_NOT_COORDINATOR;
-    case MK_ERR_MESSAGE_TOO_LARGE:
-    case MK_ERR_RECORD_LIST_TOO_LARGE:
-    case MK_ERR_INVALID_FETCH_SIZE: return MK_ERR_INVALID_COMMIT_OFFSET_SIZE;
-  }
-  return error;
-}
-
-/* An OffsetCommit waiting for its records to be committed. */
-struct commit_wait {
-  struct mk_group_coordinator *c;
-  uint64_t serial;
-  char *group_id;
-  char *member_id;
-  int32_t generation;
-  int n;                           /* all the request's offsets */
-  int16_t *errors;                 /* per offset; those written are filled at the end */
-  int nwritten;
-  struct mk_offset_commit *written;  /* copies of the offsets being written */
-  int *index;                      /* written[k] is offsets[index[k]] */
-  mk_commit_callback *cb;
-  void *arg;
-};
-
-static void free_commit_wait(struct commit_wait *w) {
-  for (int k = 0; k < w->nwritten; k++) {
-    free((void *)w->written[k].topic.ptr);
-    free((void *)w->written[k].metadata.ptr);
-  }
-  free(w->written);
-  free(w->index);
-  free(w->errors);
-  free(w->group_id);
-  free(w->member_id);
-  free(w);
-}
-
-static void trace_commit(const struct commit_wait *w, const struct mk_offset_commit *o,
-                         int16_t error) {
-  if (!mk_trace_on()) return;
-  struct mk_trace_event ev;
-  mk_trace_begin(&ev, "broker", "offset_commit");
-  mk_trace_str(&ev, "group", w->group_id);
-  mk_trace_str(&ev, "member_id", w->member_id);
-  mk_trace_int(&ev, "generation", w->generation);
-  mk_trace_strn(&ev, "topic", o->topic.ptr, o->topic.len);
-  mk_trace_int(&ev, "partition", o->partition);
-  mk_trace_int(&ev, "offset", o->offset);
-  if (error) mk_trace_str(&ev, "error", mk_err_name(error));
-  mk_trace_end(&ev);
-}
-
-static void commit_done(void *arg, int16_t error) {
-  struct commit_wait *w = arg;
-  struct mk_group *g = mk_group_metadata_manager_get(&w->c->mgr, mk_str_of(w->group_id));
-  if (g && g->serial == w->serial) mk_group_offsets_written(g, w->written, w->nwritten, !error);
-  int16_t answer = error ? commit_error_to_response(error) : 0;
-  for (int k = 0; k < w->nwritten; k++) {
-    w->errors[w->index[k]] = answer;
-    trace_commit(w, &w->written[k], answer);
-  }
-  w->cb(w->arg, w->errors);
-  free_commit_wait(w);
-}
-
-/* ClassicGroup.validateOffsetCommit. */
-static int16_t validate_offset_commit(const struct mk_group *g, struct mk_str member_id,
-                                      struct mk_str instance_id, int32_t generation) {
-  if (g->state == MK_GROUP_DEAD) return MK_ERR_COORDINATOR_NOT_AVAILABLE;
-  /* Generation -1 from outside the group (the admin client, a consumer assigning partitions
-   * itself): allowed while nobody is in the group. */
-  if (generation < 0 && g->state == MK_GROUP_EMPTY) return 0;
-  if (generation >= 0 || member_id.len > 0 || instance_id.len >= 0) {
-    int16_t err = validate_member(g, member_id, instance_id);
-    if (err) return err;
-    if (generation != g->generation_id) return MK_ERR_ILLEGAL_GENERATION;
-  } else if (g->state != MK_GROUP_EMPTY) {
-    return MK_ERR_UNKNOWN_MEMBER_ID;  /* only members commit for a group with members */
-  }
-  if (g->state == MK_GROUP_COMPLETING_REBALANCE) return MK_ERR_REBALANCE_IN_PROGRESS;
-  return 0;
-}
-
-static char *copy_str(struct mk_str s, int32_t *len) {
-  *len = s.len < 0 ? 0 : s.len;
-  char *p = malloc((size_t)*len + 1);
-  if (p) {
-    if (*len) memcpy(p, s.ptr, (size_t)*len);
-    p[*len] = '\0';
-  }
-  return p;
-}
-
-void mk_group_commit_offsets(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
-                             struct mk_str group_id, struct mk_str member_id,
-                             struct mk_str group_instance_id, int32_t generation_id,
-                             const struct mk_offset_commit *offsets, int n,
-                             mk_commit_callback *cb, void *arg) {
-  int16_t *errors = calloc((size_t)n + 1, sizeof *errors);
-  if (!errors) {
-    cb(arg, NULL);  /* out of memory: every offset failed */
-    return;
-  }
-  int16_t err = validate_status(c, ctx, group_id, true);
-  struct mk_group *g = err ? NULL : mk_group_metadata_manager_get(&c->mgr, group_id);
-  if (!err && !g) {
-    if (generation_id < 0) {
-      /* A "simple" group: offsets stored for a consumer that assigns partitions itself. */
-      g = mk_group_metadata_manager_get_or_create(&c->mgr, group_id, true);
-      if (!g) err = MK_ERR_UNKNOWN_SERVER_ERROR;
-      else if (!g->serial) g->serial = ++c->next_serial;
-    } else {
-      /* v9+ says so plainly; older versions keep the old answer. */
-      err = ctx->api_version >= 9 ? MK_ERR_GROUP_ID_NOT_FOUND : MK_ERR_ILLEGAL_GENERATION;
-    }
-  }
-  if (!err) err = validate_offset_commit(g, member_id, group_instance_id, generation_id);
-  if (err) {
-    for (int i = 0; i < n; i++) errors[i] = err;
-    cb(arg, errors);
-    free(errors);
-    if (g) forget_if_empty(c, g);
-    return;
-  }
-  /* A commit from a member counts as a sign of life while it is a member. */
-  if (g->state == MK_GROUP_STABLE || g->state == MK_GROUP_PREPARING_REBALANCE) {
-    struct mk_group_member *m = mk_group_find(g, member_id);
-    if (m) reschedule_heartbeat(c, m, m->session_timeout_ms);
-  }
-  struct commit_wait *w = calloc(1, sizeof *w);
-  bool ok = w && (w->written = calloc((size_t)n + 1, sizeof *w->written)) &&
-            (w->index = calloc((size_t)n + 1, sizeof *w->index)) &&
-            (w->group_id = strdup(g->group_id));
-  if (ok) {
-    int32_t len;
-    w->c = c;
-    w->serial = g->serial;
-    w->generation = generation_id;
-    w->n = n;
-    w->errors = errors;
-    w->cb = cb;
-    w->arg = arg;
-    w->member_id = copy_str(member_id, &len);
-    ok = w->member_id != NULL;
-  }
-  for (int i = 0; ok && i < n; i++) {
-    const struct mk_offset_commit *o = &offsets[i];
-    if (o->metadata.len > c->cfg.offset_metadata_max_bytes) {
-      errors[i] = MK_ERR_OFFSET_METADATA_TOO_LARGE;
-      continue;
-    }
-    struct mk_offset_commit *copy = &w->written[w->nwritten];
-    *copy = *o;
-    int32_t tlen, mlen;
-    char *topic = copy_str(o->topic, &tlen), *md = copy_str(o->metadata, &mlen);
-    copy->topic = (struct mk_str){topic, tlen};
-    copy->metadata = (struct mk_str){md, mlen};
-    w->index[w->nwritten++] = i;
-    ok = topic && md;
-  }
-  if (!ok) {
-    if (w) {
-      w->errors = NULL;
-      free_commit_wait(w);
-    }
-    for (int i = 0; i < n; i++) errors[i] = MK_ERR_UNKNOWN_SERVER_ERROR;
-    cb(arg, errors);
-    free(errors);
-    return;
-  }
-  if (w->nwritten == 0) {  /* nothing to write: every offset was refused */
-    cb(arg, errors);
-    free_commit_wait(w);
-    return;
-  }
-  int16_t rc = mk_group_store_offsets(&c->mgr, g, w->written, w->nwritten, commit_done, w);
-  if (rc) commit_done(w, rc);
-}
-
-/* ---- OffsetFetch --------------------------------------------------------------------------- */
-
-static void fetch_partition(const struct mk_group *g, struct mk_str topic, int32_t partition,
-                            bool require_stable, struct mk_offset_fetch_response_partitions *out) {
-  mk_schema_set_defaults(&mk_offset_fetch_response_partitions_schema, out);
-  out->partition_index = partition;
-  out->committed_offset = -1;
-  out->committed_leader_epoch = -1;
-  out->metadata = (struct mk_str){"", 0};
-  struct mk_group_offset *o = g ? mk_group_offset((struct mk_group *)g, topic, partition, false) : NULL;
-  if (o && require_stable && o->pending) {
-    /* A commit is being written: the client asked not to see the value before it. */
-    out->error_code = MK_ERR_UNSTABLE_OFFSET_COMMIT;
-  } else if (o && o->committed) {
-    out->committed_offset = o->offset;
-    out->committed_leader_epoch = o->leader_epoch;
-    out->metadata = mk_str_of(o->metadata ? o->metadata : "");
-  }
-}
-
-static int cmp_offsets(const void *a, const void *b) {
-  const struct mk_group_offset *x = *(const struct mk_group_offset *const *)a;
-  const struct mk_group_offset *y = *(const struct mk_group_offset *const *)b;
-  int r = strcmp(x->topic, y->topic);
-  return r ? r : (x->partition > y->partition) - (x->partition < y->partition);
-}
-
-/* The group's offset entries sorted by topic and partition (from arena); *n their count. */
-static struct mk_group_offset **sorted_offsets(const struct mk_group *g, struct mk_arena *arena,
-                                               int32_t *n) {
-  *n = 0;
-  if (!g || !g->offsets.count) return NULL;
-  struct mk_group_offset **all = mk_arena_alloc(arena, sizeof *all * g->offsets.count);
-  if (!all) return NULL;
-  void *v;
-  for (size_t i = 0; mk_str_map_next(&g->offsets, &i, &v);) all[(*n)++] = v;
-  qsort(all, (size_t)*n, sizeof *all, cmp_offsets);
-  return all;
-}
-
-void mk_group_fetch_offsets(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
-                            struct mk_str group_id, bool require_stable,
-                            const struct mk_offset_fetch_request_topics *topics, int32_t ntopics,
-                            struct mk_offset_fetch_response_group *out, struct mk_arena *arena) {
-  mk_schema_set_defaults(&mk_offset_fetch_response_group_schema, out);
-  out->group_id = group_id;
-  if ((out->error_code = validate_status(c, ctx, group_id, true))) return;
-  struct mk_group *g = mk_group_metadata_manager_get(&c->mgr, group_id);
-  if (g && g->state == MK_GROUP_DEAD) g = NULL;
-  if (ntopics >= 0) {
-    out->topics = ntopics ? mk_arena_alloc(arena, sizeof *out->topics * (size_t)ntopics) : NULL;
-    if (ntopics && !out->topics) {
-      out->error_code = MK_ERR_UNKNOWN_SERVER_ERROR;
-      return;
-    }
-    out->topics_count = ntopics;
-    for (int32_t i = 0; i < ntopics; i++) {
-      struct mk_offset_fetch_response_topics *t = &out->topics[i];
-      mk_schema_set_defaults(&mk_offset_fetch_response_topics_schema, t);
-      t->name = topics[i].name;
-      int32_t np = topics[i].partition_indexes_count;
-      t->partitions = np > 0 ? mk_arena_alloc(arena, sizeof *t->partitions * (size_t)np) : NULL;
-      t->partitions_count = t->partitions ? np : 0;
-      for (int32_t j = 0; j < t->partitions_count; j++)
-        fetch_partition(g, t->name, topics[i].partition_indexes[j], require_stable,
-                        &t->partitions[j]);
-    }
-    return;
-  }
-  /* Every committed offset, grouped by topic. */
-  int32_t n;
-  struct mk_group_offset **all = sorted_offsets(g, arena, &n);
-  out->topics = n ? mk_arena_alloc(arena, sizeof *out->topics * (size_t)n) : NULL;
-  if (n && !out->topics) {
-    out->error_code = MK_ERR_UNKNOWN_SERVER_ERROR;
-    return;
-  }
-  for (int32_t i = 0; i < n;) {
-    int32_t j = i;
-    while (j < n && strcmp(all[j]->topic, all[i]->topic) == 0) j++;
-    struct mk_offset_fetch_response_topics *t = &out->topics[out->topics_count];
-    mk_schema_set_defaults(&mk_offset_fetch_response_topics_schema, t);
-    t->name = mk_str_of(all[i]->topic);
-    t->partitions = mk_arena_alloc(arena, sizeof *t->partitions * (size_t)(j - i));
-    for (int32_t k = i; t->partitions && k < j; k++) {
-      if (!all[k]->committed && !(require_stable && all[k]->pending)) continue;
-      fetch_partition(g, t->name, all[k]->partition, require_stable,
-                      &t->partitions[t->partitions_count++]);
-    }
-    if (t->partitions_count) out->topics_count++;
-    i = j;
-  }
-}
-
-/* ---- DescribeGroups, ListGroups, DeleteGroups, OffsetDelete -------------------------------- */
+/* ---- DescribeGroups, ListGroups, DeleteGroups -------------------------------------------- */
 
 void mk_group_describe(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
                        struct mk_str group_id, struct mk_describe_groups_described_group *out,
@@ -1282,7 +1002,7 @@ void mk_group_describe(struct mk_group_coordinator *c, const struct mk_group_con
   out->group_state = (struct mk_str){"", 0};
   out->protocol_type = (struct mk_str){"", 0};
   out->protocol_data = (struct mk_str){"", 0};
-  if ((out->error_code = validate_status(c, ctx, group_id, true))) return;
+  if ((out->error_code = mk_group_validate_status(c, ctx, group_id, true))) return;
   struct mk_group *g = mk_group_metadata_manager_get(&c->mgr, group_id);
   if (!g) {
     out->group_state = mk_str_of(mk_group_state_name(MK_GROUP_DEAD));
@@ -1355,69 +1075,25 @@ void mk_group_list(struct mk_group_coordinator *c, const struct mk_group_context
   }
 }
 
-/* Every offset entry of g (from arena), for tombstones. */
-static const struct mk_group_offset **all_offsets(const struct mk_group *g, struct mk_arena *a,
-                                                  int32_t *n) {
-  return (const struct mk_group_offset **)sorted_offsets(g, a, n);
-}
-
 int16_t mk_group_delete(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
                         struct mk_str group_id) {
-  int16_t err = validate_status(c, ctx, group_id, true);
+  int16_t err = mk_group_validate_status(c, ctx, group_id, true);
   if (err) return err;
   struct mk_group *g = mk_group_metadata_manager_get(&c->mgr, group_id);
   if (!g || g->state == MK_GROUP_DEAD) return MK_ERR_GROUP_ID_NOT_FOUND;
   if (g->state != MK_GROUP_EMPTY) return MK_ERR_NON_EMPTY_GROUP;
-  transition(c, g, MK_GROUP_DEAD, "deleted (DeleteGroups)");
+  mk_group_transition_traced(c, g, MK_GROUP_DEAD, "deleted (DeleteGroups)");
   struct mk_arena arena;
   mk_arena_init(&arena);
   int32_t n;
-  const struct mk_group_offset **offsets = all_offsets(g, &arena, &n);
+  const struct mk_group_offset **offsets =
+      (const struct mk_group_offset **)mk_group_offsets_sorted(g, &arena, &n);
   int16_t rc = mk_group_write_tombstones(&c->mgr, g, offsets, n, true);
   if (rc)
     mk_log(MK_LOG_WARN, "broker", "group %s: writing its tombstones failed: %s (it is gone "
            "from this coordinator; a reload would bring it back)", g->group_id, mk_err_name(rc));
   mk_arena_free(&arena);
   mk_group_metadata_manager_remove(&c->mgr, g);
-  return 0;
-}
-
-int16_t mk_group_delete_offsets(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
-                                struct mk_str group_id,
-                                const struct mk_offset_delete_request_topic *topics, int32_t n,
-                                int16_t *errors) {
-  int16_t err = validate_status(c, ctx, group_id, false);
-  if (err) return err;
-  struct mk_group *g = mk_group_metadata_manager_get(&c->mgr, group_id);
-  if (!g || g->state == MK_GROUP_DEAD) return MK_ERR_GROUP_ID_NOT_FOUND;
-  bool consumer = g->protocol_type && strcmp(g->protocol_type, MK_CONSUMER_PROTOCOL_TYPE) == 0;
-  if (g->state != MK_GROUP_EMPTY && !consumer) return MK_ERR_NON_EMPTY_GROUP;
-  int k = 0, total = 0;
-  for (int32_t i = 0; i < n; i++) total += topics[i].partitions_count;
-  const struct mk_group_offset **doomed = calloc((size_t)total + 1, sizeof *doomed);
-  if (!doomed) return MK_ERR_UNKNOWN_SERVER_ERROR;
-  int ndoomed = 0;
-  for (int32_t i = 0; i < n; i++) {
-    bool subscribed = mk_group_is_subscribed(g, topics[i].name);
-    for (int32_t j = 0; j < topics[i].partitions_count; j++, k++) {
-      errors[k] = subscribed ? MK_ERR_GROUP_SUBSCRIBED_TO_TOPIC : 0;
-      if (subscribed) continue;
-      struct mk_group_offset *o = mk_group_offset(g, topics[i].name,
-                                                  topics[i].partitions[j].partition_index, false);
-      bool seen = false;
-      for (int d = 0; d < ndoomed; d++) seen |= doomed[d] == o;
-      if (o && !seen) doomed[ndoomed++] = o;
-    }
-  }
-  if (ndoomed) {
-    int16_t rc = mk_group_write_tombstones(&c->mgr, g, doomed, ndoomed, false);
-    if (rc)
-      mk_log(MK_LOG_WARN, "broker", "group %s: writing offset tombstones failed: %s", g->group_id,
-             mk_err_name(rc));
-    for (int d = 0; d < ndoomed; d++) mk_group_offset_remove(g, (struct mk_group_offset *)doomed[d]);
-  }
-  free(doomed);
-  forget_if_empty(c, g);
   return 0;
 }
 
@@ -1433,7 +1109,7 @@ void mk_group_coordinator_loaded(struct mk_group_coordinator *c, int32_t p, int3
     groups++;
     if (!g->serial) g->serial = ++c->next_serial;
     for (struct mk_group_member *m = g->members; m; m = m->next)
-      reschedule_heartbeat(c, m, m->session_timeout_ms);
+      mk_group_reschedule_heartbeat(c, m, m->session_timeout_ms);
     if (g->nmembers > c->cfg.max_size)
       prepare_rebalance(c, g, "loaded over group.max.size");
   }
@@ -1448,7 +1124,7 @@ void mk_group_coordinator_unload(struct mk_group_coordinator *c, int32_t p) {
     next = g->next;
     if (g->partition != p) continue;
     groups++;
-    if (g->state != MK_GROUP_DEAD) transition(c, g, MK_GROUP_DEAD, "coordinator moved");
+    if (g->state != MK_GROUP_DEAD) mk_group_transition_traced(c, g, MK_GROUP_DEAD, "coordinator moved");
     for (struct mk_group_member *m = g->members; m; m = m->next) {
       invoke_join_error(g, m, m->member_id, MK_ERR_NOT_COORDINATOR);
       invoke_sync(g, m, MK_ERR_NOT_COORDINATOR);
@@ -1468,8 +1144,8 @@ int mk_group_coordinator_init(struct mk_group_coordinator *c, const struct mk_gr
   c->cfg = *cfg;
   c->rt = *rt;
   c->next_deadline_ms = -1;
-  c->next_cleanup_ms = now(c) + cfg->offsets_retention_check_interval_ms;
-  c->rng = (uint64_t)now(c) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)c;
+  c->next_cleanup_ms = mk_group_now(c) + cfg->offsets_retention_check_interval_ms;
+  c->rng = (uint64_t)mk_group_now(c) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)c;
   if (!c->rng) c->rng = 1;
   return mk_group_metadata_manager_init(&c->mgr, &c->cfg, &c->rt);
 }
@@ -1495,7 +1171,7 @@ static void join_deadline(struct mk_group_coordinator *c, struct mk_group *g) {
     g->new_member_added = false;
     g->join_delay_ms = delay;
     g->join_remaining_ms = remaining > 0 ? remaining : 0;
-    g->join_deadline_ms = now(c) + delay;
+    g->join_deadline_ms = mk_group_now(c) + delay;
     schedule(c, g->join_deadline_ms);
     return;
   }
@@ -1563,53 +1239,6 @@ static void expire_pending(struct mk_group_coordinator *c, struct mk_group *g, i
     complete_join(c, g);
 }
 
-/* Kafka's offset expiry (removeExpiredOffsets, cleanupGroupMetadata): a group's offsets
- * expire offsets.retention.minutes after it became Empty (or, for a group that stores
- * offsets only, after each commit; for a Stable consumer group, for topics it no longer
- * reads); an Empty group left without offsets is deleted. */
-static void expire_offsets(struct mk_group_coordinator *c, struct mk_group *g, int64_t t) {
-  bool consumer = g->protocol_type && strcmp(g->protocol_type, MK_CONSUMER_PROTOCOL_TYPE) == 0;
-  int mode = g->protocol_type && g->state == MK_GROUP_EMPTY              ? 1
-             : consumer && g->subscribed_known && g->state == MK_GROUP_STABLE ? 2
-             : !g->protocol_type                                            ? 3
-                                                                            : 0;
-  struct mk_arena arena;
-  mk_arena_init(&arena);
-  int32_t n;
-  struct mk_group_offset **all = mode ? sorted_offsets(g, &arena, &n) : NULL;
-  int nexpired = 0;
-  for (int32_t i = 0; all && i < n; i++) {
-    struct mk_group_offset *o = all[i];
-    if (!o->committed || o->pending) continue;
-    if (mode == 2 && mk_group_is_subscribed(g, mk_str_of(o->topic))) continue;
-    bool expired;
-    if (o->expire_timestamp_ms >= 0) {
-      expired = t >= o->expire_timestamp_ms;
-    } else {
-      int64_t base = mode == 1 && g->state_timestamp_ms >= 0 ? g->state_timestamp_ms
-                                                             : o->commit_timestamp_ms;
-      expired = t - base >= c->cfg.offsets_retention_ms;
-    }
-    if (expired) all[nexpired++] = o;
-  }
-  bool dead = g->state == MK_GROUP_EMPTY && n == nexpired && !g->pending.count;
-  if (nexpired || (dead && g->generation_id > 0)) {
-    mk_log(MK_LOG_INFO, "broker", "group %s: %d offsets expired%s", g->group_id, nexpired,
-           dead ? "; the group is gone" : "");
-    int16_t rc = mk_group_write_tombstones(&c->mgr, g, (const struct mk_group_offset *const *)all,
-                                           nexpired, dead && g->generation_id > 0);
-    if (rc)
-      mk_log(MK_LOG_WARN, "broker", "group %s: writing expiry tombstones failed: %s", g->group_id,
-             mk_err_name(rc));
-    for (int i = 0; i < nexpired; i++) mk_group_offset_remove(g, all[i]);
-  }
-  mk_arena_free(&arena);
-  if (dead) {
-    transition(c, g, MK_GROUP_DEAD, "its offsets expired");
-    mk_group_metadata_manager_remove(&c->mgr, g);
-  }
-}
-
 /* Every deadline of one group that has passed. */
 static void poll_group(struct mk_group_coordinator *c, struct mk_group *g, int64_t t) {
   expire_pending(c, g, t);
@@ -1635,7 +1264,7 @@ static int64_t group_next_deadline(const struct mk_group *g) {
 }
 
 void mk_group_coordinator_poll(struct mk_group_coordinator *c) {
-  int64_t t = now(c);
+  int64_t t = mk_group_now(c);
   if ((c->next_deadline_ms < 0 || t < c->next_deadline_ms) && t < c->next_cleanup_ms) return;
   bool cleanup = t >= c->next_cleanup_ms;
   if (cleanup) c->next_cleanup_ms = t + c->cfg.offsets_retention_check_interval_ms;
@@ -1644,9 +1273,9 @@ void mk_group_coordinator_poll(struct mk_group_coordinator *c) {
     next = g->next;  /* only g itself may be removed below */
     poll_group(c, g, t);
     if (cleanup && c->mgr.parts[g->partition].owner >= 0 && g->state != MK_GROUP_DEAD)
-      expire_offsets(c, g, t);
+      mk_group_expire_offsets(c, g, t);  /* offset_metadata_manager.c */
     else
-      forget_if_empty(c, g);
+      mk_group_forget_if_empty(c, g);
   }
   /* Deadlines set while acting were scheduled as they were set; add the rest. */
   for (struct mk_group *g = c->mgr.list; g; g = g->next) schedule(c, group_next_deadline(g));

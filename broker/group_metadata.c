@@ -35,8 +35,7 @@ struct mk_protocol_count {
   int count;
 };
 
-/* A NUL-terminated copy of s (a null string gives NULL; *ok false if out of memory). */
-static char *dup_str(struct mk_str s, bool *ok) {
+char *mk_group_copy_str(struct mk_str s, bool *ok) {
   if (s.len < 0) return NULL;
   char *p = malloc((size_t)s.len + 1);
   if (!p) {
@@ -171,7 +170,7 @@ static struct mk_group_protocol *copy_protocols(const struct mk_join_group_reque
     return NULL;
   }
   for (int i = 0; i < n && *ok; i++) {
-    p[i].name = dup_str(in[i].name.len < 0 ? (struct mk_str){"", 0} : in[i].name, ok);
+    p[i].name = mk_group_copy_str(in[i].name.len < 0 ? (struct mk_str){"", 0} : in[i].name, ok);
     int32_t len = in[i].metadata.len < 0 ? 0 : in[i].metadata.len;
     p[i].metadata_len = len;
     if (len && (p[i].metadata = malloc((size_t)len)))
@@ -214,10 +213,10 @@ struct mk_group_member *mk_group_member_new(struct mk_str member_id, struct mk_s
   if (!m) return NULL;
   bool ok = true;
   struct mk_str empty = {"", 0};
-  m->member_id = dup_str(member_id, &ok);
-  m->group_instance_id = dup_str(instance_id, &ok);
-  m->client_id = dup_str(client_id.len < 0 ? empty : client_id, &ok);
-  m->client_host = dup_str(client_host.len < 0 ? empty : client_host, &ok);
+  m->member_id = mk_group_copy_str(member_id, &ok);
+  m->group_instance_id = mk_group_copy_str(instance_id, &ok);
+  m->client_id = mk_group_copy_str(client_id.len < 0 ? empty : client_id, &ok);
+  m->client_host = mk_group_copy_str(client_host.len < 0 ? empty : client_host, &ok);
   m->protocols = copy_protocols(protocols, nprotocols, &ok);
   m->nprotocols = nprotocols;
   m->rebalance_timeout_ms = rebalance_timeout_ms;
@@ -350,7 +349,7 @@ int mk_group_add(struct mk_group *g, struct mk_group_member *m, struct mk_str pr
                  mk_join_callback *join_cb, void *join_arg) {
   char *type = NULL;
   bool ok = true;
-  if (!g->members && !(type = dup_str(protocol_type.len < 0 ? (struct mk_str){"", 0}
+  if (!g->members && !(type = mk_group_copy_str(protocol_type.len < 0 ? (struct mk_str){"", 0}
                                                             : protocol_type, &ok)))
     return -1;
   if (mk_str_map_put(&g->member_map, m->member_id, strlen(m->member_id), m)) {
@@ -544,7 +543,7 @@ void mk_group_compute_subscribed_topics(struct mk_group *g) {
         continue;
       bool ok = true;
       char **grown = realloc(g->subscribed, sizeof *grown * (size_t)(g->nsubscribed + 1));
-      char *copy = grown ? dup_str(sub.topics[i], &ok) : NULL;
+      char *copy = grown ? mk_group_copy_str(sub.topics[i], &ok) : NULL;
       if (!grown || !copy) {
         if (grown) g->subscribed = grown;
         rc = -1;
@@ -673,3 +672,22 @@ void mk_group_offset_remove(struct mk_group *g, struct mk_group_offset *o) {
 }
 
 bool mk_group_has_offsets(const struct mk_group *g) { return g->offsets.count > 0; }
+
+static int cmp_offsets(const void *a, const void *b) {
+  const struct mk_group_offset *x = *(const struct mk_group_offset *const *)a;
+  const struct mk_group_offset *y = *(const struct mk_group_offset *const *)b;
+  int r = strcmp(x->topic, y->topic);
+  return r ? r : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+struct mk_group_offset **mk_group_offsets_sorted(const struct mk_group *g, struct mk_arena *arena,
+                                                 int32_t *n) {
+  *n = 0;
+  if (!g || !g->offsets.count) return NULL;
+  struct mk_group_offset **all = mk_arena_alloc(arena, sizeof *all * g->offsets.count);
+  if (!all) return NULL;
+  void *v;
+  for (size_t i = 0; mk_str_map_next(&g->offsets, &i, &v);) all[(*n)++] = v;
+  qsort(all, (size_t)*n, sizeof *all, cmp_offsets);
+  return all;
+}

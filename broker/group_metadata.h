@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "common/str_map.h"
+#include "protocol/arena.h"
 #include "protocol/messages/join_group.h"
 #include "protocol/messages/sync_group.h"
 #include "protocol/primitives.h"
@@ -176,6 +177,10 @@ struct mk_group_pending {
   int64_t deadline_ms;             /* it is forgotten then (the session timeout) */
 };
 
+/* A NUL-terminated malloc'ed copy of s, or NULL for a null s; *ok becomes false if out of
+ * memory. (The group keeps copies of what requests carried.) */
+char *mk_group_copy_str(struct mk_str s, bool *ok);
+
 /* A new Empty group at generation 0 (state timestamp now_ms). NULL if out of memory. */
 struct mk_group *mk_group_new(const char *group_id, int32_t partition, int64_t now_ms);
 /* Free the group and everything it owns. Parked callbacks must have been invoked. */
@@ -276,6 +281,10 @@ struct mk_group_offset *mk_group_offset(struct mk_group *g, struct mk_str topic,
                                         int32_t partition, bool create);
 /* Drop an entry. */
 void mk_group_offset_remove(struct mk_group *g, struct mk_group_offset *o);
+/* The group's offset entries sorted by topic, then partition, in an array from arena; *n
+ * gets their count. NULL (and *n 0) when there are none or out of memory. */
+struct mk_group_offset **mk_group_offsets_sorted(const struct mk_group *g, struct mk_arena *arena,
+                                                 int32_t *n);
 /* Whether the group holds any offset, committed or pending (Kafka's hasOffsets). */
 bool mk_group_has_offsets(const struct mk_group *g);
 

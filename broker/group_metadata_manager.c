@@ -218,13 +218,10 @@ int16_t mk_group_store_offsets(struct mk_group_metadata_manager *m, struct mk_gr
   return rc;
 }
 
+/* A copy of s, "" for a null one; NULL if out of memory. */
 static char *dup_mk_str(struct mk_str s) {
-  int32_t len = s.len < 0 ? 0 : s.len;
-  char *p = malloc((size_t)len + 1);
-  if (!p) return NULL;
-  if (len) memcpy(p, s.ptr, (size_t)len);
-  p[len] = '\0';
-  return p;
+  bool ok = true;
+  return mk_group_copy_str(s.len < 0 ? (struct mk_str){"", 0} : s, &ok);
 }
 
 /* Set o's committed value. Returns false if out of memory (o unchanged). */
