@@ -86,12 +86,7 @@ static void on_join(void *arg, const struct mk_join_group_response *resp) {
 static void join_failed(struct mk_req *req, int16_t error) {
   const struct mk_join_group_request *in = req->request.body;
   struct mk_join_group_response resp;
-  mk_schema_set_defaults(&mk_join_group_response_schema, &resp);
-  resp.error_code = error;
-  resp.generation_id = -1;
-  resp.protocol_type = MK_STR_NULL;
-  resp.protocol_name = MK_STR_NULL;
-  resp.member_id = in->member_id;
+  mk_group_join_error_response(&resp, in->member_id, error);
   join_respond(req, &resp);
 }
 

@@ -98,17 +98,21 @@ static void join_answer(const char *group, mk_join_callback *cb, void *arg,
   cb(arg, r);
 }
 
-/* Kafka's JoinGroupResult(memberId, error). */
+void mk_group_join_error_response(struct mk_join_group_response *r, struct mk_str member_id,
+                                  int16_t error) {
+  mk_schema_set_defaults(&mk_join_group_response_schema, r);
+  r->error_code = error;
+  r->generation_id = -1;
+  r->protocol_type = MK_STR_NULL;
+  r->protocol_name = MK_STR_NULL;
+  r->leader = (struct mk_str){"", 0};
+  r->member_id = member_id.len < 0 ? (struct mk_str){"", 0} : member_id;
+}
+
 static void join_error(struct mk_str group, mk_join_callback *cb, void *arg,
                        struct mk_str member_id, int16_t error) {
   struct mk_join_group_response r;
-  mk_schema_set_defaults(&mk_join_group_response_schema, &r);
-  r.error_code = error;
-  r.generation_id = -1;
-  r.protocol_type = MK_STR_NULL;
-  r.protocol_name = MK_STR_NULL;
-  r.leader = (struct mk_str){"", 0};
-  r.member_id = member_id.len < 0 ? (struct mk_str){"", 0} : member_id;
+  mk_group_join_error_response(&r, member_id, error);
   char id[256];
   snprintf(id, sizeof id, "%.*s", group.len < 0 ? 0 : group.len, group.ptr ? group.ptr : "");
   join_answer(id, cb, arg, &r);
@@ -231,13 +235,7 @@ static void invoke_join_error(struct mk_group *g, struct mk_group_member *m, con
                               int16_t error) {
   if (!mk_member_awaiting_join(m)) return;
   struct mk_join_group_response r;
-  mk_schema_set_defaults(&mk_join_group_response_schema, &r);
-  r.error_code = error;
-  r.generation_id = -1;
-  r.protocol_type = MK_STR_NULL;
-  r.protocol_name = MK_STR_NULL;
-  r.leader = (struct mk_str){"", 0};
-  r.member_id = mk_str_of(member_id);
+  mk_group_join_error_response(&r, mk_str_of(member_id), error);
   trace_join(g->group_id, &r);
   mk_group_invoke_join(g, m, &r);
 }
@@ -539,13 +537,7 @@ static void static_rejoin_stored(void *arg, int16_t error) {
      * old protocols and timeouts; we keep the new ones, which the next rebalance writes.) */
     mk_log(MK_LOG_WARN, "broker", "group %s: storing static member %s failed (%s); it keeps "
            "member id %s", g->group_id, s->new_member_id, mk_err_name(error), s->old_member_id);
-    int16_t answer = error == MK_ERR_NOT_LEADER_OR_FOLLOWER ? MK_ERR_NOT_COORDINATOR
-                     : error == MK_ERR_REQUEST_TIMED_OUT   ? MK_ERR_REBALANCE_IN_PROGRESS
-                     : error == MK_ERR_NOT_ENOUGH_REPLICAS ||
-                             error == MK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND
-                         ? MK_ERR_COORDINATOR_NOT_AVAILABLE
-                         : MK_ERR_UNKNOWN_SERVER_ERROR;
-    invoke_join_error(g, m, "", answer);
+    invoke_join_error(g, m, "", mk_group_append_error(error, false));
     if (mk_group_replace_member_id(g, m, s->old_member_id) == 0)
       mk_group_reschedule_heartbeat(c, m, m->session_timeout_ms);
   } else if (s->skip_supported) {
@@ -782,18 +774,18 @@ static void free_sync_store(struct sync_store *s) {
   free(s);
 }
 
-/* Kafka's appendGroupMetadataErrorToResponseError. */
-static int16_t store_error_to_response(int16_t error) {
+int16_t mk_group_append_error(int16_t error, bool offsets) {
   switch (error) {
     case MK_ERR_UNKNOWN_TOPIC_OR_PARTITION:
     case MK_ERR_NOT_ENOUGH_REPLICAS:
     case MK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND: return MK_ERR_COORDINATOR_NOT_AVAILABLE;
     case MK_ERR_NOT_LEADER_OR_FOLLOWER:
     case MK_ERR_KAFKA_STORAGE_ERROR: return MK_ERR_NOT_COORDINATOR;
-    case MK_ERR_REQUEST_TIMED_OUT: return MK_ERR_REBALANCE_IN_PROGRESS;
+    case MK_ERR_REQUEST_TIMED_OUT: return offsets ? error : MK_ERR_REBALANCE_IN_PROGRESS;
     case MK_ERR_MESSAGE_TOO_LARGE:
     case MK_ERR_RECORD_LIST_TOO_LARGE:
-    case MK_ERR_INVALID_FETCH_SIZE: return MK_ERR_UNKNOWN_SERVER_ERROR;
+    case MK_ERR_INVALID_FETCH_SIZE:
+      return offsets ? MK_ERR_INVALID_COMMIT_OFFSET_SIZE : MK_ERR_UNKNOWN_SERVER_ERROR;
   }
   return error;
 }
@@ -807,7 +799,7 @@ static void sync_stored(void *arg, int16_t error) {
   if (g && g->serial == s->serial && g->state == MK_GROUP_COMPLETING_REBALANCE &&
       g->generation_id == s->generation) {
     if (error) {
-      int16_t answer = store_error_to_response(error);
+      int16_t answer = mk_group_append_error(error, false);
       mk_log(MK_LOG_WARN, "broker", "group %s generation %d: storing the assignment failed: %s",
              g->group_id, g->generation_id, mk_err_name(error));
       reset_and_propagate_error(c, g, answer);

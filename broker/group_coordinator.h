@@ -103,6 +103,11 @@ void mk_group_coordinator_unload(struct mk_group_coordinator *c, int32_t p);
 
 /* ---- the APIs ---------------------------------------------------------------------------- */
 
+/* Kafka's JoinGroupResult(memberId, error): r as an error answer to JoinGroup (generation
+ * -1, no protocol, no leader). Borrows member_id. */
+void mk_group_join_error_response(struct mk_join_group_response *r, struct mk_str member_id,
+                                  int16_t error);
+
 /* JoinGroup. in has been normalized by the caller (v0: rebalance timeout = session
  * timeout). cb runs exactly once, now or when the join phase ends. Borrows in. */
 void mk_group_join(struct mk_group_coordinator *c, const struct mk_group_context *ctx,

@@ -35,6 +35,11 @@ void mk_group_forget_if_empty(struct mk_group_coordinator *c, struct mk_group *g
 void mk_group_transition_traced(struct mk_group_coordinator *c, struct mk_group *g,
                                 enum mk_group_state to, const char *reason);
 
+/* What a failed append of the coordinator's records tells its client: Kafka's
+ * appendGroupMetadataErrorToResponseError for a group's metadata, maybeConvertOffsetCommitError
+ * for offsets (they differ on a timeout and on records too large). */
+int16_t mk_group_append_error(int16_t error, bool offsets);
+
 /* Expire g's offsets that are past offsets.retention.minutes, and g itself once Empty and
  * without offsets (offset_metadata_manager.c). May free g. */
 void mk_group_expire_offsets(struct mk_group_coordinator *c, struct mk_group *g, int64_t t);

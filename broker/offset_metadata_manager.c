@@ -26,21 +26,6 @@
 
 /* ---- OffsetCommit ---------------------------------------------------------------------------- */
 
-/* Kafka's maybeConvertOffsetCommitError. */
-static int16_t commit_error_to_response(int16_t error) {
-  switch (error) {
-    case MK_ERR_UNKNOWN_TOPIC_OR_PARTITION:
-    case MK_ERR_NOT_ENOUGH_REPLICAS:
-    case MK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND: return MK_ERR_COORDINATOR_NOT_AVAILABLE;
-    case MK_ERR_NOT_LEADER_OR_FOLLOWER:
-    case MK_ERR_KAFKA_STORAGE_ERROR: return MK_ERR_NOT_COORDINATOR;
-    case MK_ERR_MESSAGE_TOO_LARGE:
-    case MK_ERR_RECORD_LIST_TOO_LARGE:
-    case MK_ERR_INVALID_FETCH_SIZE: return MK_ERR_INVALID_COMMIT_OFFSET_SIZE;
-  }
-  return error;
-}
-
 /* An OffsetCommit waiting for its records to be committed. */
 struct commit_wait {
   struct mk_group_coordinator *c;
@@ -89,7 +74,7 @@ static void commit_done(void *arg, int16_t error) {
   struct commit_wait *w = arg;
   struct mk_group *g = mk_group_metadata_manager_get(&w->c->mgr, mk_str_of(w->group_id));
   if (g && g->serial == w->serial) mk_group_offsets_written(g, w->written, w->nwritten, !error);
-  int16_t answer = error ? commit_error_to_response(error) : 0;
+  int16_t answer = error ? mk_group_append_error(error, true) : 0;
   for (int k = 0; k < w->nwritten; k++) {
     w->errors[w->index[k]] = answer;
     trace_commit(w, &w->written[k], answer);

@@ -26,10 +26,9 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from interop_support import Cluster, admin_url_of, check, failures, log, wait_until  # noqa: E402
 
 BOOTSTRAP = os.environ.get("BOOTSTRAP")
 TMP = os.environ.get("INTEROP_TMP")
@@ -38,83 +37,15 @@ if not BOOTSTRAP or not TMP or len(sys.argv) != 2:
           "kcat|kafka-python|confluent-kafka|failover", file=sys.stderr)
     sys.exit(2)
 SCENARIO = sys.argv[1]
-START = time.monotonic()
-failures = []
-
-
-def log(msg):
-    print(f"[{time.monotonic() - START:5.1f}s] {msg}")
-    sys.stdout.flush()
-
-
-def check(name, ok, detail=""):
-    if ok:
-        log(f"ok   {name}")
-    else:
-        failures.append(name)
-        log(f"FAIL {name}" + (f": {detail}" if detail else ""))
-    return ok
-
-
-def wait_until(fn, timeout, every=0.1):
-    """fn() until it returns something true, for at most timeout seconds; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(every)
-
-
-# ---- the admin API ------------------------------------------------------------------------------
-
-def admin_url():
-    def find():
-        try:
-            with open(os.path.join(TMP, "broker.out")) as f:
-                for line in f:
-                    if line.startswith("minikafka admin API: "):
-                        return line.split(": ", 1)[1].strip()
-        except OSError:
-            pass
-        return None
-    url = wait_until(find, 15)
-    if not url:
-        print("no admin URL in the broker's output", file=sys.stderr)
-        sys.exit(1)
-    return url
-
-
-ADMIN = admin_url()
-
-
-def http(method, path, body=None):
-    req = urllib.request.Request(ADMIN + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode())
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read().decode())
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def create_topic(name, partitions):
-    status, body = http("POST", "/v1/topics", {"name": name, "partitions": partitions,
-                                               "replication_factor": 3})
-    if status != 201:
-        raise RuntimeError(f"POST /v1/topics {name}: {status} {body}")
-
-
-def fault(**f):
-    status, body = http("POST", "/v1/faults", f)
-    if status != 201:
-        raise RuntimeError(f"POST /v1/faults {f}: {status} {body}")
-    return body
+CLUSTER = Cluster(BOOTSTRAP, admin_url_of(os.path.join(TMP, "broker.out")))
+if not CLUSTER.url:
+    print("no admin URL in the broker's output", file=sys.stderr)
+    sys.exit(1)
 
 
 def group(group_id):
     """The group as GET /v1/groups shows it, or None."""
-    status, body = http("GET", "/v1/groups")
+    status, body = CLUSTER.http("GET", "/v1/groups")
     if status != 200:
         raise RuntimeError(f"GET /v1/groups: {status} {body}")
     return next((g for g in body["groups"] if g["group_id"] == group_id), None)
@@ -185,13 +116,13 @@ def values_of(members):
 
 def scenario_kcat():
     topic, group_id = "groups-kcat", "kcat-group"
-    create_topic(topic, 6)
+    CLUSTER.create_topic(topic, 6)
     produce(topic, [(p, f"p{p}-{i}") for p in range(6) for i in range(10)])
     a = KcatMember("kcat-a", group_id, topic)
     time.sleep(0.5)
     b = KcatMember("kcat-b", group_id, topic)
     try:
-        both = wait_until(lambda: a.assigned() and b.assigned() and len(values_of([a, b])) >= 60, 30)
+        both = wait_until("both assigned", lambda: a.assigned() and b.assigned() and len(values_of([a, b])) >= 60, 30)
         ra, rb = a.assigned() or [], b.assigned() or []
         check("two kcat members split the six partitions",
               both and ra and rb and not set(ra) & set(rb) and sorted(ra + rb) == list(range(6)),
@@ -205,10 +136,10 @@ def scenario_kcat():
 
         log("kcat-b leaves")
         b.stop()
-        took_all = wait_until(lambda: a.assigned() == list(range(6)), 20)
+        took_all = wait_until("all six", lambda: a.assigned() == list(range(6)), 20)
         check("after one leaves, the other takes all six partitions", took_all, f"a {a.assigned()}")
         produce(topic, [(p, f"p{p}-{i}") for p in range(6) for i in range(10, 12)])
-        wait_until(lambda: len(values_of([a, b])) >= 72, 15)
+        wait_until("72 read", lambda: len(values_of([a, b])) >= 72, 15)
         values = values_of([a, b])
         check("the records after the rebalance are read once, by the one left",
               sorted(values) == sorted(f"p{p}-{i}" for p in range(6) for i in range(12)),
@@ -222,7 +153,7 @@ def scenario_kcat():
               committed == {p: 12 for p in range(6)}, f"{committed}")
         again = KcatMember("kcat-again", group_id, topic)
         try:
-            wait_until(lambda: len(again.records()) >= 6, 20)
+            wait_until("6 read", lambda: len(again.records()) >= 6, 20)
             time.sleep(1)  # anything older would come first: give it a moment to show
             got = sorted(r[2] for r in again.records())
             check("a restarted member resumes after the last commit",
@@ -244,7 +175,7 @@ def scenario_kcat():
 def scenario_kafka_python():
     from kafka import KafkaConsumer, TopicPartition
     topic, group_id = "groups-kafka-python", "kafka-python-group"
-    create_topic(topic, 3)
+    CLUSTER.create_topic(topic, 3)
     produce(topic, [(p, f"p{p}-{i}") for p in range(3) for i in range(20)])
     c = KafkaConsumer(topic, bootstrap_servers=BOOTSTRAP.split(","), group_id=group_id,
                       auto_offset_reset="earliest", enable_auto_commit=False,
@@ -303,7 +234,7 @@ def poll_until(consumers, want, timeout, on_message=None):
 def scenario_confluent_kafka():
     from confluent_kafka import TopicPartition
     topic, group_id = "groups-confluent", "confluent-group"
-    create_topic(topic, 4)
+    CLUSTER.create_topic(topic, 4)
     produce(topic, [(p, f"p{p}-{i}") for p in range(4) for i in range(25)])
     consumers = [new_consumer(group_id) for _ in range(2)]
     for c in consumers:
@@ -340,7 +271,7 @@ def scenario_confluent_kafka():
 def scenario_failover():
     from confluent_kafka import TopicPartition
     topic, group_id = "groups-failover", "failover-group"
-    create_topic(topic, 3)
+    CLUSTER.create_topic(topic, 3)
     produce(topic, [(p, f"before-{p}-{i}") for p in range(3) for i in range(30)])
     c = new_consumer(group_id)
     c.subscribe([topic])
@@ -351,9 +282,9 @@ def scenario_failover():
     check("its commits are in", before == {0: 30, 1: 30, 2: 30}, f"{before}")
     old = group(group_id)["coordinator"]
     log(f"broker_down of the coordinator, broker {old}")
-    fault(action="broker_down", broker=old)
+    CLUSTER.fault(action="broker_down", broker=old)
     try:
-        new = wait_until(lambda: (group(group_id) or {}).get("coordinator", old) != old and
+        new = wait_until("new coordinator", lambda: (group(group_id) or {}).get("coordinator", old) != old and
                          group(group_id)["coordinator"], 10)
         check("another broker coordinates the group", new not in (None, old), f"coordinator {new}")
         produce(topic, [(p, f"after-{p}-{i}") for p in range(3) for i in range(20)])
@@ -372,7 +303,7 @@ def scenario_failover():
               f"{g}")
     finally:
         c.close()
-        fault(action="broker_up", broker=old)
+        CLUSTER.fault(action="broker_up", broker=old)
 
 
 SCENARIOS = {"kcat": scenario_kcat, "kafka-python": scenario_kafka_python,

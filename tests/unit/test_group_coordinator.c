@@ -786,15 +786,21 @@ static void test_leave_batch(void **state) {
 
 /* ---- static membership -------------------------------------------------------------------- */
 
+/* Two static members ("i-a", "i-b") joined: generation 1, CompletingRebalance. */
+static void static_pair(struct join_answer *a, struct join_answer *b) {
+  join_with("g", (struct join_opts){.instance_id = "i-a"}, a);
+  join_with("g", (struct join_opts){.instance_id = "i-b"}, b);
+  advance(3000);
+  advance(3000);
+  assert_int_equal(b->generation, 1);
+}
+
 /* A restarted static member (same group.instance.id, no member id) takes its place without a
  * rebalance; the old member id is fenced. */
 static void test_static_member_rejoins_without_rebalance(void **state) {
   (void)state;
   struct join_answer a, b;
-  join_with("g", (struct join_opts){.instance_id = "i-a"}, &a);
-  join_with("g", (struct join_opts){.instance_id = "i-b"}, &b);
-  advance(3000);
-  advance(3000);
+  static_pair(&a, &b);
   char old_b[256];
   snprintf(old_b, sizeof old_b, "%s", b.member_id);
   struct sync_answer sa, sb;
@@ -860,10 +866,7 @@ static void test_static_leader_rejoin_skips_assignment_v9(void **state) {
 static void test_static_rejoin_while_completing_rebalances(void **state) {
   (void)state;
   struct join_answer a, b;
-  join_with("g", (struct join_opts){.instance_id = "i-a"}, &a);
-  join_with("g", (struct join_opts){.instance_id = "i-b"}, &b);
-  advance(3000);
-  advance(3000);
+  static_pair(&a, &b);
   struct sync_answer sb;
   sync_with("g", b.member_id, 1, NULL, &sb);  /* parked */
   struct join_answer nb;
