@@ -12,6 +12,17 @@
  *   delete   tombstones for offsets of topics the group no longer reads
  *   expiry   offsets.retention.minutes after a group emptied, its offsets go, then the group
  *
+ * Transactions (DESIGN.md 3.6), the plan for the offsets/LSO interplay: a read_committed
+ * consumer fetches up to the last stable offset (fetch.c answers the HW as LSO until there are
+ * transactions) and sends OffsetFetch with require_stable. A transactional producer commits
+ * its consumer's offsets with TxnOffsetCommit inside the transaction (sendOffsetsToTransaction):
+ * transactional records in __consumer_offsets that count only once the COMMIT marker is
+ * written. Until then they are pending per producer id: keep them beside
+ * struct mk_group_offset.pending (which counts the plain commits being written), answer
+ * UNSTABLE_OFFSET_COMMIT to require_stable while one is pending (fetch_partition below), move
+ * them into the committed value at COMMIT and drop them at ABORT; the loader
+ * (group_coordinator_runtime.c, load_partition) does the same when it replays the log.
+ *
  * Thread: broker loop.
  */
 #include <stdlib.h>
