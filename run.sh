@@ -4,17 +4,18 @@
 #   ./run.sh test   install any missing Debian packages, build, and run every test suite:
 #                   plain build, AddressSanitizer + UndefinedBehaviorSanitizer, and the fuzzers
 # Packages are installed with apt-get when run as root (or through sudo); the test command
-# also installs kafkajs from npm (tests/interop/package-lock.json) for the interop tests.
-# Build directories: build/ (normal), build-asan/, build-fuzz/.
+# also installs kafkajs (tests/interop) and puppeteer-core (tests/browser) from npm.
+# Build directories: build/ (normal), build-rel/ (release, compiled only), build-asan/, build-fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 # Building needs these; the tests also need a fuzzing clang, and (for the interop suites)
 # the real Kafka clients we check compatibility against.
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev python3
-  libuv1-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libjansson-dev libhttp-parser-dev)
+  libuv1-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libjansson-dev libhttp-parser-dev
+  libavro-dev)
 TEST_PACKAGES=(libcmocka-dev clang libclang-rt-14-dev xxd librdkafka-dev
-  kcat python3-kafka python3-confluent-kafka nodejs curl)
+  kcat python3-kafka python3-confluent-kafka nodejs curl chromium)
 
 install_missing() {
   local missing=() p
@@ -85,19 +86,28 @@ test_job() {
   export ASAN_OPTIONS=detect_leaks=1
   local rc=0
 
-  # kafkajs for the interop suite, pinned by tests/interop/package-lock.json, from the npm
-  # registry: only when node_modules is missing or older than the lock file. Debian's npm is
-  # a separate package (NodeSource's nodejs brings its own npm and conflicts with it).
+  # kafkajs for the interop suite and puppeteer-core (which drives the chromium above) for the
+  # dashboard's browser test, each pinned by its package-lock.json, from the npm registry:
+  # only when node_modules is missing or older than the lock file. Debian's npm is a separate
+  # package (NodeSource's nodejs brings its own npm and conflicts with it).
   command -v npm >/dev/null || install_missing npm
-  if [ ! -f tests/interop/node_modules/.package-lock.json ] ||
-     [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then
-    npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error >/dev/null ||
-      echo "run.sh: npm ci in tests/interop failed: the kafkajs interop test will fail" >&2
-  fi
+  local dir
+  for dir in tests/interop tests/browser; do
+    if [ ! -f $dir/node_modules/.package-lock.json ] ||
+       [ $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]; then
+      npm ci --prefix $dir --no-audit --no-fund --loglevel=error >/dev/null ||
+        echo "run.sh: npm ci in $dir failed: its tests will fail" >&2
+    fi
+  done
 
   echo "== unit and integration tests (build/)"
   setup build
   compile build
+  # -O3 finds warnings (dangling pointers, use after free, null %s) that -O2 does not, and
+  # warnings are errors: a release build must compile too. Compiled only, never tested.
+  echo "   (and a release build in build-rel/, compiled only)"
+  setup build-rel --buildtype=release
+  compile build-rel
   meson test -C build --print-errorlogs || rc=1
 
   echo "== everything again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"

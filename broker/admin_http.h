@@ -10,6 +10,8 @@
  *   GET    /v1/faults      the faults injected so far
  *   DELETE /v1/faults      disarm them all
  *   POST   /v1/topics      create a topic: {name, partitions, replication_factor, configs}
+ *   GET    /               the dashboard, a page built on the endpoints above, and
+ *   GET    /dashboard/...  its files (dashboard.h)
  *
  * Anything else gets a 4xx with a JSON body {"error": "...", "message": "..."}; README.md
  * ("The admin HTTP API") lists the statuses and has a curl example for each endpoint.

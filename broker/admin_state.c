@@ -17,6 +17,9 @@
 
 #include "broker/broker.h"
 #include "broker/config.h"
+#include "broker/replica_fetcher.h"
+#include "broker/replica_set.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -72,8 +75,14 @@ static struct mk_topic **sorted_topics(struct mk_broker *b, size_t *n) {
 
 /* ---- GET /v1/cluster -------------------------------------------------------------------- */
 
+/* One replica. Besides its log: its own HW (a follower's lags the leader's: it learns it
+ * from fetch answers), what the leader knows of its log end (the offset of its last fetch,
+ * -1 before its first under this leader), Kafka's lastCaughtUpTimeMs, and its fetcher
+ * (replica_fetcher.h). For the leader these are the partition's HW, its own log end, now,
+ * and "stopped". */
 static json_t *replica_json(struct mk_partition *p, const struct mk_replica *r, bool *ok) {
   const struct mk_replica *leader = mk_partition_leader(p);
+  bool leads = r == leader;
   json_t *o = json_object();
   if (!o) {
     *ok = false;
@@ -85,6 +94,12 @@ static json_t *replica_json(struct mk_partition *p, const struct mk_replica *r, 
       json_boolean(leader && r->log.log_end_offset == leader->log.log_end_offset), ok);
   put(o, "paused", json_boolean(r->paused), ok);
   put(o, "lag_ms", json_integer(r->lag_ms), ok);
+  put(o, "high_watermark", json_integer(leads ? p->high_watermark : r->high_watermark), ok);
+  put(o, "leader_view_log_end_offset",
+      json_integer(leads ? r->log.log_end_offset : r->leader_view_leo), ok);
+  put(o, "last_caught_up_ms", json_integer(mk_replica_set_last_caught_up_ms(p, r, mk_wall_ms())),
+      ok);
+  put(o, "fetch_state", json_string(mk_fetch_state_name(r->fetch_state)), ok);
   return o;
 }
 
@@ -138,7 +153,7 @@ static void push_topics(struct mk_broker *b, json_t *topics, bool with_id,
       uuid_string(&t->id, id);
       put(o, "id", json_string(id), ok);
     }
-    for (int32_t p = 0; p < t->npartitions; p++) push(parts, partition(&t->partitions[p], ok), ok);
+    for (int32_t p = 0; p < t->npartitions; p++) push(parts, partition(t->partitions[p], ok), ok);
     put(o, "partitions", parts, ok);
     push(topics, o, ok);
   }
@@ -375,7 +390,7 @@ int mk_admin_state_create_topic(struct mk_broker *b, const json_t *body, json_t 
     put(o, "name", json_string(t->name), &ok);
     put(o, "id", json_string(id), &ok);
     put(o, "partitions", json_integer(t->npartitions), &ok);
-    put(o, "replication_factor", json_integer(t->partitions[0].nreplicas), &ok);
+    put(o, "replication_factor", json_integer(t->partitions[0]->nreplicas), &ok);
     put(o, "configs", echo, &ok);
     echo = NULL;
   }

@@ -6,8 +6,9 @@
  * `minikafka broker --brokers 3 --port 9092` listens on 9092, 9093 and 9094 as
  * node ids 0, 1 and 2. Each topic's partitions have a leader on one virtual
  * broker and followers on others; followers are replicas inside this process
- * that copy the leader's batches (sharing the bytes by reference), so acks,
- * the ISR and the high watermark behave as in a real cluster, with no cluster.
+ * that fetch the leader's batches as Kafka's followers do, without sockets
+ * (sharing the bytes by reference), so acks, the ISR and the high watermark
+ * behave as in a real cluster, with no cluster.
  *
  * Embedding (how labs and tests use it):
  *
@@ -54,6 +55,8 @@ struct mk_broker_config {
   int32_t min_insync_replicas;         /* min.insync.replicas: for acks=all */
   bool auto_create_topics_enable;      /* auto.create.topics.enable */
   int64_t replica_lag_time_max_ms;     /* replica.lag.time.max.ms: ISR eviction */
+  int32_t replica_fetch_wait_max_ms;   /* replica.fetch.wait.max.ms: how long a follower's
+                                          fetch waits at the leader for new data */
   int32_t message_max_bytes;           /* message.max.bytes: largest batch accepted */
   int32_t socket_request_max_bytes;    /* socket.request.max.bytes: largest request frame */
   bool unclean_leader_election_enable; /* unclean.leader.election.enable */
@@ -123,6 +126,11 @@ int mk_broker_port(const struct mk_broker *b, int node_id);
  * Thread: any but the broker loop. Borrows json. */
 int mk_broker_fault(struct mk_broker *b, const char *json, int *id, struct mk_err *err);
 
+/* The faults injected so far, armed and spent, as GET /v1/faults answers (JSON array,
+ * each with its "id", "action", "fired" count, ...). Returns new (free()), or NULL if the
+ * broker is not running. Thread: any but the broker loop. */
+char *mk_broker_faults_json(struct mk_broker *b);
+
 /* Disarm every request fault and forget the fault list, as DELETE /v1/faults does (broker
  * and replica states stay as they are). Returns 0 or MK_ERR__STATE (not running).
  * Thread: any but the broker loop. */
@@ -163,6 +171,14 @@ int mk_broker_create_topic(struct mk_broker *b, const char *name, int32_t partit
                            int32_t replication_factor, const char *const *configs,
                            struct mk_err *err);
 
+/* Grow topic to count partitions, as CreatePartitions (kafka-topics.sh --alter --partitions)
+ * does: the new ones placed round the live brokers, with the topic's replication factor.
+ * Returns 0, or INVALID_PARTITIONS (not more than today), UNKNOWN_TOPIC_OR_PARTITION,
+ * INVALID_REPLICATION_FACTOR (too few live brokers), MK_ERR__STATE (not running) with err.
+ * Thread: any but the broker loop. */
+int mk_broker_create_partitions(struct mk_broker *b, const char *topic, int32_t count,
+                                struct mk_err *err);
+
 /* A partition as the broker sees it at one moment. */
 struct mk_partition_state {
   int32_t leader;            /* broker id, -1 while offline */
@@ -174,6 +190,14 @@ struct mk_partition_state {
     int32_t broker;
     int64_t log_end_offset;  /* this replica's own log */
     bool in_isr;
+    /* Followers pull (Kafka's replica fetchers), so the views lag behind the logs: */
+    int64_t high_watermark;  /* its own view: the leader's HW as its last fetch answer
+                                said it, capped at its log end (the leader: the HW) */
+    int64_t leader_view_log_end_offset;  /* what the leader knows of its log end: the
+                                offset of its last fetch (-1: none yet under this
+                                leader; the leader: its log end) */
+    int64_t last_caught_up_ms;  /* wall-clock ms when it was last caught up with the
+                                   leader's log end (Kafka's lastCaughtUpTimeMs) */
   } replicas[MK_MAX_BROKERS];  /* replicas[0] is the preferred leader */
   int32_t followers[MK_MAX_BROKERS];  /* the replicas that are not the leader */
   int nfollowers;

@@ -8,7 +8,7 @@
  *     uv_loop_t loop                   everything below runs on it
  *     struct mk_listener[N]            each virtual broker's socket side (network.h)
  *     delayed                          requests waiting in the purgatory (purgatory.h)
- *     timers                           retention, ISR expiry, replication
+ *     timers, fetch_idle               retention, ISR expiry, the followers' fetchers
  *     faults, script                   armed request faults, the --faults script
  *     admin                            the admin HTTP API (admin_http.h)
  *     calls, wakeup, thread            how other threads reach the loop (broker.c)
@@ -39,7 +39,8 @@ struct mk_broker {
   struct mk_req *delayed;         /* requests waiting for the HW or for data (purgatory) */
   uv_timer_t retention_timer;     /* retention.c */
   uv_timer_t isr_timer;           /* replica_set.c: ISR expiry check */
-  uv_timer_t lag_timer;           /* replica_set.c: copies for lagging followers */
+  uv_idle_t fetch_idle;           /* replica_fetcher.c: followers' fetches, next loop turn */
+  uv_timer_t fetch_timer;         /* replica_fetcher.c: parked fetches that fall due */
   struct mk_fault_list faults;    /* faults.h: every fault injected, armed and spent */
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
   struct mk_admin_http *admin;    /* admin_http.c, or NULL when admin_port is -1 */

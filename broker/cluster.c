@@ -8,6 +8,8 @@
 #include <string.h>
 #include <uv.h>
 
+#include "broker/config.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
 
@@ -57,16 +59,91 @@ static void random_uuid(struct mk_uuid *id) {
   id->b[8] = (uint8_t)((id->b[8] & 0x3f) | 0x80);
 }
 
+static void free_partition(struct mk_partition *part) {
+  if (!part) return;
+  for (int r = 0; r < part->nreplicas && part->replicas; r++) mk_log_free(&part->replicas[r].log);
+  free(part->replicas);
+  mk_producer_state_free(&part->producers);
+  free(part);
+}
+
 static void free_topic(struct mk_topic *t) {
-  for (int32_t p = 0; p < t->npartitions; p++) {
-    struct mk_partition *part = &t->partitions[p];
-    for (int r = 0; r < part->nreplicas && part->replicas; r++) mk_log_free(&part->replicas[r].log);
-    free(part->replicas);
-    mk_producer_state_free(&part->producers);
-  }
+  for (int32_t p = 0; p < t->npartitions; p++) free_partition(t->partitions[p]);
   free(t->partitions);
   free(t->name);
   free(t);
+}
+
+/* Grow t to `count` partitions, the new ones placed on the ring of live brokers: partition
+ * p's replicas are live[(start + p + r) % nlive], the first being the preferred leader. */
+static int add_partitions(struct mk_topic *t, int32_t count, int32_t replication_factor,
+                          const int32_t *live, int nlive, int start, struct mk_err *err) {
+  struct mk_partition **grown = realloc(t->partitions, (size_t)count * sizeof *grown);
+  if (!grown) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory adding partitions");
+  t->partitions = grown;
+  for (int32_t p = t->npartitions; p < count; p++) {
+    struct mk_partition *part = calloc(1, sizeof *part);
+    struct mk_replica *reps = calloc((size_t)replication_factor, sizeof *reps);
+    if (!part || !reps) {
+      free(part);
+      free(reps);
+      return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory adding partitions");
+    }
+    part->topic = t;
+    part->index = p;
+    part->nreplicas = replication_factor;
+    part->replicas = reps;
+    int64_t now_ms = mk_wall_ms();
+    for (int r = 0; r < replication_factor; r++) {
+      struct mk_replica *rep = &reps[r];
+      rep->broker_id = live[(start + p + r) % nlive];
+      rep->in_isr = true;
+      mk_log_init(&rep->log);
+      /* A follower fetches from the moment it exists: its first fetch, at offset 0, waits
+       * at the leader for the first append (replica_fetcher.h). */
+      bool follower = r > 0;
+      rep->leader_view_leo = follower ? 0 : -1;
+      rep->last_caught_up_ms = now_ms;
+      rep->fetch_state = follower ? MK_FETCH_PARKED : MK_FETCH_STOPPED;
+      rep->fetch_sent_ms = now_ms;
+      rep->fetch_due_ms = -1;
+    }
+    part->leader = reps[0].broker_id;
+    part->leader_epoch = 0;
+    mk_producer_state_init(&part->producers);
+    t->partitions[t->npartitions++] = part;
+  }
+  return 0;
+}
+
+int mk_cluster_add_partitions(struct mk_cluster *c, struct mk_topic *t, int32_t count,
+                              struct mk_err *err) {
+  if (count <= t->npartitions)
+    return mk_err_set(err, MK_ERR_INVALID_PARTITIONS,
+                      "The topic %s currently has %d partition(s); %d would not be an increase.",
+                      t->name, t->npartitions, count);
+  if (count > 10000)
+    return mk_err_set(err, MK_ERR_INVALID_PARTITIONS,
+                      "Number of partitions %d exceeds minikafka's limit of 10000.", count);
+  int32_t live[MK_MAX_BROKERS];
+  int nlive = 0;
+  for (int i = 0; i < c->nnodes; i++)
+    if (c->nodes[i].up) live[nlive++] = c->nodes[i].id;
+  int32_t rf = t->partitions[0]->nreplicas;
+  if (rf > nlive)
+    return mk_err_set(err, MK_ERR_INVALID_REPLICATION_FACTOR,
+                      "Unable to replicate the partition %d time(s): only %d broker(s) are live.",
+                      rf, nlive);
+  /* The ring continues where partition 0 started it, as Kafka's placement does when it
+   * adds partitions: the new ones' leaders keep spreading round the brokers. */
+  int start = 0;
+  for (int i = 0; i < nlive; i++)
+    if (live[i] == t->partitions[0]->replicas[0].broker_id) start = i;
+  int32_t before = t->npartitions;
+  int rc = add_partitions(t, count, rf, live, nlive, start, err);
+  if (!rc)
+    mk_log(MK_LOG_INFO, "broker", "topic %s: %d partitions, now %d", t->name, before, count);
+  return rc;
 }
 
 int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t partitions,
@@ -94,43 +171,22 @@ int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t pa
 
   struct mk_topic *t = calloc(1, sizeof *t);
   char *tname = malloc((size_t)name.len + 1);
-  struct mk_partition *parts = calloc((size_t)partitions, sizeof *parts);
-  if (!t || !tname || !parts) {
+  if (!t || !tname) {
     free(t);
     free(tname);
-    free(parts);
     return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory creating topic");
   }
   memcpy(tname, name.ptr, (size_t)name.len);
   tname[name.len] = '\0';
   t->name = tname;
-  t->npartitions = partitions;
-  t->partitions = parts;
-  t->config = (struct mk_topic_config){-1, -1, -1, -1};
+  mk_topic_config_init(&t->config);
   random_uuid(&t->id);
 
   /* Kafka's rack-unaware placement: a ring of the live brokers, starting at a rotating one. */
   int start = c->next_placement++ % nlive;
-  for (int32_t p = 0; p < partitions; p++) {
-    struct mk_partition *part = &parts[p];
-    part->topic = t;
-    part->index = p;
-    part->nreplicas = replication_factor;
-    part->replicas = calloc((size_t)replication_factor, sizeof *part->replicas);
-    if (!part->replicas) {
-      t->npartitions = p;  /* free only what was set up */
-      free_topic(t);
-      return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory creating topic");
-    }
-    for (int r = 0; r < replication_factor; r++) {
-      struct mk_replica *rep = &part->replicas[r];
-      rep->broker_id = live[(start + p + r) % nlive];
-      rep->in_isr = true;
-      mk_log_init(&rep->log);
-    }
-    part->leader = part->replicas[0].broker_id;
-    part->leader_epoch = 0;
-    mk_producer_state_init(&part->producers);
+  if (add_partitions(t, partitions, replication_factor, live, nlive, start, err)) {
+    free_topic(t);
+    return err ? err->code : MK_ERR__NO_MEMORY;
   }
   t->next = c->topics;
   c->topics = t;
@@ -160,7 +216,7 @@ void mk_cluster_free(struct mk_cluster *c) {
 }
 
 struct mk_partition *mk_cluster_partition(struct mk_topic *t, int32_t index) {
-  return t && index >= 0 && index < t->npartitions ? &t->partitions[index] : NULL;
+  return t && index >= 0 && index < t->npartitions ? t->partitions[index] : NULL;
 }
 
 struct mk_replica *mk_partition_replica(struct mk_partition *p, int32_t broker_id) {

@@ -7,7 +7,8 @@
  *     struct mk_topic list     each with a uuid and partitions
  *       struct mk_partition    leader, leader epoch, high watermark, producer state
  *         struct mk_replica[]  one per replica broker: its own log (struct mk_log),
- *                              whether it is in the ISR
+ *                              whether it is in the ISR, its own HW, what the leader
+ *                              knows of it, its fetcher's state (replica_fetcher.h)
  *
  * Replica placement follows Kafka's rack-unaware assignment: partition p's
  * replica list starts at broker (start + p) % N and continues round the ring,
@@ -15,7 +16,7 @@
  * virtual brokers, and each partition's replicas sit on distinct brokers.
  *
  * Every replica keeps a whole log, but the batches in those logs are shared:
- * a follower's copy of a batch is one more reference to the leader's bytes.
+ * a follower's fetched copy of a batch is one more reference to the leader's bytes.
  *
  * This is the model only: no sockets, no timers. The runtime that serves it (the loop,
  * the listeners and connections, the timers that drive replication) is struct mk_broker
@@ -50,12 +51,34 @@ struct mk_topic_config {
   int32_t max_message_bytes;      /* max.message.bytes */
 };
 
+/* Where a follower's fetcher stands (replica_fetcher.h). */
+enum mk_fetch_state {
+  MK_FETCH_STOPPED,               /* no fetching: the leader itself, no leader, its broker
+                                     down, or paused */
+  MK_FETCH_READY,                 /* sends a fetch on the next loop turn */
+  MK_FETCH_PARKED,                /* its fetch waits at the leader for data (long poll) */
+};
+
 struct mk_replica {
   int32_t broker_id;
   bool in_isr;
   struct mk_log log;              /* this replica's copy of the partition */
+  /* The follower's own view (Kafka: the follower's UnifiedLog.highWatermark). For the
+   * leader replica the partition's high_watermark is the one that counts. */
+  int64_t high_watermark;         /* min(its LEO, the leader's HW in its last fetch answer) */
+  /* The leader's view of this follower, learnt only from its fetches (Kafka: ReplicaState
+   * in Replica.scala, which the leader keeps per follower). */
+  int64_t leader_view_leo;        /* the offset of its last fetch; -1 = none yet under
+                                     this leader */
+  int64_t last_caught_up_ms;      /* Kafka's lastCaughtUpTimeMs, floor set on election */
+  /* Its fetcher (replica_fetcher.c): Kafka's per-partition state in a fetcher thread. */
+  enum mk_fetch_state fetch_state;
+  int64_t fetch_sent_ms;          /* when its parked fetch reached the leader */
+  int64_t fetch_due_ms;           /* when the leader must answer the parked fetch anyway
+                                     (a lagged batch falls due, or the long poll's
+                                     replica.fetch.wait.max.ms ends with news); -1 none */
   /* Fault controls (followers only). */
-  bool paused;                    /* follower_pause: copies nothing until resumed */
+  bool paused;                    /* follower_pause: fetches nothing until resumed */
   int64_t lag_ms;                 /* follower_lag: copies each batch this long after the
                                      leader appended it; 0 = at once */
 };
@@ -65,7 +88,8 @@ struct mk_partition {
   int32_t index;
   int32_t leader;                 /* broker id of the leader, -1 if none */
   int32_t leader_epoch;           /* bumped on every leadership change */
-  int64_t high_watermark;         /* min log end offset over the ISR */
+  int64_t high_watermark;         /* the leader's: min over the ISR of what it knows of
+                                     each replica's log end (replica_set.h) */
   int nreplicas;
   struct mk_replica *replicas;    /* replicas[0] is the preferred leader */
   struct mk_producer_state producers;  /* idempotent producers' sequences (on the leader) */
@@ -75,7 +99,8 @@ struct mk_topic {
   char *name;
   struct mk_uuid id;
   int32_t npartitions;
-  struct mk_partition *partitions;
+  struct mk_partition **partitions;  /* each on its own: pointers to one stay valid when
+                                        partitions are added (CreatePartitions) */
   struct mk_topic_config config;
   struct mk_topic *next;
 };
@@ -105,6 +130,12 @@ int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t pa
                             int32_t replication_factor, struct mk_topic **out,
                             struct mk_err *err);
 
+/* Grow t to count partitions (CreatePartitions), placed as Kafka places them, with t's
+ * replication factor. Returns 0, or INVALID_PARTITIONS (count not above today's) /
+ * INVALID_REPLICATION_FACTOR (not enough live brokers) with Kafka's message. */
+int mk_cluster_add_partitions(struct mk_cluster *c, struct mk_topic *t, int32_t count,
+                              struct mk_err *err);
+
 /* Delete a topic and everything in it. */
 void mk_cluster_delete_topic(struct mk_cluster *c, struct mk_topic *t);
 
@@ -119,6 +150,12 @@ int mk_partition_isr_count(const struct mk_partition *p);
 /* Effective settings: the topic's value, else the broker's. */
 int32_t mk_topic_min_insync_replicas(const struct mk_cluster *c, const struct mk_topic *t);
 int32_t mk_topic_max_message_bytes(const struct mk_cluster *c, const struct mk_topic *t);
+
+/* Loop over every partition of every topic of cluster c, as `p`. */
+#define MK_FOR_EACH_PARTITION(c, p)                                      \
+  for (struct mk_topic *t_ = (c)->topics; t_; t_ = t_->next)            \
+    for (struct mk_partition **pp_ = t_->partitions, *p;                 \
+         pp_ < t_->partitions + t_->npartitions && (p = *pp_); pp_++)
 
 /* Free every topic (at shutdown). */
 void mk_cluster_free(struct mk_cluster *c);

@@ -39,6 +39,10 @@ const struct mk_setting_row mk_setting_rows[] = {
   {{"replica.lag.time.max.ms", "long", "30000", "A follower that has not caught up with the "
     "leader's log end for this long leaves the ISR.", NULL},
    MK_SETTING_LONG, CFG(replica_lag_time_max_ms), 1, INT64_MAX, 30000, NULL, 0, 0},
+  {{"replica.fetch.wait.max.ms", "int", "500", "How long a follower's fetch waits at the leader "
+    "when there is nothing new to copy; a follower learns a new high watermark from the answer.",
+    NULL},
+   MK_SETTING_INT, CFG(replica_fetch_wait_max_ms), 1, INT32_MAX, 500, NULL, 0, 0},
   {{"message.max.bytes", "int", "1048588", "The largest record batch accepted (after "
     "compression).", "max.message.bytes"},
    MK_SETTING_INT, CFG(message_max_bytes), 0, INT32_MAX, 1048588, NULL,

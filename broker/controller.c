@@ -103,7 +103,7 @@ static int follower_lag(struct mk_broker *b, struct mk_fault *f, struct mk_err *
   for (struct mk_topic *t = b->cluster.topics; t; t = t->next) {
     if (f->topic[0] && strcmp(t->name, f->topic) != 0) continue;
     for (int32_t i = 0; i < t->npartitions; i++) {
-      struct mk_partition *p = &t->partitions[i];
+      struct mk_partition *p = t->partitions[i];
       if (f->partition >= 0 && p->index != f->partition) continue;
       struct mk_replica *r = mk_partition_replica(p, f->broker);
       if (!r || p->leader == f->broker) continue;

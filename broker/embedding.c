@@ -12,6 +12,8 @@
 #include "broker/broker_internal.h"
 #include "broker/config.h"
 #include "broker/controller.h"
+#include "broker/replica_set.h"
+#include "common/clock.h"
 #include "protocol/record_batch.h"
 
 /* ---- creating a topic ------------------------------------------------------------------- */
@@ -52,6 +54,29 @@ int mk_broker_create_topic(struct mk_broker *b, const char *name, int32_t partit
   return a.rc;
 }
 
+struct grow_call {
+  const char *topic;
+  int32_t count;
+  struct mk_err *err;
+  int rc;
+};
+
+static void grow_on_loop(struct mk_broker *b, void *arg) {
+  struct grow_call *a = arg;
+  struct mk_topic *t = mk_cluster_find_topic(&b->cluster, mk_str_of(a->topic));
+  a->rc = t ? mk_cluster_add_partitions(&b->cluster, t, a->count, a->err)
+            : mk_err_set(a->err, MK_ERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%s' does not "
+                         "exist.", a->topic);
+}
+
+int mk_broker_create_partitions(struct mk_broker *b, const char *topic, int32_t count,
+                                struct mk_err *err) {
+  struct grow_call a = {topic, count, err, 0};
+  if (mk_broker_call(b, grow_on_loop, &a))
+    return mk_err_set(err, MK_ERR__STATE, "the broker is not running");
+  return a.rc;
+}
+
 /* ---- a partition's state ---------------------------------------------------------------- */
 
 struct state_call {
@@ -75,12 +100,18 @@ static void state_on_loop(struct mk_broker *b, void *arg) {
   o->log_start_offset = leader ? leader->log.log_start_offset : -1;
   o->nreplicas = p->nreplicas < MK_MAX_BROKERS ? p->nreplicas : MK_MAX_BROKERS;
   o->nfollowers = 0;
+  int64_t now = mk_wall_ms();
   for (int r = 0; r < o->nreplicas; r++) {
-    o->replicas[r].broker = p->replicas[r].broker_id;
-    o->replicas[r].log_end_offset = p->replicas[r].log.log_end_offset;
-    o->replicas[r].in_isr = p->replicas[r].in_isr;
-    if (p->replicas[r].broker_id != p->leader)
-      o->followers[o->nfollowers++] = p->replicas[r].broker_id;
+    const struct mk_replica *rep = &p->replicas[r];
+    bool leads = rep == leader;
+    o->replicas[r].broker = rep->broker_id;
+    o->replicas[r].log_end_offset = rep->log.log_end_offset;
+    o->replicas[r].in_isr = rep->in_isr;
+    o->replicas[r].high_watermark = leads ? p->high_watermark : rep->high_watermark;
+    o->replicas[r].leader_view_log_end_offset =
+        leads ? rep->log.log_end_offset : rep->leader_view_leo;
+    o->replicas[r].last_caught_up_ms = mk_replica_set_last_caught_up_ms(p, rep, now);
+    if (rep->broker_id != p->leader) o->followers[o->nfollowers++] = rep->broker_id;
   }
 }
 
@@ -228,6 +259,19 @@ int mk_broker_fault(struct mk_broker *b, const char *json, int *id, struct mk_er
   if (mk_broker_call(b, fault_on_loop, &c))
     return mk_err_set(err, MK_ERR__STATE, "the broker is not running");
   return c.rc;
+}
+
+struct faults_call {
+  char *text;
+};
+
+static void faults_on_loop(struct mk_broker *b, void *arg) {
+  ((struct faults_call *)arg)->text = mk_faults_list_json(&b->faults);
+}
+
+char *mk_broker_faults_json(struct mk_broker *b) {
+  struct faults_call c = {NULL};
+  return mk_broker_call(b, faults_on_loop, &c) ? NULL : c.text;
 }
 
 static void clear_on_loop(struct mk_broker *b, void *arg) {

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "protocol/api.h"
+#include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
 #include "protocol/messages/fetch.h"
@@ -21,7 +22,6 @@
 #include "protocol/messages/offset_delete.h"
 #include "protocol/messages/offset_fetch.h"
 #include "protocol/messages/produce.h"
-#include "protocol/messages/txn_offset_commit.h"
 
 static const char *const action_names[] = {
     [MK_FAULT_DROP_RESPONSE] = "drop_response",   [MK_FAULT_ERROR] = "error",
@@ -44,8 +44,8 @@ enum { DROP = 1 << MK_FAULT_DROP_RESPONSE, ERROR = 1 << MK_FAULT_ERROR, DELAY = 
 enum { BY_TOPIC = 1, BY_PARTITION = 2 };  /* every request is scoped by broker */
 
 static names_fn produce_names, fetch_names, list_offsets_names, metadata_names,
-    create_topics_names, delete_topics_names, offset_commit_names, offset_fetch_names,
-    offset_delete_names, txn_offset_commit_names;
+    create_topics_names, delete_topics_names, create_partitions_names, offset_commit_names,
+    offset_fetch_names, offset_delete_names;
 
 static const struct fault_api {
   int16_t api_key;
@@ -60,6 +60,7 @@ static const struct fault_api {
   {MK_API_METADATA,          DROP | ERROR | DELAY, BY_TOPIC, metadata_names},
   {MK_API_CREATE_TOPICS,     DROP | ERROR | DELAY, BY_TOPIC, create_topics_names},
   {MK_API_DELETE_TOPICS,     DROP | ERROR | DELAY, BY_TOPIC, delete_topics_names},
+  {MK_API_CREATE_PARTITIONS, DROP | ERROR | DELAY, BY_TOPIC, create_partitions_names},
   {MK_API_INIT_PRODUCER_ID,  DROP | ERROR | DELAY, 0, NULL},
   {MK_API_FIND_COORDINATOR,  DROP | ERROR | DELAY, 0, NULL},
   {MK_API_DESCRIBE_CLUSTER,  DROP | ERROR | DELAY, 0, NULL},
@@ -72,7 +73,6 @@ static const struct fault_api {
   {MK_API_LEAVE_GROUP,       DROP | ERROR | DELAY, 0, NULL},
   {MK_API_OFFSET_COMMIT,     DROP | ERROR | DELAY, BY_TOPIC | BY_PARTITION, offset_commit_names},
   {MK_API_OFFSET_FETCH,      DROP | ERROR | DELAY, BY_TOPIC | BY_PARTITION, offset_fetch_names},
-  {MK_API_TXN_OFFSET_COMMIT, DROP | ERROR | DELAY, BY_TOPIC | BY_PARTITION, txn_offset_commit_names},
   {MK_API_OFFSET_DELETE,     DROP | ERROR | DELAY, BY_TOPIC | BY_PARTITION, offset_delete_names},
   {MK_API_DESCRIBE_GROUPS,   DROP | ERROR | DELAY, 0, NULL},
   {MK_API_LIST_GROUPS,       DROP | ERROR | DELAY, 0, NULL},
@@ -172,17 +172,6 @@ static bool offset_commit_names(const struct mk_request *r, const struct mk_clus
   return false;
 }
 
-static bool txn_offset_commit_names(const struct mk_request *r, const struct mk_cluster *c,
-                                    const struct mk_fault *f) {
-  (void)c;
-  const struct mk_txn_offset_commit_request *tc = r->body;
-  for (int i = 0; i < tc->topics_count; i++)
-    for (int j = 0; j < tc->topics[i].partitions_count; j++)
-      if (mk_fault_covers(f, tc->topics[i].name, tc->topics[i].partitions[j].partition_index))
-        return true;
-  return false;
-}
-
 static bool offset_delete_names(const struct mk_request *r, const struct mk_cluster *c,
                                 const struct mk_fault *f) {
   (void)c;
@@ -209,6 +198,23 @@ static bool offset_fetch_names(const struct mk_request *r, const struct mk_clust
         if (mk_fault_covers(f, of->groups[g].topics[i].name,
                             of->groups[g].topics[i].partition_indexes[j]))
           return true;
+  return false;
+}
+
+bool mk_fault_allowed(int api_key, enum mk_fault_action action, enum mk_fault_scope scope) {
+  const struct fault_api *row = fault_api(api_key);
+  if (!row || !mk_fault_is_request_fault(action) || !(row->actions & (1 << action))) return false;
+  return scope == MK_FAULT_SCOPE_BROKER ||
+         (scope == MK_FAULT_SCOPE_TOPIC && (row->scopes & BY_TOPIC)) ||
+         (scope == MK_FAULT_SCOPE_PARTITION && (row->scopes & BY_PARTITION));
+}
+
+static bool create_partitions_names(const struct mk_request *r, const struct mk_cluster *c,
+                                    const struct mk_fault *f) {
+  (void)c;
+  const struct mk_create_partitions_request *cr = r->body;
+  for (int i = 0; i < cr->topics_count; i++)
+    if (mk_fault_covers(f, cr->topics[i].name, -1)) return true;
   return false;
 }
 

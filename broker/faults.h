@@ -111,6 +111,13 @@ int mk_fault_parse(const char *json, size_t len, struct mk_fault *f, struct mk_e
 int mk_faults_arm(struct mk_fault_list *l, const struct mk_cluster *c, struct mk_fault *f,
                   struct mk_err *err);
 
+enum mk_fault_scope { MK_FAULT_SCOPE_BROKER, MK_FAULT_SCOPE_TOPIC, MK_FAULT_SCOPE_PARTITION };
+
+/* What the table says: may `action` (a request fault) target `api_key` requests scoped this
+ * way? Every request can be scoped by broker; topic and partition only where the API's
+ * requests name them. (Tests walk every API through this.) */
+bool mk_fault_allowed(int api_key, enum mk_fault_action action, enum mk_fault_scope scope);
+
 /* Keep a cluster action that has acted (f->result says how) in the list: the list takes f
  * and sets its id. Emits its `fault` trace event. */
 void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f);

@@ -166,36 +166,24 @@ static void trace_sync(const struct mk_group *g, const char *member_id,
     mk_trace_str(&ev, "error", mk_err_name(r->error_code));
   } else {
     mk_trace_int(&ev, "assignment_bytes", r->assignment.len < 0 ? 0 : r->assignment.len);
-    /* A consumer's assignment, decoded: which partitions it now reads. Topic names of real
-     * consumers are checked names ([a-zA-Z0-9._-]); an assignment naming anything else is
-     * not written into the JSON. */
+    /* A consumer's assignment, decoded: which partitions it now reads. */
     struct mk_arena arena;
     mk_arena_init(&arena);
     struct mk_consumer_protocol_assignment a;
     int version;
     if (g && g->protocol_type && strcmp(g->protocol_type, MK_CONSUMER_PROTOCOL_TYPE) == 0 &&
         mk_consumer_protocol_assignment_decode(r->assignment, &a, &version, &arena, NULL) == 0) {
-      char json[1024];
-      size_t n = (size_t)snprintf(json, sizeof json, "[");
-      bool plain = true;
-      for (int32_t i = 0; i < a.assigned_partitions_count && n < sizeof json; i++) {
+      mk_trace_array_begin(&ev, "assignment");
+      for (int32_t i = 0; i < a.assigned_partitions_count; i++) {
         const struct mk_consumer_protocol_assignment_topic_partition *tp = &a.assigned_partitions[i];
-        for (int32_t k = 0; k < tp->topic.len; k++) {
-          char ch = tp->topic.ptr[k];
-          plain &= (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                   ch == '.' || ch == '_' || ch == '-';
-        }
-        n += (size_t)snprintf(json + n, sizeof json - n, "%s{\"topic\":\"%.*s\",\"partitions\":[",
-                              i ? "," : "", tp->topic.len < 0 ? 0 : (tp->topic.len > 249 ? 249 : tp->topic.len),
-                              tp->topic.ptr ? tp->topic.ptr : "");
-        for (int32_t j = 0; j < tp->partitions_count && n < sizeof json; j++)
-          n += (size_t)snprintf(json + n, sizeof json - n, "%s%d", j ? "," : "", tp->partitions[j]);
-        if (n < sizeof json) n += (size_t)snprintf(json + n, sizeof json - n, "]}");
+        mk_trace_object_begin(&ev, NULL);
+        mk_trace_strn(&ev, "topic", tp->topic.ptr, tp->topic.len);
+        mk_trace_array_begin(&ev, "partitions");
+        for (int32_t j = 0; j < tp->partitions_count; j++) mk_trace_int(&ev, NULL, tp->partitions[j]);
+        mk_trace_array_end(&ev);
+        mk_trace_object_end(&ev);
       }
-      if (plain && n + 2 < sizeof json) {
-        snprintf(json + n, sizeof json - n, "]");
-        mk_trace_json(&ev, "assignment", json);
-      }
+      mk_trace_array_end(&ev);
     }
     mk_arena_free(&arena);
   }

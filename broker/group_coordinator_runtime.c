@@ -268,7 +268,7 @@ static void sync_leadership(struct mk_group_runtime_state *s) {
   }
   if (!t || t->npartitions != mgr->nparts) return;
   for (int32_t i = 0; i < t->npartitions; i++) {
-    struct mk_partition *p = &t->partitions[i];
+    struct mk_partition *p = t->partitions[i];
     struct mk_offsets_partition *own = &mgr->parts[i];
     int32_t leader = p->leader >= 0 && b->cluster.nodes[p->leader].up ? p->leader : -1;
     if (own->owner == leader && (leader < 0 || own->leader_epoch == p->leader_epoch)) continue;
@@ -324,7 +324,7 @@ static void on_check(struct mk_broker *b, void *arg) {
   }
   const struct mk_group_metadata_manager *mgr = &s->coordinator.mgr;
   for (int32_t i = 0; t && i < t->npartitions && i < mgr->nparts; i++) {
-    const struct mk_partition *p = &t->partitions[i];
+    const struct mk_partition *p = t->partitions[i];
     if (mgr->parts[i].owner != p->leader || mgr->parts[i].leader_epoch != p->leader_epoch) {
       kick(s);
       return;

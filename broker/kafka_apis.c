@@ -34,6 +34,7 @@ static const struct {
     {MK_API_API_VERSIONS, mk_handle_api_versions},
     {MK_API_CREATE_TOPICS, mk_handle_create_topics},
     {MK_API_DELETE_TOPICS, mk_handle_delete_topics},
+    {MK_API_CREATE_PARTITIONS, mk_handle_create_partitions},
     {MK_API_INIT_PRODUCER_ID, mk_handle_init_producer_id},
     {MK_API_FIND_COORDINATOR, mk_handle_find_coordinator},
     {MK_API_DESCRIBE_CONFIGS, mk_handle_describe_configs},

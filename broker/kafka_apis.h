@@ -23,6 +23,7 @@ void mk_handle_init_producer_id(struct mk_req *req); /* init_producer_id.c */
 void mk_handle_find_coordinator(struct mk_req *req); /* find_coordinator.c */
 void mk_handle_create_topics(struct mk_req *req);    /* topic_admin.c */
 void mk_handle_delete_topics(struct mk_req *req);    /* topic_admin.c */
+void mk_handle_create_partitions(struct mk_req *req);  /* topic_admin.c */
 void mk_handle_describe_configs(struct mk_req *req); /* topic_admin.c */
 void mk_handle_join_group(struct mk_req *req);       /* group_apis.c */
 void mk_handle_sync_group(struct mk_req *req);       /* group_apis.c */

@@ -63,7 +63,7 @@ static void describe_topic(struct mk_req *req, struct mk_topic *t,
   out->partitions = mk_req_alloc(req, &mk_metadata_response_partition_schema, t->npartitions);
   out->partitions_count = out->partitions ? t->npartitions : 0;
   for (int32_t i = 0; i < out->partitions_count; i++)
-    describe_partition(req, &t->partitions[i], &out->partitions[i]);
+    describe_partition(req, t->partitions[i], &out->partitions[i]);
 }
 
 /* The answer for one requested topic name: found, created now, or an error. */

@@ -135,8 +135,30 @@ void mk_handle_offset_commit(struct mk_req *req) {
 
 /* ---- OffsetFetch ------------------------------------------------------------------------- */
 
-/* Apply `error` faults scoped to topics/partitions, over what the coordinator answered. */
-static void fault_partitions(struct mk_req *req, struct mk_offset_fetch_response_group *g) {
+/* Apply an `error` fault scoped to topics/partitions over the coordinator's answer: the
+ * partitions it covers answer its error. When the coordinator refused the whole group (say
+ * NOT_COORDINATOR) the answer lists no partitions; the ones asked for are listed then, each
+ * with the group's error or the fault's. */
+static void fault_partitions(struct mk_req *req, const struct mk_offset_fetch_request_topics *asked,
+                             int32_t nasked, struct mk_offset_fetch_response_group *g) {
+  if (!req->fault || !req->fault->topic[0]) return;
+  if (g->error_code && !g->topics_count && nasked > 0 &&
+      (g->topics = mk_req_alloc(req, &mk_offset_fetch_response_topics_schema, nasked))) {
+    g->topics_count = nasked;
+    for (int32_t i = 0; i < nasked; i++) {
+      struct mk_offset_fetch_response_topics *t = &g->topics[i];
+      int32_t np = asked[i].partition_indexes_count;
+      t->name = asked[i].name;
+      t->partitions = mk_req_alloc(req, &mk_offset_fetch_response_partitions_schema, np);
+      t->partitions_count = t->partitions ? np : 0;
+      for (int32_t j = 0; j < t->partitions_count; j++) {
+        t->partitions[j].partition_index = asked[i].partition_indexes[j];
+        t->partitions[j].committed_offset = -1;
+        t->partitions[j].metadata = (struct mk_str){"", 0};
+        t->partitions[j].error_code = g->error_code;
+      }
+    }
+  }
   for (int32_t i = 0; i < g->topics_count; i++)
     for (int32_t j = 0; j < g->topics[i].partitions_count; j++) {
       struct mk_offset_fetch_response_partitions *p = &g->topics[i].partitions[j];
@@ -162,7 +184,7 @@ static void fetch_group(struct mk_req *req, struct mk_group_coordinator *c,
     return;
   }
   mk_group_fetch_offsets(c, ctx, group_id, require_stable, topics, ntopics, out, &req->arena);
-  fault_partitions(req, out);
+  fault_partitions(req, topics, ntopics, out);
 }
 
 void mk_handle_offset_fetch(struct mk_req *req) {
@@ -270,10 +292,16 @@ void mk_handle_offset_delete(struct mk_req *req) {
   resp.error_code = mk_group_delete_offsets(mk_group_runtime_enter(req->broker), &ctx,
                                             in->group_id, asked, na, errors);
   mk_group_runtime_leave(req->broker);
-  if (resp.error_code) {
+  /* A group error answers alone (as Kafka's), unless a fault answered some partitions: those
+   * show its error, the others the group's. */
+  bool faulted = false;
+  for (int32_t i = 0; i < total; i++) faulted |= req->fault && local[i] == req->fault->error_code;
+  if (resp.error_code && !faulted) {
     mk_req_respond(req, &resp);
     return;
   }
+  for (int32_t i = 0; resp.error_code && i < total; i++)
+    if (!local[i]) local[i] = resp.error_code;
   resp.topics = mk_req_alloc(req, &mk_offset_delete_response_topic_schema, in->topics_count);
   resp.topics_count = resp.topics ? in->topics_count : 0;
   int32_t kk = 0, ka = 0;

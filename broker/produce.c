@@ -13,15 +13,17 @@
  *   7. producer id + epoch + sequence         duplicate -> the original offset, no error;
  *                                             OUT_OF_ORDER_SEQUENCE_NUMBER,
  *                                             INVALID_PRODUCER_EPOCH
- *   8. append: offsets assigned by rewriting base_offset; followers copy at once
+ *   8. append: offsets assigned by rewriting base_offset; the followers' parked fetches
+ *      are answered on the next loop turn (replica_fetcher.h), after this answer
  * and then, for the request as a whole, its bytes count against the client's produce quota
  * (quota.h): over it, the response carries throttle_time_ms and the connection pauses.
  *
  * Then acks decides when to answer:
  *   acks=0   never (on any error the connection is closed instead, as in Kafka:
  *            the client would never learn of it otherwise)
- *   acks=1   now: the leader has it
- *   acks=all when the high watermark passes every appended batch, or
+ *   acks=1   now: the leader has it (no follower has copied it yet)
+ *   acks=all when the high watermark passes every appended batch (the followers have
+ *            fetched it and fetched again, so the leader knows), or
  *            REQUEST_TIMED_OUT after the request's timeout_ms; if the ISR shrinks
  *            below min.insync.replicas meanwhile, NOT_ENOUGH_REPLICAS_AFTER_APPEND
  */
@@ -271,8 +273,8 @@ void mk_handle_produce(struct mk_req *req) {
     mk_req_respond(req, resp);
     return;
   }
-  /* acks=all: answered now if every batch is already below the HW (followers copy at
-   * once, so this is the usual case), else when the HW gets there. */
+  /* acks=all: answered now if every batch is already below the HW (a duplicate, or an ISR
+   * of one), else from the purgatory when the followers' fetches move the HW there. */
   if (!must_wait || try_complete(req, false)) {
     if (!must_wait) mk_req_respond(req, resp);
     return;

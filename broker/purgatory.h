@@ -10,8 +10,9 @@
  * try_complete answers the request itself and returns true when it is done.
  *
  * Waking is driven by events, never by polling: an acks=all produce is
- * answered in the same loop iteration in which its last follower copies the
- * batch. The list is short (one entry per waiting request), so a scan is fine.
+ * answered in the same loop iteration in which the last follower's fetch tells
+ * the leader it has the batch. The list is short (one entry per waiting
+ * request), so a scan is fine.
  *
  * Thread: broker loop.
  */

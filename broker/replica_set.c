@@ -1,134 +1,103 @@
 /*
- * Replica set: follower copying, the ISR, the high watermark and leader changes.
- * See replica_set.h.
+ * Replica set: what the leader learns from fetches, the ISR, the high watermark and
+ * leader changes. See replica_set.h.
  */
 #include "broker/replica_set.h"
 #include "broker/broker_internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "broker/purgatory.h"
+#include "broker/replica_fetcher.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
 
 static bool node_up(const struct mk_broker *b, int32_t id) { return b->cluster.nodes[id].up; }
 
-/* "[0,2]": a partition's ISR as JSON, for trace events. */
-static void isr_json(const struct mk_partition *p, char *out, size_t len) {
-  size_t n = (size_t)snprintf(out, len, "[");
+/* "isr":[0,2] in a trace event: the partition's in-sync replicas, in replica order. */
+static void trace_isr_field(struct mk_trace_event *ev, const struct mk_partition *p) {
+  mk_trace_array_begin(ev, "isr");
   for (int r = 0; r < p->nreplicas; r++)
-    if (p->replicas[r].in_isr && n < len)
-      n += (size_t)snprintf(out + n, len - n, "%s%d", n > 1 ? "," : "", p->replicas[r].broker_id);
-  if (n < len) snprintf(out + n, len - n, "]");
+    if (p->replicas[r].in_isr) mk_trace_int(ev, NULL, p->replicas[r].broker_id);
+  mk_trace_array_end(ev);
 }
 
 static void trace_isr(const char *event, const struct mk_partition *p, int32_t broker) {
   if (!mk_trace_on()) return;
-  char isr[128];
-  isr_json(p, isr, sizeof isr);
   struct mk_trace_event ev;
   mk_trace_begin(&ev, "broker", event);
   mk_trace_str(&ev, "topic", p->topic->name);
   mk_trace_int(&ev, "partition", p->index);
   mk_trace_int(&ev, "broker", broker);
-  mk_trace_json(&ev, "isr", isr);
+  trace_isr_field(&ev, p);
   mk_trace_end(&ev);
 }
 
-/* ---- copying --------------------------------------------------------------------------- */
+/* ---- what the leader learns from fetches ------------------------------------------------ */
 
-/* Copy the batches follower may have now from the leader's log (shared, not duplicated):
- * all of them, or for a lagging follower those appended at least lag_ms ago. Returns the
- * wall time at which the next batch it is missing becomes due, or -1 if none is missing. */
-static int64_t copy_from_leader(struct mk_partition *p, struct mk_replica *leader,
-                                struct mk_replica *follower, int64_t now_ms) {
-  int64_t from = follower->log.log_end_offset;
-  int64_t due = -1;
-  for (size_t i = mk_log_find(&leader->log, from); i < leader->log.count; i++) {
-    struct mk_batch *batch = mk_log_batch(&leader->log, i);
-    if (follower->paused) {
-      due = -1;  /* nothing is due while paused */
-      break;
-    }
-    if (batch->append_time_ms + follower->lag_ms > now_ms) {
-      due = batch->append_time_ms + follower->lag_ms;
-      break;
-    }
-    struct mk_err err = {0};
-    if (mk_log_append(&follower->log, batch, &err)) {
-      /* Its log ends where no leader batch starts: it diverged and was not truncated. */
-      mk_log(MK_LOG_ERROR, "broker", "replica %d of %s-%d cannot copy: %s", follower->broker_id,
-             p->topic->name, p->index, err.msg);
-      break;
-    }
+int64_t mk_replica_set_last_caught_up_ms(struct mk_partition *p, const struct mk_replica *f,
+                                         int64_t now_ms) {
+  const struct mk_replica *leader = mk_partition_leader(p);
+  if (!leader || f == leader) return now_ms;
+  int64_t t = f->last_caught_up_ms;
+  if (f->leader_view_leo < 0) return t;  /* no fetch yet under this leader */
+  if (f->leader_view_leo >= leader->log.log_end_offset) return now_ms;
+  /* The leader's log ended at or before the fetch offset until the first batch the
+   * follower lacks was appended. (If retention has deleted that batch, its time is gone
+   * too, and so is any claim that the follower was caught up since.) */
+  size_t i = mk_log_find(&leader->log, f->leader_view_leo);
+  if (i < leader->log.count) {
+    const struct mk_batch *lacked = mk_log_batch(&leader->log, i);
+    if (lacked->base_offset <= f->leader_view_leo && lacked->append_time_ms > t)
+      t = lacked->append_time_ms;
   }
-  if (follower->log.log_end_offset > from && mk_trace_on()) {
-    struct mk_trace_event ev;
-    mk_trace_begin(&ev, "broker", "replicate");
-    mk_trace_str(&ev, "topic", p->topic->name);
-    mk_trace_int(&ev, "partition", p->index);
-    mk_trace_int(&ev, "broker", follower->broker_id);
-    mk_trace_int(&ev, "from_offset", from);
-    mk_trace_int(&ev, "log_end_offset", follower->log.log_end_offset);
-    mk_trace_end(&ev);
-  }
-  return due;
+  return t;
 }
 
-/* Kafka's maybeExpandIsr: a follower that reached the high watermark (and has everything
- * of the current leader epoch's start) is back in sync. */
+/* Kafka's Replica.isCaughtUp: not behind the leader's log end for longer than
+ * replica.lag.time.max.ms. */
+static bool caught_up(const struct mk_broker *b, struct mk_partition *p,
+                      const struct mk_replica *f, int64_t now_ms) {
+  return now_ms - mk_replica_set_last_caught_up_ms(p, f, now_ms) <=
+         b->cluster.cfg.replica_lag_time_max_ms;
+}
+
+/* Where the current leader epoch starts in the leader's log (Kafka's
+ * leaderEpochStartOffsetOpt): its entry in the epoch cache, else the log start. */
+static int64_t epoch_start(const struct mk_partition *p, const struct mk_replica *leader) {
+  for (size_t i = 0; i < leader->log.epochs_count; i++)
+    if (leader->log.epochs[i].epoch == p->leader_epoch) return leader->log.epochs[i].start_offset;
+  return leader->log.log_start_offset;
+}
+
+/* Kafka's maybeExpandIsr: a follower whose fetch offset reached the high watermark, and
+ * the start of the current leader epoch (so it has everything this leader committed), is
+ * back in sync. */
 static void maybe_expand_isr(struct mk_broker *b, struct mk_partition *p, struct mk_replica *f) {
   struct mk_replica *leader = mk_partition_leader(p);
-  if (f->in_isr || f == leader || !node_up(b, f->broker_id)) return;
-  if (f->log.log_end_offset < p->high_watermark) return;
+  if (f->in_isr || !leader || f == leader || !node_up(b, f->broker_id)) return;
+  if (f->leader_view_leo < p->high_watermark || f->leader_view_leo < epoch_start(p, leader))
+    return;
   f->in_isr = true;
   mk_log(MK_LOG_INFO, "broker", "%s-%d: replica %d rejoins the ISR", p->topic->name, p->index,
          f->broker_id);
   trace_isr("isr_expand", p, f->broker_id);
 }
 
-static void on_lag_timer(uv_timer_t *timer);
-
-/* Schedule the lag timer for the earliest moment a lagging follower has a batch due. */
-static void schedule_lag_timer(struct mk_broker *b, int64_t due_ms) {
-  if (due_ms < 0) return;
-  int64_t wait = due_ms - mk_wall_ms();
-  if (wait < 0) wait = 0;
-  uint64_t due_in = (uint64_t)wait;
-  if (uv_is_active((uv_handle_t *)&b->lag_timer) &&
-      uv_timer_get_due_in(&b->lag_timer) <= due_in)
-    return;
-  uv_timer_start(&b->lag_timer, on_lag_timer, due_in, 0);
-}
-
-void mk_replica_set_replicate(struct mk_broker *b, struct mk_partition *p) {
-  struct mk_replica *leader = mk_partition_leader(p);
-  if (!leader) return;
-  int64_t now = mk_wall_ms(), next_due = -1;
-  for (int r = 0; r < p->nreplicas; r++) {
-    struct mk_replica *f = &p->replicas[r];
-    if (f == leader || !node_up(b, f->broker_id)) continue;
-    int64_t due = copy_from_leader(p, leader, f, now);
-    if (due >= 0 && (next_due < 0 || due < next_due)) next_due = due;
-  }
-  bool moved = mk_replica_set_update_hw(b, p);
-  /* After the HW: a follower rejoins once it has reached it (and adding one whose log
-   * reaches the HW can never move the HW, so it is not recomputed). */
-  for (int r = 0; r < p->nreplicas; r++) maybe_expand_isr(b, p, &p->replicas[r]);
-  schedule_lag_timer(b, next_due);
-  if (moved) mk_purgatory_check(b);
-}
-
-bool mk_replica_set_update_hw(struct mk_broker *b, struct mk_partition *p) {
-  (void)b;
+/* The HW rule of replica_set.h; `by` is the follower whose fetch prompted it, or NULL. */
+static bool increment_hw(struct mk_broker *b, struct mk_partition *p, const struct mk_replica *by,
+                         int64_t now_ms) {
   struct mk_replica *leader = mk_partition_leader(p);
   if (!leader) return false;
   int64_t hw = leader->log.log_end_offset;
-  for (int r = 0; r < p->nreplicas; r++)
-    if (p->replicas[r].in_isr && p->replicas[r].log.log_end_offset < hw)
-      hw = p->replicas[r].log.log_end_offset;
+  for (int r = 0; r < p->nreplicas; r++) {
+    const struct mk_replica *f = &p->replicas[r];
+    if (f == leader || f->leader_view_leo >= hw) continue;
+    /* A caught-up follower outside the ISR counts too: it is about to join it. */
+    if (f->in_isr || (node_up(b, f->broker_id) && caught_up(b, p, f, now_ms)))
+      hw = f->leader_view_leo;  /* -1 (not fetched yet) holds the HW where it is */
+  }
   if (hw <= p->high_watermark) return false;
   int64_t old = p->high_watermark;
   p->high_watermark = hw;
@@ -139,25 +108,40 @@ bool mk_replica_set_update_hw(struct mk_broker *b, struct mk_partition *p) {
     mk_trace_int(&ev, "partition", p->index);
     mk_trace_int(&ev, "from", old);
     mk_trace_int(&ev, "high_watermark", hw);
+    if (by) {  /* the fetch that told the leader */
+      mk_trace_int(&ev, "broker", by->broker_id);
+      mk_trace_int(&ev, "fetch_offset", by->leader_view_leo);
+    }
     mk_trace_end(&ev);
   }
+  mk_replica_fetcher_hw_moved(b, p);
   return true;
+}
+
+bool mk_replica_set_update_hw(struct mk_broker *b, struct mk_partition *p) {
+  return increment_hw(b, p, NULL, mk_wall_ms());
+}
+
+void mk_replica_set_follower_fetched(struct mk_broker *b, struct mk_partition *p,
+                                     struct mk_replica *f, int64_t fetch_offset, int64_t now_ms) {
+  int64_t before = f->leader_view_leo;
+  f->leader_view_leo = fetch_offset;
+  f->last_caught_up_ms = mk_replica_set_last_caught_up_ms(p, f, now_ms);
+  maybe_expand_isr(b, p, f);
+  if (fetch_offset != before && increment_hw(b, p, f, now_ms))
+    mk_purgatory_check(b);  /* acks=all produces and consumer fetches waiting on the HW */
+}
+
+void mk_replica_set_replicate(struct mk_broker *b, struct mk_partition *p) {
+  if (!mk_partition_leader(p)) return;
+  if (mk_replica_set_update_hw(b, p)) mk_purgatory_check(b);  /* an ISR of one */
+  mk_replica_fetcher_wake(b, p);
 }
 
 /* ---- timers ---------------------------------------------------------------------------- */
 
-/* Every partition of every topic, as `p`. */
-#define FOR_EACH_PARTITION(b, p)                               \
-  for (struct mk_topic *t_ = (b)->cluster.topics; t_; t_ = t_->next)   \
-    for (struct mk_partition *p = t_->partitions; p < t_->partitions + t_->npartitions; p++)
-
-static void on_lag_timer(uv_timer_t *timer) {
-  struct mk_broker *b = timer->data;
-  FOR_EACH_PARTITION(b, p) mk_replica_set_replicate(b, p);
-}
-
-/* Kafka's maybeShrinkIsr: out of sync = missing a batch appended more than
- * replica.lag.time.max.ms ago. */
+/* Kafka's maybeShrinkIsr: out of sync = not caught up for longer than
+ * replica.lag.time.max.ms. */
 static void shrink_isr(struct mk_broker *b, struct mk_partition *p) {
   struct mk_replica *leader = mk_partition_leader(p);
   if (!leader) return;
@@ -165,16 +149,14 @@ static void shrink_isr(struct mk_broker *b, struct mk_partition *p) {
   bool changed = false;
   for (int r = 0; r < p->nreplicas; r++) {
     struct mk_replica *f = &p->replicas[r];
-    if (f == leader || !f->in_isr) continue;
-    size_t missing = mk_log_find(&leader->log, f->log.log_end_offset);
-    if (missing == leader->log.count) continue;  /* caught up */
-    int64_t behind_ms = now - mk_log_batch(&leader->log, missing)->append_time_ms;
-    if (behind_ms <= b->cluster.cfg.replica_lag_time_max_ms) continue;
+    if (f == leader || !f->in_isr || caught_up(b, p, f, now)) continue;
     f->in_isr = false;
     changed = true;
     mk_log(MK_LOG_INFO, "broker",
-           "%s-%d: replica %d leaves the ISR (%lld ms behind, replica.lag.time.max.ms=%lld)",
-           p->topic->name, p->index, f->broker_id, (long long)behind_ms,
+           "%s-%d: replica %d leaves the ISR (last caught up %lld ms ago, "
+           "replica.lag.time.max.ms=%lld)",
+           p->topic->name, p->index, f->broker_id,
+           (long long)(now - mk_replica_set_last_caught_up_ms(p, f, now)),
            (long long)b->cluster.cfg.replica_lag_time_max_ms);
     trace_isr("isr_shrink", p, f->broker_id);
   }
@@ -188,7 +170,7 @@ static void shrink_isr(struct mk_broker *b, struct mk_partition *p) {
 
 static void on_isr_timer(uv_timer_t *timer) {
   struct mk_broker *b = timer->data;
-  FOR_EACH_PARTITION(b, p) shrink_isr(b, p);
+  MK_FOR_EACH_PARTITION(&b->cluster, p) shrink_isr(b, p);
 }
 
 void mk_replica_set_start(struct mk_broker *b) {
@@ -198,12 +180,33 @@ void mk_replica_set_start(struct mk_broker *b) {
   b->isr_timer.data = b;
   uv_timer_start(&b->isr_timer, on_isr_timer, every, every);
   uv_unref((uv_handle_t *)&b->isr_timer);
-  uv_timer_init(&b->loop, &b->lag_timer);
-  b->lag_timer.data = b;
-  uv_unref((uv_handle_t *)&b->lag_timer);
+  mk_replica_fetcher_start(b);
 }
 
 /* ---- leader changes -------------------------------------------------------------------- */
+
+/* Cut follower f's log back to `to` (Kafka's UnifiedLog.truncateTo); its own HW cannot
+ * stay past its end. Emits truncate. */
+static void truncate_follower(struct mk_partition *p, struct mk_replica *f, int64_t to) {
+  int64_t before = f->log.log_end_offset;
+  if (to >= before) return;
+  mk_log_truncate_to(&f->log, to);
+  if (f->high_watermark > f->log.log_end_offset) f->high_watermark = f->log.log_end_offset;
+  mk_log(MK_LOG_INFO, "broker", "%s-%d: replica %d truncates its log from %lld to %lld",
+         p->topic->name, p->index, f->broker_id, (long long)before,
+         (long long)f->log.log_end_offset);
+  if (mk_trace_on()) {
+    struct mk_trace_event ev;
+    mk_trace_begin(&ev, "broker", "truncate");
+    mk_trace_str(&ev, "topic", p->topic->name);
+    mk_trace_int(&ev, "partition", p->index);
+    mk_trace_int(&ev, "broker", f->broker_id);
+    mk_trace_int(&ev, "from", before);
+    mk_trace_int(&ev, "to", f->log.log_end_offset);
+    mk_trace_int(&ev, "lost_records", before - f->log.log_end_offset);
+    mk_trace_end(&ev);
+  }
+}
 
 /* A follower's truncation when it starts following `leader` (KIP-101, KIP-279): ask where
  * the follower's latest leader epoch ended in the leader's log; if the leader's answer is
@@ -225,23 +228,24 @@ static void truncate_to_leader(struct mk_partition *p, struct mk_replica *f,
   } else {
     to = leader->log.log_start_offset;  /* no common epoch: keep nothing the leader lacks */
   }
-  if (to > before) to = before;
-  if (to < before) {
-    mk_log_truncate_to(&f->log, to);
-    mk_log(MK_LOG_INFO, "broker", "%s-%d: replica %d truncates its log from %lld to %lld",
-           p->topic->name, p->index, f->broker_id, (long long)before,
-           (long long)f->log.log_end_offset);
-    if (mk_trace_on()) {
-      struct mk_trace_event ev;
-      mk_trace_begin(&ev, "broker", "truncate");
-      mk_trace_str(&ev, "topic", p->topic->name);
-      mk_trace_int(&ev, "partition", p->index);
-      mk_trace_int(&ev, "broker", f->broker_id);
-      mk_trace_int(&ev, "from", before);
-      mk_trace_int(&ev, "to", f->log.log_end_offset);
-      mk_trace_int(&ev, "lost_records", before - f->log.log_end_offset);
-      mk_trace_end(&ev);
-    }
+  truncate_follower(p, f, to);
+}
+
+void mk_replica_set_follower_out_of_range(struct mk_broker *b, struct mk_partition *p,
+                                          struct mk_replica *f) {
+  (void)b;
+  struct mk_replica *leader = mk_partition_leader(p);
+  if (!leader) return;
+  if (f->log.log_end_offset > leader->log.log_end_offset) {
+    truncate_follower(p, f, leader->log.log_end_offset);
+  } else if (f->log.log_end_offset < leader->log.log_start_offset) {
+    mk_log(MK_LOG_INFO, "broker",
+           "%s-%d: replica %d needs offset %lld, which the leader no longer has; it starts "
+           "over at the leader's log start %lld",
+           p->topic->name, p->index, f->broker_id, (long long)f->log.log_end_offset,
+           (long long)leader->log.log_start_offset);
+    mk_log_truncate_fully_and_start_at(&f->log, leader->log.log_start_offset);
+    f->high_watermark = f->log.log_end_offset;
   }
 }
 
@@ -254,6 +258,8 @@ int mk_replica_set_elect(struct mk_broker *b, struct mk_partition *p, int32_t br
   if (r && !node_up(b, broker_id))
     return mk_err_set(err, MK_ERR__STATE, "broker %d is down", broker_id);
   int32_t old = p->leader;
+  struct mk_replica *was = mk_partition_leader(p);
+  if (was) was->high_watermark = p->high_watermark;  /* its own HW, now as a follower */
   p->leader = broker_id;
   p->leader_epoch++;
   if (r) {
@@ -263,18 +269,25 @@ int mk_replica_set_elect(struct mk_broker *b, struct mk_partition *p, int32_t br
       unclean = true;
     }
     r->in_isr = true;
-    if (p->high_watermark > r->log.log_end_offset) p->high_watermark = r->log.log_end_offset;
+    /* Kafka's makeLeader: the new leader starts from the HW it had as a follower (it may
+     * be behind the old leader's until the followers' fetches tell it more) and knows
+     * nothing of the followers yet; those in the ISR count as caught up now. */
+    int64_t hw = r->high_watermark, now = mk_wall_ms();
+    if (hw > r->log.log_end_offset) hw = r->log.log_end_offset;
+    if (hw < r->log.log_start_offset) hw = r->log.log_start_offset;
+    p->high_watermark = hw;
     for (int i = 0; i < p->nreplicas; i++) {
       struct mk_replica *f = &p->replicas[i];
-      if (f != r && node_up(b, f->broker_id)) truncate_to_leader(p, f, r);
+      if (f == r) continue;
+      f->leader_view_leo = -1;
+      f->last_caught_up_ms = f->in_isr ? now : 0;
+      if (node_up(b, f->broker_id)) truncate_to_leader(p, f, r);
     }
     mk_producer_state_rebuild(&p->producers, &r->log);
   }
   mk_log(MK_LOG_INFO, "broker", "%s-%d: leader %d -> %d, leader epoch %d%s", p->topic->name,
          p->index, old, broker_id, p->leader_epoch, unclean ? " (unclean: records may be lost)" : "");
   if (mk_trace_on()) {
-    char isr[128];
-    isr_json(p, isr, sizeof isr);
     struct mk_trace_event ev;
     mk_trace_begin(&ev, "broker", "leader_change");
     mk_trace_str(&ev, "topic", p->topic->name);
@@ -283,10 +296,12 @@ int mk_replica_set_elect(struct mk_broker *b, struct mk_partition *p, int32_t br
     mk_trace_int(&ev, "leader", broker_id);
     mk_trace_int(&ev, "leader_epoch", p->leader_epoch);
     mk_trace_bool(&ev, "unclean", unclean);
-    mk_trace_json(&ev, "isr", isr);
+    trace_isr_field(&ev, p);
+    mk_trace_int(&ev, "high_watermark", p->high_watermark);
     mk_trace_end(&ev);
   }
-  if (r) mk_replica_set_replicate(b, p);
+  if (r) mk_replica_set_update_hw(b, p);  /* an ISR of one moves at once */
+  mk_replica_fetcher_restart(b, p);       /* the followers fetch from the new leader */
   mk_purgatory_check(b);  /* requests waiting on the old leader must now fail over */
   return 0;
 }
@@ -318,6 +333,7 @@ static void partition_broker_down(struct mk_broker *b, struct mk_partition *p, i
     mk_replica_set_elect(b, p, next, unclean, NULL);
     return;
   }
+  mk_replica_fetcher_wake(b, p);  /* its fetcher stops */
   if (r->in_isr) {
     r->in_isr = false;
     trace_isr("isr_shrink", p, id);
@@ -337,9 +353,9 @@ static void partition_broker_up(struct mk_broker *b, struct mk_partition *p, int
 }
 
 void mk_replica_set_broker_down(struct mk_broker *b, int32_t broker_id) {
-  FOR_EACH_PARTITION(b, p) partition_broker_down(b, p, broker_id);
+  MK_FOR_EACH_PARTITION(&b->cluster, p) partition_broker_down(b, p, broker_id);
 }
 
 void mk_replica_set_broker_up(struct mk_broker *b, int32_t broker_id) {
-  FOR_EACH_PARTITION(b, p) partition_broker_up(b, p, broker_id);
+  MK_FOR_EACH_PARTITION(&b->cluster, p) partition_broker_up(b, p, broker_id);
 }

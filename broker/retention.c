@@ -35,7 +35,7 @@ void mk_retention_apply(struct mk_broker *b, struct mk_partition *p, bool with_t
 static void on_check(uv_timer_t *timer) {
   struct mk_broker *b = timer->data;
   for (struct mk_topic *t = b->cluster.topics; t; t = t->next)
-    for (int32_t i = 0; i < t->npartitions; i++) mk_retention_apply(b, &t->partitions[i], true);
+    for (int32_t i = 0; i < t->npartitions; i++) mk_retention_apply(b, t->partitions[i], true);
 }
 
 void mk_retention_start(struct mk_broker *b) {

@@ -1,5 +1,5 @@
 /*
- * Topic admin: CreateTopics, DeleteTopics and DescribeConfigs, what kafka-topics.sh and
+ * Topic admin: CreateTopics, CreatePartitions, DeleteTopics and DescribeConfigs, what kafka-topics.sh and
  * kafka-configs.sh send. Kafka: ControllerApis.createTopics / deleteTopics,
  * ReplicationControlManager.createTopic, ConfigHelper.describeConfigs, LogConfig.
  *
@@ -53,6 +53,7 @@
 #include "broker/kafka_apis.h"
 #include "broker/broker_internal.h"
 #include "broker/purgatory.h"
+#include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
 #include "protocol/messages/describe_configs.h"
@@ -239,7 +240,7 @@ static int check_layout(struct mk_req *req, const struct mk_create_topics_creata
 static void assign_replicas(struct mk_topic *t, const struct mk_create_topics_creatable_topic *in) {
   for (int32_t i = 0; i < in->assignments_count; i++) {
     const struct mk_create_topics_creatable_replica_assignment *a = &in->assignments[i];
-    struct mk_partition *p = &t->partitions[a->partition_index];
+    struct mk_partition *p = t->partitions[a->partition_index];
     for (int32_t r = 0; r < a->broker_ids_count && r < p->nreplicas; r++)
       p->replicas[r].broker_id = a->broker_ids[r];
     p->leader = p->replicas[0].broker_id;
@@ -379,6 +380,89 @@ void mk_handle_delete_topics(struct mk_req *req) {
   }
   /* Wake every parked request: those waiting on a deleted partition now find it gone. */
   mk_purgatory_check(req->broker);
+  mk_req_respond(req, &resp);
+}
+
+/* ---- CreatePartitions ------------------------------------------------------------------------ */
+
+/* Kafka's checks of a manual assignment for the new partitions: one replica list per new
+ * partition, each as long as the topic's replication factor, of distinct known brokers. */
+static int check_new_assignments(struct mk_req *req, const struct mk_topic *t,
+                                 const struct mk_create_partitions_topic *in, struct mk_err *err) {
+  int32_t added = in->count - t->npartitions;
+  int32_t rf = t->partitions[0]->nreplicas;
+  if (in->assignments_count != added)
+    return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                      "Attempted to add %d additional partition(s), but only %d assignment(s) "
+                      "were specified.", added, in->assignments_count);
+  for (int32_t i = 0; i < in->assignments_count; i++) {
+    const struct mk_create_partitions_assignment *a = &in->assignments[i];
+    if (a->broker_ids_count != rf)
+      return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                        "The manual partition assignment includes a partition with %d replica(s), "
+                        "but this is inconsistent with previous partitions, which have %d "
+                        "replica(s).", a->broker_ids_count, rf);
+    for (int32_t r = 0; r < a->broker_ids_count; r++) {
+      int32_t id = a->broker_ids[r];
+      if (id < 0 || id >= req->cluster->nnodes)
+        return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                          "The manual partition assignment includes broker %d, but no such "
+                          "broker is registered.", id);
+      for (int32_t q = 0; q < r; q++)
+        if (a->broker_ids[q] == id)
+          return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                            "The manual partition assignment includes the broker %d more than "
+                            "once.", id);
+    }
+  }
+  return 0;
+}
+
+static void create_partitions(struct mk_req *req, const struct mk_create_partitions_request *in,
+                              int32_t index, struct mk_create_partitions_topic_result *out) {
+  const struct mk_create_partitions_topic *t_in = &in->topics[index];
+  struct mk_err err = {0};
+  out->name = t_in->name;
+  int16_t injected = mk_req_fault_error(req, t_in->name, -1);
+  int rc = injected ? mk_err_set(&err, injected, "injected by an error fault") : 0;
+  for (int32_t j = 0; !rc && j < in->topics_count; j++)
+    if (j != index && str_eq_str(in->topics[j].name, t_in->name))
+      rc = mk_err_set(&err, MK_ERR_INVALID_REQUEST, "Duplicate topic in request.");
+  struct mk_topic *t = rc ? NULL : mk_cluster_find_topic(req->cluster, t_in->name);
+  if (!rc && !t)
+    rc = mk_err_set(&err, MK_ERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%.*s' does not exist.",
+                    t_in->name.len, t_in->name.ptr);
+  if (!rc && t_in->count == t->npartitions)
+    rc = mk_err_set(&err, MK_ERR_INVALID_PARTITIONS, "Topic already has %d partition(s).",
+                    t->npartitions);
+  else if (!rc && t_in->count < t->npartitions)
+    rc = mk_err_set(&err, MK_ERR_INVALID_PARTITIONS,
+                    "The topic %s currently has %d partition(s); %d would not be an increase.",
+                    t->name, t->npartitions, t_in->count);
+  if (!rc && t_in->assignments_count >= 0) rc = check_new_assignments(req, t, t_in, &err);
+  if (!rc && !in->validate_only) {
+    int32_t before = t->npartitions;
+    rc = mk_cluster_add_partitions(req->cluster, t, t_in->count, &err);
+    for (int32_t i = 0; !rc && i < t_in->assignments_count; i++) {
+      struct mk_partition *p = t->partitions[before + i];
+      for (int r = 0; r < p->nreplicas; r++)
+        p->replicas[r].broker_id = t_in->assignments[i].broker_ids[r];
+      p->leader = p->replicas[0].broker_id;
+    }
+  }
+  if (rc) {
+    out->error_code = (int16_t)(rc < 0 ? MK_ERR_UNKNOWN_SERVER_ERROR : rc);
+    out->error_message = arena_printf(req, "%s", err.msg);
+  }
+}
+
+void mk_handle_create_partitions(struct mk_req *req) {
+  const struct mk_create_partitions_request *in = req->request.body;
+  struct mk_create_partitions_response resp;
+  mk_schema_set_defaults(&mk_create_partitions_response_schema, &resp);
+  resp.results = mk_req_alloc(req, &mk_create_partitions_topic_result_schema, in->topics_count);
+  resp.results_count = resp.results ? in->topics_count : 0;
+  for (int32_t i = 0; i < resp.results_count; i++) create_partitions(req, in, i, &resp.results[i]);
   mk_req_respond(req, &resp);
 }
 

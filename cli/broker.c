@@ -23,6 +23,24 @@
 #include "cli/cli.h"
 #include "common/trace.h"
 
+/* Words of text on lines of at most width columns, each indented by indent. */
+static void print_wrapped(FILE *out, const char *text, int indent, int width) {
+  int col = 0;
+  while (*text) {
+    size_t word = strcspn(text, " ");
+    if (col > 0 && col + 1 + (int)word > width) {
+      fputc('\n', out);
+      col = 0;
+    }
+    if (col == 0) col = fprintf(out, "%*s", indent, "");
+    else col += fprintf(out, " ");
+    col += fprintf(out, "%.*s", (int)word, text);
+    text += word;
+    while (*text == ' ') text++;
+  }
+  if (col > 0) fputc('\n', out);
+}
+
 static void usage(FILE *out) {
   fprintf(out,
           "usage: minikafka broker [--host H] [--port P] [--brokers N] [--admin-port P]\n"
@@ -34,10 +52,18 @@ static void usage(FILE *out) {
           "  --admin-port P    admin HTTP API port on 127.0.0.1 (default 9644, or any free one\n"
           "                    with --port 0; 0 = any free,\n"
           "                    -1 = off); see README.md, \"The admin HTTP API\"\n"
-          "  -o key=value      a Kafka broker setting, e.g. -o min.insync.replicas=1\n"
+          "  -o key=value      a Kafka broker setting, e.g. -o min.insync.replicas=1 (below)\n"
           "  --trace FILE      write trace events as JSON lines (- = stdout)\n"
           "  --faults FILE     inject faults on cue: one JSON fault per line, each with\n"
-          "                    \"at_ms\": N or \"after\": {\"api\": \"Produce\", \"count\": N}\n");
+          "                    \"at_ms\": N or \"after\": {\"api\": \"Produce\", \"count\": N}\n"
+          "\n"
+          "Broker settings (-o), with Kafka's names and defaults:\n");
+  const struct mk_broker_setting *s;
+  for (int i = 0; (s = mk_broker_setting_at(i)); i++) {
+    fprintf(out, "  %s=%s  (%s)\n", s->name, s->default_text, s->type);
+    print_wrapped(out, s->doc, 6, 92);
+    if (s->topic_config) fprintf(out, "      Per topic: %s.\n", s->topic_config);
+  }
 }
 
 /* The broker's memory is mostly request frames that the log keeps until retention drops

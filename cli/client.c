@@ -203,7 +203,7 @@ static void choose_versions(struct mk_client_conn *conn, const struct mk_api_ver
     const struct mk_api *api = mk_api_find(v->api_key);
     if (!api || v->api_key < 0 || v->api_key > MK_CLIENT_MAX_API_KEY) continue;
     int lo = api->min_version > v->min_version ? api->min_version : v->min_version;
-    int hi = api->max_version < v->max_version ? api->max_version : v->max_version;
+    int hi = api->advertised_max < v->max_version ? api->advertised_max : v->max_version;
     conn->versions[v->api_key] = (int16_t)(hi >= lo ? hi : -1);
   }
 }

@@ -15,6 +15,9 @@
  *   --describe  Metadata, then DescribeConfigs for the topics shown (the "Configs:" column
  *               lists the configs that are not defaults, as Kafka's does)
  *   --delete    Metadata (to see which topics --topic matches), then DeleteTopics
+ *   --alter     Metadata (which topics, how many partitions), then CreatePartitions: only
+ *               --partitions (more of them; keys then hash to other partitions, the lesson
+ *               of labs/partitioning), with --replica-assignment for the new ones
  *
  * As in Kafka, --topic is a regular expression for --list, --describe and --delete (so
  * "orders.*" describes every topic starting with "orders"), and a plain name for --create.
@@ -31,6 +34,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "protocol/api.h"
+#include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
 #include "protocol/messages/describe_configs.h"
@@ -62,6 +66,8 @@ static void usage(FILE *out) {
           "  --list                   list topic names (matching --topic, if given)\n"
           "  --describe               partitions, leaders, replicas, ISR and configs\n"
           "  --delete                 delete the topics matching --topic\n"
+          "  --alter                  add partitions to the topics matching --topic\n"
+          "                           (--partitions N: the new total)\n"
           "\n"
           "options:\n"
           "  --bootstrap-server HOST:PORT[,HOST:PORT]  where to connect (required)\n"
@@ -186,14 +192,24 @@ static int parse_options(int argc, char **argv, struct options *o) {
   }
   if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
   if (o->nactions != 1)
-    return usage_error("Command must include exactly one action: --list, --describe, --create "
-                       "or --delete");
-  if (o->action == ALTER)
-    return usage_error("--alter is not supported: minikafka has no CreatePartitions or "
-                       "IncrementalAlterConfigs");
+    return usage_error("Command must include exactly one action: --list, --describe, --create, "
+                       "--alter or --delete");
   if (!o->bootstrap) return usage_error("Missing required argument \"[bootstrap-server]\"");
-  if ((o->action == CREATE || o->action == DELETE) && !o->topic)
+  if ((o->action == CREATE || o->action == DELETE || o->action == ALTER) && !o->topic)
     return usage_error("Missing required argument \"[topic]\"");
+  if (o->action == ALTER) {
+    if (o->nconfigs)
+      return usage_error("--config with --alter changes topic configs, which minikafka cannot "
+                         "do (no IncrementalAlterConfigs); --alter takes --partitions");
+    if (o->partitions == -1 && !o->replica_assignment)
+      return usage_error("--alter needs --partitions: the topic's new number of partitions");
+    if (o->replication_factor != -1)
+      return usage_error("Option \"[replication-factor]\" can't be used with option \"[alter]\"");
+    if (o->replica_assignment && o->partitions != -1)
+      return usage_error("Option \"[replica-assignment]\" can't be used with option "
+                         "\"[partitions]\": it says how many partitions there will be");
+    return 0;
+  }
   if (o->replica_assignment && (o->partitions != -1 || o->replication_factor != -1))
     return usage_error("Option \"[replica-assignment]\" can't be used with option "
                        "\"[partitions]\" or \"[replication-factor]\"");
@@ -489,6 +505,64 @@ static int describe(struct mk_client *c, const struct options *o, struct mk_aren
   return MK_EXIT_OK;
 }
 
+/* ---- --alter ----------------------------------------------------------------------------------- */
+
+static int alter(struct mk_client *c, const struct options *o, struct mk_arena *a) {
+  struct mk_metadata_response *md;
+  int rc = fetch_metadata(c, a, &md);
+  if (rc) return rc;
+  struct topic_filter f;
+  filter_init(&f, o->topic);
+  int32_t n = 0;
+  struct mk_create_partitions_topic *topics =
+      mk_arena_alloc(a, sizeof *topics * (size_t)(md->topics_count + 1));
+  for (int32_t i = 0; topics && i < md->topics_count; i++) {
+    const struct mk_metadata_response_topic *t = &md->topics[i];
+    if (t->error_code || t->is_internal || !filter_matches(&f, cstr(a, t->name))) continue;
+    struct mk_create_partitions_topic *ct = &topics[n++];
+    mk_schema_set_defaults(&mk_create_partitions_topic_schema, ct);
+    ct->name = t->name;
+    ct->count = o->partitions;
+    ct->assignments_count = -1;
+    if (o->replica_assignment) {
+      /* The list covers every partition, as for --create; the ones that exist are skipped. */
+      struct mk_create_topics_creatable_topic all;
+      mk_schema_set_defaults(&mk_create_topics_creatable_topic_schema, &all);
+      if ((rc = parse_assignment(o->replica_assignment, a, &all))) break;
+      int32_t skip = t->partitions_count, added = all.assignments_count - skip;
+      ct->count = all.assignments_count;
+      ct->assignments = mk_arena_alloc(a, sizeof *ct->assignments * (size_t)(added > 0 ? added : 1));
+      ct->assignments_count = added > 0 ? added : 0;
+      for (int32_t k = 0; ct->assignments && k < ct->assignments_count; k++) {
+        ct->assignments[k].broker_ids = all.assignments[skip + k].broker_ids;
+        ct->assignments[k].broker_ids_count = all.assignments[skip + k].broker_ids_count;
+      }
+    }
+  }
+  filter_free(&f);
+  if (rc) return rc;
+  if (!topics) return failed("out of memory");
+  if (n == 0) return o->if_exists ? MK_EXIT_OK : failed("Topic '%s' does not exist as expected", o->topic);
+  struct mk_create_partitions_request req;
+  mk_schema_set_defaults(&mk_create_partitions_request_schema, &req);
+  req.topics = topics;
+  req.topics_count = n;
+  req.timeout_ms = c->timeout_ms;
+  struct mk_err err = {0};
+  struct mk_create_partitions_response *resp = NULL;
+  if (mk_client_call(&c->bootstrap, MK_API_CREATE_PARTITIONS, &req, (void **)&resp, a, &err))
+    return failed("%s", err.msg);
+  int status = MK_EXIT_OK;
+  for (int32_t i = 0; i < resp->results_count; i++) {
+    const struct mk_create_partitions_topic_result *r = &resp->results[i];
+    if (!r->error_code) continue;
+    status = r->error_message.len > 0
+                 ? failed("%.*s", r->error_message.len, r->error_message.ptr)
+                 : failed("%s", mk_err_name(r->error_code));
+  }
+  return status;
+}
+
 /* ---- --delete ---------------------------------------------------------------------------------- */
 
 static int delete(struct mk_client *c, const struct options *o, struct mk_arena *a) {
@@ -559,6 +633,7 @@ int mk_cli_topics(int argc, char **argv) {
   case LIST: rc = list(&c, &o, &a); break;
   case DESCRIBE: rc = describe(&c, &o, &a); break;
   case DELETE: rc = delete(&c, &o, &a); break;
+  case ALTER: rc = alter(&c, &o, &a); break;
   default: rc = MK_EXIT_USAGE; break;
   }
   mk_arena_free(&a);

@@ -182,13 +182,20 @@ static enum mk_timeline_style describe_broker(json_t *ev, const char *event, cha
     return MK_STYLE_WARN;
   }
   if (strcmp(event, "replicate") == 0) {
-    add(b, n, "replicate %s-%lld → broker %lld (LEO %lld)", topic, part, num(ev, "broker", -1),
-        num(ev, "log_end_offset", -1));
+    /* A follower's fetch: the offset it asked for, then its log end and its own HW. */
+    add(b, n, "replicate %s-%lld → broker %lld (", topic, part, num(ev, "broker", -1));
+    if (has(ev, "fetch_offset")) add(b, n, "fetch %lld, ", num(ev, "fetch_offset", -1));
+    add(b, n, "LEO %lld", num(ev, "log_end_offset", -1));
+    if (has(ev, "high_watermark")) add(b, n, ", HW %lld", num(ev, "high_watermark", -1));
+    add(b, n, ")");
     return MK_STYLE_LANE;
   }
   if (strcmp(event, "hw_advance") == 0) {
     add(b, n, "high watermark %s-%lld: %lld → %lld", topic, part, num(ev, "from", -1),
         num(ev, "high_watermark", -1));
+    if (has(ev, "fetch_offset"))  /* the follower fetch that told the leader */
+      add(b, n, " (broker %lld fetched %lld)", num(ev, "broker", -1),
+          num(ev, "fetch_offset", -1));
     return MK_STYLE_LANE;
   }
   if (strcmp(event, "isr_shrink") == 0 || strcmp(event, "isr_expand") == 0) {

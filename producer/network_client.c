@@ -452,7 +452,7 @@ int mk_network_client_version(struct mk_network_client *nc, int32_t node, int ap
   struct conn *c = find(nc, node);
   const struct mk_api *api = mk_api_find(api_key);
   if (!c || !api || api_key >= MAX_API_KEY || c->broker_max[api_key] < 0) return -1;
-  int v = api->max_version < c->broker_max[api_key] ? api->max_version : c->broker_max[api_key];
+  int v = api->advertised_max < c->broker_max[api_key] ? api->advertised_max : c->broker_max[api_key];
   int lo = api->min_version > c->broker_min[api_key] ? api->min_version : c->broker_min[api_key];
   return v >= lo ? v : -1;
 }

@@ -129,6 +129,32 @@ void mk_producer_complete_record(struct mk_producer *p, const struct mk_record_t
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
 
+/* Serializer.configure(configs, isKey): a serializer that needs settings (AvroSerializer)
+ * gives this producer its own instance; the others are used as they are. */
+static int configure_serializers(struct mk_producer *p, struct mk_err *err) {
+  const struct mk_serializer *given[2] = {p->cfg->key_serializer, p->cfg->value_serializer};
+  const struct mk_serializer **used[2] = {&p->key_serializer, &p->value_serializer};
+  for (int i = 0; i < 2; i++) {
+    *used[i] = given[i];
+    if (given[i] && given[i]->configure) {
+      struct mk_err inner = {0};
+      if (!(*used[i] = given[i]->configure(given[i], p->cfg, i == 0, &inner)))
+        return mk_err_set(err, inner.code ? inner.code : MK_ERR__INVALID_ARG, "%s %s: %s",
+                          i == 0 ? "key.serializer" : "value.serializer", given[i]->name,
+                          inner.msg);
+    }
+  }
+  return 0;
+}
+
+/* Close the serializers in use, once each (key and value may be one object). */
+static void close_serializers(struct mk_producer *p) {
+  const struct mk_serializer *key = p->key_serializer, *value = p->value_serializer;
+  if (key && key->close) key->close(key->opaque);
+  if (value && value->close && value != key) value->close(value->opaque);
+  p->key_serializer = p->value_serializer = NULL;
+}
+
 int mk_producer_new(const struct mk_producer_config *cfg, struct mk_producer **out,
                     struct mk_err *err) {
   if (!cfg->finished)
@@ -151,11 +177,15 @@ int mk_producer_new(const struct mk_producer_config *cfg, struct mk_producer **o
     }
     p->partitioner = p->builtin_plugin;
   }
-  p->metadata = mk_producer_metadata_new(p->cfg->metadata_max_age_ms);
-  p->accumulator = mk_accumulator_new(p->cfg, p, &p->metrics);
-  int rc = p->metadata && p->accumulator ? mk_sender_start(p, &p->sender, err)
-                                         : mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  int rc = configure_serializers(p, err);
+  if (!rc) {
+    p->metadata = mk_producer_metadata_new(p->cfg->metadata_max_age_ms);
+    p->accumulator = mk_accumulator_new(p->cfg, p, &p->metrics);
+    rc = p->metadata && p->accumulator ? mk_sender_start(p, &p->sender, err)
+                                       : mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  }
   if (rc) {
+    close_serializers(p);
     mk_accumulator_free(p->accumulator);
     mk_producer_metadata_free(p->metadata);
     mk_partitioner_free(p->builtin_plugin);
@@ -190,11 +220,7 @@ int mk_producer_close(struct mk_producer *p, int64_t timeout_ms) {
   }
   for (int i = 0; i < p->cfg->num_interceptors; i++)
     if (p->cfg->interceptors[i]->close) p->cfg->interceptors[i]->close(p->cfg->interceptors[i]->opaque);
-  if (p->cfg->key_serializer && p->cfg->key_serializer->close)
-    p->cfg->key_serializer->close(p->cfg->key_serializer->opaque);
-  if (p->cfg->value_serializer && p->cfg->value_serializer->close &&
-      p->cfg->value_serializer != p->cfg->key_serializer)
-    p->cfg->value_serializer->close(p->cfg->value_serializer->opaque);
+  close_serializers(p);
   mk_partitioner_free(p->builtin_plugin);
   mk_accumulator_free(p->accumulator);
   mk_producer_metadata_free(p->metadata);
@@ -265,8 +291,8 @@ static int send_record(struct mk_producer *p, const struct mk_producer_record *r
   mk_writer_init(&kw);
   mk_writer_init(&vw);
   struct mk_bytes key = MK_BYTES_NULL, value = MK_BYTES_NULL;
-  int rc = mk_serializer_serialize(cfg->key_serializer, true, rec.topic, &rec.key, &key, &kw, err);
-  if (!rc) rc = mk_serializer_serialize(cfg->value_serializer, false, rec.topic, &rec.value, &value, &vw, err);
+  int rc = mk_serializer_serialize(p->key_serializer, true, rec.topic, &rec.key, &key, &kw, err);
+  if (!rc) rc = mk_serializer_serialize(p->value_serializer, false, rec.topic, &rec.value, &value, &vw, err);
   thunk.key_size = key.len;
   thunk.value_size = value.len;
   if (rc) goto fail;

@@ -67,6 +67,8 @@ static const struct setting {
 } settings[] = {
   {"acks", K_ACKS, F(acks), 0, 0, NULL, "all", false,
    "replicas that must have a record before it counts as written: 0, 1 or all (= -1)"},
+  {"auto.register.schemas", K_BOOL, F(auto_register_schemas), 0, 0, NULL, "true", false,
+   "AvroSerializer: register the record's schema under its subject (else it must exist)"},
   {"batch.size", K_INT, F(batch_size), 0, NO_MAX, NULL, "16384", false,
    "bytes per partition batch; also the bytes sent to a sticky partition before switching"},
   {"bootstrap.servers", K_SERVERS, F(bootstrap_servers), 0, 0, NULL, NULL, true,
@@ -108,6 +110,8 @@ static const struct setting {
    "refresh metadata at least this often"},
   {"metadata.max.idle.ms", K_LONG, F(metadata_max_idle_ms), 5000, NO_MAX, NULL, "300000", false,
    "forget the metadata of a topic not produced to for this long"},
+  {"normalize.schemas", K_BOOL, F(normalize_schemas), 0, 0, NULL, "false", false,
+   "AvroSerializer: register and look up schemas in normalized form"},
   {"partitioner.adaptive.partitioning.enable", K_BOOL,
    F(partitioner_adaptive_partitioning_enable), 0, 0, NULL, "true", false,
    "send fewer keyless records to partitions with longer queues"},
@@ -132,6 +136,8 @@ static const struct setting {
    "cap of the exponential backoff between retries"},
   {"retry.backoff.ms", K_LONG, F(retry_backoff_ms), 0, NO_MAX, NULL, "100", false,
    "backoff before the first retry"},
+  {"schema.registry.url", K_STRING, F(schema_registry_url), 0, 0, NULL, NULL, false,
+   "AvroSerializer: the schema registry, http://host:port (a comma-separated list)"},
   {"security.protocol", K_SECURITY, F(security_protocol), 0, 0, NULL, "PLAINTEXT", false,
    "PLAINTEXT (minikafka has no TLS or SASL)"},
   {"send.buffer.bytes", K_INT, F(send_buffer_bytes), -1, NO_MAX, NULL, "131072", false,
@@ -140,6 +146,8 @@ static const struct setting {
    false, "the coordinator aborts a transaction open longer than this"},
   {"transactional.id", K_TXN_ID, F(transactional_id), 0, 0, NULL, NULL, false,
    "names the producer across restarts for transactions; needs idempotence"},
+  {"use.latest.version", K_BOOL, F(use_latest_version), 0, 0, NULL, "false", false,
+   "AvroSerializer: write with the subject's latest schema, not the record's own"},
   {"value.serializer", K_SERIALIZER, F(value_serializer), 0, 0, NULL, NULL, true,
    "turns values into bytes: StringSerializer, IntegerSerializer, ... or one set from C"},
 };
@@ -549,6 +557,7 @@ void mk_producer_config_free(struct mk_producer_config *cfg) {
   free(cfg->client_id);
   free(cfg->transactional_id);
   free(cfg->partitioner_class);
+  free(cfg->schema_registry_url);
   free(cfg);
 }
 
@@ -558,7 +567,7 @@ struct mk_producer_config *mk_producer_config_dup(const struct mk_producer_confi
   *c = *cfg;
   c->bootstrap_servers = NULL;
   c->num_bootstrap_servers = 0;
-  c->client_id = c->transactional_id = c->partitioner_class = NULL;
+  c->client_id = c->transactional_id = c->partitioner_class = c->schema_registry_url = NULL;
   bool ok = true;
   if (cfg->num_bootstrap_servers) {
     c->bootstrap_servers = calloc((size_t)cfg->num_bootstrap_servers, sizeof(char *));
@@ -574,6 +583,8 @@ struct mk_producer_config *mk_producer_config_dup(const struct mk_producer_confi
     ok = (c->transactional_id = strdup(cfg->transactional_id)) != NULL;
   if (ok && cfg->partitioner_class)
     ok = (c->partitioner_class = strdup(cfg->partitioner_class)) != NULL;
+  if (ok && cfg->schema_registry_url)
+    ok = (c->schema_registry_url = strdup(cfg->schema_registry_url)) != NULL;
   if (!ok) {
     mk_producer_config_free(c);
     return NULL;

@@ -143,6 +143,13 @@ struct mk_producer_config {
   const struct mk_producer_interceptor *interceptors[MK_PRODUCER_MAX_INTERCEPTORS];
   int num_interceptors;                          /* interceptor.classes */
 
+  /* AvroSerializer's settings (Confluent's AbstractKafkaSchemaSerDeConfig; Java passes every
+   * producer setting to Serializer.configure, so they live here; producer/avro_serializer.h) */
+  char *schema_registry_url;      /* schema.registry.url: NULL = not set */
+  bool auto_register_schemas;     /* auto.register.schemas */
+  bool use_latest_version;        /* use.latest.version */
+  bool normalize_schemas;         /* normalize.schemas */
+
   /* what finish() did */
   bool finished;                  /* finish() succeeded and nothing was set since */
   bool idempotence_adjusted;      /* enable.idempotence was defaulted on, and turned off */

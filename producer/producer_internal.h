@@ -25,6 +25,8 @@ struct mk_producer {
   struct mk_producer_config *cfg;            /* the producer's own finished copy */
   struct mk_partitioner *builtin_plugin;     /* partitioner.class naming a built-in (owned) */
   const struct mk_partitioner *partitioner;  /* the plug-in in use; NULL = built-in sticky */
+  const struct mk_serializer *key_serializer;    /* in use: cfg's, or an instance configure()d */
+  const struct mk_serializer *value_serializer;  /* from it (AvroSerializer), closed by close */
   struct mk_producer_metadata *metadata;
   struct mk_accumulator *accumulator;
   struct mk_sender *sender;

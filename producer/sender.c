@@ -391,28 +391,31 @@ static void on_produce(void *opaque, int32_t node, int version, void *body, int 
 
 /* ---- sending data ---------------------------------------------------------------------- */
 
-/* request_sent: the batches a Produce request carries, with ids and sequences. */
+/* request_sent: the batches a Produce request carries, with ids and sequences (all of
+ * them: the event grows to the heap when they do not fit on the stack, trace.h). */
 static void trace_request_sent(struct mk_sender *s, int32_t node, int32_t correlation_id,
                                const struct produce_ctx *ctx) {
   if (!mk_trace_on()) return;
-  char list[1024];
-  size_t at = (size_t)snprintf(list, sizeof list, "[");
-  for (int i = 0; i < ctx->n && at < sizeof list - 200; i++) {
-    const struct mk_producer_batch *b = ctx->batches[i];
-    at += (size_t)snprintf(list + at, sizeof list - at,
-                           "%s{\"topic\":\"%s\",\"partition\":%d,\"batch_id\":%lld,\"records\":%d,"
-                           "\"producer_id\":%lld,\"epoch\":%d,\"base_sequence\":%d,\"attempt\":%d}",
-                           i ? "," : "", b->topic, b->partition, (long long)b->id, b->record_count,
-                           (long long)b->producer_id, b->producer_epoch, b->base_sequence,
-                           b->attempts);
-  }
-  snprintf(list + at, sizeof list - at, "]");
   struct mk_trace_event ev;
   mk_trace_begin(&ev, "producer", "request_sent");
   mk_trace_int(&ev, "broker", node);
   mk_trace_int(&ev, "correlation_id", correlation_id);
   mk_trace_int(&ev, "acks", s->cfg->acks);
-  mk_trace_json(&ev, "batches", list);
+  mk_trace_array_begin(&ev, "batches");
+  for (int i = 0; i < ctx->n; i++) {
+    const struct mk_producer_batch *b = ctx->batches[i];
+    mk_trace_object_begin(&ev, NULL);
+    mk_trace_str(&ev, "topic", b->topic);
+    mk_trace_int(&ev, "partition", b->partition);
+    mk_trace_int(&ev, "batch_id", b->id);
+    mk_trace_int(&ev, "records", b->record_count);
+    mk_trace_int(&ev, "producer_id", b->producer_id);
+    mk_trace_int(&ev, "epoch", b->producer_epoch);
+    mk_trace_int(&ev, "base_sequence", b->base_sequence);
+    mk_trace_int(&ev, "attempt", b->attempts);
+    mk_trace_object_end(&ev);
+  }
+  mk_trace_array_end(&ev);
   mk_trace_end(&ev);
 }
 

@@ -17,6 +17,9 @@
 
 #include "producer/serializers.h"
 
+#include "common/utf8.h"
+#include "producer/avro_serializer.h"
+
 #define JAVA_PACKAGE "org.apache.kafka.common.serialization."
 
 const char *mk_value_type_name(enum mk_value_type type) {
@@ -66,39 +69,6 @@ static int write_be(uint64_t v, int n, struct mk_bytes *out, struct mk_writer *s
   return 0;
 }
 
-/* The first invalid UTF-8 byte's offset, or -1 if s is valid UTF-8 (no overlong forms, no
- * surrogates, nothing above U+10FFFF: what Java's String could have produced). */
-static long utf8_invalid_at(const uint8_t *s, size_t len) {
-  size_t i = 0;
-  while (i < len) {
-    uint8_t c = s[i];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-      n = 1, cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2, cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return (long)i;
-    }
-    if (len - i <= n) return (long)i;
-    for (size_t k = 1; k <= n; k++) {
-      if ((s[i + k] & 0xc0) != 0x80) return (long)i;
-      cp = cp << 6 | (s[i + k] & 0x3f);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return (long)i;
-    i += n + 1;
-  }
-  return -1;
-}
-
 /* ---- the built-ins ---------------------------------------------------------------------- */
 
 /* StringSerializer: the text's UTF-8 bytes. Java strings are always encodable; C strings may
@@ -108,7 +78,7 @@ static int string_serialize(void *opaque, const char *topic, const struct mk_val
   (void)opaque, (void)topic, (void)scratch;
   if (v->type == MK_VALUE_NULL) return *out = MK_BYTES_NULL, 0;
   if (v->type != MK_VALUE_STRING) return wrong_type(v, MK_VALUE_STRING, err);
-  long bad = utf8_invalid_at(v->u.bytes.ptr, v->u.bytes.len);
+  long bad = mk_utf8_invalid_at(v->u.bytes.ptr, v->u.bytes.len);
   if (bad >= 0)
     return mk_err_set(err, MK_ERR__INVALID_ARG,
                       "the String is not valid UTF-8 (byte 0x%02x at offset %ld)",
@@ -213,7 +183,7 @@ static int void_serialize(void *opaque, const char *topic, const struct mk_value
 }
 
 #define BUILTIN(short_name, type, fn) \
-  {short_name, JAVA_PACKAGE short_name, type, fn, NULL, NULL}
+  {short_name, JAVA_PACKAGE short_name, type, fn, NULL, NULL, NULL}
 
 static const struct mk_serializer builtins[] = {
     BUILTIN("StringSerializer", MK_VALUE_STRING, string_serialize),
@@ -230,16 +200,20 @@ static const struct mk_serializer builtins[] = {
     BUILTIN("VoidSerializer", MK_VALUE_NULL, void_serialize),
 };
 
+#define NUM_BUILTINS (sizeof builtins / sizeof builtins[0])
+
+/* Kafka's own, then Confluent's AvroSerializer (producer/avro_serializer.c). */
 const struct mk_serializer *mk_serializer_builtin(int i) {
-  if (i < 0 || (size_t)i >= sizeof builtins / sizeof builtins[0]) return NULL;
-  return &builtins[i];
+  if (i < 0 || (size_t)i > NUM_BUILTINS) return NULL;
+  return (size_t)i < NUM_BUILTINS ? &builtins[i] : &mk_avro_serializer_builtin;
 }
 
 const struct mk_serializer *mk_serializer_find(const char *name) {
   if (!name) return NULL;
-  for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
-    if (strcmp(name, builtins[i].name) == 0 || strcmp(name, builtins[i].class_name) == 0)
-      return &builtins[i];
+  for (int i = 0; mk_serializer_builtin(i); i++) {
+    const struct mk_serializer *s = mk_serializer_builtin(i);
+    if (strcmp(name, s->name) == 0 || strcmp(name, s->class_name) == 0) return s;
+  }
   return NULL;
 }
 

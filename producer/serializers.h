@@ -52,6 +52,8 @@
 #include "protocol/errors.h"
 #include "protocol/primitives.h"
 
+struct mk_producer_config;  /* producer/producer_config.h */
+
 /* The Java type a value has. Names follow Java's classes, so errors read like Java's. */
 enum mk_value_type {
   MK_VALUE_NULL,     /* null */
@@ -160,6 +162,14 @@ struct mk_serializer {
                    struct mk_bytes *out, struct mk_writer *scratch, struct mk_err *err);
   void *opaque;            /* passed to serialize() and close() */
   void (*close)(void *opaque);  /* may be NULL; the producer calls it once, when it closes */
+  /* Java's Serializer.configure(configs, isKey), for a built-in that needs settings (only
+   * AvroSerializer: schema.registry.url ...); NULL for the others and for custom ones. When
+   * set, mk_producer_new calls it for each use (key, value) and serializes with the instance
+   * it returns, whose close() the producer calls once (it frees the instance). Returns NULL
+   * with err naming the missing or bad setting. */
+  const struct mk_serializer *(*configure)(const struct mk_serializer *self,
+                                           const struct mk_producer_config *cfg, bool is_key,
+                                           struct mk_err *err);
 };
 
 /* A built-in serializer by Kafka's class name, short ("IntegerSerializer") or full

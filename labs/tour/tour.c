@@ -25,20 +25,104 @@ static const struct mk_lab_param params[] = {
 
 static const char *const TOPIC = "tour";
 
-/* The ts_us of the first event matching side/event on the topic since `from`, or -1. */
-static int64_t first_ts(struct mk_lab_ctx *ctx, size_t from, const char *side, const char *event,
-                        const char *topic) {
+/* What the producer's settings make of the story: the journey's order of events and
+ * idea 5's copies both depend on them (--set acks=1, --set enable.idempotence=false). */
+struct tour_mode {
+  int acks;         /* 0, 1, or -1 for all */
+  bool idempotent;  /* enable.idempotence as the producer runs it (Kafka turns it off
+                       unless acks=all) */
+};
+
+static const char *acks_name(int acks) { return acks == -1 ? "all" : acks == 0 ? "0" : "1"; }
+
+/* acks and enable.idempotence as the finished config will run them. */
+static struct tour_mode mode_of(const struct mk_producer_config *cfg) {
+  char acks[16] = "-1", idem[16] = "true";
+  mk_producer_config_get(cfg, "acks", acks, sizeof acks, NULL);
+  mk_producer_config_get(cfg, "enable.idempotence", idem, sizeof idem, NULL);
+  return (struct tour_mode){atoi(acks), strcmp(idem, "true") == 0};
+}
+
+/* The ts_us of the first event since `from` matching side/event on the topic whose field
+ * `key` (if not NULL) is the string `value`, or -1. */
+static int64_t first_ts_where(struct mk_lab_ctx *ctx, size_t from, const char *side,
+                              const char *event, const char *topic, const char *key,
+                              const char *value) {
   json_t *evs = mk_lab_events(ctx, from, side, event, topic);
-  int64_t ts = json_array_size(evs)
-                   ? json_integer_value(json_object_get(json_array_get(evs, 0), "ts_us"))
-                   : -1;
+  int64_t ts = -1;
+  size_t i;
+  json_t *ev;
+  json_array_foreach(evs, i, ev) {
+    const char *v = key ? json_string_value(json_object_get(ev, key)) : NULL;
+    if (!key || (v && strcmp(v, value) == 0)) {
+      ts = json_integer_value(json_object_get(ev, "ts_us"));
+      break;
+    }
+  }
   json_decref(evs);
   return ts;
 }
 
+static int64_t first_ts(struct mk_lab_ctx *ctx, size_t from, const char *side, const char *event,
+                        const char *topic) {
+  return first_ts_where(ctx, from, side, event, topic, NULL, NULL);
+}
+
 /* ---- part 1 ------------------------------------------------------------------------------ */
 
-static int journey(struct mk_lab_ctx *ctx, int32_t partitions, struct mk_producer **producer) {
+/* Step 5 of the journey, and the claim about its order of events, for each acks. */
+static void journey_order(struct mk_lab_ctx *ctx, size_t mark, struct tour_mode m,
+                          int32_t leader) {
+  int64_t appended = first_ts(ctx, mark, "broker", "append", TOPIC);
+  int64_t copied = first_ts(ctx, mark, "broker", "replicate", TOPIC);
+  int64_t hw = first_ts(ctx, mark, "broker", "hw_advance", TOPIC);
+  int64_t answered = first_ts_where(ctx, mark, "broker", "response_sent", NULL, "api", "Produce");
+  int64_t received = first_ts(ctx, mark, "producer", "response_received", NULL);
+  if (m.acks == -1) {
+    mk_lab_say(
+        ctx,
+        "  5. the leader appended it. Each follower's fetch was waiting at the leader (a long\n"
+        "     poll); on the loop's next turn both got the record (replicate) and fetched again\n"
+        "     at once, and that second fetch told the leader they had it: the high watermark\n"
+        "     passed it, and only then (acks=all) the response left. The callback ran on the\n"
+        "     Sender thread.");
+    mk_lab_figure(ctx, "journey", "HW before response", hw >= 0 && answered > hw);
+    mk_lab_claim(ctx, hw >= 0 && answered > hw && received > answered,
+                 "with acks=all the response left only after the high watermark passed the\n"
+                 "    record (%.3f ms later)",
+                 hw >= 0 && answered >= 0 ? (double)(answered - hw) / 1000.0 : 0.0);
+  } else if (m.acks == 1) {
+    mk_lab_say(
+        ctx,
+        "  5. the leader appended it and answered at once (acks=1): the response left before\n"
+        "     any follower had the record. On the loop's next turn the followers' fetches\n"
+        "     copied it (replicate), their next fetches told the leader, and the high\n"
+        "     watermark passed it. Had broker %d died between its answer and those fetches,\n"
+        "     the record would be gone though the producer was told it was written\n"
+        "     (labs/acks shows it happen). The callback ran on the Sender thread.",
+        leader);
+    mk_lab_figure(ctx, "journey", "HW before response", hw >= 0 && answered > hw);
+    mk_lab_claim(ctx, answered >= 0 && copied > answered && hw > answered,
+                 "with acks=1 the response left before any follower copied the record (%.3f ms\n"
+                 "    before the first replicate) and before the high watermark passed it",
+                 copied >= 0 && answered >= 0 ? (double)(copied - answered) / 1000.0 : 0.0);
+  } else {
+    mk_lab_say(
+        ctx,
+        "  5. with acks=0 the broker sends no response at all: the producer completed the\n"
+        "     record as soon as the request was written, with no offset (-1), and would never\n"
+        "     hear of a failure. The leader appended it; the followers' fetches copied it on\n"
+        "     the loop's next turn.");
+    mk_lab_figure(ctx, "journey", "HW before response", 0);
+    mk_lab_claim(ctx, answered < 0 && appended >= 0 && copied > appended,
+                 "with acks=0 no response was sent; the followers copied the record %.3f ms\n"
+                 "    after the leader appended it",
+                 copied >= 0 && appended >= 0 ? (double)(copied - appended) / 1000.0 : 0.0);
+  }
+}
+
+static int journey(struct mk_lab_ctx *ctx, int32_t partitions, struct mk_producer **producer,
+                   struct tour_mode *mode) {
   mk_lab_heading(ctx, "1. One record's whole journey");
   mk_lab_say(
       ctx,
@@ -58,6 +142,7 @@ static int journey(struct mk_lab_ctx *ctx, int32_t partitions, struct mk_produce
                                       "max.in.flight.requests.per.connection",
                                       NULL};
   mk_lab_show_settings(ctx, cfg, shown);
+  *mode = mode_of(cfg);
   mk_lab_note(
       ctx,
       "  Kafka's defaults since 3.0: acks=all and enable.idempotence=true (notes 000 and 002\n"
@@ -92,26 +177,30 @@ static int journey(struct mk_lab_ctx *ctx, int32_t partitions, struct mk_produce
       "     would win; no key would mean the sticky partition: idea 2 below).\n"
       "  3. append: into a new ProducerBatch in the RecordAccumulator; send() returned here.\n"
       "  4. the Sender thread (not yours) found the batch ready after linger.ms and sent a\n"
-      "     Produce request: producer id, epoch and sequence number ride along because\n"
-      "     idempotence is on (InitProducerId, at the top, got that id).\n"
-      "  5. the leader appended it, both followers copied it, the high watermark passed it,\n"
-      "     and only then (acks=all) the response left; the callback ran on the Sender thread.",
-      partitions, expected);
+      "     Produce request with acks=%s: %s",
+      partitions, expected, acks_name(mode->acks),
+      mode->idempotent
+          ? "producer id, epoch and sequence number ride\n"
+            "     along because idempotence is on (InitProducerId, at the top, got that id)."
+          : "no producer id rides along (\"no pid\"):\n"
+            "     idempotence is off here (the note under the settings says why).");
+  struct mk_partition_state st;
+  if ((rc = mk_lab_partition_state(ctx, TOPIC, one.partition >= 0 ? one.partition : 0, &st)))
+    return rc;
+  journey_order(ctx, mark, *mode, st.leader);
   mk_lab_figure(ctx, "journey", "partition", one.partition);
   mk_lab_figure(ctx, "journey", "murmur2 partition", expected);
   mk_lab_figure(ctx, "journey", "offset", (double)one.offset);
   mk_lab_figure(ctx, "journey", "ms", (double)(one.done_us - one.sent_us) / 1000.0);
-  mk_lab_claim(ctx, one.partition == expected && one.offset == 0,
-               "key \"hello\" went to partition %d (murmur2), at offset %lld", expected,
-               (long long)one.offset);
-  int64_t hw = first_ts(ctx, mark, "broker", "hw_advance", TOPIC);
-  int64_t answered = first_ts(ctx, mark, "producer", "response_received", NULL);
-  mk_lab_figure(ctx, "journey", "HW before response", hw >= 0 && answered > hw);
-  mk_lab_claim(
-      ctx, hw >= 0 && answered > hw,
-      "with acks=all the response arrived only after the high watermark passed the record\n"
-      "    (%.3f ms later)",
-      hw >= 0 && answered >= 0 ? (double)(answered - hw) / 1000.0 : 0.0);
+  if (mode->acks == 0)
+    mk_lab_claim(ctx, one.partition == expected && one.offset == -1,
+                 "key \"hello\" went to partition %d (murmur2); its offset stayed unknown to\n"
+                 "    the producer (-1): with acks=0 no answer tells it",
+                 expected);
+  else
+    mk_lab_claim(ctx, one.partition == expected && one.offset == 0,
+                 "key \"hello\" went to partition %d (murmur2), at offset %lld", expected,
+                 (long long)one.offset);
   return 0;
 }
 
@@ -204,15 +293,55 @@ static int idea_sticky(struct mk_lab_ctx *ctx, struct mk_producer *p, int keyles
   return 0;
 }
 
+/* Idea 5's claim: how many copies the settings allow, and why. */
+static void lost_response_claim(struct mk_lab_ctx *ctx, struct tour_mode m, int retries,
+                                int copies) {
+  if (m.acks == 0) {
+    mk_lab_claim(ctx, retries == 0 && copies == 1,
+                 "with acks=0 there was no answer to lose: no retry (%d), %d copy, and the\n"
+                 "    producer could not have known had the record been lost",
+                 retries, copies);
+    mk_lab_say(ctx, "  -> labs/acks (acks=0 loses records silently)");
+  } else if (m.idempotent) {
+    mk_lab_claim(ctx, copies == 1 && retries >= 1,
+                 "retried %d time(s), and the log holds %d copy: the broker knew pid + sequence",
+                 retries, copies);
+    mk_lab_say(ctx, "  -> labs/duplicates (the same with enable.idempotence=false: two copies)");
+  } else {
+    mk_lab_claim(ctx, copies == 2 && retries >= 1,
+                 "retried %d time(s), and the log holds %d copies: idempotence is off\n"
+                 "    (%s): no producer id and sequence to spot the retry by",
+                 retries, copies,
+                 m.acks == 1 ? "Kafka turns it off unless acks=all" : "enable.idempotence=false");
+    mk_lab_say(ctx, "  -> labs/duplicates (retries with and without idempotence)");
+  }
+}
+
 /* Idea 4 is part 1's timeline; idea 5: a lost response, a retry, and idempotence. */
-static int idea_lost_response(struct mk_lab_ctx *ctx, struct mk_producer *p) {
-  mk_lab_say(ctx,
-             "\nIdea 4, acks=all: in part 1 the broker answered only after both followers had the\n"
-             "record (replicate, then high watermark, then the response). -> labs/acks");
+static int idea_lost_response(struct mk_lab_ctx *ctx, struct mk_producer *p, struct tour_mode m) {
+  if (m.acks == -1)
+    mk_lab_say(ctx,
+               "\nIdea 4, acks=all: in part 1 the broker answered only after both followers had\n"
+               "fetched the record and told the leader so (replicate, then high watermark, then\n"
+               "the response). -> labs/acks");
+  else if (m.acks == 1)
+    mk_lab_say(ctx,
+               "\nIdea 4, acks: with acks=1 the broker answered before the followers had fetched\n"
+               "the record; with Kafka's default, acks=all, it answers only once the high\n"
+               "watermark has passed it. -> labs/acks");
+  else
+    mk_lab_say(ctx,
+               "\nIdea 4, acks: with acks=0 the broker never answers, and the producer counts a\n"
+               "record as sent once it is written to the socket; with Kafka's default, acks=all,\n"
+               "the answer comes only once the high watermark has passed it. -> labs/acks");
   mk_lab_say(
       ctx,
       "\nIdea 5, a lost response (note 004 \"재시도와 멱등성\"): the broker appends the batch,\n"
       "but its answer never arrives; the producer retries the same batch.");
+  if (m.acks == 0)
+    mk_lab_note(ctx, "  (with acks=0 there is no answer to lose: watch what the producer does.)");
+  else if (!m.idempotent)
+    mk_lab_note(ctx, "  (idempotence is off in this run: watch for \"no pid\" on the retry.)");
   mk_lab_predict(ctx, "how many copies of the record end up in the log?");
   int rc = mk_lab_fault(ctx,
                         "{\"action\": \"drop_response\", \"api\": \"Produce\", \"topic\": \"%s\", "
@@ -229,7 +358,10 @@ static int idea_lost_response(struct mk_lab_ctx *ctx, struct mk_producer *p) {
   if (rc || one.error)
     return mk_lab_fail(ctx, rc ? rc : one.error, "idea 5: the send did not succeed");
   mk_lab_sleep_ms(20);
-  mk_lab_timeline(ctx, mark, "A lost response, a retry, and the broker recognising it:");
+  mk_lab_timeline(ctx, mark,
+                  m.idempotent ? "A lost response, a retry, and the broker recognising it:"
+                  : m.acks == 0 ? "A Produce with acks=0: nothing to lose, nothing retried:"
+                                : "A lost response, a retry, and no producer id to recognise it by:");
   struct mk_stored_records recs;
   rc = mk_lab_read_records(ctx, TOPIC, one.partition, -1, false, &recs);
   if (rc) return rc;
@@ -240,10 +372,7 @@ static int idea_lost_response(struct mk_lab_ctx *ctx, struct mk_producer *p) {
   mk_lab_figure(ctx, "lost response", "retries", retries);
   mk_lab_figure(ctx, "lost response", "recognised", recognised);
   mk_lab_figure(ctx, "lost response", "copies in log", copies);
-  mk_lab_claim(ctx, copies == 1 && retries >= 1,
-               "retried %d time(s), and the log holds %d copy: the broker knew pid + sequence",
-               retries, copies);
-  mk_lab_say(ctx, "  -> labs/duplicates (the same with enable.idempotence=false: two copies)");
+  lost_response_claim(ctx, m, retries, copies);
   return 0;
 }
 
@@ -253,10 +382,11 @@ static int run(struct mk_lab_ctx *ctx) {
   if (partitions < 1 || partitions > 100 || keyless < 1 || keyless > 100000)
     return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "partitions must be 1..100 and keyless 1..100000");
   struct mk_producer *p = NULL;
-  int rc = journey(ctx, partitions, &p);
+  struct tour_mode mode = {-1, true};
+  int rc = journey(ctx, partitions, &p, &mode);
   if (!rc) rc = idea_keys(ctx, p);
   if (!rc) rc = idea_sticky(ctx, p, keyless, partitions);
-  if (!rc) rc = idea_lost_response(ctx, p);
+  if (!rc) rc = idea_lost_response(ctx, p, mode);
   if (p) mk_producer_close(p, 5000);
   if (rc) return rc;
   mk_lab_table(ctx, "What this run measured:", NULL, NULL);

@@ -5,7 +5,10 @@ The build never runs this: its output is committed, and the JSON is not. Run it 
 Kafka adds a version:
 
     python3 protocol/messages/generate.py ../shared/reference/kafka-protocol/messages \\
-        /work/.mirror/apache+kafka/repo
+        "$KAFKA@1eb7644349cb07139d6a3c1ad1986979647cac99"
+
+($KAFKA: a git clone of apache/kafka; that commit is trunk of 2024-10-25, from before
+Kafka 4.0 removed old versions, and the one the committed tables come from.)
 
 Each argument is a place to read specs from, newest first: a folder of *.json files, or a
 Kafka git repository (its HEAD, or PATH@REV), whose message folders under clients/, core/,

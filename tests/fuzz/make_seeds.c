@@ -15,13 +15,15 @@
  *     req-<what>              a few requests filled by hand the way clients send them
  *     resp-<Api>-v<N>         a filled response, in fuzz_request's response layout:
  *                             api key (1 byte), version (2 bytes), response frame body
- *     fixture-<name>          frames captured from real clients (tests/fixtures, listed
- *                             in its MANIFEST.tsv): requests with the size prefix
- *                             stripped, responses in the layout above
+ *     fixture-<name>          frames captured from real clients (tests/fixtures and its
+ *                             groups/, listed in their MANIFEST.tsv): requests with the
+ *                             size prefix stripped, responses in the layout above
  *   corpus/group_data/         (fuzz_group_data's layout: a selector byte, then ...)
  *     record-<Type>-k<K>-v<V>  a coordinator record, every field set, for each key and value
  *                             version; record-<Type>-tombstone: its key, a null value
  *     subscription-v<N>, assignment-v<N>   the consumer protocol at each version
+ *     fixture-group-<name>-subscription-<i>, -assignment-<i>   the ones real clients sent,
+ *                             from the captured JoinGroup and SyncGroup requests
  *   corpus/record_batch/
  *     batch-<codec>           three records (null key, headers) under each codec
  *     batch-idempotent, batch-transactional, control-commit, control-abort,
@@ -55,8 +57,10 @@
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/messages/init_producer_id.h"
+#include "protocol/messages/join_group.h"
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
+#include "protocol/messages/sync_group.h"
 #include "protocol/record_batch.h"
 
 static const char *corpus_dir;
@@ -483,16 +487,20 @@ static void client_seeds(void) {
 
 /* ---- group and transaction data messages ----------------------------------------------- */
 
-/* One fuzz_group_data seed: the selector, then what it selects. */
+/* One fuzz_group_data seed: the selector, then head, a and b (either may be empty). */
 static void write_group_data(const char *name, int selector, const uint8_t *head, size_t head_len,
-                             const struct mk_writer *a, const struct mk_writer *b) {
+                             struct mk_bytes a, struct mk_bytes b) {
   struct mk_writer w;
   mk_writer_init(&w);
   mk_write_i8(&w, (int8_t)selector);
   mk_write_raw(&w, head, head_len);
-  mk_write_raw(&w, a->buf, a->len);
-  if (b) mk_write_raw(&w, b->buf, b->len);
+  if (a.len > 0) mk_write_raw(&w, a.ptr, (size_t)a.len);
+  if (b.len > 0) mk_write_raw(&w, b.ptr, (size_t)b.len);
   write_writer("group_data", name, &w);
+}
+
+static struct mk_bytes written(const struct mk_writer *w) {
+  return (struct mk_bytes){w->buf, (int32_t)w->len};
 }
 
 static void group_data_seeds(void) {
@@ -536,29 +544,35 @@ static void group_data_seeds(void) {
             snprintf(name, sizeof name, "record-%s-k%d-tombstone", tname, kv);
           else
             snprintf(name, sizeof name, "record-%s-k%d-v%d", tname, kv, vv);
-          write_group_data(name, types[t].topic == MK_CONSUMER_OFFSETS ? 0 : 1, head, 2, &k, &v);
+          write_group_data(name, types[t].topic == MK_CONSUMER_OFFSETS ? 0 : 1, head, 2,
+                           written(&k), written(&v));
           mk_writer_free(&k);
           mk_writer_free(&v);
         }
       }
     }
   }
-  for (int v = 0; v <= MK_CONSUMER_PROTOCOL_VERSION; v++) {
-    struct mk_consumer_protocol_subscription sub;
-    struct mk_consumer_protocol_assignment as;
-    fill_struct(&mk_consumer_protocol_subscription_schema, v, &sub);
-    fill_struct(&mk_consumer_protocol_assignment_schema, v, &as);
-    struct mk_writer w;
-    mk_writer_init(&w);
-    if (mk_consumer_protocol_subscription_encode(&sub, v, &w, &err)) fail("subscription", &err);
-    snprintf(name, sizeof name, "subscription-v%d", v);
-    write_group_data(name, 2, NULL, 0, &w, NULL);
-    mk_writer_free(&w);
-    mk_writer_init(&w);
-    if (mk_consumer_protocol_assignment_encode(&as, v, &w, &err)) fail("assignment", &err);
-    snprintf(name, sizeof name, "assignment-v%d", v);
-    write_group_data(name, 3, NULL, 0, &w, NULL);
-    mk_writer_free(&w);
+  static const struct {
+    const char *name;
+    int selector;
+    const struct mk_data_schema *d;
+  } consumer[] = {
+      {"subscription", 2, &mk_consumer_protocol_subscription_data},
+      {"assignment", 3, &mk_consumer_protocol_assignment_data},
+  };
+  for (size_t i = 0; i < sizeof consumer / sizeof consumer[0]; i++) {
+    const struct mk_data_schema *d = consumer[i].d;
+    for (int v = d->min_version; v <= d->max_version; v++) {
+      void *msg = mk_arena_alloc(&arena, d->schema->size);
+      if (!msg) fail("out of memory", NULL);
+      fill_struct(d->schema, v, msg);
+      struct mk_writer w;
+      mk_writer_init(&w);
+      if (mk_data_encode(d, v, msg, &w, &err)) fail(consumer[i].name, &err);
+      snprintf(name, sizeof name, "%s-v%d", consumer[i].name, v);
+      write_group_data(name, consumer[i].selector, NULL, 0, written(&w), MK_BYTES_NULL);
+      mk_writer_free(&w);
+    }
   }
 }
 
@@ -595,6 +609,28 @@ static void produce_batches(const char *stem, const uint8_t *body, size_t len) {
     }
 }
 
+/* The subscriptions in a JoinGroup request and the assignments in a SyncGroup request, each
+ * as a group_data seed. */
+static void embedded_group_data(const char *stem, const uint8_t *body, size_t len) {
+  struct mk_request req;
+  struct mk_err err = {0};
+  if (mk_request_decode(body, len, &req, &arena, &err)) return;
+  char name[600];
+  if (req.header.api_key == MK_API_JOIN_GROUP) {
+    const struct mk_join_group_request *r = req.body;
+    for (int32_t i = 0; i < r->protocols_count; i++) {
+      snprintf(name, sizeof name, "%s-subscription-%d", stem, i);
+      write_group_data(name, 2, NULL, 0, r->protocols[i].metadata, MK_BYTES_NULL);
+    }
+  } else if (req.header.api_key == MK_API_SYNC_GROUP) {
+    const struct mk_sync_group_request *r = req.body;
+    for (int32_t i = 0; i < r->assignments_count; i++) {
+      snprintf(name, sizeof name, "%s-assignment-%d", stem, i);
+      write_group_data(name, 3, NULL, 0, r->assignments[i].assignment, MK_BYTES_NULL);
+    }
+  }
+}
+
 /* The frames listed in dir/MANIFEST.tsv (columns: file, direction, client, api_key,
  * api_name, api_version, notes), each a whole frame with its size prefix. Requests become
  * request seeds as they are; responses get fuzz_request's 3-byte selector, from the
@@ -624,6 +660,7 @@ static int fixture_seeds(const char *dir, const char *prefix) {
       if (strcmp(direction, "request") == 0) {
         write_seed("request", stem, buf + 4, len - 4);
         produce_batches(stem, buf + 4, len - 4);
+        embedded_group_data(stem, buf + 4, len - 4);
         added++;
       } else if (strcmp(direction, "response") == 0 && version >= 0 && version <= 0xffff) {
         buf[1] = (uint8_t)api_key;  /* the size prefix becomes the 3-byte selector */
@@ -676,7 +713,10 @@ int main(int argc, char **argv) {
   if (argc == 3) {
     char quirks[1024];
     snprintf(quirks, sizeof quirks, "%s/mock-quirks", argv[2]);
-    fixtures = fixture_seeds(argv[2], "") + fixture_seeds(quirks, "quirk-");
+    char groups[1024];
+    snprintf(groups, sizeof groups, "%s/groups", argv[2]);
+    fixtures = fixture_seeds(argv[2], "") + fixture_seeds(quirks, "quirk-") +
+               fixture_seeds(groups, "group-");
   }
 
   printf("make_seeds: wrote %d files under %s (%d from fixtures)\n", files_written, corpus_dir,

@@ -328,13 +328,14 @@ python3 -c 'import json,sys; assert [t["name"] for t in json.load(open(sys.argv[
 http GET /v1/nope
 expect_error "unknown path: 404" 404 not_found
 http GET /
-expect_error "GET /: 404" 404 not_found
+[ "$status" = 200 ] && grep -qi '^content-type: text/html' "$T/headers" &&
+  pass "GET /: the dashboard (tests/browser has its own tests)" || fail "GET /: $status $(cat "$T/headers")"
 http PUT /v1/cluster
 expect_error "wrong method: 405" 405 method_not_allowed
 http DELETE /v1/topics
 expect_error "DELETE /v1/topics: 405" 405 method_not_allowed
 http PATCH /v1/faults
-grep -qi '^allow: GET, POST, DELETE' "$T/headers" && pass "405 names the allowed methods" ||
+grep -qi '^allow: GET, HEAD, POST, DELETE' "$T/headers" && pass "405 names the allowed methods" ||
   fail "405 Allow header: $(cat "$T/headers")"
 expect_error "PATCH /v1/faults: 405" 405 method_not_allowed
 head -c 1100000 /dev/zero | tr '\0' ' ' > "$T/big"
@@ -348,6 +349,19 @@ http GET /v1/cluster "" -H "X-Big: $(head -c 90000 /dev/zero | tr '\0' 'a')"
 expect_error "headers over 80 KiB: 431" 431 '*'
 http POST /v1/faults "$(body '{"action": "broker_down", "broker": 1}')" -H 'Origin: http://example.com'
 expect_error "a request from a web page of another site: 403" 403 forbidden
+# Only the admin server's own pages (the dashboard) may post: another local port is another
+# site (a dev server on :3000 must not drive the broker).
+http POST /v1/faults "$(body '{"action": "broker_down", "broker": 1}')" -H 'Origin: http://localhost:3000'
+expect_error "a request from a page on another local port: 403" 403 forbidden
+http GET /v1/faults "" -H "Origin: http://localhost:${URL##*:}"
+[ "$status" = 200 ] && pass "a request from the admin server's own page: 200" ||
+  fail "own origin: $status $(head -c 300 "$T/body")"
+# DNS rebinding: a page on attacker.example whose name now resolves to 127.0.0.1 sends its
+# own name in Host; what it could read must not be answered.
+http GET /v1/cluster "" -H 'Host: attacker.example'
+expect_error "a Host that is not a loopback name (DNS rebinding): 403" 403 forbidden
+http GET /v1/cluster "" -H "Host: localhost:${URL##*:}"
+[ "$status" = 200 ] && pass "Host: localhost:PORT is answered" || fail "Host localhost: $status"
 http GET /v1/cluster?pretty
 [ "$status" = 200 ] && [ "$(wc -l < "$T/body")" -gt 10 ] && pass "?pretty indents" || fail "?pretty: $status"
 
@@ -399,10 +413,10 @@ s.close()
 # Keep-alive: several requests on one connection, errors among them.
 s = connect()
 body = b'{"action": '
-reqs = [b'GET /v1/cluster HTTP/1.1\r\nHost: x\r\n\r\n',
-        b'POST /v1/faults HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s' % (len(body), body),
-        b'GET /v1/nope HTTP/1.1\r\nHost: x\r\n\r\n',
-        b'GET /v1/producers HTTP/1.1\r\nHost: x\r\n\r\n']
+reqs = [b'GET /v1/cluster HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+        b'POST /v1/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s' % (len(body), body),
+        b'GET /v1/nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+        b'GET /v1/producers HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n']
 got = []
 for r in reqs:
     s.sendall(r)
@@ -416,7 +430,7 @@ got = read_responses(s, 4)
 check('pipelining: 4 requests in one write, 4 answers in order', [g[0] for g in got] == [200, 400, 404, 200],
       [g[0] for g in got])
 # Chunked body, small enough.
-s.sendall(b'POST /v1/topics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'
+s.sendall(b'POST /v1/topics HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n'
           b'7\r\n{"name"\r\nc\r\n: "chunked"}\r\n0\r\n\r\n')
 [(st, h, b)] = read_responses(s, 1)
 check('a chunked POST /v1/topics: 201', st == 201 and b['name'] == 'chunked', (st, b))
@@ -452,7 +466,7 @@ greedy.settimeout(10)
 start = time.time()
 try:
     while time.time() - start < 20 and 'not reading its answers' not in open(broker_log).read():
-        greedy.sendall(b'GET /v1/cluster HTTP/1.1\r\nHost: x\r\n\r\n' * 1000)
+        greedy.sendall(b'GET /v1/cluster HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' * 1000)
 except OSError:
     pass  # the broker closed it: expected
 greedy.close()
@@ -464,7 +478,7 @@ check('a client that never reads its answers is dropped', 'not reading its answe
 slow = socket.socket()
 slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 slow.connect(('127.0.0.1', port))
-slow.sendall(b'GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n')
+slow.sendall(b'GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
 time.sleep(0.3)
 # Trace events come from Kafka requests: pipelined ApiVersions v0 on one connection.
 k = socket.create_connection((kafka_host, int(kafka_port)), timeout=10)
@@ -483,9 +497,43 @@ while time.time() - start < 30 and not dropped:
 check('an event stream client that never reads is dropped (after %d requests)' % requests, dropped)
 k.close()
 s = connect()
-s.sendall(b'GET /v1/cluster HTTP/1.1\r\nHost: x\r\n\r\n')
+s.sendall(b'GET /v1/cluster HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
 check('the broker answers after dropping it', read_responses(s, 1)[0][0] == 200)
 s.close()
+
+# A crowd cannot lock the API out: 64 idle connections, then 64 that stop half-way through
+# their request (slowloris), then 40 event streams; a client with a whole request is still
+# answered (the idlest connections make room; a few places are kept for new clients), and
+# the half-sent requests are answered 408 and closed after 10 s.
+idle = [connect() for _ in range(64)]
+slow = []
+for _ in range(64):
+    c = connect()
+    c.sendall(b'GET /v1/cluster HTTP/1.1\r\nHost: 127.0.0.1\r\n')  # no blank line: unfinished
+    slow.append(c)
+streams = []
+for _ in range(40):
+    c = connect()
+    c.sendall(b'GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+    streams.append(c)
+t0 = time.time()
+s = connect()
+s.sendall(b'GET /v1/cluster HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+got = read_responses(s, 1)
+check('a whole request is answered past 64 idle, 64 half-sent and 40 streaming connections '
+      '(%.2f s)' % (time.time() - t0), got and got[0][0] == 200)
+s.close()
+slow[0].settimeout(15)
+answer = b''
+try:
+    while b'\r\n\r\n' not in answer:
+        chunk = slow[0].recv(4096)
+        if not chunk: break
+        answer += chunk
+except OSError:
+    pass
+check('a request that stops half-way is answered 408 within 15 s', answer.startswith(b'HTTP/1.1 408'))
+for c in idle + slow + streams: c.close()
 EOF
 grep -E '^(ok|FAIL) ' "$T/raw.out"
 failures=$((failures + $(grep -c '^FAIL' "$T/raw.out")))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # decode-cli: `minikafka decode` on hand-built frames, on broken ones, and on every captured
-# client frame listed in tests/fixtures/MANIFEST.tsv (when that file exists).
+# client frame listed in tests/fixtures/MANIFEST.tsv and tests/fixtures/groups/MANIFEST.tsv.
 #
 #   usage: test_decode.sh MINIKAFKA [FIXTURES_DIR]
 #
@@ -398,22 +398,27 @@ expect_error 1 'cannot open'
 
 # ---- captured client frames ----------------------------------------------------------------
 
-manifest=${FIXTURES:+$FIXTURES/MANIFEST.tsv}
-if [ -n "$manifest" ] && [ -f "$manifest" ]; then
-  n=0
-  while IFS=$'\t' read -r file direction client api_key api_name api_version notes; do
-    case "$file" in ''|'#'*|file) continue ;; esac  # blank, comment, header row
-    args=()
-    case "$file" in *.hex) args+=(--hex) ;; esac
-    case "$direction" in resp*|*response*) args+=(--api "$api_key" --version "$api_version") ;; esac
-    run "fixture $file ($client $api_name v$api_version $direction)" "${args[@]}" "$FIXTURES/$file"
-    expect_ok "d['header'].get('api_key', $api_key) == $api_key"
-    n=$((n + 1))
-  done < "$manifest"
-  [ "$n" -gt 0 ] || fail "MANIFEST.tsv lists no fixtures"
-else
-  fail "fixtures: no MANIFEST.tsv in $FIXTURES"
-fi
+# The top folder's frames, then the consumer-group ones in groups/.
+for sub in "" groups; do
+  folder=${FIXTURES:+$FIXTURES${sub:+/$sub}}
+  manifest=${folder:+$folder/MANIFEST.tsv}
+  if [ -n "$manifest" ] && [ -f "$manifest" ]; then
+    n=0
+    while IFS=$'\t' read -r file direction client api_key api_name api_version notes; do
+      case "$file" in ''|'#'*|file) continue ;; esac  # blank, comment, header row
+      args=()
+      case "$file" in *.hex) args+=(--hex) ;; esac
+      case "$direction" in resp*|*response*) args+=(--api "$api_key" --version "$api_version") ;; esac
+      run "fixture ${sub:+$sub/}$file ($client $api_name v$api_version $direction)" "${args[@]}" \
+        "$folder/$file"
+      expect_ok "d['header'].get('api_key', $api_key) == $api_key"
+      n=$((n + 1))
+    done < "$manifest"
+    [ "$n" -gt 0 ] || fail "$manifest lists no fixtures"
+  else
+    fail "fixtures: no MANIFEST.tsv in $folder"
+  fi
+done
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"

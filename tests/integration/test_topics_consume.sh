@@ -197,6 +197,41 @@ run "$current_name" "$MK" topics --bootstrap-server 127.0.0.1:1 --list
 expect_rc 1 && { grep -q 'cannot connect to 127.0.0.1:1: connection refused' "$T/err" &&
   pass "$current" || fail "$current: $(cat "$T/err")"; }
 
+# ---- 4b. alter: more partitions (CreatePartitions) ----------------------------------------------
+
+current_name="topics --alter --partitions 6"
+topics --create --topic ta --partitions 3 --replication-factor 2
+topics --alter --topic ta --partitions 6
+if expect_rc 0; then
+  topics --describe --topic ta
+  if grep -q $'PartitionCount: 6\tReplicationFactor: 2' "$T/out" &&
+     [ "$(grep -c $'\tPartition: ' "$T/out")" -eq 6 ]; then pass "$current"
+  else fail "$current: $(cat "$T/out")"; fi
+fi
+# A real client sees the new partitions: kcat's metadata, and a record produced to one.
+current_name="kcat sees and produces to an added partition"
+if printf 'k:new\n' | timeout 30 kcat -P -b "$BS" -t ta -K: -p 5 2> "$T/kcat.err" &&
+   timeout 30 kcat -L -b "$BS" -t ta 2> /dev/null | grep -q 'topic "ta" with 6 partitions'; then
+  pass "$current_name"
+else
+  fail "$current_name: $(cat "$T/kcat.err")"
+fi
+current_name="topics --alter to fewer partitions is refused as Kafka refuses it"
+topics --alter --topic ta --partitions 4
+expect_rc 1 && { grep -q 'The topic ta currently has 6 partition(s); 4 would not be an increase.' "$T/out" "$T/err" &&
+  pass "$current" || fail "$current: $(cat "$T/out" "$T/err")"; }
+current_name="topics --alter with --replica-assignment for the new partitions"
+topics --alter --topic ta --replica-assignment 0:1,1:2,2:0,0:1,1:2,2:0,1:0,2:1
+if expect_rc 0; then
+  topics --describe --topic ta
+  grep -q $'Partition: 7\tLeader: 2\tReplicas: 2,1' "$T/out" && pass "$current" ||
+    fail "$current: $(cat "$T/out")"
+fi
+current_name="topics --alter of a missing topic"
+topics --alter --topic nope --partitions 2
+expect_rc 1 && { grep -q "Topic 'nope' does not exist as expected" "$T/out" "$T/err" && pass "$current" ||
+  fail "$current: $(cat "$T/out" "$T/err")"; }
+
 # ---- 5. delete -------------------------------------------------------------------------------
 
 # A consumer long-polling an empty topic has Fetch requests parked in the broker's

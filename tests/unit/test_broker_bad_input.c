@@ -12,7 +12,8 @@
  *   - a Produce that decodes but is wrong: a per-partition error code, nothing appended,
  *     connection open; with acks=0 the connection is closed instead (no response would
  *     tell the client);
- *   - whatever happens, every other connection keeps working.
+ *   - whatever happens, every other connection keeps working;
+ *   - and whatever bytes a client id holds, every trace line stays JSON in valid UTF-8.
  *
  * The group setup starts one embedded broker (3 virtual brokers, ephemeral ports,
  * message.max.bytes 10000) with two topics of 3 partitions: GOOD_TOPIC, where a librdkafka
@@ -52,11 +53,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "broker/broker.h"
 /* Some checks look inside the broker (connections, stored batches): internal headers. */
 #include "broker/broker_internal.h"
+#include "common/trace.h"
 #include "protocol/api.h"
 #include "protocol/compression.h"
 #include "protocol/frame.h"
@@ -374,12 +377,18 @@ static void expect_close_logged(size_t mark, const struct conn *c, const char *r
 
 /* ---- requests ----------------------------------------------------------------------------- */
 
-static void encode(struct mk_writer *w, int16_t api_key, int16_t version, int32_t correlation_id,
-                   const void *body) {
-  struct mk_request_header h = {api_key, version, correlation_id, mk_str_of("bad-input-test")};
+/* A request with any client_id bytes (the tests' own, or bad ones). */
+static void encode_as(struct mk_writer *w, int16_t api_key, int16_t version,
+                      int32_t correlation_id, struct mk_str client_id, const void *body) {
+  struct mk_request_header h = {api_key, version, correlation_id, client_id};
   struct mk_err err = {0};
   if (mk_request_encode(w, &h, body, &err))
     fail_msg("cannot encode api %d v%d: %s", api_key, version, err.msg);
+}
+
+static void encode(struct mk_writer *w, int16_t api_key, int16_t version, int32_t correlation_id,
+                   const void *body) {
+  encode_as(w, api_key, version, correlation_id, mk_str_of("bad-input-test"), body);
 }
 
 static void encode_api_versions(struct mk_writer *w, int16_t version, int32_t correlation_id) {
@@ -445,10 +454,10 @@ static void build_batch(struct mk_writer *out, int n, size_t value_size) {
   free(value);
 }
 
-/* A Produce request carrying `records` for one partition of topic. */
-static void encode_produce(struct mk_writer *w, int16_t version, int32_t correlation_id,
-                           int16_t acks, const char *topic, int32_t partition,
-                           const struct mk_writer *records) {
+/* A Produce request carrying `records` for one partition of topic, from client_id. */
+static void encode_produce_as(struct mk_writer *w, int16_t version, int32_t correlation_id,
+                              struct mk_str client_id, int16_t acks, const char *topic,
+                              int32_t partition, const struct mk_writer *records) {
   struct mk_produce_partition_produce_data pd;
   mk_schema_set_defaults(&mk_produce_partition_produce_data_schema, &pd);
   pd.index = partition;
@@ -464,7 +473,14 @@ static void encode_produce(struct mk_writer *w, int16_t version, int32_t correla
   req.timeout_ms = WAIT_MS;
   req.topic_data = &td;
   req.topic_data_count = 1;
-  encode(w, MK_API_PRODUCE, version, correlation_id, &req);
+  encode_as(w, MK_API_PRODUCE, version, correlation_id, client_id, &req);
+}
+
+static void encode_produce(struct mk_writer *w, int16_t version, int32_t correlation_id,
+                           int16_t acks, const char *topic, int32_t partition,
+                           const struct mk_writer *records) {
+  encode_produce_as(w, version, correlation_id, mk_str_of("bad-input-test"), acks, topic,
+                    partition, records);
 }
 
 /* Decode a response frame, which must answer correlation_id. Lives in arena. */
@@ -1186,6 +1202,102 @@ static void test_malformed_header_closes(void **state) {
   expect_every_broker_answers();
 }
 
+/* ---- the trace of bad input ---------------------------------------------------------------- */
+
+static struct {
+  pthread_mutex_t lock;
+  char **lines;
+  size_t n, cap;
+} traced = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* A trace sink (broker thread, and the good producer's events too): keeps every line. */
+static void keep_line(void *opaque, const char *line, size_t len) {
+  (void)opaque;
+  pthread_mutex_lock(&traced.lock);
+  if (traced.n == traced.cap) {
+    traced.cap = traced.cap ? traced.cap * 2 : 1024;
+    traced.lines = realloc(traced.lines, traced.cap * sizeof *traced.lines);
+    assert_non_null(traced.lines);
+  }
+  char *copy = malloc(len + 1);
+  assert_non_null(copy);
+  memcpy(copy, line, len);
+  copy[len] = 0;
+  traced.lines[traced.n++] = copy;
+  pthread_mutex_unlock(&traced.lock);
+}
+
+/* A client id with bytes that are not UTF-8 (a cut sequence, a surrogate, stray and
+ * impossible bytes), a NUL, a control character, a quote and a backslash: ApiVersions and
+ * a Produce sent with it while tracing. Every trace line must still be JSON in valid UTF-8
+ * (jansson checks both), with each bad sequence read as one U+FFFD. */
+static void test_client_id_with_bad_utf8_is_traced_as_valid_json(void **state) {
+  (void)state;
+  static const char bad_id[] = "bad\xff\xfe-\xc3-\xed\xa0\x80-\0-\x01\"\\-\xe2\x82";
+#define R "\xef\xbf\xbd" /* U+FFFD */
+  static const char want_id[] = "bad" R R "-" R "-" R R R "-" R "-\x01\"\\-" R;
+#undef R
+  const struct mk_str client_id = {bad_id, (int32_t)sizeof bad_id - 1};
+  int sink = mk_trace_add_sink(keep_line, NULL);
+  assert_true(sink >= 0);
+
+  struct conn c = conn_open(raw_leader[0]);
+  struct mk_writer w;
+  mk_writer_init(&w);
+  int32_t versions_id = next_correlation_id++;
+  struct mk_api_versions_request av;
+  mk_schema_set_defaults(&mk_api_versions_request_schema, &av);
+  encode_as(&w, MK_API_API_VERSIONS, 3, versions_id, client_id, &av);
+  send_all(&c, w.buf, w.len);
+  struct mk_arena arena;
+  mk_arena_init(&arena);
+  struct frame f;
+  struct mk_api_versions_response *vr =
+      call_response(&c, MK_API_API_VERSIONS, 3, versions_id, &arena, &f);
+  assert_int_equal(vr->error_code, 0);
+  free(f.body);
+
+  struct mk_writer batch, w2;
+  mk_writer_init(&batch);
+  mk_writer_init(&w2);
+  build_batch(&batch, 2, 10);
+  int32_t produce_id = next_correlation_id++;
+  encode_produce_as(&w2, 7, produce_id, client_id, 1, RAW_TOPIC, 0, &batch);
+  send_all(&c, w2.buf, w2.len);
+  struct mk_produce_response *r = call_response(&c, MK_API_PRODUCE, 7, produce_id, &arena, &f);
+  assert_int_equal(r->responses[0].partition_responses[0].error_code, 0);
+  free(f.body);
+  mk_arena_free(&arena);
+  mk_writer_free(&batch);
+  mk_writer_free(&w2);
+  mk_writer_free(&w);
+  conn_close(&c);
+  mk_trace_remove_sink(sink);  /* waits for a line being delivered */
+
+  int ours = 0;
+  for (size_t i = 0; i < traced.n; i++) {
+    json_error_t e;
+    json_t *ev = json_loads(traced.lines[i], 0, &e);
+    if (!ev) fail_msg("trace line %zu is not valid JSON (%s): %.300s", i, e.text, traced.lines[i]);
+    json_t *cid = json_object_get(ev, "client_id");
+    int64_t corr = json_integer_value(json_object_get(ev, "correlation_id"));
+    const char *event = json_string_value(json_object_get(ev, "event"));
+    if (event && strcmp(event, "request_received") == 0 && cid &&
+        (corr == versions_id || corr == produce_id)) {
+      ours++;
+      if (json_string_length(cid) != sizeof want_id - 1 ||
+          memcmp(json_string_value(cid), want_id, sizeof want_id - 1) != 0)
+        fail_msg("client_id traced as %s", traced.lines[i]);
+    }
+    json_decref(ev);
+    free(traced.lines[i]);
+  }
+  free(traced.lines);
+  traced.lines = NULL;
+  traced.n = traced.cap = 0;
+  assert_int_equal(ours, 2);  /* both requests were traced, with the client id */
+}
+
 /* Kafka answers an ApiVersions it cannot parse with UNSUPPORTED_VERSION in v0, with its
  * ranges, so the client can pick a version; the connection stays open. */
 static void api_versions_unsupported(int16_t version) {
@@ -1603,7 +1715,7 @@ static void scan_good_topic(struct mk_broker *b, void *arg) {
   struct scan *s = arg;
   struct mk_topic *t = mk_cluster_find_topic(&b->cluster, mk_str_of(GOOD_TOPIC));
   for (int32_t p = 0; t && p < t->npartitions; p++) {
-    const struct mk_log *log = &mk_partition_leader(&t->partitions[p])->log;
+    const struct mk_log *log = &mk_partition_leader(t->partitions[p])->log;
     s->leo_sum += log->log_end_offset;
     for (size_t i = 0; i < log->count; i++) {
       struct mk_record_batch parsed;
@@ -1749,6 +1861,7 @@ int main(void) {
       cmocka_unit_test(test_malformed_header_closes),
       cmocka_unit_test(test_api_versions_v99_gets_unsupported_version_in_v0),
       cmocka_unit_test(test_api_versions_negative_version_gets_unsupported_version),
+      cmocka_unit_test(test_client_id_with_bad_utf8_is_traced_as_valid_json),
       /* bodies */
       cmocka_unit_test(test_metadata_truncated_inside_a_field_closes),
       cmocka_unit_test(test_garbage_bodies_for_every_api_get_an_answer_or_a_close),

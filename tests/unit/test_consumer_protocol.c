@@ -13,12 +13,7 @@
 #include <cmocka.h>
 
 #include "protocol/consumer_protocol.h"
-#include "tests/support/random_message.h"
-
-static void expect_bytes(const struct mk_writer *w, const uint8_t *want, size_t len) {
-  if (w->len != len) fail_msg("encoded %zu bytes, want %zu", w->len, len);
-  assert_memory_equal(w->buf, want, len);
-}
+#include "tests/support/codec_check.h"
 
 static struct mk_bytes bytes_of(const void *p, size_t len) {
   return (struct mk_bytes){p, (int32_t)len};

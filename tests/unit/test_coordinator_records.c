@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "protocol/coordinator_records.h"
-#include "tests/support/random_message.h"
+#include "tests/support/codec_check.h"
 
 struct encoded {
   struct mk_writer key, value;
@@ -34,11 +34,6 @@ static void encoded_free(struct encoded *e) {
 
 static struct mk_bytes bytes_of(const struct mk_writer *w) {
   return (struct mk_bytes){w->buf, (int32_t)w->len};
-}
-
-static void expect_bytes(const struct mk_writer *w, const uint8_t *want, size_t len) {
-  if (w->len != len) fail_msg("encoded %zu bytes, want %zu", w->len, len);
-  assert_memory_equal(w->buf, want, len);
 }
 
 /* Decode e as a record of topic, expecting success. */
@@ -458,7 +453,8 @@ static void test_encode_refuses_a_key_version_of_another_type(void **state) {
   mk_writer_init(&v);
   struct mk_err err = {0};
   assert_int_equal(mk_coordinator_record_encode(&rec, &k, &v, &err), MK_ERR__INVALID_ARG);
-  assert_non_null(strstr(err.msg, "OffsetCommit record with key version 2: OffsetCommitKey has versions 0-1"));
+  assert_non_null(
+      strstr(err.msg, "OffsetCommit record with key version 2: OffsetCommitKey has versions 0-1"));
   rec.key_version = 1;
   rec.value_version = 5;
   assert_int_equal(mk_coordinator_record_encode(&rec, &k, &v, &err), MK_ERR__UNSUPPORTED);

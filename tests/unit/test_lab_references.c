@@ -179,17 +179,18 @@ static void test_every_lab_readme_has_the_sections_in_order(void **state) {
     snprintf(path, sizeof path, "%s/labs/%s/README.md", root(), mk_labs[i]->name);
     char *text = slurp(path);
     if (!text) fail_msg("lab %s has no guide: %s", mk_labs[i]->name, path);
-    const char *at = text;
-    for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
+    const char *at = text, *missing = NULL;
+    for (size_t s = 0; s < sizeof sections / sizeof sections[0] && !missing; s++) {
       const char *found = strstr(at, sections[s]);
-      if (!found) {
-        free(text);
-        fail_msg("%s: no \"%s\" section after the previous one (STYLE.md section 6 order)", path,
-                 sections[s]);
-      }
-      at = found;
+      if (found)
+        at = found;
+      else
+        missing = sections[s];
     }
-    free(text);
+    free(text);  /* before fail_msg, which does not return */
+    if (missing)
+      fail_msg("%s: no \"%s\" section after the previous one (STYLE.md section 6 order)", path,
+               missing);
   }
 }
 

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "broker/broker.h"
@@ -1694,6 +1695,54 @@ static void test_trace_events_carry_the_fields_design_lists(void **state) {
   assert_true(correlation_id > 0);
 }
 
+/* One Produce request carrying many batches (one per partition, about 32 per broker): its
+ * request_sent lists every one of them, as many as response_received counts. The event
+ * outgrows the trace's inline buffer; it used to be cut after a handful of batches. */
+static void test_request_sent_lists_every_batch_of_a_large_request(void **state) {
+  (void)state;
+  enum { PARTITIONS = 96 };
+  const char *topic = "many-batches";
+  create_topic(broker, topic, PARTITIONS, 3);
+  start_producer(mk_broker_bootstrap(broker), "linger.ms", "60000", NULL);  /* flush sends */
+  capture_start("\"event\":\"request_sent\"", "\"event\":\"response_received\"", NULL);
+  for (int i = 0; i < PARTITIONS; i++) assert_int_equal(send_value(producer, topic, i, NULL, "v", i), 0);
+  flush_ok(producer, 10000);
+  assert_succeeded(0, PARTITIONS);
+  bool seen[PARTITIONS] = {false};
+  int listed = 0, counted = 0, most = 0;
+  for (int i = 0;; i++) {
+    char *line = capture_line(i, NULL);
+    if (!line) break;
+    json_error_t e;
+    json_t *ev = json_loads(line, 0, &e);
+    if (!ev) fail_msg("not JSON (%s): %.300s", e.text, line);
+    if (strcmp(json_string_value(json_object_get(ev, "event")), "response_received") == 0) {
+      counted += (int)json_integer_value(json_object_get(ev, "batches"));
+    } else {
+      json_t *batches = json_object_get(ev, "batches"), *b;
+      size_t k;
+      json_array_foreach(batches, k, b) {
+        assert_string_equal(json_string_value(json_object_get(b, "topic")), topic);
+        json_int_t partition = json_integer_value(json_object_get(b, "partition"));
+        assert_true(partition >= 0 && partition < PARTITIONS);
+        assert_false(seen[partition]);
+        seen[partition] = true;
+        assert_int_equal(json_integer_value(json_object_get(b, "records")), 1);
+        assert_true(json_integer_value(json_object_get(b, "producer_id")) >= 0);
+      }
+      listed += (int)json_array_size(batches);
+      if ((int)json_array_size(batches) > most) most = (int)json_array_size(batches);
+    }
+    json_decref(ev);
+    free(line);
+  }
+  print_message("%d batches listed by request_sent (at most %d in one), %d counted by "
+                "response_received\n", listed, most, counted);
+  assert_int_equal(listed, PARTITIONS);
+  assert_int_equal(counted, PARTITIONS);
+  assert_true(most >= 30);
+}
+
 /* ==== configs the producer refuses ======================================================== */
 
 static void test_invalid_configs_are_refused_with_the_setting_named(void **state) {
@@ -1784,6 +1833,7 @@ int main(void) {
       T(test_topic_metrics_count_each_topics_records),
       T(test_trace_shows_every_step_of_a_record_in_order),
       T(test_trace_events_carry_the_fields_design_lists),
+      T(test_request_sent_lists_every_batch_of_a_large_request),
       T(test_invalid_configs_are_refused_with_the_setting_named),
   };
 #undef T

@@ -38,7 +38,7 @@ static struct mk_producer_config *minimal_config(void) {
 static void set_ok(struct mk_producer_config *cfg, const char *key, const char *value) {
   struct mk_err err = {0};
   int rc = mk_producer_config_set(cfg, key, value, &err);
-  if (rc) fail_msg("set %s=%s: %s", key, value, err.msg);
+  if (rc) fail_msg("set %s=%s: %s", key, value ? value : "(NULL: the default)", err.msg);
 }
 
 static const char *get(const struct mk_producer_config *cfg, const char *key) {
@@ -124,6 +124,10 @@ static void test_every_default_is_kafkas(void **state) {
   assert_null(cfg->key_serializer);
   assert_null(cfg->value_serializer);
   assert_int_equal(cfg->num_interceptors, 0);
+  assert_null(cfg->schema_registry_url);  /* AvroSerializer's, at Confluent's defaults */
+  assert_true(cfg->auto_register_schemas);
+  assert_false(cfg->use_latest_version);
+  assert_false(cfg->normalize_schemas);
   assert_false(cfg->finished);
   mk_producer_config_free(cfg);
 }
@@ -133,7 +137,7 @@ static void test_listing_is_alphabetical_and_all_default(void **state) {
   struct mk_producer_config *cfg = new_config();
   struct listing l = {0};
   mk_producer_config_each(cfg, collect, &l);
-  assert_int_equal(l.count, 37);
+  assert_int_equal(l.count, 41);
   for (int i = 0; i < l.count; i++) {
     assert_int_equal(l.sources[i], MK_CONFIG_DEFAULT);
     if (i) assert_true(strcmp(l.keys[i - 1], l.keys[i]) < 0);

@@ -25,7 +25,7 @@
 #include "protocol/messages/offset_commit.h"
 #include "protocol/messages/produce.h"
 #include "protocol/schema.h"
-#include "tests/support/random_message.h"
+#include "tests/support/codec_check.h"
 
 /* One schema at one version: random fill, encode, decode, re-encode, compare; prefixes fail. */
 static void round_trip(const struct mk_schema *s, int version, bool flexible) {
@@ -353,11 +353,6 @@ static void test_group_and_transaction_ranges(void **state) {
 }
 
 /* ---- versions Kafka 4.0's specs dropped ----------------------------------------------------- */
-
-static void expect_bytes(const struct mk_writer *w, const uint8_t *want, size_t len) {
-  if (w->len != len) fail_msg("encoded %zu bytes, want %zu", w->len, len);
-  assert_memory_equal(w->buf, want, len);
-}
 
 /* JoinGroup v0 (older Go clients), worked out by hand: group_id "g", session_timeout_ms
  * 10000, member_id "", protocol_type "consumer", one protocol "range" with 2 bytes of

@@ -1,9 +1,13 @@
 /*
- * random_message: the filler described in random_message.h.
+ * codec_check: the helpers described in codec_check.h.
  */
-#include "tests/support/random_message.h"
+#include "tests/support/codec_check.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdbool.h>
+
+#include <cmocka.h>
 
 static uint32_t rng = 12345;
 
@@ -77,4 +81,9 @@ static void fill_struct(const struct mk_schema *s, int version, void *out, struc
 
 void random_message_fill(const struct mk_schema *s, int version, void *out, struct mk_arena *a) {
   fill_struct(s, version, out, a, 0);
+}
+
+void expect_bytes(const struct mk_writer *w, const uint8_t *want, size_t len) {
+  if (w->len != len) fail_msg("encoded %zu bytes, want %zu", w->len, len);
+  assert_memory_equal(w->buf, want, len);
 }
