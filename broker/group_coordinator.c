@@ -72,13 +72,25 @@ static void trace_member_expired(const struct mk_group *g, const char *member_id
 
 /* ---- answering JoinGroup and SyncGroup ----------------------------------------------------- */
 
-static void trace_join(const char *group, const struct mk_join_group_response *r) {
+/* The group's state and the member's client id, when known: what the dashboard's replay
+ * shows (broker/dashboard/README.md). */
+static void trace_group_fields(struct mk_trace_event *ev, const struct mk_group *g,
+                               struct mk_str member_id) {
+  if (!g) return;
+  mk_trace_str(ev, "state", mk_group_state_name(g->state));
+  const struct mk_group_member *m = mk_group_find(g, member_id);
+  if (m) mk_trace_str(ev, "client_id", m->client_id);
+}
+
+static void trace_join(const char *group, const struct mk_group *g,
+                       const struct mk_join_group_response *r) {
   if (!mk_trace_on()) return;
   struct mk_trace_event ev;
   mk_trace_begin(&ev, "broker", "group_join");
   mk_trace_str(&ev, "group", group);
   mk_trace_strn(&ev, "member_id", r->member_id.ptr, r->member_id.len);
   mk_trace_int(&ev, "generation", r->generation_id);
+  trace_group_fields(&ev, g, r->member_id);
   if (!r->error_code) {
     mk_trace_strn(&ev, "protocol", r->protocol_name.ptr, r->protocol_name.len);
     mk_trace_strn(&ev, "leader", r->leader.ptr, r->leader.len);
@@ -92,9 +104,9 @@ static void trace_join(const char *group, const struct mk_join_group_response *r
   mk_trace_end(&ev);
 }
 
-static void join_answer(const char *group, mk_join_callback *cb, void *arg,
-                        const struct mk_join_group_response *r) {
-  trace_join(group, r);
+static void join_answer(const char *group, const struct mk_group *g, mk_join_callback *cb,
+                        void *arg, const struct mk_join_group_response *r) {
+  trace_join(group, g, r);
   cb(arg, r);
 }
 
@@ -109,13 +121,13 @@ void mk_group_join_error_response(struct mk_join_group_response *r, struct mk_st
   r->member_id = member_id.len < 0 ? (struct mk_str){"", 0} : member_id;
 }
 
-static void join_error(struct mk_str group, mk_join_callback *cb, void *arg,
-                       struct mk_str member_id, int16_t error) {
+static void join_error(struct mk_str group, const struct mk_group *g, mk_join_callback *cb,
+                       void *arg, struct mk_str member_id, int16_t error) {
   struct mk_join_group_response r;
   mk_group_join_error_response(&r, member_id, error);
   char id[256];
   snprintf(id, sizeof id, "%.*s", group.len < 0 ? 0 : group.len, group.ptr ? group.ptr : "");
-  join_answer(id, cb, arg, &r);
+  join_answer(id, g, cb, arg, &r);
 }
 
 /* The group's current generation as a JoinGroup answer for member m: the member list only
@@ -146,7 +158,7 @@ static void join_result(struct mk_group *g, struct mk_group_member *m, bool with
   } else if (with_members && g->nmembers > 0) {
     r.error_code = MK_ERR_UNKNOWN_SERVER_ERROR;  /* out of memory */
   }
-  trace_join(g->group_id, &r);
+  trace_join(g->group_id, g, &r);
   if (invoke_parked)
     mk_group_invoke_join(g, m, &r);
   else
@@ -162,6 +174,7 @@ static void trace_sync(const struct mk_group *g, const char *member_id,
   mk_trace_str(&ev, "group", g ? g->group_id : NULL);
   mk_trace_str(&ev, "member_id", member_id);
   if (g) mk_trace_int(&ev, "generation", g->generation_id);
+  trace_group_fields(&ev, g, mk_str_of(member_id));
   if (r->error_code) {
     mk_trace_str(&ev, "error", mk_err_name(r->error_code));
   } else {
@@ -224,7 +237,7 @@ static void invoke_join_error(struct mk_group *g, struct mk_group_member *m, con
   if (!mk_member_awaiting_join(m)) return;
   struct mk_join_group_response r;
   mk_group_join_error_response(&r, mk_str_of(member_id), error);
-  trace_join(g->group_id, &r);
+  trace_join(g->group_id, g, &r);
   mk_group_invoke_join(g, m, &r);
 }
 
@@ -464,7 +477,7 @@ static void add_member_and_rebalance(struct mk_group_coordinator *c,
       in->rebalance_timeout_ms, in->session_timeout_ms, in->protocols, in->protocols_count);
   if (!m || mk_group_add(g, m, in->protocol_type, cb, arg)) {
     mk_group_member_free(m);
-    join_error(mk_str_of(g->group_id), cb, arg, mk_str_of(member_id), MK_ERR_UNKNOWN_SERVER_ERROR);
+    join_error(mk_str_of(g->group_id), g, cb, arg, mk_str_of(member_id), MK_ERR_UNKNOWN_SERVER_ERROR);
     return;
   }
   m->is_new = true;
@@ -484,7 +497,7 @@ static void update_member_and_rebalance(struct mk_group_coordinator *c, struct m
                                         const char *why, mk_join_callback *cb, void *arg) {
   if (mk_group_update_member(g, m, in->protocols, in->protocols_count, in->rebalance_timeout_ms,
                              in->session_timeout_ms, cb, arg)) {
-    join_error(mk_str_of(g->group_id), cb, arg, in->member_id, MK_ERR_UNKNOWN_SERVER_ERROR);
+    join_error(mk_str_of(g->group_id), g, cb, arg, in->member_id, MK_ERR_UNKNOWN_SERVER_ERROR);
     return;
   }
   char reason[200];
@@ -556,7 +569,7 @@ static void update_static_member(struct mk_group_coordinator *c, const struct mk
                              in->session_timeout_ms, cb, arg)) {
     free(old_leader);
     free(old_id);
-    join_error(mk_str_of(g->group_id), cb, arg, MK_STR_NULL, MK_ERR_UNKNOWN_SERVER_ERROR);
+    join_error(mk_str_of(g->group_id), g, cb, arg, MK_STR_NULL, MK_ERR_UNKNOWN_SERVER_ERROR);
     return;
   }
   mk_group_reschedule_heartbeat(c, m, m->session_timeout_ms);
@@ -603,11 +616,11 @@ static void new_member_join(struct mk_group_coordinator *c, const struct mk_grou
                             mk_join_callback *cb, void *arg) {
   struct mk_str gid = mk_str_of(g->group_id);
   if (g->state == MK_GROUP_DEAD) {
-    join_error(gid, cb, arg, MK_STR_NULL, MK_ERR_COORDINATOR_NOT_AVAILABLE);
+    join_error(gid, g, cb, arg, MK_STR_NULL, MK_ERR_COORDINATOR_NOT_AVAILABLE);
     return;
   }
   if (!mk_group_supports_protocols(g, in->protocol_type, in->protocols, in->protocols_count)) {
-    join_error(gid, cb, arg, MK_STR_NULL, MK_ERR_INCONSISTENT_GROUP_PROTOCOL);
+    join_error(gid, g, cb, arg, MK_STR_NULL, MK_ERR_INCONSISTENT_GROUP_PROTOCOL);
     return;
   }
   bool is_static = in->group_instance_id.len >= 0;
@@ -625,11 +638,11 @@ static void new_member_join(struct mk_group_coordinator *c, const struct mk_grou
     /* KIP-394: the member learns its id first and joins with it, so a client that retries a
      * JoinGroup whose answer it lost does not leave a ghost member behind. */
     if (mk_group_add_pending(g, id, mk_group_now(c) + in->session_timeout_ms)) {
-      join_error(gid, cb, arg, MK_STR_NULL, MK_ERR_UNKNOWN_SERVER_ERROR);
+      join_error(gid, g, cb, arg, MK_STR_NULL, MK_ERR_UNKNOWN_SERVER_ERROR);
       return;
     }
     schedule(c, mk_group_now(c) + in->session_timeout_ms);
-    join_error(gid, cb, arg, mk_str_of(id), MK_ERR_MEMBER_ID_REQUIRED);
+    join_error(gid, g, cb, arg, mk_str_of(id), MK_ERR_MEMBER_ID_REQUIRED);
   } else {
     add_member_and_rebalance(c, ctx, g, id, in, cb, arg);
   }
@@ -640,17 +653,17 @@ static void current_member_join(struct mk_group_coordinator *c, const struct mk_
                                 mk_join_callback *cb, void *arg) {
   struct mk_str gid = mk_str_of(g->group_id), member_id = in->member_id;
   if (g->state == MK_GROUP_DEAD) {
-    join_error(gid, cb, arg, member_id, MK_ERR_COORDINATOR_NOT_AVAILABLE);
+    join_error(gid, g, cb, arg, member_id, MK_ERR_COORDINATOR_NOT_AVAILABLE);
     return;
   }
   if (!mk_group_supports_protocols(g, in->protocol_type, in->protocols, in->protocols_count)) {
-    join_error(gid, cb, arg, member_id, MK_ERR_INCONSISTENT_GROUP_PROTOCOL);
+    join_error(gid, g, cb, arg, member_id, MK_ERR_INCONSISTENT_GROUP_PROTOCOL);
     return;
   }
   if (mk_group_is_pending(g, member_id)) {
     /* Kafka: a pending id is never a static member's (it throws, UNKNOWN_SERVER_ERROR). */
     if (in->group_instance_id.len >= 0) {
-      join_error(gid, cb, arg, member_id, MK_ERR_UNKNOWN_SERVER_ERROR);
+      join_error(gid, g, cb, arg, member_id, MK_ERR_UNKNOWN_SERVER_ERROR);
       return;
     }
     char id[400];
@@ -660,7 +673,7 @@ static void current_member_join(struct mk_group_coordinator *c, const struct mk_
   }
   int16_t err = mk_group_validate_member(g, member_id, in->group_instance_id);
   if (err) {
-    join_error(gid, cb, arg, member_id, err);
+    join_error(gid, g, cb, arg, member_id, err);
     return;
   }
   struct mk_group_member *m = mk_group_find(g, member_id);
@@ -691,7 +704,7 @@ static void current_member_join(struct mk_group_coordinator *c, const struct mk_
       return;
     case MK_GROUP_EMPTY:
     case MK_GROUP_DEAD:
-      join_error(gid, cb, arg, member_id, MK_ERR_UNKNOWN_MEMBER_ID);
+      join_error(gid, g, cb, arg, member_id, MK_ERR_UNKNOWN_MEMBER_ID);
       return;
   }
 }
@@ -703,13 +716,13 @@ void mk_group_join(struct mk_group_coordinator *c, const struct mk_group_context
                in->session_timeout_ms > c->cfg.max_session_timeout_ms))
     err = MK_ERR_INVALID_SESSION_TIMEOUT;
   if (err) {
-    join_error(in->group_id, cb, arg, in->member_id, err);
+    join_error(in->group_id, NULL, cb, arg, in->member_id, err);
     return;
   }
   bool unknown = in->member_id.len <= 0;
   struct mk_group *g = mk_group_metadata_manager_get_or_create(&c->mgr, in->group_id, unknown);
   if (!g) {
-    join_error(in->group_id, cb, arg, in->member_id,
+    join_error(in->group_id, NULL, cb, arg, in->member_id,
                unknown ? MK_ERR_UNKNOWN_SERVER_ERROR : MK_ERR_UNKNOWN_MEMBER_ID);
     return;
   }
@@ -728,7 +741,7 @@ void mk_group_join(struct mk_group_coordinator *c, const struct mk_group_context
     if (existing && g->state == MK_GROUP_PREPARING_REBALANCE &&
         !mk_member_awaiting_join(existing) && !mk_member_awaiting_sync(existing))
       mk_group_remove(g, existing);
-    join_error(in->group_id, cb, arg, MK_STR_NULL, MK_ERR_GROUP_MAX_SIZE_REACHED);
+    join_error(in->group_id, g, cb, arg, MK_STR_NULL, MK_ERR_GROUP_MAX_SIZE_REACHED);
     maybe_complete_join_phase(c, g);
   } else if (unknown) {
     new_member_join(c, ctx, g, in, cb, arg);
