@@ -473,6 +473,33 @@ static void test_every_offset_version(void **state) {
     raw_client_close(&c);
   }
   connect_to(&c, node);
+  /* OffsetFetch v8+ asks for several groups at once: two this broker coordinates, one it
+   * does not. */
+  char neighbour[32];
+  snprintf(neighbour, sizeof neighbour, "%s", unused_group_on(node));
+  assert_int_equal(commit(&c, 8, neighbour, "", -1, "o", 1, 55), 0);
+  struct mk_offset_fetch_request req;
+  mk_schema_set_defaults(&mk_offset_fetch_request_schema, &req);
+  struct mk_offset_fetch_request_group groups[3];
+  const char *names[3] = {"offsets-only", neighbour, unused_group_on((node + 1) % 3)};
+  for (int i = 0; i < 3; i++) {
+    mk_schema_set_defaults(&mk_offset_fetch_request_group_schema, &groups[i]);
+    groups[i].group_id = mk_str_of(names[i]);
+    groups[i].topics_count = -1;  /* every committed offset */
+  }
+  req.groups = groups;
+  req.groups_count = 3;
+  void *resp;
+  assert_int_equal(raw_client_call(&c, MK_API_OFFSET_FETCH, 9, &req, &resp, 5000), 0);
+  struct mk_offset_fetch_response *fr = resp;
+  assert_int_equal(fr->groups_count, 3);
+  assert_int_equal(fr->groups[0].error_code, 0);
+  assert_int_equal(fr->groups[0].topics_count, 1);
+  assert_int_equal(fr->groups[0].topics[0].partitions_count, 2);  /* o-0 and o-1 */
+  assert_int_equal(fr->groups[1].error_code, 0);
+  assert_int_equal(fr->groups[1].topics[0].partitions[0].committed_offset, 55);
+  assert_int_equal(fr->groups[2].error_code, MK_ERR_NOT_COORDINATOR);
+
   /* A partition nobody committed: -1; a topic that does not exist: UNKNOWN_TOPIC_OR_PARTITION
    * to commit, -1 to fetch, as Kafka. */
   assert_int_equal(fetch(&c, 8, "offsets-only", "o", 5, &err), -1);
@@ -645,6 +672,24 @@ static void test_commit_waits_for_the_in_sync_replicas(void **state) {
   assert_int_equal(raw_client_send(&c, MK_API_OFFSET_COMMIT, 8, &req), 0);
   void *resp;
   assert_int_equal(raw_client_receive(&c, MK_API_OFFSET_COMMIT, 8, &resp, 300), MK_ERR__TIMED_OUT);
+  /* Meanwhile the commit is pending: not visible, and require_stable says so. */
+  struct raw_client q;
+  connect_to(&q, coordinator);
+  int16_t ferr;
+  assert_int_equal(fetch(&q, 6, group, "w", 0, &ferr), -1);
+  struct mk_offset_fetch_request freq;
+  mk_schema_set_defaults(&mk_offset_fetch_request_schema, &freq);
+  int32_t p0 = 0;
+  struct mk_offset_fetch_request_topic ft = {mk_str_of("w"), &p0, 1};
+  freq.group_id = mk_str_of(group);
+  freq.topics = &ft;
+  freq.topics_count = 1;
+  freq.require_stable = true;
+  void *fresp;
+  assert_int_equal(raw_client_call(&q, MK_API_OFFSET_FETCH, 7, &freq, &fresp, 5000), 0);
+  assert_int_equal(((struct mk_offset_fetch_response *)fresp)->topics[0].partitions[0].error_code,
+                   MK_ERR_UNSTABLE_OFFSET_COMMIT);
+  raw_client_close(&q);
   assert_int_equal(raw_client_receive(&c, MK_API_OFFSET_COMMIT, 8, &resp, 5000), 0);
   assert_int_equal(((struct mk_offset_commit_response *)resp)->topics[0].partitions[0].error_code, 0);
   assert_true(now_ms() - start >= 900);  /* the follower left the ISR after ~1 s */
