@@ -50,8 +50,8 @@ static void trace_rebalance(const struct mk_group *g, enum mk_group_state from,
   mk_trace_end(&ev);
 }
 
-void mk_group_transition_traced(struct mk_group_coordinator *c, struct mk_group *g, enum mk_group_state to,
-                       const char *reason) {
+void mk_group_transition_traced(struct mk_group_coordinator *c, struct mk_group *g,
+                                enum mk_group_state to, const char *reason) {
   enum mk_group_state from = g->state;
   mk_group_transition(g, to, mk_group_now(c));
   trace_rebalance(g, from, reason);
@@ -323,7 +323,7 @@ static void maybe_complete_join_phase(struct mk_group_coordinator *c, struct mk_
     complete_join(c, g);
 }
 
-/* ---- rebalancing ------------------------------------------------------------------------------ */
+/* ---- rebalancing ----------------------------------------------------------------------------- */
 
 static void propagate_assignment(struct mk_group_coordinator *c, struct mk_group *g, int16_t error) {
   for (struct mk_group_member *m = g->members; m; m = m->next) {
@@ -528,7 +528,8 @@ static void static_rejoin_stored(void *arg, int16_t error) {
   struct static_rejoin *s = arg;
   struct mk_group_coordinator *c = s->c;
   struct mk_group *g = mk_group_metadata_manager_get(&c->mgr, mk_str_of(s->group_id));
-  struct mk_group_member *m = g && g->serial == s->serial ? mk_group_find(g, mk_str_of(s->new_member_id)) : NULL;
+  struct mk_group_member *m =
+      g && g->serial == s->serial ? mk_group_find(g, mk_str_of(s->new_member_id)) : NULL;
   if (!m || !mk_member_awaiting_join(m)) {
     free_static_rejoin(s);  /* the group moved on (unloaded, rebalanced: answered there) */
     return;
@@ -626,8 +627,8 @@ static void new_member_join(struct mk_group_coordinator *c, const struct mk_grou
   bool is_static = in->group_instance_id.len >= 0;
   struct mk_str prefix = is_static ? in->group_instance_id : ctx->client_id;
   char id[400];
-  new_member_id(c, prefix.ptr ? prefix.ptr : "", prefix.len < 0 ? 0 : (prefix.len > 300 ? 300 : prefix.len),
-                id, sizeof id);
+  int prefix_len = prefix.len < 0 ? 0 : (prefix.len > 300 ? 300 : prefix.len);
+  new_member_id(c, prefix.ptr ? prefix.ptr : "", prefix_len, id, sizeof id);
   if (is_static) {
     struct mk_group_member *existing = mk_group_find_static(g, in->group_instance_id);
     if (existing)
@@ -728,8 +729,9 @@ void mk_group_join(struct mk_group_coordinator *c, const struct mk_group_context
   }
   if (!g->serial) g->serial = ++c->next_serial;
   struct mk_str own_id = unknown ? (struct mk_str){"", 0} : in->member_id;
-  int64_t size = mk_group_member_size(unknown ? (struct mk_str){"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", 36}
-                                              : in->member_id,
+  struct mk_str sized_id = unknown ? (struct mk_str){"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", 36}
+                                   : in->member_id;
+  int64_t size = mk_group_member_size(sized_id,
                                       in->group_instance_id, ctx->client_id, ctx->client_host,
                                       in->protocols, in->protocols_count);
   struct mk_group_member *existing = mk_group_find(g, own_id);
@@ -970,7 +972,8 @@ int16_t mk_group_leave(struct mk_group_coordinator *c, const struct mk_group_con
     }
     if (!m) continue;
     mk_log(MK_LOG_INFO, "broker", "group %s: member %s leaves (LeaveGroup; reason: %.*s)",
-           g->group_id, m->member_id, who->reason.len > 0 ? (who->reason.len > 200 ? 200 : who->reason.len) : 12,
+           g->group_id, m->member_id,
+           who->reason.len > 0 ? (who->reason.len > 200 ? 200 : who->reason.len) : 12,
            who->reason.len > 0 ? who->reason.ptr : "not provided");
     drop_member(g, m);
     left++;

@@ -104,7 +104,8 @@ static int16_t append(void *ctx, int32_t partition, const struct mk_coordinator_
   if (!p) return MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
   int32_t owner = s->coordinator.mgr.parts[partition].owner;
   struct mk_replica *leader = mk_partition_leader(p);
-  if (!leader || p->leader != owner || p->leader_epoch != s->coordinator.mgr.parts[partition].leader_epoch)
+  int32_t loaded_epoch = s->coordinator.mgr.parts[partition].leader_epoch;
+  if (!leader || p->leader != owner || p->leader_epoch != loaded_epoch)
     return MK_ERR_NOT_LEADER_OR_FOLLOWER;
   if (done && mk_partition_isr_count(p) < mk_topic_min_insync_replicas(&b->cluster, t))
     return MK_ERR_NOT_ENOUGH_REPLICAS;

@@ -87,7 +87,8 @@ void mk_handle_offset_commit(struct mk_req *req) {
     const struct mk_offset_commit_request_topic *t = &in->topics[i];
     struct mk_offset_commit_response_topic *out = &resp->topics[i];
     out->name = t->name;
-    out->partitions = mk_req_alloc(req, &mk_offset_commit_response_partition_schema, t->partitions_count);
+    out->partitions =
+        mk_req_alloc(req, &mk_offset_commit_response_partition_schema, t->partitions_count);
     out->partitions_count = out->partitions ? t->partitions_count : 0;
     for (int32_t j = 0; j < out->partitions_count; j++) {
       const struct mk_offset_commit_request_partition *p = &t->partitions[j];
@@ -277,12 +278,14 @@ void mk_handle_offset_delete(struct mk_req *req) {
     const struct mk_offset_delete_request_topic *t = &in->topics[i];
     struct mk_offset_delete_request_topic *a = &asked[na];
     a->name = t->name;
-    a->partitions = mk_arena_alloc(&req->arena, sizeof *a->partitions * (size_t)(t->partitions_count + 1));
+    a->partitions =
+        mk_arena_alloc(&req->arena, sizeof *a->partitions * (size_t)(t->partitions_count + 1));
     a->partitions_count = 0;
     for (int32_t j = 0; j < t->partitions_count; j++, k++) {
       int32_t index = t->partitions[j].partition_index;
       local[k] = mk_req_fault_error(req, t->name, index);
-      if (!local[k] && !partition_exists(req, t->name, index)) local[k] = MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+      if (!local[k] && !partition_exists(req, t->name, index))
+        local[k] = MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
       if (!local[k] && a->partitions) a->partitions[a->partitions_count++] = t->partitions[j];
     }
     if (a->partitions_count) na++;

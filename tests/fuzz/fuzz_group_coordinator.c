@@ -158,7 +158,7 @@ static void on_commit(void *arg, const int16_t *errors) {
   answer(arg);
 }
 
-/* ---- the coordinator ------------------------------------------------------------------------------ */
+/* ---- the coordinator ------------------------------------------------------------------------- */
 
 static struct mk_group_config cfg;
 static struct mk_group_coordinator coord;
@@ -320,7 +320,7 @@ static void do_admin(void) {
   mk_arena_free(&arena);
 }
 
-/* ---- the checks ---------------------------------------------------------------------------------- */
+/* ---- the checks ------------------------------------------------------------------------------ */
 
 static void check_books(void) {
   for (const struct mk_group *g = coord.mgr.list; g; g = g->next) {

@@ -70,7 +70,7 @@ def produce(topic, records):
         raise RuntimeError(f"produce to {topic}: {left} undelivered, errors {errors[:3]}")
 
 
-# ---- kcat --------------------------------------------------------------------------------------------
+# ---- kcat ----------------------------------------------------------------------------------------
 
 class KcatMember:
     """`kcat -G`: a balanced consumer printing "partition offset value" per record."""
@@ -173,7 +173,7 @@ def scenario_kcat():
                 m.proc.kill()
 
 
-# ---- kafka-python ----------------------------------------------------------------------------------
+# ---- kafka-python --------------------------------------------------------------------------------
 
 def scenario_kafka_python():
     from kafka import KafkaConsumer, TopicPartition
@@ -202,11 +202,14 @@ def scenario_kafka_python():
           sorted(f"p{p}-new" for p in range(3)), f"read {values}")
     with open(os.environ["MK_BROKER_TRACE"]) as f:
         versions = {(e["api"], e["api_version"]) for e in map(json.loads, f)
-                    if e.get("event") == "request_received" and e.get("client_id", "").startswith("kafka-python")}
-    log(f"kafka-python sent: {sorted(v for v in versions if v[0] in ('JoinGroup', 'SyncGroup', 'Heartbeat', 'OffsetCommit', 'OffsetFetch', 'FindCoordinator', 'LeaveGroup'))}")
+                    if e.get("event") == "request_received"
+                    and e.get("client_id", "").startswith("kafka-python")}
+    group_apis = ("JoinGroup", "SyncGroup", "Heartbeat", "OffsetCommit", "OffsetFetch",
+                  "FindCoordinator", "LeaveGroup")
+    log(f"kafka-python sent: {sorted(v for v in versions if v[0] in group_apis)}")
 
 
-# ---- confluent-kafka ---------------------------------------------------------------------------------
+# ---- confluent-kafka -----------------------------------------------------------------------------
 
 def new_consumer(group_id, **extra):
     from confluent_kafka import Consumer
@@ -269,7 +272,7 @@ def scenario_confluent_kafka():
           f"read {read[0]} then {extra[0]}")
 
 
-# ---- failover ----------------------------------------------------------------------------------------
+# ---- failover ------------------------------------------------------------------------------------
 
 def scenario_failover():
     from confluent_kafka import TopicPartition
@@ -287,8 +290,9 @@ def scenario_failover():
     log(f"broker_down of the coordinator, broker {old}")
     CLUSTER.fault(action="broker_down", broker=old)
     try:
-        new = wait_until("new coordinator", lambda: (group(group_id) or {}).get("coordinator", old) != old and
-                         group(group_id)["coordinator"], 10)
+        new = wait_until("new coordinator",
+                         lambda: (group(group_id) or {}).get("coordinator", old) != old
+                         and group(group_id)["coordinator"], 10)
         check("another broker coordinates the group", new not in (None, old), f"coordinator {new}")
         produce(topic, [(p, f"after-{p}-{i}") for p in range(3) for i in range(20)])
         more = poll_until([c], 60, 40)[0]
@@ -302,7 +306,8 @@ def scenario_failover():
               f"before {before}, after {after}")
         g = group(group_id)
         check("/v1/groups on the new coordinator: Stable, offsets 50",
-              g and g["state"] == "Stable" and committed_in_admin(group_id, topic) == {0: 50, 1: 50, 2: 50},
+              g and g["state"] == "Stable"
+              and committed_in_admin(group_id, topic) == {0: 50, 1: 50, 2: 50},
               f"{g}")
     finally:
         c.close()

@@ -70,7 +70,9 @@ function member (name) {
     await m.consumer.connect()
     await m.consumer.subscribe({ topic: TOPIC, fromBeginning: true })
     await m.consumer.run({
-      eachMessage: async ({ partition, message }) => { m.read.push([partition, message.value.toString()]) }
+      eachMessage: async ({ partition, message }) => {
+        m.read.push([partition, message.value.toString()])
+      }
     })
   }
   return m

@@ -169,7 +169,7 @@ static void test_find_coordinator_names_the_partition_leader(void **state) {
   raw_client_close(&c);
 }
 
-/* ---- a member, by hand ------------------------------------------------------------------------ */
+/* ---- a member, by hand ----------------------------------------------------------------------- */
 
 struct member {
   struct raw_client c;
@@ -217,8 +217,8 @@ static void join_send(struct member *m, const struct mk_bytes *metadata, int32_t
   struct mk_join_group_request req;
   mk_schema_set_defaults(&mk_join_group_request_schema, &req);
   struct mk_writer sub = subscription(subscribe_to);
-  struct mk_join_group_request_protocol p = {mk_str_of("range"),
-                                            metadata ? *metadata : (struct mk_bytes){sub.buf, (int32_t)sub.len}};
+  struct mk_bytes own = {sub.buf, (int32_t)sub.len};
+  struct mk_join_group_request_protocol p = {mk_str_of("range"), metadata ? *metadata : own};
   req.group_id = mk_str_of(m->group);
   req.session_timeout_ms = session_ms;
   req.rebalance_timeout_ms = m->join_version >= 1 ? 10000 : -1;
@@ -400,7 +400,7 @@ static int64_t fetch(struct raw_client *c, int16_t version, const char *group, c
   return r->groups[0].topics[0].partitions[0].committed_offset;
 }
 
-/* ---- every version ---------------------------------------------------------------------------- */
+/* ---- every version --------------------------------------------------------------------------- */
 
 /* JoinGroup v0-9 (with SyncGroup, Heartbeat and LeaveGroup of matching age): two members form
  * a group, get their assignments, heartbeat and leave. */
@@ -503,7 +503,8 @@ static void test_every_offset_version(void **state) {
   /* A partition nobody committed: -1; a topic that does not exist: UNKNOWN_TOPIC_OR_PARTITION
    * to commit, -1 to fetch, as Kafka. */
   assert_int_equal(fetch(&c, 8, "offsets-only", "o", 5, &err), -1);
-  assert_int_equal(commit(&c, 8, "offsets-only", "", -1, "nope", 0, 1), MK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+  assert_int_equal(commit(&c, 8, "offsets-only", "", -1, "nope", 0, 1),
+                   MK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
   /* Another broker is not the coordinator. */
   struct raw_client other;
   connect_to(&other, (node + 1) % 3);
@@ -643,7 +644,7 @@ static void test_api_versions_lists_the_group_apis(void **state) {
   raw_client_close(&c);
 }
 
-/* ---- commits are acknowledged at the high watermark ------------------------------------------- */
+/* ---- commits are acknowledged at the high watermark ------------------------------------------ */
 
 /* A commit is answered only once every in-sync replica of its __consumer_offsets partition
  * has it; a paused follower holds it until the follower leaves the ISR. And the commit is a
@@ -722,7 +723,7 @@ static void test_commit_waits_for_the_in_sync_replicas(void **state) {
   assert_true(found);
 }
 
-/* ---- the coordinator moves ----------------------------------------------------------------------- */
+/* ---- the coordinator moves ------------------------------------------------------------------- */
 
 /* The coordinator's broker goes down: the group's partition elects a new leader, which loads
  * the committed offsets from its own log; the old one, back up, is no longer the coordinator. */
@@ -806,7 +807,7 @@ static void test_election_answers_parked_joins(void **state) {
   raw_client_close(&b.c);
 }
 
-/* ---- faults ------------------------------------------------------------------------------------------ */
+/* ---- faults ---------------------------------------------------------------------------------- */
 
 static void test_faults_reach_the_group_apis(void **state) {
   (void)state;
@@ -858,7 +859,8 @@ static void test_faults_reach_the_group_apis(void **state) {
   assert_int_equal(err, MK_ERR_COORDINATOR_NOT_AVAILABLE);
 
   /* delay: the answer comes late; drop_response (close): the connection goes. */
-  test_broker_fault(broker, "{\"action\": \"delay\", \"api\": \"Heartbeat\", \"ms\": 400, \"count\": 1}");
+  test_broker_fault(broker,
+                    "{\"action\": \"delay\", \"api\": \"Heartbeat\", \"ms\": 400, \"count\": 1}");
   int64_t start = now_ms();
   assert_int_equal(heartbeat(&a, 4), 0);
   assert_true(now_ms() - start >= 350);
@@ -873,7 +875,7 @@ static void test_faults_reach_the_group_apis(void **state) {
                    MK_ERR__INVALID_ARG);
 }
 
-/* ---- bad input and load ---------------------------------------------------------------------------- */
+/* ---- bad input and load ---------------------------------------------------------------------- */
 
 /* Protocol metadata and assignments are bytes the coordinator relays: garbage in them forms a
  * group all the same, and /v1/groups shows what it can. */

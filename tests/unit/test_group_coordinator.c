@@ -523,7 +523,7 @@ static void test_group_bytes_are_bounded(void **state) {
   config.max_group_bytes = 1048588;
 }
 
-/* ---- SyncGroup -------------------------------------------------------------------------------- */
+/* ---- SyncGroup ------------------------------------------------------------------------------- */
 
 /* The leader's assignment is stored first; only once the write is acknowledged does the
  * group become Stable and every member hear its part. */
@@ -738,7 +738,7 @@ static void test_pending_member_expires(void **state) {
   assert_null(group("g"));  /* nothing left: forgotten */
 }
 
-/* ---- LeaveGroup -------------------------------------------------------------------------------- */
+/* ---- LeaveGroup ------------------------------------------------------------------------------ */
 
 static void test_leave_rebalances_and_last_leaves_empty(void **state) {
   (void)state;
@@ -875,7 +875,7 @@ static void test_static_rejoin_while_completing_rebalances(void **state) {
   assert_int_equal(state_of("g"), MK_GROUP_PREPARING_REBALANCE);
 }
 
-/* ---- offsets ---------------------------------------------------------------------------------- */
+/* ---- offsets --------------------------------------------------------------------------------- */
 
 struct commit_answer {
   bool called;
@@ -1023,7 +1023,7 @@ static void test_fetch_all_offsets(void **state) {
   mk_arena_free(&arena);
 }
 
-/* ---- DescribeGroups, ListGroups, DeleteGroups, OffsetDelete ----------------------------------- */
+/* ---- DescribeGroups, ListGroups, DeleteGroups, OffsetDelete ---------------------------------- */
 
 static void test_describe_and_list(void **state) {
   (void)state;
@@ -1158,7 +1158,7 @@ static void test_offset_delete(void **state) {
                    MK_ERR_NON_EMPTY_GROUP);
 }
 
-/* ---- coordinator moves: unloading and loading -------------------------------------------------- */
+/* ---- coordinator moves: unloading and loading ------------------------------------------------ */
 
 /* The coordinator loses the partition: parked requests hear NOT_COORDINATOR, the groups are
  * gone from here. */
@@ -1272,7 +1272,7 @@ static void test_load_skips_unreadable_records(void **state) {
   assert_int_equal(fetched("g", "t", 0, false, &e), 9);
 }
 
-/* ---- time: offset expiry ------------------------------------------------------------------------ */
+/* ---- time: offset expiry --------------------------------------------------------------------- */
 
 /* An Empty group's offsets expire offsets.retention.minutes after it became Empty; then the
  * group goes too, tombstones written. */
@@ -1300,7 +1300,7 @@ static void test_offsets_of_an_empty_group_expire(void **state) {
   config.offsets_retention_check_interval_ms = 600000;
 }
 
-/* ---- bad input and load ------------------------------------------------------------------------- */
+/* ---- bad input and load ---------------------------------------------------------------------- */
 
 /* 200 members joining at once make one generation of 200; another group is not disturbed. */
 static void test_join_storm_of_200(void **state) {
