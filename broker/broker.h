@@ -68,6 +68,18 @@ struct mk_broker_config {
   int32_t log_message_timestamp_type;  /* log.message.timestamp.type: 0 CreateTime (the
                                           producer's timestamps), 1 LogAppendTime (the
                                           broker's clock at the append) */
+  /* The group coordinator (DESIGN.md 3.5, group_coordinator.h). */
+  int32_t group_initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms */
+  int32_t group_min_session_timeout_ms;     /* group.min.session.timeout.ms */
+  int32_t group_max_session_timeout_ms;     /* group.max.session.timeout.ms */
+  int32_t group_max_size;                   /* group.max.size */
+  int32_t offsets_topic_num_partitions;     /* offsets.topic.num.partitions */
+  int32_t offsets_topic_replication_factor; /* offsets.topic.replication.factor; -1 =
+                                               min(3, brokers) */
+  int32_t offsets_retention_minutes;        /* offsets.retention.minutes */
+  int64_t offsets_retention_check_interval_ms; /* offsets.retention.check.interval.ms */
+  int32_t offset_metadata_max_bytes;        /* offset.metadata.max.bytes */
+  int32_t offsets_commit_timeout_ms;        /* offsets.commit.timeout.ms */
   const char *faults_file;             /* --faults: a fault script (fault_script.h), read by
                                           mk_broker_new; NULL = none. Borrowed. */
 };
@@ -145,6 +157,9 @@ const char *mk_broker_admin_url(const struct mk_broker *b);
  * Thread: any but the broker loop (they run on the loop and wait for it). */
 char *mk_broker_cluster_json(struct mk_broker *b);
 char *mk_broker_producers_json(struct mk_broker *b);
+/* What GET /v1/groups answers: every consumer group, its members and what they read, its
+ * committed offsets and their lag (admin_state.h). Returns new (free()), as above. */
+char *mk_broker_groups_json(struct mk_broker *b);
 
 /* ---- topics and partitions, for embedding code ------------------------------------------ */
 

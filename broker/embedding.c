@@ -311,3 +311,5 @@ static char *view(struct mk_broker *b, json_t *(*build)(struct mk_broker *b)) {
 char *mk_broker_cluster_json(struct mk_broker *b) { return view(b, mk_admin_state_cluster); }
 
 char *mk_broker_producers_json(struct mk_broker *b) { return view(b, mk_admin_state_producers); }
+
+char *mk_broker_groups_json(struct mk_broker *b) { return view(b, mk_admin_state_groups); }

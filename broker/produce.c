@@ -35,6 +35,7 @@
 
 #include "broker/faults.h"
 #include "broker/broker_internal.h"
+#include "broker/group_coordinator_runtime.h"
 #include "broker/kafka_apis.h"
 #include "broker/purgatory.h"
 #include "broker/quota.h"
@@ -94,6 +95,11 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
   struct mk_topic *t = mk_cluster_find_topic(&b->cluster, topic);
   struct mk_partition *p = mk_cluster_partition(t, in->index);
   if (!p) return out->error_code = MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+  /* Kafka: only its own coordinators write the internal topics (and the admin client). */
+  if (mk_topic_is_internal(topic) && !mk_str_eq(req->request.header.client_id, "__admin_client")) {
+    out->error_message = mk_str_of("Cannot append to internal topic");
+    return out->error_code = MK_ERR_INVALID_TOPIC_EXCEPTION;
+  }
   if (p->leader != req->node->id) {
     out->current_leader.leader_id = p->leader;
     out->current_leader.leader_epoch = p->leader_epoch;

@@ -390,23 +390,25 @@ static void test_a_client_over_its_produce_quota_is_paused(void **state) {
   mk_broker_free(b);
 }
 
-/* No group or transaction coordinator here: every version says so, per key from v4 on.
- * (Answering at all is what makes librdkafka enable lz4: find_coordinator.c.) */
-static void test_find_coordinator_says_there_is_none(void **state) {
+/* No transaction coordinator here: v1-3 say so, per key from v4 on. (Answering at
+ * all is what makes librdkafka enable lz4: find_coordinator.c. Groups: test_broker_groups.c.) */
+static void test_find_coordinator_has_no_transaction_coordinator(void **state) {
   (void)state;
   struct raw_client c;
   assert_int_equal(raw_client_connect(&c, mk_broker_port(broker, 0)), 0);
   struct mk_find_coordinator_request req;
   mk_schema_set_defaults(&mk_find_coordinator_request_schema, &req);
-  req.key = mk_str_of("a-group");
+  req.key = mk_str_of("a-transactional-id");
+  req.key_type = 1;
   void *resp;
-  assert_int_equal(raw_client_call(&c, MK_API_FIND_COORDINATOR, 0, &req, &resp, 5000), 0);
+  assert_int_equal(raw_client_call(&c, MK_API_FIND_COORDINATOR, 1, &req, &resp, 5000), 0);
   struct mk_find_coordinator_response *r = resp;
   assert_int_equal(r->error_code, MK_ERR_COORDINATOR_NOT_AVAILABLE);
   assert_int_equal(r->node_id, -1);
 
-  struct mk_str keys[2] = {mk_str_of("group-a"), mk_str_of("group-b")};
+  struct mk_str keys[2] = {mk_str_of("txn-a"), mk_str_of("txn-b")};
   mk_schema_set_defaults(&mk_find_coordinator_request_schema, &req);
+  req.key_type = 1;
   req.coordinator_keys = keys;
   req.coordinator_keys_count = 2;
   assert_int_equal(raw_client_call(&c, MK_API_FIND_COORDINATOR, 4, &req, &resp, 5000), 0);
@@ -432,7 +434,7 @@ int main(void) {
       cmocka_unit_test(test_list_offsets_earliest_latest_and_by_time),
       cmocka_unit_test(test_log_append_time_topic_stamps_batches_with_the_broker_clock),
       cmocka_unit_test(test_retention_bytes_drops_the_oldest_batches),
-      cmocka_unit_test(test_find_coordinator_says_there_is_none),
+      cmocka_unit_test(test_find_coordinator_has_no_transaction_coordinator),
       cmocka_unit_test(test_a_client_over_its_produce_quota_is_paused),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
