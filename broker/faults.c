@@ -188,6 +188,7 @@ static void trace_event(const char *event, const struct mk_fault *f, const char 
   if (f->partition >= 0) mk_trace_int(&ev, "partition", f->partition);
   if (f->error_code) mk_trace_str(&ev, "error", mk_err_name(f->error_code));
   if (f->ms >= 0) mk_trace_int(&ev, "ms", f->ms);
+  if (f->unclean) mk_trace_bool(&ev, "unclean", true);
   if (mk_fault_is_request_fault(f->action)) {
     mk_trace_int(&ev, "count", f->count);  /* firings left; -1 = until cleared */
     if (f->action == MK_FAULT_DROP_RESPONSE) mk_trace_str(&ev, "mode", f->close ? "close" : "silent");

@@ -157,6 +157,57 @@ static enum mk_timeline_style describe_producer(json_t *ev, const char *event, c
   return (enum mk_timeline_style) - 1;
 }
 
+/* The broker's state and the admin API's actions (broker/state_events.h, reset.h). */
+static enum mk_timeline_style describe_broker_state(json_t *ev, const char *event, char *b,
+                                                    size_t n) {
+  const char *topic = str(ev, "topic");
+  long long part = num(ev, "partition", -1);
+  if (strcmp(event, "partition_state") == 0) {
+    char isr[96];
+    isr_text(ev, isr, sizeof isr);
+    add(b, n, "%s-%lld: leader %lld (epoch %lld), ISR %s, HW %lld, replicas", topic, part,
+        num(ev, "leader", -1), num(ev, "leader_epoch", -1), isr, num(ev, "high_watermark", -1));
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(ev, "replicas"), i, r)
+        add(b, n, "%s %lld@%lld", i ? "," : "", num(r, "broker", -1), num(r, "log_end_offset", -1));
+    return MK_STYLE_DIM;
+  }
+  if (strcmp(event, "broker_state") == 0) {
+    add(b, n, "broker %lld at %s:%lld is %s", num(ev, "broker", -1), str(ev, "host"),
+        num(ev, "port", -1), json_is_true(json_object_get(ev, "up")) ? "up" : "down");
+    return MK_STYLE_DIM;
+  }
+  if (strcmp(event, "broker_down") == 0 || strcmp(event, "broker_up") == 0) {
+    bool down = event[7] == 'd';
+    add(b, n, "broker %lld %s", num(ev, "broker", -1),
+        down ? "DOWN: its listener and connections close" : "UP: listening again");
+    return down ? MK_STYLE_BAD : MK_STYLE_WARN;
+  }
+  if (strcmp(event, "topic_delete") == 0) {
+    add(b, n, "topic %s deleted", topic);
+    return MK_STYLE_WARN;
+  }
+  if (strcmp(event, "reset") == 0) {
+    add(b, n, "RESET: no topics, no faults, every broker up, producer ids from 1000");
+    return MK_STYLE_BAD;
+  }
+  if (strcmp(event, "fault_armed") == 0) {
+    add(b, n, "fault armed: %s", str(ev, "action"));
+    if (*str(ev, "api")) add(b, n, " %s", str(ev, "api"));
+    if (*str(ev, "error")) add(b, n, " %s", str(ev, "error"));
+    long long count = num(ev, "count", -1);
+    if (count >= 0) add(b, n, ", next %lld request%s", count, count == 1 ? "" : "s");
+    else add(b, n, ", until cleared");
+    return MK_STYLE_WARN;
+  }
+  if (strcmp(event, "faults_clear") == 0) {
+    add(b, n, "faults cleared (%lld forgotten)", num(ev, "cleared", 0));
+    return MK_STYLE_WARN;
+  }
+  return (enum mk_timeline_style) - 1;
+}
+
 static enum mk_timeline_style describe_broker(json_t *ev, const char *event, char *b, size_t n) {
   const char *topic = str(ev, "topic");
   long long part = num(ev, "partition", -1);
@@ -242,7 +293,7 @@ static enum mk_timeline_style describe_broker(json_t *ev, const char *event, cha
     if (*str(ev, "what")) add(b, n, ": %s", str(ev, "what"));
     return MK_STYLE_BAD;
   }
-  return (enum mk_timeline_style) - 1;
+  return describe_broker_state(ev, event, b, n);
 }
 
 /* Anything else: "event key=value ...", so a new event type still shows. */
@@ -284,7 +335,8 @@ enum mk_timeline_style mk_timeline_describe(json_t *ev, char *buf, size_t size) 
 bool mk_timeline_notable(json_t *ev) {
   static const char *const rare[] = {
       "retry",    "duplicate", "out_of_order",     "isr_shrink", "isr_expand", "leader_change",
-      "truncate", "fault",     "response_dropped", "throttle",   NULL};
+      "truncate", "fault",     "response_dropped", "throttle",   "broker_down", "broker_up",
+      "reset",    "topic_delete", "fault_armed",   "faults_clear", NULL};
   const char *event = str(ev, "event");
   for (int i = 0; rare[i]; i++)
     if (strcmp(event, rare[i]) == 0) return true;
@@ -299,6 +351,7 @@ bool mk_timeline_notable(json_t *ev) {
 
 bool mk_timeline_plumbing(json_t *ev) {
   const char *api = str(ev, "api");
+  if (strcmp(str(ev, "event"), "broker_state") == 0) return true;  /* where a trace starts */
   return strcmp(str(ev, "side"), "broker") == 0 &&
          (strcmp(api, "Metadata") == 0 || strcmp(api, "ApiVersions") == 0) &&
          strcmp(str(ev, "event"), "fault") != 0;
@@ -450,6 +503,26 @@ static void draw_gap(const struct layout *L, json_t **skipped, size_t n) {
   fprintf(L->out, "%10s  %s⋮ %zu more: %s%s\n", "", on, n, text, L->colour ? MK_ANSI_RESET : "");
 }
 
+/* Columns of each lane's text for o's width. */
+static size_t lane_width(const struct mk_timeline_options *o) {
+  int width = o->width > 0 ? o->width : 120;
+  if (width < 60) width = 60;
+  return (size_t)(width - 15) / 2;
+}
+
+/* The title (if any) and the lanes' names. */
+static void draw_header(const struct layout *L, const char *title) {
+  FILE *out = L->out;
+  if (title) {
+    fprintf(out, "\n%s%s%s\n", L->colour ? mk_timeline_ansi(MK_STYLE_STRONG, NULL) : "", title,
+            L->colour ? MK_ANSI_RESET : "");
+  }
+  fprintf(out, "%10s  %s", "ms", L->colour ? mk_timeline_ansi(MK_STYLE_LANE, "producer") : "");
+  fprintf(out, "%-*s%s │ %s%s%s\n", (int)L->lane, "producer", L->colour ? MK_ANSI_RESET : "",
+          L->colour ? mk_timeline_ansi(MK_STYLE_LANE, "broker") : "", "broker",
+          L->colour ? MK_ANSI_RESET : "");
+}
+
 /* Whether ev is one of focus's "side:event" names. */
 static bool in_focus(const char *const *focus, json_t *ev) {
   const char *side = str(ev, "side"), *event = str(ev, "event");
@@ -491,19 +564,8 @@ void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
   }
   qsort(items, m, sizeof *items, by_time);
 
-  struct layout L = {out, o->colour, 0, o->t0_us ? o->t0_us : (m ? items[0].ts : 0)};
-  int width = o->width > 0 ? o->width : 120;
-  if (width < 60) width = 60;
-  L.lane = (size_t)(width - 15) / 2;
-
-  if (title) {
-    fprintf(out, "\n%s%s%s\n", o->colour ? mk_timeline_ansi(MK_STYLE_STRONG, NULL) : "", title,
-            o->colour ? MK_ANSI_RESET : "");
-  }
-  fprintf(out, "%10s  %s", "ms", o->colour ? mk_timeline_ansi(MK_STYLE_LANE, "producer") : "");
-  fprintf(out, "%-*s%s │ %s%s%s\n", (int)L.lane, "producer", o->colour ? MK_ANSI_RESET : "",
-          o->colour ? mk_timeline_ansi(MK_STYLE_LANE, "broker") : "", "broker",
-          o->colour ? MK_ANSI_RESET : "");
+  struct layout L = {out, o->colour, lane_width(o), o->t0_us ? o->t0_us : (m ? items[0].ts : 0)};
+  draw_header(&L, title);
 
   /* 3: what to draw: all, or the head, the first event of each kind (so one record's path
    * shows), the notable and focus events (up to a budget) and the tail. A gap of one or two
@@ -566,4 +628,50 @@ void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
   free(items);
   free(skipped);
   free(draw);
+}
+
+/* ---- drawing as the events come ---------------------------------------------------------- */
+
+void mk_timeline_live_begin(struct mk_timeline_live *tl, const struct mk_timeline_options *o,
+                            const char *title) {
+  memset(tl, 0, sizeof *tl);
+  tl->out = o->out ? o->out : stdout;
+  tl->colour = o->colour;
+  tl->all_events = o->all_events;
+  tl->lane = lane_width(o);
+  tl->t0 = o->t0_us;
+  struct layout L = {tl->out, tl->colour, tl->lane, 0};
+  draw_header(&L, title);
+  fflush(tl->out);
+}
+
+void mk_timeline_live_line(struct mk_timeline_live *tl, const char *line, size_t len) {
+  json_t *ev = json_loadb(line, len, 0, NULL);
+  if (!json_is_object(ev)) {
+    json_decref(ev);
+    tl->bad++;
+    return;
+  }
+  if (!tl->all_events && mk_timeline_plumbing(ev)) {
+    tl->hidden++;
+    json_decref(ev);
+    return;
+  }
+  int64_t ts = num(ev, "ts_us", 0);
+  if (tl->drawn == 0 && tl->t0 == 0) tl->t0 = ts;
+  struct layout L = {tl->out, tl->colour, tl->lane, tl->t0};
+  draw_event(&L, ev, ts);
+  tl->drawn++;
+  json_decref(ev);
+  fflush(tl->out);
+}
+
+void mk_timeline_live_end(struct mk_timeline_live *tl) {
+  const char *on = tl->colour ? mk_timeline_ansi(MK_STYLE_DIM, NULL) : "";
+  const char *off = tl->colour ? MK_ANSI_RESET : "";
+  fprintf(tl->out, "%10s  %s%zu events drawn", "", on, tl->drawn);
+  if (tl->hidden) fprintf(tl->out, ", %zu Metadata/ApiVersions/state events hidden", tl->hidden);
+  if (tl->bad) fprintf(tl->out, ", %zu lines that were not trace events skipped", tl->bad);
+  fprintf(tl->out, "%s\n", off);
+  fflush(tl->out);
 }

@@ -49,6 +49,13 @@ function fmtDuration(us) {
   return `${sign}${a} µs`;
 }
 
+// A request and its response share broker, connection and correlation id (two
+// connections may use the same correlation ids; a trace without connection ids pairs by
+// broker and correlation id alone).
+function pendingKey(ev) {
+  return ev.broker + ':' + (ev.connection ?? '') + ':' + ev.correlation_id;
+}
+
 export class Timeline {
   constructor(canvas, tooltip) {
     this.canvas = canvas;
@@ -117,7 +124,7 @@ export class Timeline {
       case 'request_received': {
         from = this.clientLane(ev.client_id);
         to = this.brokerLane(ev.broker);
-        const key = ev.broker + ':' + ev.correlation_id;
+        const key = pendingKey(ev);
         this.pending.set(key, from);
         if (this.pending.size > PENDING_MAX) this.pending.delete(this.pending.keys().next().value);
         break;
@@ -125,11 +132,13 @@ export class Timeline {
       case 'response_sent':
       case 'response_dropped': {
         from = this.brokerLane(ev.broker);
-        const key = ev.broker + ':' + ev.correlation_id;
+        const key = pendingKey(ev);
         const c = this.pending.get(key);
         if (c !== undefined) {
           to = c;
           this.pending.delete(key);
+        } else if (ev.client_id !== undefined) {
+          to = this.clientLane(ev.client_id);  // its request came before the view began
         }
         break;
       }
