@@ -37,6 +37,7 @@ static int fail(struct mk_sse_reader *r, const char *what, const char *line, siz
 /* Append n bytes to a growing buffer, within MK_SSE_MAX_LINE; false when they would not
  * fit (or no memory). */
 static bool append(char **buf, size_t *len, size_t *cap, const char *p, size_t n) {
+  if (n == 0) return true;  /* an empty "data:" line: nothing to copy, maybe no buffer yet */
   if (*len + n > MK_SSE_MAX_LINE) return false;
   if (*len + n > *cap) {
     size_t c = *cap ? *cap : 256;
