@@ -334,6 +334,7 @@ window.mkDashboard = {
   replayCluster: () => (replay.active ? toCluster(replay.state) : null),
   replayProducers: () => (replay.active ? toProducers(replay.state) : null),
   replayFinal: () => (replay.active ? toCluster(replay.final) : null),
+  replayFaults: () => (replay.active ? toFaults(replay.state) : null),
   replay,
   timeline: () => timeline().stats(),
   inject: (lines) => { for (const l of lines) onEventText(l); },

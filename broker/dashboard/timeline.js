@@ -558,15 +558,21 @@ export class Timeline {
   faults(ctx, items, xOf, h, w) {
     const rows = [-Infinity, -Infinity, -Infinity];
     ctx.font = 'bold 15px system-ui, sans-serif';
+    let lastLabel = null, lastX = -Infinity;
     for (const it of items) {
       const x = xOf(it.t);
+      // broker_down and its `fault` line (the same moment, the same words) get one label
+      const label = it.ev.action || it.ev.event;
+      const same = label === lastLabel && Math.abs(x - lastX) < 12;
+      lastLabel = label;
+      lastX = x;
+      if (same) continue;
       ctx.fillStyle = 'rgba(213, 94, 0, 0.16)';
       ctx.fillRect(x - 5, AXIS, 10, h - AXIS);
       ctx.setLineDash([8, 5]);
       line(ctx, x, AXIS, x, h, COLORS.fault, 3);
       ctx.setLineDash([]);
       this.hits.push({x, y: h / 2, it});
-      const label = it.ev.action || it.ev.event;
       const tw = ctx.measureText(label).width + 10;
       const left = x + 3 + tw > w ? x - 3 - tw : x + 3;
       const row = rows.findIndex((end) => end < left - 4);
