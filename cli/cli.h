@@ -53,8 +53,8 @@ int mk_cli_lab(int argc, char **argv);
 int mk_cli_replay(int argc, char **argv);
 /* minikafka timeline FILE | - | --follow URL: the two-lane timeline of a trace. */
 int mk_cli_timeline(int argc, char **argv);
-/* Draw a trace file as one timeline, summarised unless full (also `lab --timeline FILE`).
- * Returns an exit status. */
+/* Draw a trace file ("-": all of stdin) as one timeline, summarised unless full (also
+ * `lab --timeline FILE`). Returns an exit status. */
 int mk_cli_timeline_file(const char *path, bool full, bool all_events);
 
 /* ---- decode.c ---------------------------------------------------------------------------- */

@@ -86,7 +86,7 @@ static void keep_line(void *opaque, const char *data, size_t len) {
 }
 
 int mk_cli_timeline_file(const char *path, bool full, bool all_events) {
-  FILE *f = fopen(path, "r");
+  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
   if (!f) {
     fprintf(stderr, "minikafka timeline: %s: %s\n", path, strerror(errno));
     return MK_EXIT_FAILED;
@@ -111,7 +111,7 @@ int mk_cli_timeline_file(const char *path, bool full, bool all_events) {
     mk_timeline_render(&o, path, (const char *const *)lines.v, lines.n);
     if (r.skipped) fprintf(stderr, "minikafka timeline: %zu overlong lines skipped\n", r.skipped);
   }
-  fclose(f);
+  if (f != stdin) fclose(f);
   mk_sse_reader_free(&r);
   for (size_t i = 0; i < lines.n; i++) free(lines.v[i]);
   free(lines.v);

@@ -195,7 +195,8 @@ struct reply {
 
 /* Send request (whole, with "Connection: close") and read the answer until the server
  * closes. Fails the test on a socket error or after 5 s. */
-static void request(const char *text, struct reply *r) {
+/* A connection to the admin port whose reads give up after 5 s. */
+static int connect_admin(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(fd >= 0);
   struct timeval tv = {5, 0};
@@ -203,6 +204,11 @@ static void request(const char *text, struct reply *r) {
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)mk_broker_admin_port(broker))};
   inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
   assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+  return fd;
+}
+
+static void request(const char *text, struct reply *r) {
+  int fd = connect_admin();
   assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
   size_t cap = 1 << 16, len = 0;
   char *buf = malloc(cap);
@@ -392,12 +398,7 @@ static void test_http_events_start_with_the_state(void **state) {
   (void)state;
   struct mk_err err = {0};
   assert_int_equal(mk_broker_create_topic(broker, "shown", 2, 3, NULL, &err), 0);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct timeval tv = {5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)mk_broker_admin_port(broker))};
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+  int fd = connect_admin();
   static const char get[] = "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   assert_int_equal(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
   char buf[16384];
