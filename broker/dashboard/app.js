@@ -200,7 +200,8 @@ function onEventText(text) {
   }
   if (!ev || typeof ev !== 'object') return;
   stats.events++;
-  if (typeof ev.topic === 'string' && !live.topics[ev.topic]) refreshSoon();  // a new topic: fetch its replicas
+  // A topic the page does not know: fetch its replicas, unless the event says them itself.
+  if (typeof ev.topic === 'string' && !live.topics[ev.topic] && !/^(partition_state|topic_delete)$/.test(ev.event)) refreshSoon();
   const change = applyEvent(live, ev);
   liveTimeline.push(ev, leaderOf);  // also during a replay: the live view carries on behind it
   if (change) clusterDirty = true;
