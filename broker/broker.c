@@ -27,6 +27,7 @@
 #include "broker/quota.h"
 #include "broker/replica_set.h"
 #include "broker/retention.h"
+#include "broker/state_events.h"
 #include "common/log.h"
 #include "common/signals.h"
 
@@ -117,6 +118,8 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
     n += (size_t)snprintf(b->bootstrap + n, sizeof b->bootstrap - n, "%s%s:%d", i ? "," : "",
                           cfg->host, node->port);
   }
+  /* The brokers and their addresses: where a --trace file opened before now begins. */
+  for (int i = 0; i < c->nnodes; i++) mk_state_event_broker(c, &c->nodes[i], NULL, NULL);
   /* admin API, then the --faults script: either failing stops the broker from starting. */
   int admin_rc = mk_group_runtime_start(b, err);  /* the group coordinator */
   if (!admin_rc) admin_rc = mk_admin_http_start(b, err);
@@ -181,7 +184,7 @@ void mk_broker_free(struct mk_broker *b) {
     mk_log(MK_LOG_ERROR, "broker", "loop closed with handles still open");
   mk_admin_http_free(b);     /* admin API */
   mk_fault_script_free(b);   /* --faults */
-  mk_faults_clear(&b->faults);
+  mk_faults_free(&b->faults);
   mk_group_runtime_free(b);  /* before the cluster: it may still write to it */
   for (int i = 0; i < b->cluster.nnodes; i++) mk_quota_free(&b->listeners[i]);
   mk_cluster_free(&b->cluster);

@@ -82,6 +82,10 @@ struct mk_broker_config {
   int32_t offsets_commit_timeout_ms;        /* offsets.commit.timeout.ms */
   const char *faults_file;             /* --faults: a fault script (fault_script.h), read by
                                           mk_broker_new; NULL = none. Borrowed. */
+  const char *trace_file;              /* the --trace file this run writes: the admin API
+                                          serves it at GET /v1/trace (the dashboard's "replay
+                                          this run"); NULL = none. Borrowed, for the
+                                          broker's life. */
 };
 
 /* Kafka's defaults (DESIGN.md 3.1): 127.0.0.1, port 9092, 3 brokers, admin port 9644,
@@ -138,6 +142,22 @@ char *mk_broker_faults_json(struct mk_broker *b);
  * and replica states stay as they are). Returns 0 or MK_ERR__STATE (not running).
  * Thread: any but the broker loop. */
 int mk_broker_clear_faults(struct mk_broker *b);
+
+/* Back to a just-started broker without a restart, as POST /v1/reset does (broker/reset.h
+ * has the steps): no topics, every broker up, no faults (the --faults script starts over),
+ * every client connection closed, producer ids from 1000 again; a `reset` trace event.
+ * Returns 0, or MK_ERR__TRANSPORT when a broker that was down cannot listen again (its
+ * port was taken; everything else is done), or MK_ERR__STATE (not running), with err.
+ * Thread: any but the broker loop. */
+int mk_broker_reset(struct mk_broker *b, struct mk_err *err);
+
+/* Write the state as trace events to every trace sink: broker_state for each broker and
+ * partition_state for each partition (broker/state_events.h). Call it after attaching a
+ * sink (mk_trace_open_file, mk_trace_add_sink) to a running broker, so whoever reads that
+ * sink can rebuild the cluster from it (other sinks get the lines too; applying them
+ * twice is harmless). Returns 0 or MK_ERR__STATE (not running). Thread: any but the
+ * broker loop. */
+int mk_broker_trace_state(struct mk_broker *b);
 
 /* The broker's settings, defaults settled (default.replication.factor is a number). Valid
  * until mk_broker_free; constant while the broker runs. Thread: any. */

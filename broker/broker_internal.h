@@ -11,6 +11,7 @@
  *     timers, fetch_idle               retention, ISR expiry, the followers' fetchers
  *     faults, script                   armed request faults, the --faults script
  *     admin                            the admin HTTP API (admin_http.h)
+ *     reset_hooks                      what each subsystem clears at a reset (reset.h)
  *     calls, wakeup, thread            how other threads reach the loop (broker.c)
  *
  * Thread: broker loop, except the fields under "cross-thread", guarded by calls_lock.
@@ -25,6 +26,7 @@
 #include "broker/cluster.h"
 #include "broker/faults.h"
 #include "broker/network.h"
+#include "broker/reset.h"
 
 struct mk_fault_script;
 struct mk_admin_http;
@@ -50,6 +52,9 @@ struct mk_broker {
     void *arg;
   } watchers[4];
   int nwatchers;
+  uint64_t next_conn_id;          /* network.c: the last connection's id */
+  struct mk_reset_hook reset_hooks[MK_RESET_MAX_HOOKS];  /* reset.h: what subsystems clear */
+  int nreset_hooks;
   /* Cross-thread (mk_broker_call, mk_broker_stop), under calls_lock. */
   uv_async_t wakeup;
   uv_mutex_t calls_lock;

@@ -78,6 +78,7 @@ static void trace_batch(const char *event, const struct mk_partition *p,
   mk_trace_int(&ev, "producer_id", b->producer_id);
   mk_trace_int(&ev, "producer_epoch", b->producer_epoch);
   mk_trace_int(&ev, "base_sequence", b->base_sequence);
+  mk_trace_int(&ev, "broker", p->leader);  /* the leader: the replica that wrote (or refused) */
   if (error) mk_trace_str(&ev, "error", error);
   mk_trace_end(&ev);
 }

@@ -53,7 +53,8 @@ static void usage(FILE *out) {
           "                    with --port 0; 0 = any free,\n"
           "                    -1 = off); see README.md, \"The admin HTTP API\"\n"
           "  -o key=value      a Kafka broker setting, e.g. -o min.insync.replicas=1 (below)\n"
-          "  --trace FILE      write trace events as JSON lines (- = stdout)\n"
+          "  --trace FILE      write trace events as JSON lines (- = stdout); the admin API\n"
+          "                    serves FILE at /v1/trace, for the dashboard's replay\n"
           "  --faults FILE     inject faults on cue: one JSON fault per line, each with\n"
           "                    \"at_ms\": N or \"after\": {\"api\": \"Produce\", \"count\": N}\n"
           "\n"
@@ -140,6 +141,7 @@ int mk_cli_broker(int argc, char **argv) {
       }
     } else if (strcmp(a, "--trace") == 0) {
       trace = v;
+      if (strcmp(v, "-") != 0) cfg.trace_file = v;  /* GET /v1/trace serves it */
     } else if (strcmp(a, "--faults") == 0) {
       cfg.faults_file = v;
     } else {

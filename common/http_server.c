@@ -430,8 +430,7 @@ void mk_http_broadcast(struct mk_http_server *s, const char *data, size_t len) {
 }
 
 /* On the loop: hand the buffered events to every stream. */
-static void on_events(uv_async_t *a) {
-  struct mk_http_server *s = a->data;
+static void deliver_pending(struct mk_http_server *s) {
   pthread_mutex_lock(&s->lock);
   struct chunk *k = s->pending;
   uint64_t dropped = s->dropped;
@@ -460,6 +459,8 @@ static void on_events(uv_async_t *a) {
   chunk_unref(k);
 }
 
+static void on_events(uv_async_t *a) { deliver_pending(a->data); }
+
 void mk_http_stream_begin(struct mk_http_request *r, const char *comment) {
   struct conn *c = r->c;
   struct mk_http_server *s = c->server;
@@ -467,6 +468,9 @@ void mk_http_stream_begin(struct mk_http_request *r, const char *comment) {
     error_answer(c, 503, "unavailable", "too many event streams (at most %d)", MAX_STREAMS);
     return;
   }
+  /* What was broadcast before this stream began goes to the streams already open, not to
+   * this one: what it is sent next (mk_http_stream_send) comes first. */
+  deliver_pending(s);
   r->answered = true;
   s->nconns--;  /* streams do not take a request connection's place */
   c->mode = STREAM;
@@ -478,6 +482,20 @@ void mk_http_stream_begin(struct mk_http_request *r, const char *comment) {
                    "no-cache\r\nConnection: close\r\n\r\n%s%s%s",
                    comment ? ": " : "", comment ? comment : "", comment ? "\n\n" : "");
   send_copy(c, head, (size_t)(n < (int)sizeof head ? n : (int)sizeof head - 1));
+}
+
+void mk_http_stream_send(struct mk_http_request *r, const char *data, size_t len) {
+  struct conn *c = r->c;
+  if (c->mode != STREAM || c->closing) return;
+  char *buf = malloc(len + 8);
+  if (!buf) {
+    conn_close(c, "out of memory");
+    return;
+  }
+  memcpy(buf, "data: ", 6);
+  memcpy(buf + 6, data, len);
+  memcpy(buf + 6 + len, "\n\n", 2);
+  send_bytes(c, buf, len + 8, buf, NULL);
 }
 
 /* ---- who may ask -------------------------------------------------------------------------- */

@@ -19,9 +19,9 @@
  *   who         only loopback Host names (DNS rebinding: a page on evil.example resolving
  *               to 127.0.0.1 gets 403) unless options.host is not loopback; browsers'
  *               cross-site requests (an Origin other than this server's own) get 403
- *   streams     mk_http_stream_begin turns a request into an SSE stream; mk_http_broadcast
- *               (any thread) sends an event to every stream; a stream that falls 1 MiB
- *               behind is dropped
+ *   streams     mk_http_stream_begin turns a request into an SSE stream; mk_http_stream_send
+ *               gives it its first events; mk_http_broadcast (any thread) sends an event to
+ *               every stream; a stream that falls 1 MiB behind is dropped
  *
  * Handlers run on the loop, answer with exactly one mk_http_respond* (or begin a stream)
  * before returning, and may read the request only until then.
@@ -110,6 +110,11 @@ void mk_http_error(struct mk_http_request *r, int status, const char *code, cons
 /* Answer with an event stream (text/event-stream); comment, if not NULL, is sent first as an
  * SSE comment line. The connection then receives every mk_http_broadcast until it closes. */
 void mk_http_stream_begin(struct mk_http_request *r, const char *comment);
+/* Send one event (len bytes of data, one line) to the stream r has just begun, and to no
+ * other: what this client needs first (a snapshot of the state the events change). Only in
+ * the handler that called mk_http_stream_begin, after it; the broadcasts that follow come
+ * after these, and those queued before the stream began never reach it. */
+void mk_http_stream_send(struct mk_http_request *r, const char *data, size_t len);
 /* Queue one event (len bytes of data, one line) for every stream. Any thread; a full queue
  * (4 MiB between two loop turns) drops the event, and the streams are told how many. */
 void mk_http_broadcast(struct mk_http_server *s, const char *data, size_t len);

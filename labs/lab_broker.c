@@ -34,7 +34,8 @@ int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
   struct mk_broker_config cfg;
   mk_broker_config_init(&cfg);
   cfg.port = 0;
-  cfg.admin_port = -1;
+  cfg.admin_port = ctx->opts->admin ? ctx->opts->admin_port : -1;  /* --admin-port */
+  cfg.trace_file = ctx->served_trace[0] ? ctx->served_trace : NULL;
   for (int i = 0; kv && kv[i]; i++) {
     char key[128];
     const char *eq = strchr(kv[i], '=');
@@ -57,6 +58,10 @@ int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
     return mk_lab_fail(ctx, err.code, "broker: %s", err.msg);
   }
   ctx->broker = b;
+  if (mk_broker_admin_url(b) && !ctx->admin_announced) {
+    mk_lab_note(ctx, "dashboard: %s/ (the admin API of this lab's broker)", mk_broker_admin_url(b));
+    ctx->admin_announced = true;
+  }
   return 0;
 }
 
