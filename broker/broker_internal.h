@@ -11,6 +11,7 @@
  *     timers, fetch_idle               retention, ISR expiry, the followers' fetchers
  *     faults, script                   armed request faults, the --faults script
  *     admin                            the admin HTTP API (admin_http.h)
+ *     registry                         the schema registry (schema_registry_http.h)
  *     calls, wakeup, thread            how other threads reach the loop (broker.c)
  *
  * Thread: broker loop, except the fields under "cross-thread", guarded by calls_lock.
@@ -28,6 +29,7 @@
 
 struct mk_fault_script;
 struct mk_admin_http;
+struct mk_schema_registry_service;
 struct mk_broker_call;
 
 struct mk_broker {
@@ -43,6 +45,13 @@ struct mk_broker {
   struct mk_fault_list faults;    /* faults.h: every fault injected, armed and spent */
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
   struct mk_admin_http *admin;    /* admin_http.c, or NULL when admin_port is -1 */
+  struct mk_schema_registry_service *registry;  /* schema_registry_http.c, or NULL when
+                                                  schema_registry_port is -1 */
+  struct {                        /* purgatory.h: what else waits for HW moves and elections */
+    void (*fn)(struct mk_broker *b, void *arg);
+    void *arg;
+  } watchers[4];
+  int nwatchers;
   /* Cross-thread (mk_broker_call, mk_broker_stop), under calls_lock. */
   uv_async_t wakeup;
   uv_mutex_t calls_lock;

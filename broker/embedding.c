@@ -13,6 +13,7 @@
 #include "broker/config.h"
 #include "broker/controller.h"
 #include "broker/replica_set.h"
+#include "broker/schema_registry_http.h"
 #include "common/clock.h"
 #include "protocol/record_batch.h"
 
@@ -308,3 +309,5 @@ static char *view(struct mk_broker *b, json_t *(*build)(struct mk_broker *b)) {
 char *mk_broker_cluster_json(struct mk_broker *b) { return view(b, mk_admin_state_cluster); }
 
 char *mk_broker_producers_json(struct mk_broker *b) { return view(b, mk_admin_state_producers); }
+
+char *mk_broker_schemas_json(struct mk_broker *b) { return view(b, mk_schema_registry_view); }
