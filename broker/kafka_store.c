@@ -141,12 +141,12 @@ static void on_timer(uv_timer_t *timer) {
     if (t && memcmp(t->id.b, w->topic_id.b, sizeof t->id.b) != 0) t = NULL;
     struct mk_err err = {0};
     enum mk_write_state st = mk_internal_topic_write_state(s->b, t, 0, &w->write, &err);
-    int rc = -1;
-    if (st == MK_WRITE_DONE) {
-      rc = 0;
-    } else if (st == MK_WRITE_FAILED) {
+    int rc = 0;
+    bool decided = st != MK_WRITE_PENDING;
+    if (st == MK_WRITE_FAILED) {
       rc = err.code;
-    } else if (now >= w->deadline_ms) {
+    } else if (st == MK_WRITE_PENDING && now >= w->deadline_ms) {
+      decided = true;
       s->timeouts++;
       rc = mk_err_set(&err, MK_ERR__TIMED_OUT, "the write to %s-0 (offsets up to %lld) was not "
                       "replicated to the ISR within kafkastore.timeout.ms (%d ms): high "
@@ -154,7 +154,7 @@ static void on_timer(uv_timer_t *timer) {
                       MK_KAFKA_STORE_TIMEOUT_MS,
                       (long long)mk_cluster_partition(t, 0)->high_watermark);
     }
-    if (rc < 0) {
+    if (!decided) {
       if (next < 0 || w->deadline_ms < next) next = w->deadline_ms;
       pp = &w->next;
       continue;

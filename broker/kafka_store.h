@@ -92,7 +92,7 @@ bool mk_kafka_store_when_committed(struct mk_kafka_store *s, mk_kafka_store_done
                                    void *arg);
 
 /* Forget every schema: _schemas deleted and made again empty, the registry reset (what
- * POST /v1/reset needs; nothing calls it yet). Waiting answers fail first. */
+ * POST /v1/reset needs: mk_schema_registry_http_reset). Waiting answers fail first. */
 void mk_kafka_store_reset(struct mk_kafka_store *s);
 
 /* The partition the registry follows (NULL if the topic is gone), for views. */

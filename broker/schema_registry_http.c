@@ -140,6 +140,10 @@ json_t *mk_schema_registry_view(struct mk_broker *b) {
                    "compatibility", mk_compatibility_name(global.level), "subjects", subjects);
 }
 
+void mk_schema_registry_http_reset(struct mk_broker *b) {
+  if (b->registry && b->registry->store_ready) mk_kafka_store_reset(&b->registry->store);
+}
+
 /* ---- the service's life --------------------------------------------------------------------- */
 
 int mk_schema_registry_http_start(struct mk_broker *b, struct mk_err *err) {

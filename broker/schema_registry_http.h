@@ -41,6 +41,11 @@ void mk_schema_registry_http_close(struct mk_broker *b);
  * Thread: any, with the loop stopped. */
 void mk_schema_registry_http_free(struct mk_broker *b);
 
+/* Forget every schema: answers still waiting fail, _schemas is deleted and made again
+ * empty, the registry starts over (ids from 1). For POST /v1/reset (DESIGN.md 3.7), which
+ * should call it; nothing else does. Does nothing when the registry is off. */
+void mk_schema_registry_http_reset(struct mk_broker *b);
+
 /* GET /v1/schemas: {"url": ..., "topic": "_schemas", "partition": {leader, leader_epoch,
  * high_watermark, log_end_offset}, "reloads", "subject_count", "schema_count",
  * "compatibility": the global level, "subjects": [{"subject", "compatibility", "versions":

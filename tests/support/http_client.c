@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-void test_http_request(int port, const char *text, size_t len, struct test_http_reply *r) {
+int test_http_send(int port, const char *text, size_t len) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(fd >= 0);
   struct timeval tv = {5, 0};
@@ -29,6 +29,10 @@ void test_http_request(int port, const char *text, size_t len, struct test_http_
     if (n <= 0) fail_msg("sending the request failed after %zu of %zu bytes", sent, len);
     sent += (size_t)n;
   }
+  return fd;
+}
+
+int test_http_read(int fd, struct test_http_reply *r) {
   size_t cap = 1 << 16, got = 0;
   char *buf = malloc(cap);
   for (;;) {
@@ -46,7 +50,10 @@ void test_http_request(int port, const char *text, size_t len, struct test_http_
       break;
     }
   }
-  if (!end) fail_msg("no answer (%zu bytes before the server closed)", got);
+  if (!end) {
+    free(buf);
+    return -1;
+  }
   size_t head_len = (size_t)(end - buf);
   assert_true(head_len < sizeof r->head);
   memcpy(r->head, buf, head_len);
@@ -57,6 +64,12 @@ void test_http_request(int port, const char *text, size_t len, struct test_http_
   r->body[r->body_len] = '\0';
   free(buf);
   assert_int_equal(sscanf(r->head, "HTTP/1.1 %d", &r->status), 1);
+  return 0;
+}
+
+void test_http_request(int port, const char *text, size_t len, struct test_http_reply *r) {
+  if (test_http_read(test_http_send(port, text, len), r))
+    fail_msg("no answer before the server closed the connection");
 }
 
 const char *test_http_header(const struct test_http_reply *r, const char *name, char *out,

@@ -22,6 +22,12 @@ struct test_http_reply {
  * r->body with free(). */
 void test_http_request(int port, const char *text, size_t len, struct test_http_reply *r);
 
+/* The two halves of test_http_request: connect and send (returns the socket), then read
+ * until the server closes and close the socket (returns 0, or -1 when the server closed
+ * without an answer: nothing to free then). */
+int test_http_send(int port, const char *text, size_t len);
+int test_http_read(int fd, struct test_http_reply *r);
+
 /* The value of header name in r's first answer (any case), or "" if absent. Returns out. */
 const char *test_http_header(const struct test_http_reply *r, const char *name, char *out,
                              size_t cap);
