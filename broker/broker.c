@@ -118,7 +118,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   }
   /* admin API, schema registry, then the --faults script: any failing stops the broker. */
   int admin_rc = mk_admin_http_start(b, err);
-  if (!admin_rc) admin_rc = mk_schema_registry_http_start(b, err);  /* and its _schemas */
+  if (!admin_rc) admin_rc = mk_schema_registry_http_start(b, err);
   if (!admin_rc) admin_rc = mk_fault_script_load(b, err);
   if (admin_rc) {
     mk_broker_free(b);

@@ -85,10 +85,15 @@ static int replay_record(void *opaque, int64_t offset, struct mk_bytes key, stru
 }
 
 void mk_kafka_store_sync(struct mk_kafka_store *s) {
-  struct mk_topic *t = schemas_topic(s, true);
+  struct mk_topic *t = schemas_topic(s, false);
   struct mk_partition *p = mk_cluster_partition(t, 0);
   struct mk_replica *leader = p ? mk_partition_leader(p) : NULL;
-  if (!leader) return;  /* offline: answer from what we have; writes fail (no leader) */
+  if (!t && s->have_log) {  /* deleted: the registry starts over (a write makes it again) */
+    mk_schema_registry_reset(s->registry);
+    s->have_log = false;
+    s->applied_end = 0;
+  }
+  if (!leader) return;  /* none, or offline: answer from what we have; writes fail */
   bool same = s->have_log && memcmp(s->topic_id.b, t->id.b, sizeof t->id.b) == 0 &&
               s->leader == p->leader && s->leader_epoch == p->leader_epoch;
   if (!same) {
@@ -209,9 +214,6 @@ int mk_kafka_store_init(struct mk_kafka_store *s, struct mk_broker *b, struct mk
   s->b = b;
   if (!(s->registry = mk_schema_registry_new(store_record, s)))
     return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory for the schema registry");
-  if (!schemas_topic(s, true))
-    return mk_err_set(err, MK_ERR__STATE, "cannot create the schema registry's topic %s",
-                      MK_SCHEMAS_TOPIC);
   if (mk_purgatory_watch(b, watch, s))
     return mk_err_set(err, MK_ERR__STATE, "no free purgatory watcher for the schema registry");
   uv_timer_init(&b->loop, &s->timer);
@@ -227,8 +229,7 @@ void mk_kafka_store_reset(struct mk_kafka_store *s) {
     mk_cluster_delete_topic(&s->b->cluster, t);
     mk_purgatory_check(s->b);  /* fetches parked on it now find it gone */
   }
-  s->have_log = false;
-  mk_kafka_store_sync(s);  /* a new, empty _schemas; the registry emptied */
+  mk_kafka_store_sync(s);  /* the registry emptied; the next write makes _schemas again */
 }
 
 void mk_kafka_store_close(struct mk_kafka_store *s) {

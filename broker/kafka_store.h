@@ -14,7 +14,7 @@
  *   sync        before each request: records someone else appended (a client producing to
  *               _schemas, as one can with Confluent's) are replayed; and when the partition
  *               changed leader or leader epoch (broker_down, elect_leader), or the topic
- *               was deleted and made again, the registry is rebuilt by replaying the new
+ *               was deleted (and made again), the registry is rebuilt by replaying the new
  *               leader's log from its start: what the old leader had that no follower
  *               copied is gone, here as in the log
  *   commit      nothing is answered before every record the registry has applied is below
@@ -72,9 +72,11 @@ struct mk_kafka_store {
   int64_t timeouts;              /* answers that waited kafkastore.timeout.ms in vain */
 };
 
-/* Create the registry and the _schemas topic (1 partition, replication factor min(3,
- * brokers)), and start following it. From mk_broker_new, before the loop runs. Returns 0
- * or an error (err). On failure, mk_kafka_store_free still frees what was made. */
+/* Create the registry and start following _schemas. The topic itself (1 partition,
+ * replication factor min(3, brokers)) is created by the registry's first write: Confluent's
+ * registry creates it when it starts, but here a broker whose registry is never used keeps
+ * its topic list to what its users made. From mk_broker_new, before the loop runs. Returns
+ * 0 or an error (err). On failure, mk_kafka_store_free still frees what was made. */
 int mk_kafka_store_init(struct mk_kafka_store *s, struct mk_broker *b, struct mk_err *err);
 
 /* Bring the registry up to date with the log (see the top). Call before each request. */
@@ -91,8 +93,9 @@ typedef void mk_kafka_store_done(void *arg, int rc, const struct mk_err *err);
 bool mk_kafka_store_when_committed(struct mk_kafka_store *s, mk_kafka_store_done *done,
                                    void *arg);
 
-/* Forget every schema: _schemas deleted and made again empty, the registry reset (what
- * POST /v1/reset needs: mk_schema_registry_http_reset). Waiting answers fail first. */
+/* Forget every schema: _schemas deleted (the next write makes it again), the registry
+ * reset (what POST /v1/reset needs: mk_schema_registry_http_reset). Waiting answers fail
+ * first. */
 void mk_kafka_store_reset(struct mk_kafka_store *s);
 
 /* The partition the registry follows (NULL if the topic is gone), for views. */

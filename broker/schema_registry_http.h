@@ -27,7 +27,8 @@
 
 #include "broker/cluster.h"
 
-/* Create the registry and its topic and listen (from mk_broker_new, after the admin API).
+/* Create the registry and listen (from mk_broker_new, after the admin API); its topic
+ * comes with its first write (kafka_store.h).
  * Does nothing when cfg.schema_registry_port is -1. Returns 0, or MK_ERR__TRANSPORT naming
  * the address and the reason. On failure the caller must still run the close and free
  * below (mk_broker_free does). Thread: the one creating the broker. */
@@ -41,8 +42,8 @@ void mk_schema_registry_http_close(struct mk_broker *b);
  * Thread: any, with the loop stopped. */
 void mk_schema_registry_http_free(struct mk_broker *b);
 
-/* Forget every schema: answers still waiting fail, _schemas is deleted and made again
- * empty, the registry starts over (ids from 1). For POST /v1/reset (DESIGN.md 3.7), which
+/* Forget every schema: answers still waiting fail, _schemas is deleted (the next write
+ * makes it again), the registry starts over (ids from 1). For POST /v1/reset (DESIGN.md 3.7), which
  * should call it; nothing else does. Does nothing when the registry is off. */
 void mk_schema_registry_http_reset(struct mk_broker *b);
 
