@@ -128,20 +128,41 @@ static int avro_producer(struct run *r, const char *schema, struct mk_avro_seria
   return rc;
 }
 
-/* Send values[0..n) (JSON text in the serializer's schema), keys "user-i"; wait until each
- * is in the log (the HW past it). Returns how many sends succeeded. */
-static int send_users(struct run *r, struct mk_producer *p, char (*values)[160], int n,
-                      int64_t hw_after) {
-  struct mk_lab_sends *s = mk_lab_sends_new(n);
-  if (!s) return mk_lab_fail(r->ctx, MK_ERR__NO_MEMORY, "out of memory"), -1;
-  for (int i = 0; i < n; i++) {
-    char key[32];
+/* Send r->records users with an AvroSerializer writing `schema`: {"name": "user-i", "age":
+ * age0 + i}, and with_email an email too; wait until each is in the log (the HW reaches
+ * hw_after). *values gets the JSON texts sent (free() them). Returns how many sends
+ * succeeded, or -1 after mk_lab_fail. */
+static int produce_users(struct run *r, const char *schema, int age0, bool with_email,
+                         int64_t hw_after, char (**values)[160]) {
+  struct mk_avro_serializer *ser = NULL;
+  struct mk_producer *p = NULL;
+  struct mk_lab_sends *s = NULL;
+  *values = NULL;
+  if (avro_producer(r, schema, &ser, &p)) return -1;
+  if (!(*values = calloc((size_t)r->records, sizeof **values)) ||
+      !(s = mk_lab_sends_new(r->records))) {
+    mk_producer_close(p, 0);
+    mk_avro_serializer_free(ser);
+    free(*values);
+    *values = NULL;
+    return mk_lab_fail(r->ctx, MK_ERR__NO_MEMORY, "out of memory"), -1;
+  }
+  for (int i = 0; i < r->records; i++) {
+    char key[32], *v = (*values)[i];
     snprintf(key, sizeof key, "user-%d", i);
-    mk_lab_send(r->ctx, p, s, TOPIC, 0, key, values[i]);
+    if (with_email)
+      snprintf(v, sizeof **values,
+               "{\"name\":\"user-%d\",\"age\":%d,\"email\":{\"string\":\"user-%d@example.com\"}}", i,
+               age0 + i, i);
+    else
+      snprintf(v, sizeof **values, "{\"name\":\"user-%d\",\"age\":%d}", i, age0 + i);
+    mk_lab_send(r->ctx, p, s, TOPIC, 0, key, v);
   }
   mk_lab_sends_wait(s, 30000);
   int ok = mk_lab_sends_succeeded(s);
   mk_lab_sends_free(s);
+  mk_producer_close(p, 5000);
+  mk_avro_serializer_free(ser);
   mk_lab_wait_hw(r->ctx, TOPIC, 0, hw_after, 5000);  /* (acks=0 answers nothing) */
   return ok;
 }
@@ -219,21 +240,10 @@ static int part_records(struct run *r) {
   mk_lab_predict(ctx, "how many bytes does {\"name\":\"user-0\",\"age\":20} take in the log? Where is\n"
                  "         the schema?");
   int rc = mk_lab_create_topic(ctx, TOPIC, 1, -1);
-  struct mk_avro_serializer *ser = NULL;
-  struct mk_producer *p = NULL;
-  if (!rc) rc = avro_producer(r, USER_V1, &ser, &p);
   if (rc) return rc;
-  char (*values)[160] = calloc((size_t)r->records, sizeof *values);
-  if (!values) {
-    mk_producer_close(p, 0);
-    mk_avro_serializer_free(ser);
-    return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
-  }
-  for (int i = 0; i < r->records; i++)
-    snprintf(values[i], sizeof values[i], "{\"name\":\"user-%d\",\"age\":%d}", i, 20 + i);
-  int sent = send_users(r, p, values, r->records, r->records);
-  mk_producer_close(p, 5000);
-  mk_avro_serializer_free(ser);
+  char (*values)[160];
+  int sent = produce_users(r, USER_V1, 20, false, r->records, &values);
+  if (sent < 0) return MK_ERR__STATE;
 
   struct mk_avro_deserializer *de = mk_avro_deserializer_new(&r->serde, NULL, &(struct mk_err){0});
   struct mk_stored_records log;
@@ -326,23 +336,10 @@ static int part_evolution(struct run *r) {
   json_decref(a);
 
   /* Records written with v2. */
-  struct mk_avro_serializer *ser = NULL;
-  struct mk_producer *p = NULL;
-  int rc = avro_producer(r, USER_V2, &ser, &p);
-  if (rc) return rc;
-  char (*values)[160] = calloc((size_t)r->records, sizeof *values);
-  if (!values) {
-    mk_producer_close(p, 0);
-    mk_avro_serializer_free(ser);
-    return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
-  }
-  for (int i = 0; i < r->records; i++)
-    snprintf(values[i], sizeof values[i],
-             "{\"name\":\"user-%d\",\"age\":%d,\"email\":{\"string\":\"user-%d@example.com\"}}", i,
-             30 + i, i);
-  int sent = send_users(r, p, values, r->records, 2 * (int64_t)r->records);
-  mk_producer_close(p, 5000);
-  mk_avro_serializer_free(ser);
+  char (*values)[160];
+  int sent = produce_users(r, USER_V2, 30, true, 2 * (int64_t)r->records, &values);
+  if (sent < 0) return MK_ERR__STATE;
+  int rc;
   mk_lab_say(ctx, "  sent %d users with User v2, e.g. %s", sent, values[0]);
 
   ask(r, "POST", "/compatibility/subjects/" SUBJECT "/versions/latest", USER_V3, &a);

@@ -139,7 +139,8 @@ async function oursToAvsc () {
   check('a topic of one partition', t.status === 0, String(t.stderr))
   const p = spawnSync(minikafka, ['produce', '--bootstrap-server', bootstrap, '--topic', topic,
     '--value-serializer', 'AvroSerializer', '--property', 'value.schema=' + JSON.stringify(SCHEMA),
-    '--property', 'schema.registry.url=' + registry], { input: lines.join('\n') + '\n', timeout: 60000 })
+    '--property', 'schema.registry.url=' + registry],
+  { input: lines.join('\n') + '\n', timeout: 60000 })
   check('minikafka produce --value-serializer AvroSerializer', p.status === 0, String(p.stderr))
   const values = kcatValues(topic, lines.length)
   check(`kcat read ${lines.length} values`, values.length === lines.length, String(values.length))
@@ -174,7 +175,8 @@ async function avscToOurs () {
   const topic = 'interop-avsc-theirs'
   const [status, body] = await registryCall('POST', `/subjects/${topic}-value/versions`,
     { schema: JSON.stringify(SCHEMA) })
-  check('the schema registers over HTTP', status === 200 && Number.isInteger(body.id), JSON.stringify(body))
+  check('the schema registers over HTTP', status === 200 && Number.isInteger(body.id),
+    JSON.stringify(body))
   const header = Buffer.alloc(5)
   header.writeInt32BE(body.id, 1)
   const kafka = new kafkajs.Kafka({ brokers: bootstrap.split(','), logLevel: kafkajs.logLevel.NOTHING })

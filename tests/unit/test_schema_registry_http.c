@@ -33,8 +33,10 @@
 #include "broker/schema_registry_http.h"
 #include "producer/producer.h"
 #include "tests/support/http_client.h"
+#include "tests/support/test_broker.h"
 
-#define SCHEMA_V1 "{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"}]}"
+#define SCHEMA_V1 \
+  "{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"}]}"
 #define SCHEMA_V2                                                                            \
   "{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"}," \
   "{\"name\":\"age\",\"type\":\"int\",\"default\":0}]}"
@@ -124,20 +126,17 @@ static int register_schema(const char *subject, const char *text, int *id) {
 }
 
 static struct mk_partition_state schemas_state(void) {
-  struct mk_partition_state st;
-  struct mk_err err = {0};
-  if (mk_broker_partition_state(broker, "_schemas", 0, &st, &err)) fail_msg("%s", err.msg);
-  return st;
+  return test_broker_state(broker, "_schemas", 0);
 }
 
-static void fault(const char *fmt, ...) {
-  char json[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(json, sizeof json, fmt, ap);
-  va_end(ap);
-  struct mk_err err = {0};
-  if (mk_broker_fault(broker, json, NULL, &err)) fail_msg("fault %s: %s", json, err.msg);
+/* Give each follower of _schemas-0 the fault `action` (JSON members, e.g. "\"action\":
+ * \"follower_pause\""). Returns _schemas-0 as it was before the faults. */
+static struct mk_partition_state fault_followers(const char *action) {
+  struct mk_partition_state st = schemas_state();
+  for (int i = 0; i < st.nfollowers; i++)
+    test_broker_fault(broker, "{%s, \"topic\": \"_schemas\", \"partition\": 0, \"broker\": %d}",
+                      action, st.followers[i]);
+  return st;
 }
 
 /* GET /v1/schemas (from C) parsed. */
@@ -195,10 +194,7 @@ static void test_an_unreplicated_write_times_out_and_a_failover_takes_it_back(vo
   start(NULL);
   int id;
   assert_int_equal(register_schema("a-value", SCHEMA_V1, &id), 200);
-  struct mk_partition_state st = schemas_state();
-  for (int i = 0; i < st.nfollowers; i++)
-    fault("{\"action\": \"follower_pause\", \"topic\": \"_schemas\", \"partition\": 0, "
-          "\"broker\": %d}", st.followers[i]);
+  struct mk_partition_state st = fault_followers("\"action\": \"follower_pause\"");
   /* The followers stay in the ISR (replica.lag.time.max.ms is 30 s): the HW cannot move. */
   int64_t t0 = now_ms();
   assert_int_equal(register_schema("b-value", SCHEMA_V2, &id), 500);
@@ -213,12 +209,12 @@ static void test_an_unreplicated_write_times_out_and_a_failover_takes_it_back(vo
   json_decref(j);
   /* The leader dies; a follower that never copied the record leads: it is gone for good.
    * (The other follower fetches again, so the new leader's HW can move.) */
-  fault("{\"action\": \"broker_down\", \"broker\": %d}", st.leader);
+  test_broker_fault(broker, "{\"action\": \"broker_down\", \"broker\": %d}", st.leader);
   int32_t new_leader = schemas_state().leader;
   for (int i = 0; i < st.nfollowers; i++)
     if (st.followers[i] != new_leader)
-      fault("{\"action\": \"follower_resume\", \"topic\": \"_schemas\", \"partition\": 0, "
-            "\"broker\": %d}", st.followers[i]);
+      test_broker_fault(broker, "{\"action\": \"follower_resume\", \"topic\": \"_schemas\", "
+                        "\"partition\": 0, \"broker\": %d}", st.followers[i]);
   assert_int_equal(call("GET", "/subjects/b-value/versions", NULL, &j), 404);
   assert_int_equal(json_integer_value(json_object_get(j, "error_code")), 40401);
   json_decref(j);
@@ -237,7 +233,7 @@ static void test_failover_rebuilds_the_registry_from_the_new_leaders_log(void **
   assert_int_equal(register_schema("a-value", SCHEMA_V1, &id1), 200);
   assert_int_equal(register_schema("a-value", SCHEMA_V2, &id2), 200);
   struct mk_partition_state st = schemas_state();
-  fault("{\"action\": \"broker_down\", \"broker\": %d}", st.leader);
+  test_broker_fault(broker, "{\"action\": \"broker_down\", \"broker\": %d}", st.leader);
   assert_int_not_equal(schemas_state().leader, st.leader);
   json_t *j = NULL;
   assert_int_equal(call("GET", "/subjects/a-value/versions", NULL, &j), 200);
@@ -261,10 +257,7 @@ static void test_an_isr_below_min_insync_refuses_writes_not_reads(void **state) 
   start("replica.lag.time.max.ms", "200", NULL);
   int id;
   assert_int_equal(register_schema("a-value", SCHEMA_V1, &id), 200);
-  struct mk_partition_state st = schemas_state();
-  for (int i = 0; i < st.nfollowers; i++)
-    fault("{\"action\": \"follower_pause\", \"topic\": \"_schemas\", \"partition\": 0, "
-          "\"broker\": %d}", st.followers[i]);
+  struct mk_partition_state st = fault_followers("\"action\": \"follower_pause\"");
   /* The followers are still in the ISR: the answer waits. Behind for replica.lag.time.max.ms
    * (200 ms, less than kafkastore.timeout.ms), they leave it; the HW then moves to the
    * leader's log end (the ISR is the leader alone), and the answer comes. */
@@ -287,7 +280,8 @@ static void test_an_isr_below_min_insync_refuses_writes_not_reads(void **state) 
   json_decref(j);
   assert_int_equal(schemas_state().high_watermark, 2);
   for (int i = 0; i < st.nreplicas; i++)
-    if (st.replicas[i].broker == st.leader) assert_int_equal(schemas_state().replicas[i].log_end_offset, 2);
+    if (st.replicas[i].broker == st.leader)
+      assert_int_equal(schemas_state().replicas[i].log_end_offset, 2);
   /* Reads go on. */
   assert_int_equal(call("GET", "/subjects/a-value/versions/latest", NULL, &j), 200);
   assert_int_equal(json_integer_value(json_object_get(j, "version")), 2);
@@ -370,10 +364,7 @@ static void test_a_deferred_answer_keeps_pipelined_requests_in_order(void **stat
   int id;
   assert_int_equal(register_schema("w-value", "\"int\"", &id), 200);  /* (makes _schemas) */
   /* Followers copy each batch 100 ms late: the registration's answer waits that long. */
-  struct mk_partition_state st = schemas_state();
-  for (int i = 0; i < st.nfollowers; i++)
-    fault("{\"action\": \"follower_lag\", \"topic\": \"_schemas\", \"partition\": 0, "
-          "\"broker\": %d, \"ms\": 100}", st.followers[i]);
+  fault_followers("\"action\": \"follower_lag\", \"ms\": 100");
   char *body = schema_body(SCHEMA_V1), *req = NULL;
   int n = asprintf(&req, "POST /subjects/x-value/versions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                    "Content-Length: %zu\r\n\r\n%s"
@@ -410,7 +401,8 @@ static void test_bad_input_gets_confluents_errors_and_the_broker_carries_on(void
       {"POST", "/subjects/a/versions", "not json at all", 400, 400},
       {"POST", "/subjects/a/versions", "[1, 2]", 400, 400},
       {"POST", "/subjects/a/versions", "", 422, 422},
-      {"POST", "/subjects/a/versions", "{\"schema\": \"\\\"int\\\"\", \"schemaType\": \"PROTOBUF\"}", 422, 42201},
+      {"POST", "/subjects/a/versions",
+       "{\"schema\": \"\\\"int\\\"\", \"schemaType\": \"PROTOBUF\"}", 422, 42201},
       {"GET", "/subjects/nobody/versions", NULL, 404, 40401},
       {"GET", "/subjects/nobody/versions/latest", NULL, 404, 40401},
       {"GET", "/schemas/ids/12345", NULL, 404, 40403},
@@ -474,10 +466,7 @@ static void test_stopping_with_an_answer_waiting_frees_it(void **state) {
   start(NULL);
   int id;
   assert_int_equal(register_schema("w-value", "\"int\"", &id), 200);  /* (makes _schemas) */
-  struct mk_partition_state st = schemas_state();
-  for (int i = 0; i < st.nfollowers; i++)
-    fault("{\"action\": \"follower_pause\", \"topic\": \"_schemas\", \"partition\": 0, "
-          "\"broker\": %d}", st.followers[i]);
+  fault_followers("\"action\": \"follower_pause\"");
   /* A registration whose answer waits for the paused followers; the broker stops meanwhile. */
   char *body = schema_body(SCHEMA_V1), *req = NULL;
   int n = asprintf(&req, "POST /subjects/x-value/versions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -502,16 +491,17 @@ static void test_stopping_with_an_answer_waiting_frees_it(void **state) {
 }
 
 int main(void) {
+#define T(test, teardown) cmocka_unit_test_teardown(test, teardown)
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_register_writes_a_replicated_record_in_confluents_shape, teardown),
-      cmocka_unit_test_teardown(test_an_unreplicated_write_times_out_and_a_failover_takes_it_back, teardown),
-      cmocka_unit_test_teardown(test_failover_rebuilds_the_registry_from_the_new_leaders_log, teardown),
-      cmocka_unit_test_teardown(test_an_isr_below_min_insync_refuses_writes_not_reads, teardown),
-      cmocka_unit_test_teardown(test_records_another_client_produced_to_schemas_are_replayed, teardown),
-      cmocka_unit_test_teardown(test_reset_empties_the_registry_and_its_topic, teardown),
-      cmocka_unit_test_teardown(test_a_deferred_answer_keeps_pipelined_requests_in_order, teardown),
-      cmocka_unit_test_teardown(test_bad_input_gets_confluents_errors_and_the_broker_carries_on, teardown),
-      cmocka_unit_test_teardown(test_stopping_with_an_answer_waiting_frees_it, teardown),
+      T(test_register_writes_a_replicated_record_in_confluents_shape, teardown),
+      T(test_an_unreplicated_write_times_out_and_a_failover_takes_it_back, teardown),
+      T(test_failover_rebuilds_the_registry_from_the_new_leaders_log, teardown),
+      T(test_an_isr_below_min_insync_refuses_writes_not_reads, teardown),
+      T(test_records_another_client_produced_to_schemas_are_replayed, teardown),
+      T(test_reset_empties_the_registry_and_its_topic, teardown),
+      T(test_a_deferred_answer_keeps_pipelined_requests_in_order, teardown),
+      T(test_bad_input_gets_confluents_errors_and_the_broker_carries_on, teardown),
+      T(test_stopping_with_an_answer_waiting_frees_it, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
