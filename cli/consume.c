@@ -36,7 +36,7 @@
 
 #include "cli/cli.h"
 #include "common/properties.h"
-#include "cli/client.h"
+#include "client/client.h"
 #include "common/clock.h"
 #include "protocol/api.h"
 #include "protocol/messages/fetch.h"
