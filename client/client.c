@@ -499,10 +499,13 @@ int mk_client_find_coordinator(struct mk_client *c, const char *key, int8_t key_
   struct mk_find_coordinator_request req;
   mk_schema_set_defaults(&mk_find_coordinator_request_schema, &req);
   struct mk_str k = mk_str_of(key);
-  req.key = k;                   /* v0-3: one key */
-  req.key_type = key_type;
-  req.coordinator_keys = &k;     /* v4+: a batch of keys (of one type) */
-  req.coordinator_keys_count = 1;
+  req.key_type = key_type;       /* v1+ */
+  if (version < 4) {
+    req.key = k;                 /* v0-3: one key */
+  } else {
+    req.coordinator_keys = &k;   /* v4+: a batch of keys (of one type) */
+    req.coordinator_keys_count = 1;
+  }
   struct mk_find_coordinator_response *resp = NULL;
   int rc = mk_client_call(&c->bootstrap, MK_API_FIND_COORDINATOR, &req, (void **)&resp, &a, err);
   if (!rc) {

@@ -135,15 +135,25 @@ static int learn_topic(struct mk_consumer *c, const struct mk_metadata_response_
 
 int mk_consumer_refresh_metadata(struct mk_consumer *c, const char *const *extra, int nextra,
                                  struct mk_err *err) {
-  /* The topics: subscribed, assigned, and the extra ones (the leader's group topics). */
-  int cap = c->subs.ntopics + c->subs.nparts + nextra;
+  /* The topics: subscribed, assigned, the extra ones, and those a leader watches. */
+  int nsnap = c->coordinator ? mk_consumer_coordinator_snapshot_topics(c->coordinator, NULL, 0) : 0;
+  int cap = c->subs.ntopics + c->subs.nparts + nextra + nsnap;
   const char **topics = malloc(sizeof *topics * (size_t)(cap ? cap : 1));
-  if (!topics) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  const char **snap = malloc(sizeof *snap * (size_t)(nsnap ? nsnap : 1));
+  if (!topics || !snap) {
+    free(topics);
+    free(snap);
+    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  }
+  if (nsnap) mk_consumer_coordinator_snapshot_topics(c->coordinator, snap, nsnap);
   int n = 0;
-  for (int k = 0; k < 3; k++) {
-    int count = k == 0 ? c->subs.ntopics : k == 1 ? c->subs.nparts : nextra;
+  for (int k = 0; k < 4; k++) {
+    int count = k == 0 ? c->subs.ntopics : k == 1 ? c->subs.nparts : k == 2 ? nextra : nsnap;
     for (int i = 0; i < count; i++) {
-      const char *t = k == 0 ? c->subs.topics[i] : k == 1 ? c->subs.parts[i].topic : extra[i];
+      const char *t = k == 0   ? c->subs.topics[i]
+                      : k == 1 ? c->subs.parts[i].topic
+                      : k == 2 ? extra[i]
+                               : snap[i];
       bool seen = false;
       for (int j = 0; j < n && !seen; j++) seen = strcmp(topics[j], t) == 0;
       if (!seen) topics[n++] = t;
@@ -158,6 +168,7 @@ int mk_consumer_refresh_metadata(struct mk_consumer *c, const char *const *extra
     /* Never reached: say so (a consumer pointed at the wrong address should not wait). */
     mk_arena_free(&a);
     free(topics);
+    free(snap);
     return mk_err_set(err, MK_ERR__TRANSPORT, "%s", e.msg);
   }
   if (!rc) rc = mk_client_metadata(&c->client, topics, n, c->cfg->allow_auto_create_topics, &md,
@@ -170,6 +181,7 @@ int mk_consumer_refresh_metadata(struct mk_consumer *c, const char *const *extra
                               &e);
   }
   free(topics);
+  free(snap);
   if (rc) {
     mk_arena_free(&a);
     return mk_err_set(err, rc, "metadata: %s", e.msg);
@@ -441,6 +453,19 @@ int mk_consumer_list_offsets(struct mk_consumer *c, const struct mk_topic_partit
   }
   free(topics);
   return rc;
+}
+
+int mk_consumer_partitions_for(struct mk_consumer *c, const char *topic, int32_t *count,
+                               struct mk_err *err) {
+  const char *topics[] = {topic};
+  int rc = mk_consumer_refresh_metadata(c, topics, 1, err);
+  if (rc == MK_ERR__STATE) take_wakeup(c);
+  if (rc) return rc;
+  const struct mk_topic_metadata *tm = mk_consumer_topic(c, topic);
+  int code = !tm ? MK_ERR_UNKNOWN_TOPIC_OR_PARTITION : tm->error;
+  if (code) return mk_err_set(err, code, "topic '%s': %s", topic, mk_err_name(code));
+  *count = tm->npartitions;
+  return 0;
 }
 
 int64_t mk_consumer_position(struct mk_consumer *c, const char *topic, int32_t partition) {

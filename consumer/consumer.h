@@ -141,6 +141,11 @@ int mk_consumer_committed(struct mk_consumer *c, const struct mk_topic_partition
 int mk_consumer_list_offsets(struct mk_consumer *c, const struct mk_topic_partition *parts, int n,
                              int64_t timestamp, int64_t *offsets, struct mk_err *err);
 
+/* How many partitions topic has (Java's partitionsFor), asking for metadata. Returns 0, or
+ * UNKNOWN_TOPIC_OR_PARTITION (retriable: it may be being created) or another error. */
+int mk_consumer_partitions_for(struct mk_consumer *c, const char *topic, int32_t *count,
+                               struct mk_err *err);
+
 /* The position (next offset poll() will return) of an assigned partition, or -1 if it is
  * not assigned or not yet known. */
 int64_t mk_consumer_position(struct mk_consumer *c, const char *topic, int32_t partition);

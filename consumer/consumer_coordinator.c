@@ -100,6 +100,19 @@ static void free_snapshot(struct mk_consumer_coordinator *cc) {
   cc->nsnapshot = 0;
 }
 
+/* The leader's record of the partition counts it assigned from (Java's assignmentSnapshot):
+ * when metadata later says otherwise (partitions added, a topic created), it rebalances. */
+static void take_snapshot(struct mk_consumer_coordinator *cc, const struct mk_assignor_topic *t,
+                          int n) {
+  free_snapshot(cc);
+  cc->snapshot = calloc((size_t)(n ? n : 1), sizeof *cc->snapshot);
+  for (int i = 0; cc->snapshot && i < n; i++) {
+    if (!(cc->snapshot[i].topic = strdup(t[i].name))) break;
+    cc->snapshot[i].partitions = t[i].partitions;
+    cc->nsnapshot = i + 1;
+  }
+}
+
 void mk_consumer_coordinator_free(struct mk_consumer_coordinator *cc) {
   mk_heartbeat_thread_stop(cc);
   mk_client_conn_close(&cc->conn);
@@ -125,7 +138,7 @@ static void request_rejoin_locked(struct mk_consumer_coordinator *cc, const char
  * waiting for the old one). */
 static void reset_and_rejoin_locked(struct mk_consumer_coordinator *cc, const char *reason,
                                     bool reset_member_id) {
-  mk_log(MK_LOG_INFO, "consumer", "%s: resetting generation%s: %s", cc->cfg->group_id,
+  mk_log(MK_LOG_DEBUG, "consumer", "%s: resetting generation%s: %s", cc->cfg->group_id,
          reset_member_id ? " and member id" : "", reason);
   cc->state = MK_MEMBER_UNJOINED;
   cc->generation = MK_NO_GENERATION;
@@ -219,7 +232,7 @@ static int ensure_coordinator(struct mk_consumer_coordinator *cc, int64_t deadli
       cc->coordinator_port = port;
       cc->coordinator_epoch++;
       pthread_mutex_unlock(&cc->lock);
-      mk_log(MK_LOG_INFO, "consumer", "%s: discovered group coordinator %s:%d (id %d)",
+      mk_log(MK_LOG_DEBUG, "consumer", "%s: discovered group coordinator %s:%d (id %d)",
              cc->cfg->group_id, host, port, node);
       continue;
     }
@@ -252,6 +265,19 @@ static int coordinator_call(struct mk_consumer_coordinator *cc, int api_key, con
     mark_unknown(cc, why);
   }
   return rc;
+}
+
+/* The version cc->conn speaks for api_key (opening it if needed), or -1 with err set; a
+ * connection that cannot open forgets the coordinator. */
+static int coordinator_version(struct mk_consumer_coordinator *cc, int api_key,
+                               struct mk_err *err) {
+  int version = mk_client_version(&cc->conn, api_key, err);
+  if (version < 0 && err->code != MK_ERR__STATE && err->code != MK_ERR_UNSUPPORTED_VERSION) {
+    char why[200];
+    snprintf(why, sizeof why, "%s", err->msg);
+    mark_unknown(cc, why);
+  }
+  return version;
 }
 
 /* Errors after which a coordinator request is retried with the coordinator found again. */
@@ -351,6 +377,7 @@ static int perform_assignment(struct mk_consumer_coordinator *cc,
     const struct mk_topic_metadata *tm = mk_consumer_topic(c, all[k]);
     topics[k] = (struct mk_assignor_topic){all[k], tm && !tm->error ? tm->npartitions : 0};
   }
+  take_snapshot(cc, topics, nall);
   struct mk_assignment *shares = calloc((size_t)(n ? n : 1), sizeof *shares);
   if (!shares) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   rc = mk_partition_assignor_assign(assignor, topics, nall, members, n, shares);
@@ -466,18 +493,10 @@ static void on_join_prepare(struct mk_consumer_coordinator *cc) {
   cc->join_prepared = true;
 }
 
-/* Record the partition counts of our topics as of this assignment. */
-static void take_snapshot(struct mk_consumer_coordinator *cc) {
-  struct mk_consumer *c = cc->consumer;
-  free_snapshot(cc);
-  cc->snapshot = calloc((size_t)(c->subs.ntopics ? c->subs.ntopics : 1), sizeof *cc->snapshot);
-  if (!cc->snapshot) return;
-  for (int i = 0; i < c->subs.ntopics; i++) {
-    const struct mk_topic_metadata *tm = mk_consumer_topic(c, c->subs.topics[i]);
-    cc->snapshot[cc->nsnapshot].topic = strdup(c->subs.topics[i]);
-    if (!cc->snapshot[cc->nsnapshot].topic) break;
-    cc->snapshot[cc->nsnapshot++].partitions = tm && !tm->error ? tm->npartitions : 0;
-  }
+int mk_consumer_coordinator_snapshot_topics(struct mk_consumer_coordinator *cc,
+                                            const char **out, int max) {
+  for (int i = 0; i < cc->nsnapshot && i < max; i++) out[i] = cc->snapshot[i].topic;
+  return cc->nsnapshot;
 }
 
 void mk_consumer_coordinator_metadata_updated(struct mk_consumer_coordinator *cc) {
@@ -535,7 +554,10 @@ static int on_join_complete(struct mk_consumer_coordinator *cc, struct mk_bytes 
     return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory taking our assignment");
   }
   c->need_metadata = true;  /* leaders of the new partitions */
-  take_snapshot(cc);
+  pthread_mutex_lock(&cc->lock);
+  bool leader = cc->leader;
+  pthread_mutex_unlock(&cc->lock);
+  if (!leader) free_snapshot(cc);  /* only the leader watches partition counts */
   if (c->listener.on_partitions_assigned) {
     struct mk_topic_partition *mine = malloc(sizeof *mine * (size_t)(c->subs.nparts ? c->subs.nparts : 1));
     if (mine) {
@@ -587,9 +609,13 @@ static int sync_group(struct mk_consumer_coordinator *cc, const struct mk_join_g
   req.group_id = mk_str_of(cc->cfg->group_id);
   req.generation_id = g.id;
   req.member_id = mk_str_of(g.member_id);
-  req.group_instance_id = cc->cfg->group_instance_id ? mk_str_of(cc->cfg->group_instance_id)
-                                                     : (struct mk_str){NULL, -1};
-  req.protocol_type = mk_str_of(MK_CONSUMER_PROTOCOL_TYPE);
+  struct mk_err e = {0};
+  int version = coordinator_version(cc, MK_API_SYNC_GROUP, &e);
+  if (version < 0 && (e.code == MK_ERR__STATE || e.code == MK_ERR_UNSUPPORTED_VERSION))
+    return mk_err_set(err, e.code, "%s", e.msg);
+  if (version >= 3 && cc->cfg->group_instance_id)
+    req.group_instance_id = mk_str_of(cc->cfg->group_instance_id);
+  req.protocol_type = mk_str_of(MK_CONSUMER_PROTOCOL_TYPE);  /* v5+; ignored before */
   req.protocol_name = mk_str_of(protocol);
   if (mk_str_eq(jr->leader, g.member_id)) {
     int rc = perform_assignment(cc, jr, protocol, &req.assignments, a, err);
@@ -607,8 +633,8 @@ static int sync_group(struct mk_consumer_coordinator *cc, const struct mk_join_g
     req.assignments_count = 0;
   }
   struct mk_sync_group_response *resp = NULL;
-  struct mk_err e = {0};
-  int rc = coordinator_call(cc, MK_API_SYNC_GROUP, &req, (void **)&resp, a, 0, &e);
+  int rc = version < 0 ? e.code
+                       : coordinator_call(cc, MK_API_SYNC_GROUP, &req, (void **)&resp, a, 0, &e);
   if (rc == MK_ERR__STATE) return mk_err_set(err, rc, "%s", e.msg);
   if (rc) {
     mk_consumer_warn(cc->consumer, "SyncGroup: %s", e.msg);
@@ -630,7 +656,7 @@ static int sync_group(struct mk_consumer_coordinator *cc, const struct mk_join_g
       cc->rejoin_needed = false;
       cc->rejoin_reason[0] = '\0';
       pthread_mutex_unlock(&cc->lock);
-      mk_log(MK_LOG_INFO, "consumer", "%s: successfully synced group in generation %d as %s",
+      mk_log(MK_LOG_DEBUG, "consumer", "%s: successfully synced group in generation %d as %s",
              cc->cfg->group_id, g.id, g.member_id);
       rc = on_join_complete(cc, resp->assignment, err);
       cc->join_prepared = false;
@@ -685,10 +711,25 @@ static int join_once(struct mk_consumer_coordinator *cc, bool *backoff, struct m
   req.session_timeout_ms = cc->cfg->session_timeout_ms;
   req.rebalance_timeout_ms = cc->cfg->max_poll_interval_ms;
   req.member_id = mk_str_of(g.member_id);
-  req.group_instance_id = cc->cfg->group_instance_id ? mk_str_of(cc->cfg->group_instance_id)
-                                                     : (struct mk_str){NULL, -1};
+  struct mk_err e = {0};
+  int version = rc ? -1 : coordinator_version(cc, MK_API_JOIN_GROUP, &e);
+  if (!rc && version < 0 && (e.code == MK_ERR__STATE || e.code == MK_ERR_UNSUPPORTED_VERSION))
+    rc = mk_err_set(err, e.code, "%s", e.msg);
+  if (!rc && version < 0) {  /* no connection: find the coordinator again */
+    mk_consumer_warn(cc->consumer, "JoinGroup: %s", e.msg);
+    *backoff = true;
+    mk_writer_free(&w);
+    mk_arena_free(&a);
+    return 0;
+  }
+  if (!rc && cc->cfg->group_instance_id) {
+    if (version < 5)
+      rc = mk_err_set(err, MK_ERR_UNSUPPORTED_VERSION, "group.instance.id (static membership) "
+                      "needs JoinGroup v5; the coordinator speaks v%d", version);
+    req.group_instance_id = mk_str_of(cc->cfg->group_instance_id);
+  }
   req.protocol_type = mk_str_of(MK_CONSUMER_PROTOCOL_TYPE);
-  req.reason = reason[0] ? mk_str_of(reason) : (struct mk_str){NULL, -1};
+  req.reason = reason[0] ? mk_str_of(reason) : (struct mk_str){NULL, -1};  /* v8+ */
   req.protocols = mk_arena_alloc(&a, sizeof *req.protocols * MK_CONSUMER_MAX_ASSIGNORS);
   if (!rc && !req.protocols) rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   for (int i = 0; !rc && i < cc->cfg->num_assignors; i++) {
@@ -706,7 +747,6 @@ static int join_once(struct mk_consumer_coordinator *cc, bool *backoff, struct m
   if (timeout < cc->cfg->request_timeout_ms) timeout = cc->cfg->request_timeout_ms;
   if (timeout > INT32_MAX) timeout = INT32_MAX;
   struct mk_join_group_response *resp = NULL;
-  struct mk_err e = {0};
   rc = coordinator_call(cc, MK_API_JOIN_GROUP, &req, (void **)&resp, &a, (int)timeout, &e);
   mk_writer_free(&w);
   if (rc == MK_ERR__STATE) {
@@ -740,7 +780,7 @@ static int join_once(struct mk_consumer_coordinator *cc, bool *backoff, struct m
       mk_heartbeat_reset_timeouts(&cc->heartbeat, now_ms());
       pthread_cond_broadcast(&cc->wake);
       pthread_mutex_unlock(&cc->lock);
-      mk_log(MK_LOG_INFO, "consumer", "%s: joined generation %d as %s (%s), protocol %s",
+      mk_log(MK_LOG_DEBUG, "consumer", "%s: joined generation %d as %s (%s), protocol %s",
              cc->cfg->group_id, resp->generation_id, cc->member_id,
              cc->leader ? "the leader" : "a follower", cc->protocol);
       rc = sync_group(cc, resp, &a, err);
@@ -819,14 +859,19 @@ int mk_consumer_coordinator_commit(struct mk_consumer_coordinator *cc,
      * refuses a stale generation anyway). */
     bool stable = cc->state == MK_MEMBER_STABLE;
     pthread_mutex_unlock(&cc->lock);
+    struct mk_err e = {0};
+    int version = coordinator_version(cc, MK_API_OFFSET_COMMIT, &e);
+    if (version < 0 && (e.code == MK_ERR__STATE || e.code == MK_ERR_UNSUPPORTED_VERSION)) {
+      mk_arena_free(&a);
+      return mk_err_set(err, e.code, "%s", e.msg);
+    }
     struct mk_offset_commit_request req;
     mk_schema_set_defaults(&mk_offset_commit_request_schema, &req);
     req.group_id = mk_str_of(cc->cfg->group_id);
     req.generation_id_or_member_epoch = stable ? g.id : MK_NO_GENERATION;
     req.member_id = mk_str_of(stable ? g.member_id : "");
-    req.group_instance_id = cc->cfg->group_instance_id && stable
-                                ? mk_str_of(cc->cfg->group_instance_id)
-                                : (struct mk_str){NULL, -1};
+    if (version >= 7 && cc->cfg->group_instance_id && stable)
+      req.group_instance_id = mk_str_of(cc->cfg->group_instance_id);
     req.retention_time_ms = -1;  /* the broker's offsets.retention.minutes */
     req.topics = mk_arena_alloc(&a, sizeof *req.topics * (size_t)n);
     if (!req.topics) {
@@ -856,8 +901,8 @@ int mk_consumer_coordinator_commit(struct mk_consumer_coordinator *cc,
       p->committed_metadata = mk_str_of("");
     }
     struct mk_offset_commit_response *resp = NULL;
-    struct mk_err e = {0};
-    rc = coordinator_call(cc, MK_API_OFFSET_COMMIT, &req, (void **)&resp, &a, 0, &e);
+    rc = version < 0 ? e.code
+                     : coordinator_call(cc, MK_API_OFFSET_COMMIT, &req, (void **)&resp, &a, 0, &e);
     if (rc == MK_ERR__STATE) {
       mk_arena_free(&a);
       return mk_err_set(err, rc, "%s", e.msg);
@@ -920,10 +965,9 @@ int mk_consumer_coordinator_fetch_committed(struct mk_consumer_coordinator *cc,
   for (;;) {
     int rc = ensure_coordinator(cc, deadline_ms, err);
     if (rc) return rc;
-    int version = mk_client_version(&cc->conn, MK_API_OFFSET_FETCH, err);
+    int version = coordinator_version(cc, MK_API_OFFSET_FETCH, err);
     if (version < 0) {
       if (err->code == MK_ERR__STATE || err->code == MK_ERR_UNSUPPORTED_VERSION) return err->code;
-      mark_unknown(cc, err->msg);
       if (now_ms() >= deadline_ms) return mk_err_set(err, MK_ERR__TIMED_OUT, "%s", err->msg);
       if (mk_consumer_sleep(cc->consumer, cc->cfg->retry_backoff_ms))
         return mk_err_set(err, MK_ERR__STATE, "woken up");
@@ -967,19 +1011,22 @@ int mk_consumer_coordinator_fetch_committed(struct mk_consumer_coordinator *cc,
       gtopics[t].partition_indexes = topics[t].partition_indexes;
       gtopics[t].partition_indexes_count = topics[t].partition_indexes_count;
     }
-    req.group_id = mk_str_of(cc->cfg->group_id);
-    req.topics = topics;
-    req.topics_count = nt;
-    mk_schema_set_defaults(&mk_offset_fetch_request_group_schema, group);
-    group->group_id = req.group_id;
-    group->member_id = (struct mk_str){NULL, -1};
-    group->member_epoch = -1;
-    group->topics = gtopics;
-    group->topics_count = nt;
-    req.groups = group;
-    req.groups_count = 1;
+    if (version < 8) {
+      req.group_id = mk_str_of(cc->cfg->group_id);
+      req.topics = topics;
+      req.topics_count = nt;
+    } else {
+      mk_schema_set_defaults(&mk_offset_fetch_request_group_schema, group);
+      group->group_id = mk_str_of(cc->cfg->group_id);
+      group->member_id = (struct mk_str){NULL, -1};
+      group->member_epoch = -1;
+      group->topics = gtopics;
+      group->topics_count = nt;
+      req.groups = group;
+      req.groups_count = 1;
+    }
     /* Offsets of a transaction still open are not stable; read_committed waits for them. */
-    req.require_stable = cc->cfg->isolation_level == 1;
+    if (version >= 7) req.require_stable = cc->cfg->isolation_level == 1;
     struct mk_offset_fetch_response *resp = NULL;
     struct mk_err e = {0};
     rc = coordinator_call(cc, MK_API_OFFSET_FETCH, &req, (void **)&resp, &a, 0, &e);
@@ -1200,7 +1247,7 @@ void mk_consumer_coordinator_leave_locked(struct mk_consumer_coordinator *cc,
   /* resetGenerationOnLeaveGroup: whatever happens to the request, we are out. */
   reset_and_rejoin_locked(cc, "consumer pro-actively leaving the group", true);
   if (!send) return;
-  mk_log(MK_LOG_INFO, "consumer", "%s: member %s sending LeaveGroup request to coordinator "
+  mk_log(MK_LOG_DEBUG, "consumer", "%s: member %s sending LeaveGroup request to coordinator "
          "%s:%d due to %s", cc->cfg->group_id, member, cc->coordinator_host,
          cc->coordinator_port, reason);
   pthread_mutex_unlock(&cc->lock);
@@ -1214,13 +1261,17 @@ void mk_consumer_coordinator_leave_locked(struct mk_consumer_coordinator *cc,
   who.group_instance_id = (struct mk_str){NULL, -1};
   who.reason = mk_str_of(reason);
   req.group_id = mk_str_of(cc->cfg->group_id);
-  req.member_id = who.member_id;  /* v0-2 */
-  req.members = &who;             /* v3+ */
-  req.members_count = 1;
-  struct mk_leave_group_response *resp = NULL;
   struct mk_err e = {0};
+  int version = mk_client_version(conn, MK_API_LEAVE_GROUP, &e);
+  if (version >= 0 && version < 3) {
+    req.member_id = who.member_id;  /* v0-2: one member */
+  } else {
+    req.members = &who;             /* v3+: a batch of members */
+    req.members_count = 1;
+  }
+  struct mk_leave_group_response *resp = NULL;
   /* A minimal effort, as Java's: no retry. */
-  if (mk_client_call(conn, MK_API_LEAVE_GROUP, &req, (void **)&resp, &a, &e))
+  if (version < 0 || mk_client_call(conn, MK_API_LEAVE_GROUP, &req, (void **)&resp, &a, &e))
     mk_log(MK_LOG_INFO, "consumer", "%s: LeaveGroup: %s", cc->cfg->group_id, e.msg);
   mk_arena_free(&a);
   pthread_mutex_lock(&cc->lock);

@@ -72,7 +72,7 @@ struct mk_consumer_coordinator {
   int32_t conn_node;                   /* the coordinator conn was opened for (-1: none) */
   int64_t next_auto_commit_ms;
   bool join_prepared;                  /* onJoinPrepare ran for the rebalance under way */
-  struct mk_partition_count *snapshot; /* our topics' partition counts at the last join */
+  struct mk_partition_count *snapshot; /* leader: partition counts it last assigned from */
   int nsnapshot;
 
   /* lock: shared with the heartbeat thread. */
@@ -136,9 +136,14 @@ int mk_consumer_coordinator_fetch_committed(struct mk_consumer_coordinator *cc,
 int mk_consumer_coordinator_refresh_committed(struct mk_consumer_coordinator *cc,
                                               int64_t deadline_ms, struct mk_err *err);
 
-/* Metadata was refreshed: a member whose subscribed topics changed partition count since
- * the join asks for a rebalance (ConsumerCoordinator.rejoinNeededOrPending). */
+/* Metadata was refreshed: a leader that sees a partition count differ from the one it
+ * assigned from asks for a rebalance (ConsumerCoordinator.rejoinNeededOrPending). */
 void mk_consumer_coordinator_metadata_updated(struct mk_consumer_coordinator *cc);
+
+/* The topics of the leader's snapshot (which metadata refreshes must include), into out
+ * (up to max); returns how many there are. */
+int mk_consumer_coordinator_snapshot_topics(struct mk_consumer_coordinator *cc,
+                                            const char **out, int max);
 
 /* subscribe() was called again: join again with the new topics. */
 void mk_consumer_coordinator_request_rejoin(struct mk_consumer_coordinator *cc,

@@ -113,8 +113,6 @@ static void send_heartbeat(struct mk_consumer_coordinator *cc) {
   req.group_id = mk_str_of(cc->cfg->group_id);
   req.generation_id = generation;
   req.member_id = mk_str_of(member);
-  req.group_instance_id = cc->cfg->group_instance_id ? mk_str_of(cc->cfg->group_instance_id)
-                                                     : (struct mk_str){NULL, -1};
   uint32_t epoch = cc->coordinator_epoch;
   pthread_mutex_unlock(&cc->lock);
 
@@ -123,7 +121,10 @@ static void send_heartbeat(struct mk_consumer_coordinator *cc) {
   struct mk_err e = {0};
   struct mk_heartbeat_response *resp = NULL;
   struct mk_client_pending p;
-  int rc = mk_client_send(&cc->hb_conn, MK_API_HEARTBEAT, -1, &req, &p, &e);
+  int version = mk_client_version(&cc->hb_conn, MK_API_HEARTBEAT, &e);
+  if (version >= 3 && cc->cfg->group_instance_id)
+    req.group_instance_id = mk_str_of(cc->cfg->group_instance_id);
+  int rc = version < 0 ? e.code : mk_client_send(&cc->hb_conn, MK_API_HEARTBEAT, version, &req, &p, &e);
   if (!rc) rc = mk_client_receive(&cc->hb_conn, &p, (void **)&resp, &a, &e);
   pthread_mutex_lock(&cc->lock);
   now = mk_consumer_now_ms();
