@@ -431,6 +431,18 @@ int mk_consumer_committed(struct mk_consumer *c, const struct mk_topic_partition
   return rc;
 }
 
+int mk_consumer_list_group_offsets(struct mk_consumer *c,
+                                   void (*fn)(void *opaque, const char *topic, int32_t partition,
+                                              int64_t offset),
+                                   void *opaque, struct mk_err *err) {
+  int rc = need_group(c, err);
+  if (rc) return rc;
+  rc = mk_consumer_coordinator_fetch_all_committed(
+      c->coordinator, fn, opaque, mk_consumer_now_ms() + c->cfg->default_api_timeout_ms, err);
+  if (rc == MK_ERR__STATE) take_wakeup(c);
+  return rc;
+}
+
 int mk_consumer_list_offsets(struct mk_consumer *c, const struct mk_topic_partition *parts, int n,
                              int64_t timestamp, int64_t *offsets, struct mk_err *err) {
   int64_t deadline = mk_consumer_now_ms() + c->cfg->default_api_timeout_ms;

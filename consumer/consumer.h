@@ -133,6 +133,15 @@ int mk_consumer_commit_offsets(struct mk_consumer *c, const struct mk_topic_part
 int mk_consumer_committed(struct mk_consumer *c, const struct mk_topic_partition *parts, int n,
                           int64_t *offsets, struct mk_err *err);
 
+/* Every offset the consumer's group has committed, whatever the topic (what Java's
+ * Admin.listConsumerGroupOffsets answers, asked through this consumer's coordinator):
+ * fn(opaque, topic, partition, offset) once per partition, in the coordinator's order.
+ * The strings are valid during the call. Returns 0 or an error. */
+int mk_consumer_list_group_offsets(struct mk_consumer *c,
+                                   void (*fn)(void *opaque, const char *topic, int32_t partition,
+                                              int64_t offset),
+                                   void *opaque, struct mk_err *err);
+
 /* The offsets at timestamp of these partitions (assigned or not): -2 (MK_OFFSET_EARLIEST,
  * Java's beginningOffsets) the log start, -1 (MK_OFFSET_LATEST, endOffsets) the log end
  * (the high watermark; the last stable offset with read_committed). Retries retriable

@@ -956,12 +956,14 @@ int mk_consumer_coordinator_commit(struct mk_consumer_coordinator *cc,
   }
 }
 
-int mk_consumer_coordinator_fetch_committed(struct mk_consumer_coordinator *cc,
-                                            const struct mk_topic_partition *parts, int n,
-                                            int64_t *offsets, int64_t deadline_ms,
-                                            struct mk_err *err) {
-  for (int i = 0; i < n; i++) offsets[i] = -1;
-  if (n <= 0) return 0;
+/* One committed offset, as an OffsetFetch answer gives it (offset -1: none). */
+typedef void (*committed_fn)(void *opaque, const char *topic, int32_t partition, int64_t offset);
+
+/* OffsetFetch for parts (NULL: every partition the group has committed), retried until
+ * deadline_ms; fn is called for each partition in the answer. Returns 0 or the error. */
+static int offset_fetch(struct mk_consumer_coordinator *cc, const struct mk_topic_partition *parts,
+                        int n, committed_fn fn, void *opaque, int64_t deadline_ms,
+                        struct mk_err *err) {
   for (;;) {
     int rc = ensure_coordinator(cc, deadline_ms, err);
     if (rc) return rc;
@@ -973,55 +975,53 @@ int mk_consumer_coordinator_fetch_committed(struct mk_consumer_coordinator *cc,
         return mk_err_set(err, MK_ERR__STATE, "woken up");
       continue;
     }
+    if (!parts && version < 2)
+      return mk_err_set(err, MK_ERR_UNSUPPORTED_VERSION, "listing every committed offset needs "
+                        "OffsetFetch v2; the coordinator speaks v%d", version);
     struct mk_arena a;
     mk_arena_init(&a);
     struct mk_offset_fetch_request req;
     mk_schema_set_defaults(&mk_offset_fetch_request_schema, &req);
-    /* The topics, twice: v0-7 ask for one group, v8+ for a list of groups. */
-    struct mk_offset_fetch_request_topic *topics = mk_arena_alloc(&a, sizeof *topics * (size_t)n);
-    struct mk_offset_fetch_request_topics *gtopics = mk_arena_alloc(&a, sizeof *gtopics * (size_t)n);
+    /* The topics, in both layouts: v0-7 ask for one group, v8+ for a list of groups. */
+    int cap = parts ? n : 1;
+    struct mk_offset_fetch_request_topic *topics = mk_arena_alloc(&a, sizeof *topics * (size_t)cap);
+    struct mk_offset_fetch_request_topics *gtopics = mk_arena_alloc(&a, sizeof *gtopics * (size_t)cap);
     struct mk_offset_fetch_request_group *group = mk_arena_alloc(&a, sizeof *group);
-    int32_t *ids = mk_arena_alloc(&a, sizeof *ids * (size_t)n);
+    int32_t *ids = mk_arena_alloc(&a, sizeof *ids * (size_t)cap);
     if (!topics || !gtopics || !group || !ids) {
       mk_arena_free(&a);
       return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
     }
-    int nt = 0;
-    for (int i = 0; i < n; i++) {
-      int t = 0;
-      while (t < nt && !mk_str_eq(topics[t].name, parts[i].topic)) t++;
-      if (t == nt) {
-        mk_schema_set_defaults(&mk_offset_fetch_request_topic_schema, &topics[t]);
-        topics[t].name = mk_str_of(parts[i].topic);
-        topics[t].partition_indexes = ids + i;  /* filled below, in runs per topic */
-        nt++;
-      }
-    }
-    /* Lay the partition ids out topic by topic. */
-    int used = 0;
-    for (int t = 0; t < nt; t++) {
-      topics[t].partition_indexes = ids + used;
-      topics[t].partition_indexes_count = 0;
-      for (int i = 0; i < n; i++)
-        if (mk_str_eq(topics[t].name, parts[i].topic))
-          topics[t].partition_indexes[topics[t].partition_indexes_count++] = parts[i].partition;
-      used += topics[t].partition_indexes_count;
-      mk_schema_set_defaults(&mk_offset_fetch_request_topics_schema, &gtopics[t]);
-      gtopics[t].name = topics[t].name;
-      gtopics[t].partition_indexes = topics[t].partition_indexes;
-      gtopics[t].partition_indexes_count = topics[t].partition_indexes_count;
+    int nt = 0, used = 0;
+    for (int i = 0; parts && i < n; i++) {
+      bool seen = false;
+      for (int t = 0; t < nt && !seen; t++) seen = mk_str_eq(topics[t].name, parts[i].topic);
+      if (seen) continue;
+      /* A topic's partition ids, one run of ids[]. */
+      mk_schema_set_defaults(&mk_offset_fetch_request_topic_schema, &topics[nt]);
+      topics[nt].name = mk_str_of(parts[i].topic);
+      topics[nt].partition_indexes = ids + used;
+      for (int j = i; j < n; j++)
+        if (strcmp(parts[j].topic, parts[i].topic) == 0)
+          ids[used + topics[nt].partition_indexes_count++] = parts[j].partition;
+      used += topics[nt].partition_indexes_count;
+      mk_schema_set_defaults(&mk_offset_fetch_request_topics_schema, &gtopics[nt]);
+      gtopics[nt].name = topics[nt].name;
+      gtopics[nt].partition_indexes = topics[nt].partition_indexes;
+      gtopics[nt].partition_indexes_count = topics[nt].partition_indexes_count;
+      nt++;
     }
     if (version < 8) {
       req.group_id = mk_str_of(cc->cfg->group_id);
-      req.topics = topics;
-      req.topics_count = nt;
+      req.topics = parts ? topics : NULL;
+      req.topics_count = parts ? nt : -1;  /* null: all of them */
     } else {
       mk_schema_set_defaults(&mk_offset_fetch_request_group_schema, group);
       group->group_id = mk_str_of(cc->cfg->group_id);
       group->member_id = (struct mk_str){NULL, -1};
       group->member_epoch = -1;
-      group->topics = gtopics;
-      group->topics_count = nt;
+      group->topics = parts ? gtopics : NULL;
+      group->topics_count = parts ? nt : -1;
       req.groups = group;
       req.groups_count = 1;
     }
@@ -1042,28 +1042,23 @@ int mk_consumer_coordinator_fetch_committed(struct mk_consumer_coordinator *cc,
           version >= 8 && resp->groups_count > 0 ? &resp->groups[0] : NULL;
       if (rg) code = rg->error_code;
       int32_t ntopics = rg ? rg->topics_count : resp->topics_count;
-      for (int32_t t = 0; !code && t < ntopics; t++) {
-        struct mk_str name = rg ? rg->topics[t].name : resp->topics[t].name;
-        int32_t np = rg ? rg->topics[t].partitions_count : resp->topics[t].partitions_count;
-        for (int32_t k = 0; k < np && !code; k++) {
-          int32_t pi = rg ? rg->topics[t].partitions[k].partition_index
-                          : resp->topics[t].partitions[k].partition_index;
-          int64_t off = rg ? rg->topics[t].partitions[k].committed_offset
-                           : resp->topics[t].partitions[k].committed_offset;
-          int16_t pe = rg ? rg->topics[t].partitions[k].error_code
-                          : resp->topics[t].partitions[k].error_code;
-          if (pe == MK_ERR_UNSTABLE_OFFSET_COMMIT || pe == MK_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
-              coordinator_moved(pe)) {
-            code = pe;
-            break;
+      /* First the errors that make us ask again; only then the answers. */
+      for (int pass = 0; pass < 2 && !code; pass++) {
+        for (int32_t t = 0; t < ntopics && !code; t++) {
+          struct mk_str name = rg ? rg->topics[t].name : resp->topics[t].name;
+          int32_t np = rg ? rg->topics[t].partitions_count : resp->topics[t].partitions_count;
+          char topic[256];
+          copy_str(topic, sizeof topic, name);
+          for (int32_t k = 0; k < np && !code; k++) {
+            int32_t pi = rg ? rg->topics[t].partitions[k].partition_index
+                            : resp->topics[t].partitions[k].partition_index;
+            int64_t off = rg ? rg->topics[t].partitions[k].committed_offset
+                             : resp->topics[t].partitions[k].committed_offset;
+            int16_t pe = rg ? rg->topics[t].partitions[k].error_code
+                            : resp->topics[t].partitions[k].error_code;
+            if (pe && pe != MK_ERR_UNKNOWN_TOPIC_OR_PARTITION) code = pe;
+            else if (pass == 1) fn(opaque, topic, pi, pe ? -1 : off);
           }
-          if (pe && pe != MK_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
-            code = pe;
-            break;
-          }
-          for (int i = 0; i < n; i++)
-            if (parts[i].partition == pi && mk_str_eq(name, parts[i].topic))
-              offsets[i] = pe ? -1 : off;
         }
       }
     }
@@ -1082,6 +1077,36 @@ int mk_consumer_coordinator_fetch_committed(struct mk_consumer_coordinator *cc,
     if (mk_consumer_sleep(cc->consumer, cc->cfg->retry_backoff_ms))
       return mk_err_set(err, MK_ERR__STATE, "woken up");
   }
+}
+
+struct committed_into {
+  const struct mk_topic_partition *parts;
+  int n;
+  int64_t *offsets;
+};
+
+static void committed_into(void *opaque, const char *topic, int32_t partition, int64_t offset) {
+  struct committed_into *ci = opaque;
+  for (int i = 0; i < ci->n; i++)
+    if (ci->parts[i].partition == partition && strcmp(ci->parts[i].topic, topic) == 0)
+      ci->offsets[i] = offset;
+}
+
+int mk_consumer_coordinator_fetch_committed(struct mk_consumer_coordinator *cc,
+                                            const struct mk_topic_partition *parts, int n,
+                                            int64_t *offsets, int64_t deadline_ms,
+                                            struct mk_err *err) {
+  for (int i = 0; i < n; i++) offsets[i] = -1;
+  if (n <= 0) return 0;
+  struct committed_into ci = {parts, n, offsets};
+  return offset_fetch(cc, parts, n, committed_into, &ci, deadline_ms, err);
+}
+
+int mk_consumer_coordinator_fetch_all_committed(struct mk_consumer_coordinator *cc,
+                                                void (*fn)(void *, const char *, int32_t, int64_t),
+                                                void *opaque, int64_t deadline_ms,
+                                                struct mk_err *err) {
+  return offset_fetch(cc, NULL, 0, fn, opaque, deadline_ms, err);
 }
 
 int mk_consumer_coordinator_refresh_committed(struct mk_consumer_coordinator *cc,

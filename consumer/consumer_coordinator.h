@@ -131,6 +131,13 @@ int mk_consumer_coordinator_fetch_committed(struct mk_consumer_coordinator *cc,
                                             int64_t *offsets, int64_t deadline_ms,
                                             struct mk_err *err);
 
+/* Every offset the group has committed (OffsetFetch with topics null, v2+): fn(opaque,
+ * topic, partition, offset) for each. Returns 0 or the error. */
+int mk_consumer_coordinator_fetch_all_committed(struct mk_consumer_coordinator *cc,
+                                                void (*fn)(void *, const char *, int32_t, int64_t),
+                                                void *opaque, int64_t deadline_ms,
+                                                struct mk_err *err);
+
 /* Start the partitions in AWAIT_COMMITTED at the group's committed offsets (the rest go
  * to AWAIT_RESET). Returns 0, MK_ERR__TIMED_OUT (try again), or an error. */
 int mk_consumer_coordinator_refresh_committed(struct mk_consumer_coordinator *cc,
