@@ -219,7 +219,8 @@ static void choose_versions(struct mk_client_conn *conn, const struct mk_api_ver
 }
 
 /* ApiVersions at our newest version; on UNSUPPORTED_VERSION, again at the broker's newest
- * (the refusal carries the broker's ranges, in the v0 layout; mk_client_receive reads it). */
+ * (the refusal carries the broker's ranges, in the v0 layout; mk_client_receive reads it);
+ * on an answer that does not decode, again at v0, as the producer's NetworkClient does. */
 static int negotiate(struct mk_client_conn *conn, struct mk_err *err) {
   const struct mk_api *api = mk_api_find(MK_API_API_VERSIONS);
   int version = api->max_version;
@@ -234,6 +235,14 @@ static int negotiate(struct mk_client_conn *conn, struct mk_err *err) {
     struct mk_api_versions_response *resp = NULL;
     int rc = mk_client_send(conn, MK_API_API_VERSIONS, version, &req, &p, err);
     if (!rc) rc = mk_client_receive(conn, &p, (void **)&resp, &arena, err);
+    if (rc == MK_ERR__DECODE && attempt == 0) {
+      /* An answer that does not decode (librdkafka's mock cluster answers v3+ so): every
+       * broker understands v0. The connection was closed with the bad answer. */
+      mk_arena_free(&arena);
+      if ((rc = tcp_connect(conn, err))) return rc;
+      version = 0;
+      continue;
+    }
     if (!rc && resp->error_code == MK_ERR_UNSUPPORTED_VERSION && attempt == 0) {
       int broker_max = -1;
       for (int32_t i = 0; i < resp->api_keys_count; i++)

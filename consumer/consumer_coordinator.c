@@ -237,7 +237,9 @@ static int ensure_coordinator(struct mk_consumer_coordinator *cc, int64_t deadli
       continue;
     }
     if (rc == MK_ERR__STATE) return mk_err_set(err, rc, "%s", e.msg);
-    if (rc != MK_ERR__TRANSPORT && rc != MK_ERR__TIMED_OUT && !mk_err_retriable(rc))
+    /* An answer that does not decode is logged and asked again, as a lost one would be. */
+    if (rc != MK_ERR__TRANSPORT && rc != MK_ERR__TIMED_OUT && rc != MK_ERR__DECODE &&
+        !mk_err_retriable(rc))
       return mk_err_set(err, rc, "%s", e.msg);
     mk_consumer_warn(c, "%s", e.msg);
     int64_t left = deadline_ms - now_ms();
