@@ -116,6 +116,10 @@ static void get_producers(struct mk_http_request *r) {
   respond_json(r, 200, mk_admin_state_producers(broker_of(r)));
 }
 
+static void get_groups(struct mk_http_request *r) {
+  respond_json(r, 200, mk_admin_state_groups(broker_of(r)));
+}
+
 static void get_events(struct mk_http_request *r) {
   mk_http_stream_begin(r, "minikafka trace events, one per data line (DESIGN.md 3.4)");
 }
@@ -202,8 +206,8 @@ static void error_body(struct mk_http_request *r, int status, const char *code,
   if (status == 404 && j) {
     char msg[512];
     snprintf(msg, sizeof msg, "no endpoint %.100s; there are the dashboard at GET /, and GET "
-             "/v1/cluster, GET /v1/producers, GET /v1/events, GET|POST|DELETE /v1/faults, POST "
-             "/v1/topics", mk_http_path(r));
+             "/v1/cluster, GET /v1/producers, GET /v1/groups, GET /v1/events, "
+             "GET|POST|DELETE /v1/faults, POST /v1/topics", mk_http_path(r));
     json_object_set_new(j, "message", json_string(msg));
   }
   respond_json(r, status, j);
@@ -212,6 +216,7 @@ static void error_body(struct mk_http_request *r, int status, const char *code,
 static const struct mk_http_route routes[] = {
   {"GET", "/v1/cluster", get_cluster},
   {"GET", "/v1/producers", get_producers},
+  {"GET", "/v1/groups", get_groups},
   {"GET", "/v1/events", get_events},
   {"GET", "/v1/faults", get_faults},
   {"POST", "/v1/faults", post_faults},

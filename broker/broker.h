@@ -65,6 +65,21 @@ struct mk_broker_config {
   int64_t log_retention_check_interval_ms; /* log.retention.check.interval.ms */
   int64_t quota_producer_default;      /* quota.producer.default: bytes/s per client id on
                                           each broker (quota.h); default: no quota */
+  int32_t log_message_timestamp_type;  /* log.message.timestamp.type: 0 CreateTime (the
+                                          producer's timestamps), 1 LogAppendTime (the
+                                          broker's clock at the append) */
+  /* The group coordinator (DESIGN.md 3.5, group_coordinator.h). */
+  int32_t group_initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms */
+  int32_t group_min_session_timeout_ms;     /* group.min.session.timeout.ms */
+  int32_t group_max_session_timeout_ms;     /* group.max.session.timeout.ms */
+  int32_t group_max_size;                   /* group.max.size */
+  int32_t offsets_topic_num_partitions;     /* offsets.topic.num.partitions */
+  int32_t offsets_topic_replication_factor; /* offsets.topic.replication.factor; -1 =
+                                               min(3, brokers) */
+  int32_t offsets_retention_minutes;        /* offsets.retention.minutes */
+  int64_t offsets_retention_check_interval_ms; /* offsets.retention.check.interval.ms */
+  int32_t offset_metadata_max_bytes;        /* offset.metadata.max.bytes */
+  int32_t offsets_commit_timeout_ms;        /* offsets.commit.timeout.ms */
   const char *faults_file;             /* --faults: a fault script (fault_script.h), read by
                                           mk_broker_new; NULL = none. Borrowed. */
 };
@@ -142,13 +157,16 @@ const char *mk_broker_admin_url(const struct mk_broker *b);
  * Thread: any but the broker loop (they run on the loop and wait for it). */
 char *mk_broker_cluster_json(struct mk_broker *b);
 char *mk_broker_producers_json(struct mk_broker *b);
+/* What GET /v1/groups answers: every consumer group, its members and what they read, its
+ * committed offsets and their lag (admin_state.h). Returns new (free()), as above. */
+char *mk_broker_groups_json(struct mk_broker *b);
 
 /* ---- topics and partitions, for embedding code ------------------------------------------ */
 
 /* Create a topic, as CreateTopics would: partitions -1 = num.partitions, replication_factor
  * -1 = default.replication.factor; configs are topic configs as "key=value" strings,
  * NULL-terminated (may be NULL): retention.ms, retention.bytes, min.insync.replicas,
- * max.message.bytes. Returns 0, or Kafka's error (TOPIC_ALREADY_EXISTS,
+ * max.message.bytes, message.timestamp.type. Returns 0, or Kafka's error (TOPIC_ALREADY_EXISTS,
  * INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, INVALID_TOPIC_EXCEPTION,
  * INVALID_CONFIG) with err saying why, or MK_ERR__STATE if the broker is not running.
  * Thread: any but the broker loop. Borrows name and configs. */
@@ -206,7 +224,8 @@ struct mk_stored_header {
 };
 struct mk_stored_record {
   int64_t offset;
-  int64_t timestamp;
+  int64_t timestamp;         /* CreateTime: the producer's; LogAppendTime: the broker's */
+  bool log_append_time;      /* the batch's timestamp type is LogAppendTime */
   int64_t producer_id;       /* -1 when the batch was not idempotent */
   int16_t producer_epoch;
   int32_t sequence;          /* the record's sequence number, -1 when not idempotent */

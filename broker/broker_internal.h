@@ -29,6 +29,7 @@
 struct mk_fault_script;
 struct mk_admin_http;
 struct mk_broker_call;
+struct mk_group_runtime_state;
 
 struct mk_broker {
   struct mk_cluster cluster;      /* the model */
@@ -43,6 +44,12 @@ struct mk_broker {
   struct mk_fault_list faults;    /* faults.h: every fault injected, armed and spent */
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
   struct mk_admin_http *admin;    /* admin_http.c, or NULL when admin_port is -1 */
+  struct mk_group_runtime_state *groups;  /* group_coordinator_runtime.c: the group coordinator */
+  struct {                        /* purgatory.h: what else waits for HW moves and elections */
+    void (*fn)(struct mk_broker *b, void *arg);
+    void *arg;
+  } watchers[4];
+  int nwatchers;
   /* Cross-thread (mk_broker_call, mk_broker_stop), under calls_lock. */
   uv_async_t wakeup;
   uv_mutex_t calls_lock;

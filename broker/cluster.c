@@ -4,6 +4,7 @@
  */
 #include "broker/cluster.h"
 
+
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -238,6 +239,11 @@ int mk_partition_isr_count(const struct mk_partition *p) {
 int32_t mk_topic_min_insync_replicas(const struct mk_cluster *c, const struct mk_topic *t) {
   return t->config.min_insync_replicas >= 0 ? t->config.min_insync_replicas
                                             : c->cfg.min_insync_replicas;
+}
+
+bool mk_topic_log_append_time(const struct mk_cluster *c, const struct mk_topic *t) {
+  return (t->config.message_timestamp_type >= 0 ? t->config.message_timestamp_type
+                                                : c->cfg.log_message_timestamp_type) == 1;
 }
 
 int32_t mk_topic_max_message_bytes(const struct mk_cluster *c, const struct mk_topic *t) {

@@ -11,6 +11,7 @@
 #include "broker/broker_internal.h"
 #include "broker/replica_set.h"
 #include "common/log.h"
+#include "common/trace.h"
 
 /* ---- broker_down / broker_up --------------------------------------------------------------- */
 
@@ -173,8 +174,14 @@ int mk_fault_inject(struct mk_broker *b, const char *json, size_t len, int *id,
   if (!rc) {
     if (mk_fault_is_request_fault(f->action)) {
       rc = mk_faults_arm(&b->faults, &b->cluster, f, err);
-    } else if (!(rc = act(b, f, err))) {
-      mk_faults_record(&b->faults, f);
+    } else {
+      struct mk_trace_event ev;
+      bool traced = mk_trace_on();
+      if (traced) mk_trace_begin(&ev, "broker", "fault");  /* its time: before the effects */
+      if (!(rc = act(b, f, err)))
+        mk_faults_record(&b->faults, f, traced ? &ev : NULL);
+      else if (traced)
+        mk_trace_cancel(&ev);
     }
   }
   if (rc) {

@@ -153,7 +153,10 @@ static bool copy_bytes(struct mk_bytes b, struct mk_stored_bytes *out) {
 static int copy_record(const struct mk_batch *batch, struct mk_record *rec,
                        struct mk_stored_record *out, struct mk_err *err) {
   out->offset = batch->base_offset + rec->offset_delta;
-  out->timestamp = batch->base_timestamp + rec->timestamp_delta;
+  /* A LogAppendTime batch carries one timestamp for all its records: its max timestamp. */
+  out->log_append_time = (batch->attributes & MK_ATTR_LOG_APPEND_TIME) != 0;
+  out->timestamp =
+      out->log_append_time ? batch->max_timestamp : batch->base_timestamp + rec->timestamp_delta;
   out->producer_id = batch->producer_id;
   out->producer_epoch = batch->producer_epoch;
   out->sequence = batch->base_sequence < 0 ? -1 : batch->base_sequence + rec->offset_delta;
@@ -308,3 +311,5 @@ static char *view(struct mk_broker *b, json_t *(*build)(struct mk_broker *b)) {
 char *mk_broker_cluster_json(struct mk_broker *b) { return view(b, mk_admin_state_cluster); }
 
 char *mk_broker_producers_json(struct mk_broker *b) { return view(b, mk_admin_state_producers); }
+
+char *mk_broker_groups_json(struct mk_broker *b) { return view(b, mk_admin_state_groups); }

@@ -51,6 +51,7 @@
 #include <stdint.h>
 
 #include "broker/cluster.h"
+#include "common/trace.h"
 #include "protocol/errors.h"
 #include "protocol/frame.h"
 
@@ -119,8 +120,10 @@ enum mk_fault_scope { MK_FAULT_SCOPE_BROKER, MK_FAULT_SCOPE_TOPIC, MK_FAULT_SCOP
 bool mk_fault_allowed(int api_key, enum mk_fault_action action, enum mk_fault_scope scope);
 
 /* Keep a cluster action that has acted (f->result says how) in the list: the list takes f
- * and sets its id. Emits its `fault` trace event. */
-void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f);
+ * and sets its id. Finishes its `fault` trace event, ev (NULL when tracing is off): begun
+ * before the action, so the fault comes before what it caused (leader_change, isr_shrink)
+ * in time order. */
+void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f, struct mk_trace_event *ev);
 
 /* The list, armed and spent, as a JSON array (returns new: free()). */
 char *mk_faults_list_json(const struct mk_fault_list *l);

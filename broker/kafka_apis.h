@@ -25,6 +25,16 @@ void mk_handle_create_topics(struct mk_req *req);    /* topic_admin.c */
 void mk_handle_delete_topics(struct mk_req *req);    /* topic_admin.c */
 void mk_handle_create_partitions(struct mk_req *req);  /* topic_admin.c */
 void mk_handle_describe_configs(struct mk_req *req); /* topic_admin.c */
+void mk_handle_join_group(struct mk_req *req);       /* group_apis.c */
+void mk_handle_sync_group(struct mk_req *req);       /* group_apis.c */
+void mk_handle_heartbeat(struct mk_req *req);        /* group_apis.c */
+void mk_handle_leave_group(struct mk_req *req);      /* group_apis.c */
+void mk_handle_offset_commit(struct mk_req *req);    /* offset_apis.c */
+void mk_handle_offset_fetch(struct mk_req *req);     /* offset_apis.c */
+void mk_handle_offset_delete(struct mk_req *req);    /* offset_apis.c */
+void mk_handle_describe_groups(struct mk_req *req);  /* group_admin_apis.c */
+void mk_handle_list_groups(struct mk_req *req);      /* group_admin_apis.c */
+void mk_handle_delete_groups(struct mk_req *req);    /* group_admin_apis.c */
 
 /* The error an `error` fault (faults.h) makes this request answer for topic/partition
  * (MK_STR_NULL and -1: for the request as a whole), or 0. Handlers ask this wherever

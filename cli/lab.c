@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/suggest.h"
 #include "labs/lab.h"
 #include "labs/timeline.h"
 
@@ -84,7 +85,6 @@ static int render_file(const char *path, const struct mk_lab_options *opts) {
   if (f != stdin) fclose(f);
   struct mk_timeline_options o = {.out = stdout,
                                   .colour = isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
-                                  .width = 120,
                                   .max_events = opts->full ? 0 : 60,
                                   .all_events = opts->all_events};
   mk_timeline_render(&o, path, (const char *const *)lines, n);
@@ -156,8 +156,16 @@ int mk_cli_lab(int argc, char **argv) {
   } else {
     const struct mk_lab *lab = mk_lab_find(argv[optind]);
     if (!lab) {
-      fprintf(stderr, "minikafka lab: no lab named '%s'; the labs are:\n", argv[optind]);
-      for (int i = 0; mk_labs[i]; i++) fprintf(stderr, "  %s\n", mk_labs[i]->name);
+      struct mk_suggest near;
+      mk_suggest_init(&near, argv[optind]);
+      for (int i = 0; mk_labs[i]; i++) mk_suggest_consider(&near, mk_labs[i]->name);
+      if (mk_suggest_best(&near)) {
+        fprintf(stderr, "minikafka lab: no lab named '%s' (did you mean %s?)\n", argv[optind],
+                mk_suggest_best(&near));
+      } else {
+        fprintf(stderr, "minikafka lab: no lab named '%s'; the labs are:\n", argv[optind]);
+        for (int i = 0; mk_labs[i]; i++) fprintf(stderr, "  %s\n", mk_labs[i]->name);
+      }
       rc = MK_EXIT_USAGE;
     } else if (help) {
       lab_help(lab);

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/interrupt.h"
 #include "common/log.h"
 #include "common/trace.h"
 #include "producer/producer.h"
@@ -113,9 +114,7 @@ struct pending {
 static atomic_llong sent_ok;  /* records written (callbacks on the Sender thread count) */
 static atomic_llong failed;   /* records that completed with an error */
 static const char *topic_name;
-static volatile sig_atomic_t stop_signal;
 
-static void on_signal(int sig) { stop_signal = sig; }
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -552,8 +551,12 @@ static int send_line(struct mk_producer *p, const struct options *o, const struc
   };
   struct mk_future *f = NULL;
   struct mk_err err = {0};
-  /* A failure at once has already run on_complete (which counted it): nothing to add. */
+  /* A failure at once has already run on_complete (which counted it): nothing to add.
+   * Ctrl-C while send() waits for metadata or memory closes the producer, which ends the
+   * wait (interrupt.h). */
+  mk_cli_interrupt_busy(true);
   mk_producer_send(p, &rec, on_complete, s, o->sync ? &f : NULL, &err);
+  mk_cli_interrupt_busy(false);
   if (f) {
     mk_future_get(f, -1, NULL, &err);  /* the outcome is on_complete's to report */
     mk_future_free(f);
@@ -570,13 +573,15 @@ static int produce(struct mk_producer *p, const struct options *o) {
   struct line l = {0};
   struct parsed pl = {0};
   int rc = 0;
-  for (int64_t lineno = 1; !stop_signal; lineno++) {
+  /* A line read whole is sent even when Ctrl-C came meanwhile: it was typed before. A read
+   * that Ctrl-C interrupts returns EINTR (the signal comes to this thread only). */
+  for (int64_t lineno = 1; !mk_cli_interrupted(); lineno++) {
     if (prompt) {
       fputc('>', stdout);
       fflush(stdout);
     }
     int got = read_line(stdin, &l);
-    if (got == 0 || stop_signal) break;
+    if (got == 0 || (got < 0 && mk_cli_interrupted())) break;
     if (got < 0) {
       fprintf(stderr, "minikafka produce: reading stdin: %s\n",
               errno ? strerror(errno) : "out of memory");
@@ -626,28 +631,24 @@ int mk_cli_produce(int argc, char **argv) {
     mk_producer_config_free(cfg);
     return MK_EXIT_FAILED;
   }
+  /* Ctrl-C stops reading; what was read is still sent (Kafka's shutdown hook closes the
+   * producer): see interrupt.h. The Sender thread starts with the signals blocked. */
+  mk_cli_interrupt_block();
   struct mk_producer *p;
   rc = mk_producer_new(cfg, &p, &err);
   mk_producer_config_free(cfg);  /* the producer keeps its own copy */
-  if (rc) {
-    fprintf(stderr, "minikafka produce: %s\n", err.msg);
+  if (rc || mk_cli_interrupt_start(p)) {
+    if (rc) fprintf(stderr, "minikafka produce: %s\n", err.msg);
+    else mk_producer_close(p, 0);
     mk_trace_remove_sink(trace_sink);
     return MK_EXIT_FAILED;
   }
 
-  /* Ctrl-C stops reading; what was read is still sent (Kafka's shutdown hook closes the
-   * producer). No SA_RESTART, so a blocked read returns; a second Ctrl-C kills. */
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-
   rc = produce(p, &o);
   mk_producer_flush(p, -1, &err);
   mk_producer_close(p, -1);  /* completes every record still pending */
+  int stop_signal = mk_cli_interrupted();
+  mk_cli_interrupt_stop();
   mk_trace_remove_sink(trace_sink);
 
   long long nfailed = atomic_load(&failed), nok = atomic_load(&sent_ok);

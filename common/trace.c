@@ -250,6 +250,11 @@ void mk_trace_end(struct mk_trace_event *ev) {
   ev->buf = ev->inline_buf;
 }
 
+void mk_trace_cancel(struct mk_trace_event *ev) {
+  if (ev->buf != ev->inline_buf) free(ev->buf);
+  ev->buf = ev->inline_buf;
+}
+
 /* ---- sinks ------------------------------------------------------------------------------ */
 
 int mk_trace_add_sink(mk_trace_sink_fn fn, void *opaque) {

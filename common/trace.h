@@ -78,7 +78,8 @@ struct mk_trace_event {
 };
 
 /* Start an event: writes ts_us, side ("producer" | "broker") and the event name. Every
- * begin must be matched by mk_trace_end (which frees what the event allocated). */
+ * begin must be matched by mk_trace_end (which frees what the event allocated) or
+ * mk_trace_cancel. */
 void mk_trace_begin(struct mk_trace_event *ev, const char *side, const char *event);
 
 /* Values. In an object (the event itself or mk_trace_object_begin) each takes its key (a
@@ -102,6 +103,10 @@ void mk_trace_object_end(struct mk_trace_event *ev);
 /* Finish the event (closing any array or object still open), hand the line (without
  * newline) to every sink, and free what the event allocated. */
 void mk_trace_end(struct mk_trace_event *ev);
+
+/* Drop an event without delivering it (an event begun before the outcome it reports was
+ * known, when there turns out to be nothing to report), freeing what it allocated. */
+void mk_trace_cancel(struct mk_trace_event *ev);
 
 /* A sink receives each finished line (len bytes, no newline, not NUL-terminated). */
 typedef void (*mk_trace_sink_fn)(void *opaque, const char *line, size_t len);

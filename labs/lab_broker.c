@@ -76,13 +76,28 @@ int mk_lab_need_broker(struct mk_lab_ctx *ctx) {
                      : mk_lab_fail(ctx, MK_ERR__STATE, "no broker: call mk_lab_broker_start first");
 }
 
-int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
-                        int32_t replication_factor) {
+int mk_lab_create_topic_configs(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
+                                int32_t replication_factor, const char *const *configs) {
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
   struct mk_err err = {0};
-  if ((rc = mk_broker_create_topic(ctx->broker, name, partitions, replication_factor, NULL, &err)))
+  if ((rc = mk_broker_create_topic(ctx->broker, name, partitions, replication_factor, configs,
+                                   &err)))
     return mk_lab_fail(ctx, rc, "create topic %s: %s", name, err.msg);
+  return 0;
+}
+
+int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
+                        int32_t replication_factor) {
+  return mk_lab_create_topic_configs(ctx, name, partitions, replication_factor, NULL);
+}
+
+int mk_lab_create_partitions(struct mk_lab_ctx *ctx, const char *topic, int32_t count) {
+  int rc = mk_lab_need_broker(ctx);
+  if (rc) return rc;
+  struct mk_err err = {0};
+  if ((rc = mk_broker_create_partitions(ctx->broker, topic, count, &err)))
+    return mk_lab_fail(ctx, rc, "alter topic %s: %s", topic, err.msg);
   return 0;
 }
 

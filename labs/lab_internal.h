@@ -56,6 +56,7 @@ struct mk_lab_ctx {
   FILE *out;
   bool colour;
   bool progress;  /* stderr is a terminal: draw progress lines */
+  int width;      /* columns the lab's text and timelines fit (mk_lab_width) */
   struct mk_lab_setting settings[MK_LAB_MAX_SETTINGS];
   int nsettings;
   /* The scenario's (app thread). */
@@ -75,6 +76,8 @@ const char *mk_lab_ansi_off(struct mk_lab_ctx *ctx);
 int mk_lab_need_broker(struct mk_lab_ctx *ctx);
 
 /* ---- lab_trace.c ---- */
+/* The columns a lab's output fits: MK_TEXT_WIDTH, or a narrower terminal's width. */
+int mk_lab_width(FILE *out);
 void mk_lab_collector_init(struct mk_lab_collector *c);
 void mk_lab_collector_free(struct mk_lab_collector *c);
 /* The trace sink (mk_trace_add_sink): keeps a copy of the line. Thread: any. */

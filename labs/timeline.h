@@ -19,9 +19,12 @@
  * few events, the first of each kind, the notable ones (retries, duplicates, ISR and leader
  * changes, faults, failures) and those the caller focuses on, and the last few are drawn;
  * each gap becomes one line counting what it skipped by type, and a totals line ends the
- * timeline.
+ * timeline. The completions of one batch (the producer completes each record) are drawn as
+ * one line, "complete ×148: t-0 @ offsets 148..295".
  *
- * Metadata and ApiVersions traffic is left out unless all_events (it is counted, though).
+ * Metadata and ApiVersions traffic, and the producer finding its brokers (bootstrap,
+ * resolve, connect, connected: a failed connection still shows), is left out unless
+ * all_events or the caller focuses on it (it is counted, though).
  *
  * Thread: any (no state outside the call). Memory: nothing kept.
  */
@@ -37,7 +40,7 @@
 struct mk_timeline_options {
   FILE *out;
   bool colour;              /* ANSI colours */
-  int width;                /* total columns; 0 = 120 */
+  int width;                /* total columns; 0 = MK_TEXT_WIDTH (100) */
   size_t max_events;        /* draw at most about this many events, then summarise; 0 = all */
   bool all_events;          /* include Metadata and ApiVersions requests and responses */
   int64_t t0_us;            /* times are relative to this ts_us; 0 = the first event's */
@@ -69,7 +72,7 @@ const char *mk_timeline_ansi(enum mk_timeline_style style, const char *side);
 enum mk_timeline_style mk_timeline_describe(json_t *ev, char *buf, size_t size);
 /* Whether a summary must still show this event (the rare, important ones). */
 bool mk_timeline_notable(json_t *ev);
-/* Whether it is Metadata/ApiVersions plumbing, hidden unless all_events. */
+/* Whether it is plumbing (Metadata/ApiVersions, connecting), hidden unless all_events. */
 bool mk_timeline_plumbing(json_t *ev);
 
 #endif

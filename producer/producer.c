@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
+#include "producer/client_utils.h"
 #include "producer/producer_internal.h"
 #include "producer/sender.h"
 
@@ -166,6 +167,19 @@ int mk_producer_new(const struct mk_producer_config *cfg, struct mk_producer **o
   }
   for (int i = 0; i < p->cfg->num_notes; i++)
     mk_log(p->cfg->notes[i].level, "producer", "%s", p->cfg->notes[i].msg);
+  /* ClientUtils.parseAndValidateAddresses: the bootstrap entries client.dns.lookup makes of
+   * bootstrap.servers; none that resolves is Java's ConfigException. */
+  char **servers;
+  int nservers;
+  if (mk_client_bootstrap_servers(p->cfg, &servers, &nservers, err)) {
+    mk_producer_config_free(p->cfg);
+    free(p);
+    return err->code;
+  }
+  for (int i = 0; i < p->cfg->num_bootstrap_servers; i++) free(p->cfg->bootstrap_servers[i]);
+  free(p->cfg->bootstrap_servers);
+  p->cfg->bootstrap_servers = servers;
+  p->cfg->num_bootstrap_servers = nservers;
   mk_producer_metrics_init(&p->metrics, p->cfg->buffer_memory);
   p->partitioner = p->cfg->partitioner;
   if (!p->partitioner && p->cfg->partitioner_class && p->cfg->partitioner_class[0]) {
@@ -205,10 +219,14 @@ int mk_producer_flush(struct mk_producer *p, int64_t timeout_ms, struct mk_err *
   return rc;
 }
 
-int mk_producer_close(struct mk_producer *p, int64_t timeout_ms) {
+void mk_producer_begin_close(struct mk_producer *p) {
   atomic_store(&p->closing, true);
   mk_accumulator_close(p->accumulator);     /* sends after this fail; blocked ones wake */
   mk_producer_metadata_close(p->metadata);  /* threads waiting for metadata wake */
+}
+
+int mk_producer_close(struct mk_producer *p, int64_t timeout_ms) {
+  mk_producer_begin_close(p);
   int rc = mk_sender_close(p->sender, timeout_ms);
   /* A send that another thread began before closing was set may still be running: woken
    * from a wait, it is failing its record now. Everything it touches is freed below, so

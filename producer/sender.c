@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/trace.h"
+#include "producer/client_utils.h"
 #include "producer/network_client.h"
 #include "producer/producer_internal.h"
 #include "producer/transaction_manager.h"
@@ -113,11 +114,9 @@ static void connect_node(struct mk_sender *s, int32_t node, int64_t now) {
   if (node >= 0) {
     if (!mk_producer_metadata_node(s->md, node, host, sizeof host, &port)) return;
   } else {
-    const char *hp = s->cfg->bootstrap_servers[-node - 1];
-    const char *colon = strrchr(hp, ':');
-    if (!colon) return;
-    snprintf(host, sizeof host, "%.*s", (int)(colon - hp), hp);
-    port = atoi(colon + 1);
+    if (mk_client_split_host_port(s->cfg->bootstrap_servers[-node - 1], host, sizeof host,
+                                  &port))
+      return;
   }
   /* A connection that fails is retried after reconnect.backoff.ms, doubling to the max. */
   ns->reconnect_at_ms = now + backoff_ms(s, s->cfg->reconnect_backoff_ms,
