@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/suggest.h"
+
 static void *field(const struct mk_config_key *k, void *obj) { return (char *)obj + k->offset; }
 static const void *cfield(const struct mk_config_key *k, const void *obj) {
   return (const char *)obj + k->offset;
@@ -299,6 +301,15 @@ int mk_config_def_set_key(const struct mk_config_key *k, void *obj, const char *
 int mk_config_def_set(const struct mk_config_def *def, void *obj, const char *key,
                       const char *value, int *index, struct mk_err *err) {
   const struct mk_config_key *k = mk_config_def_find(def, key);
+  if (!k && key) {
+    struct mk_suggest near;
+    mk_suggest_init(&near, key);
+    for (int i = 0; i < def->n; i++) mk_suggest_consider(&near, def->keys[i].name);
+    if (mk_suggest_best(&near))
+      return mk_err_set(err, MK_ERR__INVALID_ARG,
+                        "Unknown configuration \"%.64s\" (did you mean \"%s\"?)", key,
+                        mk_suggest_best(&near));
+  }
   if (!k)
     return mk_err_set(err, MK_ERR__INVALID_ARG,
                       "Unknown configuration \"%.64s\": not a %s setting (Java would only warn; "

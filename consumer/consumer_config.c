@@ -151,6 +151,10 @@ int mk_consumer_config_get(const struct mk_consumer_config *cfg, const char *key
   return 0;
 }
 
+const char *mk_consumer_config_key_at(int i) {
+  return i >= 0 && i < NUM_KEYS ? keys[i].name : NULL;
+}
+
 void mk_consumer_config_each(const struct mk_consumer_config *cfg, mk_consumer_config_each_fn fn,
                              void *opaque) {
   char value[1024];

@@ -118,6 +118,9 @@ int mk_consumer_config_finish(struct mk_consumer_config *cfg, struct mk_err *err
 int mk_consumer_config_load_file(struct mk_consumer_config *cfg, const char *path,
                                  struct mk_err *err);
 
+/* The name of setting i (0, 1, ... in alphabetical order), NULL past the last. Thread: any. */
+const char *mk_consumer_config_key_at(int i);
+
 /* Call fn once per setting, alphabetically: key, value as text, Java's type, one line of
  * doc, and whether the user set it. Strings valid during the call only. For --help. */
 typedef void (*mk_consumer_config_each_fn)(void *opaque, const char *key, const char *value,

@@ -104,7 +104,9 @@ static void test_values_parsed_and_refused_as_java(void **state) {
   set_fails("max.poll.records", "", "Not a number");
   /* a refused value leaves the old one */
   assert_int_equal(cfg->max_poll_records, 10);
-  set_fails("max.pol.records", "1", "Unknown configuration \"max.pol.records\"");
+  set_fails("max.pol.records", "1", "Unknown configuration \"max.pol.records\" (did you mean "
+            "\"max.poll.records\"?)");
+  set_fails("no.such.thing", "1", "not a consumer setting");
   /* NULL puts the default back */
   set_ok("max.poll.records", NULL);
   assert_int_equal(cfg->max_poll_records, 500);
