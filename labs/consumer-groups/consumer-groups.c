@@ -569,8 +569,10 @@ static int part3(struct mk_lab_ctx *ctx, int32_t partitions, int records, int co
   int64_t to_read;
   started_where_expected(&e, partitions, committed, end, rs->earliest, &to_read);
   int64_t assigned_ms = -1, deadline = now_ms() + WAIT_MS;
-  while (!rc && now_ms() < deadline && e.processed < to_read) {
-    rc = process(ctx, &e, (int)(to_read - e.processed), 0, partitions, WAIT_MS, 200);
+  /* Until E has the partitions (even with nothing left to read) and has read what is left. */
+  while (!rc && now_ms() < deadline && (assigned_ms < 0 || e.processed < to_read)) {
+    int64_t left = to_read - e.processed;  /* 0: poll all the same, to be assigned */
+    rc = process(ctx, &e, left > 0 ? (int)left : 1, 0, partitions, WAIT_MS, 200);
     if (assigned_ms < 0 && mk_consumer_assignment(e.c, NULL, 0) > 0) assigned_ms = now_ms();
   }
   if (!rc) rc = commit_processed(ctx, &e, partitions);
