@@ -105,14 +105,14 @@ static void usage(FILE *out) {
           "On exit, \"Processed a total of N messages\" is printed on stderr. A group member\n"
           "commits on exit the position after every record poll() returned, as Kafka's does.\n"
           "\n"
-          "Consumer settings (default):\n");
+          "Consumer settings [default], for --consumer-property and --consumer.config:\n");
 }
 
 /* One line of --help per consumer setting. */
 static void usage_setting(void *opaque, const char *key, const char *value, const char *type,
                           const char *doc, bool user_set) {
   (void)type, (void)user_set;
-  fprintf(opaque, "  %-32s %s (%s)\n", key, doc, *value ? value : "\"\"");
+  fprintf(opaque, "  %s [%s]\n      %s\n", key, *value ? value : "\"\"", doc);
 }
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
