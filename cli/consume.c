@@ -370,7 +370,7 @@ static void print_record(const struct format *f, int32_t partition, int64_t offs
   }
 }
 
-/* ---- the poll loop ------------------------------------------------------------------------------ */
+/* ---- the poll loop --------------------------------------------------------------------------- */
 
 struct run {
   struct options *o;

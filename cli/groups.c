@@ -6,7 +6,7 @@
  *   minikafka groups --bootstrap-server 127.0.0.1:9092 --describe --group g
  *
  *   GROUP  TOPIC  PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG  CONSUMER-ID  HOST  CLIENT-ID
- *   g      t      0          4               10              6    consumer-g-1-… /127.0.0.1 consumer-g-1
+ *   g      t      0          4               10              6    consumer-g-1-…  /127.0.0.1 …
  *
  * Where each column comes from:
  *   --list             ListGroups, asked of every broker (each answers for the groups it
@@ -313,7 +313,8 @@ static int group_consumer(struct admin *ad, const char *group, struct mk_consume
   char timeout[32];
   snprintf(timeout, sizeof timeout, "%lld", (long long)ad->o->timeout_ms);
   int rc = mk_consumer_config_set(cfg, "bootstrap.servers", ad->o->bootstrap, err);
-  if (!rc && ad->o->command_config) rc = mk_consumer_config_load_file(cfg, ad->o->command_config, err);
+  if (!rc && ad->o->command_config)
+    rc = mk_consumer_config_load_file(cfg, ad->o->command_config, err);
   if (!rc && group) rc = mk_consumer_config_set(cfg, "group.id", group, err);
   if (!rc && group) rc = mk_consumer_config_set(cfg, "enable.auto.commit", "false", err);
   if (!rc) rc = mk_consumer_config_set(cfg, "default.api.timeout.ms", timeout, err);
@@ -340,7 +341,7 @@ static int coordinator(struct admin *ad, const char *group, struct mk_client_con
   }
 }
 
-/* ---- --list ----------------------------------------------------------------------------------- */
+/* ---- --list ---------------------------------------------------------------------------------- */
 
 struct listed {
   char id[256];
@@ -470,7 +471,7 @@ static int do_list(struct admin *ad) {
   return MK_EXIT_OK;
 }
 
-/* ---- describing a group ----------------------------------------------------------------------- */
+/* ---- describing a group ---------------------------------------------------------------------- */
 
 struct member {
   char id[256], instance[256], client_id[256], host[256];
@@ -501,7 +502,8 @@ static void description_free(struct description *d) {
 }
 
 /* DescribeGroups at the coordinator. A group the coordinator does not know is Dead. */
-static int describe(struct admin *ad, const char *group, struct description *d, struct mk_err *err) {
+static int describe(struct admin *ad, const char *group, struct description *d,
+                    struct mk_err *err) {
   memset(d, 0, sizeof *d);
   mk_arena_init(&d->arena);
   snprintf(d->group, sizeof d->group, "%s", group);
@@ -559,7 +561,9 @@ static int describe(struct admin *ad, const char *group, struct description *d, 
                         mm->id, derr.msg);
     int total = 0;
     for (int32_t t = 0; t < pa.assigned_partitions_count; t++)
-      total += pa.assigned_partitions[t].partitions_count > 0 ? pa.assigned_partitions[t].partitions_count : 0;
+      total += pa.assigned_partitions[t].partitions_count > 0
+                   ? pa.assigned_partitions[t].partitions_count
+                   : 0;
     mm->parts = mk_arena_alloc(&d->arena, sizeof *mm->parts * (size_t)(total ? total : 1));
     if (!mm->parts) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
     for (int32_t t = 0; t < pa.assigned_partitions_count; t++) {
@@ -590,7 +594,7 @@ static bool print_state_note(const struct description *d, int rows) {
   return rows > 0;
 }
 
-/* ---- --describe --offsets (the default) ------------------------------------------------------- */
+/* ---- --describe --offsets (the default) ------------------------------------------------------ */
 
 struct committed {
   char *topic;
@@ -648,7 +652,8 @@ struct row {
 
 static int cmp_row(const void *a, const void *b) {  /* by partition, as Kafka sorts them */
   const struct row *x = a, *y = b;
-  if (x->partition != y->partition) return (x->partition > y->partition) - (x->partition < y->partition);
+  if (x->partition != y->partition)
+    return (x->partition > y->partition) - (x->partition < y->partition);
   return strcmp(x->topic, y->topic);
 }
 
@@ -662,7 +667,8 @@ static void fill_log_ends(struct mk_consumer *c, struct row *rows, int n) {
   struct mk_topic_partition *parts = malloc(sizeof *parts * (size_t)(n ? n : 1));
   int64_t *ends = malloc(sizeof *ends * (size_t)(n ? n : 1));
   struct mk_err err = {0};
-  for (int i = 0; parts && i < n; i++) parts[i] = (struct mk_topic_partition){rows[i].topic, rows[i].partition};
+  for (int i = 0; parts && i < n; i++)
+    parts[i] = (struct mk_topic_partition){rows[i].topic, rows[i].partition};
   if (parts && ends && n && !mk_consumer_list_offsets(c, parts, n, MK_OFFSET_LATEST, ends, &err)) {
     for (int i = 0; i < n; i++) rows[i].log_end = ends[i];
   } else {
@@ -710,8 +716,10 @@ static void print_offsets(const struct description *d, const struct committed_li
   for (int i = 0; i < cl->n; i++) {
     bool assigned = false;
     for (int k = 0; k < first && !assigned; k++)
-      assigned = rows[k].partition == cl->v[i].partition && strcmp(rows[k].topic, cl->v[i].topic) == 0;
-    if (!assigned) rows[nrows++] = (struct row){cl->v[i].topic, cl->v[i].partition, cl->v[i].offset, -1, NULL};
+      assigned =
+          rows[k].partition == cl->v[i].partition && strcmp(rows[k].topic, cl->v[i].topic) == 0;
+    if (!assigned)
+      rows[nrows++] = (struct row){cl->v[i].topic, cl->v[i].partition, cl->v[i].offset, -1, NULL};
   }
   qsort(rows + first, (size_t)(nrows - first), sizeof *rows, cmp_row);
   if (print_state_note(d, nrows)) {
@@ -746,7 +754,7 @@ static void print_offsets(const struct description *d, const struct committed_li
   free(rows);
 }
 
-/* ---- --describe --members, --state ------------------------------------------------------------ */
+/* ---- --describe --members, --state ----------------------------------------------------------- */
 
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
@@ -855,7 +863,8 @@ static int target_groups(struct admin *ad, struct listed **out, int *n) {
   if (!o->all_groups) {
     *out = calloc((size_t)o->ngroups, sizeof **out);
     if (!*out) return MK_ERR__NO_MEMORY;
-    for (int i = 0; i < o->ngroups; i++) snprintf((*out)[i].id, sizeof (*out)[i].id, "%s", o->groups[i]);
+    for (int i = 0; i < o->ngroups; i++)
+      snprintf((*out)[i].id, sizeof(*out)[i].id, "%s", o->groups[i]);
     *n = o->ngroups;
     qsort(*out, (size_t)*n, sizeof **out, cmp_listed);  /* Kafka's TreeMap: by group id */
     return 0;
@@ -888,7 +897,8 @@ static int do_describe(struct admin *ad) {
       struct mk_consumer *c = NULL;
       struct committed_list cl = {0};
       int rc = group_consumer(ad, d.group, &c, &err);
-      if (!rc && strcmp(d.state, "Dead") != 0) rc = mk_consumer_list_group_offsets(c, add_committed, &cl, &err);
+      if (!rc && strcmp(d.state, "Dead") != 0)
+        rc = mk_consumer_list_group_offsets(c, add_committed, &cl, &err);
       if (!rc && cl.failed) rc = mk_err_set(&err, MK_ERR__NO_MEMORY, "out of memory");
       if (rc) {
         print_error("Executing consumer group command failed due to %s", err.msg);
@@ -906,7 +916,7 @@ static int do_describe(struct admin *ad) {
   return status;
 }
 
-/* ---- --reset-offsets -------------------------------------------------------------------------- */
+/* ---- --reset-offsets ------------------------------------------------------------------------- */
 
 struct reset {
   char *topic;
@@ -987,7 +997,8 @@ static int prepare_resets(struct admin *ad, struct mk_consumer *c, const struct 
   int64_t *start = malloc(sizeof *start * (size_t)(n ? n : 1));
   int64_t *end = malloc(sizeof *end * (size_t)(n ? n : 1));
   int rc = parts && start && end ? 0 : mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-  for (int i = 0; !rc && i < n; i++) parts[i] = (struct mk_topic_partition){r[i].topic, r[i].partition};
+  for (int i = 0; !rc && i < n; i++)
+    parts[i] = (struct mk_topic_partition){r[i].topic, r[i].partition};
   if (!rc && n) rc = mk_consumer_list_offsets(c, parts, n, MK_OFFSET_EARLIEST, start, err);
   if (!rc && n) rc = mk_consumer_list_offsets(c, parts, n, MK_OFFSET_LATEST, end, err);
   for (int i = 0; !rc && i < n; i++) {
@@ -1057,7 +1068,8 @@ static int do_reset_offsets(struct admin *ad) {
       continue;
     }
     if (!rc) rc = group_consumer(ad, groups[g].id, &c, &err);
-    if (!rc && strcmp(d.state, "Dead") != 0) rc = mk_consumer_list_group_offsets(c, add_committed, &cl, &err);
+    if (!rc && strcmp(d.state, "Dead") != 0)
+      rc = mk_consumer_list_group_offsets(c, add_committed, &cl, &err);
     if (!rc) rc = partitions_to_reset(ad, c, &cl, &r, &nr, &err);
     if (!rc) rc = prepare_resets(ad, c, &cl, r, nr, &err);
     if (!rc && nr) qsort(r, (size_t)nr, sizeof *r, cmp_reset);
@@ -1103,25 +1115,40 @@ static int do_reset_offsets(struct admin *ad) {
     mk_consumer_close(c);
     description_free(&d);
   }
-  if (o->export_csv) printf("%.*s\n", (int)(csv_len < sizeof csv_buf ? csv_len : sizeof csv_buf), csv_buf);
+  if (o->export_csv)
+    printf("%.*s\n", (int)(csv_len < sizeof csv_buf ? csv_len : sizeof csv_buf), csv_buf);
   else printf("\n");
   free(groups);
   return status;
 }
 
-/* ---- --delete, --delete-offsets ------------------------------------------------------------------ */
+/* ---- --delete, --delete-offsets -------------------------------------------------------------- */
 
 /* The exception Kafka's tool prints for an error code, with its message (Errors.java). */
 static const char *exception_text(int code, char *buf, size_t size) {
-  static const struct { int code; const char *text; } texts[] = {
-      {MK_ERR_NON_EMPTY_GROUP, "org.apache.kafka.common.errors.GroupNotEmptyException: The group is not empty."},
-      {MK_ERR_GROUP_ID_NOT_FOUND, "org.apache.kafka.common.errors.GroupIdNotFoundException: The group id does not exist."},
-      {MK_ERR_INVALID_GROUP_ID, "org.apache.kafka.common.errors.InvalidGroupIdException: The configured groupId is invalid."},
-      {MK_ERR_GROUP_AUTHORIZATION_FAILED, "org.apache.kafka.common.errors.GroupAuthorizationException: Group authorization failed."},
-      {MK_ERR_COORDINATOR_NOT_AVAILABLE, "org.apache.kafka.common.errors.CoordinatorNotAvailableException: The coordinator is not available."},
-      {MK_ERR_NOT_COORDINATOR, "org.apache.kafka.common.errors.NotCoordinatorException: This is not the correct coordinator."},
-      {MK_ERR_GROUP_SUBSCRIBED_TO_TOPIC, "org.apache.kafka.common.errors.GroupSubscribedToTopicException: The consumer group is actively subscribed to the topic"},
-      {MK_ERR_UNKNOWN_TOPIC_OR_PARTITION, "org.apache.kafka.common.errors.UnknownTopicOrPartitionException: This server does not host this topic-partition."},
+  static const struct { int code; const char *text;
+  } texts[] = {
+      {MK_ERR_NON_EMPTY_GROUP,
+       "org.apache.kafka.common.errors.GroupNotEmptyException: The group is not empty."},
+      {MK_ERR_GROUP_ID_NOT_FOUND,
+       "org.apache.kafka.common.errors.GroupIdNotFoundException: The group id does not exist."},
+      {MK_ERR_INVALID_GROUP_ID,
+       "org.apache.kafka.common.errors.InvalidGroupIdException: The configured groupId is "
+       "invalid."},
+      {MK_ERR_GROUP_AUTHORIZATION_FAILED,
+       "org.apache.kafka.common.errors.GroupAuthorizationException: Group authorization failed."},
+      {MK_ERR_COORDINATOR_NOT_AVAILABLE,
+       "org.apache.kafka.common.errors.CoordinatorNotAvailableException: The coordinator is not "
+       "available."},
+      {MK_ERR_NOT_COORDINATOR,
+       "org.apache.kafka.common.errors.NotCoordinatorException: This is not the correct "
+       "coordinator."},
+      {MK_ERR_GROUP_SUBSCRIBED_TO_TOPIC,
+       "org.apache.kafka.common.errors.GroupSubscribedToTopicException: The consumer group is "
+       "actively subscribed to the topic"},
+      {MK_ERR_UNKNOWN_TOPIC_OR_PARTITION,
+       "org.apache.kafka.common.errors.UnknownTopicOrPartitionException: This server does not host "
+       "this topic-partition."},
   };
   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
     if (texts[i].code == code) return texts[i].text;
@@ -1152,7 +1179,8 @@ static int do_delete(struct admin *ad) {
       req.groups_names_count = 1;
       struct mk_delete_groups_response *resp = NULL;
       code = mk_client_call(&conn, MK_API_DELETE_GROUPS, &req, (void **)&resp, &a, &err);
-      if (!code) code = resp->results_count == 1 ? resp->results[0].error_code : MK_ERR_UNKNOWN_SERVER_ERROR;
+      if (!code)
+        code = resp->results_count == 1 ? resp->results[0].error_code : MK_ERR_UNKNOWN_SERVER_ERROR;
       mk_arena_free(&a);
       mk_client_conn_close(&conn);
     }
@@ -1163,8 +1191,9 @@ static int do_delete(struct admin *ad) {
     } else {
       char buf[64];
       used = strlen(failed);
-      snprintf(failed + used, sizeof failed - used, "* Group '%s' could not be deleted due to: %s\n",
-               groups[g].id, code < 0 ? err.msg : exception_text(code, buf, sizeof buf));
+      snprintf(failed + used, sizeof failed - used,
+               "* Group '%s' could not be deleted due to: %s\n", groups[g].id,
+               code < 0 ? err.msg : exception_text(code, buf, sizeof buf));
       nfailed++;
     }
   }
@@ -1240,10 +1269,13 @@ static int do_delete_offsets(struct admin *ad) {
       break;
     case MK_ERR_INVALID_GROUP_ID: print_error("'%s' is not valid.", group); break;
     case MK_ERR_GROUP_ID_NOT_FOUND: print_error("'%s' does not exist.", group); break;
-    case MK_ERR_GROUP_AUTHORIZATION_FAILED: print_error("Access to '%s' is not authorized.", group); break;
+    case MK_ERR_GROUP_AUTHORIZATION_FAILED:
+      print_error("Access to '%s' is not authorized.", group);
+      break;
     case MK_ERR_NON_EMPTY_GROUP:
-      print_error("Deleting offsets of a consumer group '%s' is forbidden if the group is not empty.",
-                  group);
+      print_error(
+          "Deleting offsets of a consumer group '%s' is forbidden if the group is not empty.",
+          group);
       break;
     case MK_ERR_GROUP_SUBSCRIBED_TO_TOPIC:
     case MK_ERR_UNKNOWN_TOPIC_OR_PARTITION:
@@ -1256,8 +1288,11 @@ static int do_delete_offsets(struct admin *ad) {
   for (int i = 0; i < nr; i++) {
     char partition[16], buf[64], status[300];
     snprintf(partition, sizeof partition, "%d", r[i].partition);
-    int code = top && top != MK_ERR_GROUP_SUBSCRIBED_TO_TOPIC && top != MK_ERR_UNKNOWN_TOPIC_OR_PARTITION
-                   ? top : codes ? codes[i] : MK_ERR__NO_MEMORY;
+    int code =
+        top && top != MK_ERR_GROUP_SUBSCRIBED_TO_TOPIC && top != MK_ERR_UNKNOWN_TOPIC_OR_PARTITION
+            ? top
+        : codes ? codes[i]
+                : MK_ERR__NO_MEMORY;
     if (code) {
       const char *text = code < 0 ? err.msg : exception_text(code, buf, sizeof buf);
       const char *colon = strstr(text, ": ");  /* the exception's message only */

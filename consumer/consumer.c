@@ -70,7 +70,7 @@ void mk_consumer_wakeup(struct mk_consumer *c) {
   (void)n;
 }
 
-/* ---- metadata (ConsumerMetadata) ---------------------------------------------------------------- */
+/* ---- metadata (ConsumerMetadata) ------------------------------------------------------------- */
 
 static void free_topics(struct mk_consumer *c) {
   for (int i = 0; i < c->ntopics; i++) {
@@ -217,7 +217,7 @@ int mk_consumer_refresh_metadata(struct mk_consumer *c, const char *const *extra
   return 0;
 }
 
-/* ---- creating ------------------------------------------------------------------------------------ */
+/* ---- creating -------------------------------------------------------------------------------- */
 
 int mk_consumer_new(const struct mk_consumer_config *cfg, struct mk_consumer **out,
                     struct mk_err *err) {
@@ -298,7 +298,7 @@ int mk_consumer_assign(struct mk_consumer *c, const struct mk_topic_partition *p
   return 0;
 }
 
-/* ---- poll ---------------------------------------------------------------------------------------- */
+/* ---- poll ------------------------------------------------------------------------------------ */
 
 /* Whether some partition waits for a position (AWAIT_RESET, AWAIT_COMMITTED) or can fetch. */
 static bool any_in(const struct mk_consumer *c, enum mk_fetch_state st) {
@@ -424,9 +424,9 @@ int mk_consumer_committed(struct mk_consumer *c, const struct mk_topic_partition
                           int64_t *offsets, struct mk_err *err) {
   int rc = need_group(c, err);
   if (rc) return rc;
-  rc = mk_consumer_coordinator_fetch_committed(c->coordinator, parts, n, offsets,
-                                               mk_consumer_now_ms() + c->cfg->default_api_timeout_ms,
-                                               err);
+  rc = mk_consumer_coordinator_fetch_committed(
+      c->coordinator, parts, n, offsets, mk_consumer_now_ms() + c->cfg->default_api_timeout_ms,
+      err);
   if (rc == MK_ERR__STATE) take_wakeup(c);
   return rc;
 }
@@ -496,7 +496,8 @@ int mk_consumer_seek(struct mk_consumer *c, const char *topic, int32_t partition
   if (!p)
     return mk_err_set(err, MK_ERR__STATE, "No current assignment for partition %s-%d", topic,
                       partition);
-  if (offset < 0) return mk_err_set(err, MK_ERR__INVALID_ARG, "seek offset must not be a negative number");
+  if (offset < 0)
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "seek offset must not be a negative number");
   mk_subscription_seek(p, offset);
   return 0;
 }
@@ -520,7 +521,7 @@ void mk_consumer_group_metadata(struct mk_consumer *c, struct mk_consumer_group_
   if (c->coordinator) mk_consumer_coordinator_group_metadata(c->coordinator, out);
 }
 
-/* ---- closing ------------------------------------------------------------------------------------- */
+/* ---- closing --------------------------------------------------------------------------------- */
 
 static void free_consumer(struct mk_consumer *c) {
   if (c->coordinator) {

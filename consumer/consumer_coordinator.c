@@ -534,15 +534,19 @@ static int on_join_complete(struct mk_consumer_coordinator *cc, struct mk_bytes 
   }
   int total = 0;
   for (int32_t t = 0; t < pa.assigned_partitions_count; t++)
-    total += pa.assigned_partitions[t].partitions_count > 0 ? pa.assigned_partitions[t].partitions_count : 0;
-  struct mk_topic_partition *parts = mk_arena_alloc(&a, sizeof *parts * (size_t)(total ? total : 1));
+    total += pa.assigned_partitions[t].partitions_count > 0
+                 ? pa.assigned_partitions[t].partitions_count
+                 : 0;
+  struct mk_topic_partition *parts =
+      mk_arena_alloc(&a, sizeof *parts * (size_t)(total ? total : 1));
   int n = 0;
   for (int32_t t = 0; parts && t < pa.assigned_partitions_count; t++) {
     const struct mk_consumer_protocol_assignment_topic_partition *tp = &pa.assigned_partitions[t];
     char *topic = arena_str(&a, tp->topic);
     if (!topic) break;
     if (!mk_subscription_wants_topic(&c->subs, topic)) {
-      mk_consumer_warn(c, "the leader assigned us %s, which we do not subscribe to; ignored", topic);
+      mk_consumer_warn(c, "the leader assigned us %s, which we do not subscribe to; ignored",
+                       topic);
       continue;
     }
     for (int32_t k = 0; k < tp->partitions_count; k++)
@@ -561,7 +565,8 @@ static int on_join_complete(struct mk_consumer_coordinator *cc, struct mk_bytes 
   pthread_mutex_unlock(&cc->lock);
   if (!leader) free_snapshot(cc);  /* only the leader watches partition counts */
   if (c->listener.on_partitions_assigned) {
-    struct mk_topic_partition *mine = malloc(sizeof *mine * (size_t)(c->subs.nparts ? c->subs.nparts : 1));
+    struct mk_topic_partition *mine =
+        malloc(sizeof *mine * (size_t)(c->subs.nparts ? c->subs.nparts : 1));
     if (mine) {
       int m = mk_subscription_assignment(&c->subs, mine, c->subs.nparts);
       c->listener.on_partitions_assigned(c->listener.opaque, c, mine, m);
@@ -844,7 +849,7 @@ static int join_group_if_needed(struct mk_consumer_coordinator *cc, int64_t dead
   return 0;
 }
 
-/* ---- committed offsets ------------------------------------------------------------------------ */
+/* ---- committed offsets ----------------------------------------------------------------------- */
 
 int mk_consumer_coordinator_commit(struct mk_consumer_coordinator *cc,
                                    const struct mk_topic_partition *parts, const int64_t *offsets,
@@ -926,8 +931,10 @@ int mk_consumer_coordinator_commit(struct mk_consumer_coordinator *cc,
     if (coordinator_moved(code)) mark_unknown(cc, mk_err_name(code));
     if (retry) {
       if (now_ms() >= deadline_ms)
-        return mk_err_set(err, MK_ERR__TIMED_OUT, "offset commit for group '%s' did not "
-                          "complete in time: %s", cc->cfg->group_id, rc ? e.msg : mk_err_name(code));
+        return mk_err_set(err, MK_ERR__TIMED_OUT,
+                          "offset commit for group '%s' did not "
+                          "complete in time: %s",
+                          cc->cfg->group_id, rc ? e.msg : mk_err_name(code));
       if (mk_consumer_sleep(cc->consumer, cc->cfg->retry_backoff_ms))
         return mk_err_set(err, MK_ERR__STATE, "woken up");
       continue;
@@ -943,9 +950,10 @@ int mk_consumer_coordinator_commit(struct mk_consumer_coordinator *cc,
     }
     if (code == MK_ERR_UNKNOWN_MEMBER_ID || code == MK_ERR_ILLEGAL_GENERATION) {
       if (unchanged)
-        reset_and_rejoin_locked(cc, code == MK_ERR_UNKNOWN_MEMBER_ID
-                                        ? "encountered UNKNOWN_MEMBER_ID from OffsetCommit response"
-                                        : "encountered ILLEGAL_GENERATION from OffsetCommit response",
+        reset_and_rejoin_locked(cc,
+                                code == MK_ERR_UNKNOWN_MEMBER_ID
+                                    ? "encountered UNKNOWN_MEMBER_ID from OffsetCommit response"
+                                    : "encountered ILLEGAL_GENERATION from OffsetCommit response",
                                 code == MK_ERR_UNKNOWN_MEMBER_ID);
       pthread_mutex_unlock(&cc->lock);
       return mk_err_set(err, code, "Commit cannot be completed since the group has already "
@@ -987,7 +995,8 @@ static int offset_fetch(struct mk_consumer_coordinator *cc, const struct mk_topi
     /* The topics, in both layouts: v0-7 ask for one group, v8+ for a list of groups. */
     int cap = parts ? n : 1;
     struct mk_offset_fetch_request_topic *topics = mk_arena_alloc(&a, sizeof *topics * (size_t)cap);
-    struct mk_offset_fetch_request_topics *gtopics = mk_arena_alloc(&a, sizeof *gtopics * (size_t)cap);
+    struct mk_offset_fetch_request_topics *gtopics =
+        mk_arena_alloc(&a, sizeof *gtopics * (size_t)cap);
     struct mk_offset_fetch_request_group *group = mk_arena_alloc(&a, sizeof *group);
     int32_t *ids = mk_arena_alloc(&a, sizeof *ids * (size_t)cap);
     if (!topics || !gtopics || !group || !ids) {
@@ -1131,7 +1140,8 @@ int mk_consumer_coordinator_refresh_committed(struct mk_consumer_coordinator *cc
   int rc = mk_consumer_coordinator_fetch_committed(cc, parts, n, offsets, deadline_ms, err);
   char missing[256] = "";
   for (int i = 0; !rc && i < n; i++) {
-    struct mk_partition_state *p = mk_subscription_find(&c->subs, parts[i].topic, parts[i].partition);
+    struct mk_partition_state *p =
+        mk_subscription_find(&c->subs, parts[i].topic, parts[i].partition);
     if (!p || p->state != MK_AWAIT_COMMITTED) continue;
     if (offsets[i] >= 0) {
       mk_subscription_seek(p, offsets[i]);
@@ -1155,7 +1165,7 @@ int mk_consumer_coordinator_refresh_committed(struct mk_consumer_coordinator *cc
   return rc;
 }
 
-/* ---- poll, close ------------------------------------------------------------------------------ */
+/* ---- poll, close ----------------------------------------------------------------------------- */
 
 int mk_consumer_coordinator_poll(struct mk_consumer_coordinator *cc, int64_t deadline_ms,
                                  struct mk_err *err) {
@@ -1225,7 +1235,7 @@ void mk_consumer_coordinator_group_metadata(struct mk_consumer_coordinator *cc,
   pthread_mutex_unlock(&cc->lock);
 }
 
-/* ---- for the heartbeat thread ------------------------------------------------------------------ */
+/* ---- for the heartbeat thread ---------------------------------------------------------------- */
 
 void mk_consumer_coordinator_heartbeat_answer(struct mk_consumer_coordinator *cc, int16_t code,
                                               int32_t generation, int64_t now_ms_) {
@@ -1242,7 +1252,8 @@ void mk_consumer_coordinator_heartbeat_answer(struct mk_consumer_coordinator *cc
     case MK_ERR_UNKNOWN_MEMBER_ID:
       if (cc->generation == generation) {
         char reason[96];
-        snprintf(reason, sizeof reason, "encountered %s from Heartbeat response", mk_err_name(code));
+        snprintf(reason, sizeof reason, "encountered %s from Heartbeat response",
+                 mk_err_name(code));
         reset_and_rejoin_locked(cc, reason, code == MK_ERR_UNKNOWN_MEMBER_ID);
       }
       mk_heartbeat_failed(&cc->heartbeat, now_ms_);

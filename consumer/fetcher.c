@@ -476,7 +476,7 @@ static int fetched_partition(struct mk_consumer *c, const char *topic, int32_t n
   return mk_err_set(err, code, "fetch %s-%d: %s", topic, p->partition, mk_err_name(code));
 }
 
-/* ---- Fetch ------------------------------------------------------------------------------------ */
+/* ---- Fetch ----------------------------------------------------------------------------------- */
 
 /* Build the Fetch request for node: every FETCHING partition it leads, by topic. */
 static int build_fetch(struct mk_consumer *c, int32_t node, int version, int64_t max_wait_ms,

@@ -124,7 +124,8 @@ static void send_heartbeat(struct mk_consumer_coordinator *cc) {
   int version = mk_client_version(&cc->hb_conn, MK_API_HEARTBEAT, &e);
   if (version >= 3 && cc->cfg->group_instance_id)
     req.group_instance_id = mk_str_of(cc->cfg->group_instance_id);
-  int rc = version < 0 ? e.code : mk_client_send(&cc->hb_conn, MK_API_HEARTBEAT, version, &req, &p, &e);
+  int rc =
+      version < 0 ? e.code : mk_client_send(&cc->hb_conn, MK_API_HEARTBEAT, version, &req, &p, &e);
   if (!rc) rc = mk_client_receive(&cc->hb_conn, &p, (void **)&resp, &a, &e);
   pthread_mutex_lock(&cc->lock);
   now = mk_consumer_now_ms();

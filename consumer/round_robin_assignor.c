@@ -25,7 +25,8 @@ static int assign(const struct mk_assignor_topic *topics, int ntopics,
                   struct mk_assignment *out) {
   if (nmembers == 0) return 0;
   /* The topics someone subscribes to and that metadata knows, sorted by name. */
-  const struct mk_assignor_topic **sorted = malloc(sizeof *sorted * (size_t)(ntopics ? ntopics : 1));
+  const struct mk_assignor_topic **sorted =
+      malloc(sizeof *sorted * (size_t)(ntopics ? ntopics : 1));
   if (!sorted) return MK_ERR__NO_MEMORY;
   int n = 0;
   for (int t = 0; t < ntopics; t++) {

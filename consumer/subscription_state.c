@@ -112,8 +112,8 @@ void mk_subscription_request_reset(struct mk_partition_state *p, int64_t reset_t
   p->reset_to = reset_to;
 }
 
-int mk_subscription_assignment(const struct mk_subscription_state *s, struct mk_topic_partition *out,
-                               int max) {
+int mk_subscription_assignment(const struct mk_subscription_state *s,
+                               struct mk_topic_partition *out, int max) {
   for (int i = 0; i < s->nparts && i < max; i++)
     out[i] = (struct mk_topic_partition){s->parts[i].topic, s->parts[i].partition};
   return s->nparts;

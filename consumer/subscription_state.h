@@ -72,8 +72,8 @@ void mk_subscription_request_reset(struct mk_partition_state *p, int64_t reset_t
 
 /* The assignment as topic-partition pairs into out (up to max; the names are borrowed from
  * the state); returns nparts. */
-int mk_subscription_assignment(const struct mk_subscription_state *s, struct mk_topic_partition *out,
-                               int max);
+int mk_subscription_assignment(const struct mk_subscription_state *s,
+                               struct mk_topic_partition *out, int max);
 
 void mk_subscription_free(struct mk_subscription_state *s);
 

@@ -40,6 +40,7 @@
 #include "common/trace.h"
 #include "client/client.h"
 #include "consumer/consumer.h"
+#include "tests/support/consumer_support.h"
 #include "tests/support/test_broker.h"
 
 static struct mk_broker *broker;
@@ -70,35 +71,7 @@ static void names(char *topic, char *group, int32_t partitions) {
 }
 
 static struct mk_consumer *consumer(const char *group, const char *const *kv) {
-  struct mk_consumer_config *cfg = mk_consumer_config_new();
-  struct mk_err err = {0};
-  const char *base[] = {"bootstrap.servers", mk_broker_bootstrap(broker), "group.id", group,
-                        "auto.offset.reset", "earliest", "session.timeout.ms", "6000",
-                        "heartbeat.interval.ms", "300", "enable.auto.commit", "false",
-                        "fetch.max.wait.ms", "100", NULL};
-  for (int i = 0; base[i]; i += 2)
-    if (mk_consumer_config_set(cfg, base[i], base[i + 1], &err)) fail_msg("%s", err.msg);
-  for (int i = 0; kv && kv[i]; i += 2)
-    if (mk_consumer_config_set(cfg, kv[i], kv[i + 1], &err)) fail_msg("%s", err.msg);
-  if (mk_consumer_config_finish(cfg, &err)) fail_msg("%s", err.msg);
-  struct mk_consumer *c;
-  if (mk_consumer_new(cfg, &c, &err)) fail_msg("%s", err.msg);
-  mk_consumer_config_free(cfg);
-  return c;
-}
-
-static void subscribe(struct mk_consumer *c, const char *topic) {
-  struct mk_err err = {0};
-  const char *topics[] = {topic};
-  if (mk_consumer_subscribe(c, topics, 1, NULL, &err)) fail_msg("%s", err.msg);
-}
-
-static int assigned(struct mk_consumer *c) { return mk_consumer_assignment(c, NULL, 0); }
-
-static struct mk_consumer_group_metadata meta(struct mk_consumer *c) {
-  struct mk_consumer_group_metadata g;
-  mk_consumer_group_metadata(c, &g);
-  return g;
+  return test_consumer_new(mk_broker_bootstrap(broker), group, kv);
 }
 
 /* Poll until the consumer holds n partitions in a generation above `above`; returns the
@@ -110,10 +83,12 @@ static int poll_until_assigned(struct mk_consumer *c, int n, int32_t above, int6
     struct mk_consumer_records r;
     int rc = mk_consumer_poll(c, 100, &r, err);
     if (rc) return rc;
-    if (assigned(c) == n && meta(c).generation_id > above) return 0;
+    if (test_consumer_assigned(c) == n && test_consumer_group(c).generation_id > above) return 0;
   }
-  return mk_err_set(err, MK_ERR__TIMED_OUT, "not assigned %d partitions in time (has %d, "
-                    "generation %d)", n, assigned(c), meta(c).generation_id);
+  return mk_err_set(err, MK_ERR__TIMED_OUT,
+                    "not assigned %d partitions in time (has %d, "
+                    "generation %d)",
+                    n, test_consumer_assigned(c), test_consumer_group(c).generation_id);
 }
 
 static void joined(struct mk_consumer *c, int n) {
@@ -163,9 +138,9 @@ static void test_member_id_required_then_joined(void **state) {
   trace_text[0] = '\0';
   int sink = mk_trace_add_sink(keep_trace, NULL);
   struct mk_consumer *c = consumer(group, NULL);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   joined(c, 3);
-  struct mk_consumer_group_metadata g = meta(c);
+  struct mk_consumer_group_metadata g = test_consumer_group(c);
   mk_trace_remove_sink(sink);
   assert_true(g.leader);
   assert_int_equal(strncmp(g.member_id, "consumer-", 9), 0);
@@ -187,7 +162,7 @@ static void test_join_errors_retried_or_fatal(void **state) {
   test_broker_fault(broker, "{\"action\": \"error\", \"api\": \"JoinGroup\", "
                             "\"error\": \"NOT_COORDINATOR\", \"count\": 1}");
   struct mk_consumer *c = consumer(group, NULL);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   joined(c, 3);
   mk_consumer_close(c);
   mk_broker_clear_faults(broker);
@@ -196,7 +171,7 @@ static void test_join_errors_retried_or_fatal(void **state) {
   test_broker_fault(broker, "{\"action\": \"error\", \"api\": \"JoinGroup\", "
                             "\"error\": \"GROUP_AUTHORIZATION_FAILED\", \"count\": 1}");
   c = consumer(group, NULL);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   struct mk_err err = {0};
   assert_int_equal(poll_until_assigned(c, 3, 0, 10000, &err), MK_ERR_GROUP_AUTHORIZATION_FAILED);
   assert_non_null(strstr(err.msg, "GROUP_AUTHORIZATION_FAILED"));
@@ -211,9 +186,10 @@ static void test_sync_rebalance_in_progress_joins_again(void **state) {
   test_broker_fault(broker, "{\"action\": \"error\", \"api\": \"SyncGroup\", "
                             "\"error\": \"REBALANCE_IN_PROGRESS\", \"count\": 1}");
   struct mk_consumer *c = consumer(group, NULL);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   joined(c, 3);
-  assert_true(meta(c).generation_id >= 2);  /* the first generation's sync was refused */
+  assert_true(test_consumer_group(c).generation_id >=
+              2); /* the first generation's sync was refused */
   mk_consumer_close(c);
   mk_broker_clear_faults(broker);
 }
@@ -223,14 +199,14 @@ static void test_heartbeat_illegal_generation_rejoins_with_same_member_id(void *
   char topic[16], group[16];
   names(topic, group, 3);
   struct mk_consumer *c = consumer(group, NULL);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   joined(c, 3);
-  struct mk_consumer_group_metadata before = meta(c);
+  struct mk_consumer_group_metadata before = test_consumer_group(c);
   test_broker_fault(broker, "{\"action\": \"error\", \"api\": \"Heartbeat\", "
                             "\"error\": \"ILLEGAL_GENERATION\", \"count\": 1}");
   struct mk_err err = {0};
   if (poll_until_assigned(c, 3, before.generation_id, 20000, &err)) fail_msg("%s", err.msg);
-  struct mk_consumer_group_metadata after = meta(c);
+  struct mk_consumer_group_metadata after = test_consumer_group(c);
   assert_string_equal(after.member_id, before.member_id);  /* a valid id is kept */
   mk_consumer_close(c);
   mk_broker_clear_faults(broker);
@@ -261,11 +237,11 @@ static void test_protocols_inconsistent_or_shared(void **state) {
   const char *const range[] = {"partition.assignment.strategy", "range", NULL};
   const char *const rr[] = {"partition.assignment.strategy", "roundrobin", NULL};
   struct runner a = {.c = consumer(group, range)};
-  subscribe(a.c, topic);
+  test_consumer_subscribe(a.c, topic);
   joined(a.c, 4);
   assert_int_equal(pthread_create(&a.thread, NULL, run_member, &a), 0);
   struct mk_consumer *b = consumer(group, rr);
-  subscribe(b, topic);
+  test_consumer_subscribe(b, topic);
   struct mk_err err = {0};
   assert_int_equal(poll_until_assigned(b, 2, 0, 10000, &err), MK_ERR_INCONSISTENT_GROUP_PROTOCOL);
   assert_non_null(strstr(err.msg, "share no assignor"));
@@ -279,9 +255,9 @@ static void test_protocols_inconsistent_or_shared(void **state) {
   names(topic, group, 4);
   const char *const both[] = {"partition.assignment.strategy", "roundrobin,range", NULL};
   struct runner x = {.c = consumer(group, both)};
-  subscribe(x.c, topic);
+  test_consumer_subscribe(x.c, topic);
   joined(x.c, 4);
-  assert_string_equal(meta(x.c).protocol, "roundrobin");
+  assert_string_equal(test_consumer_group(x.c).protocol, "roundrobin");
   mk_consumer_close(x.c);
 }
 
@@ -291,7 +267,7 @@ static void test_session_timeout_outside_the_brokers_bounds(void **state) {
   names(topic, group, 1);
   const char *const kv[] = {"session.timeout.ms", "1000", "heartbeat.interval.ms", "100", NULL};
   struct mk_consumer *c = consumer(group, kv);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   struct mk_err err = {0};
   assert_int_equal(poll_until_assigned(c, 1, 0, 10000, &err), MK_ERR_INVALID_SESSION_TIMEOUT);
   assert_non_null(strstr(err.msg, "session.timeout.ms 1000"));
@@ -304,19 +280,20 @@ static void test_static_member_restart_keeps_partitions_without_rebalance(void *
   names(topic, group, 2);
   const char *const kv[] = {"group.instance.id", "worker-1", NULL};
   struct mk_consumer *c = consumer(group, kv);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   joined(c, 2);
-  int32_t gen = meta(c).generation_id;
+  int32_t gen = test_consumer_group(c).generation_id;
   trace_len = 0;
   trace_text[0] = '\0';
   int sink = mk_trace_add_sink(keep_trace, NULL);
   mk_consumer_close(c);  /* a static member sends no LeaveGroup */
   c = consumer(group, kv);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   struct mk_err err = {0};
   if (poll_until_assigned(c, 2, gen - 1, 20000, &err)) fail_msg("%s", err.msg);
   mk_trace_remove_sink(sink);
-  assert_int_equal(meta(c).generation_id, gen);  /* the same generation: no rebalance */
+  assert_int_equal(test_consumer_group(c).generation_id,
+                   gen); /* the same generation: no rebalance */
   char field[80];
   snprintf(field, sizeof field, "\"group\":\"%s\"", group);
   assert_int_equal(count_in_trace("\"event\":\"rebalance\"", field), 0);
@@ -328,7 +305,7 @@ static void test_coordinator_failover_keeps_commits(void **state) {
   char topic[16], group[16];
   names(topic, group, 3);
   struct mk_consumer *c = consumer(group, NULL);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   joined(c, 3);
   struct mk_topic_partition tp[3] = {{topic, 0}, {topic, 1}, {topic, 2}};
   int64_t offsets[3] = {5, 6, 7}, got[3];

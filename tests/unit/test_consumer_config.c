@@ -77,7 +77,8 @@ static void test_kafka_defaults(void **state) {
   assert_null(cfg->group_id);
   assert_null(cfg->group_instance_id);
   char v[64];
-  assert_int_equal(mk_consumer_config_get(cfg, "partition.assignment.strategy", v, sizeof v, NULL), 0);
+  assert_int_equal(mk_consumer_config_get(cfg, "partition.assignment.strategy", v, sizeof v, NULL),
+                   0);
   assert_string_equal(v, "range");
   assert_int_equal(mk_consumer_config_get(cfg, "group.id", v, sizeof v, NULL), 0);
   assert_string_equal(v, "null");
@@ -87,7 +88,8 @@ static void test_values_parsed_and_refused_as_java(void **state) {
   (void)state;
   set_ok("max.poll.records", " 10 ");
   assert_int_equal(cfg->max_poll_records, 10);
-  set_fails("max.poll.records", "0", "Invalid value 0 for configuration max.poll.records: Value must be at least 1");
+  set_fails("max.poll.records", "0",
+            "Invalid value 0 for configuration max.poll.records: Value must be at least 1");
   set_fails("fetch.min.bytes", "abc", "Not a number of type INT");
   set_fails("fetch.min.bytes", "99999999999", "Not a number of type INT");
   set_fails("enable.auto.commit", "yes", "Expected value to be either true or false");
@@ -153,7 +155,8 @@ static void test_group_rules(void **state) {
   set_ok("heartbeat.interval.ms", "1000");
   set_ok("partition.assignment.strategy", "cooperative-sticky");
   finish_fails("cooperative-sticky is not implemented");
-  set_ok("partition.assignment.strategy", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor");
+  set_ok("partition.assignment.strategy",
+         "org.apache.kafka.clients.consumer.CooperativeStickyAssignor");
   finish_fails("not implemented");
   set_ok("partition.assignment.strategy", "Nonsense");
   finish_fails("Nonsense is not a known assignor");

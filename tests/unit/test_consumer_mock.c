@@ -44,6 +44,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "consumer/consumer.h"
+#include "tests/support/consumer_support.h"
 #include "protocol/api.h"
 
 enum { PARTITIONS = 6, PER_PARTITION = 10 };
@@ -89,7 +90,8 @@ static void names(char *topic, char *group) {
   topic_seq++;
   sprintf(topic, "t%d", topic_seq);
   sprintf(group, "g%d", topic_seq);
-  assert_int_equal(rd_kafka_mock_topic_create(mcluster, topic, PARTITIONS, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  assert_int_equal(rd_kafka_mock_topic_create(mcluster, topic, PARTITIONS, 1),
+                   RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 /* PER_PARTITION records "p<partition>-<i>" into each partition, with librdkafka's producer. */
@@ -117,26 +119,7 @@ static void produce_all(const char *topic) {
 
 /* A consumer of group in the mock cluster: earliest, quick heartbeats, then kv settings. */
 static struct mk_consumer *consumer(const char *group, const char *const *kv) {
-  struct mk_consumer_config *cfg = mk_consumer_config_new();
-  struct mk_err err = {0};
-  const char *base[] = {"bootstrap.servers", bootstraps, "group.id", group, "auto.offset.reset",
-                        "earliest", "session.timeout.ms", "6000", "heartbeat.interval.ms", "300",
-                        "enable.auto.commit", "false", "fetch.max.wait.ms", "100", NULL};
-  for (int i = 0; base[i]; i += 2)
-    if (mk_consumer_config_set(cfg, base[i], base[i + 1], &err)) fail_msg("%s", err.msg);
-  for (int i = 0; kv && kv[i]; i += 2)
-    if (mk_consumer_config_set(cfg, kv[i], kv[i + 1], &err)) fail_msg("%s", err.msg);
-  if (mk_consumer_config_finish(cfg, &err)) fail_msg("%s", err.msg);
-  struct mk_consumer *c;
-  if (mk_consumer_new(cfg, &c, &err)) fail_msg("%s", err.msg);
-  mk_consumer_config_free(cfg);
-  return c;
-}
-
-static void subscribe(struct mk_consumer *c, const char *topic) {
-  struct mk_err err = {0};
-  const char *topics[] = {topic};
-  if (mk_consumer_subscribe(c, topics, 1, NULL, &err)) fail_msg("%s", err.msg);
+  return test_consumer_new(bootstraps, group, kv);
 }
 
 /* What a member read: per partition, which record indexes, and the values seen. */
@@ -149,7 +132,8 @@ static void note(struct seen *s, const struct mk_consumer_records *r) {
   for (int i = 0; i < r->n; i++) {
     int part, idx;
     char v[32];
-    snprintf(v, sizeof v, "%.*s", (int)r->v[i].record.value.len, (const char *)r->v[i].record.value.ptr);
+    snprintf(v, sizeof v, "%.*s", (int)r->v[i].record.value.len,
+             (const char *)r->v[i].record.value.ptr);
     assert_int_equal(sscanf(v, "p%d-%d", &part, &idx), 2);
     assert_int_equal(part, r->v[i].partition);
     assert_int_equal(idx, (int)r->v[i].offset);
@@ -159,8 +143,8 @@ static void note(struct seen *s, const struct mk_consumer_records *r) {
 }
 
 /* Poll until cond(c) holds (or timeout_ms), noting records into s (may be NULL). */
-static bool poll_until(struct mk_consumer *c, struct seen *s, bool (*cond)(struct mk_consumer *, void *),
-                       void *arg, int64_t timeout_ms) {
+static bool poll_until(struct mk_consumer *c, struct seen *s,
+                       bool (*cond)(struct mk_consumer *, void *), void *arg, int64_t timeout_ms) {
   int64_t deadline = now_ms() + timeout_ms;
   while (now_ms() < deadline) {
     struct mk_consumer_records r;
@@ -173,10 +157,8 @@ static bool poll_until(struct mk_consumer *c, struct seen *s, bool (*cond)(struc
   return false;
 }
 
-static int assigned(struct mk_consumer *c) { return mk_consumer_assignment(c, NULL, 0); }
-
 static bool has_n_partitions(struct mk_consumer *c, void *arg) {
-  return assigned(c) == *(int *)arg;
+  return test_consumer_assigned(c) == *(int *)arg;
 }
 
 static bool has_read(struct mk_consumer *c, void *arg) {
@@ -188,7 +170,7 @@ static bool has_read(struct mk_consumer *c, void *arg) {
 static bool generation_above(struct mk_consumer *c, void *arg) {
   struct mk_consumer_group_metadata g;
   mk_consumer_group_metadata(c, &g);
-  return g.generation_id > *(int32_t *)arg && assigned(c) > 0;
+  return g.generation_id > *(int32_t *)arg && test_consumer_assigned(c) > 0;
 }
 
 static int32_t generation(struct mk_consumer *c) {
@@ -205,12 +187,12 @@ static void test_one_member_gets_every_partition_and_reads_all(void **state) {
   names(topic, group);
   produce_all(topic);
   struct mk_consumer *c = consumer(group, NULL);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   struct seen s = {0};
   int want = PARTITIONS * PER_PARTITION;
   void *args[] = {&s, &want};
   assert_true(poll_until(c, &s, has_read, args, 20000));
-  assert_int_equal(assigned(c), PARTITIONS);
+  assert_int_equal(test_consumer_assigned(c), PARTITIONS);
   struct mk_consumer_group_metadata g;
   mk_consumer_group_metadata(c, &g);
   assert_true(g.generation_id >= 1);
@@ -257,7 +239,7 @@ static void *member_thread(void *arg) {
     }
     note(&m->s, &r);
     if (r.n && atomic_load(&m->commit)) mk_consumer_commit_sync(m->c, &err);
-    atomic_store(&m->partitions, assigned(m->c));
+    atomic_store(&m->partitions, test_consumer_assigned(m->c));
   }
   if (atomic_load(&m->stop) == 2)
     mk_consumer_abandon(m->c);
@@ -272,7 +254,7 @@ static void member_start(struct member *m, const char *group, const char *topic,
   m->group = group;
   m->topic = topic;
   m->c = consumer(group, kv);
-  subscribe(m->c, topic);
+  test_consumer_subscribe(m->c, topic);
   assert_int_equal(pthread_create(&m->thread, NULL, member_thread, m), 0);
 }
 
@@ -306,7 +288,8 @@ static void test_two_members_split_and_one_takes_over(void **state) {
   produce_all(topic);
   /* every record once across both */
   int64_t deadline = now_ms() + 20000;
-  while (m[0].s.total + m[1].s.total < PARTITIONS * PER_PARTITION && now_ms() < deadline) sleep_ms(50);
+  while (m[0].s.total + m[1].s.total < PARTITIONS * PER_PARTITION && now_ms() < deadline)
+    sleep_ms(50);
   assert_int_equal(m[0].s.total + m[1].s.total, PARTITIONS * PER_PARTITION);
   for (int p = 0; p < PARTITIONS; p++) {
     /* each partition belongs to exactly one of them */
@@ -332,7 +315,7 @@ static void test_restarted_member_resumes_after_its_commit(void **state) {
   /* auto commit on: close() commits the positions */
   const char *const kv[] = {"enable.auto.commit", "true", "max.poll.records", "4", NULL};
   struct mk_consumer *c = consumer(group, kv);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   struct seen s = {0};
   int want = 20;
   void *args[] = {&s, &want};
@@ -343,7 +326,7 @@ static void test_restarted_member_resumes_after_its_commit(void **state) {
   mk_consumer_close(c);
   /* the next member starts where the first stopped: nothing twice, nothing lost */
   c = consumer(group, NULL);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   want = PARTITIONS * PER_PARTITION - first;
   struct seen rest = {0};
   void *args2[] = {&rest, &want};
@@ -361,7 +344,7 @@ static void test_restarted_member_resumes_after_its_commit(void **state) {
 /* A member that has joined (all partitions) and read everything. */
 static struct mk_consumer *joined(const char *group, const char *topic, const char *const *kv) {
   struct mk_consumer *c = consumer(group, kv);
-  subscribe(c, topic);
+  test_consumer_subscribe(c, topic);
   int want = PARTITIONS;
   assert_true(poll_until(c, NULL, has_n_partitions, &want, 20000));
   return c;
@@ -376,7 +359,7 @@ static void test_heartbeat_rebalance_in_progress_rejoins(void **state) {
   rd_kafka_mock_push_request_errors(mcluster, MK_API_HEARTBEAT, 1,
                                     RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
   assert_true(poll_until(c, NULL, generation_above, &gen, 20000));
-  assert_int_equal(assigned(c), PARTITIONS);
+  assert_int_equal(test_consumer_assigned(c), PARTITIONS);
   mk_consumer_close(c);
 }
 
@@ -517,7 +500,8 @@ static void test_crashed_member_is_expired_and_its_records_read_again(void **sta
   atomic_store(&m[0].commit, 1);
   produce_all(topic);
   int64_t deadline = now_ms() + 20000;
-  while (m[0].s.total + m[1].s.total < PARTITIONS * PER_PARTITION && now_ms() < deadline) sleep_ms(50);
+  while (m[0].s.total + m[1].s.total < PARTITIONS * PER_PARTITION && now_ms() < deadline)
+    sleep_ms(50);
   assert_int_equal(m[1].s.total, 30);
   struct seen crashed = m[1].s;
   member_stop(&m[1], 2);  /* abandoned: no commit, no LeaveGroup */

@@ -101,7 +101,8 @@ static void test_range_two_topics_co_partitioned(void **state) {
   (void)state;
   /* testTwoConsumersTwoTopicsSixPartitions: the same numbers of both topics */
   const struct mk_assignor_topic topics[] = {{"t1", 3}, {"t2", 3}};
-  const struct mk_assignor_member m[] = {{"consumer1", NULL, t1t2, 2}, {"consumer2", NULL, t1t2, 2}};
+  const struct mk_assignor_member m[] = {{"consumer1", NULL, t1t2, 2},
+                                         {"consumer2", NULL, t1t2, 2}};
   check(&mk_range_assignor, topics, 2, m, 2,
         (const char *const[]){"t1-0 t1-1 t2-0 t2-1", "t1-2 t2-2"});
 }
@@ -109,7 +110,8 @@ static void test_range_two_topics_co_partitioned(void **state) {
 static void test_range_runs_and_remainder(void **state) {
   (void)state;
   const struct mk_assignor_topic topics[] = {{"t1", 7}};
-  const struct mk_assignor_member m[] = {{"a", NULL, t1, 1}, {"b", NULL, t1, 1}, {"c", NULL, t1, 1}};
+  const struct mk_assignor_member m[] = {
+      {"a", NULL, t1, 1}, {"b", NULL, t1, 1}, {"c", NULL, t1, 1}};
   check(&mk_range_assignor, topics, 1, m, 3,
         (const char *const[]){"t1-0 t1-1 t1-2", "t1-3 t1-4", "t1-5 t1-6"});
 }
@@ -118,15 +120,17 @@ static void test_result_follows_member_ids_not_list_order(void **state) {
   (void)state;
   const struct mk_assignor_topic topics[] = {{"t1", 6}};
   const struct mk_assignor_member m[] = {{"zz", NULL, t1, 1}, {"aa", NULL, t1, 1}};
-  check(&mk_range_assignor, topics, 1, m, 2, (const char *const[]){"t1-3 t1-4 t1-5", "t1-0 t1-1 t1-2"});
+  check(&mk_range_assignor, topics, 1, m, 2,
+        (const char *const[]){"t1-3 t1-4 t1-5", "t1-0 t1-1 t1-2"});
 }
 
 static void test_static_members_come_first(void **state) {
   (void)state;
   /* MemberInfo order: group.instance.id first (by it), then dynamic ones by member id */
   const struct mk_assignor_topic topics[] = {{"t1", 3}};
-  const struct mk_assignor_member m[] = {
-      {"a-dynamic", NULL, t1, 1}, {"z-static", "instance-2", t1, 1}, {"y-static", "instance-1", t1, 1}};
+  const struct mk_assignor_member m[] = {{"a-dynamic", NULL, t1, 1},
+                                         {"z-static", "instance-2", t1, 1},
+                                         {"y-static", "instance-1", t1, 1}};
   check(&mk_range_assignor, topics, 1, m, 3, (const char *const[]){"t1-2", "t1-1", "t1-0"});
   struct mk_assignor_member x = {"a", "i", NULL, 0}, y = {"b", NULL, NULL, 0};
   assert_true(mk_assignor_member_cmp(&x, &y) < 0);
@@ -139,7 +143,8 @@ static void test_round_robin_two_consumers_two_topics(void **state) {
   (void)state;
   /* RoundRobinAssignorTest.testTwoConsumersTwoTopicsSixPartitions */
   const struct mk_assignor_topic topics[] = {{"t2", 3}, {"t1", 3}};  /* sorted inside */
-  const struct mk_assignor_member m[] = {{"consumer1", NULL, t1t2, 2}, {"consumer2", NULL, t1t2, 2}};
+  const struct mk_assignor_member m[] = {{"consumer1", NULL, t1t2, 2},
+                                         {"consumer2", NULL, t1t2, 2}};
   check(&mk_round_robin_assignor, topics, 2, m, 2,
         (const char *const[]){"t1-0 t1-2 t2-1", "t1-1 t2-0 t2-2"});
 }
@@ -181,11 +186,13 @@ static void test_assignor_names(void **state) {
   assert_ptr_equal(mk_partition_assignor_find("org.apache.kafka.clients.consumer.RangeAssignor"),
                    &mk_range_assignor);
   assert_ptr_equal(mk_partition_assignor_find("roundrobin"), &mk_round_robin_assignor);
-  assert_ptr_equal(mk_partition_assignor_find("org.apache.kafka.clients.consumer.RoundRobinAssignor"),
-                   &mk_round_robin_assignor);
+  assert_ptr_equal(
+      mk_partition_assignor_find("org.apache.kafka.clients.consumer.RoundRobinAssignor"),
+      &mk_round_robin_assignor);
   /* not implemented: never pretended */
   assert_null(mk_partition_assignor_find("cooperative-sticky"));
-  assert_null(mk_partition_assignor_find("org.apache.kafka.clients.consumer.CooperativeStickyAssignor"));
+  assert_null(
+      mk_partition_assignor_find("org.apache.kafka.clients.consumer.CooperativeStickyAssignor"));
   assert_null(mk_partition_assignor_find("sticky"));
   assert_null(mk_partition_assignor_find("Range"));
   assert_null(mk_partition_assignor_find(NULL));
