@@ -28,8 +28,6 @@
 #include "protocol/messages/heartbeat.h"
 #include "protocol/messages/join_group.h"
 #include "protocol/messages/leave_group.h"
-#include "protocol/messages/offset_commit.h"
-#include "protocol/messages/offset_fetch.h"
 #include "protocol/messages/sync_group.h"
 
 /* Java's JoinGroup request timeout: the rebalance timeout plus this (JOIN_GROUP_TIMEOUT_LAPSE). */
@@ -127,7 +125,7 @@ void mk_consumer_coordinator_free(struct mk_consumer_coordinator *cc) {
 
 /* ---- membership bookkeeping (lock held) ----------------------------------------------------- */
 
-static void request_rejoin_locked(struct mk_consumer_coordinator *cc, const char *reason) {
+void mk_coordinator_rejoin_locked(struct mk_consumer_coordinator *cc, const char *reason) {
   if (!cc->rejoin_needed || !cc->rejoin_reason[0])
     snprintf(cc->rejoin_reason, sizeof cc->rejoin_reason, "%s", reason);
   cc->rejoin_needed = true;
@@ -136,7 +134,7 @@ static void request_rejoin_locked(struct mk_consumer_coordinator *cc, const char
 /* Java's resetStateAndRejoin: out of the generation; keep the member id unless told not to
  * (an ILLEGAL_GENERATION member id is still valid, and reusing it spares the coordinator
  * waiting for the old one). */
-static void reset_and_rejoin_locked(struct mk_consumer_coordinator *cc, const char *reason,
+void mk_coordinator_reset_locked(struct mk_consumer_coordinator *cc, const char *reason,
                                     bool reset_member_id) {
   mk_log(MK_LOG_DEBUG, "consumer", "%s: resetting generation%s: %s", cc->cfg->group_id,
          reset_member_id ? " and member id" : "", reason);
@@ -146,7 +144,7 @@ static void reset_and_rejoin_locked(struct mk_consumer_coordinator *cc, const ch
   cc->leader = false;
   if (reset_member_id) cc->member_id[0] = '\0';
   cc->hb_enabled = false;
-  request_rejoin_locked(cc, reason);
+  mk_coordinator_rejoin_locked(cc, reason);
   cc->join_prepared = false;
 }
 
@@ -158,7 +156,7 @@ void mk_consumer_coordinator_mark_unknown(struct mk_consumer_coordinator *cc, co
   cc->coordinator_known = false;
 }
 
-static void mark_unknown(struct mk_consumer_coordinator *cc, const char *why) {
+void mk_coordinator_forget(struct mk_consumer_coordinator *cc, const char *why) {
   pthread_mutex_lock(&cc->lock);
   mk_consumer_coordinator_mark_unknown(cc, why);
   pthread_mutex_unlock(&cc->lock);
@@ -168,18 +166,12 @@ static void mark_unknown(struct mk_consumer_coordinator *cc, const char *why) {
 void mk_consumer_coordinator_request_rejoin(struct mk_consumer_coordinator *cc,
                                             const char *reason) {
   pthread_mutex_lock(&cc->lock);
-  request_rejoin_locked(cc, reason);
+  mk_coordinator_rejoin_locked(cc, reason);
   pthread_mutex_unlock(&cc->lock);
 }
 
-/* The generation and member id a request is sent with. */
-struct generation {
-  int32_t id;
-  char member_id[256];
-};
-
-static struct generation current_generation(struct mk_consumer_coordinator *cc) {
-  struct generation g;
+struct mk_generation mk_coordinator_generation(struct mk_consumer_coordinator *cc) {
+  struct mk_generation g;
   pthread_mutex_lock(&cc->lock);
   g.id = cc->generation;
   snprintf(g.member_id, sizeof g.member_id, "%s", cc->member_id);
@@ -187,8 +179,8 @@ static struct generation current_generation(struct mk_consumer_coordinator *cc) 
   return g;
 }
 
-static bool generation_unchanged_locked(struct mk_consumer_coordinator *cc,
-                                        const struct generation *g) {
+bool mk_coordinator_generation_unchanged_locked(struct mk_consumer_coordinator *cc,
+                                        const struct mk_generation *g) {
   return cc->generation == g->id && strcmp(cc->member_id, g->member_id) == 0;
 }
 
@@ -197,7 +189,7 @@ static bool generation_unchanged_locked(struct mk_consumer_coordinator *cc,
 /* Until deadline_ms: know the coordinator and have cc->conn point at it
  * (ensureCoordinatorReady). Returns 0, MK_ERR__TIMED_OUT, MK_ERR__STATE (woken), or a
  * fatal error. */
-static int ensure_coordinator(struct mk_consumer_coordinator *cc, int64_t deadline_ms,
+int mk_coordinator_ensure(struct mk_consumer_coordinator *cc, int64_t deadline_ms,
                               struct mk_err *err) {
   struct mk_consumer *c = cc->consumer;
   for (;;) {
@@ -254,7 +246,7 @@ static int ensure_coordinator(struct mk_consumer_coordinator *cc, int64_t deadli
 /* Send body to the coordinator and wait for its answer (at most timeout_ms, or the
  * client's request.timeout.ms when 0). A transport failure forgets the coordinator.
  * Returns 0, MK_ERR__STATE (woken), or a transport error (err). */
-static int coordinator_call(struct mk_consumer_coordinator *cc, int api_key, const void *body,
+int mk_coordinator_call(struct mk_consumer_coordinator *cc, int api_key, const void *body,
                             void **resp, struct mk_arena *a, int timeout_ms, struct mk_err *err) {
   struct mk_client *client = &cc->consumer->client;
   int saved = client->timeout_ms;
@@ -264,26 +256,26 @@ static int coordinator_call(struct mk_consumer_coordinator *cc, int api_key, con
   if (rc && rc != MK_ERR__STATE) {
     char why[200];
     snprintf(why, sizeof why, "%s", err->msg);
-    mark_unknown(cc, why);
+    mk_coordinator_forget(cc, why);
   }
   return rc;
 }
 
 /* The version cc->conn speaks for api_key (opening it if needed), or -1 with err set; a
  * connection that cannot open forgets the coordinator. */
-static int coordinator_version(struct mk_consumer_coordinator *cc, int api_key,
+int mk_coordinator_version(struct mk_consumer_coordinator *cc, int api_key,
                                struct mk_err *err) {
   int version = mk_client_version(&cc->conn, api_key, err);
   if (version < 0 && err->code != MK_ERR__STATE && err->code != MK_ERR_UNSUPPORTED_VERSION) {
     char why[200];
     snprintf(why, sizeof why, "%s", err->msg);
-    mark_unknown(cc, why);
+    mk_coordinator_forget(cc, why);
   }
   return version;
 }
 
 /* Errors after which a coordinator request is retried with the coordinator found again. */
-static bool coordinator_moved(int code) {
+bool mk_coordinator_moved(int code) {
   return code == MK_ERR_COORDINATOR_NOT_AVAILABLE || code == MK_ERR_NOT_COORDINATOR ||
          code == MK_ERR_REQUEST_TIMED_OUT;
 }
@@ -608,7 +600,7 @@ static int join_fatal(struct mk_consumer_coordinator *cc, const char *api, int c
  * that set rejoin_needed), MK_ERR__STATE (woken), or a fatal error. */
 static int sync_group(struct mk_consumer_coordinator *cc, const struct mk_join_group_response *jr,
                       struct mk_arena *a, struct mk_err *err) {
-  struct generation g = current_generation(cc);
+  struct mk_generation g = mk_coordinator_generation(cc);
   char protocol[32];
   copy_str(protocol, sizeof protocol, jr->protocol_name);
   struct mk_sync_group_request req;
@@ -617,7 +609,7 @@ static int sync_group(struct mk_consumer_coordinator *cc, const struct mk_join_g
   req.generation_id = g.id;
   req.member_id = mk_str_of(g.member_id);
   struct mk_err e = {0};
-  int version = coordinator_version(cc, MK_API_SYNC_GROUP, &e);
+  int version = mk_coordinator_version(cc, MK_API_SYNC_GROUP, &e);
   if (version < 0 && (e.code == MK_ERR__STATE || e.code == MK_ERR_UNSUPPORTED_VERSION))
     return mk_err_set(err, e.code, "%s", e.msg);
   if (version >= 3 && cc->cfg->group_instance_id)
@@ -631,7 +623,7 @@ static int sync_group(struct mk_consumer_coordinator *cc, const struct mk_join_g
       /* Java fails the join and retries it; a broken subscription is no reason to stop. */
       mk_consumer_warn(cc->consumer, "assignment as leader failed: %s", err->msg);
       pthread_mutex_lock(&cc->lock);
-      request_rejoin_locked(cc, "the leader's assignment failed");
+      mk_coordinator_rejoin_locked(cc, "the leader's assignment failed");
       pthread_mutex_unlock(&cc->lock);
       return 0;
     }
@@ -641,12 +633,12 @@ static int sync_group(struct mk_consumer_coordinator *cc, const struct mk_join_g
   }
   struct mk_sync_group_response *resp = NULL;
   int rc = version < 0 ? e.code
-                       : coordinator_call(cc, MK_API_SYNC_GROUP, &req, (void **)&resp, a, 0, &e);
+                       : mk_coordinator_call(cc, MK_API_SYNC_GROUP, &req, (void **)&resp, a, 0, &e);
   if (rc == MK_ERR__STATE) return mk_err_set(err, rc, "%s", e.msg);
   if (rc) {
     mk_consumer_warn(cc->consumer, "SyncGroup: %s", e.msg);
     pthread_mutex_lock(&cc->lock);
-    request_rejoin_locked(cc, "SyncGroup failed");
+    mk_coordinator_rejoin_locked(cc, "SyncGroup failed");
     pthread_mutex_unlock(&cc->lock);
     return 0;
   }
@@ -655,7 +647,7 @@ static int sync_group(struct mk_consumer_coordinator *cc, const struct mk_join_g
                                                           MK_CONSUMER_PROTOCOL_TYPE))
     code = MK_ERR_INCONSISTENT_GROUP_PROTOCOL;
   pthread_mutex_lock(&cc->lock);
-  bool same = generation_unchanged_locked(cc, &g) && cc->state == MK_MEMBER_COMPLETING_REBALANCE;
+  bool same = mk_coordinator_generation_unchanged_locked(cc, &g) && cc->state == MK_MEMBER_COMPLETING_REBALANCE;
   if (!code && !same) code = MK_ERR_ILLEGAL_GENERATION;  /* reset meanwhile: join again */
   switch (code) {
     case MK_ERR_NONE:
@@ -669,12 +661,12 @@ static int sync_group(struct mk_consumer_coordinator *cc, const struct mk_join_g
       cc->join_prepared = false;
       return rc;
     case MK_ERR_REBALANCE_IN_PROGRESS:
-      request_rejoin_locked(cc, "the group began another rebalance");
+      mk_coordinator_rejoin_locked(cc, "the group began another rebalance");
       cc->state = MK_MEMBER_UNJOINED;
       break;
     case MK_ERR_UNKNOWN_MEMBER_ID:
     case MK_ERR_ILLEGAL_GENERATION:
-      reset_and_rejoin_locked(cc, code == MK_ERR_UNKNOWN_MEMBER_ID
+      mk_coordinator_reset_locked(cc, code == MK_ERR_UNKNOWN_MEMBER_ID
                                       ? "encountered UNKNOWN_MEMBER_ID from SyncGroup response"
                                       : "encountered ILLEGAL_GENERATION from SyncGroup response",
                               code == MK_ERR_UNKNOWN_MEMBER_ID);
@@ -682,7 +674,7 @@ static int sync_group(struct mk_consumer_coordinator *cc, const struct mk_join_g
     case MK_ERR_COORDINATOR_NOT_AVAILABLE:
     case MK_ERR_NOT_COORDINATOR:
       mk_consumer_coordinator_mark_unknown(cc, mk_err_name(code));
-      request_rejoin_locked(cc, "SyncGroup went to a broker that is no longer the coordinator");
+      mk_coordinator_rejoin_locked(cc, "SyncGroup went to a broker that is no longer the coordinator");
       cc->state = MK_MEMBER_UNJOINED;
       break;
     default:
@@ -701,7 +693,7 @@ static int sync_group(struct mk_consumer_coordinator *cc, const struct mk_join_g
 static int join_once(struct mk_consumer_coordinator *cc, bool *backoff, struct mk_err *err) {
   struct mk_arena a;
   mk_arena_init(&a);
-  struct generation g = current_generation(cc);
+  struct mk_generation g = mk_coordinator_generation(cc);
   char reason[192];
   pthread_mutex_lock(&cc->lock);
   cc->state = MK_MEMBER_PREPARING_REBALANCE;
@@ -719,7 +711,7 @@ static int join_once(struct mk_consumer_coordinator *cc, bool *backoff, struct m
   req.rebalance_timeout_ms = cc->cfg->max_poll_interval_ms;
   req.member_id = mk_str_of(g.member_id);
   struct mk_err e = {0};
-  int version = rc ? -1 : coordinator_version(cc, MK_API_JOIN_GROUP, &e);
+  int version = rc ? -1 : mk_coordinator_version(cc, MK_API_JOIN_GROUP, &e);
   if (!rc && version < 0 && (e.code == MK_ERR__STATE || e.code == MK_ERR_UNSUPPORTED_VERSION))
     rc = mk_err_set(err, e.code, "%s", e.msg);
   if (!rc && version < 0) {  /* no connection: find the coordinator again */
@@ -754,7 +746,7 @@ static int join_once(struct mk_consumer_coordinator *cc, bool *backoff, struct m
   if (timeout < cc->cfg->request_timeout_ms) timeout = cc->cfg->request_timeout_ms;
   if (timeout > INT32_MAX) timeout = INT32_MAX;
   struct mk_join_group_response *resp = NULL;
-  rc = coordinator_call(cc, MK_API_JOIN_GROUP, &req, (void **)&resp, &a, (int)timeout, &e);
+  rc = mk_coordinator_call(cc, MK_API_JOIN_GROUP, &req, (void **)&resp, &a, (int)timeout, &e);
   mk_writer_free(&w);
   if (rc == MK_ERR__STATE) {
     mk_arena_free(&a);
@@ -771,7 +763,7 @@ static int join_once(struct mk_consumer_coordinator *cc, bool *backoff, struct m
   switch (code) {
     case MK_ERR_NONE:
       if (cc->state != MK_MEMBER_PREPARING_REBALANCE) {  /* left meanwhile (heartbeat thread) */
-        request_rejoin_locked(cc, "the member left the group during the join");
+        mk_coordinator_rejoin_locked(cc, "the member left the group during the join");
         pthread_mutex_unlock(&cc->lock);
         mk_arena_free(&a);
         return 0;
@@ -795,12 +787,12 @@ static int join_once(struct mk_consumer_coordinator *cc, bool *backoff, struct m
       return rc;
     case MK_ERR_MEMBER_ID_REQUIRED:  /* v4+: come back with this id (KIP-394) */
       copy_str(cc->member_id, sizeof cc->member_id, resp->member_id);
-      request_rejoin_locked(cc, "need to re-join with the given member-id");
+      mk_coordinator_rejoin_locked(cc, "need to re-join with the given member-id");
       snprintf(cc->rejoin_reason, sizeof cc->rejoin_reason,
                "need to re-join with the given member-id: %.140s", cc->member_id);
       break;
     case MK_ERR_UNKNOWN_MEMBER_ID:
-      reset_and_rejoin_locked(cc, "encountered UNKNOWN_MEMBER_ID from JoinGroup response", true);
+      mk_coordinator_reset_locked(cc, "encountered UNKNOWN_MEMBER_ID from JoinGroup response", true);
       break;
     case MK_ERR_COORDINATOR_LOAD_IN_PROGRESS:
     case MK_ERR_REBALANCE_IN_PROGRESS:
@@ -837,7 +829,7 @@ static bool rejoin_needed(struct mk_consumer_coordinator *cc) {
 static int join_group_if_needed(struct mk_consumer_coordinator *cc, int64_t deadline_ms,
                                 struct mk_err *err) {
   while (rejoin_needed(cc)) {
-    int rc = ensure_coordinator(cc, deadline_ms, err);
+    int rc = mk_coordinator_ensure(cc, deadline_ms, err);
     if (rc) return rc;
     if (!cc->join_prepared) on_join_prepare(cc);
     bool backoff = false;
@@ -847,322 +839,6 @@ static int join_group_if_needed(struct mk_consumer_coordinator *cc, int64_t dead
       return mk_err_set(err, MK_ERR__STATE, "woken up");
   }
   return 0;
-}
-
-/* ---- committed offsets ----------------------------------------------------------------------- */
-
-int mk_consumer_coordinator_commit(struct mk_consumer_coordinator *cc,
-                                   const struct mk_topic_partition *parts, const int64_t *offsets,
-                                   int n, int64_t deadline_ms, struct mk_err *err) {
-  if (n <= 0) return 0;
-  for (;;) {
-    int rc = ensure_coordinator(cc, deadline_ms, err);
-    if (rc) return rc;
-    struct mk_arena a;
-    mk_arena_init(&a);
-    struct generation g = current_generation(cc);
-    pthread_mutex_lock(&cc->lock);
-    /* A member between generations commits as a non-member would (Kafka's coordinator
-     * refuses a stale generation anyway). */
-    bool stable = cc->state == MK_MEMBER_STABLE;
-    pthread_mutex_unlock(&cc->lock);
-    struct mk_err e = {0};
-    int version = coordinator_version(cc, MK_API_OFFSET_COMMIT, &e);
-    if (version < 0 && (e.code == MK_ERR__STATE || e.code == MK_ERR_UNSUPPORTED_VERSION)) {
-      mk_arena_free(&a);
-      return mk_err_set(err, e.code, "%s", e.msg);
-    }
-    struct mk_offset_commit_request req;
-    mk_schema_set_defaults(&mk_offset_commit_request_schema, &req);
-    req.group_id = mk_str_of(cc->cfg->group_id);
-    req.generation_id_or_member_epoch = stable ? g.id : MK_NO_GENERATION;
-    req.member_id = mk_str_of(stable ? g.member_id : "");
-    if (version >= 7 && cc->cfg->group_instance_id && stable)
-      req.group_instance_id = mk_str_of(cc->cfg->group_instance_id);
-    req.retention_time_ms = -1;  /* the broker's offsets.retention.minutes */
-    req.topics = mk_arena_alloc(&a, sizeof *req.topics * (size_t)n);
-    if (!req.topics) {
-      mk_arena_free(&a);
-      return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-    }
-    for (int i = 0; i < n; i++) {
-      struct mk_offset_commit_request_topic *t = NULL;
-      for (int32_t k = 0; k < req.topics_count && !t; k++)
-        if (mk_str_eq(req.topics[k].name, parts[i].topic)) t = &req.topics[k];
-      if (!t) {
-        t = &req.topics[req.topics_count++];
-        mk_schema_set_defaults(&mk_offset_commit_request_topic_schema, t);
-        t->name = mk_str_of(parts[i].topic);
-        t->partitions = mk_arena_alloc(&a, sizeof *t->partitions * (size_t)n);
-        if (!t->partitions) {
-          mk_arena_free(&a);
-          return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-        }
-      }
-      struct mk_offset_commit_request_partition *p = &t->partitions[t->partitions_count++];
-      mk_schema_set_defaults(&mk_offset_commit_request_partition_schema, p);
-      p->partition_index = parts[i].partition;
-      p->committed_offset = offsets[i];
-      p->committed_leader_epoch = -1;
-      p->commit_timestamp = -1;
-      p->committed_metadata = mk_str_of("");
-    }
-    struct mk_offset_commit_response *resp = NULL;
-    rc = version < 0 ? e.code
-                     : coordinator_call(cc, MK_API_OFFSET_COMMIT, &req, (void **)&resp, &a, 0, &e);
-    if (rc == MK_ERR__STATE) {
-      mk_arena_free(&a);
-      return mk_err_set(err, rc, "%s", e.msg);
-    }
-    int code = 0;
-    char where[300] = "";
-    for (int32_t t = 0; !rc && t < resp->topics_count && !code; t++)
-      for (int32_t k = 0; k < resp->topics[t].partitions_count && !code; k++)
-        if ((code = resp->topics[t].partitions[k].error_code))
-          snprintf(where, sizeof where, " (%.*s-%d)",
-                   resp->topics[t].name.len > 0 ? (int)resp->topics[t].name.len : 0,
-                   resp->topics[t].name.ptr ? resp->topics[t].name.ptr : "",
-                   resp->topics[t].partitions[k].partition_index);
-    mk_arena_free(&a);
-    if (!rc && !code) return 0;
-    if (rc) code = MK_ERR__TRANSPORT;
-    bool retry = rc || code == MK_ERR_COORDINATOR_LOAD_IN_PROGRESS || coordinator_moved(code) ||
-                 code == MK_ERR_UNSTABLE_OFFSET_COMMIT;
-    if (coordinator_moved(code)) mark_unknown(cc, mk_err_name(code));
-    if (retry) {
-      if (now_ms() >= deadline_ms)
-        return mk_err_set(err, MK_ERR__TIMED_OUT,
-                          "offset commit for group '%s' did not "
-                          "complete in time: %s",
-                          cc->cfg->group_id, rc ? e.msg : mk_err_name(code));
-      if (mk_consumer_sleep(cc->consumer, cc->cfg->retry_backoff_ms))
-        return mk_err_set(err, MK_ERR__STATE, "woken up");
-      continue;
-    }
-    pthread_mutex_lock(&cc->lock);
-    bool unchanged = generation_unchanged_locked(cc, &g);
-    if (code == MK_ERR_REBALANCE_IN_PROGRESS) {
-      if (unchanged) request_rejoin_locked(cc, "the group is rebalancing: a commit was refused");
-      pthread_mutex_unlock(&cc->lock);
-      return mk_err_set(err, code, "Offset commit cannot be completed since the consumer member's "
-                        "old generation is fenced by its group instance id, or the group is "
-                        "rebalancing (REBALANCE_IN_PROGRESS); it will join again");
-    }
-    if (code == MK_ERR_UNKNOWN_MEMBER_ID || code == MK_ERR_ILLEGAL_GENERATION) {
-      if (unchanged)
-        reset_and_rejoin_locked(cc,
-                                code == MK_ERR_UNKNOWN_MEMBER_ID
-                                    ? "encountered UNKNOWN_MEMBER_ID from OffsetCommit response"
-                                    : "encountered ILLEGAL_GENERATION from OffsetCommit response",
-                                code == MK_ERR_UNKNOWN_MEMBER_ID);
-      pthread_mutex_unlock(&cc->lock);
-      return mk_err_set(err, code, "Commit cannot be completed since the group has already "
-                        "rebalanced and assigned the partitions to another member (%s)",
-                        mk_err_name(code));
-    }
-    pthread_mutex_unlock(&cc->lock);
-    return mk_err_set(err, code, "offset commit for group '%s' failed%s: %s", cc->cfg->group_id,
-                      where, mk_err_name(code));
-  }
-}
-
-/* One committed offset, as an OffsetFetch answer gives it (offset -1: none). */
-typedef void (*committed_fn)(void *opaque, const char *topic, int32_t partition, int64_t offset);
-
-/* OffsetFetch for parts (NULL: every partition the group has committed), retried until
- * deadline_ms; fn is called for each partition in the answer. Returns 0 or the error. */
-static int offset_fetch(struct mk_consumer_coordinator *cc, const struct mk_topic_partition *parts,
-                        int n, committed_fn fn, void *opaque, int64_t deadline_ms,
-                        struct mk_err *err) {
-  for (;;) {
-    int rc = ensure_coordinator(cc, deadline_ms, err);
-    if (rc) return rc;
-    int version = coordinator_version(cc, MK_API_OFFSET_FETCH, err);
-    if (version < 0) {
-      if (err->code == MK_ERR__STATE || err->code == MK_ERR_UNSUPPORTED_VERSION) return err->code;
-      if (now_ms() >= deadline_ms) return mk_err_set(err, MK_ERR__TIMED_OUT, "%s", err->msg);
-      if (mk_consumer_sleep(cc->consumer, cc->cfg->retry_backoff_ms))
-        return mk_err_set(err, MK_ERR__STATE, "woken up");
-      continue;
-    }
-    if (!parts && version < 2)
-      return mk_err_set(err, MK_ERR_UNSUPPORTED_VERSION, "listing every committed offset needs "
-                        "OffsetFetch v2; the coordinator speaks v%d", version);
-    struct mk_arena a;
-    mk_arena_init(&a);
-    struct mk_offset_fetch_request req;
-    mk_schema_set_defaults(&mk_offset_fetch_request_schema, &req);
-    /* The topics, in both layouts: v0-7 ask for one group, v8+ for a list of groups. */
-    int cap = parts ? n : 1;
-    struct mk_offset_fetch_request_topic *topics = mk_arena_alloc(&a, sizeof *topics * (size_t)cap);
-    struct mk_offset_fetch_request_topics *gtopics =
-        mk_arena_alloc(&a, sizeof *gtopics * (size_t)cap);
-    struct mk_offset_fetch_request_group *group = mk_arena_alloc(&a, sizeof *group);
-    int32_t *ids = mk_arena_alloc(&a, sizeof *ids * (size_t)cap);
-    if (!topics || !gtopics || !group || !ids) {
-      mk_arena_free(&a);
-      return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-    }
-    int nt = 0, used = 0;
-    for (int i = 0; parts && i < n; i++) {
-      bool seen = false;
-      for (int t = 0; t < nt && !seen; t++) seen = mk_str_eq(topics[t].name, parts[i].topic);
-      if (seen) continue;
-      /* A topic's partition ids, one run of ids[]. */
-      mk_schema_set_defaults(&mk_offset_fetch_request_topic_schema, &topics[nt]);
-      topics[nt].name = mk_str_of(parts[i].topic);
-      topics[nt].partition_indexes = ids + used;
-      for (int j = i; j < n; j++)
-        if (strcmp(parts[j].topic, parts[i].topic) == 0)
-          ids[used + topics[nt].partition_indexes_count++] = parts[j].partition;
-      used += topics[nt].partition_indexes_count;
-      mk_schema_set_defaults(&mk_offset_fetch_request_topics_schema, &gtopics[nt]);
-      gtopics[nt].name = topics[nt].name;
-      gtopics[nt].partition_indexes = topics[nt].partition_indexes;
-      gtopics[nt].partition_indexes_count = topics[nt].partition_indexes_count;
-      nt++;
-    }
-    if (version < 8) {
-      req.group_id = mk_str_of(cc->cfg->group_id);
-      req.topics = parts ? topics : NULL;
-      req.topics_count = parts ? nt : -1;  /* null: all of them */
-    } else {
-      mk_schema_set_defaults(&mk_offset_fetch_request_group_schema, group);
-      group->group_id = mk_str_of(cc->cfg->group_id);
-      group->member_id = (struct mk_str){NULL, -1};
-      group->member_epoch = -1;
-      group->topics = parts ? gtopics : NULL;
-      group->topics_count = parts ? nt : -1;
-      req.groups = group;
-      req.groups_count = 1;
-    }
-    /* Offsets of a transaction still open are not stable; read_committed waits for them. */
-    if (version >= 7) req.require_stable = cc->cfg->isolation_level == 1;
-    struct mk_offset_fetch_response *resp = NULL;
-    struct mk_err e = {0};
-    rc = coordinator_call(cc, MK_API_OFFSET_FETCH, &req, (void **)&resp, &a, 0, &e);
-    if (rc == MK_ERR__STATE) {
-      mk_arena_free(&a);
-      return mk_err_set(err, rc, "%s", e.msg);
-    }
-    int code = rc ? MK_ERR__TRANSPORT : 0;
-    if (!rc) {
-      code = resp->error_code;
-      /* v8+: the answer is per group */
-      const struct mk_offset_fetch_response_group *rg =
-          version >= 8 && resp->groups_count > 0 ? &resp->groups[0] : NULL;
-      if (rg) code = rg->error_code;
-      int32_t ntopics = rg ? rg->topics_count : resp->topics_count;
-      /* First the errors that make us ask again; only then the answers. */
-      for (int pass = 0; pass < 2 && !code; pass++) {
-        for (int32_t t = 0; t < ntopics && !code; t++) {
-          struct mk_str name = rg ? rg->topics[t].name : resp->topics[t].name;
-          int32_t np = rg ? rg->topics[t].partitions_count : resp->topics[t].partitions_count;
-          char topic[256];
-          copy_str(topic, sizeof topic, name);
-          for (int32_t k = 0; k < np && !code; k++) {
-            int32_t pi = rg ? rg->topics[t].partitions[k].partition_index
-                            : resp->topics[t].partitions[k].partition_index;
-            int64_t off = rg ? rg->topics[t].partitions[k].committed_offset
-                             : resp->topics[t].partitions[k].committed_offset;
-            int16_t pe = rg ? rg->topics[t].partitions[k].error_code
-                            : resp->topics[t].partitions[k].error_code;
-            if (pe && pe != MK_ERR_UNKNOWN_TOPIC_OR_PARTITION) code = pe;
-            else if (pass == 1) fn(opaque, topic, pi, pe ? -1 : off);
-          }
-        }
-      }
-    }
-    mk_arena_free(&a);
-    if (!code) return 0;
-    bool retry = code == MK_ERR__TRANSPORT || code == MK_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
-                 coordinator_moved(code) || code == MK_ERR_UNSTABLE_OFFSET_COMMIT;
-    if (!retry)
-      return mk_err_set(err, code, "OffsetFetch for group '%s' failed: %s", cc->cfg->group_id,
-                        mk_err_name(code));
-    if (coordinator_moved(code)) mark_unknown(cc, mk_err_name(code));
-    if (now_ms() >= deadline_ms)
-      return mk_err_set(err, MK_ERR__TIMED_OUT, "the committed offsets of group '%s' were not "
-                        "available in time: %s", cc->cfg->group_id,
-                        code == MK_ERR__TRANSPORT ? e.msg : mk_err_name(code));
-    if (mk_consumer_sleep(cc->consumer, cc->cfg->retry_backoff_ms))
-      return mk_err_set(err, MK_ERR__STATE, "woken up");
-  }
-}
-
-struct committed_into {
-  const struct mk_topic_partition *parts;
-  int n;
-  int64_t *offsets;
-};
-
-static void committed_into(void *opaque, const char *topic, int32_t partition, int64_t offset) {
-  struct committed_into *ci = opaque;
-  for (int i = 0; i < ci->n; i++)
-    if (ci->parts[i].partition == partition && strcmp(ci->parts[i].topic, topic) == 0)
-      ci->offsets[i] = offset;
-}
-
-int mk_consumer_coordinator_fetch_committed(struct mk_consumer_coordinator *cc,
-                                            const struct mk_topic_partition *parts, int n,
-                                            int64_t *offsets, int64_t deadline_ms,
-                                            struct mk_err *err) {
-  for (int i = 0; i < n; i++) offsets[i] = -1;
-  if (n <= 0) return 0;
-  struct committed_into ci = {parts, n, offsets};
-  return offset_fetch(cc, parts, n, committed_into, &ci, deadline_ms, err);
-}
-
-int mk_consumer_coordinator_fetch_all_committed(struct mk_consumer_coordinator *cc,
-                                                void (*fn)(void *, const char *, int32_t, int64_t),
-                                                void *opaque, int64_t deadline_ms,
-                                                struct mk_err *err) {
-  return offset_fetch(cc, NULL, 0, fn, opaque, deadline_ms, err);
-}
-
-int mk_consumer_coordinator_refresh_committed(struct mk_consumer_coordinator *cc,
-                                              int64_t deadline_ms, struct mk_err *err) {
-  struct mk_consumer *c = cc->consumer;
-  int n = 0;
-  for (int i = 0; i < c->subs.nparts; i++) n += c->subs.parts[i].state == MK_AWAIT_COMMITTED;
-  if (!n) return 0;
-  struct mk_topic_partition *parts = malloc(sizeof *parts * (size_t)n);
-  int64_t *offsets = malloc(sizeof *offsets * (size_t)n);
-  if (!parts || !offsets) {
-    free(parts);
-    free(offsets);
-    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-  }
-  int k = 0;
-  for (int i = 0; i < c->subs.nparts; i++)
-    if (c->subs.parts[i].state == MK_AWAIT_COMMITTED)
-      parts[k++] = (struct mk_topic_partition){c->subs.parts[i].topic, c->subs.parts[i].partition};
-  int rc = mk_consumer_coordinator_fetch_committed(cc, parts, n, offsets, deadline_ms, err);
-  char missing[256] = "";
-  for (int i = 0; !rc && i < n; i++) {
-    struct mk_partition_state *p =
-        mk_subscription_find(&c->subs, parts[i].topic, parts[i].partition);
-    if (!p || p->state != MK_AWAIT_COMMITTED) continue;
-    if (offsets[i] >= 0) {
-      mk_subscription_seek(p, offsets[i]);
-      continue;
-    }
-    if (c->cfg->auto_offset_reset == MK_OFFSET_RESET_NONE) {
-      size_t used = strlen(missing);
-      snprintf(missing + used, sizeof missing - used, "%s%s-%d", used ? ", " : "", p->topic,
-               p->partition);
-      continue;
-    }
-    mk_subscription_request_reset(p, c->cfg->auto_offset_reset == MK_OFFSET_RESET_EARLIEST
-                                         ? MK_OFFSET_EARLIEST
-                                         : MK_OFFSET_LATEST);
-  }
-  free(parts);
-  free(offsets);
-  if (!rc && missing[0])  /* NoOffsetForPartitionException */
-    return mk_err_set(err, MK_ERR_OFFSET_OUT_OF_RANGE,
-                      "Undefined offset with no reset policy for partitions: [%s]", missing);
-  return rc;
 }
 
 /* ---- poll, close ----------------------------------------------------------------------------- */
@@ -1184,7 +860,7 @@ int mk_consumer_coordinator_poll(struct mk_consumer_coordinator *cc, int64_t dea
     rc = join_group_if_needed(cc, deadline_ms, err);
     if (rc) return rc;
   } else {
-    rc = ensure_coordinator(cc, deadline_ms, err);  /* assign(): commits still need it */
+    rc = mk_coordinator_ensure(cc, deadline_ms, err);  /* assign(): commits still need it */
     if (rc) return rc;
   }
   if (cc->cfg->enable_auto_commit && now_ms() >= cc->next_auto_commit_ms) {
@@ -1246,7 +922,7 @@ void mk_consumer_coordinator_heartbeat_answer(struct mk_consumer_coordinator *cc
     case MK_ERR_REBALANCE_IN_PROGRESS:
       /* Still a member for as long as the rebalance takes: the session holds. */
       mk_heartbeat_received(&cc->heartbeat, now_ms_);
-      if (cc->state == MK_MEMBER_STABLE) request_rejoin_locked(cc, "group is already rebalancing");
+      if (cc->state == MK_MEMBER_STABLE) mk_coordinator_rejoin_locked(cc, "group is already rebalancing");
       break;
     case MK_ERR_ILLEGAL_GENERATION:
     case MK_ERR_UNKNOWN_MEMBER_ID:
@@ -1254,7 +930,7 @@ void mk_consumer_coordinator_heartbeat_answer(struct mk_consumer_coordinator *cc
         char reason[96];
         snprintf(reason, sizeof reason, "encountered %s from Heartbeat response",
                  mk_err_name(code));
-        reset_and_rejoin_locked(cc, reason, code == MK_ERR_UNKNOWN_MEMBER_ID);
+        mk_coordinator_reset_locked(cc, reason, code == MK_ERR_UNKNOWN_MEMBER_ID);
       }
       mk_heartbeat_failed(&cc->heartbeat, now_ms_);
       break;
@@ -1283,7 +959,7 @@ void mk_consumer_coordinator_leave_locked(struct mk_consumer_coordinator *cc,
   snprintf(member, sizeof member, "%s", cc->member_id);
   bool send = dynamic && cc->coordinator_known && cc->state != MK_MEMBER_UNJOINED && member[0];
   /* resetGenerationOnLeaveGroup: whatever happens to the request, we are out. */
-  reset_and_rejoin_locked(cc, "consumer pro-actively leaving the group", true);
+  mk_coordinator_reset_locked(cc, "consumer pro-actively leaving the group", true);
   if (!send) return;
   mk_log(MK_LOG_DEBUG, "consumer", "%s: member %s sending LeaveGroup request to coordinator "
          "%s:%d due to %s", cc->cfg->group_id, member, cc->coordinator_host,

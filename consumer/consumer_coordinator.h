@@ -29,9 +29,9 @@
  *      start from the group's committed offset (OffsetFetch; none: auto.offset.reset), and
  *      the listener's onPartitionsAssigned runs. The heartbeat thread is enabled.
  *
- * Commits (OffsetCommit) carry the generation and member id, so a member that has been
- * replaced cannot overwrite its successor's progress: ILLEGAL_GENERATION or
- * UNKNOWN_MEMBER_ID end its membership and it joins again.
+ * Commits (OffsetCommit, in committed_offsets.c) carry the generation and member id, so a
+ * member that has been replaced cannot overwrite its successor's progress: ILLEGAL_GENERATION
+ * or UNKNOWN_MEMBER_ID end its membership and it joins again.
  *
  * Thread: app, except the fields marked "lock", which the heartbeat thread shares.
  */
@@ -44,6 +44,7 @@
 
 #include "client/client.h"
 #include "consumer/consumer.h"
+#include "protocol/arena.h"
 #include "consumer/heartbeat.h"
 
 enum mk_member_state {
@@ -162,6 +163,44 @@ void mk_consumer_coordinator_close(struct mk_consumer_coordinator *cc, int64_t d
 
 void mk_consumer_coordinator_group_metadata(struct mk_consumer_coordinator *cc,
                                             struct mk_consumer_group_metadata *out);
+
+/* ---- for committed_offsets.c and heartbeat.c ------------------------------------------- */
+
+/* The generation and member id a request is sent with. */
+struct mk_generation {
+  int32_t id;
+  char member_id[256];
+};
+
+/* The current generation and member id (takes cc->lock). */
+struct mk_generation mk_coordinator_generation(struct mk_consumer_coordinator *cc);
+/* Whether g is still the current generation (cc->lock held): a handler that changes the
+ * membership after a request first checks it (Java's generationUnchanged). */
+bool mk_coordinator_generation_unchanged_locked(struct mk_consumer_coordinator *cc,
+                                                const struct mk_generation *g);
+/* Until deadline_ms: know the coordinator and have cc->conn point at it
+ * (ensureCoordinatorReady). Returns 0, MK_ERR__TIMED_OUT, MK_ERR__STATE (woken), or a
+ * fatal error. */
+int mk_coordinator_ensure(struct mk_consumer_coordinator *cc, int64_t deadline_ms,
+                          struct mk_err *err);
+/* The version cc->conn speaks for api_key, or -1 with err set (a connection that cannot
+ * open forgets the coordinator). */
+int mk_coordinator_version(struct mk_consumer_coordinator *cc, int api_key, struct mk_err *err);
+/* Send body to the coordinator and wait for the answer (timeout_ms, or request.timeout.ms
+ * when 0); a transport failure forgets the coordinator. Returns 0, MK_ERR__STATE (woken),
+ * or a transport error. resp lives in a. */
+int mk_coordinator_call(struct mk_consumer_coordinator *cc, int api_key, const void *body,
+                        void **resp, struct mk_arena *a, int timeout_ms, struct mk_err *err);
+/* Forget the coordinator (takes cc->lock) and close cc->conn. */
+void mk_coordinator_forget(struct mk_consumer_coordinator *cc, const char *why);
+/* Errors after which a coordinator request is retried at the coordinator found again. */
+bool mk_coordinator_moved(int code);
+/* Ask for a rebalance (cc->lock held). */
+void mk_coordinator_rejoin_locked(struct mk_consumer_coordinator *cc, const char *reason);
+/* Out of the generation, join again; the member id is kept unless reset_member_id (cc->lock
+ * held; Java's resetStateAndRejoin). */
+void mk_coordinator_reset_locked(struct mk_consumer_coordinator *cc, const char *reason,
+                                 bool reset_member_id);
 
 /* ---- for the heartbeat thread (heartbeat.c), called with cc->lock held ----------------- */
 

@@ -3,7 +3,8 @@
  * Not installed; users see consumer.h only.
  *
  *   consumer.c              KafkaConsumer: the public calls, the poll loop, metadata
- *   consumer_coordinator.c  ConsumerCoordinator + AbstractCoordinator: the group
+ *   consumer_coordinator.c  ConsumerCoordinator + AbstractCoordinator: the group membership
+ *   committed_offsets.c     the group's committed offsets: OffsetCommit, OffsetFetch
  *   heartbeat.c             Heartbeat + the heartbeat thread
  *   fetcher.c               Fetcher: ListOffsets, Fetch, batches into records
  *   subscription_state.c    SubscriptionState: assignment and positions
