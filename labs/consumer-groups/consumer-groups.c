@@ -649,8 +649,7 @@ static int run(struct mk_lab_ctx *ctx) {
 
 const struct mk_lab mk_lab_consumer_groups = {
     "consumer-groups",
-    "consumer groups: rebalances and generations, lag, commits across a restart, a crash read "
-    "twice",
+    "consumer groups: rebalances, lag, commits across a restart, a crash read twice",
     params,
     run,
 };
