@@ -424,7 +424,7 @@ static int produce(struct mk_lab_ctx *ctx, int32_t partitions, int records, int 
 
 static void lag_table(struct mk_lab_ctx *ctx, const char *title, int32_t partitions,
                       const int64_t *committed, const int64_t *end) {
-  char rows[MAX_PARTITIONS][16];
+  char rows[MAX_PARTITIONS][32];
   const char *names[MAX_PARTITIONS + 1];
   for (int p = 0; p < partitions; p++) {
     snprintf(rows[p], sizeof rows[p], "%s-%d", TOPIC, p);

@@ -36,13 +36,13 @@ static int teardown(void **state) {
 
 static void set_ok(const char *key, const char *value) {
   struct mk_err err = {0};
-  if (mk_consumer_config_set(cfg, key, value, &err)) fail_msg("%s=%s: %s", key, value, err.msg);
+  if (mk_consumer_config_set(cfg, key, value, &err)) fail_msg("%s=%s: %s", key, value ? value : "(null)", err.msg);
 }
 
 static void set_fails(const char *key, const char *value, const char *want) {
   struct mk_err err = {0};
   assert_int_equal(mk_consumer_config_set(cfg, key, value, &err), MK_ERR__INVALID_ARG);
-  if (!strstr(err.msg, want)) fail_msg("%s=%s: \"%s\" lacks \"%s\"", key, value, err.msg, want);
+  if (!strstr(err.msg, want)) fail_msg("%s=%s: \"%s\" lacks \"%s\"", key, value ? value : "(null)", err.msg, want);
 }
 
 static void finish_fails(const char *want) {
