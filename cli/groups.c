@@ -710,7 +710,7 @@ static void print_offsets(const struct description *d, const struct committed_li
       const struct committed *co = find_committed(cl, tp->topic, tp->partition);
       rows[nrows++] = (struct row){tp->topic, tp->partition, co ? co->offset : -1, -1, ms[i]};
     }
-    qsort(rows + first, (size_t)(nrows - first), sizeof *rows, cmp_row);
+    if (nrows - first > 1) qsort(rows + first, (size_t)(nrows - first), sizeof *rows, cmp_row);
   }
   int first = nrows;
   for (int i = 0; i < cl->n; i++) {
@@ -721,7 +721,7 @@ static void print_offsets(const struct description *d, const struct committed_li
     if (!assigned)
       rows[nrows++] = (struct row){cl->v[i].topic, cl->v[i].partition, cl->v[i].offset, -1, NULL};
   }
-  qsort(rows + first, (size_t)(nrows - first), sizeof *rows, cmp_row);
+  if (nrows - first > 1) qsort(rows + first, (size_t)(nrows - first), sizeof *rows, cmp_row);
   if (print_state_note(d, nrows)) {
     fill_log_ends(c, rows, nrows);
     int wg = 15, wt = 15, wc = 15, wh = 15;  /* printOffsetFormat: at least 15 each */
@@ -782,7 +782,7 @@ static void print_assignment(const struct member *m) {
         snprintf(buf, sizeof buf, "%d", m->parts[j].partition);
         nums[nn++] = strdup(buf);
       }
-    qsort(nums, (size_t)nn, sizeof *nums, cmp_str);
+    if (nn > 1) qsort(nums, (size_t)nn, sizeof *nums, cmp_str);
     size_t len = 3;
     for (int k = 0; k < nn; k++) len += (nums[k] ? strlen(nums[k]) : 0) + 1;
     char *g = malloc(len);
@@ -797,7 +797,7 @@ static void print_assignment(const struct member *m) {
     for (int k = 0; k < nn; k++) free(nums[k]);
     if (g) groups[ng++] = g;
   }
-  qsort(groups, (size_t)ng, sizeof *groups, cmp_str);
+  if (ng > 1) qsort(groups, (size_t)ng, sizeof *groups, cmp_str);
   for (int i = 0; i < ng; i++) {
     printf("%s%s", i ? ", " : "", groups[i]);
     free(groups[i]);
@@ -866,7 +866,7 @@ static int target_groups(struct admin *ad, struct listed **out, int *n) {
     for (int i = 0; i < o->ngroups; i++)
       snprintf((*out)[i].id, sizeof(*out)[i].id, "%s", o->groups[i]);
     *n = o->ngroups;
-    qsort(*out, (size_t)*n, sizeof **out, cmp_listed);  /* Kafka's TreeMap: by group id */
+    if (*n > 1) qsort(*out, (size_t)*n, sizeof **out, cmp_listed);  /* Kafka's TreeMap: by group id */
     return 0;
   }
   struct mk_err err = {0};
@@ -1224,7 +1224,7 @@ static int do_delete_offsets(struct admin *ad) {
     resets_free(r, nr);
     return MK_EXIT_FAILED;
   }
-  qsort(r, (size_t)nr, sizeof *r, cmp_reset);
+  if (nr > 1) qsort(r, (size_t)nr, sizeof *r, cmp_reset);
   struct mk_client_conn conn;
   int32_t node;
   char host[256];

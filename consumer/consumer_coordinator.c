@@ -396,7 +396,7 @@ static int perform_assignment(struct mk_consumer_coordinator *cc,
       break;
     }
     /* Sorted, so each topic's partition numbers are one run of parts[]. */
-    qsort(shares[i].v, (size_t)shares[i].n, sizeof *shares[i].v, cmp_topic_partition);
+    if (shares[i].n > 1) qsort(shares[i].v, (size_t)shares[i].n, sizeof *shares[i].v, cmp_topic_partition);
     for (int k = 0; k < shares[i].n; k++) {
       const struct mk_topic_partition *tp = &shares[i].v[k];
       struct mk_consumer_protocol_assignment_topic_partition *t = NULL;

@@ -77,7 +77,7 @@ int mk_partition_assignor_assign(const struct mk_partition_assignor *a,
   int rc = sorted && ms && res ? 0 : MK_ERR__NO_MEMORY;
   if (!rc) {
     for (int i = 0; i < nmembers; i++) sorted[i] = (struct indexed){members[i], i};
-    qsort(sorted, (size_t)nmembers, sizeof *sorted, mk_assignor_member_cmp);
+    if (nmembers > 1) qsort(sorted, (size_t)nmembers, sizeof *sorted, mk_assignor_member_cmp);
     for (int i = 0; i < nmembers; i++) ms[i] = sorted[i].m;
     rc = a->assign(topics, ntopics, ms, nmembers, res);
   }

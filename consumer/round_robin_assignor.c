@@ -35,7 +35,7 @@ static int assign(const struct mk_assignor_topic *topics, int ntopics,
       wanted = mk_assignor_member_subscribes(&members[i], topics[t].name);
     if (wanted && topics[t].partitions > 0) sorted[n++] = &topics[t];
   }
-  qsort(sorted, (size_t)n, sizeof *sorted, cmp_topic);
+  if (n > 1) qsort(sorted, (size_t)n, sizeof *sorted, cmp_topic);
   int next = 0;  /* the member the deal comes to next */
   for (int t = 0; t < n; t++) {
     for (int32_t p = 0; p < sorted[t]->partitions; p++) {

@@ -54,7 +54,7 @@ int mk_subscription_subscribe(struct mk_subscription_state *s, const char *const
     }
     s->ntopics++;
   }
-  qsort(s->topics, (size_t)s->ntopics, sizeof *s->topics, cmp_str);
+  if (s->ntopics > 1) qsort(s->topics, (size_t)s->ntopics, sizeof *s->topics, cmp_str);
   return 0;
 }
 
@@ -82,7 +82,7 @@ int mk_subscription_assign(struct mk_subscription_state *s, const struct mk_topi
     }
     s->nparts++;
   }
-  qsort(s->parts, (size_t)s->nparts, sizeof *s->parts, cmp_part);
+  if (s->nparts > 1) qsort(s->parts, (size_t)s->nparts, sizeof *s->parts, cmp_part);
   return 0;
 }
 

@@ -17,6 +17,8 @@
  *                   generation (no rebalance), and closing sends no LeaveGroup
  *   failover        the coordinator's broker goes down: the member finds the new one and its
  *                   commits are all there
+ *   idle member     more members than partitions: the leader hands one an empty assignment,
+ *                   which it holds (no partitions, still a member of the new generation)
  *
  * Members that must poll at the same time do so on threads of their own. Every wait is
  * bounded; MK_TEST_FILTER=name runs one test.
@@ -336,6 +338,29 @@ static void test_coordinator_failover_keeps_commits(void **state) {
   mk_consumer_close(c);
 }
 
+static void test_more_members_than_partitions_one_holds_none(void **state) {
+  (void)state;
+  char topic[16], group[16];
+  names(topic, group, 1);
+  struct runner a = {.c = consumer(group, NULL)};
+  test_consumer_subscribe(a.c, topic);
+  joined(a.c, 1);
+  int32_t gen = test_consumer_group(a.c).generation_id;
+  assert_int_equal(pthread_create(&a.thread, NULL, run_member, &a), 0);
+  struct mk_consumer *b = consumer(group, NULL);
+  test_consumer_subscribe(b, topic);
+  struct mk_err err = {0};
+  /* b's generation is the new one, and it holds no partition */
+  if (poll_until_assigned(b, 0, gen, 20000, &err)) fail_msg("%s", err.msg);
+  atomic_store(&a.stop, 1);
+  pthread_join(a.thread, NULL);
+  assert_int_equal(a.rc, 0);
+  if (poll_until_assigned(a.c, 1, gen, 20000, &err)) fail_msg("%s", err.msg);
+  assert_int_equal(test_consumer_group(a.c).generation_id, test_consumer_group(b).generation_id);
+  mk_consumer_close(b);
+  mk_consumer_close(a.c);
+}
+
 int main(void) {
   const struct CMUnitTest all[] = {
       cmocka_unit_test(test_member_id_required_then_joined),
@@ -346,6 +371,7 @@ int main(void) {
       cmocka_unit_test(test_session_timeout_outside_the_brokers_bounds),
       cmocka_unit_test(test_static_member_restart_keeps_partitions_without_rebalance),
       cmocka_unit_test(test_coordinator_failover_keeps_commits),
+      cmocka_unit_test(test_more_members_than_partitions_one_holds_none),
   };
   const char *filter = getenv("MK_TEST_FILTER");
   if (filter) cmocka_set_test_filter(filter);
