@@ -22,6 +22,7 @@
 #include "consumer/consumer.h"
 #include "consumer/subscription_state.h"
 #include "protocol/arena.h"
+#include "protocol/messages/fetch.h"
 #include "protocol/primitives.h"
 
 struct mk_consumer_coordinator;
@@ -109,6 +110,11 @@ int mk_fetcher_list_offsets(struct mk_consumer *c, const struct mk_topic_partiti
  * the answers go into c->fetch. Returns 0 (*sent: whether any request went out) or a fatal
  * error. Retriable errors set need_metadata / reset positions and are logged. */
 int mk_fetcher_fetch(struct mk_consumer *c, int64_t max_wait_ms, bool *sent, struct mk_err *err);
+/* One partition of a Fetch answer (pd) from node: its batches read into c->fetch as records,
+ * or its error handled (a reset, a metadata refresh). topic must outlive c->fetch (the
+ * fetch's arena, or the caller's). Returns 0 or a fatal error. (fuzz_fetcher calls it too.) */
+int mk_fetcher_take_partition(struct mk_consumer *c, const char *topic, int32_t node,
+                              const struct mk_fetch_partition_data *pd, struct mk_err *err);
 /* Hand out up to max records from c->fetch, moving the positions past them. Returns how
  * many were put at out (which has room for max). */
 int mk_fetcher_collect(struct mk_consumer *c, struct mk_consumer_record *out, int max);

@@ -372,7 +372,7 @@ static int read_partition(struct mk_consumer *c, struct mk_partition_state *p, c
       return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
     }
     memcpy(ab.txns, pd->aborted_transactions, sizeof *ab.txns * (size_t)n);
-    qsort(ab.txns, (size_t)n, sizeof *ab.txns, cmp_txn);
+    if (n > 1) qsort(ab.txns, (size_t)n, sizeof *ab.txns, cmp_txn);
     ab.ntxns = n;
   }
   int first = f->nrecords;
@@ -397,6 +397,15 @@ static int read_partition(struct mk_consumer *c, struct mk_partition_state *p, c
     struct mk_record_batch b;
     if ((rc = mk_record_batch_parse(buf + at, len - at, &b, err))) break;
     at += b.size;
+    /* Offsets come from the broker: ones no log can hold (negative, or past the largest
+     * offset) are a corrupt answer, not arithmetic to trust. */
+    if (b.base_offset < 0 || b.last_offset_delta < 0 ||
+        b.base_offset > INT64_MAX - 1 - b.last_offset_delta) {
+      rc = mk_err_set(err, MK_ERR_CORRUPT_MESSAGE,
+                      "a batch claims offsets %lld + %d, which no log holds",
+                      (long long)b.base_offset, b.last_offset_delta);
+      break;
+    }
     int64_t next = b.base_offset + b.last_offset_delta + 1;
     bool control = b.attributes & MK_ATTR_CONTROL, aborted = false;
     /* Transaction bookkeeping sees every batch, even those before our position, so a
@@ -443,9 +452,8 @@ static int read_partition(struct mk_consumer *c, struct mk_partition_state *p, c
   return 0;
 }
 
-/* One partition of a Fetch answer. Returns 0 or a fatal error. */
-static int fetched_partition(struct mk_consumer *c, const char *topic, int32_t node,
-                             const struct mk_fetch_partition_data *pd, struct mk_err *err) {
+int mk_fetcher_take_partition(struct mk_consumer *c, const char *topic, int32_t node,
+                              const struct mk_fetch_partition_data *pd, struct mk_err *err) {
   struct mk_partition_state *p = mk_subscription_find(&c->subs, topic, pd->partition_index);
   if (!p || p->state != MK_FETCHING) return 0;
   int code = pd->error_code;
@@ -615,7 +623,7 @@ int mk_fetcher_fetch(struct mk_consumer *c, int64_t max_wait_ms, bool *sent, str
       }
       if (!topic) continue;
       for (int32_t j = 0; j < tr->partitions_count && !rc; j++)
-        rc = fetched_partition(c, topic, nodes[k], &tr->partitions[j], err);
+        rc = mk_fetcher_take_partition(c, topic, nodes[k], &tr->partitions[j], err);
     }
   }
   c->client.timeout_ms = saved_timeout;
