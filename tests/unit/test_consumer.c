@@ -98,6 +98,15 @@ static void joined(struct mk_consumer *c, int n) {
   if (poll_until_assigned(c, n, 0, 20000, &err)) fail_msg("%s", err.msg);
 }
 
+/* A new member of group, subscribed to topic, once it holds n partitions. */
+static struct mk_consumer *joined_member(const char *topic, const char *group,
+                                         const char *const *kv, int n) {
+  struct mk_consumer *c = consumer(group, kv);
+  test_consumer_subscribe(c, topic);
+  joined(c, n);
+  return c;
+}
+
 /* ---- trace events, for what the broker saw ------------------------------------------------- */
 
 static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -139,9 +148,7 @@ static void test_member_id_required_then_joined(void **state) {
   trace_len = 0;
   trace_text[0] = '\0';
   int sink = mk_trace_add_sink(keep_trace, NULL);
-  struct mk_consumer *c = consumer(group, NULL);
-  test_consumer_subscribe(c, topic);
-  joined(c, 3);
+  struct mk_consumer *c = joined_member(topic, group, NULL, 3);
   struct mk_consumer_group_metadata g = test_consumer_group(c);
   mk_trace_remove_sink(sink);
   assert_true(g.leader);
@@ -163,9 +170,7 @@ static void test_join_errors_retried_or_fatal(void **state) {
                             "\"error\": \"COORDINATOR_LOAD_IN_PROGRESS\", \"count\": 2}");
   test_broker_fault(broker, "{\"action\": \"error\", \"api\": \"JoinGroup\", "
                             "\"error\": \"NOT_COORDINATOR\", \"count\": 1}");
-  struct mk_consumer *c = consumer(group, NULL);
-  test_consumer_subscribe(c, topic);
-  joined(c, 3);
+  struct mk_consumer *c = joined_member(topic, group, NULL, 3);
   mk_consumer_close(c);
   mk_broker_clear_faults(broker);
 
@@ -187,9 +192,7 @@ static void test_sync_rebalance_in_progress_joins_again(void **state) {
   names(topic, group, 3);
   test_broker_fault(broker, "{\"action\": \"error\", \"api\": \"SyncGroup\", "
                             "\"error\": \"REBALANCE_IN_PROGRESS\", \"count\": 1}");
-  struct mk_consumer *c = consumer(group, NULL);
-  test_consumer_subscribe(c, topic);
-  joined(c, 3);
+  struct mk_consumer *c = joined_member(topic, group, NULL, 3);
   assert_true(test_consumer_group(c).generation_id >=
               2); /* the first generation's sync was refused */
   mk_consumer_close(c);
@@ -200,9 +203,7 @@ static void test_heartbeat_illegal_generation_rejoins_with_same_member_id(void *
   (void)state;
   char topic[16], group[16];
   names(topic, group, 3);
-  struct mk_consumer *c = consumer(group, NULL);
-  test_consumer_subscribe(c, topic);
-  joined(c, 3);
+  struct mk_consumer *c = joined_member(topic, group, NULL, 3);
   struct mk_consumer_group_metadata before = test_consumer_group(c);
   test_broker_fault(broker, "{\"action\": \"error\", \"api\": \"Heartbeat\", "
                             "\"error\": \"ILLEGAL_GENERATION\", \"count\": 1}");
@@ -238,9 +239,7 @@ static void test_protocols_inconsistent_or_shared(void **state) {
   names(topic, group, 4);
   const char *const range[] = {"partition.assignment.strategy", "range", NULL};
   const char *const rr[] = {"partition.assignment.strategy", "roundrobin", NULL};
-  struct runner a = {.c = consumer(group, range)};
-  test_consumer_subscribe(a.c, topic);
-  joined(a.c, 4);
+  struct runner a = {.c = joined_member(topic, group, range, 4)};
   assert_int_equal(pthread_create(&a.thread, NULL, run_member, &a), 0);
   struct mk_consumer *b = consumer(group, rr);
   test_consumer_subscribe(b, topic);
@@ -256,9 +255,7 @@ static void test_protocols_inconsistent_or_shared(void **state) {
   /* both offer roundrobin (b prefers it): the group's vote picks it */
   names(topic, group, 4);
   const char *const both[] = {"partition.assignment.strategy", "roundrobin,range", NULL};
-  struct runner x = {.c = consumer(group, both)};
-  test_consumer_subscribe(x.c, topic);
-  joined(x.c, 4);
+  struct runner x = {.c = joined_member(topic, group, both, 4)};
   assert_string_equal(test_consumer_group(x.c).protocol, "roundrobin");
   mk_consumer_close(x.c);
 }
@@ -281,9 +278,7 @@ static void test_static_member_restart_keeps_partitions_without_rebalance(void *
   char topic[16], group[16];
   names(topic, group, 2);
   const char *const kv[] = {"group.instance.id", "worker-1", NULL};
-  struct mk_consumer *c = consumer(group, kv);
-  test_consumer_subscribe(c, topic);
-  joined(c, 2);
+  struct mk_consumer *c = joined_member(topic, group, kv, 2);
   int32_t gen = test_consumer_group(c).generation_id;
   trace_len = 0;
   trace_text[0] = '\0';
@@ -306,9 +301,7 @@ static void test_coordinator_failover_keeps_commits(void **state) {
   (void)state;
   char topic[16], group[16];
   names(topic, group, 3);
-  struct mk_consumer *c = consumer(group, NULL);
-  test_consumer_subscribe(c, topic);
-  joined(c, 3);
+  struct mk_consumer *c = joined_member(topic, group, NULL, 3);
   struct mk_topic_partition tp[3] = {{topic, 0}, {topic, 1}, {topic, 2}};
   int64_t offsets[3] = {5, 6, 7}, got[3];
   struct mk_err err = {0};
@@ -342,9 +335,7 @@ static void test_more_members_than_partitions_one_holds_none(void **state) {
   (void)state;
   char topic[16], group[16];
   names(topic, group, 1);
-  struct runner a = {.c = consumer(group, NULL)};
-  test_consumer_subscribe(a.c, topic);
-  joined(a.c, 1);
+  struct runner a = {.c = joined_member(topic, group, NULL, 1)};
   int32_t gen = test_consumer_group(a.c).generation_id;
   assert_int_equal(pthread_create(&a.thread, NULL, run_member, &a), 0);
   struct mk_consumer *b = consumer(group, NULL);

@@ -167,6 +167,12 @@ static bool has_read(struct mk_consumer *c, void *arg) {
   return s->total >= *(int *)((void **)arg)[1];
 }
 
+/* Poll until c has read at least want records, noted into s. */
+static void read_at_least(struct mk_consumer *c, struct seen *s, int want) {
+  void *args[] = {s, &want};
+  assert_true(poll_until(c, s, has_read, args, 20000));
+}
+
 static bool generation_above(struct mk_consumer *c, void *arg) {
   struct mk_consumer_group_metadata g;
   mk_consumer_group_metadata(c, &g);
@@ -189,9 +195,7 @@ static void test_one_member_gets_every_partition_and_reads_all(void **state) {
   struct mk_consumer *c = consumer(group, NULL);
   test_consumer_subscribe(c, topic);
   struct seen s = {0};
-  int want = PARTITIONS * PER_PARTITION;
-  void *args[] = {&s, &want};
-  assert_true(poll_until(c, &s, has_read, args, 20000));
+  read_at_least(c, &s, PARTITIONS * PER_PARTITION);
   assert_int_equal(test_consumer_assigned(c), PARTITIONS);
   struct mk_consumer_group_metadata g;
   mk_consumer_group_metadata(c, &g);
@@ -317,9 +321,7 @@ static void test_restarted_member_resumes_after_its_commit(void **state) {
   struct mk_consumer *c = consumer(group, kv);
   test_consumer_subscribe(c, topic);
   struct seen s = {0};
-  int want = 20;
-  void *args[] = {&s, &want};
-  assert_true(poll_until(c, &s, has_read, args, 20000));
+  read_at_least(c, &s, 20);
   int first = s.total;
   int64_t pos[PARTITIONS];
   for (int p = 0; p < PARTITIONS; p++) pos[p] = mk_consumer_position(c, topic, p);
@@ -327,10 +329,8 @@ static void test_restarted_member_resumes_after_its_commit(void **state) {
   /* the next member starts where the first stopped: nothing twice, nothing lost */
   c = consumer(group, NULL);
   test_consumer_subscribe(c, topic);
-  want = PARTITIONS * PER_PARTITION - first;
   struct seen rest = {0};
-  void *args2[] = {&rest, &want};
-  assert_true(poll_until(c, &rest, has_read, args2, 20000));
+  read_at_least(c, &rest, PARTITIONS * PER_PARTITION - first);
   for (int p = 0; p < PARTITIONS; p++)
     for (int i = 0; i < PER_PARTITION; i++) {
       assert_int_equal(s.count[p][i] + rest.count[p][i], 1);
@@ -385,9 +385,7 @@ static void test_commit_illegal_generation_fails_and_rejoins(void **state) {
   produce_all(topic);
   struct mk_consumer *c = joined(group, topic, NULL);
   struct seen s = {0};
-  int want = 1;
-  void *args[] = {&s, &want};
-  assert_true(poll_until(c, &s, has_read, args, 20000));
+  read_at_least(c, &s, 1);
   int32_t gen = generation(c);
   rd_kafka_mock_push_request_errors(mcluster, MK_API_OFFSET_COMMIT, 1,
                                     RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION);
@@ -406,9 +404,7 @@ static void test_commit_retries_coordinator_errors(void **state) {
   produce_all(topic);
   struct mk_consumer *c = joined(group, topic, NULL);
   struct seen s = {0};
-  int want = PARTITIONS * PER_PARTITION;
-  void *args[] = {&s, &want};
-  assert_true(poll_until(c, &s, has_read, args, 20000));
+  read_at_least(c, &s, PARTITIONS * PER_PARTITION);
   rd_kafka_mock_push_request_errors(mcluster, MK_API_OFFSET_COMMIT, 3,
                                     RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
                                     RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
@@ -451,9 +447,7 @@ static void test_oldest_versions(void **state) {
   for (int i = 0; i < 6; i++) rd_kafka_mock_set_apiversion(mcluster, apis[i], 0, oldest[i]);
   struct mk_consumer *c = joined(group, topic, NULL);
   struct seen s = {0};
-  int want = PARTITIONS * PER_PARTITION;
-  void *args[] = {&s, &want};
-  assert_true(poll_until(c, &s, has_read, args, 20000));
+  read_at_least(c, &s, PARTITIONS * PER_PARTITION);
   struct mk_err err = {0};
   assert_int_equal(mk_consumer_commit_sync(c, &err), 0);
   struct mk_topic_partition tp = {topic, 5};
@@ -475,9 +469,7 @@ static void test_coordinator_moves(void **state) {
     rd_kafka_mock_coordinator_set(mcluster, "group", group, b);
     struct mk_err err = {0};
     struct seen s = {0};
-    int want = 1;
-    void *args[] = {&s, &want};
-    if (b == 1) assert_true(poll_until(c, &s, has_read, args, 20000));
+    if (b == 1) read_at_least(c, &s, 1);
     sleep_ms(500);  /* a heartbeat or two at the old coordinator */
     struct mk_consumer_records r;
     for (int i = 0; i < 10; i++) assert_int_equal(mk_consumer_poll(c, 50, &r, &err), 0);
