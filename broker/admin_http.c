@@ -18,7 +18,10 @@
 #include "broker/admin_state.h"
 #include "broker/broker_internal.h"
 #include "broker/controller.h"
-#include "broker/dashboard.h"
+#include "broker/dashboard_http.h"
+#include "broker/reset.h"
+#include "broker/state_events.h"
+#include "broker/schema_registry_http.h"  /* GET /v1/schemas */
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -116,12 +119,28 @@ static void get_producers(struct mk_http_request *r) {
   respond_json(r, 200, mk_admin_state_producers(broker_of(r)));
 }
 
+static void get_schemas(struct mk_http_request *r) {
+  respond_json(r, 200, mk_schema_registry_view(broker_of(r)));
+}
+
 static void get_groups(struct mk_http_request *r) {
   respond_json(r, 200, mk_admin_state_groups(broker_of(r)));
 }
 
+/* One line of the new stream's snapshot: to that stream alone. */
+static void to_new_stream(void *opaque, const char *line, size_t len) {
+  mk_http_stream_send(opaque, line, len);
+}
+
+/* The stream starts with the state as it is (broker_state, partition_state: a reader
+ * can rebuild the cluster from the stream alone), then every event as it happens. */
 static void get_events(struct mk_http_request *r) {
   mk_http_stream_begin(r, "minikafka trace events, one per data line (DESIGN.md 3.4)");
+  mk_state_events_all(&broker_of(r)->cluster, to_new_stream, r);
+}
+
+static void get_trace(struct mk_http_request *r) {
+  mk_dashboard_serve_trace(r, broker_of(r)->cluster.cfg.trace_file);
 }
 
 static void get_faults(struct mk_http_request *r) {
@@ -167,6 +186,18 @@ static void delete_faults(struct mk_http_request *r) {
   respond_json(r, 200, json_pack("{s:b}", "cleared", 1));
 }
 
+static void post_reset(struct mk_http_request *r) {
+  struct mk_reset_result done;
+  struct mk_err err = {0};
+  int rc = mk_reset(broker_of(r), &done, &err);
+  json_t *j = json_pack("{s:b, s:i, s:i, s:i, s:i}", "reset", rc == 0, "topics_deleted",
+                        done.topics_deleted, "connections_closed", done.connections_closed,
+                        "faults_cleared", done.faults_cleared, "brokers_started",
+                        done.brokers_started);
+  if (rc && j) json_object_set_new(j, "message", json_string(err.msg));
+  respond_json(r, rc ? 503 : 200, j);
+}
+
 static void post_topics(struct mk_http_request *r) {
   json_t *body = body_object(r, "{\"name\": \"t\", \"partitions\": 3, \"replication_factor\": 3}");
   if (!body) return;
@@ -180,24 +211,6 @@ static void post_topics(struct mk_http_request *r) {
     respond_json(r, 201, topic);
 }
 
-/* GET / and /dashboard/...: the instructor's page (dashboard.h). HEAD comes here too. */
-static void get_dashboard(struct mk_http_request *r) {
-  const char *path = mk_http_path(r);
-  struct mk_web_answer a;
-  mk_dashboard_answer(mk_http_method(r), path, strlen(path), mk_http_header(r, "If-None-Match"),
-                      &a);
-  if (a.status == 404) {
-    mk_http_error(r, 404, "not_found", "%s", a.message);
-    return;
-  }
-  if (a.status == 405) {  /* cannot happen: only GET and HEAD are routed here */
-    mk_http_error(r, 405, "method_not_allowed", "%s", a.message);
-    return;
-  }
-  mk_http_respond(r, a.status, a.file->content_type, a.headers, a.file->data,
-                  a.status == 200 ? a.file->len : 0);
-}
-
 /* The server's error bodies, {"error": code, "message": ...}, and a 404 that lists what
  * there is. */
 static void error_body(struct mk_http_request *r, int status, const char *code,
@@ -206,8 +219,9 @@ static void error_body(struct mk_http_request *r, int status, const char *code,
   if (status == 404 && j) {
     char msg[512];
     snprintf(msg, sizeof msg, "no endpoint %.100s; there are the dashboard at GET /, and GET "
-             "/v1/cluster, GET /v1/producers, GET /v1/groups, GET /v1/events, "
-             "GET|POST|DELETE /v1/faults, POST /v1/topics", mk_http_path(r));
+             "/v1/cluster, GET /v1/producers, GET /v1/groups, GET /v1/schemas, GET /v1/events, "
+             "GET|POST|DELETE /v1/faults, POST /v1/topics, POST /v1/reset, GET /v1/trace",
+             mk_http_path(r));
     json_object_set_new(j, "message", json_string(msg));
   }
   respond_json(r, status, j);
@@ -216,27 +230,21 @@ static void error_body(struct mk_http_request *r, int status, const char *code,
 static const struct mk_http_route routes[] = {
   {"GET", "/v1/cluster", get_cluster},
   {"GET", "/v1/producers", get_producers},
+  {"GET", "/v1/schemas", get_schemas},
   {"GET", "/v1/groups", get_groups},
   {"GET", "/v1/events", get_events},
   {"GET", "/v1/faults", get_faults},
   {"POST", "/v1/faults", post_faults},
   {"DELETE", "/v1/faults", delete_faults},
   {"POST", "/v1/topics", post_topics},
-  {"GET", "/", get_dashboard},
-  {"GET", "/dashboard", get_dashboard},
-  {"GET", "/dashboard/*", get_dashboard},
+  {"POST", "/v1/reset", post_reset},
+  {"GET", "/v1/trace", get_trace},
+  {"GET", "/", mk_dashboard_serve},
+  {"GET", "/dashboard", mk_dashboard_serve},
+  {"GET", "/dashboard/*", mk_dashboard_serve},
 };
 
 /* ---- the server's life ---------------------------------------------------------------------- */
-
-/* The admin API stays on loopback (admin_http.h): host if it is a loopback address. */
-static const char *admin_host(const char *host) {
-  struct sockaddr_in a4;
-  struct sockaddr_in6 a6;
-  if (uv_ip4_addr(host, 0, &a4) == 0 && (ntohl(a4.sin_addr.s_addr) >> 24) == 127) return host;
-  if (uv_ip6_addr(host, 0, &a6) == 0 && IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr)) return host;
-  return "127.0.0.1";
-}
 
 int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
   if (b->cluster.cfg.admin_port < 0) return 0;
@@ -246,7 +254,7 @@ int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
   s->sink = -1;
   struct mk_http_options o = {
     .name = "admin API",
-    .host = admin_host(b->cluster.cfg.host),
+    .host = mk_http_loopback_host(b->cluster.cfg.host),  /* admin_http.h: loopback only */
     .port = b->cluster.cfg.admin_port,
     .routes = routes,
     .nroutes = sizeof routes / sizeof routes[0],

@@ -148,6 +148,12 @@ struct mk_replica *mk_partition_replica(struct mk_partition *p, int32_t broker_i
 /* The leader's replica, or NULL if the partition has no leader. */
 struct mk_replica *mk_partition_leader(struct mk_partition *p);
 int mk_partition_isr_count(const struct mk_partition *p);
+/* Where the partition's log starts: the leader's log start offset, or with no leader the
+ * first replica's. */
+int64_t mk_partition_log_start_offset(struct mk_partition *p);
+/* A topic id as Kafka prints it (Uuid.toString): its 16 bytes in url-safe base64,
+ * unpadded, 22 characters (as `kafka-topics.sh --describe` shows it). */
+void mk_topic_id_string(const struct mk_uuid *id, char out[23]);
 /* Effective settings: the topic's value, else the broker's. */
 int32_t mk_topic_min_insync_replicas(const struct mk_cluster *c, const struct mk_topic *t);
 /* The topic's message.timestamp.type, else the broker's log.message.timestamp.type: whether

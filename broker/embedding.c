@@ -13,6 +13,9 @@
 #include "broker/config.h"
 #include "broker/controller.h"
 #include "broker/replica_set.h"
+#include "broker/reset.h"
+#include "broker/state_events.h"
+#include "broker/schema_registry_http.h"
 #include "common/clock.h"
 #include "protocol/record_batch.h"
 
@@ -286,6 +289,32 @@ int mk_broker_clear_faults(struct mk_broker *b) {
   return mk_broker_call(b, clear_on_loop, NULL) ? MK_ERR__STATE : 0;
 }
 
+struct reset_call {
+  struct mk_err *err;
+  int rc;
+};
+
+static void reset_on_loop(struct mk_broker *b, void *arg) {
+  struct reset_call *c = arg;
+  c->rc = mk_reset(b, NULL, c->err);
+}
+
+int mk_broker_reset(struct mk_broker *b, struct mk_err *err) {
+  struct reset_call c = {err, 0};
+  if (mk_broker_call(b, reset_on_loop, &c))
+    return mk_err_set(err, MK_ERR__STATE, "the broker is not running");
+  return c.rc;
+}
+
+static void trace_state_on_loop(struct mk_broker *b, void *arg) {
+  (void)arg;
+  mk_state_events_all(&b->cluster, NULL, NULL);
+}
+
+int mk_broker_trace_state(struct mk_broker *b) {
+  return mk_broker_call(b, trace_state_on_loop, NULL) ? MK_ERR__STATE : 0;
+}
+
 const struct mk_broker_config *mk_broker_config(const struct mk_broker *b) {
   return &b->cluster.cfg;
 }
@@ -313,3 +342,4 @@ char *mk_broker_cluster_json(struct mk_broker *b) { return view(b, mk_admin_stat
 char *mk_broker_producers_json(struct mk_broker *b) { return view(b, mk_admin_state_producers); }
 
 char *mk_broker_groups_json(struct mk_broker *b) { return view(b, mk_admin_state_groups); }
+char *mk_broker_schemas_json(struct mk_broker *b) { return view(b, mk_schema_registry_view); }

@@ -211,6 +211,24 @@ void mk_fault_script_start(struct mk_broker *b) {
   arm(s);
 }
 
+void mk_fault_script_restart(struct mk_broker *b) {
+  struct mk_fault_script *s = b->script;
+  if (!s) return;
+  s->after_left = 0;
+  for (size_t i = 0; i < s->nlines; i++) {
+    s->lines[i].seen = 0;
+    s->lines[i].fired = false;
+    if (s->lines[i].api_key >= 0) s->after_left++;
+  }
+  s->next_timed = 0;
+  if (s->ntimed == 0) return;
+  uv_timer_stop(&s->timer);
+  uv_update_time(&b->loop);
+  s->start_ms = uv_now(&b->loop);
+  arm(s);
+  mk_log(MK_LOG_INFO, "broker", "--faults %s: starting over", s->path);
+}
+
 void mk_fault_script_on_request(struct mk_broker *b, int api_key) {
   struct mk_fault_script *s = b->script;
   if (!s || s->after_left == 0) return;

@@ -35,6 +35,10 @@ int mk_fault_script_load(struct mk_broker *b, struct mk_err *err);
  * starts. */
 void mk_fault_script_start(struct mk_broker *b);
 
+/* Start the script over, as if the broker had just started: every line armed again, the
+ * at_ms clock from now, the "after" counts from zero (a reset, reset.h). On the loop. */
+void mk_fault_script_restart(struct mk_broker *b);
+
 /* A request of api_key has just been handled: fire the "after" lines it completes.
  * Called by kafka_apis.c for every request; costs a test without "after" lines. */
 void mk_fault_script_on_request(struct mk_broker *b, int api_key);

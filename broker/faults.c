@@ -230,9 +230,9 @@ static void apis_allowing(int action_bit, char *out, size_t len) {
 
 /* ---- trace ------------------------------------------------------------------------------- */
 
-/* The fault's event, begun by the caller (ev: mk_trace_begin(ev, "broker", "fault")). */
-static void trace_fault_fields(struct mk_trace_event *ev, const struct mk_fault *f,
-                               const char *what) {
+/* The fault's fields, then the end of the event begun by the caller (ev: `fault`, a firing
+ * or a cluster action done, or `fault_armed`, a request fault waiting for its requests). */
+static void trace_fields(struct mk_trace_event *ev, const struct mk_fault *f, const char *what) {
   mk_trace_int(ev, "id", f->id);
   mk_trace_str(ev, "action", action_names[f->action]);
   if (f->api_key >= 0) mk_trace_str(ev, "api", mk_api_find(f->api_key)->name);
@@ -240,16 +240,24 @@ static void trace_fault_fields(struct mk_trace_event *ev, const struct mk_fault 
   if (f->topic[0]) mk_trace_str(ev, "topic", f->topic);
   if (f->partition >= 0) mk_trace_int(ev, "partition", f->partition);
   if (f->error_code) mk_trace_str(ev, "error", mk_err_name(f->error_code));
-  mk_trace_str(ev, "what", what);
+  if (f->ms >= 0) mk_trace_int(ev, "ms", f->ms);
+  if (f->unclean) mk_trace_bool(ev, "unclean", true);
+  if (mk_fault_is_request_fault(f->action)) {
+    mk_trace_int(ev, "count", f->count);  /* firings left; -1 = until cleared */
+    if (f->action == MK_FAULT_DROP_RESPONSE) mk_trace_str(ev, "mode", f->close ? "close" : "silent");
+  }
+  if (what) mk_trace_str(ev, "what", what);
   mk_trace_end(ev);
 }
 
-static void trace_fault(const struct mk_fault *f, const char *what) {
+static void trace_event(const char *event, const struct mk_fault *f, const char *what) {
   if (!mk_trace_on()) return;
   struct mk_trace_event ev;
-  mk_trace_begin(&ev, "broker", "fault");
-  trace_fault_fields(&ev, f, what);
+  mk_trace_begin(&ev, "broker", event);
+  trace_fields(&ev, f, what);
 }
+
+static void trace_fault(const struct mk_fault *f, const char *what) { trace_event("fault", f, what); }
 
 /* ---- parsing ---------------------------------------------------------------------------- */
 
@@ -421,6 +429,7 @@ int mk_faults_arm(struct mk_fault_list *l, const struct mk_cluster *c, struct mk
   f->id = ++l->next_id;
   f->next = l->head;
   l->head = f;
+  trace_event("fault_armed", f, NULL);
   return 0;
 }
 
@@ -429,7 +438,7 @@ void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f, struct mk_tra
   f->fired = 1;
   f->next = l->head;
   l->head = f;
-  if (ev) trace_fault_fields(ev, f, f->result);
+  if (ev) trace_fields(ev, f, f->result);
 }
 
 /* ---- the list -------------------------------------------------------------------------- */
@@ -461,12 +470,24 @@ char *mk_faults_list_json(const struct mk_fault_list *l) {
   return text;
 }
 
-void mk_faults_clear(struct mk_fault_list *l) {
+void mk_faults_free(struct mk_fault_list *l) {
   while (l->head) {
     struct mk_fault *f = l->head;
     l->head = f->next;
     free(f);
   }
+}
+
+void mk_faults_clear(struct mk_fault_list *l) {
+  int n = 0;
+  for (const struct mk_fault *f = l->head; f; f = f->next) n++;
+  mk_faults_free(l);
+  mk_log(MK_LOG_INFO, "broker", "faults cleared (%d forgotten)", n);
+  if (!mk_trace_on()) return;
+  struct mk_trace_event ev;
+  mk_trace_begin(&ev, "broker", "faults_clear");
+  mk_trace_int(&ev, "cleared", n);
+  mk_trace_end(&ev);
 }
 
 /* ---- matching requests ----------------------------------------------------------------- */
@@ -500,6 +521,11 @@ const struct mk_fault *mk_faults_take(struct mk_fault_list *l, const struct mk_c
     char what[96];
     snprintf(what, sizeof what, "%s request, correlation id %d",
              r->api ? r->api->name : "?", r->header.correlation_id);
+    /* A firing leaves a line in the broker's log, as the cluster actions do (a dropped
+     * response would otherwise leave no trace outside --trace). */
+    mk_log(MK_LOG_INFO, "broker", "fault %d fired: %s on broker %d's %s%s", f->id,
+           action_names[f->action], node_id, what,
+           f->count > 0 ? "" : f->count == 0 ? " (its last firing)" : "");
     trace_fault(f, what);
     return f;
   }

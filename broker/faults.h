@@ -39,7 +39,9 @@
  * the append first for those that mean "written, but not replicated in time"
  * (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND): mk_fault_error_appends says which.
  *
- * Every firing emits a `fault` trace event.
+ * Arming a request fault emits a `fault_armed` trace event; every firing a `fault` event
+ * and a line in the broker's log. Both carry what GET /v1/faults shows of the fault (its
+ * ms, the firings left as count, its mode), so a replay knows what stays armed.
  *
  * Thread: broker loop, for everything here.
  */
@@ -128,9 +130,12 @@ void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f, struct mk_tra
 /* The list, armed and spent, as a JSON array (returns new: free()). */
 char *mk_faults_list_json(const struct mk_fault_list *l);
 
-/* Forget every fault (request faults are disarmed). Replica and broker states stay as
+/* Forget every fault (request faults are disarmed), as DELETE /v1/faults asks: a log line
+ * and a `faults_clear` trace event {cleared: N} say so. Replica and broker states stay as
  * they are (broker_up / follower_resume / follower_lag ms 0 undo those). */
 void mk_faults_clear(struct mk_fault_list *l);
+/* Free the list without a word (at shutdown). */
+void mk_faults_free(struct mk_fault_list *l);
 
 /* ---- hooks: what the network and the handlers ask -------------------------------------- */
 

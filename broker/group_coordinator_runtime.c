@@ -17,6 +17,7 @@
 #include "broker/config.h"
 #include "broker/purgatory.h"
 #include "broker/replica_set.h"
+#include "broker/reset.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "protocol/record_batch.h"
@@ -335,6 +336,34 @@ static void on_check(struct mk_broker *b, void *arg) {
 
 /* ---- life ----------------------------------------------------------------------------------- */
 
+/* Answer every write still waiting for the high watermark with `error` (no more are taken
+ * meanwhile: what the answers write is refused). */
+static void fail_writes(struct mk_group_runtime_state *s, int16_t error) {
+  bool was_closing = s->closing;
+  s->closing = true;
+  while (s->writes) {
+    struct pending_write *w = s->writes;
+    s->writes = w->next;
+    w->done(w->arg, error);
+    free(w);
+  }
+  s->writes_tail = &s->writes;
+  s->closing = was_closing;
+}
+
+/* Reset (reset.h), before the topics go: the requests waiting on a write or parked in a group
+ * are answered while their connections still exist, then every group is forgotten, as on a
+ * broker that just started (__consumer_offsets is created again on first use). */
+static void reset_clear(struct mk_broker *b, void *arg) {
+  (void)b;
+  struct mk_group_runtime_state *s = arg;
+  fail_writes(s, MK_ERR_NOT_COORDINATOR);
+  for (int32_t p = 0; p < s->coordinator.mgr.nparts; p++)
+    if (s->coordinator.mgr.parts[p].owner >= 0) mk_group_coordinator_unload(&s->coordinator, p);
+  s->have_topic = false;
+  uv_timer_stop(&s->timer);
+}
+
 int mk_group_runtime_start(struct mk_broker *b, struct mk_err *err) {
   struct mk_group_runtime_state *s = calloc(1, sizeof *s);
   if (!s) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
@@ -365,19 +394,16 @@ int mk_group_runtime_start(struct mk_broker *b, struct mk_err *err) {
   s->timer.data = s;
   uv_unref((uv_handle_t *)&s->timer);
   b->groups = s;
+  if (mk_reset_hook_add(b, &(struct mk_reset_hook){"group coordinator", reset_clear, NULL, s}))
+    mk_log(MK_LOG_WARN, "broker", "no reset hook left for the group coordinator");
   return 0;
 }
 
 void mk_group_runtime_free(struct mk_broker *b) {
   struct mk_group_runtime_state *s = b->groups;
   if (!s) return;
+  fail_writes(s, MK_ERR_NOT_LEADER_OR_FOLLOWER);
   s->closing = true;
-  while (s->writes) {
-    struct pending_write *w = s->writes;
-    s->writes = w->next;
-    w->done(w->arg, MK_ERR_NOT_LEADER_OR_FOLLOWER);
-    free(w);
-  }
   mk_group_coordinator_free(&s->coordinator);
   free(s);
   b->groups = NULL;

@@ -70,6 +70,7 @@ static void trace_received(const struct mk_req *req) {
   mk_trace_int(&ev, "correlation_id", req->request.header.correlation_id);
   mk_trace_strn(&ev, "client_id", req->request.header.client_id.ptr,
                 req->request.header.client_id.len);
+  mk_trace_int(&ev, "connection", (int64_t)req->conn->id);
   mk_trace_end(&ev);
 }
 

@@ -2,7 +2,9 @@
  * minikafka consume: print a topic's records, as kafka-console-consumer.sh does.
  * Kafka: tools/.../ConsoleConsumer.java, ConsoleConsumerOptions.java,
  * DefaultMessageFormatter.java. The consumer itself is consumer/consumer.h (KafkaConsumer):
- * this file is options, the poll loop and formatting.
+ * this file is options, the poll loop and formatting. Keys and values print as their bytes,
+ * or through --key-deserializer / --value-deserializer (cli/serde.h: Avro as JSON), as
+ * DefaultMessageFormatter's key.deserializer and value.deserializer do.
  *
  *   minikafka consume --bootstrap-server 127.0.0.1:9092 --topic t --from-beginning \
  *       --property print.key=true --property print.offset=true
@@ -37,6 +39,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/serde.h"  /* --key-deserializer, --value-deserializer: Avro as JSON */
 #include "common/clock.h"
 #include "common/log.h"
 #include "consumer/consumer.h"
@@ -64,6 +67,7 @@ struct options {
   bool skip_message_on_error;
   struct format fmt;
   struct mk_consumer_config *cfg;     /* --consumer-property, --consumer.config, the flags */
+  struct mk_cli_serde serde;          /* how keys and values print (cli/serde.h) */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -100,7 +104,12 @@ static void usage(FILE *out) {
           "                            headers.separator, headers.key.separator, null.literal\n"
           "  --consumer-property K=V   a consumer setting (Kafka's names, listed below)\n"
           "  --consumer.config FILE    consumer settings from a properties file\n"
-          "  --skip-message-on-error   skip a batch that cannot be read instead of stopping\n"
+          "  --skip-message-on-error   skip a batch that cannot be read, or a record the\n"
+          "                            deserializer refuses, instead of stopping\n"
+          "  --key-deserializer NAME   StringDeserializer, ByteArrayDeserializer (the bytes as\n"
+          "  --value-deserializer NAME  they are, default) or AvroDeserializer: Confluent's\n"
+          "                            Avro printed as JSON, schemas from --property\n"
+          "                            schema.registry.url=URL\n"
           "\n"
           "On exit, \"Processed a total of N messages\" is printed on stderr. A group member\n"
           "commits on exit the position after every record poll() returned, as Kafka's does.\n"
@@ -231,6 +240,7 @@ static int check_options(struct options *o) {
   struct mk_err err = {0};
   int rc = set_setting(o, "bootstrap.servers", o->bootstrap);
   if (!rc && mk_consumer_config_finish(o->cfg, &err)) rc = usage_error("%s", err.msg);
+  if (!rc && mk_cli_serde_consumer(&o->serde, &err)) rc = usage_error("%s", err.msg);
   return rc;
 }
 
@@ -238,7 +248,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
   enum {
     O_BOOTSTRAP = 256, O_TOPIC, O_PARTITION, O_OFFSET, O_FROM_BEGINNING, O_MAX_MESSAGES,
     O_TIMEOUT, O_ISOLATION, O_PROPERTY, O_CONSUMER_PROPERTY, O_CONSUMER_CONFIG, O_SKIP,
-    O_GROUP, O_HELP,
+    O_GROUP, O_HELP, O_KEY_DESERIALIZER, O_VALUE_DESERIALIZER,
   };
   static const struct option longopts[] = {
       {"bootstrap-server", required_argument, NULL, O_BOOTSTRAP},
@@ -255,6 +265,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
       {"skip-message-on-error", no_argument, NULL, O_SKIP},
       {"group", required_argument, NULL, O_GROUP},
       {"help", no_argument, NULL, O_HELP},
+      {"key-deserializer", required_argument, NULL, O_KEY_DESERIALIZER},
+      {"value-deserializer", required_argument, NULL, O_VALUE_DESERIALIZER},
       {NULL, 0, NULL, 0},
   };
   o->partition = -1;
@@ -296,7 +308,11 @@ static int parse_options(int argc, char **argv, struct options *o) {
                            optarg);
       isolation = optarg;
       break;
-    case O_PROPERTY: rc = set_property(o, optarg); break;
+    case O_PROPERTY:
+      if (!mk_cli_serde_property(&o->serde, optarg)) rc = set_property(o, optarg);
+      break;
+    case O_KEY_DESERIALIZER: o->serde.key_name = optarg; break;
+    case O_VALUE_DESERIALIZER: o->serde.value_name = optarg; break;
     case O_CONSUMER_PROPERTY: rc = set_consumer_property(o, optarg); break;
     case O_CONSUMER_CONFIG:
       if (mk_consumer_config_load_file(o->cfg, optarg, &err))
@@ -467,6 +483,25 @@ static int assign_partitions(struct run *r) {
   return 0;
 }
 
+/* A deserializer's text (Avro as JSON) in place of the key's and value's bytes: text[0] and
+ * text[1] (new, free() them; NULL where the bytes stay). On an error neither is left. */
+static int deserialize(struct options *o, struct mk_record *rec, char *text[2],
+                       struct mk_err *err) {
+  struct mk_bytes *part[2] = {&rec->key, &rec->value};
+  for (int k = 0; k < 2; k++) {
+    if (part[k]->len < 0 || !mk_cli_serde_decodes(&o->serde, k == 0)) continue;
+    int rc = mk_cli_serde_format(&o->serde, k == 0, part[k]->ptr, (size_t)part[k]->len,
+                                 &text[k], err);
+    if (rc) {
+      free(text[0]);
+      text[0] = NULL;
+      return rc;
+    }
+    *part[k] = (struct mk_bytes){(const uint8_t *)text[k], (int32_t)strlen(text[k])};
+  }
+  return 0;
+}
+
 static void consume(struct run *r) {
   struct options *o = r->o;
   struct mk_err err = {0};
@@ -493,8 +528,21 @@ static void consume(struct run *r) {
     for (int i = 0; i < recs.n && running(r); i++) {
       const struct mk_consumer_record *rec = &recs.v[i];
       struct mk_record record = rec->record;  /* the printer reads its headers */
+      char *text[2] = {NULL, NULL};
+      if (deserialize(o, &record, text, &err)) {
+        if (!o->skip_message_on_error) {
+          fatal(r, err.msg);
+          break;
+        }
+        /* Kafka's --skip-message-on-error skips just this record */
+        fprintf(stderr, "[consume] WARN skipping %s-%d offset %lld: %s\n", o->topic,
+                rec->partition, (long long)rec->offset, err.msg);
+        continue;
+      }
       print_record(&o->fmt, rec->partition, rec->offset, rec->log_append_time, rec->timestamp,
                    &record);
+      free(text[0]);
+      free(text[1]);
       r->consumed++;
       r->last_record_ms = now_ms();
     }
@@ -504,6 +552,7 @@ static void consume(struct run *r) {
 
 int mk_cli_consume(int argc, char **argv) {
   struct options o = {0};
+  mk_cli_serde_init(&o.serde);
   o.cfg = mk_consumer_config_new();
   if (!o.cfg) {
     fprintf(stderr, "minikafka consume: out of memory\n");
@@ -512,6 +561,7 @@ int mk_cli_consume(int argc, char **argv) {
   int rc = parse_options(argc, argv, &o);
   if (rc) {
     mk_consumer_config_free(o.cfg);
+    mk_cli_serde_free(&o.serde);
     return rc < 0 ? MK_EXIT_OK : rc;
   }
   struct run r = {.o = &o, .last_record_ms = now_ms()};
@@ -519,6 +569,7 @@ int mk_cli_consume(int argc, char **argv) {
   if (mk_consumer_new(o.cfg, &r.consumer, &err)) {
     fprintf(stderr, "minikafka consume: %s\n", err.msg);
     mk_consumer_config_free(o.cfg);
+    mk_cli_serde_free(&o.serde);
     return MK_EXIT_FAILED;
   }
   mk_consumer_skip_corrupt_batches(r.consumer, o.skip_message_on_error);
@@ -536,6 +587,7 @@ int mk_cli_consume(int argc, char **argv) {
   mk_consumer_close(r.consumer);  /* commits (with a group) and leaves */
   the_consumer = NULL;
   mk_consumer_config_free(o.cfg);
+  mk_cli_serde_free(&o.serde);
   if (stop_signal) return 128 + stop_signal;
   return r.status;
 }

@@ -3,6 +3,7 @@
  *
  *   minikafka lab                                 the labs, one per line: name, summary
  *   minikafka lab NAME [--set key=value]... [--trace FILE] [--full] [--all-events] [-v]
+ *                 [--admin-port P]              ... with the dashboard on port P (lab.h)
  *   minikafka lab NAME --help                     the lab's parameters and its guide
  *   minikafka lab --timeline FILE                 draw any --trace file (broker, produce,
  *                                                 perf, lab) as the two-lane timeline
@@ -38,6 +39,8 @@ static void usage(FILE *out) {
       "                    (consumer), --set min.insync.replicas=1 (broker); prefix lab.,\n"
       "                    producer., consumer. or broker. to say which; repeatable\n"
       "  --trace FILE      also write every trace event as a JSON line (- = stdout)\n"
+      "  --admin-port P    the admin API and dashboard for the lab's broker on port P (0 = any\n"
+      "                    free one); after the lab it stays up until Enter, to replay the run\n"
       "  --full            draw every event of a timeline (long runs are summarised)\n"
       "  --all-events      include Metadata and ApiVersions requests in timelines\n"
       "  -v, --verbose     keep the broker's and producer's log lines (stderr)\n");
@@ -62,46 +65,15 @@ static void lab_help(const struct mk_lab *lab) {
       "--set broker.min.insync.replicas=1; see `minikafka lab --help`.\n");
 }
 
-/* Draw a trace file as one timeline, summarised unless --full. */
-static int render_file(const char *path, const struct mk_lab_options *opts) {
-  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-  if (!f) {
-    perror(path);
-    return MK_EXIT_FAILED;
-  }
-  char **lines = NULL;
-  size_t n = 0, cap = 0;
-  char *line = NULL;
-  size_t size = 0;
-  while (getline(&line, &size, f) >= 0) {
-    if (n == cap) {
-      cap = cap ? cap * 2 : 1024;
-      char **grown = realloc(lines, cap * sizeof *grown);
-      if (!grown) break;
-      lines = grown;
-    }
-    lines[n++] = strdup(line);
-  }
-  free(line);
-  if (f != stdin) fclose(f);
-  struct mk_timeline_options o = {.out = stdout,
-                                  .colour = isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
-                                  .max_events = opts->full ? 0 : 60,
-                                  .all_events = opts->all_events};
-  mk_timeline_render(&o, path, (const char *const *)lines, n);
-  for (size_t i = 0; i < n; i++) free(lines[i]);
-  free(lines);
-  return MK_EXIT_OK;
-}
-
 int mk_cli_lab(int argc, char **argv) {
-  enum { OPT_SET = 1000, OPT_TRACE, OPT_FULL, OPT_ALL, OPT_TIMELINE };
+  enum { OPT_SET = 1000, OPT_TRACE, OPT_FULL, OPT_ALL, OPT_TIMELINE, OPT_ADMIN };
   static const struct option longopts[] = {
       {"set", required_argument, NULL, OPT_SET},
       {"trace", required_argument, NULL, OPT_TRACE},
       {"full", no_argument, NULL, OPT_FULL},
       {"all-events", no_argument, NULL, OPT_ALL},
       {"timeline", required_argument, NULL, OPT_TIMELINE},
+      {"admin-port", required_argument, NULL, OPT_ADMIN},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -130,6 +102,19 @@ int mk_cli_lab(int argc, char **argv) {
       case OPT_TIMELINE:
         timeline = optarg;
         break;
+      case OPT_ADMIN: {
+        char *end;
+        long port = strtol(optarg, &end, 10);
+        if (*optarg == '\0' || *end || port < 0 || port > 65535) {
+          fprintf(stderr, "minikafka lab: --admin-port takes a port in [0, 65535], got \"%s\"\n",
+                  optarg);
+          free(settings);
+          return MK_EXIT_USAGE;
+        }
+        opts.admin = true;
+        opts.admin_port = (int)port;
+        break;
+      }
       case 'v':
         opts.verbose = true;
         break;
@@ -144,7 +129,7 @@ int mk_cli_lab(int argc, char **argv) {
   }
   int rc = MK_EXIT_OK;
   if (timeline) {
-    rc = render_file(timeline, &opts);
+    rc = mk_cli_timeline_file(timeline, opts.full, opts.all_events);
   } else if (optind == argc) {
     if (help)
       usage(stdout);

@@ -6,6 +6,8 @@
 #define _GNU_SOURCE  /* asprintf, vasprintf */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,6 +507,72 @@ double mk_lab_percentile(double *v, size_t n, double p) {
 /* mk_lab_run                                                                               */
 /* ======================================================================================== */
 
+/* --admin-port: GET /v1/trace serves the run for the dashboard's replay, so the run goes
+ * to a file: --trace FILE, or else a temporary one (removed at the end). */
+static int serve_trace(struct mk_lab_ctx *ctx, int *sink) {
+  const char *given = ctx->opts->trace_path;
+  if (given && strcmp(given, "-") != 0) {
+    snprintf(ctx->served_trace, sizeof ctx->served_trace, "%s", given);
+    return 0;
+  }
+  const char *dir = getenv("TMPDIR");
+  snprintf(ctx->served_trace, sizeof ctx->served_trace, "%s/minikafka-lab-%s-XXXXXX",
+           dir && *dir ? dir : "/tmp", ctx->lab->name);
+  int fd = mkstemp(ctx->served_trace);
+  if (fd < 0) {
+    ctx->served_trace[0] = '\0';
+    return mk_err_set(&ctx->res->err, MK_ERR__INVALID_ARG, "no temporary file for the trace "
+                      "--admin-port serves: %s (give one with --trace FILE)", strerror(errno));
+  }
+  close(fd);
+  *sink = mk_trace_open_file(ctx->served_trace, &ctx->res->err);
+  if (*sink < 0) {
+    unlink(ctx->served_trace);
+    ctx->served_trace[0] = '\0';
+    return ctx->res->err.code ? ctx->res->err.code : MK_ERR__STATE;
+  }
+  return 0;
+}
+
+static void end_serving_trace(struct mk_lab_ctx *ctx, int sink) {
+  if (sink < 0) return;
+  mk_trace_remove_sink(sink);
+  unlink(ctx->served_trace);  /* ours: a temporary file */
+}
+
+static volatile sig_atomic_t interrupted;
+static void on_interrupt(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+/* --admin-port: the lab is over; its broker and dashboard stay until Enter or Ctrl-C (or
+ * the end of stdin), so the class can look at the end state and replay the run. */
+static void keep_serving(struct mk_lab_ctx *ctx) {
+  fprintf(ctx->out, "\nThe dashboard stays at %s/ with this lab's broker: its Replay tab's "
+          "\"Replay this run\" plays the run again. Press Enter (or Ctrl-C) to stop.\n",
+          mk_broker_admin_url(ctx->broker));
+  fflush(ctx->out);
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  interrupted = 0;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  while (!interrupted) {  /* the signal may land on another thread: poll, and look again */
+    struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+    int ready = poll(&p, 1, 200);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    char c;
+    ssize_t n = read(STDIN_FILENO, &c, 1);
+    if (n <= 0 ? !(n < 0 && errno == EINTR) : c == '\n') break;
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+}
+
 static void restore_log_level(void) {
   const char *d = getenv("MINIKAFKA_DEBUG");
   mk_log_set_level(d && *d && *d != '0' ? MK_LOG_DEBUG : MK_LOG_INFO);
@@ -528,14 +596,16 @@ int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
   int rc = 0;
   for (int i = 0; i < opts->nsettings && !rc; i++)
     rc = add_setting(ctx, opts->settings[i], &res->err);
-  int file_sink = -1, sink = -1;
+  int file_sink = -1, sink = -1, served_sink = -1;
   if (!rc && opts->trace_path && (file_sink = mk_trace_open_file(opts->trace_path, &res->err)) < 0)
     rc = res->err.code ? res->err.code : MK_ERR__INVALID_ARG;
+  if (!rc && opts->admin) rc = serve_trace(ctx, &served_sink);
   if (!rc && (sink = mk_trace_add_sink(mk_lab_collect, &ctx->col)) < 0)
     rc = mk_err_set(&res->err, MK_ERR__STATE, "no free trace sink");
   if (rc) {
     res->bad_setting = true;
     if (file_sink >= 0) mk_trace_remove_sink(file_sink);
+    end_serving_trace(ctx, served_sink);
     mk_lab_collector_free(&ctx->col);
     free(ctx);
     return rc;
@@ -560,9 +630,11 @@ int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
 
   rc = lab->run(ctx);
 
+  if (opts->admin && ctx->broker) keep_serving(ctx);
   mk_lab_broker_stop(ctx);
   mk_trace_remove_sink(sink);
   if (file_sink >= 0) mk_trace_remove_sink(file_sink);
+  end_serving_trace(ctx, served_sink);
   restore_log_level();
   res->events = ctx->col.n + ctx->col.dropped;
   res->elapsed_ms = (mk_now_us() - start) / 1000;

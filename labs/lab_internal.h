@@ -67,6 +67,8 @@ struct mk_lab_ctx {
   int nsettings;
   /* The scenario's (app thread). */
   struct mk_broker *broker;  /* mk_lab_broker_start's, or NULL */
+  char served_trace[256];    /* --admin-port: the trace file GET /v1/trace serves, or "" */
+  bool admin_announced;      /* its URL was printed */
   /* Any thread (its own lock). */
   struct mk_lab_collector col;
 };

@@ -807,6 +807,38 @@ static void test_election_answers_parked_joins(void **state) {
   raw_client_close(&b.c);
 }
 
+/* POST /v1/reset with a group in the middle of a rebalance: the parked JoinGroup is answered
+ * (or its connection closed) before __consumer_offsets goes, the group is forgotten, and a
+ * new group forms on the fresh broker. (Under ASan: nothing waits on freed memory.) */
+static void test_reset_forgets_groups(void **state) {
+  (void)state;
+  const char *group = "reset-me";
+  struct member a, b;
+  member_start(&a, group, 5);
+  assert_int_equal(join_receive(&a, 5000), 0);
+  struct mk_writer as = assignment("t", 0, 1);
+  const char *ids[1] = {a.id};
+  assert_int_equal(sync_group(&a, 5, ids, &as, 1, NULL), 0);  /* Stable, one member */
+  mk_writer_free(&as);
+  member_start(&b, group, 5);  /* a rebalance: b's JoinGroup waits for a to rejoin */
+  assert_int_equal(join_receive(&b, 300), MK_ERR__TIMED_OUT);
+  struct mk_err err = {0};
+  assert_int_equal(mk_broker_reset(broker, &err), 0);
+  int16_t got = join_receive(&b, 5000);
+  assert_true(got == MK_ERR_NOT_COORDINATOR || got == MK_ERR__TRANSPORT);
+  raw_client_close(&a.c);
+  raw_client_close(&b.c);
+  char *groups = mk_broker_groups_json(broker);
+  assert_non_null(groups);
+  assert_null(strstr(groups, group));
+  free(groups);
+  /* A fresh broker: the coordinator creates __consumer_offsets again and a group forms. */
+  member_start(&a, "after-reset", 5);
+  assert_int_equal(join_receive(&a, 10000), 0);
+  assert_int_equal(a.generation, 1);
+  raw_client_close(&a.c);
+}
+
 /* ---- faults ---------------------------------------------------------------------------------- */
 
 static void test_faults_reach_the_group_apis(void **state) {
@@ -1012,6 +1044,7 @@ int main(void) {
       cmocka_unit_test(test_commit_waits_for_the_in_sync_replicas),
       cmocka_unit_test(test_failover_keeps_committed_offsets),
       cmocka_unit_test(test_election_answers_parked_joins),
+      cmocka_unit_test(test_reset_forgets_groups),
       cmocka_unit_test(test_faults_reach_the_group_apis),
       cmocka_unit_test(test_garbage_metadata_is_relayed),
       cmocka_unit_test(test_silent_member_expires_and_groups_json),
