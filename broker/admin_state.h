@@ -30,7 +30,7 @@
 /* The GET /v1/cluster object:
  *   {"cluster_id": "...", "brokers": [{"id", "host", "port", "up"}, ...],
  *    "topics": [{"name", "id", "partitions": [{"partition", "leader", "leader_epoch",
- *      "high_watermark", "log_start_offset", "isr": [...],
+ *      "high_watermark", "last_stable_offset", "log_start_offset", "isr": [...],
  *      "replicas": [{"broker", "log_end_offset", "caught_up", "paused", "lag_ms"}, ...]}]}]}
  * Topics are sorted by name; replicas are in assignment order (the first is the preferred
  * leader); caught_up means the replica's log end offset equals the leader's.
@@ -38,10 +38,16 @@
 json_t *mk_admin_state_cluster(struct mk_broker *b);
 
 /* The GET /v1/producers object:
- *   {"topics": [{"name", "partitions": [{"partition", "producers": [{"producer_id",
- *      "epoch", "last_sequence", "last_offset", "last_timestamp",
+ *   {"topics": [{"name", "partitions": [{"partition", "high_watermark", "last_stable_offset",
+ *      "producers": [{"producer_id", "epoch", "last_sequence", "last_offset",
+ *      "last_timestamp", "current_txn_first_offset" (its open transaction's first offset
+ *      here, or null), "coordinator_epoch",
  *      "batches": [{"first_sequence", "last_sequence", "first_offset", "last_offset",
- *                   "timestamp"}, ...]}]}]}]}
+ *                   "timestamp"}, ...]}],
+ *      "transactions": [{"producer_id", "first_offset", "marker_offset"}] (those holding the
+ *        LSO: open, marker_offset null, or closed by a marker not yet replicated),
+ *      "aborted_transactions": {"count", "latest": [{"producer_id", "first_offset",
+ *        "last_offset", "last_stable_offset"}] (the index, its last 100)}}]}]}
  * Every topic and partition appears (an empty "producers" list when none wrote to it);
  * producers are sorted by id, batches oldest first. Returns new; NULL if out of memory. */
 json_t *mk_admin_state_producers(struct mk_broker *b);

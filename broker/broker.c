@@ -121,7 +121,8 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   /* The brokers and their addresses: where a --trace file opened before now begins. */
   for (int i = 0; i < c->nnodes; i++) mk_state_event_broker(c, &c->nodes[i], NULL, NULL);
   /* admin API, then the --faults script: either failing stops the broker from starting. */
-  int admin_rc = mk_group_runtime_start(b, err);  /* the group coordinator */
+  int admin_rc = mk_partition_writer_start(b, err);  /* the broker's own appends */
+  if (!admin_rc) admin_rc = mk_group_runtime_start(b, err);  /* the group coordinator */
   if (!admin_rc) admin_rc = mk_admin_http_start(b, err);
   if (!admin_rc) admin_rc = mk_fault_script_load(b, err);
   if (admin_rc) {
@@ -185,6 +186,7 @@ void mk_broker_free(struct mk_broker *b) {
   mk_admin_http_free(b);     /* admin API */
   mk_fault_script_free(b);   /* --faults */
   mk_faults_free(&b->faults);
+  mk_partition_writer_free(b);  /* answers the coordinators' waiting writes, so first */
   mk_group_runtime_free(b);  /* before the cluster: it may still write to it */
   for (int i = 0; i < b->cluster.nnodes; i++) mk_quota_free(&b->listeners[i]);
   mk_cluster_free(&b->cluster);

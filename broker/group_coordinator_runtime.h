@@ -1,7 +1,9 @@
 /*
- * Group coordinator runtime: the group coordinator (group_coordinator.h) bound to the broker.
- * Kafka: CoordinatorRuntime, CoordinatorPartitionWriter and CoordinatorLoaderImpl (the new
- * coordinator's runtime), GroupCoordinator.onElection / onResignation.
+ * Group coordinator runtime: the group coordinator (group_coordinator.h) bound to the broker,
+ * on the coordinator runtime it shares with the transaction coordinator
+ * (coordinator_runtime.h). Kafka: CoordinatorRuntime, CoordinatorPartitionWriter and
+ * CoordinatorLoaderImpl (the new coordinator's runtime), GroupCoordinator.onElection /
+ * onResignation.
  *
  *   __consumer_offsets   created on first use (FindCoordinator), offsets.topic.num.partitions
  *                        partitions, offsets.topic.replication.factor replicas
@@ -28,6 +30,7 @@
 #include <stdbool.h>
 
 #include "broker/cluster.h"
+#include "broker/coordinator_runtime.h"
 #include "broker/group_coordinator.h"
 
 struct mk_broker;
@@ -50,8 +53,5 @@ struct mk_topic *mk_group_runtime_offsets_topic(struct mk_broker *b, bool create
 
 /* The partition of __consumer_offsets that holds group_id. */
 int32_t mk_group_runtime_partition_for(struct mk_broker *b, struct mk_str group_id);
-
-/* Kafka's Topic.isInternal: __consumer_offsets and __transaction_state. */
-bool mk_topic_is_internal(struct mk_str name);
 
 #endif

@@ -83,8 +83,7 @@ struct mk_group_metadata_manager {
   struct mk_group *list;         /* the same groups, newest first */
 };
 
-/* Kafka's partitionFor: Utils.abs(groupId.hashCode()) % nparts, with Java's String.hashCode
- * over UTF-16 code units (a group id that is not UTF-8 hashes its bytes as Latin-1). */
+/* Kafka's partitionFor for a group id (mk_coordinator_partition_for, coordinator_records.h). */
 int32_t mk_group_partition_for(struct mk_str group_id, int32_t nparts);
 
 /* Set up an empty manager over cfg->num_partitions partitions, none owned. Borrows cfg and
