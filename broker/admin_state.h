@@ -11,6 +11,9 @@
  *   GET /v1/groups     mk_admin_state_groups()     every consumer group: state, protocol,
  *                                                  generation, members and what they read,
  *                                                  committed offsets and lag (admin_groups.c)
+ *   GET /v1/transactions  mk_admin_state_transactions()  every transactional id: producer id,
+ *                                                  epoch, state, partitions, timeout, age
+ *                                                  (admin_transactions.c)
  *   POST /v1/topics    mk_admin_state_create_topic()  {name, partitions,
  *                                                  replication_factor, configs}
  *
@@ -65,6 +68,17 @@ json_t *mk_admin_state_producers(struct mk_broker *b);
  * Groups sorted by id, members in joining order, offsets by topic and partition. Returns new
  * (json_decref); NULL if out of memory. */
 json_t *mk_admin_state_groups(struct mk_broker *b);
+
+/* The GET /v1/transactions object (admin_transactions.c):
+ *   {"transactions": [{"transactional_id", "coordinator" (broker id), "partition" (of
+ *      __transaction_state), "producer_id", "epoch", "state", "pending_state" (the state being
+ *      written, or null), "partitions": ["topic-partition", ...], "timeout_ms", "start_ms",
+ *      "age_ms" (how long the transaction in progress has been open, or null),
+ *      "last_update_ms", "markers_pending": ["topic-partition", ...] (phase two: markers not
+ *      yet written), "markers_held", "markers_held_until_ms" (the hold_markers fault)}, ...],
+ *    "markers_hold": whether hold_markers is on for transactions to come}
+ * Sorted by transactional id. Returns new (json_decref); NULL if out of memory. */
+json_t *mk_admin_state_transactions(struct mk_broker *b);
 
 /* Create a topic from a POST /v1/topics body: {"name": "t", "partitions": 3,
  * "replication_factor": 3, "configs": {"retention.ms": "60000"}}. Only name is required

@@ -40,7 +40,10 @@ struct mk_topic *mk_coordinator_runtime_topic(struct mk_coordinator_runtime *rt,
   static const char *const no_retention[] = {"retention.ms", "retention.bytes"};
   for (size_t i = 0; i < sizeof no_retention / sizeof no_retention[0]; i++)
     mk_topic_config_set(&t->config, mk_str_of(no_retention[i]), mk_str_of("-1"), NULL);
-  if (c->cfg.min_insync_replicas > rf) t->config.min_insync_replicas = rf;
+  int32_t min_isr = rt->min_insync_replicas >= 0 ? rt->min_insync_replicas
+                                                 : c->cfg.min_insync_replicas;
+  if (min_isr > rf) t->config.min_insync_replicas = rf;
+  else if (rt->min_insync_replicas >= 0) t->config.min_insync_replicas = min_isr;
   mk_log(MK_LOG_INFO, "broker", "created %s: %d partitions, replication factor %d", rt->topic,
          t->npartitions, rf);
   return t;
@@ -253,6 +256,7 @@ int mk_coordinator_runtime_init(struct mk_coordinator_runtime *rt, struct mk_bro
   rt->num_partitions = num_partitions;
   rt->replication_factor = replication_factor;
   rt->write_timeout_ms = write_timeout_ms;
+  rt->min_insync_replicas = -1;
   rt->ops = *ops;
   rt->ctx = ctx;
   rt->nparts = num_partitions > 0 ? num_partitions : 1;

@@ -70,6 +70,8 @@ struct mk_coordinator_runtime {
   int32_t num_partitions;   /* its partition count when created */
   int32_t replication_factor;
   int64_t write_timeout_ms; /* how long an append waits for the HW */
+  int32_t min_insync_replicas;  /* the topic's min.insync.replicas when created (capped at
+                                   its replication factor); -1: the broker's */
   struct mk_coordinator_ops ops;
   void *ctx;
   struct mk_coordinator_partition *parts;  /* one per partition of the topic */

@@ -341,3 +341,6 @@ char *mk_broker_cluster_json(struct mk_broker *b) { return view(b, mk_admin_stat
 char *mk_broker_producers_json(struct mk_broker *b) { return view(b, mk_admin_state_producers); }
 
 char *mk_broker_groups_json(struct mk_broker *b) { return view(b, mk_admin_state_groups); }
+char *mk_broker_transactions_json(struct mk_broker *b) {
+  return view(b, mk_admin_state_transactions);
+}

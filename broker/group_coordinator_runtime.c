@@ -45,20 +45,33 @@ static int16_t append(void *ctx, int32_t partition, const struct mk_coordinator_
   return mk_coordinator_runtime_append(&s->rt, partition, NULL, records, nrecords, done, arg);
 }
 
+static int16_t append_txn(void *ctx, int32_t partition, int64_t producer_id, int16_t producer_epoch,
+                          const struct mk_coordinator_record *records, int nrecords,
+                          mk_group_append_done *done, void *arg) {
+  struct mk_group_runtime_state *s = ctx;
+  struct mk_coordinator_producer producer = {producer_id, producer_epoch};
+  return mk_coordinator_runtime_append(&s->rt, partition, &producer, records, nrecords, done, arg);
+}
+
 /* ---- what the runtime calls --------------------------------------------------------------- */
 
 /* One record of __consumer_offsets, replayed. */
 static void load_record(void *ctx, const struct mk_batch *batch, int64_t offset,
                         const struct mk_record *rec) {
   struct mk_group_runtime_state *s = ctx;
-  if (batch->is_control || batch->is_transactional) {
-    /* Hook for transactions (DESIGN.md 3.6): TxnOffsetCommit writes its offsets in
-     * transactional batches, which count only once a COMMIT marker follows. Nothing
-     * writes them yet; when something does, keep them per producer id here and apply them
-     * at the marker, as Kafka's loader does. */
-    return;
+  struct mk_group_metadata_manager *mgr = &s->coordinator.mgr;
+  if (batch->is_control) {
+    /* A transaction's marker: its staged offsets count (COMMIT) or go (ABORT) from here. */
+    enum mk_control_type type;
+    int32_t coordinator_epoch;
+    if (mk_control_record_parse(rec, &type, &coordinator_epoch, NULL) == 0)
+      mk_group_load_marker(mgr, s->loading, batch->producer_id, type == MK_CONTROL_COMMIT);
+  } else if (batch->is_transactional) {
+    /* TxnOffsetCommit's offsets: staged per producer until its marker, as Kafka's loader. */
+    mk_group_load_txn_record(mgr, s->loading, offset, batch->producer_id, rec->key, rec->value);
+  } else {
+    mk_group_load_record(mgr, s->loading, offset, rec->key, rec->value);
   }
-  mk_group_load_record(&s->coordinator.mgr, s->loading, offset, rec->key, rec->value);
 }
 
 /* Partition p's groups from its new leader's log, oldest record first. */
@@ -114,7 +127,7 @@ int mk_group_runtime_start(struct mk_broker *b, struct mk_err *err) {
   s->cfg.offsets_retention_ms = (int64_t)bc->offsets_retention_minutes * 60 * 1000;
   s->cfg.offsets_retention_check_interval_ms = bc->offsets_retention_check_interval_ms;
   s->cfg.max_group_bytes = bc->message_max_bytes;
-  struct mk_group_runtime grt = {s, wall_ms, append};
+  struct mk_group_runtime grt = {s, wall_ms, append, append_txn};
   if (mk_group_coordinator_init(&s->coordinator, &s->cfg, &grt)) {
     free(s);
     return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
@@ -152,3 +165,10 @@ struct mk_group_coordinator *mk_group_runtime_enter(struct mk_broker *b) {
 }
 
 void mk_group_runtime_leave(struct mk_broker *b) { mk_coordinator_runtime_leave(&b->groups->rt); }
+
+void mk_group_runtime_txn_completed(struct mk_broker *b, int32_t partition, int64_t producer_id,
+                                    bool commit) {
+  /* No ownership sync here (this runs inside the partition writer's answers): a partition
+   * that changed hands meanwhile is reloaded from its log, marker included. */
+  mk_group_coordinator_txn_completed(&b->groups->coordinator, partition, producer_id, commit);
+}

@@ -46,6 +46,12 @@ struct mk_group_coordinator *mk_group_runtime_enter(struct mk_broker *b);
 /* After the coordinator handled a request: arm the timer for its next deadline. */
 void mk_group_runtime_leave(struct mk_broker *b);
 
+/* A transaction marker of producer_id is committed in partition `partition` of
+ * __consumer_offsets (the transaction coordinator wrote it): the group coordinator applies or
+ * drops that transaction's offsets. */
+void mk_group_runtime_txn_completed(struct mk_broker *b, int32_t partition, int64_t producer_id,
+                                    bool commit);
+
 /* __consumer_offsets, created now (as Kafka's FindCoordinator creates it) when missing and
  * create is true. NULL if missing (or creation failed: err says why). */
 struct mk_topic *mk_group_runtime_offsets_topic(struct mk_broker *b, bool create,

@@ -27,6 +27,7 @@ struct pending_write {
   int32_t leader_epoch;
   int64_t required_offset;  /* the HW must reach this (last offset + 1) */
   int64_t deadline_ms;
+  int16_t answer;           /* once decided */
   mk_partition_write_done *done;
   void *arg;
   struct pending_write *next;
@@ -79,6 +80,10 @@ static int16_t outcome(struct mk_broker *b, const struct pending_write *w, int64
 void mk_partition_writer_complete(struct mk_broker *b) {
   struct mk_partition_writer_state *s = b->writer;
   int64_t now = mk_wall_ms();
+  /* Take the decided writes out first, then answer them: an answer may append (its write
+   * goes to the list and is decided later) or even come back here, and must find the list
+   * whole. */
+  struct pending_write *decided = NULL, **dtail = &decided;
   struct pending_write **pp = &s->writes;
   while (*pp) {
     struct pending_write *w = *pp;
@@ -88,10 +93,17 @@ void mk_partition_writer_complete(struct mk_broker *b) {
       continue;
     }
     *pp = w->next;
-    if (!*pp) s->tail = pp;
-    w->done(w->arg, error);  /* may append more (at the tail) */
+    w->next = NULL;
+    w->answer = error;
+    *dtail = w;
+    dtail = &w->next;
+  }
+  s->tail = pp;
+  while (decided) {
+    struct pending_write *w = decided;
+    decided = w->next;
+    w->done(w->arg, w->answer);
     free(w);
-    if (!*pp) s->tail = pp;
   }
   arm(s);
 }
