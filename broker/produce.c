@@ -263,14 +263,15 @@ static bool try_complete(struct mk_req *req, bool timed_out) {
   return true;
 }
 
-/* Whether any partition's batch says it belongs to a transaction. */
+/* Whether any partition's batch says it belongs to a transaction. A control batch does
+ * not count: whoever sends one gets INVALID_RECORD (step 5), whatever else it names. */
 static bool has_transactional_batch(const struct mk_produce_request *in) {
   for (int i = 0; i < in->topic_data_count; i++)
     for (int j = 0; j < in->topic_data[i].partition_data_count; j++) {
       const struct mk_bytes *r = &in->topic_data[i].partition_data[j].records;
       struct mk_record_batch batch;
       if (r->len > 0 && mk_record_batch_parse(r->ptr, (size_t)r->len, &batch, NULL) == 0 &&
-          (batch.attributes & MK_ATTR_TRANSACTIONAL))
+          (batch.attributes & MK_ATTR_TRANSACTIONAL) && !(batch.attributes & MK_ATTR_CONTROL))
         return true;
     }
   return false;
