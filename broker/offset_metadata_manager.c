@@ -409,7 +409,7 @@ void mk_group_expire_offsets(struct mk_group_coordinator *c, struct mk_group *g,
     }
     if (expired) all[nexpired++] = o;
   }
-  bool dead = g->state == MK_GROUP_EMPTY && n == nexpired && !g->pending.count;
+  bool dead = g->state == MK_GROUP_EMPTY && n == nexpired && !g->pending.count && !g->txn_offsets;
   if (nexpired || (dead && g->generation_id > 0)) {
     mk_log(MK_LOG_INFO, "broker", "group %s: %d offsets expired%s", g->group_id, nexpired,
            dead ? "; the group is gone" : "");

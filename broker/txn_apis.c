@@ -266,24 +266,6 @@ void mk_handle_end_txn(struct mk_req *req) {
 
 /* ---- TxnOffsetCommit -------------------------------------------------------------------------- */
 
-/* Where the coordinator's answers go: response partitions, in the order offsets were given. */
-struct txn_commit_state {
-  struct mk_txn_offset_commit_response *resp;
-  struct mk_txn_offset_commit_response_partition **slots;  /* slots[k]: offsets[k]'s */
-  int n;
-};
-
-static void on_txn_commit(void *arg, const int16_t *errors) {
-  struct mk_group_reply *r = arg;
-  if (r->req) {
-    struct txn_commit_state *st = r->data;
-    for (int k = 0; k < st->n; k++)
-      st->slots[k]->error_code = errors ? errors[k] : MK_ERR_UNKNOWN_SERVER_ERROR;
-    mk_req_respond(r->req, st->resp);
-  }
-  mk_group_reply_release(r);
-}
-
 void mk_handle_txn_offset_commit(struct mk_req *req) {
   const struct mk_txn_offset_commit_request *in = req->request.body;
   struct mk_broker *b = req->broker;
@@ -291,10 +273,9 @@ void mk_handle_txn_offset_commit(struct mk_req *req) {
       mk_req_alloc(req, &mk_txn_offset_commit_response_schema, 1);
   int32_t total = 0;
   for (int32_t i = 0; i < in->topics_count; i++) total += in->topics[i].partitions_count;
-  struct txn_commit_state *st = mk_arena_alloc(&req->arena, sizeof *st);
+  struct mk_commit_answer *st = mk_arena_alloc(&req->arena, sizeof *st);
   struct mk_offset_commit *offsets = mk_arena_alloc(&req->arena, sizeof *offsets * (size_t)(total + 1));
-  struct mk_txn_offset_commit_response_partition **slots =
-      mk_arena_alloc(&req->arena, sizeof *slots * (size_t)(total + 1));
+  int16_t **slots = mk_arena_alloc(&req->arena, sizeof *slots * (size_t)(total + 1));
   if (!resp || !st || !offsets || !slots) {
     mk_conn_close(req->conn, "out of memory for a TxnOffsetCommit request");
     return;
@@ -348,27 +329,16 @@ void mk_handle_txn_offset_commit(struct mk_req *req) {
           .commit_timestamp_ms = now,
           .expire_timestamp_ms = -1,
       };
-      slots[n++] = o;
+      slots[n++] = &o->error_code;
     }
   }
-  if (n == 0) {
-    mk_req_respond(req, resp);
-    return;
-  }
-  st->resp = resp;
-  st->slots = slots;
-  st->n = n;
-  struct mk_group_reply *r = mk_group_reply_new(req);
-  if (!r) {
-    for (int k = 0; k < n; k++) slots[k]->error_code = MK_ERR_UNKNOWN_SERVER_ERROR;
-    mk_req_respond(req, resp);
-    return;
-  }
-  r->data = st;
+  *st = (struct mk_commit_answer){resp, slots, n};
+  struct mk_group_reply *r = mk_group_commit_reply(req, st);
+  if (!r) return;
   struct mk_group_context ctx;
   mk_group_context_of(req, &ctx);
   mk_group_commit_txn_offsets(mk_group_runtime_enter(b), &ctx, in->group_id, in->member_id,
                               in->group_instance_id, in->generation_id, in->producer_id,
-                              in->producer_epoch, offsets, n, on_txn_commit, r);
+                              in->producer_epoch, offsets, n, mk_group_commit_answered, r);
   mk_group_runtime_leave(b);
 }
