@@ -313,7 +313,8 @@ void mk_txn_add_partitions(struct mk_txn_coordinator *c, int32_t broker_id,
   struct mk_txn_metadata *txn;
   int32_t coordinator_epoch = -1;
   int16_t error = mk_txn_state_get(&c->mgr, broker_id, transactional_id, &txn, &coordinator_epoch);
-  if (!error && !txn) error = MK_ERR_INVALID_PRODUCER_ID_MAPPING;
+  /* An id whose InitProducerId never completed has no producer to map to yet. */
+  if (!error && (!txn || txn->producer_epoch < 0)) error = MK_ERR_INVALID_PRODUCER_ID_MAPPING;
   else if (!error && txn->producer_id != producer_id) error = MK_ERR_INVALID_PRODUCER_ID_MAPPING;
   else if (!error && txn->producer_epoch != epoch) error = MK_ERR_PRODUCER_FENCED;
   else if (!error && (txn->pending != MK_TXN_NO_PENDING || in_prepare(txn->state)))

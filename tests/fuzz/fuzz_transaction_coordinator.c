@@ -46,9 +46,9 @@ static uint8_t byte(void) {
 }
 
 static int64_t i64(void) {
-  int64_t v = 0;
+  uint64_t v = 0;
   for (int i = 0; i < 8; i++) v = v << 8 | byte();
-  return v;
+  return (int64_t)v;
 }
 
 /* Up to max bytes of the input (any bytes). */

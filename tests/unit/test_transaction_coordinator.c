@@ -21,16 +21,11 @@
 #include <cmocka.h>
 
 #include "broker/transaction_coordinator.h"
+#include "tests/support/coordinator_log.h"
 
 /* ---- the coordinator's world ---------------------------------------------------------------- */
 
 enum { NPARTS = 4, BROKER = 1, EPOCH = 5, MAX = 512 };
-
-struct stored {           /* one record of __transaction_state */
-  int32_t partition;
-  uint8_t *key, *value;   /* value NULL: a tombstone */
-  int32_t key_len, value_len;
-};
 
 struct marker {           /* one marker write */
   char topic[64];
@@ -72,24 +67,7 @@ static int16_t fake_append(void *ctx, int32_t partition, const struct mk_coordin
                            int n, mk_txn_done *done, void *arg) {
   (void)ctx;
   if (world.fail_append) return world.fail_append;
-  for (int i = 0; i < n; i++) {
-    struct mk_writer k, v;
-    mk_writer_init(&k);
-    mk_writer_init(&v);
-    struct mk_err err = {0};
-    if (mk_coordinator_record_encode(&recs[i], &k, &v, &err)) fail_msg("encode: %s", err.msg);
-    assert_true(world.nwrites < MAX);
-    struct stored *s = &world.writes[world.nwrites++];
-    s->partition = partition;
-    s->key = malloc(k.len);
-    memcpy(s->key, k.buf, k.len);
-    s->key_len = (int32_t)k.len;
-    s->value = recs[i].tombstone ? NULL : malloc(v.len + 1);
-    s->value_len = recs[i].tombstone ? -1 : (int32_t)v.len;
-    if (s->value) memcpy(s->value, v.buf, v.len);
-    mk_writer_free(&k);
-    mk_writer_free(&v);
-  }
+  coordinator_log_append(world.writes, &world.nwrites, MAX, partition, recs, n);
   assert_true(world.npending < MAX);
   world.pending[world.npending].done = done;
   world.pending[world.npending++].arg = arg;
@@ -157,10 +135,7 @@ static void start(struct mk_txn_coordinator *co) {
 
 static int setup(void **state) {
   (void)state;
-  for (int i = 0; i < world.nwrites; i++) {
-    free(world.writes[i].key);
-    free(world.writes[i].value);
-  }
+  coordinator_log_clear(world.writes, &world.nwrites);
   memset(&world, 0, sizeof world);
   world.now = 1700000000000;
   world.next_pid = 1000;
