@@ -137,7 +137,7 @@ char *mk_faults_list_json(const struct mk_fault_list *l);
 
 /* Forget every fault (request faults are disarmed), as DELETE /v1/faults asks: a log line
  * and a `faults_clear` trace event {cleared: N} say so. Replica and broker states stay as
- * they are (broker_up / follower_resume / follower_lag ms 0 undo those). */
+ * they are (broker_up / follower_resume / follower_lag ms 0 / release_markers undo those). */
 void mk_faults_clear(struct mk_fault_list *l);
 /* Free the list without a word (at shutdown). */
 void mk_faults_free(struct mk_fault_list *l);

@@ -10,11 +10,15 @@
  *   appends              the coordinator's records become one record batch appended to the
  *                        partition's leader log, replicated like any produce, and
  *                        acknowledged once the high watermark passes it (acks=all); the
- *                        ISR, min.insync.replicas and every replica fault apply
+ *                        ISR, min.insync.replicas and every replica fault apply; a
+ *                        TxnOffsetCommit's records go in a transactional batch, and the
+ *                        transaction's marker tells the coordinator to apply or drop them
+ *                        (mk_group_runtime_txn_completed; the loader does the same)
  *   elections            when a partition's leader or leader epoch changes (broker_down,
  *                        elect_leader, ...), the old owner unloads its groups and the new
  *                        leader loads them from its own log: committed offsets survive
- *   time                 one libuv timer: the coordinator's next deadline, or a write's
+ *   time                 one libuv timer: the coordinator's next deadline (the partition
+ *                        writer, partition_writer.h, times the writes)
  *
  * What Kafka does and we do not: its offsets topic is compacted (cleanup.policy=compact),
  * so old commits are cleaned up while the latest per key stays; our logs have no

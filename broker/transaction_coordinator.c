@@ -100,7 +100,7 @@ static void end_txn(struct mk_txn_coordinator *c, int32_t broker_id, struct mk_s
   struct mk_txn_metadata *txn;
   int32_t coordinator_epoch = -1;
   int16_t error = mk_txn_state_get(&c->mgr, broker_id, id, &txn, &coordinator_epoch);
-  if (!error && !txn) error = MK_ERR_INVALID_PRODUCER_ID_MAPPING;
+  if (!error && (!txn || txn->producer_epoch < 0)) error = MK_ERR_INVALID_PRODUCER_ID_MAPPING;
   if (error) {
     cb(arg, error, -1, -1);
     return;
