@@ -121,9 +121,12 @@ def scenario_commit_abort():
     by = {(e["partition"], e["result"]) for e in markers}
     check("every partition got a COMMIT and an ABORT marker (trace)",
           by == {(i, r) for i in range(n) for r in ("commit", "abort")}, sorted(by))
-    states = [e["to"] for e in trace_events("txn_state") if e["transactional_id"] == "ca-1"]
-    check("txn_state events walk the states", states[:6] == ["Empty", "Ongoing", "PrepareCommit",
-          "CompleteCommit", "Ongoing", "PrepareAbort"] and states[-1] == "CompleteAbort", states)
+    states = []
+    for e in trace_events("txn_state"):  # Ongoing -> Ongoing: more partitions, one state
+        if e["transactional_id"] == "ca-1" and (not states or states[-1] != e["to"]):
+            states.append(e["to"])
+    check("txn_state events walk the states", states == ["Empty", "Ongoing", "PrepareCommit",
+          "CompleteCommit", "Ongoing", "PrepareAbort", "CompleteAbort"], states)
     ok = True
     for i in range(n):
         st = CLUSTER.wait_settled(topic, i)
