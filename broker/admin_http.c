@@ -127,6 +127,10 @@ static void get_groups(struct mk_http_request *r) {
   respond_json(r, 200, mk_admin_state_groups(broker_of(r)));
 }
 
+static void get_transactions(struct mk_http_request *r) {
+  respond_json(r, 200, mk_admin_state_transactions(broker_of(r)));
+}
+
 /* One line of the new stream's snapshot: to that stream alone. */
 static void to_new_stream(void *opaque, const char *line, size_t len) {
   mk_http_stream_send(opaque, line, len);
@@ -219,9 +223,9 @@ static void error_body(struct mk_http_request *r, int status, const char *code,
   if (status == 404 && j) {
     char msg[512];
     snprintf(msg, sizeof msg, "no endpoint %.100s; there are the dashboard at GET /, and GET "
-             "/v1/cluster, GET /v1/producers, GET /v1/groups, GET /v1/schemas, GET /v1/events, "
-             "GET|POST|DELETE /v1/faults, POST /v1/topics, POST /v1/reset, GET /v1/trace",
-             mk_http_path(r));
+             "/v1/cluster, GET /v1/producers, GET /v1/groups, GET /v1/transactions, GET "
+             "/v1/schemas, GET /v1/events, GET|POST|DELETE /v1/faults, POST /v1/topics, POST "
+             "/v1/reset, GET /v1/trace", mk_http_path(r));
     json_object_set_new(j, "message", json_string(msg));
   }
   respond_json(r, status, j);
@@ -232,6 +236,7 @@ static const struct mk_http_route routes[] = {
   {"GET", "/v1/producers", get_producers},
   {"GET", "/v1/schemas", get_schemas},
   {"GET", "/v1/groups", get_groups},
+  {"GET", "/v1/transactions", get_transactions},
   {"GET", "/v1/events", get_events},
   {"GET", "/v1/faults", get_faults},
   {"POST", "/v1/faults", post_faults},

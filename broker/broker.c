@@ -24,6 +24,8 @@
 #include "broker/schema_registry_http.h"  /* the schema registry */
 #include "broker/controller.h"
 #include "broker/group_coordinator_runtime.h"  /* the group coordinator */
+#include "broker/partition_writer.h"            /* the coordinators' appends */
+#include "broker/transaction_coordinator_runtime.h"  /* transactions */
 #include "broker/network.h"
 #include "broker/quota.h"
 #include "broker/replica_set.h"
@@ -92,6 +94,8 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
     c->cfg.default_replication_factor = cfg->brokers;
   if (c->cfg.offsets_topic_replication_factor < 0)
     c->cfg.offsets_topic_replication_factor = cfg->brokers < 3 ? cfg->brokers : 3;
+  if (c->cfg.transaction_state_log_replication_factor < 0)
+    c->cfg.transaction_state_log_replication_factor = cfg->brokers < 3 ? cfg->brokers : 3;
   c->next_producer_id = 1000;
   uv_loop_init(&b->loop);
   uv_mutex_init(&b->calls_lock);
@@ -123,7 +127,9 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   /* The brokers and their addresses: where a --trace file opened before now begins. */
   for (int i = 0; i < c->nnodes; i++) mk_state_event_broker(c, &c->nodes[i], NULL, NULL);
   /* admin API, then the --faults script: either failing stops the broker from starting. */
-  int admin_rc = mk_group_runtime_start(b, err);  /* the group coordinator */
+  int admin_rc = mk_partition_writer_start(b, err);  /* the broker's own appends */
+  if (!admin_rc) admin_rc = mk_group_runtime_start(b, err);  /* the group coordinator */
+  if (!admin_rc) admin_rc = mk_txn_runtime_start(b, err);    /* the transaction coordinator */
   if (!admin_rc) admin_rc = mk_admin_http_start(b, err);
   if (!admin_rc) admin_rc = mk_schema_registry_http_start(b, err);
   if (!admin_rc) admin_rc = mk_fault_script_load(b, err);
@@ -189,7 +195,9 @@ void mk_broker_free(struct mk_broker *b) {
   mk_schema_registry_http_free(b);  /* the schema registry */
   mk_fault_script_free(b);   /* --faults */
   mk_faults_free(&b->faults);
+  mk_partition_writer_free(b);  /* answers the coordinators' waiting writes, so first */
   mk_group_runtime_free(b);  /* before the cluster: it may still write to it */
+  mk_txn_runtime_free(b);
   for (int i = 0; i < b->cluster.nnodes; i++) mk_quota_free(&b->listeners[i]);
   mk_cluster_free(&b->cluster);
   uv_mutex_destroy(&b->calls_lock);

@@ -11,6 +11,8 @@
  *     timers, fetch_idle               retention, ISR expiry, the followers' fetchers
  *     faults, script                   armed request faults, the --faults script
  *     admin                            the admin HTTP API (admin_http.h)
+ *     writer, groups, txns             the broker's own appends, the group and transaction
+ *                                      coordinators
  *     reset_hooks                      what each subsystem clears at a reset (reset.h)
  *     registry                         the schema registry (schema_registry_http.h)
  *     calls, wakeup, thread            how other threads reach the loop (broker.c)
@@ -34,6 +36,8 @@ struct mk_admin_http;
 struct mk_schema_registry_service;
 struct mk_broker_call;
 struct mk_group_runtime_state;
+struct mk_partition_writer_state;
+struct mk_txn_runtime_state;
 
 struct mk_broker {
   struct mk_cluster cluster;      /* the model */
@@ -48,13 +52,15 @@ struct mk_broker {
   struct mk_fault_list faults;    /* faults.h: every fault injected, armed and spent */
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
   struct mk_admin_http *admin;    /* admin_http.c, or NULL when admin_port is -1 */
+  struct mk_partition_writer_state *writer;  /* partition_writer.c: the broker's own appends */
   struct mk_group_runtime_state *groups;  /* group_coordinator_runtime.c: the group coordinator */
   struct mk_schema_registry_service *registry;  /* schema_registry_http.c, or NULL when
                                                   schema_registry_port is -1 */
+  struct mk_txn_runtime_state *txns;      /* transaction_coordinator_runtime.c: transactions */
   struct {                        /* purgatory.h: what else waits for HW moves and elections */
     void (*fn)(struct mk_broker *b, void *arg);
     void *arg;
-  } watchers[4];
+  } watchers[6];
   int nwatchers;
   uint64_t next_conn_id;          /* network.c: the last connection's id */
   struct mk_reset_hook reset_hooks[MK_RESET_MAX_HOOKS];  /* reset.h: what subsystems clear */

@@ -246,6 +246,11 @@ int64_t mk_partition_log_start_offset(struct mk_partition *p) {
   return start ? start->log.log_start_offset : 0;
 }
 
+int64_t mk_partition_last_stable_offset(const struct mk_partition *p) {
+  int64_t first = mk_producer_state_first_unstable_offset(&p->producers);
+  return first >= 0 && first < p->high_watermark ? first : p->high_watermark;
+}
+
 void mk_topic_id_string(const struct mk_uuid *id, char out[23]) {
   static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   int n = 0;

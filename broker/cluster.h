@@ -151,6 +151,11 @@ int mk_partition_isr_count(const struct mk_partition *p);
 /* Where the partition's log starts: the leader's log start offset, or with no leader the
  * first replica's. */
 int64_t mk_partition_log_start_offset(struct mk_partition *p);
+/* The last stable offset (Kafka's UnifiedLog.lastStableOffset): the first offset of the
+ * earliest transaction not yet decided and replicated (mk_producer_state_first_unstable_offset),
+ * or the high watermark when there is none or it lies beyond it. What read_committed
+ * consumers may read up to; with no transactions it is the high watermark. */
+int64_t mk_partition_last_stable_offset(const struct mk_partition *p);
 /* A topic id as Kafka prints it (Uuid.toString): its 16 bytes in url-safe base64,
  * unpadded, 22 characters (as `kafka-topics.sh --describe` shows it). */
 void mk_topic_id_string(const struct mk_uuid *id, char out[23]);

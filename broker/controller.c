@@ -10,6 +10,7 @@
 
 #include "broker/broker_internal.h"
 #include "broker/replica_set.h"
+#include "broker/transaction_coordinator_runtime.h"
 #include "common/log.h"
 #include "common/trace.h"
 
@@ -153,6 +154,30 @@ static int elect_leader(struct mk_broker *b, struct mk_fault *f, struct mk_err *
   return 0;
 }
 
+/* hold_markers {ms?, count?}: the transaction coordinator holds the next count transactions
+ * (all, without count) between PrepareCommit/PrepareAbort and their markers, for ms (until
+ * release_markers, without ms). release_markers lets every held one go. */
+static int markers(struct mk_broker *b, struct mk_fault *f, struct mk_err *err) {
+  if (f->topic[0] || f->partition >= 0 || f->broker >= 0 || f->api_key >= 0)
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "%s acts on the transaction coordinator: it "
+                      "takes %s", mk_fault_action_name(f->action),
+                      f->action == MK_FAULT_HOLD_MARKERS ? "\"ms\" and \"count\" only" : "no field");
+  if (f->action == MK_FAULT_RELEASE_MARKERS) {
+    int n = mk_txn_runtime_release_markers(b);
+    snprintf(f->result, sizeof f->result, "markers released: %d held transaction(s) complete now",
+             n);
+  } else {
+    mk_txn_runtime_hold_markers(b, f->ms, f->count);
+    char how_many[40] = "every transaction", how_long[40] = "until release_markers";
+    if (f->count > 0) snprintf(how_many, sizeof how_many, "the next %d transaction(s)", f->count);
+    if (f->ms >= 0) snprintf(how_long, sizeof how_long, "for %lld ms", (long long)f->ms);
+    snprintf(f->result, sizeof f->result, "%s reaching PrepareCommit/PrepareAbort wait %s before "
+             "their markers", how_many, how_long);
+  }
+  mk_log(MK_LOG_INFO, "broker", "fault: %s", f->result);
+  return 0;
+}
+
 static int act(struct mk_broker *b, struct mk_fault *f, struct mk_err *err) {
   if (f->broker >= b->cluster.nnodes)
     return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown broker %d; brokers are 0-%d", f->broker,
@@ -170,6 +195,8 @@ static int act(struct mk_broker *b, struct mk_fault *f, struct mk_err *err) {
     case MK_FAULT_FOLLOWER_RESUME: return follower_pause(b, f, err);
     case MK_FAULT_FOLLOWER_LAG: return follower_lag(b, f, err);
     case MK_FAULT_ELECT_LEADER: return elect_leader(b, f, err);
+    case MK_FAULT_HOLD_MARKERS:
+    case MK_FAULT_RELEASE_MARKERS: return markers(b, f, err);
     default: return mk_err_set(err, MK_ERR__INVALID_ARG, "not a cluster action");
   }
 }

@@ -343,3 +343,7 @@ char *mk_broker_producers_json(struct mk_broker *b) { return view(b, mk_admin_st
 
 char *mk_broker_groups_json(struct mk_broker *b) { return view(b, mk_admin_state_groups); }
 char *mk_broker_schemas_json(struct mk_broker *b) { return view(b, mk_schema_registry_view); }
+
+char *mk_broker_transactions_json(struct mk_broker *b) {
+  return view(b, mk_admin_state_transactions);
+}

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "protocol/api.h"
+#include "protocol/messages/add_partitions_to_txn.h"
 #include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
@@ -22,13 +23,15 @@
 #include "protocol/messages/offset_delete.h"
 #include "protocol/messages/offset_fetch.h"
 #include "protocol/messages/produce.h"
+#include "protocol/messages/txn_offset_commit.h"
 
 static const char *const action_names[] = {
     [MK_FAULT_DROP_RESPONSE] = "drop_response",   [MK_FAULT_ERROR] = "error",
     [MK_FAULT_DELAY] = "delay",                   [MK_FAULT_BROKER_DOWN] = "broker_down",
     [MK_FAULT_BROKER_UP] = "broker_up",           [MK_FAULT_FOLLOWER_PAUSE] = "follower_pause",
     [MK_FAULT_FOLLOWER_RESUME] = "follower_resume", [MK_FAULT_FOLLOWER_LAG] = "follower_lag",
-    [MK_FAULT_ELECT_LEADER] = "elect_leader",
+    [MK_FAULT_ELECT_LEADER] = "elect_leader",     [MK_FAULT_HOLD_MARKERS] = "hold_markers",
+    [MK_FAULT_RELEASE_MARKERS] = "release_markers",
 };
 enum { NACTIONS = sizeof action_names / sizeof action_names[0] };
 
@@ -45,7 +48,7 @@ enum { BY_TOPIC = 1, BY_PARTITION = 2 };  /* every request is scoped by broker *
 
 static names_fn produce_names, fetch_names, list_offsets_names, metadata_names,
     create_topics_names, delete_topics_names, create_partitions_names, offset_commit_names,
-    offset_fetch_names, offset_delete_names;
+    offset_fetch_names, offset_delete_names, add_partitions_names, txn_offset_commit_names;
 
 static const struct fault_api {
   int16_t api_key;
@@ -77,6 +80,12 @@ static const struct fault_api {
   {MK_API_DESCRIBE_GROUPS,   DROP | ERROR | DELAY, 0, NULL},
   {MK_API_LIST_GROUPS,       DROP | ERROR | DELAY, 0, NULL},
   {MK_API_DELETE_GROUPS,     DROP | ERROR | DELAY, 0, NULL},
+  /* the transaction coordinator: its requests reach the id's coordinator; AddPartitionsToTxn
+   * and TxnOffsetCommit also name the partitions they add or commit */
+  {MK_API_ADD_PARTITIONS_TO_TXN, DROP | ERROR | DELAY, BY_TOPIC | BY_PARTITION, add_partitions_names},
+  {MK_API_ADD_OFFSETS_TO_TXN, DROP | ERROR | DELAY, 0, NULL},
+  {MK_API_END_TXN,           DROP | ERROR | DELAY, 0, NULL},
+  {MK_API_TXN_OFFSET_COMMIT, DROP | ERROR | DELAY, BY_TOPIC | BY_PARTITION, txn_offset_commit_names},
   /* An error here would stop a client before it knows any version to read it in. */
   {MK_API_API_VERSIONS,      DROP | DELAY, 0, NULL},
 };
@@ -198,6 +207,36 @@ static bool offset_fetch_names(const struct mk_request *r, const struct mk_clust
         if (mk_fault_covers(f, of->groups[g].topics[i].name,
                             of->groups[g].topics[i].partition_indexes[j]))
           return true;
+  return false;
+}
+
+/* AddPartitionsToTxn names its partitions at the top (v0-3) or per transaction (v4+). */
+static bool add_partitions_names(const struct mk_request *r, const struct mk_cluster *c,
+                                 const struct mk_fault *f) {
+  (void)c;
+  const struct mk_add_partitions_to_txn_request *ap = r->body;
+  for (int i = 0; i < ap->v3_and_below_topics_count; i++)
+    for (int j = 0; j < ap->v3_and_below_topics[i].partitions_count; j++)
+      if (mk_fault_covers(f, ap->v3_and_below_topics[i].name,
+                          ap->v3_and_below_topics[i].partitions[j]))
+        return true;
+  for (int t = 0; t < ap->transactions_count; t++)
+    for (int i = 0; i < ap->transactions[t].topics_count; i++)
+      for (int j = 0; j < ap->transactions[t].topics[i].partitions_count; j++)
+        if (mk_fault_covers(f, ap->transactions[t].topics[i].name,
+                            ap->transactions[t].topics[i].partitions[j]))
+          return true;
+  return false;
+}
+
+static bool txn_offset_commit_names(const struct mk_request *r, const struct mk_cluster *c,
+                                    const struct mk_fault *f) {
+  (void)c;
+  const struct mk_txn_offset_commit_request *tc = r->body;
+  for (int i = 0; i < tc->topics_count; i++)
+    for (int j = 0; j < tc->topics[i].partitions_count; j++)
+      if (mk_fault_covers(f, tc->topics[i].name, tc->topics[i].partitions[j].partition_index))
+        return true;
   return false;
 }
 
@@ -331,7 +370,8 @@ static int parse_object(json_t *o, struct mk_fault *f, struct mk_err *err) {
   if (a < 0)
     return mk_err_set(err, MK_ERR__INVALID_ARG,
                       "unknown action \"%.40s\"; one of drop_response, error, delay, broker_down, "
-                      "broker_up, follower_pause, follower_resume, follower_lag, elect_leader",
+                      "broker_up, follower_pause, follower_resume, follower_lag, elect_leader, "
+                      "hold_markers, release_markers",
                       action);
   f->action = (enum mk_fault_action)a;
   f->api_key = -1;

@@ -14,12 +14,14 @@
  *   {"action": "follower_resume", "topic": "t", "partition": 0, "broker": 2}
  *   {"action": "follower_lag", "broker": 2, "ms": 2000}          (ms 0 restores)
  *   {"action": "elect_leader", "topic": "t", "partition": 0, "broker": 1}
+ *   {"action": "hold_markers", "ms": 10000}    {"action": "release_markers"}
  *
  * Two kinds, two homes:
  *   - request faults (drop_response, error, delay) live here: they are armed in a list
  *     and fire on the requests they match, until they have fired `count` times (absent:
  *     every matching request until cleared);
- *   - cluster actions (broker_down/up, follower_*, elect_leader) are the controller's
+ *   - cluster actions (broker_down/up, follower_*, elect_leader, hold_markers,
+ *     release_markers) are the controller's
  *     (controller.h): they act at once, and are only remembered here, in the list that
  *     GET /v1/faults shows, with a sentence saying what they did.
  * controller.c's mk_fault_inject is the one entry point that parses a fault and sends it
@@ -69,6 +71,8 @@ enum mk_fault_action {
   MK_FAULT_FOLLOWER_RESUME,
   MK_FAULT_FOLLOWER_LAG,
   MK_FAULT_ELECT_LEADER,
+  MK_FAULT_HOLD_MARKERS,     /* the transaction coordinator waits before writing markers */
+  MK_FAULT_RELEASE_MARKERS,
 };
 
 static inline bool mk_fault_is_request_fault(enum mk_fault_action a) {
@@ -83,7 +87,8 @@ struct mk_fault {
   bool close;           /* drop_response: "close" (true) or "silent" */
   bool unclean;         /* elect_leader: "unclean": true (Kafka's ElectLeaders UNCLEAN) */
   int64_t ms;           /* delay, follower_lag; -1 = not given */
-  int count;            /* request faults: firings left; -1 = until cleared */
+  int count;            /* request faults: firings left; -1 = until cleared; hold_markers:
+                           how many transactions to hold, -1 = all until released */
   int fired;            /* how many times it acted */
   int32_t broker;       /* scope, or the target broker; -1 = any */
   char topic[250];      /* scope, or the target topic; "" = any */
@@ -132,7 +137,7 @@ char *mk_faults_list_json(const struct mk_fault_list *l);
 
 /* Forget every fault (request faults are disarmed), as DELETE /v1/faults asks: a log line
  * and a `faults_clear` trace event {cleared: N} say so. Replica and broker states stay as
- * they are (broker_up / follower_resume / follower_lag ms 0 undo those). */
+ * they are (broker_up / follower_resume / follower_lag ms 0 / release_markers undo those). */
 void mk_faults_clear(struct mk_fault_list *l);
 /* Free the list without a word (at shutdown). */
 void mk_faults_free(struct mk_fault_list *l);

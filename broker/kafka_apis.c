@@ -50,6 +50,11 @@ static const struct {
     {MK_API_DESCRIBE_GROUPS, mk_handle_describe_groups},
     {MK_API_LIST_GROUPS, mk_handle_list_groups},
     {MK_API_DELETE_GROUPS, mk_handle_delete_groups},
+    /* the transaction coordinator (transaction_coordinator.h) */
+    {MK_API_ADD_PARTITIONS_TO_TXN, mk_handle_add_partitions_to_txn},
+    {MK_API_ADD_OFFSETS_TO_TXN, mk_handle_add_offsets_to_txn},
+    {MK_API_END_TXN, mk_handle_end_txn},
+    {MK_API_TXN_OFFSET_COMMIT, mk_handle_txn_offset_commit},
 };
 
 enum { NHANDLERS = sizeof handlers / sizeof handlers[0] };
