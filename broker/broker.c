@@ -87,6 +87,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   if (c->cfg.default_replication_factor > cfg->brokers)
     c->cfg.default_replication_factor = cfg->brokers;
   c->next_producer_id = 1000;
+  b->fault_targets = mk_cluster_fault_targets(c);
   uv_loop_init(&b->loop);
   uv_mutex_init(&b->calls_lock);
   uv_async_init(&b->loop, &b->wakeup, on_wakeup);
@@ -116,7 +117,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   }
   /* admin API, then the --faults script: either failing stops the broker from starting. */
   int admin_rc = mk_admin_http_start(b, err);
-  if (!admin_rc) admin_rc = mk_fault_script_load(b, err);
+  if (!admin_rc) admin_rc = mk_fault_script_load(cfg->faults_file, "broker", &b->script, err);
   if (admin_rc) {
     mk_broker_free(b);
     return admin_rc;
@@ -143,10 +144,15 @@ static void thread_main(void *arg) {
   run_calls(b);  /* anyone who slipped in a call while we closed still gets an answer */
 }
 
+/* The --faults script fires its lines through the one entry point (controller.h). */
+static int inject(void *owner, const char *json, size_t len, int *id, struct mk_err *err) {
+  return mk_fault_inject(owner, json, len, id, err);
+}
+
 int mk_broker_start(struct mk_broker *b, struct mk_err *err) {
   if (b->threaded) return mk_err_set(err, MK_ERR__STATE, "broker already started");
   b->running = true;
-  mk_fault_script_start(b);  /* --faults: at_ms counts from here */
+  mk_fault_script_start(b->script, &b->loop, inject, b);  /* --faults: at_ms counts from here */
   if (uv_thread_create(&b->thread, thread_main, b) != 0) {
     b->running = false;
     return mk_err_set(err, MK_ERR__STATE, "cannot create the broker thread");
@@ -176,7 +182,7 @@ void mk_broker_free(struct mk_broker *b) {
   if (uv_loop_close(&b->loop) != 0)
     mk_log(MK_LOG_ERROR, "broker", "loop closed with handles still open");
   mk_admin_http_free(b);     /* admin API */
-  mk_fault_script_free(b);   /* --faults */
+  mk_fault_script_free(b->script);  /* --faults */
   mk_faults_clear(&b->faults);
   for (int i = 0; i < b->cluster.nnodes; i++) mk_quota_free(&b->listeners[i]);
   mk_cluster_free(&b->cluster);

@@ -41,6 +41,7 @@ struct mk_broker {
   uv_idle_t fetch_idle;           /* replica_fetcher.c: followers' fetches, next loop turn */
   uv_timer_t fetch_timer;         /* replica_fetcher.c: parked fetches that fall due */
   struct mk_fault_list faults;    /* faults.h: every fault injected, armed and spent */
+  struct mk_fault_targets fault_targets;  /* what they may name: mk_cluster_fault_targets */
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
   struct mk_admin_http *admin;    /* admin_http.c, or NULL when admin_port is -1 */
   /* Cross-thread (mk_broker_call, mk_broker_stop), under calls_lock. */

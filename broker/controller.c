@@ -172,7 +172,7 @@ int mk_fault_inject(struct mk_broker *b, const char *json, size_t len, int *id,
   int rc = mk_fault_parse(json, len, f, err);
   if (!rc) {
     if (mk_fault_is_request_fault(f->action)) {
-      rc = mk_faults_arm(&b->faults, &b->cluster, f, err);
+      rc = mk_faults_arm(&b->faults, &b->fault_targets, f, err);
     } else if (!(rc = act(b, f, err))) {
       mk_faults_record(&b->faults, f);
     }

@@ -41,7 +41,12 @@
  *
  * Every firing emits a `fault` trace event.
  *
- * Thread: broker loop, for everything here.
+ * What a fault may name (which brokers, topics and partitions exist) is asked through
+ * struct mk_fault_targets, so the same code breaks two kinds of cluster: our own broker's
+ * (cluster.h's model, mk_cluster_fault_targets) and a real cluster seen from outside
+ * through the proxy (proxy/upstream.h).
+ *
+ * Thread: the loop of the broker or proxy that owns the list, for everything here.
  */
 #ifndef MK_BROKER_FAULTS_H
 #define MK_BROKER_FAULTS_H
@@ -50,7 +55,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/cluster.h"
 #include "protocol/errors.h"
 #include "protocol/frame.h"
 
@@ -89,6 +93,22 @@ struct mk_fault {
   struct mk_fault *next;
 };
 
+/* What faults need to know of the cluster they break. Each function borrows ctx. */
+struct mk_fault_targets {
+  const void *ctx;
+  /* Whether a broker with this node id exists; if not, write the ids there are into ids
+   * ("0-2", "1, 2, 3") for the error message. */
+  bool (*broker)(const void *ctx, int32_t id, char *ids, size_t len);
+  /* The number of partitions of the topic, MK_FAULT_NO_TOPIC, or MK_FAULT_TOPIC_UNSEEN
+   * when the owner cannot tell (a real cluster's topics come and go out of the proxy's
+   * sight: a fault naming one it has not seen is armed, and fires if requests name it). */
+  int32_t (*topic)(const void *ctx, struct mk_str name);
+  /* The name of the topic with this id (Fetch v13+, DeleteTopics v6 name topics by id), or
+   * MK_STR_NULL. */
+  struct mk_str (*topic_name)(const void *ctx, struct mk_uuid id);
+};
+enum { MK_FAULT_NO_TOPIC = -1, MK_FAULT_TOPIC_UNSEEN = -2 };
+
 /* Every fault injected, armed and spent, newest first (struct mk_broker holds one). */
 struct mk_fault_list {
   struct mk_fault *head;
@@ -104,11 +124,11 @@ const char *mk_fault_action_name(enum mk_fault_action a);
  * cluster is not consulted. Borrows json. */
 int mk_fault_parse(const char *json, size_t len, struct mk_fault *f, struct mk_err *err);
 
-/* Check a parsed request fault against the table and the cluster (its API allows the
+/* Check a parsed request fault against the table and the cluster t (its API allows the
  * action and the scope; the broker, topic and partition exist) and arm it: the list takes
  * f. Returns 0 with f->id set, or MK_ERR__INVALID_ARG with err saying what is allowed
  * (then f is still the caller's). */
-int mk_faults_arm(struct mk_fault_list *l, const struct mk_cluster *c, struct mk_fault *f,
+int mk_faults_arm(struct mk_fault_list *l, const struct mk_fault_targets *t, struct mk_fault *f,
                   struct mk_err *err);
 
 enum mk_fault_scope { MK_FAULT_SCOPE_BROKER, MK_FAULT_SCOPE_TOPIC, MK_FAULT_SCOPE_PARTITION };
@@ -131,11 +151,11 @@ void mk_faults_clear(struct mk_fault_list *l);
 
 /* ---- hooks: what the network and the handlers ask -------------------------------------- */
 
-/* For a request just decoded and sent to virtual broker node_id: the newest armed fault of
- * this request action (MK_FAULT_ERROR, MK_FAULT_DELAY or MK_FAULT_DROP_RESPONSE) whose
- * API, broker and scope match it. Counts one firing and returns the fault, or NULL.
- * Topic ids in the request (Fetch v13+, DeleteTopics v6) are resolved through c. */
-const struct mk_fault *mk_faults_take(struct mk_fault_list *l, const struct mk_cluster *c,
+/* For a request just decoded and sent to broker node_id: the newest armed fault of this
+ * request action (MK_FAULT_ERROR, MK_FAULT_DELAY or MK_FAULT_DROP_RESPONSE) whose API,
+ * broker and scope match it. Counts one firing and returns the fault, or NULL. Topic ids
+ * in the request (Fetch v13+, DeleteTopics v6) are resolved through t. */
+const struct mk_fault *mk_faults_take(struct mk_fault_list *l, const struct mk_fault_targets *t,
                                       enum mk_fault_action action, const struct mk_request *r,
                                       int32_t node_id);
 
