@@ -3,11 +3,10 @@
  * server of common/http_server.h. See admin_http.h for the endpoints, README.md for curl
  * examples.
  *
- * The event stream: while at least one client streams GET /v1/events, a trace sink
- * (common/trace.h) is attached that broadcasts each event line to the streams; when the
- * last one leaves, the sink goes, so the trace costs nothing again.
+ * The event stream, the JSON bodies and the loopback address are common/admin_api.h's, as
+ * the proxy's admin API has them too.
  *
- * Thread: broker loop, except on_trace_line (any thread) and the mk_broker_admin_* calls.
+ * Thread: broker loop, except the mk_broker_admin_* calls.
  */
 #include "broker/admin_http.h"
 
@@ -19,14 +18,13 @@
 #include "broker/broker_internal.h"
 #include "broker/controller.h"
 #include "broker/dashboard.h"
+#include "common/admin_api.h"
 #include "common/http_server.h"
-#include "common/log.h"
-#include "common/trace.h"
 
 struct mk_admin_http {
   struct mk_broker *broker;
   struct mk_http_server *http;
-  int sink;                     /* trace sink id while anyone streams, else -1 */
+  struct mk_admin_trace_stream events;  /* GET /v1/events */
 };
 
 static struct mk_broker *broker_of(struct mk_http_request *r) {
@@ -63,47 +61,11 @@ static void respond_failure(struct mk_http_request *r, int code, const struct mk
   }
 }
 
-/* Parse the body as a JSON object, or answer 400 and return NULL. Returns new. */
-static json_t *body_object(struct mk_http_request *r, const char *example) {
-  size_t len;
-  const char *body = mk_http_body(r, &len);
-  if (len == 0) {
-    mk_http_error(r, 400, "bad_json", "the body is empty; send a JSON object, e.g. %s", example);
-    return NULL;
-  }
-  json_error_t je;
-  json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-  if (!j) {
-    mk_http_error(r, 400, "bad_json", "the body is not JSON: %s (line %d, column %d)", je.text,
-                  je.line, je.column);
-    return NULL;
-  }
-  if (!json_is_object(j)) {
-    json_decref(j);
-    mk_http_error(r, 400, "invalid_request", "the body must be a JSON object, e.g. %s", example);
-    return NULL;
-  }
-  return j;
-}
-
 /* ---- the event stream --------------------------------------------------------------------- */
-
-/* Any thread, with the trace lock held (trace.h). */
-static void on_trace_line(void *opaque, const char *line, size_t len) {
-  mk_http_broadcast(((struct mk_admin_http *)opaque)->http, line, len);
-}
 
 static void streams_changed(struct mk_http_server *http, bool any, void *opaque) {
   (void)http;
-  struct mk_admin_http *s = opaque;
-  if (any && s->sink < 0) {
-    s->sink = mk_trace_add_sink(on_trace_line, s);
-    if (s->sink < 0)
-      mk_log(MK_LOG_WARN, "admin", "no free trace sink (the trace has 16): /v1/events is quiet");
-  } else if (!any && s->sink >= 0) {
-    mk_trace_remove_sink(s->sink);  /* waits for a sink call in progress on another thread */
-    s->sink = -1;
-  }
+  mk_admin_trace_stream_changed(&((struct mk_admin_http *)opaque)->events, any);
 }
 
 /* ---- the endpoints ------------------------------------------------------------------------ */
@@ -128,7 +90,7 @@ static void get_faults(struct mk_http_request *r) {
 }
 
 static void post_faults(struct mk_http_request *r) {
-  json_t *fault = body_object(r, "{\"action\": \"broker_down\", \"broker\": 1}");
+  json_t *fault = mk_admin_body_object(r, "{\"action\": \"broker_down\", \"broker\": 1}");
   if (!fault) return;
   struct mk_broker *b = broker_of(r);
   struct mk_err err = {0};
@@ -164,7 +126,7 @@ static void delete_faults(struct mk_http_request *r) {
 }
 
 static void post_topics(struct mk_http_request *r) {
-  json_t *body = body_object(r, "{\"name\": \"t\", \"partitions\": 3, \"replication_factor\": 3}");
+  json_t *body = mk_admin_body_object(r, "{\"name\": \"t\", \"partitions\": 3, \"replication_factor\": 3}");
   if (!body) return;
   struct mk_err err = {0};
   json_t *topic = NULL;
@@ -174,24 +136,6 @@ static void post_topics(struct mk_http_request *r) {
     respond_failure(r, rc, &err);
   else
     respond_json(r, 201, topic);
-}
-
-/* GET / and /dashboard/...: the instructor's page (dashboard.h). HEAD comes here too. */
-static void get_dashboard(struct mk_http_request *r) {
-  const char *path = mk_http_path(r);
-  struct mk_web_answer a;
-  mk_dashboard_answer(mk_http_method(r), path, strlen(path), mk_http_header(r, "If-None-Match"),
-                      &a);
-  if (a.status == 404) {
-    mk_http_error(r, 404, "not_found", "%s", a.message);
-    return;
-  }
-  if (a.status == 405) {  /* cannot happen: only GET and HEAD are routed here */
-    mk_http_error(r, 405, "method_not_allowed", "%s", a.message);
-    return;
-  }
-  mk_http_respond(r, a.status, a.file->content_type, a.headers, a.file->data,
-                  a.status == 200 ? a.file->len : 0);
 }
 
 /* The server's error bodies, {"error": code, "message": ...}, and a 404 that lists what
@@ -217,31 +161,22 @@ static const struct mk_http_route routes[] = {
   {"POST", "/v1/faults", post_faults},
   {"DELETE", "/v1/faults", delete_faults},
   {"POST", "/v1/topics", post_topics},
-  {"GET", "/", get_dashboard},
-  {"GET", "/dashboard", get_dashboard},
-  {"GET", "/dashboard/*", get_dashboard},
+  {"GET", "/", mk_dashboard_serve},
+  {"GET", "/dashboard", mk_dashboard_serve},
+  {"GET", "/dashboard/*", mk_dashboard_serve},
 };
 
 /* ---- the server's life ---------------------------------------------------------------------- */
-
-/* The admin API stays on loopback (admin_http.h): host if it is a loopback address. */
-static const char *admin_host(const char *host) {
-  struct sockaddr_in a4;
-  struct sockaddr_in6 a6;
-  if (uv_ip4_addr(host, 0, &a4) == 0 && (ntohl(a4.sin_addr.s_addr) >> 24) == 127) return host;
-  if (uv_ip6_addr(host, 0, &a6) == 0 && IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr)) return host;
-  return "127.0.0.1";
-}
 
 int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
   if (b->cluster.cfg.admin_port < 0) return 0;
   struct mk_admin_http *s = calloc(1, sizeof *s);
   if (!s) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory for the admin API");
   s->broker = b;
-  s->sink = -1;
+  mk_admin_trace_stream_init(&s->events);
   struct mk_http_options o = {
     .name = "admin API",
-    .host = admin_host(b->cluster.cfg.host),
+    .host = mk_admin_host(b->cluster.cfg.host),
     .port = b->cluster.cfg.admin_port,
     .routes = routes,
     .nroutes = sizeof routes / sizeof routes[0],
@@ -256,6 +191,7 @@ int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
     snprintf(why, sizeof why, "%s", err->msg);
     return mk_err_set(err, rc, "%s (--admin-port 0 picks a free port, -1 turns it off)", why);
   }
+  s->events.http = s->http;
   b->admin = s;
   return 0;
 }
@@ -268,7 +204,7 @@ void mk_admin_http_free(struct mk_broker *b) {
   struct mk_admin_http *s = b->admin;
   if (!s) return;
   b->admin = NULL;
-  if (s->sink >= 0) mk_trace_remove_sink(s->sink);
+  mk_admin_trace_stream_free(&s->events);
   mk_http_server_free(s->http);
   free(s);
 }

@@ -28,6 +28,11 @@ enum { MK_EXIT_OK = 0, MK_EXIT_FAILED = 1, MK_EXIT_USAGE = 2 };
 /* minikafka broker [flags]: run the broker in the foreground until SIGINT/SIGTERM. */
 int mk_cli_broker(int argc, char **argv);
 
+/* ---- proxy.c ----------------------------------------------------------------------------- */
+
+/* minikafka proxy --bootstrap-server HOST:PORT [flags]: the proxy in the foreground. */
+int mk_cli_proxy(int argc, char **argv);
+
 /* ---- topics.c, consume.c (built on the blocking client in client.h) ---------------------- */
 
 /* minikafka topics: kafka-topics.sh's flags (--create, --list, --describe, --delete). */

@@ -29,6 +29,7 @@ static const struct command commands[] = {
   {"lab", mk_cli_lab, "run a lab: watch what the producer notes describe, step by step"},
   {"perf", mk_cli_perf, "measure the producer, like kafka-producer-perf-test.sh"},
   {"produce", mk_cli_produce, "send lines of stdin as records, like kafka-console-producer.sh"},
+  {"proxy", mk_cli_proxy, "faults and the trace in front of a real Kafka cluster"},
   {"topics", mk_cli_topics, "create, list, describe and delete topics, like kafka-topics.sh"},
 };
 

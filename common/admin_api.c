@@ -1,0 +1,63 @@
+/*
+ * Admin API parts: see admin_api.h.
+ */
+#include "common/admin_api.h"
+
+#include "common/log.h"
+#include "common/trace.h"
+
+json_t *mk_admin_body_object(struct mk_http_request *r, const char *example) {
+  size_t len;
+  const char *body = mk_http_body(r, &len);
+  if (len == 0) {
+    mk_http_error(r, 400, "bad_json", "the body is empty; send a JSON object, e.g. %s", example);
+    return NULL;
+  }
+  json_error_t je;
+  json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+  if (!j) {
+    mk_http_error(r, 400, "bad_json", "the body is not JSON: %s (line %d, column %d)", je.text,
+                  je.line, je.column);
+    return NULL;
+  }
+  if (!json_is_object(j)) {
+    json_decref(j);
+    mk_http_error(r, 400, "invalid_request", "the body must be a JSON object, e.g. %s", example);
+    return NULL;
+  }
+  return j;
+}
+
+/* Any thread, with the trace lock held (trace.h). */
+static void on_trace_line(void *opaque, const char *line, size_t len) {
+  mk_http_broadcast(((struct mk_admin_trace_stream *)opaque)->http, line, len);
+}
+
+void mk_admin_trace_stream_init(struct mk_admin_trace_stream *s) {
+  s->http = NULL;
+  s->sink = -1;
+}
+
+void mk_admin_trace_stream_changed(struct mk_admin_trace_stream *s, bool any) {
+  if (any && s->sink < 0) {
+    s->sink = mk_trace_add_sink(on_trace_line, s);
+    if (s->sink < 0)
+      mk_log(MK_LOG_WARN, "admin", "no free trace sink (the trace has 16): /v1/events is quiet");
+  } else if (!any && s->sink >= 0) {
+    mk_trace_remove_sink(s->sink);  /* waits for a sink call in progress on another thread */
+    s->sink = -1;
+  }
+}
+
+void mk_admin_trace_stream_free(struct mk_admin_trace_stream *s) {
+  if (s->sink >= 0) mk_trace_remove_sink(s->sink);
+  s->sink = -1;
+}
+
+const char *mk_admin_host(const char *host) {
+  struct sockaddr_in a4;
+  struct sockaddr_in6 a6;
+  if (uv_ip4_addr(host, 0, &a4) == 0 && (ntohl(a4.sin_addr.s_addr) >> 24) == 127) return host;
+  if (uv_ip6_addr(host, 0, &a6) == 0 && IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr)) return host;
+  return "127.0.0.1";
+}
