@@ -224,6 +224,15 @@ static int negotiate(struct mk_client_conn *conn, struct mk_err *err) {
     struct mk_api_versions_response *resp = NULL;
     int rc = mk_client_send(conn, MK_API_API_VERSIONS, version, &req, &p, err);
     if (!rc) rc = mk_client_receive(conn, &p, (void **)&resp, &arena, err);
+    if (rc == MK_ERR__DECODE && attempt == 0 && version > 0) {
+      /* A broker that answers our version badly (librdkafka's mock cluster writes its refusal
+       * in the flexible layout) can always answer v0, as the producer does (network_client.c);
+       * the failed read closed the connection, so open it again. */
+      mk_arena_free(&arena);
+      if ((rc = tcp_connect(conn, err))) return rc;
+      version = 0;
+      continue;
+    }
     if (!rc && resp->error_code == MK_ERR_UNSUPPORTED_VERSION && attempt == 0) {
       int broker_max = -1;
       for (int32_t i = 0; i < resp->api_keys_count; i++)
@@ -450,6 +459,7 @@ int mk_client_metadata(struct mk_client *c, const char *const *topics, int ntopi
   int version = mk_client_version(&c->bootstrap, MK_API_METADATA, err);
   if (version < 0) return err->code;
   if (version == 0 && ntopics < 0) req.topics_count = 0;  /* v0: empty list = all topics */
+  if (version < 4) req.allow_auto_topic_creation = true;  /* before v4, every request may */
   int rc = mk_client_call(&c->bootstrap, MK_API_METADATA, &req, (void **)out, arena, err);
   if (rc) return rc;
   learn_brokers(c, *out);
