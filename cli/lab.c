@@ -3,6 +3,7 @@
  *
  *   minikafka lab                                 the labs, one per line: name, summary
  *   minikafka lab NAME [--set key=value]... [--trace FILE] [--full] [--all-events] [-v]
+ *                 [--bootstrap-server HOST:PORT]  on a real cluster (labs/lab_cluster.c)
  *   minikafka lab NAME --help                     the lab's parameters and its guide
  *   minikafka lab --timeline FILE                 draw any --trace file (broker, produce,
  *                                                 perf, lab) as the two-lane timeline
@@ -38,7 +39,9 @@ static void usage(FILE *out) {
       "  --trace FILE      also write every trace event as a JSON line (- = stdout)\n"
       "  --full            draw every event of a timeline (long runs are summarised)\n"
       "  --all-events      include Metadata and ApiVersions requests in timelines\n"
-      "  -v, --verbose     keep the broker's and producer's log lines (stderr)\n");
+      "  -v, --verbose     keep the broker's and producer's log lines (stderr)\n"
+      "  --bootstrap-server HOST:PORT  run on that real Kafka cluster, through an embedded\n"
+      "                    proxy, instead of the embedded broker (README: On a real cluster)\n");
 }
 
 static void list_labs(void) {
@@ -94,13 +97,14 @@ static int render_file(const char *path, const struct mk_lab_options *opts) {
 }
 
 int mk_cli_lab(int argc, char **argv) {
-  enum { OPT_SET = 1000, OPT_TRACE, OPT_FULL, OPT_ALL, OPT_TIMELINE };
+  enum { OPT_SET = 1000, OPT_TRACE, OPT_FULL, OPT_ALL, OPT_TIMELINE, OPT_BOOTSTRAP };
   static const struct option longopts[] = {
       {"set", required_argument, NULL, OPT_SET},
       {"trace", required_argument, NULL, OPT_TRACE},
       {"full", no_argument, NULL, OPT_FULL},
       {"all-events", no_argument, NULL, OPT_ALL},
       {"timeline", required_argument, NULL, OPT_TIMELINE},
+      {"bootstrap-server", required_argument, NULL, OPT_BOOTSTRAP},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -128,6 +132,9 @@ int mk_cli_lab(int argc, char **argv) {
         break;
       case OPT_TIMELINE:
         timeline = optarg;
+        break;
+      case OPT_BOOTSTRAP:
+        opts.bootstrap_server = optarg;
         break;
       case 'v':
         opts.verbose = true;

@@ -1,5 +1,6 @@
 /*
- * Labs: the embedded broker (lab.h, "the broker"), through broker.h's embedding API only.
+ * Labs: the embedded broker (lab.h, "the broker"), through broker.h's embedding API only;
+ * on a real cluster (--bootstrap-server) each call goes to lab_cluster.c instead.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ static int apply_broker_setting(struct mk_lab_ctx *ctx, struct mk_broker_config 
 
 int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
   mk_lab_broker_stop(ctx);
+  if (mk_lab_external(ctx)) return mk_lab_cluster_start(ctx);
   struct mk_broker_config cfg;
   mk_broker_config_init(&cfg);
   cfg.port = 0;
@@ -61,6 +63,7 @@ int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
 }
 
 void mk_lab_broker_stop(struct mk_lab_ctx *ctx) {
+  mk_lab_cluster_stop(ctx);
   if (!ctx->broker) return;
   mk_broker_stop(ctx->broker);
   mk_broker_free(ctx->broker);
@@ -72,7 +75,7 @@ struct mk_broker *mk_lab_broker(struct mk_lab_ctx *ctx) {
 }
 
 int mk_lab_need_broker(struct mk_lab_ctx *ctx) {
-  return ctx->broker ? 0
+  return ctx->broker || ctx->cluster ? 0
                      : mk_lab_fail(ctx, MK_ERR__STATE, "no broker: call mk_lab_broker_start first");
 }
 
@@ -80,6 +83,7 @@ int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partit
                         int32_t replication_factor) {
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
+  if (ctx->cluster) return mk_lab_cluster_create_topic(ctx, name, partitions, replication_factor);
   struct mk_err err = {0};
   if ((rc = mk_broker_create_topic(ctx->broker, name, partitions, replication_factor, NULL, &err)))
     return mk_lab_fail(ctx, rc, "create topic %s: %s", name, err.msg);
@@ -94,6 +98,7 @@ int mk_lab_fault(struct mk_lab_ctx *ctx, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(json, sizeof json, fmt, ap);
   va_end(ap);
+  if (ctx->cluster) return mk_lab_cluster_fault(ctx, json);
   struct mk_err err = {0};
   if (mk_broker_fault(ctx->broker, json, NULL, &err))
     return mk_lab_fail(ctx, err.code, "fault %s: %s", json, err.msg);
@@ -104,6 +109,7 @@ int mk_lab_partition_state(struct mk_lab_ctx *ctx, const char *topic, int32_t pa
                            struct mk_partition_state *out) {
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
+  if (ctx->cluster) return mk_lab_cluster_partition_state(ctx, topic, partition, out);
   struct mk_err err = {0};
   if ((rc = mk_broker_partition_state(ctx->broker, topic, partition, out, &err)))
     return mk_lab_fail(ctx, rc, "%s", err.msg);
@@ -130,6 +136,8 @@ int mk_lab_read_records(struct mk_lab_ctx *ctx, const char *topic, int32_t parti
   memset(out, 0, sizeof *out);
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
+  /* A real cluster's replicas are read through their leader, up to the high watermark. */
+  if (ctx->cluster) return mk_lab_cluster_read_records(ctx, topic, partition, out);
   struct mk_err err = {0};
   if ((rc = mk_broker_read_records(ctx->broker, topic, partition, broker, committed_only, out,
                                    &err)))

@@ -4,6 +4,7 @@
  *
  *   lab.c           settings, text, figures, claims, mk_lab_run
  *   lab_broker.c    the embedded broker and what a lab reads from it (on its loop)
+ *   lab_cluster.c   the same on a real cluster, through an embedded proxy
  *   lab_producer.c  producer configs from scenario + user settings; sends and their fates
  *   lab_trace.c     the collector (a trace sink keeping every line), marks, timelines,
  *                   counting and waiting for events
@@ -60,6 +61,7 @@ struct mk_lab_ctx {
   int nsettings;
   /* The scenario's (app thread). */
   struct mk_broker *broker;  /* mk_lab_broker_start's, or NULL */
+  struct mk_lab_cluster *cluster;  /* the same on a real cluster (lab_cluster.c), or NULL */
   /* Any thread (its own lock). */
   struct mk_lab_collector col;
 };
@@ -73,6 +75,18 @@ const char *mk_lab_ansi_off(struct mk_lab_ctx *ctx);
 /* ---- lab_broker.c ---- */
 /* 0 if a broker is running, else fails the lab. */
 int mk_lab_need_broker(struct mk_lab_ctx *ctx);
+
+/* ---- lab_cluster.c: what lab_broker.c does, on a real cluster (ctx->cluster set) ---- */
+int mk_lab_cluster_start(struct mk_lab_ctx *ctx);
+void mk_lab_cluster_stop(struct mk_lab_ctx *ctx);
+const char *mk_lab_cluster_bootstrap(struct mk_lab_ctx *ctx);
+int mk_lab_cluster_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
+                                int32_t replication_factor);
+int mk_lab_cluster_fault(struct mk_lab_ctx *ctx, const char *json);
+int mk_lab_cluster_partition_state(struct mk_lab_ctx *ctx, const char *topic, int32_t partition,
+                                   struct mk_partition_state *out);
+int mk_lab_cluster_read_records(struct mk_lab_ctx *ctx, const char *topic, int32_t partition,
+                                struct mk_stored_records *out);
 
 /* ---- lab_trace.c ---- */
 void mk_lab_collector_init(struct mk_lab_collector *c);

@@ -32,7 +32,9 @@ int mk_lab_producer_config(struct mk_lab_ctx *ctx, const char *const *kv,
   if (!cfg) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
   struct mk_err err = {0};
   const struct mk_serializer *string = mk_serializer_find("StringSerializer");
-  rc = apply_producer_setting(ctx, cfg, "bootstrap.servers", mk_broker_bootstrap(ctx->broker),
+  rc = apply_producer_setting(ctx, cfg, "bootstrap.servers",
+                              ctx->cluster ? mk_lab_cluster_bootstrap(ctx)
+                                           : mk_broker_bootstrap(ctx->broker),
                               "lab");
   if (!rc && (mk_producer_config_set_key_serializer(cfg, string, &err) ||
               mk_producer_config_set_value_serializer(cfg, string, &err)))
@@ -149,7 +151,7 @@ int mk_lab_send(struct mk_lab_ctx *ctx, struct mk_producer *p, struct mk_lab_sen
   struct mk_lab_send *e = &s->v[i];
   *e = (struct mk_lab_send){.owner = s, .sent_us = mk_now_us(), .partition = -1, .offset = -1};
   pthread_mutex_unlock(&s->lock);
-  struct mk_producer_record rec = {.topic = topic,
+  struct mk_producer_record rec = {.topic = mk_lab_topic(ctx, topic),
                                    .partition = partition,
                                    .key = mk_value_string(key),
                                    .value = mk_value_string(value),

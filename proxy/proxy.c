@@ -194,3 +194,19 @@ char *mk_proxy_faults_json(struct mk_proxy *p) {
   char *text = NULL;
   return mk_loop_thread_call(&p->thread, faults_on_loop, &text) ? NULL : text;
 }
+
+struct ids_call {
+  int32_t *ids;
+  int max, n;
+};
+
+static void ids_on_loop(void *owner, void *arg) {
+  struct mk_proxy *p = owner;
+  struct ids_call *c = arg;
+  for (int i = 0; i < p->nbrokers && c->n < c->max; i++) c->ids[c->n++] = p->brokers[i]->node_id;
+}
+
+int mk_proxy_broker_ids(struct mk_proxy *p, int32_t *ids, int max) {
+  struct ids_call c = {ids, max, 0};
+  return mk_loop_thread_call(&p->thread, ids_on_loop, &c) ? -1 : c.n;
+}

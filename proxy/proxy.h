@@ -74,6 +74,9 @@ const char *mk_proxy_bootstrap(const struct mk_proxy *p);
 const char *mk_proxy_admin_url(const struct mk_proxy *p);
 /* How many brokers of the cluster the proxy knew at start. */
 int mk_proxy_broker_count(const struct mk_proxy *p);
+/* The node ids of the brokers the proxy knows now (the cluster's own ids: what faults name),
+ * at most max of them into ids. Returns how many, or -1 when the proxy is not running. */
+int mk_proxy_broker_ids(struct mk_proxy *p, int32_t *ids, int max);
 
 /* Inject a fault (JSON, as POST /v1/faults). Returns 0 with *id (may be NULL), or
  * MK_ERR__INVALID_ARG with err saying what is wrong or why the proxy cannot do it. */

@@ -119,7 +119,7 @@ static int part_headers(struct mk_lab_ctx *ctx, int records) {
         {{(const uint8_t *)"note", 4}, {NULL, -1}},
         {{(const uint8_t *)"bin", 3}, {BIN, 3}},
     };
-    struct mk_producer_record rec = {.topic = TOPIC,
+    struct mk_producer_record rec = {.topic = mk_lab_topic(ctx, TOPIC),
                                      .partition = -1,
                                      .key = mk_value_string(key),
                                      .value = mk_value_string(value),
@@ -307,7 +307,7 @@ static int part_interceptors(struct mk_lab_ctx *ctx, int records, int fail_every
   for (int i = 0; i <= records; i++) {
     char value[32];
     snprintf(value, sizeof value, "event-%d", i);
-    struct mk_producer_record rec = {.topic = TOPIC,
+    struct mk_producer_record rec = {.topic = mk_lab_topic(ctx, TOPIC),
                                      .partition = i < records ? 0 : 99, /* the last: no such */
                                      .key = mk_value_null(),
                                      .value = mk_value_string(value),
