@@ -452,7 +452,14 @@ int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
                                                                     : "broker.",
                 ctx->settings[i].key, ctx->settings[i].value);
 
-  rc = lab->run(ctx);
+  if (opts->bootstrap_server && lab->not_on_a_cluster) {
+    mk_lab_heading(ctx, "Not on a real cluster");
+    mk_lab_say(ctx, "%s", lab->not_on_a_cluster);
+    rc = mk_lab_fail(ctx, MK_ERR__UNSUPPORTED, "lab %s needs the embedded broker (run it "
+                     "without --bootstrap-server)", lab->name);
+  } else {
+    rc = lab->run(ctx);
+  }
 
   mk_lab_broker_stop(ctx);
   mk_trace_remove_sink(sink);

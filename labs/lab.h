@@ -75,6 +75,9 @@ struct mk_lab {
   const struct mk_lab_param *params;  /* ends with {NULL}; may be NULL */
   /* The scenario. Returns 0, or an error code after mk_lab_fail said why. Thread: app. */
   int (*run)(struct mk_lab_ctx *ctx);
+  /* NULL when the lesson survives a real cluster (--bootstrap-server); else what the lab
+   * cannot show there and why (it needs the broker's inside), said instead of running. */
+  const char *not_on_a_cluster;
 };
 
 /* ---- the table of labs (labs.c) -------------------------------------------------------- */

@@ -110,7 +110,8 @@ static void delete_topics(struct mk_lab_ctx *ctx, struct mk_lab_cluster *lc) {
   int rc = mk_client_call(&lc->client.bootstrap, MK_API_DELETE_TOPICS, &req, (void **)&resp, &a,
                           &err);
   int failed = 0;
-  for (int32_t i = 0; !rc && i < resp->responses_count; i++) failed += resp->responses[i].error_code != 0;
+  for (int32_t i = 0; !rc && i < resp->responses_count; i++)
+    failed += resp->responses[i].error_code != 0;
   if (rc || failed)
     mk_lab_note(ctx, "\ncould not delete every topic of the lab (%s): %s", names,
                 rc ? err.msg : "the cluster refused some");
@@ -133,7 +134,8 @@ int mk_lab_cluster_start(struct mk_lab_ctx *ctx) {
   struct mk_lab_cluster *lc = calloc(1, sizeof *lc);
   if (!lc) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
   uint32_t rnd = 0;
-  if (uv_random(NULL, NULL, &rnd, sizeof rnd, 0, NULL)) rnd = (uint32_t)mk_now_us() ^ (uint32_t)getpid();
+  if (uv_random(NULL, NULL, &rnd, sizeof rnd, 0, NULL))
+    rnd = (uint32_t)mk_now_us() ^ (uint32_t)getpid();
   snprintf(lc->tag, sizeof lc->tag, "mk%06x", (unsigned)(rnd & 0xffffff));
   struct mk_proxy_config cfg;
   mk_proxy_config_init(&cfg);
@@ -269,7 +271,8 @@ int mk_lab_cluster_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_
   } else if (ctx->opts->create_topic) {
     rc = ctx->opts->create_topic(ctx->opts->create_topic_opaque, real, partitions,
                                  replication_factor < 0 ? 3 : replication_factor);
-    if (rc) rc = mk_lab_fail(ctx, rc, "create topic %s: the embedding program's creator failed", real);
+    if (rc)
+      rc = mk_lab_fail(ctx, rc, "create topic %s: the embedding program's creator failed", real);
   } else {
     return mk_lab_fail(ctx, MK_ERR_UNSUPPORTED_VERSION,
                        "the cluster cannot create topics (%s); create topic %s with %d "
@@ -351,7 +354,8 @@ int mk_lab_cluster_partition_state(struct mk_lab_ctx *ctx, const char *topic, in
   if (!rc) {
     out->leader = p->leader_id;
     out->leader_epoch = p->leader_epoch;
-    out->nreplicas = p->replica_nodes_count < MK_MAX_BROKERS ? p->replica_nodes_count : MK_MAX_BROKERS;
+    out->nreplicas =
+        p->replica_nodes_count < MK_MAX_BROKERS ? p->replica_nodes_count : MK_MAX_BROKERS;
     for (int r = 0; r < out->nreplicas; r++) {
       int32_t id = p->replica_nodes[r];
       out->replicas[r].broker = id;
@@ -359,21 +363,25 @@ int mk_lab_cluster_partition_state(struct mk_lab_ctx *ctx, const char *topic, in
       out->replicas[r].high_watermark = -1;
       out->replicas[r].leader_view_log_end_offset = -1;
       out->replicas[r].last_caught_up_ms = -1;
-      for (int32_t k = 0; k < p->isr_nodes_count; k++) out->replicas[r].in_isr |= p->isr_nodes[k] == id;
+      for (int32_t k = 0; k < p->isr_nodes_count; k++)
+        out->replicas[r].in_isr |= p->isr_nodes[k] == id;
       if (id != p->leader_id) out->followers[out->nfollowers++] = id;
     }
   }
   mk_arena_free(&a);
-  struct mk_client_conn *leader = rc ? NULL : mk_client_node(&ctx->cluster->client, out->leader, &err);
+  struct mk_client_conn *leader =
+      rc ? NULL : mk_client_node(&ctx->cluster->client, out->leader, &err);
   if (!rc && !leader) rc = err.code ? err.code : MK_ERR_LEADER_NOT_AVAILABLE;
   if (!rc) {
     out->high_watermark = list_offset(leader, real, partition, -1, &err);
     out->log_start_offset = list_offset(leader, real, partition, -2, &err);
-    if (out->high_watermark < 0 || out->log_start_offset < 0) rc = err.code ? err.code : MK_ERR__STATE;
+    if (out->high_watermark < 0 || out->log_start_offset < 0)
+      rc = err.code ? err.code : MK_ERR__STATE;
   }
   if (rc) return mk_lab_fail(ctx, rc, "%s-%d on the cluster: %s", real, partition, err.msg);
   for (int r = 0; r < out->nreplicas; r++)
-    if (out->replicas[r].broker == out->leader) out->replicas[r].high_watermark = out->high_watermark;
+    if (out->replicas[r].broker == out->leader)
+      out->replicas[r].high_watermark = out->high_watermark;
   return 0;
 }
 

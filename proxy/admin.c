@@ -67,7 +67,9 @@ static void get_events(struct mk_http_request *r) {
                           "visible from outside and never appears here");
 }
 
-static void get_faults(struct mk_http_request *r) { respond_json(r, 200, faults_json(proxy_of(r))); }
+static void get_faults(struct mk_http_request *r) {
+  respond_json(r, 200, faults_json(proxy_of(r)));
+}
 
 static void post_faults(struct mk_http_request *r) {
   json_t *fault = mk_admin_body_object(r, "{\"action\": \"broker_down\", \"broker\": 1}");

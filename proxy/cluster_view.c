@@ -244,7 +244,8 @@ static json_t *partition_json(const struct mk_proxy_partition *pp) {
   json_t *o = json_pack("{s:i, s:i, s:i, s:o, s:o}", "partition", pp->index, "leader",
                         pp->leader, "leader_epoch", pp->leader_epoch, "isr",
                         ids_json(pp->isr, pp->nisr), "replicas", replicas);
-  if (o && pp->error_code) json_object_set_new(o, "error", json_string(mk_err_name(pp->error_code)));
+  if (o && pp->error_code)
+    json_object_set_new(o, "error", json_string(mk_err_name(pp->error_code)));
   return o;
 }
 

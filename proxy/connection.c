@@ -185,9 +185,11 @@ static void pace(struct mk_proxy_conn *c) {
   if (c->closing || c->draining || !c->connected) return;
   size_t to_upstream = uv_stream_get_write_queue_size((uv_stream_t *)&c->upstream);
   size_t to_client = uv_stream_get_write_queue_size((uv_stream_t *)&c->client);
-  bool client_ok = c->in_flight < MK_PROXY_MAX_IN_FLIGHT &&
-                   to_upstream < (c->client_reading ? MK_PROXY_WRITE_HIGH : MK_PROXY_WRITE_HIGH / 2);
-  bool upstream_ok = to_client < (c->upstream_reading ? MK_PROXY_WRITE_HIGH : MK_PROXY_WRITE_HIGH / 2);
+  bool client_ok =
+      c->in_flight < MK_PROXY_MAX_IN_FLIGHT &&
+      to_upstream < (c->client_reading ? MK_PROXY_WRITE_HIGH : MK_PROXY_WRITE_HIGH / 2);
+  bool upstream_ok =
+      to_client < (c->upstream_reading ? MK_PROXY_WRITE_HIGH : MK_PROXY_WRITE_HIGH / 2);
   if (client_ok != c->client_reading) {
     if (client_ok) uv_read_start((uv_stream_t *)&c->client, on_alloc, on_client_read);
     else uv_read_stop((uv_stream_t *)&c->client);
@@ -271,9 +273,11 @@ static void flush(struct mk_proxy_conn *c) {
     if (!len) {
       /* acks=0: no answer was ever coming */
     } else if (c->silent) {
-      if (mk_trace_on()) trace_answer(e, "response_dropped", len, "silent: an answer before it was lost");
+      if (mk_trace_on())
+        trace_answer(e, "response_dropped", len, "silent: an answer before it was lost");
     } else if (e->drop) {
-      if (mk_trace_on()) trace_answer(e, "response_dropped", len, e->close_after ? "close" : "silent");
+      if (mk_trace_on())
+        trace_answer(e, "response_dropped", len, e->close_after ? "close" : "silent");
       if (!e->close_after) c->silent = true;
     } else if (len) {
       if (mk_trace_on()) trace_answer(e, "response_sent", len, NULL);

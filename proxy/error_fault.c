@@ -75,7 +75,9 @@ static void *items(void *base, const struct mk_field *f) { return *(void **)at(b
 static int32_t *count_of(void *base, const struct mk_field *f) {
   return (int32_t *)((char *)base + f->count_offset);
 }
-static size_t item_size(const struct mk_field *f) { return mk_schema_value_size(f->elem, f->schema); }
+static size_t item_size(const struct mk_field *f) {
+  return mk_schema_value_size(f->elem, f->schema);
+}
 static void *item(void *base, const struct mk_field *f, int32_t i) {
   return (char *)items(base, f) + (size_t)i * item_size(f);
 }
@@ -345,7 +347,9 @@ static void *whole_answer(const struct mk_request *req, const struct mk_fault *f
       r->producer_epoch = -1;
       break;
     }
-    case MK_API_DESCRIBE_CLUSTER: ((struct mk_describe_cluster_response *)resp)->error_code = e; break;
+    case MK_API_DESCRIBE_CLUSTER:
+      ((struct mk_describe_cluster_response *)resp)->error_code = e;
+      break;
     case MK_API_FIND_COORDINATOR: {
       struct mk_find_coordinator_response *r = resp;
       const struct mk_find_coordinator_request *in = req->body;
@@ -411,9 +415,11 @@ int mk_error_fault_plan(const struct mk_request *req, const struct mk_fault *f,
     return encode_answer(req, resp, out, err);
   }
   const struct mk_metadata_request *md = req->body;
-  bool all_topics = req->header.api_key == MK_API_METADATA &&
-                    (md->topics_count < 0 || (md->topics_count == 0 && req->header.api_version == 0));
-  if (all_topics || (req->header.api_key == MK_API_PRODUCE && mk_fault_error_appends(f->error_code))) {
+  bool all_topics =
+      req->header.api_key == MK_API_METADATA &&
+      (md->topics_count < 0 || (md->topics_count == 0 && req->header.api_version == 0));
+  if (all_topics ||
+      (req->header.api_key == MK_API_PRODUCE && mk_fault_error_appends(f->error_code))) {
     *plan = MK_ERROR_AFTER;
     return 0;
   }

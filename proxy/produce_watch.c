@@ -41,7 +41,9 @@ struct mk_produce_watch {
   int count;
 };
 
-struct mk_produce_watch *mk_produce_watch_new(void) { return calloc(1, sizeof(struct mk_produce_watch)); }
+struct mk_produce_watch *mk_produce_watch_new(void) {
+  return calloc(1, sizeof(struct mk_produce_watch));
+}
 
 static void free_watched(struct watched *w) {
   free(w->topic);
@@ -59,7 +61,8 @@ void mk_produce_watch_free(struct mk_produce_watch *pw) {
 }
 
 /* The partition's entry (moved to the front), or a new one; NULL when out of memory. */
-static struct watched *watched(struct mk_produce_watch *pw, struct mk_str topic, int32_t partition) {
+static struct watched *watched(struct mk_produce_watch *pw, struct mk_str topic,
+                               int32_t partition) {
   struct watched **pp = &pw->head, *last = NULL;
   for (; *pp; pp = &(*pp)->newer) {
     struct watched *w = *pp;

@@ -130,6 +130,14 @@ static int run(struct mk_lab_ctx *ctx) {
       "with idempotence the broker recognised the retry by producer id + sequence (%.0f time(s))\n"
       "    and answered with the original offsets: no duplicates",
       recognised);
+  if (mk_lab_external(ctx))
+    mk_lab_note(ctx,
+                "  on a real cluster, appended and recognised are read from its Produce answers:\n"
+                "  a retry answered with offsets already given out was recognised.%s",
+                on > 0 ? " This cluster wrote the\n  idempotent retry again: it does not check "
+                         "producer ids and sequences as Kafka does\n  (librdkafka's mock cluster "
+                         "checks them only for transactional producers)."
+                       : "");
   mk_lab_say(ctx,
              "\nidempotence is on by default since Kafka 3.0 (acks=all, retries > 0 and\n"
              "max.in.flight.requests.per.connection <= 5 are what it needs, note 002).");
