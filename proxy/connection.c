@@ -400,7 +400,10 @@ static void handle_request(struct mk_proxy_conn *c, struct mk_buffer *frame) {
     }
   } else {
     rc = forward(e, e->plan == MK_ERROR_SPLIT ? &out : NULL);
-    if (!rc && !answer_expected) e->answered = true;  /* acks=0: nothing will come back */
+    if (!rc && !answer_expected) {  /* acks=0: nothing will come back */
+      e->answered = true;
+      c->acks0[c->nacks0++ % 8] = e->header.correlation_id;
+    }
     if (!rc && !answer_expected && e->plan != MK_ERROR_NONE) e->close_after = true;
   }
   mk_writer_free(&out);
@@ -486,12 +489,27 @@ static void watch_produce(struct mk_proxy_exchange *e) {
     mk_produce_watch_answer(e->conn->proxy->watch, &e->decoded, body, e->conn->broker->node_id);
 }
 
+/* Whether cid is that of a recent acks=0 request (an answer Kafka would not have sent). */
+static bool answers_acks0(struct mk_proxy_conn *c, int32_t cid) {
+  for (int i = 0; i < c->nacks0 && i < 8; i++)
+    if (c->acks0[i] == cid) return true;
+  return false;
+}
+
 static void handle_answer(struct mk_proxy_conn *c, struct mk_buffer *frame) {
   struct mk_proxy_exchange *e = c->head;
   while (e && !(e->forwarded && !e->answered)) e = e->next;
   int32_t cid = 0;
-  if (mk_response_peek_correlation_id(frame->data, frame->size, &cid) || !e ||
-      cid != e->header.correlation_id) {
+  bool peeked = mk_response_peek_correlation_id(frame->data, frame->size, &cid) == 0;
+  if (peeked && (!e || cid != e->header.correlation_id) && answers_acks0(c, cid)) {
+    if (!c->acks0_said)
+      mk_log(MK_LOG_INFO, "proxy", "broker %d answered an acks=0 Produce request (correlation "
+             "id %d), which Kafka never does: such answers are dropped", c->broker->node_id, cid);
+    c->acks0_said = true;
+    mk_buffer_unref(frame);
+    return;
+  }
+  if (!peeked || !e || cid != e->header.correlation_id) {
     char why[200];
     snprintf(why, sizeof why, "broker %d answered correlation id %d, but the oldest request "
              "waiting has %d", c->broker->node_id, cid, e ? e->header.correlation_id : -1);

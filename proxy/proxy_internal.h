@@ -135,6 +135,11 @@ struct mk_proxy_conn {
   struct mk_proxy_exchange *head, *tail;  /* in arrival order; answers leave from head */
   int in_flight;
   bool silent;                 /* a silent drop_response: nothing more is delivered */
+  int32_t acks0[8];            /* correlation ids of the last acks=0 requests forwarded: an
+                                  answer to one (librdkafka's mock sends them; Kafka never
+                                  does) is dropped, not taken for another's */
+  int nacks0;
+  bool acks0_said;             /* that was logged once for this connection */
   bool draining;               /* closing once what is written has left */
   bool closing;
 };

@@ -64,6 +64,9 @@ for c in "${cases[@]}"; do
     *gzip*) codec=gzip ;; *snappy*) codec=snappy ;; *lz4*) codec=lz4 ;; *zstd*) codec=zstd ;;
     *) codec=none ;;
   esac
+  # Behind `minikafka proxy` (MK_MOCK_CLUSTER), appends are read from Produce answers, and
+  # acks=0 gets none: nothing to check the codec against.
+  [ -n "${MK_MOCK_CLUSTER:-}" ] && [ "$name" = acks0 ] && continue
   appends=$(grep -F '"event":"append"' "$MK_BROKER_TRACE" | grep -F "\"topic\":\"$topic\"")
   wrong=$(grep -vcF "\"compression\":\"$codec\"" <<<"$appends")
   if [ -z "$appends" ] || [ "$wrong" -ne 0 ]; then
