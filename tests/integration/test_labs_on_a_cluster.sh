@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# `minikafka lab NAME --bootstrap-server HOST:PORT` end to end, on a cluster that speaks the
+# whole protocol the labs need (CreateTopics, DeleteTopics, idempotence): a separate
+# `minikafka broker` process, reached only over the wire through the lab's embedded proxy.
+# Every lab whose lesson survives a real cluster must hold all its claims there (tests/unit/
+# test_labs_on_a_cluster.c runs the same labs on librdkafka's mock cluster); the lab's topics
+# must be gone afterwards; a lab that needs the broker's inside must say so and exit 1; a
+# cluster without CreateTopics (the mock, when MOCK is given) stops a lab with a sentence
+# naming the topic to create.
+#
+# Usage: test_labs_on_a_cluster.sh MINIKAFKA [MOCK_CLUSTER]
+set -u
+MK=$1
+MOCK=${2:-}
+T=$(mktemp -d "${TMPDIR:-/tmp}/minikafka-labs-cluster.XXXXXX") || exit 1
+. "$(dirname "$0")/lib.sh"
+mock_pid=
+trap 'stop_broker; [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$T"' EXIT
+start_cluster
+
+# name               settings that keep it short
+labs=(
+  "send-modes        --set records=40 --set fault_records=6"
+  "duplicates        --set records=4"
+  "ordering          --set records=12"
+  "partitioning      --set keys=200 --set records=600 --set rate=5000"
+  "batching          --set rate=2000 --set duration_ms=300 --set burst=300"
+  "compression       --set records=2000"
+  "timeouts          --set records=20 --set block_ms=400 --set delay_ms=2000 --set delivery_ms=2000 --set down_records=10"
+  "headers-interceptors --set records=6 --set fail_every=3"
+  "serialization     --set records=5"
+  "tour              --set keyless=10"
+)
+for l in "${labs[@]}"; do
+  read -r name opts <<<"$l"
+  # shellcheck disable=SC2086  # $opts is a list of options
+  RUN_TIMEOUT=180 run "lab $name on a real cluster" "$MK" lab "$name" --bootstrap-server "$BS" $opts
+  expect_rc 0 || { tail -20 "$T/out" | sed 's/^/     /'; continue; }
+  held=$(grep -c '✓' "$T/out")
+  if grep -q '✗' "$T/out" || [ "$held" -eq 0 ]; then
+    fail "lab $name on a real cluster: not every claim held:"
+    grep -E '✓|✗' "$T/out" | sed 's/^/     /'
+  else
+    pass "lab $name on a real cluster: all $held claims held"
+  fi
+  grep -q 'on the real cluster at' "$T/out" || fail "lab $name: no word that it ran on a real cluster"
+done
+
+run "no topic of the labs is left" "$MK" topics --bootstrap-server "$BS" --list
+if expect_rc 0; then
+  if grep -q -- '-mk[0-9a-f]\{6\}$' "$T/out"; then fail "lab topics left: $(tr '\n' ' ' <"$T/out")"
+  else pass "every lab deleted its topics"; fi
+fi
+
+for name in acks isr quotas; do
+  run "lab $name says why it cannot run on a real cluster" "$MK" lab "$name" --bootstrap-server "$BS"
+  expect_rc 1 && { grep -q 'Not on a real cluster' "$T/out" && pass "$current" || fail "$current: $(head -c 300 "$T/out")"; }
+done
+
+run "an unreachable cluster stops the lab, naming it" "$MK" lab duplicates --bootstrap-server 127.0.0.1:1
+expect_rc 1 && { grep -q 'cannot reach the cluster at 127.0.0.1:1' "$T/out" && pass "$current" || fail "$current: $(tail -c 300 "$T/out")"; }
+
+if [ -n "$MOCK" ]; then
+  "$MOCK" >"$T/mock.out" 2>"$T/mock.err" &
+  mock_pid=$!
+  for _ in $(seq 100); do [ -s "$T/mock.out" ] && break; sleep 0.1; done
+  run "a cluster without CreateTopics stops the lab, naming the topic" \
+    "$MK" lab duplicates --bootstrap-server "$(head -n1 "$T/mock.out")"
+  expect_rc 1 && { grep -q 'cannot create topics.*create topic dups-off-mk' "$T/out" && pass "$current" || fail "$current: $(tail -c 400 "$T/out")"; }
+fi
+
+stop_broker
+[ "$failures" -eq 0 ] && echo "labs on a real cluster: all checks passed" || echo "labs on a real cluster: $failures check(s) failed"
+[ "$failures" -eq 0 ]
