@@ -111,12 +111,15 @@ static void set_int(void *base, const struct mk_schema *s, const char *name, int
   }
 }
 
-/* A topic's name (resolving an id through t when the name is not on the wire). */
+/* A topic's name at version (resolving its id through t when the name is not on the wire:
+ * Fetch v13+, Metadata and DeleteTopics by id). */
 static struct mk_str topic_name(void *topic, const struct mk_schema *s, const struct layout *l,
-                                const struct mk_fault_targets *t) {
+                                const struct mk_fault_targets *t, int version) {
   const struct mk_field *name = field(s, l->name), *id = field(s, l->id);
-  struct mk_str n = name ? *(struct mk_str *)at(topic, name) : MK_STR_NULL;
-  if (n.len < 0 && id) n = t->topic_name(t->ctx, *(struct mk_uuid *)at(topic, id));
+  struct mk_str n = name && mk_field_present(name, version) ? *(struct mk_str *)at(topic, name)
+                                                            : MK_STR_NULL;
+  if (n.len < 0 && id && mk_field_present(id, version))
+    n = t->topic_name(t->ctx, *(struct mk_uuid *)at(topic, id));
   return n;
 }
 
@@ -153,7 +156,7 @@ static struct topic_ref topic_ref(const struct mk_request *req, const struct lay
   int32_t nt = topics && *count_of(req->body, topics) > 0 ? *count_of(req->body, topics) : 0;
   if (i < nt) {
     r.topic = item(req->body, topics, i);
-    r.name = topic_name(r.topic, topics->schema, l, t);
+    r.name = topic_name(r.topic, topics->schema, l, t, req->header.api_version);
     const struct mk_field *id = field(topics->schema, l->id);
     if (id && mk_field_present(id, req->header.api_version)) {
       r.id = *(struct mk_uuid *)at(r.topic, id);
@@ -181,7 +184,7 @@ static void *response_topic(void *resp, const struct mk_schema *rs, const struct
     if (ref->has_id && id && mk_field_present(id, version) &&
         memcmp(at(rt, id), &ref->id, sizeof ref->id) == 0)
       return rt;
-    if (str_equal(topic_name(rt, topics->schema, l, t), ref->name)) return rt;
+    if (str_equal(topic_name(rt, topics->schema, l, t, version), ref->name)) return rt;
   }
   void *rt = append(resp, topics, arena);
   if (!rt) return NULL;
@@ -230,7 +233,7 @@ static int add_errors(const struct mk_request *req, const struct mk_fault *f,
   if (!a->resp.partitions) {
     for (int32_t i = 0; i < *count_of(resp, rtopics); i++) {
       void *rt = item(resp, rtopics, i);
-      if (mk_fault_covers(f, topic_name(rt, rtopics->schema, &a->resp, t), -1))
+      if (mk_fault_covers(f, topic_name(rt, rtopics->schema, &a->resp, t, version), -1))
         set_error(rt, rtopics->schema, a, f, version);
     }
   }

@@ -17,6 +17,8 @@
 
 /* First versions whose answers carry leader hints (KIP-951), a tagged field. */
 enum { PRODUCE_HINTS_SINCE = 10, FETCH_HINTS_SINCE = 16 };
+/* FindCoordinator answers one coordinator per key from v4, none at the top level. */
+enum { COORDINATORS_SINCE = 4 };
 
 bool mk_rewrite_needed(int api_key, int api_version) {
   switch (api_key) {
@@ -46,10 +48,11 @@ static int rewrite_metadata(struct mk_metadata_response *r, const struct mk_rewr
 
 /* FindCoordinator: one coordinator before v4, one per key from v4 on. node_id -1 (with an
  * error) is no broker at all: nothing to replace. */
-static int rewrite_find_coordinator(struct mk_find_coordinator_response *r,
+static int rewrite_find_coordinator(struct mk_find_coordinator_response *r, int version,
                                     const struct mk_rewrite_map *map, struct mk_err *err) {
   int rc = 0;
-  if (r->node_id >= 0) rc = replace(map, r->node_id, &r->host, &r->port, err);
+  if (version < COORDINATORS_SINCE && r->node_id >= 0)
+    rc = replace(map, r->node_id, &r->host, &r->port, err);
   for (int32_t i = 0; !rc && i < r->coordinators_count; i++) {
     struct mk_find_coordinator_coordinator *c = &r->coordinators[i];
     if (c->node_id >= 0) rc = replace(map, c->node_id, &c->host, &c->port, err);
@@ -107,7 +110,7 @@ int mk_rewrite_response(int api_key, int api_version, const uint8_t *buf, size_t
                       api_version, why.msg);
   switch (api_key) {
     case MK_API_METADATA: rc = rewrite_metadata(*body, map, err); break;
-    case MK_API_FIND_COORDINATOR: rc = rewrite_find_coordinator(*body, map, err); break;
+    case MK_API_FIND_COORDINATOR: rc = rewrite_find_coordinator(*body, api_version, map, err); break;
     case MK_API_DESCRIBE_CLUSTER: rc = rewrite_describe_cluster(*body, map, err); break;
     case MK_API_PRODUCE:
       if (((struct mk_produce_response *)*body)->node_endpoints_count <= 0) return 0;
