@@ -83,10 +83,7 @@ static void get_events(struct mk_http_request *r) {
 }
 
 static void get_faults(struct mk_http_request *r) {
-  char *text = mk_faults_list_json(&broker_of(r)->faults);
-  json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-  free(text);
-  respond_json(r, 200, j);
+  respond_json(r, 200, mk_faults_json(&broker_of(r)->faults, -1));
 }
 
 static void post_faults(struct mk_http_request *r) {
@@ -105,14 +102,7 @@ static void post_faults(struct mk_http_request *r) {
   }
   /* Answer with the fault as the list shows it (for broker_down and the other immediate
    * actions, that includes what it did), or else as posted. */
-  char *text = mk_faults_list_json(&b->faults);
-  json_t *list = text ? json_loads(text, 0, NULL) : NULL, *entry = NULL, *item;
-  size_t i;
-  free(text);
-  json_array_foreach(list, i, item) {
-    if (json_integer_value(json_object_get(item, "id")) == id) entry = json_incref(item);
-  }
-  json_decref(list);
+  json_t *entry = mk_faults_json(&b->faults, id);
   if (entry)
     json_decref(fault);
   else

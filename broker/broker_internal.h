@@ -11,9 +11,10 @@
  *     timers, fetch_idle               retention, ISR expiry, the followers' fetchers
  *     faults, script                   armed request faults, the --faults script
  *     admin                            the admin HTTP API (admin_http.h)
- *     calls, wakeup, thread            how other threads reach the loop (broker.c)
+ *     thread                           the loop's thread, and how other threads reach
+ *                                      it (common/loop_thread.h)
  *
- * Thread: broker loop, except the fields under "cross-thread", guarded by calls_lock.
+ * Thread: broker loop, except `thread` (common/loop_thread.h says who may call what).
  */
 #ifndef MK_BROKER_BROKER_INTERNAL_H
 #define MK_BROKER_BROKER_INTERNAL_H
@@ -25,10 +26,10 @@
 #include "broker/cluster.h"
 #include "broker/faults.h"
 #include "broker/network.h"
+#include "common/loop_thread.h"
 
 struct mk_fault_script;
 struct mk_admin_http;
-struct mk_broker_call;
 
 struct mk_broker {
   struct mk_cluster cluster;      /* the model */
@@ -44,14 +45,7 @@ struct mk_broker {
   struct mk_fault_targets fault_targets;  /* what they may name: mk_cluster_fault_targets */
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
   struct mk_admin_http *admin;    /* admin_http.c, or NULL when admin_port is -1 */
-  /* Cross-thread (mk_broker_call, mk_broker_stop), under calls_lock. */
-  uv_async_t wakeup;
-  uv_mutex_t calls_lock;
-  struct mk_broker_call *calls;
-  bool stopping;
-  bool running;
-  uv_thread_t thread;
-  bool threaded;
+  struct mk_loop_thread thread;   /* mk_broker_start's thread; mk_broker_call */
 };
 
 /* Run fn(b, arg) on the broker loop and wait until it returns: how other threads read or

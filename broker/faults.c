@@ -372,31 +372,64 @@ void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f) {
 
 /* ---- the list -------------------------------------------------------------------------- */
 
-char *mk_faults_list_json(const struct mk_fault_list *l) {
-  json_t *list = json_array();
-  for (const struct mk_fault *f = l->head; f; f = f->next) {
-    json_t *o = json_pack("{s:i, s:s, s:i}", "id", f->id, "action", action_names[f->action],
-                          "fired", f->fired);
-    if (f->api_key >= 0) json_object_set_new(o, "api", json_string(mk_api_find(f->api_key)->name));
-    if (f->error_code) json_object_set_new(o, "error", json_string(mk_err_name(f->error_code)));
-    if (f->action == MK_FAULT_DROP_RESPONSE)
-      json_object_set_new(o, "mode", json_string(f->close ? "close" : "silent"));
-    if (f->ms >= 0) json_object_set_new(o, "ms", json_integer(f->ms));
-    if (f->broker >= 0) json_object_set_new(o, "broker", json_integer(f->broker));
-    if (f->topic[0]) json_object_set_new(o, "topic", json_string(f->topic));
-    if (f->partition >= 0) json_object_set_new(o, "partition", json_integer(f->partition));
-    if (f->unclean) json_object_set_new(o, "unclean", json_true());
-    if (mk_fault_is_request_fault(f->action)) {
-      json_object_set_new(o, "count", f->count < 0 ? json_null() : json_integer(f->count));
-      json_object_set_new(o, "armed", json_boolean(f->count != 0));
-    } else {
-      json_object_set_new(o, "result", json_string(f->result));
-    }
-    json_array_append_new(list, o);
+static json_t *fault_json(const struct mk_fault *f) {
+  json_t *o = json_pack("{s:i, s:s, s:i}", "id", f->id, "action", action_names[f->action],
+                        "fired", f->fired);
+  if (!o) return NULL;
+  if (f->api_key >= 0) json_object_set_new(o, "api", json_string(mk_api_find(f->api_key)->name));
+  if (f->error_code) json_object_set_new(o, "error", json_string(mk_err_name(f->error_code)));
+  if (f->action == MK_FAULT_DROP_RESPONSE)
+    json_object_set_new(o, "mode", json_string(f->close ? "close" : "silent"));
+  if (f->ms >= 0) json_object_set_new(o, "ms", json_integer(f->ms));
+  if (f->broker >= 0) json_object_set_new(o, "broker", json_integer(f->broker));
+  if (f->topic[0]) json_object_set_new(o, "topic", json_string(f->topic));
+  if (f->partition >= 0) json_object_set_new(o, "partition", json_integer(f->partition));
+  if (f->unclean) json_object_set_new(o, "unclean", json_true());
+  if (mk_fault_is_request_fault(f->action)) {
+    json_object_set_new(o, "count", f->count < 0 ? json_null() : json_integer(f->count));
+    json_object_set_new(o, "armed", json_boolean(f->count != 0));
+  } else {
+    json_object_set_new(o, "result", json_string(f->result));
   }
-  char *text = json_dumps(list, JSON_COMPACT);
+  return o;
+}
+
+json_t *mk_faults_json(const struct mk_fault_list *l, int id) {
+  json_t *list = id < 0 ? json_array() : NULL;
+  for (const struct mk_fault *f = l->head; f; f = f->next) {
+    if (id >= 0 && f->id == id) return fault_json(f);
+    if (list) json_array_append_new(list, fault_json(f));
+  }
+  return list;
+}
+
+char *mk_faults_list_json(const struct mk_fault_list *l) {
+  json_t *list = mk_faults_json(l, -1);
+  char *text = list ? json_dumps(list, JSON_COMPACT) : NULL;
   json_decref(list);
   return text;
+}
+
+int mk_faults_add(struct mk_fault_list *l, const struct mk_fault_targets *t, const char *json,
+                  size_t len, int (*act)(void *owner, struct mk_fault *f, struct mk_err *err),
+                  void *owner, int *id, struct mk_err *err) {
+  struct mk_err local = {0};
+  if (!err) err = &local;
+  struct mk_fault *f = malloc(sizeof *f);
+  if (!f) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  int rc = mk_fault_parse(json, len, f, err);
+  if (!rc) {
+    if (mk_fault_is_request_fault(f->action))
+      rc = mk_faults_arm(l, t, f, err);
+    else if (!(rc = act(owner, f, err)))
+      mk_faults_record(l, f);
+  }
+  if (rc) {
+    free(f);
+    return rc;
+  }
+  if (id) *id = f->id;
+  return 0;
 }
 
 void mk_faults_clear(struct mk_fault_list *l) {

@@ -51,6 +51,7 @@
 #ifndef MK_BROKER_FAULTS_H
 #define MK_BROKER_FAULTS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -142,8 +143,20 @@ bool mk_fault_allowed(int api_key, enum mk_fault_action action, enum mk_fault_sc
  * and sets its id. Emits its `fault` trace event. */
 void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f);
 
+/* The one way into a list, for every owner (the broker's controller.c, the proxy's
+ * fault_inject.c): parse json; arm a request fault (mk_faults_arm, against t); hand any
+ * other action to act(owner, f, err), which carries it out and writes f->result, then
+ * record it (mk_faults_record). Returns 0 with *id (may be NULL) set, or the error that
+ * refused it (nothing is kept). Borrows json. */
+int mk_faults_add(struct mk_fault_list *l, const struct mk_fault_targets *t, const char *json,
+                  size_t len, int (*act)(void *owner, struct mk_fault *f, struct mk_err *err),
+                  void *owner, int *id, struct mk_err *err);
+
 /* The list, armed and spent, as a JSON array (returns new: free()). */
 char *mk_faults_list_json(const struct mk_fault_list *l);
+/* The same as JSON (id < 0), or the one fault with that id as GET /v1/faults shows it (NULL
+ * when there is none). Returns new (json_decref). */
+json_t *mk_faults_json(const struct mk_fault_list *l, int id);
 
 /* Forget every fault (request faults are disarmed). Replica and broker states stay as
  * they are (broker_up / follower_resume / follower_lag ms 0 undo those). */

@@ -23,6 +23,7 @@
 #include "broker/purgatory.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/peer.h"
 #include "common/trace.h"
 
 enum {
@@ -361,21 +362,7 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
-  struct sockaddr_storage addr;
-  int len = sizeof addr;
-  snprintf(c->peer, sizeof c->peer, "?");
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) == 0) {
-    char ip[48] = "?";
-    int port = 0;
-    if (addr.ss_family == AF_INET) {
-      uv_ip4_name((struct sockaddr_in *)&addr, ip, sizeof ip);
-      port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
-    } else if (addr.ss_family == AF_INET6) {
-      uv_ip6_name((struct sockaddr_in6 *)&addr, ip, sizeof ip);
-      port = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
-    }
-    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
-  }
+  mk_peer_name(&c->tcp, c->peer, sizeof c->peer);
   c->next = l->conns;
   l->conns = c;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

@@ -10,7 +10,6 @@
  * admin API's URL, then forwards until SIGINT or SIGTERM and exits 0. As `minikafka broker`,
  * the signals are blocked before the proxy's thread starts and taken here with sigwait().
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,19 +40,6 @@ static void usage(FILE *out) {
           "  --faults FILE     faults on cue, in `minikafka broker --faults` format\n");
 }
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
-  char *end;
-  errno = 0;
-  long n = strtol(v, &end, 10);
-  if (errno || end == v || *end || n < lo || n > hi) {
-    fprintf(stderr, "minikafka proxy: %s must be a number in [%d, %d], got \"%s\"\n", flag, lo,
-            hi, v);
-    return -1;
-  }
-  *out = (int)n;
-  return 0;
-}
-
 int mk_cli_proxy(int argc, char **argv) {
   struct mk_proxy_config cfg;
   mk_proxy_config_init(&cfg);
@@ -76,9 +62,9 @@ int mk_cli_proxy(int argc, char **argv) {
     } else if (strcmp(a, "--host") == 0) {
       cfg.host = v;
     } else if (strcmp(a, "--port") == 0) {
-      if (parse_int(a, v, 0, 65535, &cfg.port)) return MK_EXIT_USAGE;
+      if (mk_cli_parse_int("proxy", a, v, 0, 65535, &cfg.port)) return MK_EXIT_USAGE;
     } else if (strcmp(a, "--admin-port") == 0) {
-      if (parse_int(a, v, -1, 65535, &cfg.admin_port)) return MK_EXIT_USAGE;
+      if (mk_cli_parse_int("proxy", a, v, -1, 65535, &cfg.admin_port)) return MK_EXIT_USAGE;
       admin_port_given = true;
     } else if (strcmp(a, "--trace") == 0) {
       trace = v;

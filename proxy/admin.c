@@ -42,13 +42,6 @@ static void respond_json(struct mk_http_request *r, int status, json_t *j) {
   mk_http_respond_json(r, status, "application/json", j);
 }
 
-static json_t *faults_json(struct mk_proxy *p) {
-  char *text = mk_faults_list_json(&p->faults);
-  json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-  free(text);
-  return j;
-}
-
 static void get_cluster(struct mk_http_request *r) {
   respond_json(r, 200, mk_proxy_cluster_state(proxy_of(r)));
 }
@@ -68,7 +61,7 @@ static void get_events(struct mk_http_request *r) {
 }
 
 static void get_faults(struct mk_http_request *r) {
-  respond_json(r, 200, faults_json(proxy_of(r)));
+  respond_json(r, 200, mk_faults_json(&proxy_of(r)->faults, -1));
 }
 
 static void post_faults(struct mk_http_request *r) {
@@ -86,13 +79,9 @@ static void post_faults(struct mk_http_request *r) {
     else mk_http_error(r, 400, "invalid_request", "%s", err.msg);
     return;
   }
-  /* The fault as the list shows it (for broker_down, with what it did). */
-  json_t *list = faults_json(p), *entry = NULL, *item;
-  size_t i;
-  json_array_foreach(list, i, item) {
-    if (json_integer_value(json_object_get(item, "id")) == id) entry = json_incref(item);
-  }
-  json_decref(list);
+  /* Answer with the fault as the list shows it (for broker_down and the other immediate
+   * actions, that includes what it did), or else as posted. */
+  json_t *entry = mk_faults_json(&p->faults, id);
   if (entry)
     json_decref(fault);
   else

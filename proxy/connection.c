@@ -33,6 +33,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/peer.h"
 #include "common/trace.h"
 #include "broker/fault_script.h"
 #include "protocol/api.h"
@@ -314,13 +315,7 @@ static int16_t peek_acks(const struct mk_buffer *f, int16_t version) {
   mk_read_skip(&r, 8);
   (void)mk_read_string(&r, false);  /* client_id: int16 length in every header version */
   bool flexible = version >= 9;
-  if (flexible) {
-    uint32_t tags = mk_read_uvarint(&r);
-    for (uint32_t i = 0; i < tags && !r.err; i++) {
-      (void)mk_read_uvarint(&r);
-      mk_read_skip(&r, mk_read_uvarint(&r));
-    }
-  }
+  if (flexible) mk_skip_tagged_fields(&r);
   if (version >= 3) (void)mk_read_string(&r, flexible);  /* transactional_id */
   int16_t acks = mk_read_i16(&r);
   return r.err ? -1 : acks;
@@ -620,23 +615,6 @@ static void on_resolved(uv_getaddrinfo_t *r, int status, struct addrinfo *res) {
   if (rc) on_upstream_connect(&c->connect, rc);
 }
 
-static void peer_name(uv_tcp_t *tcp, char *out, size_t len) {
-  struct sockaddr_storage addr;
-  int alen = sizeof addr;
-  snprintf(out, len, "?");
-  if (uv_tcp_getpeername(tcp, (struct sockaddr *)&addr, &alen) != 0) return;
-  char ip[48] = "?";
-  int port = 0;
-  if (addr.ss_family == AF_INET) {
-    uv_ip4_name((struct sockaddr_in *)&addr, ip, sizeof ip);
-    port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
-  } else if (addr.ss_family == AF_INET6) {
-    uv_ip6_name((struct sockaddr_in6 *)&addr, ip, sizeof ip);
-    port = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
-  }
-  snprintf(out, len, "%s:%d", ip, port);
-}
-
 void mk_proxy_conn_accept(struct mk_proxy_broker *b, uv_stream_t *server) {
   struct mk_proxy *p = b->proxy;
   struct mk_proxy_conn *c = calloc(1, sizeof *c);
@@ -654,7 +632,7 @@ void mk_proxy_conn_accept(struct mk_proxy_broker *b, uv_stream_t *server) {
     return;
   }
   uv_tcp_nodelay(&c->client, 1);
-  peer_name(&c->client, c->peer, sizeof c->peer);
+  mk_peer_name(&c->client, c->peer, sizeof c->peer);
   c->next = b->conns;
   b->conns = c;
   char port[8];

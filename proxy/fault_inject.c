@@ -15,7 +15,6 @@
  * Thread: the proxy's loop.
  */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "common/log.h"
 #include "proxy/proxy_internal.h"
@@ -53,34 +52,18 @@ static int broker_action(struct mk_proxy *p, struct mk_fault *f, struct mk_err *
   return 0;
 }
 
+/* The cluster actions (faults.h): broker_down and broker_up; the rest act inside a cluster. */
+static int act(void *owner, struct mk_fault *f, struct mk_err *err) {
+  if (f->action == MK_FAULT_BROKER_DOWN || f->action == MK_FAULT_BROKER_UP)
+    return broker_action(owner, f, err);
+  return mk_err_set(err, MK_ERR__INVALID_ARG,
+                    "%s acts inside a cluster (on its replicas and elections); the proxy sees only "
+                    "what clients and brokers send each other, so it can do drop_response, error, "
+                    "delay, broker_down and broker_up",
+                    mk_fault_action_name(f->action));
+}
+
 int mk_proxy_inject(struct mk_proxy *p, const char *json, size_t len, int *id,
                     struct mk_err *err) {
-  struct mk_err local = {0};
-  if (!err) err = &local;
-  struct mk_fault *f = malloc(sizeof *f);
-  if (!f) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-  int rc = mk_fault_parse(json, len, f, err);
-  if (!rc) {
-    switch (f->action) {
-      case MK_FAULT_DROP_RESPONSE:
-      case MK_FAULT_ERROR:
-      case MK_FAULT_DELAY: rc = mk_faults_arm(&p->faults, &p->fault_targets, f, err); break;
-      case MK_FAULT_BROKER_DOWN:
-      case MK_FAULT_BROKER_UP:
-        if (!(rc = broker_action(p, f, err))) mk_faults_record(&p->faults, f);
-        break;
-      default:
-        rc = mk_err_set(err, MK_ERR__INVALID_ARG,
-                        "%s acts inside a cluster (on its replicas and elections); the proxy "
-                        "sees only what clients and brokers send each other, so it can do "
-                        "drop_response, error, delay, broker_down and broker_up",
-                        mk_fault_action_name(f->action));
-    }
-  }
-  if (rc) {
-    free(f);
-    return rc;
-  }
-  if (id) *id = f->id;
-  return 0;
+  return mk_faults_add(&p->faults, &p->fault_targets, json, len, act, p, id, err);
 }
