@@ -116,7 +116,8 @@ static void delete_faults(struct mk_http_request *r) {
 }
 
 static void post_topics(struct mk_http_request *r) {
-  json_t *body = mk_admin_body_object(r, "{\"name\": \"t\", \"partitions\": 3, \"replication_factor\": 3}");
+  json_t *body =
+      mk_admin_body_object(r, "{\"name\": \"t\", \"partitions\": 3, \"replication_factor\": 3}");
   if (!body) return;
   struct mk_err err = {0};
   json_t *topic = NULL;

@@ -181,8 +181,8 @@ void mk_req_respond_version(struct mk_req *req, int version, const void *body) {
   }
   /* Faults act here, after the request did its work: a lost response is one whose
    * records were appended anyway, which is what turns a retry into a duplicate. */
-  const struct mk_fault *drop_fault =
-      mk_faults_take(&b->faults, &b->fault_targets, MK_FAULT_DROP_RESPONSE, &req->request, req->node->id);
+  const struct mk_fault *drop_fault = mk_faults_take(
+      &b->faults, &b->fault_targets, MK_FAULT_DROP_RESPONSE, &req->request, req->node->id);
   int drop = !drop_fault ? 0 : drop_fault->close ? 2 : 1;
   if (drop) {
     if (mk_trace_on()) trace_response(req, "response_dropped", drop == 2 ? "close" : "silent");

@@ -304,7 +304,7 @@ int mk_lab_cluster_fault(struct mk_lab_ctx *ctx, const char *json) {
   return rc;
 }
 
-/* ---- a partition's state, and its log --------------------------------------------------------- */
+/* ---- a partition's state, and its log -------------------------------------------------------- */
 
 /* ListOffsets for one partition at timestamp (-1 latest: the high watermark; -2 earliest). */
 static int64_t list_offset(struct mk_client_conn *conn, const char *topic, int32_t partition,

@@ -93,7 +93,7 @@ struct mk_rewrite_map mk_proxy_rewrite_map(struct mk_proxy *p) {
   return (struct mk_rewrite_map){listener_for, p};
 }
 
-/* ---- topics ----------------------------------------------------------------------------------- */
+/* ---- topics ---------------------------------------------------------------------------------- */
 
 static void free_topic(struct mk_proxy_topic *t) {
   for (int32_t i = 0; i < t->npartitions; i++) {

@@ -405,7 +405,7 @@ static void handle_request(struct mk_proxy_conn *c, struct mk_buffer *frame) {
   if (!rc) flush(c);
 }
 
-/* ---- answers from the broker ------------------------------------------------------------------ */
+/* ---- answers from the broker ----------------------------------------------------------------- */
 
 static bool metadata_for_all(const struct mk_request *req) {
   const struct mk_metadata_request *md = req->body;

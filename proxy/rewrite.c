@@ -110,7 +110,9 @@ int mk_rewrite_response(int api_key, int api_version, const uint8_t *buf, size_t
                       api_version, why.msg);
   switch (api_key) {
     case MK_API_METADATA: rc = rewrite_metadata(*body, map, err); break;
-    case MK_API_FIND_COORDINATOR: rc = rewrite_find_coordinator(*body, api_version, map, err); break;
+    case MK_API_FIND_COORDINATOR:
+      rc = rewrite_find_coordinator(*body, api_version, map, err);
+      break;
     case MK_API_DESCRIBE_CLUSTER: rc = rewrite_describe_cluster(*body, map, err); break;
     case MK_API_PRODUCE:
       if (((struct mk_produce_response *)*body)->node_endpoints_count <= 0) return 0;

@@ -85,14 +85,16 @@ static bool all_ours(int api_key, int version, const void *body) {
     case MK_API_PRODUCE: {
       const struct mk_produce_response *r = body;
       for (int32_t i = 0; i < r->node_endpoints_count; i++)
-        if (!ours(r->node_endpoints[i].node_id, r->node_endpoints[i].host, r->node_endpoints[i].port))
+        if (!ours(r->node_endpoints[i].node_id, r->node_endpoints[i].host,
+                  r->node_endpoints[i].port))
           return false;
       return true;
     }
     default: {
       const struct mk_fetch_response *r = body;
       for (int32_t i = 0; i < r->node_endpoints_count; i++)
-        if (!ours(r->node_endpoints[i].node_id, r->node_endpoints[i].host, r->node_endpoints[i].port))
+        if (!ours(r->node_endpoints[i].node_id, r->node_endpoints[i].host,
+                  r->node_endpoints[i].port))
           return false;
       return true;
     }
@@ -102,7 +104,8 @@ static bool all_ours(int api_key, int version, const void *body) {
 /* The Produce answer's partition a-0 carries the fault's error. */
 static bool a0_has(const struct mk_produce_response *r, int16_t error) {
   for (int32_t i = 0; i < r->responses_count; i++)
-    for (int32_t j = 0; mk_str_eq(r->responses[i].name, "a") && j < r->responses[i].partition_responses_count; j++)
+    for (int32_t j = 0;
+         mk_str_eq(r->responses[i].name, "a") && j < r->responses[i].partition_responses_count; j++)
       if (r->responses[i].partition_responses[j].index == 0)
         return r->responses[i].partition_responses[j].error_code == error;
   return false;
@@ -151,10 +154,13 @@ static void merge_produce(int version, const uint8_t *answer, size_t len) {
   if (mk_error_fault_merge(&req, &f, &targets, answer, len, &arena, &out, &err) == 0) {
     int32_t cid;
     void *body;
-    if (out.len < 4 || mk_load_u32(out.buf) != out.len - 4) die("merged frame's size is wrong", MK_API_PRODUCE, version);
-    if (mk_response_decode(out.buf + 4, out.len - 4, MK_API_PRODUCE, version, &cid, &body, &arena, &err))
+    if (out.len < 4 || mk_load_u32(out.buf) != out.len - 4)
+      die("merged frame's size is wrong", MK_API_PRODUCE, version);
+    if (mk_response_decode(out.buf + 4, out.len - 4, MK_API_PRODUCE, version, &cid, &body, &arena,
+                           &err))
       die("a merged answer does not decode", MK_API_PRODUCE, version);
-    if (!a0_has(body, MK_ERR_NOT_LEADER_OR_FOLLOWER)) die("a-0 lacks the fault's error", MK_API_PRODUCE, version);
+    if (!a0_has(body, MK_ERR_NOT_LEADER_OR_FOLLOWER))
+      die("a-0 lacks the fault's error", MK_API_PRODUCE, version);
   }
   mk_writer_free(&out);
   mk_arena_free(&arena);
@@ -178,12 +184,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct mk_err err = {0};
   void *decoded;
   bool changed;
-  int rc = mk_rewrite_response(api_key, version, body, len, &map, &arena, &decoded, &changed, &out, &err);
+  int rc = mk_rewrite_response(api_key, version, body, len, &map, &arena, &decoded, &changed, &out,
+                               &err);
   if (version > api->max_version && rc != MK_ERR_UNSUPPORTED_VERSION)
     die("a version the codec does not read was not refused", api_key, version);
   if (rc && out.len) die("a failed rewrite left bytes behind", api_key, version);
   if (!rc && changed) {
-    if (out.len < 4 || mk_load_u32(out.buf) != out.len - 4) die("the frame's size is wrong", api_key, version);
+    if (out.len < 4 || mk_load_u32(out.buf) != out.len - 4)
+      die("the frame's size is wrong", api_key, version);
     /* It decodes again, with only the map's addresses, and a second rewrite is the same. */
     int32_t cid;
     void *body2;

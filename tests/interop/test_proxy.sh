@@ -28,6 +28,8 @@ http() {
   curl "${args[@]}" >"$T/status" 2>/dev/null || echo 000 >"$T/status"
 }
 status() { cat "$T/status"; }
+# body EXPR: EXPR evaluated in Python over the last answer's JSON, as d.
+body() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$T/body"; }
 
 # consume TOPIC: every value on the topic, one per line (kcat through the proxy).
 consume() {
@@ -40,9 +42,9 @@ first_port=${first_port##*:}
 # ---- the admin API's view ----------------------------------------------------------------
 http GET /v1/cluster
 check "GET /v1/cluster: 200" '[ "$(status)" = 200 ]'
-ids=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(",".join(str(b["id"]) for b in d["brokers"]))' "$T/body")
+ids=$(body '",".join(str(b["id"]) for b in d["brokers"])')
 check "the cluster's brokers are the mock's (1,2,3), got $ids" '[ "$ids" = "1,2,3" ]'
-ports=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(",".join("127.0.0.1:%d" % b["port"] for b in d["brokers"]))' "$T/body")
+ports=$(body '",".join("127.0.0.1:%d" % b["port"] for b in d["brokers"])')
 check "each broker is reached at the proxy's listener ($ports)" '[ "$ports" = "$BOOTSTRAP" ]'
 check "/v1/cluster says what cannot be seen from outside" 'grep -q "not_visible" "$T/body"'
 
@@ -55,23 +57,27 @@ else
   fail "minikafka produce through the proxy: $(tail -3 "$T/produce.out")"
 fi
 consume proxy-ours | sort >"$T/ours.out"
-check "kcat read each of our producer's 200 records once" 'diff <(sort "$T/ours.in") "$T/ours.out" >/dev/null'
+check "kcat read each of our producer's 200 records once" \
+  'diff <(sort "$T/ours.in") "$T/ours.out" >/dev/null'
 timeout 30 "$minikafka" consume --bootstrap-server "$BOOTSTRAP" --topic proxy-ours \
   --from-beginning --max-messages 200 --timeout-ms 10000 2>/dev/null | sort >"$T/ours.mk"
-check "minikafka consume read them back through the proxy too" 'diff "$T/ours.out" "$T/ours.mk" >/dev/null'
+check "minikafka consume read them back through the proxy too" \
+  'diff "$T/ours.out" "$T/ours.mk" >/dev/null'
 
 # ---- the trace, live, while a client works ----------------------------------------------
 curl -sN --max-time 6 "$MK_PROXY_ADMIN/v1/events" >"$T/events.sse" 2>/dev/null &
 sse=$!
 sleep 0.5
 # ---- drop_response: a lost answer, retried without idempotence --------------------------------
-http POST /v1/faults '{"action": "drop_response", "api": "Produce", "topic": "proxy-dups", "count": 1, "mode": "close"}'
+http POST /v1/faults '{"action": "drop_response", "api": "Produce", "topic": "proxy-dups",
+                      "count": 1, "mode": "close"}'
 check "POST drop_response: 201" '[ "$(status)" = 201 ]'
 printf 'd1\nd2\nd3\nd4\nd5\n' | timeout 60 kcat -P -b "$BOOTSTRAP" -t proxy-dups -p 0 \
   -X enable.idempotence=false -X acks=all -X linger.ms=100 -X retry.backoff.ms=50 2>"$T/dups.err"
 consume proxy-dups | sort >"$T/dups.out"
 check "every record twice after a lost answer without idempotence ($(wc -l <"$T/dups.out") read)" \
-  '[ "$(uniq -c "$T/dups.out" | awk "\$1 != 2" | wc -l)" = 0 ] && [ "$(wc -l <"$T/dups.out")" = 10 ]'
+  '[ "$(uniq -c "$T/dups.out" | awk "\$1 != 2" | wc -l)" = 0 ] &&
+   [ "$(wc -l <"$T/dups.out")" = 10 ]'
 wait "$sse"
 check "GET /v1/events streamed the proxy's events" 'grep -q "\"via\":\"proxy\"" "$T/events.sse"'
 check "... the lost answer among them" 'grep -q "\"event\":\"response_dropped\"" "$T/events.sse"'
@@ -79,23 +85,25 @@ check "... and the two appends the cluster made" \
   '[ "$(grep -c "\"event\":\"append\".*\"topic\":\"proxy-dups\"" "$T/events.sse")" = 2 ]'
 check "the stream says what it cannot see" 'grep -q "not visible from outside" "$T/events.sse"'
 
-# ---- broker_down: the listener refuses ------------------------------------------------------------
+# ---- broker_down: the listener refuses ---------------------------------------------------
 port2=$(cut -d, -f2 <<<"$BOOTSTRAP"); port2=${port2##*:}
 http POST /v1/faults '{"action": "broker_down", "broker": 2}'
 check "POST broker_down: 201" '[ "$(status)" = 201 ]'
-check "broker 2's listener refuses connections" '! (exec 3<>"/dev/tcp/127.0.0.1/$port2") 2>/dev/null'
+check "broker 2's listener refuses connections" \
+  '! (exec 3<>"/dev/tcp/127.0.0.1/$port2") 2>/dev/null'
 http GET /v1/cluster
-check "/v1/cluster shows broker 2 down" \
-  'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if [b[\"up\"] for b in d[\"brokers\"]] == [True, False, True] else 1)" "$T/body"'
+check "/v1/cluster shows broker 2 down" '[ "$(body "[b[\"up\"] for b in d[\"brokers\"]]")" = "[True, False, True]" ]'
 http POST /v1/faults '{"action": "broker_up", "broker": 2}'
 check "broker_up: the listener accepts again" '(exec 3<>"/dev/tcp/127.0.0.1/$port2") 2>/dev/null'
 
 # ---- what the proxy refuses ----------------------------------------------------------------------
-http POST /v1/faults '{"action": "follower_pause", "topic": "proxy-dups", "partition": 0, "broker": 1}'
+http POST /v1/faults \
+  '{"action": "follower_pause", "topic": "proxy-dups", "partition": 0, "broker": 1}'
 check "follower_pause: 400 saying it acts inside a cluster" \
   '[ "$(status)" = 400 ] && grep -q "inside a cluster" "$T/body"'
 http POST /v1/faults '{"action": "broker_down", "broker": 0}'
-check "an unknown broker: 400 naming the brokers" '[ "$(status)" = 400 ] && grep -q "1, 2, 3" "$T/body"'
+check "an unknown broker: 400 naming the brokers" \
+  '[ "$(status)" = 400 ] && grep -q "1, 2, 3" "$T/body"'
 http POST /v1/faults 'not json'
 check "bad JSON: 400" '[ "$(status)" = 400 ]'
 http GET /v1/nothing

@@ -72,7 +72,8 @@ trap 'exit 1' INT TERM HUP
 if [ -n "${MK_MOCK_CLUSTER:-}" ]; then
   "$MK_MOCK_CLUSTER" --topic mock-warm-up >"$INTEROP_TMP/mock.out" 2>"$INTEROP_TMP/mock.log" &
   mock_pid=$!
-  trap 'stop_broker >/dev/null 2>&1; kill "$mock_pid" 2>/dev/null; wait "$mock_pid" 2>/dev/null; rm -rf "$INTEROP_TMP"' EXIT
+  stop_mock() { kill "$mock_pid" 2>/dev/null; wait "$mock_pid" 2>/dev/null; }
+  trap 'stop_broker >/dev/null 2>&1; stop_mock; rm -rf "$INTEROP_TMP"' EXIT
   for _ in $(seq 100); do [ -s "$INTEROP_TMP/mock.out" ] && break; sleep 0.1; done
   export MOCK_BOOTSTRAP; MOCK_BOOTSTRAP=$(head -n1 "$INTEROP_TMP/mock.out")
   export INTEROP_PARTITIONS=4
@@ -100,7 +101,8 @@ if [ -z "$ready" ]; then
   exit 1
 fi
 export BOOTSTRAP=${ready##*bootstrap.servers=}
-export MK_PROXY_ADMIN; MK_PROXY_ADMIN=$(sed -n 's/^minikafka admin API: //p' "$INTEROP_TMP/broker.out")
+MK_PROXY_ADMIN=$(sed -n 's/^minikafka admin API: //p' "$INTEROP_TMP/broker.out")
+export MK_PROXY_ADMIN
 echo "with_broker.sh: broker up, BOOTSTRAP=$BOOTSTRAP; running: $*"
 
 "$@"

@@ -98,7 +98,8 @@ static struct mk_request forwarded(const struct mk_writer *w) {
   memcpy(bytes, w->buf, w->len);
   struct mk_request req;
   struct mk_err err = {0};
-  if (mk_request_decode(bytes + 4, w->len - 4, &req, &arena, &err)) fail_msg("forwarded: %s", err.msg);
+  if (mk_request_decode(bytes + 4, w->len - 4, &req, &arena, &err))
+    fail_msg("forwarded: %s", err.msg);
   return req;
 }
 
@@ -140,7 +141,7 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* ---- Produce ---------------------------------------------------------------------------------- */
+/* ---- Produce --------------------------------------------------------------------------------- */
 
 static const uint8_t batch[] = {0xde, 0xad};  /* records pass as bytes: their content is not read */
 
@@ -157,7 +158,9 @@ static struct mk_produce_request produce_request(struct mk_produce_topic_produce
 static const struct mk_produce_partition_produce_response *
 produce_partition(const struct mk_produce_response *r, const char *topic, int32_t index) {
   for (int i = 0; i < r->responses_count; i++)
-    for (int j = 0; mk_str_eq(r->responses[i].name, topic) && j < r->responses[i].partition_responses_count; j++)
+    for (int j = 0;
+         mk_str_eq(r->responses[i].name, topic) && j < r->responses[i].partition_responses_count;
+         j++)
       if (r->responses[i].partition_responses[j].index == index)
         return &r->responses[i].partition_responses[j];
   fail_msg("no answer for %s-%d", topic, index);
@@ -186,7 +189,8 @@ static void test_produce_part_covered_is_split_and_merged(void **state) {
   mk_writer_free(&out);
   /* The cluster answers what it got; the proxy adds a-0's error. */
   struct mk_produce_partition_produce_response pr[2];
-  for (int i = 0; i < 2; i++) mk_schema_set_defaults(&mk_produce_partition_produce_response_schema, &pr[i]);
+  for (int i = 0; i < 2; i++)
+    mk_schema_set_defaults(&mk_produce_partition_produce_response_schema, &pr[i]);
   pr[0].index = 1;
   pr[0].base_offset = 5;
   pr[1].index = 0;
@@ -255,7 +259,7 @@ static void test_produce_error_after_append_goes_through(void **state) {
   assert_int_equal(produce_partition(m, "a", 1)->error_code, 0);
 }
 
-/* ---- Fetch, by name and by id ------------------------------------------------------------------ */
+/* ---- Fetch, by name and by id ---------------------------------------------------------------- */
 
 static void test_fetch_by_id_names_its_topics_through_the_targets(void **state) {
   (void)state;
@@ -315,7 +319,7 @@ static void test_list_offsets_answered(void **state) {
   mk_writer_free(&out);
 }
 
-/* ---- topic-level APIs -------------------------------------------------------------------------- */
+/* ---- topic-level APIs ------------------------------------------------------------------------ */
 
 static void test_metadata_named_and_for_every_topic(void **state) {
   (void)state;
@@ -436,7 +440,7 @@ static void test_topic_admin_apis(void **state) {
   mk_writer_free(&out);
 }
 
-/* ---- the APIs that name no topic: answered whole ---------------------------------------------- */
+/* ---- the APIs that name no topic: answered whole --------------------------------------------- */
 
 static void test_whole_request_apis(void **state) {
   (void)state;
@@ -503,9 +507,11 @@ static void test_whole_request_apis(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_produce_part_covered_is_split_and_merged, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_produce_part_covered_is_split_and_merged, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_produce_all_covered_is_answered, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_produce_error_after_append_goes_through, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_produce_error_after_append_goes_through, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_fetch_by_id_names_its_topics_through_the_targets, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_list_offsets_answered, setup, teardown),

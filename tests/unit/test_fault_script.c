@@ -91,8 +91,9 @@ static void test_a_refused_fault_is_a_log_line_and_the_rest_still_fire(void **st
   (void)state;
   nfired = 0;
   refuse_next = 1;
-  char *path = write_script("{\"after\": {\"api\": \"Metadata\", \"count\": 1}, \"action\": \"x\"}\n"
-                            "{\"after\": {\"api\": \"Metadata\", \"count\": 1}, \"action\": \"y\"}\n");
+  char *path = write_script(
+      "{\"after\": {\"api\": \"Metadata\", \"count\": 1}, \"action\": \"x\"}\n"
+      "{\"after\": {\"api\": \"Metadata\", \"count\": 1}, \"action\": \"y\"}\n");
   struct mk_fault_script *s = NULL;
   struct mk_err err = {0};
   assert_int_equal(mk_fault_script_load(path, "test", &s, &err), 0);

@@ -133,7 +133,8 @@ static void test_find_coordinator_every_version(void **state) {
       r.host = real_host(3);
       r.port = 9003;
     } else {  /* one per key; the second found none: nothing to rewrite there */
-      for (int i = 0; i < 2; i++) mk_schema_set_defaults(&mk_find_coordinator_coordinator_schema, &c[i]);
+      for (int i = 0; i < 2; i++)
+        mk_schema_set_defaults(&mk_find_coordinator_coordinator_schema, &c[i]);
       c[0].key = mk_str_of("g1");
       c[0].node_id = 3;
       c[0].host = real_host(3);
