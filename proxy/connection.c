@@ -305,6 +305,24 @@ static void flush(struct mk_proxy_conn *c) {
   pace(c);
 }
 
+/* The faults that act on an answer once it is ready, the cluster's or the proxy's own
+ * (broker/network.c does the same for every response): drop_response, then delay. */
+static void answer_faults(struct mk_proxy_exchange *e) {
+  const struct mk_fault *f = take_fault(e, MK_FAULT_DROP_RESPONSE);
+  if (f) {
+    e->drop = true;
+    e->close_after = f->close;
+  } else if ((f = take_fault(e, MK_FAULT_DELAY)) && f->ms > 0) {
+    e->delay = malloc(sizeof *e->delay);
+    if (e->delay) {
+      uv_timer_init(&e->conn->proxy->loop, e->delay);
+      e->delay->data = e;
+      e->delaying = true;
+      uv_timer_start(e->delay, on_delay_over, (uint64_t)f->ms, 0);
+    }
+  }
+}
+
 /* ---- requests from the client ---------------------------------------------------------------- */
 
 /* Produce's acks, read without decoding the whole request (any version, ours or not), so
@@ -388,6 +406,7 @@ static void handle_request(struct mk_proxy_conn *c, struct mk_buffer *frame) {
     if (answer_expected) {
       e->answer = out;
       mk_writer_init(&out);
+      answer_faults(e);
     } else {
       /* acks=0 gets no answer; Kafka closes the connection when such a request fails, the
        * one way the producer can learn of it. */
@@ -428,7 +447,6 @@ static void answer_bytes(const struct mk_proxy_exchange *e, const uint8_t **buf,
 static int transform(struct mk_proxy_conn *c, struct mk_proxy_exchange *e) {
   struct mk_proxy *p = c->proxy;
   struct mk_err err = {0};
-  const char *api = api_name(e->header.api_key);
   if (e->plan == MK_ERROR_SPLIT || e->plan == MK_ERROR_AFTER) {
     struct mk_writer merged;
     mk_writer_init(&merged);
@@ -466,7 +484,6 @@ static int transform(struct mk_proxy_conn *c, struct mk_proxy_exchange *e) {
     mk_writer_free(&e->answer);
     e->answer = rewritten;
   }
-  (void)api;
   return 0;
 }
 
@@ -516,19 +533,7 @@ static void handle_answer(struct mk_proxy_conn *c, struct mk_buffer *frame) {
   e->answer_frame = frame;
   if (transform(c, e)) return;
   watch_produce(e);
-  const struct mk_fault *f = take_fault(e, MK_FAULT_DROP_RESPONSE);
-  if (f) {
-    e->drop = true;
-    e->close_after = f->close;
-  } else if ((f = take_fault(e, MK_FAULT_DELAY)) && f->ms > 0) {
-    e->delay = malloc(sizeof *e->delay);
-    if (e->delay) {
-      uv_timer_init(&c->proxy->loop, e->delay);
-      e->delay->data = e;
-      e->delaying = true;
-      uv_timer_start(e->delay, on_delay_over, (uint64_t)f->ms, 0);
-    }
-  }
+  answer_faults(e);
   flush(c);
 }
 

@@ -558,6 +558,33 @@ static void test_delay_holds_the_answer(void **state) {
   assert_true(second < 300);
 }
 
+/* The proxy's own answer (an error fault) is held by a delay fault as the cluster's would be:
+ * what the ordering lab relies on (the refused request's answer comes late). */
+static void test_delay_holds_an_answer_the_proxy_made(void **state) {
+  (void)state;
+  struct mk_partition_state st = test_broker_create_topic(broker, "px-late", 1, 3, NULL);
+  fault("{\"action\": \"error\", \"api\": \"Produce\", \"topic\": \"px-late\", \"error\": "
+        "\"NOT_ENOUGH_REPLICAS\", \"count\": 1}");
+  fault("{\"action\": \"delay\", \"api\": \"Produce\", \"topic\": \"px-late\", \"ms\": 400, "
+        "\"count\": 1}");
+  struct raw_client c;
+  assert_int_equal(raw_client_connect(&c, proxy_port(st.leader)), 0);
+  struct mk_writer b;
+  mk_writer_init(&b);
+  raw_client_build_batch(&b, 1, -1, -1, -1);
+  int64_t t0 = now_ms();
+  struct mk_produce_partition_produce_response *pr =
+      raw_client_produce(&c, "px-late", 0, 1, &b, 8, 5000);
+  int64_t took = now_ms() - t0;
+  assert_non_null(pr);
+  assert_int_equal(pr->error_code, MK_ERR_NOT_ENOUGH_REPLICAS);
+  assert_true(took >= 390);
+  raw_client_close(&c);
+  mk_writer_free(&b);
+  struct mk_partition_state after = test_broker_state(broker, "px-late", 0);
+  assert_int_equal(leader_leo(&after), 0);  /* it never reached the broker */
+}
+
 /* A silent drop: the answer never comes, nor any after it; the connection stays open. */
 static void test_silent_drop_stops_the_connection_delivering(void **state) {
   (void)state;
@@ -928,6 +955,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_error_fault_is_answered_without_forwarding,
                                       setup_test, teardown_test),
       cmocka_unit_test_setup_teardown(test_delay_holds_the_answer, setup_test, teardown_test),
+      cmocka_unit_test_setup_teardown(test_delay_holds_an_answer_the_proxy_made, setup_test,
+                                      teardown_test),
       cmocka_unit_test_setup_teardown(test_silent_drop_stops_the_connection_delivering,
                                       setup_test, teardown_test),
       cmocka_unit_test_setup_teardown(test_fault_script_fires_on_the_proxy, setup_test,
