@@ -21,15 +21,7 @@
 #include "common/admin_api.h"
 #include "common/http_server.h"
 
-struct mk_admin_http {
-  struct mk_broker *broker;
-  struct mk_http_server *http;
-  struct mk_admin_trace_stream events;  /* GET /v1/events */
-};
-
-static struct mk_broker *broker_of(struct mk_http_request *r) {
-  return ((struct mk_admin_http *)mk_http_opaque(r))->broker;
-}
+static struct mk_broker *broker_of(struct mk_http_request *r) { return mk_admin_owner(r); }
 
 /* ---- the server of a broker ---------------------------------------------------------------- */
 
@@ -62,11 +54,6 @@ static void respond_failure(struct mk_http_request *r, int code, const struct mk
 }
 
 /* ---- the event stream --------------------------------------------------------------------- */
-
-static void streams_changed(struct mk_http_server *http, bool any, void *opaque) {
-  (void)http;
-  mk_admin_trace_stream_changed(&((struct mk_admin_http *)opaque)->events, any);
-}
 
 /* ---- the endpoints ------------------------------------------------------------------------ */
 
@@ -161,41 +148,14 @@ static const struct mk_http_route routes[] = {
 
 int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
   if (b->cluster.cfg.admin_port < 0) return 0;
-  struct mk_admin_http *s = calloc(1, sizeof *s);
-  if (!s) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory for the admin API");
-  s->broker = b;
-  mk_admin_trace_stream_init(&s->events);
-  struct mk_http_options o = {
-    .name = "admin API",
-    .host = mk_admin_host(b->cluster.cfg.host),
-    .port = b->cluster.cfg.admin_port,
-    .routes = routes,
-    .nroutes = sizeof routes / sizeof routes[0],
-    .opaque = s,
-    .error_body = error_body,
-    .streams_changed = streams_changed,
-  };
-  int rc = mk_http_server_start(&b->loop, &o, &s->http, err);
-  if (rc) {
-    free(s);
-    char why[sizeof err->msg];
-    snprintf(why, sizeof why, "%s", err->msg);
-    return mk_err_set(err, rc, "%s (--admin-port 0 picks a free port, -1 turns it off)", why);
-  }
-  s->events.http = s->http;
-  b->admin = s;
-  return 0;
+  return mk_admin_server_start(&b->loop, "admin API", b->cluster.cfg.host,
+                               b->cluster.cfg.admin_port, routes,
+                               sizeof routes / sizeof routes[0], error_body, b, &b->admin, err);
 }
 
-void mk_admin_http_close(struct mk_broker *b) {
-  if (b->admin) mk_http_server_close(b->admin->http);
-}
+void mk_admin_http_close(struct mk_broker *b) { mk_admin_server_close(b->admin); }
 
 void mk_admin_http_free(struct mk_broker *b) {
-  struct mk_admin_http *s = b->admin;
-  if (!s) return;
+  mk_admin_server_free(b->admin);
   b->admin = NULL;
-  mk_admin_trace_stream_free(&s->events);
-  mk_http_server_free(s->http);
-  free(s);
 }

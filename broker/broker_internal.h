@@ -29,7 +29,7 @@
 #include "common/loop_thread.h"
 
 struct mk_fault_script;
-struct mk_admin_http;
+struct mk_admin_server;
 
 struct mk_broker {
   struct mk_cluster cluster;      /* the model */
@@ -44,7 +44,7 @@ struct mk_broker {
   struct mk_fault_list faults;    /* faults.h: every fault injected, armed and spent */
   struct mk_fault_targets fault_targets;  /* what they may name: mk_cluster_fault_targets */
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
-  struct mk_admin_http *admin;    /* admin_http.c, or NULL when admin_port is -1 */
+  struct mk_admin_server *admin;  /* admin_http.c, or NULL when admin_port is -1 */
   struct mk_loop_thread thread;   /* mk_broker_start's thread; mk_broker_call */
 };
 

@@ -3,6 +3,9 @@
  */
 #include "common/admin_api.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "common/log.h"
 #include "common/trace.h"
 
@@ -60,4 +63,56 @@ const char *mk_admin_host(const char *host) {
   if (uv_ip4_addr(host, 0, &a4) == 0 && (ntohl(a4.sin_addr.s_addr) >> 24) == 127) return host;
   if (uv_ip6_addr(host, 0, &a6) == 0 && IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr)) return host;
   return "127.0.0.1";
+}
+
+static void streams_changed(struct mk_http_server *http, bool any, void *opaque) {
+  (void)http;
+  mk_admin_trace_stream_changed(&((struct mk_admin_server *)opaque)->events, any);
+}
+
+int mk_admin_server_start(uv_loop_t *loop, const char *name, const char *host, int port,
+                          const struct mk_http_route *routes, int nroutes,
+                          void (*error_body)(struct mk_http_request *r, int status,
+                                             const char *code, const char *message),
+                          void *owner, struct mk_admin_server **out, struct mk_err *err) {
+  *out = NULL;
+  struct mk_admin_server *s = calloc(1, sizeof *s);
+  if (!s) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory for the %s", name);
+  s->owner = owner;
+  mk_admin_trace_stream_init(&s->events);
+  struct mk_http_options o = {
+    .name = name,
+    .host = mk_admin_host(host),
+    .port = port,
+    .routes = routes,
+    .nroutes = nroutes,
+    .opaque = s,
+    .error_body = error_body,
+    .streams_changed = streams_changed,
+  };
+  int rc = mk_http_server_start(loop, &o, &s->http, err);
+  if (rc) {
+    free(s);
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    return mk_err_set(err, rc, "%s (--admin-port 0 picks a free port, -1 turns it off)", why);
+  }
+  s->events.http = s->http;
+  *out = s;
+  return 0;
+}
+
+void mk_admin_server_close(struct mk_admin_server *s) {
+  if (s) mk_http_server_close(s->http);
+}
+
+void mk_admin_server_free(struct mk_admin_server *s) {
+  if (!s) return;
+  mk_admin_trace_stream_free(&s->events);
+  mk_http_server_free(s->http);
+  free(s);
+}
+
+void *mk_admin_owner(struct mk_http_request *r) {
+  return ((struct mk_admin_server *)mk_http_opaque(r))->owner;
 }

@@ -9,6 +9,9 @@
  *                           when the last leaves, the sink goes, and tracing costs nothing
  *   mk_admin_host           the loopback address to listen on: an admin API can stop
  *                           brokers, so it is never on the network by accident
+ *   mk_admin_server_*       an admin API's server: its routes on that address, its event
+ *                           streams fed by the trace, its owner (the broker, the proxy)
+ *                           for the handlers (mk_admin_owner)
  *
  * Thread: the server's loop, except the trace sink (any thread that emits an event).
  */
@@ -39,5 +42,28 @@ void mk_admin_trace_stream_free(struct mk_admin_trace_stream *s);
 
 /* host if it is a loopback address, else "127.0.0.1". Borrows host. */
 const char *mk_admin_host(const char *host);
+
+struct mk_admin_server {
+  void *owner;                          /* what the routes serve: a broker, a proxy */
+  struct mk_http_server *http;
+  struct mk_admin_trace_stream events;  /* GET /v1/events */
+};
+
+/* Start an admin API on loop: routes (nroutes, borrowed for the server's life) on
+ * mk_admin_host(host):port (0 = any free port), answering errors with error_body (see
+ * http_server.h), streams fed by the trace. Returns 0 with *out (free with
+ * mk_admin_server_close, then mk_admin_server_free once the loop has run), or the server's
+ * error with a hint at --admin-port. Before the loop runs, or on it. */
+int mk_admin_server_start(uv_loop_t *loop, const char *name, const char *host, int port,
+                          const struct mk_http_route *routes, int nroutes,
+                          void (*error_body)(struct mk_http_request *r, int status,
+                                             const char *code, const char *message),
+                          void *owner, struct mk_admin_server **out, struct mk_err *err);
+/* Stop listening, end the streams, close the connections. NULL is allowed; safe twice. */
+void mk_admin_server_close(struct mk_admin_server *s);
+/* Free it (after the loop ran the close callbacks). NULL is allowed. */
+void mk_admin_server_free(struct mk_admin_server *s);
+/* The owner, in a route handler of such a server. */
+void *mk_admin_owner(struct mk_http_request *r);
 
 #endif

@@ -28,15 +28,7 @@
 #include "common/http_server.h"
 #include "proxy/proxy_internal.h"
 
-struct mk_proxy_admin {
-  struct mk_proxy *proxy;
-  struct mk_http_server *http;
-  struct mk_admin_trace_stream events;
-};
-
-static struct mk_proxy *proxy_of(struct mk_http_request *r) {
-  return ((struct mk_proxy_admin *)mk_http_opaque(r))->proxy;
-}
+static struct mk_proxy *proxy_of(struct mk_http_request *r) { return mk_admin_owner(r); }
 
 static void respond_json(struct mk_http_request *r, int status, json_t *j) {
   mk_http_respond_json(r, status, "application/json", j);
@@ -107,11 +99,6 @@ static void error_body(struct mk_http_request *r, int status, const char *code,
   respond_json(r, status, j);
 }
 
-static void streams_changed(struct mk_http_server *http, bool any, void *opaque) {
-  (void)http;
-  mk_admin_trace_stream_changed(&((struct mk_proxy_admin *)opaque)->events, any);
-}
-
 static const struct mk_http_route routes[] = {
   {"GET", "/v1/cluster", get_cluster},
   {"GET", "/v1/events", get_events},
@@ -126,43 +113,15 @@ static const struct mk_http_route routes[] = {
 
 int mk_proxy_admin_start(struct mk_proxy *p, struct mk_err *err) {
   if (p->cfg.admin_port < 0) return 0;
-  struct mk_proxy_admin *s = calloc(1, sizeof *s);
-  if (!s) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory for the admin API");
-  s->proxy = p;
-  mk_admin_trace_stream_init(&s->events);
-  struct mk_http_options o = {
-    .name = "proxy admin API",
-    .host = mk_admin_host(p->host),
-    .port = p->cfg.admin_port,
-    .routes = routes,
-    .nroutes = sizeof routes / sizeof routes[0],
-    .opaque = s,
-    .error_body = error_body,
-    .streams_changed = streams_changed,
-  };
-  int rc = mk_http_server_start(&p->loop, &o, &s->http, err);
-  if (rc) {
-    free(s);
-    char why[sizeof err->msg];
-    snprintf(why, sizeof why, "%s", err->msg);
-    return mk_err_set(err, rc, "%s (--admin-port 0 picks a free port, -1 turns it off)", why);
-  }
-  s->events.http = s->http;
-  p->admin = s;
-  return 0;
+  return mk_admin_server_start(&p->loop, "proxy admin API", p->host, p->cfg.admin_port, routes,
+                               sizeof routes / sizeof routes[0], error_body, p, &p->admin, err);
 }
 
-void mk_proxy_admin_close(struct mk_proxy *p) {
-  if (p->admin) mk_http_server_close(p->admin->http);
-}
+void mk_proxy_admin_close(struct mk_proxy *p) { mk_admin_server_close(p->admin); }
 
 void mk_proxy_admin_free(struct mk_proxy *p) {
-  struct mk_proxy_admin *s = p->admin;
-  if (!s) return;
+  mk_admin_server_free(p->admin);
   p->admin = NULL;
-  mk_admin_trace_stream_free(&s->events);
-  mk_http_server_free(s->http);
-  free(s);
 }
 
 const char *mk_proxy_admin_url(const struct mk_proxy *p) {

@@ -47,7 +47,7 @@ enum {
 };
 
 struct mk_proxy_conn;
-struct mk_proxy_admin;
+struct mk_admin_server;
 struct mk_produce_watch;
 struct mk_metadata_response;
 
@@ -164,7 +164,7 @@ struct mk_proxy {
   struct mk_fault_script *script;
   /* Produce answers seen (produce_watch.c). */
   struct mk_produce_watch *watch;
-  struct mk_proxy_admin *admin;
+  struct mk_admin_server *admin;  /* admin.c, or NULL when admin_port is -1 */
   bool stopping;
   uint8_t read_buf[64 * 1024];  /* every read lands here, then is cut into frames */
 };
