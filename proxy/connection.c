@@ -237,22 +237,47 @@ void mk_proxy_conn_close(struct mk_proxy_conn *c, const char *why) {
   c->tail = NULL;
   uv_close((uv_handle_t *)&c->client, on_handle_closed);
   uv_close((uv_handle_t *)&c->upstream, on_handle_closed);
+  if (c->lingering) uv_close((uv_handle_t *)&c->linger, on_handle_closed);
 }
+
+/* After a hang-up, what the peer still sends is read and dropped until it closes too (or a
+ * while passes): closing a socket with bytes unread resets the connection, and a reset can
+ * throw away what the peer has received but not yet read (the last requests of an acks=0
+ * producer, when the broker's stray answers to them sit unread here). */
+enum { LINGER_MS = 2000 };
+
+static void on_drain_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  if (nread < 0) mk_proxy_conn_close(s->data, NULL);  /* the peer is done too */
+}
+
+static void on_linger_over(uv_timer_t *t) { mk_proxy_conn_close(t->data, NULL); }
 
 static void on_shutdown(uv_shutdown_t *s, int status) {
-  (void)status;
-  mk_proxy_conn_close(s->data, NULL);
+  struct mk_proxy_conn *c = s->data;
+  if (status < 0 || c->closing) {
+    mk_proxy_conn_close(c, NULL);
+    return;
+  }
+  uv_timer_init(&c->proxy->loop, &c->linger);
+  c->linger.data = c;
+  c->open_handles++;
+  c->lingering = true;
+  uv_timer_start(&c->linger, on_linger_over, LINGER_MS, 0);
+  if (uv_read_start(s->handle, on_alloc, on_drain_read) != 0) mk_proxy_conn_close(c, NULL);
 }
 
-/* Close once everything written so far has left (what the broker's close does: the answers
- * before a dropped one still arrive). */
-static void close_after_writes(struct mk_proxy_conn *c) {
+/* Close once everything written so far to `side` has left: to the client, the answers before
+ * a dropped one (what the broker's close does) or before the broker hung up; to the broker,
+ * the requests a client sent just before it hung up (an acks=0 producer closes as soon as
+ * its last request is written: the request must still arrive). */
+static void close_after_writes(struct mk_proxy_conn *c, uv_tcp_t *side) {
   uv_read_stop((uv_stream_t *)&c->client);
   uv_read_stop((uv_stream_t *)&c->upstream);
   c->client_reading = c->upstream_reading = false;
   c->shutdown.data = c;
   c->draining = true;
-  if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->client, on_shutdown) != 0)
+  if (uv_shutdown(&c->shutdown, (uv_stream_t *)side, on_shutdown) != 0)
     mk_proxy_conn_close(c, NULL);
 }
 
@@ -298,7 +323,7 @@ static void flush(struct mk_proxy_conn *c) {
     bool close_after = e->close_after;
     free_exchange(e);
     if (close_after) {
-      close_after_writes(c);
+      close_after_writes(c, &c->client);
       return;
     }
   }
@@ -547,12 +572,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 static void read_frames(struct mk_proxy_conn *c, struct mk_frame_reader *r, bool from_client,
                         ssize_t nread, const uv_buf_t *buf) {
-  if (nread < 0) {
-    if (from_client)
-      mk_proxy_conn_close(c, nread == UV_EOF ? NULL : uv_strerror((int)nread));
-    else
-      mk_proxy_conn_close(c, nread == UV_EOF ? "the broker closed the connection"
-                                             : uv_strerror((int)nread));
+  if (nread < 0) {  /* a hang-up: what was written to the other side still goes */
+    if (!from_client || nread != UV_EOF)
+      mk_log(MK_LOG_INFO, "proxy", "%s -> broker %d: the %s hung up (%s)", c->peer,
+             c->broker->node_id, from_client ? "client" : "broker", uv_strerror((int)nread));
+    close_after_writes(c, from_client ? &c->upstream : &c->client);
     return;
   }
   const uint8_t *p = (const uint8_t *)buf->base;

@@ -128,6 +128,8 @@ struct mk_proxy_conn {
   bool resolving;              /* its callback is still to come */
   uv_connect_t connect;
   uv_shutdown_t shutdown;
+  uv_timer_t linger;           /* after a hang-up: how long the other side may take to close */
+  bool lingering;
   int open_handles;            /* freed when the last closes (and no resolve is pending) */
   bool connected;              /* the upstream connection is up: reading both */
   bool client_reading, upstream_reading;
