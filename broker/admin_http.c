@@ -116,21 +116,6 @@ static void post_topics(struct mk_http_request *r) {
     respond_json(r, 201, topic);
 }
 
-/* The server's error bodies, {"error": code, "message": ...}, and a 404 that lists what
- * there is. */
-static void error_body(struct mk_http_request *r, int status, const char *code,
-                       const char *message) {
-  json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
-  if (status == 404 && j) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "no endpoint %.100s; there are the dashboard at GET /, and GET "
-             "/v1/cluster, GET /v1/producers, GET /v1/events, GET|POST|DELETE /v1/faults, POST "
-             "/v1/topics", mk_http_path(r));
-    json_object_set_new(j, "message", json_string(msg));
-  }
-  respond_json(r, status, j);
-}
-
 static const struct mk_http_route routes[] = {
   {"GET", "/v1/cluster", get_cluster},
   {"GET", "/v1/producers", get_producers},
@@ -149,8 +134,10 @@ static const struct mk_http_route routes[] = {
 int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
   if (b->cluster.cfg.admin_port < 0) return 0;
   return mk_admin_server_start(&b->loop, "admin API", b->cluster.cfg.host,
-                               b->cluster.cfg.admin_port, routes,
-                               sizeof routes / sizeof routes[0], error_body, b, &b->admin, err);
+                               b->cluster.cfg.admin_port, routes, sizeof routes / sizeof routes[0],
+                               "the dashboard at GET /, and GET /v1/cluster, GET /v1/producers, "
+                               "GET /v1/events, GET|POST|DELETE /v1/faults, POST /v1/topics",
+                               b, &b->admin, err);
 }
 
 void mk_admin_http_close(struct mk_broker *b) { mk_admin_server_close(b->admin); }

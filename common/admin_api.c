@@ -70,15 +70,27 @@ static void streams_changed(struct mk_http_server *http, bool any, void *opaque)
   mk_admin_trace_stream_changed(&((struct mk_admin_server *)opaque)->events, any);
 }
 
+/* The errors' bodies, {"error": code, "message": ...}, and a 404 that lists what there is. */
+static void error_body(struct mk_http_request *r, int status, const char *code,
+                       const char *message) {
+  json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
+  if (status == 404 && j) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "no endpoint %.100s; there are %s", mk_http_path(r),
+             ((struct mk_admin_server *)mk_http_opaque(r))->endpoints);
+    json_object_set_new(j, "message", json_string(msg));
+  }
+  mk_http_respond_json(r, status, "application/json", j);
+}
+
 int mk_admin_server_start(uv_loop_t *loop, const char *name, const char *host, int port,
-                          const struct mk_http_route *routes, int nroutes,
-                          void (*error_body)(struct mk_http_request *r, int status,
-                                             const char *code, const char *message),
+                          const struct mk_http_route *routes, int nroutes, const char *endpoints,
                           void *owner, struct mk_admin_server **out, struct mk_err *err) {
   *out = NULL;
   struct mk_admin_server *s = calloc(1, sizeof *s);
   if (!s) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory for the %s", name);
   s->owner = owner;
+  s->endpoints = endpoints;
   mk_admin_trace_stream_init(&s->events);
   struct mk_http_options o = {
     .name = name,

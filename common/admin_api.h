@@ -45,19 +45,19 @@ const char *mk_admin_host(const char *host);
 
 struct mk_admin_server {
   void *owner;                          /* what the routes serve: a broker, a proxy */
+  const char *endpoints;                /* what a 404 lists */
   struct mk_http_server *http;
   struct mk_admin_trace_stream events;  /* GET /v1/events */
 };
 
 /* Start an admin API on loop: routes (nroutes, borrowed for the server's life) on
- * mk_admin_host(host):port (0 = any free port), answering errors with error_body (see
- * http_server.h), streams fed by the trace. Returns 0 with *out (free with
- * mk_admin_server_close, then mk_admin_server_free once the loop has run), or the server's
- * error with a hint at --admin-port. Before the loop runs, or on it. */
+ * mk_admin_host(host):port (0 = any free port), errors as {"error": code, "message": ...}
+ * with a 404 that lists `endpoints` (a sentence, borrowed), streams fed by the trace.
+ * Returns 0 with *out (free with mk_admin_server_close, then mk_admin_server_free once the
+ * loop has run), or the server's error with a hint at --admin-port. Before the loop runs,
+ * or on it. */
 int mk_admin_server_start(uv_loop_t *loop, const char *name, const char *host, int port,
-                          const struct mk_http_route *routes, int nroutes,
-                          void (*error_body)(struct mk_http_request *r, int status,
-                                             const char *code, const char *message),
+                          const struct mk_http_route *routes, int nroutes, const char *endpoints,
                           void *owner, struct mk_admin_server **out, struct mk_err *err);
 /* Stop listening, end the streams, close the connections. NULL is allowed; safe twice. */
 void mk_admin_server_close(struct mk_admin_server *s);

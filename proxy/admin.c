@@ -86,19 +86,6 @@ static void delete_faults(struct mk_http_request *r) {
   respond_json(r, 200, json_pack("{s:b}", "cleared", 1));
 }
 
-static void error_body(struct mk_http_request *r, int status, const char *code,
-                       const char *message) {
-  json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
-  if (status == 404 && j) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "no endpoint %.100s on the proxy; there are GET /v1/cluster, GET "
-             "/v1/events, GET|POST|DELETE /v1/faults, GET /v1/producers and the dashboard at "
-             "GET /", mk_http_path(r));
-    json_object_set_new(j, "message", json_string(msg));
-  }
-  respond_json(r, status, j);
-}
-
 static const struct mk_http_route routes[] = {
   {"GET", "/v1/cluster", get_cluster},
   {"GET", "/v1/events", get_events},
@@ -114,7 +101,11 @@ static const struct mk_http_route routes[] = {
 int mk_proxy_admin_start(struct mk_proxy *p, struct mk_err *err) {
   if (p->cfg.admin_port < 0) return 0;
   return mk_admin_server_start(&p->loop, "proxy admin API", p->host, p->cfg.admin_port, routes,
-                               sizeof routes / sizeof routes[0], error_body, p, &p->admin, err);
+                               sizeof routes / sizeof routes[0],
+                               "GET /v1/cluster, GET /v1/events, GET|POST|DELETE /v1/faults, GET "
+                               "/v1/producers and the dashboard at GET / (this is a proxy: no "
+                               "POST /v1/topics)",
+                               p, &p->admin, err);
 }
 
 void mk_proxy_admin_close(struct mk_proxy *p) { mk_admin_server_close(p->admin); }
