@@ -1,5 +1,5 @@
 /*
- * Admin HTTP: the admin API's endpoints and the dashboard's files (dashboard.h), on the HTTP
+ * Admin HTTP: the admin API's endpoints and the dashboard's files (dashboard_http.h), on the HTTP
  * server of common/http_server.h. See admin_http.h for the endpoints, README.md for curl
  * examples.
  *
@@ -17,7 +17,10 @@
 #include "broker/admin_state.h"
 #include "broker/broker_internal.h"
 #include "broker/controller.h"
-#include "broker/dashboard.h"
+#include "broker/dashboard_http.h"
+#include "broker/reset.h"
+#include "broker/schema_registry_http.h"  /* GET /v1/schemas */
+#include "broker/state_events.h"
 #include "common/admin_api.h"
 #include "common/http_server.h"
 
@@ -53,8 +56,6 @@ static void respond_failure(struct mk_http_request *r, int code, const struct mk
   }
 }
 
-/* ---- the event stream --------------------------------------------------------------------- */
-
 /* ---- the endpoints ------------------------------------------------------------------------ */
 
 static void get_cluster(struct mk_http_request *r) {
@@ -65,8 +66,29 @@ static void get_producers(struct mk_http_request *r) {
   respond_json(r, 200, mk_admin_state_producers(broker_of(r)));
 }
 
+static void get_schemas(struct mk_http_request *r) {
+  respond_json(r, 200, mk_schema_registry_view(broker_of(r)));
+}
+
+static void get_groups(struct mk_http_request *r) {
+  respond_json(r, 200, mk_admin_state_groups(broker_of(r)));
+}
+
+/* One line of the new stream's snapshot: to that stream alone. */
+static void to_new_stream(void *opaque, const char *line, size_t len) {
+  mk_http_stream_send(opaque, line, len);
+}
+
+/* The stream starts with the state as it is (broker_state, partition_state: a reader
+ * can rebuild the cluster from the stream alone), then every event as it happens (the
+ * trace feeds the streams: common/admin_api.h). */
 static void get_events(struct mk_http_request *r) {
   mk_http_stream_begin(r, "minikafka trace events, one per data line (DESIGN.md 3.4)");
+  mk_state_events_all(&broker_of(r)->cluster, to_new_stream, r);
+}
+
+static void get_trace(struct mk_http_request *r) {
+  mk_dashboard_serve_trace(r, broker_of(r)->cluster.cfg.trace_file);
 }
 
 static void get_faults(struct mk_http_request *r) {
@@ -102,6 +124,18 @@ static void delete_faults(struct mk_http_request *r) {
   respond_json(r, 200, json_pack("{s:b}", "cleared", 1));
 }
 
+static void post_reset(struct mk_http_request *r) {
+  struct mk_reset_result done;
+  struct mk_err err = {0};
+  int rc = mk_reset(broker_of(r), &done, &err);
+  json_t *j = json_pack("{s:b, s:i, s:i, s:i, s:i}", "reset", rc == 0, "topics_deleted",
+                        done.topics_deleted, "connections_closed", done.connections_closed,
+                        "faults_cleared", done.faults_cleared, "brokers_started",
+                        done.brokers_started);
+  if (rc && j) json_object_set_new(j, "message", json_string(err.msg));
+  respond_json(r, rc ? 503 : 200, j);
+}
+
 static void post_topics(struct mk_http_request *r) {
   json_t *body =
       mk_admin_body_object(r, "{\"name\": \"t\", \"partitions\": 3, \"replication_factor\": 3}");
@@ -119,11 +153,15 @@ static void post_topics(struct mk_http_request *r) {
 static const struct mk_http_route routes[] = {
   {"GET", "/v1/cluster", get_cluster},
   {"GET", "/v1/producers", get_producers},
+  {"GET", "/v1/schemas", get_schemas},
+  {"GET", "/v1/groups", get_groups},
   {"GET", "/v1/events", get_events},
   {"GET", "/v1/faults", get_faults},
   {"POST", "/v1/faults", post_faults},
   {"DELETE", "/v1/faults", delete_faults},
   {"POST", "/v1/topics", post_topics},
+  {"POST", "/v1/reset", post_reset},
+  {"GET", "/v1/trace", get_trace},
   {"GET", "/", mk_dashboard_serve},
   {"GET", "/dashboard", mk_dashboard_serve},
   {"GET", "/dashboard/*", mk_dashboard_serve},
@@ -136,7 +174,8 @@ int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
   return mk_admin_server_start(&b->loop, "admin API", b->cluster.cfg.host,
                                b->cluster.cfg.admin_port, routes, sizeof routes / sizeof routes[0],
                                "the dashboard at GET /, and GET /v1/cluster, GET /v1/producers, "
-                               "GET /v1/events, GET|POST|DELETE /v1/faults, POST /v1/topics",
+                               "GET /v1/groups, GET /v1/schemas, GET /v1/events, GET|POST|DELETE "
+                               "/v1/faults, POST /v1/topics, POST /v1/reset, GET /v1/trace",
                                b, &b->admin, err);
 }
 

@@ -24,23 +24,6 @@
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-/* Kafka prints a topic id (Uuid.toString) as its 16 bytes in url-safe base64, unpadded:
- * 22 characters, as `kafka-topics.sh --describe` shows it. */
-static void uuid_string(const struct mk_uuid *id, char out[23]) {
-  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  int n = 0;
-  for (int i = 0; i < 16; i += 3) {
-    uint32_t v = (uint32_t)id->b[i] << 16;
-    if (i + 1 < 16) v |= (uint32_t)id->b[i + 1] << 8;
-    if (i + 2 < 16) v |= id->b[i + 2];
-    out[n++] = b64[(v >> 18) & 63];
-    out[n++] = b64[(v >> 12) & 63];
-    if (i + 1 < 16) out[n++] = b64[(v >> 6) & 63];
-    if (i + 2 < 16) out[n++] = b64[v & 63];
-  }
-  out[n] = '\0';
-}
-
 /* json_object_set_new that tolerates a NULL value (out of memory): the key is then absent,
  * and the caller notices at the end through the sticky *ok. */
 static void put(json_t *obj, const char *key, json_t *value, bool *ok) {
@@ -112,14 +95,11 @@ static json_t *partition_json(struct mk_partition *p, bool *ok) {
     *ok = false;
     return NULL;
   }
-  const struct mk_replica *leader = mk_partition_leader(p);
-  /* With no leader (every replica down), the first replica's log says where it starts. */
-  const struct mk_replica *start = leader ? leader : p->nreplicas ? &p->replicas[0] : NULL;
   put(o, "partition", json_integer(p->index), ok);
   put(o, "leader", json_integer(p->leader), ok);
   put(o, "leader_epoch", json_integer(p->leader_epoch), ok);
   put(o, "high_watermark", json_integer(p->high_watermark), ok);
-  put(o, "log_start_offset", json_integer(start ? start->log.log_start_offset : 0), ok);
+  put(o, "log_start_offset", json_integer(mk_partition_log_start_offset(p)), ok);
   for (int r = 0; r < p->nreplicas; r++) {
     if (p->replicas[r].in_isr) push(isr, json_integer(p->replicas[r].broker_id), ok);
     push(replicas, replica_json(p, &p->replicas[r], ok), ok);
@@ -150,7 +130,7 @@ static void push_topics(struct mk_broker *b, json_t *topics, bool with_id,
     put(o, "name", json_string(t->name), ok);
     if (with_id) {
       char id[23];
-      uuid_string(&t->id, id);
+      mk_topic_id_string(&t->id, id);
       put(o, "id", json_string(id), ok);
     }
     for (int32_t p = 0; p < t->npartitions; p++) push(parts, partition(t->partitions[p], ok), ok);
@@ -382,7 +362,7 @@ int mk_admin_state_create_topic(struct mk_broker *b, const json_t *body, json_t 
   }
   t->config = tc;
   char id[23];
-  uuid_string(&t->id, id);
+  mk_topic_id_string(&t->id, id);
   bool ok = true;
   json_t *o = json_object();
   if (!o) ok = false;

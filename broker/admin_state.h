@@ -8,6 +8,9 @@
  *   GET /v1/producers  mk_admin_state_producers()  every partition's idempotent producers:
  *                                                  id, epoch, last sequence and offset, and
  *                                                  the five batches a retry is checked against
+ *   GET /v1/groups     mk_admin_state_groups()     every consumer group: state, protocol,
+ *                                                  generation, members and what they read,
+ *                                                  committed offsets and lag (admin_groups.c)
  *   POST /v1/topics    mk_admin_state_create_topic()  {name, partitions,
  *                                                  replication_factor, configs}
  *
@@ -42,6 +45,20 @@ json_t *mk_admin_state_cluster(struct mk_broker *b);
  * Every topic and partition appears (an empty "producers" list when none wrote to it);
  * producers are sorted by id, batches oldest first. Returns new; NULL if out of memory. */
 json_t *mk_admin_state_producers(struct mk_broker *b);
+
+/* The GET /v1/groups object (admin_groups.c):
+ *   {"groups": [{"group_id", "coordinator" (broker id), "partition" (of __consumer_offsets),
+ *      "state", "protocol_type", "protocol", "generation", "leader",
+ *      "members": [{"member_id", "group_instance_id", "client_id", "client_host",
+ *                   "session_timeout_ms", "rebalance_timeout_ms", "leader",
+ *                   "assignment": [{"topic", "partitions": [...]}] (consumer groups; null
+ *                   for other protocol types or an assignment that does not decode),
+ *                   "assignment_bytes"}, ...],
+ *      "offsets": [{"topic", "partition", "committed_offset", "metadata", "pending",
+ *                   "log_end_offset" (the high watermark), "lag"}, ...]}, ...]}
+ * Groups sorted by id, members in joining order, offsets by topic and partition. Returns new
+ * (json_decref); NULL if out of memory. */
+json_t *mk_admin_state_groups(struct mk_broker *b);
 
 /* Create a topic from a POST /v1/topics body: {"name": "t", "partitions": 3,
  * "replication_factor": 3, "configs": {"retention.ms": "60000"}}. Only name is required

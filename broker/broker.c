@@ -20,11 +20,14 @@
 #include "broker/admin_http.h"    /* admin API: start/close/free (admin_http.c) */
 #include "broker/broker_internal.h"
 #include "broker/fault_script.h"  /* --faults FILE (fault_script.c) */
+#include "broker/schema_registry_http.h"  /* the schema registry */
 #include "broker/controller.h"
+#include "broker/group_coordinator_runtime.h"  /* the group coordinator */
 #include "broker/network.h"
 #include "broker/quota.h"
 #include "broker/replica_set.h"
 #include "broker/retention.h"
+#include "broker/state_events.h"
 #include "common/log.h"
 
 static void close_any(uv_handle_t *h, void *arg) {
@@ -37,6 +40,7 @@ static void shutdown_loop(void *owner) {
   struct mk_broker *b = owner;
   for (int i = 0; i < b->cluster.nnodes; i++) mk_network_close(&b->listeners[i], NULL);
   mk_admin_http_close(b);  /* admin API: its connections and event streams */
+  mk_schema_registry_http_close(b);  /* the schema registry: waiting answers, connections */
   mk_loop_thread_close(&b->thread);
   uv_walk(&b->loop, close_any, NULL);
 }
@@ -56,6 +60,8 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
     c->cfg.default_replication_factor = cfg->brokers < 3 ? cfg->brokers : 3;
   if (c->cfg.default_replication_factor > cfg->brokers)
     c->cfg.default_replication_factor = cfg->brokers;
+  if (c->cfg.offsets_topic_replication_factor < 0)
+    c->cfg.offsets_topic_replication_factor = cfg->brokers < 3 ? cfg->brokers : 3;
   c->next_producer_id = 1000;
   b->fault_targets = mk_cluster_fault_targets(c);
   uv_loop_init(&b->loop);
@@ -83,8 +89,12 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
     n += (size_t)snprintf(b->bootstrap + n, sizeof b->bootstrap - n, "%s%s:%d", i ? "," : "",
                           cfg->host, node->port);
   }
+  /* The brokers and their addresses: where a --trace file opened before now begins. */
+  for (int i = 0; i < c->nnodes; i++) mk_state_event_broker(c, &c->nodes[i], NULL, NULL);
   /* admin API, then the --faults script: either failing stops the broker from starting. */
-  int admin_rc = mk_admin_http_start(b, err);
+  int admin_rc = mk_group_runtime_start(b, err);  /* the group coordinator */
+  if (!admin_rc) admin_rc = mk_admin_http_start(b, err);
+  if (!admin_rc) admin_rc = mk_schema_registry_http_start(b, err);
   if (!admin_rc) admin_rc = mk_fault_script_load(cfg->faults_file, "broker", &b->script, err);
   if (admin_rc) {
     mk_broker_free(b);
@@ -126,8 +136,10 @@ void mk_broker_free(struct mk_broker *b) {
   if (uv_loop_close(&b->loop) != 0)
     mk_log(MK_LOG_ERROR, "broker", "loop closed with handles still open");
   mk_admin_http_free(b);     /* admin API */
+  mk_schema_registry_http_free(b);  /* the schema registry */
   mk_fault_script_free(b->script);  /* --faults */
-  mk_faults_clear(&b->faults);
+  mk_faults_free(&b->faults);
+  mk_group_runtime_free(b);  /* before the cluster: it may still write to it */
   for (int i = 0; i < b->cluster.nnodes; i++) mk_quota_free(&b->listeners[i]);
   mk_cluster_free(&b->cluster);
   mk_loop_thread_destroy(&b->thread);

@@ -50,6 +50,10 @@ struct mk_broker_config {
   int brokers;                         /* --brokers: number of virtual brokers (1-16) */
   int admin_port;                      /* --admin-port: the admin HTTP API (admin_http.h);
                                           0 = ephemeral, -1 = off */
+  int schema_registry_port;            /* --schema-registry-port: Confluent's schema
+                                          registry REST API (schema_registry_http.h) and its
+                                          _schemas topic; 0 = ephemeral, -1 = off (the default
+                                          here; `minikafka broker` serves it on 8081) */
   int32_t num_partitions;              /* num.partitions: for auto-created topics */
   int32_t default_replication_factor;  /* default.replication.factor; -1 = min(3, brokers) */
   int32_t min_insync_replicas;         /* min.insync.replicas: for acks=all */
@@ -65,13 +69,33 @@ struct mk_broker_config {
   int64_t log_retention_check_interval_ms; /* log.retention.check.interval.ms */
   int64_t quota_producer_default;      /* quota.producer.default: bytes/s per client id on
                                           each broker (quota.h); default: no quota */
+  int32_t log_message_timestamp_type;  /* log.message.timestamp.type: 0 CreateTime (the
+                                          producer's timestamps), 1 LogAppendTime (the
+                                          broker's clock at the append) */
+  /* The group coordinator (DESIGN.md 3.5, group_coordinator.h). */
+  int32_t group_initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms */
+  int32_t group_min_session_timeout_ms;     /* group.min.session.timeout.ms */
+  int32_t group_max_session_timeout_ms;     /* group.max.session.timeout.ms */
+  int32_t group_max_size;                   /* group.max.size */
+  int32_t offsets_topic_num_partitions;     /* offsets.topic.num.partitions */
+  int32_t offsets_topic_replication_factor; /* offsets.topic.replication.factor; -1 =
+                                               min(3, brokers) */
+  int32_t offsets_retention_minutes;        /* offsets.retention.minutes */
+  int64_t offsets_retention_check_interval_ms; /* offsets.retention.check.interval.ms */
+  int32_t offset_metadata_max_bytes;        /* offset.metadata.max.bytes */
+  int32_t offsets_commit_timeout_ms;        /* offsets.commit.timeout.ms */
   const char *faults_file;             /* --faults: a fault script (fault_script.h), read by
                                           mk_broker_new; NULL = none. Borrowed. */
+  const char *trace_file;              /* the --trace file this run writes: the admin API
+                                          serves it at GET /v1/trace (the dashboard's "replay
+                                          this run"); NULL = none. Borrowed, for the
+                                          broker's life. */
 };
 
 /* Kafka's defaults (DESIGN.md 3.1): 127.0.0.1, port 9092, 3 brokers, admin port 9644,
  * num.partitions 3, min.insync.replicas 2, auto-create on, message.max.bytes 1048588,
- * socket.request.max.bytes 104857600, replica.lag.time.max.ms 30000, retention 7 days.
+ * socket.request.max.bytes 104857600, replica.lag.time.max.ms 30000, retention 7 days; no
+ * schema registry (an embedded broker must not take port 8081 by surprise).
  * Thread: any. */
 void mk_broker_config_init(struct mk_broker_config *cfg);
 
@@ -124,6 +148,22 @@ char *mk_broker_faults_json(struct mk_broker *b);
  * Thread: any but the broker loop. */
 int mk_broker_clear_faults(struct mk_broker *b);
 
+/* Back to a just-started broker without a restart, as POST /v1/reset does (broker/reset.h
+ * has the steps): no topics, every broker up, no faults (the --faults script starts over),
+ * every client connection closed, producer ids from 1000 again; a `reset` trace event.
+ * Returns 0, or MK_ERR__TRANSPORT when a broker that was down cannot listen again (its
+ * port was taken; everything else is done), or MK_ERR__STATE (not running), with err.
+ * Thread: any but the broker loop. */
+int mk_broker_reset(struct mk_broker *b, struct mk_err *err);
+
+/* Write the state as trace events to every trace sink: broker_state for each broker and
+ * partition_state for each partition (broker/state_events.h). Call it after attaching a
+ * sink (mk_trace_open_file, mk_trace_add_sink) to a running broker, so whoever reads that
+ * sink can rebuild the cluster from it (other sinks get the lines too; applying them
+ * twice is harmless). Returns 0 or MK_ERR__STATE (not running). Thread: any but the
+ * broker loop. */
+int mk_broker_trace_state(struct mk_broker *b);
+
 /* The broker's settings, defaults settled (default.replication.factor is a number). Valid
  * until mk_broker_free; constant while the broker runs. Thread: any. */
 const struct mk_broker_config *mk_broker_config(const struct mk_broker *b);
@@ -142,13 +182,28 @@ const char *mk_broker_admin_url(const struct mk_broker *b);
  * Thread: any but the broker loop (they run on the loop and wait for it). */
 char *mk_broker_cluster_json(struct mk_broker *b);
 char *mk_broker_producers_json(struct mk_broker *b);
+/* What GET /v1/groups answers: every consumer group, its members and what they read, its
+ * committed offsets and their lag (admin_state.h). Returns new (free()), as above. */
+char *mk_broker_groups_json(struct mk_broker *b);
+
+/* ---- the schema registry (schema_registry_http.h; DESIGN.md 3.8) ------------------------ */
+
+/* The schema registry's port, or -1 when it is off (schema_registry_port -1). Thread: any. */
+int mk_broker_schema_registry_port(const struct mk_broker *b);
+/* Its base URL, "http://127.0.0.1:8081" (a schema.registry.url value), or NULL when it is
+ * off. Valid until mk_broker_free. Thread: any. */
+const char *mk_broker_schema_registry_url(const struct mk_broker *b);
+/* What GET /v1/schemas on the admin API answers: every subject with its versions and ids,
+ * and the _schemas partition (schema_registry_http.h gives the shape). Returns new
+ * (free()); NULL if the broker is not running. Thread: any but the broker loop. */
+char *mk_broker_schemas_json(struct mk_broker *b);
 
 /* ---- topics and partitions, for embedding code ------------------------------------------ */
 
 /* Create a topic, as CreateTopics would: partitions -1 = num.partitions, replication_factor
  * -1 = default.replication.factor; configs are topic configs as "key=value" strings,
  * NULL-terminated (may be NULL): retention.ms, retention.bytes, min.insync.replicas,
- * max.message.bytes. Returns 0, or Kafka's error (TOPIC_ALREADY_EXISTS,
+ * max.message.bytes, message.timestamp.type. Returns 0, or Kafka's error (TOPIC_ALREADY_EXISTS,
  * INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, INVALID_TOPIC_EXCEPTION,
  * INVALID_CONFIG) with err saying why, or MK_ERR__STATE if the broker is not running.
  * Thread: any but the broker loop. Borrows name and configs. */
@@ -206,7 +261,8 @@ struct mk_stored_header {
 };
 struct mk_stored_record {
   int64_t offset;
-  int64_t timestamp;
+  int64_t timestamp;         /* CreateTime: the producer's; LogAppendTime: the broker's */
+  bool log_append_time;      /* the batch's timestamp type is LogAppendTime */
   int64_t producer_id;       /* -1 when the batch was not idempotent */
   int16_t producer_epoch;
   int32_t sequence;          /* the record's sequence number, -1 when not idempotent */

@@ -11,6 +11,8 @@
  *     timers, fetch_idle               retention, ISR expiry, the followers' fetchers
  *     faults, script                   armed request faults, the --faults script
  *     admin                            the admin HTTP API (admin_http.h)
+ *     reset_hooks                      what each subsystem clears at a reset (reset.h)
+ *     registry                         the schema registry (schema_registry_http.h)
  *     thread                           the loop's thread, and how other threads reach
  *                                      it (common/loop_thread.h)
  *
@@ -26,10 +28,13 @@
 #include "broker/cluster.h"
 #include "broker/faults.h"
 #include "broker/network.h"
+#include "broker/reset.h"
 #include "common/loop_thread.h"
 
 struct mk_fault_script;
 struct mk_admin_server;
+struct mk_schema_registry_service;
+struct mk_group_runtime_state;
 
 struct mk_broker {
   struct mk_cluster cluster;      /* the model */
@@ -45,6 +50,17 @@ struct mk_broker {
   struct mk_fault_targets fault_targets;  /* what they may name: mk_cluster_fault_targets */
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
   struct mk_admin_server *admin;  /* admin_http.c, or NULL when admin_port is -1 */
+  struct mk_group_runtime_state *groups;  /* group_coordinator_runtime.c: the group coordinator */
+  struct mk_schema_registry_service *registry;  /* schema_registry_http.c, or NULL when
+                                                  schema_registry_port is -1 */
+  struct {                        /* purgatory.h: what else waits for HW moves and elections */
+    void (*fn)(struct mk_broker *b, void *arg);
+    void *arg;
+  } watchers[4];
+  int nwatchers;
+  uint64_t next_conn_id;          /* network.c: the last connection's id */
+  struct mk_reset_hook reset_hooks[MK_RESET_MAX_HOOKS];  /* reset.h: what subsystems clear */
+  int nreset_hooks;
   struct mk_loop_thread thread;   /* mk_broker_start's thread; mk_broker_call */
 };
 

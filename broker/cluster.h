@@ -50,6 +50,7 @@ struct mk_topic_config {
   int64_t retention_ms;           /* retention.ms */
   int32_t min_insync_replicas;    /* min.insync.replicas */
   int32_t max_message_bytes;      /* max.message.bytes */
+  int32_t message_timestamp_type; /* message.timestamp.type: 0 CreateTime, 1 LogAppendTime */
 };
 
 /* Where a follower's fetcher stands (replica_fetcher.h). */
@@ -148,8 +149,17 @@ struct mk_replica *mk_partition_replica(struct mk_partition *p, int32_t broker_i
 /* The leader's replica, or NULL if the partition has no leader. */
 struct mk_replica *mk_partition_leader(struct mk_partition *p);
 int mk_partition_isr_count(const struct mk_partition *p);
+/* Where the partition's log starts: the leader's log start offset, or with no leader the
+ * first replica's. */
+int64_t mk_partition_log_start_offset(struct mk_partition *p);
+/* A topic id as Kafka prints it (Uuid.toString): its 16 bytes in url-safe base64,
+ * unpadded, 22 characters (as `kafka-topics.sh --describe` shows it). */
+void mk_topic_id_string(const struct mk_uuid *id, char out[23]);
 /* Effective settings: the topic's value, else the broker's. */
 int32_t mk_topic_min_insync_replicas(const struct mk_cluster *c, const struct mk_topic *t);
+/* The topic's message.timestamp.type, else the broker's log.message.timestamp.type: whether
+ * the broker stamps each batch with its own clock (LogAppendTime). */
+bool mk_topic_log_append_time(const struct mk_cluster *c, const struct mk_topic *t);
 int32_t mk_topic_max_message_bytes(const struct mk_cluster *c, const struct mk_topic *t);
 
 /* Loop over every partition of every topic of cluster c, as `p`. */

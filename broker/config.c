@@ -21,6 +21,8 @@
 #define CFG(field) offsetof(struct mk_broker_config, field)
 #define TOPIC(field) offsetof(struct mk_topic_config, field)
 
+static const char *const timestamp_types[] = {"CreateTime", "LogAppendTime", NULL};
+
 const struct mk_setting_row mk_setting_rows[] = {
   {{"num.partitions", "int", "3", "Partitions of a topic created without a count (auto-created "
     "topics, CreateTopics with -1).", NULL},
@@ -66,6 +68,45 @@ const struct mk_setting_row mk_setting_rows[] = {
   {{"quota.producer.default", "long", "9223372036854775807", "Produce bytes per second each client "
     "id may send to each broker before it is throttled (default: no quota).", NULL},
    MK_SETTING_LONG, CFG(quota_producer_default), 1, INT64_MAX, INT64_MAX, NULL, 0, 0},
+  {{"log.message.timestamp.type", "string", "CreateTime", "Whose clock a record's timestamp "
+    "reads: CreateTime keeps the producer's; LogAppendTime has the broker stamp each batch with "
+    "its own clock as it appends it (and say so in the produce response).",
+    "message.timestamp.type"},
+   MK_SETTING_STRING, CFG(log_message_timestamp_type), 0, 1, 0, timestamp_types,
+   TOPIC(message_timestamp_type), 0},
+  /* The group coordinator (group_coordinator.h). */
+  {{"group.initial.rebalance.delay.ms", "int", "3000", "How long a new group waits for more "
+    "members before its first rebalance, extended while members keep joining (up to the "
+    "rebalance timeout).", NULL},
+   MK_SETTING_INT, CFG(group_initial_rebalance_delay_ms), 0, INT32_MAX, 3000, NULL, 0, 0},
+  {{"group.min.session.timeout.ms", "int", "6000", "The shortest session.timeout.ms a group "
+    "member may ask for (shorter: INVALID_SESSION_TIMEOUT).", NULL},
+   MK_SETTING_INT, CFG(group_min_session_timeout_ms), 0, INT32_MAX, 6000, NULL, 0, 0},
+  {{"group.max.session.timeout.ms", "int", "1800000", "The longest session.timeout.ms a group "
+    "member may ask for (longer: INVALID_SESSION_TIMEOUT).", NULL},
+   MK_SETTING_INT, CFG(group_max_session_timeout_ms), 0, INT32_MAX, 1800000, NULL, 0, 0},
+  {{"group.max.size", "int", "2147483647", "The most members a consumer group may have (more: "
+    "GROUP_MAX_SIZE_REACHED).", NULL},
+   MK_SETTING_INT, CFG(group_max_size), 1, INT32_MAX, INT32_MAX, NULL, 0, 0},
+  {{"offsets.topic.num.partitions", "int", "50", "Partitions of __consumer_offsets when it is "
+    "created; a group lives in partition abs(hash(group.id)) % this.", NULL},
+   MK_SETTING_INT, CFG(offsets_topic_num_partitions), 1, 10000, 50, NULL, 0, 0},
+  {{"offsets.topic.replication.factor", "short", "min(3, brokers)", "Replicas of "
+    "__consumer_offsets when it is created (Kafka's default is 3).", NULL},
+   MK_SETTING_INT, CFG(offsets_topic_replication_factor), 1, MK_MAX_BROKERS, -1, NULL, 0, 0},
+  {{"offsets.retention.minutes", "int", "10080", "How long a group's committed offsets are kept "
+    "after it became empty (or, for a group that only stores offsets, after each commit).",
+    NULL},
+   MK_SETTING_INT, CFG(offsets_retention_minutes), 1, INT32_MAX, 7 * 24 * 60, NULL, 0, 0},
+  {{"offsets.retention.check.interval.ms", "long", "600000", "How often expired offsets are "
+    "looked for.", NULL},
+   MK_SETTING_LONG, CFG(offsets_retention_check_interval_ms), 1, INT64_MAX, 600000, NULL, 0, 0},
+  {{"offset.metadata.max.bytes", "int", "4096", "The longest metadata string a committed offset "
+    "may carry (longer: OFFSET_METADATA_TOO_LARGE).", NULL},
+   MK_SETTING_INT, CFG(offset_metadata_max_bytes), 0, INT32_MAX, 4096, NULL, 0, 0},
+  {{"offsets.commit.timeout.ms", "int", "5000", "How long a commit waits for the replicas of "
+    "__consumer_offsets before it fails with REQUEST_TIMED_OUT.", NULL},
+   MK_SETTING_INT, CFG(offsets_commit_timeout_ms), 1, INT32_MAX, 5000, NULL, 0, 0},
 };
 const int mk_setting_count = sizeof mk_setting_rows / sizeof mk_setting_rows[0];
 
@@ -111,7 +152,9 @@ int64_t mk_setting_value(const struct mk_setting_row *s, const struct mk_broker_
 }
 
 int64_t mk_setting_default(const struct mk_setting_row *s, int nbrokers) {
-  if (s->offset == CFG(default_replication_factor)) return nbrokers < 3 ? nbrokers : 3;
+  if (s->offset == CFG(default_replication_factor) ||
+      s->offset == CFG(offsets_topic_replication_factor))
+    return nbrokers < 3 ? nbrokers : 3;
   return s->dflt;
 }
 
@@ -136,6 +179,7 @@ void mk_broker_config_init(struct mk_broker_config *cfg) {
   cfg->port = 9092;
   cfg->brokers = 3;
   cfg->admin_port = 9644;
+  cfg->schema_registry_port = -1;  /* broker.h: `minikafka broker` turns it on (8081) */
   for (int i = 0; i < mk_setting_count; i++)
     store(cfg, mk_setting_rows[i].offset, mk_setting_rows[i].kind, mk_setting_rows[i].dflt);
 }
@@ -232,6 +276,20 @@ int mk_topic_config_set(struct mk_topic_config *tc, struct mk_str name, struct m
   if (value.len < 0)
     return mk_err_set(err, MK_ERR_INVALID_REQUEST,
                       "Null value not supported for topic configs: %s", tname);
+  if (s->kind == MK_SETTING_STRING) {  /* an enumerated string: stored as its index */
+    for (int i = 0; s->values[i]; i++)
+      if (mk_str_eq(value, s->values[i])) {
+        store(tc, s->topic_offset, MK_SETTING_INT, i);
+        return 0;
+      }
+    char list[128] = "";
+    for (int i = 0; s->values[i]; i++)
+      snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+               s->values[i]);
+    return mk_err_set(err, MK_ERR_INVALID_CONFIG,
+                      "Invalid value %.*s for configuration %s: String must be one of: %s",
+                      value.len > 40 ? 40 : value.len, value.ptr, tname, list);
+  }
   char buf[32];
   const char *type_name = s->kind == MK_SETTING_LONG ? "LONG" : "INT";
   if (value.len == 0 || (size_t)value.len >= sizeof buf)

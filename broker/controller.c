@@ -11,8 +11,19 @@
 #include "broker/broker_internal.h"
 #include "broker/replica_set.h"
 #include "common/log.h"
+#include "common/trace.h"
 
 /* ---- broker_down / broker_up --------------------------------------------------------------- */
+
+/* broker_down / broker_up {broker}, written before what it causes (leader_change,
+ * isr_shrink, truncate, ...), so a reader of the trace knows the broker's state first. */
+static void trace_broker(const char *event, int32_t id) {
+  if (!mk_trace_on()) return;
+  struct mk_trace_event ev;
+  mk_trace_begin(&ev, "broker", event);
+  mk_trace_int(&ev, "broker", id);
+  mk_trace_end(&ev);
+}
 
 int mk_controller_broker_down(struct mk_broker *b, int32_t id, char *result, size_t len,
                               struct mk_err *err) {
@@ -23,6 +34,7 @@ int mk_controller_broker_down(struct mk_broker *b, int32_t id, char *result, siz
     snprintf(result, len, "broker %d was already down", id);
     return 0;
   }
+  trace_broker("broker_down", id);
   mk_network_close(&b->listeners[id], NULL);
   mk_replica_set_broker_down(b, id);
   snprintf(result, len, "broker %d is down", id);
@@ -42,6 +54,7 @@ int mk_controller_broker_up(struct mk_broker *b, int32_t id, char *result, size_
   }
   int rc = mk_network_listen(&b->listeners[id], b->cluster.cfg.host, node->port, err);
   if (rc) return rc;
+  trace_broker("broker_up", id);  /* listening again; what follows is its replicas' return */
   mk_replica_set_broker_up(b, id);
   snprintf(result, len, "broker %d is up", id);
   mk_log(MK_LOG_INFO, "broker", "fault: %s", result);

@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/http_server.h"
-
 /* The page may load its own scripts, styles and images and talk to its own origin (the
  * admin API), nothing else: no other host, no inline script, no plug-ins, no framing. */
 static const char csp[] =
@@ -83,21 +81,4 @@ void mk_dashboard_answer(const char *method, const char *path, size_t len,
            "Content-Security-Policy: %s\r\nX-Content-Type-Options: nosniff\r\n"
            "Referrer-Policy: no-referrer\r\n",
            a->file->etag, csp);
-}
-
-void mk_dashboard_serve(struct mk_http_request *r) {
-  const char *path = mk_http_path(r);
-  struct mk_web_answer a;
-  mk_dashboard_answer(mk_http_method(r), path, strlen(path), mk_http_header(r, "If-None-Match"),
-                      &a);
-  if (a.status == 404) {
-    mk_http_error(r, 404, "not_found", "%s", a.message);
-    return;
-  }
-  if (a.status == 405) {  /* cannot happen: only GET and HEAD are routed here */
-    mk_http_error(r, 405, "method_not_allowed", "%s", a.message);
-    return;
-  }
-  mk_http_respond(r, a.status, a.file->content_type, a.headers, a.file->data,
-                  a.status == 200 ? a.file->len : 0);
 }

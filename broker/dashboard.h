@@ -64,10 +64,4 @@ struct mk_web_answer {
 void mk_dashboard_answer(const char *method, const char *path, size_t len,
                          const char *if_none_match, struct mk_web_answer *a);
 
-struct mk_http_request;
-/* A route handler (common/http_server.h) for GET / and /dashboard/...: answers with
- * mk_dashboard_answer's file or error. For every admin API that serves the page (the
- * broker's, the proxy's). Thread: the server's loop. */
-void mk_dashboard_serve(struct mk_http_request *r);
-
 #endif

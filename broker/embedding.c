@@ -13,6 +13,9 @@
 #include "broker/config.h"
 #include "broker/controller.h"
 #include "broker/replica_set.h"
+#include "broker/reset.h"
+#include "broker/state_events.h"
+#include "broker/schema_registry_http.h"
 #include "common/clock.h"
 #include "protocol/record_batch.h"
 
@@ -153,7 +156,10 @@ static bool copy_bytes(struct mk_bytes b, struct mk_stored_bytes *out) {
 static int copy_record(const struct mk_record_batch *b, struct mk_record *rec,
                        struct mk_stored_record *out, struct mk_err *err) {
   out->offset = b->base_offset + rec->offset_delta;
-  out->timestamp = b->base_timestamp + rec->timestamp_delta;
+  /* A LogAppendTime batch carries one timestamp for all its records: its max timestamp. */
+  out->log_append_time = (b->attributes & MK_ATTR_LOG_APPEND_TIME) != 0;
+  out->timestamp =
+      out->log_append_time ? b->max_timestamp : b->base_timestamp + rec->timestamp_delta;
   out->producer_id = b->producer_id;
   out->producer_epoch = b->producer_epoch;
   out->sequence = b->base_sequence < 0 ? -1 : b->base_sequence + rec->offset_delta;
@@ -291,6 +297,32 @@ int mk_broker_clear_faults(struct mk_broker *b) {
   return mk_broker_call(b, clear_on_loop, NULL) ? MK_ERR__STATE : 0;
 }
 
+struct reset_call {
+  struct mk_err *err;
+  int rc;
+};
+
+static void reset_on_loop(struct mk_broker *b, void *arg) {
+  struct reset_call *c = arg;
+  c->rc = mk_reset(b, NULL, c->err);
+}
+
+int mk_broker_reset(struct mk_broker *b, struct mk_err *err) {
+  struct reset_call c = {err, 0};
+  if (mk_broker_call(b, reset_on_loop, &c))
+    return mk_err_set(err, MK_ERR__STATE, "the broker is not running");
+  return c.rc;
+}
+
+static void trace_state_on_loop(struct mk_broker *b, void *arg) {
+  (void)arg;
+  mk_state_events_all(&b->cluster, NULL, NULL);
+}
+
+int mk_broker_trace_state(struct mk_broker *b) {
+  return mk_broker_call(b, trace_state_on_loop, NULL) ? MK_ERR__STATE : 0;
+}
+
 const struct mk_broker_config *mk_broker_config(const struct mk_broker *b) {
   return &b->cluster.cfg;
 }
@@ -316,3 +348,6 @@ static char *view(struct mk_broker *b, json_t *(*build)(struct mk_broker *b)) {
 char *mk_broker_cluster_json(struct mk_broker *b) { return view(b, mk_admin_state_cluster); }
 
 char *mk_broker_producers_json(struct mk_broker *b) { return view(b, mk_admin_state_producers); }
+
+char *mk_broker_groups_json(struct mk_broker *b) { return view(b, mk_admin_state_groups); }
+char *mk_broker_schemas_json(struct mk_broker *b) { return view(b, mk_schema_registry_view); }

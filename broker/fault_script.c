@@ -218,6 +218,23 @@ void mk_fault_script_start(struct mk_fault_script *s, uv_loop_t *loop, mk_fault_
   arm(s);
 }
 
+void mk_fault_script_restart(struct mk_fault_script *s) {
+  if (!s) return;
+  s->after_left = 0;
+  for (size_t i = 0; i < s->nlines; i++) {
+    s->lines[i].seen = 0;
+    s->lines[i].fired = false;
+    if (s->lines[i].api_key >= 0) s->after_left++;
+  }
+  s->next_timed = 0;
+  if (s->ntimed == 0) return;
+  uv_timer_stop(&s->timer);  /* started by mk_fault_script_start: it knows its loop */
+  uv_update_time(s->timer.loop);
+  s->start_ms = uv_now(s->timer.loop);
+  arm(s);
+  mk_log(MK_LOG_INFO, s->who, "--faults %s: starting over", s->path);
+}
+
 void mk_fault_script_on_request(struct mk_fault_script *s, int api_key) {
   if (!s || s->after_left == 0 || !s->inject) return;
   for (size_t i = 0; i < s->nlines; i++) {

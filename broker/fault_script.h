@@ -53,6 +53,11 @@ int mk_fault_script_load(const char *path, const char *who, struct mk_fault_scri
 void mk_fault_script_start(struct mk_fault_script *s, uv_loop_t *loop, mk_fault_inject_fn *inject,
                            void *owner);
 
+/* Start the script over, as if its owner had just started: every line armed again, the
+ * at_ms clock from now, the "after" counts from zero (the broker's reset, reset.h). On the
+ * owner's loop, after mk_fault_script_start. s may be NULL. */
+void mk_fault_script_restart(struct mk_fault_script *s);
+
 /* A request of api_key has just been handled: fire the "after" lines it completes.
  * Called for every request; costs a test without "after" lines. s may be NULL. */
 void mk_fault_script_on_request(struct mk_fault_script *s, int api_key);

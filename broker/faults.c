@@ -18,6 +18,9 @@
 #include "protocol/messages/fetch.h"
 #include "protocol/messages/list_offsets.h"
 #include "protocol/messages/metadata.h"
+#include "protocol/messages/offset_commit.h"
+#include "protocol/messages/offset_delete.h"
+#include "protocol/messages/offset_fetch.h"
 #include "protocol/messages/produce.h"
 
 static const char *const action_names[] = {
@@ -41,7 +44,8 @@ enum { DROP = 1 << MK_FAULT_DROP_RESPONSE, ERROR = 1 << MK_FAULT_ERROR, DELAY = 
 enum { BY_TOPIC = 1, BY_PARTITION = 2 };  /* every request is scoped by broker */
 
 static names_fn produce_names, fetch_names, list_offsets_names, metadata_names,
-    create_topics_names, delete_topics_names, create_partitions_names;
+    create_topics_names, delete_topics_names, create_partitions_names, offset_commit_names,
+    offset_fetch_names, offset_delete_names;
 
 static const struct fault_api {
   int16_t api_key;
@@ -61,6 +65,18 @@ static const struct fault_api {
   {MK_API_FIND_COORDINATOR,  DROP | ERROR | DELAY, 0, NULL},
   {MK_API_DESCRIBE_CLUSTER,  DROP | ERROR | DELAY, 0, NULL},
   {MK_API_DESCRIBE_CONFIGS,  DROP | ERROR | DELAY, 0, NULL},
+  /* the group coordinator: its partitions are __consumer_offsets', so a group request is
+   * scoped by the broker it reaches; the offset APIs also name the partitions they commit */
+  {MK_API_JOIN_GROUP,        DROP | ERROR | DELAY, 0, NULL},
+  {MK_API_SYNC_GROUP,        DROP | ERROR | DELAY, 0, NULL},
+  {MK_API_HEARTBEAT,         DROP | ERROR | DELAY, 0, NULL},
+  {MK_API_LEAVE_GROUP,       DROP | ERROR | DELAY, 0, NULL},
+  {MK_API_OFFSET_COMMIT,     DROP | ERROR | DELAY, BY_TOPIC | BY_PARTITION, offset_commit_names},
+  {MK_API_OFFSET_FETCH,      DROP | ERROR | DELAY, BY_TOPIC | BY_PARTITION, offset_fetch_names},
+  {MK_API_OFFSET_DELETE,     DROP | ERROR | DELAY, BY_TOPIC | BY_PARTITION, offset_delete_names},
+  {MK_API_DESCRIBE_GROUPS,   DROP | ERROR | DELAY, 0, NULL},
+  {MK_API_LIST_GROUPS,       DROP | ERROR | DELAY, 0, NULL},
+  {MK_API_DELETE_GROUPS,     DROP | ERROR | DELAY, 0, NULL},
   /* An error here would stop a client before it knows any version to read it in. */
   {MK_API_API_VERSIONS,      DROP | DELAY, 0, NULL},
 };
@@ -143,6 +159,46 @@ static bool delete_topics_names(const struct mk_request *r, const struct mk_faul
   return false;
 }
 
+static bool offset_commit_names(const struct mk_request *r, const struct mk_fault_targets *c,
+                                const struct mk_fault *f) {
+  (void)c;
+  const struct mk_offset_commit_request *oc = r->body;
+  for (int i = 0; i < oc->topics_count; i++)
+    for (int j = 0; j < oc->topics[i].partitions_count; j++)
+      if (mk_fault_covers(f, oc->topics[i].name, oc->topics[i].partitions[j].partition_index))
+        return true;
+  return false;
+}
+
+static bool offset_delete_names(const struct mk_request *r, const struct mk_fault_targets *c,
+                                const struct mk_fault *f) {
+  (void)c;
+  const struct mk_offset_delete_request *od = r->body;
+  for (int i = 0; i < od->topics_count; i++)
+    for (int j = 0; j < od->topics[i].partitions_count; j++)
+      if (mk_fault_covers(f, od->topics[i].name, od->topics[i].partitions[j].partition_index))
+        return true;
+  return false;
+}
+
+/* OffsetFetch names the partitions it lists (v0-7 at the top, v8+ per group); a null list
+ * ("every committed offset") names none. */
+static bool offset_fetch_names(const struct mk_request *r, const struct mk_fault_targets *c,
+                               const struct mk_fault *f) {
+  (void)c;
+  const struct mk_offset_fetch_request *of = r->body;
+  for (int i = 0; i < of->topics_count; i++)
+    for (int j = 0; j < of->topics[i].partition_indexes_count; j++)
+      if (mk_fault_covers(f, of->topics[i].name, of->topics[i].partition_indexes[j])) return true;
+  for (int g = 0; g < of->groups_count; g++)
+    for (int i = 0; i < of->groups[g].topics_count; i++)
+      for (int j = 0; j < of->groups[g].topics[i].partition_indexes_count; j++)
+        if (mk_fault_covers(f, of->groups[g].topics[i].name,
+                            of->groups[g].topics[i].partition_indexes[j]))
+          return true;
+  return false;
+}
+
 bool mk_fault_allowed(int api_key, enum mk_fault_action action, enum mk_fault_scope scope) {
   const struct fault_api *row = fault_api(api_key);
   if (!row || !mk_fault_is_request_fault(action) || !(row->actions & (1 << action))) return false;
@@ -172,20 +228,34 @@ static void apis_allowing(int action_bit, char *out, size_t len) {
 
 /* ---- trace ------------------------------------------------------------------------------- */
 
-static void trace_fault(const struct mk_fault *f, const char *what) {
+/* The fault's fields, then the end of the event begun by the caller (ev: `fault`, a firing
+ * or a cluster action done, or `fault_armed`, a request fault waiting for its requests). */
+static void trace_fields(struct mk_trace_event *ev, const struct mk_fault *f, const char *what) {
+  mk_trace_int(ev, "id", f->id);
+  mk_trace_str(ev, "action", action_names[f->action]);
+  if (f->api_key >= 0) mk_trace_str(ev, "api", mk_api_find(f->api_key)->name);
+  if (f->broker >= 0) mk_trace_int(ev, "broker", f->broker);
+  if (f->topic[0]) mk_trace_str(ev, "topic", f->topic);
+  if (f->partition >= 0) mk_trace_int(ev, "partition", f->partition);
+  if (f->error_code) mk_trace_str(ev, "error", mk_err_name(f->error_code));
+  if (f->ms >= 0) mk_trace_int(ev, "ms", f->ms);
+  if (f->unclean) mk_trace_bool(ev, "unclean", true);
+  if (mk_fault_is_request_fault(f->action)) {
+    mk_trace_int(ev, "count", f->count);  /* firings left; -1 = until cleared */
+    if (f->action == MK_FAULT_DROP_RESPONSE) mk_trace_str(ev, "mode", f->close ? "close" : "silent");
+  }
+  if (what) mk_trace_str(ev, "what", what);
+  mk_trace_end(ev);
+}
+
+static void trace_event(const char *event, const struct mk_fault *f, const char *what) {
   if (!mk_trace_on()) return;
   struct mk_trace_event ev;
-  mk_trace_begin(&ev, "broker", "fault");
-  mk_trace_int(&ev, "id", f->id);
-  mk_trace_str(&ev, "action", action_names[f->action]);
-  if (f->api_key >= 0) mk_trace_str(&ev, "api", mk_api_find(f->api_key)->name);
-  if (f->broker >= 0) mk_trace_int(&ev, "broker", f->broker);
-  if (f->topic[0]) mk_trace_str(&ev, "topic", f->topic);
-  if (f->partition >= 0) mk_trace_int(&ev, "partition", f->partition);
-  if (f->error_code) mk_trace_str(&ev, "error", mk_err_name(f->error_code));
-  mk_trace_str(&ev, "what", what);
-  mk_trace_end(&ev);
+  mk_trace_begin(&ev, "broker", event);
+  trace_fields(&ev, f, what);
 }
+
+static void trace_fault(const struct mk_fault *f, const char *what) { trace_event("fault", f, what); }
 
 /* ---- parsing ---------------------------------------------------------------------------- */
 
@@ -359,15 +429,16 @@ int mk_faults_arm(struct mk_fault_list *l, const struct mk_fault_targets *c, str
   f->id = ++l->next_id;
   f->next = l->head;
   l->head = f;
+  trace_event("fault_armed", f, NULL);
   return 0;
 }
 
-void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f) {
+void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f, struct mk_trace_event *ev) {
   f->id = ++l->next_id;
   f->fired = 1;
   f->next = l->head;
   l->head = f;
-  trace_fault(f, f->result);
+  if (ev) trace_fields(ev, f, f->result);
 }
 
 /* ---- the list -------------------------------------------------------------------------- */
@@ -419,10 +490,17 @@ int mk_faults_add(struct mk_fault_list *l, const struct mk_fault_targets *t, con
   if (!f) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   int rc = mk_fault_parse(json, len, f, err);
   if (!rc) {
-    if (mk_fault_is_request_fault(f->action))
+    if (mk_fault_is_request_fault(f->action)) {
       rc = mk_faults_arm(l, t, f, err);
-    else if (!(rc = act(owner, f, err)))
-      mk_faults_record(l, f);
+    } else {
+      struct mk_trace_event ev;
+      bool traced = mk_trace_on();
+      if (traced) mk_trace_begin(&ev, "broker", "fault");  /* its time: before the effects */
+      if (!(rc = act(owner, f, err)))
+        mk_faults_record(l, f, traced ? &ev : NULL);
+      else if (traced)
+        mk_trace_cancel(&ev);
+    }
   }
   if (rc) {
     free(f);
@@ -432,12 +510,24 @@ int mk_faults_add(struct mk_fault_list *l, const struct mk_fault_targets *t, con
   return 0;
 }
 
-void mk_faults_clear(struct mk_fault_list *l) {
+void mk_faults_free(struct mk_fault_list *l) {
   while (l->head) {
     struct mk_fault *f = l->head;
     l->head = f->next;
     free(f);
   }
+}
+
+void mk_faults_clear(struct mk_fault_list *l) {
+  int n = 0;
+  for (const struct mk_fault *f = l->head; f; f = f->next) n++;
+  mk_faults_free(l);
+  mk_log(MK_LOG_INFO, "broker", "faults cleared (%d forgotten)", n);
+  if (!mk_trace_on()) return;
+  struct mk_trace_event ev;
+  mk_trace_begin(&ev, "broker", "faults_clear");
+  mk_trace_int(&ev, "cleared", n);
+  mk_trace_end(&ev);
 }
 
 /* ---- matching requests ----------------------------------------------------------------- */
@@ -471,6 +561,11 @@ const struct mk_fault *mk_faults_take(struct mk_fault_list *l, const struct mk_f
     char what[96];
     snprintf(what, sizeof what, "%s request, correlation id %d",
              r->api ? r->api->name : "?", r->header.correlation_id);
+    /* A firing leaves a line in the broker's log, as the cluster actions do (a dropped
+     * response would otherwise leave no trace outside --trace). */
+    mk_log(MK_LOG_INFO, "broker", "fault %d fired: %s on broker %d's %s%s", f->id,
+           action_names[f->action], node_id, what,
+           f->count > 0 ? "" : f->count == 0 ? " (its last firing)" : "");
     trace_fault(f, what);
     return f;
   }

@@ -39,7 +39,9 @@
  * the append first for those that mean "written, but not replicated in time"
  * (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND): mk_fault_error_appends says which.
  *
- * Every firing emits a `fault` trace event.
+ * Arming a request fault emits a `fault_armed` trace event; every firing a `fault` event
+ * and a line in the broker's log. Both carry what GET /v1/faults shows of the fault (its
+ * ms, the firings left as count, its mode), so a replay knows what stays armed.
  *
  * What a fault may name (which brokers, topics and partitions exist) is asked through
  * struct mk_fault_targets, so the same code breaks two kinds of cluster: our own broker's
@@ -56,6 +58,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/trace.h"
 #include "protocol/errors.h"
 #include "protocol/frame.h"
 
@@ -140,14 +143,17 @@ enum mk_fault_scope { MK_FAULT_SCOPE_BROKER, MK_FAULT_SCOPE_TOPIC, MK_FAULT_SCOP
 bool mk_fault_allowed(int api_key, enum mk_fault_action action, enum mk_fault_scope scope);
 
 /* Keep a cluster action that has acted (f->result says how) in the list: the list takes f
- * and sets its id. Emits its `fault` trace event. */
-void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f);
+ * and sets its id. Finishes its `fault` trace event, ev (NULL when tracing is off): begun
+ * before the action, so the fault comes before what it caused (leader_change, isr_shrink)
+ * in time order. */
+void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f, struct mk_trace_event *ev);
 
 /* The one way into a list, for every owner (the broker's controller.c, the proxy's
  * fault_inject.c): parse json; arm a request fault (mk_faults_arm, against t); hand any
  * other action to act(owner, f, err), which carries it out and writes f->result, then
- * record it (mk_faults_record). Returns 0 with *id (may be NULL) set, or the error that
- * refused it (nothing is kept). Borrows json. */
+ * record it (mk_faults_record; its `fault` trace event is begun before act runs, so it
+ * comes before what act causes). Returns 0 with *id (may be NULL) set, or the error that
+ * refused it (nothing is kept, no event written). Borrows json. */
 int mk_faults_add(struct mk_fault_list *l, const struct mk_fault_targets *t, const char *json,
                   size_t len, int (*act)(void *owner, struct mk_fault *f, struct mk_err *err),
                   void *owner, int *id, struct mk_err *err);
@@ -158,9 +164,12 @@ char *mk_faults_list_json(const struct mk_fault_list *l);
  * when there is none). Returns new (json_decref). */
 json_t *mk_faults_json(const struct mk_fault_list *l, int id);
 
-/* Forget every fault (request faults are disarmed). Replica and broker states stay as
+/* Forget every fault (request faults are disarmed), as DELETE /v1/faults asks: a log line
+ * and a `faults_clear` trace event {cleared: N} say so. Replica and broker states stay as
  * they are (broker_up / follower_resume / follower_lag ms 0 undo those). */
 void mk_faults_clear(struct mk_fault_list *l);
+/* Free the list without a word (at shutdown). */
+void mk_faults_free(struct mk_fault_list *l);
 
 /* ---- hooks: what the network and the handlers ask -------------------------------------- */
 

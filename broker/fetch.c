@@ -61,7 +61,9 @@ static struct mk_partition *resolve(struct mk_req *req, const struct mk_fetch_to
   }
   struct mk_log *log = &mk_partition_leader(p)->log;
   out->high_watermark = p->high_watermark;
-  out->last_stable_offset = p->high_watermark;  /* no open transactions yet */
+  /* No open transactions yet: the LSO is the HW. With transactions, read_committed fetches
+   * stop at the LSO (see the plan in offset_metadata_manager.c). */
+  out->last_stable_offset = p->high_watermark;
   out->log_start_offset = log->log_start_offset;
   if (fp->fetch_offset < log->log_start_offset || fp->fetch_offset > log->log_end_offset) {
     out->error_code = MK_ERR_OFFSET_OUT_OF_RANGE;

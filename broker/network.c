@@ -154,6 +154,9 @@ static void trace_response(const struct mk_req *req, const char *event, const ch
   mk_trace_int(&ev, "broker", req->node->id);
   mk_trace_str(&ev, "api", req->request.api ? req->request.api->name : NULL);
   mk_trace_int(&ev, "correlation_id", req->request.header.correlation_id);
+  mk_trace_strn(&ev, "client_id", req->request.header.client_id.ptr,
+                req->request.header.client_id.len);
+  mk_trace_int(&ev, "connection", (int64_t)req->conn->id);
   mk_trace_int(&ev, "bytes", (int64_t)req->response.len);
   mk_trace_int(&ev, "latency_us", mk_now_us() - req->received_us);
   if (why) mk_trace_str(&ev, "why", why);
@@ -354,6 +357,7 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   c->listener = l;
+  c->id = ++l->broker->next_conn_id;
   uv_tcp_init(server->loop, &c->tcp);
   c->tcp.data = c;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
@@ -414,8 +418,14 @@ int mk_network_listen(struct mk_listener *l, const char *host, int port, struct 
   return 0;
 }
 
+int mk_network_close_connections(struct mk_listener *l, const char *why) {
+  int n = 0;
+  for (; l->conns; n++) mk_conn_close(l->conns, why);
+  return n;
+}
+
 void mk_network_close(struct mk_listener *l, const char *why) {
-  while (l->conns) mk_conn_close(l->conns, why);
+  mk_network_close_connections(l, why);
   /* Freed when the close completes; a broker_up meanwhile gets a fresh handle. */
   if (l->listener) uv_close((uv_handle_t *)l->listener, free_handle);
   l->listener = NULL;

@@ -13,8 +13,10 @@
  *   7. producer id + epoch + sequence         duplicate -> the original offset, no error;
  *                                             OUT_OF_ORDER_SEQUENCE_NUMBER,
  *                                             INVALID_PRODUCER_EPOCH
- *   8. append: offsets assigned by rewriting base_offset; the followers' parked fetches
- *      are answered on the next loop turn (replica_fetcher.h), after this answer
+ *   8. append: offsets assigned by rewriting base_offset; for a LogAppendTime topic
+ *      (message.timestamp.type) the broker's clock written as the batch's max timestamp,
+ *      the CRC recomputed, and returned as log_append_time_ms; the followers' parked
+ *      fetches are answered on the next loop turn (replica_fetcher.h), after this answer
  * and then, for the request as a whole, its bytes count against the client's produce quota
  * (quota.h): over it, the response carries throttle_time_ms and the connection pauses.
  *
@@ -33,6 +35,7 @@
 
 #include "broker/faults.h"
 #include "broker/broker_internal.h"
+#include "broker/group_coordinator_runtime.h"
 #include "broker/kafka_apis.h"
 #include "broker/purgatory.h"
 #include "broker/quota.h"
@@ -60,9 +63,9 @@ struct waiting {
   } *parts;
 };
 
-static void trace_batch(const char *event, const struct mk_partition *p,
-                        const struct mk_record_batch *b, int64_t base, int64_t last,
-                        const char *error) {
+void mk_produce_trace_batch(const char *event, const struct mk_partition *p,
+                            const struct mk_record_batch *b, int64_t base, int64_t last,
+                            const char *error) {
   struct mk_trace_event ev;
   mk_trace_begin(&ev, "broker", event);
   mk_trace_str(&ev, "topic", p->topic->name);
@@ -75,6 +78,7 @@ static void trace_batch(const char *event, const struct mk_partition *p,
   mk_trace_int(&ev, "producer_id", b->producer_id);
   mk_trace_int(&ev, "producer_epoch", b->producer_epoch);
   mk_trace_int(&ev, "base_sequence", b->base_sequence);
+  mk_trace_int(&ev, "broker", p->leader);  /* the leader: the replica that wrote (or refused) */
   if (error) mk_trace_str(&ev, "error", error);
   mk_trace_end(&ev);
 }
@@ -92,6 +96,11 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
   struct mk_topic *t = mk_cluster_find_topic(&b->cluster, topic);
   struct mk_partition *p = mk_cluster_partition(t, in->index);
   if (!p) return out->error_code = MK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+  /* Kafka: only its own coordinators write the internal topics (and the admin client). */
+  if (mk_topic_is_internal(topic) && !mk_str_eq(req->request.header.client_id, "__admin_client")) {
+    out->error_message = mk_str_of("Cannot append to internal topic");
+    return out->error_code = MK_ERR_INVALID_TOPIC_EXCEPTION;
+  }
   if (p->leader != req->node->id) {
     out->current_leader.leader_id = p->leader;
     out->current_leader.leader_epoch = p->leader_epoch;
@@ -136,27 +145,42 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
            mk_err_name(rc), err.msg);
     if (mk_trace_on() && (rc == MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER ||
                           rc == MK_ERR_INVALID_PRODUCER_EPOCH))
-      trace_batch("out_of_order", p, &batch, -1, -1, err.msg);
+      mk_produce_trace_batch("out_of_order", p, &batch, -1, -1, err.msg);
     char *msg = mk_arena_alloc(&req->arena, strlen(err.msg) + 1);
     if (msg) out->error_message = mk_str_of(strcpy(msg, err.msg));
     return out->error_code = (int16_t)rc;
   }
+  bool log_append_time = mk_topic_log_append_time(&b->cluster, t);
   if (duplicate) {
     /* A retry of a batch we already have: answer as the first time, append nothing. */
     out->base_offset = original.first_offset;
-    if (mk_trace_on()) trace_batch("duplicate", p, &batch, original.first_offset, original.last_offset, NULL);
+    if (log_append_time) out->log_append_time_ms = original.timestamp;
+    if (mk_trace_on())
+      mk_produce_trace_batch("duplicate", p, &batch, original.first_offset, original.last_offset,
+                             NULL);
     *required = original.last_offset + 1;
     return 0;
   }
 
   int64_t base = leader->log.log_end_offset;
-  struct mk_batch *stored = mk_batch_new(&batch, base, p->leader_epoch, mk_wall_ms(), req->frame);
+  int64_t now = mk_wall_ms();
+  if (log_append_time) {
+    /* LogAppendTime (LogValidator): the broker's clock becomes the batch's max timestamp,
+     * the timestamp type attribute says so, and the CRC (which covers both) is recomputed;
+     * a reader takes every record's timestamp from there. The producer learns it from the
+     * response's log_append_time_ms. */
+    mk_record_batch_set_max_timestamp((uint8_t *)batch.data, batch.size, true, now);
+    batch.max_timestamp = now;
+    batch.attributes |= MK_ATTR_LOG_APPEND_TIME;
+    out->log_append_time_ms = now;
+  }
+  struct mk_batch *stored = mk_batch_new(&batch, base, p->leader_epoch, now, req->frame);
   if (!stored || mk_log_append(&leader->log, stored, &err)) {
     mk_batch_unref(stored);
     return out->error_code = MK_ERR_UNKNOWN_SERVER_ERROR;
   }
   mk_producer_state_update(&p->producers, stored);
-  if (mk_trace_on()) trace_batch("append", p, &batch, base, stored->last_offset, NULL);
+  if (mk_trace_on()) mk_produce_trace_batch("append", p, &batch, base, stored->last_offset, NULL);
   *required = stored->last_offset + 1;
   mk_batch_unref(stored);
   out->base_offset = base;

@@ -53,6 +53,7 @@
 #include "broker/kafka_apis.h"
 #include "broker/broker_internal.h"
 #include "broker/purgatory.h"
+#include "broker/state_events.h"
 #include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
@@ -152,11 +153,28 @@ static void view_topic_setting(struct mk_req *req, const struct mk_topic_config 
 
 /* ---- CreateTopics ---------------------------------------------------------------------------- */
 
+/* One partition's replica list in a manual assignment (CreateTopics, CreatePartitions):
+ * known brokers, each once. Kafka's validateManualPartitionAssignment messages. */
+static int check_replica_list(const struct mk_cluster *c, const int32_t *ids, int32_t n,
+                              struct mk_err *err) {
+  for (int32_t r = 0; r < n; r++) {
+    if (ids[r] < 0 || ids[r] >= c->nnodes)
+      return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                        "The manual partition assignment includes broker %d, but no such "
+                        "broker is registered.", ids[r]);
+    for (int32_t q = 0; q < r; q++)
+      if (ids[q] == ids[r])
+        return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
+                          "The manual partition assignment includes the broker %d more than "
+                          "once.", ids[r]);
+  }
+  return 0;
+}
+
 /* Kafka's validateManualPartitionAssignment plus the check that partitions are 0..n-1.
  * On success *rf is the common replica count. */
 static int check_assignments(struct mk_req *req, const struct mk_create_topics_creatable_topic *in,
                              int32_t *rf, struct mk_err *err) {
-  struct mk_broker *b = req->broker;
   if (in->replication_factor != -1)
     return mk_err_set(err, MK_ERR_INVALID_REQUEST,
                       "A manual partition assignment was specified, but replication factor "
@@ -182,18 +200,8 @@ static int check_assignments(struct mk_req *req, const struct mk_create_topics_c
     if (a->broker_ids_count <= 0)
       return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
                         "The manual partition assignment includes an empty replica list.");
-    for (int32_t r = 0; r < a->broker_ids_count; r++) {
-      int32_t id = a->broker_ids[r];
-      if (id < 0 || id >= b->cluster.nnodes)
-        return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
-                          "The manual partition assignment includes broker %d, but no such "
-                          "broker is registered.", id);
-      for (int32_t q = 0; q < r; q++)
-        if (a->broker_ids[q] == id)
-          return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
-                            "The manual partition assignment includes the broker %d more than "
-                            "once.", id);
-    }
+    int rc = check_replica_list(req->cluster, a->broker_ids, a->broker_ids_count, err);
+    if (rc) return rc;
     if (i > 0 && a->broker_ids_count != *rf)
       return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
                         "The manual partition assignment includes a partition with %d "
@@ -244,6 +252,7 @@ static void assign_replicas(struct mk_topic *t, const struct mk_create_topics_cr
     for (int32_t r = 0; r < a->broker_ids_count && r < p->nreplicas; r++)
       p->replicas[r].broker_id = a->broker_ids[r];
     p->leader = p->replicas[0].broker_id;
+    mk_state_event_partition(p, NULL, NULL);  /* its placement as it now is */
   }
 }
 
@@ -402,18 +411,8 @@ static int check_new_assignments(struct mk_req *req, const struct mk_topic *t,
                         "The manual partition assignment includes a partition with %d replica(s), "
                         "but this is inconsistent with previous partitions, which have %d "
                         "replica(s).", a->broker_ids_count, rf);
-    for (int32_t r = 0; r < a->broker_ids_count; r++) {
-      int32_t id = a->broker_ids[r];
-      if (id < 0 || id >= req->cluster->nnodes)
-        return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
-                          "The manual partition assignment includes broker %d, but no such "
-                          "broker is registered.", id);
-      for (int32_t q = 0; q < r; q++)
-        if (a->broker_ids[q] == id)
-          return mk_err_set(err, MK_ERR_INVALID_REPLICA_ASSIGNMENT,
-                            "The manual partition assignment includes the broker %d more than "
-                            "once.", id);
-    }
+    int rc = check_replica_list(req->cluster, a->broker_ids, a->broker_ids_count, err);
+    if (rc) return rc;
   }
   return 0;
 }
@@ -448,6 +447,7 @@ static void create_partitions(struct mk_req *req, const struct mk_create_partiti
       for (int r = 0; r < p->nreplicas; r++)
         p->replicas[r].broker_id = t_in->assignments[i].broker_ids[r];
       p->leader = p->replicas[0].broker_id;
+      mk_state_event_partition(p, NULL, NULL);  /* its placement as it now is */
     }
   }
   if (rc) {

@@ -55,6 +55,16 @@ int mk_cli_perf(int argc, char **argv);
 /* minikafka lab [NAME [--set key=value]... [--trace FILE]]: list the labs, or run one. */
 int mk_cli_lab(int argc, char **argv);
 
+/* ---- replay.c, timeline.c: a trace, in the dashboard or in the terminal ----------------- */
+
+/* minikafka replay FILE [--port P]: serve the dashboard in replay mode with FILE. */
+int mk_cli_replay(int argc, char **argv);
+/* minikafka timeline FILE | - | --follow URL: the two-lane timeline of a trace. */
+int mk_cli_timeline(int argc, char **argv);
+/* Draw a trace file ("-": all of stdin) as one timeline, summarised unless full (also
+ * `lab --timeline FILE`). Returns an exit status. */
+int mk_cli_timeline_file(const char *path, bool full, bool all_events);
+
 /* ---- decode.c ---------------------------------------------------------------------------- */
 
 /* minikafka decode [--hex] [--api NAME --version N] [FILE]: one frame -> JSON on stdout. */

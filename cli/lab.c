@@ -3,6 +3,7 @@
  *
  *   minikafka lab                                 the labs, one per line: name, summary
  *   minikafka lab NAME [--set key=value]... [--trace FILE] [--full] [--all-events] [-v]
+ *                 [--admin-port P]              ... with the dashboard on port P (lab.h)
  *                 [--bootstrap-server HOST:PORT]  on a real cluster (labs/lab_cluster.c)
  *   minikafka lab NAME --help                     the lab's parameters and its guide
  *   minikafka lab --timeline FILE                 draw any --trace file (broker, produce,
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/suggest.h"
 #include "labs/lab.h"
 #include "labs/timeline.h"
 
@@ -37,6 +39,8 @@ static void usage(FILE *out) {
       "                    --set linger.ms=0 (producer), --set min.insync.replicas=1 (broker);\n"
       "                    prefix lab., producer. or broker. to say which; repeatable\n"
       "  --trace FILE      also write every trace event as a JSON line (- = stdout)\n"
+      "  --admin-port P    the admin API and dashboard for the lab's broker on port P (0 = any\n"
+      "                    free one); after the lab it stays up until Enter, to replay the run\n"
       "  --full            draw every event of a timeline (long runs are summarised)\n"
       "  --all-events      include Metadata and ApiVersions requests in timelines\n"
       "  -v, --verbose     keep the broker's and producer's log lines (stderr)\n"
@@ -63,47 +67,15 @@ static void lab_help(const struct mk_lab *lab) {
       "--set broker.min.insync.replicas=1; see `minikafka lab --help`.\n");
 }
 
-/* Draw a trace file as one timeline, summarised unless --full. */
-static int render_file(const char *path, const struct mk_lab_options *opts) {
-  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-  if (!f) {
-    perror(path);
-    return MK_EXIT_FAILED;
-  }
-  char **lines = NULL;
-  size_t n = 0, cap = 0;
-  char *line = NULL;
-  size_t size = 0;
-  while (getline(&line, &size, f) >= 0) {
-    if (n == cap) {
-      cap = cap ? cap * 2 : 1024;
-      char **grown = realloc(lines, cap * sizeof *grown);
-      if (!grown) break;
-      lines = grown;
-    }
-    lines[n++] = strdup(line);
-  }
-  free(line);
-  if (f != stdin) fclose(f);
-  struct mk_timeline_options o = {.out = stdout,
-                                  .colour = isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
-                                  .width = 120,
-                                  .max_events = opts->full ? 0 : 60,
-                                  .all_events = opts->all_events};
-  mk_timeline_render(&o, path, (const char *const *)lines, n);
-  for (size_t i = 0; i < n; i++) free(lines[i]);
-  free(lines);
-  return MK_EXIT_OK;
-}
-
 int mk_cli_lab(int argc, char **argv) {
-  enum { OPT_SET = 1000, OPT_TRACE, OPT_FULL, OPT_ALL, OPT_TIMELINE, OPT_BOOTSTRAP };
+  enum { OPT_SET = 1000, OPT_TRACE, OPT_FULL, OPT_ALL, OPT_TIMELINE, OPT_ADMIN, OPT_BOOTSTRAP };
   static const struct option longopts[] = {
       {"set", required_argument, NULL, OPT_SET},
       {"trace", required_argument, NULL, OPT_TRACE},
       {"full", no_argument, NULL, OPT_FULL},
       {"all-events", no_argument, NULL, OPT_ALL},
       {"timeline", required_argument, NULL, OPT_TIMELINE},
+      {"admin-port", required_argument, NULL, OPT_ADMIN},
       {"bootstrap-server", required_argument, NULL, OPT_BOOTSTRAP},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
@@ -136,6 +108,13 @@ int mk_cli_lab(int argc, char **argv) {
       case OPT_BOOTSTRAP:
         opts.bootstrap_server = optarg;
         break;
+      case OPT_ADMIN:
+        if (mk_cli_parse_int("lab", "--admin-port", optarg, 0, 65535, &opts.admin_port)) {
+          free(settings);
+          return MK_EXIT_USAGE;
+        }
+        opts.admin = true;
+        break;
       case 'v':
         opts.verbose = true;
         break;
@@ -150,7 +129,7 @@ int mk_cli_lab(int argc, char **argv) {
   }
   int rc = MK_EXIT_OK;
   if (timeline) {
-    rc = render_file(timeline, &opts);
+    rc = mk_cli_timeline_file(timeline, opts.full, opts.all_events);
   } else if (optind == argc) {
     if (help)
       usage(stdout);
@@ -163,8 +142,16 @@ int mk_cli_lab(int argc, char **argv) {
   } else {
     const struct mk_lab *lab = mk_lab_find(argv[optind]);
     if (!lab) {
-      fprintf(stderr, "minikafka lab: no lab named '%s'; the labs are:\n", argv[optind]);
-      for (int i = 0; mk_labs[i]; i++) fprintf(stderr, "  %s\n", mk_labs[i]->name);
+      struct mk_suggest near;
+      mk_suggest_init(&near, argv[optind]);
+      for (int i = 0; mk_labs[i]; i++) mk_suggest_consider(&near, mk_labs[i]->name);
+      if (mk_suggest_best(&near)) {
+        fprintf(stderr, "minikafka lab: no lab named '%s' (did you mean %s?)\n", argv[optind],
+                mk_suggest_best(&near));
+      } else {
+        fprintf(stderr, "minikafka lab: no lab named '%s'; the labs are:\n", argv[optind]);
+        for (int i = 0; mk_labs[i]; i++) fprintf(stderr, "  %s\n", mk_labs[i]->name);
+      }
       rc = MK_EXIT_USAGE;
     } else if (help) {
       lab_help(lab);

@@ -27,8 +27,11 @@
  * flag), then --bootstrap-server (a convenience Kafka's tool does not have); client.id
  * "perf-producer-client" unless set; ByteArraySerializer for key and value.
  *
+ * Ctrl-C or SIGTERM stops sending (also a send waiting for metadata, max.block.ms), sends
+ * what was accepted and prints the summary of what was sent.
+ *
  * Exit status: 0; 1 when the producer could not start or some record failed (Kafka's tool
- * exits 0 then); 2 bad command line or settings.
+ * exits 0 then); 2 bad command line or settings; 128+signal when interrupted.
  */
 #define _GNU_SOURCE  /* asprintf */
 #include <ctype.h>
@@ -44,6 +47,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/interrupt.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -778,8 +782,12 @@ static int run(struct mk_producer *p, const struct options *o, const struct payl
         .timestamp = -1,
     };
     /* A failure at once has already run on_complete (with the error): the loop goes on,
-     * as in Kafka, so the error is not needed here. */
+     * as in Kafka, so the error is not needed here. Ctrl-C ends the loop, and wakes a send
+     * waiting for metadata (interrupt.h). */
+    mk_cli_interrupt_busy(true);
     mk_producer_send(p, &rec, on_complete, s, NULL, NULL);
+    mk_cli_interrupt_busy(false);
+    if (mk_cli_interrupted()) break;
     if (throttler_should_throttle(&throttler, i, send_start)) throttler_throttle(&throttler);
   }
   if (block) send_block_release(block, SEND_BLOCK - block->used);  /* the unused sends */
@@ -814,8 +822,13 @@ int mk_cli_perf(int argc, char **argv) {
     rc = MK_EXIT_FAILED;
   }
   struct mk_producer *p = NULL;
+  mk_cli_interrupt_block();  /* the Sender thread starts with SIGINT and SIGTERM blocked */
   if (!rc && mk_producer_new(cfg, &p, &err)) {
     fprintf(stderr, "minikafka perf: %s\n", err.msg);
+    rc = MK_EXIT_FAILED;
+  }
+  if (!rc && mk_cli_interrupt_start(p)) {
+    mk_producer_close(p, 0);
     rc = MK_EXIT_FAILED;
   }
   if (cfg) mk_producer_config_free(cfg);  /* the producer keeps its own copy */
@@ -840,6 +853,8 @@ int mk_cli_perf(int argc, char **argv) {
     print_metrics(p, client_id);
     mk_producer_close(p, -1);
   }
+  int stop_signal = mk_cli_interrupted();
+  mk_cli_interrupt_stop();
   mk_trace_remove_sink(trace_sink);
   long long nfailed = atomic_load(&perf.failed);
   if (nfailed > 0) {
@@ -850,5 +865,5 @@ int mk_cli_perf(int argc, char **argv) {
   free(perf.stats.latencies);
   free(perf.steady.latencies);
   payloads_free(&pl);
-  return rc;
+  return stop_signal ? 128 + stop_signal : rc;
 }

@@ -50,6 +50,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/interrupt.h"
+#include "cli/serde.h"  /* --key-serializer, --value-serializer, Avro's --property keys */
 #include "common/log.h"
 #include "common/trace.h"
 #include "producer/producer.h"
@@ -101,6 +103,7 @@ struct options {
   bool sync;
   const char *trace;
   struct reader_config reader;
+  struct mk_cli_serde serde;          /* what a line's key and value become (cli/serde.h) */
 };
 
 /* One record on its way: what on_complete needs to report it. Freed by on_complete. */
@@ -113,9 +116,7 @@ struct pending {
 static atomic_llong sent_ok;  /* records written (callbacks on the Sender thread count) */
 static atomic_llong failed;   /* records that completed with an error */
 static const char *topic_name;
-static volatile sig_atomic_t stop_signal;
 
-static void on_signal(int sig) { stop_signal = sig; }
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -131,6 +132,13 @@ static void usage(FILE *out) {
           "                              headers.separator (,), headers.key.separator (:),\n"
           "                              null.marker; a line is\n"
           "                              [h1:v1,h2:v2<TAB>][key<TAB>]value\n"
+          "  --key-serializer NAME       how a line's key is sent: ByteArraySerializer (the\n"
+          "  --value-serializer NAME     bytes, default), StringSerializer, IntegerSerializer,\n"
+          "                              ... or AvroSerializer: JSON lines in the Avro schema\n"
+          "                              --property value.schema=... (key.schema=...), the\n"
+          "                              schema registered at --property\n"
+          "                              schema.registry.url=URL (also auto.register.schemas,\n"
+          "                              use.latest.version), as kafka-avro-console-producer\n"
           "  --producer-property K=V     any producer setting (repeatable)\n"
           "  --producer.config FILE      producer settings from a properties file\n"
           "  --sync                      send one record at a time, waiting for each\n"
@@ -226,6 +234,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
   enum {
     O_BOOTSTRAP = 256, O_BROKER_LIST, O_TOPIC, O_PROPERTY, O_PRODUCER_PROPERTY,
     O_PRODUCER_CONFIG, O_SYNC, O_COMPRESSION, O_LINE_READER, O_TRACE, O_HELP,
+    O_KEY_SERIALIZER, O_VALUE_SERIALIZER,
     O_SHORTHAND,  /* O_SHORTHAND + i: shorthands[i] */
   };
   static const struct option fixed[] = {
@@ -240,6 +249,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
       {"line-reader", required_argument, NULL, O_LINE_READER},
       {"trace", required_argument, NULL, O_TRACE},
       {"help", no_argument, NULL, O_HELP},
+      {"key-serializer", required_argument, NULL, O_KEY_SERIALIZER},
+      {"value-serializer", required_argument, NULL, O_VALUE_SERIALIZER},
   };
   enum { NFIXED = sizeof fixed / sizeof fixed[0] };
   static struct option longopts[NFIXED + NSHORTHANDS + 1];  /* fixed, shorthands, end */
@@ -252,6 +263,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
   memset(o, 0, sizeof *o);
   o->reader = (struct reader_config){.key_separator = "\t", .headers_delimiter = "\t",
                                      .headers_separator = ",", .headers_key_separator = ":"};
+  mk_cli_serde_init(&o->serde);
   o->producer_props = calloc((size_t)argc, sizeof *o->producer_props);
   if (!o->producer_props) return usage_error("out of memory");
   const char *broker_list = NULL;
@@ -263,7 +275,11 @@ static int parse_options(int argc, char **argv, struct options *o) {
     case O_BOOTSTRAP: o->bootstrap = optarg; break;
     case O_BROKER_LIST: broker_list = optarg; break;
     case O_TOPIC: o->topic = optarg; break;
-    case O_PROPERTY: rc = set_property(&o->reader, optarg); break;
+    case O_PROPERTY:
+      if (!mk_cli_serde_property(&o->serde, optarg)) rc = set_property(&o->reader, optarg);
+      break;
+    case O_KEY_SERIALIZER: o->serde.key_name = optarg; break;
+    case O_VALUE_SERIALIZER: o->serde.value_name = optarg; break;
     case O_PRODUCER_PROPERTY: o->producer_props[o->nproducer_props++] = optarg; break;
     case O_PRODUCER_CONFIG: o->producer_config = optarg; break;
     case O_SYNC: o->sync = true; break;
@@ -306,7 +322,7 @@ static int set(struct mk_producer_config *cfg, const char *from, const char *key
 }
 
 /* The producer's settings, in ConsoleProducerConfig.producerProps' order (see the top). */
-static int build_config(const struct options *o, struct mk_producer_config *cfg) {
+static int build_config(struct options *o, struct mk_producer_config *cfg) {
   struct mk_err err = {0};
   int rc;
   if (o->producer_config && mk_producer_config_load_file(cfg, o->producer_config, &err))
@@ -332,6 +348,7 @@ static int build_config(const struct options *o, struct mk_producer_config *cfg)
   if ((rc = set(cfg, "key.serializer", "key.serializer", "ByteArraySerializer")) ||
       (rc = set(cfg, "value.serializer", "value.serializer", "ByteArraySerializer")))
     return rc;
+  if (mk_cli_serde_producer(&o->serde, cfg, &err)) return usage_error("%s", err.msg);
   for (int i = 0; i < NSHORTHANDS; i++) {
     const char *v = o->shorthand[i];
     if (!v && mk_producer_config_is_set(cfg, shorthands[i].key)) continue;
@@ -544,16 +561,27 @@ static int send_line(struct mk_producer *p, const struct options *o, const struc
   struct mk_producer_record rec = {
       .topic = o->topic,
       .partition = -1,
-      .key = pl->has_key ? mk_value_bytes(pl->key.ptr, pl->key.len) : mk_value_null(),
-      .value = pl->has_value ? mk_value_bytes(pl->value.ptr, pl->value.len) : mk_value_null(),
       .timestamp = -1,
       .headers = pl->headers,
       .headers_count = pl->headers_count,
   };
   struct mk_future *f = NULL;
   struct mk_err err = {0};
+  /* A failure at once has already run on_complete (which counted it): nothing to add.
+   * Ctrl-C while send() waits for metadata or memory closes the producer, which ends the
+   * wait (interrupt.h). */
+  mk_cli_interrupt_busy(true);
+  /* The text as the serializer's input type (the bytes themselves by default). */
+  if (mk_cli_serde_value(&o->serde, true, pl->key.ptr, pl->key.len, pl->has_key, &rec.key, &err) ||
+      mk_cli_serde_value(&o->serde, false, pl->value.ptr, pl->value.len, pl->has_value,
+                         &rec.value, &err)) {
+    struct mk_record_metadata md = {.topic = o->topic, .partition = -1, .offset = -1};
+    on_complete(&md, &err, s);  /* fails like a serializer would: reported, counted */
+    return 0;
+  }
   /* A failure at once has already run on_complete (which counted it): nothing to add. */
   mk_producer_send(p, &rec, on_complete, s, o->sync ? &f : NULL, &err);
+  mk_cli_interrupt_busy(false);
   if (f) {
     mk_future_get(f, -1, NULL, &err);  /* the outcome is on_complete's to report */
     mk_future_free(f);
@@ -570,13 +598,15 @@ static int produce(struct mk_producer *p, const struct options *o) {
   struct line l = {0};
   struct parsed pl = {0};
   int rc = 0;
-  for (int64_t lineno = 1; !stop_signal; lineno++) {
+  /* A line read whole is sent even when Ctrl-C came meanwhile: it was typed before. A read
+   * that Ctrl-C interrupts returns EINTR (the signal comes to this thread only). */
+  for (int64_t lineno = 1; !mk_cli_interrupted(); lineno++) {
     if (prompt) {
       fputc('>', stdout);
       fflush(stdout);
     }
     int got = read_line(stdin, &l);
-    if (got == 0 || stop_signal) break;
+    if (got == 0 || (got < 0 && mk_cli_interrupted())) break;
     if (got < 0) {
       fprintf(stderr, "minikafka produce: reading stdin: %s\n",
               errno ? strerror(errno) : "out of memory");
@@ -616,6 +646,7 @@ int mk_cli_produce(int argc, char **argv) {
   free(o.producer_props);
   if (rc) {
     mk_producer_config_free(cfg);
+    mk_cli_serde_free(&o.serde);
     return rc;
   }
 
@@ -624,30 +655,29 @@ int mk_cli_produce(int argc, char **argv) {
   if (o.trace && (trace_sink = mk_trace_open_file(o.trace, &err)) < 0) {
     fprintf(stderr, "minikafka produce: %s\n", err.msg);
     mk_producer_config_free(cfg);
+    mk_cli_serde_free(&o.serde);
     return MK_EXIT_FAILED;
   }
+  /* Ctrl-C stops reading; what was read is still sent (Kafka's shutdown hook closes the
+   * producer): see interrupt.h. The Sender thread starts with the signals blocked. */
+  mk_cli_interrupt_block();
   struct mk_producer *p;
   rc = mk_producer_new(cfg, &p, &err);
   mk_producer_config_free(cfg);  /* the producer keeps its own copy */
-  if (rc) {
-    fprintf(stderr, "minikafka produce: %s\n", err.msg);
+  if (rc || mk_cli_interrupt_start(p)) {
+    if (rc) fprintf(stderr, "minikafka produce: %s\n", err.msg);
+    else mk_producer_close(p, 0);
     mk_trace_remove_sink(trace_sink);
+    mk_cli_serde_free(&o.serde);
     return MK_EXIT_FAILED;
   }
-
-  /* Ctrl-C stops reading; what was read is still sent (Kafka's shutdown hook closes the
-   * producer). No SA_RESTART, so a blocked read returns; a second Ctrl-C kills. */
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
 
   rc = produce(p, &o);
   mk_producer_flush(p, -1, &err);
   mk_producer_close(p, -1);  /* completes every record still pending */
+  int stop_signal = mk_cli_interrupted();
+  mk_cli_interrupt_stop();
+  mk_cli_serde_free(&o.serde);
   mk_trace_remove_sink(trace_sink);
 
   long long nfailed = atomic_load(&failed), nok = atomic_load(&sent_ok);

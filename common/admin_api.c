@@ -57,14 +57,6 @@ void mk_admin_trace_stream_free(struct mk_admin_trace_stream *s) {
   s->sink = -1;
 }
 
-const char *mk_admin_host(const char *host) {
-  struct sockaddr_in a4;
-  struct sockaddr_in6 a6;
-  if (uv_ip4_addr(host, 0, &a4) == 0 && (ntohl(a4.sin_addr.s_addr) >> 24) == 127) return host;
-  if (uv_ip6_addr(host, 0, &a6) == 0 && IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr)) return host;
-  return "127.0.0.1";
-}
-
 static void streams_changed(struct mk_http_server *http, bool any, void *opaque) {
   (void)http;
   mk_admin_trace_stream_changed(&((struct mk_admin_server *)opaque)->events, any);
@@ -94,7 +86,7 @@ int mk_admin_server_start(uv_loop_t *loop, const char *name, const char *host, i
   mk_admin_trace_stream_init(&s->events);
   struct mk_http_options o = {
     .name = name,
-    .host = mk_admin_host(host),
+    .host = mk_http_loopback_host(host),  /* never on the network by accident */
     .port = port,
     .routes = routes,
     .nroutes = nroutes,

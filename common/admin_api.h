@@ -7,9 +7,7 @@
  *   mk_admin_trace_stream   GET /v1/events: while at least one client streams, a trace
  *                           sink (common/trace.h) hands every event line to the streams;
  *                           when the last leaves, the sink goes, and tracing costs nothing
- *   mk_admin_host           the loopback address to listen on: an admin API can stop
- *                           brokers, so it is never on the network by accident
- *   mk_admin_server_*       an admin API's server: its routes on that address, its event
+ *   mk_admin_server_*       an admin API's server: its routes on a loopback address, its event
  *                           streams fed by the trace, its owner (the broker, the proxy)
  *                           for the handlers (mk_admin_owner)
  *
@@ -40,9 +38,6 @@ void mk_admin_trace_stream_changed(struct mk_admin_trace_stream *s, bool any);
 /* Remove the sink if still attached (when the server is freed). */
 void mk_admin_trace_stream_free(struct mk_admin_trace_stream *s);
 
-/* host if it is a loopback address, else "127.0.0.1". Borrows host. */
-const char *mk_admin_host(const char *host);
-
 struct mk_admin_server {
   void *owner;                          /* what the routes serve: a broker, a proxy */
   const char *endpoints;                /* what a 404 lists */
@@ -51,7 +46,8 @@ struct mk_admin_server {
 };
 
 /* Start an admin API on loop: routes (nroutes, borrowed for the server's life) on
- * mk_admin_host(host):port (0 = any free port), errors as {"error": code, "message": ...}
+ * mk_http_loopback_host(host):port (an admin API can stop brokers: never on the network by
+ * accident; port 0 = any free port), errors as {"error": code, "message": ...}
  * with a 404 that lists `endpoints` (a sentence, borrowed), streams fed by the trace.
  * Returns 0 with *out (free with mk_admin_server_close, then mk_admin_server_free once the
  * loop has run), or the server's error with a hint at --admin-port. Before the loop runs,

@@ -78,7 +78,8 @@ struct mk_trace_event {
 };
 
 /* Start an event: writes ts_us, side ("producer" | "broker") and the event name. Every
- * begin must be matched by mk_trace_end (which frees what the event allocated). */
+ * begin must be matched by mk_trace_end (which frees what the event allocated) or
+ * mk_trace_cancel. */
 void mk_trace_begin(struct mk_trace_event *ev, const char *side, const char *event);
 
 /* Values. In an object (the event itself or mk_trace_object_begin) each takes its key (a
@@ -103,8 +104,18 @@ void mk_trace_object_end(struct mk_trace_event *ev);
  * newline) to every sink, and free what the event allocated. */
 void mk_trace_end(struct mk_trace_event *ev);
 
+/* Drop an event without delivering it (an event begun before the outcome it reports was
+ * known, when there turns out to be nothing to report), freeing what it allocated. */
+void mk_trace_cancel(struct mk_trace_event *ev);
+
 /* A sink receives each finished line (len bytes, no newline, not NUL-terminated). */
 typedef void (*mk_trace_sink_fn)(void *opaque, const char *line, size_t len);
+
+/* Finish the event as mk_trace_end does, but hand the line to fn alone rather than to the
+ * sinks (fn NULL: to the sinks, as mk_trace_end). For a state one reader needs and the
+ * others already had: the snapshot a new /v1/events client starts from. Called without
+ * the trace lock, on the caller's thread. */
+void mk_trace_end_to(struct mk_trace_event *ev, mk_trace_sink_fn fn, void *opaque);
 
 /* Attach a sink; returns its id (>= 0) for mk_trace_remove_sink, or -1 if all slots are
  * taken. Borrows opaque until removed. */

@@ -3,19 +3,23 @@
  * sorting --set settings, the text a lab prints (headings, predictions, notes, progress,
  * the figures table, claims) and mk_lab_run itself.
  */
+#define _GNU_SOURCE  /* asprintf, vasprintf */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/broker.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/suggest.h"
 #include "common/trace.h"
 #include "labs/lab_internal.h"
+#include "labs/text.h"
 
 /* ======================================================================================== */
 /* settings                                                                                 */
@@ -60,9 +64,11 @@ static bool is_broker_key(const char *key, const char *value) {
 static int check_value(struct mk_lab_ctx *ctx, const struct mk_lab_setting *s, struct mk_err *err) {
   if (s->target == MK_LAB_TARGET_LAB) {
     int64_t v;
-    if (!mk_lab_parse_int64(s->value, &v))
-      return mk_err_set(err, MK_ERR__INVALID_ARG, "lab %s: %s must be a whole number, got \"%s\"",
-                        ctx->lab->name, s->key, s->value);
+    const struct mk_lab_param *p = find_param(ctx->lab, s->key);
+    if (!mk_lab_parse_int64(s->value, &v) || v < p->min || v > p->max)
+      return mk_err_set(err, MK_ERR__INVALID_ARG,
+                        "%s must be a whole number from %lld to %lld, got \"%s\" (%s: %s)", s->key,
+                        (long long)p->min, (long long)p->max, s->value, s->key, p->doc);
     return 0;
   }
   if (s->target == MK_LAB_TARGET_PRODUCER) {
@@ -128,16 +134,26 @@ static int add_setting(struct mk_lab_ctx *ctx, const char *kv, struct mk_err *er
     for (const struct mk_lab_param *p = ctx->lab->params; p && p->name; p++)
       snprintf(params + strlen(params), sizeof params - strlen(params), "%s%s",
                params[0] ? ", " : "", p->name);
-    /* The producer's own error suggests the key meant, for near misses. */
-    char hint[160] = "";
+    /* The nearest name of the three kinds, for near misses; the producer's own error
+     * names its nearest setting. */
+    struct mk_suggest near;
+    mk_suggest_init(&near, bare);
+    for (const struct mk_lab_param *p = ctx->lab->params; p && p->name; p++)
+      mk_suggest_consider(&near, p->name);
+    for (int i = 0; mk_broker_setting_at(i); i++)
+      mk_suggest_consider(&near, mk_broker_setting_at(i)->name);
+    char producer_best[128] = "";
     struct mk_producer_config *cfg = mk_producer_config_new();
     struct mk_err perr = {0};
+    const char *hint;
     if (cfg && mk_producer_config_set(cfg, bare, s->value, &perr) &&
-        strstr(perr.msg, "did you mean"))
-      snprintf(hint, sizeof hint, " %s", strstr(perr.msg, "(did you mean"));
+        (hint = strstr(perr.msg, "did you mean \"")) &&
+        sscanf(hint, "did you mean \"%127[^\"]", producer_best) == 1)
+      mk_suggest_consider(&near, producer_best);
     mk_producer_config_free(cfg);
-    if (hint[0])
-      return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown setting \"%s\"%s", bare, hint);
+    if (mk_suggest_best(&near))
+      return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown setting \"%s\" (did you mean \"%s\"?)",
+                        bare, mk_suggest_best(&near));
     return mk_err_set(err, MK_ERR__INVALID_ARG,
                       "unknown setting \"%s\": not a parameter of lab %s (%s) nor a producer or "
                       "broker setting",
@@ -190,40 +206,64 @@ const char *mk_lab_ansi_off(struct mk_lab_ctx *ctx) { return ctx->colour ? MK_AN
 FILE *mk_lab_out(struct mk_lab_ctx *ctx) { return ctx->out; }
 bool mk_lab_colour(struct mk_lab_ctx *ctx) { return ctx->colour; }
 
+/* fmt and its arguments as a new string (free()), or NULL when out of memory. */
+static char *format_text(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static char *format_text(const char *fmt, va_list ap) {
+  char *text = NULL;
+  return vasprintf(&text, fmt, ap) < 0 ? NULL : text;
+}
+
+/* Every line a lab prints goes through here: wrapped to the lab's width (text.h). */
+static void print_wrapped(struct mk_lab_ctx *ctx, const char *text, const char *first,
+                          const char *rest, enum mk_timeline_style style) {
+  mk_text_wrap(ctx->out, text ? text : "(out of memory)", (size_t)ctx->width, first, rest,
+               (int)style >= 0 ? mk_lab_ansi_on(ctx, style) : "",
+               (int)style >= 0 ? mk_lab_ansi_off(ctx) : "");
+}
+
+enum { PLAIN = -1 };
+
 void mk_lab_heading(struct mk_lab_ctx *ctx, const char *fmt, ...) {
-  char text[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
+  char *text = format_text(fmt, ap);
   va_end(ap);
-  fprintf(ctx->out, "\n%s== %s ==%s\n", mk_lab_ansi_on(ctx, MK_STYLE_STRONG), text,
-          mk_lab_ansi_off(ctx));
+  char *line = NULL;
+  if (asprintf(&line, "== %s ==", text ? text : "") < 0) line = NULL;
+  fputc('\n', ctx->out);
+  print_wrapped(ctx, line, "", "   ", MK_STYLE_STRONG);
+  free(line);
+  free(text);
 }
 
 void mk_lab_say(struct mk_lab_ctx *ctx, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(ctx->out, fmt, ap);
+  char *text = format_text(fmt, ap);
   va_end(ap);
-  fputc('\n', ctx->out);
+  print_wrapped(ctx, text, "", "", (enum mk_timeline_style)PLAIN);
+  free(text);
 }
 
 void mk_lab_predict(struct mk_lab_ctx *ctx, const char *fmt, ...) {
-  fprintf(ctx->out, "%sPredict:%s ", ctx->colour ? "\033[1;33m" : "", mk_lab_ansi_off(ctx));
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(ctx->out, fmt, ap);
+  char *text = format_text(fmt, ap);
   va_end(ap);
-  fputc('\n', ctx->out);
+  char first[32];
+  snprintf(first, sizeof first, "%sPredict:%s ", ctx->colour ? "\033[1;33m" : "",
+           mk_lab_ansi_off(ctx));
+  print_wrapped(ctx, text, first, "         ", (enum mk_timeline_style)PLAIN);
+  free(text);
 }
 
 void mk_lab_note(struct mk_lab_ctx *ctx, const char *fmt, ...) {
-  fputs(mk_lab_ansi_on(ctx, MK_STYLE_DIM), ctx->out);
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(ctx->out, fmt, ap);
+  char *text = format_text(fmt, ap);
   va_end(ap);
-  fprintf(ctx->out, "%s\n", mk_lab_ansi_off(ctx));
+  print_wrapped(ctx, text, "", "", MK_STYLE_DIM);
+  free(text);
 }
 
 void mk_lab_progress(struct mk_lab_ctx *ctx, const char *label, long done, long total) {
@@ -322,56 +362,96 @@ void mk_lab_table(struct mk_lab_ctx *ctx, const char *title, const char *const *
     if (strlen(f->row) > roww) roww = strlen(f->row);
     cells++;
   }
-  if (title)
-    fprintf(ctx->out, "\n%s%s%s\n", mk_lab_ansi_on(ctx, MK_STYLE_STRONG), title,
-            mk_lab_ansi_off(ctx));
+  if (title) {
+    fputc('\n', ctx->out);
+    print_wrapped(ctx, title, "", "", MK_STYLE_STRONG);
+  }
   if (cells * 4 < nrows * ncols * 3) {
     /* Mostly empty as a grid (rows measuring different things): one line per row. */
     for (int k = 0; k < nrows; k++) {
-      fprintf(ctx->out, "  %-*s ", (int)roww + 1, rowv[k]);
-      bool first = true;
-      for (int c = 0; c < ncols; c++) {
+      char line[1024], first[96];
+      size_t len = 0;
+      line[0] = 0;
+      for (int c = 0; c < ncols && len < sizeof line; c++) {
         double v = mk_lab_result_figure(r, rowv[k], cols[c]);
         if (isnan(v)) continue;
         char text[32];
         format_value(v, text, sizeof text);
-        fprintf(ctx->out, "%s%s %s", first ? "" : ", ", cols[c], text);
-        first = false;
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s %s", len ? ", " : "",
+                                cols[c], text);
       }
-      fputc('\n', ctx->out);
+      snprintf(first, sizeof first, "  %-*s ", (int)roww + 1, rowv[k]);
+      print_wrapped(ctx, line, first, "      ", (enum mk_timeline_style)PLAIN);
     }
     return;
   }
-  fprintf(ctx->out, "  %-*s", (int)roww, "");
-  for (int c = 0; c < ncols; c++) fprintf(ctx->out, "  %*s", (int)colw[c], cols[c]);
-  fputc('\n', ctx->out);
-  for (int k = 0; k < nrows; k++) {
-    fprintf(ctx->out, "  %-*s", (int)roww, rowv[k]);
-    for (int c = 0; c < ncols; c++) {
-      char v[32];
-      format_value(mk_lab_result_figure(r, rowv[k], cols[c]), v, sizeof v);
-      fprintf(ctx->out, "  %*s", (int)colw[c], v);
-    }
+  /* A grid too wide for the lab's width goes out in slices of columns, each repeating the
+   * row names. */
+  for (int from = 0; from < ncols;) {
+    size_t used = 2 + roww;
+    int to = from;
+    while (to < ncols && (to == from || used + 2 + colw[to] <= (size_t)ctx->width))
+      used += 2 + colw[to++];
+    if (from > 0) fputc('\n', ctx->out);
+    fprintf(ctx->out, "  %-*s", (int)roww, "");
+    for (int c = from; c < to; c++) fprintf(ctx->out, "  %*s", (int)colw[c], cols[c]);
     fputc('\n', ctx->out);
+    for (int k = 0; k < nrows; k++) {
+      fprintf(ctx->out, "  %-*s", (int)roww, rowv[k]);
+      for (int c = from; c < to; c++) {
+        char v[32];
+        format_value(mk_lab_result_figure(r, rowv[k], cols[c]), v, sizeof v);
+        fprintf(ctx->out, "  %*s", (int)colw[c], v);
+      }
+      fputc('\n', ctx->out);
+    }
+    from = to;
   }
 }
 
-bool mk_lab_claim(struct mk_lab_ctx *ctx, bool held, const char *fmt, ...) {
+static bool claim(struct mk_lab_ctx *ctx, bool held, const char *unless, const char *fmt,
+                  va_list ap) __attribute__((format(printf, 4, 0)));
+static bool claim(struct mk_lab_ctx *ctx, bool held, const char *unless, const char *fmt,
+                  va_list ap) {
   struct mk_lab_result *r = ctx->res;
-  char text[sizeof r->claims[0].text];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
+  char *text = format_text(fmt, ap);
+  bool predicted = !held && unless;
   if (r->nclaims < MK_LAB_MAX_CLAIMS) {
-    snprintf(r->claims[r->nclaims].text, sizeof text, "%s", text);
+    snprintf(r->claims[r->nclaims].text, sizeof r->claims[0].text, "%s", text ? text : "");
+    r->claims[r->nclaims].predicted = predicted;
     r->claims[r->nclaims++].held = held;
   }
-  fprintf(ctx->out, "  %s%s%s %s%s\n", mk_lab_ansi_on(ctx, held ? MK_STYLE_OK : MK_STYLE_BAD),
-          held ? "✓" : "✗", mk_lab_ansi_off(ctx), text,
-          held                                ? ""
-          : mk_lab_user_changed_settings(ctx) ? "  (not in this run: your --set changed it)"
-                                              : "  (NOT in this run)");
+  char first[64], *line = NULL;
+  snprintf(first, sizeof first, "  %s%s%s ",
+           mk_lab_ansi_on(ctx, held ? MK_STYLE_OK : MK_STYLE_BAD), held ? "✓" : "✗",
+           mk_lab_ansi_off(ctx));
+  if (asprintf(&line, "%s%s%s%s", text ? text : "",
+               held         ? ""
+               : predicted  ? "\n    (as predicted: "
+               : mk_lab_user_changed_settings(ctx) ? "  (not in this run: your --set changed it)"
+                                                   : "  (NOT in this run)",
+               predicted ? unless : "", predicted ? ")" : "") < 0)
+    line = NULL;
+  print_wrapped(ctx, line, first, "    ", (enum mk_timeline_style)PLAIN);
+  free(line);
+  free(text);
+  return held;
+}
+
+bool mk_lab_claim(struct mk_lab_ctx *ctx, bool held, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  claim(ctx, held, NULL, fmt, ap);
+  va_end(ap);
+  return held;
+}
+
+bool mk_lab_claim_unless(struct mk_lab_ctx *ctx, bool held, const char *unless, const char *fmt,
+                         ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  claim(ctx, held, unless, fmt, ap);
+  va_end(ap);
   return held;
 }
 
@@ -403,6 +483,72 @@ double mk_lab_percentile(double *v, size_t n, double p) {
 /* mk_lab_run                                                                               */
 /* ======================================================================================== */
 
+/* --admin-port: GET /v1/trace serves the run for the dashboard's replay, so the run goes
+ * to a file: --trace FILE, or else a temporary one (removed at the end). */
+static int serve_trace(struct mk_lab_ctx *ctx, int *sink) {
+  const char *given = ctx->opts->trace_path;
+  if (given && strcmp(given, "-") != 0) {
+    snprintf(ctx->served_trace, sizeof ctx->served_trace, "%s", given);
+    return 0;
+  }
+  const char *dir = getenv("TMPDIR");
+  snprintf(ctx->served_trace, sizeof ctx->served_trace, "%s/minikafka-lab-%s-XXXXXX",
+           dir && *dir ? dir : "/tmp", ctx->lab->name);
+  int fd = mkstemp(ctx->served_trace);
+  if (fd < 0) {
+    ctx->served_trace[0] = '\0';
+    return mk_err_set(&ctx->res->err, MK_ERR__INVALID_ARG, "no temporary file for the trace "
+                      "--admin-port serves: %s (give one with --trace FILE)", strerror(errno));
+  }
+  close(fd);
+  *sink = mk_trace_open_file(ctx->served_trace, &ctx->res->err);
+  if (*sink < 0) {
+    unlink(ctx->served_trace);
+    ctx->served_trace[0] = '\0';
+    return ctx->res->err.code ? ctx->res->err.code : MK_ERR__STATE;
+  }
+  return 0;
+}
+
+static void end_serving_trace(struct mk_lab_ctx *ctx, int sink) {
+  if (sink < 0) return;
+  mk_trace_remove_sink(sink);
+  unlink(ctx->served_trace);  /* ours: a temporary file */
+}
+
+static volatile sig_atomic_t interrupted;
+static void on_interrupt(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+/* --admin-port: the lab is over; its broker and dashboard stay until Enter or Ctrl-C (or
+ * the end of stdin), so the class can look at the end state and replay the run. */
+static void keep_serving(struct mk_lab_ctx *ctx) {
+  fprintf(ctx->out, "\nThe dashboard stays at %s/ with this lab's broker: its Replay tab's "
+          "\"Replay this run\" plays the run again. Press Enter (or Ctrl-C) to stop.\n",
+          mk_broker_admin_url(ctx->broker));
+  fflush(ctx->out);
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  interrupted = 0;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  while (!interrupted) {  /* the signal may land on another thread: poll, and look again */
+    struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+    int ready = poll(&p, 1, 200);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    char c;
+    ssize_t n = read(STDIN_FILENO, &c, 1);
+    if (n <= 0 ? !(n < 0 && errno == EINTR) : c == '\n') break;
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+}
+
 static void restore_log_level(void) {
   const char *d = getenv("MINIKAFKA_DEBUG");
   mk_log_set_level(d && *d && *d != '0' ? MK_LOG_DEBUG : MK_LOG_INFO);
@@ -420,19 +566,22 @@ int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
   ctx->colour =
       opts->colour >= 0 ? opts->colour != 0 : isatty(fileno(ctx->out)) && !getenv("NO_COLOR");
   ctx->progress = isatty(STDERR_FILENO);
+  ctx->width = mk_lab_width(ctx->out);
   mk_lab_collector_init(&ctx->col);
 
   int rc = 0;
   for (int i = 0; i < opts->nsettings && !rc; i++)
     rc = add_setting(ctx, opts->settings[i], &res->err);
-  int file_sink = -1, sink = -1;
+  int file_sink = -1, sink = -1, served_sink = -1;
   if (!rc && opts->trace_path && (file_sink = mk_trace_open_file(opts->trace_path, &res->err)) < 0)
     rc = res->err.code ? res->err.code : MK_ERR__INVALID_ARG;
+  if (!rc && opts->admin) rc = serve_trace(ctx, &served_sink);
   if (!rc && (sink = mk_trace_add_sink(mk_lab_collect, &ctx->col)) < 0)
     rc = mk_err_set(&res->err, MK_ERR__STATE, "no free trace sink");
   if (rc) {
     res->bad_setting = true;
     if (file_sink >= 0) mk_trace_remove_sink(file_sink);
+    end_serving_trace(ctx, served_sink);
     mk_lab_collector_free(&ctx->col);
     free(ctx);
     return rc;
@@ -441,8 +590,10 @@ int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
   const char *debug = getenv("MINIKAFKA_DEBUG");
   if (!opts->verbose && !(debug && *debug && *debug != '0')) mk_log_set_level(MK_LOG_ERROR);
   int64_t start = mk_now_us();
-  fprintf(ctx->out, "%slab %s%s: %s\n", mk_lab_ansi_on(ctx, MK_STYLE_STRONG), lab->name,
-          mk_lab_ansi_off(ctx), lab->summary);
+  char first[128];
+  snprintf(first, sizeof first, "%slab %s%s: ", mk_lab_ansi_on(ctx, MK_STYLE_STRONG), lab->name,
+           mk_lab_ansi_off(ctx));
+  print_wrapped(ctx, lab->summary, first, "  ", (enum mk_timeline_style)PLAIN);
   fprintf(ctx->out, "%s(the guide: labs/%s/README.md)%s\n", mk_lab_ansi_on(ctx, MK_STYLE_DIM),
           lab->name, mk_lab_ansi_off(ctx));
   for (int i = 0; i < ctx->nsettings; i++)
@@ -461,17 +612,22 @@ int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
     rc = lab->run(ctx);
   }
 
+  if (opts->admin && ctx->broker) keep_serving(ctx);
   mk_lab_broker_stop(ctx);
   mk_trace_remove_sink(sink);
   if (file_sink >= 0) mk_trace_remove_sink(file_sink);
+  end_serving_trace(ctx, served_sink);
   restore_log_level();
   res->events = ctx->col.n + ctx->col.dropped;
   res->elapsed_ms = (mk_now_us() - start) / 1000;
   if (rc && !res->err.code) mk_lab_fail(ctx, rc, "the lab failed (%s)", mk_err_name(rc));
-  if (rc)
-    fprintf(ctx->out, "\n%slab %s failed: %s%s\n", mk_lab_ansi_on(ctx, MK_STYLE_BAD), lab->name,
-            res->err.msg, mk_lab_ansi_off(ctx));
-  else
+  if (rc) {
+    char *line = NULL;
+    if (asprintf(&line, "lab %s failed: %s", lab->name, res->err.msg) < 0) line = NULL;
+    fputc('\n', ctx->out);
+    print_wrapped(ctx, line, "", "  ", MK_STYLE_BAD);
+    free(line);
+  } else
     mk_lab_note(ctx, "\nlab %s done in %.1f s (%zu trace events%s%s)", lab->name,
                 (double)res->elapsed_ms / 1000.0, res->events,
                 opts->trace_path ? " written to " : "", opts->trace_path ? opts->trace_path : "");

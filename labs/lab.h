@@ -13,7 +13,9 @@
  *       mk_lab_read_records        what a replica's log holds now
  *       mk_lab_mark / _timeline    the two-lane timeline of the events since a mark
  *       mk_lab_figure / _table     the numbers, as a small table
- *       mk_lab_claim               the lab's point, checked on this run's numbers
+ *       mk_lab_claim               the lab's point, checked on this run's numbers; phrased
+ *                                  from the settings in force (mk_lab_claim_unless: one the
+ *                                  user's settings defeat, said so beforehand)
  *     detaches the sink, stops the broker; result holds every figure and claim
  *
  * On a real cluster (options.bootstrap_server, `minikafka lab NAME --bootstrap-server`), the
@@ -30,7 +32,12 @@
  *                 or broker.brokers=N for the number of virtual brokers
  * So `--set linger.ms=0` changes the producer and `--set min.insync.replicas=1` the broker; a
  * key both knew would go to the producer (write broker.KEY for the broker's). Every value is
- * checked before the lab starts, with the producer's and broker's own error messages.
+ * checked before the lab starts, with the producer's and broker's own error messages (a lab
+ * parameter against its limits, naming them).
+ *
+ * Everything a lab prints is wrapped to MK_TEXT_WIDTH (100) columns, or a narrower terminal's
+ * width (labs/text.h): tests/integration/test_lab_exercises.py holds every README exercise to
+ * it, to exit 0 and to no cross the lab did not predict.
  * The user's settings are applied after the scenario's, so they win: a lab that compares
  * acks=1 with acks=all shows two identical runs if you --set acks=all (its claims then say
  * that your settings changed the outcome).
@@ -61,11 +68,14 @@
 struct mk_lab_ctx;
 struct mk_broker;
 
-/* One of a lab's own parameters (settable with --set NAME=VALUE or lab.NAME=VALUE). */
+/* One of a lab's own parameters (settable with --set NAME=VALUE or lab.NAME=VALUE). A
+ * value outside [min, max] is refused before the lab starts, the message naming the
+ * parameter and its limits. */
 struct mk_lab_param {
   const char *name;          /* "records" */
   const char *default_value;  /* "20": a whole number (every parameter is one) */
   const char *doc;           /* one line for --help */
+  int64_t min, max;          /* the values the scenario accepts */
 };
 
 /* A lab: its folder name, a one-line summary, its parameters and its scenario. */
@@ -88,7 +98,7 @@ extern const struct mk_lab mk_lab_tour, mk_lab_acks, mk_lab_duplicates, mk_lab_o
 extern const struct mk_lab mk_lab_send_modes, mk_lab_partitioning, mk_lab_batching,
     mk_lab_compression;
 extern const struct mk_lab mk_lab_timeouts, mk_lab_isr, mk_lab_headers_interceptors,
-    mk_lab_serialization, mk_lab_quotas;
+    mk_lab_serialization, mk_lab_quotas, mk_lab_bootstrap, mk_lab_schemas;
 /* The lab named name, or NULL. */
 const struct mk_lab *mk_lab_find(const char *name);
 
@@ -104,6 +114,11 @@ struct mk_lab_options {
   bool full;              /* never summarise a timeline (--full) */
   bool all_events;        /* show Metadata and ApiVersions requests too */
   bool verbose;           /* keep the broker's and producer's log lines (stderr) */
+  bool admin;             /* --admin-port: serve the admin API and dashboard for the lab's
+                             broker on admin_port (0 = any free one) while it runs, and
+                             keep the last one up after the lab until Enter or Ctrl-C, its
+                             run at GET /v1/trace for the dashboard's replay */
+  int admin_port;
   /* A real Kafka cluster ("host:port[,...]") to run on instead of the embedded broker, or
    * NULL (labs/lab_cluster.c). Borrowed. */
   const char *bootstrap_server;
@@ -128,6 +143,7 @@ struct mk_lab_figure {
 struct mk_lab_claim {
   char text[240];
   bool held;
+  bool predicted;  /* it did not hold, and the lab had said so (mk_lab_claim_unless) */
 };
 
 struct mk_lab_result {
@@ -191,8 +207,9 @@ bool mk_lab_user_changed_settings(struct mk_lab_ctx *ctx);
 
 /* Start an embedded broker (stopping the one running, if any): Kafka's defaults, ephemeral
  * loopback ports, no admin port; then `kv` ("key=value" broker settings, NULL-terminated,
- * may be NULL; "brokers=N" sets the number of virtual brokers, default 3); then the user's
- * broker settings. */
+ * may be NULL; "brokers=N" sets the number of virtual brokers, default 3;
+ * "schema.registry.port=0" serves the schema registry on a free port: broker.h's
+ * mk_broker_schema_registry_url); then the user's broker settings. */
 int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv);
 /* Stop and free the broker (mk_lab_run does it too, at the end). */
 void mk_lab_broker_stop(struct mk_lab_ctx *ctx);
@@ -213,6 +230,11 @@ int mk_lab_broker_ids(struct mk_lab_ctx *ctx, int32_t *ids, int max);
  * --create would. */
 int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
                         int32_t replication_factor);
+/* The same with topic configs ("message.timestamp.type=LogAppendTime", NULL-terminated). */
+int mk_lab_create_topic_configs(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
+                                int32_t replication_factor, const char *const *configs);
+/* Grow a topic to count partitions, as kafka-topics.sh --alter --partitions would. */
+int mk_lab_create_partitions(struct mk_lab_ctx *ctx, const char *topic, int32_t count);
 /* Inject a fault: JSON as DESIGN.md 3.2 and broker/faults.h describe, printf-style. */
 int mk_lab_fault(struct mk_lab_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -245,6 +267,12 @@ bool mk_lab_bytes_is(struct mk_stored_bytes b, const char *text);
  * again. */
 int mk_lab_producer_config(struct mk_lab_ctx *ctx, const char *const *kv,
                            struct mk_producer_config **out);
+/* Whether the producer accepts the settings mk_lab_producer_config would use (kv, then the
+ * user's): 0, or the producer's error with Kafka's message in err ("Must set retries to
+ * non-zero when using the idempotent producer."), the lab going on: so a scenario can
+ * explain a combination Kafka refuses instead of failing on it. */
+int mk_lab_producer_config_check(struct mk_lab_ctx *ctx, const char *const *kv,
+                                 struct mk_err *err);
 /* mk_lab_producer_config + mk_producer_new. Close it with mk_producer_close. */
 int mk_lab_producer_new(struct mk_lab_ctx *ctx, const char *const *kv, struct mk_producer **out);
 /* One line with the settings that matter here, as the producer will use them:
@@ -332,9 +360,16 @@ double mk_lab_value(struct mk_lab_ctx *ctx, const char *row, const char *column)
  * different things) is printed as one "row: column value, ..." line per row instead. */
 void mk_lab_table(struct mk_lab_ctx *ctx, const char *title, const char *const *rows,
                   const char *const *columns);
-/* State a claim and whether this run bore it out; prints it with a tick or a cross. */
+/* State a claim and whether this run bore it out; prints it with a tick or a cross. A
+ * claim must be true of the settings in force: a lab phrases it from them (the user's
+ * --set included), so a cross means something went wrong. */
 bool mk_lab_claim(struct mk_lab_ctx *ctx, bool held, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same for a claim the settings in force may defeat: `unless` (NULL: none) says which
+ * setting and why, and is printed under a cross as "(as predicted: ...)", so the student
+ * reads it as the lab's foresight, not its failure. A held claim prints as usual. */
+bool mk_lab_claim_unless(struct mk_lab_ctx *ctx, bool held, const char *unless, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
 /* Record why the lab cannot go on; returns code (so: return mk_lab_fail(ctx, rc, ...)). */
 int mk_lab_fail(struct mk_lab_ctx *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -25,6 +25,14 @@ static int apply_broker_setting(struct mk_lab_ctx *ctx, struct mk_broker_config 
     cfg->brokers = (int)v;
     return 0;
   }
+  if (strcmp(key, "schema.registry.port") == 0) {  /* a scenario's: lab.h */
+    int64_t v;
+    if (!mk_lab_parse_int64(value, &v) || v < -1 || v > 65535)
+      return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "schema.registry.port must be -1..65535, got "
+                         "\"%s\"", value);
+    cfg->schema_registry_port = (int)v;
+    return 0;
+  }
   if (mk_broker_config_set(cfg, key, value, &err))
     return mk_lab_fail(ctx, err.code, "broker setting: %s", err.msg);
   return 0;
@@ -36,7 +44,8 @@ int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
   struct mk_broker_config cfg;
   mk_broker_config_init(&cfg);
   cfg.port = 0;
-  cfg.admin_port = -1;
+  cfg.admin_port = ctx->opts->admin ? ctx->opts->admin_port : -1;  /* --admin-port */
+  cfg.trace_file = ctx->served_trace[0] ? ctx->served_trace : NULL;
   for (int i = 0; kv && kv[i]; i++) {
     char key[128];
     const char *eq = strchr(kv[i], '=');
@@ -59,6 +68,10 @@ int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
     return mk_lab_fail(ctx, err.code, "broker: %s", err.msg);
   }
   ctx->broker = b;
+  if (mk_broker_admin_url(b) && !ctx->admin_announced) {
+    mk_lab_note(ctx, "dashboard: %s/ (the admin API of this lab's broker)", mk_broker_admin_url(b));
+    ctx->admin_announced = true;
+  }
   return 0;
 }
 
@@ -79,14 +92,29 @@ int mk_lab_need_broker(struct mk_lab_ctx *ctx) {
                      : mk_lab_fail(ctx, MK_ERR__STATE, "no broker: call mk_lab_broker_start first");
 }
 
-int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
-                        int32_t replication_factor) {
+int mk_lab_create_topic_configs(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
+                                int32_t replication_factor, const char *const *configs) {
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
   if (ctx->cluster) return mk_lab_cluster_create_topic(ctx, name, partitions, replication_factor);
   struct mk_err err = {0};
-  if ((rc = mk_broker_create_topic(ctx->broker, name, partitions, replication_factor, NULL, &err)))
+  if ((rc = mk_broker_create_topic(ctx->broker, name, partitions, replication_factor, configs,
+                                   &err)))
     return mk_lab_fail(ctx, rc, "create topic %s: %s", name, err.msg);
+  return 0;
+}
+
+int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
+                        int32_t replication_factor) {
+  return mk_lab_create_topic_configs(ctx, name, partitions, replication_factor, NULL);
+}
+
+int mk_lab_create_partitions(struct mk_lab_ctx *ctx, const char *topic, int32_t count) {
+  int rc = mk_lab_need_broker(ctx);
+  if (rc) return rc;
+  struct mk_err err = {0};
+  if ((rc = mk_broker_create_partitions(ctx->broker, topic, count, &err)))
+    return mk_lab_fail(ctx, rc, "alter topic %s: %s", topic, err.msg);
   return 0;
 }
 

@@ -57,11 +57,14 @@ struct mk_lab_ctx {
   FILE *out;
   bool colour;
   bool progress;  /* stderr is a terminal: draw progress lines */
+  int width;      /* columns the lab's text and timelines fit (mk_lab_width) */
   struct mk_lab_setting settings[MK_LAB_MAX_SETTINGS];
   int nsettings;
   /* The scenario's (app thread). */
   struct mk_broker *broker;  /* mk_lab_broker_start's, or NULL */
   struct mk_lab_cluster *cluster;  /* the same on a real cluster (lab_cluster.c), or NULL */
+  char served_trace[256];    /* --admin-port: the trace file GET /v1/trace serves, or "" */
+  bool admin_announced;      /* its URL was printed */
   /* Any thread (its own lock). */
   struct mk_lab_collector col;
 };
@@ -89,6 +92,8 @@ int mk_lab_cluster_read_records(struct mk_lab_ctx *ctx, const char *topic, int32
                                 struct mk_stored_records *out);
 
 /* ---- lab_trace.c ---- */
+/* The columns a lab's output fits: MK_TEXT_WIDTH, or a narrower terminal's width. */
+int mk_lab_width(FILE *out);
 void mk_lab_collector_init(struct mk_lab_collector *c);
 void mk_lab_collector_free(struct mk_lab_collector *c);
 /* The trace sink (mk_trace_add_sink): keeps a copy of the line. Thread: any. */

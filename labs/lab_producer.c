@@ -10,16 +10,51 @@
 #include "broker/broker.h"
 #include "common/clock.h"
 #include "labs/lab_internal.h"
+#include "labs/text.h"
 
 /* ======================================================================================== */
 /* producer                                                                                 */
 /* ======================================================================================== */
 
-static int apply_producer_setting(struct mk_lab_ctx *ctx, struct mk_producer_config *cfg,
-                                  const char *key, const char *value, const char *who) {
-  struct mk_err err = {0};
-  if (mk_producer_config_set(cfg, key, value, &err))
-    return mk_lab_fail(ctx, err.code, "%s producer setting: %s", who, err.msg);
+/* The config from the lab's broker, the scenario's kv and the user's settings: 0, or the
+ * producer's own error (Kafka's message) with *what saying whose setting it was. */
+static int build_config(struct mk_lab_ctx *ctx, const char *const *kv,
+                        struct mk_producer_config **out, struct mk_err *err, const char **what) {
+  *out = NULL;
+  *what = "lab";
+  struct mk_producer_config *cfg = mk_producer_config_new();
+  if (!cfg) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  const struct mk_serializer *string = mk_serializer_find("StringSerializer");
+  const char *servers =
+      ctx->cluster ? mk_lab_cluster_bootstrap(ctx) : mk_broker_bootstrap(ctx->broker);
+  int rc = mk_producer_config_set(cfg, "bootstrap.servers", servers, err);
+  if (!rc && (rc = mk_producer_config_set_key_serializer(cfg, string, err)) == 0)
+    rc = mk_producer_config_set_value_serializer(cfg, string, err);
+  for (int i = 0; !rc && kv && kv[i]; i++) {
+    char key[128];
+    const char *eq = strchr(kv[i], '=');
+    *what = "scenario";
+    if (!eq) {
+      rc = mk_err_set(err, MK_ERR__INVALID_ARG, "scenario setting \"%s\" has no =", kv[i]);
+      break;
+    }
+    snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
+    rc = mk_producer_config_set(cfg, key, eq + 1, err);
+  }
+  for (int i = 0; !rc && i < ctx->nsettings; i++)
+    if (ctx->settings[i].target == MK_LAB_TARGET_PRODUCER) {
+      *what = "your";
+      rc = mk_producer_config_set(cfg, ctx->settings[i].key, ctx->settings[i].value, err);
+    }
+  if (!rc) {
+    *what = "the combined";
+    rc = mk_producer_config_finish(cfg, err);
+  }
+  if (rc) {
+    mk_producer_config_free(cfg);
+    return rc;
+  }
+  *out = cfg;
   return 0;
 }
 
@@ -28,37 +63,21 @@ int mk_lab_producer_config(struct mk_lab_ctx *ctx, const char *const *kv,
   *out = NULL;
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
-  struct mk_producer_config *cfg = mk_producer_config_new();
-  if (!cfg) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
   struct mk_err err = {0};
-  const struct mk_serializer *string = mk_serializer_find("StringSerializer");
-  rc = apply_producer_setting(ctx, cfg, "bootstrap.servers",
-                              ctx->cluster ? mk_lab_cluster_bootstrap(ctx)
-                                           : mk_broker_bootstrap(ctx->broker),
-                              "lab");
-  if (!rc && (mk_producer_config_set_key_serializer(cfg, string, &err) ||
-              mk_producer_config_set_value_serializer(cfg, string, &err)))
-    rc = mk_lab_fail(ctx, err.code, "serializers: %s", err.msg);
-  for (int i = 0; !rc && kv && kv[i]; i++) {
-    char key[128];
-    const char *eq = strchr(kv[i], '=');
-    if (!eq) {
-      rc = mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "scenario setting \"%s\" has no =", kv[i]);
-      break;
-    }
-    snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
-    rc = apply_producer_setting(ctx, cfg, key, eq + 1, "scenario");
-  }
-  for (int i = 0; !rc && i < ctx->nsettings; i++)
-    if (ctx->settings[i].target == MK_LAB_TARGET_PRODUCER)
-      rc = apply_producer_setting(ctx, cfg, ctx->settings[i].key, ctx->settings[i].value, "your");
-  if (!rc && mk_producer_config_finish(cfg, &err))
-    rc = mk_lab_fail(ctx, err.code, "producer config: %s", err.msg);
-  if (rc) {
-    mk_producer_config_free(cfg);
-    return rc;
-  }
-  *out = cfg;
+  const char *what;
+  if ((rc = build_config(ctx, kv, out, &err, &what)))
+    return mk_lab_fail(ctx, rc, "%s producer settings: %s", what, err.msg);
+  return 0;
+}
+
+int mk_lab_producer_config_check(struct mk_lab_ctx *ctx, const char *const *kv,
+                                 struct mk_err *err) {
+  int rc = mk_lab_need_broker(ctx);
+  if (rc) return rc;
+  struct mk_producer_config *cfg;
+  const char *what;
+  if ((rc = build_config(ctx, kv, &cfg, err, &what))) return rc;
+  mk_producer_config_free(cfg);
   return 0;
 }
 
@@ -76,17 +95,20 @@ int mk_lab_producer_new(struct mk_lab_ctx *ctx, const char *const *kv, struct mk
 
 void mk_lab_show_settings(struct mk_lab_ctx *ctx, const struct mk_producer_config *cfg,
                           const char *const *keys) {
-  fprintf(ctx->out, "  producer:");
-  for (int i = 0; keys[i]; i++) {
+  char line[1024];
+  size_t len = 0;
+  line[0] = 0;
+  for (int i = 0; keys[i] && len < sizeof line; i++) {
     char v[128];
     struct mk_err err = {0};
     if (mk_producer_config_get(cfg, keys[i], v, sizeof v, &err)) snprintf(v, sizeof v, "?");
     if (strcmp(keys[i], "acks") == 0 && strcmp(v, "-1") == 0) snprintf(v, sizeof v, "all");
     bool yours = mk_lab_user_set(ctx, keys[i]);
-    fprintf(ctx->out, " %s%s=%s%s", yours ? mk_lab_ansi_on(ctx, MK_STYLE_WARN) : "", keys[i], v,
-            yours ? mk_lab_ansi_off(ctx) : "");
+    len += (size_t)snprintf(line + len, sizeof line - len, "%s%s%s=%s%s", i ? " " : "",
+                            yours ? mk_lab_ansi_on(ctx, MK_STYLE_WARN) : "", keys[i], v,
+                            yours ? mk_lab_ansi_off(ctx) : "");
   }
-  fputc('\n', ctx->out);
+  mk_text_wrap(ctx->out, line, (size_t)ctx->width, "  producer: ", "    ", "", "");
   if (cfg->idempotence_adjusted)
     mk_lab_note(ctx, "  (idempotence turned off: %s)", cfg->idempotence_adjusted_reason);
 }

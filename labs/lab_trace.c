@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "labs/lab_internal.h"
+#include "labs/text.h"
 
 /* ======================================================================================== */
 /* collector                                                                                */
@@ -76,11 +77,13 @@ size_t mk_lab_mark(struct mk_lab_ctx *ctx) {
   return n;
 }
 
-static int terminal_width(FILE *out) {
+/* MK_TEXT_WIDTH, or a narrower terminal's width (the lab's prose wraps the same way). */
+int mk_lab_width(FILE *out) {
   struct winsize ws;
-  if (isatty(fileno(out)) && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 60)
-    return ws.ws_col > 180 ? 180 : ws.ws_col;
-  return 120;
+  if (isatty(fileno(out)) && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 60 &&
+      ws.ws_col < MK_TEXT_WIDTH)
+    return ws.ws_col;
+  return MK_TEXT_WIDTH;
 }
 
 void mk_lab_timeline(struct mk_lab_ctx *ctx, size_t from, const char *title) {
@@ -94,7 +97,7 @@ void mk_lab_timeline_focus(struct mk_lab_ctx *ctx, size_t from, const char *titl
   struct mk_timeline_options o = {
       .out = ctx->out,
       .colour = ctx->colour,
-      .width = terminal_width(ctx->out),
+      .width = ctx->width,
       .max_events = ctx->opts->full ? 0 : MK_LAB_TIMELINE_EVENTS,
       .all_events = ctx->opts->all_events,
       .focus = focus,

@@ -10,6 +10,8 @@
  */
 #include "labs/timeline.h"
 
+#include "labs/text.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,20 +141,118 @@ static enum mk_timeline_style describe_producer(json_t *ev, const char *event, c
     add(b, n, ")");
     return MK_STYLE_WARN;
   }
-  if (strcmp(event, "complete") == 0) {
+  if (strcmp(event, "bootstrap") == 0) {
+    json_t *used = json_object_get(ev, "bootstrap_servers");
+    add(b, n, "bootstrap.servers %s", str(ev, "server"));
     if (has(ev, "error")) {
-      if (part < 0)  /* failed inside send(), before the record had a partition */
-        add(b, n, "FAILED %s (no partition): %s: %s", topic, str(ev, "error"), str(ev, "message"));
-      else
-        add(b, n, "FAILED %s-%lld: %s: %s", topic, part, str(ev, "error"), str(ev, "message"));
+      add(b, n, ": does not resolve (%s), left out", str(ev, "error"));
       return MK_STYLE_BAD;
     }
-    long long off = num(ev, "offset", -1);
-    if (off >= 0)
-      add(b, n, "complete: %s-%lld @ offset %lld", topic, part, off);
+    add(b, n, " (%s):", str(ev, "client_dns_lookup"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(used, i, v) add(b, n, "%s %s", i ? "," : "", json_string_value(v));
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "resolve") == 0) {
+    add(b, n, "resolve %s for node %lld:", str(ev, "host"), num(ev, "node", -1));
+    size_t i, nall = json_array_size(json_object_get(ev, "addresses"));
+    json_t *v;
+    json_array_foreach(json_object_get(ev, "addresses"), i, v)
+        add(b, n, "%s %s", i ? "," : "", json_string_value(v));
+    if (json_array_size(json_object_get(ev, "using")) < nall) {
+      add(b, n, "; keeps");
+      json_array_foreach(json_object_get(ev, "using"), i, v)
+          add(b, n, "%s %s", i ? "," : "", json_string_value(v));
+      add(b, n, " (the first address's family)");
+    }
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "connect") == 0 || strcmp(event, "connected") == 0) {
+    bool done = event[7] == 'e';
+    add(b, n, "%s node %lld: %s/%s", done ? "connected to" : "connect to", num(ev, "node", -1),
+        str(ev, "host"), str(ev, "address"));
+    return done ? MK_STYLE_OK : MK_STYLE_LANE;
+  }
+  if (strcmp(event, "connect_failed") == 0) {
+    add(b, n, "could not connect to node %lld (%s/%s): %s", num(ev, "node", -1), str(ev, "host"),
+        str(ev, "address"), str(ev, "error"));
+    return MK_STYLE_BAD;
+  }
+  if (strcmp(event, "complete") == 0) {
+    /* "completed": how many records of one batch the renderer merged into this line. */
+    long long count = num(ev, "completed", 1);
+    char times[32] = "";
+    if (count > 1) snprintf(times, sizeof times, " ×%lld", count);
+    if (has(ev, "error")) {
+      if (part < 0)  /* failed inside send(), before the record had a partition */
+        add(b, n, "FAILED%s %s (no partition): %s: %s", times, topic, str(ev, "error"),
+            str(ev, "message"));
+      else
+        add(b, n, "FAILED%s %s-%lld: %s: %s", times, topic, part, str(ev, "error"),
+            str(ev, "message"));
+      return MK_STYLE_BAD;
+    }
+    long long off = num(ev, "offset", -1), last = num(ev, "last_offset", off);
+    if (off < 0)
+      add(b, n, "complete%s: %s-%lld (offset%s unknown: acks=0)", times, topic, part,
+          count > 1 ? "s" : "");
+    else if (count > 1)
+      add(b, n, "complete%s: %s-%lld @ offsets %lld..%lld", times, topic, part, off, last);
     else
-      add(b, n, "complete: %s-%lld (offset unknown: acks=0)", topic, part);
+      add(b, n, "complete: %s-%lld @ offset %lld", topic, part, off);
     return MK_STYLE_OK;
+  }
+  return (enum mk_timeline_style) - 1;
+}
+
+/* The broker's state and the admin API's actions (broker/state_events.h, reset.h). */
+static enum mk_timeline_style describe_broker_state(json_t *ev, const char *event, char *b,
+                                                    size_t n) {
+  const char *topic = str(ev, "topic");
+  long long part = num(ev, "partition", -1);
+  if (strcmp(event, "partition_state") == 0) {
+    char isr[96];
+    isr_text(ev, isr, sizeof isr);
+    add(b, n, "%s-%lld: leader %lld (epoch %lld), ISR %s, HW %lld, replicas", topic, part,
+        num(ev, "leader", -1), num(ev, "leader_epoch", -1), isr, num(ev, "high_watermark", -1));
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(ev, "replicas"), i, r)
+        add(b, n, "%s %lld@%lld", i ? "," : "", num(r, "broker", -1), num(r, "log_end_offset", -1));
+    return MK_STYLE_DIM;
+  }
+  if (strcmp(event, "broker_state") == 0) {
+    add(b, n, "broker %lld at %s:%lld is %s", num(ev, "broker", -1), str(ev, "host"),
+        num(ev, "port", -1), json_is_true(json_object_get(ev, "up")) ? "up" : "down");
+    return MK_STYLE_DIM;
+  }
+  if (strcmp(event, "broker_down") == 0 || strcmp(event, "broker_up") == 0) {
+    bool down = event[7] == 'd';
+    add(b, n, "broker %lld %s", num(ev, "broker", -1),
+        down ? "DOWN: its listener and connections close" : "UP: listening again");
+    return down ? MK_STYLE_BAD : MK_STYLE_WARN;
+  }
+  if (strcmp(event, "topic_delete") == 0) {
+    add(b, n, "topic %s deleted", topic);
+    return MK_STYLE_WARN;
+  }
+  if (strcmp(event, "reset") == 0) {
+    add(b, n, "RESET: no topics, no faults, every broker up, producer ids from 1000");
+    return MK_STYLE_BAD;
+  }
+  if (strcmp(event, "fault_armed") == 0) {
+    add(b, n, "fault armed: %s", str(ev, "action"));
+    if (*str(ev, "api")) add(b, n, " %s", str(ev, "api"));
+    if (*str(ev, "error")) add(b, n, " %s", str(ev, "error"));
+    long long count = num(ev, "count", -1);
+    if (count >= 0) add(b, n, ", next %lld request%s", count, count == 1 ? "" : "s");
+    else add(b, n, ", until cleared");
+    return MK_STYLE_WARN;
+  }
+  if (strcmp(event, "faults_clear") == 0) {
+    add(b, n, "faults cleared (%lld forgotten)", num(ev, "cleared", 0));
+    return MK_STYLE_WARN;
   }
   return (enum mk_timeline_style) - 1;
 }
@@ -242,7 +342,7 @@ static enum mk_timeline_style describe_broker(json_t *ev, const char *event, cha
     if (*str(ev, "what")) add(b, n, ": %s", str(ev, "what"));
     return MK_STYLE_BAD;
   }
-  return (enum mk_timeline_style) - 1;
+  return describe_broker_state(ev, event, b, n);
 }
 
 /* Anything else: "event key=value ...", so a new event type still shows. */
@@ -284,7 +384,8 @@ enum mk_timeline_style mk_timeline_describe(json_t *ev, char *buf, size_t size) 
 bool mk_timeline_notable(json_t *ev) {
   static const char *const rare[] = {
       "retry",    "duplicate", "out_of_order",     "isr_shrink", "isr_expand", "leader_change",
-      "truncate", "fault",     "response_dropped", "throttle",   NULL};
+      "truncate", "fault",     "response_dropped", "throttle",   "connect_failed", "broker_down",
+      "broker_up", "reset",    "topic_delete", "fault_armed",   "faults_clear", NULL};
   const char *event = str(ev, "event");
   for (int i = 0; rare[i]; i++)
     if (strcmp(event, rare[i]) == 0) return true;
@@ -298,10 +399,13 @@ bool mk_timeline_notable(json_t *ev) {
 }
 
 bool mk_timeline_plumbing(json_t *ev) {
-  const char *api = str(ev, "api");
-  return strcmp(str(ev, "side"), "broker") == 0 &&
-         (strcmp(api, "Metadata") == 0 || strcmp(api, "ApiVersions") == 0) &&
-         strcmp(str(ev, "event"), "fault") != 0;
+  const char *api = str(ev, "api"), *event = str(ev, "event");
+  if (strcmp(event, "broker_state") == 0) return true;  /* where a trace starts */
+  if (strcmp(str(ev, "side"), "producer") == 0)  /* finding the brokers (failures show) */
+    return strcmp(event, "bootstrap") == 0 || strcmp(event, "resolve") == 0 ||
+           strcmp(event, "connect") == 0 || strcmp(event, "connected") == 0;
+  return (strcmp(api, "Metadata") == 0 || strcmp(api, "ApiVersions") == 0) &&
+         strcmp(event, "fault") != 0;
 }
 
 /* ---- colour ------------------------------------------------------------------------------ */
@@ -326,6 +430,8 @@ const char *mk_timeline_ansi(enum mk_timeline_style style, const char *side) {
   return "";
 }
 
+static bool in_focus(const char *const *focus, json_t *ev);
+
 /* ---- drawing ----------------------------------------------------------------------------- */
 
 struct item {
@@ -340,28 +446,6 @@ static int by_time(const void *a, const void *b) {
   return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Display columns of UTF-8 text (every character we write is one column wide). */
-static size_t columns(const char *s, size_t len) {
-  size_t c = 0;
-  for (size_t i = 0; i < len; i++)
-    if (((unsigned char)s[i] & 0xC0) != 0x80) c++;
-  return c;
-}
-
-/* Bytes of s that fit in width columns, preferring to break after a space. */
-static size_t fit(const char *s, size_t width) {
-  size_t len = strlen(s);
-  if (columns(s, len) <= width) return len;
-  size_t bytes = 0, cols = 0, space = 0;
-  while (bytes < len && cols < width) {
-    bytes++;
-    while (bytes < len && ((unsigned char)s[bytes] & 0xC0) == 0x80) bytes++;
-    cols++;
-    if (s[bytes - 1] == ' ') space = bytes;
-  }
-  return space > bytes / 2 ? space : bytes;
-}
-
 static void pad(FILE *out, size_t n) {
   for (size_t i = 0; i < n; i++) fputc(' ', out);
 }
@@ -369,7 +453,8 @@ static void pad(FILE *out, size_t n) {
 struct layout {
   FILE *out;
   bool colour;
-  size_t lane;  /* columns of each lane's text */
+  size_t lane;   /* columns of each lane's text */
+  size_t width;  /* of the whole timeline */
   int64_t t0;
 };
 
@@ -384,20 +469,22 @@ static void draw_event(const struct layout *L, json_t *ev, int64_t ts) {
   const char *off = L->colour && *on ? MK_ANSI_RESET : "";
   const char *s = text;
   for (int line = 0; line < MAX_WRAP && (*s || line == 0); line++) {
-    size_t len = fit(s, L->lane);
+    size_t len = mk_text_fit(s, L->lane);
     if (line == MAX_WRAP - 1 && s[len]) {  /* last allowed line: cut with an ellipsis */
-      len = fit(s, L->lane - 1);
+      len = mk_text_fit(s, L->lane - 1);
     }
     if (line == 0)
       fprintf(L->out, "%10.3f  ", (double)(ts - L->t0) / 1000.0);
     else
       pad(L->out, 12);
+    size_t shown = len;
+    while (shown > 0 && s[shown - 1] == ' ') shown--;  /* the space it broke at */
     if (right) {
       pad(L->out, L->lane);
-      fprintf(L->out, " │ %s%.*s%s", on, (int)len, s, off);
+      fprintf(L->out, " │ %s%.*s%s", on, (int)shown, s, off);
     } else {
-      fprintf(L->out, "%s%.*s%s", on, (int)len, s, off);
-      pad(L->out, L->lane - columns(s, len));
+      fprintf(L->out, "%s%.*s%s", on, (int)shown, s, off);
+      pad(L->out, L->lane - mk_text_columns(s, shown));
       fprintf(L->out, " │");
     }
     if (line == MAX_WRAP - 1 && s[len]) fputs("…", L->out);
@@ -412,17 +499,20 @@ struct type_count {
   long count;
 };
 
+/* How many trace events ev stands for: the records merged into one complete line, else 1. */
+static long weight(json_t *ev) { return (long)num(ev, "completed", 1); }
+
 static void count_type(struct type_count *t, int *nt, json_t *ev) {
   const char *side = str(ev, "side"), *event = str(ev, "event");
   for (int i = 0; i < *nt; i++)
     if (strcmp(t[i].side, side) == 0 && strcmp(t[i].event, event) == 0) {
-      t[i].count++;
+      t[i].count += weight(ev);
       return;
     }
   if (*nt == MAX_TYPES) return;
   snprintf(t[*nt].side, sizeof t[*nt].side, "%s", side);
   snprintf(t[*nt].event, sizeof t[*nt].event, "%s", event);
-  t[(*nt)++].count = 1;
+  t[(*nt)++].count = weight(ev);
 }
 
 /* "producer: send 12, append 12 · broker: append 3" */
@@ -440,14 +530,83 @@ static void counts_text(const struct type_count *t, int nt, char *b, size_t n) {
   }
 }
 
-static void draw_gap(const struct layout *L, json_t **skipped, size_t n) {
+/* A line in the time column's margin, dim, wrapped to the timeline's width. */
+static void draw_margin(const struct layout *L, const char *text) {
+  mk_text_wrap(L->out, text, L->width, "            ", "              ",
+               L->colour ? mk_timeline_ansi(MK_STYLE_DIM, NULL) : "",
+               L->colour ? MK_ANSI_RESET : "");
+}
+
+/* Returns the number of events the gap stands for. */
+static long draw_gap(const struct layout *L, json_t **skipped, size_t n) {
   struct type_count t[MAX_TYPES];
   int nt = 0;
-  for (size_t i = 0; i < n; i++) count_type(t, &nt, skipped[i]);
-  char text[1024];
-  counts_text(t, nt, text, sizeof text);
-  const char *on = L->colour ? mk_timeline_ansi(MK_STYLE_DIM, NULL) : "";
-  fprintf(L->out, "%10s  %s⋮ %zu more: %s%s\n", "", on, n, text, L->colour ? MK_ANSI_RESET : "");
+  long events = 0;
+  for (size_t i = 0; i < n; i++) {
+    count_type(t, &nt, skipped[i]);
+    events += weight(skipped[i]);
+  }
+  char counts[1024], text[1100];
+  counts_text(t, nt, counts, sizeof counts);
+  snprintf(text, sizeof text, "⋮ %ld more: %s", events, counts);
+  draw_margin(L, text);
+  return events;
+}
+
+/* A producer's completions come one per record, a batch's all at once: a run of them for
+ * one batch (same partition and outcome, consecutive offsets, no other producer event in
+ * between) becomes one line, "complete ×148", its event carrying "completed" and
+ * "last_offset". Returns the new number of items. */
+static size_t merge_completions(struct item *items, size_t m) {
+  size_t out = 0, last_producer = SIZE_MAX;
+  for (size_t i = 0; i < m; i++) {
+    json_t *ev = items[i].ev;
+    bool producer = strcmp(str(ev, "side"), "producer") == 0;
+    if (producer && strcmp(str(ev, "event"), "complete") == 0 && last_producer != SIZE_MAX) {
+      json_t *prev = items[last_producer].ev;
+      long long off = num(ev, "offset", -1), prev_last = num(prev, "last_offset",
+                                                             num(prev, "offset", -1));
+      if (strcmp(str(prev, "event"), "complete") == 0 &&
+          strcmp(str(prev, "topic"), str(ev, "topic")) == 0 &&
+          num(prev, "partition", -1) == num(ev, "partition", -1) &&
+          strcmp(str(prev, "error"), str(ev, "error")) == 0 &&
+          strcmp(str(prev, "message"), str(ev, "message")) == 0 &&
+          ((off < 0 && prev_last < 0) || (off >= 0 && prev_last >= 0 && off == prev_last + 1))) {
+        json_object_set_new(prev, "completed", json_integer(weight(prev) + 1));
+        if (off >= 0) json_object_set_new(prev, "last_offset", json_integer(off));
+        json_decref(ev);
+        continue;
+      }
+    }
+    if (producer) last_producer = out;
+    items[out++] = items[i];
+  }
+  return out;
+}
+
+/* Columns of each lane's text for o's width. */
+static size_t timeline_width(const struct mk_timeline_options *o) {
+  int width = o->width > 0 ? o->width : MK_TEXT_WIDTH;
+  return (size_t)(width < 60 ? 60 : width);
+}
+
+static size_t lane_width(const struct mk_timeline_options *o) {
+  return (timeline_width(o) - 15) / 2;
+}
+
+/* The title (if any) and the lanes' names. */
+static void draw_header(const struct layout *L, const char *title) {
+  FILE *out = L->out;
+  if (title) {
+    fputc('\n', out);
+    mk_text_wrap(out, title, L->width, "", "",
+                 L->colour ? mk_timeline_ansi(MK_STYLE_STRONG, NULL) : "",
+                 L->colour ? MK_ANSI_RESET : "");
+  }
+  fprintf(out, "%10s  %s", "ms", L->colour ? mk_timeline_ansi(MK_STYLE_LANE, "producer") : "");
+  fprintf(out, "%-*s%s │ %s%s%s\n", (int)L->lane, "producer", L->colour ? MK_ANSI_RESET : "",
+          L->colour ? mk_timeline_ansi(MK_STYLE_LANE, "broker") : "", "broker",
+          L->colour ? MK_ANSI_RESET : "");
 }
 
 /* Whether ev is one of focus's "side:event" names. */
@@ -482,7 +641,7 @@ void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
       json_decref(ev);
       continue;
     }
-    if (!o->all_events && mk_timeline_plumbing(ev)) {
+    if (!o->all_events && mk_timeline_plumbing(ev) && !in_focus(o->focus, ev)) {
       plumbing++;
       json_decref(ev);
       continue;
@@ -490,25 +649,18 @@ void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
     items[m++] = (struct item){ev, num(ev, "ts_us", 0), i};
   }
   qsort(items, m, sizeof *items, by_time);
+  m = merge_completions(items, m);
 
-  struct layout L = {out, o->colour, 0, o->t0_us ? o->t0_us : (m ? items[0].ts : 0)};
-  int width = o->width > 0 ? o->width : 120;
-  if (width < 60) width = 60;
-  L.lane = (size_t)(width - 15) / 2;
-
-  if (title) {
-    fprintf(out, "\n%s%s%s\n", o->colour ? mk_timeline_ansi(MK_STYLE_STRONG, NULL) : "", title,
-            o->colour ? MK_ANSI_RESET : "");
-  }
-  fprintf(out, "%10s  %s", "ms", o->colour ? mk_timeline_ansi(MK_STYLE_LANE, "producer") : "");
-  fprintf(out, "%-*s%s │ %s%s%s\n", (int)L.lane, "producer", o->colour ? MK_ANSI_RESET : "",
-          o->colour ? mk_timeline_ansi(MK_STYLE_LANE, "broker") : "", "broker",
-          o->colour ? MK_ANSI_RESET : "");
+  struct layout L = {.out = out, .colour = o->colour, .lane = lane_width(o),
+                     .width = timeline_width(o), .t0 = o->t0_us ? o->t0_us : (m ? items[0].ts : 0)};
+  draw_header(&L, title);
 
   /* 3: what to draw: all, or the head, the first event of each kind (so one record's path
    * shows), the notable and focus events (up to a budget) and the tail. A gap of one or two
    * events is drawn rather than counted. */
-  bool summarise = o->max_events > 0 && m > o->max_events;
+  long events = 0;  /* what the trace holds: a merged line counts every completion in it */
+  for (size_t i = 0; i < m; i++) events += weight(items[i].ev);
+  bool summarise = o->max_events > 0 && (size_t)events > o->max_events;
   size_t head = o->max_events / HEAD_SHARE, picked = 0;
   struct type_count kinds[MAX_TYPES];
   int nkinds = 0;
@@ -531,39 +683,88 @@ void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
   }
 
   /* 4: draw, with a line for each gap. */
-  size_t nskipped = 0, total_skipped = 0;
+  size_t nskipped = 0;
+  long total_skipped = 0, total = 0;
   for (size_t i = 0; i < m; i++) {
+    total += weight(items[i].ev);
     if (!draw[i]) {
       skipped[nskipped++] = items[i].ev;
       continue;
     }
     if (nskipped) {
-      draw_gap(&L, skipped, nskipped);
-      total_skipped += nskipped;
+      total_skipped += draw_gap(&L, skipped, nskipped);
       nskipped = 0;
     }
     draw_event(&L, items[i].ev, items[i].ts);
   }
-  if (nskipped) {
-    draw_gap(&L, skipped, nskipped);
-    total_skipped += nskipped;
-  }
+  if (nskipped) total_skipped += draw_gap(&L, skipped, nskipped);
   if (total_skipped || plumbing) {
     struct type_count t[MAX_TYPES];
     int nt = 0;
     for (size_t i = 0; i < m; i++) count_type(t, &nt, items[i].ev);
-    char text[1024];
-    counts_text(t, nt, text, sizeof text);
-    const char *on = o->colour ? mk_timeline_ansi(MK_STYLE_DIM, NULL) : "";
-    const char *off = o->colour ? MK_ANSI_RESET : "";
-    if (total_skipped)
-      fprintf(out, "%10s  %s%zu of %zu events drawn (--full draws all). Totals: %s%s\n", "", on,
-              m - total_skipped, m, text, off);
-    if (plumbing)
-      fprintf(out, "%10s  %s(%zu Metadata/ApiVersions events hidden)%s\n", "", on, plumbing, off);
+    char counts[1024], text[1200];
+    counts_text(t, nt, counts, sizeof counts);
+    if (total_skipped) {
+      snprintf(text, sizeof text, "%ld of %ld events drawn (--full draws all). Totals: %s",
+               total - total_skipped, total, counts);
+      draw_margin(&L, text);
+    }
+    if (plumbing) {
+      snprintf(text, sizeof text, "(%zu Metadata, ApiVersions and connection events hidden)",
+               plumbing);
+      draw_margin(&L, text);
+    }
   }
   for (size_t i = 0; i < m; i++) json_decref(items[i].ev);
   free(items);
   free(skipped);
   free(draw);
+}
+
+/* ---- drawing as the events come ---------------------------------------------------------- */
+
+void mk_timeline_live_begin(struct mk_timeline_live *tl, const struct mk_timeline_options *o,
+                            const char *title) {
+  memset(tl, 0, sizeof *tl);
+  tl->out = o->out ? o->out : stdout;
+  tl->colour = o->colour;
+  tl->all_events = o->all_events;
+  tl->lane = lane_width(o);
+  tl->width = timeline_width(o);
+  tl->t0 = o->t0_us;
+  struct layout L = {.out = tl->out, .colour = tl->colour, .lane = tl->lane, .width = tl->width};
+  draw_header(&L, title);
+  fflush(tl->out);
+}
+
+void mk_timeline_live_line(struct mk_timeline_live *tl, const char *line, size_t len) {
+  json_t *ev = json_loadb(line, len, 0, NULL);
+  if (!json_is_object(ev)) {
+    json_decref(ev);
+    tl->bad++;
+    return;
+  }
+  if (!tl->all_events && mk_timeline_plumbing(ev)) {
+    tl->hidden++;
+    json_decref(ev);
+    return;
+  }
+  int64_t ts = num(ev, "ts_us", 0);
+  if (tl->drawn == 0 && tl->t0 == 0) tl->t0 = ts;
+  struct layout L = {.out = tl->out, .colour = tl->colour, .lane = tl->lane, .width = tl->width,
+                     .t0 = tl->t0};
+  draw_event(&L, ev, ts);
+  tl->drawn++;
+  json_decref(ev);
+  fflush(tl->out);
+}
+
+void mk_timeline_live_end(struct mk_timeline_live *tl) {
+  const char *on = tl->colour ? mk_timeline_ansi(MK_STYLE_DIM, NULL) : "";
+  const char *off = tl->colour ? MK_ANSI_RESET : "";
+  fprintf(tl->out, "%10s  %s%zu events drawn", "", on, tl->drawn);
+  if (tl->hidden) fprintf(tl->out, ", %zu Metadata/ApiVersions/state events hidden", tl->hidden);
+  if (tl->bad) fprintf(tl->out, ", %zu lines that were not trace events skipped", tl->bad);
+  fprintf(tl->out, "%s\n", off);
+  fflush(tl->out);
 }

@@ -19,9 +19,12 @@
  * few events, the first of each kind, the notable ones (retries, duplicates, ISR and leader
  * changes, faults, failures) and those the caller focuses on, and the last few are drawn;
  * each gap becomes one line counting what it skipped by type, and a totals line ends the
- * timeline.
+ * timeline. The completions of one batch (the producer completes each record) are drawn as
+ * one line, "complete ×148: t-0 @ offsets 148..295".
  *
- * Metadata and ApiVersions traffic is left out unless all_events (it is counted, though).
+ * Metadata and ApiVersions traffic, and the producer finding its brokers (bootstrap,
+ * resolve, connect, connected: a failed connection still shows), is left out unless
+ * all_events or the caller focuses on it (it is counted, though).
  *
  * Thread: any (no state outside the call). Memory: nothing kept.
  */
@@ -37,7 +40,7 @@
 struct mk_timeline_options {
   FILE *out;
   bool colour;              /* ANSI colours */
-  int width;                /* total columns; 0 = 120 */
+  int width;                /* total columns; 0 = MK_TEXT_WIDTH (100) */
   size_t max_events;        /* draw at most about this many events, then summarise; 0 = all */
   bool all_events;          /* include Metadata and ApiVersions requests and responses */
   int64_t t0_us;            /* times are relative to this ts_us; 0 = the first event's */
@@ -49,6 +52,27 @@ struct mk_timeline_options {
  * NULL). Lines that are not JSON objects are skipped. Borrows everything. */
 void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
                         const char *const *lines, size_t n);
+
+/* Drawing events one at a time, as they arrive (`minikafka timeline -` from a pipe, or
+ * --follow a broker's /v1/events): in arrival order, never summarised, each line flushed;
+ * times are ms since the first event drawn (or o->t0_us). Plumbing is counted, not drawn,
+ * unless o->all_events. */
+struct mk_timeline_live {
+  FILE *out;
+  bool colour, all_events;
+  size_t lane;       /* columns of each lane's text */
+  size_t width;      /* of the whole timeline */
+  int64_t t0;
+  size_t drawn, hidden, bad;  /* events drawn; plumbing left out; lines that were not
+                                 JSON objects */
+};
+/* Draw the header (title may be NULL). Borrows o during the call. */
+void mk_timeline_live_begin(struct mk_timeline_live *tl, const struct mk_timeline_options *o,
+                            const char *title);
+/* Draw one event: a JSON object of len bytes (not NUL-terminated). */
+void mk_timeline_live_line(struct mk_timeline_live *tl, const char *line, size_t len);
+/* A closing line with the counts. */
+void mk_timeline_live_end(struct mk_timeline_live *tl);
 
 /* How an event is drawn. */
 enum mk_timeline_style {
@@ -69,7 +93,7 @@ const char *mk_timeline_ansi(enum mk_timeline_style style, const char *side);
 enum mk_timeline_style mk_timeline_describe(json_t *ev, char *buf, size_t size);
 /* Whether a summary must still show this event (the rare, important ones). */
 bool mk_timeline_notable(json_t *ev);
-/* Whether it is Metadata/ApiVersions plumbing, hidden unless all_events. */
+/* Whether it is plumbing (Metadata/ApiVersions, connecting), hidden unless all_events. */
 bool mk_timeline_plumbing(json_t *ev);
 
 #endif

@@ -15,6 +15,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/trace.h"
+#include "producer/client_utils.h"
 #include "protocol/api.h"
 #include "protocol/arena.h"
 #include "protocol/frame.h"
@@ -31,7 +33,20 @@ struct pending {
   struct pending *next;
 };
 
-enum conn_state { RESOLVING, CONNECTING, NEGOTIATING, READY, CLOSING };
+enum conn_state { CONNECTING, NEGOTIATING, READY, CLOSING };
+
+/* A node's addresses across connection attempts (ClusterConnectionStates'
+ * NodeConnectionState): resolved when a connection starts with none left, each new attempt
+ * taking the next one, and resolved again once all were tried. */
+struct node_addresses {
+  int32_t node;
+  char host[256];
+  struct sockaddr_storage addrs[MK_CLIENT_MAX_ADDRESSES];
+  int n, index;
+  struct sockaddr_storage last;  /* the address last tried: not first again after resolving */
+  bool tried;
+  struct node_addresses *next;
+};
 
 struct conn {
   struct mk_network_client *nc;
@@ -41,9 +56,8 @@ struct conn {
   enum conn_state state;
   int64_t started_ms;
   uv_tcp_t *tcp;               /* owned; a fresh one per connection attempt */
-  uv_getaddrinfo_t gai;
   uv_connect_t connect;
-  struct addrinfo *addrs, *next_addr;
+  char address[80];            /* "127.0.0.1:9092" or "[::1]:9092": what this attempt uses */
   int16_t broker_min[MAX_API_KEY], broker_max[MAX_API_KEY];  /* -1: not offered */
   bool tried_v0;
   struct pending *head, *tail;
@@ -60,6 +74,7 @@ struct mk_network_client {
   void (*on_event)(void *);
   void *arg;
   struct conn *conns;
+  struct node_addresses *addresses;
   int32_t next_correlation_id;
   bool closing;
   struct mk_err close_err;
@@ -109,7 +124,15 @@ static void complete(struct pending *p, int32_t node, int version, void *body, i
   free(p);
 }
 
-static void free_handle(uv_handle_t *h) { free(h); }
+
+static void free_client(struct mk_network_client *nc) {
+  while (nc->addresses) {
+    struct node_addresses *a = nc->addresses;
+    nc->addresses = a->next;
+    free(a);
+  }
+  free(nc);
+}
 
 /* The connection is gone: fail what it carried and free it. */
 static void finish_close(struct conn *c) {
@@ -124,13 +147,12 @@ static void finish_close(struct conn *c) {
     c->head = p->next;
     complete(p, c->node, p->version, NULL, c->close_err.code, &c->close_err);
   }
-  if (c->addrs) uv_freeaddrinfo(c->addrs);
   int32_t node = c->node;
   free(c->rbuf);
   free(c);
   if (!nc->closing && nc->on_disconnect && node >= 0) nc->on_disconnect(nc->disconnect_arg, node);
   if (!nc->closing) nc->on_event(nc->arg);
-  else if (!nc->conns) free(nc);  /* the last connection of a closed client */
+  else if (!nc->conns) free_client(nc);  /* the last connection of a closed client */
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -152,13 +174,13 @@ static void close_conn(struct conn *c, int code, const char *fmt, ...) {
     mk_log(MK_LOG_DEBUG, "producer", "connection to node %d closed: %s", c->node, c->close_err.msg);
   enum conn_state was = c->state;
   c->state = CLOSING;
+  (void)was;
   if (c->tcp) {
     uv_close((uv_handle_t *)c->tcp, on_closed);
     c->tcp = NULL;
-  } else if (was != RESOLVING) {
+  } else {
     finish_close(c);
   }
-  /* RESOLVING without a socket: the resolver's callback sees CLOSING and finishes. */
 }
 
 /* ---- reading --------------------------------------------------------------------------- */
@@ -347,89 +369,167 @@ static void send_api_versions(struct conn *c, int version) {
 
 /* ---- connecting ------------------------------------------------------------------------ */
 
-static void try_next_address(struct conn *c);
+/* The trace of each connection attempt: `connect` (node, host, address), then `connected`
+ * or `connect_failed` (with why). */
+static void trace_attempt(const struct conn *c, const char *event, const char *error) {
+  if (!mk_trace_on()) return;
+  struct mk_trace_event ev;
+  mk_trace_begin(&ev, "producer", event);
+  mk_trace_int(&ev, "node", c->node);
+  mk_trace_str(&ev, "host", c->host);
+  mk_trace_str(&ev, "address", c->address);
+  if (error) mk_trace_str(&ev, "error", error);
+  mk_trace_end(&ev);
+}
+
+/* What Java logs at WARN for each attempt that fails (NetworkClient: the node "could not be
+ * established"), in our words: the node, its host, the address tried, and why. */
+static void connect_failed(struct conn *c, const char *why) {
+  trace_attempt(c, "connect_failed", why);
+  mk_log(MK_LOG_WARN, "producer",
+         "Could not connect to node %d (%s/%s): %s. Is a broker running there, listening on "
+         "that address?", c->node, c->host, c->address, why);
+  close_conn(c, MK_ERR_NETWORK_EXCEPTION, "Connection to node %d (%s/%s) failed: %s", c->node,
+             c->host, c->address, why);
+}
 
 static void on_connect(uv_connect_t *req, int status) {
   struct conn *c = req->data;
   if (c->state == CLOSING) return;
   if (status < 0) {
-    /* Try the name's next address (use_all_dns_ips) on a fresh socket. */
-    uv_close((uv_handle_t *)c->tcp, free_handle);
-    c->tcp = NULL;
-    if (c->next_addr) {
-      try_next_address(c);
-      return;
-    }
-    close_conn(c, MK_ERR_NETWORK_EXCEPTION, "Connection to node %d (%s:%d) failed: %s", c->node,
-               c->host, c->port, uv_strerror(status));
+    connect_failed(c, uv_strerror(status));
     return;
   }
+  trace_attempt(c, "connected", NULL);
   uv_tcp_nodelay(c->tcp, 1);
   c->state = NEGOTIATING;
   uv_read_start((uv_stream_t *)c->tcp, on_alloc, on_read);
   send_api_versions(c, 3);
 }
 
-static void try_next_address(struct conn *c) {
-  struct addrinfo *ai = c->next_addr;
-  c->next_addr = ai->ai_next;
-  c->state = CONNECTING;
-  c->tcp = malloc(sizeof *c->tcp);
-  if (!c->tcp) {
-    close_conn(c, MK_ERR__NO_MEMORY, "out of memory");
-    return;
+static void trace_resolved(const struct conn *c, const struct sockaddr_storage *all, int nall,
+                           const struct node_addresses *a) {
+  if (!mk_trace_on()) return;
+  struct mk_trace_event ev;
+  char text[64];
+  mk_trace_begin(&ev, "producer", "resolve");
+  mk_trace_int(&ev, "node", c->node);
+  mk_trace_str(&ev, "host", c->host);
+  mk_trace_array_begin(&ev, "addresses");
+  for (int i = 0; i < nall; i++) {
+    mk_client_address_text(&all[i], text, sizeof text);
+    mk_trace_str(&ev, NULL, text);
   }
-  uv_tcp_init(c->nc->loop, c->tcp);
-  c->tcp->data = c;
-  c->connect.data = c;
-  int rc = uv_tcp_connect(&c->connect, c->tcp, ai->ai_addr, on_connect);
-  if (rc) {
-    uv_close((uv_handle_t *)c->tcp, free_handle);
-    c->tcp = NULL;
-    if (c->next_addr) try_next_address(c);
-    else close_conn(c, MK_ERR_NETWORK_EXCEPTION, "Connection to node %d (%s:%d) failed: %s",
-                    c->node, c->host, c->port, uv_strerror(rc));
+  mk_trace_array_end(&ev);
+  mk_trace_array_begin(&ev, "using");  /* the first address's family only */
+  for (int i = 0; i < a->n; i++) {
+    mk_client_address_text(&a->addrs[i], text, sizeof text);
+    mk_trace_str(&ev, NULL, text);
   }
+  mk_trace_array_end(&ev);
+  mk_trace_end(&ev);
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-  struct conn *c = req->data;
-  c->addrs = res;
-  if (c->state == CLOSING) {
-    finish_close(c);
-    return;
+/* The node's address list; a new one (or a cleared one, if its host changed). */
+static struct node_addresses *addresses_of(struct mk_network_client *nc, int32_t node,
+                                           const char *host) {
+  for (struct node_addresses *a = nc->addresses; a; a = a->next)
+    if (a->node == node) {
+      if (strcmp(a->host, host) != 0) {  /* the broker moved: start over */
+        snprintf(a->host, sizeof a->host, "%s", host);
+        a->n = 0;
+        a->tried = false;
+      }
+      return a;
+    }
+  struct node_addresses *a = calloc(1, sizeof *a);
+  if (!a) return NULL;
+  a->node = node;
+  snprintf(a->host, sizeof a->host, "%s", host);
+  a->next = nc->addresses;
+  nc->addresses = a;
+  return a;
+}
+
+/* ClusterConnectionStates.currentAddress: the address this attempt uses, resolving the
+ * host first when the list is empty. Returns it, or NULL with err (no address). */
+static const struct sockaddr_storage *current_address(struct conn *c, struct node_addresses *a,
+                                                      struct mk_err *err) {
+  if (a->n == 0) {
+    struct sockaddr_storage all[MK_CLIENT_MAX_ADDRESSES];
+    int nall = 0;
+    int n = mk_client_resolve(c->nc->cfg->host_resolver, c->host, a->addrs, all, &nall, err);
+    if (n <= 0) return NULL;
+    a->n = n;
+    a->index = 0;
+    /* Not the address just tried first again, when there is another to try. */
+    if (a->n > 1 && a->tried && memcmp(&a->addrs[0], &a->last, sizeof a->last) == 0)
+      a->index = 1;
+    trace_resolved(c, all, nall, a);
   }
-  if (status < 0 || !res) {
-    close_conn(c, MK_ERR_NETWORK_EXCEPTION, "Cannot resolve %s: %s", c->host,
-               status < 0 ? uv_strerror(status) : "no address");
-    return;
-  }
-  c->next_addr = res;
-  try_next_address(c);
+  a->last = a->addrs[a->index];
+  a->tried = true;
+  return &a->addrs[a->index];
+}
+
+/* ClusterConnectionStates.connecting: every attempt after the first moves to the next
+ * address; past the last, the list is cleared, to be resolved again. */
+static void move_to_next_address(struct node_addresses *a) {
+  if (a->n == 0) return;
+  a->index = (a->index + 1) % a->n;
+  if (a->index == 0) a->n = 0;
 }
 
 void mk_network_client_connect(struct mk_network_client *nc, int32_t node, const char *host,
                                int port) {
   if (nc->closing || find(nc, node)) return;
+  struct node_addresses *a = addresses_of(nc, node, host);
   struct conn *c = calloc(1, sizeof *c);
-  if (!c) return;
+  if (!c || !a) {
+    free(c);
+    return;
+  }
   c->nc = nc;
   c->node = node;
   snprintf(c->host, sizeof c->host, "%s", host);
   c->port = port;
-  c->state = RESOLVING;
+  c->state = CONNECTING;
   c->started_ms = now_ms();
   for (int k = 0; k < MAX_API_KEY; k++) c->broker_min[k] = c->broker_max[k] = -1;
   c->next = nc->conns;
   nc->conns = c;
-  char service[16];
-  snprintf(service, sizeof service, "%d", port);
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-  c->gai.data = c;
-  if (uv_getaddrinfo(nc->loop, &c->gai, on_resolved, host, service, &hints) != 0) {
-    c->state = CONNECTING;  /* so close_conn finishes it at once */
-    close_conn(c, MK_ERR_NETWORK_EXCEPTION, "Cannot resolve %s", host);
+  if (a->tried) move_to_next_address(a);
+  struct mk_err err = {0};
+  const struct sockaddr_storage *addr = current_address(c, a, &err);
+  if (!addr) {
+    snprintf(c->address, sizeof c->address, "?:%d", port);
+    mk_log(MK_LOG_WARN, "producer", "Could not connect to node %d: cannot resolve %s (%s)", node,
+           host, err.msg);
+    trace_attempt(c, "connect_failed", err.msg);
+    close_conn(c, MK_ERR_NETWORK_EXCEPTION, "Cannot resolve %s: %s", host, err.msg);
+    return;
   }
+  struct sockaddr_storage target = *addr;
+  char text[64];
+  mk_client_address_text(&target, text, sizeof text);
+  bool v6 = target.ss_family == AF_INET6;
+  snprintf(c->address, sizeof c->address, "%s%s%s:%d", v6 ? "[" : "", text, v6 ? "]" : "",
+           port);
+  if (v6)
+    ((struct sockaddr_in6 *)&target)->sin6_port = htons((uint16_t)port);
+  else
+    ((struct sockaddr_in *)&target)->sin_port = htons((uint16_t)port);
+  trace_attempt(c, "connect", NULL);
+  c->tcp = malloc(sizeof *c->tcp);
+  if (!c->tcp) {
+    close_conn(c, MK_ERR__NO_MEMORY, "out of memory");
+    return;
+  }
+  uv_tcp_init(nc->loop, c->tcp);
+  c->tcp->data = c;
+  c->connect.data = c;
+  int rc = uv_tcp_connect(&c->connect, c->tcp, (const struct sockaddr *)&target, on_connect);
+  if (rc) connect_failed(c, uv_strerror(rc));
 }
 
 /* ---- the Sender's questions ------------------------------------------------------------ */
@@ -518,7 +618,7 @@ void mk_network_client_close(struct mk_network_client *nc, const struct mk_err *
   nc->closing = true;
   nc->close_err = *err;
   if (!nc->conns) {
-    free(nc);
+    free_client(nc);
     return;
   }
   for (struct conn *c = nc->conns, *next; c; c = next) {

@@ -3,8 +3,11 @@
  * ClusterConnectionStates, InFlightRequests, ApiVersions.
  *
  * One connection per broker, opened on demand:
- *   connecting   resolve the host and try every address it has (client.dns.lookup =
- *                use_all_dns_ips), TCP_NODELAY on;
+ *   connecting   resolve the host (client_utils.h: only the first address's family) and
+ *                connect to one address; each new attempt at a node takes its next address
+ *                (Java's ClusterConnectionStates), so a name's addresses are used in turn;
+ *                every attempt is traced (connect, then connected or connect_failed) and a
+ *                failed one logged at WARN, as Java's NetworkClient does; TCP_NODELAY on;
  *   negotiating  send ApiVersions (v3; v0 if the broker cannot answer v3) and, per API,
  *                use the highest version both sides know (protocol/api.h is our side);
  *   ready        requests go out pipelined, at most max.in.flight.requests.per.connection

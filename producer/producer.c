@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
+#include "producer/client_utils.h"
 #include "producer/producer_internal.h"
 #include "producer/sender.h"
 
@@ -112,7 +113,7 @@ void mk_producer_complete_record(struct mk_producer *p, const struct mk_record_t
       p->cfg->interceptors[i]->on_acknowledgement(p->cfg->interceptors[i]->opaque, md, err);
   if (mk_trace_on()) {
     struct mk_trace_event ev;
-    mk_trace_begin(&ev, "producer", "complete");
+    mk_producer_trace_begin(&ev, p->cfg, "complete");
     mk_trace_str(&ev, "topic", md->topic);
     mk_trace_int(&ev, "partition", md->partition);
     if (err->code) {
@@ -166,6 +167,19 @@ int mk_producer_new(const struct mk_producer_config *cfg, struct mk_producer **o
   }
   for (int i = 0; i < p->cfg->num_notes; i++)
     mk_log(p->cfg->notes[i].level, "producer", "%s", p->cfg->notes[i].msg);
+  /* ClientUtils.parseAndValidateAddresses: the bootstrap entries client.dns.lookup makes of
+   * bootstrap.servers; none that resolves is Java's ConfigException. */
+  char **servers;
+  int nservers;
+  if (mk_client_bootstrap_servers(p->cfg, &servers, &nservers, err)) {
+    mk_producer_config_free(p->cfg);
+    free(p);
+    return err->code;
+  }
+  for (int i = 0; i < p->cfg->num_bootstrap_servers; i++) free(p->cfg->bootstrap_servers[i]);
+  free(p->cfg->bootstrap_servers);
+  p->cfg->bootstrap_servers = servers;
+  p->cfg->num_bootstrap_servers = nservers;
   mk_producer_metrics_init(&p->metrics, p->cfg->buffer_memory);
   p->partitioner = p->cfg->partitioner;
   if (!p->partitioner && p->cfg->partitioner_class && p->cfg->partitioner_class[0]) {
@@ -205,10 +219,14 @@ int mk_producer_flush(struct mk_producer *p, int64_t timeout_ms, struct mk_err *
   return rc;
 }
 
-int mk_producer_close(struct mk_producer *p, int64_t timeout_ms) {
+void mk_producer_begin_close(struct mk_producer *p) {
   atomic_store(&p->closing, true);
   mk_accumulator_close(p->accumulator);     /* sends after this fail; blocked ones wake */
   mk_producer_metadata_close(p->metadata);  /* threads waiting for metadata wake */
+}
+
+int mk_producer_close(struct mk_producer *p, int64_t timeout_ms) {
+  mk_producer_begin_close(p);
   int rc = mk_sender_close(p->sender, timeout_ms);
   /* A send that another thread began before closing was set may still be running: woken
    * from a wait, it is failing its record now. Everything it touches is freed below, so
@@ -232,10 +250,10 @@ int mk_producer_close(struct mk_producer *p, int64_t timeout_ms) {
 
 /* ---- send ------------------------------------------------------------------------------ */
 
-static void trace_send(const struct mk_producer_record *rec, const struct mk_bytes *key,
-                       const struct mk_bytes *value) {
+static void trace_send(const struct mk_producer *p, const struct mk_producer_record *rec,
+                       const struct mk_bytes *key, const struct mk_bytes *value) {
   struct mk_trace_event ev;
-  mk_trace_begin(&ev, "producer", "send");
+  mk_producer_trace_begin(&ev, p->cfg, "send");
   mk_trace_str(&ev, "topic", rec->topic);
   if (rec->partition >= 0) mk_trace_int(&ev, "partition", rec->partition);
   mk_trace_strn(&ev, "key", (const char *)key->ptr, key->len);
@@ -296,7 +314,7 @@ static int send_record(struct mk_producer *p, const struct mk_producer_record *r
   thunk.key_size = key.len;
   thunk.value_size = value.len;
   if (rc) goto fail;
-  if (mk_trace_on()) trace_send(&rec, &key, &value);
+  if (mk_trace_on()) trace_send(p, &rec, &key, &value);
 
   /* 3. Size checks (ensureValidRecordSize). */
   size_t size = mk_record_batch_record_size(0, 0, key, value, rec.headers, rec.headers_count) +
@@ -341,7 +359,8 @@ static int send_record(struct mk_producer *p, const struct mk_producer_record *r
   bool wake = false;
   for (int round = 0; round < 2; round++) {
     struct mk_partition_choice choice;
-    rc = mk_partitioner_choose(p->partitioner, cfg->partitioner_ignore_keys, rec.topic, rec.partition,
+    rc = mk_partitioner_choose(p->partitioner, cfg->partitioner_ignore_keys, cfg->client_id,
+                               rec.topic, rec.partition,
                                key, value, &parts, &choice, err);
     if (rc) break;
     partition = choice.partition;

@@ -100,6 +100,14 @@ int mk_producer_flush(struct mk_producer *p, int64_t timeout_ms, struct mk_err *
  * Thread: app, once, not from a callback. Takes p. */
 int mk_producer_close(struct mk_producer *p, int64_t timeout_ms);
 
+/* The first half of close, from any other thread (Java: close() from a shutdown hook while
+ * the application thread is blocked in send()): sends from now on fail at once, and those
+ * waiting for metadata or for buffer.memory stop waiting and fail ("the producer is
+ * closing"); records already accepted are still sent. The owner still calls
+ * mk_producer_flush / mk_producer_close. Thread: any but a callback; not from a signal
+ * handler. Safe to call more than once, and concurrently with sends. */
+void mk_producer_begin_close(struct mk_producer *p);
+
 /* Wait for a send's result (Java's Future.get(timeout)). Returns 0 with *metadata filled
  * (may be NULL), the send's error with err filled, or MK_ERR__TIMED_OUT if it has not
  * completed within timeout_ms (-1 = no limit; the future stays usable). Thread: app. */

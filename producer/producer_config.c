@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "common/properties.h"
+#include "common/suggest.h"
 #include "producer/partitioner.h"
 #include "producer/producer_config.h"
 #include "producer/serializers.h"
@@ -76,7 +77,7 @@ static const struct setting {
   {"buffer.memory", K_LONG, F(buffer_memory), 0, NO_MAX, NULL, "33554432", false,
    "bytes of records waiting to be sent before send() blocks (max.block.ms)"},
   {"client.dns.lookup", K_CHOICE, F(client_dns_lookup), 0, 0, dns_lookups, "use_all_dns_ips",
-   false, "use_all_dns_ips: try every address a broker name resolves to"},
+   false, "how names become addresses: use_all_dns_ips or resolve_canonical_bootstrap_servers_only"},
   {"client.id", K_STRING, F(client_id), 0, 0, NULL, "", false,
    "the name brokers see in requests and logs; default producer-N"},
   {"compression.gzip.level", K_GZIP_LEVEL, F(compression_gzip_level), 0, 0, NULL, "-1", false,
@@ -189,34 +190,11 @@ static int invalid(struct mk_err *err, const struct setting *s, const char *raw,
                     (int)(n > 60 ? 60 : n), raw, n > 60 ? "..." : "", s->name, why);
 }
 
-/* Edit distance, for "did you mean". Keys longer than 63 characters get no suggestion. */
-static int distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 63 || lb > 63) return 99;
-  int row[64];
-  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-  for (size_t i = 1; i <= la; i++) {
-    int diag = row[0];
-    row[0] = (int)i;
-    for (size_t j = 1; j <= lb; j++) {
-      int up = row[j];
-      int best = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < best) best = up + 1;
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      row[j] = best;
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
 static int unknown_key(const char *key, struct mk_err *err) {
-  const char *best = NULL;
-  int best_d = 4;  /* suggest only near misses */
-  for (int i = 0; i < NUM_SETTINGS; i++) {
-    int d = distance(key, settings[i].name);
-    if (d < best_d) best = settings[i].name, best_d = d;
-  }
+  struct mk_suggest near;
+  mk_suggest_init(&near, key);
+  for (int i = 0; i < NUM_SETTINGS; i++) mk_suggest_consider(&near, settings[i].name);
+  const char *best = mk_suggest_best(&near);
   if (best)
     return mk_err_set(err, MK_ERR__INVALID_ARG,
                       "Unknown configuration \"%.64s\" (did you mean \"%s\"?)", key, best);
@@ -636,6 +614,11 @@ int mk_producer_config_set_value_serializer(struct mk_producer_config *cfg,
   cfg->user_set_ |= bit(find("value.serializer"));
   cfg->finished = false;
   return 0;
+}
+
+void mk_producer_config_set_host_resolver(struct mk_producer_config *cfg,
+                                          const struct mk_host_resolver *r) {
+  cfg->host_resolver = r;
 }
 
 int mk_producer_config_set_partitioner(struct mk_producer_config *cfg,

@@ -47,6 +47,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 #include "protocol/errors.h"
@@ -58,8 +59,28 @@ struct mk_record_metadata;   /* where it was written (RecordMetadata) */
 
 /* client.dns.lookup */
 enum mk_client_dns_lookup {
-  MK_CLIENT_DNS_USE_ALL_DNS_IPS,                       /* try every address a name resolves to */
-  MK_CLIENT_DNS_RESOLVE_CANONICAL_BOOTSTRAP_SERVERS_ONLY,  /* Kerberos: canonical names first */
+  MK_CLIENT_DNS_USE_ALL_DNS_IPS,  /* each attempt: the next address of the name's family */
+  MK_CLIENT_DNS_RESOLVE_CANONICAL_BOOTSTRAP_SERVERS_ONLY,  /* bootstrap entries become the
+                                                             canonical names of their addresses */
+};
+
+/* How host names become addresses: Kafka's HostResolver (clients/HostResolver.java), which
+ * Kafka's own tests replace; labs and tests here do the same (labs/bootstrap). The default
+ * (host_resolver NULL) is the system's resolver, getaddrinfo, with IPv4 addresses first as
+ * the JVM orders them. producer/client_utils.h says what the producer does with the
+ * answers under each client.dns.lookup. */
+struct mk_host_resolver {
+  void *opaque;  /* passed to both functions */
+  /* Every address of host (the port is ignored), in the order the resolver prefers, up to
+   * max into out; returns how many, or -1 with err set (unknown host). Thread: app (when
+   * the producer is created) and sender (at every connection): keep it quick. */
+  int (*resolve)(void *opaque, const char *host, struct sockaddr_storage *out, int max,
+                 struct mk_err *err);
+  /* The canonical host name of addr (Java's InetAddress.getCanonicalHostName: the name a
+   * reverse lookup gives, else the address as text) into name. May be NULL: the address
+   * as text. Thread: app. */
+  void (*canonical_name)(void *opaque, const struct sockaddr_storage *addr, char *name,
+                         size_t size);
 };
 
 /* A producer interceptor written in C (Java's ProducerInterceptor; interceptor.classes).
@@ -95,6 +116,7 @@ struct mk_producer_config {
   int num_bootstrap_servers;
   char *client_id;                /* client.id: finish() fills in "producer-N" if unset */
   int client_dns_lookup;          /* client.dns.lookup: enum mk_client_dns_lookup */
+  const struct mk_host_resolver *host_resolver;  /* NULL: the system's; set from C, borrowed */
   int security_protocol;          /* security.protocol: always 0, PLAINTEXT (nothing else) */
 
   /* durability, retries, ordering */
@@ -244,5 +266,9 @@ int mk_producer_config_set_partitioner(struct mk_producer_config *cfg,
 int mk_producer_config_add_interceptor(struct mk_producer_config *cfg,
                                        const struct mk_producer_interceptor *interceptor,
                                        struct mk_err *err);
+/* Resolve host names with r instead of the system's resolver (NULL: the system's again).
+ * Borrows r as the plug-ins above. Thread: app. */
+void mk_producer_config_set_host_resolver(struct mk_producer_config *cfg,
+                                          const struct mk_host_resolver *r);
 
 #endif

@@ -145,14 +145,16 @@ struct mk_topic_snapshot *mk_producer_metadata_topic(struct mk_producer_metadata
       start = now;
       deadline_ms = now + max_wait_ms;
     }
+    /* Ask for the topic before giving up (Java's requestUpdateForTopic then awaitUpdate):
+     * with max.block.ms=0 this send fails, and a later one finds the topic. */
+    md->need_update = true;
+    if (wake) wake(wake_arg);
     if (now >= deadline_ms) {
       pthread_mutex_unlock(&md->lock);
       mk_err_set(err, MK_ERR_REQUEST_TIMED_OUT, "Topic %s not present in metadata after %lld ms.",
                  topic, (long long)(now - start));
       return NULL;
     }
-    md->need_update = true;
-    if (wake) wake(wake_arg);
     struct timespec until = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000};
     pthread_cond_timedwait(&md->updated, &md->lock, &until);
     t = find(md, topic);  /* the table may have grown (and moved) while we waited */

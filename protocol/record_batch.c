@@ -538,6 +538,21 @@ void mk_record_batch_set_producer(uint8_t *buf, size_t len, int64_t producer_id,
                          len - MK_RECORD_BATCH_ATTRIBUTES_OFFSET));
 }
 
+void mk_record_batch_set_max_timestamp(uint8_t *buf, size_t len, bool log_append_time,
+                                       int64_t max_timestamp) {
+  uint16_t attributes = (uint16_t)((buf[MK_RECORD_BATCH_ATTRIBUTES_OFFSET] << 8) |
+                                   buf[MK_RECORD_BATCH_ATTRIBUTES_OFFSET + 1]);
+  if (log_append_time)
+    attributes |= MK_ATTR_LOG_APPEND_TIME;
+  else
+    attributes &= (uint16_t)~MK_ATTR_LOG_APPEND_TIME;
+  store_u16(buf + MK_RECORD_BATCH_ATTRIBUTES_OFFSET, attributes);
+  mk_store_u64(buf + 35, (uint64_t)max_timestamp);  /* maxTimestamp: after firstTimestamp */
+  mk_store_u32(buf + MK_RECORD_BATCH_CRC_OFFSET,
+               mk_crc32c(0, buf + MK_RECORD_BATCH_ATTRIBUTES_OFFSET,
+                         len - MK_RECORD_BATCH_ATTRIBUTES_OFFSET));
+}
+
 /* ---- control records ------------------------------------------------------------------- */
 
 int mk_record_batch_write_control(struct mk_writer *out, int64_t producer_id,

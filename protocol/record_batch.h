@@ -130,6 +130,13 @@ uint32_t mk_record_batch_compute_crc(const struct mk_record_batch *b);
 void mk_record_batch_set_producer(uint8_t *buf, size_t len, int64_t producer_id,
                                   int16_t producer_epoch, int32_t base_sequence);
 
+/* Set the timestamp type (log_append_time: the LogAppendTime attribute bit) and the max
+ * timestamp of the encoded batch at buf (len bytes, at least MK_RECORD_BATCH_HEADER_SIZE)
+ * and recompute its CRC, which covers both. A broker does this for a topic whose
+ * message.timestamp.type is LogAppendTime (Kafka: DefaultRecordBatch.setMaxTimestamp). */
+void mk_record_batch_set_max_timestamp(uint8_t *buf, size_t len, bool log_append_time,
+                                       int64_t max_timestamp);
+
 /* ---- reading records ------------------------------------------------------------------- */
 
 struct mk_record_header {

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/dashboard.h"
+#include "broker/dashboard_http.h"
 #include "common/admin_api.h"
 #include "common/http_server.h"
 #include "proxy/proxy_internal.h"

@@ -16,13 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "labs/lab.h"
 
 static const struct mk_lab_param params[] = {
-    {"records", "40", "records per acks setting in part 1, sent one at a time"},
-    {"lag_ms", "20", "part 1: how late the followers copy each batch"},
-    {"failover_records", "20", "part 2: records per acks setting (half before the followers lag)"},
-    {"failover_lag_ms", "800", "part 2: how far behind the followers are when the leader dies"},
+    {"records", "40", "records per acks setting in part 1, sent one at a time", 1, 10000},
+    {"lag_ms", "20", "part 1: how late the followers copy each batch", 1, 10000},
+    {"failover_records", "20", "part 2: records per acks setting (half before the followers lag)",
+     2, 10000},
+    {"failover_lag_ms", "800", "part 2: how far behind the followers copy the second half", 50,
+     60000},
+    {"crash_after_ms", "160", "part 2: when the leader dies, after the second half is sent", 10,
+     60000},
     {NULL, NULL, NULL},
 };
 
@@ -152,8 +157,12 @@ static int part_latency(struct mk_lab_ctx *ctx) {
                rows, cols);
   double all = mk_lab_value(ctx, "acks=all", "send p50 ms");
   double one = mk_lab_value(ctx, "acks=1", "send p50 ms");
-  mk_lab_claim(
-      ctx, all >= 0.8 * (double)lag && one < 0.5 * (double)lag,
+  /* Your --set wins over the lab's: with acks set, the three rows are the same setting. */
+  const char *same = mk_lab_user_set(ctx, "acks")
+                         ? "your --set acks made every row the same acks, so they cannot differ"
+                         : NULL;
+  mk_lab_claim_unless(
+      ctx, all >= 0.8 * (double)lag && one < 0.5 * (double)lag, same,
       "acks=all waits for the followers (p50 %.1f ms), acks=1 only for the leader (%.1f ms)", all,
       one);
   double e2e_min = INFINITY;  /* NaN (nothing measured) makes the claim fail */
@@ -172,12 +181,43 @@ static int part_latency(struct mk_lab_ctx *ctx) {
 
 /* ---- part 2: a leader dies ------------------------------------------------------------- */
 
-static int failover_one_mode(struct mk_lab_ctx *ctx, const char *mode, int records, int64_t lag_ms,
-                             bool draw) {
+/* What part 2's settings make of the crash, for its sentences and claims. */
+struct failover_plan {
+  int records;
+  int64_t lag_ms, crash_ms;      /* followers' lag; the crash, after the second half is sent */
+  int64_t lag_time_ms;           /* replica.lag.time.max.ms */
+  int32_t min_insync;            /* min.insync.replicas */
+  bool unclean;                  /* unclean.leader.election.enable */
+};
+
+/* The partition just before the crash: who was in the ISR, and how far behind. */
+struct at_crash {
+  int isr;               /* replicas in the ISR, the leader included */
+  int64_t leader_leo;    /* the leader's log end offset */
+  int64_t best_isr_leo;  /* the highest log end offset among the followers in the ISR, or -1 */
+};
+
+static struct at_crash observe_crash(const struct mk_partition_state *st) {
+  struct at_crash c = {0, -1, -1};
+  for (int i = 0; i < st->nreplicas; i++) {
+    if (!st->replicas[i].in_isr) continue;
+    c.isr++;
+    if (st->replicas[i].broker == st->leader)
+      c.leader_leo = st->replicas[i].log_end_offset;
+    else if (st->replicas[i].log_end_offset > c.best_isr_leo)
+      c.best_isr_leo = st->replicas[i].log_end_offset;
+  }
+  return c;
+}
+
+static int failover_one_mode(struct mk_lab_ctx *ctx, const struct failover_plan *plan,
+                             const char *mode, bool draw) {
   static const char *const TOPIC = "failover";
   char row[16], setting[16];
   snprintf(row, sizeof row, "acks=%s", mode);
   snprintf(setting, sizeof setting, "acks=%s", mode);
+  bool acks0 = strcmp(mode, "0") == 0;
+  int records = plan->records;
   int rc = mk_lab_broker_start(ctx, NULL);  /* a fresh cluster for each setting */
   if (!rc) rc = mk_lab_create_topic(ctx, TOPIC, 1, 3);
   if (rc) return rc;
@@ -200,7 +240,7 @@ static int failover_one_mode(struct mk_lab_ctx *ctx, const char *mode, int recor
   rc = mk_lab_sends_wait(s, 30000);
   if (!rc) rc = mk_lab_wait_hw(ctx, TOPIC, 0, half, 10000);
   /* The followers fall behind; the other half goes to the leader alone (for now). */
-  if (!rc) rc = lag_followers(ctx, TOPIC, lag_ms);
+  if (!rc) rc = lag_followers(ctx, TOPIC, plan->lag_ms);
   struct mk_partition_state before;
   if (!rc) rc = mk_lab_partition_state(ctx, TOPIC, 0, &before);
   if (rc) {
@@ -209,24 +249,43 @@ static int failover_one_mode(struct mk_lab_ctx *ctx, const char *mode, int recor
     return mk_lab_fail(ctx, rc, "%s: the first half was not replicated", row);
   }
   size_t mark = mk_lab_mark(ctx);
+  int64_t second_half_us = mk_now_us();
   for (int i = half; i < records; i++) {
     snprintf(value, sizeof value, "f-%02d", i);
     mk_lab_send(ctx, p, s, TOPIC, 0, NULL, value);
   }
-  mk_lab_sends_wait(s, lag_ms / 5);  /* long enough for acks=1, far too short for all */
+  /* The same moment for every acks: crash_ms after the second half went out. */
+  mk_lab_sends_wait(s, plan->crash_ms);
+  int64_t left_ms = plan->crash_ms - (mk_now_us() - second_half_us) / 1000;
+  if (left_ms > 0) mk_lab_sleep_ms(left_ms);
   int acked_before = mk_lab_sends_succeeded(s);
+  struct mk_partition_state crashing;
+  rc = mk_lab_partition_state(ctx, TOPIC, 0, &crashing);
+  struct at_crash at = observe_crash(&crashing);
 
-  /* The leader dies; an in-sync follower (missing the second half) takes over. */
-  rc = mk_lab_fault(ctx, "{\"action\": \"broker_down\", \"broker\": %d}", before.leader);
-  if (!rc) mk_lab_sends_wait(s, 30000);  /* acks=all: retried to the new leader */
+  /* The leader dies; an in-sync follower (missing the second half) takes over, if any. */
+  if (!rc) rc = mk_lab_fault(ctx, "{\"action\": \"broker_down\", \"broker\": %d}", before.leader);
+  int64_t down_us = mk_now_us();
+  struct mk_partition_state during = {.leader = -1};
+  if (!rc) {
+    mk_lab_sleep_ms(5);
+    rc = mk_lab_partition_state(ctx, TOPIC, 0, &during);
+  }
+  /* acks=all: what was not acknowledged is retried to the new leader (with no leader it
+   * waits, up to delivery.timeout.ms: the lab waits at most 30 s). */
+  if (!rc && during.leader >= 0) mk_lab_sends_wait(s, 30000);
+  else if (!rc) mk_lab_sleep_ms(plan->crash_ms);  /* a while without a leader */
+  int64_t offline_ms = during.leader >= 0 ? 0 : (mk_now_us() - down_us) / 1000;
   /* The old leader comes back as a follower and truncates what the new leader lacks. */
   if (!rc) rc = mk_lab_fault(ctx, "{\"action\": \"broker_up\", \"broker\": %d}", before.leader);
+  if (!rc && during.leader < 0) mk_lab_sends_wait(s, 30000);
   mk_lab_sleep_ms(20);
   struct mk_partition_state after;
   struct mk_stored_records log = {0};
   if (!rc) rc = mk_lab_partition_state(ctx, TOPIC, 0, &after);
   if (!rc) rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log);
   mk_producer_close(p, 2000);
+  /* acks=0 learns nothing: "lost" counts the records sent that are missing. */
   int acked = 0, lost = 0;
   for (int i = 0; !rc && i < s->n; i++) {
     if (!s->v[i].done || s->v[i].error) continue;
@@ -238,59 +297,133 @@ static int failover_one_mode(struct mk_lab_ctx *ctx, const char *mode, int recor
   mk_stored_records_free(&log);
   if (rc) return rc;
   if (draw) {
-    char title[128];
-    snprintf(title, sizeof title,
-             "acks=%s: the second half, the leader (broker %d) dying, broker %d taking over:", mode,
-             before.leader, after.leader);
+    char title[160];
+    if (during.leader >= 0)
+      snprintf(title, sizeof title,
+               "acks=%s: the second half, the leader (broker %d) dying, broker %d taking over:",
+               mode, before.leader, during.leader);
+    else
+      snprintf(title, sizeof title,
+               "acks=%s: the second half, the leader (broker %d) dying, nobody taking over:", mode,
+               before.leader);
     mk_lab_timeline(ctx, mark, title);
   }
-  mk_lab_say(ctx,
-             "  %s: %d sent, %d acknowledged before broker %d died, %d in the end; the new leader "
-             "(broker %d) lacks %d of them",
-             row, records, acked_before, before.leader, acked, after.leader, lost);
+  if (acks0)
+    mk_lab_say(ctx,
+               "  %s: %d sent, none acknowledged (acks=0: the callback only means \"written to\n"
+               "  the socket\"); %d of them are missing in the end",
+               row, records, lost);
+  else
+    mk_lab_say(ctx,
+               "  %s: %d sent, %d acknowledged before broker %d died, %d in the end;\n"
+               "  broker %d, the leader afterwards, lacks %d of the acknowledged ones",
+               row, records, acked_before, before.leader, acked, after.leader, lost);
+  mk_lab_say(ctx, "  at the crash the ISR held %d of the %d replicas%s", at.isr, crashing.nreplicas,
+             at.isr > 1 ? "" : ": the leader alone");
+  if (offline_ms > 0)
+    mk_lab_say(ctx, "  no replica in the ISR could take over: no leader for %lld ms, until\n"
+               "  broker %d came back", (long long)offline_ms, before.leader);
   mk_lab_figure(ctx, row, "sent", records);
-  mk_lab_figure(ctx, row, "acked before crash", acked_before);
-  mk_lab_figure(ctx, row, "acked", acked);
+  mk_lab_figure(ctx, row, "acked before crash", acks0 ? NAN : acked_before);
+  mk_lab_figure(ctx, row, "acked", acks0 ? NAN : acked);
   mk_lab_figure(ctx, row, "lost", lost);
+  mk_lab_figure(ctx, row, "ISR at crash", at.isr);
+  mk_lab_figure(ctx, row, "no leader ms", (double)offline_ms);
+  /* What Kafka's rules make of the state at the crash: a clean leader from the ISR keeps
+   * what it had copied; with the ISR down to the leader, nobody (or, unclean, anybody). */
+  bool clean_successor = at.isr > 1;
+  mk_lab_figure(ctx, row, "successor lacked",
+                clean_successor ? (double)(at.leader_leo - at.best_isr_leo) : NAN);
+  mk_lab_figure(ctx, row, "unclean", !clean_successor && during.leader >= 0);
   return 0;
 }
 
 static int part_failover(struct mk_lab_ctx *ctx) {
-  int records = (int)mk_lab_param(ctx, "failover_records");
-  int64_t lag = mk_lab_param(ctx, "failover_lag_ms");
+  struct failover_plan plan = {
+      .records = (int)mk_lab_param(ctx, "failover_records"),
+      .lag_ms = mk_lab_param(ctx, "failover_lag_ms"),
+      .crash_ms = mk_lab_param(ctx, "crash_after_ms"),
+  };
+  const struct mk_broker_config *b = mk_broker_config(mk_lab_broker(ctx));
+  plan.lag_time_ms = b->replica_lag_time_max_ms;
+  plan.min_insync = b->min_insync_replicas;
+  plan.unclean = b->unclean_leader_election_enable;
   mk_lab_heading(ctx, "2. A leader dies while its followers lag behind");
-  mk_lab_say(
-      ctx,
-      "A fresh cluster for each acks. %d records are sent and replicated; then the followers\n"
-      "fall %lld ms behind (still in the ISR: replica.lag.time.max.ms is 30 s) and %d more are\n"
-      "sent; %lld ms later the leader dies and a follower takes over.",
-      records / 2, (long long)lag, records - records / 2, (long long)lag / 5);
+  mk_lab_say(ctx,
+             "A fresh cluster for each acks. %d records are sent and replicated; then the followers\n"
+             "fall %lld ms behind and %d more are sent; %lld ms later the leader dies.",
+             plan.records / 2, (long long)plan.lag_ms, plan.records - plan.records / 2,
+             (long long)plan.crash_ms);
+  if (plan.lag_ms <= plan.crash_ms)
+    mk_lab_say(ctx, "The followers copy the second half %lld ms after it was sent: before the "
+               "crash.", (long long)plan.lag_ms);
+  else if (plan.lag_time_ms < plan.crash_ms)
+    mk_lab_say(ctx,
+               "replica.lag.time.max.ms is %lld ms: the followers, still behind, may leave the ISR\n"
+               "before the crash, and a replica outside the ISR may lead only in an unclean\n"
+               "election (unclean.leader.election.enable=%s).",
+               (long long)plan.lag_time_ms, plan.unclean ? "true" : "false");
+  else
+    mk_lab_say(ctx,
+               "They are still in the ISR when it happens (replica.lag.time.max.ms is %lld ms), so\n"
+               "one of them takes over without the newest records.",
+               (long long)plan.lag_time_ms);
   mk_lab_predict(ctx,
                  "with each acks, how many records the producer was told were written are gone?");
   static const char *const order[] = {"1", "all", "0"};
   int rc = 0;
-  for (int m = 0; !rc && m < 3; m++) rc = failover_one_mode(ctx, order[m], records, lag, m < 2);
+  for (int m = 0; !rc && m < 3; m++) rc = failover_one_mode(ctx, &plan, order[m], m < 2);
   if (rc) return rc;
   static const char *const rows[] = {"acks=0", "acks=1", "acks=all", NULL};
-  static const char *const cols[] = {"sent", "acked before crash", "acked", "lost", NULL};
-  mk_lab_table(ctx, "Records acknowledged, and lost when the leader died:", rows, cols);
+  static const char *const cols[] = {"sent", "acked before crash", "acked", "lost",
+                                     "ISR at crash", NULL};
+  mk_lab_table(ctx,
+               "Records acknowledged, and lost when the leader died (acks=0: nothing is\n"
+               "acknowledged, so lost counts the records sent that are missing):",
+               rows, cols);
   double lost1 = mk_lab_value(ctx, "acks=1", "lost"),
          lost_all = mk_lab_value(ctx, "acks=all", "lost");
   double acked_all = mk_lab_value(ctx, "acks=all", "acked");
-  mk_lab_claim(ctx, lost1 > 0,
-               "acks=1 lost %.0f acknowledged records: the leader had them, nobody else", lost1);
-  mk_lab_claim(
-      ctx, lost_all == 0 && acked_all == records,
-      "acks=all (min.insync.replicas=2) lost none: an acknowledged record is on every ISR member,\n"
-      "    and those not yet acknowledged were retried to the new leader");
+  double lacked1 = mk_lab_value(ctx, "acks=1", "successor lacked");
+  bool unclean1 = mk_lab_value(ctx, "acks=1", "unclean") == 1;
+  bool unclean_all = mk_lab_value(ctx, "acks=all", "unclean") == 1;
+  double isr_all = mk_lab_value(ctx, "acks=all", "ISR at crash");
+  double offline1 = mk_lab_value(ctx, "acks=1", "no leader ms");
+  /* acks=1: it loses exactly what its successor had not copied. */
+  if (!isnan(lacked1) && lacked1 > 0)
+    mk_lab_claim(ctx, lost1 == lacked1,
+                 "acks=1 lost %.0f acknowledged records: the leader had them, its successor did not",
+                 lost1);
+  else if (!isnan(lacked1))
+    mk_lab_claim(ctx, lost1 == 0,
+                 "acks=1 lost nothing: the followers had copied everything before the leader died\n"
+                 "    (they were %lld ms behind; it died %lld ms after the second half)",
+                 (long long)plan.lag_ms, (long long)plan.crash_ms);
+  else if (unclean1)
+    mk_lab_claim(ctx, lost1 > 0,
+                 "acks=1 lost %.0f acknowledged records: an unclean election made a replica from\n"
+                 "    outside the ISR the leader, without them",
+                 lost1);
+  else
+    mk_lab_claim(ctx, lost1 == 0 && offline1 > 0,
+                 "acks=1 lost nothing, at a price: with no follower left in the ISR nobody could\n"
+                 "    take over, and the partition had no leader until the old one returned (%.0f ms)",
+                 offline1);
+  char unless[200] = "";
+  if (unclean_all)
+    snprintf(unless, sizeof unless,
+             "min.insync.replicas=%d let acks=all acknowledge with the ISR down to the leader,\n"
+             "    and unclean.leader.election.enable=true then elected a replica without them",
+             plan.min_insync);
+  mk_lab_claim_unless(
+      ctx, lost_all == 0 && acked_all == plan.records, unless[0] ? unless : NULL,
+      "acks=all (min.insync.replicas=%d, ISR of %.0f at the crash) lost none: an acknowledged\n"
+      "    record is on every ISR member, and those not yet acknowledged were retried",
+      plan.min_insync, isr_all);
   return 0;
 }
 
 static int run(struct mk_lab_ctx *ctx) {
-  if (mk_lab_param(ctx, "records") < 1 || mk_lab_param(ctx, "lag_ms") < 1 ||
-      mk_lab_param(ctx, "failover_records") < 2 || mk_lab_param(ctx, "failover_lag_ms") < 50)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG,
-                       "records >= 1, lag_ms >= 1, failover_records >= 2, failover_lag_ms >= 50");
   int rc = part_latency(ctx);
   if (!rc) rc = part_failover(ctx);
   return rc;

@@ -24,8 +24,8 @@
 #include "labs/lab.h"
 
 static const struct mk_lab_param params[] = {
-    {"records", "5", "records each producer sends in each step"},
-    {"lag_ms", "1000", "replica.lag.time.max.ms: how long a follower may fall behind"},
+    {"records", "5", "records each producer sends in each step", 1, 4096},
+    {"lag_ms", "1000", "replica.lag.time.max.ms: how long a follower may fall behind", 100, 10000},
     {NULL, NULL, NULL},
 };
 
@@ -37,6 +37,10 @@ struct isr_run {
   int records;
   int64_t lag_ms;
   int32_t leader, followers[2];
+  /* The settings in force (the user's --set win over the lab's), for the sentences. */
+  int32_t min_insync;           /* the broker's min.insync.replicas */
+  int64_t all_retries;          /* the acks=all producer's retries */
+  int64_t all_delivery_ms;      /* and its delivery.timeout.ms */
 };
 
 /* The partition's ISR now, as "[0,1,2]", and its size. */
@@ -67,7 +71,7 @@ static int send_batch(struct isr_run *r, struct mk_producer *p, const char *row,
     mk_lab_send(r->ctx, p, s, TOPIC, 0, NULL, value);
   }
   int rc = mk_lab_sends_wait(s, 30000 + 10 * r->lag_ms);
-  int ok = 0, enough = 0;
+  int ok = 0, enough = 0, timed_out = 0;
   double ms[4096];
   size_t nms = 0;
   int16_t first_error = 0;
@@ -76,6 +80,7 @@ static int send_batch(struct isr_run *r, struct mk_producer *p, const char *row,
     if (!e.done) continue;
     if (e.error == 0) ok++;
     if (e.error == MK_ERR_NOT_ENOUGH_REPLICAS) enough++;
+    if (e.error == MK_ERR_REQUEST_TIMED_OUT) timed_out++;
     if (e.error && !first_error) first_error = e.error;
     if (nms < sizeof ms / sizeof ms[0]) ms[nms++] = (double)(e.done_us - e.sent_us) / 1000.0;
   }
@@ -89,7 +94,10 @@ static int send_batch(struct isr_run *r, struct mk_producer *p, const char *row,
   mk_lab_figure(r->ctx, row, column, n - ok);
   snprintf(column, sizeof column, "%s ms", col);
   mk_lab_figure(r->ctx, row, column, mk_lab_percentile(ms, nms, 50));
-  if (strcmp(col, "acks=all") == 0) mk_lab_figure(r->ctx, row, "NOT_ENOUGH_REPLICAS", enough);
+  if (strcmp(col, "acks=all") == 0) {
+    mk_lab_figure(r->ctx, row, "NOT_ENOUGH_REPLICAS", enough);
+    mk_lab_figure(r->ctx, row, "timed out", timed_out);
+  }
   mk_lab_say(r->ctx, "  %-8s %d of %d acknowledged%s%s (p50 %.1f ms)", col, ok, n,
              first_error ? ", the others: " : "", first_error ? mk_err_name(first_error) : "",
              mk_lab_percentile(ms, nms, 50));
@@ -169,7 +177,8 @@ static int step_one_paused(struct isr_run *r) {
 }
 
 static int step_two_paused(struct isr_run *r) {
-  mk_lab_heading(r->ctx, "3. The other follower stops too: ISR 1 < min.insync.replicas 2");
+  mk_lab_heading(r->ctx, "3. The other follower stops too: ISR 1 %s min.insync.replicas %d",
+                 r->min_insync > 1 ? "<" : ">=", r->min_insync);
   size_t mark = mk_lab_mark(r->ctx), start_mark = mark;
   int rc = pause_follower(r, r->followers[1], true);
   if (rc) return rc;
@@ -211,18 +220,39 @@ static int step_two_paused(struct isr_run *r) {
       r->ctx, start_mark,
       "Follower paused, a batch missed, the ISR shrinks; then acks=all and acks=1:", focus);
   mk_lab_figure(r->ctx, "2 followers paused", "acks=all appended", appended_all);
+  int retried = mk_lab_count(r->ctx, mark, "producer", "retry", TOPIC);
   double refused = mk_lab_value(r->ctx, "2 followers paused", "NOT_ENOUGH_REPLICAS");
+  double timed_out = mk_lab_value(r->ctx, "2 followers paused", "timed out");
+  double all_ok = mk_lab_value(r->ctx, "2 followers paused", "acks=all ok");
   double one_errors = mk_lab_value(r->ctx, "2 followers paused", "acks=1 errors");
-  mk_lab_claim(r->ctx, refused == r->records && appended_all == 0,
-               "acks=all: all %d refused with NOT_ENOUGH_REPLICAS (%.0f), nothing appended",
-               r->records, refused);
+  if (r->min_insync <= 1)
+    mk_lab_claim(r->ctx, all_ok == r->records,
+                 "acks=all: all %d acknowledged (%.0f), on the leader alone: the ISR of 1 is\n"
+                 "    enough for min.insync.replicas=%d",
+                 r->records, all_ok, r->min_insync);
+  else if (r->all_retries == 0)
+    mk_lab_claim(r->ctx, refused == r->records && appended_all == 0,
+                 "acks=all: all %d refused with NOT_ENOUGH_REPLICAS (%.0f), nothing appended",
+                 r->records, refused);
+  else
+    mk_lab_claim(r->ctx, timed_out == r->records && appended_all == 0 && retried > 0,
+                 "acks=all: all %d retried NOT_ENOUGH_REPLICAS until delivery.timeout.ms (%lld ms)\n"
+                 "    ran out, then failed with REQUEST_TIMED_OUT (%.0f): the callback never saw\n"
+                 "    the cause; nothing appended",
+                 r->records, (long long)r->all_delivery_ms, timed_out);
   mk_lab_claim(r->ctx, one_errors == 0,
                "acks=1: all %d acknowledged, each on one broker only (%.0f errors)", r->records,
                one_errors);
-  mk_lab_note(r->ctx,
-              "  Note 002 says acks=all loses nothing \"as long as one follower remains\": only with\n"
-              "  min.insync.replicas >= 2. With Kafka's default of 1, acks=all would have been\n"
-              "  acknowledged here too, on the leader alone (--set min.insync.replicas=1).");
+  if (r->min_insync > 1)
+    mk_lab_note(r->ctx,
+                "  Note 002 says acks=all loses nothing \"as long as one follower remains\": only\n"
+                "  with min.insync.replicas >= 2. With Kafka's default of 1, acks=all would have\n"
+                "  been acknowledged here too, on the leader alone (--set min.insync.replicas=1).");
+  else
+    mk_lab_note(r->ctx,
+                "  Note 002 says acks=all loses nothing \"as long as one follower remains\": with\n"
+                "  min.insync.replicas=1 (Kafka's default) nothing made one remain. Those records\n"
+                "  are on one broker, as acks=1's are.");
   return 0;
 }
 
@@ -250,19 +280,22 @@ static int run(struct mk_lab_ctx *ctx) {
   struct isr_run r = {.ctx = ctx};
   r.records = (int)mk_lab_param(ctx, "records");
   r.lag_ms = mk_lab_param(ctx, "lag_ms");
-  if (r.records < 1 || r.records > 4096 || r.lag_ms < 100 || r.lag_ms > 10000)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "records must be 1..4096 and lag_ms 100..10000");
   char lag[64];
   snprintf(lag, sizeof lag, "replica.lag.time.max.ms=%lld", (long long)r.lag_ms);
   const char *broker_kv[] = {"min.insync.replicas=2", lag, NULL};
-  mk_lab_heading(ctx, "Replication factor 3, min.insync.replicas 2, followers that stop");
+  int rc = mk_lab_broker_start(ctx, broker_kv);
+  if (rc) return rc;
+  const struct mk_broker_config *bc = mk_broker_config(mk_lab_broker(ctx));
+  r.min_insync = bc->min_insync_replicas;
+  r.lag_ms = bc->replica_lag_time_max_ms;  /* a --set replica.lag.time.max.ms wins */
+  mk_lab_heading(ctx, "Replication factor 3, min.insync.replicas %d, followers that stop",
+                 r.min_insync);
   mk_lab_say(
       ctx,
       "Topic \"%s\": 1 partition, 3 replicas (kafka-topics.sh --create --topic %s\n"
-      "--partitions 1 --replication-factor 3, note 002). Broker settings: min.insync.replicas=2,\n"
+      "--partitions 1 --replication-factor 3, note 002). Broker settings: min.insync.replicas=%d,\n"
       "replica.lag.time.max.ms=%lld (Kafka's default is 30000).",
-      TOPIC, TOPIC, (long long)r.lag_ms);
-  int rc = mk_lab_broker_start(ctx, broker_kv);
+      TOPIC, TOPIC, r.min_insync, (long long)r.lag_ms);
   if (!rc) rc = mk_lab_create_topic(ctx, TOPIC, 1, 3);
   struct mk_partition_state st;
   if (!rc) rc = mk_lab_partition_state(ctx, TOPIC, 0, &st);
@@ -282,6 +315,8 @@ static int run(struct mk_lab_ctx *ctx) {
   struct mk_producer_config *cfg;
   if ((rc = mk_lab_producer_config(ctx, all_kv, &cfg))) return rc;
   mk_lab_show_settings(ctx, cfg, shown);
+  r.all_retries = cfg->retries;
+  r.all_delivery_ms = cfg->delivery_timeout_ms;
   mk_producer_config_free(cfg);
   if ((rc = mk_lab_producer_config(ctx, one_kv, &cfg))) return rc;
   mk_lab_show_settings(ctx, cfg, shown);

@@ -26,14 +26,22 @@
 #include "labs/lab.h"
 
 static const struct mk_lab_param params[] = {
-    {"records", "300", "part 2: records sent in each mode"},
-    {"fault_records", "10", "part 3: records sent in each mode while the broker refuses"},
-    {"bad_requests", "2", "part 3: Produce requests the broker refuses, per mode"},
-    {"retriable", "0", "part 3: 1 = refuse with NOT_ENOUGH_REPLICAS (retriable) instead"},
+    {"records", "300", "part 2: records sent in each mode", 1, 100000},
+    {"fault_records", "10", "part 3: records sent in each mode while the broker refuses", 1, 10000},
+    {"bad_requests", "2", "part 3: Produce requests the broker refuses, per mode", 1, 1000},
+    {"retriable", "0", "part 3: 1 = refuse with NOT_ENOUGH_REPLICAS (retriable) instead", 0, 1},
     {NULL, NULL, NULL},
 };
 
 enum mode { FIRE_AND_FORGET, SYNC, ASYNC, NMODES };
+
+/* The producer settings in force (the user's --set included) that the lab's sentences
+ * depend on. */
+struct in_force {
+  int64_t linger_ms;
+  int64_t retries;
+  char acks[8];  /* "all", "1", "0" */
+};
 static const char *const ROWS[NMODES] = {"fire-and-forget", "sync", "async"};
 static const char *const TOPIC_SUFFIX[NMODES] = {"ff", "sync", "async"};
 
@@ -240,7 +248,7 @@ static int run_mode(struct mk_lab_ctx *ctx, enum mode mode, const char *topic,
 
 /* ---- part 1: three records, drawn ------------------------------------------------------- */
 
-static int part_drawn(struct mk_lab_ctx *ctx) {
+static int part_drawn(struct mk_lab_ctx *ctx, const struct in_force *force) {
   mk_lab_heading(ctx, "1. Three records, synchronous and asynchronous");
   mk_lab_say(
       ctx,
@@ -307,13 +315,22 @@ static int part_drawn(struct mk_lab_ctx *ctx) {
     measured_free(&m);
     if (rc) return rc;
   }
-  mk_lab_say(
-      ctx,
-      "\nSynchronous: each get() waits for linger.ms (5 ms, Kafka 4.0's default: the batch waits\n"
-      "for company that never comes, since the next send() waits for this answer), the request\n"
-      "and the replication (acks=all): %.0f requests for 3 records. Asynchronous: the three\n"
-      "records share one batch and one request; the callbacks run on the Sender thread.",
-      mk_lab_value(ctx, "drawn sync", "requests"));
+  char waits[192];
+  if (force->linger_ms > 0)
+    snprintf(waits, sizeof waits,
+             "linger.ms (%lld ms: the batch waits for company that never comes, since the next "
+             "send() waits for this answer), then ",
+             (long long)force->linger_ms);
+  else
+    snprintf(waits, sizeof waits, "(linger.ms=0: the batch leaves at once) ");
+  mk_lab_say(ctx,
+             "\nSynchronous: each get() waits for %sthe request and the broker's answer "
+             "(acks=%s): %.0f requests for 3 records. Asynchronous: the three records %s; the "
+             "callbacks run on the Sender thread.",
+             waits, force->acks, mk_lab_value(ctx, "drawn sync", "requests"),
+             mk_lab_value(ctx, "drawn async", "requests") == 1
+                 ? "share one batch and one request"
+                 : "were sent as they came, without waiting for each other's answers");
   return 0;
 }
 
@@ -329,14 +346,14 @@ static double percentile(double *v, int n, double p) {
   return mk_lab_percentile(v, (size_t)n, p);
 }
 
-static int part_costs(struct mk_lab_ctx *ctx, int records) {
+static int part_costs(struct mk_lab_ctx *ctx, int records, const struct in_force *f) {
   mk_lab_heading(ctx, "2. What each mode costs: %d records each", records);
   mk_lab_say(
       ctx,
       "Note 000 (\"메시지 전달 시간 설정\") splits a send in two: the send() call itself,\n"
       "and from its return to the callback. Each mode below sends %d records as fast as it\n"
-      "can, on its own producer and topic (Kafka's defaults: acks=all, linger.ms=5).",
-      records);
+      "can, on its own producer and topic (acks=%s, linger.ms=%lld).",
+      records, f->acks, (long long)f->linger_ms);
   mk_lab_predict(ctx,
                  "how long does one send() call take? Which mode is slowest in records per\n"
                  "         second, and by how much?");
@@ -383,8 +400,9 @@ static int part_costs(struct mk_lab_ctx *ctx, int records) {
   double async_rate = mk_lab_value(ctx, "async", "records/s");
   mk_lab_claim(ctx, sync_rate < async_rate,
                "synchronous sending is the slowest: %.0f records/s against %.0f asynchronously\n"
-               "    (%.0fx): one request per record, each waiting linger.ms and the replication",
-               sync_rate, async_rate, sync_rate > 0 ? async_rate / sync_rate : 0);
+               "    (%.0fx): one request per record, each waiting %sfor the broker's answer",
+               sync_rate, async_rate, sync_rate > 0 ? async_rate / sync_rate : 0,
+               f->linger_ms > 0 ? "linger.ms and " : "");
   mk_lab_say(ctx,
              "send() itself takes microseconds in every mode: it only appends to a batch. The\n"
              "difference is whether the application waits for the answer before the next one.");
@@ -393,20 +411,24 @@ static int part_costs(struct mk_lab_ctx *ctx, int records) {
 
 /* ---- part 3: a fault -------------------------------------------------------------------- */
 
-static int part_fault(struct mk_lab_ctx *ctx, int records, int bad, bool retriable) {
+static int part_fault(struct mk_lab_ctx *ctx, int records, int bad, bool retriable,
+                      const struct in_force *f) {
   const char *error = retriable ? "NOT_ENOUGH_REPLICAS" : "INVALID_RECORD";
+  bool retried = retriable && f->retries > 0;  /* retries=0: a retriable error fails at once */
   mk_lab_heading(ctx, "3. The broker refuses: who finds out?");
   mk_lab_say(
       ctx,
-      "Each mode sends %d records to its own topic, whose first %d Produce request(s) the broker\n"
-      "answers with %s (a fault: {\"action\": \"error\", \"error\": \"%s\", ...}):\n"
-      "%s.",
+      "Each mode sends %d records to its own topic, whose first %d Produce request(s) the broker "
+      "answers with %s (a fault: {\"action\": \"error\", \"error\": \"%s\", ...}): %s.",
       records, bad, error, error,
-      retriable
-          ? "retriable, \"fewer in-sync replicas than min.insync.replicas\", so the producer\n"
+      retried
+          ? "retriable, \"fewer in-sync replicas than min.insync.replicas\", so the producer "
             "retries it (retries, retry.backoff.ms, until delivery.timeout.ms)"
-          : "not retriable, \"the broker refuses these records\", so the producer fails the batch\n"
-            "at once, and each of its records completes with the error");
+      : retriable
+          ? "retriable, \"fewer in-sync replicas than min.insync.replicas\", but retries=0: the "
+            "producer may not retry, so it fails the batch at once, each record with the error"
+          : "not retriable, \"the broker refuses these records\", so the producer fails the "
+            "batch at once, and each of its records completes with the error");
   mk_lab_predict(ctx,
                  "how many failures does each mode's application see? How many records are\n"
                  "         missing from the log?");
@@ -465,7 +487,7 @@ static int part_fault(struct mk_lab_ctx *ctx, int records, int bad, bool retriab
   double async_missing = mk_lab_value(ctx, "async", "missing from log");
   double sync_seen = mk_lab_value(ctx, "sync", "errors seen");
   double sync_missing = mk_lab_value(ctx, "sync", "missing from log");
-  if (!retriable) {
+  if (!retried) {
     mk_lab_claim(ctx, ff_seen == 0 && ff_missing > 0,
                  "fire-and-forget saw %.0f errors, and %.0f of its records are not in the log",
                  ff_seen, ff_missing);
@@ -495,15 +517,18 @@ static int run(struct mk_lab_ctx *ctx) {
   int fault_records = (int)mk_lab_param(ctx, "fault_records");
   int bad = (int)mk_lab_param(ctx, "bad_requests");
   int64_t retriable = mk_lab_param(ctx, "retriable");
-  if (records < 1 || records > 100000 || fault_records < 1 || fault_records > 10000 || bad < 1 ||
-      bad > 1000 || retriable < 0 || retriable > 1)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG,
-                       "records 1..100000, fault_records 1..10000, bad_requests 1..1000, "
-                       "retriable 0 or 1");
   int rc = mk_lab_broker_start(ctx, NULL);
-  if (!rc) rc = part_drawn(ctx);
-  if (!rc) rc = part_costs(ctx, records);
-  if (!rc) rc = part_fault(ctx, fault_records, bad, retriable == 1);
+  struct in_force f = {0};
+  struct mk_producer_config *cfg = NULL;
+  if (!rc) rc = mk_lab_producer_config(ctx, NULL, &cfg);
+  if (rc) return rc;
+  f.linger_ms = cfg->linger_ms;
+  f.retries = cfg->retries;
+  snprintf(f.acks, sizeof f.acks, "%s", cfg->acks == -1 ? "all" : cfg->acks == 0 ? "0" : "1");
+  mk_producer_config_free(cfg);
+  rc = part_drawn(ctx, &f);
+  if (!rc) rc = part_costs(ctx, records, &f);
+  if (!rc) rc = part_fault(ctx, fault_records, bad, retriable == 1, &f);
   if (rc) return rc;
   mk_lab_say(
       ctx,

@@ -29,7 +29,7 @@
 #include "protocol/record_batch.h"
 
 static const struct mk_lab_param params[] = {
-    {"records", "10", "points sent through the custom serializer"},
+    {"records", "10", "points sent through the custom serializer", 1, 4000},
     {NULL, NULL, NULL},
 };
 
@@ -184,6 +184,7 @@ static int part_builtins(struct mk_lab_ctx *ctx) {
   struct fate fi, fs;
   fate_init(&fi);
   fate_init(&fs);
+  size_t mark = mk_lab_mark(ctx);
   int rc1 =
       send_one(ctx, as_int, "ser-keys", -1, mk_value_int(42), mk_value_string("int key"), &fi);
   int rc2 = send_one(ctx, as_string, "ser-keys", -1, mk_value_string("42"),
@@ -197,15 +198,41 @@ static int part_builtins(struct mk_lab_ctx *ctx) {
   static const uint8_t int42[4] = {0, 0, 0, 42};
   int32_t want_int = mk_murmur2_partition(int42, 4, 6);
   int32_t want_str = mk_murmur2_partition("42", 2, 6);
-  mk_lab_say(ctx,
-             "\n  key 42 as an Integer (00 00 00 2a) -> partition %d of 6; as the String \"42\"\n"
-             "  (34 32) -> partition %d: the partitioner hashes the serialized bytes (murmur2)",
-             fi.partition, fs.partition);
+  /* partitioner.ignore.keys=true (KIP-794): keyed records are placed as keyless ones. */
+  struct mk_producer_config *cfg;
+  if ((rc = mk_lab_producer_config(ctx, NULL, &cfg))) return rc;
+  bool ignore_keys = cfg->partitioner_ignore_keys;
+  mk_producer_config_free(cfg);
+  int hashed = 0, placed = 0;
+  json_t *evs = mk_lab_events(ctx, mark, "producer", "partition", "ser-keys");
+  size_t i;
+  json_t *ev;
+  json_array_foreach(evs, i, ev) {
+    placed++;
+    hashed += strcmp(json_string_value(json_object_get(ev, "reason")), "key_hash") == 0;
+  }
+  json_decref(evs);
   mk_lab_figure(ctx, "key 42", "Integer partition", fi.partition);
   mk_lab_figure(ctx, "key 42", "String partition", fs.partition);
-  mk_lab_claim(ctx, fi.partition == want_int && fs.partition == want_str,
-               "each key went where murmur2 of its serialized bytes says (%d and %d)", want_int,
-               want_str);
+  if (!ignore_keys) {
+    mk_lab_say(ctx,
+               "\n  key 42 as an Integer (00 00 00 2a) -> partition %d of 6; as the String \"42\"\n"
+               "  (34 32) -> partition %d: the partitioner hashes the serialized bytes (murmur2)",
+               fi.partition, fs.partition);
+    mk_lab_claim(ctx, fi.partition == want_int && fs.partition == want_str,
+                 "each key went where murmur2 of its serialized bytes says (%d and %d)", want_int,
+                 want_str);
+  } else {
+    mk_lab_say(ctx,
+               "\n  key 42 as an Integer -> partition %d of 6; as the String \"42\" -> partition "
+               "%d;\n"
+               "  murmur2 would say %d and %d, but partitioner.ignore.keys=true: the keys are in\n"
+               "  the records, and the partitioner does not look at them",
+               fi.partition, fs.partition, want_int, want_str);
+    mk_lab_claim(ctx, placed == 2 && hashed == 0,
+                 "with partitioner.ignore.keys=true neither key was hashed: each record went to\n"
+                 "    its producer's sticky partition, as a keyless one would");
+  }
   return 0;
 }
 
@@ -382,10 +409,9 @@ static int part_error(struct mk_lab_ctx *ctx) {
                        after.msg);
   double ms = (double)(t1 - t0) / 1000.0;
   mk_lab_say(ctx,
-             "\n  send() returned MK_ERR_%s after %.3f ms; the callback ran %d time(s), %s, "
-             "with:\n    %s\n"
+             "\n  send() %s after %.3f ms; the callback ran %d time(s), %s, with:\n    %s\n"
              "  Produce requests for it: %d; records appended: %d; the log holds %d records",
-             mk_err_name((int16_t)bad_rc), ms, bad.callbacks,
+             bad_rc ? "failed at once" : "returned 0", ms, bad.callbacks,
              bad.on_caller_thread ? "on the caller's thread" : "on the Sender thread", bad.msg,
              requests, appended, n);
   mk_lab_figure(ctx, "bad send", "send() failed", bad_rc != 0);
@@ -414,8 +440,6 @@ static int part_error(struct mk_lab_ctx *ctx) {
 
 static int run(struct mk_lab_ctx *ctx) {
   int records = (int)mk_lab_param(ctx, "records");
-  if (records < 1 || records > 4000)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "records must be 1..4000");
   int rc = mk_lab_broker_start(ctx, NULL);
   if (!rc) rc = part_builtins(ctx);
   if (!rc) rc = part_custom(ctx, records);

@@ -18,8 +18,8 @@
 #include "protocol/murmur2.h"
 
 static const struct mk_lab_param params[] = {
-    {"partitions", "3", "partitions of topic \"tour\""},
-    {"keyless", "20", "keyless records sent in idea 2"},
+    {"partitions", "3", "partitions of topic \"tour\"", 1, 100},
+    {"keyless", "20", "keyless records sent in idea 2", 1, 100000},
     {NULL, NULL, NULL},
 };
 
@@ -131,7 +131,7 @@ static void journey_order(struct mk_lab_ctx *ctx, size_t mark, struct tour_mode 
 }
 
 static int journey(struct mk_lab_ctx *ctx, int32_t partitions, struct mk_producer **producer,
-                   struct tour_mode *mode) {
+                   struct tour_mode *mode, int64_t *linger_ms) {
   mk_lab_heading(ctx, "1. One record's whole journey");
   mk_lab_say(
       ctx,
@@ -152,6 +152,7 @@ static int journey(struct mk_lab_ctx *ctx, int32_t partitions, struct mk_produce
                                       NULL};
   mk_lab_show_settings(ctx, cfg, shown);
   *mode = mode_of(cfg);
+  *linger_ms = cfg->linger_ms;
   mk_lab_note(
       ctx,
       "  Kafka's defaults since 3.0: acks=all and enable.idempotence=true (notes 000 and 002\n"
@@ -185,9 +186,9 @@ static int journey(struct mk_lab_ctx *ctx, int32_t partitions, struct mk_produce
       "  2. partition: the key decides: murmur2(\"hello\") %% %d = %d (an explicit partition\n"
       "     would win; no key would mean the sticky partition: idea 2 below).\n"
       "  3. append: into a new ProducerBatch in the RecordAccumulator; send() returned here.\n"
-      "  4. the Sender thread (not yours) found the batch ready after linger.ms and sent a\n"
-      "     Produce request with acks=%s: %s",
-      partitions, expected, acks_name(mode->acks),
+      "  4. the Sender thread (not yours) found the batch ready after linger.ms (%lld ms)\n"
+      "     and sent a Produce request with acks=%s: %s",
+      partitions, expected, (long long)*linger_ms, acks_name(mode->acks),
       mode->idempotent
           ? "producer id, epoch and sequence number ride\n"
             "     along because idempotence is on (InitProducerId, at the top, got that id)."
@@ -256,7 +257,7 @@ static int idea_keys(struct mk_lab_ctx *ctx, struct mk_producer *p) {
 
 /* Ideas 2 and 3: keyless records stick to one partition, and travel as one batch. */
 static int idea_sticky(struct mk_lab_ctx *ctx, struct mk_producer *p, int keyless,
-                       int32_t partitions) {
+                       int32_t partitions, int64_t linger_ms) {
   mk_lab_say(
       ctx,
       "\nIdea 2, no key: the uniform sticky partitioner (note 002 says round-robin: that was\n"
@@ -294,11 +295,19 @@ static int idea_sticky(struct mk_lab_ctx *ctx, struct mk_producer *p, int keyles
   mk_lab_claim(ctx, used == 1,
                "keyless records stuck to one partition (round-robin would use all %d)",
                keyless < partitions ? keyless : (int)partitions);
-  mk_lab_say(
-      ctx,
-      "\nIdea 3, batching: those records waited up to linger.ms in one ProducerBatch, so the\n"
-      "Sender sent %d request%s instead of %d. -> labs/batching",
-      requests, requests == 1 ? "" : "s", keyless);
+  if (linger_ms > 0)
+    mk_lab_say(
+        ctx,
+        "\nIdea 3, batching: those records waited up to linger.ms (%lld ms) in one ProducerBatch,\n"
+        "so the Sender sent %d request%s instead of %d. -> labs/batching",
+        (long long)linger_ms, requests, requests == 1 ? "" : "s", keyless);
+  else
+    mk_lab_say(
+        ctx,
+        "\nIdea 3, batching: with linger.ms=0 no record waits: the Sender sends a batch as soon\n"
+        "as it holds one, and the records that arrive meanwhile fill the next one, so the\n"
+        "Sender sent %d request%s for %d records. -> labs/batching",
+        requests, requests == 1 ? "" : "s", keyless);
   return 0;
 }
 
@@ -388,13 +397,12 @@ static int idea_lost_response(struct mk_lab_ctx *ctx, struct mk_producer *p, str
 static int run(struct mk_lab_ctx *ctx) {
   int32_t partitions = (int32_t)mk_lab_param(ctx, "partitions");
   int keyless = (int)mk_lab_param(ctx, "keyless");
-  if (partitions < 1 || partitions > 100 || keyless < 1 || keyless > 100000)
-    return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "partitions must be 1..100 and keyless 1..100000");
   struct mk_producer *p = NULL;
   struct tour_mode mode = {-1, true};
-  int rc = journey(ctx, partitions, &p, &mode);
+  int64_t linger_ms = 0;
+  int rc = journey(ctx, partitions, &p, &mode, &linger_ms);
   if (!rc) rc = idea_keys(ctx, p);
-  if (!rc) rc = idea_sticky(ctx, p, keyless, partitions);
+  if (!rc) rc = idea_sticky(ctx, p, keyless, partitions, linger_ms);
   if (!rc) rc = idea_lost_response(ctx, p, mode);
   if (p) mk_producer_close(p, 5000);
   if (rc) return rc;

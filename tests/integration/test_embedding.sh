@@ -3,9 +3,9 @@
 # into a scratch directory, then compile and run tests/embed/embed_example.c against that
 # copy alone (its headers through the generated minikafka.pc, its static library). A public
 # header that includes an internal one fails here.
-#   usage: test_embedding.sh BUILD_DIR EXAMPLE.c
+#   usage: test_embedding.sh BUILD_DIR EXAMPLE.c [-fsanitize=... of a sanitized build]
 set -u
-build=$1 example=$2
+build=$1 example=$2 sanitize=${3:-}
 . "$(dirname "$0")/lib.sh"
 require_tools cc pkg-config
 T=$(mktemp -d)
@@ -31,7 +31,7 @@ root_prefix=$(cd "$prefix/../.." && pwd)   # .../usr/local (the .pc lives in lib
 flags=$(PKG_CONFIG_PATH="$prefix" pkg-config --define-variable=prefix="$root_prefix" --static \
         --cflags --libs minikafka 2>"$T/pc.err")
 if [ -z "$flags" ]; then fail "pkg-config: $(cat "$T/pc.err")"; exit 1; fi
-if cc -std=gnu11 -Wall -Wextra -Werror -o "$T/embed" "$example" $flags > "$T/cc.log" 2>&1; then
+if cc -std=gnu11 -Wall -Wextra -Werror $sanitize -o "$T/embed" "$example" $flags > "$T/cc.log" 2>&1; then
   pass "embed_example.c builds against the installed headers and library"
 else
   fail "embed_example.c does not build against the installed copy: $(head -c 1500 "$T/cc.log")"

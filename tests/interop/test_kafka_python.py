@@ -8,7 +8,9 @@ names, empty values) and no explicit partition, so kafka-python's default partit
 KafkaConsumer with no group (manual assign + seek_to_beginning, CRCs checked) reads every
 partition back, and interop_check.check() compares: every record once, in order per partition,
 intact, each key in its murmur2 partition, each where its delivery report said. The
-consumer's beginning/end offsets (ListOffsets) must match what was read.
+consumer's beginning/end offsets (ListOffsets) must match what was read. Last, a topic
+created with message.timestamp.type=LogAppendTime: the broker's clock in RecordMetadata and
+in every record consumed, typed LogAppendTime.
 """
 import os
 import sys
@@ -79,6 +81,45 @@ for tp in tps:
     if begin[tp] != 0 or end[tp] != n:
         errors.append(f"partition {tp.partition}: ListOffsets says [{begin[tp]}, {end[tp]}), "
                       f"the consumer read {n} records from 0")
+# A topic with message.timestamp.type=LogAppendTime (created with kafka-python's admin
+# client): the broker stamps each batch with its own clock. The producer's RecordMetadata
+# must carry that time (the response's log_append_time_ms), and the consumer (CRCs checked:
+# the broker rewrote the batch) must read every record with it, as LogAppendTime.
+try:
+    from kafka.admin import KafkaAdminClient, NewTopic
+    LAT = "interop-kafka-python-log-append-time"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin.create_topics([NewTopic(LAT, 1, 3, topic_configs={
+        "message.timestamp.type": "LogAppendTime"})])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    sent_at = int(time.time() * 1000)
+    old_ts = 1_000_000_000_000  # 2001: far from any clock the broker could read
+    mds = [producer.send(LAT, value=f"lat-{i}".encode(), timestamp_ms=old_ts).get(timeout=30)
+           for i in range(3)]
+    producer.close(timeout=10)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, check_crcs=True,
+                             enable_auto_commit=False, auto_offset_reset="earliest",
+                             request_timeout_ms=15000)
+    tp = TopicPartition(LAT, 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    got = []
+    deadline = time.monotonic() + 20
+    while len(got) < 3 and time.monotonic() < deadline:
+        for msgs in consumer.poll(timeout_ms=500).values():
+            got += [(m.timestamp, m.timestamp_type, m.value) for m in msgs]
+    consumer.close()
+    if any(md.timestamp == old_ts or abs(md.timestamp - sent_at) > 60000 for md in mds):
+        errors.append(f"LogAppendTime: RecordMetadata timestamps {[md.timestamp for md in mds]}"
+                      f" are not the broker's clock (sent at {sent_at})")
+    if len(got) != 3 or any(t != 1 for _, t, _ in got) or \
+            sorted(ts for ts, _, _ in got) != sorted(md.timestamp for md in mds):
+        errors.append(f"LogAppendTime: consumed {got}, expected type 1 (LogAppendTime) and the "
+                      f"timestamps the producer was told {[md.timestamp for md in mds]}")
+except Exception as e:  # noqa: BLE001 - any failure is a test failure
+    errors.append(f"LogAppendTime topic: {type(e).__name__}: {e}")
+
 if errors:
     print("kafka-python: FAILED")
     for e in errors:

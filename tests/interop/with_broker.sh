@@ -3,7 +3,8 @@
 #
 # The one harness of the interop suite: start `MINIKAFKA broker` (3 virtual brokers on free
 # loopback ports), wait for its ready line, run COMMAND with BOOTSTRAP set to its
-# bootstrap.servers, then stop the broker with SIGTERM, whatever happened.
+# bootstrap.servers and SCHEMA_REGISTRY_URL to its schema registry's URL, then stop the
+# broker with SIGTERM, whatever happened.
 # Exit code: COMMAND's; 1 as well if the broker did not start, died during COMMAND, or did not
 # exit 0 on SIGTERM. Never 77: the interop tests fail, never skip, when a client is missing.
 # Also exported: INTEROP_TMP (a scratch directory, removed afterwards), MK_BROKER_LOG
@@ -80,8 +81,8 @@ if [ -n "${MK_MOCK_CLUSTER:-}" ]; then
   "$minikafka" proxy --bootstrap-server "$MOCK_BOOTSTRAP" --port 0 --admin-port 0 \
     --trace "$MK_BROKER_TRACE" >"$INTEROP_TMP/broker.out" 2>"$MK_BROKER_LOG" &
 else
-  "$minikafka" broker --port 0 --brokers 3 --admin-port 0 --trace "$MK_BROKER_TRACE" \
-    >"$INTEROP_TMP/broker.out" 2>"$MK_BROKER_LOG" &
+  "$minikafka" broker --port 0 --brokers 3 --admin-port 0 --schema-registry-port 0 \
+    --trace "$MK_BROKER_TRACE" >"$INTEROP_TMP/broker.out" 2>"$MK_BROKER_LOG" &
 fi
 broker_pid=$!
 
@@ -101,8 +102,11 @@ if [ -z "$ready" ]; then
   exit 1
 fi
 export BOOTSTRAP=${ready##*bootstrap.servers=}
+# (the broker and the proxy print their URL lines with the ready line, in one write)
 MK_PROXY_ADMIN=$(sed -n 's/^minikafka admin API: //p' "$INTEROP_TMP/broker.out")
 export MK_PROXY_ADMIN
+SCHEMA_REGISTRY_URL=$(sed -n 's/^minikafka schema registry: //p' "$INTEROP_TMP/broker.out")
+export SCHEMA_REGISTRY_URL
 echo "with_broker.sh: broker up, BOOTSTRAP=$BOOTSTRAP; running: $*"
 
 "$@"

@@ -5,11 +5,13 @@
  * The broker runs embedded with replica.lag.time.max.ms = 1500, so ISR changes happen
  * within a couple of seconds; each test makes its own topic.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include "broker/broker.h"
+#include "common/trace.h"
 #include "protocol/api.h"
 #include "protocol/messages/produce.h"
 #include "tests/support/raw_client.h"
@@ -275,6 +278,49 @@ static void test_elect_leader_moves_leadership_and_bumps_the_epoch(void **state)
   raw_client_close(&c);
 }
 
+/* The trace of a cluster action: its `fault` event comes before what it caused (the
+ * leader_change of broker_down), in time order as the timeline draws it, and a refused
+ * action leaves no `fault` event at all. */
+struct seen {
+  pthread_mutex_t lock;
+  char lines[64][512];
+  int n;
+};
+
+static void keep_line(void *opaque, const char *line, size_t len) {
+  struct seen *s = opaque;
+  pthread_mutex_lock(&s->lock);
+  if (s->n < 64) snprintf(s->lines[s->n++], sizeof s->lines[0], "%.*s", (int)len, line);
+  pthread_mutex_unlock(&s->lock);
+}
+
+static long long ts_of(const struct seen *s, const char *needle) {
+  for (int i = 0; i < s->n; i++)
+    if (strstr(s->lines[i], needle)) return atoll(strstr(s->lines[i], "\"ts_us\":") + 8);
+  return -1;
+}
+
+static void test_a_cluster_fault_is_traced_before_what_it_causes(void **state) {
+  (void)state;
+  struct mk_partition_state s = create_topic("ordered");
+  struct seen seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  int sink = mk_trace_add_sink(keep_line, &seen);
+  assert_true(sink >= 0);
+  fault("{\"action\":\"broker_down\",\"broker\":%d}", s.leader);
+  struct mk_err err = {0};
+  assert_int_equal(fault_error("{\"action\":\"broker_down\",\"broker\":9}", &err),
+                   MK_ERR__INVALID_ARG);
+  mk_trace_remove_sink(sink);
+  long long fault_ts = ts_of(&seen, "\"event\":\"fault\"");
+  long long change_ts = ts_of(&seen, "\"event\":\"leader_change\",\"topic\":\"ordered\"");
+  assert_true(fault_ts > 0 && change_ts > 0);
+  assert_true(fault_ts <= change_ts);
+  int faults = 0;
+  for (int i = 0; i < seen.n; i++) faults += strstr(seen.lines[i], "\"event\":\"fault\"") != NULL;
+  assert_int_equal(faults, 1);  /* the refused one is not traced */
+  fault("{\"action\":\"broker_up\",\"broker\":%d}", s.leader);
+}
+
 static void test_bad_faults_are_refused_with_reasons(void **state) {
   (void)state;
   struct mk_partition_state s = create_topic("bad");
@@ -307,6 +353,7 @@ int main(void) {
       cmocka_unit_test(test_error_fault_answers_then_disarms),
       cmocka_unit_test(test_delay_fault_holds_the_response),
       cmocka_unit_test(test_elect_leader_moves_leadership_and_bumps_the_epoch),
+      cmocka_unit_test(test_a_cluster_fault_is_traced_before_what_it_causes),
       cmocka_unit_test(test_bad_faults_are_refused_with_reasons),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

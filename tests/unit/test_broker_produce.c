@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "broker/broker.h"
+#include "common/clock.h"
 #include "protocol/api.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/messages/find_coordinator.h"
@@ -278,6 +279,65 @@ static void test_list_offsets_earliest_latest_and_by_time(void **state) {
   raw_client_close(&c);
 }
 
+/* message.timestamp.type=LogAppendTime (LogValidator): the broker's clock replaces the
+ * producer's timestamps, the batch says LogAppendTime, its CRC is recomputed, and the
+ * produce response carries the time; a CreateTime topic keeps the producer's. */
+static void test_log_append_time_topic_stamps_batches_with_the_broker_clock(void **state) {
+  (void)state;
+  const char *configs[] = {"message.timestamp.type=LogAppendTime", NULL};
+  struct mk_partition_state st = test_broker_create_topic(broker, "appended", 1, 3, configs);
+  struct raw_client c;
+  assert_int_equal(raw_client_connect(&c, mk_broker_port(broker, st.leader)), 0);
+  struct mk_writer w;
+  mk_writer_init(&w);
+  raw_client_build_batch(&w, 3, -1, -1, -1);  /* CreateTime 1700000000000 + 0..2 */
+  int64_t before = mk_wall_ms();
+  struct mk_produce_partition_produce_response *r = produce(&c, "appended", -1, &w, 9);
+  int64_t after = mk_wall_ms();
+  assert_int_equal(r->error_code, 0);
+  assert_true(r->log_append_time_ms >= before && r->log_append_time_ms <= after);
+  int64_t stamped = r->log_append_time_ms;
+
+  struct mk_fetch_topic ft;
+  struct mk_fetch_partition fp;
+  struct mk_fetch_request req = fetch_request(&ft, &fp, "appended", 0, 0);
+  void *resp;
+  assert_int_equal(raw_client_call(&c, MK_API_FETCH, 12, &req, &resp, 5000), 0);
+  struct mk_fetch_partition_data *pd = &((struct mk_fetch_response *)resp)->responses[0].partitions[0];
+  struct mk_record_batch batch;
+  assert_int_equal(mk_record_batch_parse(pd->records.ptr, (size_t)pd->records.len, &batch, NULL), 0);
+  assert_true(batch.attributes & MK_ATTR_LOG_APPEND_TIME);
+  assert_int_equal(batch.max_timestamp, stamped);
+  assert_int_equal(batch.base_timestamp, 1700000000000);  /* only the max timestamp changes */
+  assert_int_equal(mk_record_batch_validate(&batch, 1 << 20, NULL), 0);  /* the new CRC */
+
+  /* As embedding code (and any consumer) reads it: every record has the broker's time. */
+  struct mk_stored_records recs;
+  struct mk_err err = {0};
+  assert_int_equal(mk_broker_read_records(broker, "appended", 0, -1, false, &recs, &err), 0);
+  assert_int_equal(recs.n, 3);
+  for (size_t i = 0; i < recs.n; i++) {
+    assert_true(recs.v[i].log_append_time);
+    assert_int_equal(recs.v[i].timestamp, stamped);
+  }
+  mk_stored_records_free(&recs);
+
+  /* A CreateTime topic (the default) answers -1 and keeps the producer's timestamps. */
+  int port = create_topic("created", 3, -1);
+  struct raw_client c2;
+  assert_int_equal(raw_client_connect(&c2, port), 0);
+  r = produce(&c2, "created", -1, &w, 9);
+  assert_int_equal(r->error_code, 0);
+  assert_int_equal(r->log_append_time_ms, -1);
+  assert_int_equal(mk_broker_read_records(broker, "created", 0, -1, false, &recs, &err), 0);
+  assert_false(recs.v[1].log_append_time);
+  assert_int_equal(recs.v[1].timestamp, 1700000000001);
+  mk_stored_records_free(&recs);
+  mk_writer_free(&w);
+  raw_client_close(&c);
+  raw_client_close(&c2);
+}
+
 static void test_retention_bytes_drops_the_oldest_batches(void **state) {
   (void)state;
   int port = create_topic("retained", 3, 300);
@@ -330,23 +390,25 @@ static void test_a_client_over_its_produce_quota_is_paused(void **state) {
   mk_broker_free(b);
 }
 
-/* No group or transaction coordinator here: every version says so, per key from v4 on.
- * (Answering at all is what makes librdkafka enable lz4: find_coordinator.c.) */
-static void test_find_coordinator_says_there_is_none(void **state) {
+/* No transaction coordinator here: v1-3 say so, per key from v4 on. (Answering at
+ * all is what makes librdkafka enable lz4: find_coordinator.c. Groups: test_broker_groups.c.) */
+static void test_find_coordinator_has_no_transaction_coordinator(void **state) {
   (void)state;
   struct raw_client c;
   assert_int_equal(raw_client_connect(&c, mk_broker_port(broker, 0)), 0);
   struct mk_find_coordinator_request req;
   mk_schema_set_defaults(&mk_find_coordinator_request_schema, &req);
-  req.key = mk_str_of("a-group");
+  req.key = mk_str_of("a-transactional-id");
+  req.key_type = 1;
   void *resp;
-  assert_int_equal(raw_client_call(&c, MK_API_FIND_COORDINATOR, 0, &req, &resp, 5000), 0);
+  assert_int_equal(raw_client_call(&c, MK_API_FIND_COORDINATOR, 1, &req, &resp, 5000), 0);
   struct mk_find_coordinator_response *r = resp;
   assert_int_equal(r->error_code, MK_ERR_COORDINATOR_NOT_AVAILABLE);
   assert_int_equal(r->node_id, -1);
 
-  struct mk_str keys[2] = {mk_str_of("group-a"), mk_str_of("group-b")};
+  struct mk_str keys[2] = {mk_str_of("txn-a"), mk_str_of("txn-b")};
   mk_schema_set_defaults(&mk_find_coordinator_request_schema, &req);
+  req.key_type = 1;
   req.coordinator_keys = keys;
   req.coordinator_keys_count = 2;
   assert_int_equal(raw_client_call(&c, MK_API_FIND_COORDINATOR, 4, &req, &resp, 5000), 0);
@@ -370,8 +432,9 @@ int main(void) {
       cmocka_unit_test(test_acks_all_needs_min_insync_replicas),
       cmocka_unit_test(test_long_poll_fetch_wakes_on_produce),
       cmocka_unit_test(test_list_offsets_earliest_latest_and_by_time),
+      cmocka_unit_test(test_log_append_time_topic_stamps_batches_with_the_broker_clock),
       cmocka_unit_test(test_retention_bytes_drops_the_oldest_batches),
-      cmocka_unit_test(test_find_coordinator_says_there_is_none),
+      cmocka_unit_test(test_find_coordinator_has_no_transaction_coordinator),
       cmocka_unit_test(test_a_client_over_its_produce_quota_is_paused),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

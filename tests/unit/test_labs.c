@@ -27,6 +27,13 @@
  *               gzip and zstd shrink them more than lz4 and snappy
  *   quotas      no quota, no throttling; over quota.producer.default the broker throttles,
  *               the producer keeps every pause, and a record sent during one waits it out
+ *   bootstrap   one bootstrap address reaches every broker, client.id is on every request;
+ *               use_all_dns_ips takes a name's addresses one per attempt and keeps the first
+ *               address's family; resolve_canonical_bootstrap_servers_only bootstraps from
+ *               the canonical names
+ *   schemas     a registered schema is a committed _schemas record; Avro values carry its id
+ *               and decode back; a field with a default is compatible, a type change is 409;
+ *               a v1 reader reads v2 records
  * and the runner itself: where --set settings go, and the timeline's summaries.
  *
  * labs/meson.build registers one meson test per group (the argument is a cmocka filter),
@@ -141,6 +148,9 @@ static void test_acks_1_loses_acknowledged_records_and_acks_all_does_not(void **
   assert_int_equal((int)figure(&res, "acks=all", "acked"), 10);
   assert_true(figure(&res, "acks=all", "acked before crash") < 10);  /* it had to retry some */
   assert_true(figure(&res, "acks=0", "lost") > 0);
+  /* acks=0 is never acknowledged: no "acked" figures at all. */
+  assert_true(isnan(mk_lab_result_figure(&res, "acks=0", "acked before crash")));
+  assert_true(isnan(mk_lab_result_figure(&res, "acks=0", "acked")));
   /* Part 1: acks=all waits for the followers; every acks waits for them end to end. */
   assert_true(figure(&res, "acks=all", "send p50 ms") >= 15);
   assert_true(figure(&res, "acks=1", "send p50 ms") < 10);
@@ -259,6 +269,9 @@ static void test_headers_interceptors_headers_intact_and_every_send_acknowledged
   assert_int_equal((int)figure(&res, "flaky", "records not enriched"), 2);
   assert_int_equal((int)figure(&res, "sends", "in log"), 6);
   assert_int_equal((int)figure(&res, "sends", "failed"), 1);
+  /* Part 3: CreateTime keeps the producer's timestamp, LogAppendTime stamps the broker's. */
+  assert_int_equal((int)figure(&res, "timestamps", "CreateTime kept"), 1);
+  assert_int_equal((int)figure(&res, "timestamps", "LogAppendTime stamped"), 1);
   assert_claims_held(&res);
 }
 
@@ -399,11 +412,59 @@ static void test_compression_every_codec_shrinks_json_and_none_stays_1(void **st
     assert_true(figure(&res, codecs[c], "wire/raw") < 1.0);
     assert_true(figure(&res, codecs[c], "wire KB") < figure(&res, "none", "wire KB"));
   }
+  /* The CPU figures are the codec's own cost per batch: none has none, every codec some. */
+  assert_true(isnan(mk_lab_result_figure(&res, "none", "compress us/batch")));
+  for (int c = 0; c < 4; c++) {
+    assert_true(figure(&res, codecs[c], "compress us/batch") > 0);
+    assert_true(figure(&res, codecs[c], "decompress us/batch") > 0);
+  }
   for (int strong = 0; strong < 2; strong++)
     for (int fast = 0; fast < 2; fast++)
       assert_true(figure(&res, strong ? "zstd" : "gzip", "ratio") <
                   figure(&res, fast ? "snappy" : "lz4", "ratio"));
   assert_claims_held(&res);
+}
+
+static void test_bootstrap_finds_the_cluster_and_follows_client_dns_lookup(void **state) {
+  (void)state;
+  static const char *const settings[] = {"wait_ms=500", NULL};
+  struct mk_lab_result res;
+  run_lab("bootstrap", settings, &res);
+  /* One bootstrap address, every broker reached, client.id on every request. */
+  assert_int_equal((int)figure(&res, "part 1", "brokers connected"), 3);
+  assert_true(figure(&res, "part 1", "requests") > 0);
+  assert_int_equal((int)figure(&res, "part 1", "with client.id"),
+                   (int)figure(&res, "part 1", "requests"));
+  /* use_all_dns_ips: the refused first address, then the second. */
+  assert_true(figure(&res, "kafka.lab", "refused attempts") >= 1);
+  assert_true(figure(&res, "kafka.lab", "connections") >= 1);
+  assert_int_equal((int)figure(&res, "kafka.lab", "delivered"), 1);
+  /* localhost answered ::1 first: IPv6 only, never delivered. */
+  assert_int_equal((int)figure(&res, "localhost", "delivered"), 0);
+  assert_true(figure(&res, "localhost", "attempts") >= 1);
+  assert_int_equal((int)figure(&res, "localhost", "to ::1"),
+                   (int)figure(&res, "localhost", "attempts"));
+  /* resolve_canonical_bootstrap_servers_only: two entries, through broker.lab. */
+  assert_int_equal((int)figure(&res, "canonical", "bootstrap entries"), 2);
+  assert_true(figure(&res, "canonical", "connected as broker.lab") >= 1);
+  assert_int_equal((int)figure(&res, "canonical", "delivered"), 1);
+  assert_claims_held(&res);
+}
+
+/* A --set the lab did not foresee prints its cross with "not in this run"; one it did
+ * carries "as predicted". Either way the result says which. */
+static void test_claims_the_settings_defeat_are_marked_predicted(void **state) {
+  (void)state;
+  static const char *const settings[] = {"compression.type=gzip", "records=500", NULL};
+  struct mk_lab_result res;
+  run_lab("compression", settings, &res);
+  int crosses = 0;
+  for (int i = 0; i < res.nclaims; i++)
+    if (!res.claims[i].held) {
+      crosses++;
+      assert_true(res.claims[i].predicted);
+    }
+  assert_true(crosses >= 1);
 }
 
 /* ---- the runner: settings -------------------------------------------------------------- */
@@ -427,7 +488,8 @@ static int settings_probe(struct mk_lab_ctx *ctx) {
   return 0;
 }
 
-static const struct mk_lab_param probe_params[] = {{"n", "5", "a number"}, {NULL, NULL, NULL}};
+static const struct mk_lab_param probe_params[] = {{"n", "5", "a number", 0, 100},
+                                                   {NULL, NULL, NULL}};
 static const struct mk_lab probe = {"probe", "where settings go", probe_params, settings_probe};
 
 static int run_probe(const char *const *settings, int n, struct mk_lab_result *res) {
@@ -543,7 +605,7 @@ static void test_timeline_puts_each_side_in_its_lane_in_time_order(void **state)
   assert_non_null(append);
   assert_true(send < append);              /* sorted by ts_us */
   assert_null(strstr(text, "Metadata v"));  /* plumbing hidden */
-  assert_non_null(strstr(text, "1 Metadata/ApiVersions events hidden"));
+  assert_non_null(strstr(text, "1 Metadata, ApiVersions and connection events hidden"));
   const char *line = append;
   while (line > text && line[-1] != '\n') line--;
   const char *bar = strstr(line, "│");
@@ -602,6 +664,93 @@ static void test_quotas_throttle_and_the_producer_keeps_every_pause(void **state
   assert_claims_held(&res);
 }
 
+/* A batch's completions (one per record) are one line, and a failed batch's too; the totals
+ * still count every event; a line's text wraps at spaces, never between a number and its
+ * unit; nothing is wider than the width asked for. */
+static void test_timeline_merges_a_batchs_completions_and_fits_its_width(void **state) {
+  (void)state;
+  enum { N = 148 };
+  char **lines = calloc(2 * N + 1, sizeof *lines);
+  size_t n = 0;
+  char buf[320];
+  for (int i = 0; i < N; i++) {
+    snprintf(buf, sizeof buf,
+             "{\"ts_us\":%d,\"side\":\"producer\",\"event\":\"complete\",\"topic\":\"q\","
+             "\"partition\":0,\"offset\":%d}", 1000 + i, 148 + i);
+    lines[n++] = strdup(buf);
+  }
+  for (int i = 0; i < 10; i++) {
+    snprintf(buf, sizeof buf,
+             "{\"ts_us\":%d,\"side\":\"producer\",\"event\":\"complete\",\"topic\":\"r\","
+             "\"partition\":0,\"error\":\"INVALID_RECORD\",\"message\":\"10 record(s) for r-0 "
+             "failed after 1 attempt(s)\"}", 5000 + i);
+    lines[n++] = strdup(buf);
+  }
+  lines[n++] = strdup("{\"ts_us\":9000,\"side\":\"producer\",\"event\":\"append\","
+                      "\"topic\":\"a-long-topic-name-here\",\"partition\":0,\"batch_id\":1,"
+                      "\"new_batch\":true,\"records\":1,\"bytes\":120}");
+  struct memout {
+    char *text;
+    size_t len;
+  } *m = calloc(1, sizeof *m);
+  FILE *out = open_memstream(&m->text, &m->len);
+  struct mk_timeline_options o = {.out = out, .colour = false, .width = 100, .max_events = 0};
+  mk_timeline_render(&o, "merged", (const char *const *)lines, n);
+  fclose(out);
+  assert_non_null(strstr(m->text, "complete ×148: q-0 @ offsets 148..295"));
+  assert_non_null(strstr(m->text, "FAILED ×10 r-0: INVALID_RECORD"));
+  assert_null(strstr(m->text, "complete: q-0"));   /* no line per record */
+  assert_null(strstr(m->text, "120\n"));           /* "120 B" kept together */
+  for (char *l = m->text, *e; *l; l = e + 1) {
+    e = strchr(l, '\n');
+    if (!e) break;
+    size_t cols = 0;
+    for (char *c = l; c < e; c++) cols += ((unsigned char)*c & 0xC0) != 0x80;
+    if (cols > 100) fail_msg("a %zu-column line: %.*s", cols, (int)(e - l), l);
+  }
+  free(m->text);
+  free(m);
+  for (size_t i = 0; i < n; i++) free(lines[i]);
+  free(lines);
+}
+
+static void test_schemas_header_evolution_and_an_old_reader(void **state) {
+  (void)state;
+  static const char *const settings[] = {"records=4", NULL};
+  struct mk_lab_result res;
+  run_lab("schemas", settings, &res);
+  assert_int_equal((int)figure(&res, "register v1", "status"), 200);
+  assert_int_equal((int)figure(&res, "register v1", "id"), 1);
+  assert_int_equal((int)figure(&res, "register v1", "_schemas records"), 1);
+  assert_true(figure(&res, "register v1", "ISR replicas with it") >= 2);
+  assert_int_equal((int)figure(&res, "v1 records", "framed"), 4);
+  assert_int_equal((int)figure(&res, "v1 records", "decoded"), 4);
+  assert_true(figure(&res, "v1 records", "avro bytes") < figure(&res, "v1 records", "json bytes"));
+  assert_int_equal((int)figure(&res, "v2 (field with default)", "compatible"), 1);
+  assert_int_equal((int)figure(&res, "v2 (field with default)", "id"), 2);
+  assert_int_equal((int)figure(&res, "v3 (age: string)", "compatible"), 0);
+  assert_int_equal((int)figure(&res, "v3 (age: string)", "status"), 409);
+  assert_int_equal((int)figure(&res, "v3 (age: string)", "error code"), 409);
+  assert_int_equal((int)figure(&res, "evolution", "versions"), 2);
+  assert_int_equal((int)figure(&res, "evolution", "_schemas records"), 2);
+  assert_int_equal((int)figure(&res, "old reader", "resolved"), 4);
+  assert_claims_held(&res);
+}
+
+/* The lab's sentences follow the settings: other serializer settings, acks, one broker. */
+static void test_schemas_with_other_settings_still_holds(void **state) {
+  (void)state;
+  static const char *const settings[] = {"records=2", "acks=0", "broker.brokers=1",
+                                         "auto.register.schemas=false", "use.latest.version=true",
+                                         "compression.type=gzip", NULL};
+  struct mk_lab_result res;
+  run_lab("schemas", settings, &res);
+  assert_int_equal((int)figure(&res, "register v1", "ISR replicas with it"), 1);
+  assert_int_equal((int)figure(&res, "v1 records", "decoded"), 2);
+  assert_int_equal((int)figure(&res, "old reader", "resolved"), 2);
+  assert_claims_held(&res);
+}
+
 static void test_timeline_describes_unknown_events_by_their_fields(void **state) {
   (void)state;
   json_t *ev = json_loads(
@@ -630,12 +779,17 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_batching_linger_grows_requests_and_latency_batch_size_caps),
       cmocka_unit_test(test_compression_every_codec_shrinks_json_and_none_stays_1),
       cmocka_unit_test(test_quotas_throttle_and_the_producer_keeps_every_pause),
+      cmocka_unit_test(test_bootstrap_finds_the_cluster_and_follows_client_dns_lookup),
+      cmocka_unit_test(test_claims_the_settings_defeat_are_marked_predicted),
+      cmocka_unit_test(test_schemas_header_evolution_and_an_old_reader),
+      cmocka_unit_test(test_schemas_with_other_settings_still_holds),
       cmocka_unit_test(test_settings_go_to_lab_producer_or_broker),
       cmocka_unit_test(test_settings_defaults_apply_without_set),
       cmocka_unit_test(test_settings_bad_ones_are_refused_before_the_lab_runs),
       cmocka_unit_test(test_every_lab_is_listed_with_a_summary_and_a_unique_name),
       cmocka_unit_test(test_timeline_puts_each_side_in_its_lane_in_time_order),
       cmocka_unit_test(test_timeline_summarises_long_runs_but_keeps_notable_events),
+      cmocka_unit_test(test_timeline_merges_a_batchs_completions_and_fits_its_width),
       cmocka_unit_test(test_timeline_describes_unknown_events_by_their_fields),
   };
   /* An argument picks the tests whose names contain it: "tour", "settings", "timeline". */

@@ -319,6 +319,32 @@ static void test_send_to_a_new_topic_waits_until_it_is_auto_created(void **state
   assert_int_equal(done[0].offset, 0);
 }
 
+/* max.block.ms=0 (Java's waitOnMetadata asks for the topic before it gives up): the first send
+ * to a topic the producer has not seen fails at once, but asks for its metadata, so a send
+ * a little later finds it, even after the producer has already fetched metadata once. */
+static void test_max_block_ms_0_fails_at_once_but_asks_for_the_topic(void **state) {
+  (void)state;
+  struct mk_producer *p = start_producer(mk_broker_bootstrap(broker), "max.block.ms", "0", NULL);
+  int rc = MK_ERR_REQUEST_TIMED_OUT;
+  for (int i = 0; i < 100 && rc == MK_ERR_REQUEST_TIMED_OUT; i++) {  /* the first topic */
+    rc = send_value(p, "seen-first", -1, NULL, "v", 0);
+    if (rc) usleep(20000);
+  }
+  assert_int_equal(rc, 0);
+  int failed_at_once = 0;
+  rc = MK_ERR_REQUEST_TIMED_OUT;
+  for (int i = 0; i < 100 && rc == MK_ERR_REQUEST_TIMED_OUT; i++) {  /* then a second one */
+    rc = send_value(p, "seen-later", -1, NULL, "v", 0);
+    if (rc) {
+      failed_at_once++;
+      usleep(20000);
+    }
+  }
+  assert_int_equal(rc, 0);
+  assert_true(failed_at_once >= 1 && failed_at_once < 50);  /* it failed, then was found */
+  flush_ok(p, 10000);
+}
+
 static void test_keyed_records_land_in_librdkafka_murmur2_partitions(void **state) {
   (void)state;
   enum { PARTITIONS = 6, N = 202 };
@@ -1793,6 +1819,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_send_modes_fire_and_forget_future_and_callback_all_complete),
       T(test_send_to_a_new_topic_waits_until_it_is_auto_created),
+      T(test_max_block_ms_0_fails_at_once_but_asks_for_the_topic),
       T(test_keyed_records_land_in_librdkafka_murmur2_partitions),
       T(test_keyless_uniform_sticky_fills_requests_more_than_round_robin),
       T(test_headers_arrive_intact_even_when_the_caller_reuses_its_buffers),
