@@ -36,7 +36,8 @@ static void usage(FILE *out) {
           "  --admin-port P    admin HTTP API on loopback (default 19644, or any free one with\n"
           "                    --port 0; 0 = any free, -1 = off): /v1/cluster, /v1/events,\n"
           "                    /v1/faults (drop_response, error, delay, broker_down, broker_up)\n"
-          "  --trace FILE      write trace events as JSON lines (- = stdout)\n"
+          "  --trace FILE      write trace events as JSON lines (- = stdout); the admin API\n"
+          "                    serves FILE at /v1/trace, for the dashboard's replay\n"
           "  --faults FILE     faults on cue, in `minikafka broker --faults` format\n");
 }
 
@@ -68,6 +69,7 @@ int mk_cli_proxy(int argc, char **argv) {
       admin_port_given = true;
     } else if (strcmp(a, "--trace") == 0) {
       trace = v;
+      if (strcmp(v, "-") != 0) cfg.trace_file = v;  /* GET /v1/trace serves it */
     } else if (strcmp(a, "--faults") == 0) {
       cfg.faults_file = v;
     } else {

@@ -115,7 +115,8 @@ struct mk_lab_options {
   bool all_events;        /* show Metadata and ApiVersions requests too */
   bool verbose;           /* keep the broker's and producer's log lines (stderr) */
   bool admin;             /* --admin-port: serve the admin API and dashboard for the lab's
-                             broker on admin_port (0 = any free one) while it runs, and
+                             broker (its proxy's, on a real cluster) on admin_port (0 =
+                             any free one) while it runs, and
                              keep the last one up after the lab until Enter or Ctrl-C, its
                              run at GET /v1/trace for the dashboard's replay */
   int admin_port;

@@ -38,9 +38,7 @@ static int apply_broker_setting(struct mk_lab_ctx *ctx, struct mk_broker_config 
   return 0;
 }
 
-int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
-  mk_lab_broker_stop(ctx);
-  if (mk_lab_external(ctx)) return mk_lab_cluster_start(ctx);
+static int start_broker(struct mk_lab_ctx *ctx, const char *const *kv) {
   struct mk_broker_config cfg;
   mk_broker_config_init(&cfg);
   cfg.port = 0;
@@ -68,11 +66,25 @@ int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
     return mk_lab_fail(ctx, err.code, "broker: %s", err.msg);
   }
   ctx->broker = b;
-  if (mk_broker_admin_url(b) && !ctx->admin_announced) {
-    mk_lab_note(ctx, "dashboard: %s/ (the admin API of this lab's broker)", mk_broker_admin_url(b));
+  return 0;
+}
+
+int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
+  mk_lab_broker_stop(ctx);
+  int rc = mk_lab_external(ctx) ? mk_lab_cluster_start(ctx) : start_broker(ctx, kv);
+  const char *url = mk_lab_admin_url(ctx);
+  if (!rc && url && !ctx->admin_announced) {
+    mk_lab_note(ctx, "dashboard: %s/ (the admin API of this lab's %s)", url,
+                ctx->cluster ? "proxy" : "broker");
     ctx->admin_announced = true;
   }
-  return 0;
+  return rc;
+}
+
+const char *mk_lab_admin_url(struct mk_lab_ctx *ctx) {
+  return ctx->cluster ? mk_lab_cluster_admin_url(ctx)
+         : ctx->broker ? mk_broker_admin_url(ctx->broker)
+                       : NULL;
 }
 
 void mk_lab_broker_stop(struct mk_lab_ctx *ctx) {
@@ -96,7 +108,8 @@ int mk_lab_create_topic_configs(struct mk_lab_ctx *ctx, const char *name, int32_
                                 int32_t replication_factor, const char *const *configs) {
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
-  if (ctx->cluster) return mk_lab_cluster_create_topic(ctx, name, partitions, replication_factor);
+  if (ctx->cluster)
+    return mk_lab_cluster_create_topic(ctx, name, partitions, replication_factor, configs);
   struct mk_err err = {0};
   if ((rc = mk_broker_create_topic(ctx->broker, name, partitions, replication_factor, configs,
                                    &err)))
@@ -112,6 +125,7 @@ int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partit
 int mk_lab_create_partitions(struct mk_lab_ctx *ctx, const char *topic, int32_t count) {
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
+  if (ctx->cluster) return mk_lab_cluster_create_partitions(ctx, topic, count);
   struct mk_err err = {0};
   if ((rc = mk_broker_create_partitions(ctx->broker, topic, count, &err)))
     return mk_lab_fail(ctx, rc, "alter topic %s: %s", topic, err.msg);

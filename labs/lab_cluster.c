@@ -13,8 +13,10 @@
  *     start, so runs and classmates never share a topic) and is deleted when the lab ends;
  *     every helper that takes a topic (sends, faults, counting events, reading the log) says
  *     the lab's name and gets the cluster's; mk_lab_topic tells a scenario the real one
+ *   - topic configs go with CreateTopics; a topic grows with CreatePartitions
  *   - faults go to the proxy: drop_response, error, delay, broker_down and broker_up work;
  *     those that act inside a cluster are refused (a lab that needs them says so first)
+ *   - --admin-port serves the proxy's admin API and the dashboard (proxy/admin.c)
  *   - the trace has the producer's events and the proxy's: requests and answers, and the
  *     appends and recognised retries read from Produce answers ("via": "proxy"); never
  *     replication, high watermarks or ISR changes
@@ -25,7 +27,10 @@
  *
  * A cluster that cannot create topics (CreateTopics: librdkafka's mock cluster) stops the
  * lab with a sentence saying what to create, unless the embedding program gave a way
- * (mk_lab_options.create_topic: tests create them in the mock through its own API).
+ * (mk_lab_options.create_topic: tests create them in the mock through its own API; such a
+ * topic gets no configs, and the lab says so). On a cluster that cannot add partitions
+ * (CreatePartitions), a new topic with the grown count stands in for the grown one, under
+ * the same lab name, and the lab says so: where keys land depends on the count alone.
  *
  * Thread: app.
  */
@@ -41,6 +46,7 @@
 #include "common/clock.h"
 #include "labs/lab_internal.h"
 #include "protocol/api.h"
+#include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
 #include "protocol/messages/fetch.h"
@@ -55,7 +61,8 @@ struct mk_lab_cluster {
   struct mk_client client;       /* to the real cluster, not through the proxy */
   char tag[16];                  /* "mk3f9a1c": this start's suffix for topic names */
   struct {
-    char name[128];              /* as the lab says it */
+    char name[128];              /* as the lab says it (a name may come twice: the newest
+                                    entry is the topic it means now) */
     char real[256];              /* as the cluster knows it */
   } topics[MAX_TOPICS];
   int ntopics;
@@ -65,7 +72,7 @@ struct mk_lab_cluster {
 
 const char *mk_lab_topic(struct mk_lab_ctx *ctx, const char *name) {
   struct mk_lab_cluster *lc = ctx->cluster;
-  for (int i = 0; lc && name && i < lc->ntopics; i++)
+  for (int i = lc && name ? lc->ntopics - 1 : -1; i >= 0; i--)
     if (strcmp(lc->topics[i].name, name) == 0) return lc->topics[i].real;
   return name;
 }
@@ -141,7 +148,8 @@ int mk_lab_cluster_start(struct mk_lab_ctx *ctx) {
   mk_proxy_config_init(&cfg);
   cfg.bootstrap_servers = servers;
   cfg.port = 0;
-  cfg.admin_port = -1;
+  cfg.admin_port = ctx->opts->admin ? ctx->opts->admin_port : -1;  /* --admin-port */
+  cfg.trace_file = ctx->served_trace[0] ? ctx->served_trace : NULL;
   struct mk_err err = {0};
   mk_client_init(&lc->client, "minikafka-lab");
   lc->client.timeout_ms = 15000;
@@ -170,6 +178,10 @@ int mk_lab_cluster_start(struct mk_lab_ctx *ctx) {
 
 const char *mk_lab_cluster_bootstrap(struct mk_lab_ctx *ctx) {
   return mk_proxy_bootstrap(ctx->cluster->proxy);
+}
+
+const char *mk_lab_cluster_admin_url(struct mk_lab_ctx *ctx) {
+  return mk_proxy_admin_url(ctx->cluster->proxy);
 }
 
 int mk_lab_broker_ids(struct mk_lab_ctx *ctx, int32_t *ids, int max) {
@@ -218,8 +230,15 @@ static int wait_leaders(struct mk_lab_ctx *ctx, const char *real, int32_t partit
   }
 }
 
+/* A topic's error in an answer (CreateTopics, CreatePartitions): its name, then its message. */
+static int answer_error(struct mk_err *err, int16_t code, struct mk_str message) {
+  return mk_err_set(err, code, "%s%s%.*s", mk_err_name(code), message.len > 0 ? ": " : "",
+                    message.len > 0 ? message.len : 0, message.len > 0 ? message.ptr : "");
+}
+
 static int create_with_kafka(struct mk_lab_ctx *ctx, const char *real, int32_t partitions,
-                             int32_t replication_factor, int version) {
+                             int32_t replication_factor, const char *const *configs,
+                             int version) {
   struct mk_lab_cluster *lc = ctx->cluster;
   struct mk_err err = {0};
   /* A replication factor the cluster can give: never more than its brokers. */
@@ -236,6 +255,18 @@ static int create_with_kafka(struct mk_lab_ctx *ctx, const char *real, int32_t p
   t.name = mk_str_of(real);
   t.num_partitions = partitions;
   t.replication_factor = (int16_t)replication_factor;
+  enum { MAX_CONFIGS = 8 };
+  struct mk_create_topics_creatable_topic_config cv[MAX_CONFIGS];
+  for (int i = 0; configs && configs[i]; i++) {
+    const char *eq = strchr(configs[i], '=');
+    if (!eq || i == MAX_CONFIGS)
+      return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "topic config \"%s\": %s", configs[i],
+                         eq ? "too many configs" : "no =");
+    cv[i].name = (struct mk_str){configs[i], (int32_t)(eq - configs[i])};
+    cv[i].value = mk_str_of(eq + 1);
+    t.configs = cv;
+    t.configs_count = i + 1;
+  }
   struct mk_create_topics_request req;
   mk_schema_set_defaults(&mk_create_topics_request_schema, &req);
   req.topics = &t;
@@ -245,45 +276,87 @@ static int create_with_kafka(struct mk_lab_ctx *ctx, const char *real, int32_t p
   mk_arena_init(&a);
   rc = mk_client_call(&lc->client.bootstrap, MK_API_CREATE_TOPICS, &req, (void **)&resp, &a, &err);
   if (!rc && resp->topics_count == 1 && resp->topics[0].error_code)
-    rc = mk_err_set(&err, resp->topics[0].error_code, "%s%s%.*s",
-                    mk_err_name(resp->topics[0].error_code),
-                    resp->topics[0].error_message.len > 0 ? ": " : "",
-                    resp->topics[0].error_message.len > 0 ? resp->topics[0].error_message.len : 0,
-                    resp->topics[0].error_message.ptr ? resp->topics[0].error_message.ptr : "");
+    rc = answer_error(&err, resp->topics[0].error_code, resp->topics[0].error_message);
   mk_arena_free(&a);
   if (rc) return mk_lab_fail(ctx, rc, "create topic %s on the cluster: %s", real, err.msg);
   return 0;
 }
 
-int mk_lab_cluster_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
-                                int32_t replication_factor) {
+/* Create real (partitions, replication_factor, configs: NULL-terminated or NULL) on the
+ * cluster and remember it as the lab's name; wait for its leaders. */
+static int create_real(struct mk_lab_ctx *ctx, const char *name, const char *real,
+                       int32_t partitions, int32_t replication_factor,
+                       const char *const *configs) {
   struct mk_lab_cluster *lc = ctx->cluster;
   if (lc->ntopics == MAX_TOPICS)
     return mk_lab_fail(ctx, MK_ERR__STATE, "a lab creates at most %d topics", MAX_TOPICS);
-  if (partitions < 1) partitions = 3;  /* num.partitions' default, as on the embedded broker */
-  char real[256];
-  snprintf(real, sizeof real, "%s-%s", name, lc->tag);
   struct mk_err err = {0};
   int version = mk_client_version(&lc->client.bootstrap, MK_API_CREATE_TOPICS, &err);
   int rc;
   if (version >= 0) {
-    rc = create_with_kafka(ctx, real, partitions, replication_factor, version);
+    rc = create_with_kafka(ctx, real, partitions, replication_factor, configs, version);
   } else if (ctx->opts->create_topic) {
     rc = ctx->opts->create_topic(ctx->opts->create_topic_opaque, real, partitions,
                                  replication_factor < 0 ? 3 : replication_factor);
     if (rc)
       rc = mk_lab_fail(ctx, rc, "create topic %s: the embedding program's creator failed", real);
+    for (int i = 0; !rc && configs && configs[i]; i++)
+      mk_lab_note(ctx, "  (%s was created without CreateTopics, so without its config %s: "
+                  "this cluster keeps its own default)", real, configs[i]);
   } else {
     return mk_lab_fail(ctx, MK_ERR_UNSUPPORTED_VERSION,
                        "the cluster cannot create topics (%s); create topic %s with %d "
-                       "partitions yourself, or use a cluster that can",
-                       err.msg, real, partitions);
+                       "partition%s yourself, or use a cluster that can",
+                       err.msg, real, partitions, partitions == 1 ? "" : "s");
   }
   if (rc) return rc;
   snprintf(lc->topics[lc->ntopics].name, sizeof lc->topics[0].name, "%s", name);
   snprintf(lc->topics[lc->ntopics].real, sizeof lc->topics[0].real, "%s", real);
   lc->ntopics++;
   return wait_leaders(ctx, real, partitions);
+}
+
+int mk_lab_cluster_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
+                                int32_t replication_factor, const char *const *configs) {
+  if (partitions < 1) partitions = 3;  /* num.partitions' default, as on the embedded broker */
+  char real[256];
+  snprintf(real, sizeof real, "%s-%s", name, ctx->cluster->tag);
+  return create_real(ctx, name, real, partitions, replication_factor, configs);
+}
+
+int mk_lab_cluster_create_partitions(struct mk_lab_ctx *ctx, const char *topic, int32_t count) {
+  struct mk_lab_cluster *lc = ctx->cluster;
+  const char *real = mk_lab_topic(ctx, topic);
+  struct mk_err err = {0};
+  if (mk_client_version(&lc->client.bootstrap, MK_API_CREATE_PARTITIONS, &err) < 0) {
+    /* No CreatePartitions: a topic with count partitions takes the lab's name from here on. */
+    char grown[256];
+    snprintf(grown, sizeof grown, "%s-%s-p%d", topic, lc->tag, count);
+    mk_lab_note(ctx, "  this cluster cannot add partitions (%s): a new topic %s of %d "
+                "partitions stands in for \"%s\" grown to %d (where a key lands depends only on "
+                "the partition count)", err.msg, grown, count, topic, count);
+    return create_real(ctx, topic, grown, count, -1, NULL);
+  }
+  struct mk_create_partitions_topic t;
+  mk_schema_set_defaults(&mk_create_partitions_topic_schema, &t);
+  t.name = mk_str_of(real);
+  t.count = count;
+  t.assignments_count = -1;  /* null: the cluster places the new replicas */
+  struct mk_create_partitions_request req;
+  mk_schema_set_defaults(&mk_create_partitions_request_schema, &req);
+  req.topics = &t;
+  req.topics_count = 1;
+  req.timeout_ms = 30000;
+  struct mk_arena a;
+  mk_arena_init(&a);
+  struct mk_create_partitions_response *resp = NULL;
+  int rc = mk_client_call(&lc->client.bootstrap, MK_API_CREATE_PARTITIONS, &req, (void **)&resp,
+                          &a, &err);
+  if (!rc && resp->results_count == 1 && resp->results[0].error_code)
+    rc = answer_error(&err, resp->results[0].error_code, resp->results[0].error_message);
+  mk_arena_free(&a);
+  if (rc) return mk_lab_fail(ctx, rc, "alter topic %s on the cluster: %s", real, err.msg);
+  return wait_leaders(ctx, real, count);
 }
 
 /* ---- faults ---------------------------------------------------------------------------------- */

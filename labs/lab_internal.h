@@ -78,13 +78,18 @@ const char *mk_lab_ansi_off(struct mk_lab_ctx *ctx);
 /* ---- lab_broker.c ---- */
 /* 0 if a broker is running, else fails the lab. */
 int mk_lab_need_broker(struct mk_lab_ctx *ctx);
+/* --admin-port: the URL of the running broker's admin API (the proxy's on a real cluster),
+ * or NULL. */
+const char *mk_lab_admin_url(struct mk_lab_ctx *ctx);
 
 /* ---- lab_cluster.c: what lab_broker.c does, on a real cluster (ctx->cluster set) ---- */
 int mk_lab_cluster_start(struct mk_lab_ctx *ctx);
 void mk_lab_cluster_stop(struct mk_lab_ctx *ctx);
 const char *mk_lab_cluster_bootstrap(struct mk_lab_ctx *ctx);
+const char *mk_lab_cluster_admin_url(struct mk_lab_ctx *ctx);
 int mk_lab_cluster_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
-                                int32_t replication_factor);
+                                int32_t replication_factor, const char *const *configs);
+int mk_lab_cluster_create_partitions(struct mk_lab_ctx *ctx, const char *topic, int32_t count);
 int mk_lab_cluster_fault(struct mk_lab_ctx *ctx, const char *json);
 int mk_lab_cluster_partition_state(struct mk_lab_ctx *ctx, const char *topic, int32_t partition,
                                    struct mk_partition_state *out);

@@ -15,6 +15,8 @@
  *   GET    /v1/faults      the faults so far
  *   DELETE /v1/faults      forget them
  *   GET    /v1/producers   an empty list: producer state lives inside the brokers
+ *   GET    /v1/trace       the --trace file this run writes, for the dashboard's replay
+ *                          (broker/dashboard_http.h)
  *   GET    /, /dashboard/  the instructor's page (broker/dashboard.h)
  *
  * Thread: the proxy's loop.
@@ -86,6 +88,10 @@ static void delete_faults(struct mk_http_request *r) {
   respond_json(r, 200, json_pack("{s:b}", "cleared", 1));
 }
 
+static void get_trace(struct mk_http_request *r) {
+  mk_dashboard_serve_trace(r, proxy_of(r)->cfg.trace_file);
+}
+
 static const struct mk_http_route routes[] = {
   {"GET", "/v1/cluster", get_cluster},
   {"GET", "/v1/events", get_events},
@@ -93,6 +99,7 @@ static const struct mk_http_route routes[] = {
   {"POST", "/v1/faults", post_faults},
   {"DELETE", "/v1/faults", delete_faults},
   {"GET", "/v1/producers", get_producers},
+  {"GET", "/v1/trace", get_trace},
   {"GET", "/", mk_dashboard_serve},
   {"GET", "/dashboard", mk_dashboard_serve},
   {"GET", "/dashboard/*", mk_dashboard_serve},
@@ -103,8 +110,8 @@ int mk_proxy_admin_start(struct mk_proxy *p, struct mk_err *err) {
   return mk_admin_server_start(&p->loop, "proxy admin API", p->host, p->cfg.admin_port, routes,
                                sizeof routes / sizeof routes[0],
                                "GET /v1/cluster, GET /v1/events, GET|POST|DELETE /v1/faults, GET "
-                               "/v1/producers and the dashboard at GET / (this is a proxy: no "
-                               "POST /v1/topics)",
+                               "/v1/producers, GET /v1/trace and the dashboard at GET / (this is "
+                               "a proxy: no POST /v1/topics, no POST /v1/reset)",
                                p, &p->admin, err);
 }
 

@@ -79,6 +79,8 @@ int mk_proxy_new(const struct mk_proxy_config *cfg, struct mk_proxy **out, struc
                              "--host", err);
   if (!rc && cfg->faults_file)
     rc = copy_setting(p->faults_file, sizeof p->faults_file, cfg->faults_file, "--faults", err);
+  if (!rc && cfg->trace_file)
+    rc = copy_setting(p->trace_file, sizeof p->trace_file, cfg->trace_file, "--trace", err);
   if (rc) {
     free(p);
     return rc;
@@ -86,6 +88,7 @@ int mk_proxy_new(const struct mk_proxy_config *cfg, struct mk_proxy **out, struc
   p->cfg.bootstrap_servers = p->bootstrap_servers;
   p->cfg.host = p->host;
   p->cfg.faults_file = cfg->faults_file ? p->faults_file : NULL;
+  p->cfg.trace_file = cfg->trace_file ? p->trace_file : NULL;
   if (p->cfg.timeout_ms <= 0) p->cfg.timeout_ms = 10000;
   p->controller_id = -1;
   uv_loop_init(&p->loop);
@@ -131,7 +134,7 @@ void mk_proxy_free(struct mk_proxy *p) {
     mk_log(MK_LOG_ERROR, "proxy", "loop closed with handles still open");
   mk_proxy_admin_free(p);
   mk_fault_script_free(p->script);
-  mk_faults_clear(&p->faults);
+  mk_faults_free(&p->faults);
   mk_produce_watch_free(p->watch);
   mk_proxy_view_free(p);
   mk_loop_thread_destroy(&p->thread);

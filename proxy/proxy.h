@@ -49,6 +49,9 @@ struct mk_proxy_config {
   int admin_port;                 /* admin HTTP API on loopback (default 19644; 0 = any free
                                      port; -1 = none) */
   const char *faults_file;        /* --faults: a fault script (broker/fault_script.h), or NULL */
+  const char *trace_file;         /* the --trace file this run writes: the admin API serves
+                                     it at GET /v1/trace (the dashboard's "replay this
+                                     run"), as the broker's does; NULL = none */
   int timeout_ms;                 /* how long to wait for the cluster at start (default 10000) */
 };
 

@@ -148,7 +148,7 @@ struct mk_proxy_conn {
 
 struct mk_proxy {
   struct mk_proxy_config cfg;  /* strings point at the copies below */
-  char bootstrap_servers[1024], host[256], faults_file[1024];
+  char bootstrap_servers[1024], host[256], faults_file[1024], trace_file[1024];
   uv_loop_t loop;
   struct mk_loop_thread thread;
   /* The cluster as the proxy knows it (cluster_view.c). */
