@@ -42,7 +42,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "cli/client.h"
+#include "client/client.h"
 #include "common/clock.h"
 #include "labs/lab_internal.h"
 #include "protocol/api.h"
