@@ -81,6 +81,10 @@ int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
   return rc;
 }
 
+const char *mk_lab_bootstrap_servers(struct mk_lab_ctx *ctx) {
+  return ctx->cluster ? mk_lab_cluster_bootstrap(ctx) : mk_broker_bootstrap(ctx->broker);
+}
+
 const char *mk_lab_admin_url(struct mk_lab_ctx *ctx) {
   return ctx->cluster ? mk_lab_cluster_admin_url(ctx)
          : ctx->broker ? mk_broker_admin_url(ctx->broker)

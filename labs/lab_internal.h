@@ -84,6 +84,9 @@ const char *mk_lab_ansi_off(struct mk_lab_ctx *ctx);
 /* ---- lab_broker.c ---- */
 /* 0 if a broker is running, else fails the lab. */
 int mk_lab_need_broker(struct mk_lab_ctx *ctx);
+/* bootstrap.servers for the lab's clients: the broker's, or its proxy's on a real cluster
+ * (after mk_lab_need_broker). */
+const char *mk_lab_bootstrap_servers(struct mk_lab_ctx *ctx);
 /* --admin-port: the URL of the running broker's admin API (the proxy's on a real cluster),
  * or NULL. */
 const char *mk_lab_admin_url(struct mk_lab_ctx *ctx);

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker/broker.h"
 #include "common/clock.h"
 #include "labs/lab_internal.h"
 #include "labs/text.h"
@@ -25,9 +24,7 @@ static int build_config(struct mk_lab_ctx *ctx, const char *const *kv,
   struct mk_producer_config *cfg = mk_producer_config_new();
   if (!cfg) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   const struct mk_serializer *string = mk_serializer_find("StringSerializer");
-  const char *servers =
-      ctx->cluster ? mk_lab_cluster_bootstrap(ctx) : mk_broker_bootstrap(ctx->broker);
-  int rc = mk_producer_config_set(cfg, "bootstrap.servers", servers, err);
+  int rc = mk_producer_config_set(cfg, "bootstrap.servers", mk_lab_bootstrap_servers(ctx), err);
   if (!rc && (rc = mk_producer_config_set_key_serializer(cfg, string, err)) == 0)
     rc = mk_producer_config_set_value_serializer(cfg, string, err);
   for (int i = 0; !rc && kv && kv[i]; i++) {
