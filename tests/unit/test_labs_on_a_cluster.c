@@ -131,17 +131,32 @@ static void test_send_modes_on_the_mock(void **state) {
   assert_claims_held_except(&res, NULL);
 }
 
+/* Part 3 of partitioning is a timing measurement (tests/unit/test_labs.c says why): on a
+ * machine too busy to keep up (the unit suite side by side, under ASan) every partitioner's
+ * batches fill alike, so the lab may run up to three times and the sticky claim must show
+ * in one of them; a partitioner that does not stick fails all three. */
+static bool sticky_fills_requests(const struct mk_lab_result *res) {
+  return figure(res, "uniform sticky", "rec/request") > figure(res, "round-robin", "rec/request");
+}
+
 static void test_partitioning_on_the_mock(void **state) {
   (void)state;
   static const char *const settings[] = {"keys=200", "records=600", "rate=5000", NULL};
   struct mk_lab_result res;
-  run_lab("partitioning", settings, &res);
-  assert_int_equal(figure(&res, "same key", "not murmur2"), 0);
-  /* Part 2: the mock cannot add partitions; topics of 4 and 6 stand in, and the keys land
-   * where murmur2 puts them for those counts. */
-  assert_true(figure(&res, "3 -> 4 partitions", "moved") > 0);
-  assert_int_equal(figure(&res, "3 -> 4 partitions", "not murmur2"), 0);
-  assert_int_equal(figure(&res, "3 -> 6 partitions", "not murmur2"), 0);
+  for (int attempt = 0; attempt < 3; attempt++) {
+    run_lab("partitioning", settings, &res);
+    assert_int_equal(figure(&res, "same key", "not murmur2"), 0);
+    /* Part 2: the mock cannot add partitions; topics of 4 and 6 stand in, and the keys land
+     * where murmur2 puts them for those counts. */
+    assert_true(figure(&res, "3 -> 4 partitions", "moved") > 0);
+    assert_int_equal(figure(&res, "3 -> 4 partitions", "not murmur2"), 0);
+    assert_int_equal(figure(&res, "3 -> 6 partitions", "not murmur2"), 0);
+    if (sticky_fills_requests(&res)) break;
+    print_message("partitioning on the mock, attempt %d: uniform sticky %.1f records/request, "
+                  "round-robin %.1f (a busy machine?)\n", attempt + 1,
+                  figure(&res, "uniform sticky", "rec/request"),
+                  figure(&res, "round-robin", "rec/request"));
+  }
   assert_claims_held_except(&res, NULL);
 }
 
