@@ -300,6 +300,15 @@ int mk_broker_read_records(struct mk_broker *b, const char *topic, int32_t parti
                            int32_t broker, bool committed_only, struct mk_stored_records *out,
                            struct mk_err *err);
 void mk_stored_records_free(struct mk_stored_records *r);
+/* Append to out the records of one record batch b (protocol/record_batch.h: as a broker
+ * stores it and a Fetch answer carries it) whose offsets are below end, copied as above;
+ * *cap is out's capacity (0 for an empty out). How labs read a real cluster's log the same
+ * way they read ours. Returns 0, or an error with err (bad records, out of memory).
+ * Thread: any. */
+struct mk_record_batch;
+int mk_stored_records_add_batch(struct mk_stored_records *out, size_t *cap,
+                                const struct mk_record_batch *b, int64_t end,
+                                struct mk_err *err);
 
 /* ---- the settings table ------------------------------------------------------------------- */
 

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "broker/broker.h"
+#include "broker/faults.h"
 #include "broker/partition_log.h"
 #include "broker/producer_state.h"
 #include "protocol/primitives.h"
@@ -171,6 +172,10 @@ int32_t mk_topic_max_message_bytes(const struct mk_cluster *c, const struct mk_t
   for (struct mk_topic *t_ = (c)->topics; t_; t_ = t_->next)            \
     for (struct mk_partition **pp_ = t_->partitions, *p;                 \
          pp_ < t_->partitions + t_->npartitions && (p = *pp_); pp_++)
+
+/* The cluster as faults see it (faults.h): virtual brokers 0..nnodes-1, its topics. The
+ * result borrows c. */
+struct mk_fault_targets mk_cluster_fault_targets(const struct mk_cluster *c);
 
 /* Free every topic (at shutdown). */
 void mk_cluster_free(struct mk_cluster *c);

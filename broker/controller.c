@@ -203,30 +203,11 @@ static int act(struct mk_broker *b, struct mk_fault *f, struct mk_err *err) {
 
 /* ---- the entry point ---------------------------------------------------------------------- */
 
+static int act_on_broker(void *owner, struct mk_fault *f, struct mk_err *err) {
+  return act(owner, f, err);
+}
+
 int mk_fault_inject(struct mk_broker *b, const char *json, size_t len, int *id,
                     struct mk_err *err) {
-  struct mk_err local = {0};
-  if (!err) err = &local;
-  struct mk_fault *f = malloc(sizeof *f);
-  if (!f) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-  int rc = mk_fault_parse(json, len, f, err);
-  if (!rc) {
-    if (mk_fault_is_request_fault(f->action)) {
-      rc = mk_faults_arm(&b->faults, &b->cluster, f, err);
-    } else {
-      struct mk_trace_event ev;
-      bool traced = mk_trace_on();
-      if (traced) mk_trace_begin(&ev, "broker", "fault");  /* its time: before the effects */
-      if (!(rc = act(b, f, err)))
-        mk_faults_record(&b->faults, f, traced ? &ev : NULL);
-      else if (traced)
-        mk_trace_cancel(&ev);
-    }
-  }
-  if (rc) {
-    free(f);
-    return rc;
-  }
-  if (id) *id = f->id;
-  return 0;
+  return mk_faults_add(&b->faults, &b->fault_targets, json, len, act_on_broker, b, id, err);
 }

@@ -148,13 +148,13 @@ void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
     mk_req_close_connection(req, why);
     return;
   }
-  req->fault = mk_faults_take(&req->broker->faults, req->cluster, MK_FAULT_ERROR, &req->request,
-                              req->node->id);
+  req->fault = mk_faults_take(&req->broker->faults, &req->broker->fault_targets, MK_FAULT_ERROR,
+                              &req->request, req->node->id);
   for (int i = 0; i < NHANDLERS; i++) {
     if (handlers[i].api_key == h->api_key) {
       struct mk_broker *b = req->broker;  /* answering may free req */
       handlers[i].fn(req);
-      mk_fault_script_on_request(b, handlers[i].api_key);  /* --faults "after" */
+      mk_fault_script_on_request(b->script, handlers[i].api_key);  /* --faults "after" */
       return;
     }
   }
