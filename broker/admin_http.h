@@ -4,14 +4,20 @@
  *   GET    /v1/cluster     brokers, topics, partitions: leader, epoch, HW, ISR, each
  *                          replica's log end offset (admin_state.h gives the shape)
  *   GET    /v1/producers   each partition's idempotent producers and their sequences
+ *   GET    /v1/schemas     the schema registry's subjects, versions and ids
+ *                          (schema_registry_http.h)
  *   GET    /v1/events      the trace (DESIGN.md 3.4) as Server-Sent Events:
- *                          one `data: {json}` per event, until the client hangs up
+ *                          one `data: {json}` per event, until the client hangs up;
+ *                          it starts with the state (state_events.h) for this client
  *   POST   /v1/faults      inject a fault (faults.h); 201 {"id": N, "fault": {...}}
  *   GET    /v1/faults      the faults injected so far
  *   DELETE /v1/faults      disarm them all
  *   POST   /v1/topics      create a topic: {name, partitions, replication_factor, configs}
+ *   POST   /v1/reset       back to a just-started broker (reset.h): {"reset": true, ...}
+ *   GET    /v1/trace       the --trace file this broker writes (cfg.trace_file), for the
+ *                          dashboard's replay of this run
  *   GET    /               the dashboard, a page built on the endpoints above, and
- *   GET    /dashboard/...  its files (dashboard.h)
+ *   GET    /dashboard/...  its files (dashboard.h, dashboard_http.h)
  *
  * Anything else gets a 4xx with a JSON body {"error": "...", "message": "..."}; README.md
  * ("The admin HTTP API") lists the statuses and has a curl example for each endpoint.

@@ -24,23 +24,6 @@
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-/* Kafka prints a topic id (Uuid.toString) as its 16 bytes in url-safe base64, unpadded:
- * 22 characters, as `kafka-topics.sh --describe` shows it. */
-static void uuid_string(const struct mk_uuid *id, char out[23]) {
-  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  int n = 0;
-  for (int i = 0; i < 16; i += 3) {
-    uint32_t v = (uint32_t)id->b[i] << 16;
-    if (i + 1 < 16) v |= (uint32_t)id->b[i + 1] << 8;
-    if (i + 2 < 16) v |= id->b[i + 2];
-    out[n++] = b64[(v >> 18) & 63];
-    out[n++] = b64[(v >> 12) & 63];
-    if (i + 1 < 16) out[n++] = b64[(v >> 6) & 63];
-    if (i + 2 < 16) out[n++] = b64[v & 63];
-  }
-  out[n] = '\0';
-}
-
 /* json_object_set_new that tolerates a NULL value (out of memory): the key is then absent,
  * and the caller notices at the end through the sticky *ok. */
 static void put(json_t *obj, const char *key, json_t *value, bool *ok) {
@@ -112,14 +95,12 @@ static json_t *partition_json(struct mk_partition *p, bool *ok) {
     *ok = false;
     return NULL;
   }
-  const struct mk_replica *leader = mk_partition_leader(p);
-  /* With no leader (every replica down), the first replica's log says where it starts. */
-  const struct mk_replica *start = leader ? leader : p->nreplicas ? &p->replicas[0] : NULL;
   put(o, "partition", json_integer(p->index), ok);
   put(o, "leader", json_integer(p->leader), ok);
   put(o, "leader_epoch", json_integer(p->leader_epoch), ok);
   put(o, "high_watermark", json_integer(p->high_watermark), ok);
-  put(o, "log_start_offset", json_integer(start ? start->log.log_start_offset : 0), ok);
+  put(o, "last_stable_offset", json_integer(mk_partition_last_stable_offset(p)), ok);
+  put(o, "log_start_offset", json_integer(mk_partition_log_start_offset(p)), ok);
   for (int r = 0; r < p->nreplicas; r++) {
     if (p->replicas[r].in_isr) push(isr, json_integer(p->replicas[r].broker_id), ok);
     push(replicas, replica_json(p, &p->replicas[r], ok), ok);
@@ -150,7 +131,7 @@ static void push_topics(struct mk_broker *b, json_t *topics, bool with_id,
     put(o, "name", json_string(t->name), ok);
     if (with_id) {
       char id[23];
-      uuid_string(&t->id, id);
+      mk_topic_id_string(&t->id, id);
       put(o, "id", json_string(id), ok);
     }
     for (int32_t p = 0; p < t->npartitions; p++) push(parts, partition(t->partitions[p], ok), ok);
@@ -227,6 +208,11 @@ static json_t *producer_json(const struct mk_producer_entry *e, bool *ok) {
   put(o, "last_sequence", json_integer(mk_producer_entry_last_seq(e)), ok);
   put(o, "last_offset", json_integer(mk_producer_entry_last_offset(e)), ok);
   put(o, "last_timestamp", json_integer(e->last_timestamp), ok);
+  /* Its open transaction here: where it began (what holds the LSO), or null. */
+  put(o, "current_txn_first_offset",
+      e->current_txn_first_offset >= 0 ? json_integer(e->current_txn_first_offset) : json_null(),
+      ok);
+  put(o, "coordinator_epoch", json_integer(e->coordinator_epoch), ok);
   for (int i = 0; i < e->batches_count; i++) {
     const struct mk_batch_metadata *m = &e->batches[i];
     json_t *bo = json_object();
@@ -242,6 +228,45 @@ static json_t *producer_json(const struct mk_producer_entry *e, bool *ok) {
     push(batches, bo, ok);
   }
   put(o, "batches", batches, ok);
+  return o;
+}
+
+/* The transactions holding the partition's LSO: open ones (marker_offset null) and closed
+ * ones whose marker is not replicated yet. */
+static json_t *transactions_json(const struct mk_producer_state *ps, bool *ok) {
+  json_t *list = json_array();
+  for (size_t i = 0; list && i < ps->nspans; i++) {
+    const struct mk_txn_span *t = &ps->spans[i];
+    push(list, json_pack("{s:I, s:I, s:o}", "producer_id", (json_int_t)t->producer_id,
+                         "first_offset", (json_int_t)t->first_offset, "marker_offset",
+                         t->last_offset >= 0 ? json_integer(t->last_offset) : json_null()),
+         ok);
+  }
+  return list;
+}
+
+/* The aborted-transaction index, newest last; at most the last 100 entries (a list a person
+ * reads; "aborted_count" says how many there are). */
+enum { ABORTED_SHOWN = 100 };
+static json_t *aborted_json(const struct mk_transaction_index *idx, bool *ok) {
+  json_t *o = json_object(), *list = json_array();
+  if (!o || !list) {
+    json_decref(o);
+    json_decref(list);
+    *ok = false;
+    return NULL;
+  }
+  size_t from = idx->count > ABORTED_SHOWN ? idx->count - ABORTED_SHOWN : 0;
+  for (size_t i = from; i < idx->count; i++) {
+    const struct mk_aborted_txn *a = &idx->entries[i];
+    push(list, json_pack("{s:I, s:I, s:I, s:I}", "producer_id", (json_int_t)a->producer_id,
+                         "first_offset", (json_int_t)a->first_offset, "last_offset",
+                         (json_int_t)a->last_offset, "last_stable_offset",
+                         (json_int_t)a->last_stable_offset),
+         ok);
+  }
+  put(o, "count", json_integer((json_int_t)idx->count), ok);
+  put(o, "latest", list, ok);
   return o;
 }
 
@@ -265,7 +290,11 @@ static json_t *partition_producers_json(struct mk_partition *p, bool *ok) {
   for (size_t i = 0; i < n; i++) push(list, producer_json(v[i], ok), ok);
   free(v);
   put(o, "partition", json_integer(p->index), ok);
+  put(o, "high_watermark", json_integer(p->high_watermark), ok);
+  put(o, "last_stable_offset", json_integer(mk_partition_last_stable_offset(p)), ok);
   put(o, "producers", list, ok);
+  put(o, "transactions", transactions_json(&p->producers, ok), ok);
+  put(o, "aborted_transactions", aborted_json(&p->producers.aborted, ok), ok);
   return o;
 }
 
@@ -382,7 +411,7 @@ int mk_admin_state_create_topic(struct mk_broker *b, const json_t *body, json_t 
   }
   t->config = tc;
   char id[23];
-  uuid_string(&t->id, id);
+  mk_topic_id_string(&t->id, id);
   bool ok = true;
   json_t *o = json_object();
   if (!o) ok = false;

@@ -50,6 +50,10 @@ struct mk_broker_config {
   int brokers;                         /* --brokers: number of virtual brokers (1-16) */
   int admin_port;                      /* --admin-port: the admin HTTP API (admin_http.h);
                                           0 = ephemeral, -1 = off */
+  int schema_registry_port;            /* --schema-registry-port: Confluent's schema
+                                          registry REST API (schema_registry_http.h) and its
+                                          _schemas topic; 0 = ephemeral, -1 = off (the default
+                                          here; `minikafka broker` serves it on 8081) */
   int32_t num_partitions;              /* num.partitions: for auto-created topics */
   int32_t default_replication_factor;  /* default.replication.factor; -1 = min(3, brokers) */
   int32_t min_insync_replicas;         /* min.insync.replicas: for acks=all */
@@ -83,13 +87,44 @@ struct mk_broker_config {
   int32_t log_message_timestamp_type;  /* log.message.timestamp.type: 0 CreateTime (the
                                           producer's timestamps), 1 LogAppendTime (the
                                           broker's clock at the append) */
+  /* The group coordinator (DESIGN.md 3.5, group_coordinator.h). */
+  int32_t group_initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms */
+  int32_t group_min_session_timeout_ms;     /* group.min.session.timeout.ms */
+  int32_t group_max_session_timeout_ms;     /* group.max.session.timeout.ms */
+  int32_t group_max_size;                   /* group.max.size */
+  int32_t offsets_topic_num_partitions;     /* offsets.topic.num.partitions */
+  int32_t offsets_topic_replication_factor; /* offsets.topic.replication.factor; -1 =
+                                               min(3, brokers) */
+  int32_t offsets_retention_minutes;        /* offsets.retention.minutes */
+  int64_t offsets_retention_check_interval_ms; /* offsets.retention.check.interval.ms */
+  int32_t offset_metadata_max_bytes;        /* offset.metadata.max.bytes */
+  int32_t offsets_commit_timeout_ms;        /* offsets.commit.timeout.ms */
+  /* The transaction coordinator (DESIGN.md 3.6, transaction_coordinator.h). */
+  int32_t transaction_state_log_num_partitions;     /* transaction.state.log.num.partitions */
+  int32_t transaction_state_log_replication_factor; /* transaction.state.log.replication.factor;
+                                                       -1 = min(3, brokers) */
+  int32_t transaction_state_log_min_isr;    /* transaction.state.log.min.isr */
+  int32_t transaction_max_timeout_ms;       /* transaction.max.timeout.ms */
+  int32_t transaction_abort_timed_out_transaction_cleanup_interval_ms;
+                                            /* transaction.abort.timed.out.transaction.
+                                               cleanup.interval.ms */
+  int32_t transactional_id_expiration_ms;   /* transactional.id.expiration.ms */
+  int32_t transaction_remove_expired_transaction_cleanup_interval_ms;
+                                            /* transaction.remove.expired.transaction.
+                                               cleanup.interval.ms */
+  bool transaction_partition_verification_enable;  /* transaction.partition.verification.enable */
   const char *faults_file;             /* --faults: a fault script (fault_script.h), read by
                                           mk_broker_new; NULL = none. Borrowed. */
+  const char *trace_file;              /* the --trace file this run writes: the admin API
+                                          serves it at GET /v1/trace (the dashboard's "replay
+                                          this run"); NULL = none. Borrowed, for the
+                                          broker's life. */
 };
 
 /* Kafka's defaults (DESIGN.md 3.1): 127.0.0.1, port 9092, 3 brokers, admin port 9644,
  * num.partitions 3, min.insync.replicas 2, auto-create on, message.max.bytes 1048588,
- * socket.request.max.bytes 104857600, replica.lag.time.max.ms 30000, retention 7 days.
+ * socket.request.max.bytes 104857600, replica.lag.time.max.ms 30000, retention 7 days; no
+ * schema registry (an embedded broker must not take port 8081 by surprise).
  * Thread: any. */
 void mk_broker_config_init(struct mk_broker_config *cfg);
 
@@ -142,6 +177,22 @@ char *mk_broker_faults_json(struct mk_broker *b);
  * Thread: any but the broker loop. */
 int mk_broker_clear_faults(struct mk_broker *b);
 
+/* Back to a just-started broker without a restart, as POST /v1/reset does (broker/reset.h
+ * has the steps): no topics, every broker up, no faults (the --faults script starts over),
+ * every client connection closed, producer ids from 1000 again; a `reset` trace event.
+ * Returns 0, or MK_ERR__TRANSPORT when a broker that was down cannot listen again (its
+ * port was taken; everything else is done), or MK_ERR__STATE (not running), with err.
+ * Thread: any but the broker loop. */
+int mk_broker_reset(struct mk_broker *b, struct mk_err *err);
+
+/* Write the state as trace events to every trace sink: broker_state for each broker and
+ * partition_state for each partition (broker/state_events.h). Call it after attaching a
+ * sink (mk_trace_open_file, mk_trace_add_sink) to a running broker, so whoever reads that
+ * sink can rebuild the cluster from it (other sinks get the lines too; applying them
+ * twice is harmless). Returns 0 or MK_ERR__STATE (not running). Thread: any but the
+ * broker loop. */
+int mk_broker_trace_state(struct mk_broker *b);
+
 /* The broker's settings, defaults settled (default.replication.factor is a number). Valid
  * until mk_broker_free; constant while the broker runs. Thread: any. */
 const struct mk_broker_config *mk_broker_config(const struct mk_broker *b);
@@ -160,6 +211,24 @@ const char *mk_broker_admin_url(const struct mk_broker *b);
  * Thread: any but the broker loop (they run on the loop and wait for it). */
 char *mk_broker_cluster_json(struct mk_broker *b);
 char *mk_broker_producers_json(struct mk_broker *b);
+/* What GET /v1/groups answers: every consumer group, its members and what they read, its
+ * committed offsets and their lag (admin_state.h). Returns new (free()), as above. */
+char *mk_broker_groups_json(struct mk_broker *b);
+/* What GET /v1/transactions answers: every transactional id, its producer id and epoch,
+ * state, partitions, timeout and age (admin_state.h). Returns new (free()), as above. */
+char *mk_broker_transactions_json(struct mk_broker *b);
+
+/* ---- the schema registry (schema_registry_http.h; DESIGN.md 3.8) ------------------------ */
+
+/* The schema registry's port, or -1 when it is off (schema_registry_port -1). Thread: any. */
+int mk_broker_schema_registry_port(const struct mk_broker *b);
+/* Its base URL, "http://127.0.0.1:8081" (a schema.registry.url value), or NULL when it is
+ * off. Valid until mk_broker_free. Thread: any. */
+const char *mk_broker_schema_registry_url(const struct mk_broker *b);
+/* What GET /v1/schemas on the admin API answers: every subject with its versions and ids,
+ * and the _schemas partition (schema_registry_http.h gives the shape). Returns new
+ * (free()); NULL if the broker is not running. Thread: any but the broker loop. */
+char *mk_broker_schemas_json(struct mk_broker *b);
 
 /* ---- topics and partitions, for embedding code ------------------------------------------ */
 
@@ -246,6 +315,15 @@ int mk_broker_read_records(struct mk_broker *b, const char *topic, int32_t parti
                            int32_t broker, bool committed_only, struct mk_stored_records *out,
                            struct mk_err *err);
 void mk_stored_records_free(struct mk_stored_records *r);
+/* Append to out the records of one record batch b (protocol/record_batch.h: as a broker
+ * stores it and a Fetch answer carries it) whose offsets are below end, copied as above;
+ * *cap is out's capacity (0 for an empty out). How labs read a real cluster's log the same
+ * way they read ours. Returns 0, or an error with err (bad records, out of memory).
+ * Thread: any. */
+struct mk_record_batch;
+int mk_stored_records_add_batch(struct mk_stored_records *out, size_t *cap,
+                                const struct mk_record_batch *b, int64_t end,
+                                struct mk_err *err);
 
 /* ---- the settings table ------------------------------------------------------------------- */
 

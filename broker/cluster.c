@@ -4,12 +4,13 @@
  */
 #include "broker/cluster.h"
 
-
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "broker/config.h"
+#include "broker/state_events.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -148,9 +149,10 @@ int mk_cluster_add_partitions(struct mk_cluster *c, struct mk_topic *t, int32_t 
     if (live[i] == t->partitions[0]->replicas[0].broker_id) start = i;
   int32_t before = t->npartitions;
   int rc = add_partitions(t, count, rf, live, nlive, start, &c->log_usage, err);
-  if (!rc)
-    mk_log(MK_LOG_INFO, "broker", "topic %s: %d partitions, now %d", t->name, before, count);
-  return rc;
+  if (rc) return rc;
+  mk_log(MK_LOG_INFO, "broker", "topic %s: %d partitions, now %d", t->name, before, count);
+  for (int32_t p = before; p < count; p++) mk_state_event_partition(t->partitions[p], NULL, NULL);
+  return 0;
 }
 
 int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t partitions,
@@ -199,6 +201,7 @@ int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t pa
   c->topics = t;
   mk_log(MK_LOG_INFO, "broker", "created topic %s: %d partitions, replication factor %d",
          t->name, partitions, replication_factor);
+  for (int32_t p = 0; p < t->npartitions; p++) mk_state_event_partition(t->partitions[p], NULL, NULL);
   if (out) *out = t;
   return 0;
 }
@@ -211,6 +214,12 @@ void mk_cluster_delete_topic(struct mk_cluster *c, struct mk_topic *t) {
     }
   }
   mk_log(MK_LOG_INFO, "broker", "deleted topic %s", t->name);
+  if (mk_trace_on()) {
+    struct mk_trace_event ev;
+    mk_trace_begin(&ev, "broker", "topic_delete");
+    mk_trace_str(&ev, "topic", t->name);
+    mk_trace_end(&ev);
+  }
   free_topic(t);
 }
 
@@ -236,6 +245,33 @@ struct mk_replica *mk_partition_leader(struct mk_partition *p) {
   return p->leader < 0 ? NULL : mk_partition_replica(p, p->leader);
 }
 
+int64_t mk_partition_log_start_offset(struct mk_partition *p) {
+  /* With no leader (every replica down), the first replica's log says where it starts. */
+  const struct mk_replica *leader = mk_partition_leader(p);
+  const struct mk_replica *start = leader ? leader : p->nreplicas ? &p->replicas[0] : NULL;
+  return start ? start->log.log_start_offset : 0;
+}
+
+int64_t mk_partition_last_stable_offset(const struct mk_partition *p) {
+  int64_t first = mk_producer_state_first_unstable_offset(&p->producers);
+  return first >= 0 && first < p->high_watermark ? first : p->high_watermark;
+}
+
+void mk_topic_id_string(const struct mk_uuid *id, char out[23]) {
+  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  int n = 0;
+  for (int i = 0; i < 16; i += 3) {
+    uint32_t v = (uint32_t)id->b[i] << 16;
+    if (i + 1 < 16) v |= (uint32_t)id->b[i + 1] << 8;
+    if (i + 2 < 16) v |= id->b[i + 2];
+    out[n++] = b64[(v >> 18) & 63];
+    out[n++] = b64[(v >> 12) & 63];
+    if (i + 1 < 16) out[n++] = b64[(v >> 6) & 63];
+    if (i + 2 < 16) out[n++] = b64[v & 63];
+  }
+  out[n] = '\0';
+}
+
 int mk_partition_isr_count(const struct mk_partition *p) {
   int n = 0;
   for (int r = 0; r < p->nreplicas; r++) n += p->replicas[r].in_isr;
@@ -255,4 +291,26 @@ bool mk_topic_log_append_time(const struct mk_cluster *c, const struct mk_topic 
 int32_t mk_topic_max_message_bytes(const struct mk_cluster *c, const struct mk_topic *t) {
   return t->config.max_message_bytes >= 0 ? t->config.max_message_bytes
                                           : c->cfg.message_max_bytes;
+}
+
+/* ---- what faults may name (faults.h) ------------------------------------------------------ */
+
+static bool fault_broker(const void *ctx, int32_t id, char *ids, size_t len) {
+  const struct mk_cluster *c = ctx;
+  snprintf(ids, len, "0-%d", c->nnodes - 1);
+  return id >= 0 && id < c->nnodes;
+}
+
+static int32_t fault_topic(const void *ctx, struct mk_str name) {
+  const struct mk_topic *t = mk_cluster_find_topic((struct mk_cluster *)ctx, name);
+  return t ? t->npartitions : MK_FAULT_NO_TOPIC;
+}
+
+static struct mk_str fault_topic_name(const void *ctx, struct mk_uuid id) {
+  const struct mk_topic *t = mk_cluster_find_topic_id((struct mk_cluster *)ctx, id);
+  return t ? mk_str_of(t->name) : MK_STR_NULL;
+}
+
+struct mk_fault_targets mk_cluster_fault_targets(const struct mk_cluster *c) {
+  return (struct mk_fault_targets){c, fault_broker, fault_topic, fault_topic_name};
 }

@@ -10,10 +10,21 @@
 
 #include "broker/broker_internal.h"
 #include "broker/replica_set.h"
+#include "broker/transaction_coordinator_runtime.h"
 #include "common/log.h"
 #include "common/trace.h"
 
 /* ---- broker_down / broker_up --------------------------------------------------------------- */
+
+/* broker_down / broker_up {broker}, written before what it causes (leader_change,
+ * isr_shrink, truncate, ...), so a reader of the trace knows the broker's state first. */
+static void trace_broker(const char *event, int32_t id) {
+  if (!mk_trace_on()) return;
+  struct mk_trace_event ev;
+  mk_trace_begin(&ev, "broker", event);
+  mk_trace_int(&ev, "broker", id);
+  mk_trace_end(&ev);
+}
 
 int mk_controller_broker_down(struct mk_broker *b, int32_t id, char *result, size_t len,
                               struct mk_err *err) {
@@ -24,6 +35,7 @@ int mk_controller_broker_down(struct mk_broker *b, int32_t id, char *result, siz
     snprintf(result, len, "broker %d was already down", id);
     return 0;
   }
+  trace_broker("broker_down", id);
   mk_network_close(&b->listeners[id], NULL);
   mk_replica_set_broker_down(b, id);
   snprintf(result, len, "broker %d is down", id);
@@ -43,6 +55,7 @@ int mk_controller_broker_up(struct mk_broker *b, int32_t id, char *result, size_
   }
   int rc = mk_network_listen(&b->listeners[id], b->cluster.cfg.host, node->port, err);
   if (rc) return rc;
+  trace_broker("broker_up", id);  /* listening again; what follows is its replicas' return */
   mk_replica_set_broker_up(b, id);
   snprintf(result, len, "broker %d is up", id);
   mk_log(MK_LOG_INFO, "broker", "fault: %s", result);
@@ -141,6 +154,30 @@ static int elect_leader(struct mk_broker *b, struct mk_fault *f, struct mk_err *
   return 0;
 }
 
+/* hold_markers {ms?, count?}: the transaction coordinator holds the next count transactions
+ * (all, without count) between PrepareCommit/PrepareAbort and their markers, for ms (until
+ * release_markers, without ms). release_markers lets every held one go. */
+static int markers(struct mk_broker *b, struct mk_fault *f, struct mk_err *err) {
+  if (f->topic[0] || f->partition >= 0 || f->broker >= 0 || f->api_key >= 0)
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "%s acts on the transaction coordinator: it "
+                      "takes %s", mk_fault_action_name(f->action),
+                      f->action == MK_FAULT_HOLD_MARKERS ? "\"ms\" and \"count\" only" : "no field");
+  if (f->action == MK_FAULT_RELEASE_MARKERS) {
+    int n = mk_txn_runtime_release_markers(b);
+    snprintf(f->result, sizeof f->result, "markers released: %d held transaction(s) complete now",
+             n);
+  } else {
+    mk_txn_runtime_hold_markers(b, f->ms, f->count);
+    char how_many[40] = "every transaction", how_long[40] = "until release_markers";
+    if (f->count > 0) snprintf(how_many, sizeof how_many, "the next %d transaction(s)", f->count);
+    if (f->ms >= 0) snprintf(how_long, sizeof how_long, "for %lld ms", (long long)f->ms);
+    snprintf(f->result, sizeof f->result, "%s reaching PrepareCommit/PrepareAbort wait %s before "
+             "their markers", how_many, how_long);
+  }
+  mk_log(MK_LOG_INFO, "broker", "fault: %s", f->result);
+  return 0;
+}
+
 static int act(struct mk_broker *b, struct mk_fault *f, struct mk_err *err) {
   if (f->broker >= b->cluster.nnodes)
     return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown broker %d; brokers are 0-%d", f->broker,
@@ -158,36 +195,19 @@ static int act(struct mk_broker *b, struct mk_fault *f, struct mk_err *err) {
     case MK_FAULT_FOLLOWER_RESUME: return follower_pause(b, f, err);
     case MK_FAULT_FOLLOWER_LAG: return follower_lag(b, f, err);
     case MK_FAULT_ELECT_LEADER: return elect_leader(b, f, err);
+    case MK_FAULT_HOLD_MARKERS:
+    case MK_FAULT_RELEASE_MARKERS: return markers(b, f, err);
     default: return mk_err_set(err, MK_ERR__INVALID_ARG, "not a cluster action");
   }
 }
 
 /* ---- the entry point ---------------------------------------------------------------------- */
 
+static int act_on_broker(void *owner, struct mk_fault *f, struct mk_err *err) {
+  return act(owner, f, err);
+}
+
 int mk_fault_inject(struct mk_broker *b, const char *json, size_t len, int *id,
                     struct mk_err *err) {
-  struct mk_err local = {0};
-  if (!err) err = &local;
-  struct mk_fault *f = malloc(sizeof *f);
-  if (!f) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-  int rc = mk_fault_parse(json, len, f, err);
-  if (!rc) {
-    if (mk_fault_is_request_fault(f->action)) {
-      rc = mk_faults_arm(&b->faults, &b->cluster, f, err);
-    } else {
-      struct mk_trace_event ev;
-      bool traced = mk_trace_on();
-      if (traced) mk_trace_begin(&ev, "broker", "fault");  /* its time: before the effects */
-      if (!(rc = act(b, f, err)))
-        mk_faults_record(&b->faults, f, traced ? &ev : NULL);
-      else if (traced)
-        mk_trace_cancel(&ev);
-    }
-  }
-  if (rc) {
-    free(f);
-    return rc;
-  }
-  if (id) *id = f->id;
-  return 0;
+  return mk_faults_add(&b->faults, &b->fault_targets, json, len, act_on_broker, b, id, err);
 }

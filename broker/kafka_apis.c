@@ -39,6 +39,22 @@ static const struct {
     {MK_API_FIND_COORDINATOR, mk_handle_find_coordinator},
     {MK_API_DESCRIBE_CONFIGS, mk_handle_describe_configs},
     {MK_API_DESCRIBE_CLUSTER, mk_handle_describe_cluster},
+    /* the group coordinator (group_coordinator.h) */
+    {MK_API_JOIN_GROUP, mk_handle_join_group},
+    {MK_API_SYNC_GROUP, mk_handle_sync_group},
+    {MK_API_HEARTBEAT, mk_handle_heartbeat},
+    {MK_API_LEAVE_GROUP, mk_handle_leave_group},
+    {MK_API_OFFSET_COMMIT, mk_handle_offset_commit},
+    {MK_API_OFFSET_FETCH, mk_handle_offset_fetch},
+    {MK_API_OFFSET_DELETE, mk_handle_offset_delete},
+    {MK_API_DESCRIBE_GROUPS, mk_handle_describe_groups},
+    {MK_API_LIST_GROUPS, mk_handle_list_groups},
+    {MK_API_DELETE_GROUPS, mk_handle_delete_groups},
+    /* the transaction coordinator (transaction_coordinator.h) */
+    {MK_API_ADD_PARTITIONS_TO_TXN, mk_handle_add_partitions_to_txn},
+    {MK_API_ADD_OFFSETS_TO_TXN, mk_handle_add_offsets_to_txn},
+    {MK_API_END_TXN, mk_handle_end_txn},
+    {MK_API_TXN_OFFSET_COMMIT, mk_handle_txn_offset_commit},
 };
 
 enum { NHANDLERS = sizeof handlers / sizeof handlers[0] };
@@ -59,6 +75,7 @@ static void trace_received(const struct mk_req *req) {
   mk_trace_int(&ev, "correlation_id", req->request.header.correlation_id);
   mk_trace_strn(&ev, "client_id", req->request.header.client_id.ptr,
                 req->request.header.client_id.len);
+  mk_trace_int(&ev, "connection", (int64_t)req->conn->id);
   mk_trace_end(&ev);
 }
 
@@ -133,13 +150,13 @@ void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
     mk_req_close_connection(req, why);
     return;
   }
-  req->fault = mk_faults_take(&req->broker->faults, req->cluster, MK_FAULT_ERROR, &req->request,
-                              req->node->id);
+  req->fault = mk_faults_take(&req->broker->faults, &req->broker->fault_targets, MK_FAULT_ERROR,
+                              &req->request, req->node->id);
   for (int i = 0; i < NHANDLERS; i++) {
     if (handlers[i].api_key == h->api_key) {
       struct mk_broker *b = req->broker;  /* answering may free req */
       handlers[i].fn(req);
-      mk_fault_script_on_request(b, handlers[i].api_key);  /* --faults "after" */
+      mk_fault_script_on_request(b->script, handlers[i].api_key);  /* --faults "after" */
       return;
     }
   }

@@ -21,6 +21,7 @@
 
 #include "broker/faults.h"
 #include "broker/broker_internal.h"
+#include "broker/group_coordinator_runtime.h"
 #include "broker/kafka_apis.h"
 #include "protocol/messages/describe_cluster.h"
 #include "protocol/messages/metadata.h"
@@ -58,6 +59,7 @@ static void describe_topic(struct mk_req *req, struct mk_topic *t,
     return;
   }
   out->topic_id = t->id;
+  out->is_internal = mk_topic_is_internal(out->name);  /* __consumer_offsets, ... */
   out->partitions = mk_req_alloc(req, &mk_metadata_response_partition_schema, t->npartitions);
   out->partitions_count = out->partitions ? t->npartitions : 0;
   for (int32_t i = 0; i < out->partitions_count; i++)

@@ -37,6 +37,7 @@
 #include "broker/purgatory.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/peer.h"
 #include "common/trace.h"
 
 enum {
@@ -181,6 +182,9 @@ static void trace_response(const struct mk_req *req, const char *event, const ch
   mk_trace_int(&ev, "broker", req->node->id);
   mk_trace_str(&ev, "api", req->request.api ? req->request.api->name : NULL);
   mk_trace_int(&ev, "correlation_id", req->request.header.correlation_id);
+  mk_trace_strn(&ev, "client_id", req->request.header.client_id.ptr,
+                req->request.header.client_id.len);
+  mk_trace_int(&ev, "connection", (int64_t)req->conn->id);
   mk_trace_int(&ev, "bytes", (int64_t)req->response.len);
   mk_trace_int(&ev, "latency_us", mk_now_us() - req->received_us);
   if (why) mk_trace_str(&ev, "why", why);
@@ -226,8 +230,8 @@ void mk_req_respond_version(struct mk_req *req, int version, const void *body) {
   }
   /* Faults act here, after the request did its work: a lost response is one whose
    * records were appended anyway, which is what turns a retry into a duplicate. */
-  const struct mk_fault *drop_fault =
-      mk_faults_take(&b->faults, &b->cluster, MK_FAULT_DROP_RESPONSE, &req->request, req->node->id);
+  const struct mk_fault *drop_fault = mk_faults_take(
+      &b->faults, &b->fault_targets, MK_FAULT_DROP_RESPONSE, &req->request, req->node->id);
   if (drop_fault) {
     if (mk_trace_on()) trace_response(req, "response_dropped", drop_fault->close ? "close" : "silent");
     if (drop_fault->close) {
@@ -241,7 +245,7 @@ void mk_req_respond_version(struct mk_req *req, int version, const void *body) {
   }
   if (mk_trace_on()) trace_response(req, "response_sent", NULL);
   const struct mk_fault *delay_fault =
-      mk_faults_take(&b->faults, &b->cluster, MK_FAULT_DELAY, &req->request, req->node->id);
+      mk_faults_take(&b->faults, &b->fault_targets, MK_FAULT_DELAY, &req->request, req->node->id);
   int64_t delay = delay_fault ? delay_fault->ms : 0;
   if (delay > 0 && !req->timer && (req->timer = malloc(sizeof *req->timer)))
     uv_timer_init(&b->loop, req->timer);  /* the purgatory may have made one already */
@@ -496,22 +500,6 @@ static void accept_and_drop(struct mk_listener *l) {
   uv_close((uv_handle_t *)&l->reject, on_reject_closed);
 }
 
-/* "127.0.0.1" and 51234 for the peer of tcp. */
-static void peer_of(uv_tcp_t *tcp, char *ip, size_t len, int *port) {
-  struct sockaddr_storage addr;
-  int n = sizeof addr;
-  snprintf(ip, len, "?");
-  *port = 0;
-  if (uv_tcp_getpeername(tcp, (struct sockaddr *)&addr, &n) != 0) return;
-  if (addr.ss_family == AF_INET) {
-    uv_ip4_name((struct sockaddr_in *)&addr, ip, len);
-    *port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
-  } else if (addr.ss_family == AF_INET6) {
-    uv_ip6_name((struct sockaddr_in6 *)&addr, ip, len);
-    *port = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
-  }
-}
-
 /* Take the connection waiting in l's listener. */
 static void accept_one(struct mk_listener *l) {
   struct mk_broker *b = l->broker;
@@ -526,6 +514,7 @@ static void accept_one(struct mk_listener *l) {
     return;
   }
   c->listener = l;
+  c->id = ++b->next_conn_id;
   uv_tcp_init(&b->loop, &c->tcp);
   c->tcp.data = c;
   if (uv_accept((uv_stream_t *)l->listener, (uv_stream_t *)&c->tcp) != 0) {
@@ -535,8 +524,8 @@ static void accept_one(struct mk_listener *l) {
   }
   uv_tcp_nodelay(&c->tcp, 1);
   int port;
-  peer_of(&c->tcp, c->ip, sizeof c->ip, &port);
-  snprintf(c->peer, sizeof c->peer, "%s:%d", c->ip, port);
+  mk_peer_address(&c->tcp, c->ip, sizeof c->ip, &port);
+  mk_peer_name(&c->tcp, c->peer, sizeof c->peer);
   c->last_active = uv_now(&b->loop);
   c->next = l->conns;
   l->conns = c;
@@ -646,12 +635,18 @@ int mk_network_listen(struct mk_listener *l, const char *host, int port, struct 
   return 0;
 }
 
+int mk_network_close_connections(struct mk_listener *l, const char *why) {
+  int n = 0;
+  for (; l->conns; n++) mk_conn_close(l->conns, why);
+  return n;
+}
+
 void mk_network_close(struct mk_listener *l, const char *why) {
   /* Freed when the close completes; a broker_up meanwhile gets a fresh handle. Closing the
    * listener also closes a connection still waiting to be accepted. */
   if (l->listener) uv_close((uv_handle_t *)l->listener, free_handle);
   l->listener = NULL;
   l->accept_waiting = l->reject_waiting = false;
-  while (l->conns) mk_conn_close(l->conns, why);
+  mk_network_close_connections(l, why);
   l->node->up = false;
 }

@@ -102,6 +102,9 @@ struct mk_req {
 struct mk_conn {
   uv_tcp_t tcp;
   struct mk_listener *listener;  /* the virtual broker it connected to */
+  uint64_t id;                 /* 1, 2, ... per broker process: in trace events, so a
+                                  response pairs with its request even when two
+                                  connections use the same correlation ids */
   struct mk_conn *next;        /* listener->conns */
   char peer[64];               /* "127.0.0.1:51234", for log lines */
   char ip[48];                 /* "127.0.0.1": max.connections.per.ip counts by it */
@@ -149,6 +152,8 @@ bool mk_network_is_wildcard(const char *host);
 
 /* Stop listening, close every connection of l, and mark its virtual broker down. */
 void mk_network_close(struct mk_listener *l, const char *why);
+/* Close every client connection of l, and keep listening. Returns how many there were. */
+int mk_network_close_connections(struct mk_listener *l, const char *why);
 
 /* Encode body as the response to req (at the request's version), mark it done and send
  * whatever is now at the head of the queue. If encoding fails (a bug: we built something

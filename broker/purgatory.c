@@ -51,7 +51,16 @@ void mk_purgatory_remove(struct mk_req *req) {
   if (req->delayed) unlink_req(req);
 }
 
+int mk_purgatory_watch(struct mk_broker *b, void (*fn)(struct mk_broker *b, void *arg), void *arg) {
+  int n = (int)(sizeof b->watchers / sizeof b->watchers[0]);
+  if (b->nwatchers >= n) return MK_ERR__STATE;
+  b->watchers[b->nwatchers].fn = fn;
+  b->watchers[b->nwatchers++].arg = arg;
+  return 0;
+}
+
 void mk_purgatory_check(struct mk_broker *b) {
+  for (int i = 0; i < b->nwatchers; i++) b->watchers[i].fn(b, b->watchers[i].arg);
   struct mk_req *req = b->delayed;
   while (req) {
     struct mk_req *next = req->delayed_next;

@@ -37,4 +37,10 @@ void mk_purgatory_check(struct mk_broker *b);
 /* Take req out without answering (its connection closed). */
 void mk_purgatory_remove(struct mk_req *req);
 
+/* Have fn(b, arg) run at every mk_purgatory_check too: for waiters that are not requests (a
+ * coordinator's writes waiting for the HW, its partitions changing leader). fn must not
+ * answer anything itself, only note that something may have happened (the purgatory check
+ * may run deep inside an append). Returns 0, or MK_ERR__STATE when the few slots are taken. */
+int mk_purgatory_watch(struct mk_broker *b, void (*fn)(struct mk_broker *b, void *arg), void *arg);
+
 #endif

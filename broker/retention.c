@@ -29,7 +29,8 @@ void mk_retention_apply(struct mk_broker *b, struct mk_partition *p, bool with_t
   int64_t bytes = t->config.retention_bytes >= 0 ? t->config.retention_bytes : b->cluster.cfg.log_retention_bytes;
   int64_t ms = t->config.retention_ms >= 0 ? t->config.retention_ms : b->cluster.cfg.log_retention_ms;
   if (!with_time) ms = -1;
-  if (bytes >= 0 || ms >= 0) {
+  /* A compacted topic's -1 settings would read as "the broker's default" above: skip it. */
+  if (!t->compacted && (bytes >= 0 || ms >= 0)) {
     int64_t now = mk_wall_ms();
     for (int r = 0; r < p->nreplicas; r++) {
       struct mk_log *log = &p->replicas[r].log;
@@ -39,18 +40,26 @@ void mk_retention_apply(struct mk_broker *b, struct mk_partition *p, bool with_t
         trace_deleted(p, p->replicas[r].broker_id, NULL, deleted, before, log->log_start_offset);
     }
   }
+  /* Transactions and aborted ones whose markers went are forgotten (on the leader, whose
+   * producer state this is). */
+  const struct mk_replica *leader = mk_partition_leader(p);
+  if (leader) mk_producer_state_on_log_start(&p->producers, leader->log.log_start_offset);
   mk_retention_check_memory(b);
 }
 
 /* ---- log.memory.max.bytes ------------------------------------------------------------------- */
 
 /* The partition whose leader log is largest among those with a batch retention may delete
- * (wholly below the high watermark), and the size of the largest other log; or NULL. */
+ * (wholly below the high watermark), and the size of the largest other log; or NULL. The
+ * services' compacted topics are left out: a group's offsets or a transaction's state
+ * deleted from under its coordinator would be lost at its next reload, which a real
+ * cluster's compaction never does (their growth is bounded by what clients commit). */
 static struct mk_partition *largest_log(struct mk_broker *b, int64_t *second) {
   struct mk_partition *best = NULL;
   int64_t best_size = -1;
   *second = 0;
   for (struct mk_topic *t = b->cluster.topics; t; t = t->next) {
+    if (t->compacted) continue;
     for (int32_t i = 0; i < t->npartitions; i++) {
       struct mk_partition *p = t->partitions[i];
       struct mk_replica *leader = mk_partition_leader(p);
@@ -95,6 +104,7 @@ static size_t shrink(struct mk_broker *b, struct mk_partition *p, int64_t until_
     if (deleted && mk_trace_on())
       trace_deleted(p, p->replicas[r].broker_id, "log.memory.max.bytes", deleted, from, start);
   }
+  if (n > 0) mk_producer_state_on_log_start(&p->producers, start);
   return n;
 }
 

@@ -53,6 +53,7 @@
 #include "broker/kafka_apis.h"
 #include "broker/broker_internal.h"
 #include "broker/purgatory.h"
+#include "broker/state_events.h"
 #include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
@@ -251,6 +252,7 @@ static void assign_replicas(struct mk_topic *t, const struct mk_create_topics_cr
     for (int32_t r = 0; r < a->broker_ids_count && r < p->nreplicas; r++)
       p->replicas[r].broker_id = a->broker_ids[r];
     p->leader = p->replicas[0].broker_id;
+    mk_state_event_partition(p, NULL, NULL);  /* its placement as it now is */
   }
 }
 
@@ -445,6 +447,7 @@ static void create_partitions(struct mk_req *req, const struct mk_create_partiti
       for (int r = 0; r < p->nreplicas; r++)
         p->replicas[r].broker_id = t_in->assignments[i].broker_ids[r];
       p->leader = p->replicas[0].broker_id;
+      mk_state_event_partition(p, NULL, NULL);  /* its placement as it now is */
     }
   }
   if (rc) {

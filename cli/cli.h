@@ -27,12 +27,23 @@ enum { MK_EXIT_OK = 0, MK_EXIT_FAILED = 1, MK_EXIT_USAGE = 2 };
 
 /* minikafka broker [flags]: run the broker in the foreground until SIGINT/SIGTERM. */
 int mk_cli_broker(int argc, char **argv);
+/* A whole number in [lo, hi] for flag, or -1 after printing "minikafka CMD: FLAG must be a
+ * number in [lo, hi], got ..." (the servers' flags: broker, proxy). */
+int mk_cli_parse_int(const char *cmd, const char *flag, const char *v, int lo, int hi, int *out);
 
-/* ---- topics.c, consume.c (built on the blocking client in client.h) ---------------------- */
+/* ---- proxy.c ----------------------------------------------------------------------------- */
+
+/* minikafka proxy --bootstrap-server HOST:PORT [flags]: the proxy in the foreground. */
+int mk_cli_proxy(int argc, char **argv);
+
+/* ---- topics.c, groups.c, consume.c (client/client.h, consumer/consumer.h) -------------- */
 
 /* minikafka topics: kafka-topics.sh's flags (--create, --list, --describe, --delete). */
 int mk_cli_topics(int argc, char **argv);
-/* minikafka consume: kafka-console-consumer.sh's flags, without consumer groups. */
+/* minikafka groups: kafka-consumer-groups.sh's flags (--list, --describe, --reset-offsets,
+ * --delete, --delete-offsets). */
+int mk_cli_groups(int argc, char **argv);
+/* minikafka consume: kafka-console-consumer.sh's flags; --group joins a consumer group. */
 int mk_cli_consume(int argc, char **argv);
 
 /* ---- produce.c, perf.c (built on the producer in producer/producer.h) ------------------- */
@@ -46,6 +57,16 @@ int mk_cli_perf(int argc, char **argv);
 
 /* minikafka lab [NAME [--set key=value]... [--trace FILE]]: list the labs, or run one. */
 int mk_cli_lab(int argc, char **argv);
+
+/* ---- replay.c, timeline.c: a trace, in the dashboard or in the terminal ----------------- */
+
+/* minikafka replay FILE [--port P]: serve the dashboard in replay mode with FILE. */
+int mk_cli_replay(int argc, char **argv);
+/* minikafka timeline FILE | - | --follow URL: the two-lane timeline of a trace. */
+int mk_cli_timeline(int argc, char **argv);
+/* Draw a trace file ("-": all of stdin) as one timeline, summarised unless full (also
+ * `lab --timeline FILE`). Returns an exit status. */
+int mk_cli_timeline_file(const char *path, bool full, bool all_events);
 
 /* ---- decode.c ---------------------------------------------------------------------------- */
 

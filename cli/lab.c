@@ -3,12 +3,14 @@
  *
  *   minikafka lab                                 the labs, one per line: name, summary
  *   minikafka lab NAME [--set key=value]... [--trace FILE] [--full] [--all-events] [-v]
+ *                 [--admin-port P]              ... with the dashboard on port P (lab.h)
+ *                 [--bootstrap-server HOST:PORT]  on a real cluster (labs/lab_cluster.c)
  *   minikafka lab NAME --help                     the lab's parameters and its guide
  *   minikafka lab --timeline FILE                 draw any --trace file (broker, produce,
  *                                                 perf, lab) as the two-lane timeline
  *
- * --set goes to the lab's own parameters, then the producer, then the broker (lab.h says how
- * to force one: lab.KEY, producer.KEY, broker.KEY). Colour when stdout is a terminal and
+ * --set goes to the lab's own parameters, then the producer, the consumer, then the broker
+ * (lab.h says how to force one: lab.KEY, producer.KEY, consumer.KEY, broker.KEY). Colour when stdout is a terminal and
  * NO_COLOR is unset.
  *
  * Exit status: 0 the lab ran (its claims are printed with a tick or a cross), 1 it could not
@@ -33,13 +35,19 @@ static void usage(FILE *out) {
       "       minikafka lab NAME --help             its parameters\n"
       "       minikafka lab --timeline FILE         draw a --trace file as a timeline\n"
       "\n"
-      "  --set key=value   a lab parameter, or a Kafka producer or broker setting, e.g.\n"
-      "                    --set linger.ms=0 (producer), --set min.insync.replicas=1 (broker);\n"
-      "                    prefix lab., producer. or broker. to say which; repeatable\n"
+      "  --set key=value   a lab parameter, or a Kafka producer, consumer or broker setting,\n"
+      "                    e.g. --set linger.ms=0 (producer), --set session.timeout.ms=10000\n"
+      "                    (consumer), --set min.insync.replicas=1 (broker); prefix lab.,\n"
+      "                    producer., consumer. or broker. to say which; repeatable\n"
       "  --trace FILE      also write every trace event as a JSON line (- = stdout)\n"
+      "  --admin-port P    the admin API and dashboard for the lab's broker (or proxy) on port P\n"
+      "                    (0 = any free one); after the lab it stays up until Enter, to replay\n"
+      "                    the run\n"
       "  --full            draw every event of a timeline (long runs are summarised)\n"
       "  --all-events      include Metadata and ApiVersions requests in timelines\n"
-      "  -v, --verbose     keep the broker's and producer's log lines (stderr)\n");
+      "  -v, --verbose     keep the broker's and producer's log lines (stderr)\n"
+      "  --bootstrap-server HOST:PORT  run on that real Kafka cluster, through an embedded\n"
+      "                    proxy, instead of the embedded broker (README: On a real cluster)\n");
 }
 
 static void list_labs(void) {
@@ -57,50 +65,20 @@ static void lab_help(const struct mk_lab *lab) {
   for (const struct mk_lab_param *p = lab->params; p && p->name; p++)
     printf("  %-18s %s (default %s)\n", p->name, p->doc, p->default_value);
   printf(
-      "\nand any Kafka producer or broker setting, e.g. --set linger.ms=0 or\n"
+      "\nand any Kafka producer, consumer or broker setting, e.g. --set linger.ms=0 or\n"
       "--set broker.min.insync.replicas=1; see `minikafka lab --help`.\n");
 }
 
-/* Draw a trace file as one timeline, summarised unless --full. */
-static int render_file(const char *path, const struct mk_lab_options *opts) {
-  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-  if (!f) {
-    perror(path);
-    return MK_EXIT_FAILED;
-  }
-  char **lines = NULL;
-  size_t n = 0, cap = 0;
-  char *line = NULL;
-  size_t size = 0;
-  while (getline(&line, &size, f) >= 0) {
-    if (n == cap) {
-      cap = cap ? cap * 2 : 1024;
-      char **grown = realloc(lines, cap * sizeof *grown);
-      if (!grown) break;
-      lines = grown;
-    }
-    lines[n++] = strdup(line);
-  }
-  free(line);
-  if (f != stdin) fclose(f);
-  struct mk_timeline_options o = {.out = stdout,
-                                  .colour = isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
-                                  .max_events = opts->full ? 0 : 60,
-                                  .all_events = opts->all_events};
-  mk_timeline_render(&o, path, (const char *const *)lines, n);
-  for (size_t i = 0; i < n; i++) free(lines[i]);
-  free(lines);
-  return MK_EXIT_OK;
-}
-
 int mk_cli_lab(int argc, char **argv) {
-  enum { OPT_SET = 1000, OPT_TRACE, OPT_FULL, OPT_ALL, OPT_TIMELINE };
+  enum { OPT_SET = 1000, OPT_TRACE, OPT_FULL, OPT_ALL, OPT_TIMELINE, OPT_ADMIN, OPT_BOOTSTRAP };
   static const struct option longopts[] = {
       {"set", required_argument, NULL, OPT_SET},
       {"trace", required_argument, NULL, OPT_TRACE},
       {"full", no_argument, NULL, OPT_FULL},
       {"all-events", no_argument, NULL, OPT_ALL},
       {"timeline", required_argument, NULL, OPT_TIMELINE},
+      {"admin-port", required_argument, NULL, OPT_ADMIN},
+      {"bootstrap-server", required_argument, NULL, OPT_BOOTSTRAP},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -129,6 +107,16 @@ int mk_cli_lab(int argc, char **argv) {
       case OPT_TIMELINE:
         timeline = optarg;
         break;
+      case OPT_BOOTSTRAP:
+        opts.bootstrap_server = optarg;
+        break;
+      case OPT_ADMIN:
+        if (mk_cli_parse_int("lab", "--admin-port", optarg, 0, 65535, &opts.admin_port)) {
+          free(settings);
+          return MK_EXIT_USAGE;
+        }
+        opts.admin = true;
+        break;
       case 'v':
         opts.verbose = true;
         break;
@@ -143,7 +131,7 @@ int mk_cli_lab(int argc, char **argv) {
   }
   int rc = MK_EXIT_OK;
   if (timeline) {
-    rc = render_file(timeline, &opts);
+    rc = mk_cli_timeline_file(timeline, opts.full, opts.all_events);
   } else if (optind == argc) {
     if (help)
       usage(stdout);

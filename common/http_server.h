@@ -19,12 +19,14 @@
  *   who         only loopback Host names (DNS rebinding: a page on evil.example resolving
  *               to 127.0.0.1 gets 403) unless options.host is not loopback; browsers'
  *               cross-site requests (an Origin other than this server's own) get 403
- *   streams     mk_http_stream_begin turns a request into an SSE stream; mk_http_broadcast
- *               (any thread) sends an event to every stream; a stream that falls 1 MiB
- *               behind is dropped
+ *   streams     mk_http_stream_begin turns a request into an SSE stream; mk_http_stream_send
+ *               gives it its first events; mk_http_broadcast (any thread) sends an event to
+ *               every stream; a stream that falls 1 MiB behind is dropped
  *
  * Handlers run on the loop, answer with exactly one mk_http_respond* (or begin a stream)
- * before returning, and may read the request only until then.
+ * before returning, and may read the request only until then; or they defer the answer
+ * (mk_http_defer) and give it later, on the loop: the connection reads nothing more until
+ * then, so answers keep the order of the requests.
  *
  * Thread: the loop's, except mk_http_broadcast (any thread).
  */
@@ -69,6 +71,9 @@ struct mk_http_options {
  * routes and name must outlive the server). */
 int mk_http_server_start(uv_loop_t *loop, const struct mk_http_options *options,
                          struct mk_http_server **out, struct mk_err *err);
+/* host if it is a loopback address, else "127.0.0.1": where a server that must not be
+ * reachable from the network by accident listens (the admin API, the schema registry). */
+const char *mk_http_loopback_host(const char *host);
 /* The port listened on; the base URL, "http://127.0.0.1:9644". */
 int mk_http_server_port(const struct mk_http_server *s);
 const char *mk_http_server_url(const struct mk_http_server *s);
@@ -105,11 +110,25 @@ void mk_http_respond_json(struct mk_http_request *r, int status, const char *con
 void mk_http_error(struct mk_http_request *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Answer later: the handler returns without answering, and r (method, path, query, body
+ * included) stays valid until exactly one mk_http_respond* or mk_http_error is called with
+ * it, on the loop, on a later turn or within the handler; after that call r is gone. The
+ * connection reads no further request meanwhile and has no idle or request timeout: the
+ * caller bounds the wait. If the connection closes first, the answer goes nowhere (the
+ * call is still needed, to free it). Every deferred request must be answered before
+ * mk_http_server_free. Returns r. */
+struct mk_http_request *mk_http_defer(struct mk_http_request *r);
+
 /* ---- Server-Sent Events ----------------------------------------------------------------- */
 
 /* Answer with an event stream (text/event-stream); comment, if not NULL, is sent first as an
  * SSE comment line. The connection then receives every mk_http_broadcast until it closes. */
 void mk_http_stream_begin(struct mk_http_request *r, const char *comment);
+/* Send one event (len bytes of data, one line) to the stream r has just begun, and to no
+ * other: what this client needs first (a snapshot of the state the events change). Only in
+ * the handler that called mk_http_stream_begin, after it; the broadcasts that follow come
+ * after these, and those queued before the stream began never reach it. */
+void mk_http_stream_send(struct mk_http_request *r, const char *data, size_t len);
 /* Queue one event (len bytes of data, one line) for every stream. Any thread; a full queue
  * (4 MiB between two loop turns) drops the event, and the streams are told how many. */
 void mk_http_broadcast(struct mk_http_server *s, const char *data, size_t len);

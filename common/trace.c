@@ -225,7 +225,8 @@ void mk_trace_array_end(struct mk_trace_event *ev) { close_container(ev); }
 void mk_trace_object_begin(struct mk_trace_event *ev, const char *k) { open_container(ev, k, false); }
 void mk_trace_object_end(struct mk_trace_event *ev) { close_container(ev); }
 
-void mk_trace_end(struct mk_trace_event *ev) {
+/* Close the event's line: open containers, the counters, "fields_dropped". */
+static void finish(struct mk_trace_event *ev) {
   ev->skipped = 0;
   while (ev->depth > 1) close_container(ev);
   if (ev->truncated_strings) mk_trace_int(ev, "truncated_strings", ev->truncated_strings);
@@ -242,12 +243,30 @@ void mk_trace_end(struct mk_trace_event *ev) {
       ev->len += sizeof key - 1 + why + 2;
     }
   }
+}
+
+static void release(struct mk_trace_event *ev) {
+  if (ev->buf != ev->inline_buf) free(ev->buf);
+  ev->buf = ev->inline_buf;
+}
+
+void mk_trace_end(struct mk_trace_event *ev) {
+  finish(ev);
   pthread_mutex_lock(&lock);
   for (int i = 0; i < MAX_SINKS; i++)
     if (sinks[i].fn) sinks[i].fn(sinks[i].opaque, ev->buf, ev->len);
   pthread_mutex_unlock(&lock);
-  if (ev->buf != ev->inline_buf) free(ev->buf);
-  ev->buf = ev->inline_buf;
+  release(ev);
+}
+
+void mk_trace_end_to(struct mk_trace_event *ev, mk_trace_sink_fn fn, void *opaque) {
+  if (!fn) {
+    mk_trace_end(ev);
+    return;
+  }
+  finish(ev);
+  fn(opaque, ev->buf, ev->len);
+  release(ev);
 }
 
 void mk_trace_cancel(struct mk_trace_event *ev) {

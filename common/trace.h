@@ -111,6 +111,12 @@ void mk_trace_cancel(struct mk_trace_event *ev);
 /* A sink receives each finished line (len bytes, no newline, not NUL-terminated). */
 typedef void (*mk_trace_sink_fn)(void *opaque, const char *line, size_t len);
 
+/* Finish the event as mk_trace_end does, but hand the line to fn alone rather than to the
+ * sinks (fn NULL: to the sinks, as mk_trace_end). For a state one reader needs and the
+ * others already had: the snapshot a new /v1/events client starts from. Called without
+ * the trace lock, on the caller's thread. */
+void mk_trace_end_to(struct mk_trace_event *ev, mk_trace_sink_fn fn, void *opaque);
+
 /* Attach a sink; returns its id (>= 0) for mk_trace_remove_sink, or -1 if all slots are
  * taken. Borrows opaque until removed. */
 int mk_trace_add_sink(mk_trace_sink_fn fn, void *opaque);

@@ -6,12 +6,15 @@
 #define _GNU_SOURCE  /* asprintf, vasprintf */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "consumer/consumer_config.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/suggest.h"
@@ -47,6 +50,14 @@ static bool is_producer_key(const char *key) {
   return known;
 }
 
+static bool is_consumer_key(const char *key) {
+  struct mk_consumer_config *cfg = mk_consumer_config_new();
+  char buf[256];
+  bool known = cfg && mk_consumer_config_get(cfg, key, buf, sizeof buf, NULL) == 0;
+  mk_consumer_config_free(cfg);
+  return known;
+}
+
 /* A broker key is one mk_broker_config_set does not call unknown (whatever it says of the
  * value), or "brokers", the number of virtual brokers. */
 static bool is_broker_key(const char *key, const char *value) {
@@ -74,6 +85,13 @@ static int check_value(struct mk_lab_ctx *ctx, const struct mk_lab_setting *s, s
     int rc = cfg ? mk_producer_config_set(cfg, s->key, s->value, err)
                  : mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
     mk_producer_config_free(cfg);
+    return rc;
+  }
+  if (s->target == MK_LAB_TARGET_CONSUMER) {
+    struct mk_consumer_config *cfg = mk_consumer_config_new();
+    int rc = cfg ? mk_consumer_config_set(cfg, s->key, s->value, err)
+                 : mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+    mk_consumer_config_free(cfg);
     return rc;
   }
   if (strcmp(s->key, "brokers") == 0) {
@@ -107,12 +125,15 @@ static int add_setting(struct mk_lab_ctx *ctx, const char *kv, struct mk_err *er
     forced = MK_LAB_TARGET_PRODUCER, bare = key + 9;
   else if (strncmp(key, "broker.", 7) == 0)
     forced = MK_LAB_TARGET_BROKER, bare = key + 7;
+  else if (strncmp(key, "consumer.", 9) == 0)
+    forced = MK_LAB_TARGET_CONSUMER, bare = key + 9;
   snprintf(s->key, sizeof s->key, "%s", bare);
 
   bool lab = find_param(ctx->lab, bare) != NULL, producer = is_producer_key(bare),
-       broker = is_broker_key(bare, s->value);
+       consumer = is_consumer_key(bare), broker = is_broker_key(bare, s->value);
   if (forced == MK_LAB_TARGET_LAB        ? lab
       : forced == MK_LAB_TARGET_PRODUCER ? producer
+      : forced == MK_LAB_TARGET_CONSUMER ? consumer
       : forced == MK_LAB_TARGET_BROKER   ? broker
                                          : false) {
     s->target = (enum mk_lab_target)forced;
@@ -120,11 +141,14 @@ static int add_setting(struct mk_lab_ctx *ctx, const char *kv, struct mk_err *er
     return mk_err_set(err, MK_ERR__INVALID_ARG, "\"%s\" is not a %s setting", bare,
                       forced == MK_LAB_TARGET_LAB        ? "parameter of this lab"
                       : forced == MK_LAB_TARGET_PRODUCER ? "producer"
+                      : forced == MK_LAB_TARGET_CONSUMER ? "consumer"
                                                          : "broker");
   } else if (lab) {
     s->target = MK_LAB_TARGET_LAB;
   } else if (producer) {
     s->target = MK_LAB_TARGET_PRODUCER;
+  } else if (consumer) {
+    s->target = MK_LAB_TARGET_CONSUMER;
   } else if (broker) {
     s->target = MK_LAB_TARGET_BROKER;
   } else {
@@ -140,6 +164,8 @@ static int add_setting(struct mk_lab_ctx *ctx, const char *kv, struct mk_err *er
       mk_suggest_consider(&near, p->name);
     for (int i = 0; mk_broker_setting_at(i); i++)
       mk_suggest_consider(&near, mk_broker_setting_at(i)->name);
+    for (int i = 0; mk_consumer_config_key_at(i); i++)
+      mk_suggest_consider(&near, mk_consumer_config_key_at(i));
     char producer_best[128] = "";
     struct mk_producer_config *cfg = mk_producer_config_new();
     struct mk_err perr = {0};
@@ -153,8 +179,8 @@ static int add_setting(struct mk_lab_ctx *ctx, const char *kv, struct mk_err *er
       return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown setting \"%s\" (did you mean \"%s\"?)",
                         bare, mk_suggest_best(&near));
     return mk_err_set(err, MK_ERR__INVALID_ARG,
-                      "unknown setting \"%s\": not a parameter of lab %s (%s) nor a producer or "
-                      "broker setting",
+                      "unknown setting \"%s\": not a parameter of lab %s (%s) nor a producer, "
+                      "consumer or broker setting",
                       bare, ctx->lab->name, params[0] ? params : "none");
   }
   int rc = check_value(ctx, s, err);
@@ -492,6 +518,72 @@ double mk_lab_percentile(double *v, size_t n, double p) {
 /* mk_lab_run                                                                               */
 /* ======================================================================================== */
 
+/* --admin-port: GET /v1/trace serves the run for the dashboard's replay, so the run goes
+ * to a file: --trace FILE, or else a temporary one (removed at the end). */
+static int serve_trace(struct mk_lab_ctx *ctx, int *sink) {
+  const char *given = ctx->opts->trace_path;
+  if (given && strcmp(given, "-") != 0) {
+    snprintf(ctx->served_trace, sizeof ctx->served_trace, "%s", given);
+    return 0;
+  }
+  const char *dir = getenv("TMPDIR");
+  snprintf(ctx->served_trace, sizeof ctx->served_trace, "%s/minikafka-lab-%s-XXXXXX",
+           dir && *dir ? dir : "/tmp", ctx->lab->name);
+  int fd = mkstemp(ctx->served_trace);
+  if (fd < 0) {
+    ctx->served_trace[0] = '\0';
+    return mk_err_set(&ctx->res->err, MK_ERR__INVALID_ARG, "no temporary file for the trace "
+                      "--admin-port serves: %s (give one with --trace FILE)", strerror(errno));
+  }
+  close(fd);
+  *sink = mk_trace_open_file(ctx->served_trace, &ctx->res->err);
+  if (*sink < 0) {
+    unlink(ctx->served_trace);
+    ctx->served_trace[0] = '\0';
+    return ctx->res->err.code ? ctx->res->err.code : MK_ERR__STATE;
+  }
+  return 0;
+}
+
+static void end_serving_trace(struct mk_lab_ctx *ctx, int sink) {
+  if (sink < 0) return;
+  mk_trace_remove_sink(sink);
+  unlink(ctx->served_trace);  /* ours: a temporary file */
+}
+
+static volatile sig_atomic_t interrupted;
+static void on_interrupt(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+/* --admin-port: the lab is over; its broker and dashboard stay until Enter or Ctrl-C (or
+ * the end of stdin), so the class can look at the end state and replay the run. */
+static void keep_serving(struct mk_lab_ctx *ctx) {
+  fprintf(ctx->out, "\nThe dashboard stays at %s/ with this lab's %s: its Replay tab's "
+          "\"Replay this run\" plays the run again. Press Enter (or Ctrl-C) to stop.\n",
+          mk_lab_admin_url(ctx), ctx->cluster ? "proxy" : "broker");
+  fflush(ctx->out);
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  interrupted = 0;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  while (!interrupted) {  /* the signal may land on another thread: poll, and look again */
+    struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+    int ready = poll(&p, 1, 200);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    char c;
+    ssize_t n = read(STDIN_FILENO, &c, 1);
+    if (n <= 0 ? !(n < 0 && errno == EINTR) : c == '\n') break;
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+}
+
 static void restore_log_level(void) {
   const char *d = getenv("MINIKAFKA_DEBUG");
   mk_log_set_level(d && *d && *d != '0' ? MK_LOG_DEBUG : MK_LOG_INFO);
@@ -515,14 +607,16 @@ int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
   int rc = 0;
   for (int i = 0; i < opts->nsettings && !rc; i++)
     rc = add_setting(ctx, opts->settings[i], &res->err);
-  int file_sink = -1, sink = -1;
+  int file_sink = -1, sink = -1, served_sink = -1;
   if (!rc && opts->trace_path && (file_sink = mk_trace_open_file(opts->trace_path, &res->err)) < 0)
     rc = res->err.code ? res->err.code : MK_ERR__INVALID_ARG;
+  if (!rc && opts->admin) rc = serve_trace(ctx, &served_sink);
   if (!rc && (sink = mk_trace_add_sink(mk_lab_collect, &ctx->col)) < 0)
     rc = mk_err_set(&res->err, MK_ERR__STATE, "no free trace sink");
   if (rc) {
     res->bad_setting = true;
     if (file_sink >= 0) mk_trace_remove_sink(file_sink);
+    end_serving_trace(ctx, served_sink);
     mk_lab_collector_free(&ctx->col);
     free(ctx);
     return rc;
@@ -541,14 +635,24 @@ int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
     mk_lab_note(ctx, "your setting: %s%s=%s",
                 ctx->settings[i].target == MK_LAB_TARGET_LAB        ? "lab."
                 : ctx->settings[i].target == MK_LAB_TARGET_PRODUCER ? "producer."
+                : ctx->settings[i].target == MK_LAB_TARGET_CONSUMER ? "consumer."
                                                                     : "broker.",
                 ctx->settings[i].key, ctx->settings[i].value);
 
-  rc = lab->run(ctx);
+  if (opts->bootstrap_server && lab->not_on_a_cluster) {
+    mk_lab_heading(ctx, "Not on a real cluster");
+    mk_lab_say(ctx, "%s", lab->not_on_a_cluster);
+    rc = mk_lab_fail(ctx, MK_ERR__UNSUPPORTED, "lab %s needs the embedded broker (run it "
+                     "without --bootstrap-server)", lab->name);
+  } else {
+    rc = lab->run(ctx);
+  }
 
+  if (opts->admin && mk_lab_admin_url(ctx)) keep_serving(ctx);
   mk_lab_broker_stop(ctx);
   mk_trace_remove_sink(sink);
   if (file_sink >= 0) mk_trace_remove_sink(file_sink);
+  end_serving_trace(ctx, served_sink);
   restore_log_level();
   res->events = ctx->col.n + ctx->col.dropped;
   res->elapsed_ms = (mk_now_us() - start) / 1000;

@@ -206,6 +206,57 @@ static enum mk_timeline_style describe_producer(json_t *ev, const char *event, c
   return (enum mk_timeline_style) - 1;
 }
 
+/* The broker's state and the admin API's actions (broker/state_events.h, reset.h). */
+static enum mk_timeline_style describe_broker_state(json_t *ev, const char *event, char *b,
+                                                    size_t n) {
+  const char *topic = str(ev, "topic");
+  long long part = num(ev, "partition", -1);
+  if (strcmp(event, "partition_state") == 0) {
+    char isr[96];
+    isr_text(ev, isr, sizeof isr);
+    add(b, n, "%s-%lld: leader %lld (epoch %lld), ISR %s, HW %lld, replicas", topic, part,
+        num(ev, "leader", -1), num(ev, "leader_epoch", -1), isr, num(ev, "high_watermark", -1));
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(ev, "replicas"), i, r)
+        add(b, n, "%s %lld@%lld", i ? "," : "", num(r, "broker", -1), num(r, "log_end_offset", -1));
+    return MK_STYLE_DIM;
+  }
+  if (strcmp(event, "broker_state") == 0) {
+    add(b, n, "broker %lld at %s:%lld is %s", num(ev, "broker", -1), str(ev, "host"),
+        num(ev, "port", -1), json_is_true(json_object_get(ev, "up")) ? "up" : "down");
+    return MK_STYLE_DIM;
+  }
+  if (strcmp(event, "broker_down") == 0 || strcmp(event, "broker_up") == 0) {
+    bool down = event[7] == 'd';
+    add(b, n, "broker %lld %s", num(ev, "broker", -1),
+        down ? "DOWN: its listener and connections close" : "UP: listening again");
+    return down ? MK_STYLE_BAD : MK_STYLE_WARN;
+  }
+  if (strcmp(event, "topic_delete") == 0) {
+    add(b, n, "topic %s deleted", topic);
+    return MK_STYLE_WARN;
+  }
+  if (strcmp(event, "reset") == 0) {
+    add(b, n, "RESET: no topics, no faults, every broker up, producer ids from 1000");
+    return MK_STYLE_BAD;
+  }
+  if (strcmp(event, "fault_armed") == 0) {
+    add(b, n, "fault armed: %s", str(ev, "action"));
+    if (*str(ev, "api")) add(b, n, " %s", str(ev, "api"));
+    if (*str(ev, "error")) add(b, n, " %s", str(ev, "error"));
+    long long count = num(ev, "count", -1);
+    if (count >= 0) add(b, n, ", next %lld request%s", count, count == 1 ? "" : "s");
+    else add(b, n, ", until cleared");
+    return MK_STYLE_WARN;
+  }
+  if (strcmp(event, "faults_clear") == 0) {
+    add(b, n, "faults cleared (%lld forgotten)", num(ev, "cleared", 0));
+    return MK_STYLE_WARN;
+  }
+  return (enum mk_timeline_style) - 1;
+}
+
 static enum mk_timeline_style describe_broker(json_t *ev, const char *event, char *b, size_t n) {
   const char *topic = str(ev, "topic");
   long long part = num(ev, "partition", -1);
@@ -291,7 +342,7 @@ static enum mk_timeline_style describe_broker(json_t *ev, const char *event, cha
     if (*str(ev, "what")) add(b, n, ": %s", str(ev, "what"));
     return MK_STYLE_BAD;
   }
-  return (enum mk_timeline_style) - 1;
+  return describe_broker_state(ev, event, b, n);
 }
 
 /* Anything else: "event key=value ...", so a new event type still shows. */
@@ -333,7 +384,8 @@ enum mk_timeline_style mk_timeline_describe(json_t *ev, char *buf, size_t size) 
 bool mk_timeline_notable(json_t *ev) {
   static const char *const rare[] = {
       "retry",    "duplicate", "out_of_order",     "isr_shrink", "isr_expand", "leader_change",
-      "truncate", "fault",     "response_dropped", "throttle",   "connect_failed", NULL};
+      "truncate", "fault",     "response_dropped", "throttle",   "connect_failed", "broker_down",
+      "broker_up", "reset",    "topic_delete", "fault_armed",   "faults_clear", NULL};
   const char *event = str(ev, "event");
   for (int i = 0; rare[i]; i++)
     if (strcmp(event, rare[i]) == 0) return true;
@@ -348,6 +400,7 @@ bool mk_timeline_notable(json_t *ev) {
 
 bool mk_timeline_plumbing(json_t *ev) {
   const char *api = str(ev, "api"), *event = str(ev, "event");
+  if (strcmp(event, "broker_state") == 0) return true;  /* where a trace starts */
   if (strcmp(str(ev, "side"), "producer") == 0)  /* finding the brokers (failures show) */
     return strcmp(event, "bootstrap") == 0 || strcmp(event, "resolve") == 0 ||
            strcmp(event, "connect") == 0 || strcmp(event, "connected") == 0;
@@ -531,6 +584,31 @@ static size_t merge_completions(struct item *items, size_t m) {
   return out;
 }
 
+/* Columns of each lane's text for o's width. */
+static size_t timeline_width(const struct mk_timeline_options *o) {
+  int width = o->width > 0 ? o->width : MK_TEXT_WIDTH;
+  return (size_t)(width < 60 ? 60 : width);
+}
+
+static size_t lane_width(const struct mk_timeline_options *o) {
+  return (timeline_width(o) - 15) / 2;
+}
+
+/* The title (if any) and the lanes' names. */
+static void draw_header(const struct layout *L, const char *title) {
+  FILE *out = L->out;
+  if (title) {
+    fputc('\n', out);
+    mk_text_wrap(out, title, L->width, "", "",
+                 L->colour ? mk_timeline_ansi(MK_STYLE_STRONG, NULL) : "",
+                 L->colour ? MK_ANSI_RESET : "");
+  }
+  fprintf(out, "%10s  %s", "ms", L->colour ? mk_timeline_ansi(MK_STYLE_LANE, "producer") : "");
+  fprintf(out, "%-*s%s │ %s%s%s\n", (int)L->lane, "producer", L->colour ? MK_ANSI_RESET : "",
+          L->colour ? mk_timeline_ansi(MK_STYLE_LANE, "broker") : "", "broker",
+          L->colour ? MK_ANSI_RESET : "");
+}
+
 /* Whether ev is one of focus's "side:event" names. */
 static bool in_focus(const char *const *focus, json_t *ev) {
   const char *side = str(ev, "side"), *event = str(ev, "event");
@@ -573,21 +651,9 @@ void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
   qsort(items, m, sizeof *items, by_time);
   m = merge_completions(items, m);
 
-  int width = o->width > 0 ? o->width : MK_TEXT_WIDTH;
-  if (width < 60) width = 60;
-  struct layout L = {out, o->colour, (size_t)(width - 15) / 2, (size_t)width,
-                     o->t0_us ? o->t0_us : (m ? items[0].ts : 0)};
-
-  if (title) {
-    fputc('\n', out);
-    mk_text_wrap(out, title, L.width, "", "",
-                 o->colour ? mk_timeline_ansi(MK_STYLE_STRONG, NULL) : "",
-                 o->colour ? MK_ANSI_RESET : "");
-  }
-  fprintf(out, "%10s  %s", "ms", o->colour ? mk_timeline_ansi(MK_STYLE_LANE, "producer") : "");
-  fprintf(out, "%-*s%s │ %s%s%s\n", (int)L.lane, "producer", o->colour ? MK_ANSI_RESET : "",
-          o->colour ? mk_timeline_ansi(MK_STYLE_LANE, "broker") : "", "broker",
-          o->colour ? MK_ANSI_RESET : "");
+  struct layout L = {.out = out, .colour = o->colour, .lane = lane_width(o),
+                     .width = timeline_width(o), .t0 = o->t0_us ? o->t0_us : (m ? items[0].ts : 0)};
+  draw_header(&L, title);
 
   /* 3: what to draw: all, or the head, the first event of each kind (so one record's path
    * shows), the notable and focus events (up to a budget) and the tail. A gap of one or two
@@ -653,4 +719,52 @@ void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
   free(items);
   free(skipped);
   free(draw);
+}
+
+/* ---- drawing as the events come ---------------------------------------------------------- */
+
+void mk_timeline_live_begin(struct mk_timeline_live *tl, const struct mk_timeline_options *o,
+                            const char *title) {
+  memset(tl, 0, sizeof *tl);
+  tl->out = o->out ? o->out : stdout;
+  tl->colour = o->colour;
+  tl->all_events = o->all_events;
+  tl->lane = lane_width(o);
+  tl->width = timeline_width(o);
+  tl->t0 = o->t0_us;
+  struct layout L = {.out = tl->out, .colour = tl->colour, .lane = tl->lane, .width = tl->width};
+  draw_header(&L, title);
+  fflush(tl->out);
+}
+
+void mk_timeline_live_line(struct mk_timeline_live *tl, const char *line, size_t len) {
+  json_t *ev = json_loadb(line, len, 0, NULL);
+  if (!json_is_object(ev)) {
+    json_decref(ev);
+    tl->bad++;
+    return;
+  }
+  if (!tl->all_events && mk_timeline_plumbing(ev)) {
+    tl->hidden++;
+    json_decref(ev);
+    return;
+  }
+  int64_t ts = num(ev, "ts_us", 0);
+  if (tl->drawn == 0 && tl->t0 == 0) tl->t0 = ts;
+  struct layout L = {.out = tl->out, .colour = tl->colour, .lane = tl->lane, .width = tl->width,
+                     .t0 = tl->t0};
+  draw_event(&L, ev, ts);
+  tl->drawn++;
+  json_decref(ev);
+  fflush(tl->out);
+}
+
+void mk_timeline_live_end(struct mk_timeline_live *tl) {
+  const char *on = tl->colour ? mk_timeline_ansi(MK_STYLE_DIM, NULL) : "";
+  const char *off = tl->colour ? MK_ANSI_RESET : "";
+  fprintf(tl->out, "%10s  %s%zu events drawn", "", on, tl->drawn);
+  if (tl->hidden) fprintf(tl->out, ", %zu Metadata/ApiVersions/state events hidden", tl->hidden);
+  if (tl->bad) fprintf(tl->out, ", %zu lines that were not trace events skipped", tl->bad);
+  fprintf(tl->out, "%s\n", off);
+  fflush(tl->out);
 }

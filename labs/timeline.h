@@ -53,6 +53,27 @@ struct mk_timeline_options {
 void mk_timeline_render(const struct mk_timeline_options *o, const char *title,
                         const char *const *lines, size_t n);
 
+/* Drawing events one at a time, as they arrive (`minikafka timeline -` from a pipe, or
+ * --follow a broker's /v1/events): in arrival order, never summarised, each line flushed;
+ * times are ms since the first event drawn (or o->t0_us). Plumbing is counted, not drawn,
+ * unless o->all_events. */
+struct mk_timeline_live {
+  FILE *out;
+  bool colour, all_events;
+  size_t lane;       /* columns of each lane's text */
+  size_t width;      /* of the whole timeline */
+  int64_t t0;
+  size_t drawn, hidden, bad;  /* events drawn; plumbing left out; lines that were not
+                                 JSON objects */
+};
+/* Draw the header (title may be NULL). Borrows o during the call. */
+void mk_timeline_live_begin(struct mk_timeline_live *tl, const struct mk_timeline_options *o,
+                            const char *title);
+/* Draw one event: a JSON object of len bytes (not NUL-terminated). */
+void mk_timeline_live_line(struct mk_timeline_live *tl, const char *line, size_t len);
+/* A closing line with the counts. */
+void mk_timeline_live_end(struct mk_timeline_live *tl);
+
 /* How an event is drawn. */
 enum mk_timeline_style {
   MK_STYLE_LANE,   /* the lane's own colour */

@@ -27,10 +27,12 @@ const char *mk_partition_reason_name(enum mk_partition_reason reason) {
   return "unknown";
 }
 
-void mk_partitioner_trace(const char *topic, int32_t partition, enum mk_partition_reason reason) {
+void mk_partitioner_trace(const char *client_id, const char *topic, int32_t partition,
+                          enum mk_partition_reason reason) {
   if (!mk_trace_on()) return;
   struct mk_trace_event ev;
   mk_trace_begin(&ev, "producer", "partition");
+  mk_trace_str(&ev, "client_id", client_id);
   mk_trace_str(&ev, "topic", topic);
   mk_trace_int(&ev, "partition", partition);
   mk_trace_str(&ev, "reason", mk_partition_reason_name(reason));
@@ -40,7 +42,7 @@ void mk_partitioner_trace(const char *topic, int32_t partition, enum mk_partitio
 /* ---- KafkaProducer.partition() ---------------------------------------------------------- */
 
 int mk_partitioner_choose(const struct mk_partitioner *custom, bool ignore_keys,
-                          const char *topic, int32_t explicit_partition, struct mk_bytes key,
+                          const char *client_id, const char *topic, int32_t explicit_partition, struct mk_bytes key,
                           struct mk_bytes value, const struct mk_topic_partitions *partitions,
                           struct mk_partition_choice *out, struct mk_err *err) {
   out->partition = MK_PARTITION_UNKNOWN;
@@ -50,7 +52,7 @@ int mk_partitioner_choose(const struct mk_partitioner *custom, bool ignore_keys,
   if (explicit_partition >= 0) {
     out->partition = explicit_partition;
     out->reason = MK_PARTITION_REASON_EXPLICIT;
-    mk_partitioner_trace(topic, out->partition, out->reason);
+    mk_partitioner_trace(client_id, topic, out->partition, out->reason);
     return 0;
   }
   if (explicit_partition != MK_PARTITION_UNKNOWN)
@@ -68,7 +70,7 @@ int mk_partitioner_choose(const struct mk_partitioner *custom, bool ignore_keys,
                         "number should always be non-negative.", p);
     out->partition = p;
     out->reason = reason;
-    mk_partitioner_trace(topic, p, reason);
+    mk_partitioner_trace(client_id, topic, p, reason);
     return 0;
   }
 
@@ -80,7 +82,7 @@ int mk_partitioner_choose(const struct mk_partitioner *custom, bool ignore_keys,
                         topic);
     out->partition = mk_murmur2_partition(key.ptr, (size_t)key.len, partitions->count);
     out->reason = MK_PARTITION_REASON_KEY_HASH;
-    mk_partitioner_trace(topic, out->partition, out->reason);
+    mk_partitioner_trace(client_id, topic, out->partition, out->reason);
     return 0;
   }
 

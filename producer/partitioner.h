@@ -31,7 +31,8 @@
  *   a custom one: a struct mk_partitioner the application fills in (see below).
  *
  * Every choice emits one trace event (DESIGN 3.4) when tracing is on:
- *   {"side":"producer","event":"partition","topic":"t","partition":2,"reason":"key_hash"}
+ *   {"side":"producer","event":"partition","client_id":"producer-1","topic":"t",
+ *    "partition":2,"reason":"key_hash"}
  * For case 4 the partition is known only inside the accumulator, which emits the event
  * with mk_partitioner_trace() once it has peeked the sticky partition.
  *
@@ -93,7 +94,7 @@ struct mk_partition_choice {
  * no partitions known for a keyed record) or the plug-in's error, with err saying which.
  * Thread: app. Borrows everything. */
 int mk_partitioner_choose(const struct mk_partitioner *custom, bool ignore_keys,
-                          const char *topic, int32_t explicit_partition, struct mk_bytes key,
+                          const char *client_id, const char *topic, int32_t explicit_partition, struct mk_bytes key,
                           struct mk_bytes value, const struct mk_topic_partitions *partitions,
                           struct mk_partition_choice *out, struct mk_err *err);
 
@@ -103,8 +104,10 @@ void mk_partitioner_on_new_batch(const struct mk_partitioner *p, const char *top
                                  const struct mk_topic_partitions *partitions,
                                  int32_t prev_partition);
 
-/* Emit the `partition` trace event (a no-op when tracing is off). Thread: any. */
-void mk_partitioner_trace(const char *topic, int32_t partition, enum mk_partition_reason reason);
+/* Emit the `partition` trace event (a no-op when tracing is off), naming the producer by its
+ * client.id. Thread: any. */
+void mk_partitioner_trace(const char *client_id, const char *topic, int32_t partition,
+                          enum mk_partition_reason reason);
 
 /* Whether a partitioner.class value names a built-in plug-in. Accepts Kafka's full and short
  * names ("org.apache.kafka.clients.producer.RoundRobinPartitioner", "RoundRobinPartitioner",

@@ -113,7 +113,7 @@ void mk_producer_complete_record(struct mk_producer *p, const struct mk_record_t
       p->cfg->interceptors[i]->on_acknowledgement(p->cfg->interceptors[i]->opaque, md, err);
   if (mk_trace_on()) {
     struct mk_trace_event ev;
-    mk_trace_begin(&ev, "producer", "complete");
+    mk_producer_trace_begin(&ev, p->cfg, "complete");
     mk_trace_str(&ev, "topic", md->topic);
     mk_trace_int(&ev, "partition", md->partition);
     if (err->code) {
@@ -250,10 +250,10 @@ int mk_producer_close(struct mk_producer *p, int64_t timeout_ms) {
 
 /* ---- send ------------------------------------------------------------------------------ */
 
-static void trace_send(const struct mk_producer_record *rec, const struct mk_bytes *key,
-                       const struct mk_bytes *value) {
+static void trace_send(const struct mk_producer *p, const struct mk_producer_record *rec,
+                       const struct mk_bytes *key, const struct mk_bytes *value) {
   struct mk_trace_event ev;
-  mk_trace_begin(&ev, "producer", "send");
+  mk_producer_trace_begin(&ev, p->cfg, "send");
   mk_trace_str(&ev, "topic", rec->topic);
   if (rec->partition >= 0) mk_trace_int(&ev, "partition", rec->partition);
   mk_trace_strn(&ev, "key", (const char *)key->ptr, key->len);
@@ -314,7 +314,7 @@ static int send_record(struct mk_producer *p, const struct mk_producer_record *r
   thunk.key_size = key.len;
   thunk.value_size = value.len;
   if (rc) goto fail;
-  if (mk_trace_on()) trace_send(&rec, &key, &value);
+  if (mk_trace_on()) trace_send(p, &rec, &key, &value);
 
   /* 3. Size checks (ensureValidRecordSize). */
   size_t size = mk_record_batch_record_size(0, 0, key, value, rec.headers, rec.headers_count) +
@@ -359,7 +359,8 @@ static int send_record(struct mk_producer *p, const struct mk_producer_record *r
   bool wake = false;
   for (int round = 0; round < 2; round++) {
     struct mk_partition_choice choice;
-    rc = mk_partitioner_choose(p->partitioner, cfg->partitioner_ignore_keys, rec.topic, rec.partition,
+    rc = mk_partitioner_choose(p->partitioner, cfg->partitioner_ignore_keys, cfg->client_id,
+                               rec.topic, rec.partition,
                                key, value, &parts, &choice, err);
     if (rc) break;
     partition = choice.partition;

@@ -249,11 +249,13 @@ static void release(struct mk_accumulator *acc, size_t bytes) {
 
 /* A keyless record's partition is known only here, so its partition event comes from here
  * too, just before the append it decided. */
-static void trace_append(const struct mk_producer_batch *b, size_t bytes, bool new_batch,
-                         bool sticky) {
-  if (sticky) mk_partitioner_trace(b->topic, b->partition, MK_PARTITION_REASON_UNIFORM_STICKY);
+static void trace_append(const struct mk_accumulator *acc, const struct mk_producer_batch *b,
+                         size_t bytes, bool new_batch, bool sticky) {
+  if (sticky)
+    mk_partitioner_trace(acc->cfg->client_id, b->topic, b->partition,
+                         MK_PARTITION_REASON_UNIFORM_STICKY);
   struct mk_trace_event ev;
-  mk_trace_begin(&ev, "producer", "append");
+  mk_producer_trace_begin(&ev, acc->cfg, "append");
   mk_trace_str(&ev, "topic", b->topic);
   mk_trace_int(&ev, "partition", b->partition);
   mk_trace_int(&ev, "batch_id", b->id);
@@ -302,7 +304,7 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
         break;
       }
       if (rc == 0) {
-        if (mk_trace_on()) trace_append(d->tail, bytes, false, sticky);
+        if (mk_trace_on()) trace_append(acc, d->tail, bytes, false, sticky);
         if (sticky)
           mk_builtin_partitioner_update_partition_info(t->sticky, &info, (int32_t)bytes,
                                                        &partitions, all_batches_full(acc, d));
@@ -344,7 +346,7 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
     if (acc->incomplete_tail) acc->incomplete_tail->incomplete_next = b;
     else acc->incomplete_head = b;
     acc->incomplete_tail = b;
-    if (mk_trace_on()) trace_append(b, bytes, true, sticky);
+    if (mk_trace_on()) trace_append(acc, b, bytes, true, sticky);
     if (sticky)
       mk_builtin_partitioner_update_partition_info(t->sticky, &info, (int32_t)bytes, &partitions,
                                                    all_batches_full(acc, d));
@@ -359,9 +361,10 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
 /* ---- the Sender's side ----------------------------------------------------------------- */
 
 /* batch_ready: why this batch may go now (full, linger, flush, retry, close, memory). */
-static void trace_ready(const struct mk_producer_batch *b, const char *reason) {
+static void trace_ready(const struct mk_accumulator *acc, const struct mk_producer_batch *b,
+                        const char *reason) {
   struct mk_trace_event ev;
-  mk_trace_begin(&ev, "producer", "batch_ready");
+  mk_producer_trace_begin(&ev, acc->cfg, "batch_ready");
   mk_trace_str(&ev, "topic", b->topic);
   mk_trace_int(&ev, "partition", b->partition);
   mk_trace_int(&ev, "batch_id", b->id);
@@ -413,7 +416,7 @@ int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata
         if (!b->ready_traced && mk_trace_on()) {
           const char *why = b->in_retry ? "retry" : full ? "full" : flushing ? "flush"
                             : expired ? "linger" : acc->closed ? "close" : "memory";
-          trace_ready(b, why);
+          trace_ready(acc, b, why);
         }
         b->ready_traced = true;
         if (n < max_nodes) ready_nodes[n++] = leader;

@@ -260,9 +260,10 @@ static void maybe_init_producer_id(struct mk_sender *s, int64_t now, int64_t *ne
 
 /* ---- completing batches ---------------------------------------------------------------- */
 
-static void trace_retry(const struct mk_producer_batch *b, int16_t error, int64_t backoff) {
+static void trace_retry(const struct mk_sender *s, const struct mk_producer_batch *b,
+                        int16_t error, int64_t backoff) {
   struct mk_trace_event ev;
-  mk_trace_begin(&ev, "producer", "retry");
+  mk_producer_trace_begin(&ev, s->cfg, "retry");
   mk_trace_str(&ev, "topic", b->topic);
   mk_trace_int(&ev, "partition", b->partition);
   mk_trace_int(&ev, "batch_id", b->id);
@@ -326,7 +327,7 @@ static void fail_or_retry(struct mk_sender *s, struct mk_producer_batch *b, int 
     int64_t backoff = backoff_ms(s, cfg->retry_backoff_ms, cfg->retry_backoff_max_ms, b->attempts);
     mk_log(MK_LOG_DEBUG, "producer", "retrying %s-%d (attempt %d) after %s in %lld ms", b->topic,
            b->partition, b->attempts, mk_err_name(code), (long long)backoff);
-    if (mk_trace_on()) trace_retry(b, (int16_t)code, backoff);
+    if (mk_trace_on()) trace_retry(s, b, (int16_t)code, backoff);
     mk_metrics_record_topic(&s->p->metrics, MK_M_RECORD_RETRY, b->topic, b->record_count);
     mk_accumulator_reenqueue(s->acc, b, now, backoff);
     return;
@@ -355,7 +356,7 @@ static void on_produce(void *opaque, int32_t node, int version, void *body, int 
   }
   if (mk_trace_on() && (rc || r)) {  /* acks=0 requests get no response */
     struct mk_trace_event ev;
-    mk_trace_begin(&ev, "producer", "response_received");
+    mk_producer_trace_begin(&ev, s->cfg, "response_received");
     mk_trace_int(&ev, "broker", node);
     mk_trace_int(&ev, "batches", ctx->n);
     mk_trace_int(&ev, "latency_ms", now - ctx->sent_ms);
@@ -402,7 +403,7 @@ static void trace_request_sent(struct mk_sender *s, int32_t node, int32_t correl
                                const struct produce_ctx *ctx) {
   if (!mk_trace_on()) return;
   struct mk_trace_event ev;
-  mk_trace_begin(&ev, "producer", "request_sent");
+  mk_producer_trace_begin(&ev, s->cfg, "request_sent");
   mk_trace_int(&ev, "broker", node);
   mk_trace_int(&ev, "correlation_id", correlation_id);
   mk_trace_int(&ev, "acks", s->cfg->acks);

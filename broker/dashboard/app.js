@@ -8,16 +8,19 @@
 //                                    the timeline (timeline.js)
 //   the panels                       redrawn at most REDRAW_MS apart, on animation frames
 //   the buttons (controls.js)        admin API calls, each shown as curl
-//   replay (replay.js)               a trace file instead of the live state
+//   replay (replay.js)               a trace file instead of the live state: opened in
+//                                    the page, this broker's own (GET /v1/trace, "Replay
+//                                    this run"), or with ?replay the only thing the page
+//                                    shows (`minikafka replay FILE` serves it that way)
 //
 // Events arrive at any rate (10,000/s is fine): each costs a JSON.parse, a reducer step
 // and a slot in the timeline's ring; drawing happens once per frame at most.
 //
 // window.mkDashboard exposes the state to the browser tests (tests/browser/).
 
-import {fromSnapshot, applyEvent, toCluster, toProducers, emptyState} from './reducer.js';
+import {fromSnapshot, applyEvent, toCluster, toProducers, toFaults, emptyState} from './reducer.js';
 import {describe} from './events.js';
-import {call} from './api.js';
+import {call, errorText} from './api.js';
 import {Timeline} from './timeline.js';
 import {ClusterView} from './cluster_view.js';
 import {ProducersView, renderGroups, renderTransactions, renderFaults} from './panels.js';
@@ -27,6 +30,9 @@ import {h, setText} from './dom.js';
 
 const params = new URLSearchParams(window.location.search);
 const REFRESH_S = params.has('refresh') ? Math.max(0, Number(params.get('refresh')) || 0) : 5;
+// ?replay: a replay server (`minikafka replay FILE`): GET /v1/trace is the page's whole
+// content; there is no live broker behind it.
+const REPLAY_ONLY = params.has('replay');
 const REDRAW_MS = 100;
 const $ = (id) => document.getElementById(id);
 
@@ -194,7 +200,8 @@ function onEventText(text) {
   }
   if (!ev || typeof ev !== 'object') return;
   stats.events++;
-  if (typeof ev.topic === 'string' && !live.topics[ev.topic]) refreshSoon();  // a new topic: fetch its replicas
+  // A topic the page does not know: fetch its replicas, unless the event says them itself.
+  if (typeof ev.topic === 'string' && !live.topics[ev.topic] && !/^(partition_state|topic_delete)$/.test(ev.event)) refreshSoon();
   const change = applyEvent(live, ev);
   liveTimeline.push(ev, leaderOf);  // also during a replay: the live view carries on behind it
   if (change) clusterDirty = true;
@@ -204,6 +211,8 @@ function onEventText(text) {
     banner(describe(ev).replace(/^FAULT /, ''));  // the banner's colour says "fault"
     refreshSoon(200);
   }
+  if (/^(fault_armed|faults_clear|reset)$/.test(ev.event)) refreshSoon(100);  // the fault list
+  if (ev.event === 'reset') liveTimeline.clear();
 }
 
 function leaderOf(topic, partition) {
@@ -248,7 +257,7 @@ function render() {
   while (duplicates.length) producersView.duplicate(duplicates.shift());
   renderGroups($('groups'), replay.active ? {replay: st.groups} : groupsResult, ctx);
   renderTransactions($('transactions'), replay.active ? {replay: st.transactions} : txnsResult, ctx);
-  renderFaults($('faults-list'), replay.active ? st.faults : faultsList, ctx);
+  renderFaults($('faults-list'), replay.active ? toFaults(st) : faultsList, ctx);
   setText($('bootstrap-help'), ctx.bootstrap ? `bootstrap.servers for your clients: ${ctx.bootstrap}` : '');
   updateFilters(view);
   const t = timeline();
@@ -326,6 +335,7 @@ window.mkDashboard = {
   replayCluster: () => (replay.active ? toCluster(replay.state) : null),
   replayProducers: () => (replay.active ? toProducers(replay.state) : null),
   replayFinal: () => (replay.active ? toCluster(replay.final) : null),
+  replayFaults: () => (replay.active ? toFaults(replay.state) : null),
   replay,
   timeline: () => timeline().stats(),
   inject: (lines) => { for (const l of lines) onEventText(l); },
@@ -335,8 +345,28 @@ window.mkDashboard = {
   groupsStatus: () => groupsResult.status,
 };
 
-connect();
-refresh();
-probeOptional();
-if (REFRESH_S > 0) setInterval(() => { if (!replay.active) refresh(); }, REFRESH_S * 1000);
+// The trace a server holds (GET /v1/trace), into the replay.
+async function replayServed(name) {
+  const r = await call('GET', '/v1/trace');
+  if (!r.ok) {
+    banner(`Replay this run: ${errorText(r)}`);
+    return false;
+  }
+  return replay.load(r.text, name).events > 0;
+}
+
+$('r-this-run').addEventListener('click', () => replayServed('this run (GET /v1/trace)'));
+
+if (REPLAY_ONLY) {
+  document.body.classList.add('replay-only');
+  selectTab('replay');
+  replayServed(params.get('replay') || 'trace').then((ok) => {
+    if (!ok) setStatus('offline', 'REPLAY: no trace');
+  });
+} else {
+  connect();
+  refresh();
+  probeOptional();
+  if (REFRESH_S > 0) setInterval(() => { if (!replay.active) refresh(); }, REFRESH_S * 1000);
+}
 requestAnimationFrame(frame);

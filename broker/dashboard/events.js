@@ -35,7 +35,7 @@ export function kindOf(ev) {
     case 'leader_change': return KIND.LEADER;
     case 'isr_shrink': case 'isr_expand': return KIND.ISR;
     case 'truncate': return KIND.TRUNCATE;
-    case 'fault': case 'broker_down': case 'broker_up': return KIND.FAULT;
+    case 'fault': case 'broker_down': case 'broker_up': case 'reset': return KIND.FAULT;
     case 'duplicate': case 'out_of_order': return KIND.DUPLICATE;
     case 'retry': return KIND.RETRY;
     case 'complete': return ev.error ? KIND.RETRY : KIND.OTHER;
@@ -99,6 +99,19 @@ export function describe(ev) {
     case 'broker_up': return `broker ${b} is up`;
     case 'partition_state':
       return `${tp(ev)}: leader ${ev.leader}, ISR [${(ev.isr || []).join(', ')}], HW ${ev.high_watermark}`;
+    case 'broker_state':
+      return `broker ${b} at ${ev.host}:${ev.port} is ${ev.up ? 'up' : 'down'}`;
+    case 'topic_delete': return `topic ${ev.topic} deleted`;
+    case 'txn_state':
+      return `transaction ${ev.transactional_id}: ${ev.from} → ${ev.to}` +
+        (ev.side === 'producer' ? '' : ` (producer ${ev.producer_id}, epoch ${ev.producer_epoch})`);
+    case 'txn_marker':
+      return `${tp(ev)}: ${String(ev.result || '').toUpperCase()} marker of producer ${ev.producer_id} at offset ${ev.offset}`;
+    case 'reset': return 'RESET: back to a just-started broker (no topics, no faults, every broker up)';
+    case 'fault_armed':
+      return `fault ${ev.action}${ev.api ? ' on ' + ev.api : ''} armed` +
+        (ev.count >= 0 ? ` for ${ev.count} request${ev.count === 1 ? '' : 's'}` : ' until cleared');
+    case 'faults_clear': return `faults cleared (${ev.cleared} forgotten)`;
     case 'send': return `producer send to ${ev.topic}${ev.partition !== undefined ? '-' + ev.partition : ''}`;
     case 'partition': return `producer picked ${tp(ev)} (${ev.reason})`;
     case 'batch_ready': return `${tp(ev)}: batch ${ev.batch_id} ready (${ev.reason}, ${ev.records} records)`;

@@ -170,18 +170,19 @@ function txnTable(txns) {
 
 // ---- faults -------------------------------------------------------------------------------
 
-// list: GET /v1/faults (live) or the reducer's fault firings (replay).
+// list: GET /v1/faults (live), or the same list as the trace tells it (replay: the
+// reducer's toFaults); newest first, drawn oldest first.
 export function renderFaults(el, list, {replay}) {
   if (!list || !list.length) {
-    fill(el, h('span', {class: 'muted'}, replay ? 'No fault has fired yet at this point of the trace.' : 'No faults injected. Pick one above: its curl command is shown below.'));
+    fill(el, h('span', {class: 'muted'}, replay ? 'No fault injected yet at this point of the trace.' : 'No faults injected. Pick one above: its curl command is shown below.'));
     return;
   }
   fill(el, list.slice().reverse().map((f) => {
     const where = [f.api, f.broker !== undefined && f.broker !== null ? `broker ${f.broker}` : null,
       f.topic ? `${f.topic}${f.partition !== undefined && f.partition !== null ? '-' + f.partition : ''}` : null, f.error, f.mode,
       f.ms !== undefined ? `${f.ms} ms` : null].filter(Boolean).join(', ');
-    const spent = replay || f.armed === false || f.result !== undefined;
-    const status = replay ? f.what : f.result !== undefined ? f.result
+    const spent = f.armed === false || f.result !== undefined;
+    const status = f.result !== undefined ? f.result
       : `fired ${f.fired}×${f.count === null ? ', armed until cleared' : f.armed ? `, ${f.count} more to go` : ', spent'}`;
     return h('span', {class: 'fault-item' + (spent ? ' spent' : '')},
       h('b', {}, `${f.id !== undefined ? '#' + f.id + ' ' : ''}${f.action}`), where ? ` (${where})` : '', status ? ` — ${status}` : '');

@@ -14,10 +14,11 @@
 // Every update sets a value the event carries (an offset, an ISR, a leader), never adds to
 // one, so applying an event twice (one the snapshot already included) is harmless.
 //
-// What a broker's trace does not say (today: the replicas and leader of a topic until
-// something changes them, the brokers' addresses) stays unknown (null) in a replay rather
-// than guessed; the `partition_state` and `broker_state` events below supply it once the
-// broker emits them.
+// What a trace does not say stays unknown (null) in a replay rather than guessed. The
+// broker's trace says everything /v1/cluster shows: `broker_state` and `partition_state`
+// (broker/state_events.h) give the state where a trace starts and each new partition's,
+// and every change after has its event. A trace from before those events existed leaves
+// a partition's replicas and leader unknown until something changes them.
 //
 // Pure: no DOM, no network. Runs in the browser and in node (tests/browser/test_reducer.mjs).
 
@@ -33,7 +34,7 @@ export function emptyState() {
     producers: {},     // "topic/partition" -> {producer_id -> producer}
     groups: {},        // group id -> {group_id, state, generation, protocol, members, offsets}
     transactions: {},  // transactional id -> {transactional_id, producer_id, epoch, state, ...}
-    faults: [],        // the last FAULTS_KEPT fault firings, oldest first
+    faults: [],        // GET /v1/faults' list as the events tell it, newest first (FAULTS_KEPT)
     counters: {duplicates: 0, out_of_order: 0, dropped: 0, truncated_records: 0},
   };
 }
@@ -138,12 +139,36 @@ function producerAppend(state, ev) {
   e.last_offset = batch.last_offset;
 }
 
-function rememberFault(state, ev) {
-  state.faults.push({
-    ts_us: ev.ts_us, id: ev.id, action: ev.action, what: ev.what, api: ev.api,
-    broker: ev.broker, topic: ev.topic, partition: ev.partition, error: ev.error,
-  });
-  if (state.faults.length > FAULTS_KEPT) state.faults.shift();
+const REQUEST_FAULTS = ['drop_response', 'error', 'delay'];
+
+// A fault as GET /v1/faults lists it, from a fault_armed or fault event: the fields the
+// event has, in the list's shape (count null = until cleared).
+function faultEntry(ev, fired) {
+  const f = {id: ev.id, action: ev.action, fired};
+  for (const k of ['api', 'error', 'mode', 'ms', 'broker', 'topic', 'partition', 'unclean'])
+    if (ev[k] !== undefined) f[k] = ev[k];
+  if (REQUEST_FAULTS.includes(ev.action)) {
+    f.count = Number.isInteger(ev.count) && ev.count >= 0 ? ev.count : null;
+    f.armed = f.count !== 0;
+  } else {
+    f.result = ev.what;
+  }
+  return f;
+}
+
+// fault_armed adds a request fault; each firing counts on it (or, for a trace that began
+// after it was armed, adds it); a cluster action is listed done; faults_clear forgets all.
+function rememberFault(state, ev, armed) {
+  const known = state.faults.find((f) => f.id === ev.id);
+  if (armed || !known || !REQUEST_FAULTS.includes(ev.action)) {
+    if (known) state.faults.splice(state.faults.indexOf(known), 1);
+    state.faults.unshift(faultEntry(ev, armed ? 0 : 1));
+    if (state.faults.length > FAULTS_KEPT) state.faults.pop();
+    return;
+  }
+  known.fired++;
+  known.count = Number.isInteger(ev.count) && ev.count >= 0 ? ev.count : null;
+  known.armed = known.count !== 0;
 }
 
 function setBrokerUp(state, id, up) {
@@ -173,7 +198,7 @@ function replicasNamed(state, ev) {
 }
 
 function applyFault(state, ev) {
-  rememberFault(state, ev);
+  rememberFault(state, ev, false);
   switch (ev.action) {
     case 'broker_down': setBrokerUp(state, ev.broker, false); return 'broker';
     case 'broker_up': setBrokerUp(state, ev.broker, true); return 'broker';
@@ -314,6 +339,8 @@ export function applyEvent(state, ev) {
       const p = ensurePartition(state, ev.topic, ev.partition);
       if (!p || !Number.isInteger(ev.high_watermark)) return null;
       p.high_watermark = ev.high_watermark;
+      // The LSO follows the HW unless a transaction holds it; the broker says where it is.
+      if (Number.isInteger(ev.last_stable_offset)) p.last_stable_offset = ev.last_stable_offset;
       return 'hw';
     }
     case 'lso_advance': {
@@ -345,6 +372,13 @@ export function applyEvent(state, ev) {
         }
       }
       if (Number.isInteger(ev.leader_epoch)) p.leader_epoch = ev.leader_epoch;
+      // A new leader's high watermark is its own, which may be below the old leader's.
+      if (Number.isInteger(ev.high_watermark)) p.high_watermark = ev.high_watermark;
+      if (Number.isInteger(ev.last_stable_offset)) p.last_stable_offset = ev.last_stable_offset;
+      if (Number.isInteger(ev.leader) && ev.leader >= 0) {
+        const r = p.replicas[ev.leader];
+        if (r && r.log_start_offset !== null) p.log_start_offset = r.log_start_offset;
+      }
       setIsr(state, p, ev.isr);
       return 'leader';
     }
@@ -370,8 +404,14 @@ export function applyEvent(state, ev) {
       return 'fault';
     case 'fault':
       return applyFault(state, ev);
-    // Events the broker does not emit yet; the replay needs them (broker/dashboard/README.md
-    // lists them): each makes a replay exact where today it can only infer.
+    case 'fault_armed':
+      rememberFault(state, ev, true);
+      return 'fault';
+    case 'faults_clear':
+      state.faults = [];
+      return 'fault';
+    // The broker's state as it is (broker/state_events.h), and the events that make a
+    // replay exact where it could otherwise only infer (broker/dashboard/README.md).
     case 'broker_down': setBrokerUp(state, ev.broker, false); return 'broker';
     case 'broker_up': setBrokerUp(state, ev.broker, true); return 'broker';
     case 'broker_state': {
@@ -480,6 +520,11 @@ export function toCluster(state) {
       }),
     }));
   return {brokers, topics};
+}
+
+// The faults in GET /v1/faults' shape (newest first), as far as the events told them.
+export function toFaults(state) {
+  return state.faults.map((f) => ({...f}));
 }
 
 // The producer tables in GET /v1/producers' shape (only partitions that have producers).

@@ -49,6 +49,13 @@ function fmtDuration(us) {
   return `${sign}${a} µs`;
 }
 
+// A request and its response share broker, connection and correlation id (two
+// connections may use the same correlation ids; a trace without connection ids pairs by
+// broker and correlation id alone).
+function pendingKey(ev) {
+  return ev.broker + ':' + (ev.connection ?? '') + ':' + ev.correlation_id;
+}
+
 export class Timeline {
   constructor(canvas, tooltip) {
     this.canvas = canvas;
@@ -117,7 +124,7 @@ export class Timeline {
       case 'request_received': {
         from = this.clientLane(ev.client_id);
         to = this.brokerLane(ev.broker);
-        const key = ev.broker + ':' + ev.correlation_id;
+        const key = pendingKey(ev);
         this.pending.set(key, from);
         if (this.pending.size > PENDING_MAX) this.pending.delete(this.pending.keys().next().value);
         break;
@@ -125,11 +132,13 @@ export class Timeline {
       case 'response_sent':
       case 'response_dropped': {
         from = this.brokerLane(ev.broker);
-        const key = ev.broker + ':' + ev.correlation_id;
+        const key = pendingKey(ev);
         const c = this.pending.get(key);
         if (c !== undefined) {
           to = c;
           this.pending.delete(key);
+        } else if (ev.client_id !== undefined) {
+          to = this.clientLane(ev.client_id);  // its request came before the view began
         }
         break;
       }
@@ -549,15 +558,21 @@ export class Timeline {
   faults(ctx, items, xOf, h, w) {
     const rows = [-Infinity, -Infinity, -Infinity];
     ctx.font = 'bold 15px system-ui, sans-serif';
+    let lastLabel = null, lastX = -Infinity;
     for (const it of items) {
       const x = xOf(it.t);
+      // broker_down and its `fault` line (the same moment, the same words) get one label
+      const label = it.ev.action || it.ev.event;
+      const same = label === lastLabel && Math.abs(x - lastX) < 12;
+      lastLabel = label;
+      lastX = x;
+      if (same) continue;
       ctx.fillStyle = 'rgba(213, 94, 0, 0.16)';
       ctx.fillRect(x - 5, AXIS, 10, h - AXIS);
       ctx.setLineDash([8, 5]);
       line(ctx, x, AXIS, x, h, COLORS.fault, 3);
       ctx.setLineDash([]);
       this.hits.push({x, y: h / 2, it});
-      const label = it.ev.action || it.ev.event;
       const tw = ctx.measureText(label).width + 10;
       const left = x + 3 + tw > w ? x - 3 - tw : x + 3;
       const row = rows.findIndex((end) => end < left - 4);

@@ -13,15 +13,19 @@
 //   5. a click on a follower aims the fault form; follower_pause, then the follower drops
 //      out of the ISR on the page as in /v1/cluster; follower_resume brings it back
 //   6. the groups and transactions tabs explain themselves while their endpoints are absent
-//   7. the broker's --trace file, opened in the Replay tab: its end state equals what the
-//      reducer computes from the file in node, and agrees with the final /v1/cluster and
-//      /v1/producers wherever the events carry the value; scrubbing back lands on the same
-//      state as replaying that prefix
+//   7. the broker's --trace file: the reducer (in node) replays it to exactly the final
+//      GET /v1/cluster (every broker, address, leader, epoch, HW, log start, ISR, each
+//      replica's log end offset, paused, lag), GET /v1/producers and GET /v1/faults; the
+//      page reaches the same state from the file picker and from "Replay this run" (GET
+//      /v1/trace); scrubbing back lands on the same state as replaying that prefix
 //      then every fault action of DESIGN 3.2 from the form (all accepted, elect_leader
 //      shown), and Clear faults
 //   8. 10,000 events/s pushed through the page's event handler for 3 s: it keeps drawing,
 //      its memory stays bounded, the timeline switches to density
-//   9. Reset: a clear message while POST /v1/reset is 404, an empty view once it exists
+//   9. Reset (POST /v1/reset): the view empties (no topics, no producers, no faults, every
+//      broker up), the broker agrees, and a topic made after it shows as on a fresh broker
+//  9b. `minikafka replay` of the whole run (reset included) in a second tab: replay-only,
+//      its end state is the broker's final /v1/cluster and /v1/faults
 //  10. throughout: no console error, no request to any other host, no horizontal
 //      scrolling at 1280x720, no text under 14 px
 //
@@ -239,6 +243,52 @@ function diffReplay(rep, cluster, producers) {
   return {out, checked, unknown};
 }
 
+// The broker's trace and its answers at one quiet moment: the trace did not grow while
+// GET /v1/cluster, /v1/producers and /v1/faults were asked.
+async function quiet() {
+  for (let i = 0; i < 20; i++) {
+    await sleep(300);
+    const before = fs.readFileSync(trace, 'utf8');
+    const cluster = (await api('GET', '/v1/cluster')).body;
+    const producers = (await api('GET', '/v1/producers')).body;
+    const faults = (await api('GET', '/v1/faults')).body;
+    const after = fs.readFileSync(trace, 'utf8');
+    if (before === after) return {trace: after, cluster, producers, faults};
+  }
+  throw new Error('the broker\'s trace never stopped growing for a moment');
+}
+
+// GET /v1/cluster's fields the page draws (and the reducer rebuilds), in one order.
+function clusterShape(c) {
+  const byId = (a, b) => a.id - b.id;
+  return {
+    brokers: c.brokers.map((b) => ({id: b.id, host: b.host, port: b.port, up: b.up})).sort(byId),
+    topics: c.topics.map((t) => ({
+      name: t.name, id: t.id,
+      partitions: t.partitions.map((p) => ({
+        partition: p.partition, leader: p.leader, leader_epoch: p.leader_epoch,
+        high_watermark: p.high_watermark, log_start_offset: p.log_start_offset,
+        isr: p.isr ? [...p.isr].sort((a, b) => a - b) : p.isr,
+        replicas: p.replicas.map((r) => ({broker: r.broker, log_end_offset: r.log_end_offset, caught_up: r.caught_up, paused: r.paused, lag_ms: r.lag_ms})),
+      })).sort((a, b) => a.partition - b.partition),
+    })).sort((a, b) => (a.name < b.name ? -1 : 1)),
+  };
+}
+
+// GET /v1/faults' entries with their keys in one order.
+function faultsShape(list) {
+  return list.map((f) => Object.fromEntries(Object.entries(f).sort(([a], [b]) => (a < b ? -1 : 1))));
+}
+
+// Equal as JSON, or the first places they differ.
+function sameAs(name, got, want) {
+  const a = JSON.stringify(got), b = JSON.stringify(want);
+  if (a === b) return pass(name);
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  fail(name, `first difference at ${i}: got …${a.slice(Math.max(0, i - 120), i + 120)}… want …${b.slice(Math.max(0, i - 120), i + 120)}…`);
+}
+
 // ---- the test ------------------------------------------------------------------------------
 
 async function main() {
@@ -284,7 +334,7 @@ async function main() {
     }
   });
   // Endpoints that come in later tasks answer 404 today; the page asks once and explains.
-  const optional = /\/v1\/(groups|transactions|reset)$/;
+  const optional = /\/v1\/(groups|transactions)$/;
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const where = m.location() && m.location().url;
@@ -438,19 +488,21 @@ async function main() {
     txnStatus === 404 ? /does not serve GET \/v1\/transactions yet/.test(txnText) && /--transactional-id/.test(txnText) : /transactional/.test(txnText), txnText.slice(0, 200));
   await shot('06-transactions-empty.png');
 
-  // 7. replay the broker's own trace
-  await sleep(500);
-  const finalCluster = (await api('GET', '/v1/cluster')).body;
-  const finalProducers = (await api('GET', '/v1/producers')).body;
+  // 7. replay the broker's own trace: exactly what the API says at the end
+  const end = await quiet();
   const replayed = path.join(artifacts, 'replayed.trace');
-  fs.copyFileSync(trace, replayed);
-  const {events, bad} = reducer.parseTrace(fs.readFileSync(replayed, 'utf8'));
+  fs.writeFileSync(replayed, end.trace);
+  const {events, bad} = reducer.parseTrace(end.trace);
   check(`the broker's trace parses (${events.length} events)`, events.length > 100 && bad === 0, `${bad} bad lines`);
-  const expected = reducer.toCluster(reducer.replay(events));
-  const expectedProducers = reducer.toProducers(reducer.replay(events));
-  const vs = diffReplay({...expected, producers: expectedProducers}, finalCluster, finalProducers);
-  check(`the reducer's end state agrees with the final /v1/cluster and /v1/producers (${vs.checked} values compared; ` +
-    `not in today's events: ${vs.unknown.leader} leaders, ${vs.unknown.isr} ISRs, ${vs.unknown.leo} replica LEOs)`, vs.out.length === 0, vs.out.slice(0, 8).join('; '));
+  const finalState = reducer.replay(events);
+  const expected = reducer.toCluster(finalState);
+  const expectedProducers = reducer.toProducers(finalState);
+  sameAs('replayed in node, the trace ends in the state GET /v1/cluster reports (brokers, addresses, leaders, epochs, HW, log starts, ISRs, every replica)',
+    clusterShape(expected), clusterShape(end.cluster));
+  sameAs('... and in GET /v1/faults\' list', faultsShape(reducer.toFaults(finalState)), faultsShape(end.faults));
+  const vs = diffReplay({...expected, producers: expectedProducers}, end.cluster, end.producers);
+  check(`... and in GET /v1/producers (${vs.checked} values compared, nothing unknown: ${JSON.stringify(vs.unknown)})`,
+    vs.out.length === 0 && vs.unknown.leader + vs.unknown.isr + vs.unknown.leo === 0, vs.out.slice(0, 8).join('; '));
 
   await page.click('#tab-replay');
   const input = await page.$('#r-file');
@@ -466,9 +518,8 @@ async function main() {
   check('... and so are its producers', JSON.stringify(atEndProducers) === JSON.stringify(expectedProducers));
   await page.waitForFunction(() => document.querySelectorAll('#cluster .partition').length > 0, {timeout: 5000});
   const domEnd = await readCluster(page);
-  const domHw = domEnd.partitions.map((p) => `${p.topic}-${p.partition}:${p.hw}`).sort().join();
-  const wantHw = expected.topics.flatMap((t) => t.partitions.map((p) => `${t.name}-${p.partition}:${p.high_watermark}`)).sort().join();
-  check('the cluster panel draws the replayed high watermarks', domHw === wantHw, `${domHw} vs ${wantHw}`);
+  sameAs('... and its cluster panel draws what GET /v1/cluster said at the end (leaders, epochs, HW, LEOs, ISR)',
+    diffCluster(domEnd, end.cluster), []);
   await page.click('#r-start');
   await sleep(200);
   check('Replay, jump to the start: no partitions yet', await page.$eval('#cluster', (el) => /No partitions yet/.test(el.textContent)));
@@ -485,9 +536,22 @@ async function main() {
   const back1 = await page.evaluate(() => window.mkDashboard.replayCluster());
   check('one step back: the state of one event fewer', JSON.stringify(back1) === JSON.stringify(reducer.toCluster(reducer.replay(events, pos - 1))));
   // stop at the broker_down, for the picture
-  const downAt = events.findIndex((e) => e.event === 'fault' && e.action === 'broker_down');
+  const downAt = events.findIndex((e) => e.event === 'broker_down');
   await page.evaluate((n) => window.mkDashboard.replay.seek(n), downAt + 1);
+  const atDown = await page.evaluate(() => window.mkDashboard.replayCluster());
+  check('at the broker_down event the replay shows that broker down', atDown.brokers.find((b) => b.id === events[downAt].broker).up === false);
   await shot('07-replay.png');
+  // "Replay this run": the same file, from GET /v1/trace
+  await page.click('#r-live');
+  await page.click('#r-this-run');
+  await waitFor(() => page.evaluate(() => window.mkDashboard.replay.active), 10000, 'the served trace in the replay');
+  await page.click('#r-end');
+  await sleep(300);
+  const served = await page.evaluate(() => window.mkDashboard.replayCluster());
+  const servedEvents = await page.evaluate(() => window.mkDashboard.replay.events.length);
+  check(`"Replay this run" (GET /v1/trace, ${servedEvents} events) reaches the same end state`,
+    servedEvents >= events.length && JSON.stringify(clusterShape(served)) === JSON.stringify(clusterShape(expected)),
+    () => `${servedEvents} events; ${JSON.stringify(served).slice(0, 300)}`);
   await page.click('#r-live');
   check('Back to live', await page.$eval('#status', (el) => /LIVE/.test(el.textContent)));
   await expectPageMatches(page, 'back to live, the page agrees with /v1/cluster again');
@@ -521,10 +585,12 @@ async function main() {
   answers.delay = await inject('delay', {ms: '300'});
   answers.broker_down = await inject('broker_down');
   answers.broker_up = await inject('broker_up');
+  answers.hold_markers = await inject('hold_markers', {ms: '500'});
+  answers.release_markers = await inject('release_markers');
   const refused = Object.entries(answers).filter(([, a]) => !/^201/.test(a));
   check(`every fault action from the form is accepted (${Object.keys(answers).join(', ')})`, refused.length === 0, JSON.stringify(refused));
   const listed = (await api('GET', '/v1/faults')).body.map((f) => f.action);
-  check('... and listed by GET /v1/faults', ['follower_pause', 'follower_resume', 'follower_lag', 'elect_leader', 'drop_response', 'error', 'delay', 'broker_down', 'broker_up'].every((a) => listed.includes(a)), listed.join(', '));
+  check('... and listed by GET /v1/faults', ['follower_pause', 'follower_resume', 'follower_lag', 'elect_leader', 'drop_response', 'error', 'delay', 'broker_down', 'broker_up', 'hold_markers', 'release_markers'].every((a) => listed.includes(a)), listed.join(', '));
   await page.click('#f-clear');
   await waitFor(async () => (await api('GET', '/v1/faults')).body.length === 0, 5000, 'no faults').catch(() => {});
   check('Clear faults: DELETE /v1/faults, the list is empty', (await api('GET', '/v1/faults')).body.length === 0 &&
@@ -583,13 +649,83 @@ async function main() {
   await page.click('#reset');
   await page.click('#reset-yes');
   const resetResult = await waitFor(() => page.$eval('#command-result', (el) => /^\d{3}/.test(el.textContent) && el.textContent), 5000, 'the reset answer');
-  if (/^404/.test(resetResult)) {
-    check('Reset while POST /v1/reset is absent: a clear message', await page.$eval('#banner', (el) => !el.hidden && /POST \/v1\/reset answered 404/.test(el.textContent) && /restart it/.test(el.textContent)));
-  } else {
-    const emptied = await waitFor(() => page.$eval('#cluster', (el) => /No topics yet/.test(el.textContent)), 5000, 'an empty view').catch(() => false);
-    check(`Reset (${resetResult}): the view is empty again`, emptied);
-  }
+  check(`Reset: POST /v1/reset answers 200 (${resetResult})`, /^200/.test(resetResult));
+  const emptied = await waitFor(async () => {
+    const d = await readCluster(page);
+    return /No topics yet/.test(await page.$eval('#cluster', (el) => el.textContent)) && d.partitions.length === 0 &&
+      d.brokers.length === 3 && d.brokers.every((b) => b.up);
+  }, 5000, 'an empty view').catch(() => false);
+  check('Reset: the view is empty again (no topics, every broker up)', emptied);
+  const afterReset = await page.evaluate(() => ({producers: window.mkDashboard.liveProducers(), faults: document.querySelector('#faults-list').textContent}));
+  check('... no producers and no faults on the page', afterReset.producers.topics.length === 0 && /No faults injected/.test(afterReset.faults),
+    JSON.stringify(afterReset));
+  const resetCluster = (await api('GET', '/v1/cluster')).body;
+  check('... as the broker says: GET /v1/cluster has no topics and every broker up, GET /v1/faults is empty',
+    resetCluster.topics.length === 0 && resetCluster.brokers.every((b) => b.up) && (await api('GET', '/v1/faults')).body.length === 0);
   await shot('09-reset.png');
+  // after the reset: a topic placed as on a fresh broker, shown as the API says
+  await api('POST', '/v1/topics', {name: 'again', partitions: 3, replication_factor: 3});
+  run('kcat', ['-P', '-b', bootstrap, '-t', 'again', '-K:', '-X', 'enable.idempotence=true', '-X', 'client.id=kcat-after-reset'],
+    Array.from({length: 20}, (_, i) => `k${i}:v${i}`).join('\n') + '\n', 'kcat after the reset');
+  await expectPageMatches(page, 'after the reset, a new topic and its records show as /v1/cluster says');
+  const again = (await api('GET', '/v1/cluster')).body.topics[0];
+  check('... placed as on a fresh broker (partition 0 led by broker 0)', again.partitions[0].leader === 0 && again.partitions[0].replicas[0].broker === 0);
+  const pids = (await api('GET', '/v1/producers')).body.topics.flatMap((t) => t.partitions.flatMap((p) => p.producers.map((x) => x.producer_id)));
+  check(`... and producer ids start at 1000 again (${[...new Set(pids)].join(', ')})`, pids.length > 0 && pids.every((x) => x === 1000));
+
+  // 9b. minikafka replay of the whole run, in a second tab
+  const whole = await quiet();
+  const wholeFile = path.join(artifacts, 'whole-run.trace');
+  fs.writeFileSync(wholeFile, whole.trace);
+  const replayServer = spawn(minikafka, ['replay', wholeFile], {stdio: ['ignore', 'pipe', 'pipe']});
+  let replayOut = '';
+  replayServer.stdout.on('data', (d) => { replayOut += d; });
+  try {
+    await waitFor(() => /minikafka replay: (http\S+)/.test(replayOut) || replayServer.exitCode !== null, 10000, 'minikafka replay\'s URL');
+    const replayUrl = replayOut.match(/minikafka replay: (http\S+)/)[1];
+    check(`minikafka replay prints its URL (${replayUrl})`, /^http:\/\/127\.0\.0\.1:\d+\/\?replay=whole-run\.trace$/.test(replayUrl));
+    const tab = await browser.newPage();
+    await tab.setViewport({width: 1280, height: 720});
+    const replayOrigin = new URL(replayUrl).origin;
+    await tab.setRequestInterception(true);
+    tab.on('request', (req) => {
+      const u = req.url();
+      if (u.startsWith('data:') || new URL(u).origin === replayOrigin) req.continue();
+      else { external.push(u); req.abort(); }
+    });
+    tab.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`replay tab: ${m.text()}`); });
+    tab.on('pageerror', (e) => consoleErrors.push(`replay tab: page error: ${e.message}`));
+    const bare = await tab.goto(replayOrigin + '/', {waitUntil: 'load'});
+    check('minikafka replay: GET / leads to the replay page', bare.status() === 200 && /[?]replay=/.test(tab.url()), tab.url());
+    await waitFor(() => tab.evaluate(() => window.mkDashboard && window.mkDashboard.replay.active), 10000, 'the replay in the second tab');
+    check('... which is a replay and nothing else (no Reset, no fault form, no way back to a live view)',
+      await tab.evaluate(() => /REPLAY/.test(document.getElementById('status').textContent) &&
+        [...document.querySelectorAll('#reset, #fault-form, #r-live')].every((el) => el.offsetParent === null)));
+    await tab.click('#r-end');
+    await sleep(300);
+    const tabEnd = await tab.evaluate(() => window.mkDashboard.replayCluster());
+    sameAs('... and at its end shows what GET /v1/cluster said at the end of the run', clusterShape(tabEnd), clusterShape(whole.cluster));
+    sameAs('... and GET /v1/faults', faultsShape(await tab.evaluate(() => window.mkDashboard.replayFaults())), faultsShape(whole.faults));
+    await tab.click('#tab-faults');
+    await sleep(450);
+    await tab.screenshot({path: path.join(artifacts, '09b-replay-server.png')});
+    // just before the reset deleted the first topic: the run as it was
+    const wholeEvents = reducer.parseTrace(whole.trace).events;
+    const resetAt = wholeEvents.findIndex((e) => e.event === 'reset');
+    let before = resetAt;
+    while (before > 0 && /^(topic_delete|broker_up)$/.test(wholeEvents[before - 1].event)) before--;  // the reset's own steps
+    await tab.evaluate((n) => window.mkDashboard.replay.seek(n), before);
+    const beforeReset = await tab.evaluate(() => window.mkDashboard.replayCluster());
+    check('... and just before the reset, the run as it was (the orders topic)', beforeReset.topics.some((t) => t.name === 'orders'));
+    await tab.click('#tab-replay');
+    await sleep(450);
+    await tab.screenshot({path: path.join(artifacts, '09c-replay-before-reset.png')});
+    await tab.close();
+  } finally {
+    replayServer.kill('SIGINT');
+    const code = await Promise.race([new Promise((r) => replayServer.once('exit', (c) => r(c))), sleep(5000).then(() => 'still running')]);
+    check('minikafka replay exits 0 on Ctrl-C', code === 0, String(code));
+  }
 
   // 10. throughout
   const layout = await page.evaluate(() => {

@@ -5,7 +5,8 @@ import {test} from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  emptyState, applyEvent, fromSnapshot, toCluster, toProducers, parseTrace, replay, lastSequence,
+  emptyState, applyEvent, fromSnapshot, toCluster, toProducers, toFaults, parseTrace, replay,
+  lastSequence,
 } from '../../broker/dashboard/reducer.js';
 import {describe as describeEvent, kindOf, KIND} from '../../broker/dashboard/events.js';
 
@@ -72,6 +73,30 @@ test('append, replicate and hw_advance move the offsets', () => {
   assert.equal(s.ts_us, 1000);
 });
 
+test('transactions: the LSO from hw_advance, lso_advance and leader_change; txn_state', () => {
+  const s = fromSnapshot(CLUSTER);
+  // A transaction holds the LSO at 2 while the HW moves on; hw_advance says where it is.
+  applyEvent(s, ev('hw_advance', {topic: 'orders', partition: 1, from: 0, high_watermark: 5,
+    last_stable_offset: 2}));
+  assert.equal(partition(s, 'orders', 1).last_stable_offset, 2);
+  assert.equal(partition(s, 'orders', 1).high_watermark, 5);
+  // The marker replicated: both move.
+  assert.equal(applyEvent(s, ev('lso_advance', {topic: 'orders', partition: 1, from: 2,
+    last_stable_offset: 7, high_watermark: 7})), 'hw');
+  assert.equal(partition(s, 'orders', 1).last_stable_offset, 7);
+  applyEvent(s, ev('leader_change', {topic: 'orders', partition: 1, from: 0, leader: 1,
+    leader_epoch: 1, unclean: false, isr: [1, 2], high_watermark: 6, last_stable_offset: 4}));
+  assert.equal(partition(s, 'orders', 1).last_stable_offset, 4, 'a new leader brings its own LSO');
+  assert.equal(applyEvent(s, ev('txn_state', {transactional_id: 'tx', from: 'Ongoing',
+    to: 'PrepareCommit', producer_id: 1000, producer_epoch: 3, partitions: ['orders-1']})), 'transaction');
+  assert.deepEqual(s.transactions.tx, {transactional_id: 'tx', state: 'PrepareCommit',
+    producer_id: 1000, epoch: 3, partitions: ['orders-1']});
+  assert.match(describeEvent(ev('txn_marker', {topic: 'orders', partition: 1, offset: 6,
+    result: 'commit', producer_id: 1000})), /COMMIT marker of producer 1000 at offset 6/);
+  assert.match(describeEvent(ev('txn_state', {transactional_id: 'tx', from: 'Ongoing',
+    to: 'PrepareEpochFence', producer_id: 1000, producer_epoch: 4})), /tx: Ongoing → PrepareEpochFence/);
+});
+
 test('ISR changes, a leader change and a truncation', () => {
   const s = fromSnapshot(CLUSTER);
   assert.equal(applyEvent(s, ev('isr_shrink', {topic: 'orders', partition: 1, broker: 2, isr: [0, 1]})), 'isr');
@@ -109,7 +134,7 @@ test('fault events: brokers down and up, followers paused and lagging', () => {
   assert.equal(partition(s, 'orders', 1).replicas[2].lag_ms, 500);
   assert.equal(partition(s, 'orders', 1).replicas[0].lag_ms, 0, 'a leader does not lag');
   assert.equal(applyEvent(s, ev('fault', {id: 6, action: 'drop_response', api: 'Produce', what: 'x'})), 'fault');
-  assert.deepEqual(s.faults.map((f) => f.id), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(toFaults(s).map((f) => f.id), [6, 5, 4, 3, 2, 1], 'newest first, as GET /v1/faults');
   // a broker that copies, rejoins the ISR or leads is up, whatever order the lines came in
   applyEvent(s, ev('fault', {id: 7, action: 'broker_down', broker: 1, what: 'broker 1 is down'}));
   applyEvent(s, ev('isr_expand', {topic: 'orders', partition: 0, broker: 1, isr: [0, 1]}));
@@ -120,11 +145,49 @@ test('fault events: brokers down and up, followers paused and lagging', () => {
   applyEvent(s, ev('fault', {id: 9, action: 'broker_down', broker: 1, what: 'broker 1 is down'}));
   applyEvent(s, ev('leader_change', {topic: 'orders', partition: 0, from: 0, leader: 1, leader_epoch: 9, isr: [1]}));
   assert.equal(toCluster(s).brokers[1].up, true, 'leader_change');
-  // the events the broker does not emit yet, for the replay
+  // broker_down / broker_up, written before their effects
   applyEvent(s, ev('broker_down', {broker: 1}));
   assert.equal(toCluster(s).brokers[1].up, false);
   applyEvent(s, ev('broker_up', {broker: 1}));
   assert.equal(toCluster(s).brokers[1].up, true);
+});
+
+test('the fault list as GET /v1/faults shows it: armed, fired, spent, cleared, reset', () => {
+  const s = fromSnapshot(CLUSTER);
+  applyEvent(s, ev('fault_armed', {id: 1, action: 'drop_response', api: 'Produce', count: 2, mode: 'close'}));
+  applyEvent(s, ev('fault_armed', {id: 2, action: 'delay', api: 'Fetch', ms: 300, count: -1}));
+  assert.deepEqual(toFaults(s), [
+    {id: 2, action: 'delay', fired: 0, api: 'Fetch', ms: 300, count: null, armed: true},
+    {id: 1, action: 'drop_response', fired: 0, api: 'Produce', mode: 'close', count: 2, armed: true},
+  ]);
+  applyEvent(s, ev('fault', {id: 1, action: 'drop_response', api: 'Produce', count: 1, mode: 'close', what: 'Produce request, correlation id 4'}));
+  applyEvent(s, ev('fault', {id: 1, action: 'drop_response', api: 'Produce', count: 0, mode: 'close', what: 'Produce request, correlation id 5'}));
+  applyEvent(s, ev('fault', {id: 2, action: 'delay', api: 'Fetch', ms: 300, count: -1, what: 'Fetch request, correlation id 9'}));
+  applyEvent(s, ev('fault', {id: 3, action: 'follower_lag', broker: 2, ms: 400, what: 'broker 2 copies 1 follower replica(s) 400 ms late'}));
+  assert.deepEqual(toFaults(s), [
+    {id: 3, action: 'follower_lag', fired: 1, broker: 2, ms: 400, result: 'broker 2 copies 1 follower replica(s) 400 ms late'},
+    {id: 2, action: 'delay', fired: 1, api: 'Fetch', ms: 300, count: null, armed: true},
+    {id: 1, action: 'drop_response', fired: 2, api: 'Produce', mode: 'close', count: 0, armed: false},
+  ]);
+  // a firing of a fault armed before the trace began: listed from its firing
+  applyEvent(s, ev('fault', {id: 7, action: 'error', api: 'Produce', error: 'NOT_LEADER_OR_FOLLOWER', count: 3, what: 'x'}));
+  assert.deepEqual(toFaults(s)[0], {id: 7, action: 'error', fired: 1, api: 'Produce', error: 'NOT_LEADER_OR_FOLLOWER', count: 3, armed: true});
+  assert.equal(applyEvent(s, ev('faults_clear', {cleared: 4})), 'fault');
+  assert.deepEqual(toFaults(s), []);
+  applyEvent(s, ev('fault_armed', {id: 8, action: 'delay', ms: 5, count: 1}));
+  applyEvent(s, ev('reset', {}));
+  assert.deepEqual(toFaults(s), [], 'a reset forgets faults too');
+});
+
+test('a new leader brings its own high watermark and log start', () => {
+  const s = fromSnapshot(CLUSTER);
+  applyEvent(s, ev('retention', {topic: 'orders', partition: 0, broker: 0, batches_deleted: 1, from_offset: 0, log_start_offset: 3}));
+  assert.equal(partition(s, 'orders', 0).log_start_offset, 0, 'a follower\'s retention is not the partition\'s');
+  applyEvent(s, ev('leader_change', {topic: 'orders', partition: 0, from: 1, leader: 0, leader_epoch: 3, isr: [0], high_watermark: 8}));
+  const p = partition(s, 'orders', 0);
+  assert.equal(p.high_watermark, 8, 'below the old leader\'s 10');
+  assert.equal(p.log_start_offset, 3);
+  assert.equal(p.leader_epoch, 3);
 });
 
 test('the producer window: five batches, a new epoch clears it, a replayed event counts once', () => {

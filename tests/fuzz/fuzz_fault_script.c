@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (f && size > 0) {
     struct mk_fault_script *s = NULL;
     struct mk_err err = {0};
-    int rc = mk_fault_script_read(f, "fuzz", &s, &err);
+    int rc = mk_fault_script_read(f, "fuzz", "fuzz", &s, &err);
     check_refusal(rc, &err, "script");
     for (size_t i = 0; !rc && i < mk_fault_script_lines(s); i++) {
       const char *line = mk_fault_script_fault(s, i);
@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       json_decref(o);
       parse_fault(line, strlen(line));
     }
-    mk_fault_script_destroy(s);
+    mk_fault_script_free(s);
   }
   if (f) fclose(f);
   parse_fault((const char *)data, size);

@@ -7,10 +7,10 @@
 // partitioner (Java's murmur2; the partition it picks for each record is recorded) sends keyed
 // records with per-record headers (repeated names, empty values), 50 per send(),
 // alternating uncompressed and gzip sends. Every send must succeed; each record's offset is
-// its send's baseOffset for that partition plus its place in the send. kafkajs's consumer
-// needs consumer groups, which the broker does not have yet, so kcat reads every partition
-// back, and interop_check.py compares: every record once, in order per partition, intact,
-// each key in its murmur2 partition, each where the producer said.
+// its send's baseOffset for that partition plus its place in the send. kcat reads every
+// partition back (kafkajs's group consumer is test_groups_kafkajs.js), and interop_check.py
+// compares: every record once, in order per partition, intact, each key in its murmur2
+// partition, each where the producer said.
 'use strict'
 const path = require('path')
 const fs = require('fs')

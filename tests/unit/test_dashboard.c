@@ -5,7 +5,9 @@
  * unknown files are a JSON 404, other methods a 405, HEAD has no body.
  *
  * The first tests call dashboard.c directly; the last ones talk HTTP to an embedded
- * broker's admin port over a plain socket, as a browser would.
+ * broker's admin port over a plain socket, as a browser would: the files, and what the page
+ * needs besides the API: GET /v1/trace (its replay), GET /v1/events starting with the
+ * state, POST /v1/reset.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -150,13 +152,20 @@ static void test_answer_404_and_405(void **state) {
 /* ---- over HTTP ------------------------------------------------------------------------------ */
 
 static struct mk_broker *broker;
+static char trace_path[] = "/tmp/test_dashboard_trace_XXXXXX";  /* what GET /v1/trace serves */
 
 static int start_broker(void **state) {
   (void)state;
+  int fd = mkstemp(trace_path);
+  if (fd < 0) return -1;
+  static const char lines[] = "{\"event\":\"a\"}\n{\"event\":\"b\"}\n{\"event\":\"still being wr";
+  if (write(fd, lines, sizeof lines - 1) != (ssize_t)(sizeof lines - 1)) return -1;
+  close(fd);
   struct mk_broker_config cfg;
   mk_broker_config_init(&cfg);
   cfg.port = 0;
   cfg.admin_port = 0;
+  cfg.trace_file = trace_path;
   struct mk_err err = {0};
   if (mk_broker_new(&cfg, &broker, &err) || mk_broker_start(broker, &err)) {
     fprintf(stderr, "broker: %s\n", err.msg);
@@ -173,6 +182,7 @@ static int stop_broker(void **state) {
     mk_broker_stop(broker);
     mk_broker_free(broker);
   }
+  unlink(trace_path);
   return 0;
 }
 
@@ -185,7 +195,8 @@ struct reply {
 
 /* Send request (whole, with "Connection: close") and read the answer until the server
  * closes. Fails the test on a socket error or after 5 s. */
-static void request(const char *text, struct reply *r) {
+/* A connection to the admin port whose reads give up after 5 s. */
+static int connect_admin(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(fd >= 0);
   struct timeval tv = {5, 0};
@@ -193,6 +204,11 @@ static void request(const char *text, struct reply *r) {
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)mk_broker_admin_port(broker))};
   inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
   assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+  return fd;
+}
+
+static void request(const char *text, struct reply *r) {
+  int fd = connect_admin();
   assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
   size_t cap = 1 << 16, len = 0;
   char *buf = malloc(cap);
@@ -362,6 +378,68 @@ static void test_http_keep_alive_mixes_files_and_api(void **state) {
   free(r.body);
 }
 
+/* GET /v1/trace: the broker's --trace file up to its last whole line, for the replay. */
+static void test_http_trace_file(void **state) {
+  (void)state;
+  struct reply r;
+  char v[128];
+  send_one("GET", "/v1/trace", "", &r);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(header(&r, "Content-Type", v, sizeof v), "application/x-ndjson; charset=utf-8");
+  assert_string_equal(r.body, "{\"event\":\"a\"}\n{\"event\":\"b\"}\n");
+  free(r.body);
+  send_one("POST", "/v1/trace", "Content-Length: 0\r\n", &r);
+  assert_int_equal(r.status, 405);
+  free(r.body);
+}
+
+/* GET /v1/events starts with the state (brokers, then every partition) for this client. */
+static void test_http_events_start_with_the_state(void **state) {
+  (void)state;
+  struct mk_err err = {0};
+  assert_int_equal(mk_broker_create_topic(broker, "shown", 2, 3, NULL, &err), 0);
+  int fd = connect_admin();
+  static const char get[] = "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  assert_int_equal(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
+  char buf[16384];
+  size_t len = 0;
+  while (len < sizeof buf - 1) {  /* until the second partition_state has come */
+    ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+    if (n <= 0) fail_msg("the stream ended or timed out after %zu bytes", len);
+    len += (size_t)n;
+    buf[len] = '\0';
+    const char *p1 = strstr(buf, "\"event\":\"partition_state\"");
+    if (p1 && strstr(p1 + 1, "\"event\":\"partition_state\"")) break;
+  }
+  close(fd);
+  const char *b0 = strstr(buf, "data: {\"ts_us\":");
+  assert_non_null(b0);
+  assert_non_null(strstr(b0, "\"event\":\"broker_state\",\"broker\":0,"));  /* first */
+  assert_true(strstr(buf, "\"broker\":2,") < strstr(buf, "\"event\":\"partition_state\""));
+  assert_non_null(strstr(buf, "\"topic\":\"shown\",\"partition\":1,"));
+}
+
+/* POST /v1/reset: what it did, and an empty cluster after. */
+static void test_http_post_reset(void **state) {
+  (void)state;
+  struct mk_err err = {0};
+  assert_int_equal(mk_broker_create_topic(broker, "gone", 1, 3, NULL, &err), 0);
+  struct reply r;
+  send_one("POST", "/v1/reset", "Content-Length: 0\r\n", &r);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(r.body, "\"reset\":true"));
+  assert_non_null(strstr(r.body, "\"topics_deleted\":"));
+  assert_null(strstr(r.body, "\"topics_deleted\":0"));
+  free(r.body);
+  send_one("GET", "/v1/cluster", "", &r);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(r.body, "\"topics\":[]"));
+  free(r.body);
+  send_one("GET", "/v1/reset", "", &r);
+  assert_int_equal(r.status, 405);  /* a reset is a POST: a link or a reload cannot do it */
+  free(r.body);
+}
+
 int main(void) {
   const struct CMUnitTest table[] = {
     cmocka_unit_test(test_root_and_dashboard_are_index_html),
@@ -378,6 +456,9 @@ int main(void) {
     cmocka_unit_test(test_http_unknown_file_is_json_404),
     cmocka_unit_test(test_http_other_methods_are_405),
     cmocka_unit_test(test_http_keep_alive_mixes_files_and_api),
+    cmocka_unit_test(test_http_trace_file),
+    cmocka_unit_test(test_http_events_start_with_the_state),
+    cmocka_unit_test(test_http_post_reset),
   };
   int failed = cmocka_run_group_tests_name("dashboard files", table, NULL, NULL);
   return failed | cmocka_run_group_tests_name("dashboard over HTTP", http, start_broker, stop_broker);

@@ -30,18 +30,32 @@
 #include "broker/broker.h"
 #include "broker/faults.h"  /* mk_fault_allowed: the table under test */
 #include "protocol/api.h"
+#include "protocol/messages/add_offsets_to_txn.h"
+#include "protocol/messages/add_partitions_to_txn.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
+#include "protocol/messages/delete_groups.h"
 #include "protocol/messages/delete_topics.h"
 #include "protocol/messages/describe_cluster.h"
 #include "protocol/messages/describe_configs.h"
+#include "protocol/messages/describe_groups.h"
+#include "protocol/messages/end_txn.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/messages/find_coordinator.h"
+#include "protocol/messages/heartbeat.h"
 #include "protocol/messages/init_producer_id.h"
+#include "protocol/messages/join_group.h"
+#include "protocol/messages/leave_group.h"
+#include "protocol/messages/list_groups.h"
 #include "protocol/messages/list_offsets.h"
 #include "protocol/messages/metadata.h"
+#include "protocol/messages/offset_commit.h"
+#include "protocol/messages/offset_delete.h"
+#include "protocol/messages/offset_fetch.h"
 #include "protocol/messages/produce.h"
+#include "protocol/messages/sync_group.h"
+#include "protocol/messages/txn_offset_commit.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/test_broker.h"
 
@@ -246,6 +260,213 @@ static int16_t error_describe_configs(const void *resp, const char *topic, int32
   return r->results_count > 0 ? r->results[0].error_code : -1;
 }
 
+/* The group coordinator's APIs, each answered at once: a JoinGroup with a session timeout
+ * no group accepts, the others for a group that does not exist (or NOT_COORDINATOR from a
+ * broker that does not coordinate it). The offset APIs name the topic and partition. */
+static void build_join_group(void *body, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  static struct mk_join_group_request_protocol proto;
+  struct mk_join_group_request *r = body;
+  proto = (struct mk_join_group_request_protocol){mk_str_of("range"), {NULL, 0}};
+  r->group_id = mk_str_of("some-group");
+  r->session_timeout_ms = 1;
+  r->member_id = mk_str_of("");
+  r->protocol_type = mk_str_of("consumer");
+  r->protocols = &proto;
+  r->protocols_count = 1;
+}
+
+static void build_sync_group(void *body, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  struct mk_sync_group_request *r = body;
+  r->group_id = mk_str_of("some-group");
+  r->member_id = mk_str_of("nobody");
+}
+
+static void build_heartbeat(void *body, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  struct mk_heartbeat_request *r = body;
+  r->group_id = mk_str_of("some-group");
+  r->member_id = mk_str_of("nobody");
+}
+
+static void build_leave_group(void *body, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  static struct mk_leave_group_member_identity who;
+  struct mk_leave_group_request *r = body;
+  mk_schema_set_defaults(&mk_leave_group_member_identity_schema, &who);
+  who.member_id = mk_str_of("nobody");
+  r->group_id = mk_str_of("some-group");
+  r->members = &who;
+  r->members_count = 1;
+}
+
+static void build_offset_commit(void *body, const char *topic, int32_t partition) {
+  static struct mk_offset_commit_request_topic ct;
+  static struct mk_offset_commit_request_partition cp;
+  struct mk_offset_commit_request *r = body;
+  mk_schema_set_defaults(&mk_offset_commit_request_partition_schema, &cp);
+  cp.partition_index = partition;
+  ct = (struct mk_offset_commit_request_topic){mk_str_of(topic), &cp, 1};
+  r->group_id = mk_str_of("some-group");
+  r->topics = &ct;
+  r->topics_count = 1;
+}
+
+static int16_t error_offset_commit(const void *resp, const char *topic, int32_t partition) {
+  const struct mk_offset_commit_response *r = resp;
+  for (int i = 0; i < r->topics_count; i++)
+    for (int j = 0; j < r->topics[i].partitions_count; j++)
+      if (mk_str_eq(r->topics[i].name, topic) &&
+          r->topics[i].partitions[j].partition_index == partition)
+        return r->topics[i].partitions[j].error_code;
+  return -1;
+}
+
+static void build_offset_fetch(void *body, const char *topic, int32_t partition) {
+  static struct mk_offset_fetch_request_group g;
+  static struct mk_offset_fetch_request_topics t;
+  static int32_t index;
+  struct mk_offset_fetch_request *r = body;
+  index = partition;
+  t = (struct mk_offset_fetch_request_topics){mk_str_of(topic), &index, 1};
+  mk_schema_set_defaults(&mk_offset_fetch_request_group_schema, &g);
+  g.group_id = mk_str_of("some-group");
+  g.topics = &t;
+  g.topics_count = 1;
+  r->groups = &g;
+  r->groups_count = 1;
+}
+
+/* The partition's error, else the group's (a fault scoped by broker answers for the group). */
+static int16_t error_offset_fetch(const void *resp, const char *topic, int32_t partition) {
+  const struct mk_offset_fetch_response *r = resp;
+  if (r->groups_count != 1) return -1;
+  const struct mk_offset_fetch_response_group *g = &r->groups[0];
+  for (int i = 0; i < g->topics_count; i++)
+    for (int j = 0; j < g->topics[i].partitions_count; j++)
+      if (mk_str_eq(g->topics[i].name, topic) &&
+          g->topics[i].partitions[j].partition_index == partition &&
+          g->topics[i].partitions[j].error_code)
+        return g->topics[i].partitions[j].error_code;
+  return g->error_code;
+}
+
+static void build_offset_delete(void *body, const char *topic, int32_t partition) {
+  static struct mk_offset_delete_request_topic t;
+  static struct mk_offset_delete_request_partition p;
+  struct mk_offset_delete_request *r = body;
+  p.partition_index = partition;
+  t = (struct mk_offset_delete_request_topic){mk_str_of(topic), &p, 1};
+  r->group_id = mk_str_of("some-group");
+  r->topics = &t;
+  r->topics_count = 1;
+}
+
+static int16_t error_offset_delete(const void *resp, const char *topic, int32_t partition) {
+  const struct mk_offset_delete_response *r = resp;
+  for (int i = 0; i < r->topics_count; i++)
+    for (int j = 0; j < r->topics[i].partitions_count; j++)
+      if (mk_str_eq(r->topics[i].name, topic) &&
+          r->topics[i].partitions[j].partition_index == partition)
+        return r->topics[i].partitions[j].error_code;
+  return r->error_code;
+}
+
+static void build_describe_groups(void *body, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  static struct mk_str group;
+  struct mk_describe_groups_request *r = body;
+  group = mk_str_of("some-group");
+  r->groups = &group;
+  r->groups_count = 1;
+}
+
+static int16_t error_describe_groups(const void *resp, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  const struct mk_describe_groups_response *r = resp;
+  return r->groups_count == 1 ? r->groups[0].error_code : -1;
+}
+
+static void build_delete_groups(void *body, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  static struct mk_str group;
+  struct mk_delete_groups_request *r = body;
+  group = mk_str_of("some-group");
+  r->groups_names = &group;
+  r->groups_names_count = 1;
+}
+
+static int16_t error_delete_groups(const void *resp, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  const struct mk_delete_groups_response *r = resp;
+  return r->results_count == 1 ? r->results[0].error_code : -1;
+}
+
+static void build_add_partitions_to_txn(void *body, const char *topic, int32_t partition) {
+  static struct mk_add_partitions_to_txn_topic t;
+  static int32_t index;
+  struct mk_add_partitions_to_txn_request *r = body;
+  index = partition;
+  t = (struct mk_add_partitions_to_txn_topic){mk_str_of(topic), &index, 1};
+  r->v3_and_below_transactional_id = mk_str_of("some-txn");
+  r->v3_and_below_producer_id = 4242;
+  r->v3_and_below_producer_epoch = 0;
+  r->v3_and_below_topics = &t;
+  r->v3_and_below_topics_count = 1;
+}
+
+static int16_t error_add_partitions_to_txn(const void *resp, const char *topic, int32_t partition) {
+  const struct mk_add_partitions_to_txn_response *r = resp;
+  for (int i = 0; i < r->results_by_topic_v3_and_below_count; i++) {
+    const struct mk_add_partitions_to_txn_topic_result *t = &r->results_by_topic_v3_and_below[i];
+    for (int j = 0; j < t->results_by_partition_count; j++)
+      if (mk_str_eq(t->name, topic) && t->results_by_partition[j].partition_index == partition)
+        return t->results_by_partition[j].partition_error_code;
+  }
+  return -1;
+}
+
+static void build_add_offsets_to_txn(void *body, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  struct mk_add_offsets_to_txn_request *r = body;
+  r->transactional_id = mk_str_of("some-txn");
+  r->producer_id = 4242;
+  r->group_id = mk_str_of("some-group");
+}
+
+static void build_end_txn(void *body, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  struct mk_end_txn_request *r = body;
+  r->transactional_id = mk_str_of("some-txn");
+  r->producer_id = 4242;
+  r->committed = true;
+}
+
+static void build_txn_offset_commit(void *body, const char *topic, int32_t partition) {
+  static struct mk_txn_offset_commit_request_topic ct;
+  static struct mk_txn_offset_commit_request_partition cp;
+  struct mk_txn_offset_commit_request *r = body;
+  mk_schema_set_defaults(&mk_txn_offset_commit_request_partition_schema, &cp);
+  cp.partition_index = partition;
+  ct = (struct mk_txn_offset_commit_request_topic){mk_str_of(topic), &cp, 1};
+  r->transactional_id = mk_str_of("some-txn");
+  r->group_id = mk_str_of("some-group");
+  r->producer_id = 4242;
+  r->topics = &ct;
+  r->topics_count = 1;
+}
+
+static int16_t error_txn_offset_commit(const void *resp, const char *topic, int32_t partition) {
+  const struct mk_txn_offset_commit_response *r = resp;
+  for (int i = 0; i < r->topics_count; i++)
+    for (int j = 0; j < r->topics[i].partitions_count; j++)
+      if (mk_str_eq(r->topics[i].name, topic) &&
+          r->topics[i].partitions[j].partition_index == partition)
+        return r->topics[i].partitions[j].error_code;
+  return -1;
+}
+
 /* The response's top-level error_code, at the same place in each of these structs. */
 #define TOP_LEVEL_ERROR(name, type)                                                 \
   static int16_t name(const void *resp, const char *topic, int32_t partition) {    \
@@ -256,6 +477,13 @@ TOP_LEVEL_ERROR(error_init_producer_id, struct mk_init_producer_id_response)
 TOP_LEVEL_ERROR(error_find_coordinator, struct mk_find_coordinator_response)
 TOP_LEVEL_ERROR(error_describe_cluster, struct mk_describe_cluster_response)
 TOP_LEVEL_ERROR(error_api_versions, struct mk_api_versions_response)
+TOP_LEVEL_ERROR(error_join_group, struct mk_join_group_response)
+TOP_LEVEL_ERROR(error_sync_group, struct mk_sync_group_response)
+TOP_LEVEL_ERROR(error_heartbeat, struct mk_heartbeat_response)
+TOP_LEVEL_ERROR(error_leave_group, struct mk_leave_group_response)
+TOP_LEVEL_ERROR(error_list_groups, struct mk_list_groups_response)
+TOP_LEVEL_ERROR(error_add_offsets_to_txn, struct mk_add_offsets_to_txn_response)
+TOP_LEVEL_ERROR(error_end_txn, struct mk_end_txn_response)
 
 static const struct probe {
   int api_key;
@@ -283,6 +511,28 @@ static const struct probe {
   {MK_API_DESCRIBE_CONFIGS, 4, &mk_describe_configs_request_schema, build_describe_configs,
    error_describe_configs},
   {MK_API_API_VERSIONS, 3, &mk_api_versions_request_schema, build_nothing, error_api_versions},
+  {MK_API_JOIN_GROUP, 5, &mk_join_group_request_schema, build_join_group, error_join_group},
+  {MK_API_SYNC_GROUP, 3, &mk_sync_group_request_schema, build_sync_group, error_sync_group},
+  {MK_API_HEARTBEAT, 3, &mk_heartbeat_request_schema, build_heartbeat, error_heartbeat},
+  {MK_API_LEAVE_GROUP, 3, &mk_leave_group_request_schema, build_leave_group, error_leave_group},
+  {MK_API_OFFSET_COMMIT, 8, &mk_offset_commit_request_schema, build_offset_commit,
+   error_offset_commit},
+  {MK_API_OFFSET_FETCH, 8, &mk_offset_fetch_request_schema, build_offset_fetch,
+   error_offset_fetch},
+  {MK_API_ADD_PARTITIONS_TO_TXN, 3, &mk_add_partitions_to_txn_request_schema,
+   build_add_partitions_to_txn, error_add_partitions_to_txn},
+  {MK_API_ADD_OFFSETS_TO_TXN, 3, &mk_add_offsets_to_txn_request_schema, build_add_offsets_to_txn,
+   error_add_offsets_to_txn},
+  {MK_API_END_TXN, 3, &mk_end_txn_request_schema, build_end_txn, error_end_txn},
+  {MK_API_TXN_OFFSET_COMMIT, 3, &mk_txn_offset_commit_request_schema, build_txn_offset_commit,
+   error_txn_offset_commit},
+  {MK_API_OFFSET_DELETE, 0, &mk_offset_delete_request_schema, build_offset_delete,
+   error_offset_delete},
+  {MK_API_DESCRIBE_GROUPS, 5, &mk_describe_groups_request_schema, build_describe_groups,
+   error_describe_groups},
+  {MK_API_LIST_GROUPS, 4, &mk_list_groups_request_schema, build_nothing, error_list_groups},
+  {MK_API_DELETE_GROUPS, 2, &mk_delete_groups_request_schema, build_delete_groups,
+   error_delete_groups},
 };
 
 static const struct probe *probe_of(int api_key) {

@@ -30,7 +30,7 @@ static struct mk_partition_choice choose(const struct mk_partitioner *custom, bo
                                          const struct mk_topic_partitions *parts) {
   struct mk_partition_choice c;
   struct mk_err err = {0};
-  int rc = mk_partitioner_choose(custom, ignore_keys, "t", explicit_partition, bytes(key),
+  int rc = mk_partitioner_choose(custom, ignore_keys, "p-1", "t", explicit_partition, bytes(key),
                                  bytes("v"), parts, &c, &err);
   if (rc) fail_msg("%s", err.msg);
   return c;
@@ -77,7 +77,7 @@ static void test_explicit_partition_wins(void **state) {
   c = choose(NULL, false, 7, NULL, &three);
   assert_int_equal(c.partition, 7);
   struct mk_err err = {0};
-  assert_int_equal(mk_partitioner_choose(NULL, false, "t", -2, MK_BYTES_NULL, MK_BYTES_NULL,
+  assert_int_equal(mk_partitioner_choose(NULL, false, "p-1", "t", -2, MK_BYTES_NULL, MK_BYTES_NULL,
                                          &three, &c, &err), MK_ERR__INVALID_ARG);
   assert_string_equal(err.msg, "Invalid partition: -2");
 }
@@ -94,12 +94,12 @@ static void test_custom_partitioner_comes_before_the_key(void **state) {
   assert_int_equal(custom_calls, 2);
   struct mk_err err = {0};
   custom_answer = -1;
-  assert_int_equal(mk_partitioner_choose(&custom, false, "t", -1, bytes("k"), MK_BYTES_NULL,
+  assert_int_equal(mk_partitioner_choose(&custom, false, "p-1", "t", -1, bytes("k"), MK_BYTES_NULL,
                                          &three, &c, &err), MK_ERR__INVALID_ARG);
   assert_string_equal(err.msg, "The partitioner generated an invalid partition number: -1. "
                                "Partition number should always be non-negative.");
   custom_answer = -100;
-  assert_int_equal(mk_partitioner_choose(&custom, false, "t", -1, bytes("k"), MK_BYTES_NULL,
+  assert_int_equal(mk_partitioner_choose(&custom, false, "p-1", "t", -1, bytes("k"), MK_BYTES_NULL,
                                          &three, &c, &err), MK_ERR__INVALID_ARG);
   assert_string_equal(err.msg, "no partition for you");
   custom_new_batches = 0;
@@ -127,7 +127,7 @@ static void test_key_hash_then_builtin_sticky(void **state) {
   /* a key needs the partition count */
   const struct mk_topic_partitions unknown = {0, NULL, 0};
   struct mk_err err = {0};
-  assert_int_equal(mk_partitioner_choose(NULL, false, "orders", -1, bytes("k"), MK_BYTES_NULL,
+  assert_int_equal(mk_partitioner_choose(NULL, false, "p-1", "orders", -1, bytes("k"), MK_BYTES_NULL,
                                          &unknown, &c, &err), MK_ERR__INVALID_ARG);
   assert_non_null(strstr(err.msg, "orders"));
 }
@@ -169,7 +169,7 @@ static void test_every_choice_is_traced_with_its_reason(void **state) {
   choose(NULL, false, MK_PARTITION_UNKNOWN, "21", &three);
   choose(&custom, false, MK_PARTITION_UNKNOWN, "k", &three);
   choose(NULL, false, MK_PARTITION_UNKNOWN, NULL, &three);  /* the accumulator traces this one */
-  mk_partitioner_trace("t", 2, MK_PARTITION_REASON_UNIFORM_STICKY);
+  mk_partitioner_trace("p-1", "t", 2, MK_PARTITION_REASON_UNIFORM_STICKY);
   mk_trace_remove_sink(sink);
   choose(NULL, false, 1, "k", &three);  /* tracing off: nothing */
   assert_int_equal(num_traced, 4);
@@ -181,6 +181,7 @@ static void test_every_choice_is_traced_with_its_reason(void **state) {
     assert_non_null(strstr(traced[i], "\"side\":\"producer\""));
     assert_non_null(strstr(traced[i], "\"event\":\"partition\""));
     assert_non_null(strstr(traced[i], "\"topic\":\"t\""));
+    assert_non_null(strstr(traced[i], "\"client_id\":\"p-1\""));
     if (!strstr(traced[i], want[i][0]) || !strstr(traced[i], want[i][1]))
       fail_msg("%s lacks %s or %s", traced[i], want[i][0], want[i][1]);
   }
@@ -229,7 +230,7 @@ static void test_round_robin_takes_turns(void **state) {
   /* topics count separately */
   struct mk_partition_choice c;
   struct mk_err err = {0};
-  assert_int_equal(mk_partitioner_choose(rr, false, "other", -1, MK_BYTES_NULL, MK_BYTES_NULL,
+  assert_int_equal(mk_partitioner_choose(rr, false, "p-1", "other", -1, MK_BYTES_NULL, MK_BYTES_NULL,
                                          &three, &c, &err), 0);
   assert_int_equal(c.partition, 0);
   /* only partitions with a leader take turns; none available: any partition */
