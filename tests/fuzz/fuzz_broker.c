@@ -16,6 +16,11 @@
  *                                 jump; 1-5 records, any codec
  *   Fetch, ListOffsets, Metadata  from offsets at and around both ends
  *   InitProducerId                a producer id for the idempotent producers
+ *   a transaction                 one transactional producer ("tx"): FindCoordinator and
+ *                                 InitProducerId at its coordinator, AddPartitionsToTxn,
+ *                                 transactional batches (op_produce as a third producer),
+ *                                 EndTxn commit or abort (markers written by the
+ *                                 coordinator as the loop runs)
  *   a cluster fault               elect_leader (clean), broker_down/up, follower_pause/
  *                                 resume, follower_lag 0 (controller.c)
  *   raw bytes                     a frame of input bytes, on a connection of its own
@@ -28,12 +33,14 @@
  *     offset + 1, log start within its first batch (or LEO when empty), size = the sum of
  *     the batches, the leader epoch cache strictly increasing;
  *   - each partition: the leader is in the ISR, HW <= the leader's LEO, every ISR member
- *     has the HW;
+ *     has the HW, log start <= LSO <= HW;
  *   - producer state: a retained batch of a producer that is still in the leader's log is
  *     that batch (same producer id and sequences at that offset); the retry of a batch the
  *     leader acknowledged, with no leader change since, gets the original offset;
  *   - what the logs hold (log.memory.max.bytes' count) is exactly the batches and frames
- *     they reference, each counted once; and never more than the budget plus one request.
+ *     they reference, each counted once; and, leaving out the services' compacted topics
+ *     (__transaction_state, which the budget never deletes from), never more than the
+ *     budget plus one request.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,9 +59,12 @@
 #include "common/log.h"
 #include "protocol/api.h"
 #include "protocol/frame.h"
+#include "protocol/messages/add_partitions_to_txn.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
+#include "protocol/messages/end_txn.h"
 #include "protocol/messages/fetch.h"
+#include "protocol/messages/find_coordinator.h"
 #include "protocol/messages/init_producer_id.h"
 #include "protocol/messages/list_offsets.h"
 #include "protocol/messages/metadata.h"
@@ -235,7 +245,8 @@ struct idem {
     int32_t leader_epoch;
   } last[3][4];
 };
-static struct idem idems[2];
+static struct idem idems[3];  /* two idempotent producers, and the transactional one */
+static int txn_coordinator = -1;  /* the transactional producer's coordinator, or -1 */
 
 static struct mk_partition *partition_of(const char *topic, int32_t p) {
   return mk_cluster_partition(mk_cluster_find_topic(&broker->cluster, mk_str_of(topic)), p);
@@ -271,7 +282,7 @@ static void op_delete(struct input *in, struct mk_arena *a) {
   r.topic_names = &name;
   r.topic_names_count = 1;
   call(node_for("", 0, byte(in)), MK_API_DELETE_TOPICS, 4, &r, true, a);
-  for (int i = 0; i < 2; i++) memset(idems[i].last, 0, sizeof idems[i].last);
+  for (int i = 0; i < 3; i++) memset(idems[i].last, 0, sizeof idems[i].last);
 }
 
 static void op_init_producer_id(struct input *in, struct mk_arena *a) {
@@ -292,7 +303,7 @@ static void op_produce(struct input *in, struct mk_arena *a) {
   int32_t part = (int32_t)(byte(in) % 4);
   unsigned mode = byte(in);
   int16_t acks = (mode & 3) == 0 ? 0 : (mode & 3) == 1 ? 1 : -1;
-  int who = (int)((mode >> 2) % 3) - 1;  /* -1: not idempotent */
+  int who = (int)((mode >> 2) % 4) - 1;  /* -1: not idempotent; 2: transactional */
   struct idem *p = who >= 0 ? &idems[who] : NULL;
   if (p && p->producer_id < 0) p = NULL;
   int records = 1 + (int)(byte(in) % 5);
@@ -322,6 +333,7 @@ static void op_produce(struct input *in, struct mk_arena *a) {
     bb.producer_id = p->producer_id;
     bb.producer_epoch = p->epoch;
     bb.base_sequence = seq;
+    if (who == 2) bb.attributes = 0x10;  /* transactional */
   }
   for (int i = 0; i < records; i++) {
     char v[16];
@@ -339,6 +351,7 @@ static void op_produce(struct input *in, struct mk_arena *a) {
   struct mk_produce_request r;
   mk_schema_set_defaults(&mk_produce_request_schema, &r);
   r.acks = acks;
+  if (p && who == 2) r.transactional_id = mk_str_of("tx");
   r.timeout_ms = (int32_t)(byte(in) % 4);  /* an acks=all wait ends within a few ms */
   r.topic_data = &td;
   r.topic_data_count = 1;
@@ -364,6 +377,58 @@ static void op_produce(struct input *in, struct mk_arena *a) {
     p->last[ti][part].records = records;
     p->last[ti][part].offset = pr->base_offset;
     p->last[ti][part].leader_epoch = now->leader_epoch;
+  }
+}
+
+/* The transactional producer's steps, one per operation, in any order the input picks (the
+ * coordinator answers those out of place with its errors). */
+static void op_transaction(struct input *in, struct mk_arena *a) {
+  struct idem *p = &idems[2];
+  const struct mk_str id = mk_str_of("tx");
+  unsigned step = byte(in) % 4;
+  if (step == 0 || txn_coordinator < 0 || !broker->cluster.nodes[txn_coordinator].up) {
+    struct mk_find_coordinator_request fc;
+    mk_schema_set_defaults(&mk_find_coordinator_request_schema, &fc);
+    fc.key = id;
+    fc.key_type = 1;  /* a transactional id */
+    struct mk_find_coordinator_response *r =
+        call(node_for("", 0, byte(in)), MK_API_FIND_COORDINATOR, 3, &fc, true, a);
+    txn_coordinator = r && r->error_code == 0 && r->node_id >= 0 && r->node_id < NBROKERS
+                          ? r->node_id : -1;
+    for (int i = 0; i < 10; i++) pump();  /* the coordinator takes its partition */
+    if (txn_coordinator < 0) return;
+  }
+  if (step == 0 || step == 1) {
+    struct mk_init_producer_id_request r;
+    mk_schema_set_defaults(&mk_init_producer_id_request_schema, &r);
+    r.transactional_id = id;
+    r.transaction_timeout_ms = 60000;
+    if (step == 1 && p->producer_id >= 0) {  /* KIP-360: the same producer again */
+      r.producer_id = p->producer_id;
+      r.producer_epoch = p->epoch;
+    }
+    struct mk_init_producer_id_response *resp =
+        call(txn_coordinator, MK_API_INIT_PRODUCER_ID, 4, &r, true, a);
+    if (resp && resp->error_code == 0) {
+      memset(p, 0, sizeof *p);
+      p->producer_id = resp->producer_id;
+      p->epoch = resp->producer_epoch;
+    }
+  } else if (step == 2) {
+    int32_t part = (int32_t)(byte(in) % 4);
+    struct mk_add_partitions_to_txn_topic t = {mk_str_of(topic_names[byte(in) % 3]), &part, 1};
+    struct mk_add_partitions_to_txn_request r;
+    mk_schema_set_defaults(&mk_add_partitions_to_txn_request_schema, &r);
+    r.v3_and_below_transactional_id = id;
+    r.v3_and_below_producer_id = p->producer_id;
+    r.v3_and_below_producer_epoch = p->epoch;
+    r.v3_and_below_topics = &t;
+    r.v3_and_below_topics_count = 1;
+    call(txn_coordinator, MK_API_ADD_PARTITIONS_TO_TXN, 3, &r, true, a);
+  } else {
+    struct mk_end_txn_request r = {id, p->producer_id, p->epoch, (byte(in) & 1) != 0};
+    call(txn_coordinator, MK_API_END_TXN, 3, &r, true, a);
+    for (int i = 0; i < 10; i++) pump();  /* markers */
   }
 }
 
@@ -526,10 +591,15 @@ static void check_producers(const struct mk_partition *p) {
   }
 }
 
+/* The bytes the services' compacted topics hold (check_cluster): outside the budget. */
+static int64_t compacted_bytes;
+
 static void check_cluster(void) {
   struct ptrset batches = {0}, frames = {0};
   int64_t bytes = 0;
+  compacted_bytes = 0;
   for (struct mk_topic *t = broker->cluster.topics; t; t = t->next) {
+    int64_t before = bytes;
     for (int32_t i = 0; i < t->npartitions; i++) {
       const struct mk_partition *p = t->partitions[i];
       for (int r = 0; r < p->nreplicas; r++) check_log(p, &p->replicas[r], &batches, &frames, &bytes);
@@ -542,8 +612,12 @@ static void check_cluster(void) {
         if (p->replicas[r].in_isr && p->replicas[r].log.log_end_offset < p->high_watermark &&
             broker->cluster.nodes[p->replicas[r].broker_id].up)
           die("%s: an ISR member's LEO %ld below the HW %ld", t->name, (long)p->replicas[r].log.log_end_offset, (long)p->high_watermark);
+      int64_t lso = mk_partition_last_stable_offset(p);
+      if (lso > p->high_watermark || lso < leader->log.log_start_offset)
+        die("%s: LSO %ld outside [log start, HW %ld]", t->name, (long)lso, (long)p->high_watermark);
       check_producers(p);
     }
+    if (t->compacted) compacted_bytes += bytes - before;
   }
   free(batches.v);
   free(frames.v);
@@ -568,21 +642,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg.brokers = NBROKERS;
   cfg.log_memory_max_bytes = BUDGET;
   cfg.replica_lag_time_max_ms = 50;
+  cfg.transaction_state_log_num_partitions = 1;  /* a fresh broker per input: keep it small */
+  cfg.offsets_topic_num_partitions = 1;
   struct mk_err err = {0};
   if (mk_broker_new(&cfg, &broker, &err)) {
     fprintf(stderr, "fuzz_broker: %s\n", err.msg);
     abort();
   }
   for (int i = 0; i <= NBROKERS; i++) clients[i].fd = -1;
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 3; i++) {
     memset(&idems[i], 0, sizeof idems[i]);
     idems[i].producer_id = -1;
   }
+  txn_coordinator = -1;
   struct input in = {data, size};
   for (int op = 0; op < MAX_OPS && in.n > 0; op++) {
     struct mk_arena arena;
     mk_arena_init(&arena);
-    switch (byte(&in) % 10) {
+    switch (byte(&in) % 11) {
       case 0: op_create(&in, &arena); break;
       case 1: op_delete(&in, &arena); break;
       case 2: case 3: op_produce(&in, &arena); break;
@@ -591,12 +668,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case 6: op_list_offsets(&in, &arena); break;
       case 7: op_metadata(&in, &arena); break;
       case 8: op_fault(&in); break;
+      case 9: op_transaction(&in, &arena); break;
       default: op_raw(&in); break;
     }
     mk_arena_free(&arena);
     check_cluster();
-    if (broker->cluster.log_usage.bytes > BUDGET + (64 << 10))
-      die("the logs hold %s%ld bytes, over the budget %ld", "", (long)broker->cluster.log_usage.bytes, BUDGET);
+    if (broker->cluster.log_usage.bytes - compacted_bytes > BUDGET + (64 << 10))
+      die("the logs hold %s%ld bytes, over the budget %ld", "",
+          (long)(broker->cluster.log_usage.bytes - compacted_bytes), BUDGET);
   }
   for (int i = 0; i <= NBROKERS; i++) disconnect(&clients[i]);
   for (int i = 0; i < 20; i++) pump();
