@@ -45,6 +45,7 @@
 #include "broker/broker.h"
 /* The checks look inside the broker: its connections and its request memory. */
 #include "broker/broker_internal.h"
+#include "broker/internal_topics.h"
 #include "protocol/api.h"
 #include "protocol/frame.h"
 #include "protocol/messages/api_versions.h"
@@ -744,6 +745,76 @@ static void test_log_memory_budget_deletes_the_oldest_of_the_largest_log(void **
   raw_client_close(&rl);
 }
 
+/* The services' topics are compacted in Kafka, never deleted from by time or size. Here:
+ * 300 KB of records in _schemas (appended as the registry appends them, internal_topics.h),
+ * then 1 MB into "large", under a broker-wide log.retention.bytes of 50 KB checked every
+ * 50 ms and a log.memory.max.bytes of 200 KB, which _schemas alone exceeds. large loses its
+ * oldest batches to both; _schemas keeps every record from offset 0. */
+struct internal_fill {
+  int rc;             /* the loop's verdict: 0, or what failed */
+  int64_t appended;   /* records appended */
+  int64_t log_start;  /* _schemas-0's log start and end on its leader */
+  int64_t log_end;
+  bool compacted;
+};
+
+static void append_internal(struct mk_broker *b, void *arg) {
+  struct internal_fill *f = arg;
+  struct mk_err err = {0};
+  struct mk_topic *t = mk_internal_topic_ensure(b, "_schemas", 1, 3, &err);
+  static uint8_t value[10000];
+  memset(value, 'v', sizeof value);
+  struct mk_internal_record r = {{(const uint8_t *)"k", 1}, {value, (int32_t)sizeof value}};
+  struct mk_internal_write w;
+  f->rc = t ? 0 : -1;
+  for (int i = 0; i < 30 && !f->rc; i++, f->appended++)
+    f->rc = mk_internal_topic_append(b, t->partitions[0], &r, 1, false, &w, &err);
+}
+
+static void internal_state(struct mk_broker *b, void *arg) {
+  struct internal_fill *f = arg;
+  struct mk_topic *t = mk_cluster_find_topic(&b->cluster, mk_str_of("_schemas"));
+  const struct mk_replica *leader = t ? mk_partition_leader(t->partitions[0]) : NULL;
+  f->rc = leader ? 0 : -1;
+  if (!leader) return;
+  f->compacted = t->compacted;
+  f->log_start = leader->log.log_start_offset;
+  f->log_end = leader->log.log_end_offset;
+}
+
+static void test_compacted_topics_are_never_deleted_from(void **state) {
+  (void)state;
+  start_broker("log.memory.max.bytes", "200000", "num.partitions", "1",
+               "log.retention.bytes", "50000", "log.retention.check.interval.ms", "50");
+  struct internal_fill f = {0};
+  assert_int_equal(mk_broker_call(broker, append_internal, &f), 0);
+  assert_int_equal(f.rc, 0);
+  test_broker_create_topic(broker, "large", 1, 3, NULL);
+  struct raw_client rl;
+  int32_t leader = test_broker_state(broker, "large", 0).leader;
+  assert_int_equal(raw_client_connect(&rl, mk_broker_port(broker, leader)), 0);
+  struct mk_writer w;
+  mk_writer_init(&w);
+  raw_client_build_batch(&w, 2000, -1, -1, -1);  /* ~20 KB */
+  for (size_t sent = 0; sent < 1000000; sent += w.len) {
+    assert_int_equal(raw_client_produce(&rl, "large", 0, 1, &w, 9, WAIT_MS)->error_code, 0);
+    raw_client_forget(&rl);
+  }
+  sleep_ms(200);  /* a few retention checks */
+  assert_int_equal(mk_broker_call(broker, internal_state, &f), 0);
+  assert_int_equal(f.rc, 0);
+  struct mk_partition_state large = test_broker_state(broker, "large", 0);
+  print_message("_schemas: offsets %lld..%lld kept; large starts at %lld; logs hold %lld "
+                "bytes\n", (long long)f.log_start, (long long)f.log_end,
+                (long long)large.log_start_offset, (long long)log_usage().bytes);
+  assert_true(f.compacted);
+  assert_int_equal(f.log_start, 0);
+  assert_int_equal(f.log_end, f.appended);
+  assert_true(large.log_start_offset > 0);
+  mk_writer_free(&w);
+  raw_client_close(&rl);
+}
+
 /* ---- exposure ----------------------------------------------------------------------------- */
 
 /* --host 0.0.0.0 alone is refused before anything is bound (clients cannot connect to
@@ -808,6 +879,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_advertised_host_and_wildcard_listening, teardown),
       cmocka_unit_test_teardown(test_retained_small_batches_do_not_pin_their_requests, teardown),
       cmocka_unit_test_teardown(test_log_memory_budget_deletes_the_oldest_of_the_largest_log, teardown),
+      cmocka_unit_test_teardown(test_compacted_topics_are_never_deleted_from, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
