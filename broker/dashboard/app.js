@@ -23,7 +23,7 @@ import {describe} from './events.js';
 import {call, errorText} from './api.js';
 import {Timeline} from './timeline.js';
 import {ClusterView} from './cluster_view.js';
-import {ProducersView, renderGroups, renderTransactions, renderFaults} from './panels.js';
+import {ProducersView, renderGroups, renderTransactions, renderSchemas, renderFaults} from './panels.js';
 import {Controls} from './controls.js';
 import {Replay} from './replay.js';
 import {h, setText} from './dom.js';
@@ -45,6 +45,7 @@ let lastRender = 0;
 let faultsList = [];
 let groupsResult = {status: null};
 let txnsResult = {status: null};
+let schemasResult = {status: null};
 let refreshTimer = null;
 let bannerTimer = null;
 const stats = {events: 0, badEvents: 0, renders: 0, frames: 0, snapshots: 0, sseOpens: 0};
@@ -154,6 +155,8 @@ async function refresh() {
   clusterDirty = true;
   if (groupsResult.status === 200) groupsResult = await getOptional('/v1/groups');
   if (txnsResult.status === 200) txnsResult = await getOptional('/v1/transactions');
+  if (schemasResult.status === 200) schemasResult = await getOptional('/v1/schemas');
+  clusterDirty = true;
 }
 
 // Soon, once (several events asking for it make one refresh).
@@ -166,10 +169,11 @@ async function getOptional(path) {
   return {status: r.status, body: r.body, error: r.ok ? null : r.text.slice(0, 200)};
 }
 
-// The endpoints that come later (groups, transactions): asked once at load and after a
-// reset; a 404 means "not on this broker", and the panels say so.
+// The endpoints that came later (groups, transactions, schemas): asked once at load and
+// after a reset; a 404 means "not on this broker", and the panels say so.
 async function probeOptional() {
-  [groupsResult, txnsResult] = await Promise.all([getOptional('/v1/groups'), getOptional('/v1/transactions')]);
+  [groupsResult, txnsResult, schemasResult] = await Promise.all([getOptional('/v1/groups'),
+    getOptional('/v1/transactions'), getOptional('/v1/schemas')]);
   clusterDirty = true;
 }
 
@@ -213,6 +217,9 @@ function onEventText(text) {
   }
   if (/^(fault_armed|faults_clear|reset)$/.test(ev.event)) refreshSoon(100);  // the fault list
   if (ev.event === 'reset') liveTimeline.clear();
+  // The groups, transactions and schemas panels show their endpoints' answers: ask again
+  // when the events say those changed (a registration is committed with _schemas' HW).
+  if (change === 'group' || change === 'transaction' || (ev.topic === '_schemas' && ev.event === 'hw_advance')) refreshSoon(200);
 }
 
 function leaderOf(topic, partition) {
@@ -257,6 +264,7 @@ function render() {
   while (duplicates.length) producersView.duplicate(duplicates.shift());
   renderGroups($('groups'), replay.active ? {replay: st.groups} : groupsResult, ctx);
   renderTransactions($('transactions'), replay.active ? {replay: st.transactions} : txnsResult, ctx);
+  renderSchemas($('schemas'), replay.active ? {replay: {}} : schemasResult, ctx);
   renderFaults($('faults-list'), replay.active ? toFaults(st) : faultsList, ctx);
   setText($('bootstrap-help'), ctx.bootstrap ? `bootstrap.servers for your clients: ${ctx.bootstrap}` : '');
   updateFilters(view);
@@ -292,7 +300,8 @@ function selectTab(name) {
     $(tab.getAttribute('aria-controls')).hidden = !on;
   }
   if (name === 'topics') controls.topicPreview();
-  if ((name === 'groups' && groupsResult.status === 200) || (name === 'transactions' && txnsResult.status === 200)) refresh();
+  const fetched = {groups: groupsResult, transactions: txnsResult, schemas: schemasResult}[name];
+  if (fetched && fetched.status === 200) refresh();
 }
 
 for (const tab of document.querySelectorAll('[role="tab"]')) {
@@ -343,6 +352,7 @@ window.mkDashboard = {
   lastTs: () => live.ts_us || 0,
   counters: () => ({...live.counters}),
   groupsStatus: () => groupsResult.status,
+  schemas: () => schemasResult,
 };
 
 // The trace a server holds (GET /v1/trace), into the replay.
