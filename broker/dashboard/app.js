@@ -3,6 +3,8 @@
 //
 //   GET /v1/cluster, /v1/producers   the state, at load and every REFRESH seconds as a
 //                                    safety net (?refresh=N; 0 = only when needed)
+//   GET /v1/groups, /v1/transactions, their tabs: at load, with each refresh, and soon after
+//       /v1/schemas                  an event says they changed
 //   GET /v1/events (SSE)             every trace event: folded into the state (reducer.js),
 //                                    so the panels move as things happen, and drawn on
 //                                    the timeline (timeline.js)
@@ -153,10 +155,7 @@ async function refresh() {
   loaded = true;
   stats.snapshots++;
   clusterDirty = true;
-  if (groupsResult.status === 200) groupsResult = await getOptional('/v1/groups');
-  if (txnsResult.status === 200) txnsResult = await getOptional('/v1/transactions');
-  if (schemasResult.status === 200) schemasResult = await getOptional('/v1/schemas');
-  clusterDirty = true;
+  await refetchOptional();
 }
 
 // Soon, once (several events asking for it make one refresh).
@@ -175,6 +174,21 @@ async function probeOptional() {
   [groupsResult, txnsResult, schemasResult] = await Promise.all([getOptional('/v1/groups'),
     getOptional('/v1/transactions'), getOptional('/v1/schemas')]);
   clusterDirty = true;
+}
+
+// Those this broker serves, again (a 404 is not asked twice).
+async function refetchOptional() {
+  if (groupsResult.status === 200) groupsResult = await getOptional('/v1/groups');
+  if (txnsResult.status === 200) txnsResult = await getOptional('/v1/transactions');
+  if (schemasResult.status === 200) schemasResult = await getOptional('/v1/schemas');
+  clusterDirty = true;
+}
+
+// Soon, once: their panels show the endpoints' answers, and the events only say that
+// something changed (a group or transaction moved, a registration reached _schemas' HW).
+let optionalTimer = null;
+function refetchOptionalSoon(ms = 200) {
+  if (!optionalTimer) optionalTimer = setTimeout(() => { optionalTimer = null; refetchOptional(); }, ms);
 }
 
 // ---- the event stream ------------------------------------------------------------------------
@@ -217,9 +231,7 @@ function onEventText(text) {
   }
   if (/^(fault_armed|faults_clear|reset)$/.test(ev.event)) refreshSoon(100);  // the fault list
   if (ev.event === 'reset') liveTimeline.clear();
-  // The groups, transactions and schemas panels show their endpoints' answers: ask again
-  // when the events say those changed (a registration is committed with _schemas' HW).
-  if (change === 'group' || change === 'transaction' || (ev.topic === '_schemas' && ev.event === 'hw_advance')) refreshSoon(200);
+  if (change === 'group' || change === 'transaction' || (ev.topic === '_schemas' && ev.event === 'hw_advance')) refetchOptionalSoon();
 }
 
 function leaderOf(topic, partition) {
