@@ -664,10 +664,9 @@ static bool maybe_send_transactional_request(struct mk_sender *s, int64_t now, i
   if (mk_trace_on()) mk_txn_request_trace_sent(tm, r, node, correlation_id);
   rc = mk_network_client_send(s->nc, node, api, w.body, true, on_txn_response, s, NULL, &err);
   mk_txn_wire_free(&w);
-  if (rc) {  /* not sent (the connection just closed): as a lost connection */
-    mk_err_set(&err, MK_ERR_NETWORK_EXCEPTION, "%s", err.msg);
-    mk_transaction_manager_complete_request(tm, node, version, NULL, MK_ERR_NETWORK_EXCEPTION, &err);
-  }
+  /* Not sent: the connection just closed (retried as a lost connection), or the request
+   * could not be encoded (a bug of ours: fatal, as Java's unknown failures). */
+  if (rc) mk_transaction_manager_complete_request(tm, node, version, NULL, rc, &err);
   return true;
 }
 

@@ -274,7 +274,7 @@ static int build_txn_offset_commit(const struct mk_transaction_manager *tm,
       mk_schema_set_defaults(&mk_txn_offset_commit_request_partition_schema, &parts[i]);
       parts[i].partition_index = o->partition;
       parts[i].committed_offset = o->offset;
-      parts[i].committed_leader_epoch = o->leader_epoch;
+      parts[i].committed_leader_epoch = version >= 2 ? o->leader_epoch : -1;  /* v2+ */
       parts[i].committed_metadata = o->metadata ? mk_str_of(o->metadata) : mk_str_of("");
     }
     for (int t = 0; t < ntopics; t++) {
@@ -324,11 +324,14 @@ int mk_txn_request_build(const struct mk_transaction_manager *tm, const struct m
       struct mk_str *keys = malloc(sizeof *keys);
       if (!keys) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
       keys[0] = mk_str_of(r->key);
-      req->key = keys[0];              /* v0-3 */
-      req->key_type = (int8_t)r->coordinator_type;
-      req->coordinator_keys = keys;    /* v4+: a batch of one */
-      req->coordinator_keys_count = 1;
       w->alloc[0] = keys;
+      req->key_type = (int8_t)r->coordinator_type;  /* v1+ */
+      if (version >= 4) {  /* a batch of keys (KIP-699): ours is a batch of one */
+        req->coordinator_keys = keys;
+        req->coordinator_keys_count = 1;
+      } else {
+        req->key = keys[0];
+      }
       return 0;
     }
     case MK_TXN_INIT_PRODUCER_ID: {
@@ -700,7 +703,8 @@ static void on_end_txn(struct mk_transaction_manager *tm, struct mk_txn_request 
 /* ---- trace events ----------------------------------------------------------------------------- */
 
 static void trace_response(const struct mk_transaction_manager *tm, const struct mk_txn_request *r,
-                           int32_t node, int code, int64_t producer_id, int16_t epoch) {
+                           int32_t node, int code, const char *message, int64_t producer_id,
+                           int16_t epoch) {
   struct mk_trace_event ev;
   mk_trace_begin(&ev, "producer", "txn_response");
   mk_trace_str(&ev, "client_id", tm->client_id);
@@ -708,6 +712,7 @@ static void trace_response(const struct mk_transaction_manager *tm, const struct
   mk_trace_str(&ev, "api", mk_txn_request_name(r));
   mk_trace_int(&ev, "broker", node);
   mk_trace_str(&ev, "error", code ? mk_err_name(code) : "NONE");
+  if (message) mk_trace_str(&ev, "message", message);
   if (r->kind == MK_TXN_FIND_COORDINATOR && !code) {
     const struct mk_coordinator_node *n = r->coordinator_type == MK_COORDINATOR_TRANSACTION
                                               ? &tm->txn_coordinator : &tm->group_coordinator;
@@ -824,7 +829,7 @@ void mk_txn_request_handle_response(struct mk_transaction_manager *tm, struct mk
     }
     /* The coordinator a FindCoordinator names is only known once handled: trace after. */
     if (r->kind != MK_TXN_FIND_COORDINATOR)
-      trace_response(tm, r, node, response_code(r, version, body), pid, epoch);
+      trace_response(tm, r, node, response_code(r, version, body), NULL, pid, epoch);
   }
   switch (r->kind) {
     case MK_TXN_FIND_COORDINATOR: on_find_coordinator(tm, r, version, body); break;
@@ -835,12 +840,12 @@ void mk_txn_request_handle_response(struct mk_transaction_manager *tm, struct mk
     case MK_TXN_END_TXN: on_end_txn(tm, r, body); break;
   }
   if (mk_trace_on() && r->kind == MK_TXN_FIND_COORDINATOR)
-    trace_response(tm, r, node, response_code(r, version, body), -1, -1);
+    trace_response(tm, r, node, response_code(r, version, body), NULL, -1, -1);
 }
 
 void mk_txn_request_handle_failure(struct mk_transaction_manager *tm, struct mk_txn_request *r,
                                    int32_t node, int rc, const struct mk_err *err) {
-  if (mk_trace_on()) trace_response(tm, r, node, rc, -1, -1);
+  if (mk_trace_on()) trace_response(tm, r, node, rc, err ? err->msg : NULL, -1, -1);
   if (tm->closed) {  /* closed forcefully: nothing will send a retry */
     mk_txn_result_complete(tm, r->result, err);
     return;
