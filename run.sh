@@ -4,7 +4,7 @@
 #   ./run.sh test   install any missing Debian packages, build, and run every test suite:
 #                   plain build, AddressSanitizer + UndefinedBehaviorSanitizer, and the fuzzers
 # Packages are installed with apt-get when run as root (or through sudo); the test command
-# also installs kafkajs (tests/interop) and puppeteer-core (tests/browser) from npm.
+# also installs kafkajs and avsc (tests/interop) and puppeteer-core (tests/browser) from npm.
 # Build directories: build/ (normal), build-rel/ (release, compiled only), build-asan/, build-fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,7 +15,7 @@ BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev python3
   libuv1-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libjansson-dev libhttp-parser-dev
   libavro-dev)
 TEST_PACKAGES=(libcmocka-dev clang libclang-rt-14-dev xxd librdkafka-dev
-  kcat python3-kafka python3-confluent-kafka nodejs curl chromium)
+  kcat python3-kafka python3-confluent-kafka python3-requests nodejs curl chromium)
 
 install_missing() {
   local missing=() p
@@ -86,10 +86,10 @@ test_job() {
   export ASAN_OPTIONS=detect_leaks=1
   local rc=0
 
-  # kafkajs for the interop suite and puppeteer-core (which drives the chromium above) for the
-  # dashboard's browser test, each pinned by its package-lock.json, from the npm registry:
-  # only when node_modules is missing or older than the lock file. Debian's npm is a separate
-  # package (NodeSource's nodejs brings its own npm and conflicts with it).
+  # kafkajs and avsc for the interop suite and puppeteer-core (which drives the chromium
+  # above) for the dashboard's browser test, each pinned by its package-lock.json, from the
+  # npm registry: only when node_modules is missing or older than the lock file. Debian's npm
+  # is a separate package (NodeSource's nodejs brings its own npm and conflicts with it).
   command -v npm >/dev/null || install_missing npm
   local dir
   for dir in tests/interop tests/browser; do

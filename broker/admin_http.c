@@ -21,6 +21,7 @@
 #include "broker/dashboard_http.h"
 #include "broker/reset.h"
 #include "broker/state_events.h"
+#include "broker/schema_registry_http.h"  /* GET /v1/schemas */
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -116,6 +117,10 @@ static void get_cluster(struct mk_http_request *r) {
 
 static void get_producers(struct mk_http_request *r) {
   respond_json(r, 200, mk_admin_state_producers(broker_of(r)));
+}
+
+static void get_schemas(struct mk_http_request *r) {
+  respond_json(r, 200, mk_schema_registry_view(broker_of(r)));
 }
 
 static void get_groups(struct mk_http_request *r) {
@@ -214,8 +219,9 @@ static void error_body(struct mk_http_request *r, int status, const char *code,
   if (status == 404 && j) {
     char msg[512];
     snprintf(msg, sizeof msg, "no endpoint %.100s; there are the dashboard at GET /, and GET "
-             "/v1/cluster, GET /v1/producers, GET /v1/groups, GET /v1/events, GET|POST|DELETE "
-             "/v1/faults, POST /v1/topics, POST /v1/reset, GET /v1/trace", mk_http_path(r));
+             "/v1/cluster, GET /v1/producers, GET /v1/groups, GET /v1/schemas, GET /v1/events, "
+             "GET|POST|DELETE /v1/faults, POST /v1/topics, POST /v1/reset, GET /v1/trace",
+             mk_http_path(r));
     json_object_set_new(j, "message", json_string(msg));
   }
   respond_json(r, status, j);
@@ -224,6 +230,7 @@ static void error_body(struct mk_http_request *r, int status, const char *code,
 static const struct mk_http_route routes[] = {
   {"GET", "/v1/cluster", get_cluster},
   {"GET", "/v1/producers", get_producers},
+  {"GET", "/v1/schemas", get_schemas},
   {"GET", "/v1/groups", get_groups},
   {"GET", "/v1/events", get_events},
   {"GET", "/v1/faults", get_faults},
@@ -239,15 +246,6 @@ static const struct mk_http_route routes[] = {
 
 /* ---- the server's life ---------------------------------------------------------------------- */
 
-/* The admin API stays on loopback (admin_http.h): host if it is a loopback address. */
-static const char *admin_host(const char *host) {
-  struct sockaddr_in a4;
-  struct sockaddr_in6 a6;
-  if (uv_ip4_addr(host, 0, &a4) == 0 && (ntohl(a4.sin_addr.s_addr) >> 24) == 127) return host;
-  if (uv_ip6_addr(host, 0, &a6) == 0 && IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr)) return host;
-  return "127.0.0.1";
-}
-
 int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
   if (b->cluster.cfg.admin_port < 0) return 0;
   struct mk_admin_http *s = calloc(1, sizeof *s);
@@ -256,7 +254,7 @@ int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
   s->sink = -1;
   struct mk_http_options o = {
     .name = "admin API",
-    .host = admin_host(b->cluster.cfg.host),
+    .host = mk_http_loopback_host(b->cluster.cfg.host),  /* admin_http.h: loopback only */
     .port = b->cluster.cfg.admin_port,
     .routes = routes,
     .nroutes = sizeof routes / sizeof routes[0],

@@ -4,6 +4,8 @@
  *   GET    /v1/cluster     brokers, topics, partitions: leader, epoch, HW, ISR, each
  *                          replica's log end offset (admin_state.h gives the shape)
  *   GET    /v1/producers   each partition's idempotent producers and their sequences
+ *   GET    /v1/schemas     the schema registry's subjects, versions and ids
+ *                          (schema_registry_http.h)
  *   GET    /v1/events      the trace (DESIGN.md 3.4) as Server-Sent Events:
  *                          one `data: {json}` per event, until the client hangs up;
  *                          it starts with the state (state_events.h) for this client

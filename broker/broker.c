@@ -21,6 +21,7 @@
 #include "broker/admin_http.h"    /* admin API: start/close/free (admin_http.c) */
 #include "broker/broker_internal.h"
 #include "broker/fault_script.h"  /* --faults FILE (fault_script.c) */
+#include "broker/schema_registry_http.h"  /* the schema registry */
 #include "broker/controller.h"
 #include "broker/group_coordinator_runtime.h"  /* the group coordinator */
 #include "broker/network.h"
@@ -60,6 +61,7 @@ static void close_any(uv_handle_t *h, void *arg) {
 static void shutdown_loop(struct mk_broker *b) {
   for (int i = 0; i < b->cluster.nnodes; i++) mk_network_close(&b->listeners[i], NULL);
   mk_admin_http_close(b);  /* admin API: its connections and event streams */
+  mk_schema_registry_http_close(b);  /* the schema registry: waiting answers, connections */
   if (!uv_is_closing((uv_handle_t *)&b->wakeup)) uv_close((uv_handle_t *)&b->wakeup, NULL);
   uv_walk(&b->loop, close_any, NULL);
 }
@@ -123,6 +125,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   /* admin API, then the --faults script: either failing stops the broker from starting. */
   int admin_rc = mk_group_runtime_start(b, err);  /* the group coordinator */
   if (!admin_rc) admin_rc = mk_admin_http_start(b, err);
+  if (!admin_rc) admin_rc = mk_schema_registry_http_start(b, err);
   if (!admin_rc) admin_rc = mk_fault_script_load(b, err);
   if (admin_rc) {
     mk_broker_free(b);
@@ -183,6 +186,7 @@ void mk_broker_free(struct mk_broker *b) {
   if (uv_loop_close(&b->loop) != 0)
     mk_log(MK_LOG_ERROR, "broker", "loop closed with handles still open");
   mk_admin_http_free(b);     /* admin API */
+  mk_schema_registry_http_free(b);  /* the schema registry */
   mk_fault_script_free(b);   /* --faults */
   mk_faults_free(&b->faults);
   mk_group_runtime_free(b);  /* before the cluster: it may still write to it */

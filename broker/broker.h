@@ -50,6 +50,10 @@ struct mk_broker_config {
   int brokers;                         /* --brokers: number of virtual brokers (1-16) */
   int admin_port;                      /* --admin-port: the admin HTTP API (admin_http.h);
                                           0 = ephemeral, -1 = off */
+  int schema_registry_port;            /* --schema-registry-port: Confluent's schema
+                                          registry REST API (schema_registry_http.h) and its
+                                          _schemas topic; 0 = ephemeral, -1 = off (the default
+                                          here; `minikafka broker` serves it on 8081) */
   int32_t num_partitions;              /* num.partitions: for auto-created topics */
   int32_t default_replication_factor;  /* default.replication.factor; -1 = min(3, brokers) */
   int32_t min_insync_replicas;         /* min.insync.replicas: for acks=all */
@@ -90,7 +94,8 @@ struct mk_broker_config {
 
 /* Kafka's defaults (DESIGN.md 3.1): 127.0.0.1, port 9092, 3 brokers, admin port 9644,
  * num.partitions 3, min.insync.replicas 2, auto-create on, message.max.bytes 1048588,
- * socket.request.max.bytes 104857600, replica.lag.time.max.ms 30000, retention 7 days.
+ * socket.request.max.bytes 104857600, replica.lag.time.max.ms 30000, retention 7 days; no
+ * schema registry (an embedded broker must not take port 8081 by surprise).
  * Thread: any. */
 void mk_broker_config_init(struct mk_broker_config *cfg);
 
@@ -180,6 +185,18 @@ char *mk_broker_producers_json(struct mk_broker *b);
 /* What GET /v1/groups answers: every consumer group, its members and what they read, its
  * committed offsets and their lag (admin_state.h). Returns new (free()), as above. */
 char *mk_broker_groups_json(struct mk_broker *b);
+
+/* ---- the schema registry (schema_registry_http.h; DESIGN.md 3.8) ------------------------ */
+
+/* The schema registry's port, or -1 when it is off (schema_registry_port -1). Thread: any. */
+int mk_broker_schema_registry_port(const struct mk_broker *b);
+/* Its base URL, "http://127.0.0.1:8081" (a schema.registry.url value), or NULL when it is
+ * off. Valid until mk_broker_free. Thread: any. */
+const char *mk_broker_schema_registry_url(const struct mk_broker *b);
+/* What GET /v1/schemas on the admin API answers: every subject with its versions and ids,
+ * and the _schemas partition (schema_registry_http.h gives the shape). Returns new
+ * (free()); NULL if the broker is not running. Thread: any but the broker loop. */
+char *mk_broker_schemas_json(struct mk_broker *b);
 
 /* ---- topics and partitions, for embedding code ------------------------------------------ */
 

@@ -12,6 +12,7 @@
  *     faults, script                   armed request faults, the --faults script
  *     admin                            the admin HTTP API (admin_http.h)
  *     reset_hooks                      what each subsystem clears at a reset (reset.h)
+ *     registry                         the schema registry (schema_registry_http.h)
  *     calls, wakeup, thread            how other threads reach the loop (broker.c)
  *
  * Thread: broker loop, except the fields under "cross-thread", guarded by calls_lock.
@@ -30,6 +31,7 @@
 
 struct mk_fault_script;
 struct mk_admin_http;
+struct mk_schema_registry_service;
 struct mk_broker_call;
 struct mk_group_runtime_state;
 
@@ -47,6 +49,8 @@ struct mk_broker {
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
   struct mk_admin_http *admin;    /* admin_http.c, or NULL when admin_port is -1 */
   struct mk_group_runtime_state *groups;  /* group_coordinator_runtime.c: the group coordinator */
+  struct mk_schema_registry_service *registry;  /* schema_registry_http.c, or NULL when
+                                                  schema_registry_port is -1 */
   struct {                        /* purgatory.h: what else waits for HW moves and elections */
     void (*fn)(struct mk_broker *b, void *arg);
     void *arg;

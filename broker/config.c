@@ -179,6 +179,7 @@ void mk_broker_config_init(struct mk_broker_config *cfg) {
   cfg->port = 9092;
   cfg->brokers = 3;
   cfg->admin_port = 9644;
+  cfg->schema_registry_port = -1;  /* broker.h: `minikafka broker` turns it on (8081) */
   for (int i = 0; i < mk_setting_count; i++)
     store(cfg, mk_setting_rows[i].offset, mk_setting_rows[i].kind, mk_setting_rows[i].dflt);
 }

@@ -15,6 +15,7 @@
 #include "broker/replica_set.h"
 #include "broker/reset.h"
 #include "broker/state_events.h"
+#include "broker/schema_registry_http.h"
 #include "common/clock.h"
 #include "protocol/record_batch.h"
 
@@ -341,3 +342,4 @@ char *mk_broker_cluster_json(struct mk_broker *b) { return view(b, mk_admin_stat
 char *mk_broker_producers_json(struct mk_broker *b) { return view(b, mk_admin_state_producers); }
 
 char *mk_broker_groups_json(struct mk_broker *b) { return view(b, mk_admin_state_groups); }
+char *mk_broker_schemas_json(struct mk_broker *b) { return view(b, mk_schema_registry_view); }

@@ -17,6 +17,12 @@ void mk_handle_api_versions(struct mk_req *req);     /* kafka_apis.c */
 void mk_handle_metadata(struct mk_req *req);         /* metadata.c */
 void mk_handle_describe_cluster(struct mk_req *req); /* metadata.c */
 void mk_handle_produce(struct mk_req *req);          /* produce.c */
+/* The broker's `append` trace event (and `duplicate`, `out_of_order`) for batch b of p,
+ * offsets base..last (produce.c): every append to a leader's log emits it, whoever
+ * appends (internal_topics.c too). */
+void mk_produce_trace_batch(const char *event, const struct mk_partition *p,
+                            const struct mk_record_batch *b, int64_t base, int64_t last,
+                            const char *error);
 void mk_handle_fetch(struct mk_req *req);            /* fetch.c */
 void mk_handle_list_offsets(struct mk_req *req);     /* list_offsets.c */
 void mk_handle_init_producer_id(struct mk_req *req); /* init_producer_id.c */

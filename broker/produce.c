@@ -63,9 +63,9 @@ struct waiting {
   } *parts;
 };
 
-static void trace_batch(const char *event, const struct mk_partition *p,
-                        const struct mk_record_batch *b, int64_t base, int64_t last,
-                        const char *error) {
+void mk_produce_trace_batch(const char *event, const struct mk_partition *p,
+                            const struct mk_record_batch *b, int64_t base, int64_t last,
+                            const char *error) {
   struct mk_trace_event ev;
   mk_trace_begin(&ev, "broker", event);
   mk_trace_str(&ev, "topic", p->topic->name);
@@ -145,7 +145,7 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
            mk_err_name(rc), err.msg);
     if (mk_trace_on() && (rc == MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER ||
                           rc == MK_ERR_INVALID_PRODUCER_EPOCH))
-      trace_batch("out_of_order", p, &batch, -1, -1, err.msg);
+      mk_produce_trace_batch("out_of_order", p, &batch, -1, -1, err.msg);
     char *msg = mk_arena_alloc(&req->arena, strlen(err.msg) + 1);
     if (msg) out->error_message = mk_str_of(strcpy(msg, err.msg));
     return out->error_code = (int16_t)rc;
@@ -155,7 +155,9 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
     /* A retry of a batch we already have: answer as the first time, append nothing. */
     out->base_offset = original.first_offset;
     if (log_append_time) out->log_append_time_ms = original.timestamp;
-    if (mk_trace_on()) trace_batch("duplicate", p, &batch, original.first_offset, original.last_offset, NULL);
+    if (mk_trace_on())
+      mk_produce_trace_batch("duplicate", p, &batch, original.first_offset, original.last_offset,
+                             NULL);
     *required = original.last_offset + 1;
     return 0;
   }
@@ -178,7 +180,7 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
     return out->error_code = MK_ERR_UNKNOWN_SERVER_ERROR;
   }
   mk_producer_state_update(&p->producers, stored);
-  if (mk_trace_on()) trace_batch("append", p, &batch, base, stored->last_offset, NULL);
+  if (mk_trace_on()) mk_produce_trace_batch("append", p, &batch, base, stored->last_offset, NULL);
   *required = stored->last_offset + 1;
   mk_batch_unref(stored);
   out->base_offset = base;

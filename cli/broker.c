@@ -2,10 +2,12 @@
  * minikafka broker: run the broker in the foreground (DESIGN.md 3.1).
  *
  *   minikafka broker [--host H] [--port P] [--brokers N] [--admin-port P]
- *                    [-o key=value]... [--trace FILE] [--faults FILE]
+ *                    [--schema-registry-port P] [-o key=value]... [--trace FILE]
+ *                    [--faults FILE]
  *
- * Prints one line when every listener is up, then a second with the admin API's
- * URL (a line of its own, so scripts that parse the first are unaffected), then
+ * Prints one line when every listener is up, then a line with the admin API's URL and
+ * one with the schema registry's (lines of their own, so scripts that parse the first
+ * are unaffected), then
  * serves until SIGINT or SIGTERM, and exits 0. The signals are blocked before the
  * broker's thread starts (threads inherit the mask), so only this thread receives
  * them, in sigwait(): no async-signal-safety puzzles in a signal handler.
@@ -44,7 +46,8 @@ static void print_wrapped(FILE *out, const char *text, int indent, int width) {
 static void usage(FILE *out) {
   fprintf(out,
           "usage: minikafka broker [--host H] [--port P] [--brokers N] [--admin-port P]\n"
-          "                        [-o key=value]... [--trace FILE] [--faults FILE]\n"
+          "                        [--schema-registry-port P] [-o key=value]...\n"
+          "                        [--trace FILE] [--faults FILE]\n"
           "\n"
           "  --host H          address to listen on and advertise (default 127.0.0.1)\n"
           "  --port P          virtual broker i listens on P + i (default 9092; 0 = any free)\n"
@@ -52,6 +55,10 @@ static void usage(FILE *out) {
           "  --admin-port P    admin HTTP API port on 127.0.0.1 (default 9644, or any free one\n"
           "                    with --port 0; 0 = any free,\n"
           "                    -1 = off); see README.md, \"The admin HTTP API\"\n"
+          "  --schema-registry-port P  Confluent's schema registry REST API on 127.0.0.1,\n"
+          "                    its schemas in the topic _schemas (default 8081, or any\n"
+          "                    free one with --port 0; 0 = any free, -1 = off); see\n"
+          "                    README.md, \"The schema registry\"\n"
           "  -o key=value      a Kafka broker setting, e.g. -o min.insync.replicas=1 (below)\n"
           "  --trace FILE      write trace events as JSON lines (- = stdout); the admin API\n"
           "                    serves FILE at /v1/trace, for the dashboard's replay\n"
@@ -95,7 +102,7 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) 
 }
 
 int mk_cli_broker(int argc, char **argv) {
-  bool admin_port_given = false;
+  bool admin_port_given = false, registry_port_given = false;
   struct mk_broker_config cfg;
   mk_broker_config_init(&cfg);
   struct mk_err err = {0};
@@ -126,6 +133,9 @@ int mk_cli_broker(int argc, char **argv) {
     } else if (strcmp(a, "--admin-port") == 0) {
       if (parse_int(a, v, -1, 65535, &cfg.admin_port)) return MK_EXIT_USAGE;
       admin_port_given = true;
+    } else if (strcmp(a, "--schema-registry-port") == 0) {
+      if (parse_int(a, v, -1, 65535, &cfg.schema_registry_port)) return MK_EXIT_USAGE;
+      registry_port_given = true;
     } else if (strcmp(a, "-o") == 0) {
       char key[128];
       const char *eq = strchr(v, '=');
@@ -151,8 +161,11 @@ int mk_cli_broker(int argc, char **argv) {
     }
   }
 
-  /* --port 0 asks for free ports: the admin API follows unless its port was given. */
+  /* --port 0 asks for free ports: the admin API and the schema registry follow unless
+   * their ports were given. The registry is on by default here (DESIGN.md 3.8), not in
+   * mk_broker_config_init (an embedded broker asks for it). */
   if (cfg.port == 0 && !admin_port_given) cfg.admin_port = 0;
+  if (!registry_port_given) cfg.schema_registry_port = cfg.port == 0 ? 0 : 8081;
 
   int trace_sink = -1;
   if (trace && (trace_sink = mk_trace_open_file(trace, &err)) < 0) {
@@ -175,6 +188,8 @@ int mk_cli_broker(int argc, char **argv) {
   printf("minikafka broker ready: %d brokers, bootstrap.servers=%s\n", cfg.brokers,
          mk_broker_bootstrap(b));
   if (mk_broker_admin_url(b)) printf("minikafka admin API: %s\n", mk_broker_admin_url(b));
+  if (mk_broker_schema_registry_url(b))
+    printf("minikafka schema registry: %s\n", mk_broker_schema_registry_url(b));
   fflush(stdout);
 
   int sig = 0;

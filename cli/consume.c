@@ -37,6 +37,7 @@
 #include "cli/cli.h"
 #include "common/properties.h"
 #include "cli/client.h"
+#include "cli/serde.h"  /* --key-deserializer, --value-deserializer: Avro as JSON */
 #include "common/clock.h"
 #include "protocol/api.h"
 #include "protocol/messages/fetch.h"
@@ -77,6 +78,7 @@ struct options {
   bool allow_auto_create_topics;
   bool check_crcs;
   bool skip_message_on_error;
+  struct mk_cli_serde serde;          /* how keys and values print (cli/serde.h) */
 };
 
 /* One assigned partition. */
@@ -139,6 +141,10 @@ static void usage(FILE *out) {
           "                            allow.auto.create.topics, check.crcs (others ignored)\n"
           "  --consumer.config FILE    consumer settings from a properties file\n"
           "  --skip-message-on-error   skip a batch that cannot be read instead of stopping\n"
+          "  --key-deserializer NAME   StringDeserializer, ByteArrayDeserializer (the bytes as\n"
+          "  --value-deserializer NAME  they are, default) or AvroDeserializer: Confluent's\n"
+          "                            Avro printed as JSON, schemas from --property\n"
+          "                            schema.registry.url=URL\n"
           "\n"
           "On exit, \"Processed a total of N messages\" is printed on stderr.\n");
 }
@@ -279,7 +285,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
   enum {
     O_BOOTSTRAP = 256, O_TOPIC, O_PARTITION, O_OFFSET, O_FROM_BEGINNING, O_MAX_MESSAGES,
     O_TIMEOUT, O_ISOLATION, O_PROPERTY, O_CONSUMER_PROPERTY, O_CONSUMER_CONFIG, O_SKIP,
-    O_GROUP, O_HELP,
+    O_GROUP, O_HELP, O_KEY_DESERIALIZER, O_VALUE_DESERIALIZER,
   };
   static const struct option longopts[] = {
       {"bootstrap-server", required_argument, NULL, O_BOOTSTRAP},
@@ -296,6 +302,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
       {"skip-message-on-error", no_argument, NULL, O_SKIP},
       {"group", required_argument, NULL, O_GROUP},
       {"help", no_argument, NULL, O_HELP},
+      {"key-deserializer", required_argument, NULL, O_KEY_DESERIALIZER},
+      {"value-deserializer", required_argument, NULL, O_VALUE_DESERIALIZER},
       {NULL, 0, NULL, 0},
   };
   memset(o, 0, sizeof *o);
@@ -313,6 +321,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
   o->client_id = "console-consumer";
   o->allow_auto_create_topics = true;
   o->check_crcs = true;
+  mk_cli_serde_init(&o->serde);
   opterr = 0;
   optind = 1;
   int c, rc = 0;
@@ -340,7 +349,11 @@ static int parse_options(int argc, char **argv, struct options *o) {
       rc = set_isolation(o, optarg);
       o->isolation_given = true;
       break;
-    case O_PROPERTY: rc = set_property(o, optarg); break;
+    case O_PROPERTY:
+      if (!mk_cli_serde_property(&o->serde, optarg)) rc = set_property(o, optarg);
+      break;
+    case O_KEY_DESERIALIZER: o->serde.key_name = optarg; break;
+    case O_VALUE_DESERIALIZER: o->serde.value_name = optarg; break;
     case O_CONSUMER_PROPERTY: rc = set_consumer_property(o, optarg); break;
     case O_CONSUMER_CONFIG: rc = read_consumer_config(o, optarg); break;
     case O_SKIP: o->skip_message_on_error = true; break;
@@ -365,6 +378,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
       !parse_i64(o->offset, 0, &n))
     return usage_error("The provided offset value '%s' is incorrect. Valid values are "
                        "'earliest', 'latest', or a non-negative long.", o->offset);
+  struct mk_err err = {0};
+  if (mk_cli_serde_consumer(&o->serde, &err)) return usage_error("%s", err.msg);
   return 0;
 }
 
@@ -708,7 +723,28 @@ static int print_batch(struct consumer *c, struct position *p, const struct mk_r
     int64_t offset = b->base_offset + rec.offset_delta;
     if (offset < p->offset) continue;  /* before where we start */
     int64_t ts = log_append ? b->max_timestamp : b->base_timestamp + rec.timestamp_delta;
+    /* A deserializer's text (Avro as JSON) replaces the bytes it read. */
+    char *text[2] = {NULL, NULL};
+    struct mk_bytes *part[2] = {&rec.key, &rec.value};
+    for (int k = 0; k < 2 && !rc; k++) {
+      if (part[k]->len < 0 || !mk_cli_serde_decodes(&c->o->serde, k == 0)) continue;
+      rc = mk_cli_serde_format(&c->o->serde, k == 0, part[k]->ptr, (size_t)part[k]->len,
+                               &text[k], err);
+      if (!rc) *part[k] = (struct mk_bytes){(const uint8_t *)text[k], (int32_t)strlen(text[k])};
+    }
+    if (rc) {  /* Kafka's --skip-message-on-error skips just this record */
+      free(text[0]);
+      free(text[1]);
+      if (!o->skip_message_on_error) break;
+      fprintf(stderr, "[consume] WARN skipping %s-%d offset %lld: %s\n", o->topic, p->partition,
+              (long long)offset, err->msg);
+      rc = 0;
+      p->offset = offset + 1;
+      continue;
+    }
     print_record(&o->fmt, p->partition, offset, log_append, ts, &rec);
+    free(text[0]);
+    free(text[1]);
     p->offset = offset + 1;
     c->last_record_ms = now_ms();
     if (++c->consumed == o->max_messages) c->done = true;
@@ -982,11 +1018,13 @@ int mk_cli_consume(int argc, char **argv) {
   if (mk_client_bootstrap(&c.client, o.bootstrap, &err)) {
     fprintf(stderr, "minikafka consume: %s\n", err.msg);
     mk_client_free(&c.client);
+    mk_cli_serde_free(&o.serde);
     return MK_EXIT_FAILED;
   }
   consume(&c);
   fflush(stdout);
   fprintf(stderr, "Processed a total of %lld messages\n", (long long)c.consumed);
+  mk_cli_serde_free(&o.serde);
   mk_client_free(&c.client);
   free(c.parts);
   if (stop_signal) return 128 + stop_signal;

@@ -15,7 +15,8 @@
  *   3. body      mk_schema_decode() fills the API's C struct, as for the broker and the
  *                producer, so what `decode` accepts and refuses is what they do
  *   4. JSON      json.c walks the same schema table over that struct, and opens the record
- *                batches of Produce requests and Fetch responses
+ *                batches of Produce requests and Fetch responses (a key or value written by
+ *                AvroSerializer shows its magic byte and schema id)
  *
  * Byte offsets in errors count from the frame's first byte, the size prefix included.
  * Exit status: 0 decoded, 1 the input is not a good frame (for a bad record batch the JSON
@@ -54,7 +55,10 @@ static void usage(FILE *out) {
           "  --version N    the version of that request\n"
           "\n"
           "Without --api the frame is decoded as a request. Byte offsets in error messages\n"
-          "count from the frame's first byte, the 4-byte size prefix included.\n");
+          "count from the frame's first byte, the 4-byte size prefix included.\n"
+          "A binary key or value that begins like Confluent's wire format (a 0 byte, then a\n"
+          "4-byte schema id: AvroSerializer's output) also shows \"schema_registry\":\n"
+          "{\"magic_byte\": 0, \"schema_id\": N, \"payload_bytes\": N}.\n");
 }
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {

@@ -33,6 +33,7 @@
 #include "cli/cli.h"
 #include "protocol/compression.h"
 #include "protocol/record_batch.h"
+#include "producer/avro_serializer.h"  /* Confluent's wire format: mk_avro_read_header */
 
 /* A decompressed records section larger than this is refused, as a broker would: a few
  * hostile bytes must not make the decoder allocate gigabytes. */
@@ -110,13 +111,25 @@ json_t *mk_json_str(struct mk_str s) {
 }
 
 /* A record key or value: text when a person could read it, else hex. Control characters
- * other than tab and newlines mean "binary" (a serialized int, Avro, ...). */
+ * other than tab and newlines mean "binary" (a serialized int, Avro, ...). Binary that
+ * starts like Confluent's wire format (a 0 byte, then a 4-byte schema id: what
+ * AvroSerializer writes, producer/avro_serializer.h) also shows that header; only the
+ * schema registry knows whether the id is real. */
 static json_t *payload_json(struct mk_bytes b) {
   if (b.len < 0) return json_null();
   for (int32_t i = 0; i < b.len; i++) {
     uint8_t c = b.ptr[i];
-    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
-      return json_pack("{s:o}", "hex", hex_json(b.ptr, (size_t)b.len));
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+      json_t *o = json_pack("{s:o}", "hex", hex_json(b.ptr, (size_t)b.len));
+      int32_t id;
+      struct mk_err err;
+      if (o && mk_avro_read_header(b.ptr, (size_t)b.len, &id, &err) == 0)
+        json_object_set_new(o, "schema_registry",
+                            json_pack("{s:i, s:i, s:i}", "magic_byte", MK_AVRO_MAGIC_BYTE,
+                                      "schema_id", id, "payload_bytes",
+                                      b.len - MK_AVRO_HEADER_SIZE));
+      return o;
+    }
   }
   return utf8_or_hex(b.ptr, b.len);
 }

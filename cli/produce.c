@@ -51,6 +51,7 @@
 
 #include "cli/cli.h"
 #include "cli/interrupt.h"
+#include "cli/serde.h"  /* --key-serializer, --value-serializer, Avro's --property keys */
 #include "common/log.h"
 #include "common/trace.h"
 #include "producer/producer.h"
@@ -102,6 +103,7 @@ struct options {
   bool sync;
   const char *trace;
   struct reader_config reader;
+  struct mk_cli_serde serde;          /* what a line's key and value become (cli/serde.h) */
 };
 
 /* One record on its way: what on_complete needs to report it. Freed by on_complete. */
@@ -130,6 +132,13 @@ static void usage(FILE *out) {
           "                              headers.separator (,), headers.key.separator (:),\n"
           "                              null.marker; a line is\n"
           "                              [h1:v1,h2:v2<TAB>][key<TAB>]value\n"
+          "  --key-serializer NAME       how a line's key is sent: ByteArraySerializer (the\n"
+          "  --value-serializer NAME     bytes, default), StringSerializer, IntegerSerializer,\n"
+          "                              ... or AvroSerializer: JSON lines in the Avro schema\n"
+          "                              --property value.schema=... (key.schema=...), the\n"
+          "                              schema registered at --property\n"
+          "                              schema.registry.url=URL (also auto.register.schemas,\n"
+          "                              use.latest.version), as kafka-avro-console-producer\n"
           "  --producer-property K=V     any producer setting (repeatable)\n"
           "  --producer.config FILE      producer settings from a properties file\n"
           "  --sync                      send one record at a time, waiting for each\n"
@@ -225,6 +234,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
   enum {
     O_BOOTSTRAP = 256, O_BROKER_LIST, O_TOPIC, O_PROPERTY, O_PRODUCER_PROPERTY,
     O_PRODUCER_CONFIG, O_SYNC, O_COMPRESSION, O_LINE_READER, O_TRACE, O_HELP,
+    O_KEY_SERIALIZER, O_VALUE_SERIALIZER,
     O_SHORTHAND,  /* O_SHORTHAND + i: shorthands[i] */
   };
   static const struct option fixed[] = {
@@ -239,6 +249,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
       {"line-reader", required_argument, NULL, O_LINE_READER},
       {"trace", required_argument, NULL, O_TRACE},
       {"help", no_argument, NULL, O_HELP},
+      {"key-serializer", required_argument, NULL, O_KEY_SERIALIZER},
+      {"value-serializer", required_argument, NULL, O_VALUE_SERIALIZER},
   };
   enum { NFIXED = sizeof fixed / sizeof fixed[0] };
   static struct option longopts[NFIXED + NSHORTHANDS + 1];  /* fixed, shorthands, end */
@@ -251,6 +263,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
   memset(o, 0, sizeof *o);
   o->reader = (struct reader_config){.key_separator = "\t", .headers_delimiter = "\t",
                                      .headers_separator = ",", .headers_key_separator = ":"};
+  mk_cli_serde_init(&o->serde);
   o->producer_props = calloc((size_t)argc, sizeof *o->producer_props);
   if (!o->producer_props) return usage_error("out of memory");
   const char *broker_list = NULL;
@@ -262,7 +275,11 @@ static int parse_options(int argc, char **argv, struct options *o) {
     case O_BOOTSTRAP: o->bootstrap = optarg; break;
     case O_BROKER_LIST: broker_list = optarg; break;
     case O_TOPIC: o->topic = optarg; break;
-    case O_PROPERTY: rc = set_property(&o->reader, optarg); break;
+    case O_PROPERTY:
+      if (!mk_cli_serde_property(&o->serde, optarg)) rc = set_property(&o->reader, optarg);
+      break;
+    case O_KEY_SERIALIZER: o->serde.key_name = optarg; break;
+    case O_VALUE_SERIALIZER: o->serde.value_name = optarg; break;
     case O_PRODUCER_PROPERTY: o->producer_props[o->nproducer_props++] = optarg; break;
     case O_PRODUCER_CONFIG: o->producer_config = optarg; break;
     case O_SYNC: o->sync = true; break;
@@ -305,7 +322,7 @@ static int set(struct mk_producer_config *cfg, const char *from, const char *key
 }
 
 /* The producer's settings, in ConsoleProducerConfig.producerProps' order (see the top). */
-static int build_config(const struct options *o, struct mk_producer_config *cfg) {
+static int build_config(struct options *o, struct mk_producer_config *cfg) {
   struct mk_err err = {0};
   int rc;
   if (o->producer_config && mk_producer_config_load_file(cfg, o->producer_config, &err))
@@ -331,6 +348,7 @@ static int build_config(const struct options *o, struct mk_producer_config *cfg)
   if ((rc = set(cfg, "key.serializer", "key.serializer", "ByteArraySerializer")) ||
       (rc = set(cfg, "value.serializer", "value.serializer", "ByteArraySerializer")))
     return rc;
+  if (mk_cli_serde_producer(&o->serde, cfg, &err)) return usage_error("%s", err.msg);
   for (int i = 0; i < NSHORTHANDS; i++) {
     const char *v = o->shorthand[i];
     if (!v && mk_producer_config_is_set(cfg, shorthands[i].key)) continue;
@@ -543,8 +561,6 @@ static int send_line(struct mk_producer *p, const struct options *o, const struc
   struct mk_producer_record rec = {
       .topic = o->topic,
       .partition = -1,
-      .key = pl->has_key ? mk_value_bytes(pl->key.ptr, pl->key.len) : mk_value_null(),
-      .value = pl->has_value ? mk_value_bytes(pl->value.ptr, pl->value.len) : mk_value_null(),
       .timestamp = -1,
       .headers = pl->headers,
       .headers_count = pl->headers_count,
@@ -555,6 +571,15 @@ static int send_line(struct mk_producer *p, const struct options *o, const struc
    * Ctrl-C while send() waits for metadata or memory closes the producer, which ends the
    * wait (interrupt.h). */
   mk_cli_interrupt_busy(true);
+  /* The text as the serializer's input type (the bytes themselves by default). */
+  if (mk_cli_serde_value(&o->serde, true, pl->key.ptr, pl->key.len, pl->has_key, &rec.key, &err) ||
+      mk_cli_serde_value(&o->serde, false, pl->value.ptr, pl->value.len, pl->has_value,
+                         &rec.value, &err)) {
+    struct mk_record_metadata md = {.topic = o->topic, .partition = -1, .offset = -1};
+    on_complete(&md, &err, s);  /* fails like a serializer would: reported, counted */
+    return 0;
+  }
+  /* A failure at once has already run on_complete (which counted it): nothing to add. */
   mk_producer_send(p, &rec, on_complete, s, o->sync ? &f : NULL, &err);
   mk_cli_interrupt_busy(false);
   if (f) {
@@ -621,6 +646,7 @@ int mk_cli_produce(int argc, char **argv) {
   free(o.producer_props);
   if (rc) {
     mk_producer_config_free(cfg);
+    mk_cli_serde_free(&o.serde);
     return rc;
   }
 
@@ -629,6 +655,7 @@ int mk_cli_produce(int argc, char **argv) {
   if (o.trace && (trace_sink = mk_trace_open_file(o.trace, &err)) < 0) {
     fprintf(stderr, "minikafka produce: %s\n", err.msg);
     mk_producer_config_free(cfg);
+    mk_cli_serde_free(&o.serde);
     return MK_EXIT_FAILED;
   }
   /* Ctrl-C stops reading; what was read is still sent (Kafka's shutdown hook closes the
@@ -641,6 +668,7 @@ int mk_cli_produce(int argc, char **argv) {
     if (rc) fprintf(stderr, "minikafka produce: %s\n", err.msg);
     else mk_producer_close(p, 0);
     mk_trace_remove_sink(trace_sink);
+    mk_cli_serde_free(&o.serde);
     return MK_EXIT_FAILED;
   }
 
@@ -649,6 +677,7 @@ int mk_cli_produce(int argc, char **argv) {
   mk_producer_close(p, -1);  /* completes every record still pending */
   int stop_signal = mk_cli_interrupted();
   mk_cli_interrupt_stop();
+  mk_cli_serde_free(&o.serde);
   mk_trace_remove_sink(trace_sink);
 
   long long nfailed = atomic_load(&failed), nok = atomic_load(&sent_ok);

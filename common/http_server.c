@@ -14,7 +14,11 @@
  *                                            reset while the client is still sending
  *
  * In REQUESTS mode requests are answered in order as each one completes (handlers answer
- * before they return), so keep-alive and pipelining just work.
+ * before they return), so keep-alive and pipelining just work. A handler that must wait
+ * (mk_http_defer: a schema registry write waiting for its replicas) pauses the parser
+ * instead: the connection stops reading, the bytes already read after that request are
+ * held, and the answer, when it comes, resumes reading on the connection's timer (a later
+ * loop turn, never inside whatever gave the answer). So the order of answers still holds.
  *
  * One timer per connection does three jobs: the idle timeout between requests, the
  * deadline of a request whose first byte has arrived (slow clients), and the lingering
@@ -25,7 +29,8 @@
  * and wakes the loop with a uv_async_t; on the loop, the buffered events go to every stream
  * as one shared, reference-counted chunk.
  *
- * Memory: a connection is freed when both its socket and its timer have closed.
+ * Memory: a connection is freed when both its socket and its timer have closed and no
+ * deferred request is waiting for its answer.
  */
 #include "common/http_server.h"
 
@@ -74,6 +79,7 @@ struct conn;
 struct mk_http_request {
   struct conn *c;
   bool answered;
+  bool deferred;       /* mk_http_defer: answered later, the connection paused meanwhile */
   bool head;           /* a HEAD request: headers only */
   const char *method;
   char path[URL_MAX + 1];
@@ -91,7 +97,11 @@ struct conn {
   bool must_close;              /* the next answer is the last (the input is unusable) */
   bool in_request;              /* a request's first bytes have arrived, not its last */
   uint64_t last_active;         /* loop time of the last answer: who is idlest */
-  int open_handles;             /* tcp and timer: freed when both have closed */
+  int open_handles;             /* tcp and timer, and a deferred request: freed at 0 */
+  bool resume;                  /* the timer's next firing resumes after a deferred answer */
+  bool reading;                 /* uv_read_start in force (stopped while deferred) */
+  char *held;                   /* bytes read after a deferred request, parsed on resume */
+  size_t held_len;
   char peer[64];
   http_parser parser;
   /* The request being parsed; reset by on_message_begin. */
@@ -204,12 +214,14 @@ static void send_copy(struct conn *c, const char *p, size_t len) {
 
 /* ---- connections -------------------------------------------------------------------------- */
 
-static void on_handle_closed(uv_handle_t *h) {
-  struct conn *c = h->data;
+static void conn_unref(struct conn *c) {
   if (--c->open_handles > 0) return;
   free(c->body);
+  free(c->held);
   free(c);
 }
+
+static void on_handle_closed(uv_handle_t *h) { conn_unref(h->data); }
 
 /* Close now (why: a log line, or NULL for an ordinary close). */
 static void conn_close(struct conn *c, const char *why) {
@@ -235,8 +247,15 @@ static void conn_close(struct conn *c, const char *why) {
 static void error_answer(struct conn *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+static void resume_held(struct conn *c);
+
 static void on_timer(uv_timer_t *t) {
   struct conn *c = t->data;
+  if (c->resume) {  /* a deferred request was answered: read on */
+    c->resume = false;
+    resume_held(c);
+    return;
+  }
   if (c->mode == REQUESTS && c->in_request) {  /* a request that never finished arriving */
     c->must_close = true;
     error_answer(c, 408, "request_timeout", "the request did not arrive whole within %d s",
@@ -267,9 +286,14 @@ static void begin_close(struct conn *c) {
 
 /* ---- answers ------------------------------------------------------------------------------ */
 
+static void answered_later(struct conn *c);
+
 static void respond(struct conn *c, int status, const char *content_type, const char *extra,
                     const void *body, size_t len) {
-  if (c->closing) return;
+  if (c->closing) {
+    if (c->req.deferred) answered_later(c);  /* the client left meanwhile: nowhere to send */
+    return;
+  }
   c->req.answered = true;
   bool keep = c->mode == REQUESTS && !c->must_close && http_should_keep_alive(&c->parser);
   if (!extra) extra = "";
@@ -296,6 +320,7 @@ static void respond(struct conn *c, int status, const char *content_type, const 
   send_bytes(c, buf, (size_t)n + blen, buf, NULL);
   c->last_active = uv_now(c->server->loop);
   if (!keep) begin_close(c);
+  if (c->req.deferred) answered_later(c);
 }
 
 /* {"error": code, "message": message}: the default error body. */
@@ -596,7 +621,7 @@ static void dispatch(struct conn *c) {
     if (!route_matches(rt, r->path, len)) continue;
     if (strcmp(rt->method, m) == 0) {
       rt->handle(r);
-      if (!r->answered && !c->closing)
+      if (!r->answered && !r->deferred && !c->closing)
         error_answer(c, 500, "internal", "the handler of %s %s gave no answer", m, r->path);
       return;
     }
@@ -752,6 +777,11 @@ static int on_message_complete(http_parser *p) {
     return -1;
   }
   dispatch(c);
+  if (c->req.deferred && !c->closing) {  /* answered later: parse nothing more until then */
+    uv_timer_stop(&c->timer);
+    http_parser_pause(p, 1);
+    return 0;
+  }
   if (!c->closing && c->mode == REQUESTS) uv_timer_start(&c->timer, on_timer, IDLE_MS, 0);
   return c->closing || c->mode != REQUESTS ? -1 : 0;
 }
@@ -774,19 +804,33 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(c->server->read_buf, sizeof c->server->read_buf);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-  struct conn *c = stream->data;
-  if (nread < 0) {
-    conn_close(c, NULL);  /* EOF or reset: the client is gone */
+/* A request was deferred with these bytes still unparsed: keep them, stop reading. */
+static void hold(struct conn *c, const char *data, size_t len) {
+  char *copy = len ? malloc(len) : NULL;
+  if (len && !copy) {
+    conn_close(c, "out of memory holding pipelined requests");
     return;
   }
-  if (nread == 0 || c->closing || c->mode != REQUESTS) return;  /* a stream, or draining */
+  if (len) memcpy(copy, data, len);  /* data may point into c->held itself */
+  free(c->held);
+  c->held = copy;
+  c->held_len = len;
+  if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = false;
+}
+
+/* Feed bytes read from the client to the parser. */
+static void parse(struct conn *c, const char *data, size_t len) {
   if (!c->in_request) {  /* the first bytes of a request: its deadline starts now */
     c->in_request = true;
     uv_timer_start(&c->timer, on_timer, REQUEST_MS, 0);
   }
-  size_t done = http_parser_execute(&c->parser, &settings, buf->base, (size_t)nread);
+  size_t done = http_parser_execute(&c->parser, &settings, data, len);
   enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+  if (e == HPE_PAUSED && !c->closing) {  /* a deferred request (on_message_complete) */
+    hold(c, data + done, len - done);
+    return;
+  }
   if (c->closing || c->mode != REQUESTS || e == HPE_OK) return;
   /* http-parser refused the bytes (our own stops are handled above). */
   int status = e == HPE_HEADER_OVERFLOW ? 431 : 400;
@@ -796,12 +840,63 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
                http_errno_name(e), done);
 }
 
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  struct conn *c = stream->data;
+  if (nread < 0) {
+    conn_close(c, NULL);  /* EOF or reset: the client is gone */
+    return;
+  }
+  if (nread == 0 || c->closing || c->mode != REQUESTS) return;  /* a stream, or draining */
+  parse(c, buf->base, (size_t)nread);
+}
+
+/* ---- deferred answers ------------------------------------------------------------------- */
+
+struct mk_http_request *mk_http_defer(struct mk_http_request *r) {
+  if (!r->deferred && !r->answered) {
+    r->deferred = true;
+    r->c->open_handles++;  /* the connection's memory stays until the answer */
+  }
+  return r;
+}
+
+/* The answer to a deferred request has gone out (or nowhere, the connection having closed):
+ * resume reading on a later loop turn, and drop the request's hold on the connection. */
+static void answered_later(struct conn *c) {
+  c->req.deferred = false;
+  /* An answer given inside the handler itself finds the connection still reading: nothing
+   * was paused, and on_message_complete carries on as for any answer. */
+  if (!c->closing && !c->reading) {
+    http_parser_pause(&c->parser, 0);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    c->reading = true;
+    if (c->mode == REQUESTS) {  /* (a closing one is draining on its linger timer) */
+      c->resume = true;
+      uv_timer_start(&c->timer, on_timer, 0, 0);
+    }
+  }
+  conn_unref(c);
+}
+
+/* On the timer, after a deferred answer: parse what was held, else wait for the next
+ * request as usual. */
+static void resume_held(struct conn *c) {
+  if (c->closing || c->mode != REQUESTS) return;
+  char *held = c->held;
+  size_t len = c->held_len;
+  c->held = NULL;
+  c->held_len = 0;
+  if (len) parse(c, held, len);
+  else uv_timer_start(&c->timer, on_timer, IDLE_MS, 0);
+  free(held);
+}
+
 /* The request connection idle longest (no request in progress, nothing unsent), or NULL. */
 static struct conn *idlest(struct mk_http_server *s) {
   struct conn *best = NULL;
   for (struct conn *c = s->conns; c; c = c->next)
     if (c->mode == REQUESTS && !c->in_request && !c->closing &&
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0 &&
+        !c->req.deferred && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0 &&
         (!best || c->last_active < best->last_active))
       best = c;
   return best;
@@ -869,6 +964,7 @@ static void on_connection(uv_stream_t *listener, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   uv_timer_start(&c->timer, on_timer, IDLE_MS, 0);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  c->reading = true;
   if (s->nconns > MAX_CONNS + RESERVED) {  /* all busy mid-request, reserve spent too */
     c->must_close = true;
     error_answer(c, 503, "unavailable", "too many %s connections (at most %d), all busy",
@@ -918,6 +1014,14 @@ int mk_http_server_start(uv_loop_t *loop, const struct mk_http_options *options,
   s->listening = true;
   *out = s;
   return 0;
+}
+
+const char *mk_http_loopback_host(const char *host) {
+  struct sockaddr_in a4;
+  struct sockaddr_in6 a6;
+  if (uv_ip4_addr(host, 0, &a4) == 0 && (ntohl(a4.sin_addr.s_addr) >> 24) == 127) return host;
+  if (uv_ip6_addr(host, 0, &a6) == 0 && IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr)) return host;
+  return "127.0.0.1";
 }
 
 int mk_http_server_port(const struct mk_http_server *s) { return s->port; }

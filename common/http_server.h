@@ -24,7 +24,9 @@
  *               every stream; a stream that falls 1 MiB behind is dropped
  *
  * Handlers run on the loop, answer with exactly one mk_http_respond* (or begin a stream)
- * before returning, and may read the request only until then.
+ * before returning, and may read the request only until then; or they defer the answer
+ * (mk_http_defer) and give it later, on the loop: the connection reads nothing more until
+ * then, so answers keep the order of the requests.
  *
  * Thread: the loop's, except mk_http_broadcast (any thread).
  */
@@ -69,6 +71,9 @@ struct mk_http_options {
  * routes and name must outlive the server). */
 int mk_http_server_start(uv_loop_t *loop, const struct mk_http_options *options,
                          struct mk_http_server **out, struct mk_err *err);
+/* host if it is a loopback address, else "127.0.0.1": where a server that must not be
+ * reachable from the network by accident listens (the admin API, the schema registry). */
+const char *mk_http_loopback_host(const char *host);
 /* The port listened on; the base URL, "http://127.0.0.1:9644". */
 int mk_http_server_port(const struct mk_http_server *s);
 const char *mk_http_server_url(const struct mk_http_server *s);
@@ -104,6 +109,15 @@ void mk_http_respond_json(struct mk_http_request *r, int status, const char *con
 /* Answer an error through options.error_body. */
 void mk_http_error(struct mk_http_request *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Answer later: the handler returns without answering, and r (method, path, query, body
+ * included) stays valid until exactly one mk_http_respond* or mk_http_error is called with
+ * it, on the loop, on a later turn or within the handler; after that call r is gone. The
+ * connection reads no further request meanwhile and has no idle or request timeout: the
+ * caller bounds the wait. If the connection closes first, the answer goes nowhere (the
+ * call is still needed, to free it). Every deferred request must be answered before
+ * mk_http_server_free. Returns r. */
+struct mk_http_request *mk_http_defer(struct mk_http_request *r);
 
 /* ---- Server-Sent Events ----------------------------------------------------------------- */
 

@@ -89,7 +89,7 @@ extern const struct mk_lab mk_lab_tour, mk_lab_acks, mk_lab_duplicates, mk_lab_o
 extern const struct mk_lab mk_lab_send_modes, mk_lab_partitioning, mk_lab_batching,
     mk_lab_compression;
 extern const struct mk_lab mk_lab_timeouts, mk_lab_isr, mk_lab_headers_interceptors,
-    mk_lab_serialization, mk_lab_quotas, mk_lab_bootstrap;
+    mk_lab_serialization, mk_lab_quotas, mk_lab_bootstrap, mk_lab_schemas;
 /* The lab named name, or NULL. */
 const struct mk_lab *mk_lab_find(const char *name);
 
@@ -189,8 +189,9 @@ bool mk_lab_user_changed_settings(struct mk_lab_ctx *ctx);
 
 /* Start an embedded broker (stopping the one running, if any): Kafka's defaults, ephemeral
  * loopback ports, no admin port; then `kv` ("key=value" broker settings, NULL-terminated,
- * may be NULL; "brokers=N" sets the number of virtual brokers, default 3); then the user's
- * broker settings. */
+ * may be NULL; "brokers=N" sets the number of virtual brokers, default 3;
+ * "schema.registry.port=0" serves the schema registry on a free port: broker.h's
+ * mk_broker_schema_registry_url); then the user's broker settings. */
 int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv);
 /* Stop and free the broker (mk_lab_run does it too, at the end). */
 void mk_lab_broker_stop(struct mk_lab_ctx *ctx);

@@ -24,6 +24,14 @@ static int apply_broker_setting(struct mk_lab_ctx *ctx, struct mk_broker_config 
     cfg->brokers = (int)v;
     return 0;
   }
+  if (strcmp(key, "schema.registry.port") == 0) {  /* a scenario's: lab.h */
+    int64_t v;
+    if (!mk_lab_parse_int64(value, &v) || v < -1 || v > 65535)
+      return mk_lab_fail(ctx, MK_ERR__INVALID_ARG, "schema.registry.port must be -1..65535, got "
+                         "\"%s\"", value);
+    cfg->schema_registry_port = (int)v;
+    return 0;
+  }
   if (mk_broker_config_set(cfg, key, value, &err))
     return mk_lab_fail(ctx, err.code, "broker setting: %s", err.msg);
   return 0;

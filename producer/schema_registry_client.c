@@ -351,6 +351,17 @@ static char *subject_path(const char *subject, const char *rest) {
   return p;
 }
 
+int mk_schema_registry_client_request(struct mk_schema_registry_client *c, const char *method,
+                                      const char *path, const char *body, int *status,
+                                      char **response, struct mk_err *err) {
+  pthread_mutex_lock(&c->lock);
+  c->requests++;
+  int rc = c->transport(c->transport_opaque, method, path, body, body ? strlen(body) : 0, status,
+                        response, err);
+  pthread_mutex_unlock(&c->lock);
+  return rc;
+}
+
 /* Send one request and parse the JSON answer; a registry error becomes err. */
 static int rest_call(struct mk_schema_registry_client *c, const char *method, const char *path,
                      json_t *body, json_t **answer, struct mk_err *err) {

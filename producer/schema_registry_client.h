@@ -87,6 +87,15 @@ int mk_schema_registry_client_latest(struct mk_schema_registry_client *c, const 
 int mk_schema_registry_client_by_id(struct mk_schema_registry_client *c, int id,
                                     const struct mk_avro_schema **schema, struct mk_err *err);
 
+/* One request as it is, past the caches: method, path with any query ("/compatibility/
+ * subjects/t-value/versions/latest"), body (JSON text, or NULL); *status and *response
+ * (new: free()) as the registry answered, errors included. For tools and labs that show the
+ * registry's own answers. Returns 0, or MK_ERR__TRANSPORT / MK_ERR__TIMED_OUT when the
+ * registry could not be reached. Thread: any. Borrows everything. */
+int mk_schema_registry_client_request(struct mk_schema_registry_client *c, const char *method,
+                                      const char *path, const char *body, int *status,
+                                      char **response, struct mk_err *err);
+
 /* How many requests went to the registry (cache misses): for tests and metrics. */
 long mk_schema_registry_client_requests(struct mk_schema_registry_client *c);
 

@@ -126,6 +126,7 @@ start_minikafka() {
   port=$(free_ports 4)      # brokers on port, port+1, port+2; the admin API on port+3
   admin=$((port + 3))
   "$MINIKAFKA" broker --host 127.0.0.1 --port "$port" --brokers 3 --admin-port "$admin" \
+    --schema-registry-port -1 \
     -o num.partitions=1 -o default.replication.factor=3 -o min.insync.replicas=2 \
     > "$WORK/minikafka.out" 2>> "$WORK/minikafka.err" &
   BROKER_PID=$!

@@ -51,7 +51,8 @@ start_cluster() {
   local attempt
   for attempt in 1 2 3 4 5; do
     PORT=$((20000 + RANDOM % 30000))
-    "$MK" broker --port "$PORT" --brokers 3 --admin-port 0 > "$T/broker.out" 2> "$T/broker.err" &
+    "$MK" broker --port "$PORT" --brokers 3 --admin-port 0 --schema-registry-port 0 \
+      > "$T/broker.out" 2> "$T/broker.err" &
     BROKER_PID=$!
     for _ in $(seq 1 100); do  # up to 10 s for the ready line
       grep -q 'ready' "$T/broker.out" 2> /dev/null && break

@@ -101,7 +101,12 @@ def main():
                 variables.append(text)
                 print(f'ok   {where}')
                 continue
-            script = 'set -o pipefail\n' + '\n'.join(variables + [text]) + '\n'
+            command = text
+            if text.startswith('minikafka broker') and '--schema-registry-port' not in text:
+                # Scenario files run side by side here, and each broker would take the schema
+                # registry's default port 8081: let each have a free one instead.
+                command = text + ' --schema-registry-port 0'
+            script = 'set -o pipefail\n' + '\n'.join(variables + [command]) + '\n'
             if text.startswith('minikafka broker'):
                 if broker:
                     os.killpg(broker.pid, signal.SIGTERM)

@@ -309,6 +309,10 @@ open(out + '/produce_bad_crc.bin', 'wb').write(produce_v7(batch([record(0, b'k',
 commit = batch([record(0, struct.pack('>hh', 0, 1), struct.pack('>hi', 0, 5))],
                attributes=0x30, pid=42, epoch=0)
 open(out + '/fetch_partial.bin', 'wb').write(fetch_v4_response(good + commit + good[:20]))
+# What AvroSerializer writes: magic byte 0, schema id 7 (big-endian), then the Avro of
+# {"name": "Ann", "age": 30}: the string's zig-zag length 3 (06) and "Ann", then 30 (3c).
+avro = batch([record(0, b'k', b'\x00\x00\x00\x00\x07' + bytes.fromhex('06416e6e3c'))])
+open(out + '/produce_avro.bin', 'wb').write(produce_v7(avro))
 EOF
 
 run "Produce v7 request with a record batch" "$T/produce.bin"
@@ -319,6 +323,11 @@ expect_ok '(b := d["body"]["topic_data"][0]["partition_data"][0]["records"][0])'
   'b["records"][0]["key"] == "k1" and b["records"][0]["value"] == "hello"' \
   'b["records"][1]["key"] is None and b["records"][1]["value"] == {"hex": "000102"}' \
   'b["records"][1]["headers"] == [{"key": "h", "value": "v"}, {"key": "n", "value": None}]'
+
+run "Produce v7 with an Avro value: its magic byte and schema id" "$T/produce_avro.bin"
+expect_ok '(v := d["body"]["topic_data"][0]["partition_data"][0]["records"][0]["records"][0]["value"])' \
+  'v["hex"] == "000000000706416e6e3c"' \
+  'v["schema_registry"] == {"magic_byte": 0, "schema_id": 7, "payload_bytes": 5}'
 
 run "Produce with a bad CRC: JSON, then exit 1" "$T/produce_bad_crc.bin"
 expect_error 1 'ProduceRequest v7: topic_data\[0\]\.partition_data\[0\]\.records\[0\], the batch at byte 43: CRC mismatch'

@@ -57,7 +57,7 @@ wait_for() {
 }
 
 start_traced_broker() {  # PORT: on PORT..PORT+2, admin PORT+552, trace $T/run.trace
-  "$MK" broker --port "$1" --admin-port $(($1 + 552)) --trace "$T/run.trace" \
+  "$MK" broker --port "$1" --admin-port $(($1 + 552)) --schema-registry-port 0 --trace "$T/run.trace" \
     > "$T/broker.out" 2> "$T/broker.err" &
   BROKER_PID=$!
   wait_for "$T/broker.out" '^minikafka admin API' || fail "the broker did not start: $(cat "$T/broker.err")"

@@ -3,7 +3,8 @@
 #
 # The one harness of the interop suite: start `MINIKAFKA broker` (3 virtual brokers on free
 # loopback ports), wait for its ready line, run COMMAND with BOOTSTRAP set to its
-# bootstrap.servers, then stop the broker with SIGTERM, whatever happened.
+# bootstrap.servers and SCHEMA_REGISTRY_URL to its schema registry's URL, then stop the
+# broker with SIGTERM, whatever happened.
 # Exit code: COMMAND's; 1 as well if the broker did not start, died during COMMAND, or did not
 # exit 0 on SIGTERM. Never 77: the interop tests fail, never skip, when a client is missing.
 # Also exported: INTEROP_TMP (a scratch directory, removed afterwards), MK_BROKER_LOG
@@ -64,7 +65,8 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 : >"$INTEROP_TMP/broker.out"
-"$minikafka" broker --port 0 --brokers 3 --admin-port 0 --trace "$MK_BROKER_TRACE" \
+"$minikafka" broker --port 0 --brokers 3 --admin-port 0 --schema-registry-port 0 \
+  --trace "$MK_BROKER_TRACE" \
   >"$INTEROP_TMP/broker.out" 2>"$MK_BROKER_LOG" &
 broker_pid=$!
 
@@ -84,6 +86,8 @@ if [ -z "$ready" ]; then
   exit 1
 fi
 export BOOTSTRAP=${ready##*bootstrap.servers=}
+# (the broker prints its URL lines with the ready line, in one write)
+export SCHEMA_REGISTRY_URL=$(sed -n 's/^minikafka schema registry: //p' "$INTEROP_TMP/broker.out")
 echo "with_broker.sh: broker up, BOOTSTRAP=$BOOTSTRAP; running: $*"
 
 "$@"

@@ -31,6 +31,9 @@
  *               use_all_dns_ips takes a name's addresses one per attempt and keeps the first
  *               address's family; resolve_canonical_bootstrap_servers_only bootstraps from
  *               the canonical names
+ *   schemas     a registered schema is a committed _schemas record; Avro values carry its id
+ *               and decode back; a field with a default is compatible, a type change is 409;
+ *               a v1 reader reads v2 records
  * and the runner itself: where --set settings go, and the timeline's summaries.
  *
  * labs/meson.build registers one meson test per group (the argument is a cmocka filter),
@@ -711,6 +714,43 @@ static void test_timeline_merges_a_batchs_completions_and_fits_its_width(void **
   free(lines);
 }
 
+static void test_schemas_header_evolution_and_an_old_reader(void **state) {
+  (void)state;
+  static const char *const settings[] = {"records=4", NULL};
+  struct mk_lab_result res;
+  run_lab("schemas", settings, &res);
+  assert_int_equal((int)figure(&res, "register v1", "status"), 200);
+  assert_int_equal((int)figure(&res, "register v1", "id"), 1);
+  assert_int_equal((int)figure(&res, "register v1", "_schemas records"), 1);
+  assert_true(figure(&res, "register v1", "ISR replicas with it") >= 2);
+  assert_int_equal((int)figure(&res, "v1 records", "framed"), 4);
+  assert_int_equal((int)figure(&res, "v1 records", "decoded"), 4);
+  assert_true(figure(&res, "v1 records", "avro bytes") < figure(&res, "v1 records", "json bytes"));
+  assert_int_equal((int)figure(&res, "v2 (field with default)", "compatible"), 1);
+  assert_int_equal((int)figure(&res, "v2 (field with default)", "id"), 2);
+  assert_int_equal((int)figure(&res, "v3 (age: string)", "compatible"), 0);
+  assert_int_equal((int)figure(&res, "v3 (age: string)", "status"), 409);
+  assert_int_equal((int)figure(&res, "v3 (age: string)", "error code"), 409);
+  assert_int_equal((int)figure(&res, "evolution", "versions"), 2);
+  assert_int_equal((int)figure(&res, "evolution", "_schemas records"), 2);
+  assert_int_equal((int)figure(&res, "old reader", "resolved"), 4);
+  assert_claims_held(&res);
+}
+
+/* The lab's sentences follow the settings: other serializer settings, acks, one broker. */
+static void test_schemas_with_other_settings_still_holds(void **state) {
+  (void)state;
+  static const char *const settings[] = {"records=2", "acks=0", "broker.brokers=1",
+                                         "auto.register.schemas=false", "use.latest.version=true",
+                                         "compression.type=gzip", NULL};
+  struct mk_lab_result res;
+  run_lab("schemas", settings, &res);
+  assert_int_equal((int)figure(&res, "register v1", "ISR replicas with it"), 1);
+  assert_int_equal((int)figure(&res, "v1 records", "decoded"), 2);
+  assert_int_equal((int)figure(&res, "old reader", "resolved"), 2);
+  assert_claims_held(&res);
+}
+
 static void test_timeline_describes_unknown_events_by_their_fields(void **state) {
   (void)state;
   json_t *ev = json_loads(
@@ -741,6 +781,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_quotas_throttle_and_the_producer_keeps_every_pause),
       cmocka_unit_test(test_bootstrap_finds_the_cluster_and_follows_client_dns_lookup),
       cmocka_unit_test(test_claims_the_settings_defeat_are_marked_predicted),
+      cmocka_unit_test(test_schemas_header_evolution_and_an_old_reader),
+      cmocka_unit_test(test_schemas_with_other_settings_still_holds),
       cmocka_unit_test(test_settings_go_to_lab_producer_or_broker),
       cmocka_unit_test(test_settings_defaults_apply_without_set),
       cmocka_unit_test(test_settings_bad_ones_are_refused_before_the_lab_runs),
