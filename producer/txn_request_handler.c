@@ -711,7 +711,7 @@ static void trace_response(const struct mk_transaction_manager *tm, const struct
   mk_trace_str(&ev, "transactional_id", tm->transactional_id);
   mk_trace_str(&ev, "api", mk_txn_request_name(r));
   mk_trace_int(&ev, "broker", node);
-  mk_trace_str(&ev, "error", code ? mk_err_name(code) : "NONE");
+  if (code) mk_trace_str(&ev, "error", mk_err_name(code));  /* none: it succeeded */
   if (message) mk_trace_str(&ev, "message", message);
   if (r->kind == MK_TXN_FIND_COORDINATOR && !code) {
     const struct mk_coordinator_node *n = r->coordinator_type == MK_COORDINATOR_TRANSACTION

@@ -26,7 +26,7 @@
  * UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID) is abortable. A lost connection retries, looking
  * the coordinator up again.
  *
- * Each answer is traced as `txn_response` (api, broker, error), each request sent as
+ * Each answer is traced as `txn_response` (api, broker, and error unless none), each request sent as
  * `txn_request` (api, broker, and what it carries: the partitions, the offsets, commit or
  * abort), next to the `txn_state` events of the manager.
  *
