@@ -840,6 +840,11 @@ void mk_transaction_manager_complete_request(struct mk_transaction_manager *tm, 
   struct mk_txn_request *r = tm->in_flight;
   tm->in_flight = NULL;
   if (r) {
+    struct mk_err none;
+    if (!rc && !body) {  /* an answer without a body: not one to act on */
+      rc = mk_err_set(&none, MK_ERR__DECODE, "%s: an empty answer", mk_txn_request_name(r));
+      err = &none;
+    }
     if (rc) mk_txn_request_handle_failure(tm, r, node, rc, err);
     else mk_txn_request_handle_response(tm, r, node, version, body);
     if (!r->queued) mk_txn_request_free(r);

@@ -245,7 +245,8 @@ static int build_add_partitions(const struct mk_transaction_manager *tm,
 static int build_txn_offset_commit(const struct mk_transaction_manager *tm,
                                    const struct mk_txn_request *r, int version,
                                    struct mk_txn_wire *w, struct mk_err *err) {
-  bool membership = r->generation_id > 0 || (r->member_id && r->member_id[0]) ||
+  /* Java's groupMetadataSet: any membership field other than "unknown". */
+  bool membership = r->generation_id != -1 || (r->member_id && r->member_id[0]) ||
                     r->group_instance_id;
   if (version < 3 && membership)
     return mk_err_set(err, MK_ERR_UNSUPPORTED_VERSION, "Broker doesn't support group metadata "
