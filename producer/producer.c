@@ -456,7 +456,7 @@ int mk_producer_begin_transaction(struct mk_producer *p, struct mk_err *err) {
 
 int mk_producer_send_offsets_to_transaction(struct mk_producer *p,
                                             const struct mk_offset_to_commit *offsets, int n,
-                                            const struct mk_consumer_group_metadata *group,
+                                            const struct mk_group_metadata *group,
                                             struct mk_err *err) {
   /* KafkaProducer.throwIfInvalidGroupMetadata */
   if (!group || !group->group_id || !group->group_id[0])

@@ -197,9 +197,10 @@ struct mk_offset_to_commit {
   const char *metadata;   /* NULL for none */
 };
 
-/* The consumer's group membership (Java's ConsumerGroupMetadata), so that the group
- * coordinator can refuse offsets from a consumer that is no longer a member (a zombie). */
-struct mk_consumer_group_metadata {
+/* The consuming side's group membership (Java's ConsumerGroupMetadata), so that the group
+ * coordinator can refuse offsets from a consumer that is no longer a member (a zombie).
+ * Borrowed strings: fill it from whatever consumer read the records. */
+struct mk_group_metadata {
   const char *group_id;           /* required */
   int32_t generation_id;          /* -1 if unknown (no group membership checks) */
   const char *member_id;          /* "" if unknown */
@@ -216,7 +217,7 @@ struct mk_consumer_group_metadata {
  * (copied). */
 int mk_producer_send_offsets_to_transaction(struct mk_producer *p,
                                             const struct mk_offset_to_commit *offsets, int n,
-                                            const struct mk_consumer_group_metadata *group,
+                                            const struct mk_group_metadata *group,
                                             struct mk_err *err);
 
 /* Commit: send every record of the transaction now (a flush, ignoring linger.ms), then

@@ -98,7 +98,7 @@ struct mk_txn_request *mk_txn_request_end_txn(struct mk_txn_result *result, bool
 struct mk_txn_request *mk_txn_request_add_offsets(struct mk_txn_result *result,
                                                   const struct mk_offset_to_commit *offsets,
                                                   int n,
-                                                  const struct mk_consumer_group_metadata *group) {
+                                                  const struct mk_group_metadata *group) {
   struct mk_txn_request *r =
       new_request(MK_TXN_ADD_OFFSETS, MK_TXN_PRIORITY_ADD_PARTITIONS_OR_OFFSETS, result);
   if (!r) return NULL;

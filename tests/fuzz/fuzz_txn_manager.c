@@ -164,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case 5: {
         struct mk_offset_to_commit o[2] = {{topics[byte() % 3], byte() % 4, byte(), -1, NULL},
                                            {"u", 1, byte(), (int32_t)byte() - 1, "m"}};
-        struct mk_consumer_group_metadata g = {"g", (int32_t)(byte() % 4) - 1,
+        struct mk_group_metadata g = {"g", (int32_t)(byte() % 4) - 1,
                                                (byte() & 1) ? "member" : "", NULL};
         if (!mk_transaction_manager_send_offsets(&tm, o, 1 + byte() % 2, &g, &r, &err)) keep(&tm, r);
         break;

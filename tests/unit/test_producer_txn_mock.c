@@ -442,7 +442,7 @@ static void test_mock_txn_send_offsets_to_both_coordinators(void **state) {
   OK(mk_producer_begin_transaction);
   assert_int_equal(send_value(producer, "txn-out", 0, NULL, "transformed", 0), 0);
   struct mk_offset_to_commit offsets[2] = {{"txn-in", 0, 42, -1, NULL}, {"txn-in", 1, 17, -1, NULL}};
-  struct mk_consumer_group_metadata group = {"mock-group", -1, "", NULL};
+  struct mk_group_metadata group = {"mock-group", -1, "", NULL};
   struct mk_err err = {0};
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 2, &group, &err), 0);
   OK(mk_producer_commit_transaction);
@@ -463,13 +463,13 @@ static void test_mock_txn_send_offsets_to_both_coordinators(void **state) {
   /* No offsets: nothing sent, as in Java. Bad group metadata: refused. */
   OK(mk_producer_begin_transaction);
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 0, &group, &err), 0);
-  struct mk_consumer_group_metadata bad = {"mock-group", 3, "", NULL};
+  struct mk_group_metadata bad = {"mock-group", 3, "", NULL};
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 1, &bad, &err),
                    MK_ERR__INVALID_ARG);
   assert_int_equal(count_requests("AddOffsetsToTxn"), 1);
   /* Group membership needs TxnOffsetCommit v3 (Kafka 2.5); librdkafka 2.0.2's mock speaks v2:
    * like Java against an old broker, the producer cannot go on. */
-  struct mk_consumer_group_metadata member = {"mock-group", 3, "member-1", NULL};
+  struct mk_group_metadata member = {"mock-group", 3, "member-1", NULL};
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 1, &member, &err),
                    MK_ERR_UNSUPPORTED_VERSION);
   assert_int_equal(state_now(), MK_TXN_FATAL_ERROR);

@@ -591,7 +591,7 @@ static void test_send_offsets_goes_to_both_coordinators_and_retries_what_failed(
   initialize();
   begin();
   struct mk_offset_to_commit offsets[2] = {{"in", 0, 42, -1, NULL}, {"in", 1, 7, -1, "m"}};
-  struct mk_consumer_group_metadata group = {"g", -1, "", NULL};
+  struct mk_group_metadata group = {"g", -1, "", NULL};
   struct mk_txn_result *r;
   struct mk_err err = {0};
   assert_int_equal(mk_transaction_manager_send_offsets(&tm, offsets, 2, &group, &r, &err), 0);
@@ -645,7 +645,7 @@ static void test_offsets_of_a_member_no_longer_in_the_group_make_the_transaction
   initialize();
   begin();
   struct mk_offset_to_commit offsets[1] = {{"in", 0, 42, 3, NULL}};
-  struct mk_consumer_group_metadata group = {"g", 5, "member-1", NULL};
+  struct mk_group_metadata group = {"g", 5, "member-1", NULL};
   struct mk_txn_result *r;
   struct mk_err err = {0};
   assert_int_equal(mk_transaction_manager_send_offsets(&tm, offsets, 1, &group, &r, &err), 0);
@@ -687,7 +687,7 @@ static void test_calls_out_of_order_are_refused_and_change_nothing(void **state)
   assert_int_equal(mk_transaction_manager_check_send(&tm, &err), MK_ERR__STATE);
   assert_non_null(strstr(err.msg, "READY"));
   struct mk_offset_to_commit o = {"in", 0, 1, -1, NULL};
-  struct mk_consumer_group_metadata g = {"g", -1, "", NULL};
+  struct mk_group_metadata g = {"g", -1, "", NULL};
   assert_int_equal(mk_transaction_manager_send_offsets(&tm, &o, 1, &g, &r, &err), MK_ERR__STATE);
   assert_non_null(strstr(err.msg, "not in progress"));
   assert_int_equal(mk_transaction_manager_begin_abort(&tm, &r, &err), MK_ERR__STATE);
