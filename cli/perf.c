@@ -864,10 +864,16 @@ static int run(struct mk_producer *p, const struct options *o, const struct payl
      * as in Kafka, so the error is not needed here. Ctrl-C ends the loop, and wakes a send
      * waiting for metadata (interrupt.h). */
     mk_cli_interrupt_busy(true);
-    mk_producer_send(p, &rec, on_complete, s, NULL, NULL);
+    int sent = mk_producer_send(p, &rec, on_complete, s, NULL, &err);
     mk_cli_interrupt_busy(false);
     in_transaction++;
     if (mk_cli_interrupted()) break;
+    /* The transaction failed (fenced, or a record lost): Java's send throws, and the tool
+     * dies; so does this run. */
+    if (sent && o->transactions && mk_producer_transaction_state(p) >= MK_TXN_ABORTABLE_ERROR) {
+      rc = transaction_failed("send", &err);
+      break;
+    }
     if (o->transactions && o->transaction_duration_ms <= send_start - transaction_start) {
       in_transaction = 0;
       if (commit(p, &err)) {
