@@ -419,11 +419,11 @@ static bool is_fenced(int code) {
   return code == MK_ERR_INVALID_PRODUCER_EPOCH || code == MK_ERR_PRODUCER_FENCED;
 }
 
-static void fenced(struct mk_transaction_manager *tm, struct mk_txn_request *r) {
+static void fenced(struct mk_transaction_manager *tm, struct mk_txn_request *r, int code) {
   struct mk_err e;
   mk_err_set(&e, MK_ERR_PRODUCER_FENCED, "There is a newer producer with the same "
-             "transactionalId which fences the current one (%s answered %s)",
-             mk_txn_request_name(r), tm->transactional_id);
+             "transactionalId which fences the current one (%s for %s: %s)",
+             mk_txn_request_name(r), tm->transactional_id, mk_err_name(code));
   fatal(tm, r, &e);
 }
 
@@ -499,7 +499,7 @@ static void on_init_producer_id(struct mk_transaction_manager *tm, struct mk_txn
              code == MK_ERR_CLUSTER_AUTHORIZATION_FAILED || code == MK_ERR_TRANSACTION_ABORTABLE) {
     abortable(tm, r, &e);
   } else if (is_fenced(code)) {
-    fenced(tm, r);
+    fenced(tm, r, code);
   } else {
     fatal(tm, r, &e);  /* INVALID_TRANSACTION_TIMEOUT, and anything unexpected */
   }
@@ -545,7 +545,7 @@ static void on_add_partitions(struct mk_transaction_manager *tm, struct mk_txn_r
         return;
       }
       if (is_fenced(code)) {
-        fenced(tm, r);
+        fenced(tm, r, code);
         return;
       }
       if (code == MK_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED || code == MK_ERR_INVALID_TXN_STATE) {
@@ -614,7 +614,7 @@ static void on_add_offsets(struct mk_transaction_manager *tm, struct mk_txn_requ
   } else if (code == MK_ERR_UNKNOWN_PRODUCER_ID || code == MK_ERR_INVALID_PRODUCER_ID_MAPPING) {
     abortable_if_possible(tm, r, &e);
   } else if (is_fenced(code)) {
-    fenced(tm, r);
+    fenced(tm, r, code);
   } else if (code == MK_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED ||
              code == MK_ERR_INVALID_TXN_STATE) {
     fatal(tm, r, &e);
@@ -660,7 +660,7 @@ static void on_txn_offset_commit(struct mk_transaction_manager *tm, struct mk_tx
         abortable(tm, r, &e);
         stop = true;
       } else if (is_fenced(code)) {
-        fenced(tm, r);
+        fenced(tm, r, code);
         stop = true;
       } else {
         fatal(tm, r, &e);  /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED, unexpected errors */
@@ -688,7 +688,7 @@ static void on_end_txn(struct mk_transaction_manager *tm, struct mk_txn_request 
   } else if (mk_err_retriable(code)) {
     retry(tm, r);  /* CONCURRENT_TRANSACTIONS: the previous EndTxn is still being written */
   } else if (is_fenced(code)) {
-    fenced(tm, r);
+    fenced(tm, r, code);
   } else if (code == MK_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED ||
              code == MK_ERR_INVALID_TXN_STATE) {
     fatal(tm, r, &e);
