@@ -28,11 +28,14 @@ enum { MK_EXIT_OK = 0, MK_EXIT_FAILED = 1, MK_EXIT_USAGE = 2 };
 /* minikafka broker [flags]: run the broker in the foreground until SIGINT/SIGTERM. */
 int mk_cli_broker(int argc, char **argv);
 
-/* ---- topics.c, consume.c (built on the blocking client in client.h) ---------------------- */
+/* ---- topics.c, groups.c, consume.c (client/client.h, consumer/consumer.h) -------------- */
 
 /* minikafka topics: kafka-topics.sh's flags (--create, --list, --describe, --delete). */
 int mk_cli_topics(int argc, char **argv);
-/* minikafka consume: kafka-console-consumer.sh's flags, without consumer groups. */
+/* minikafka groups: kafka-consumer-groups.sh's flags (--list, --describe, --reset-offsets,
+ * --delete, --delete-offsets). */
+int mk_cli_groups(int argc, char **argv);
+/* minikafka consume: kafka-console-consumer.sh's flags; --group joins a consumer group. */
 int mk_cli_consume(int argc, char **argv);
 
 /* ---- produce.c, perf.c (built on the producer in producer/producer.h) ------------------- */

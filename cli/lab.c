@@ -8,8 +8,8 @@
  *   minikafka lab --timeline FILE                 draw any --trace file (broker, produce,
  *                                                 perf, lab) as the two-lane timeline
  *
- * --set goes to the lab's own parameters, then the producer, then the broker (lab.h says how
- * to force one: lab.KEY, producer.KEY, broker.KEY). Colour when stdout is a terminal and
+ * --set goes to the lab's own parameters, then the producer, the consumer, then the broker
+ * (lab.h says how to force one: lab.KEY, producer.KEY, consumer.KEY, broker.KEY). Colour when stdout is a terminal and
  * NO_COLOR is unset.
  *
  * Exit status: 0 the lab ran (its claims are printed with a tick or a cross), 1 it could not
@@ -34,9 +34,10 @@ static void usage(FILE *out) {
       "       minikafka lab NAME --help             its parameters\n"
       "       minikafka lab --timeline FILE         draw a --trace file as a timeline\n"
       "\n"
-      "  --set key=value   a lab parameter, or a Kafka producer or broker setting, e.g.\n"
-      "                    --set linger.ms=0 (producer), --set min.insync.replicas=1 (broker);\n"
-      "                    prefix lab., producer. or broker. to say which; repeatable\n"
+      "  --set key=value   a lab parameter, or a Kafka producer, consumer or broker setting,\n"
+      "                    e.g. --set linger.ms=0 (producer), --set session.timeout.ms=10000\n"
+      "                    (consumer), --set min.insync.replicas=1 (broker); prefix lab.,\n"
+      "                    producer., consumer. or broker. to say which; repeatable\n"
       "  --trace FILE      also write every trace event as a JSON line (- = stdout)\n"
       "  --admin-port P    the admin API and dashboard for the lab's broker on port P (0 = any\n"
       "                    free one); after the lab it stays up until Enter, to replay the run\n"
@@ -60,7 +61,7 @@ static void lab_help(const struct mk_lab *lab) {
   for (const struct mk_lab_param *p = lab->params; p && p->name; p++)
     printf("  %-18s %s (default %s)\n", p->name, p->doc, p->default_value);
   printf(
-      "\nand any Kafka producer or broker setting, e.g. --set linger.ms=0 or\n"
+      "\nand any Kafka producer, consumer or broker setting, e.g. --set linger.ms=0 or\n"
       "--set broker.min.insync.replicas=1; see `minikafka lab --help`.\n");
 }
 

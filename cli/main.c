@@ -26,6 +26,7 @@ static const struct command commands[] = {
   {"broker", mk_cli_broker, "run the broker: several virtual Kafka brokers in one process"},
   {"consume", mk_cli_consume, "print a topic's records, like kafka-console-consumer.sh"},
   {"decode", mk_cli_decode, "print one Kafka request or response frame as JSON"},
+  {"groups", mk_cli_groups, "manage consumer groups, like kafka-consumer-groups.sh"},
   {"lab", mk_cli_lab, "run a lab: watch what the producer notes describe, step by step"},
   {"perf", mk_cli_perf, "measure the producer, like kafka-producer-perf-test.sh"},
   {"produce", mk_cli_produce, "send lines of stdin as records, like kafka-console-producer.sh"},

@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/client.h"
+#include "client/client.h"
 #include "protocol/api.h"
 #include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"

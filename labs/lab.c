@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "consumer/consumer_config.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/suggest.h"
@@ -49,6 +50,14 @@ static bool is_producer_key(const char *key) {
   return known;
 }
 
+static bool is_consumer_key(const char *key) {
+  struct mk_consumer_config *cfg = mk_consumer_config_new();
+  char buf[256];
+  bool known = cfg && mk_consumer_config_get(cfg, key, buf, sizeof buf, NULL) == 0;
+  mk_consumer_config_free(cfg);
+  return known;
+}
+
 /* A broker key is one mk_broker_config_set does not call unknown (whatever it says of the
  * value), or "brokers", the number of virtual brokers. */
 static bool is_broker_key(const char *key, const char *value) {
@@ -76,6 +85,13 @@ static int check_value(struct mk_lab_ctx *ctx, const struct mk_lab_setting *s, s
     int rc = cfg ? mk_producer_config_set(cfg, s->key, s->value, err)
                  : mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
     mk_producer_config_free(cfg);
+    return rc;
+  }
+  if (s->target == MK_LAB_TARGET_CONSUMER) {
+    struct mk_consumer_config *cfg = mk_consumer_config_new();
+    int rc = cfg ? mk_consumer_config_set(cfg, s->key, s->value, err)
+                 : mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+    mk_consumer_config_free(cfg);
     return rc;
   }
   if (strcmp(s->key, "brokers") == 0) {
@@ -109,12 +125,15 @@ static int add_setting(struct mk_lab_ctx *ctx, const char *kv, struct mk_err *er
     forced = MK_LAB_TARGET_PRODUCER, bare = key + 9;
   else if (strncmp(key, "broker.", 7) == 0)
     forced = MK_LAB_TARGET_BROKER, bare = key + 7;
+  else if (strncmp(key, "consumer.", 9) == 0)
+    forced = MK_LAB_TARGET_CONSUMER, bare = key + 9;
   snprintf(s->key, sizeof s->key, "%s", bare);
 
   bool lab = find_param(ctx->lab, bare) != NULL, producer = is_producer_key(bare),
-       broker = is_broker_key(bare, s->value);
+       consumer = is_consumer_key(bare), broker = is_broker_key(bare, s->value);
   if (forced == MK_LAB_TARGET_LAB        ? lab
       : forced == MK_LAB_TARGET_PRODUCER ? producer
+      : forced == MK_LAB_TARGET_CONSUMER ? consumer
       : forced == MK_LAB_TARGET_BROKER   ? broker
                                          : false) {
     s->target = (enum mk_lab_target)forced;
@@ -122,11 +141,14 @@ static int add_setting(struct mk_lab_ctx *ctx, const char *kv, struct mk_err *er
     return mk_err_set(err, MK_ERR__INVALID_ARG, "\"%s\" is not a %s setting", bare,
                       forced == MK_LAB_TARGET_LAB        ? "parameter of this lab"
                       : forced == MK_LAB_TARGET_PRODUCER ? "producer"
+                      : forced == MK_LAB_TARGET_CONSUMER ? "consumer"
                                                          : "broker");
   } else if (lab) {
     s->target = MK_LAB_TARGET_LAB;
   } else if (producer) {
     s->target = MK_LAB_TARGET_PRODUCER;
+  } else if (consumer) {
+    s->target = MK_LAB_TARGET_CONSUMER;
   } else if (broker) {
     s->target = MK_LAB_TARGET_BROKER;
   } else {
@@ -142,6 +164,8 @@ static int add_setting(struct mk_lab_ctx *ctx, const char *kv, struct mk_err *er
       mk_suggest_consider(&near, p->name);
     for (int i = 0; mk_broker_setting_at(i); i++)
       mk_suggest_consider(&near, mk_broker_setting_at(i)->name);
+    for (int i = 0; mk_consumer_config_key_at(i); i++)
+      mk_suggest_consider(&near, mk_consumer_config_key_at(i));
     char producer_best[128] = "";
     struct mk_producer_config *cfg = mk_producer_config_new();
     struct mk_err perr = {0};
@@ -155,8 +179,8 @@ static int add_setting(struct mk_lab_ctx *ctx, const char *kv, struct mk_err *er
       return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown setting \"%s\" (did you mean \"%s\"?)",
                         bare, mk_suggest_best(&near));
     return mk_err_set(err, MK_ERR__INVALID_ARG,
-                      "unknown setting \"%s\": not a parameter of lab %s (%s) nor a producer or "
-                      "broker setting",
+                      "unknown setting \"%s\": not a parameter of lab %s (%s) nor a producer, "
+                      "consumer or broker setting",
                       bare, ctx->lab->name, params[0] ? params : "none");
   }
   int rc = check_value(ctx, s, err);
@@ -600,6 +624,7 @@ int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
     mk_lab_note(ctx, "your setting: %s%s=%s",
                 ctx->settings[i].target == MK_LAB_TARGET_LAB        ? "lab."
                 : ctx->settings[i].target == MK_LAB_TARGET_PRODUCER ? "producer."
+                : ctx->settings[i].target == MK_LAB_TARGET_CONSUMER ? "consumer."
                                                                     : "broker.",
                 ctx->settings[i].key, ctx->settings[i].value);
 

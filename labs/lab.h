@@ -22,10 +22,13 @@
  * knows it; a prefix forces the choice:
  *   lab.KEY       the lab's own parameters (records=..., listed by `minikafka lab NAME --help`)
  *   producer.KEY  a Kafka producer setting (linger.ms, acks, enable.idempotence, ...)
+ *   consumer.KEY  a Kafka consumer setting (session.timeout.ms, enable.auto.commit, ...), for
+ *                 labs with consumers (consumer/consumer_config.h)
  *   broker.KEY    a Kafka broker setting (min.insync.replicas, replica.lag.time.max.ms, ...),
  *                 or broker.brokers=N for the number of virtual brokers
  * So `--set linger.ms=0` changes the producer and `--set min.insync.replicas=1` the broker; a
- * key both knew would go to the producer (write broker.KEY for the broker's). Every value is
+ * key several knew would go to the first of them (write consumer.KEY or broker.KEY for the
+ * consumer's client.id or request.timeout.ms, say). Every value is
  * checked before the lab starts, with the producer's and broker's own error messages (a lab
  * parameter against its limits, naming them).
  *
@@ -56,6 +59,7 @@
 #include <stdio.h>
 
 #include "broker/broker.h"
+#include "consumer/consumer.h"
 #include "producer/producer.h"
 #include "protocol/errors.h"
 
@@ -89,7 +93,8 @@ extern const struct mk_lab mk_lab_tour, mk_lab_acks, mk_lab_duplicates, mk_lab_o
 extern const struct mk_lab mk_lab_send_modes, mk_lab_partitioning, mk_lab_batching,
     mk_lab_compression;
 extern const struct mk_lab mk_lab_timeouts, mk_lab_isr, mk_lab_headers_interceptors,
-    mk_lab_serialization, mk_lab_quotas, mk_lab_bootstrap, mk_lab_schemas;
+    mk_lab_serialization, mk_lab_quotas, mk_lab_bootstrap, mk_lab_schemas,
+    mk_lab_consumer_groups;
 /* The lab named name, or NULL. */
 const struct mk_lab *mk_lab_find(const char *name);
 
@@ -287,6 +292,17 @@ int mk_lab_sends_wait(struct mk_lab_sends *s, int64_t timeout_ms);
 int mk_lab_sends_succeeded(struct mk_lab_sends *s);
 /* A copy of send i as it is now (safe while callbacks may still run). */
 struct mk_lab_send mk_lab_sends_get(struct mk_lab_sends *s, int i);
+
+/* ---- consumers ------------------------------------------------------------------------- */
+
+/* A finished consumer config: bootstrap.servers (the lab's broker), then `kv` (the
+ * scenario's "key=value" consumer settings, NULL-terminated, may be NULL), then the user's
+ * consumer settings. Returns new (mk_consumer_config_free). */
+int mk_lab_consumer_config(struct mk_lab_ctx *ctx, const char *const *kv,
+                           struct mk_consumer_config **out);
+/* mk_lab_consumer_config + mk_consumer_new. Close it with mk_consumer_close (or
+ * mk_consumer_abandon, for a crash). */
+int mk_lab_consumer_new(struct mk_lab_ctx *ctx, const char *const *kv, struct mk_consumer **out);
 
 /* ---- the trace ------------------------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
  *   lab.c           settings, text, figures, claims, mk_lab_run
  *   lab_broker.c    the embedded broker and what a lab reads from it (on its loop)
  *   lab_producer.c  producer configs from scenario + user settings; sends and their fates
+ *   lab_consumer.c  consumer configs from scenario + user settings
  *   lab_trace.c     the collector (a trace sink keeping every line), marks, timelines,
  *                   counting and waiting for events
  *
@@ -29,12 +30,17 @@ enum {
   MK_LAB_TIMELINE_EVENTS = 48,        /* a timeline draws about this many, then summarises */
 };
 
-/* Where a --set setting goes (lab.h: lab parameter, producer or broker setting). */
-enum mk_lab_target { MK_LAB_TARGET_LAB, MK_LAB_TARGET_PRODUCER, MK_LAB_TARGET_BROKER };
+/* Where a --set setting goes (lab.h: lab parameter, producer, consumer or broker setting). */
+enum mk_lab_target {
+  MK_LAB_TARGET_LAB,
+  MK_LAB_TARGET_PRODUCER,
+  MK_LAB_TARGET_BROKER,
+  MK_LAB_TARGET_CONSUMER,
+};
 
 struct mk_lab_setting {
   enum mk_lab_target target;
-  char key[128];  /* without its lab./producer./broker. prefix */
+  char key[128];  /* without its lab./producer./consumer./broker. prefix */
   char value[256];
 };
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/config_def.h"
 #include "common/properties.h"
 #include "common/suggest.h"
 #include "producer/partitioner.h"
@@ -175,20 +176,8 @@ static void *field(struct mk_producer_config *cfg, const struct setting *s) {
 
 /* ---- errors ----------------------------------------------------------------------------- */
 
-/* Java's ConfigException(name, value, message): "Invalid value V for configuration K: M". */
-static int invalid(struct mk_err *err, const struct setting *s, const char *raw,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int invalid(struct mk_err *err, const struct setting *s, const char *raw,
-                   const char *fmt, ...) {
-  char why[160];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, sizeof why, fmt, ap);
-  va_end(ap);
-  size_t n = strlen(raw);
-  return mk_err_set(err, MK_ERR__INVALID_ARG, "Invalid value %.*s%s for configuration %s: %s",
-                    (int)(n > 60 ? 60 : n), raw, n > 60 ? "..." : "", s->name, why);
-}
+/* Java's ConfigException sentence, naming the setting (common/config_def.h). */
+#define invalid(err, s, raw, ...) mk_config_invalid(err, (s)->name, raw, __VA_ARGS__)
 
 static int unknown_key(const char *key, struct mk_err *err) {
   struct mk_suggest near;
@@ -205,33 +194,6 @@ static int unknown_key(const char *key, struct mk_err *err) {
 
 /* ---- parsing ---------------------------------------------------------------------------- */
 
-/* Java's String.trim(): drop characters <= ' ' at both ends. Returns a new string or NULL. */
-static char *trim_dup(const char *s) {
-  size_t b = 0, e = strlen(s);
-  while (b < e && (unsigned char)s[b] <= ' ') b++;
-  while (e > b && (unsigned char)s[e - 1] <= ' ') e--;
-  return strndup(s + b, e - b);
-}
-
-/* Integer.parseInt / Long.parseLong: an optional sign and decimal digits, nothing else,
- * within [lo, hi]. */
-static bool parse_integer(const char *s, int64_t lo, int64_t hi, int64_t *out) {
-  bool neg = *s == '-';
-  if (*s == '-' || *s == '+') s++;
-  if (!*s) return false;
-  uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, v = 0;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9') return false;
-    unsigned d = (unsigned)(*s - '0');
-    if (v > (limit - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  int64_t x = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
-  if (x < lo || x > hi) return false;
-  *out = x;
-  return true;
-}
-
 /* ConfigDef.Range: "Value must be at least N" / "Value must be no more than N". */
 static int check_range(const struct setting *s, const char *raw, int64_t v, struct mk_err *err) {
   if (v < s->min) return invalid(err, s, raw, "Value must be at least %lld", (long long)s->min);
@@ -245,73 +207,15 @@ static void free_servers(char **list, int n) {
   free(list);
 }
 
-/* ClientUtils.parseAndValidateAddresses: host:port, host being a name, an IPv4 address or
- * [an IPv6 address], port a number. */
-static bool valid_address(const char *url) {
-  const char *colon = strrchr(url, ':');
-  if (!colon || colon == url || !colon[1]) return false;
-  int64_t port;
-  if (!parse_integer(colon + 1, 0, 65535, &port) || colon[1] == '+' || colon[1] == '-')
-    return false;
-  const char *h = url, *he = colon;
-  if (*h == '[') {
-    if (he[-1] != ']' || he - h < 3) return false;
-    h++, he--;
-  }
-  for (const char *p = h; p < he; p++) {
-    char c = *p;
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              c == '-' || c == '%' || c == '.' || c == '_' || c == ':';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/* Type.LIST ("\\s*,\\s*" separated, empty items kept) with ValidList.anyNonDuplicateValues
- * (no empty list, no empty item, no duplicates), then each a host:port. */
+/* bootstrap.servers: Type.LIST with ValidList.anyNonDuplicateValues, each a host:port
+ * (ClientUtils.parseAndValidateAddresses), as common/config_def.c parses an address list. */
 static int parse_servers(const struct setting *s, const char *t, char ***out_list, int *out_n,
                          struct mk_err *err) {
-  if (!*t)
-    return mk_err_set(err, MK_ERR__INVALID_ARG,
-                      "Configuration '%s' must not be empty. Valid values include: any non-empty "
-                      "value", s->name);
-  int n = 1;
-  for (const char *p = t; *p; p++) n += *p == ',';
-  char **list = calloc((size_t)n, sizeof *list);
-  if (!list) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory parsing %s", s->name);
-  const char *p = t;
-  for (int i = 0; i < n; i++) {
-    const char *e = strchr(p, ',');
-    if (!e) e = p + strlen(p);
-    const char *b = p, *q = e;
-    while (b < q && (*b == ' ' || *b == '\t')) b++;
-    while (q > b && (q[-1] == ' ' || q[-1] == '\t')) q--;
-    list[i] = strndup(b, (size_t)(q - b));
-    if (!list[i]) {
-      free_servers(list, n);
-      return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory parsing %s", s->name);
-    }
-    p = *e ? e + 1 : e;
-  }
-  int rc = 0;
-  for (int i = 0; i < n && !rc; i++) {
-    if (!list[i][0])
-      rc = mk_err_set(err, MK_ERR__INVALID_ARG, "Configuration '%s' values must not be empty.",
-                      s->name);
-    for (int j = 0; j < i && !rc; j++)
-      if (strcmp(list[i], list[j]) == 0)
-        rc = mk_err_set(err, MK_ERR__INVALID_ARG,
-                        "Configuration '%s' values must not be duplicated.", s->name);
-  }
-  for (int i = 0; i < n && !rc; i++)
-    if (!valid_address(list[i]))
-      rc = mk_err_set(err, MK_ERR__INVALID_ARG, "Invalid url in %s: %.100s", s->name, list[i]);
-  if (rc) {
-    free_servers(list, n);
-    return rc;
-  }
-  *out_list = list;
-  *out_n = n;
+  struct mk_config_list l;
+  int rc = mk_config_parse_list(s->name, t, MK_CONFIG_ADDRESSES, &l, err);
+  if (rc) return rc;
+  *out_list = l.items;
+  *out_n = l.n;
   return 0;
 }
 
@@ -336,7 +240,7 @@ static const struct mk_serializer *known_custom_serializer(const struct mk_produ
 /* Parse raw as s's type and store it in cfg. On error cfg is unchanged. */
 static int apply(struct mk_producer_config *cfg, const struct setting *s, const char *raw,
                  struct mk_err *err) {
-  char *t = trim_dup(raw);
+  char *t = mk_config_trim_dup(raw);
   if (!t) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory setting %s", s->name);
   void *p = field(cfg, s);
   int rc = 0;
@@ -344,7 +248,7 @@ static int apply(struct mk_producer_config *cfg, const struct setting *s, const 
   switch (s->kind) {
     case K_INT:
     case K_LONG:
-      if (!parse_integer(t, s->kind == K_INT ? INT32_MIN : INT64_MIN,
+      if (!mk_config_parse_integer(t, s->kind == K_INT ? INT32_MIN : INT64_MIN,
                          s->kind == K_INT ? INT32_MAX : INT64_MAX, &v)) {
         rc = invalid(err, s, raw, "Not a number of type %s", s->kind == K_INT ? "INT" : "LONG");
         break;
@@ -356,7 +260,7 @@ static int apply(struct mk_producer_config *cfg, const struct setting *s, const 
         *(int64_t *)p = v;
       break;
     case K_GZIP_LEVEL:
-      if (!parse_integer(t, INT32_MIN, INT32_MAX, &v)) {
+      if (!mk_config_parse_integer(t, INT32_MIN, INT32_MAX, &v)) {
         rc = invalid(err, s, raw, "Not a number of type INT");
         break;
       }

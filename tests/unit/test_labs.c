@@ -27,6 +27,9 @@
  *               gzip and zstd shrink them more than lz4 and snappy
  *   quotas      no quota, no throttling; over quota.producer.default the broker throttles,
  *               the producer keeps every pause, and a record sent during one waits it out
+ *   consumer-groups  every join and leave is a rebalance in a new generation; the lag is what
+ *               was written minus what was committed, and a restart reads exactly it; a crash
+ *               between commits makes the next owner read the uncommitted records again
  *   bootstrap   one bootstrap address reaches every broker, client.id is on every request;
  *               use_all_dns_ips takes a name's addresses one per attempt and keeps the first
  *               address's family; resolve_canonical_bootstrap_servers_only bootstraps from
@@ -467,6 +470,30 @@ static void test_claims_the_settings_defeat_are_marked_predicted(void **state) {
   assert_true(crosses >= 1);
 }
 
+static void test_consumer_groups_share_partitions_and_read_uncommitted_records_again(
+    void **state) {
+  (void)state;
+  static const char *const settings[] = {"partitions=4", "records=6", "processed=10",
+                                         "commit_every=4", "crash_after=10", NULL};
+  struct mk_lab_result res;
+  run_lab("consumer-groups", settings, &res);
+  /* part 1: four steps, each a new generation */
+  double g1 = figure(&res, "A joins:", "generation"), g4 = figure(&res, "C leaves:", "generation");
+  assert_true(g1 >= 1);
+  assert_true(g4 >= g1 + 3);
+  assert_true(figure(&res, "part 1", "rebalances") >= 4);
+  /* part 2: 24 written, M processed and committed 10: lag 14, which R read */
+  assert_int_equal((int)figure(&res, "part 2", "M processed"), 10);
+  assert_int_equal((int)figure(&res, "part 2", "lag"), 14);
+  assert_int_equal((int)figure(&res, "part 2", "R read"), 14);
+  /* part 3: R processed 10, committed after 4 and 8: the last 2 were read again */
+  assert_int_equal((int)figure(&res, "part 3", "R processed"), 10);
+  assert_int_equal((int)figure(&res, "part 3", "not committed"), 2);
+  assert_int_equal((int)figure(&res, "part 3", "read again"), 2);
+  assert_true(figure(&res, "part 3", "takeover ms") >= 6000 - 3000);
+  assert_claims_held(&res);
+}
+
 /* ---- the runner: settings -------------------------------------------------------------- */
 
 /* A lab that reports where the settings went. */
@@ -485,6 +512,12 @@ static int settings_probe(struct mk_lab_ctx *ctx) {
   mk_lab_figure(ctx, "broker", "min.insync.replicas", b->min_insync_replicas);
   mk_lab_figure(ctx, "broker", "brokers", b->brokers);
   mk_lab_figure(ctx, "user", "linger.ms set", mk_lab_user_set(ctx, "linger.ms"));
+  struct mk_consumer_config *ccfg;
+  const char *ckv[] = {"group.id=g", "session.timeout.ms=6000", NULL};
+  if ((rc = mk_lab_consumer_config(ctx, ckv, &ccfg))) return rc;
+  mk_lab_figure(ctx, "consumer", "session.timeout.ms", ccfg->session_timeout_ms);
+  mk_lab_figure(ctx, "consumer", "request.timeout.ms", ccfg->request_timeout_ms);
+  mk_consumer_config_free(ccfg);
   return 0;
 }
 
@@ -504,9 +537,12 @@ static void test_settings_go_to_lab_producer_or_broker(void **state) {
   (void)state;
   static const char *const settings[] = {
       "n=9", "linger.ms=7", "min.insync.replicas=1", "broker.brokers=2", "compression.type=lz4",
-      NULL};
+      "session.timeout.ms=9000", "consumer.request.timeout.ms=1234", NULL};
   struct mk_lab_result res;
-  assert_int_equal(run_probe(settings, 5, &res), 0);
+  assert_int_equal(run_probe(settings, 7, &res), 0);
+  /* a key only the consumer knows goes to it; one the producer knows too needs consumer. */
+  assert_int_equal((int)figure(&res, "consumer", "session.timeout.ms"), 9000);
+  assert_int_equal((int)figure(&res, "consumer", "request.timeout.ms"), 1234);
   assert_int_equal((int)figure(&res, "lab", "n"), 9);
   assert_int_equal((int)figure(&res, "producer", "linger.ms"), 7);  /* the user's, not the 3 */
   assert_int_equal((int)figure(&res, "producer", "acks"), 1);      /* the scenario's */
@@ -536,6 +572,8 @@ static void test_settings_bad_ones_are_refused_before_the_lab_runs(void **state)
       {"lab.linger.ms=1", "not a parameter"},
       {"broker.linger.ms=1", "not a broker"},
       {"producer.min.insync.replicas=1", "not a producer"},
+      {"consumer.linger.ms=1", "not a consumer"},
+      {"session.timeout.ms=abc", "session.timeout.ms"},
       {"noequals", "key=value"},
       {"broker.brokers=99", "brokers"},
   };
@@ -780,6 +818,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_compression_every_codec_shrinks_json_and_none_stays_1),
       cmocka_unit_test(test_quotas_throttle_and_the_producer_keeps_every_pause),
       cmocka_unit_test(test_bootstrap_finds_the_cluster_and_follows_client_dns_lookup),
+      cmocka_unit_test(test_consumer_groups_share_partitions_and_read_uncommitted_records_again),
       cmocka_unit_test(test_claims_the_settings_defeat_are_marked_predicted),
       cmocka_unit_test(test_schemas_header_evolution_and_an_old_reader),
       cmocka_unit_test(test_schemas_with_other_settings_still_holds),

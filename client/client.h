@@ -1,15 +1,18 @@
 /*
- * Client: blocking Kafka connections for the CLI tools (topics, consume).
+ * Client: blocking Kafka connections, for the CLI tools (topics, groups) and the consumer
+ * (consumer/, which `minikafka consume` and the labs use).
  * Kafka: NetworkClient (one request, one response), ApiVersions / NodeApiVersions (which
- * version of each API to speak), Metadata (which node leads what).
+ * version of each API to speak), Metadata (which node leads what); the consumer's
+ * ConsumerNetworkClient, which also makes NetworkClient's answers something to wait for.
  *
- * The producer has its own Sender thread and event loop; the tools here only need to
- * ask and wait, so every call blocks until its answer arrives or the timeout passes:
+ * The producer has its own Sender thread and event loop; the tools and the consumer only
+ * need to ask and wait, so every call blocks until its answer arrives or the timeout passes:
  *
  *   mk_client_init        client.id and request.timeout.ms
  *   mk_client_bootstrap   connect to the first bootstrap server that answers
  *   mk_client_metadata    ask for topics; remember every node's host:port
  *   mk_client_node        the connection to node N (a partition's leader)
+ *   mk_client_conn_init   a connection of one's own to host:port (a group coordinator)
  *   mk_client_call        send one request struct, wait for and decode its response
  *   mk_client_send / _receive   the same in two halves, to wait on several nodes at once
  *   mk_client_free
@@ -25,10 +28,11 @@
  *
  * Memory: a response's frame and everything decoded from it live in the arena passed to
  * mk_client_call, until the caller frees that arena.
- * Thread: app (one thread uses a client at a time).
+ * Thread: app (one thread uses a client at a time; a second thread, such as the consumer's
+ * heartbeat thread, has a client of its own).
  */
-#ifndef MK_CLI_CLIENT_H
-#define MK_CLI_CLIENT_H
+#ifndef MK_CLIENT_CLIENT_H
+#define MK_CLIENT_CLIENT_H
 
 #include <signal.h>
 #include <stdbool.h>
@@ -67,14 +71,16 @@ struct mk_client {
   int timeout_ms;            /* request.timeout.ms: connect, and each request */
   volatile sig_atomic_t *cancel;  /* if set and nonzero, a wait interrupted by a signal
                                    * gives up with MK_ERR__STATE (Ctrl-C) */
+  int wake_fd;               /* if >= 0, a wait gives up with MK_ERR__STATE ("woken up") as
+                              * soon as this fd is readable (the consumer's wakeup pipe) */
   int32_t next_correlation_id;
   struct mk_client_conn bootstrap;
   int nnodes;
   struct mk_client_conn nodes[MK_CLIENT_MAX_NODES];  /* from the last Metadata answer */
 };
 
-/* Fill in settings: client_id as given, timeout_ms 30000 (Kafka's request.timeout.ms).
- * Opens nothing. Borrows client_id (copied). */
+/* Fill in settings: client_id as given, timeout_ms 30000 (Kafka's request.timeout.ms), no
+ * cancel flag, wake_fd -1. Opens nothing. Borrows client_id (copied). */
 void mk_client_init(struct mk_client *c, const char *client_id);
 
 /* Connect to the first server of "host:port[,host:port...]" that accepts a connection and
@@ -90,6 +96,14 @@ int mk_client_bootstrap(struct mk_client *c, const char *servers, struct mk_err 
 int mk_client_metadata(struct mk_client *c, const char *const *topics, int ntopics,
                        bool allow_auto_create, struct mk_metadata_response **out,
                        struct mk_arena *arena, struct mk_err *err);
+
+/* Where the coordinator of key is (FindCoordinator, asked on the bootstrap connection):
+ * key_type 0 for a consumer group (key = group.id), 1 for a transactional.id. On success
+ * *node, host (256 bytes) and *port are set. Returns 0, a transport error, or the broker's
+ * error code (COORDINATOR_NOT_AVAILABLE while the internal topic is being created: retry)
+ * with err saying it. Borrows key. */
+int mk_client_find_coordinator(struct mk_client *c, const char *key, int8_t key_type,
+                               int32_t *node, char host[256], int *port, struct mk_err *err);
 
 /* The connection to node_id, as learned from the last metadata (not opened until used).
  * Returns NULL with MK_ERR_BROKER_NOT_AVAILABLE in err if the node is unknown. */
@@ -113,6 +127,13 @@ int mk_client_receive(struct mk_client_conn *conn, const struct mk_client_pendin
 /* mk_client_send then mk_client_receive at the negotiated version. */
 int mk_client_call(struct mk_client_conn *conn, int api_key, const void *body, void **response,
                    struct mk_arena *arena, struct mk_err *err);
+
+/* Set up conn (closed) as a connection of client c to host:port, known as node_id: one that
+ * is not among the metadata's nodes, such as the consumer's connection to its group
+ * coordinator (Java gives that one a node id of its own, so that it never waits behind a
+ * fetch). Opens nothing. Borrows host (copied). */
+void mk_client_conn_init(struct mk_client_conn *conn, struct mk_client *c, int32_t node_id,
+                         const char *host, int port);
 
 /* Close the connection (it reopens on the next call). */
 void mk_client_conn_close(struct mk_client_conn *conn);
