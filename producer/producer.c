@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
+#include "consumer/consumer.h"
 #include "producer/client_utils.h"
 #include "producer/producer_internal.h"
 #include "producer/sender.h"
@@ -456,12 +457,12 @@ int mk_producer_begin_transaction(struct mk_producer *p, struct mk_err *err) {
 
 int mk_producer_send_offsets_to_transaction(struct mk_producer *p,
                                             const struct mk_offset_to_commit *offsets, int n,
-                                            const struct mk_group_metadata *group,
+                                            const struct mk_consumer_group_metadata *group,
                                             struct mk_err *err) {
   /* KafkaProducer.throwIfInvalidGroupMetadata */
-  if (!group || !group->group_id || !group->group_id[0])
+  if (!group || !group->group_id[0])
     return mk_err_set(err, MK_ERR__INVALID_ARG, "Consumer group metadata needs a group id");
-  if (group->generation_id > 0 && (!group->member_id || !group->member_id[0]))
+  if (group->generation_id > 0 && !group->member_id[0])
     return mk_err_set(err, MK_ERR__INVALID_ARG, "Passed in group metadata has generationId %d "
                       "but no member.id", group->generation_id);
   if (n < 0 || (n > 0 && !offsets))

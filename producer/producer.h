@@ -197,15 +197,11 @@ struct mk_offset_to_commit {
   const char *metadata;   /* NULL for none */
 };
 
-/* The consuming side's group membership (Java's ConsumerGroupMetadata), so that the group
- * coordinator can refuse offsets from a consumer that is no longer a member (a zombie).
- * Borrowed strings: fill it from whatever consumer read the records. */
-struct mk_group_metadata {
-  const char *group_id;           /* required */
-  int32_t generation_id;          /* -1 if unknown (no group membership checks) */
-  const char *member_id;          /* "" if unknown */
-  const char *group_instance_id;  /* NULL unless static membership */
-};
+/* The consumer's group membership, Java's ConsumerGroupMetadata: consumer/consumer.h's
+ * struct, as mk_consumer_group_metadata() fills it (a consumer of another library fills
+ * the group id, generation and member id itself). It lets the group coordinator refuse
+ * offsets from a consumer that is no longer a member of that generation (a zombie). */
+struct mk_consumer_group_metadata;
 
 /* sendOffsetsToTransaction: AddOffsetsToTxn to the transaction coordinator (the group's
  * __consumer_offsets partition joins the transaction), then TxnOffsetCommit to the group
@@ -217,7 +213,7 @@ struct mk_group_metadata {
  * (copied). */
 int mk_producer_send_offsets_to_transaction(struct mk_producer *p,
                                             const struct mk_offset_to_commit *offsets, int n,
-                                            const struct mk_group_metadata *group,
+                                            const struct mk_consumer_group_metadata *group,
                                             struct mk_err *err);
 
 /* Commit: send every record of the transaction now (a flush, ignoring linger.ms), then

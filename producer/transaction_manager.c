@@ -553,7 +553,7 @@ out:
 
 int mk_transaction_manager_send_offsets(struct mk_transaction_manager *tm,
                                         const struct mk_offset_to_commit *offsets, int n,
-                                        const struct mk_group_metadata *group,
+                                        const struct mk_consumer_group_metadata *group,
                                         struct mk_txn_result **result, struct mk_err *err) {
   int rc;
   pthread_mutex_lock(&tm->lock);

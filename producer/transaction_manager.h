@@ -191,7 +191,7 @@ int mk_transaction_manager_begin_abort(struct mk_transaction_manager *tm,
  * IN_TRANSACTION. Borrows offsets and group (copied). */
 int mk_transaction_manager_send_offsets(struct mk_transaction_manager *tm,
                                         const struct mk_offset_to_commit *offsets, int n,
-                                        const struct mk_group_metadata *group,
+                                        const struct mk_consumer_group_metadata *group,
                                         struct mk_txn_result **result, struct mk_err *err);
 
 /* Before a send appends anything: is a send allowed now? (A transactional producer sends

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "consumer/consumer.h"
 #include "common/trace.h"
 #include "protocol/api.h"
 
@@ -98,15 +99,14 @@ struct mk_txn_request *mk_txn_request_end_txn(struct mk_txn_result *result, bool
 struct mk_txn_request *mk_txn_request_add_offsets(struct mk_txn_result *result,
                                                   const struct mk_offset_to_commit *offsets,
                                                   int n,
-                                                  const struct mk_group_metadata *group) {
+                                                  const struct mk_consumer_group_metadata *group) {
   struct mk_txn_request *r =
       new_request(MK_TXN_ADD_OFFSETS, MK_TXN_PRIORITY_ADD_PARTITIONS_OR_OFFSETS, result);
   if (!r) return NULL;
   r->coordinator_type = MK_COORDINATOR_TRANSACTION;
   r->generation_id = group->generation_id;
-  bool ok = (r->key = strdup(group->group_id)) &&
-            (r->member_id = strdup(group->member_id ? group->member_id : "")) &&
-            (!group->group_instance_id ||
+  bool ok = (r->key = strdup(group->group_id)) && (r->member_id = strdup(group->member_id)) &&
+            (!group->group_instance_id[0] ||  /* "": no static membership */
              (r->group_instance_id = strdup(group->group_instance_id))) &&
             (r->offsets = calloc((size_t)(n ? n : 1), sizeof *r->offsets));
   for (int i = 0; ok && i < n; i++) {

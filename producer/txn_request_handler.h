@@ -121,7 +121,7 @@ struct mk_txn_request *mk_txn_request_end_txn(struct mk_txn_result *result, bool
 struct mk_txn_request *mk_txn_request_add_offsets(struct mk_txn_result *result,
                                                   const struct mk_offset_to_commit *offsets,
                                                   int n,
-                                                  const struct mk_group_metadata *group);
+                                                  const struct mk_consumer_group_metadata *group);
 void mk_txn_request_free(struct mk_txn_request *r);
 
 /* The Kafka name of r's API ("AddPartitionsToTxn"), and its api key. */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "consumer/consumer.h"
 #include "producer/transaction_manager.h"
 #include "producer/txn_request_handler.h"
 #include "protocol/api.h"
@@ -164,8 +165,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case 5: {
         struct mk_offset_to_commit o[2] = {{topics[byte() % 3], byte() % 4, byte(), -1, NULL},
                                            {"u", 1, byte(), (int32_t)byte() - 1, "m"}};
-        struct mk_group_metadata g = {"g", (int32_t)(byte() % 4) - 1,
-                                               (byte() & 1) ? "member" : "", NULL};
+        struct mk_consumer_group_metadata g = {.group_id = "g",
+                                               .generation_id = (int32_t)(byte() % 4) - 1};
+        if (byte() & 1) strcpy(g.member_id, "member");
+        if (byte() & 1) strcpy(g.group_instance_id, "instance");
         if (!mk_transaction_manager_send_offsets(&tm, o, 1 + byte() % 2, &g, &r, &err)) keep(&tm, r);
         break;
       }

@@ -27,6 +27,7 @@
 
 #include "broker/broker.h"
 #include "common/trace.h"
+#include "consumer/consumer.h"
 #include "producer/producer.h"
 #include "producer/producer_config.h"
 #include "tests/support/producer_probe.h"
@@ -71,6 +72,17 @@ static int teardown_test(void **state) {
   if (trace_sink >= 0) mk_trace_remove_sink(trace_sink);
   trace_sink = -1;
   return 0;
+}
+
+/* A consumer's group metadata (consumer/consumer.h), as mk_consumer_group_metadata fills it. */
+static struct mk_consumer_group_metadata group_of(const char *id, int32_t generation,
+                                                  const char *member) {
+  struct mk_consumer_group_metadata g;
+  memset(&g, 0, sizeof g);
+  snprintf(g.group_id, sizeof g.group_id, "%s", id);
+  g.generation_id = generation;
+  snprintf(g.member_id, sizeof g.member_id, "%s", member);
+  return g;
 }
 
 static void create_topic(const char *name, int partitions) {
@@ -299,7 +311,7 @@ static void test_offsets_commit_with_the_output_or_not_at_all(void **state) {
   create_topic("txn-out", 1);
   struct mk_producer *p = start_producer(0, "txn-ctp-1", NULL);
   OK(mk_producer_init_transactions, p);
-  struct mk_group_metadata group = {"txn-ctp-group", -1, "", NULL};
+  struct mk_consumer_group_metadata group = group_of("txn-ctp-group", -1, "");
   struct mk_err err = {0};
   /* Round 1: "processed" input offsets 0..4, output committed with position 5. */
   OK(mk_producer_begin_transaction, p);

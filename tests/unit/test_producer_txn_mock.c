@@ -36,6 +36,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "common/trace.h"
+#include "consumer/consumer.h"
 #include "producer/producer.h"
 #include "producer/producer_config.h"
 #include "protocol/api.h"
@@ -92,6 +93,17 @@ static int teardown_test(void **state) {
     rd_kafka_mock_clear_request_errors(mcluster, (int16_t)apis[i]);
   rd_kafka_mock_broker_set_up(mcluster, -1);
   return 0;
+}
+
+/* A consumer's group metadata (consumer/consumer.h), as mk_consumer_group_metadata fills it. */
+static struct mk_consumer_group_metadata group_of(const char *id, int32_t generation,
+                                                  const char *member) {
+  struct mk_consumer_group_metadata g;
+  memset(&g, 0, sizeof g);
+  snprintf(g.group_id, sizeof g.group_id, "%s", id);
+  g.generation_id = generation;
+  snprintf(g.member_id, sizeof g.member_id, "%s", member);
+  return g;
 }
 
 /* A topic of `partitions` partitions, partition i led by broker 1 + i % 3 (so that one
@@ -442,7 +454,7 @@ static void test_mock_txn_send_offsets_to_both_coordinators(void **state) {
   OK(mk_producer_begin_transaction);
   assert_int_equal(send_value(producer, "txn-out", 0, NULL, "transformed", 0), 0);
   struct mk_offset_to_commit offsets[2] = {{"txn-in", 0, 42, -1, NULL}, {"txn-in", 1, 17, -1, NULL}};
-  struct mk_group_metadata group = {"mock-group", -1, "", NULL};
+  struct mk_consumer_group_metadata group = group_of("mock-group", -1, "");
   struct mk_err err = {0};
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 2, &group, &err), 0);
   OK(mk_producer_commit_transaction);
@@ -463,13 +475,13 @@ static void test_mock_txn_send_offsets_to_both_coordinators(void **state) {
   /* No offsets: nothing sent, as in Java. Bad group metadata: refused. */
   OK(mk_producer_begin_transaction);
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 0, &group, &err), 0);
-  struct mk_group_metadata bad = {"mock-group", 3, "", NULL};
+  struct mk_consumer_group_metadata bad = group_of("mock-group", 3, "");
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 1, &bad, &err),
                    MK_ERR__INVALID_ARG);
   assert_int_equal(count_requests("AddOffsetsToTxn"), 1);
   /* Group membership needs TxnOffsetCommit v3 (Kafka 2.5); librdkafka 2.0.2's mock speaks v2:
    * like Java against an old broker, the producer cannot go on. */
-  struct mk_group_metadata member = {"mock-group", 3, "member-1", NULL};
+  struct mk_consumer_group_metadata member = group_of("mock-group", 3, "member-1");
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 1, &member, &err),
                    MK_ERR_UNSUPPORTED_VERSION);
   assert_int_equal(state_now(), MK_TXN_FATAL_ERROR);
