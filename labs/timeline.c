@@ -314,9 +314,44 @@ static enum mk_timeline_style describe_broker_state(json_t *ev, const char *even
   return (enum mk_timeline_style) - 1;
 }
 
+/* The transaction coordinator and the partitions' LSO (broker/transaction_coordinator.h). */
+static enum mk_timeline_style describe_broker_transaction(json_t *ev, const char *event, char *b,
+                                                          size_t n) {
+  if (strcmp(event, "txn_state") == 0) {
+    add(b, n, "transaction %s: %s → %s (pid %lld epoch %lld)", str(ev, "transactional_id"),
+        str(ev, "from"), str(ev, "to"), num(ev, "producer_id", -1), num(ev, "producer_epoch", -1));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(ev, "partitions"), i, v) {
+      if (i == 3) {
+        add(b, n, " +%zu more", json_array_size(json_object_get(ev, "partitions")) - 3);
+        break;
+      }
+      add(b, n, "%s%s", i ? ", " : " ", json_string_value(v));
+    }
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "txn_marker") == 0) {
+    bool commit = strcmp(str(ev, "result"), "commit") == 0;
+    add(b, n, "%s marker → %s-%lld @ offset %lld (pid %lld)", commit ? "COMMIT" : "ABORT",
+        str(ev, "topic"), num(ev, "partition", -1), num(ev, "offset", -1),
+        num(ev, "producer_id", -1));
+    return commit ? MK_STYLE_OK : MK_STYLE_WARN;
+  }
+  if (strcmp(event, "lso_advance") == 0) {
+    add(b, n, "last stable offset %s-%lld: %lld → %lld (HW %lld)", str(ev, "topic"),
+        num(ev, "partition", -1), num(ev, "from", -1), num(ev, "last_stable_offset", -1),
+        num(ev, "high_watermark", -1));
+    return MK_STYLE_OK;
+  }
+  return (enum mk_timeline_style) - 1;
+}
+
 static enum mk_timeline_style describe_broker(json_t *ev, const char *event, char *b, size_t n) {
   const char *topic = str(ev, "topic");
   long long part = num(ev, "partition", -1);
+  enum mk_timeline_style txn = describe_broker_transaction(ev, event, b, n);
+  if ((int)txn >= 0) return txn;
   if (strcmp(event, "request_received") == 0) {
     add(b, n, "%s v%lld from %s → broker %lld", str(ev, "api"), num(ev, "api_version", -1),
         *str(ev, "client_id") ? str(ev, "client_id") : "?", num(ev, "broker", -1));
