@@ -1,13 +1,12 @@
 /*
- * Admin HTTP: the admin API's endpoints and the dashboard's files (dashboard.h), on the HTTP
+ * Admin HTTP: the admin API's endpoints and the dashboard's files (dashboard_http.h), on the HTTP
  * server of common/http_server.h. See admin_http.h for the endpoints, README.md for curl
  * examples.
  *
- * The event stream: while at least one client streams GET /v1/events, a trace sink
- * (common/trace.h) is attached that broadcasts each event line to the streams; when the
- * last one leaves, the sink goes, so the trace costs nothing again.
+ * The event stream, the JSON bodies and the loopback address are common/admin_api.h's, as
+ * the proxy's admin API has them too.
  *
- * Thread: broker loop, except on_trace_line (any thread) and the mk_broker_admin_* calls.
+ * Thread: broker loop, except the mk_broker_admin_* calls.
  */
 #include "broker/admin_http.h"
 
@@ -20,21 +19,12 @@
 #include "broker/controller.h"
 #include "broker/dashboard_http.h"
 #include "broker/reset.h"
-#include "broker/state_events.h"
 #include "broker/schema_registry_http.h"  /* GET /v1/schemas */
+#include "broker/state_events.h"
+#include "common/admin_api.h"
 #include "common/http_server.h"
-#include "common/log.h"
-#include "common/trace.h"
 
-struct mk_admin_http {
-  struct mk_broker *broker;
-  struct mk_http_server *http;
-  int sink;                     /* trace sink id while anyone streams, else -1 */
-};
-
-static struct mk_broker *broker_of(struct mk_http_request *r) {
-  return ((struct mk_admin_http *)mk_http_opaque(r))->broker;
-}
+static struct mk_broker *broker_of(struct mk_http_request *r) { return mk_admin_owner(r); }
 
 /* ---- the server of a broker ---------------------------------------------------------------- */
 
@@ -66,49 +56,6 @@ static void respond_failure(struct mk_http_request *r, int code, const struct mk
   }
 }
 
-/* Parse the body as a JSON object, or answer 400 and return NULL. Returns new. */
-static json_t *body_object(struct mk_http_request *r, const char *example) {
-  size_t len;
-  const char *body = mk_http_body(r, &len);
-  if (len == 0) {
-    mk_http_error(r, 400, "bad_json", "the body is empty; send a JSON object, e.g. %s", example);
-    return NULL;
-  }
-  json_error_t je;
-  json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-  if (!j) {
-    mk_http_error(r, 400, "bad_json", "the body is not JSON: %s (line %d, column %d)", je.text,
-                  je.line, je.column);
-    return NULL;
-  }
-  if (!json_is_object(j)) {
-    json_decref(j);
-    mk_http_error(r, 400, "invalid_request", "the body must be a JSON object, e.g. %s", example);
-    return NULL;
-  }
-  return j;
-}
-
-/* ---- the event stream --------------------------------------------------------------------- */
-
-/* Any thread, with the trace lock held (trace.h). */
-static void on_trace_line(void *opaque, const char *line, size_t len) {
-  mk_http_broadcast(((struct mk_admin_http *)opaque)->http, line, len);
-}
-
-static void streams_changed(struct mk_http_server *http, bool any, void *opaque) {
-  (void)http;
-  struct mk_admin_http *s = opaque;
-  if (any && s->sink < 0) {
-    s->sink = mk_trace_add_sink(on_trace_line, s);
-    if (s->sink < 0)
-      mk_log(MK_LOG_WARN, "admin", "no free trace sink (the trace has 16): /v1/events is quiet");
-  } else if (!any && s->sink >= 0) {
-    mk_trace_remove_sink(s->sink);  /* waits for a sink call in progress on another thread */
-    s->sink = -1;
-  }
-}
-
 /* ---- the endpoints ------------------------------------------------------------------------ */
 
 static void get_cluster(struct mk_http_request *r) {
@@ -127,13 +74,18 @@ static void get_groups(struct mk_http_request *r) {
   respond_json(r, 200, mk_admin_state_groups(broker_of(r)));
 }
 
+static void get_transactions(struct mk_http_request *r) {
+  respond_json(r, 200, mk_admin_state_transactions(broker_of(r)));
+}
+
 /* One line of the new stream's snapshot: to that stream alone. */
 static void to_new_stream(void *opaque, const char *line, size_t len) {
   mk_http_stream_send(opaque, line, len);
 }
 
 /* The stream starts with the state as it is (broker_state, partition_state: a reader
- * can rebuild the cluster from the stream alone), then every event as it happens. */
+ * can rebuild the cluster from the stream alone), then every event as it happens (the
+ * trace feeds the streams: common/admin_api.h). */
 static void get_events(struct mk_http_request *r) {
   mk_http_stream_begin(r, "minikafka trace events, one per data line (DESIGN.md 3.4)");
   mk_state_events_all(&broker_of(r)->cluster, to_new_stream, r);
@@ -144,14 +96,11 @@ static void get_trace(struct mk_http_request *r) {
 }
 
 static void get_faults(struct mk_http_request *r) {
-  char *text = mk_faults_list_json(&broker_of(r)->faults);
-  json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-  free(text);
-  respond_json(r, 200, j);
+  respond_json(r, 200, mk_faults_json(&broker_of(r)->faults, -1));
 }
 
 static void post_faults(struct mk_http_request *r) {
-  json_t *fault = body_object(r, "{\"action\": \"broker_down\", \"broker\": 1}");
+  json_t *fault = mk_admin_body_object(r, "{\"action\": \"broker_down\", \"broker\": 1}");
   if (!fault) return;
   struct mk_broker *b = broker_of(r);
   struct mk_err err = {0};
@@ -166,14 +115,7 @@ static void post_faults(struct mk_http_request *r) {
   }
   /* Answer with the fault as the list shows it (for broker_down and the other immediate
    * actions, that includes what it did), or else as posted. */
-  char *text = mk_faults_list_json(&b->faults);
-  json_t *list = text ? json_loads(text, 0, NULL) : NULL, *entry = NULL, *item;
-  size_t i;
-  free(text);
-  json_array_foreach(list, i, item) {
-    if (json_integer_value(json_object_get(item, "id")) == id) entry = json_incref(item);
-  }
-  json_decref(list);
+  json_t *entry = mk_faults_json(&b->faults, id);
   if (entry)
     json_decref(fault);
   else
@@ -199,7 +141,8 @@ static void post_reset(struct mk_http_request *r) {
 }
 
 static void post_topics(struct mk_http_request *r) {
-  json_t *body = body_object(r, "{\"name\": \"t\", \"partitions\": 3, \"replication_factor\": 3}");
+  json_t *body =
+      mk_admin_body_object(r, "{\"name\": \"t\", \"partitions\": 3, \"replication_factor\": 3}");
   if (!body) return;
   struct mk_err err = {0};
   json_t *topic = NULL;
@@ -211,27 +154,12 @@ static void post_topics(struct mk_http_request *r) {
     respond_json(r, 201, topic);
 }
 
-/* The server's error bodies, {"error": code, "message": ...}, and a 404 that lists what
- * there is. */
-static void error_body(struct mk_http_request *r, int status, const char *code,
-                       const char *message) {
-  json_t *j = json_pack("{s:s, s:s}", "error", code, "message", message);
-  if (status == 404 && j) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "no endpoint %.100s; there are the dashboard at GET /, and GET "
-             "/v1/cluster, GET /v1/producers, GET /v1/groups, GET /v1/schemas, GET /v1/events, "
-             "GET|POST|DELETE /v1/faults, POST /v1/topics, POST /v1/reset, GET /v1/trace",
-             mk_http_path(r));
-    json_object_set_new(j, "message", json_string(msg));
-  }
-  respond_json(r, status, j);
-}
-
 static const struct mk_http_route routes[] = {
   {"GET", "/v1/cluster", get_cluster},
   {"GET", "/v1/producers", get_producers},
   {"GET", "/v1/schemas", get_schemas},
   {"GET", "/v1/groups", get_groups},
+  {"GET", "/v1/transactions", get_transactions},
   {"GET", "/v1/events", get_events},
   {"GET", "/v1/faults", get_faults},
   {"POST", "/v1/faults", post_faults},
@@ -248,40 +176,18 @@ static const struct mk_http_route routes[] = {
 
 int mk_admin_http_start(struct mk_broker *b, struct mk_err *err) {
   if (b->cluster.cfg.admin_port < 0) return 0;
-  struct mk_admin_http *s = calloc(1, sizeof *s);
-  if (!s) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory for the admin API");
-  s->broker = b;
-  s->sink = -1;
-  struct mk_http_options o = {
-    .name = "admin API",
-    .host = mk_http_loopback_host(b->cluster.cfg.host),  /* admin_http.h: loopback only */
-    .port = b->cluster.cfg.admin_port,
-    .routes = routes,
-    .nroutes = sizeof routes / sizeof routes[0],
-    .opaque = s,
-    .error_body = error_body,
-    .streams_changed = streams_changed,
-  };
-  int rc = mk_http_server_start(&b->loop, &o, &s->http, err);
-  if (rc) {
-    free(s);
-    char why[sizeof err->msg];
-    snprintf(why, sizeof why, "%s", err->msg);
-    return mk_err_set(err, rc, "%s (--admin-port 0 picks a free port, -1 turns it off)", why);
-  }
-  b->admin = s;
-  return 0;
+  return mk_admin_server_start(&b->loop, "admin API", b->cluster.cfg.host,
+                               b->cluster.cfg.admin_port, routes, sizeof routes / sizeof routes[0],
+                               "the dashboard at GET /, and GET /v1/cluster, GET /v1/producers, "
+                               "GET /v1/groups, GET /v1/transactions, GET /v1/schemas, "
+                               "GET /v1/events, GET|POST|DELETE /v1/faults, POST /v1/topics, "
+                               "POST /v1/reset, GET /v1/trace",
+                               b, &b->admin, err);
 }
 
-void mk_admin_http_close(struct mk_broker *b) {
-  if (b->admin) mk_http_server_close(b->admin->http);
-}
+void mk_admin_http_close(struct mk_broker *b) { mk_admin_server_close(b->admin); }
 
 void mk_admin_http_free(struct mk_broker *b) {
-  struct mk_admin_http *s = b->admin;
-  if (!s) return;
+  mk_admin_server_free(b->admin);
   b->admin = NULL;
-  if (s->sink >= 0) mk_trace_remove_sink(s->sink);
-  mk_http_server_free(s->http);
-  free(s);
 }

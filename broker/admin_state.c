@@ -99,6 +99,7 @@ static json_t *partition_json(struct mk_partition *p, bool *ok) {
   put(o, "leader", json_integer(p->leader), ok);
   put(o, "leader_epoch", json_integer(p->leader_epoch), ok);
   put(o, "high_watermark", json_integer(p->high_watermark), ok);
+  put(o, "last_stable_offset", json_integer(mk_partition_last_stable_offset(p)), ok);
   put(o, "log_start_offset", json_integer(mk_partition_log_start_offset(p)), ok);
   for (int r = 0; r < p->nreplicas; r++) {
     if (p->replicas[r].in_isr) push(isr, json_integer(p->replicas[r].broker_id), ok);
@@ -207,6 +208,11 @@ static json_t *producer_json(const struct mk_producer_entry *e, bool *ok) {
   put(o, "last_sequence", json_integer(mk_producer_entry_last_seq(e)), ok);
   put(o, "last_offset", json_integer(mk_producer_entry_last_offset(e)), ok);
   put(o, "last_timestamp", json_integer(e->last_timestamp), ok);
+  /* Its open transaction here: where it began (what holds the LSO), or null. */
+  put(o, "current_txn_first_offset",
+      e->current_txn_first_offset >= 0 ? json_integer(e->current_txn_first_offset) : json_null(),
+      ok);
+  put(o, "coordinator_epoch", json_integer(e->coordinator_epoch), ok);
   for (int i = 0; i < e->batches_count; i++) {
     const struct mk_batch_metadata *m = &e->batches[i];
     json_t *bo = json_object();
@@ -222,6 +228,45 @@ static json_t *producer_json(const struct mk_producer_entry *e, bool *ok) {
     push(batches, bo, ok);
   }
   put(o, "batches", batches, ok);
+  return o;
+}
+
+/* The transactions holding the partition's LSO: open ones (marker_offset null) and closed
+ * ones whose marker is not replicated yet. */
+static json_t *transactions_json(const struct mk_producer_state *ps, bool *ok) {
+  json_t *list = json_array();
+  for (size_t i = 0; list && i < ps->nspans; i++) {
+    const struct mk_txn_span *t = &ps->spans[i];
+    push(list, json_pack("{s:I, s:I, s:o}", "producer_id", (json_int_t)t->producer_id,
+                         "first_offset", (json_int_t)t->first_offset, "marker_offset",
+                         t->last_offset >= 0 ? json_integer(t->last_offset) : json_null()),
+         ok);
+  }
+  return list;
+}
+
+/* The aborted-transaction index, newest last; at most the last 100 entries (a list a person
+ * reads; "aborted_count" says how many there are). */
+enum { ABORTED_SHOWN = 100 };
+static json_t *aborted_json(const struct mk_transaction_index *idx, bool *ok) {
+  json_t *o = json_object(), *list = json_array();
+  if (!o || !list) {
+    json_decref(o);
+    json_decref(list);
+    *ok = false;
+    return NULL;
+  }
+  size_t from = idx->count > ABORTED_SHOWN ? idx->count - ABORTED_SHOWN : 0;
+  for (size_t i = from; i < idx->count; i++) {
+    const struct mk_aborted_txn *a = &idx->entries[i];
+    push(list, json_pack("{s:I, s:I, s:I, s:I}", "producer_id", (json_int_t)a->producer_id,
+                         "first_offset", (json_int_t)a->first_offset, "last_offset",
+                         (json_int_t)a->last_offset, "last_stable_offset",
+                         (json_int_t)a->last_stable_offset),
+         ok);
+  }
+  put(o, "count", json_integer((json_int_t)idx->count), ok);
+  put(o, "latest", list, ok);
   return o;
 }
 
@@ -245,7 +290,11 @@ static json_t *partition_producers_json(struct mk_partition *p, bool *ok) {
   for (size_t i = 0; i < n; i++) push(list, producer_json(v[i], ok), ok);
   free(v);
   put(o, "partition", json_integer(p->index), ok);
+  put(o, "high_watermark", json_integer(p->high_watermark), ok);
+  put(o, "last_stable_offset", json_integer(mk_partition_last_stable_offset(p)), ok);
   put(o, "producers", list, ok);
+  put(o, "transactions", transactions_json(&p->producers, ok), ok);
+  put(o, "aborted_transactions", aborted_json(&p->producers.aborted, ok), ok);
   return o;
 }
 

@@ -11,6 +11,9 @@
  *   GET /v1/groups     mk_admin_state_groups()     every consumer group: state, protocol,
  *                                                  generation, members and what they read,
  *                                                  committed offsets and lag (admin_groups.c)
+ *   GET /v1/transactions  mk_admin_state_transactions()  every transactional id: producer id,
+ *                                                  epoch, state, partitions, timeout, age
+ *                                                  (admin_transactions.c)
  *   POST /v1/topics    mk_admin_state_create_topic()  {name, partitions,
  *                                                  replication_factor, configs}
  *
@@ -30,7 +33,7 @@
 /* The GET /v1/cluster object:
  *   {"cluster_id": "...", "brokers": [{"id", "host", "port", "up"}, ...],
  *    "topics": [{"name", "id", "partitions": [{"partition", "leader", "leader_epoch",
- *      "high_watermark", "log_start_offset", "isr": [...],
+ *      "high_watermark", "last_stable_offset", "log_start_offset", "isr": [...],
  *      "replicas": [{"broker", "log_end_offset", "caught_up", "paused", "lag_ms"}, ...]}]}]}
  * Topics are sorted by name; replicas are in assignment order (the first is the preferred
  * leader); caught_up means the replica's log end offset equals the leader's.
@@ -38,10 +41,16 @@
 json_t *mk_admin_state_cluster(struct mk_broker *b);
 
 /* The GET /v1/producers object:
- *   {"topics": [{"name", "partitions": [{"partition", "producers": [{"producer_id",
- *      "epoch", "last_sequence", "last_offset", "last_timestamp",
+ *   {"topics": [{"name", "partitions": [{"partition", "high_watermark", "last_stable_offset",
+ *      "producers": [{"producer_id", "epoch", "last_sequence", "last_offset",
+ *      "last_timestamp", "current_txn_first_offset" (its open transaction's first offset
+ *      here, or null), "coordinator_epoch",
  *      "batches": [{"first_sequence", "last_sequence", "first_offset", "last_offset",
- *                   "timestamp"}, ...]}]}]}]}
+ *                   "timestamp"}, ...]}],
+ *      "transactions": [{"producer_id", "first_offset", "marker_offset"}] (those holding the
+ *        LSO: open, marker_offset null, or closed by a marker not yet replicated),
+ *      "aborted_transactions": {"count", "latest": [{"producer_id", "first_offset",
+ *        "last_offset", "last_stable_offset"}] (the index, its last 100)}}]}]}
  * Every topic and partition appears (an empty "producers" list when none wrote to it);
  * producers are sorted by id, batches oldest first. Returns new; NULL if out of memory. */
 json_t *mk_admin_state_producers(struct mk_broker *b);
@@ -59,6 +68,17 @@ json_t *mk_admin_state_producers(struct mk_broker *b);
  * Groups sorted by id, members in joining order, offsets by topic and partition. Returns new
  * (json_decref); NULL if out of memory. */
 json_t *mk_admin_state_groups(struct mk_broker *b);
+
+/* The GET /v1/transactions object (admin_transactions.c):
+ *   {"transactions": [{"transactional_id", "coordinator" (broker id), "partition" (of
+ *      __transaction_state), "producer_id", "epoch", "state", "pending_state" (the state being
+ *      written, or null), "partitions": ["topic-partition", ...], "timeout_ms", "start_ms",
+ *      "age_ms" (how long the transaction in progress has been open, or null),
+ *      "last_update_ms", "markers_pending": ["topic-partition", ...] (phase two: markers not
+ *      yet written), "markers_held", "markers_held_until_ms" (the hold_markers fault)}, ...],
+ *    "markers_hold": whether hold_markers is on for transactions to come}
+ * Sorted by transactional id. Returns new (json_decref); NULL if out of memory. */
+json_t *mk_admin_state_transactions(struct mk_broker *b);
 
 /* Create a topic from a POST /v1/topics body: {"name": "t", "partitions": 3,
  * "replication_factor": 3, "configs": {"retention.ms": "60000"}}. Only name is required

@@ -8,9 +8,8 @@
  *   mk_broker_stop   close everything; the loop ends when no handle is left
  *   mk_broker_free   free the topics and the broker
  *
- * Other threads reach the loop through one uv_async_t. Several uv_async_send()
- * calls may wake the loop once (libuv merges them), so the callback drains a
- * whole list of pending calls each time.
+ * The thread, and how other threads reach the loop, are common/loop_thread.h's (the proxy
+ * runs its loop the same way).
  */
 #include "broker/broker.h"
 
@@ -24,33 +23,14 @@
 #include "broker/schema_registry_http.h"  /* the schema registry */
 #include "broker/controller.h"
 #include "broker/group_coordinator_runtime.h"  /* the group coordinator */
+#include "broker/partition_writer.h"            /* the coordinators' appends */
+#include "broker/transaction_coordinator_runtime.h"  /* transactions */
 #include "broker/network.h"
 #include "broker/quota.h"
 #include "broker/replica_set.h"
 #include "broker/retention.h"
 #include "broker/state_events.h"
 #include "common/log.h"
-#include "common/signals.h"
-
-struct mk_broker_call {
-  void (*fn)(struct mk_broker *b, void *arg);
-  void *arg;
-  uv_sem_t done;
-  struct mk_broker_call *next;
-};
-
-static void run_calls(struct mk_broker *b) {
-  uv_mutex_lock(&b->calls_lock);
-  struct mk_broker_call *calls = b->calls;
-  b->calls = NULL;
-  uv_mutex_unlock(&b->calls_lock);
-  while (calls) {
-    struct mk_broker_call *c = calls;
-    calls = c->next;
-    c->fn(b, c->arg);
-    uv_sem_post(&c->done);
-  }
-}
 
 static void close_any(uv_handle_t *h, void *arg) {
   (void)arg;
@@ -58,21 +38,13 @@ static void close_any(uv_handle_t *h, void *arg) {
 }
 
 /* On the loop: close every listener and connection, then anything left (timers). */
-static void shutdown_loop(struct mk_broker *b) {
+static void shutdown_loop(void *owner) {
+  struct mk_broker *b = owner;
   for (int i = 0; i < b->cluster.nnodes; i++) mk_network_close(&b->listeners[i], NULL);
   mk_admin_http_close(b);  /* admin API: its connections and event streams */
   mk_schema_registry_http_close(b);  /* the schema registry: waiting answers, connections */
-  if (!uv_is_closing((uv_handle_t *)&b->wakeup)) uv_close((uv_handle_t *)&b->wakeup, NULL);
+  mk_loop_thread_close(&b->thread);
   uv_walk(&b->loop, close_any, NULL);
-}
-
-static void on_wakeup(uv_async_t *a) {
-  struct mk_broker *b = a->data;
-  run_calls(b);
-  uv_mutex_lock(&b->calls_lock);
-  bool stopping = b->stopping;
-  uv_mutex_unlock(&b->calls_lock);
-  if (stopping) shutdown_loop(b);
 }
 
 int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, struct mk_err *err) {
@@ -92,11 +64,12 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
     c->cfg.default_replication_factor = cfg->brokers;
   if (c->cfg.offsets_topic_replication_factor < 0)
     c->cfg.offsets_topic_replication_factor = cfg->brokers < 3 ? cfg->brokers : 3;
+  if (c->cfg.transaction_state_log_replication_factor < 0)
+    c->cfg.transaction_state_log_replication_factor = cfg->brokers < 3 ? cfg->brokers : 3;
   c->next_producer_id = 1000;
+  b->fault_targets = mk_cluster_fault_targets(c);
   uv_loop_init(&b->loop);
-  uv_mutex_init(&b->calls_lock);
-  uv_async_init(&b->loop, &b->wakeup, on_wakeup);
-  b->wakeup.data = b;
+  mk_loop_thread_init(&b->thread, &b->loop, shutdown_loop, b);
 
   /* A Kafka-looking cluster id: 22 characters of url-safe base64. */
   static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -123,10 +96,12 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   /* The brokers and their addresses: where a --trace file opened before now begins. */
   for (int i = 0; i < c->nnodes; i++) mk_state_event_broker(c, &c->nodes[i], NULL, NULL);
   /* admin API, then the --faults script: either failing stops the broker from starting. */
-  int admin_rc = mk_group_runtime_start(b, err);  /* the group coordinator */
+  int admin_rc = mk_partition_writer_start(b, err);  /* the broker's own appends */
+  if (!admin_rc) admin_rc = mk_group_runtime_start(b, err);  /* the group coordinator */
+  if (!admin_rc) admin_rc = mk_txn_runtime_start(b, err);    /* the transaction coordinator */
   if (!admin_rc) admin_rc = mk_admin_http_start(b, err);
   if (!admin_rc) admin_rc = mk_schema_registry_http_start(b, err);
-  if (!admin_rc) admin_rc = mk_fault_script_load(b, err);
+  if (!admin_rc) admin_rc = mk_fault_script_load(cfg->faults_file, "broker", &b->script, err);
   if (admin_rc) {
     mk_broker_free(b);
     return admin_rc;
@@ -143,39 +118,20 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   return 0;
 }
 
-static void thread_main(void *arg) {
-  struct mk_broker *b = arg;
-  mk_block_sigpipe();
-  uv_run(&b->loop, UV_RUN_DEFAULT);
-  uv_mutex_lock(&b->calls_lock);
-  b->running = false;
-  uv_mutex_unlock(&b->calls_lock);
-  run_calls(b);  /* anyone who slipped in a call while we closed still gets an answer */
+/* The --faults script fires its lines through the one entry point (controller.h). */
+static int inject(void *owner, const char *json, size_t len, int *id, struct mk_err *err) {
+  return mk_fault_inject(owner, json, len, id, err);
 }
 
 int mk_broker_start(struct mk_broker *b, struct mk_err *err) {
-  if (b->threaded) return mk_err_set(err, MK_ERR__STATE, "broker already started");
-  b->running = true;
-  mk_fault_script_start(b);  /* --faults: at_ms counts from here */
-  if (uv_thread_create(&b->thread, thread_main, b) != 0) {
-    b->running = false;
+  if (b->thread.threaded) return mk_err_set(err, MK_ERR__STATE, "broker already started");
+  mk_fault_script_start(b->script, &b->loop, inject, b);  /* --faults: at_ms counts from here */
+  if (mk_loop_thread_start(&b->thread))
     return mk_err_set(err, MK_ERR__STATE, "cannot create the broker thread");
-  }
-  b->threaded = true;
   return 0;
 }
 
-void mk_broker_stop(struct mk_broker *b) {
-  uv_mutex_lock(&b->calls_lock);
-  bool was_running = b->running && !b->stopping;
-  b->stopping = true;
-  uv_mutex_unlock(&b->calls_lock);
-  if (was_running) uv_async_send(&b->wakeup);
-  if (b->threaded) {
-    uv_thread_join(&b->thread);
-    b->threaded = false;
-  }
-}
+void mk_broker_stop(struct mk_broker *b) { mk_loop_thread_stop(&b->thread); }
 
 void mk_broker_free(struct mk_broker *b) {
   if (!b) return;
@@ -187,12 +143,14 @@ void mk_broker_free(struct mk_broker *b) {
     mk_log(MK_LOG_ERROR, "broker", "loop closed with handles still open");
   mk_admin_http_free(b);     /* admin API */
   mk_schema_registry_http_free(b);  /* the schema registry */
-  mk_fault_script_free(b);   /* --faults */
+  mk_fault_script_free(b->script);  /* --faults */
   mk_faults_free(&b->faults);
+  mk_partition_writer_free(b);  /* answers the coordinators' waiting writes, so first */
   mk_group_runtime_free(b);  /* before the cluster: it may still write to it */
+  mk_txn_runtime_free(b);
   for (int i = 0; i < b->cluster.nnodes; i++) mk_quota_free(&b->listeners[i]);
   mk_cluster_free(&b->cluster);
-  uv_mutex_destroy(&b->calls_lock);
+  mk_loop_thread_destroy(&b->thread);
   free(b);
 }
 
@@ -204,20 +162,18 @@ int mk_broker_port(const struct mk_broker *b, int node_id) {
   return node_id >= 0 && node_id < b->cluster.nnodes ? b->cluster.nodes[node_id].port : -1;
 }
 
+/* mk_broker_call's function and argument, through loop_thread's (void *owner) signature. */
+struct broker_call {
+  void (*fn)(struct mk_broker *b, void *arg);
+  void *arg;
+};
+
+static void run_broker_call(void *owner, void *arg) {
+  struct broker_call *c = arg;
+  c->fn(owner, c->arg);
+}
+
 int mk_broker_call(struct mk_broker *b, void (*fn)(struct mk_broker *b, void *arg), void *arg) {
-  struct mk_broker_call c = {.fn = fn, .arg = arg};
-  uv_sem_init(&c.done, 0);
-  uv_mutex_lock(&b->calls_lock);
-  if (!b->running || b->stopping) {
-    uv_mutex_unlock(&b->calls_lock);
-    uv_sem_destroy(&c.done);
-    return MK_ERR__STATE;
-  }
-  c.next = b->calls;
-  b->calls = &c;
-  uv_mutex_unlock(&b->calls_lock);
-  uv_async_send(&b->wakeup);
-  uv_sem_wait(&c.done);
-  uv_sem_destroy(&c.done);
-  return 0;
+  struct broker_call c = {fn, arg};
+  return mk_loop_thread_call(&b->thread, run_broker_call, &c) ? MK_ERR__STATE : 0;
 }

@@ -84,6 +84,20 @@ struct mk_broker_config {
   int64_t offsets_retention_check_interval_ms; /* offsets.retention.check.interval.ms */
   int32_t offset_metadata_max_bytes;        /* offset.metadata.max.bytes */
   int32_t offsets_commit_timeout_ms;        /* offsets.commit.timeout.ms */
+  /* The transaction coordinator (DESIGN.md 3.6, transaction_coordinator.h). */
+  int32_t transaction_state_log_num_partitions;     /* transaction.state.log.num.partitions */
+  int32_t transaction_state_log_replication_factor; /* transaction.state.log.replication.factor;
+                                                       -1 = min(3, brokers) */
+  int32_t transaction_state_log_min_isr;    /* transaction.state.log.min.isr */
+  int32_t transaction_max_timeout_ms;       /* transaction.max.timeout.ms */
+  int32_t transaction_abort_timed_out_transaction_cleanup_interval_ms;
+                                            /* transaction.abort.timed.out.transaction.
+                                               cleanup.interval.ms */
+  int32_t transactional_id_expiration_ms;   /* transactional.id.expiration.ms */
+  int32_t transaction_remove_expired_transaction_cleanup_interval_ms;
+                                            /* transaction.remove.expired.transaction.
+                                               cleanup.interval.ms */
+  bool transaction_partition_verification_enable;  /* transaction.partition.verification.enable */
   const char *faults_file;             /* --faults: a fault script (fault_script.h), read by
                                           mk_broker_new; NULL = none. Borrowed. */
   const char *trace_file;              /* the --trace file this run writes: the admin API
@@ -185,6 +199,9 @@ char *mk_broker_producers_json(struct mk_broker *b);
 /* What GET /v1/groups answers: every consumer group, its members and what they read, its
  * committed offsets and their lag (admin_state.h). Returns new (free()), as above. */
 char *mk_broker_groups_json(struct mk_broker *b);
+/* What GET /v1/transactions answers: every transactional id, its producer id and epoch,
+ * state, partitions, timeout and age (admin_state.h). Returns new (free()), as above. */
+char *mk_broker_transactions_json(struct mk_broker *b);
 
 /* ---- the schema registry (schema_registry_http.h; DESIGN.md 3.8) ------------------------ */
 
@@ -283,6 +300,15 @@ int mk_broker_read_records(struct mk_broker *b, const char *topic, int32_t parti
                            int32_t broker, bool committed_only, struct mk_stored_records *out,
                            struct mk_err *err);
 void mk_stored_records_free(struct mk_stored_records *r);
+/* Append to out the records of one record batch b (protocol/record_batch.h: as a broker
+ * stores it and a Fetch answer carries it) whose offsets are below end, copied as above;
+ * *cap is out's capacity (0 for an empty out). How labs read a real cluster's log the same
+ * way they read ours. Returns 0, or an error with err (bad records, out of memory).
+ * Thread: any. */
+struct mk_record_batch;
+int mk_stored_records_add_batch(struct mk_stored_records *out, size_t *cap,
+                                const struct mk_record_batch *b, int64_t end,
+                                struct mk_err *err);
 
 /* ---- the settings table ------------------------------------------------------------------- */
 

@@ -11,11 +11,14 @@
  *     timers, fetch_idle               retention, ISR expiry, the followers' fetchers
  *     faults, script                   armed request faults, the --faults script
  *     admin                            the admin HTTP API (admin_http.h)
+ *     writer, groups, txns             the broker's own appends, the group and transaction
+ *                                      coordinators
  *     reset_hooks                      what each subsystem clears at a reset (reset.h)
  *     registry                         the schema registry (schema_registry_http.h)
- *     calls, wakeup, thread            how other threads reach the loop (broker.c)
+ *     thread                           the loop's thread, and how other threads reach
+ *                                      it (common/loop_thread.h)
  *
- * Thread: broker loop, except the fields under "cross-thread", guarded by calls_lock.
+ * Thread: broker loop, except `thread` (common/loop_thread.h says who may call what).
  */
 #ifndef MK_BROKER_BROKER_INTERNAL_H
 #define MK_BROKER_BROKER_INTERNAL_H
@@ -28,12 +31,14 @@
 #include "broker/faults.h"
 #include "broker/network.h"
 #include "broker/reset.h"
+#include "common/loop_thread.h"
 
 struct mk_fault_script;
-struct mk_admin_http;
+struct mk_admin_server;
 struct mk_schema_registry_service;
-struct mk_broker_call;
 struct mk_group_runtime_state;
+struct mk_partition_writer_state;
+struct mk_txn_runtime_state;
 
 struct mk_broker {
   struct mk_cluster cluster;      /* the model */
@@ -46,27 +51,23 @@ struct mk_broker {
   uv_idle_t fetch_idle;           /* replica_fetcher.c: followers' fetches, next loop turn */
   uv_timer_t fetch_timer;         /* replica_fetcher.c: parked fetches that fall due */
   struct mk_fault_list faults;    /* faults.h: every fault injected, armed and spent */
+  struct mk_fault_targets fault_targets;  /* what they may name: mk_cluster_fault_targets */
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */
-  struct mk_admin_http *admin;    /* admin_http.c, or NULL when admin_port is -1 */
+  struct mk_admin_server *admin;  /* admin_http.c, or NULL when admin_port is -1 */
+  struct mk_partition_writer_state *writer;  /* partition_writer.c: the broker's own appends */
   struct mk_group_runtime_state *groups;  /* group_coordinator_runtime.c: the group coordinator */
   struct mk_schema_registry_service *registry;  /* schema_registry_http.c, or NULL when
                                                   schema_registry_port is -1 */
+  struct mk_txn_runtime_state *txns;      /* transaction_coordinator_runtime.c: transactions */
   struct {                        /* purgatory.h: what else waits for HW moves and elections */
     void (*fn)(struct mk_broker *b, void *arg);
     void *arg;
-  } watchers[4];
+  } watchers[6];
   int nwatchers;
   uint64_t next_conn_id;          /* network.c: the last connection's id */
   struct mk_reset_hook reset_hooks[MK_RESET_MAX_HOOKS];  /* reset.h: what subsystems clear */
   int nreset_hooks;
-  /* Cross-thread (mk_broker_call, mk_broker_stop), under calls_lock. */
-  uv_async_t wakeup;
-  uv_mutex_t calls_lock;
-  struct mk_broker_call *calls;
-  bool stopping;
-  bool running;
-  uv_thread_t thread;
-  bool threaded;
+  struct mk_loop_thread thread;   /* mk_broker_start's thread; mk_broker_call */
 };
 
 /* Run fn(b, arg) on the broker loop and wait until it returns: how other threads read or

@@ -4,7 +4,7 @@
  */
 #include "broker/cluster.h"
 
-
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -246,6 +246,11 @@ int64_t mk_partition_log_start_offset(struct mk_partition *p) {
   return start ? start->log.log_start_offset : 0;
 }
 
+int64_t mk_partition_last_stable_offset(const struct mk_partition *p) {
+  int64_t first = mk_producer_state_first_unstable_offset(&p->producers);
+  return first >= 0 && first < p->high_watermark ? first : p->high_watermark;
+}
+
 void mk_topic_id_string(const struct mk_uuid *id, char out[23]) {
   static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   int n = 0;
@@ -280,4 +285,26 @@ bool mk_topic_log_append_time(const struct mk_cluster *c, const struct mk_topic 
 int32_t mk_topic_max_message_bytes(const struct mk_cluster *c, const struct mk_topic *t) {
   return t->config.max_message_bytes >= 0 ? t->config.max_message_bytes
                                           : c->cfg.message_max_bytes;
+}
+
+/* ---- what faults may name (faults.h) ------------------------------------------------------ */
+
+static bool fault_broker(const void *ctx, int32_t id, char *ids, size_t len) {
+  const struct mk_cluster *c = ctx;
+  snprintf(ids, len, "0-%d", c->nnodes - 1);
+  return id >= 0 && id < c->nnodes;
+}
+
+static int32_t fault_topic(const void *ctx, struct mk_str name) {
+  const struct mk_topic *t = mk_cluster_find_topic((struct mk_cluster *)ctx, name);
+  return t ? t->npartitions : MK_FAULT_NO_TOPIC;
+}
+
+static struct mk_str fault_topic_name(const void *ctx, struct mk_uuid id) {
+  const struct mk_topic *t = mk_cluster_find_topic_id((struct mk_cluster *)ctx, id);
+  return t ? mk_str_of(t->name) : MK_STR_NULL;
+}
+
+struct mk_fault_targets mk_cluster_fault_targets(const struct mk_cluster *c) {
+  return (struct mk_fault_targets){c, fault_broker, fault_topic, fault_topic_name};
 }

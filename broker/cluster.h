@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "broker/broker.h"
+#include "broker/faults.h"
 #include "broker/partition_log.h"
 #include "broker/producer_state.h"
 #include "protocol/primitives.h"
@@ -151,6 +152,11 @@ int mk_partition_isr_count(const struct mk_partition *p);
 /* Where the partition's log starts: the leader's log start offset, or with no leader the
  * first replica's. */
 int64_t mk_partition_log_start_offset(struct mk_partition *p);
+/* The last stable offset (Kafka's UnifiedLog.lastStableOffset): the first offset of the
+ * earliest transaction not yet decided and replicated (mk_producer_state_first_unstable_offset),
+ * or the high watermark when there is none or it lies beyond it. What read_committed
+ * consumers may read up to; with no transactions it is the high watermark. */
+int64_t mk_partition_last_stable_offset(const struct mk_partition *p);
 /* A topic id as Kafka prints it (Uuid.toString): its 16 bytes in url-safe base64,
  * unpadded, 22 characters (as `kafka-topics.sh --describe` shows it). */
 void mk_topic_id_string(const struct mk_uuid *id, char out[23]);
@@ -166,6 +172,10 @@ int32_t mk_topic_max_message_bytes(const struct mk_cluster *c, const struct mk_t
   for (struct mk_topic *t_ = (c)->topics; t_; t_ = t_->next)            \
     for (struct mk_partition **pp_ = t_->partitions, *p;                 \
          pp_ < t_->partitions + t_->npartitions && (p = *pp_); pp_++)
+
+/* The cluster as faults see it (faults.h): virtual brokers 0..nnodes-1, its topics. The
+ * result borrows c. */
+struct mk_fault_targets mk_cluster_fault_targets(const struct mk_cluster *c);
 
 /* Free every topic (at shutdown). */
 void mk_cluster_free(struct mk_cluster *c);

@@ -107,6 +107,38 @@ const struct mk_setting_row mk_setting_rows[] = {
   {{"offsets.commit.timeout.ms", "int", "5000", "How long a commit waits for the replicas of "
     "__consumer_offsets before it fails with REQUEST_TIMED_OUT.", NULL},
    MK_SETTING_INT, CFG(offsets_commit_timeout_ms), 1, INT32_MAX, 5000, NULL, 0, 0},
+  /* The transaction coordinator (transaction_coordinator.h). */
+  {{"transaction.state.log.num.partitions", "int", "50", "Partitions of __transaction_state when "
+    "it is created; a transactional.id lives in partition abs(hash(transactional.id)) % this.",
+    NULL},
+   MK_SETTING_INT, CFG(transaction_state_log_num_partitions), 1, 10000, 50, NULL, 0, 0},
+  {{"transaction.state.log.replication.factor", "short", "min(3, brokers)", "Replicas of "
+    "__transaction_state when it is created (Kafka's default is 3).", NULL},
+   MK_SETTING_INT, CFG(transaction_state_log_replication_factor), 1, MK_MAX_BROKERS, -1, NULL, 0,
+   0},
+  {{"transaction.state.log.min.isr", "int", "2", "min.insync.replicas of __transaction_state "
+    "(at most its replication factor).", NULL},
+   MK_SETTING_INT, CFG(transaction_state_log_min_isr), 1, MK_MAX_BROKERS, 2, NULL, 0, 0},
+  {{"transaction.max.timeout.ms", "int", "900000", "The longest transaction.timeout.ms a "
+    "producer may ask for in InitProducerId (longer: INVALID_TRANSACTION_TIMEOUT).", NULL},
+   MK_SETTING_INT, CFG(transaction_max_timeout_ms), 1, INT32_MAX, 900000, NULL, 0, 0},
+  {{"transaction.abort.timed.out.transaction.cleanup.interval.ms", "int", "10000", "How often "
+    "the coordinator looks for transactions open longer than their transaction.timeout.ms, "
+    "and fences and aborts them.", NULL},
+   MK_SETTING_INT, CFG(transaction_abort_timed_out_transaction_cleanup_interval_ms), 1,
+   INT32_MAX, 10000, NULL, 0, 0},
+  {{"transactional.id.expiration.ms", "int", "604800000", "How long a transactional.id with no "
+    "transaction in progress is remembered after its last use.", NULL},
+   MK_SETTING_INT, CFG(transactional_id_expiration_ms), 1, INT32_MAX, 604800000, NULL, 0, 0},
+  {{"transaction.remove.expired.transaction.cleanup.interval.ms", "int", "3600000", "How often "
+    "expired transactional ids are looked for.", NULL},
+   MK_SETTING_INT, CFG(transaction_remove_expired_transaction_cleanup_interval_ms), 1,
+   INT32_MAX, 3600000, NULL, 0, 0},
+  {{"transaction.partition.verification.enable", "boolean", "true", "Whether a partition "
+    "leader asks the transaction coordinator, at a transaction's first batch there, that the "
+    "partition was added to the transaction and the producer epoch is current (KIP-890); a "
+    "fenced producer is then told PRODUCER_FENCED.", NULL},
+   MK_SETTING_BOOLEAN, CFG(transaction_partition_verification_enable), 0, 1, 1, NULL, 0, 0},
 };
 const int mk_setting_count = sizeof mk_setting_rows / sizeof mk_setting_rows[0];
 
@@ -153,7 +185,8 @@ int64_t mk_setting_value(const struct mk_setting_row *s, const struct mk_broker_
 
 int64_t mk_setting_default(const struct mk_setting_row *s, int nbrokers) {
   if (s->offset == CFG(default_replication_factor) ||
-      s->offset == CFG(offsets_topic_replication_factor))
+      s->offset == CFG(offsets_topic_replication_factor) ||
+      s->offset == CFG(transaction_state_log_replication_factor))
     return nbrokers < 3 ? nbrokers : 3;
   return s->dflt;
 }

@@ -10,6 +10,7 @@
 
 #include "broker/broker_internal.h"
 #include "broker/replica_set.h"
+#include "broker/transaction_coordinator_runtime.h"
 #include "common/log.h"
 #include "common/trace.h"
 
@@ -153,6 +154,30 @@ static int elect_leader(struct mk_broker *b, struct mk_fault *f, struct mk_err *
   return 0;
 }
 
+/* hold_markers {ms?, count?}: the transaction coordinator holds the next count transactions
+ * (all, without count) between PrepareCommit/PrepareAbort and their markers, for ms (until
+ * release_markers, without ms). release_markers lets every held one go. */
+static int markers(struct mk_broker *b, struct mk_fault *f, struct mk_err *err) {
+  if (f->topic[0] || f->partition >= 0 || f->broker >= 0 || f->api_key >= 0)
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "%s acts on the transaction coordinator: it "
+                      "takes %s", mk_fault_action_name(f->action),
+                      f->action == MK_FAULT_HOLD_MARKERS ? "\"ms\" and \"count\" only" : "no field");
+  if (f->action == MK_FAULT_RELEASE_MARKERS) {
+    int n = mk_txn_runtime_release_markers(b);
+    snprintf(f->result, sizeof f->result, "markers released: %d held transaction(s) complete now",
+             n);
+  } else {
+    mk_txn_runtime_hold_markers(b, f->ms, f->count);
+    char how_many[40] = "every transaction", how_long[40] = "until release_markers";
+    if (f->count > 0) snprintf(how_many, sizeof how_many, "the next %d transaction(s)", f->count);
+    if (f->ms >= 0) snprintf(how_long, sizeof how_long, "for %lld ms", (long long)f->ms);
+    snprintf(f->result, sizeof f->result, "%s reaching PrepareCommit/PrepareAbort wait %s before "
+             "their markers", how_many, how_long);
+  }
+  mk_log(MK_LOG_INFO, "broker", "fault: %s", f->result);
+  return 0;
+}
+
 static int act(struct mk_broker *b, struct mk_fault *f, struct mk_err *err) {
   if (f->broker >= b->cluster.nnodes)
     return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown broker %d; brokers are 0-%d", f->broker,
@@ -170,36 +195,19 @@ static int act(struct mk_broker *b, struct mk_fault *f, struct mk_err *err) {
     case MK_FAULT_FOLLOWER_RESUME: return follower_pause(b, f, err);
     case MK_FAULT_FOLLOWER_LAG: return follower_lag(b, f, err);
     case MK_FAULT_ELECT_LEADER: return elect_leader(b, f, err);
+    case MK_FAULT_HOLD_MARKERS:
+    case MK_FAULT_RELEASE_MARKERS: return markers(b, f, err);
     default: return mk_err_set(err, MK_ERR__INVALID_ARG, "not a cluster action");
   }
 }
 
 /* ---- the entry point ---------------------------------------------------------------------- */
 
+static int act_on_broker(void *owner, struct mk_fault *f, struct mk_err *err) {
+  return act(owner, f, err);
+}
+
 int mk_fault_inject(struct mk_broker *b, const char *json, size_t len, int *id,
                     struct mk_err *err) {
-  struct mk_err local = {0};
-  if (!err) err = &local;
-  struct mk_fault *f = malloc(sizeof *f);
-  if (!f) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-  int rc = mk_fault_parse(json, len, f, err);
-  if (!rc) {
-    if (mk_fault_is_request_fault(f->action)) {
-      rc = mk_faults_arm(&b->faults, &b->cluster, f, err);
-    } else {
-      struct mk_trace_event ev;
-      bool traced = mk_trace_on();
-      if (traced) mk_trace_begin(&ev, "broker", "fault");  /* its time: before the effects */
-      if (!(rc = act(b, f, err)))
-        mk_faults_record(&b->faults, f, traced ? &ev : NULL);
-      else if (traced)
-        mk_trace_cancel(&ev);
-    }
-  }
-  if (rc) {
-    free(f);
-    return rc;
-  }
-  if (id) *id = f->id;
-  return 0;
+  return mk_faults_add(&b->faults, &b->fault_targets, json, len, act_on_broker, b, id, err);
 }

@@ -16,6 +16,10 @@
  *   elect_leader     leadership moves to a replica in the ISR; to one outside it only with
  *                    unclean.leader.election.enable or "unclean": true, as Kafka's
  *                    ElectLeaders refuses a non-ISR replica unless asked for UNCLEAN
+ *   hold_markers     the transaction coordinator holds transactions between PrepareCommit
+ *   release_markers  (or PrepareAbort) and their markers, for ms or until released: the LSO
+ *                    of their partitions stays at their first offset meanwhile (a teaching
+ *                    hook: Kafka has no such switch, but a slow marker looks the same)
  *
  * These live above the network (they close and reopen listeners) and above the request
  * faults of faults.h (which the network asks about each response), so nothing below

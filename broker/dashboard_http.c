@@ -30,7 +30,8 @@ void mk_dashboard_serve(struct mk_http_request *r) {
 void mk_dashboard_serve_trace(struct mk_http_request *r, const char *path) {
   if (!path) {
     mk_http_error(r, 404, "not_found",
-                  "this server writes no trace file (start the broker or lab with --trace FILE)");
+                  "this server writes no trace file (start the broker, proxy or lab with --trace "
+                  "FILE)");
     return;
   }
   FILE *f = fopen(path, "rb");

@@ -152,17 +152,17 @@ static bool copy_bytes(struct mk_bytes b, struct mk_stored_bytes *out) {
   return true;
 }
 
-/* Copy rec of batch into out (zeroed by the caller). Returns 0 or an error code. */
-static int copy_record(const struct mk_batch *batch, struct mk_record *rec,
+/* Copy rec of batch b into out (zeroed by the caller). Returns 0 or an error code. */
+static int copy_record(const struct mk_record_batch *b, struct mk_record *rec,
                        struct mk_stored_record *out, struct mk_err *err) {
-  out->offset = batch->base_offset + rec->offset_delta;
+  out->offset = b->base_offset + rec->offset_delta;
   /* A LogAppendTime batch carries one timestamp for all its records: its max timestamp. */
-  out->log_append_time = (batch->attributes & MK_ATTR_LOG_APPEND_TIME) != 0;
+  out->log_append_time = (b->attributes & MK_ATTR_LOG_APPEND_TIME) != 0;
   out->timestamp =
-      out->log_append_time ? batch->max_timestamp : batch->base_timestamp + rec->timestamp_delta;
-  out->producer_id = batch->producer_id;
-  out->producer_epoch = batch->producer_epoch;
-  out->sequence = batch->base_sequence < 0 ? -1 : batch->base_sequence + rec->offset_delta;
+      out->log_append_time ? b->max_timestamp : b->base_timestamp + rec->timestamp_delta;
+  out->producer_id = b->producer_id;
+  out->producer_epoch = b->producer_epoch;
+  out->sequence = b->base_sequence < 0 ? -1 : b->base_sequence + rec->offset_delta;
   if (!copy_bytes(rec->key, &out->key) || !copy_bytes(rec->value, &out->value) ||
       (rec->headers_count > 0 &&
        !(out->headers = calloc((size_t)rec->headers_count, sizeof *out->headers))))
@@ -187,6 +187,24 @@ static int push_record(struct mk_stored_records *out, size_t *cap, struct mk_err
   return 0;
 }
 
+int mk_stored_records_add_batch(struct mk_stored_records *out, size_t *cap,
+                                const struct mk_record_batch *b, int64_t end,
+                                struct mk_err *err) {
+  struct mk_record_reader rr;
+  int rc = mk_record_reader_init(&rr, b, 64 << 20, err);
+  if (rc) return rc;
+  struct mk_record rec;
+  while (!rc && mk_record_reader_next(&rr, &rec, err) == 0) {
+    if (b->base_offset + rec.offset_delta >= end) break;
+    if ((rc = push_record(out, cap, err))) break;
+    struct mk_stored_record *o = &out->v[out->n++];
+    memset(o, 0, sizeof *o);
+    rc = copy_record(b, &rec, o, err);
+  }
+  mk_record_reader_free(&rr);
+  return rc;
+}
+
 static void read_on_loop(struct mk_broker *b, void *arg) {
   struct read_call *a = arg;
   struct mk_partition *p =
@@ -206,17 +224,7 @@ static void read_on_loop(struct mk_broker *b, void *arg) {
     if (batch->is_control) continue;
     struct mk_record_batch parsed;
     mk_batch_parsed(batch, &parsed);
-    struct mk_record_reader rr;
-    if ((a->rc = mk_record_reader_init(&rr, &parsed, 64 << 20, a->err))) break;
-    struct mk_record rec;
-    while (mk_record_reader_next(&rr, &rec, a->err) == 0) {
-      if (batch->base_offset + rec.offset_delta >= end) break;
-      if ((a->rc = push_record(a->out, &cap, a->err))) break;
-      struct mk_stored_record *o = &a->out->v[a->out->n++];
-      memset(o, 0, sizeof *o);
-      if ((a->rc = copy_record(batch, &rec, o, a->err))) break;
-    }
-    mk_record_reader_free(&rr);
+    a->rc = mk_stored_records_add_batch(a->out, &cap, &parsed, end, a->err);
   }
 }
 
@@ -343,3 +351,7 @@ char *mk_broker_producers_json(struct mk_broker *b) { return view(b, mk_admin_st
 
 char *mk_broker_groups_json(struct mk_broker *b) { return view(b, mk_admin_state_groups); }
 char *mk_broker_schemas_json(struct mk_broker *b) { return view(b, mk_schema_registry_view); }
+
+char *mk_broker_transactions_json(struct mk_broker *b) {
+  return view(b, mk_admin_state_transactions);
+}

@@ -2,16 +2,16 @@
  * Fault script: reading --faults FILE, and firing its lines on time or on count.
  * See fault_script.h for the file format.
  *
- *   mk_broker_new    mk_fault_script_load: every line parsed and checked, the trigger
+ *   owner's new      mk_fault_script_load: every line parsed and checked, the trigger
  *                    taken off, the rest kept as the JSON text to fire
- *   mk_broker_start  mk_fault_script_start: time zero; one timer, armed for the
+ *   owner's start    mk_fault_script_start: time zero; one timer, armed for the
  *                    earliest at_ms line not yet fired
  *   each request     mk_fault_script_on_request: count it for the "after" lines
  *                    waiting on its API, fire those whose count is reached
  *
  * at_ms lines fire in time order (file order for equal times), by one timer re-armed
  * after each firing, rather than one timer per line. Time is the loop's clock, so a
- * broker loop busy for 50 ms fires a line up to 50 ms late, never early.
+ * loop busy for 50 ms fires a line up to 50 ms late, never early.
  */
 #include "broker/fault_script.h"
 
@@ -21,14 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/broker_internal.h"
-#include "broker/controller.h"
 #include "common/log.h"
 #include "protocol/api.h"
 
 struct script_line {
   int lineno;
-  char *fault;          /* the line without its trigger: what mk_fault_inject gets */
+  char *fault;          /* the line without its trigger: what the inject function gets */
   int64_t at_ms;        /* an at_ms line: when; else -1 */
   int api_key;          /* an after line: which API it counts; else -1 */
   int64_t count;        /* ... and how many requests of it */
@@ -37,7 +35,9 @@ struct script_line {
 };
 
 struct mk_fault_script {
-  struct mk_broker *broker;
+  mk_fault_inject_fn *inject;    /* the owner's, and its argument */
+  void *owner;
+  const char *who;               /* "broker", "proxy": in log lines */
   int after_left;                /* "after" lines not fired yet: none, no counting */
   char path[256];
   struct script_line *lines;
@@ -134,8 +134,9 @@ static int read_lines(struct mk_fault_script *s, FILE *f, struct mk_err *err) {
   return rc;
 }
 
-int mk_fault_script_load(struct mk_broker *b, struct mk_err *err) {
-  const char *path = b->cluster.cfg.faults_file;
+int mk_fault_script_load(const char *path, const char *who, struct mk_fault_script **out,
+                         struct mk_err *err) {
+  *out = NULL;
   if (!path) return 0;
   FILE *f = fopen(path, "r");
   if (!f) return mk_err_set(err, MK_ERR__INVALID_ARG, "--faults %s: %s", path, strerror(errno));
@@ -144,14 +145,16 @@ int mk_fault_script_load(struct mk_broker *b, struct mk_err *err) {
     fclose(f);
     return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   }
-  s->broker = b;
+  s->who = who;
   snprintf(s->path, sizeof s->path, "%s", path);
-  b->script = s;  /* attached first, so that mk_fault_script_free finds it whatever happens */
   int rc = read_lines(s, f, err);
   fclose(f);
-  if (rc) return rc;
-  s->timed = calloc(s->nlines ? s->nlines : 1, sizeof *s->timed);
-  if (!s->timed) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  if (!rc && !(s->timed = calloc(s->nlines ? s->nlines : 1, sizeof *s->timed)))
+    rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  if (rc) {
+    mk_fault_script_free(s);
+    return rc;
+  }
   /* The at_ms lines by time; an insertion sort keeps file order for equal times. */
   for (size_t i = 0; i < s->nlines; i++) {
     if (s->lines[i].at_ms < 0) continue;
@@ -160,8 +163,9 @@ int mk_fault_script_load(struct mk_broker *b, struct mk_err *err) {
       s->timed[j] = s->timed[j - 1];
     s->timed[j] = i;
   }
-  mk_log(MK_LOG_INFO, "broker", "--faults %s: %zu faults (%zu on a clock, %zu on a count)",
-         path, s->nlines, s->ntimed, s->nlines - s->ntimed);
+  mk_log(MK_LOG_INFO, who, "--faults %s: %zu faults (%zu on a clock, %zu on a count)", path,
+         s->nlines, s->ntimed, s->nlines - s->ntimed);
+  *out = s;
   return 0;
 }
 
@@ -171,12 +175,12 @@ static void fire(struct mk_fault_script *s, struct script_line *l) {
   struct mk_err err = {0};
   int id = -1;
   l->fired = true;
-  if (mk_fault_inject(s->broker, l->fault, strlen(l->fault), &id, &err) == 0)
-    mk_log(MK_LOG_INFO, "broker", "--faults %s, line %d: fault %d: %s", s->path, l->lineno, id,
+  if (s->inject(s->owner, l->fault, strlen(l->fault), &id, &err) == 0)
+    mk_log(MK_LOG_INFO, s->who, "--faults %s, line %d: fault %d: %s", s->path, l->lineno, id,
            l->fault);
   else
-    mk_log(MK_LOG_WARN, "broker", "--faults %s, line %d: fault refused: %s", s->path,
-           l->lineno, err.msg);
+    mk_log(MK_LOG_WARN, s->who, "--faults %s, line %d: fault refused: %s", s->path, l->lineno,
+           err.msg);
 }
 
 static void arm(struct mk_fault_script *s);
@@ -201,18 +205,20 @@ static void arm(struct mk_fault_script *s) {
   uv_timer_start(&s->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
-void mk_fault_script_start(struct mk_broker *b) {
-  struct mk_fault_script *s = b->script;
-  if (!s || s->ntimed == 0) return;
-  uv_timer_init(&b->loop, &s->timer);  /* closed by the broker's shutdown, with the rest */
+void mk_fault_script_start(struct mk_fault_script *s, uv_loop_t *loop, mk_fault_inject_fn *inject,
+                           void *owner) {
+  if (!s) return;
+  s->inject = inject;
+  s->owner = owner;
+  if (s->ntimed == 0) return;
+  uv_timer_init(loop, &s->timer);  /* closed by the owner's shutdown, with the rest */
   s->timer.data = s;
-  uv_update_time(&b->loop);
-  s->start_ms = uv_now(&b->loop);
+  uv_update_time(loop);
+  s->start_ms = uv_now(loop);
   arm(s);
 }
 
-void mk_fault_script_restart(struct mk_broker *b) {
-  struct mk_fault_script *s = b->script;
+void mk_fault_script_restart(struct mk_fault_script *s) {
   if (!s) return;
   s->after_left = 0;
   for (size_t i = 0; i < s->nlines; i++) {
@@ -222,16 +228,15 @@ void mk_fault_script_restart(struct mk_broker *b) {
   }
   s->next_timed = 0;
   if (s->ntimed == 0) return;
-  uv_timer_stop(&s->timer);
-  uv_update_time(&b->loop);
-  s->start_ms = uv_now(&b->loop);
+  uv_timer_stop(&s->timer);  /* started by mk_fault_script_start: it knows its loop */
+  uv_update_time(s->timer.loop);
+  s->start_ms = uv_now(s->timer.loop);
   arm(s);
-  mk_log(MK_LOG_INFO, "broker", "--faults %s: starting over", s->path);
+  mk_log(MK_LOG_INFO, s->who, "--faults %s: starting over", s->path);
 }
 
-void mk_fault_script_on_request(struct mk_broker *b, int api_key) {
-  struct mk_fault_script *s = b->script;
-  if (!s || s->after_left == 0) return;
+void mk_fault_script_on_request(struct mk_fault_script *s, int api_key) {
+  if (!s || s->after_left == 0 || !s->inject) return;
   for (size_t i = 0; i < s->nlines; i++) {
     struct script_line *l = &s->lines[i];
     if (l->api_key != api_key || l->fired || ++l->seen < l->count) continue;
@@ -240,10 +245,8 @@ void mk_fault_script_on_request(struct mk_broker *b, int api_key) {
   }
 }
 
-void mk_fault_script_free(struct mk_broker *b) {
-  struct mk_fault_script *s = b->script;
+void mk_fault_script_free(struct mk_fault_script *s) {
   if (!s) return;
-  b->script = NULL;
   for (size_t i = 0; i < s->nlines; i++) free(s->lines[i].fault);
   free(s->lines);
   free(s->timed);

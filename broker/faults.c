@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "protocol/api.h"
+#include "protocol/messages/add_partitions_to_txn.h"
 #include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
 #include "protocol/messages/delete_topics.h"
@@ -22,13 +23,15 @@
 #include "protocol/messages/offset_delete.h"
 #include "protocol/messages/offset_fetch.h"
 #include "protocol/messages/produce.h"
+#include "protocol/messages/txn_offset_commit.h"
 
 static const char *const action_names[] = {
     [MK_FAULT_DROP_RESPONSE] = "drop_response",   [MK_FAULT_ERROR] = "error",
     [MK_FAULT_DELAY] = "delay",                   [MK_FAULT_BROKER_DOWN] = "broker_down",
     [MK_FAULT_BROKER_UP] = "broker_up",           [MK_FAULT_FOLLOWER_PAUSE] = "follower_pause",
     [MK_FAULT_FOLLOWER_RESUME] = "follower_resume", [MK_FAULT_FOLLOWER_LAG] = "follower_lag",
-    [MK_FAULT_ELECT_LEADER] = "elect_leader",
+    [MK_FAULT_ELECT_LEADER] = "elect_leader",     [MK_FAULT_HOLD_MARKERS] = "hold_markers",
+    [MK_FAULT_RELEASE_MARKERS] = "release_markers",
 };
 enum { NACTIONS = sizeof action_names / sizeof action_names[0] };
 
@@ -37,7 +40,7 @@ const char *mk_fault_action_name(enum mk_fault_action a) { return action_names[a
 /* ---- the table: which request faults may target which API, scoped how -------------------- */
 
 /* Whether the request (of the row's API) names a topic/partition the fault covers. */
-typedef bool names_fn(const struct mk_request *r, const struct mk_cluster *c,
+typedef bool names_fn(const struct mk_request *r, const struct mk_fault_targets *t,
                       const struct mk_fault *f);
 
 enum { DROP = 1 << MK_FAULT_DROP_RESPONSE, ERROR = 1 << MK_FAULT_ERROR, DELAY = 1 << MK_FAULT_DELAY };
@@ -45,7 +48,7 @@ enum { BY_TOPIC = 1, BY_PARTITION = 2 };  /* every request is scoped by broker *
 
 static names_fn produce_names, fetch_names, list_offsets_names, metadata_names,
     create_topics_names, delete_topics_names, create_partitions_names, offset_commit_names,
-    offset_fetch_names, offset_delete_names;
+    offset_fetch_names, offset_delete_names, add_partitions_names, txn_offset_commit_names;
 
 static const struct fault_api {
   int16_t api_key;
@@ -77,6 +80,12 @@ static const struct fault_api {
   {MK_API_DESCRIBE_GROUPS,   DROP | ERROR | DELAY, 0, NULL},
   {MK_API_LIST_GROUPS,       DROP | ERROR | DELAY, 0, NULL},
   {MK_API_DELETE_GROUPS,     DROP | ERROR | DELAY, 0, NULL},
+  /* the transaction coordinator: its requests reach the id's coordinator; AddPartitionsToTxn
+   * and TxnOffsetCommit also name the partitions they add or commit */
+  {MK_API_ADD_PARTITIONS_TO_TXN, DROP | ERROR | DELAY, BY_TOPIC | BY_PARTITION, add_partitions_names},
+  {MK_API_ADD_OFFSETS_TO_TXN, DROP | ERROR | DELAY, 0, NULL},
+  {MK_API_END_TXN,           DROP | ERROR | DELAY, 0, NULL},
+  {MK_API_TXN_OFFSET_COMMIT, DROP | ERROR | DELAY, BY_TOPIC | BY_PARTITION, txn_offset_commit_names},
   /* An error here would stop a client before it knows any version to read it in. */
   {MK_API_API_VERSIONS,      DROP | DELAY, 0, NULL},
 };
@@ -88,14 +97,12 @@ static const struct fault_api *fault_api(int api_key) {
   return NULL;
 }
 
-static struct mk_str topic_name(const struct mk_cluster *c, struct mk_str name,
+static struct mk_str topic_name(const struct mk_fault_targets *t, struct mk_str name,
                                 struct mk_uuid id) {
-  if (name.len >= 0) return name;
-  const struct mk_topic *t = mk_cluster_find_topic_id((struct mk_cluster *)c, id);
-  return t ? mk_str_of(t->name) : MK_STR_NULL;
+  return name.len >= 0 ? name : t->topic_name(t->ctx, id);
 }
 
-static bool produce_names(const struct mk_request *r, const struct mk_cluster *c,
+static bool produce_names(const struct mk_request *r, const struct mk_fault_targets *c,
                           const struct mk_fault *f) {
   (void)c;
   const struct mk_produce_request *pr = r->body;
@@ -106,7 +113,7 @@ static bool produce_names(const struct mk_request *r, const struct mk_cluster *c
   return false;
 }
 
-static bool fetch_names(const struct mk_request *r, const struct mk_cluster *c,
+static bool fetch_names(const struct mk_request *r, const struct mk_fault_targets *c,
                         const struct mk_fault *f) {
   const struct mk_fetch_request *fr = r->body;
   for (int i = 0; i < fr->topics_count; i++) {
@@ -117,7 +124,7 @@ static bool fetch_names(const struct mk_request *r, const struct mk_cluster *c,
   return false;
 }
 
-static bool list_offsets_names(const struct mk_request *r, const struct mk_cluster *c,
+static bool list_offsets_names(const struct mk_request *r, const struct mk_fault_targets *c,
                                const struct mk_fault *f) {
   (void)c;
   const struct mk_list_offsets_request *lr = r->body;
@@ -130,18 +137,18 @@ static bool list_offsets_names(const struct mk_request *r, const struct mk_clust
 
 /* A Metadata request with a null topic list (or, before v1, an empty one) asks for every
  * topic, so it names all of them. */
-static bool metadata_names(const struct mk_request *r, const struct mk_cluster *c,
+static bool metadata_names(const struct mk_request *r, const struct mk_fault_targets *c,
                            const struct mk_fault *f) {
   const struct mk_metadata_request *mr = r->body;
   bool all = mr->topics_count < 0 || (mr->topics_count == 0 && r->header.api_version == 0);
-  if (all) return mk_cluster_find_topic((struct mk_cluster *)c, mk_str_of(f->topic)) != NULL;
+  if (all) return c->topic(c->ctx, mk_str_of(f->topic)) != MK_FAULT_NO_TOPIC;
   for (int i = 0; i < mr->topics_count; i++)
     if (mk_fault_covers(f, topic_name(c, mr->topics[i].name, mr->topics[i].topic_id), -1))
       return true;
   return false;
 }
 
-static bool create_topics_names(const struct mk_request *r, const struct mk_cluster *c,
+static bool create_topics_names(const struct mk_request *r, const struct mk_fault_targets *c,
                                 const struct mk_fault *f) {
   (void)c;
   const struct mk_create_topics_request *cr = r->body;
@@ -150,7 +157,7 @@ static bool create_topics_names(const struct mk_request *r, const struct mk_clus
   return false;
 }
 
-static bool delete_topics_names(const struct mk_request *r, const struct mk_cluster *c,
+static bool delete_topics_names(const struct mk_request *r, const struct mk_fault_targets *c,
                                 const struct mk_fault *f) {
   const struct mk_delete_topics_request *dr = r->body;
   for (int i = 0; i < dr->topic_names_count; i++)
@@ -161,7 +168,7 @@ static bool delete_topics_names(const struct mk_request *r, const struct mk_clus
   return false;
 }
 
-static bool offset_commit_names(const struct mk_request *r, const struct mk_cluster *c,
+static bool offset_commit_names(const struct mk_request *r, const struct mk_fault_targets *c,
                                 const struct mk_fault *f) {
   (void)c;
   const struct mk_offset_commit_request *oc = r->body;
@@ -172,7 +179,7 @@ static bool offset_commit_names(const struct mk_request *r, const struct mk_clus
   return false;
 }
 
-static bool offset_delete_names(const struct mk_request *r, const struct mk_cluster *c,
+static bool offset_delete_names(const struct mk_request *r, const struct mk_fault_targets *c,
                                 const struct mk_fault *f) {
   (void)c;
   const struct mk_offset_delete_request *od = r->body;
@@ -185,7 +192,7 @@ static bool offset_delete_names(const struct mk_request *r, const struct mk_clus
 
 /* OffsetFetch names the partitions it lists (v0-7 at the top, v8+ per group); a null list
  * ("every committed offset") names none. */
-static bool offset_fetch_names(const struct mk_request *r, const struct mk_cluster *c,
+static bool offset_fetch_names(const struct mk_request *r, const struct mk_fault_targets *c,
                                const struct mk_fault *f) {
   (void)c;
   const struct mk_offset_fetch_request *of = r->body;
@@ -201,6 +208,36 @@ static bool offset_fetch_names(const struct mk_request *r, const struct mk_clust
   return false;
 }
 
+/* AddPartitionsToTxn names its partitions at the top (v0-3) or per transaction (v4+). */
+static bool add_partitions_names(const struct mk_request *r, const struct mk_fault_targets *c,
+                                 const struct mk_fault *f) {
+  (void)c;
+  const struct mk_add_partitions_to_txn_request *ap = r->body;
+  for (int i = 0; i < ap->v3_and_below_topics_count; i++)
+    for (int j = 0; j < ap->v3_and_below_topics[i].partitions_count; j++)
+      if (mk_fault_covers(f, ap->v3_and_below_topics[i].name,
+                          ap->v3_and_below_topics[i].partitions[j]))
+        return true;
+  for (int t = 0; t < ap->transactions_count; t++)
+    for (int i = 0; i < ap->transactions[t].topics_count; i++)
+      for (int j = 0; j < ap->transactions[t].topics[i].partitions_count; j++)
+        if (mk_fault_covers(f, ap->transactions[t].topics[i].name,
+                            ap->transactions[t].topics[i].partitions[j]))
+          return true;
+  return false;
+}
+
+static bool txn_offset_commit_names(const struct mk_request *r, const struct mk_fault_targets *c,
+                                    const struct mk_fault *f) {
+  (void)c;
+  const struct mk_txn_offset_commit_request *tc = r->body;
+  for (int i = 0; i < tc->topics_count; i++)
+    for (int j = 0; j < tc->topics[i].partitions_count; j++)
+      if (mk_fault_covers(f, tc->topics[i].name, tc->topics[i].partitions[j].partition_index))
+        return true;
+  return false;
+}
+
 bool mk_fault_allowed(int api_key, enum mk_fault_action action, enum mk_fault_scope scope) {
   const struct fault_api *row = fault_api(api_key);
   if (!row || !mk_fault_is_request_fault(action) || !(row->actions & (1 << action))) return false;
@@ -209,7 +246,7 @@ bool mk_fault_allowed(int api_key, enum mk_fault_action action, enum mk_fault_sc
          (scope == MK_FAULT_SCOPE_PARTITION && (row->scopes & BY_PARTITION));
 }
 
-static bool create_partitions_names(const struct mk_request *r, const struct mk_cluster *c,
+static bool create_partitions_names(const struct mk_request *r, const struct mk_fault_targets *c,
                                     const struct mk_fault *f) {
   (void)c;
   const struct mk_create_partitions_request *cr = r->body;
@@ -320,7 +357,7 @@ static int parse_object(json_t *o, struct mk_fault *f, struct mk_err *err) {
       (rc = get_string(o, "topic", &topic, err)) ||
       (rc = get_int(o, "count", 1, INT32_MAX, &count, err)) ||
       (rc = get_int(o, "ms", 0, MS_MAX, &ms, err)) ||
-      (rc = get_int(o, "broker", 0, MK_MAX_BROKERS - 1, &broker, err)) ||
+      (rc = get_int(o, "broker", 0, INT32_MAX, &broker, err)) ||
       (rc = get_int(o, "partition", 0, INT32_MAX, &partition, err)) ||
       (rc = get_bool(o, "unclean", &f->unclean, err)))
     return rc;
@@ -331,7 +368,8 @@ static int parse_object(json_t *o, struct mk_fault *f, struct mk_err *err) {
   if (a < 0)
     return mk_err_set(err, MK_ERR__INVALID_ARG,
                       "unknown action \"%.40s\"; one of drop_response, error, delay, broker_down, "
-                      "broker_up, follower_pause, follower_resume, follower_lag, elect_leader",
+                      "broker_up, follower_pause, follower_resume, follower_lag, elect_leader, "
+                      "hold_markers, release_markers",
                       action);
   f->action = (enum mk_fault_action)a;
   f->api_key = -1;
@@ -379,25 +417,27 @@ int mk_fault_parse(const char *json, size_t len, struct mk_fault *f, struct mk_e
 /* ---- arming ------------------------------------------------------------------------------ */
 
 /* The parts of the cluster a fault names must exist. */
-static int check_targets(const struct mk_cluster *c, const struct mk_fault *f,
+static int check_targets(const struct mk_fault_targets *t, const struct mk_fault *f,
                          struct mk_err *err) {
-  if (f->broker >= c->nnodes)
-    return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown broker %d; brokers are 0-%d", f->broker,
-                      c->nnodes - 1);
+  char ids[128] = "";
+  if (f->broker >= 0 && !t->broker(t->ctx, f->broker, ids, sizeof ids))
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown broker %d; brokers are %s", f->broker,
+                      ids);
   if (!f->topic[0]) {
     if (f->partition >= 0)
       return mk_err_set(err, MK_ERR__INVALID_ARG, "\"partition\" needs \"topic\"");
     return 0;
   }
-  const struct mk_topic *t = mk_cluster_find_topic((struct mk_cluster *)c, mk_str_of(f->topic));
-  if (!t) return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown topic \"%s\"", f->topic);
-  if (f->partition >= t->npartitions)
+  int32_t partitions = t->topic(t->ctx, mk_str_of(f->topic));
+  if (partitions == MK_FAULT_NO_TOPIC)
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "unknown topic \"%s\"", f->topic);
+  if (partitions >= 0 && f->partition >= partitions)
     return mk_err_set(err, MK_ERR__INVALID_ARG, "topic %s has no partition %d", f->topic,
                       f->partition);
   return 0;
 }
 
-int mk_faults_arm(struct mk_fault_list *l, const struct mk_cluster *c, struct mk_fault *f,
+int mk_faults_arm(struct mk_fault_list *l, const struct mk_fault_targets *c, struct mk_fault *f,
                   struct mk_err *err) {
   const char *name = action_names[f->action];
   int rc = check_targets(c, f, err);
@@ -443,31 +483,71 @@ void mk_faults_record(struct mk_fault_list *l, struct mk_fault *f, struct mk_tra
 
 /* ---- the list -------------------------------------------------------------------------- */
 
-char *mk_faults_list_json(const struct mk_fault_list *l) {
-  json_t *list = json_array();
-  for (const struct mk_fault *f = l->head; f; f = f->next) {
-    json_t *o = json_pack("{s:i, s:s, s:i}", "id", f->id, "action", action_names[f->action],
-                          "fired", f->fired);
-    if (f->api_key >= 0) json_object_set_new(o, "api", json_string(mk_api_find(f->api_key)->name));
-    if (f->error_code) json_object_set_new(o, "error", json_string(mk_err_name(f->error_code)));
-    if (f->action == MK_FAULT_DROP_RESPONSE)
-      json_object_set_new(o, "mode", json_string(f->close ? "close" : "silent"));
-    if (f->ms >= 0) json_object_set_new(o, "ms", json_integer(f->ms));
-    if (f->broker >= 0) json_object_set_new(o, "broker", json_integer(f->broker));
-    if (f->topic[0]) json_object_set_new(o, "topic", json_string(f->topic));
-    if (f->partition >= 0) json_object_set_new(o, "partition", json_integer(f->partition));
-    if (f->unclean) json_object_set_new(o, "unclean", json_true());
-    if (mk_fault_is_request_fault(f->action)) {
-      json_object_set_new(o, "count", f->count < 0 ? json_null() : json_integer(f->count));
-      json_object_set_new(o, "armed", json_boolean(f->count != 0));
-    } else {
-      json_object_set_new(o, "result", json_string(f->result));
-    }
-    json_array_append_new(list, o);
+static json_t *fault_json(const struct mk_fault *f) {
+  json_t *o = json_pack("{s:i, s:s, s:i}", "id", f->id, "action", action_names[f->action],
+                        "fired", f->fired);
+  if (!o) return NULL;
+  if (f->api_key >= 0) json_object_set_new(o, "api", json_string(mk_api_find(f->api_key)->name));
+  if (f->error_code) json_object_set_new(o, "error", json_string(mk_err_name(f->error_code)));
+  if (f->action == MK_FAULT_DROP_RESPONSE)
+    json_object_set_new(o, "mode", json_string(f->close ? "close" : "silent"));
+  if (f->ms >= 0) json_object_set_new(o, "ms", json_integer(f->ms));
+  if (f->broker >= 0) json_object_set_new(o, "broker", json_integer(f->broker));
+  if (f->topic[0]) json_object_set_new(o, "topic", json_string(f->topic));
+  if (f->partition >= 0) json_object_set_new(o, "partition", json_integer(f->partition));
+  if (f->unclean) json_object_set_new(o, "unclean", json_true());
+  if (mk_fault_is_request_fault(f->action)) {
+    json_object_set_new(o, "count", f->count < 0 ? json_null() : json_integer(f->count));
+    json_object_set_new(o, "armed", json_boolean(f->count != 0));
+  } else {
+    json_object_set_new(o, "result", json_string(f->result));
   }
-  char *text = json_dumps(list, JSON_COMPACT);
+  return o;
+}
+
+json_t *mk_faults_json(const struct mk_fault_list *l, int id) {
+  json_t *list = id < 0 ? json_array() : NULL;
+  for (const struct mk_fault *f = l->head; f; f = f->next) {
+    if (id >= 0 && f->id == id) return fault_json(f);
+    if (list) json_array_append_new(list, fault_json(f));
+  }
+  return list;
+}
+
+char *mk_faults_list_json(const struct mk_fault_list *l) {
+  json_t *list = mk_faults_json(l, -1);
+  char *text = list ? json_dumps(list, JSON_COMPACT) : NULL;
   json_decref(list);
   return text;
+}
+
+int mk_faults_add(struct mk_fault_list *l, const struct mk_fault_targets *t, const char *json,
+                  size_t len, int (*act)(void *owner, struct mk_fault *f, struct mk_err *err),
+                  void *owner, int *id, struct mk_err *err) {
+  struct mk_err local = {0};
+  if (!err) err = &local;
+  struct mk_fault *f = malloc(sizeof *f);
+  if (!f) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  int rc = mk_fault_parse(json, len, f, err);
+  if (!rc) {
+    if (mk_fault_is_request_fault(f->action)) {
+      rc = mk_faults_arm(l, t, f, err);
+    } else {
+      struct mk_trace_event ev;
+      bool traced = mk_trace_on();
+      if (traced) mk_trace_begin(&ev, "broker", "fault");  /* its time: before the effects */
+      if (!(rc = act(owner, f, err)))
+        mk_faults_record(l, f, traced ? &ev : NULL);
+      else if (traced)
+        mk_trace_cancel(&ev);
+    }
+  }
+  if (rc) {
+    free(f);
+    return rc;
+  }
+  if (id) *id = f->id;
+  return 0;
 }
 
 void mk_faults_free(struct mk_fault_list *l) {
@@ -500,13 +580,13 @@ bool mk_fault_covers(const struct mk_fault *f, struct mk_str topic, int32_t part
 
 /* Whether r names a topic/partition the fault is scoped to. */
 static bool request_covered(const struct mk_fault *f, const struct mk_request *r,
-                            const struct mk_cluster *c) {
+                            const struct mk_fault_targets *c) {
   if (!f->topic[0]) return true;
   const struct fault_api *row = fault_api(r->header.api_key);
   return row && row->names && row->names(r, c, f);
 }
 
-const struct mk_fault *mk_faults_take(struct mk_fault_list *l, const struct mk_cluster *c,
+const struct mk_fault *mk_faults_take(struct mk_fault_list *l, const struct mk_fault_targets *c,
                                       enum mk_fault_action action, const struct mk_request *r,
                                       int32_t node_id) {
   for (struct mk_fault *f = l->head; f; f = f->next) {

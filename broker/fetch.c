@@ -1,5 +1,6 @@
 /*
- * Fetch: reading a partition from an offset, up to the high watermark.
+ * Fetch: reading a partition from an offset, up to the high watermark (or the last stable
+ * offset).
  * Kafka: KafkaApis.handleFetchRequest, ReplicaManager.fetchMessages, DelayedFetch.
  *
  * For each partition asked for: find the leader's log, check the offset is in
@@ -17,6 +18,12 @@
  * Long poll: with fewer than min_bytes available, the request waits in the
  * purgatory up to max_wait_ms; every append or HW move re-checks it.
  *
+ * Isolation (v4+): read_uncommitted reads up to the high watermark, aborted transactions'
+ * records included; read_committed reads only below the last stable offset (the first offset
+ * of a transaction not yet decided and replicated, cluster.h) and gets, with its records, the
+ * aborted transactions they overlap (transaction_index.h), so it can drop their records; a
+ * read_uncommitted answer carries no list (null), as Kafka's.
+ *
  * Fetch sessions (KIP-227) are not kept: every answer has session_id 0, which
  * tells a client to keep sending full fetch requests.
  */
@@ -28,6 +35,8 @@
 #include "broker/kafka_apis.h"
 #include "broker/purgatory.h"
 #include "protocol/messages/fetch.h"
+
+enum { READ_COMMITTED = 1 };  /* isolation_level: 0 read_uncommitted, 1 read_committed */
 
 /* Look up one requested partition; on error fill out->error_code and return NULL. */
 static struct mk_partition *resolve(struct mk_req *req, const struct mk_fetch_topic *ft,
@@ -61,9 +70,7 @@ static struct mk_partition *resolve(struct mk_req *req, const struct mk_fetch_to
   }
   struct mk_log *log = &mk_partition_leader(p)->log;
   out->high_watermark = p->high_watermark;
-  /* No open transactions yet: the LSO is the HW. With transactions, read_committed fetches
-   * stop at the LSO (see the plan in offset_metadata_manager.c). */
-  out->last_stable_offset = p->high_watermark;
+  out->last_stable_offset = mk_partition_last_stable_offset(p);
   out->log_start_offset = log->log_start_offset;
   if (fp->fetch_offset < log->log_start_offset || fp->fetch_offset > log->log_end_offset) {
     out->error_code = MK_ERR_OFFSET_OUT_OF_RANGE;
@@ -72,11 +79,33 @@ static struct mk_partition *resolve(struct mk_req *req, const struct mk_fetch_to
   return p;
 }
 
+/* The aborted transactions overlapping [from, to), the records a read_committed answer
+ * carries (Kafka's collectAbortedTransactions). */
+static void aborted_in_range(struct mk_req *req, struct mk_partition *p, int64_t from, int64_t to,
+                             struct mk_fetch_partition_data *out) {
+  const struct mk_transaction_index *idx = &p->producers.aborted;
+  size_t n = mk_transaction_index_collect(idx, from, to, NULL, 0);
+  if (n == 0) return;
+  struct mk_aborted_txn *found = mk_arena_alloc(&req->arena, sizeof *found * n);
+  struct mk_fetch_aborted_transaction *list =
+      mk_req_alloc(req, &mk_fetch_aborted_transaction_schema, (int32_t)n);
+  if (!found || !list) {
+    out->error_code = MK_ERR_UNKNOWN_SERVER_ERROR;
+    return;
+  }
+  mk_transaction_index_collect(idx, from, to, found, n);
+  for (size_t i = 0; i < n; i++)
+    list[i] = (struct mk_fetch_aborted_transaction){found[i].producer_id, found[i].first_offset};
+  out->aborted_transactions = list;
+  out->aborted_transactions_count = (int32_t)n;
+}
+
 /* One pass over the request. With build = false only counts the bytes available (cheap,
  * for long-poll checks); with build = true also fills the response. Returns the bytes. */
 static size_t plan(struct mk_req *req, struct mk_fetch_response *resp, bool build, bool *errors) {
   const struct mk_fetch_request *in = req->request.body;
   int version = req->request.header.api_version;
+  bool read_committed = version >= 4 && in->isolation_level == READ_COMMITTED;
   size_t budget = version >= 3 && in->max_bytes >= 0 ? (size_t)in->max_bytes : SIZE_MAX;
   size_t total = 0;
   *errors = false;
@@ -99,17 +128,21 @@ static size_t plan(struct mk_req *req, struct mk_fetch_response *resp, bool buil
       if (out == &scratch) mk_schema_set_defaults(&mk_fetch_partition_data_schema, &scratch);
       /* Empty, not null: clients read a null record set as a protocol error. */
       out->records = (struct mk_bytes){NULL, 0};
+      /* read_committed always gets a list (empty when nothing was aborted); the other none. */
+      out->aborted_transactions = NULL;
+      out->aborted_transactions_count = read_committed ? 0 : -1;
       struct mk_partition *p = resolve(req, ft, fp, out);
       if (!p) {
         *errors = true;
         continue;
       }
       const struct mk_log *log = &mk_partition_leader(p)->log;
+      int64_t limit = read_committed ? mk_partition_last_stable_offset(p) : p->high_watermark;
       size_t first = mk_log_find(log, fp->fetch_offset), last = first, bytes = 0;
       size_t part_max = fp->partition_max_bytes >= 0 ? (size_t)fp->partition_max_bytes : 0;
       for (; last < log->count; last++) {
         const struct mk_batch *batch = mk_log_batch(log, last);
-        if (batch->base_offset >= p->high_watermark) break;
+        if (batch->base_offset >= limit) break;
         bool first_of_response = total == 0 && bytes == 0;
         if (!first_of_response && (bytes + batch->size > part_max || total + bytes + batch->size > budget))
           break;
@@ -129,6 +162,8 @@ static size_t plan(struct mk_req *req, struct mk_fetch_response *resp, bool buil
         at += batch->size;
       }
       out->records = (struct mk_bytes){data, (int32_t)bytes};
+      if (read_committed) aborted_in_range(req, p, fp->fetch_offset,
+                                           mk_log_batch(log, last - 1)->last_offset + 1, out);
     }
   }
   return total;

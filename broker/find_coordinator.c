@@ -8,9 +8,12 @@
  * partition has no leader (its replicas are down) the answer is COORDINATOR_NOT_AVAILABLE,
  * which clients retry.
  *
- * Key type 0 is a group, 1 a transactional id, 2 a share group (v6+). There is no
- * transaction coordinator yet, so transactional ids get COORDINATOR_NOT_AVAILABLE, and no
- * share coordinator: INVALID_REQUEST, as Kafka answers without one.
+ * A transactional id's coordinator is the leader of partition abs(hash(transactional.id)) %
+ * transaction.state.log.num.partitions of __transaction_state (transaction_state_manager.h),
+ * created by the first FindCoordinator for a transactional id.
+ *
+ * Key type 0 is a group, 1 a transactional id, 2 a share group (v6+). There is no share
+ * coordinator: INVALID_REQUEST, as Kafka answers without one.
  *
  * Versions 0-3 ask for one key and answer at the top level; from version 4 (KIP-699) a
  * request carries a list of keys and the answer has one entry per key. Answering at all
@@ -21,6 +24,7 @@
 #include "broker/broker_internal.h"
 #include "broker/group_coordinator_runtime.h"
 #include "broker/kafka_apis.h"
+#include "broker/transaction_coordinator_runtime.h"
 #include "protocol/messages/find_coordinator.h"
 
 enum { KEY_GROUP = 0, KEY_TRANSACTION = 1 };
@@ -35,24 +39,31 @@ struct answer {
 static struct answer coordinator_for(struct mk_req *req, int8_t key_type, struct mk_str key) {
   struct mk_broker *b = req->broker;
   struct answer a = {MK_ERR_COORDINATOR_NOT_AVAILABLE, NULL, -1, -1};
-  if (key_type == KEY_TRANSACTION) {
-    a.message = "minikafka has no transaction coordinator yet";
-    return a;
-  }
-  if (key_type != KEY_GROUP) {
+  if (key_type != KEY_GROUP && key_type != KEY_TRANSACTION) {
     a.error = MK_ERR_INVALID_REQUEST;
     a.message = "minikafka has no share group coordinator";
     return a;
   }
+  bool group = key_type == KEY_GROUP;
   struct mk_err err = {0};
-  struct mk_topic *t = mk_group_runtime_offsets_topic(b, true, &err);
+  struct mk_topic *t = group ? mk_group_runtime_offsets_topic(b, true, &err)
+                             : mk_txn_runtime_topic(b, true, &err);
   if (!t) {
-    a.message = "the offsets topic could not be created (see the broker log)";
+    a.message = group ? "the offsets topic could not be created (see the broker log)"
+                      : "the transaction state topic could not be created (see the broker log)";
     return a;
   }
-  struct mk_partition *p = mk_cluster_partition(t, mk_group_runtime_partition_for(b, key));
+  if (!group && key.len <= 0) {  /* Kafka: an empty transactional id has no coordinator */
+    a.error = MK_ERR_INVALID_REQUEST;
+    a.message = "the transactional id is empty";
+    return a;
+  }
+  int32_t partition = group ? mk_group_runtime_partition_for(b, key)
+                            : mk_txn_runtime_partition_for(b, key);
+  struct mk_partition *p = mk_cluster_partition(t, partition);
   if (!p || p->leader < 0 || !b->cluster.nodes[p->leader].up) {
-    a.message = "the group's offsets partition has no leader";
+    a.message = group ? "the group's offsets partition has no leader"
+                      : "the transactional id's partition of __transaction_state has no leader";
     return a;
   }
   a.error = 0;

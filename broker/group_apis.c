@@ -49,6 +49,27 @@ void mk_group_reply_release(struct mk_group_reply *r) {
   if (--r->refs == 0) free(r);
 }
 
+struct mk_group_reply *mk_group_commit_reply(struct mk_req *req, struct mk_commit_answer *a) {
+  struct mk_group_reply *r = a->n ? mk_group_reply_new(req) : NULL;
+  if (!r) {
+    for (int k = 0; k < a->n; k++) *a->errors[k] = MK_ERR_UNKNOWN_SERVER_ERROR;
+    mk_req_respond(req, a->resp);
+    return NULL;
+  }
+  r->data = a;
+  return r;
+}
+
+void mk_group_commit_answered(void *arg, const int16_t *errors) {
+  struct mk_group_reply *r = arg;
+  if (r->req) {
+    struct mk_commit_answer *a = r->data;
+    for (int k = 0; k < a->n; k++) *a->errors[k] = errors ? errors[k] : MK_ERR_UNKNOWN_SERVER_ERROR;
+    mk_req_respond(r->req, a->resp);
+  }
+  mk_group_reply_release(r);
+}
+
 void mk_group_context_of(struct mk_req *req, struct mk_group_context *ctx) {
   ctx->api_version = req->request.header.api_version;
   ctx->broker_id = req->node->id;

@@ -28,6 +28,23 @@ struct mk_group_reply *mk_group_reply_new(struct mk_req *req);
 /* The callback side lets go (after answering through r->req, if it was still there). */
 void mk_group_reply_release(struct mk_group_reply *r);
 
+/* A commit's answer (OffsetCommit, TxnOffsetCommit): the response to send, and where each
+ * offset handed to the coordinator (in order) writes its error code. */
+struct mk_commit_answer {
+  const void *resp;     /* the response struct, from req's arena */
+  int16_t **errors;     /* errors[k]: the error_code field of offsets[k]'s partition */
+  int n;
+};
+
+/* A reply slot for req's commit, whose answer a (from req's arena) describes; pass it with
+ * mk_group_commit_answered to the coordinator. Returns NULL when there is nothing to wait
+ * for: n is 0 (every partition was answered already), or out of memory (every offset then
+ * answers UNKNOWN_SERVER_ERROR); req has been answered then. */
+struct mk_group_reply *mk_group_commit_reply(struct mk_req *req, struct mk_commit_answer *a);
+/* The coordinator's mk_commit_callback for such a slot: the errors go in, the request is
+ * answered (if it is still there), the slot released. */
+void mk_group_commit_answered(void *arg, const int16_t *errors);
+
 /* Who sent req: api version, the broker it reached, client id, and its address as Kafka
  * writes it ("/127.0.0.1"). Strings live in req's arena. */
 void mk_group_context_of(struct mk_req *req, struct mk_group_context *ctx);

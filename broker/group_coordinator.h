@@ -138,6 +138,22 @@ void mk_group_commit_offsets(struct mk_group_coordinator *c, const struct mk_gro
                              const struct mk_offset_commit *offsets, int n,
                              mk_commit_callback *cb, void *arg);
 
+/* TxnOffsetCommit: as mk_group_commit_offsets, for producer_id's transaction at
+ * producer_epoch: the offsets are staged until the transaction ends (validation as Kafka's
+ * for a transactional commit: no member needed for v0-2 requests, no rebalance check). */
+void mk_group_commit_txn_offsets(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
+                                 struct mk_str group_id, struct mk_str member_id,
+                                 struct mk_str group_instance_id, int32_t generation_id,
+                                 int64_t producer_id, int16_t producer_epoch,
+                                 const struct mk_offset_commit *offsets, int n,
+                                 mk_commit_callback *cb, void *arg);
+
+/* A transaction marker of producer_id was committed in __consumer_offsets partition
+ * `partition`: its staged offsets in that partition's groups are applied (commit) or dropped
+ * (Kafka's GroupCoordinator.onTransactionCompleted). */
+void mk_group_coordinator_txn_completed(struct mk_group_coordinator *c, int32_t partition,
+                                        int64_t producer_id, bool commit);
+
 /* OffsetFetch for one group: topics[0..ntopics), or every committed offset when ntopics is
  * -1. Fills out (v8+ layout; strings point into the group, valid until the coordinator
  * next changes; arrays from arena). */

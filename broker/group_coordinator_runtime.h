@@ -1,18 +1,24 @@
 /*
- * Group coordinator runtime: the group coordinator (group_coordinator.h) bound to the broker.
- * Kafka: CoordinatorRuntime, CoordinatorPartitionWriter and CoordinatorLoaderImpl (the new
- * coordinator's runtime), GroupCoordinator.onElection / onResignation.
+ * Group coordinator runtime: the group coordinator (group_coordinator.h) bound to the broker,
+ * on the coordinator runtime it shares with the transaction coordinator
+ * (coordinator_runtime.h). Kafka: CoordinatorRuntime, CoordinatorPartitionWriter and
+ * CoordinatorLoaderImpl (the new coordinator's runtime), GroupCoordinator.onElection /
+ * onResignation.
  *
  *   __consumer_offsets   created on first use (FindCoordinator), offsets.topic.num.partitions
  *                        partitions, offsets.topic.replication.factor replicas
  *   appends              the coordinator's records become one record batch appended to the
  *                        partition's leader log, replicated like any produce, and
  *                        acknowledged once the high watermark passes it (acks=all); the
- *                        ISR, min.insync.replicas and every replica fault apply
+ *                        ISR, min.insync.replicas and every replica fault apply; a
+ *                        TxnOffsetCommit's records go in a transactional batch, and the
+ *                        transaction's marker tells the coordinator to apply or drop them
+ *                        (mk_group_runtime_txn_completed; the loader does the same)
  *   elections            when a partition's leader or leader epoch changes (broker_down,
  *                        elect_leader, ...), the old owner unloads its groups and the new
  *                        leader loads them from its own log: committed offsets survive
- *   time                 one libuv timer: the coordinator's next deadline, or a write's
+ *   time                 one libuv timer: the coordinator's next deadline (the partition
+ *                        writer, partition_writer.h, times the writes)
  *
  * What Kafka does and we do not: its offsets topic is compacted (cleanup.policy=compact),
  * so old commits are cleaned up while the latest per key stays; our logs have no
@@ -28,6 +34,7 @@
 #include <stdbool.h>
 
 #include "broker/cluster.h"
+#include "broker/coordinator_runtime.h"
 #include "broker/group_coordinator.h"
 
 struct mk_broker;
@@ -43,6 +50,12 @@ struct mk_group_coordinator *mk_group_runtime_enter(struct mk_broker *b);
 /* After the coordinator handled a request: arm the timer for its next deadline. */
 void mk_group_runtime_leave(struct mk_broker *b);
 
+/* A transaction marker of producer_id is committed in partition `partition` of
+ * __consumer_offsets (the transaction coordinator wrote it): the group coordinator applies or
+ * drops that transaction's offsets. */
+void mk_group_runtime_txn_completed(struct mk_broker *b, int32_t partition, int64_t producer_id,
+                                    bool commit);
+
 /* __consumer_offsets, created now (as Kafka's FindCoordinator creates it) when missing and
  * create is true. NULL if missing (or creation failed: err says why). */
 struct mk_topic *mk_group_runtime_offsets_topic(struct mk_broker *b, bool create,
@@ -50,8 +63,5 @@ struct mk_topic *mk_group_runtime_offsets_topic(struct mk_broker *b, bool create
 
 /* The partition of __consumer_offsets that holds group_id. */
 int32_t mk_group_runtime_partition_for(struct mk_broker *b, struct mk_str group_id);
-
-/* Kafka's Topic.isInternal: __consumer_offsets and __transaction_state. */
-bool mk_topic_is_internal(struct mk_str name);
 
 #endif

@@ -126,6 +126,7 @@ void mk_group_free(struct mk_group *g) {
     free(v);
   }
   for (size_t i = 0; mk_str_map_next(&g->offsets, &i, &v);) free_offset(v);
+  mk_group_txn_offsets_free(g->txn_offsets);
   mk_str_map_free(&g->member_map);
   mk_str_map_free(&g->static_map);
   mk_str_map_free(&g->pending);
@@ -671,7 +672,105 @@ void mk_group_offset_remove(struct mk_group *g, struct mk_group_offset *o) {
   free_offset(o);
 }
 
-bool mk_group_has_offsets(const struct mk_group *g) { return g->offsets.count > 0; }
+bool mk_group_has_offsets(const struct mk_group *g) {
+  return g->offsets.count > 0 || g->txn_offsets != NULL;
+}
+
+/* ---- transactions' offsets ------------------------------------------------------------------- */
+
+static bool same_partition(const struct mk_group_txn_offset *o, struct mk_str topic,
+                           int32_t partition) {
+  return o->partition == partition && mk_str_eq(topic, o->topic);
+}
+
+void mk_group_txn_offsets_free(struct mk_group_txn_offset *list) {
+  while (list) {
+    struct mk_group_txn_offset *o = list;
+    list = o->next;
+    free(o->topic);
+    free(o->metadata);
+    free(o);
+  }
+}
+
+int mk_group_add_txn_offset(struct mk_group *g, int64_t producer_id, struct mk_str topic,
+                            int32_t partition, int64_t offset, int32_t leader_epoch,
+                            struct mk_str metadata, int64_t commit_timestamp_ms, bool written) {
+  bool ok = true;
+  struct mk_group_txn_offset *o = calloc(1, sizeof *o);
+  if (o) {
+    o->topic = mk_group_copy_str(topic.len < 0 ? (struct mk_str){"", 0} : topic, &ok);
+    o->metadata = mk_group_copy_str(metadata.len < 0 ? (struct mk_str){"", 0} : metadata, &ok);
+  }
+  if (!o || !ok) {
+    if (o) {
+      free(o->topic);
+      free(o->metadata);
+    }
+    free(o);
+    return -1;
+  }
+  o->producer_id = producer_id;
+  o->partition = partition;
+  o->offset = offset;
+  o->leader_epoch = leader_epoch;
+  o->commit_timestamp_ms = commit_timestamp_ms;
+  o->written = written;
+  /* Replace the producer's earlier stage of the same partition; keep arrival order. */
+  struct mk_group_txn_offset **pp = &g->txn_offsets;
+  while (*pp) {
+    struct mk_group_txn_offset *old = *pp;
+    if (old->producer_id == producer_id && same_partition(old, topic, partition)) {
+      *pp = old->next;
+      old->next = NULL;
+      mk_group_txn_offsets_free(old);
+    } else {
+      pp = &old->next;
+    }
+  }
+  *pp = o;
+  return 0;
+}
+
+bool mk_group_has_txn_offset(const struct mk_group *g, struct mk_str topic, int32_t partition) {
+  for (const struct mk_group_txn_offset *o = g->txn_offsets; o; o = o->next)
+    if (same_partition(o, topic, partition)) return true;
+  return false;
+}
+
+void mk_group_txn_offset_written(struct mk_group *g, int64_t producer_id, struct mk_str topic,
+                                 int32_t partition, bool success) {
+  for (struct mk_group_txn_offset **pp = &g->txn_offsets; *pp; pp = &(*pp)->next) {
+    struct mk_group_txn_offset *o = *pp;
+    if (o->producer_id != producer_id || o->written || !same_partition(o, topic, partition))
+      continue;
+    if (success) {
+      o->written = true;
+    } else {
+      *pp = o->next;
+      o->next = NULL;
+      mk_group_txn_offsets_free(o);
+    }
+    return;
+  }
+}
+
+struct mk_group_txn_offset *mk_group_take_txn_offsets(struct mk_group *g, int64_t producer_id) {
+  struct mk_group_txn_offset *taken = NULL, **tail = &taken;
+  struct mk_group_txn_offset **pp = &g->txn_offsets;
+  while (*pp) {
+    struct mk_group_txn_offset *o = *pp;
+    if (o->producer_id == producer_id) {
+      *pp = o->next;
+      o->next = NULL;
+      *tail = o;
+      tail = &o->next;
+    } else {
+      pp = &o->next;
+    }
+  }
+  return taken;
+}
 
 static int cmp_offsets(const void *a, const void *b) {
   const struct mk_group_offset *x = *(const struct mk_group_offset *const *)a;

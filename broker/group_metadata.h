@@ -127,6 +127,22 @@ struct mk_group_offset {
   int pending;              /* commits appended and not yet acknowledged (require_stable) */
 };
 
+/* An offset a transaction committed (TxnOffsetCommit), waiting for the transaction's marker
+ * (Kafka's pendingTransactionalOffsetCommits): a COMMIT makes it the committed offset, an
+ * ABORT drops it. Until then OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT
+ * for its partition. */
+struct mk_group_txn_offset {
+  int64_t producer_id;
+  char *topic;
+  int32_t partition;
+  int64_t offset;
+  int32_t leader_epoch;
+  char *metadata;
+  int64_t commit_timestamp_ms;
+  bool written;             /* its record is in __consumer_offsets (acknowledged, or loaded) */
+  struct mk_group_txn_offset *next;
+};
+
 struct mk_group {
   char *group_id;
   uint64_t serial;                 /* unique per group object: answers that arrive later
@@ -165,6 +181,7 @@ struct mk_group {
   int nsubscribed;
 
   struct mk_str_map offsets;       /* key -> struct mk_group_offset */
+  struct mk_group_txn_offset *txn_offsets;  /* transactions' offsets awaiting their marker */
 
   int64_t bytes;                   /* members' and pending ids' memory */
   bool loaded_metadata;            /* while loading: a metadata record has been read */
@@ -285,7 +302,27 @@ void mk_group_offset_remove(struct mk_group *g, struct mk_group_offset *o);
  * gets their count. NULL (and *n 0) when there are none or out of memory. */
 struct mk_group_offset **mk_group_offsets_sorted(const struct mk_group *g, struct mk_arena *arena,
                                                  int32_t *n);
-/* Whether the group holds any offset, committed or pending (Kafka's hasOffsets). */
+/* Whether the group holds any offset, committed or pending, transactional ones included
+ * (Kafka's hasOffsets). */
 bool mk_group_has_offsets(const struct mk_group *g);
+
+/* ---- transactions' offsets ------------------------------------------------------------------- */
+
+/* Stage an offset of producer_id's transaction (copies topic and metadata), replacing one it
+ * staged for the same partition. Returns 0 or -1 if out of memory. */
+int mk_group_add_txn_offset(struct mk_group *g, int64_t producer_id, struct mk_str topic,
+                            int32_t partition, int64_t offset, int32_t leader_epoch,
+                            struct mk_str metadata, int64_t commit_timestamp_ms, bool written);
+/* Whether a transaction has staged an offset for topic/partition (Kafka's
+ * hasPendingOffsetCommitsForTopicPartition, transactional half). */
+bool mk_group_has_txn_offset(const struct mk_group *g, struct mk_str topic, int32_t partition);
+/* The append of producer_id's staged offset for topic/partition was answered: success marks it
+ * written, failure drops it (if a marker has not dropped it already). */
+void mk_group_txn_offset_written(struct mk_group *g, int64_t producer_id, struct mk_str topic,
+                                 int32_t partition, bool success);
+/* Take producer_id's staged offsets out of the group, oldest first, as a list the caller
+ * frees with mk_group_txn_offsets_free (the transaction ended). */
+struct mk_group_txn_offset *mk_group_take_txn_offsets(struct mk_group *g, int64_t producer_id);
+void mk_group_txn_offsets_free(struct mk_group_txn_offset *list);
 
 #endif

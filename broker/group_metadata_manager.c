@@ -24,47 +24,8 @@ void mk_group_config_init(struct mk_group_config *cfg) {
 
 /* ---- which partition ------------------------------------------------------------------------ */
 
-/* Decode one UTF-8 sequence at s[*i] (advancing *i); -1 if it is not valid UTF-8. */
-static int32_t utf8_next(const uint8_t *s, int32_t len, int32_t *i) {
-  uint8_t c = s[*i];
-  int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
-  if (n < 0 || *i + n >= len + (n == 0)) return -1;
-  int32_t cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
-  for (int k = 1; k <= n; k++) {
-    if ((s[*i + k] & 0xC0) != 0x80) return -1;
-    cp = cp << 6 | (s[*i + k] & 0x3F);
-  }
-  *i += n + 1;
-  return cp;
-}
-
 int32_t mk_group_partition_for(struct mk_str group_id, int32_t nparts) {
-  if (nparts <= 0) return 0;
-  const uint8_t *s = (const uint8_t *)group_id.ptr;
-  int32_t len = group_id.len < 0 ? 0 : group_id.len;
-  /* Java's String.hashCode: h = 31 * h + c over UTF-16 code units, wrapping as an int. */
-  uint32_t h = 0;
-  bool utf8 = true;
-  for (int32_t i = 0; i < len && utf8;) {
-    int32_t cp = utf8_next(s, len, &i);
-    if (cp < 0) {
-      utf8 = false;
-    } else if (cp >= 0x10000) {  /* a surrogate pair */
-      cp -= 0x10000;
-      h = 31 * h + (uint32_t)(0xD800 + (cp >> 10));
-      h = 31 * h + (uint32_t)(0xDC00 + (cp & 0x3FF));
-    } else {
-      h = 31 * h + (uint32_t)cp;
-    }
-  }
-  if (!utf8) {  /* not a Java string at all: hash the bytes, one char each */
-    h = 0;
-    for (int32_t i = 0; i < len; i++) h = 31 * h + s[i];
-  }
-  int32_t hash = (int32_t)h;
-  /* Kafka's Utils.abs: Integer.MIN_VALUE maps to 0. */
-  int32_t abs = hash == INT32_MIN ? 0 : hash < 0 ? -hash : hash;
-  return abs % nparts;
+  return mk_coordinator_partition_for(group_id, nparts);
 }
 
 /* ---- the cache ------------------------------------------------------------------------------ */
@@ -218,6 +179,34 @@ int16_t mk_group_store_offsets(struct mk_group_metadata_manager *m, struct mk_gr
   return rc;
 }
 
+int16_t mk_group_store_txn_offsets(struct mk_group_metadata_manager *m, struct mk_group *g,
+                                   int64_t producer_id, int16_t producer_epoch,
+                                   const struct mk_offset_commit *offsets, int n,
+                                   mk_group_append_done *done, void *arg) {
+  if (n <= 0) return 0;
+  if (!m->rt->append_txn) return MK_ERR_UNKNOWN_SERVER_ERROR;
+  struct mk_coordinator_record *recs = calloc((size_t)n, sizeof *recs);
+  if (!recs) return MK_ERR_UNKNOWN_SERVER_ERROR;
+  for (int i = 0; i < n; i++)
+    offset_record(&recs[i], g->group_id, offsets[i].topic, offsets[i].partition, &offsets[i]);
+  /* Staged first (Kafka's prepareTxnOffsetCommit): require_stable must see them at once. */
+  int staged = 0;
+  for (; staged < n; staged++) {
+    const struct mk_offset_commit *o = &offsets[staged];
+    if (mk_group_add_txn_offset(g, producer_id, o->topic, o->partition, o->offset,
+                                o->leader_epoch, o->metadata, o->commit_timestamp_ms, false))
+      break;
+  }
+  int16_t rc = staged < n ? MK_ERR_UNKNOWN_SERVER_ERROR
+                          : m->rt->append_txn(m->rt->ctx, g->partition, producer_id,
+                                              producer_epoch, recs, n, done, arg);
+  free(recs);
+  if (rc)
+    for (int i = 0; i < staged; i++)
+      mk_group_txn_offset_written(g, producer_id, offsets[i].topic, offsets[i].partition, false);
+  return rc;
+}
+
 /* A copy of s, "" for a null one; NULL if out of memory. */
 static char *dup_mk_str(struct mk_str s) {
   bool ok = true;
@@ -237,6 +226,27 @@ static bool set_committed(struct mk_group_offset *o, int64_t offset, int32_t lea
   o->commit_timestamp_ms = commit_ts;
   o->expire_timestamp_ms = expire_ts;
   return true;
+}
+
+int mk_group_complete_txn_offsets(struct mk_group *g, int64_t producer_id, bool commit) {
+  struct mk_group_txn_offset *list = mk_group_take_txn_offsets(g, producer_id);
+  int n = 0;
+  /* Kafka compares record offsets and keeps the later commit; minikafka keeps no record
+   * offset for a plain commit made while the transaction was open, so the transaction's
+   * offset wins: the one difference is a plain OffsetCommit racing a transactional one for
+   * the same partition, which a transactional consumer never sends. */
+  for (struct mk_group_txn_offset *t = commit ? list : NULL; t; t = t->next) {
+    if (!t->written) continue;  /* its record never made it: nothing to commit */
+    struct mk_group_offset *o = mk_group_offset(g, mk_str_of(t->topic), t->partition, true);
+    if (o && set_committed(o, t->offset, t->leader_epoch, mk_str_of(t->metadata),
+                           t->commit_timestamp_ms, -1))
+      n++;
+    else
+      mk_log(MK_LOG_ERROR, "broker", "group %s: out of memory committing a transaction's offset",
+             g->group_id);
+  }
+  mk_group_txn_offsets_free(list);
+  return n;
 }
 
 void mk_group_offsets_written(struct mk_group *g, const struct mk_offset_commit *offsets, int n,
@@ -391,6 +401,44 @@ void mk_group_load_record(struct mk_group_metadata_manager *m, int32_t p, int64_
     mk_log(MK_LOG_ERROR, "broker", "%s-%d: out of memory loading the record at offset %lld",
            MK_CONSUMER_OFFSETS_TOPIC, p, (long long)offset);
   mk_arena_free(&arena);
+}
+
+void mk_group_load_txn_record(struct mk_group_metadata_manager *m, int32_t p, int64_t offset,
+                              int64_t producer_id, struct mk_bytes key, struct mk_bytes value) {
+  struct mk_arena arena;
+  mk_arena_init(&arena);
+  struct mk_err err = {0};
+  struct mk_coordinator_record rec;
+  int rc = mk_coordinator_record_decode(MK_CONSUMER_OFFSETS, key, value, &rec, &arena, &err);
+  if (!rc && (rec.type != MK_RECORD_OFFSET_COMMIT || rec.tombstone))
+    rc = mk_err_set(&err, MK_ERR__DECODE, "a transaction's record that is not an offset commit");
+  struct mk_group *g = NULL;
+  if (!rc) {
+    const struct mk_offset_commit_key *k = &rec.key.offset_commit;
+    g = mk_group_metadata_manager_get(m, k->group);
+    if (g && g->partition != p) {  /* as mk_group_load_record: not this partition's group */
+      rc = mk_err_set(&err, MK_ERR__DECODE, "group %.*s belongs to partition %d", k->group.len,
+                      k->group.ptr, g->partition);
+    } else if (!g) {
+      g = mk_group_metadata_manager_get_or_create(m, k->group, true);
+      if (g) g->partition = p;
+    }
+    const struct mk_offset_commit_value *v = &rec.value.offset_commit;
+    if (!rc && (!g || mk_group_add_txn_offset(g, producer_id, k->topic, k->partition, v->offset,
+                                              v->leader_epoch, v->metadata, v->commit_timestamp,
+                                              true)))
+      rc = mk_err_set(&err, MK_ERR__NO_MEMORY, "out of memory");
+  }
+  if (rc)
+    mk_log(MK_LOG_WARN, "broker", "%s-%d: skipping the transactional record at offset %lld: %s",
+           MK_CONSUMER_OFFSETS_TOPIC, p, (long long)offset, err.msg);
+  mk_arena_free(&arena);
+}
+
+void mk_group_load_marker(struct mk_group_metadata_manager *m, int32_t p, int64_t producer_id,
+                          bool commit) {
+  for (struct mk_group *g = m->list; g; g = g->next)
+    if (g->partition == p) mk_group_complete_txn_offsets(g, producer_id, commit);
 }
 
 void mk_group_load_end(struct mk_group_metadata_manager *m, int32_t p) {

@@ -66,6 +66,12 @@ struct mk_group_runtime {
    * Borrows records (encoded before return). */
   int16_t (*append)(void *ctx, int32_t partition, const struct mk_coordinator_record *records,
                     int nrecords, mk_group_append_done *done, void *arg);
+  /* The same for a transaction's records (TxnOffsetCommit): one transactional batch of
+   * producer_id at producer_epoch, which counts once its COMMIT marker follows. NULL: no
+   * transactions (answers UNKNOWN_SERVER_ERROR). */
+  int16_t (*append_txn)(void *ctx, int32_t partition, int64_t producer_id, int16_t producer_epoch,
+                        const struct mk_coordinator_record *records, int nrecords,
+                        mk_group_append_done *done, void *arg);
 };
 
 /* One partition of __consumer_offsets, as this process's coordinator sees it. */
@@ -83,8 +89,7 @@ struct mk_group_metadata_manager {
   struct mk_group *list;         /* the same groups, newest first */
 };
 
-/* Kafka's partitionFor: Utils.abs(groupId.hashCode()) % nparts, with Java's String.hashCode
- * over UTF-16 code units (a group id that is not UTF-8 hashes its bytes as Latin-1). */
+/* Kafka's partitionFor for a group id (mk_coordinator_partition_for, coordinator_records.h). */
 int32_t mk_group_partition_for(struct mk_str group_id, int32_t nparts);
 
 /* Set up an empty manager over cfg->num_partitions partitions, none owned. Borrows cfg and
@@ -135,6 +140,18 @@ int16_t mk_group_store_offsets(struct mk_group_metadata_manager *m, struct mk_gr
 void mk_group_offsets_written(struct mk_group *g, const struct mk_offset_commit *offsets, int n,
                               bool success);
 
+/* The transactional form (TxnOffsetCommit): the offsets are staged for producer_id
+ * (mk_group_add_txn_offset) and appended in one transactional batch. Returns as
+ * mk_group_store_offsets; on an error nothing is staged. */
+int16_t mk_group_store_txn_offsets(struct mk_group_metadata_manager *m, struct mk_group *g,
+                                   int64_t producer_id, int16_t producer_epoch,
+                                   const struct mk_offset_commit *offsets, int n,
+                                   mk_group_append_done *done, void *arg);
+/* producer_id's transaction ended (its marker is in __consumer_offsets): with commit, each of
+ * its staged offsets whose record is written becomes the committed offset; either way they
+ * are no longer staged. Returns how many offsets were committed. */
+int mk_group_complete_txn_offsets(struct mk_group *g, int64_t producer_id, bool commit);
+
 /* Append tombstones (no wait, as Kafka's cleanup): for each offset of topics[i]/partitions[i]
  * (n of them), and for the group itself when group_tombstone. Returns 0 or an error. */
 int16_t mk_group_write_tombstones(struct mk_group_metadata_manager *m, const struct mk_group *g,
@@ -150,6 +167,14 @@ void mk_group_load_begin(struct mk_group_metadata_manager *m, int32_t p);
  * it (a KIP-848 record type, a damaged record): the load goes on. */
 void mk_group_load_record(struct mk_group_metadata_manager *m, int32_t p, int64_t offset,
                           struct mk_bytes key, struct mk_bytes value);
+/* A record of a transactional batch of producer_id (TxnOffsetCommit's offsets): staged, as
+ * if written now, until the marker. */
+void mk_group_load_txn_record(struct mk_group_metadata_manager *m, int32_t p, int64_t offset,
+                              int64_t producer_id, struct mk_bytes key, struct mk_bytes value);
+/* A transaction marker of producer_id (commit or abort) in partition p: its staged offsets in
+ * p's groups are applied or dropped (mk_group_complete_txn_offsets). */
+void mk_group_load_marker(struct mk_group_metadata_manager *m, int32_t p, int64_t producer_id,
+                          bool commit);
 /* Finish: drop what the records left empty (a deleted group with no offsets). */
 void mk_group_load_end(struct mk_group_metadata_manager *m, int32_t p);
 

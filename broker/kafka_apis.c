@@ -50,6 +50,11 @@ static const struct {
     {MK_API_DESCRIBE_GROUPS, mk_handle_describe_groups},
     {MK_API_LIST_GROUPS, mk_handle_list_groups},
     {MK_API_DELETE_GROUPS, mk_handle_delete_groups},
+    /* the transaction coordinator (transaction_coordinator.h) */
+    {MK_API_ADD_PARTITIONS_TO_TXN, mk_handle_add_partitions_to_txn},
+    {MK_API_ADD_OFFSETS_TO_TXN, mk_handle_add_offsets_to_txn},
+    {MK_API_END_TXN, mk_handle_end_txn},
+    {MK_API_TXN_OFFSET_COMMIT, mk_handle_txn_offset_commit},
 };
 
 enum { NHANDLERS = sizeof handlers / sizeof handlers[0] };
@@ -143,13 +148,13 @@ void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
     mk_req_close_connection(req, why);
     return;
   }
-  req->fault = mk_faults_take(&req->broker->faults, req->cluster, MK_FAULT_ERROR, &req->request,
-                              req->node->id);
+  req->fault = mk_faults_take(&req->broker->faults, &req->broker->fault_targets, MK_FAULT_ERROR,
+                              &req->request, req->node->id);
   for (int i = 0; i < NHANDLERS; i++) {
     if (handlers[i].api_key == h->api_key) {
       struct mk_broker *b = req->broker;  /* answering may free req */
       handlers[i].fn(req);
-      mk_fault_script_on_request(b, handlers[i].api_key);  /* --faults "after" */
+      mk_fault_script_on_request(b->script, handlers[i].api_key);  /* --faults "after" */
       return;
     }
   }

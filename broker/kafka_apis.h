@@ -41,6 +41,10 @@ void mk_handle_offset_delete(struct mk_req *req);    /* offset_apis.c */
 void mk_handle_describe_groups(struct mk_req *req);  /* group_admin_apis.c */
 void mk_handle_list_groups(struct mk_req *req);      /* group_admin_apis.c */
 void mk_handle_delete_groups(struct mk_req *req);    /* group_admin_apis.c */
+void mk_handle_add_partitions_to_txn(struct mk_req *req);  /* txn_apis.c */
+void mk_handle_add_offsets_to_txn(struct mk_req *req);     /* txn_apis.c */
+void mk_handle_end_txn(struct mk_req *req);                /* txn_apis.c */
+void mk_handle_txn_offset_commit(struct mk_req *req);      /* txn_apis.c */
 
 /* The error an `error` fault (faults.h) makes this request answer for topic/partition
  * (MK_STR_NULL and -1: for the request as a whole), or 0. Handlers ask this wherever

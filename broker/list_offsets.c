@@ -3,11 +3,14 @@
  * Kafka: KafkaApis.handleListOffsetRequest, UnifiedLog.fetchOffsetByTimestamp.
  *
  *   timestamp -2  EARLIEST        the log start offset
- *   timestamp -1  LATEST          the high watermark (what a consumer can read up to)
+ *   timestamp -1  LATEST          the high watermark (what a consumer can read up to), or
+ *                                 with isolation_level read_committed (v2+) the last stable
+ *                                 offset
  *   timestamp -3  MAX_TIMESTAMP   the record with the largest timestamp (v7+)
  *   timestamp -4  EARLIEST_LOCAL  the log start offset (v8+; no tiered storage here)
  *   timestamp >= 0                the first record with a timestamp >= it, or offset -1
- * A consumer starting "from the beginning" asks -2; one starting at the end asks -1.
+ * A consumer starting "from the beginning" asks -2; one starting at the end asks -1. A
+ * read_committed consumer sees nothing at or past the last stable offset, by timestamp either.
  */
 #include "broker/faults.h"
 #include "broker/broker_internal.h"
@@ -45,8 +48,11 @@ static void list_partition(struct mk_req *req, struct mk_str topic,
   bool has_epoch = req->request.header.api_version >= 4;
   out->timestamp = -1;
   if (has_epoch) out->leader_epoch = p->leader_epoch;
+  const struct mk_list_offsets_request *request = req->request.body;
+  bool read_committed = req->request.header.api_version >= 2 && request->isolation_level == 1;
+  int64_t visible = read_committed ? mk_partition_last_stable_offset(p) : p->high_watermark;
   switch (in->timestamp) {
-    case LATEST: out->offset = p->high_watermark; return;
+    case LATEST: out->offset = visible; return;
     case EARLIEST: case EARLIEST_LOCAL: case EARLIEST_TIERED: out->offset = log->log_start_offset; return;
   }
   int64_t ts = in->timestamp;
@@ -68,8 +74,8 @@ static void list_partition(struct mk_req *req, struct mk_str topic,
     out->error_code = MK_ERR_UNKNOWN_SERVER_ERROR;
     return;
   }
-  /* A record beyond the high watermark is not visible yet. */
-  if (found.offset >= p->high_watermark) found = (struct mk_timestamp_and_offset){-1, -1, -1};
+  /* A record beyond the high watermark (or the LSO) is not visible yet. */
+  if (found.offset >= visible) found = (struct mk_timestamp_and_offset){-1, -1, -1};
   out->offset = found.offset;
   out->timestamp = found.timestamp;
   if (has_epoch && found.leader_epoch >= 0) out->leader_epoch = found.leader_epoch;

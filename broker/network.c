@@ -23,6 +23,7 @@
 #include "broker/purgatory.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/peer.h"
 #include "common/trace.h"
 
 enum {
@@ -183,8 +184,8 @@ void mk_req_respond_version(struct mk_req *req, int version, const void *body) {
   }
   /* Faults act here, after the request did its work: a lost response is one whose
    * records were appended anyway, which is what turns a retry into a duplicate. */
-  const struct mk_fault *drop_fault =
-      mk_faults_take(&b->faults, &b->cluster, MK_FAULT_DROP_RESPONSE, &req->request, req->node->id);
+  const struct mk_fault *drop_fault = mk_faults_take(
+      &b->faults, &b->fault_targets, MK_FAULT_DROP_RESPONSE, &req->request, req->node->id);
   int drop = !drop_fault ? 0 : drop_fault->close ? 2 : 1;
   if (drop) {
     if (mk_trace_on()) trace_response(req, "response_dropped", drop == 2 ? "close" : "silent");
@@ -199,7 +200,7 @@ void mk_req_respond_version(struct mk_req *req, int version, const void *body) {
   }
   if (mk_trace_on()) trace_response(req, "response_sent", NULL);
   const struct mk_fault *delay_fault =
-      mk_faults_take(&b->faults, &b->cluster, MK_FAULT_DELAY, &req->request, req->node->id);
+      mk_faults_take(&b->faults, &b->fault_targets, MK_FAULT_DELAY, &req->request, req->node->id);
   int64_t delay = delay_fault ? delay_fault->ms : 0;
   if (delay > 0 && !req->timer && (req->timer = malloc(sizeof *req->timer)))
     uv_timer_init(&b->loop, req->timer);  /* the purgatory may have made one already */
@@ -365,21 +366,7 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
-  struct sockaddr_storage addr;
-  int len = sizeof addr;
-  snprintf(c->peer, sizeof c->peer, "?");
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) == 0) {
-    char ip[48] = "?";
-    int port = 0;
-    if (addr.ss_family == AF_INET) {
-      uv_ip4_name((struct sockaddr_in *)&addr, ip, sizeof ip);
-      port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
-    } else if (addr.ss_family == AF_INET6) {
-      uv_ip6_name((struct sockaddr_in6 *)&addr, ip, sizeof ip);
-      port = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
-    }
-    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
-  }
+  mk_peer_name(&c->tcp, c->peer, sizeof c->peer);
   c->next = l->conns;
   l->conns = c;
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

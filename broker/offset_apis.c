@@ -44,34 +44,15 @@ static bool partition_exists(struct mk_req *req, struct mk_str topic, int32_t pa
 
 /* ---- OffsetCommit ------------------------------------------------------------------------ */
 
-/* Where the coordinator's answers go: response partitions, in the order offsets were given. */
-struct commit_state {
-  struct mk_offset_commit_response *resp;
-  struct mk_offset_commit_response_partition **slots;  /* slots[k]: offsets[k]'s */
-  int n;
-};
-
-static void on_commit(void *arg, const int16_t *errors) {
-  struct mk_group_reply *r = arg;
-  if (r->req) {
-    struct commit_state *st = r->data;
-    for (int k = 0; k < st->n; k++)
-      st->slots[k]->error_code = errors ? errors[k] : MK_ERR_UNKNOWN_SERVER_ERROR;
-    mk_req_respond(r->req, st->resp);
-  }
-  mk_group_reply_release(r);
-}
-
 void mk_handle_offset_commit(struct mk_req *req) {
   const struct mk_offset_commit_request *in = req->request.body;
   int v = req->request.header.api_version;
   struct mk_offset_commit_response *resp = mk_req_alloc(req, &mk_offset_commit_response_schema, 1);
   int32_t total = 0;
   for (int32_t i = 0; i < in->topics_count; i++) total += in->topics[i].partitions_count;
-  struct commit_state *st = mk_arena_alloc(&req->arena, sizeof *st);
+  struct mk_commit_answer *st = mk_arena_alloc(&req->arena, sizeof *st);
   struct mk_offset_commit *offsets = mk_arena_alloc(&req->arena, sizeof *offsets * (size_t)(total + 1));
-  struct mk_offset_commit_response_partition **slots =
-      mk_arena_alloc(&req->arena, sizeof *slots * (size_t)(total + 1));
+  int16_t **slots = mk_arena_alloc(&req->arena, sizeof *slots * (size_t)(total + 1));
   if (!resp || !st || !offsets || !slots) {
     mk_conn_close(req->conn, "out of memory for an OffsetCommit request");
     return;
@@ -108,29 +89,18 @@ void mk_handle_offset_commit(struct mk_req *req) {
           .commit_timestamp_ms = v == 1 && p->commit_timestamp >= 0 ? p->commit_timestamp : now,
           .expire_timestamp_ms = expire,
       };
-      slots[n++] = o;
+      slots[n++] = &o->error_code;
     }
   }
-  if (n == 0) {
-    mk_req_respond(req, resp);
-    return;
-  }
-  st->resp = resp;
-  st->slots = slots;
-  st->n = n;
-  struct mk_group_reply *r = mk_group_reply_new(req);
-  if (!r) {
-    for (int k = 0; k < n; k++) slots[k]->error_code = MK_ERR_UNKNOWN_SERVER_ERROR;
-    mk_req_respond(req, resp);
-    return;
-  }
-  r->data = st;
+  *st = (struct mk_commit_answer){resp, slots, n};
+  struct mk_group_reply *r = mk_group_commit_reply(req, st);
+  if (!r) return;
   struct mk_group_context ctx;
   mk_group_context_of(req, &ctx);
   struct mk_broker *b = req->broker;
   mk_group_commit_offsets(mk_group_runtime_enter(b), &ctx, in->group_id, in->member_id,
                           in->group_instance_id, in->generation_id_or_member_epoch, offsets, n,
-                          on_commit, r);
+                          mk_group_commit_answered, r);
   mk_group_runtime_leave(b);
 }
 

@@ -12,16 +12,14 @@
  *   delete   tombstones for offsets of topics the group no longer reads
  *   expiry   offsets.retention.minutes after a group emptied, its offsets go, then the group
  *
- * Transactions (DESIGN.md 3.6), the plan for the offsets/LSO interplay: a read_committed
- * consumer fetches up to the last stable offset (fetch.c answers the HW as LSO until there are
- * transactions) and sends OffsetFetch with require_stable. A transactional producer commits
- * its consumer's offsets with TxnOffsetCommit inside the transaction (sendOffsetsToTransaction):
- * transactional records in __consumer_offsets that count only once the COMMIT marker is
- * written. Until then they are pending per producer id: keep them beside
- * struct mk_group_offset.pending (which counts the plain commits being written), answer
- * UNSTABLE_OFFSET_COMMIT to require_stable while one is pending (fetch_partition below), move
- * them into the committed value at COMMIT and drop them at ABORT; the loader
- * (group_coordinator_runtime.c, load_partition) does the same when it replays the log.
+ * Transactions (DESIGN.md 3.6): a transactional producer commits its consumer's offsets
+ * with TxnOffsetCommit inside the transaction (sendOffsetsToTransaction). They are appended
+ * in a transactional batch and staged per producer id (struct mk_group_txn_offset) until the
+ * transaction coordinator's marker reaches this partition of __consumer_offsets: COMMIT makes
+ * them the committed offsets, ABORT drops them (mk_group_coordinator_txn_completed; the loader
+ * replays the same from the log). Meanwhile OffsetFetch with require_stable answers
+ * UNSTABLE_OFFSET_COMMIT for their partitions, so a read_committed consumer does not start
+ * from offsets that may still be rolled back.
  *
  * Thread: broker loop.
  */
@@ -49,6 +47,7 @@ struct commit_wait {
   int nwritten;
   struct mk_offset_commit *written;  /* copies of the offsets being written */
   int *index;                      /* written[k] is offsets[index[k]] */
+  int64_t producer_id;             /* TxnOffsetCommit: the transaction's producer, else -1 */
   mk_commit_callback *cb;
   void *arg;
 };
@@ -77,6 +76,10 @@ static void trace_commit(const struct commit_wait *w, const struct mk_offset_com
   mk_trace_strn(&ev, "topic", o->topic.ptr, o->topic.len);
   mk_trace_int(&ev, "partition", o->partition);
   mk_trace_int(&ev, "offset", o->offset);
+  if (w->producer_id >= 0) {  /* staged: committed only with its transaction */
+    mk_trace_bool(&ev, "transactional", true);
+    mk_trace_int(&ev, "producer_id", w->producer_id);
+  }
   if (error) mk_trace_str(&ev, "error", mk_err_name(error));
   mk_trace_end(&ev);
 }
@@ -84,7 +87,14 @@ static void trace_commit(const struct commit_wait *w, const struct mk_offset_com
 static void commit_done(void *arg, int16_t error) {
   struct commit_wait *w = arg;
   struct mk_group *g = mk_group_metadata_manager_get(&w->c->mgr, mk_str_of(w->group_id));
-  if (g && g->serial == w->serial) mk_group_offsets_written(g, w->written, w->nwritten, !error);
+  if (g && g->serial == w->serial) {
+    if (w->producer_id < 0)
+      mk_group_offsets_written(g, w->written, w->nwritten, !error);
+    else
+      for (int k = 0; k < w->nwritten; k++)
+        mk_group_txn_offset_written(g, w->producer_id, w->written[k].topic,
+                                    w->written[k].partition, !error);
+  }
   int16_t answer = error ? mk_group_append_error(error, true) : 0;
   for (int k = 0; k < w->nwritten; k++) {
     w->errors[w->index[k]] = answer;
@@ -94,9 +104,12 @@ static void commit_done(void *arg, int16_t error) {
   free_commit_wait(w);
 }
 
-/* ClassicGroup.validateOffsetCommit. */
+/* ClassicGroup.validateOffsetCommit; a transactional commit (TxnOffsetCommit) may come
+ * without member and generation (its v0-2) whatever the group's state, and is not held back
+ * by a rebalance. */
 static int16_t validate_offset_commit(const struct mk_group *g, struct mk_str member_id,
-                                      struct mk_str instance_id, int32_t generation) {
+                                      struct mk_str instance_id, int32_t generation,
+                                      bool transactional) {
   if (g->state == MK_GROUP_DEAD) return MK_ERR_COORDINATOR_NOT_AVAILABLE;
   /* Generation -1 from outside the group (the admin client, a consumer assigning partitions
    * itself): allowed while nobody is in the group. */
@@ -105,10 +118,11 @@ static int16_t validate_offset_commit(const struct mk_group *g, struct mk_str me
     int16_t err = mk_group_validate_member(g, member_id, instance_id);
     if (err) return err;
     if (generation != g->generation_id) return MK_ERR_ILLEGAL_GENERATION;
-  } else if (g->state != MK_GROUP_EMPTY) {
+  } else if (!transactional && g->state != MK_GROUP_EMPTY) {
     return MK_ERR_UNKNOWN_MEMBER_ID;  /* only members commit for a group with members */
   }
-  if (g->state == MK_GROUP_COMPLETING_REBALANCE) return MK_ERR_REBALANCE_IN_PROGRESS;
+  if (!transactional && g->state == MK_GROUP_COMPLETING_REBALANCE)
+    return MK_ERR_REBALANCE_IN_PROGRESS;
   return 0;
 }
 
@@ -119,11 +133,19 @@ static char *copy_str(struct mk_str s, int32_t *len) {
   return mk_group_copy_str(s.len < 0 ? (struct mk_str){"", 0} : s, &ok);
 }
 
-void mk_group_commit_offsets(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
-                             struct mk_str group_id, struct mk_str member_id,
-                             struct mk_str group_instance_id, int32_t generation_id,
-                             const struct mk_offset_commit *offsets, int n,
-                             mk_commit_callback *cb, void *arg) {
+/* The transaction a TxnOffsetCommit belongs to. */
+struct txn_producer {
+  int64_t producer_id;
+  int16_t producer_epoch;
+};
+
+/* OffsetCommit and, with a producer, TxnOffsetCommit. */
+static void commit_offsets(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
+                           struct mk_str group_id, struct mk_str member_id,
+                           struct mk_str group_instance_id, int32_t generation_id,
+                           const struct txn_producer *producer,
+                           const struct mk_offset_commit *offsets, int n, mk_commit_callback *cb,
+                           void *arg) {
   int16_t *errors = calloc((size_t)n + 1, sizeof *errors);
   if (!errors) {
     cb(arg, NULL);  /* out of memory: every offset failed */
@@ -138,11 +160,13 @@ void mk_group_commit_offsets(struct mk_group_coordinator *c, const struct mk_gro
       if (!g) err = MK_ERR_UNKNOWN_SERVER_ERROR;
       else if (!g->serial) g->serial = ++c->next_serial;
     } else {
-      /* v9+ says so plainly; older versions keep the old answer. */
-      err = ctx->api_version >= 9 ? MK_ERR_GROUP_ID_NOT_FOUND : MK_ERR_ILLEGAL_GENERATION;
+      /* v9+ says so plainly; older versions (and TxnOffsetCommit) keep the old answer. */
+      err = !producer && ctx->api_version >= 9 ? MK_ERR_GROUP_ID_NOT_FOUND
+                                               : MK_ERR_ILLEGAL_GENERATION;
     }
   }
-  if (!err) err = validate_offset_commit(g, member_id, group_instance_id, generation_id);
+  if (!err) err = validate_offset_commit(g, member_id, group_instance_id, generation_id,
+                                         producer != NULL);
   if (err) {
     for (int i = 0; i < n; i++) errors[i] = err;
     cb(arg, errors);
@@ -163,6 +187,7 @@ void mk_group_commit_offsets(struct mk_group_coordinator *c, const struct mk_gro
     int32_t len;
     w->c = c;
     w->serial = g->serial;
+    w->producer_id = producer ? producer->producer_id : -1;
     w->generation = generation_id;
     w->n = n;
     w->errors = errors;
@@ -201,8 +226,43 @@ void mk_group_commit_offsets(struct mk_group_coordinator *c, const struct mk_gro
     free_commit_wait(w);
     return;
   }
-  int16_t rc = mk_group_store_offsets(&c->mgr, g, w->written, w->nwritten, commit_done, w);
+  int16_t rc = producer ? mk_group_store_txn_offsets(&c->mgr, g, producer->producer_id,
+                                                     producer->producer_epoch, w->written,
+                                                     w->nwritten, commit_done, w)
+                        : mk_group_store_offsets(&c->mgr, g, w->written, w->nwritten,
+                                                 commit_done, w);
   if (rc) commit_done(w, rc);
+}
+
+void mk_group_commit_offsets(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
+                             struct mk_str group_id, struct mk_str member_id,
+                             struct mk_str group_instance_id, int32_t generation_id,
+                             const struct mk_offset_commit *offsets, int n,
+                             mk_commit_callback *cb, void *arg) {
+  commit_offsets(c, ctx, group_id, member_id, group_instance_id, generation_id, NULL, offsets, n,
+                 cb, arg);
+}
+
+void mk_group_commit_txn_offsets(struct mk_group_coordinator *c, const struct mk_group_context *ctx,
+                                 struct mk_str group_id, struct mk_str member_id,
+                                 struct mk_str group_instance_id, int32_t generation_id,
+                                 int64_t producer_id, int16_t producer_epoch,
+                                 const struct mk_offset_commit *offsets, int n,
+                                 mk_commit_callback *cb, void *arg) {
+  struct txn_producer producer = {producer_id, producer_epoch};
+  commit_offsets(c, ctx, group_id, member_id, group_instance_id, generation_id, &producer, offsets,
+                 n, cb, arg);
+}
+
+void mk_group_coordinator_txn_completed(struct mk_group_coordinator *c, int32_t partition,
+                                        int64_t producer_id, bool commit) {
+  for (struct mk_group *g = c->mgr.list; g; g = g->next) {
+    if (g->partition != partition) continue;
+    int n = mk_group_complete_txn_offsets(g, producer_id, commit);
+    if (n)
+      mk_log(MK_LOG_INFO, "broker", "group %s: %d offsets of producer %lld's transaction "
+             "committed", g->group_id, n, (long long)producer_id);
+  }
 }
 
 /* ---- OffsetFetch --------------------------------------------------------------------------- */
@@ -215,7 +275,8 @@ static void fetch_partition(const struct mk_group *g, struct mk_str topic, int32
   out->committed_leader_epoch = -1;
   out->metadata = (struct mk_str){"", 0};
   struct mk_group_offset *o = g ? mk_group_offset((struct mk_group *)g, topic, partition, false) : NULL;
-  if (o && require_stable && o->pending) {
+  bool unstable = (o && o->pending) || (g && mk_group_has_txn_offset(g, topic, partition));
+  if (require_stable && unstable) {
     /* A commit is being written: the client asked not to see the value before it. */
     out->error_code = MK_ERR_UNSTABLE_OFFSET_COMMIT;
   } else if (o && o->committed) {
@@ -348,7 +409,7 @@ void mk_group_expire_offsets(struct mk_group_coordinator *c, struct mk_group *g,
     }
     if (expired) all[nexpired++] = o;
   }
-  bool dead = g->state == MK_GROUP_EMPTY && n == nexpired && !g->pending.count;
+  bool dead = g->state == MK_GROUP_EMPTY && n == nexpired && !g->pending.count && !g->txn_offsets;
   if (nexpired || (dead && g->generation_id > 0)) {
     mk_log(MK_LOG_INFO, "broker", "group %s: %d offsets expired%s", g->group_id, nexpired,
            dead ? "; the group is gone" : "");

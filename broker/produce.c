@@ -10,14 +10,22 @@
  *   4. no larger than max.message.bytes       MESSAGE_TOO_LARGE
  *   5. CRC, lengths, records, decompression   CORRUPT_MESSAGE / INVALID_RECORD
  *   6. acks=all and ISR >= min.insync         NOT_ENOUGH_REPLICAS (nothing appended)
- *   7. producer id + epoch + sequence         duplicate -> the original offset, no error;
+ *   7. a transaction's first batch here       the transaction coordinator confirms the
+ *      (transaction.partition.verification    partition was added and the epoch is current
+ *      .enable, KIP-890)                      (PRODUCER_FENCED, INVALID_TXN_STATE,
+ *                                             INVALID_PRODUCER_ID_MAPPING; NOT_ENOUGH_REPLICAS
+ *                                             while it cannot answer, which clients retry)
+ *   8. producer id + epoch + sequence         duplicate -> the original offset, no error;
  *                                             OUT_OF_ORDER_SEQUENCE_NUMBER,
- *                                             INVALID_PRODUCER_EPOCH
- *   8. append: offsets assigned by rewriting base_offset; for a LogAppendTime topic
+ *                                             INVALID_PRODUCER_EPOCH; a plain batch while the
+ *                                             producer's transaction is open INVALID_TXN_STATE
+ *   9. append: offsets assigned by rewriting base_offset; for a LogAppendTime topic
  *      (message.timestamp.type) the broker's clock written as the batch's max timestamp,
  *      the CRC recomputed, and returned as log_append_time_ms; the followers' parked
  *      fetches are answered on the next loop turn (replica_fetcher.h), after this answer
- * and then, for the request as a whole, its bytes count against the client's produce quota
+ * A request with transactional batches must name its transactional_id, or every partition
+ * answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED (what Kafka answers when the id is missing).
+ * And then, for the request as a whole, its bytes count against the client's produce quota
  * (quota.h): over it, the response carries throttle_time_ms and the connection pauses.
  *
  * Then acks decides when to answer:
@@ -41,6 +49,7 @@
 #include "broker/quota.h"
 #include "broker/replica_set.h"
 #include "broker/retention.h"
+#include "broker/transaction_coordinator_runtime.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -83,7 +92,43 @@ void mk_produce_trace_batch(const char *event, const struct mk_partition *p,
   mk_trace_end(&ev);
 }
 
-/* Steps 1-8 for one partition. Returns the error code written to out (0 on success);
+/* Step 7: KIP-890's verification of a transaction's first batch in partition p (Kafka's
+ * ReplicaManager.maybeStartTransactionVerificationForPartition, with the coordinator's
+ * answer translated as Kafka translates it for the produce response). */
+static int verify_transaction(struct mk_req *req, struct mk_partition *p,
+                              const struct mk_record_batch *batch, struct mk_err *err) {
+  struct mk_broker *b = req->broker;
+  if (!(batch->attributes & MK_ATTR_TRANSACTIONAL) || batch->producer_id < 0 ||
+      !b->cluster.cfg.transaction_partition_verification_enable)
+    return 0;
+  const struct mk_producer_entry *e = mk_producer_state_lookup(&p->producers, batch->producer_id);
+  if (e && e->current_txn_first_offset >= 0) return 0;  /* its transaction is open here */
+  const struct mk_produce_request *in = req->request.body;
+  int16_t rc = mk_txn_verify_partition(mk_txn_runtime_enter(b), in->transactional_id,
+                                       batch->producer_id, batch->producer_epoch,
+                                       mk_str_of(p->topic->name), p->index);
+  mk_txn_runtime_leave(b);
+  switch (rc) {
+    case 0: return 0;
+    case MK_ERR_INVALID_TXN_STATE:
+      return mk_err_set(err, rc, "Partition %s-%d was not added to the transaction of %.*s",
+                        p->topic->name, p->index, in->transactional_id.len,
+                        in->transactional_id.ptr);
+    case MK_ERR_CONCURRENT_TRANSACTIONS:
+    case MK_ERR_COORDINATOR_NOT_AVAILABLE:
+    case MK_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case MK_ERR_NOT_COORDINATOR:
+      /* Retriable, in a form every client retries (Kafka picks this one too). */
+      return mk_err_set(err, MK_ERR_NOT_ENOUGH_REPLICAS, "Unable to verify the partition has been "
+                        "added to the transaction. Underlying error: %s", mk_err_name(rc));
+    default:
+      return mk_err_set(err, rc, "transaction verification of %s-%d for producer %lld epoch %d: "
+                        "%s", p->topic->name, p->index, (long long)batch->producer_id,
+                        batch->producer_epoch, mk_err_name(rc));
+  }
+}
+
+/* Steps 1-9 for one partition. Returns the error code written to out (0 on success);
  * *required is the offset acks=all must wait for, or -1. */
 static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str topic,
                                  const struct mk_produce_partition_produce_data *in,
@@ -137,6 +182,7 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
     rc = mk_err_set(&err, MK_ERR_NOT_ENOUGH_REPLICAS,
                     "ISR of %s-%d has %d replicas, min.insync.replicas is %d", t->name, p->index,
                     mk_partition_isr_count(p), mk_topic_min_insync_replicas(&b->cluster, t));
+  if (!rc) rc = verify_transaction(req, p, &batch, &err);
   bool duplicate = false;
   struct mk_batch_metadata original;
   if (!rc) rc = mk_producer_state_check(&p->producers, &batch, &duplicate, &original, &err);
@@ -219,6 +265,20 @@ static bool try_complete(struct mk_req *req, bool timed_out) {
   return true;
 }
 
+/* Whether any partition's batch says it belongs to a transaction. A control batch does
+ * not count: whoever sends one gets INVALID_RECORD (step 5), whatever else it names. */
+static bool has_transactional_batch(const struct mk_produce_request *in) {
+  for (int i = 0; i < in->topic_data_count; i++)
+    for (int j = 0; j < in->topic_data[i].partition_data_count; j++) {
+      const struct mk_bytes *r = &in->topic_data[i].partition_data[j].records;
+      struct mk_record_batch batch;
+      if (r->len > 0 && mk_record_batch_parse(r->ptr, (size_t)r->len, &batch, NULL) == 0 &&
+          (batch.attributes & MK_ATTR_TRANSACTIONAL) && !(batch.attributes & MK_ATTR_CONTROL))
+        return true;
+    }
+  return false;
+}
+
 void mk_handle_produce(struct mk_req *req) {
   const struct mk_produce_request *in = req->request.body;
   struct mk_produce_response *resp = mk_req_alloc(req, &mk_produce_response_schema, 1);
@@ -232,6 +292,7 @@ void mk_handle_produce(struct mk_req *req) {
   w->resp = resp;
   req->op = w;  /* try_complete reads it, in the purgatory or not */
   bool bad_acks = in->acks != 0 && in->acks != 1 && in->acks != -1;
+  bool no_txn_id = in->transactional_id.len < 0 && has_transactional_batch(in);
   bool any_error = false, must_wait = false;
 
   resp->responses = mk_req_alloc(req, &mk_produce_topic_produce_response_schema, in->topic_data_count);
@@ -250,9 +311,10 @@ void mk_handle_produce(struct mk_req *req) {
       wp->out = out;
       wp->topic = td->name;
       wp->required_offset = -1;
-      if (bad_acks) {
+      if (bad_acks || no_txn_id) {
         out->index = td->partition_data[j].index;
-        out->error_code = MK_ERR_INVALID_REQUIRED_ACKS;
+        out->error_code = bad_acks ? MK_ERR_INVALID_REQUIRED_ACKS
+                                   : MK_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
       } else if ((injected = mk_req_fault_error(req, td->name, td->partition_data[j].index)) &&
                  !mk_fault_error_appends(injected)) {
         out->index = td->partition_data[j].index;  /* an error Kafka answers before writing */

@@ -21,10 +21,13 @@
 
 void mk_producer_state_init(struct mk_producer_state *ps) {
   memset(ps, 0, sizeof *ps);
+  mk_transaction_index_init(&ps->aborted);
 }
 
 void mk_producer_state_free(struct mk_producer_state *ps) {
   free(ps->slots);
+  free(ps->spans);
+  mk_transaction_index_free(&ps->aborted);
   memset(ps, 0, sizeof *ps);
 }
 
@@ -90,6 +93,8 @@ static struct mk_producer_entry *find_or_add(struct mk_producer_state *ps, int64
   e->producer_id = producer_id;
   e->producer_epoch = MK_NO_PRODUCER_EPOCH;
   e->last_timestamp = -1;
+  e->current_txn_first_offset = -1;
+  e->coordinator_epoch = -1;
   ps->count++;
   return e;
 }
@@ -167,7 +172,116 @@ int mk_producer_state_check(const struct mk_producer_state *ps, const struct mk_
                         last);
     }
   }
+  /* appendDataBatch: once a producer's transaction is open here, everything it writes here
+   * belongs to a transaction until the marker. */
+  if (e && e->current_txn_first_offset >= 0 && !(b->attributes & MK_ATTR_TRANSACTIONAL))
+    return mk_err_set(err, MK_ERR_INVALID_TXN_STATE,
+                      "Expected transactional write from producer %lld: its transaction is open "
+                      "here since offset %lld", (long long)b->producer_id,
+                      (long long)e->current_txn_first_offset);
   return 0;
+}
+
+int mk_producer_state_check_coordinator(const struct mk_producer_state *ps, int64_t producer_id,
+                                        int16_t producer_epoch, int32_t coordinator_epoch,
+                                        struct mk_err *err) {
+  const struct mk_producer_entry *e = mk_producer_state_lookup(ps, producer_id);
+  if (!e) return 0;
+  if (producer_epoch < e->producer_epoch)
+    return mk_err_set(err, MK_ERR_INVALID_PRODUCER_EPOCH,
+                      "Epoch of producer %lld is %d, which is smaller than the last seen "
+                      "epoch %d", (long long)producer_id, producer_epoch, e->producer_epoch);
+  if (coordinator_epoch >= 0 && coordinator_epoch < e->coordinator_epoch)
+    return mk_err_set(err, MK_ERR_TRANSACTION_COORDINATOR_FENCED,
+                      "Invalid coordinator epoch for producer %lld: %d (zombie), %d (current)",
+                      (long long)producer_id, coordinator_epoch, e->coordinator_epoch);
+  return 0;
+}
+
+/* ---- transactions (ProducerStateManager's ongoingTxns and unreplicatedTxns) ------------ */
+
+static int add_span(struct mk_producer_state *ps, int64_t producer_id, int64_t first_offset) {
+  if (ps->nspans == ps->spans_cap) {
+    size_t cap = ps->spans_cap ? ps->spans_cap * 2 : 8;
+    struct mk_txn_span *v = realloc(ps->spans, cap * sizeof *v);
+    if (!v) return MK_ERR__NO_MEMORY;
+    ps->spans = v;
+    ps->spans_cap = cap;
+  }
+  /* A transaction opens at the log end, so spans arrive in first-offset order. */
+  ps->spans[ps->nspans++] = (struct mk_txn_span){producer_id, first_offset, -1};
+  return 0;
+}
+
+int64_t mk_producer_state_first_unstable_offset(const struct mk_producer_state *ps) {
+  return ps->nspans ? ps->spans[0].first_offset : -1;
+}
+
+/* Drop the closed spans whose marker is below offset. */
+static void drop_closed_before(struct mk_producer_state *ps, int64_t offset) {
+  size_t k = 0;
+  for (size_t i = 0; i < ps->nspans; i++)
+    if (ps->spans[i].last_offset < 0 || ps->spans[i].last_offset >= offset)
+      ps->spans[k++] = ps->spans[i];
+  ps->nspans = k;
+}
+
+void mk_producer_state_on_high_watermark(struct mk_producer_state *ps, int64_t hw) {
+  drop_closed_before(ps, hw);
+}
+
+void mk_producer_state_on_log_start(struct mk_producer_state *ps, int64_t log_start_offset) {
+  drop_closed_before(ps, log_start_offset);
+  mk_transaction_index_truncate_head(&ps->aborted, log_start_offset);
+}
+
+/* Kafka's lastStableOffset(CompletedTxn): the first offset of the earliest transaction still
+ * open of another producer, else just after the marker. */
+static int64_t lso_after(const struct mk_producer_state *ps, int64_t producer_id, int64_t marker) {
+  for (size_t i = 0; i < ps->nspans; i++)
+    if (ps->spans[i].last_offset < 0 && ps->spans[i].producer_id != producer_id)
+      return ps->spans[i].first_offset;
+  return marker + 1;
+}
+
+/* The marker of a control batch: its type and coordinator epoch. Returns 0 or an error (a
+ * batch we did not write ourselves: Produce refuses control batches from clients). */
+static int read_marker(const struct mk_batch *stored, enum mk_control_type *type,
+                       int32_t *coordinator_epoch) {
+  struct mk_record_batch parsed;
+  mk_batch_parsed(stored, &parsed);
+  struct mk_record_reader rr;
+  struct mk_err err = {0};
+  int rc = mk_record_reader_init(&rr, &parsed, 4096, &err);
+  if (rc) return rc;
+  struct mk_record rec;
+  rc = mk_record_reader_next(&rr, &rec, &err);
+  if (!rc) rc = mk_control_record_parse(&rec, type, coordinator_epoch, &err);
+  mk_record_reader_free(&rr);
+  return rc;
+}
+
+/* ProducerAppendInfo.appendEndTxnMarker and ProducerStateManager.completeTxn: the marker
+ * closes e's open transaction (if it has one here), an ABORT goes to the index. */
+static int close_transaction(struct mk_producer_state *ps, struct mk_producer_entry *e,
+                             const struct mk_batch *stored) {
+  enum mk_control_type type;
+  int32_t coordinator_epoch;
+  if (read_marker(stored, &type, &coordinator_epoch)) return 0;  /* not a marker at all */
+  e->coordinator_epoch = coordinator_epoch;
+  int64_t first = e->current_txn_first_offset;
+  e->current_txn_first_offset = -1;
+  if (first < 0) return 0;  /* a marker for a transaction with no records here */
+  int rc = 0;
+  if (type == MK_CONTROL_ABORT) {
+    struct mk_aborted_txn a = {e->producer_id, first, stored->base_offset,
+                               lso_after(ps, e->producer_id, stored->base_offset)};
+    rc = mk_transaction_index_append(&ps->aborted, &a);
+  }
+  for (size_t i = 0; i < ps->nspans; i++)
+    if (ps->spans[i].producer_id == e->producer_id && ps->spans[i].last_offset < 0)
+      ps->spans[i].last_offset = stored->base_offset;
+  return rc;
 }
 
 /* ---- remembering batches (ProducerStateEntry.addBatch) ----------------------------------- */
@@ -184,7 +298,13 @@ int mk_producer_state_update(struct mk_producer_state *ps, const struct mk_batch
     e->batches_count = 0;
   }
   e->last_timestamp = stored->max_timestamp;
-  if (stored->is_control) return 0;
+  if (stored->is_control) return close_transaction(ps, e, stored);
+  if (stored->is_transactional && e->current_txn_first_offset < 0) {
+    /* Began a new transaction here. */
+    e->current_txn_first_offset = stored->base_offset;
+    int rc = add_span(ps, e->producer_id, stored->base_offset);
+    if (rc) return rc;
+  }
 
   /* addBatchMetadata: a queue of five, oldest dropped first. */
   if (e->batches_count == MK_PRODUCER_BATCHES_TO_RETAIN) {
@@ -206,6 +326,8 @@ int mk_producer_state_rebuild(struct mk_producer_state *ps, const struct mk_log 
   /* Keep the slots (the producers will mostly come back), forget their contents. */
   clear_slots(ps->slots, ps->cap);
   ps->count = 0;
+  ps->nspans = 0;
+  mk_transaction_index_clear(&ps->aborted);
   for (size_t i = 0; i < log->count; i++) {
     int rc = mk_producer_state_update(ps, mk_log_batch(log, i));
     if (rc) return rc;

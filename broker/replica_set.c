@@ -99,8 +99,10 @@ static bool increment_hw(struct mk_broker *b, struct mk_partition *p, const stru
       hw = f->leader_view_leo;  /* -1 (not fetched yet) holds the HW where it is */
   }
   if (hw <= p->high_watermark) return false;
-  int64_t old = p->high_watermark;
+  int64_t old = p->high_watermark, old_lso = mk_partition_last_stable_offset(p);
   p->high_watermark = hw;
+  mk_producer_state_on_high_watermark(&p->producers, hw);  /* replicated markers count now */
+  int64_t lso = mk_partition_last_stable_offset(p);
   if (mk_trace_on()) {
     struct mk_trace_event ev;
     mk_trace_begin(&ev, "broker", "hw_advance");
@@ -108,11 +110,23 @@ static bool increment_hw(struct mk_broker *b, struct mk_partition *p, const stru
     mk_trace_int(&ev, "partition", p->index);
     mk_trace_int(&ev, "from", old);
     mk_trace_int(&ev, "high_watermark", hw);
+    mk_trace_int(&ev, "last_stable_offset", lso);
     if (by) {  /* the fetch that told the leader */
       mk_trace_int(&ev, "broker", by->broker_id);
       mk_trace_int(&ev, "fetch_offset", by->leader_view_leo);
     }
     mk_trace_end(&ev);
+    /* With no transaction about, the LSO is the HW and hw_advance says it all; lso_advance
+     * marks the moves a transaction held back or releases. */
+    if (lso != old_lso && (old_lso != old || lso != hw)) {
+      mk_trace_begin(&ev, "broker", "lso_advance");
+      mk_trace_str(&ev, "topic", p->topic->name);
+      mk_trace_int(&ev, "partition", p->index);
+      mk_trace_int(&ev, "from", old_lso);
+      mk_trace_int(&ev, "last_stable_offset", lso);
+      mk_trace_int(&ev, "high_watermark", hw);
+      mk_trace_end(&ev);
+    }
   }
   mk_replica_fetcher_hw_moved(b, p);
   return true;
@@ -283,7 +297,11 @@ int mk_replica_set_elect(struct mk_broker *b, struct mk_partition *p, int32_t br
       f->last_caught_up_ms = f->in_isr ? now : 0;
       if (node_up(b, f->broker_id)) truncate_to_leader(p, f, r);
     }
+    /* Its log may differ from the old leader's (an unreplicated marker is gone, and with it
+     * the end of a transaction): producers, open transactions and aborted ones are what
+     * this log says. */
     mk_producer_state_rebuild(&p->producers, &r->log);
+    mk_producer_state_on_high_watermark(&p->producers, p->high_watermark);
   }
   mk_log(MK_LOG_INFO, "broker", "%s-%d: leader %d -> %d, leader epoch %d%s", p->topic->name,
          p->index, old, broker_id, p->leader_epoch, unclean ? " (unclean: records may be lost)" : "");
@@ -298,6 +316,7 @@ int mk_replica_set_elect(struct mk_broker *b, struct mk_partition *p, int32_t br
     mk_trace_bool(&ev, "unclean", unclean);
     trace_isr_field(&ev, p);
     mk_trace_int(&ev, "high_watermark", p->high_watermark);
+    mk_trace_int(&ev, "last_stable_offset", mk_partition_last_stable_offset(p));
     mk_trace_end(&ev);
   }
   if (r) mk_replica_set_update_hw(b, p);  /* an ISR of one moves at once */

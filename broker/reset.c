@@ -61,7 +61,7 @@ int mk_reset(struct mk_broker *b, struct mk_reset_result *out, struct mk_err *er
   for (const struct mk_fault *f = b->faults.head; f; f = f->next) r.faults_cleared++;
   mk_faults_free(&b->faults);
   b->faults.next_id = 0;
-  mk_fault_script_restart(b);
+  mk_fault_script_restart(b->script);
   c->next_producer_id = 1000;  /* as mk_broker_new */
   c->next_placement = 0;
   for (int i = 0; i < c->nnodes; i++) mk_quota_free(&b->listeners[i]);

@@ -30,6 +30,10 @@ void mk_retention_apply(struct mk_broker *b, struct mk_partition *p, bool with_t
       mk_trace_end(&ev);
     }
   }
+  /* Transactions and aborted ones whose markers went are forgotten (on the leader, whose
+   * producer state this is). */
+  const struct mk_replica *leader = mk_partition_leader(p);
+  if (leader) mk_producer_state_on_log_start(&p->producers, leader->log.log_start_offset);
 }
 
 static void on_check(uv_timer_t *timer) {

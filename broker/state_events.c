@@ -47,6 +47,7 @@ void mk_state_event_partition(struct mk_partition *p, mk_trace_sink_fn fn, void 
     mk_trace_object_end(&ev);
   }
   mk_trace_array_end(&ev);
+  mk_trace_int(&ev, "last_stable_offset", mk_partition_last_stable_offset(p));
   mk_trace_end_to(&ev, fn, opaque);
 }
 

@@ -9,7 +9,7 @@
  *   broker_state     {broker, host, port, up}
  *   partition_state  {topic, partition, topic_id, leader, leader_epoch, high_watermark,
  *                     log_start_offset, isr: [ids], replicas: [{broker, log_end_offset,
- *                     paused, lag_ms}]}   (replicas in assignment order)
+ *                     paused, lag_ms}], last_stable_offset}   (replicas in assignment order)
  *
  * When they are written:
  *   - broker_state for every virtual broker when the broker starts (mk_broker_new), so a

@@ -88,12 +88,13 @@ static void keep_freed_memory(void) {
 #endif
 }
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
+int mk_cli_parse_int(const char *cmd, const char *flag, const char *v, int lo, int hi,
+                     int *out) {
   char *end;
   errno = 0;
   long n = strtol(v, &end, 10);
   if (errno || end == v || *end || n < lo || n > hi) {
-    fprintf(stderr, "minikafka broker: %s must be a number in [%d, %d], got \"%s\"\n", flag, lo,
+    fprintf(stderr, "minikafka %s: %s must be a number in [%d, %d], got \"%s\"\n", cmd, flag, lo,
             hi, v);
     return -1;
   }
@@ -127,14 +128,15 @@ int mk_cli_broker(int argc, char **argv) {
       }
       strcpy(cfg.host, v);
     } else if (strcmp(a, "--port") == 0) {
-      if (parse_int(a, v, 0, 65535, &cfg.port)) return MK_EXIT_USAGE;
+      if (mk_cli_parse_int("broker", a, v, 0, 65535, &cfg.port)) return MK_EXIT_USAGE;
     } else if (strcmp(a, "--brokers") == 0) {
-      if (parse_int(a, v, 1, 16, &cfg.brokers)) return MK_EXIT_USAGE;
+      if (mk_cli_parse_int("broker", a, v, 1, 16, &cfg.brokers)) return MK_EXIT_USAGE;
     } else if (strcmp(a, "--admin-port") == 0) {
-      if (parse_int(a, v, -1, 65535, &cfg.admin_port)) return MK_EXIT_USAGE;
+      if (mk_cli_parse_int("broker", a, v, -1, 65535, &cfg.admin_port)) return MK_EXIT_USAGE;
       admin_port_given = true;
     } else if (strcmp(a, "--schema-registry-port") == 0) {
-      if (parse_int(a, v, -1, 65535, &cfg.schema_registry_port)) return MK_EXIT_USAGE;
+      if (mk_cli_parse_int("broker", a, v, -1, 65535, &cfg.schema_registry_port))
+        return MK_EXIT_USAGE;
       registry_port_given = true;
     } else if (strcmp(a, "-o") == 0) {
       char key[128];

@@ -27,6 +27,14 @@ enum { MK_EXIT_OK = 0, MK_EXIT_FAILED = 1, MK_EXIT_USAGE = 2 };
 
 /* minikafka broker [flags]: run the broker in the foreground until SIGINT/SIGTERM. */
 int mk_cli_broker(int argc, char **argv);
+/* A whole number in [lo, hi] for flag, or -1 after printing "minikafka CMD: FLAG must be a
+ * number in [lo, hi], got ..." (the servers' flags: broker, proxy). */
+int mk_cli_parse_int(const char *cmd, const char *flag, const char *v, int lo, int hi, int *out);
+
+/* ---- proxy.c ----------------------------------------------------------------------------- */
+
+/* minikafka proxy --bootstrap-server HOST:PORT [flags]: the proxy in the foreground. */
+int mk_cli_proxy(int argc, char **argv);
 
 /* ---- topics.c, groups.c, consume.c (client/client.h, consumer/consumer.h) -------------- */
 

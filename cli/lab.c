@@ -4,6 +4,7 @@
  *   minikafka lab                                 the labs, one per line: name, summary
  *   minikafka lab NAME [--set key=value]... [--trace FILE] [--full] [--all-events] [-v]
  *                 [--admin-port P]              ... with the dashboard on port P (lab.h)
+ *                 [--bootstrap-server HOST:PORT]  on a real cluster (labs/lab_cluster.c)
  *   minikafka lab NAME --help                     the lab's parameters and its guide
  *   minikafka lab --timeline FILE                 draw any --trace file (broker, produce,
  *                                                 perf, lab) as the two-lane timeline
@@ -39,11 +40,14 @@ static void usage(FILE *out) {
       "                    (consumer), --set min.insync.replicas=1 (broker); prefix lab.,\n"
       "                    producer., consumer. or broker. to say which; repeatable\n"
       "  --trace FILE      also write every trace event as a JSON line (- = stdout)\n"
-      "  --admin-port P    the admin API and dashboard for the lab's broker on port P (0 = any\n"
-      "                    free one); after the lab it stays up until Enter, to replay the run\n"
+      "  --admin-port P    the admin API and dashboard for the lab's broker (or proxy) on port P\n"
+      "                    (0 = any free one); after the lab it stays up until Enter, to replay\n"
+      "                    the run\n"
       "  --full            draw every event of a timeline (long runs are summarised)\n"
       "  --all-events      include Metadata and ApiVersions requests in timelines\n"
-      "  -v, --verbose     keep the broker's and producer's log lines (stderr)\n");
+      "  -v, --verbose     keep the broker's and producer's log lines (stderr)\n"
+      "  --bootstrap-server HOST:PORT  run on that real Kafka cluster, through an embedded\n"
+      "                    proxy, instead of the embedded broker (README: On a real cluster)\n");
 }
 
 static void list_labs(void) {
@@ -66,7 +70,7 @@ static void lab_help(const struct mk_lab *lab) {
 }
 
 int mk_cli_lab(int argc, char **argv) {
-  enum { OPT_SET = 1000, OPT_TRACE, OPT_FULL, OPT_ALL, OPT_TIMELINE, OPT_ADMIN };
+  enum { OPT_SET = 1000, OPT_TRACE, OPT_FULL, OPT_ALL, OPT_TIMELINE, OPT_ADMIN, OPT_BOOTSTRAP };
   static const struct option longopts[] = {
       {"set", required_argument, NULL, OPT_SET},
       {"trace", required_argument, NULL, OPT_TRACE},
@@ -74,6 +78,7 @@ int mk_cli_lab(int argc, char **argv) {
       {"all-events", no_argument, NULL, OPT_ALL},
       {"timeline", required_argument, NULL, OPT_TIMELINE},
       {"admin-port", required_argument, NULL, OPT_ADMIN},
+      {"bootstrap-server", required_argument, NULL, OPT_BOOTSTRAP},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -102,19 +107,16 @@ int mk_cli_lab(int argc, char **argv) {
       case OPT_TIMELINE:
         timeline = optarg;
         break;
-      case OPT_ADMIN: {
-        char *end;
-        long port = strtol(optarg, &end, 10);
-        if (*optarg == '\0' || *end || port < 0 || port > 65535) {
-          fprintf(stderr, "minikafka lab: --admin-port takes a port in [0, 65535], got \"%s\"\n",
-                  optarg);
+      case OPT_BOOTSTRAP:
+        opts.bootstrap_server = optarg;
+        break;
+      case OPT_ADMIN:
+        if (mk_cli_parse_int("lab", "--admin-port", optarg, 0, 65535, &opts.admin_port)) {
           free(settings);
           return MK_EXIT_USAGE;
         }
         opts.admin = true;
-        opts.admin_port = (int)port;
         break;
-      }
       case 'v':
         opts.verbose = true;
         break;

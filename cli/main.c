@@ -30,6 +30,7 @@ static const struct command commands[] = {
   {"lab", mk_cli_lab, "run a lab: watch what the producer notes describe, step by step"},
   {"perf", mk_cli_perf, "measure the producer, like kafka-producer-perf-test.sh"},
   {"produce", mk_cli_produce, "send lines of stdin as records, like kafka-console-producer.sh"},
+  {"proxy", mk_cli_proxy, "faults and the trace in front of a real Kafka cluster"},
   {"replay", mk_cli_replay, "serve the dashboard with a --trace file to play, step and scrub"},
   {"timeline", mk_cli_timeline, "a trace as the two-lane timeline: a file, or live from a broker"},
   {"topics", mk_cli_topics, "create, list, describe and delete topics, like kafka-topics.sh"},

@@ -87,21 +87,18 @@ static void usage(FILE *out) {
 
 int mk_cli_replay(int argc, char **argv) {
   const char *path = NULL;
-  long port = 0;
+  int port = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       usage(stdout);
       return MK_EXIT_OK;
     }
     if (strcmp(argv[i], "--port") == 0) {
-      char *end;
-      errno = 0;
-      port = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
-      if (i + 1 >= argc || errno || *end || end == argv[i + 1] || port < 0 || port > 65535) {
-        fprintf(stderr, "minikafka replay: --port takes a number in [0, 65535]\n");
+      if (i + 1 >= argc) {
+        fprintf(stderr, "minikafka replay: --port needs a value\n");
         return MK_EXIT_USAGE;
       }
-      i++;
+      if (mk_cli_parse_int("replay", "--port", argv[++i], 0, 65535, &port)) return MK_EXIT_USAGE;
     } else if (argv[i][0] == '-' && argv[i][1]) {
       fprintf(stderr, "minikafka replay: unknown option %s\n", argv[i]);
       usage(stderr);
@@ -135,7 +132,7 @@ int mk_cli_replay(int argc, char **argv) {
   struct mk_http_options o = {
       .name = "replay",
       .host = "127.0.0.1",
-      .port = (int)port,
+      .port = port,
       .routes = routes,
       .nroutes = sizeof routes / sizeof routes[0],
       .opaque = &s,

@@ -469,6 +469,7 @@ int mk_client_metadata(struct mk_client *c, const char *const *topics, int ntopi
   int version = mk_client_version(&c->bootstrap, MK_API_METADATA, err);
   if (version < 0) return err->code;
   if (version == 0 && ntopics < 0) req.topics_count = 0;  /* v0: empty list = all topics */
+  if (version < 4) req.allow_auto_topic_creation = true;  /* before v4, every request may */
   int rc = mk_client_call(&c->bootstrap, MK_API_METADATA, &req, (void **)out, arena, err);
   if (rc) return rc;
   learn_brokers(c, *out);

@@ -32,6 +32,7 @@
  * Memory: a connection is freed when both its socket and its timer have closed and no
  * deferred request is waiting for its answer.
  */
+#include "common/peer.h"
 #include "common/http_server.h"
 
 #include <http_parser.h>
@@ -947,18 +948,7 @@ static void on_connection(uv_stream_t *listener, int status) {
     conn_close(c, NULL);
     return;
   }
-  struct sockaddr_storage addr;
-  int len = sizeof addr;
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) == 0) {
-    char ip[48] = "?";
-    if (addr.ss_family == AF_INET6)
-      uv_ip6_name((struct sockaddr_in6 *)&addr, ip, sizeof ip);
-    else
-      uv_ip4_name((struct sockaddr_in *)&addr, ip, sizeof ip);
-    int port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                                                : ((struct sockaddr_in *)&addr)->sin_port);
-    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
-  }
+  mk_peer_name(&c->tcp, c->peer, sizeof c->peer);
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   uv_tcp_nodelay(&c->tcp, 1);

@@ -549,9 +549,9 @@ static void on_interrupt(int sig) {
 /* --admin-port: the lab is over; its broker and dashboard stay until Enter or Ctrl-C (or
  * the end of stdin), so the class can look at the end state and replay the run. */
 static void keep_serving(struct mk_lab_ctx *ctx) {
-  fprintf(ctx->out, "\nThe dashboard stays at %s/ with this lab's broker: its Replay tab's "
+  fprintf(ctx->out, "\nThe dashboard stays at %s/ with this lab's %s: its Replay tab's "
           "\"Replay this run\" plays the run again. Press Enter (or Ctrl-C) to stop.\n",
-          mk_broker_admin_url(ctx->broker));
+          mk_lab_admin_url(ctx), ctx->cluster ? "proxy" : "broker");
   fflush(ctx->out);
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);
@@ -628,9 +628,16 @@ int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
                                                                     : "broker.",
                 ctx->settings[i].key, ctx->settings[i].value);
 
-  rc = lab->run(ctx);
+  if (opts->bootstrap_server && lab->not_on_a_cluster) {
+    mk_lab_heading(ctx, "Not on a real cluster");
+    mk_lab_say(ctx, "%s", lab->not_on_a_cluster);
+    rc = mk_lab_fail(ctx, MK_ERR__UNSUPPORTED, "lab %s needs the embedded broker (run it "
+                     "without --bootstrap-server)", lab->name);
+  } else {
+    rc = lab->run(ctx);
+  }
 
-  if (opts->admin && ctx->broker) keep_serving(ctx);
+  if (opts->admin && mk_lab_admin_url(ctx)) keep_serving(ctx);
   mk_lab_broker_stop(ctx);
   mk_trace_remove_sink(sink);
   if (file_sink >= 0) mk_trace_remove_sink(file_sink);

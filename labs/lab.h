@@ -18,6 +18,12 @@
  *                                  user's settings defeat, said so beforehand)
  *     detaches the sink, stops the broker; result holds every figure and claim
  *
+ * On a real cluster (options.bootstrap_server, `minikafka lab NAME --bootstrap-server`), the
+ * same scenario runs against that cluster through an embedded proxy (proxy/proxy.h), with
+ * the differences labs/lab_cluster.c lists: unique topic names (mk_lab_topic), no broker
+ * settings, only the faults a proxy can do, and no events from inside the cluster. A lab
+ * that needs the broker's inside asks mk_lab_external() and says what it cannot show.
+ *
  * Settings (`--set key=value`, any number of times). A key goes to the first of these that
  * knows it; a prefix forces the choice:
  *   lab.KEY       the lab's own parameters (records=..., listed by `minikafka lab NAME --help`)
@@ -83,6 +89,9 @@ struct mk_lab {
   const struct mk_lab_param *params;  /* ends with {NULL}; may be NULL */
   /* The scenario. Returns 0, or an error code after mk_lab_fail said why. Thread: app. */
   int (*run)(struct mk_lab_ctx *ctx);
+  /* NULL when the lesson survives a real cluster (--bootstrap-server); else what the lab
+   * cannot show there and why (it needs the broker's inside), said instead of running. */
+  const char *not_on_a_cluster;
 };
 
 /* ---- the table of labs (labs.c) -------------------------------------------------------- */
@@ -111,10 +120,20 @@ struct mk_lab_options {
   bool all_events;        /* show Metadata and ApiVersions requests too */
   bool verbose;           /* keep the broker's and producer's log lines (stderr) */
   bool admin;             /* --admin-port: serve the admin API and dashboard for the lab's
-                             broker on admin_port (0 = any free one) while it runs, and
+                             broker (its proxy's, on a real cluster) on admin_port (0 =
+                             any free one) while it runs, and
                              keep the last one up after the lab until Enter or Ctrl-C, its
                              run at GET /v1/trace for the dashboard's replay */
   int admin_port;
+  /* A real Kafka cluster ("host:port[,...]") to run on instead of the embedded broker, or
+   * NULL (labs/lab_cluster.c). Borrowed. */
+  const char *bootstrap_server;
+  /* For a cluster without CreateTopics (librdkafka's mock cluster, in tests): creates topic
+   * (its real name) through the cluster's own means; returns 0 or an error code. NULL:
+   * such a cluster stops the lab, saying which topic to create. */
+  int (*create_topic)(void *opaque, const char *topic, int32_t partitions,
+                      int32_t replication_factor);
+  void *create_topic_opaque;
 };
 
 enum { MK_LAB_MAX_FIGURES = 96, MK_LAB_MAX_CLAIMS = 16 };
@@ -200,8 +219,19 @@ bool mk_lab_user_changed_settings(struct mk_lab_ctx *ctx);
 int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv);
 /* Stop and free the broker (mk_lab_run does it too, at the end). */
 void mk_lab_broker_stop(struct mk_lab_ctx *ctx);
-/* The running broker (for broker.h's calls), or NULL. */
+/* The running broker (for broker.h's calls), or NULL (none yet, or a real cluster). */
 struct mk_broker *mk_lab_broker(struct mk_lab_ctx *ctx);
+/* Whether the lab runs on a real cluster (--bootstrap-server): no broker settings, no
+ * faults inside the cluster (follower_*, elect_leader), no events from inside it. */
+bool mk_lab_external(struct mk_lab_ctx *ctx);
+/* The name the cluster knows a topic by: name itself on the embedded broker; on a real
+ * cluster, the unique name mk_lab_create_topic gave it (name when it did not create it).
+ * Helpers that take a topic translate by themselves; a scenario that builds records or
+ * reads events on its own calls this. */
+const char *mk_lab_topic(struct mk_lab_ctx *ctx, const char *name);
+/* The brokers' node ids (0..n-1 on the embedded broker; the cluster's own ids on a real
+ * one), at most max into ids. Returns how many. */
+int mk_lab_broker_ids(struct mk_lab_ctx *ctx, int32_t *ids, int max);
 /* Create a topic (replication_factor -1 = the broker's default), as kafka-topics.sh
  * --create would. */
 int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,

@@ -1,5 +1,6 @@
 /*
- * Labs: the embedded broker (lab.h, "the broker"), through broker.h's embedding API only.
+ * Labs: the embedded broker (lab.h, "the broker"), through broker.h's embedding API only;
+ * on a real cluster (--bootstrap-server) each call goes to lab_cluster.c instead.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -37,8 +38,7 @@ static int apply_broker_setting(struct mk_lab_ctx *ctx, struct mk_broker_config 
   return 0;
 }
 
-int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
-  mk_lab_broker_stop(ctx);
+static int start_broker(struct mk_lab_ctx *ctx, const char *const *kv) {
   struct mk_broker_config cfg;
   mk_broker_config_init(&cfg);
   cfg.port = 0;
@@ -66,14 +66,33 @@ int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
     return mk_lab_fail(ctx, err.code, "broker: %s", err.msg);
   }
   ctx->broker = b;
-  if (mk_broker_admin_url(b) && !ctx->admin_announced) {
-    mk_lab_note(ctx, "dashboard: %s/ (the admin API of this lab's broker)", mk_broker_admin_url(b));
-    ctx->admin_announced = true;
-  }
   return 0;
 }
 
+int mk_lab_broker_start(struct mk_lab_ctx *ctx, const char *const *kv) {
+  mk_lab_broker_stop(ctx);
+  int rc = mk_lab_external(ctx) ? mk_lab_cluster_start(ctx) : start_broker(ctx, kv);
+  const char *url = mk_lab_admin_url(ctx);
+  if (!rc && url && !ctx->admin_announced) {
+    mk_lab_note(ctx, "dashboard: %s/ (the admin API of this lab's %s)", url,
+                ctx->cluster ? "proxy" : "broker");
+    ctx->admin_announced = true;
+  }
+  return rc;
+}
+
+const char *mk_lab_bootstrap_servers(struct mk_lab_ctx *ctx) {
+  return ctx->cluster ? mk_lab_cluster_bootstrap(ctx) : mk_broker_bootstrap(ctx->broker);
+}
+
+const char *mk_lab_admin_url(struct mk_lab_ctx *ctx) {
+  return ctx->cluster ? mk_lab_cluster_admin_url(ctx)
+         : ctx->broker ? mk_broker_admin_url(ctx->broker)
+                       : NULL;
+}
+
 void mk_lab_broker_stop(struct mk_lab_ctx *ctx) {
+  mk_lab_cluster_stop(ctx);
   if (!ctx->broker) return;
   mk_broker_stop(ctx->broker);
   mk_broker_free(ctx->broker);
@@ -85,7 +104,7 @@ struct mk_broker *mk_lab_broker(struct mk_lab_ctx *ctx) {
 }
 
 int mk_lab_need_broker(struct mk_lab_ctx *ctx) {
-  return ctx->broker ? 0
+  return ctx->broker || ctx->cluster ? 0
                      : mk_lab_fail(ctx, MK_ERR__STATE, "no broker: call mk_lab_broker_start first");
 }
 
@@ -93,6 +112,8 @@ int mk_lab_create_topic_configs(struct mk_lab_ctx *ctx, const char *name, int32_
                                 int32_t replication_factor, const char *const *configs) {
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
+  if (ctx->cluster)
+    return mk_lab_cluster_create_topic(ctx, name, partitions, replication_factor, configs);
   struct mk_err err = {0};
   if ((rc = mk_broker_create_topic(ctx->broker, name, partitions, replication_factor, configs,
                                    &err)))
@@ -108,6 +129,7 @@ int mk_lab_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partit
 int mk_lab_create_partitions(struct mk_lab_ctx *ctx, const char *topic, int32_t count) {
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
+  if (ctx->cluster) return mk_lab_cluster_create_partitions(ctx, topic, count);
   struct mk_err err = {0};
   if ((rc = mk_broker_create_partitions(ctx->broker, topic, count, &err)))
     return mk_lab_fail(ctx, rc, "alter topic %s: %s", topic, err.msg);
@@ -122,6 +144,7 @@ int mk_lab_fault(struct mk_lab_ctx *ctx, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(json, sizeof json, fmt, ap);
   va_end(ap);
+  if (ctx->cluster) return mk_lab_cluster_fault(ctx, json);
   struct mk_err err = {0};
   if (mk_broker_fault(ctx->broker, json, NULL, &err))
     return mk_lab_fail(ctx, err.code, "fault %s: %s", json, err.msg);
@@ -132,6 +155,7 @@ int mk_lab_partition_state(struct mk_lab_ctx *ctx, const char *topic, int32_t pa
                            struct mk_partition_state *out) {
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
+  if (ctx->cluster) return mk_lab_cluster_partition_state(ctx, topic, partition, out);
   struct mk_err err = {0};
   if ((rc = mk_broker_partition_state(ctx->broker, topic, partition, out, &err)))
     return mk_lab_fail(ctx, rc, "%s", err.msg);
@@ -158,6 +182,8 @@ int mk_lab_read_records(struct mk_lab_ctx *ctx, const char *topic, int32_t parti
   memset(out, 0, sizeof *out);
   int rc = mk_lab_need_broker(ctx);
   if (rc) return rc;
+  /* A real cluster's replicas are read through their leader, up to the high watermark. */
+  if (ctx->cluster) return mk_lab_cluster_read_records(ctx, topic, partition, out);
   struct mk_err err = {0};
   if ((rc = mk_broker_read_records(ctx->broker, topic, partition, broker, committed_only, out,
                                    &err)))

@@ -6,7 +6,6 @@
  */
 #include <string.h>
 
-#include "broker/broker.h"
 #include "labs/lab_internal.h"
 
 int mk_lab_consumer_config(struct mk_lab_ctx *ctx, const char *const *kv,
@@ -18,7 +17,7 @@ int mk_lab_consumer_config(struct mk_lab_ctx *ctx, const char *const *kv,
   if (!cfg) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
   struct mk_err err = {0};
   const char *what = "lab";
-  rc = mk_consumer_config_set(cfg, "bootstrap.servers", mk_broker_bootstrap(ctx->broker), &err);
+  rc = mk_consumer_config_set(cfg, "bootstrap.servers", mk_lab_bootstrap_servers(ctx), &err);
   for (int i = 0; !rc && kv && kv[i]; i++) {
     char key[128];
     const char *eq = strchr(kv[i], '=');

@@ -4,6 +4,7 @@
  *
  *   lab.c           settings, text, figures, claims, mk_lab_run
  *   lab_broker.c    the embedded broker and what a lab reads from it (on its loop)
+ *   lab_cluster.c   the same on a real cluster, through an embedded proxy
  *   lab_producer.c  producer configs from scenario + user settings; sends and their fates
  *   lab_consumer.c  consumer configs from scenario + user settings
  *   lab_trace.c     the collector (a trace sink keeping every line), marks, timelines,
@@ -67,6 +68,7 @@ struct mk_lab_ctx {
   int nsettings;
   /* The scenario's (app thread). */
   struct mk_broker *broker;  /* mk_lab_broker_start's, or NULL */
+  struct mk_lab_cluster *cluster;  /* the same on a real cluster (lab_cluster.c), or NULL */
   char served_trace[256];    /* --admin-port: the trace file GET /v1/trace serves, or "" */
   bool admin_announced;      /* its URL was printed */
   /* Any thread (its own lock). */
@@ -82,6 +84,26 @@ const char *mk_lab_ansi_off(struct mk_lab_ctx *ctx);
 /* ---- lab_broker.c ---- */
 /* 0 if a broker is running, else fails the lab. */
 int mk_lab_need_broker(struct mk_lab_ctx *ctx);
+/* bootstrap.servers for the lab's clients: the broker's, or its proxy's on a real cluster
+ * (after mk_lab_need_broker). */
+const char *mk_lab_bootstrap_servers(struct mk_lab_ctx *ctx);
+/* --admin-port: the URL of the running broker's admin API (the proxy's on a real cluster),
+ * or NULL. */
+const char *mk_lab_admin_url(struct mk_lab_ctx *ctx);
+
+/* ---- lab_cluster.c: what lab_broker.c does, on a real cluster (ctx->cluster set) ---- */
+int mk_lab_cluster_start(struct mk_lab_ctx *ctx);
+void mk_lab_cluster_stop(struct mk_lab_ctx *ctx);
+const char *mk_lab_cluster_bootstrap(struct mk_lab_ctx *ctx);
+const char *mk_lab_cluster_admin_url(struct mk_lab_ctx *ctx);
+int mk_lab_cluster_create_topic(struct mk_lab_ctx *ctx, const char *name, int32_t partitions,
+                                int32_t replication_factor, const char *const *configs);
+int mk_lab_cluster_create_partitions(struct mk_lab_ctx *ctx, const char *topic, int32_t count);
+int mk_lab_cluster_fault(struct mk_lab_ctx *ctx, const char *json);
+int mk_lab_cluster_partition_state(struct mk_lab_ctx *ctx, const char *topic, int32_t partition,
+                                   struct mk_partition_state *out);
+int mk_lab_cluster_read_records(struct mk_lab_ctx *ctx, const char *topic, int32_t partition,
+                                struct mk_stored_records *out);
 
 /* ---- lab_trace.c ---- */
 /* The columns a lab's output fits: MK_TEXT_WIDTH, or a narrower terminal's width. */

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker/broker.h"
 #include "common/clock.h"
 #include "labs/lab_internal.h"
 #include "labs/text.h"
@@ -25,7 +24,7 @@ static int build_config(struct mk_lab_ctx *ctx, const char *const *kv,
   struct mk_producer_config *cfg = mk_producer_config_new();
   if (!cfg) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   const struct mk_serializer *string = mk_serializer_find("StringSerializer");
-  int rc = mk_producer_config_set(cfg, "bootstrap.servers", mk_broker_bootstrap(ctx->broker), err);
+  int rc = mk_producer_config_set(cfg, "bootstrap.servers", mk_lab_bootstrap_servers(ctx), err);
   if (!rc && (rc = mk_producer_config_set_key_serializer(cfg, string, err)) == 0)
     rc = mk_producer_config_set_value_serializer(cfg, string, err);
   for (int i = 0; !rc && kv && kv[i]; i++) {
@@ -171,7 +170,7 @@ int mk_lab_send(struct mk_lab_ctx *ctx, struct mk_producer *p, struct mk_lab_sen
   struct mk_lab_send *e = &s->v[i];
   *e = (struct mk_lab_send){.owner = s, .sent_us = mk_now_us(), .partition = -1, .offset = -1};
   pthread_mutex_unlock(&s->lock);
-  struct mk_producer_record rec = {.topic = topic,
+  struct mk_producer_record rec = {.topic = mk_lab_topic(ctx, topic),
                                    .partition = partition,
                                    .key = mk_value_string(key),
                                    .value = mk_value_string(value),

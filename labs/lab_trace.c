@@ -134,6 +134,7 @@ static int by_ts(const void *a, const void *b) {
 
 json_t *mk_lab_events(struct mk_lab_ctx *ctx, size_t from, const char *side, const char *event,
                       const char *topic) {
+  topic = mk_lab_topic(ctx, topic);
   size_t n;
   const char **lines = mk_lab_lines_since(&ctx->col, from, &n);
   json_t **found = malloc((n ? n : 1) * sizeof *found);
@@ -166,6 +167,7 @@ int mk_lab_count(struct mk_lab_ctx *ctx, size_t from, const char *side, const ch
 
 int mk_lab_wait_event(struct mk_lab_ctx *ctx, size_t from, const char *side, const char *event,
                       const char *topic, int64_t timeout_ms) {
+  topic = mk_lab_topic(ctx, topic);
   int64_t deadline_us = mk_now_us() + timeout_ms * 1000;
   size_t checked = from;
   for (;;) {

@@ -122,3 +122,48 @@ int mk_coordinator_record_decode(int topic, struct mk_bytes key, struct mk_bytes
   out->value_version = (int16_t)version;
   return 0;
 }
+
+/* ---- which partition ------------------------------------------------------------------------ */
+
+/* Decode one UTF-8 sequence at s[*i] (advancing *i); -1 if it is not valid UTF-8. */
+static int32_t utf8_next(const uint8_t *s, int32_t len, int32_t *i) {
+  uint8_t c = s[*i];
+  int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+  if (n < 0 || *i + n >= len + (n == 0)) return -1;
+  int32_t cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
+  for (int k = 1; k <= n; k++) {
+    if ((s[*i + k] & 0xC0) != 0x80) return -1;
+    cp = cp << 6 | (s[*i + k] & 0x3F);
+  }
+  *i += n + 1;
+  return cp;
+}
+
+int32_t mk_coordinator_partition_for(struct mk_str key, int32_t nparts) {
+  if (nparts <= 0) return 0;
+  const uint8_t *s = (const uint8_t *)key.ptr;
+  int32_t len = key.len < 0 ? 0 : key.len;
+  /* Java's String.hashCode: h = 31 * h + c over UTF-16 code units, wrapping as an int. */
+  uint32_t h = 0;
+  bool utf8 = true;
+  for (int32_t i = 0; i < len && utf8;) {
+    int32_t cp = utf8_next(s, len, &i);
+    if (cp < 0) {
+      utf8 = false;
+    } else if (cp >= 0x10000) {  /* a surrogate pair */
+      cp -= 0x10000;
+      h = 31 * h + (uint32_t)(0xD800 + (cp >> 10));
+      h = 31 * h + (uint32_t)(0xDC00 + (cp & 0x3FF));
+    } else {
+      h = 31 * h + (uint32_t)cp;
+    }
+  }
+  if (!utf8) {  /* not a Java string at all: hash the bytes, one char each */
+    h = 0;
+    for (int32_t i = 0; i < len; i++) h = 31 * h + s[i];
+  }
+  int32_t hash = (int32_t)h;
+  /* Kafka's Utils.abs: Integer.MIN_VALUE maps to 0. */
+  int32_t abs = hash == INT32_MIN ? 0 : hash < 0 ? -hash : hash;
+  return abs % nparts;
+}

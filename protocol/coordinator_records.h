@@ -122,6 +122,12 @@ int mk_coordinator_record_decode(int topic, struct mk_bytes key, struct mk_bytes
                                  struct mk_coordinator_record *out, struct mk_arena *arena,
                                  struct mk_err *err);
 
+/* Which partition of its topic holds a key's records (Kafka's partitionFor, for group ids
+ * and transactional ids alike): Utils.abs(key.hashCode()) % nparts, with Java's
+ * String.hashCode over UTF-16 code units (a key that is not UTF-8 hashes its bytes as
+ * Latin-1). Thread: any. */
+int32_t mk_coordinator_partition_for(struct mk_str key, int32_t nparts);
+
 /* "OffsetCommit", "GroupMetadata", "TransactionLog", or "unknown". Thread: any. */
 const char *mk_coordinator_record_type_name(int type);
 

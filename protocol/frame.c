@@ -17,8 +17,7 @@ int mk_response_header_version(int api_key, int api_version) {
   return api && mk_api_is_flexible(api, api_version) ? 1 : 0;
 }
 
-/* Skip a tagged-field section we do not interpret (headers define no tags we use). */
-static void skip_tagged_fields(struct mk_reader *r) {
+void mk_skip_tagged_fields(struct mk_reader *r) {
   uint32_t n = mk_read_uvarint(r);
   for (uint32_t i = 0; i < n && !r->err; i++) {
     (void)mk_read_uvarint(r);
@@ -52,7 +51,7 @@ int mk_request_decode(const uint8_t *buf, size_t len, struct mk_request *req,
                       "%s v%d is not supported (we speak v%d-%d)", req->api->name,
                       h->api_version, req->api->min_version, req->api->max_version);
   bool flexible = mk_api_is_flexible(req->api, h->api_version);
-  if (flexible) skip_tagged_fields(&r);
+  if (flexible) mk_skip_tagged_fields(&r);
   if (r.err) return header_error(&r, "request header tagged fields", err);
 
   void *body = mk_arena_alloc(arena, req->api->request->size);
@@ -128,7 +127,7 @@ int mk_response_decode(const uint8_t *buf, size_t len, int api_key, int api_vers
   struct mk_reader r;
   mk_reader_init(&r, buf, len);
   *correlation_id = mk_read_i32(&r);
-  if (mk_response_header_version(api_key, api_version) == 1) skip_tagged_fields(&r);
+  if (mk_response_header_version(api_key, api_version) == 1) mk_skip_tagged_fields(&r);
   if (r.err) return header_error(&r, "response header", err);
   void *out = mk_arena_alloc(arena, api->response->size);
   if (!out) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");

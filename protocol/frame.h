@@ -69,6 +69,10 @@ int mk_request_encode(struct mk_writer *w, const struct mk_request_header *h, co
 int mk_response_encode(struct mk_writer *w, int api_key, int api_version, int32_t correlation_id,
                        const void *body, struct mk_err *err);
 
+/* Skip a tagged-field section we do not interpret (headers define no tag we use): what
+ * follows a flexible header's fixed fields. Errors stick in r. */
+void mk_skip_tagged_fields(struct mk_reader *r);
+
 /* Read only the correlation id at the start of a response frame body (no size prefix):
  * how a client matches a response to its request before decoding it. Returns 0 or
  * MK_ERR__DECODE. */

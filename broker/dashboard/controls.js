@@ -36,6 +36,10 @@ export const ACTIONS = {
     help: 'Responses wait ms before they leave: watch request.timeout.ms and retries.'},
   elect_leader: {label: 'Move leadership', fields: {topic: true, partition: true, broker: true, unclean: false},
     help: 'Leadership moves to that replica (an ISR member; one out of sync only as an unclean election); the others truncate to its log.'},
+  hold_markers: {label: 'Hold transaction markers', fields: {ms: false, count: false},
+    help: 'The transaction coordinator writes PrepareCommit/PrepareAbort and answers, then waits ms (or until released) before the COMMIT/ABORT markers: read_committed consumers stop at the LSO meanwhile.'},
+  release_markers: {label: 'Release the markers', fields: {},
+    help: 'Held transactions write their markers now; the LSO moves on.'},
 };
 
 const DEFAULTS = {api: 'Produce', count: '1', mode: 'close', ms: '1000', error: 'NOT_LEADER_OR_FOLLOWER'};

@@ -102,6 +102,11 @@ export function describe(ev) {
     case 'broker_state':
       return `broker ${b} at ${ev.host}:${ev.port} is ${ev.up ? 'up' : 'down'}`;
     case 'topic_delete': return `topic ${ev.topic} deleted`;
+    case 'txn_state':
+      return `transaction ${ev.transactional_id}: ${ev.from} → ${ev.to}` +
+        (ev.side === 'producer' ? '' : ` (producer ${ev.producer_id}, epoch ${ev.producer_epoch})`);
+    case 'txn_marker':
+      return `${tp(ev)}: ${String(ev.result || '').toUpperCase()} marker of producer ${ev.producer_id} at offset ${ev.offset}`;
     case 'reset': return 'RESET: back to a just-started broker (no topics, no faults, every broker up)';
     case 'fault_armed':
       return `fault ${ev.action}${ev.api ? ' on ' + ev.api : ''} armed` +

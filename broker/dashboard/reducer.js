@@ -339,6 +339,8 @@ export function applyEvent(state, ev) {
       const p = ensurePartition(state, ev.topic, ev.partition);
       if (!p || !Number.isInteger(ev.high_watermark)) return null;
       p.high_watermark = ev.high_watermark;
+      // The LSO follows the HW unless a transaction holds it; the broker says where it is.
+      if (Number.isInteger(ev.last_stable_offset)) p.last_stable_offset = ev.last_stable_offset;
       return 'hw';
     }
     case 'lso_advance': {
@@ -372,6 +374,7 @@ export function applyEvent(state, ev) {
       if (Number.isInteger(ev.leader_epoch)) p.leader_epoch = ev.leader_epoch;
       // A new leader's high watermark is its own, which may be below the old leader's.
       if (Number.isInteger(ev.high_watermark)) p.high_watermark = ev.high_watermark;
+      if (Number.isInteger(ev.last_stable_offset)) p.last_stable_offset = ev.last_stable_offset;
       if (Number.isInteger(ev.leader) && ev.leader >= 0) {
         const r = p.replicas[ev.leader];
         if (r && r.log_start_offset !== null) p.log_start_offset = r.log_start_offset;

@@ -434,4 +434,11 @@ const struct mk_lab mk_lab_acks = {
     "acks=0/1/all: latency, end-to-end latency, and what survives a leader failure",
     params,
     run,
+    "It slows the followers on purpose (follower_lag), times when a record becomes readable\n"
+    "from the leader's high watermark moves, and kills a leader whose followers lag so that\n"
+    "the cluster elects one without the last records. All three happen inside the brokers:\n"
+    "a proxy in front of a real cluster sees requests and answers only, and its broker_down\n"
+    "hides a broker from clients without stopping it, so no election happens and nothing is\n"
+    "lost. On a real cluster, compare acks=1 and acks=all latency with `minikafka perf\n"
+    "--producer-props acks=1` and `acks=all`, through `minikafka proxy`.",
 };

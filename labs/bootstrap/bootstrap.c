@@ -370,4 +370,11 @@ const struct mk_lab mk_lab_bootstrap = {
     "bootstrap.servers, client.id and client.dns.lookup: how a producer finds the cluster",
     params,
     run,
+    "It hands the producer addresses of its own making (one broker's port of three, and\n"
+    "names its own resolver answers with ::1 and 127.0.0.1 for the brokers' ports) and\n"
+    "watches which broker each attempt reaches. Through a proxy every address the producer\n"
+    "is given or learns is the proxy's, on this machine: the lab would show the proxy being\n"
+    "found, not the cluster. On a real cluster, run `minikafka perf --trace - --producer-props\n"
+    "client.dns.lookup=use_all_dns_ips ...`: each connection attempt is a trace event\n"
+    "(resolve, connect, connected) naming the node and the address.",
 };

@@ -246,7 +246,8 @@ static int one_codec(struct mk_lab_ctx *ctx, int c, char **values, int records) 
   size_t mark = mk_lab_mark(ctx);
   int64_t start = mk_now_us();
   int failed_at_once = 0;
-  for (int i = 0; i < records; i++) failed_at_once += send_one(p, topic, values[i], &t) != 0;
+  for (int i = 0; i < records; i++)
+    failed_at_once += send_one(p, mk_lab_topic(ctx, topic), values[i], &t) != 0;
   rc = mk_producer_flush(p, 60000, &err);
   int64_t elapsed = mk_now_us() - start;
   double ratio = mk_producer_metric(p, "compression-rate-avg");

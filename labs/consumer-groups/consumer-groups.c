@@ -652,4 +652,10 @@ const struct mk_lab mk_lab_consumer_groups = {
     "consumer groups: rebalances, lag, commits across a restart, a crash read twice",
     params,
     run,
+    "It reads the group coordinator's own account of the group (its rebalance and\n"
+    "member_expired events: generations, who joined, who was dropped and when), which lives\n"
+    "inside the brokers; a proxy in front of a real cluster sees JoinGroup and Heartbeat go\n"
+    "by but not the coordinator's decisions. On a real cluster, run `minikafka consume\n"
+    "--group G` in two terminals and watch `minikafka groups --describe --group G --members`\n"
+    "between steps.",
 };

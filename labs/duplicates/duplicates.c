@@ -157,12 +157,21 @@ static int run(struct mk_lab_ctx *ctx) {
                  "    make retries safe, and asking for it while forbidding them is a mistake it\n"
                  "    reports (when idempotence is only the default, it turns it off and logs why)");
   } else {
-    mk_lab_claim(
+    mk_lab_claim_unless(
         ctx, on == 0 && (drops == 0 || recognised > 0),
+        mk_lab_external(ctx)
+            ? "a real cluster that does not check idempotent producers' ids and sequences as\n"
+              "    Kafka does writes the retry again (librdkafka's mock cluster checks them only\n"
+              "    for transactional producers)"
+            : NULL,
         "with idempotence the broker recognised the retry by producer id + sequence (%.0f time(s))\n"
         "    and answered with the original offsets: no duplicates",
         recognised);
   }
+  if (mk_lab_external(ctx))
+    mk_lab_note(ctx,
+                "  on a real cluster, appended and recognised are read from its Produce answers:\n"
+                "  a retry answered with offsets already given out was recognised.");
   mk_lab_say(ctx,
              "\nidempotence is on by default since Kafka 3.0 (acks=all, retries > 0 and\n"
              "max.in.flight.requests.per.connection <= 5 are what it needs, note 002).");

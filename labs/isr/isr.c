@@ -349,4 +349,11 @@ const struct mk_lab mk_lab_isr = {
     "NOT_ENOUGH_REPLICAS",
     params,
     run,
+    "It pauses a follower (follower_pause) and watches it leave the ISR after\n"
+    "replica.lag.time.max.ms, then the leader refuse acks=all with NOT_ENOUGH_REPLICAS. A\n"
+    "follower's fetching, the ISR and min.insync.replicas live inside the brokers: a proxy in\n"
+    "front of a real cluster cannot pause a follower, and sees no ISR change. On a real\n"
+    "cluster the proxy can only make the answer look that way: an `error` fault with\n"
+    "NOT_ENOUGH_REPLICAS shows what the producer does with it (it retries), not why a\n"
+    "broker would say it.",
 };

@@ -320,8 +320,15 @@ static int part_keyless(struct mk_lab_ctx *ctx, int32_t partitions, int records,
     int rc = mk_lab_create_topic(ctx, runs[i].topic, partitions, -1);
     if (rc) return rc;
   }
-  for (int32_t b = 0; b < 3; b++) {
+  for (int32_t b = 0; b < 3 && !mk_lab_external(ctx); b++) {
     int rc = mk_lab_fault(ctx, "{\"action\": \"follower_lag\", \"broker\": %d, \"ms\": %lld}", b,
+                          (long long)lag_ms);
+    if (rc) return rc;
+  }
+  /* A real cluster's followers are out of reach (lab_cluster.c): its proxy holds every
+   * Produce answer lag_ms instead, the same wait as the producer sees it. */
+  if (mk_lab_external(ctx)) {
+    int rc = mk_lab_fault(ctx, "{\"action\": \"delay\", \"api\": \"Produce\", \"ms\": %lld}",
                           (long long)lag_ms);
     if (rc) return rc;
   }

@@ -230,4 +230,9 @@ const struct mk_lab mk_lab_quotas = {
     "quotas and throttling: a burst against a produce quota, and a producer that pauses",
     params,
     run,
+    "It sets the broker's quota.producer.default and watches the broker throttle. A real\n"
+    "cluster's quotas are its administrator's (kafka-configs.sh --alter --entity-type\n"
+    "clients), not a lab's to set; the throttle_time_ms a real broker answers with passes\n"
+    "through the proxy unchanged, so with a quota set there, `minikafka perf` through\n"
+    "`minikafka proxy` shows the same pauses.",
 };

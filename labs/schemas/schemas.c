@@ -472,4 +472,10 @@ const struct mk_lab mk_lab_schemas = {
     "evolution, an old reader reading new data",
     params,
     run,
+    "It needs a schema registry whose schemas live in the cluster it watches: the embedded\n"
+    "broker's (its _schemas topic, GET /v1/schemas), started with the lab. A real cluster's\n"
+    "registry, if it has one, is a server of its own the lab does not know. On a real\n"
+    "cluster, use its registry with `minikafka produce --value-serializer AvroSerializer\n"
+    "--property value.schema=... --property schema.registry.url=URL` and `minikafka consume\n"
+    "--value-deserializer AvroDeserializer`.",
 };

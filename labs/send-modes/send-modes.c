@@ -202,6 +202,7 @@ static int send_async(struct mk_producer *p, const char *topic, struct measured 
 static int run_mode(struct mk_lab_ctx *ctx, enum mode mode, const char *topic,
                     const char *const *kv, bool warm_up, struct measured *m,
                     double *record_errors) {
+  topic = mk_lab_topic(ctx, topic);  /* its name on a real cluster (lab.h) */
   struct mk_producer *p;
   int rc = mk_lab_producer_new(ctx, kv, &p);
   if (rc) return rc;
@@ -267,6 +268,7 @@ static int part_drawn(struct mk_lab_ctx *ctx, const struct in_force *force) {
     snprintf(topic, sizeof topic, "drawn-%s", TOPIC_SUFFIX[mode]);
     int rc = mk_lab_create_topic(ctx, topic, 1, 3);
     if (rc) return rc;
+    const char *real = mk_lab_topic(ctx, topic);  /* its name on a real cluster (lab.h) */
     /* The producer (its metadata and id) is ready before the mark: the drawing shows sends. */
     struct measured m;
     if (measured_init(&m, 3)) return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
@@ -274,7 +276,7 @@ static int part_drawn(struct mk_lab_ctx *ctx, const struct in_force *force) {
     struct mk_producer *p;
     rc = mk_lab_producer_new(ctx, NULL, &p);
     if (!rc) {
-      struct mk_producer_record rec = record(topic, "warm-up");
+      struct mk_producer_record rec = record(real, "warm-up");
       struct mk_future *f = NULL;
       struct mk_err err = {0};
       mk_producer_send(p, &rec, NULL, NULL, &f, &err);
@@ -285,13 +287,13 @@ static int part_drawn(struct mk_lab_ctx *ctx, const struct in_force *force) {
     if (!rc) {
       mark = mk_lab_mark(ctx);
       if (mode == SYNC) {
-        send_sync(p, topic, &m);
+        send_sync(p, real, &m);
       } else {
         struct async_run run;
         struct async_record recs[3];
         int64_t sent_us[3];
         async_run_init(&run, &m, sent_us);
-        if (send_async(p, topic, &m, &run, recs))
+        if (send_async(p, real, &m, &run, recs))
           rc = mk_lab_fail(ctx, MK_ERR__TIMED_OUT, "async: callbacks missing after 60 s");
         mk_producer_close(p, 5000);  /* every callback has run when this returns */
         p = NULL;

@@ -90,10 +90,11 @@ static int producer_with(struct mk_lab_ctx *ctx, const struct mk_serializer *key
 }
 
 /* Send one record and wait for it (a flush); *f gets its fate. Returns send()'s code. */
-static int send_one(struct mk_producer *p, const char *topic, int32_t partition,
-                    struct mk_value key, struct mk_value value, struct fate *f) {
-  struct mk_producer_record rec = {
-      .topic = topic, .partition = partition, .key = key, .value = value, .timestamp = -1};
+static int send_one(struct mk_lab_ctx *ctx, struct mk_producer *p, const char *topic,
+                    int32_t partition, struct mk_value key, struct mk_value value,
+                    struct fate *f) {
+  struct mk_producer_record rec = {.topic = mk_lab_topic(ctx, topic), .partition = partition,
+                                   .key = key, .value = value, .timestamp = -1};
   struct mk_err err = {0};
   int rc = mk_producer_send(p, &rec, on_done, f, NULL, &err);
   mk_producer_flush(p, 30000, &err);
@@ -142,7 +143,7 @@ static int part_builtins(struct mk_lab_ctx *ctx) {
     if ((rc = producer_with(ctx, NULL, mk_serializer_find(cases[i].serializer), &p))) return rc;
     struct fate f;
     fate_init(&f);
-    rc = send_one(p, TOPIC, 0, mk_value_string(cases[i].serializer), cases[i].value, &f);
+    rc = send_one(ctx, p, TOPIC, 0, mk_value_string(cases[i].serializer), cases[i].value, &f);
     mk_producer_close(p, 5000);
     pthread_mutex_destroy(&f.lock);
     if (rc || f.error)
@@ -184,8 +185,9 @@ static int part_builtins(struct mk_lab_ctx *ctx) {
   fate_init(&fi);
   fate_init(&fs);
   size_t mark = mk_lab_mark(ctx);
-  int rc1 = send_one(as_int, "ser-keys", -1, mk_value_int(42), mk_value_string("int key"), &fi);
-  int rc2 = send_one(as_string, "ser-keys", -1, mk_value_string("42"),
+  int rc1 =
+      send_one(ctx, as_int, "ser-keys", -1, mk_value_int(42), mk_value_string("int key"), &fi);
+  int rc2 = send_one(ctx, as_string, "ser-keys", -1, mk_value_string("42"),
                      mk_value_string("string key"), &fs);
   mk_producer_close(as_int, 5000);
   mk_producer_close(as_string, 5000);
@@ -301,7 +303,7 @@ static int part_custom(struct mk_lab_ctx *ctx, int records) {
     struct point pt = {i, -2 * i};
     char key[24];
     snprintf(key, sizeof key, "point-%d", i);
-    struct mk_producer_record rec = {.topic = TOPIC,
+    struct mk_producer_record rec = {.topic = mk_lab_topic(ctx, TOPIC),
                                      .partition = -1,
                                      .key = mk_value_string(key),
                                      .value = mk_value_object(&pt, sizeof pt),
@@ -371,9 +373,9 @@ static int part_error(struct mk_lab_ctx *ctx) {
   fate_init(&good);
   fate_init(&bad);
   fate_init(&after);
-  rc = send_one(p, TOPIC, -1, mk_value_string("a"), mk_value_int(7), &good);
+  rc = send_one(ctx, p, TOPIC, -1, mk_value_string("a"), mk_value_int(7), &good);
   size_t mark = mk_lab_mark(ctx);
-  struct mk_producer_record rec = {.topic = TOPIC,
+  struct mk_producer_record rec = {.topic = mk_lab_topic(ctx, TOPIC),
                                    .partition = -1,
                                    .key = mk_value_string("b"),
                                    .value = mk_value_string("forty-two"),
@@ -392,7 +394,7 @@ static int part_error(struct mk_lab_ctx *ctx) {
   json_array_foreach(completes, i, ev) failures += json_object_get(ev, "error") != NULL;
   json_decref(completes);
   mk_lab_timeline(ctx, mark, "The bad send:");
-  int after_rc = send_one(p, TOPIC, -1, mk_value_string("c"), mk_value_int(43), &after);
+  int after_rc = send_one(ctx, p, TOPIC, -1, mk_value_string("c"), mk_value_int(43), &after);
   mk_producer_close(p, 5000);
   struct mk_stored_records log;
   int read_rc = mk_lab_read_records(ctx, TOPIC, 0, -1, false, &log);

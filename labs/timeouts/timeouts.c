@@ -218,7 +218,7 @@ static int two_timings(struct mk_lab_ctx *ctx, int records) {
     char key[24], value[32];
     snprintf(key, sizeof key, "k-%d", i);
     snprintf(value, sizeof value, "healthy-%d", i);
-    send_timed(fs, p, "timeouts", key, value);
+    send_timed(fs, p, mk_lab_topic(ctx, "timeouts"), key, value);
   }
   rc = fates_wait(fs, 30000);
   mk_producer_close(p, 5000);
@@ -273,7 +273,7 @@ static int buffer_full(struct mk_lab_ctx *ctx, int64_t block_ms, int64_t delay_m
   /* A first record, answered at once: the producer learns the leader and gets its producer
    * id, and later batches may be pipelined (this producer sends a new producer id's first
    * batch to a partition alone). */
-  send_timed(fs, p, TOPIC, NULL, "warm-up");
+  send_timed(fs, p, mk_lab_topic(ctx, TOPIC), NULL, "warm-up");
   rc = fates_wait(fs, 30000);
   if (!rc && fs->v[0].error) rc = fs->v[0].error;
   if (!rc)
@@ -298,7 +298,7 @@ static int buffer_full(struct mk_lab_ctx *ctx, int64_t block_ms, int64_t delay_m
    * have had (max.block.ms, or less when the slow answers come back sooner). */
   int64_t long_wait_ms = (delay_ms < max_block_ms ? delay_ms : max_block_ms) / 2;
   for (int i = 0; i < MAX_SENDS && !blocked; i++) {
-    struct fate *f = send_timed(fs, p, TOPIC, NULL, value);
+    struct fate *f = send_timed(fs, p, mk_lab_topic(ctx, TOPIC), NULL, value);
     if (!f) break;  /* MAX_SENDS sends and none waited: reported below */
     if (f->rc || (f->returned_us - f->called_us) / 1000 >= long_wait_ms) blocked = f;
   }
@@ -362,7 +362,8 @@ static int brokers_down(struct mk_lab_ctx *ctx, int64_t block_ms, int64_t delive
   int rc = mk_lab_broker_start(ctx, NULL); /* a fresh cluster: only this part's topic */
   if (!rc) rc = mk_lab_create_topic(ctx, TOPIC, 3, 3);
   if (rc) return rc;
-  int brokers = mk_broker_count(mk_lab_broker(ctx));
+  int32_t ids[MK_MAX_BROKERS];
+  int brokers = mk_lab_broker_ids(ctx, ids, MK_MAX_BROKERS);
   char block[48], dt[48], rt[48];
   snprintf(block, sizeof block, "max.block.ms=%lld", (long long)block_ms);
   snprintf(dt, sizeof dt, "delivery.timeout.ms=%lld", (long long)delivery);
@@ -399,7 +400,7 @@ static int brokers_down(struct mk_lab_ctx *ctx, int64_t block_ms, int64_t delive
     mk_producer_close(p, 0);
     return mk_lab_fail(ctx, MK_ERR__NO_MEMORY, "out of memory");
   }
-  send_timed(fs, p, TOPIC, "warm-up", "warm-up");
+  send_timed(fs, p, mk_lab_topic(ctx, TOPIC), "warm-up", "warm-up");
   rc = fates_wait(fs, 30000);
   if (!rc && fs->v[0].error) rc = fs->v[0].error;
   if (rc) {
@@ -409,7 +410,7 @@ static int brokers_down(struct mk_lab_ctx *ctx, int64_t block_ms, int64_t delive
   }
   size_t mark = mk_lab_mark(ctx);
   for (int b = 0; !rc && b < brokers; b++)
-    rc = mk_lab_fault(ctx, "{\"action\": \"broker_down\", \"broker\": %d}", b);
+    rc = mk_lab_fault(ctx, "{\"action\": \"broker_down\", \"broker\": %d}", ids[b]);
   if (rc) {
     mk_producer_close(p, 0);
     fates_free(fs);
@@ -422,7 +423,7 @@ static int brokers_down(struct mk_lab_ctx *ctx, int64_t block_ms, int64_t delive
     char key[24], value[32];
     snprintf(key, sizeof key, "k-%d", i);
     snprintf(value, sizeof value, "down-%d", i);
-    send_timed(fs, p, TOPIC, key, value);
+    send_timed(fs, p, mk_lab_topic(ctx, TOPIC), key, value);
   }
   rc = fates_wait(fs, delivery_ms + 30000);
   mk_lab_sleep_ms(300); /* time for a second callback, if there were to be one */

@@ -585,10 +585,12 @@ async function main() {
   answers.delay = await inject('delay', {ms: '300'});
   answers.broker_down = await inject('broker_down');
   answers.broker_up = await inject('broker_up');
+  answers.hold_markers = await inject('hold_markers', {ms: '500'});
+  answers.release_markers = await inject('release_markers');
   const refused = Object.entries(answers).filter(([, a]) => !/^201/.test(a));
   check(`every fault action from the form is accepted (${Object.keys(answers).join(', ')})`, refused.length === 0, JSON.stringify(refused));
   const listed = (await api('GET', '/v1/faults')).body.map((f) => f.action);
-  check('... and listed by GET /v1/faults', ['follower_pause', 'follower_resume', 'follower_lag', 'elect_leader', 'drop_response', 'error', 'delay', 'broker_down', 'broker_up'].every((a) => listed.includes(a)), listed.join(', '));
+  check('... and listed by GET /v1/faults', ['follower_pause', 'follower_resume', 'follower_lag', 'elect_leader', 'drop_response', 'error', 'delay', 'broker_down', 'broker_up', 'hold_markers', 'release_markers'].every((a) => listed.includes(a)), listed.join(', '));
   await page.click('#f-clear');
   await waitFor(async () => (await api('GET', '/v1/faults')).body.length === 0, 5000, 'no faults').catch(() => {});
   check('Clear faults: DELETE /v1/faults, the list is empty', (await api('GET', '/v1/faults')).body.length === 0 &&

@@ -73,6 +73,30 @@ test('append, replicate and hw_advance move the offsets', () => {
   assert.equal(s.ts_us, 1000);
 });
 
+test('transactions: the LSO from hw_advance, lso_advance and leader_change; txn_state', () => {
+  const s = fromSnapshot(CLUSTER);
+  // A transaction holds the LSO at 2 while the HW moves on; hw_advance says where it is.
+  applyEvent(s, ev('hw_advance', {topic: 'orders', partition: 1, from: 0, high_watermark: 5,
+    last_stable_offset: 2}));
+  assert.equal(partition(s, 'orders', 1).last_stable_offset, 2);
+  assert.equal(partition(s, 'orders', 1).high_watermark, 5);
+  // The marker replicated: both move.
+  assert.equal(applyEvent(s, ev('lso_advance', {topic: 'orders', partition: 1, from: 2,
+    last_stable_offset: 7, high_watermark: 7})), 'hw');
+  assert.equal(partition(s, 'orders', 1).last_stable_offset, 7);
+  applyEvent(s, ev('leader_change', {topic: 'orders', partition: 1, from: 0, leader: 1,
+    leader_epoch: 1, unclean: false, isr: [1, 2], high_watermark: 6, last_stable_offset: 4}));
+  assert.equal(partition(s, 'orders', 1).last_stable_offset, 4, 'a new leader brings its own LSO');
+  assert.equal(applyEvent(s, ev('txn_state', {transactional_id: 'tx', from: 'Ongoing',
+    to: 'PrepareCommit', producer_id: 1000, producer_epoch: 3, partitions: ['orders-1']})), 'transaction');
+  assert.deepEqual(s.transactions.tx, {transactional_id: 'tx', state: 'PrepareCommit',
+    producer_id: 1000, epoch: 3, partitions: ['orders-1']});
+  assert.match(describeEvent(ev('txn_marker', {topic: 'orders', partition: 1, offset: 6,
+    result: 'commit', producer_id: 1000})), /COMMIT marker of producer 1000 at offset 6/);
+  assert.match(describeEvent(ev('txn_state', {transactional_id: 'tx', from: 'Ongoing',
+    to: 'PrepareEpochFence', producer_id: 1000, producer_epoch: 4})), /tx: Ongoing → PrepareEpochFence/);
+});
+
 test('ISR changes, a leader change and a truncation', () => {
   const s = fromSnapshot(CLUSTER);
   assert.equal(applyEvent(s, ev('isr_shrink', {topic: 'orders', partition: 1, broker: 2, isr: [0, 1]})), 'isr');

@@ -396,6 +396,32 @@ static void generated_seeds(void) {
   }
 }
 
+/* ---- answers the proxy rewrites (fuzz_proxy_rewrite: API selector, version, frame body) -- */
+
+static void proxy_rewrite_seeds(void) {
+  static const int apis[] = {MK_API_METADATA, MK_API_FIND_COORDINATOR, MK_API_DESCRIBE_CLUSTER,
+                             MK_API_PRODUCE, MK_API_FETCH};
+  char name[96];
+  for (size_t i = 0; i < sizeof apis / sizeof apis[0]; i++) {
+    const struct mk_api *api = mk_api_find(apis[i]);
+    for (int v = api->min_version; v <= api->max_version; v++) {
+      void *resp = mk_arena_alloc(&arena, api->response->size);
+      if (!resp) fail("out of memory", NULL);
+      fill_struct(api->response, v, resp);
+      struct mk_writer w;
+      mk_writer_init(&w);
+      struct mk_err err = {0};
+      if (mk_response_encode(&w, api->key, v, 42, resp, &err)) fail(api->name, &err);
+      /* The 4-byte size prefix becomes the selector and the version's offset (2 bytes). */
+      w.buf[2] = (uint8_t)i;
+      w.buf[3] = (uint8_t)(v - api->min_version);
+      snprintf(name, sizeof name, "%s-v%d", api->name, v);
+      write_seed("proxy_rewrite", name, w.buf + 2, w.len - 2);
+      mk_writer_free(&w);
+    }
+  }
+}
+
 /* ---- a few requests filled the way real clients fill them ----------------------------- */
 
 /* The schema of a nested struct (only the top-level schemas are exported), for defaults. */
@@ -697,6 +723,7 @@ int main(int argc, char **argv) {
   make_dir("request");
   make_dir("record_batch");
   make_dir("group_data");
+  make_dir("proxy_rewrite");
   mk_arena_init(&arena);
 
   record_batch_seeds();
@@ -709,6 +736,7 @@ int main(int argc, char **argv) {
   generated_seeds();
   client_seeds();
   group_data_seeds();
+  proxy_rewrite_seeds();
   int fixtures = 0;
   if (argc == 3) {
     char quirks[1024];

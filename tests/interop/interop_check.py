@@ -35,7 +35,9 @@ import subprocess
 import sys
 import time
 
-NUM_PARTITIONS = 3  # what the broker auto-creates (num.partitions default)
+# What the cluster auto-creates: 3 on minikafka (num.partitions' default), 4 on librdkafka's
+# mock cluster (with_broker.sh sets INTEROP_PARTITIONS when the proxy stands in front of it).
+NUM_PARTITIONS = int(os.environ.get("INTEROP_PARTITIONS", "3"))
 
 # Every client uses these keys, so every test checks the same key -> partition map. Their
 # UTF-8 lengths cover every murmur2 tail length (0..3) and bytes >= 0x80; none contains ':'

@@ -64,7 +64,14 @@ for c in "${cases[@]}"; do
     *gzip*) codec=gzip ;; *snappy*) codec=snappy ;; *lz4*) codec=lz4 ;; *zstd*) codec=zstd ;;
     *) codec=none ;;
   esac
-  appends=$(grep -F '"event":"append"' "$MK_BROKER_TRACE" | grep -F "\"topic\":\"$topic\"")
+  # Behind `minikafka proxy` (MK_MOCK_CLUSTER), appends are read from Produce answers, and
+  # acks=0 gets none: nothing to check the codec against.
+  [ -n "${MK_MOCK_CLUSTER:-}" ] && [ "$name" = acks0 ] && continue
+  # A batch of one record may go uncompressed: librdkafka sends the plain bytes when
+  # compressing would not shrink them (rdkafka_msgset_writer.c), which a lone first record
+  # on a slow machine can hit. Every batch of more records must carry the codec.
+  appends=$(grep -F '"event":"append"' "$MK_BROKER_TRACE" | grep -F "\"topic\":\"$topic\"" |
+            grep -vF '"records":1,')
   wrong=$(grep -vcF "\"compression\":\"$codec\"" <<<"$appends")
   if [ -z "$appends" ] || [ "$wrong" -ne 0 ]; then
     echo "FAIL kcat $name: expected every batch compressed with $codec; the broker appended:"

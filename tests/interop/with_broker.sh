@@ -10,6 +10,11 @@
 # Also exported: INTEROP_TMP (a scratch directory, removed afterwards), MK_BROKER_LOG
 # (the broker's stderr, printed when the test fails) and MK_BROKER_TRACE (its trace events,
 # DESIGN 3.4: what actually arrived, e.g. each batch's codec).
+#
+# With MK_MOCK_CLUSTER set (tests/bench/mock_cluster), the "broker" is librdkafka's mock
+# cluster behind `MINIKAFKA proxy` instead: BOOTSTRAP is the proxy's, MK_BROKER_TRACE the
+# proxy's trace (its appends are read from Produce answers), MK_PROXY_ADMIN its admin API,
+# INTEROP_PARTITIONS 4 (what the mock auto-creates), MOCK_BOOTSTRAP the mock's own address.
 set -u
 if [ $# -lt 2 ]; then
   echo "usage: with_broker.sh MINIKAFKA COMMAND [ARG...]" >&2
@@ -65,14 +70,25 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 : >"$INTEROP_TMP/broker.out"
-"$minikafka" broker --port 0 --brokers 3 --admin-port 0 --schema-registry-port 0 \
-  --trace "$MK_BROKER_TRACE" \
-  >"$INTEROP_TMP/broker.out" 2>"$MK_BROKER_LOG" &
+if [ -n "${MK_MOCK_CLUSTER:-}" ]; then
+  "$MK_MOCK_CLUSTER" --topic mock-warm-up >"$INTEROP_TMP/mock.out" 2>"$INTEROP_TMP/mock.log" &
+  mock_pid=$!
+  stop_mock() { kill "$mock_pid" 2>/dev/null; wait "$mock_pid" 2>/dev/null; }
+  trap 'stop_broker >/dev/null 2>&1; stop_mock; rm -rf "$INTEROP_TMP"' EXIT
+  for _ in $(seq 100); do [ -s "$INTEROP_TMP/mock.out" ] && break; sleep 0.1; done
+  export MOCK_BOOTSTRAP; MOCK_BOOTSTRAP=$(head -n1 "$INTEROP_TMP/mock.out")
+  export INTEROP_PARTITIONS=4
+  "$minikafka" proxy --bootstrap-server "$MOCK_BOOTSTRAP" --port 0 --admin-port 0 \
+    --trace "$MK_BROKER_TRACE" >"$INTEROP_TMP/broker.out" 2>"$MK_BROKER_LOG" &
+else
+  "$minikafka" broker --port 0 --brokers 3 --admin-port 0 --schema-registry-port 0 \
+    --trace "$MK_BROKER_TRACE" >"$INTEROP_TMP/broker.out" 2>"$MK_BROKER_LOG" &
+fi
 broker_pid=$!
 
 ready=""
 for _ in $(seq 150); do   # 15 s
-  ready=$(grep -m1 '^minikafka broker ready:' "$INTEROP_TMP/broker.out") && break
+  ready=$(grep -Em1 '^minikafka (broker|proxy) ready:' "$INTEROP_TMP/broker.out") && break
   if ! kill -0 "$broker_pid" 2>/dev/null; then
     echo "with_broker.sh: the broker exited before it was ready:" >&2
     cat "$MK_BROKER_LOG" >&2
@@ -86,8 +102,11 @@ if [ -z "$ready" ]; then
   exit 1
 fi
 export BOOTSTRAP=${ready##*bootstrap.servers=}
-# (the broker prints its URL lines with the ready line, in one write)
-export SCHEMA_REGISTRY_URL=$(sed -n 's/^minikafka schema registry: //p' "$INTEROP_TMP/broker.out")
+# (the broker and the proxy print their URL lines with the ready line, in one write)
+MK_PROXY_ADMIN=$(sed -n 's/^minikafka admin API: //p' "$INTEROP_TMP/broker.out")
+export MK_PROXY_ADMIN
+SCHEMA_REGISTRY_URL=$(sed -n 's/^minikafka schema registry: //p' "$INTEROP_TMP/broker.out")
+export SCHEMA_REGISTRY_URL
 echo "with_broker.sh: broker up, BOOTSTRAP=$BOOTSTRAP; running: $*"
 
 "$@"

@@ -19,6 +19,7 @@
 #include "broker/broker.h"
 #include "common/clock.h"
 #include "protocol/api.h"
+#include "protocol/coordinator_records.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/messages/find_coordinator.h"
 #include "protocol/messages/list_offsets.h"
@@ -390,9 +391,11 @@ static void test_a_client_over_its_produce_quota_is_paused(void **state) {
   mk_broker_free(b);
 }
 
-/* No transaction coordinator here: v1-3 say so, per key from v4 on. (Answering at
- * all is what makes librdkafka enable lz4: find_coordinator.c. Groups: test_broker_groups.c.) */
-static void test_find_coordinator_has_no_transaction_coordinator(void **state) {
+/* A transactional id's coordinator is the leader of its partition of __transaction_state,
+ * created by this very request: v1-3 answer at the top, v4+ per key; an empty id has none.
+ * (Answering at all is what makes librdkafka enable lz4: find_coordinator.c. Groups:
+ * test_broker_groups.c; the coordinator itself: test_broker_transactions.c.) */
+static void test_find_coordinator_finds_the_transaction_coordinator(void **state) {
   (void)state;
   struct raw_client c;
   assert_int_equal(raw_client_connect(&c, mk_broker_port(broker, 0)), 0);
@@ -403,10 +406,14 @@ static void test_find_coordinator_has_no_transaction_coordinator(void **state) {
   void *resp;
   assert_int_equal(raw_client_call(&c, MK_API_FIND_COORDINATOR, 1, &req, &resp, 5000), 0);
   struct mk_find_coordinator_response *r = resp;
-  assert_int_equal(r->error_code, MK_ERR_COORDINATOR_NOT_AVAILABLE);
-  assert_int_equal(r->node_id, -1);
+  assert_int_equal(r->error_code, 0);
+  /* Kafka's partitionFor: abs("a-transactional-id".hashCode()) % 50. */
+  int32_t p = mk_coordinator_partition_for(req.key, 50);
+  struct mk_partition_state st = test_broker_state(broker, "__transaction_state", p);
+  assert_int_equal(r->node_id, st.leader);
+  assert_int_equal(r->port, mk_broker_port(broker, st.leader));
 
-  struct mk_str keys[2] = {mk_str_of("txn-a"), mk_str_of("txn-b")};
+  struct mk_str keys[2] = {mk_str_of("txn-a"), (struct mk_str){"", 0}};
   mk_schema_set_defaults(&mk_find_coordinator_request_schema, &req);
   req.key_type = 1;
   req.coordinator_keys = keys;
@@ -417,8 +424,12 @@ static void test_find_coordinator_has_no_transaction_coordinator(void **state) {
   for (int i = 0; i < 2; i++) {
     assert_int_equal(r->coordinators[i].key.len, keys[i].len);
     assert_memory_equal(r->coordinators[i].key.ptr, keys[i].ptr, (size_t)keys[i].len);
-    assert_int_equal(r->coordinators[i].error_code, MK_ERR_COORDINATOR_NOT_AVAILABLE);
   }
+  st = test_broker_state(broker, "__transaction_state", mk_coordinator_partition_for(keys[0], 50));
+  assert_int_equal(r->coordinators[0].error_code, 0);
+  assert_int_equal(r->coordinators[0].node_id, st.leader);
+  assert_int_equal(r->coordinators[1].error_code, MK_ERR_INVALID_REQUEST);
+  assert_int_equal(r->coordinators[1].node_id, -1);
   raw_client_close(&c);
 }
 
@@ -434,7 +445,7 @@ int main(void) {
       cmocka_unit_test(test_list_offsets_earliest_latest_and_by_time),
       cmocka_unit_test(test_log_append_time_topic_stamps_batches_with_the_broker_clock),
       cmocka_unit_test(test_retention_bytes_drops_the_oldest_batches),
-      cmocka_unit_test(test_find_coordinator_has_no_transaction_coordinator),
+      cmocka_unit_test(test_find_coordinator_finds_the_transaction_coordinator),
       cmocka_unit_test(test_a_client_over_its_produce_quota_is_paused),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

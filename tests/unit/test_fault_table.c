@@ -30,6 +30,8 @@
 #include "broker/broker.h"
 #include "broker/faults.h"  /* mk_fault_allowed: the table under test */
 #include "protocol/api.h"
+#include "protocol/messages/add_offsets_to_txn.h"
+#include "protocol/messages/add_partitions_to_txn.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
@@ -38,6 +40,7 @@
 #include "protocol/messages/describe_cluster.h"
 #include "protocol/messages/describe_configs.h"
 #include "protocol/messages/describe_groups.h"
+#include "protocol/messages/end_txn.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/messages/find_coordinator.h"
 #include "protocol/messages/heartbeat.h"
@@ -52,6 +55,7 @@
 #include "protocol/messages/offset_fetch.h"
 #include "protocol/messages/produce.h"
 #include "protocol/messages/sync_group.h"
+#include "protocol/messages/txn_offset_commit.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/test_broker.h"
 
@@ -399,6 +403,70 @@ static int16_t error_delete_groups(const void *resp, const char *topic, int32_t 
   return r->results_count == 1 ? r->results[0].error_code : -1;
 }
 
+static void build_add_partitions_to_txn(void *body, const char *topic, int32_t partition) {
+  static struct mk_add_partitions_to_txn_topic t;
+  static int32_t index;
+  struct mk_add_partitions_to_txn_request *r = body;
+  index = partition;
+  t = (struct mk_add_partitions_to_txn_topic){mk_str_of(topic), &index, 1};
+  r->v3_and_below_transactional_id = mk_str_of("some-txn");
+  r->v3_and_below_producer_id = 4242;
+  r->v3_and_below_producer_epoch = 0;
+  r->v3_and_below_topics = &t;
+  r->v3_and_below_topics_count = 1;
+}
+
+static int16_t error_add_partitions_to_txn(const void *resp, const char *topic, int32_t partition) {
+  const struct mk_add_partitions_to_txn_response *r = resp;
+  for (int i = 0; i < r->results_by_topic_v3_and_below_count; i++) {
+    const struct mk_add_partitions_to_txn_topic_result *t = &r->results_by_topic_v3_and_below[i];
+    for (int j = 0; j < t->results_by_partition_count; j++)
+      if (mk_str_eq(t->name, topic) && t->results_by_partition[j].partition_index == partition)
+        return t->results_by_partition[j].partition_error_code;
+  }
+  return -1;
+}
+
+static void build_add_offsets_to_txn(void *body, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  struct mk_add_offsets_to_txn_request *r = body;
+  r->transactional_id = mk_str_of("some-txn");
+  r->producer_id = 4242;
+  r->group_id = mk_str_of("some-group");
+}
+
+static void build_end_txn(void *body, const char *topic, int32_t partition) {
+  (void)topic, (void)partition;
+  struct mk_end_txn_request *r = body;
+  r->transactional_id = mk_str_of("some-txn");
+  r->producer_id = 4242;
+  r->committed = true;
+}
+
+static void build_txn_offset_commit(void *body, const char *topic, int32_t partition) {
+  static struct mk_txn_offset_commit_request_topic ct;
+  static struct mk_txn_offset_commit_request_partition cp;
+  struct mk_txn_offset_commit_request *r = body;
+  mk_schema_set_defaults(&mk_txn_offset_commit_request_partition_schema, &cp);
+  cp.partition_index = partition;
+  ct = (struct mk_txn_offset_commit_request_topic){mk_str_of(topic), &cp, 1};
+  r->transactional_id = mk_str_of("some-txn");
+  r->group_id = mk_str_of("some-group");
+  r->producer_id = 4242;
+  r->topics = &ct;
+  r->topics_count = 1;
+}
+
+static int16_t error_txn_offset_commit(const void *resp, const char *topic, int32_t partition) {
+  const struct mk_txn_offset_commit_response *r = resp;
+  for (int i = 0; i < r->topics_count; i++)
+    for (int j = 0; j < r->topics[i].partitions_count; j++)
+      if (mk_str_eq(r->topics[i].name, topic) &&
+          r->topics[i].partitions[j].partition_index == partition)
+        return r->topics[i].partitions[j].error_code;
+  return -1;
+}
+
 /* The response's top-level error_code, at the same place in each of these structs. */
 #define TOP_LEVEL_ERROR(name, type)                                                 \
   static int16_t name(const void *resp, const char *topic, int32_t partition) {    \
@@ -414,6 +482,8 @@ TOP_LEVEL_ERROR(error_sync_group, struct mk_sync_group_response)
 TOP_LEVEL_ERROR(error_heartbeat, struct mk_heartbeat_response)
 TOP_LEVEL_ERROR(error_leave_group, struct mk_leave_group_response)
 TOP_LEVEL_ERROR(error_list_groups, struct mk_list_groups_response)
+TOP_LEVEL_ERROR(error_add_offsets_to_txn, struct mk_add_offsets_to_txn_response)
+TOP_LEVEL_ERROR(error_end_txn, struct mk_end_txn_response)
 
 static const struct probe {
   int api_key;
@@ -449,6 +519,13 @@ static const struct probe {
    error_offset_commit},
   {MK_API_OFFSET_FETCH, 8, &mk_offset_fetch_request_schema, build_offset_fetch,
    error_offset_fetch},
+  {MK_API_ADD_PARTITIONS_TO_TXN, 3, &mk_add_partitions_to_txn_request_schema,
+   build_add_partitions_to_txn, error_add_partitions_to_txn},
+  {MK_API_ADD_OFFSETS_TO_TXN, 3, &mk_add_offsets_to_txn_request_schema, build_add_offsets_to_txn,
+   error_add_offsets_to_txn},
+  {MK_API_END_TXN, 3, &mk_end_txn_request_schema, build_end_txn, error_end_txn},
+  {MK_API_TXN_OFFSET_COMMIT, 3, &mk_txn_offset_commit_request_schema, build_txn_offset_commit,
+   error_txn_offset_commit},
   {MK_API_OFFSET_DELETE, 0, &mk_offset_delete_request_schema, build_offset_delete,
    error_offset_delete},
   {MK_API_DESCRIBE_GROUPS, 5, &mk_describe_groups_request_schema, build_describe_groups,

@@ -22,18 +22,11 @@
 #include "broker/group_coordinator.h"
 #include "protocol/consumer_protocol.h"
 #include "protocol/coordinator_records.h"
+#include "tests/support/coordinator_log.h"
 
 /* ---- the coordinator's world -------------------------------------------------------------- */
 
 enum { NPARTS = 4, BROKER = 1, MAX_WRITES = 4096, MAX_PENDING = 256 };
-
-struct stored {  /* one record as the log would hold it */
-  int32_t partition;
-  uint8_t *key;
-  int32_t key_len;
-  uint8_t *value;  /* NULL: a tombstone */
-  int32_t value_len;
-};
 
 static struct {
   int64_t now;
@@ -57,24 +50,7 @@ static int16_t fake_append(void *ctx, int32_t partition, const struct mk_coordin
                            int n, mk_group_append_done *done, void *arg) {
   (void)ctx;
   if (world.fail_append) return world.fail_append;
-  for (int i = 0; i < n; i++) {
-    struct mk_writer k, v;
-    mk_writer_init(&k);
-    mk_writer_init(&v);
-    struct mk_err err = {0};
-    if (mk_coordinator_record_encode(&recs[i], &k, &v, &err)) fail_msg("encode: %s", err.msg);
-    assert_true(world.nwrites < MAX_WRITES);
-    struct stored *s = &world.writes[world.nwrites++];
-    s->partition = partition;
-    s->key = malloc(k.len);
-    memcpy(s->key, k.buf, k.len);
-    s->key_len = (int32_t)k.len;
-    s->value = recs[i].tombstone ? NULL : malloc(v.len + 1);
-    s->value_len = recs[i].tombstone ? -1 : (int32_t)v.len;
-    if (s->value) memcpy(s->value, v.buf, v.len);
-    mk_writer_free(&k);
-    mk_writer_free(&v);
-  }
+  coordinator_log_append(world.writes, &world.nwrites, MAX_WRITES, partition, recs, n);
   if (done) {
     assert_true(world.npending < MAX_PENDING);
     world.pending[world.npending].done = done;
@@ -93,13 +69,7 @@ static void ack_writes(int16_t error) {
   }
 }
 
-static void clear_writes(void) {
-  for (int i = 0; i < world.nwrites; i++) {
-    free(world.writes[i].key);
-    free(world.writes[i].value);
-  }
-  world.nwrites = 0;
-}
+static void clear_writes(void) { coordinator_log_clear(world.writes, &world.nwrites); }
 
 static struct mk_group_config config;
 static struct mk_group_coordinator coord, *c = &coord;
@@ -1257,16 +1227,10 @@ static void test_load_skips_unreadable_records(void **state) {
       {real->key, real->key_len, bad_value, sizeof bad_value},
   };
   int32_t partition = real->partition;
-  for (int i = 0; i < 3; i++) {
-    struct stored *s = &world.writes[world.nwrites++];
-    s->partition = partition;
-    s->key = malloc((size_t)extra[i].key_len);
-    memcpy(s->key, extra[i].key, (size_t)extra[i].key_len);
-    s->key_len = extra[i].key_len;
-    s->value = extra[i].value ? malloc((size_t)extra[i].value_len) : NULL;
-    if (s->value) memcpy(s->value, extra[i].value, (size_t)extra[i].value_len);
-    s->value_len = extra[i].value_len;
-  }
+  for (int i = 0; i < 3; i++)
+    coordinator_log_keep(world.writes, &world.nwrites, MAX_WRITES, partition,
+                         (struct mk_bytes){extra[i].key, extra[i].key_len},
+                         (struct mk_bytes){extra[i].value, extra[i].value ? extra[i].value_len : -1});
   reload();
   int16_t e;
   assert_int_equal(fetched("g", "t", 0, false, &e), 9);

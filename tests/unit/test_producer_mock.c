@@ -47,8 +47,9 @@
 #include "producer/serializers.h"
 #include "protocol/api.h"
 #include "tests/support/producer_probe.h"
+#include "tests/support/rdkafka_support.h"
 
-static rd_kafka_t *mock_owner;            /* the rd_kafka_t the mock cluster lives in */
+static struct mock_cluster mock;          /* tests/support/rdkafka_support.h */
 static rd_kafka_mock_cluster_t *mcluster;
 static const char *bootstraps;            /* "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3" */
 static struct mk_producer *producer;      /* the test's producer; teardown closes it */
@@ -57,24 +58,15 @@ static struct mk_producer *producer;      /* the test's producer; teardown close
 
 static int setup_file(void **state) {
   (void)state;
-  char err[512];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);  /* it has no bootstrap.servers */
-  mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!mock_owner) {
-    fprintf(stderr, "rd_kafka_new: %s\n", err);
-    return -1;
-  }
-  mcluster = rd_kafka_mock_cluster_new(mock_owner, 3);
-  if (!mcluster) return -1;
-  bootstraps = rd_kafka_mock_cluster_bootstraps(mcluster);
+  if (mock_cluster_start(&mock, 3)) return -1;
+  mcluster = mock.cluster;
+  bootstraps = mock.bootstraps;
   return 0;
 }
 
 static int teardown_file(void **state) {
   (void)state;
-  if (mcluster) rd_kafka_mock_cluster_destroy(mcluster);
-  if (mock_owner) rd_kafka_destroy(mock_owner);
+  mock_cluster_stop(&mock);
   return 0;
 }
 
@@ -97,86 +89,6 @@ static int teardown_test(void **state) {
 
 static void create_topic(const char *name, int partitions) {
   assert_int_equal(rd_kafka_mock_topic_create(mcluster, name, partitions, 3), 0);
-}
-
-/* ---- reading back with a librdkafka consumer ---------------------------------------------- */
-
-struct consumed {
-  int32_t partition;
-  int64_t offset;
-  int key_len, value_len;  /* -1 = null */
-  char key[64], value[128];
-  int headers_count;
-  struct {
-    char name[32];
-    int value_len;         /* -1 = null */
-    char value[32];
-  } headers[4];
-};
-
-static void copy_out(char *dst, size_t cap, int *len, const void *src, size_t n, bool null) {
-  *len = null ? -1 : (int)n;
-  size_t k = null ? 0 : n < cap - 1 ? n : cap - 1;
-  if (k) memcpy(dst, src, k);
-  dst[k] = 0;
-}
-
-/* Read topic's partitions from the beginning until `expect` records have come and no more
- * arrive for 300 ms, or timeout_ms passes. Returns the number read (up to max). */
-static int consume_all(const char *topic, int partitions, struct consumed *out, int max, int expect,
-                       int timeout_ms) {
-  char err[512];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  const char *settings[][2] = {{"bootstrap.servers", bootstraps}, {"group.id", "mk-test-reader"},
-                               {"enable.auto.commit", "false"}, {"log_level", "3"}};
-  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
-    assert_int_equal(rd_kafka_conf_set(conf, settings[i][0], settings[i][1], err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  assert_non_null(rk);
-  rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; p++)
-    rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  assert_int_equal(rd_kafka_assign(rk, parts), 0);
-  rd_kafka_topic_partition_list_destroy(parts);
-  int n = 0;
-  int64_t until = now_ms() + timeout_ms, last = now_ms();
-  while (now_ms() < until && !(n >= expect && now_ms() - last > 300)) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
-    if (!m) continue;
-    if (!m->err && n < max) {
-      struct consumed *c = &out[n++];
-      c->partition = m->partition;
-      c->offset = m->offset;
-      copy_out(c->key, sizeof c->key, &c->key_len, m->key, m->key_len, m->key == NULL);
-      copy_out(c->value, sizeof c->value, &c->value_len, m->payload, m->len, m->payload == NULL);
-      rd_kafka_headers_t *hdrs = NULL;
-      c->headers_count = 0;
-      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char *name;
-        const void *value;
-        size_t size;
-        for (size_t h = 0; h < 4 && !rd_kafka_header_get_all(hdrs, h, &name, &value, &size); h++) {
-          int ignored;
-          copy_out(c->headers[h].name, sizeof c->headers[h].name, &ignored, name, strlen(name), false);
-          copy_out(c->headers[h].value, sizeof c->headers[h].value, &c->headers[h].value_len, value,
-                   size, value == NULL);
-          c->headers_count++;
-        }
-      }
-      last = now_ms();
-    }
-    rd_kafka_message_destroy(m);
-  }
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
-  return n;
-}
-
-static int count_value(const struct consumed *c, int n, const char *value) {
-  int k = 0;
-  for (int i = 0; i < n; i++) k += strcmp(c[i].value, value) == 0;
-  return k;
 }
 
 /* ---- producers ---------------------------------------------------------------------------- */
@@ -242,7 +154,7 @@ static void test_mock_every_send_mode_completes(void **state) {
   assert_succeeded(0, N);
   assert_int_equal((int)mk_producer_metric(p, "record-send-total"), 3 * N);
   static struct consumed c[3 * N + 10];
-  assert_int_equal(consume_all("mock-modes", 3, c, 3 * N + 10, 3 * N, 10000), 3 * N);
+  assert_int_equal(consume_all(bootstraps, "mock-modes", 3, c, 3 * N + 10, 3 * N, 10000), 3 * N);
 }
 
 static void test_mock_keyed_records_land_in_librdkafka_murmur2_partitions(void **state) {
@@ -261,7 +173,7 @@ static void test_mock_keyed_records_land_in_librdkafka_murmur2_partitions(void *
   flush_ok(p, 10000);
   assert_succeeded(0, N);
   static struct consumed c[N + 10];
-  int n = consume_all("mock-keyed", PARTITIONS, c, N + 10, N, 10000);
+  int n = consume_all(bootstraps, "mock-keyed", PARTITIONS, c, N + 10, N, 10000);
   assert_int_equal(n, N);
   for (int r = 0; r < n; r++) {
     int i = atoi(c[r].value);
@@ -300,7 +212,7 @@ static void test_mock_librdkafka_reads_our_headers_keys_and_values(void **state)
   flush_ok(p, 10000);
   assert_succeeded(0, 2);
   struct consumed c[4];
-  assert_int_equal(consume_all("mock-headers", 1, c, 4, 2, 10000), 2);
+  assert_int_equal(consume_all(bootstraps, "mock-headers", 1, c, 4, 2, 10000), 2);
   assert_string_equal(c[0].key, "the-key");
   assert_string_equal(c[0].value, "the-value");
   assert_int_equal(c[0].headers_count, 3);
@@ -331,7 +243,7 @@ static void test_mock_acks_0_completes_every_record_with_offset_minus_1(void **s
   assert_succeeded(0, N);
   for (int i = 0; i < N; i++) assert_int_equal(done[i].offset, -1);
   static struct consumed c[N + 10];
-  assert_int_equal(consume_all("mock-acks0", 1, c, N + 10, N, 10000), N);
+  assert_int_equal(consume_all(bootstraps, "mock-acks0", 1, c, N + 10, N, 10000), N);
 }
 
 /* ==== retries ============================================================================== */
@@ -378,7 +290,7 @@ static void test_mock_retriable_errors_are_retried_with_exponential_backoff(void
   assert_true(sent_at[1] - sent_at[0] >= backoff[0] - 5);
   assert_true(sent_at[2] - sent_at[1] >= backoff[1] - 5);
   static struct consumed c[N + 10];
-  int n = consume_all("mock-retry", 1, c, N + 10, N + 1, 10000);
+  int n = consume_all(bootstraps, "mock-retry", 1, c, N + 10, N + 1, 10000);
   assert_int_equal(n, N + 1);
 }
 
@@ -418,7 +330,7 @@ static void test_mock_every_send_completes_once_through_disconnects(void **state
   assert_succeeded(0, N + 1);
   assert_true(mk_producer_metric(p, "record-retry-total") >= 1);
   static struct consumed c[2 * N + 10];
-  int n = consume_all("mock-disconnects", 1, c, 2 * N + 10, N + 1, 10000);
+  int n = consume_all(bootstraps, "mock-disconnects", 1, c, 2 * N + 10, N + 1, 10000);
   for (int i = 1; i <= N; i++) {
     snprintf(value, sizeof value, "d-%d", i);
     assert_true(count_value(c, n, value) >= 1);  /* nothing acknowledged is missing */
@@ -518,7 +430,7 @@ static int five_failed_in_flight(const char *topic, bool idempotent, struct cons
   assert_int_equal(atomic_load(&complete_cb_called), 11);
   assert_succeeded(0, 11);
   assert_int_equal((int)mk_producer_metric(p, "record-retry-total"), 5);
-  int n = consume_all(topic, 1, c, max, 11, 10000);
+  int n = consume_all(bootstraps, topic, 1, c, max, 11, 10000);
   print_message("%s:", topic);
   for (int i = 0; i < n; i++) print_message(" %s", c[i].value);
   print_message("\n");
@@ -630,7 +542,7 @@ static void test_mock_leader_move_is_followed_after_not_leader_or_follower(void 
   snprintf(to_new, sizeof to_new, "\"broker\":%d,", new_leader);
   assert_true(capture_count("\"event\":\"request_sent\"", to_new) >= 1);
   static struct consumed c[20];
-  assert_int_equal(consume_all("mock-moving", 1, c, 20, 11, 10000), 11);
+  assert_int_equal(consume_all(bootstraps, "mock-moving", 1, c, 20, 11, 10000), 11);
 }
 
 static void test_mock_leader_death_while_idle_is_noticed_through_a_metadata_refresh(void **state) {
