@@ -1,5 +1,5 @@
 /*
- * Lab 16, transactions: a transactional producer writes records to the log at once, and a
+ * Lab 17, transactions: a transactional producer writes records to the log at once, and a
  * read_committed consumer sees them only once the coordinator's marker says "commit".
  * Guide: labs/transactions/README.md. Note: 002's transactional.id row. Code:
  * producer/transaction_manager.h (the producer's side), broker/transaction_coordinator.h (the
