@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/kafka_apis.h"
 #include "broker/purgatory.h"
 #include "broker/replica_set.h"
 #include "broker/reset.h"
 #include "broker/retention.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/trace.h"
 
 /* A write waiting for the high watermark. */
 struct pending_write {
@@ -171,6 +173,10 @@ int16_t mk_partition_writer_append(struct mk_broker *b, const struct mk_partitio
     free(pw);
     return MK_ERR_UNKNOWN_SERVER_ERROR;
   }
+  /* An append like a Produce's: the dashboard and the timeline follow the leader's log end
+   * by these events, coordinators' records and markers included. */
+  if (mk_trace_on())
+    mk_produce_trace_batch("append", p, &parsed, stored->base_offset, stored->last_offset, NULL);
   mk_producer_state_update(&p->producers, stored);
   if (base_offset) *base_offset = stored->base_offset;
   if (pw) {

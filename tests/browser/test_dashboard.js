@@ -13,6 +13,9 @@
 //   5. a click on a follower aims the fault form; follower_pause, then the follower drops
 //      out of the ISR on the page as in /v1/cluster; follower_resume brings it back
 //   6. the groups and transactions tabs explain themselves while their endpoints are absent
+//  6b. with GET /v1/transactions served: minikafka perf --transactional-id in one transaction
+//      of about 3 s; the transactions tab shows it Ongoing with its partitions, then
+//      CompleteCommit once perf has committed and exited
 //   7. the broker's --trace file: the reducer (in node) replays it to exactly the final
 //      GET /v1/cluster (every broker, address, leader, epoch, HW, log start, ISR, each
 //      replica's log end offset, paused, lag), GET /v1/producers and GET /v1/faults; the
@@ -487,6 +490,41 @@ async function main() {
   check(`the transactions tab explains itself (GET /v1/transactions is ${txnStatus})`,
     txnStatus === 404 ? /does not serve GET \/v1\/transactions yet/.test(txnText) && /--transactional-id/.test(txnText) : /transactional/.test(txnText), txnText.slice(0, 200));
   await shot('06-transactions-empty.png');
+  if (txnStatus === 200) {
+    // 6b. a running transaction: perf in one transaction of about 3 s (commit at the end)
+    const txnPerf = spawn(minikafka, ['perf', '--bootstrap-server', bootstrap, '--topic', 'orders',
+      '--num-records', '600', '--record-size', '100', '--throughput', '200',
+      '--transactional-id', 'dash-txn', '--transaction-duration-ms', '60000',
+      '--producer-props', 'client.id=perf-txn'], {stdio: ['ignore', 'pipe', 'pipe']});
+    let txnPerfOut = '';
+    txnPerf.stdout.on('data', (d) => { txnPerfOut += d; });
+    const txnState = async () => ((await api('GET', '/v1/transactions')).body.transactions || [])
+      .find((t) => t.transactional_id === 'dash-txn');
+    const ongoing = await waitFor(async () => (await txnState())?.state === 'Ongoing', 10000,
+      'dash-txn Ongoing').catch(() => false);
+    await page.click('#tab-groups');
+    await page.click('#tab-transactions');
+    const row = async () => page.$$eval('#transactions tbody tr', (trs) => trs.map((tr) =>
+      [...tr.querySelectorAll('td')].map((td) => td.textContent)).find((c) => c[0] === 'dash-txn'));
+    const running = await waitFor(async () => (await row())?.[3] === 'Ongoing', 5000,
+      'the running transaction on the page').catch(() => false);
+    const cells = await row();
+    check('the transactions tab shows the running transaction: dash-txn, Ongoing, its partitions ' +
+      'of orders, as GET /v1/transactions says', ongoing && running && /orders-\d/.test(cells[4]) &&
+      cells[1] === String((await txnState()).producer_id), JSON.stringify(cells));
+    await shot('06b-transaction-running.png');
+    const exited = await waitFor(() => txnPerf.exitCode !== null, 20000, 'the transactional perf')
+      .catch(() => false);
+    check('the transactional perf committed and exited', exited && txnPerf.exitCode === 0 &&
+      /600 records sent/.test(txnPerfOut), txnPerfOut.trim());
+    await waitFor(async () => (await txnState())?.state === 'CompleteCommit', 10000, 'CompleteCommit')
+      .catch(() => false);
+    await page.click('#tab-groups');
+    await page.click('#tab-transactions');
+    const committed = await waitFor(async () => (await row())?.[3] === 'CompleteCommit', 5000,
+      'the committed transaction on the page').catch(() => false);
+    check('after the commit the tab shows dash-txn CompleteCommit', committed, JSON.stringify(await row()));
+  }
 
   // 7. replay the broker's own trace: exactly what the API says at the end
   const end = await quiet();
