@@ -34,12 +34,6 @@ require_tools kcat
 
 start_cluster
 
-create_topic() {  # create_topic NAME PARTITIONS
-  if ! timeout 30 "$MK" topics --bootstrap-server "$BS" --create --topic "$1" --partitions "$2" \
-       --replication-factor 3 > /dev/null 2> "$T/topics.err"; then
-    fail "topics --create $1: $(cat "$T/topics.err")"
-  fi
-}
 # kcat_count TOPIC ISOLATION: how many records a consumer with that isolation.level reads from
 # the beginning to the end (for read_committed, the end is the last stable offset).
 kcat_count() {
@@ -142,14 +136,4 @@ run "$current_name" "$MK" perf --topic zombie --num-records 10 --record-size 10 
 expect_rc 2 && { grep -q -- '--transaction-duration-ms should be greater than zero' "$T/err" &&
   pass "$current" || fail "$current: $(cat "$T/err")"; }
 
-if ! kill -0 "$BROKER_PID" 2> /dev/null; then
-  fail "the broker died: $(tail -5 "$T/broker.err")"
-elif grep -Eq 'runtime error|Sanitizer' "$T/broker.err"; then
-  fail "broker sanitizer report: $(grep -E -m3 'runtime error|Sanitizer' "$T/broker.err")"
-fi
-
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish_checks

@@ -74,17 +74,6 @@ static int teardown_test(void **state) {
   return 0;
 }
 
-/* A consumer's group metadata (consumer/consumer.h), as mk_consumer_group_metadata fills it. */
-static struct mk_consumer_group_metadata group_of(const char *id, int32_t generation,
-                                                  const char *member) {
-  struct mk_consumer_group_metadata g;
-  memset(&g, 0, sizeof g);
-  snprintf(g.group_id, sizeof g.group_id, "%s", id);
-  g.generation_id = generation;
-  snprintf(g.member_id, sizeof g.member_id, "%s", member);
-  return g;
-}
-
 static void create_topic(const char *name, int partitions) {
   test_broker_create_topic(broker, name, partitions, 3, NULL);
 }
@@ -92,26 +81,12 @@ static void create_topic(const char *name, int partitions) {
 /* Producer `slot` (closed by teardown): transactional, then (key, value) settings. */
 static struct mk_producer *start_producer(int slot, const char *transactional_id,
                                           const char *first_key, ...) {
-  struct mk_producer_config *cfg = mk_producer_config_new();
-  struct mk_err err = {0};
-  const char *defaults[][2] = {{"bootstrap.servers", bootstrap},
-                               {"key.serializer", "StringSerializer"},
-                               {"value.serializer", "StringSerializer"},
-                               {"transactional.id", transactional_id},
-                               {"max.block.ms", "15000"}};
-  for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-    if (mk_producer_config_set(cfg, defaults[i][0], defaults[i][1], &err))
-      fail_msg("%s: %s", defaults[i][0], err.msg);
+  const char *const defaults[] = {"bootstrap.servers", bootstrap, "transactional.id",
+                                  transactional_id, "max.block.ms", "15000", NULL};
   va_list ap;
   va_start(ap, first_key);
-  for (const char *key = first_key; key; key = va_arg(ap, const char *)) {
-    const char *value = va_arg(ap, const char *);
-    if (mk_producer_config_set(cfg, key, value, &err)) fail_msg("%s=%s: %s", key, value, err.msg);
-  }
+  producers[slot] = probe_producer_new(defaults, first_key, ap);
   va_end(ap);
-  if (mk_producer_config_finish(cfg, &err)) fail_msg("finish: %s", err.msg);
-  if (mk_producer_new(cfg, &producers[slot], &err)) fail_msg("mk_producer_new: %s", err.msg);
-  mk_producer_config_free(cfg);
   return producers[slot];
 }
 
@@ -311,7 +286,7 @@ static void test_offsets_commit_with_the_output_or_not_at_all(void **state) {
   create_topic("txn-out", 1);
   struct mk_producer *p = start_producer(0, "txn-ctp-1", NULL);
   OK(mk_producer_init_transactions, p);
-  struct mk_consumer_group_metadata group = group_of("txn-ctp-group", -1, "");
+  struct mk_consumer_group_metadata group = probe_group_metadata("txn-ctp-group", -1, "");
   struct mk_err err = {0};
   /* Round 1: "processed" input offsets 0..4, output committed with position 5. */
   OK(mk_producer_begin_transaction, p);

@@ -41,31 +41,24 @@
 #include "producer/producer_config.h"
 #include "protocol/api.h"
 #include "tests/support/producer_probe.h"
+#include "tests/support/rdkafka_support.h"
 
-static rd_kafka_t *mock_owner;
+static struct mock_cluster mock;
 static rd_kafka_mock_cluster_t *mcluster;
 static const char *bootstraps;
 static struct mk_producer *producer;
 
 static int setup_file(void **state) {
   (void)state;
-  char err[512];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
-  mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!mock_owner) {
-    fprintf(stderr, "rd_kafka_new: %s\n", err);
-    return -1;
-  }
-  if (!(mcluster = rd_kafka_mock_cluster_new(mock_owner, 3))) return -1;
-  bootstraps = rd_kafka_mock_cluster_bootstraps(mcluster);
+  if (mock_cluster_start(&mock, 3)) return -1;
+  mcluster = mock.cluster;
+  bootstraps = mock.bootstraps;
   return 0;
 }
 
 static int teardown_file(void **state) {
   (void)state;
-  if (mcluster) rd_kafka_mock_cluster_destroy(mcluster);
-  if (mock_owner) rd_kafka_destroy(mock_owner);
+  mock_cluster_stop(&mock);
   return 0;
 }
 
@@ -95,17 +88,6 @@ static int teardown_test(void **state) {
   return 0;
 }
 
-/* A consumer's group metadata (consumer/consumer.h), as mk_consumer_group_metadata fills it. */
-static struct mk_consumer_group_metadata group_of(const char *id, int32_t generation,
-                                                  const char *member) {
-  struct mk_consumer_group_metadata g;
-  memset(&g, 0, sizeof g);
-  snprintf(g.group_id, sizeof g.group_id, "%s", id);
-  g.generation_id = generation;
-  snprintf(g.member_id, sizeof g.member_id, "%s", member);
-  return g;
-}
-
 /* A topic of `partitions` partitions, partition i led by broker 1 + i % 3 (so that one
  * transaction spans brokers). */
 static void create_topic(const char *name, int partitions) {
@@ -116,27 +98,13 @@ static void create_topic(const char *name, int partitions) {
 
 /* The test's transactional producer (closed by teardown), with (key, value) settings. */
 static struct mk_producer *start_producer(const char *transactional_id, const char *first_key, ...) {
-  struct mk_producer_config *cfg = mk_producer_config_new();
-  struct mk_err err = {0};
-  const char *defaults[][2] = {{"bootstrap.servers", bootstraps},
-                               {"key.serializer", "StringSerializer"},
-                               {"value.serializer", "StringSerializer"},
-                               {"transactional.id", transactional_id},
-                               {"max.block.ms", "10000"},
-                               {"linger.ms", "5"}};
-  for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-    if (mk_producer_config_set(cfg, defaults[i][0], defaults[i][1], &err))
-      fail_msg("%s: %s", defaults[i][0], err.msg);
+  const char *const defaults[] = {"bootstrap.servers", bootstraps, "transactional.id",
+                                  transactional_id, "max.block.ms", "10000", "linger.ms", "5",
+                                  NULL};
   va_list ap;
   va_start(ap, first_key);
-  for (const char *key = first_key; key; key = va_arg(ap, const char *)) {
-    const char *value = va_arg(ap, const char *);
-    if (mk_producer_config_set(cfg, key, value, &err)) fail_msg("%s=%s: %s", key, value, err.msg);
-  }
+  producer = probe_producer_new(defaults, first_key, ap);
   va_end(ap);
-  if (mk_producer_config_finish(cfg, &err)) fail_msg("finish: %s", err.msg);
-  if (mk_producer_new(cfg, &producer, &err)) fail_msg("mk_producer_new: %s", err.msg);
-  mk_producer_config_free(cfg);
   return producer;
 }
 
@@ -454,7 +422,7 @@ static void test_mock_txn_send_offsets_to_both_coordinators(void **state) {
   OK(mk_producer_begin_transaction);
   assert_int_equal(send_value(producer, "txn-out", 0, NULL, "transformed", 0), 0);
   struct mk_offset_to_commit offsets[2] = {{"txn-in", 0, 42, -1, NULL}, {"txn-in", 1, 17, -1, NULL}};
-  struct mk_consumer_group_metadata group = group_of("mock-group", -1, "");
+  struct mk_consumer_group_metadata group = probe_group_metadata("mock-group", -1, "");
   struct mk_err err = {0};
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 2, &group, &err), 0);
   OK(mk_producer_commit_transaction);
@@ -475,13 +443,13 @@ static void test_mock_txn_send_offsets_to_both_coordinators(void **state) {
   /* No offsets: nothing sent, as in Java. Bad group metadata: refused. */
   OK(mk_producer_begin_transaction);
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 0, &group, &err), 0);
-  struct mk_consumer_group_metadata bad = group_of("mock-group", 3, "");
+  struct mk_consumer_group_metadata bad = probe_group_metadata("mock-group", 3, "");
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 1, &bad, &err),
                    MK_ERR__INVALID_ARG);
   assert_int_equal(count_requests("AddOffsetsToTxn"), 1);
   /* Group membership needs TxnOffsetCommit v3 (Kafka 2.5); librdkafka 2.0.2's mock speaks v2:
    * like Java against an old broker, the producer cannot go on. */
-  struct mk_consumer_group_metadata member = group_of("mock-group", 3, "member-1");
+  struct mk_consumer_group_metadata member = probe_group_metadata("mock-group", 3, "member-1");
   assert_int_equal(mk_producer_send_offsets_to_transaction(producer, offsets, 1, &member, &err),
                    MK_ERR_UNSUPPORTED_VERSION);
   assert_int_equal(state_now(), MK_TXN_FATAL_ERROR);

@@ -47,17 +47,6 @@ static int teardown(void **state) {
 
 #define S(x) MK_TXN_##x
 
-/* A consumer's group metadata (consumer/consumer.h), as mk_consumer_group_metadata fills it. */
-static struct mk_consumer_group_metadata group_of(const char *id, int32_t generation,
-                                                  const char *member) {
-  struct mk_consumer_group_metadata g;
-  memset(&g, 0, sizeof g);
-  snprintf(g.group_id, sizeof g.group_id, "%s", id);
-  g.generation_id = generation;
-  snprintf(g.member_id, sizeof g.member_id, "%s", member);
-  return g;
-}
-
 /* ---- the table --------------------------------------------------------------------------- */
 
 static void test_transition_table_is_javas(void **state) {
@@ -603,7 +592,7 @@ static void test_send_offsets_goes_to_both_coordinators_and_retries_what_failed(
   initialize();
   begin();
   struct mk_offset_to_commit offsets[2] = {{"in", 0, 42, -1, NULL}, {"in", 1, 7, -1, "m"}};
-  struct mk_consumer_group_metadata group = group_of("g", -1, "");
+  struct mk_consumer_group_metadata group = probe_group_metadata("g", -1, "");
   struct mk_txn_result *r;
   struct mk_err err = {0};
   assert_int_equal(mk_transaction_manager_send_offsets(&tm, offsets, 2, &group, &r, &err), 0);
@@ -657,7 +646,7 @@ static void test_offsets_of_a_member_no_longer_in_the_group_make_the_transaction
   initialize();
   begin();
   struct mk_offset_to_commit offsets[1] = {{"in", 0, 42, 3, NULL}};
-  struct mk_consumer_group_metadata group = group_of("g", 5, "member-1");
+  struct mk_consumer_group_metadata group = probe_group_metadata("g", 5, "member-1");
   struct mk_txn_result *r;
   struct mk_err err = {0};
   assert_int_equal(mk_transaction_manager_send_offsets(&tm, offsets, 1, &group, &r, &err), 0);
@@ -699,7 +688,7 @@ static void test_calls_out_of_order_are_refused_and_change_nothing(void **state)
   assert_int_equal(mk_transaction_manager_check_send(&tm, &err), MK_ERR__STATE);
   assert_non_null(strstr(err.msg, "READY"));
   struct mk_offset_to_commit o = {"in", 0, 1, -1, NULL};
-  struct mk_consumer_group_metadata g = group_of("g", -1, "");
+  struct mk_consumer_group_metadata g = probe_group_metadata("g", -1, "");
   assert_int_equal(mk_transaction_manager_send_offsets(&tm, &o, 1, &g, &r, &err), MK_ERR__STATE);
   assert_non_null(strstr(err.msg, "not in progress"));
   assert_int_equal(mk_transaction_manager_begin_abort(&tm, &r, &err), MK_ERR__STATE);
