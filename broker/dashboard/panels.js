@@ -149,10 +149,10 @@ export function renderTransactions(el, result, ctx) {
   renderOptional(el, result, {
     title: 'Transactions', noun: 'transaction', path: '/v1/transactions', key: 'transactions',
     explain: 'Each transactional.id with its producer id and epoch, its state (Empty, Ongoing, PrepareCommit, CompleteCommit, ...), its partitions, timeout and age; the cluster panel then marks each partition\'s last stable offset (LSO).',
-    arrives: 'the transaction coordinator', how: 'run a transactional producer (confluent-kafka\'s, or minikafka perf once its producer has transactions)',
+    arrives: 'the transaction coordinator', how: 'run a transactional producer (minikafka perf, or confluent-kafka\'s)',
     command: [
-      code(`python3 -c "from confluent_kafka import Producer; p = Producer({'bootstrap.servers': '${ctx.bootstrap || 'BOOTSTRAP'}', 'transactional.id': 'demo-tx'}); p.init_transactions(); p.begin_transaction(); p.produce('demo', b'hello'); p.commit_transaction()"`),
-      code(`minikafka perf --bootstrap-server ${ctx.bootstrap || 'BOOTSTRAP'} --topic demo --num-records 1000 --record-size 100 --throughput 50 --transactional-id demo-tx --transaction-duration-ms 2000`)],
+      code(`minikafka perf --bootstrap-server ${ctx.bootstrap || 'BOOTSTRAP'} --topic demo --num-records 1000 --record-size 100 --throughput 50 --transactional-id demo-tx --transaction-duration-ms 2000`),
+      code(`python3 -c "from confluent_kafka import Producer; p = Producer({'bootstrap.servers': '${ctx.bootstrap || 'BOOTSTRAP'}', 'transactional.id': 'demo-tx'}); p.init_transactions(); p.begin_transaction(); p.produce('demo', b'hello'); p.commit_transaction()"`)],
     note: (body) => (body && body.markers_hold
       ? h('p', {class: 'help'}, h('b', {}, 'Markers are held'), ' (the hold_markers fault): a commit or abort stays in PrepareCommit / PrepareAbort, its partitions\' LSO stuck, until release_markers.')
       : null),

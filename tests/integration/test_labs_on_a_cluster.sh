@@ -107,7 +107,7 @@ if expect_rc 0; then
   else pass "every lab deleted its topics"; fi
 fi
 
-for name in acks isr quotas bootstrap schemas consumer-groups; do
+for name in acks isr quotas bootstrap schemas consumer-groups transactions; do
   run "lab $name says why it cannot run on a real cluster" \
     "$MK" lab "$name" --bootstrap-server "$BS"
   expect_rc 1 && says 'Not on a real cluster'
