@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/kafka_apis.h"  /* mk_produce_trace_batch */
 #include "broker/purgatory.h"
 #include "broker/replica_set.h"
 #include "broker/reset.h"
 #include "broker/retention.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/trace.h"
 
 /* A write waiting for the high watermark. */
 struct pending_write {
@@ -172,6 +174,10 @@ int16_t mk_partition_writer_append(struct mk_broker *b, const struct mk_partitio
     return MK_ERR_UNKNOWN_SERVER_ERROR;
   }
   mk_producer_state_update(&p->producers, stored);
+  /* The trace's append, as a client's produce has (produce.c): the leader's log end moves,
+   * and a replay of the trace (the dashboard's reducer) learns it only from this event. */
+  if (mk_trace_on())
+    mk_produce_trace_batch("append", p, &parsed, stored->base_offset, stored->last_offset, NULL);
   if (base_offset) *base_offset = stored->base_offset;
   if (pw) {
     pw->topic_id = t->id;

@@ -111,9 +111,17 @@ static json_t *subject_view(struct mk_schema_registry *reg, const struct mk_regi
     json_array_append_new(versions, json_pack("{s:i, s:i, s:b}", "version", s->versions[i].version,
                                               "id", s->versions[i].id,
                                               "deleted", s->versions[i].deleted));
+  /* The latest version's text too, so the dashboard (which may only talk to the admin API's
+   * origin) can show what the subject holds without asking the registry's port. */
+  const struct mk_registry_version *lv = mk_registry_latest(s);
+  const struct mk_registry_schema *ls = lv ? mk_registry_schema_by_id(reg, lv->id) : NULL;
+  json_t *latest = lv ? json_pack("{s:i, s:i, s:s?}", "version", lv->version, "id", lv->id,
+                                  "schema", ls ? ls->text : NULL)
+                      : json_null();
   struct mk_registry_config c = mk_registry_effective_config(reg, s);
-  return json_pack("{s:s, s:s, s:o*}", "subject", s->name, "compatibility",
-                   mk_compatibility_name(c.level), "versions", versions);
+  return json_pack("{s:s, s:s, s:b, s:o*, s:o*}", "subject", s->name, "compatibility",
+                   mk_compatibility_name(c.level), "compatibility_own",
+                   s->has_config && s->config.has_level, "versions", versions, "latest", latest);
 }
 
 json_t *mk_schema_registry_view(struct mk_broker *b) {

@@ -49,8 +49,10 @@ void mk_schema_registry_http_reset(struct mk_broker *b);
 
 /* GET /v1/schemas: {"url": ..., "topic": "_schemas", "partition": {leader, leader_epoch,
  * high_watermark, log_end_offset}, "reloads", "subject_count", "schema_count",
- * "compatibility": the global level, "subjects": [{"subject", "compatibility", "versions":
- * [{"version", "id", "deleted"}]}]}; with the registry off, {"url": null, "subjects": []}.
+ * "compatibility": the global level, "subjects": [{"subject", "compatibility" (the level that
+ * applies), "compatibility_own" (whether the subject set it), "versions": [{"version", "id",
+ * "deleted"}], "latest": {"version", "id", "schema": its text} or null when every version is
+ * deleted}]}; with the registry off, {"url": null, "subjects": []}.
  * Returns new (NULL when out of memory). */
 json_t *mk_schema_registry_view(struct mk_broker *b);
 

@@ -103,7 +103,7 @@ extern const struct mk_lab mk_lab_send_modes, mk_lab_partitioning, mk_lab_batchi
     mk_lab_compression;
 extern const struct mk_lab mk_lab_timeouts, mk_lab_isr, mk_lab_headers_interceptors,
     mk_lab_serialization, mk_lab_quotas, mk_lab_bootstrap, mk_lab_schemas,
-    mk_lab_consumer_groups;
+    mk_lab_consumer_groups, mk_lab_transactions;
 /* The lab named name, or NULL. */
 const struct mk_lab *mk_lab_find(const char *name);
 

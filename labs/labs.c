@@ -14,7 +14,7 @@ const struct mk_lab *const mk_labs[] = {
     &mk_lab_tour, &mk_lab_send_modes, &mk_lab_acks, &mk_lab_duplicates, &mk_lab_ordering,
     &mk_lab_partitioning, &mk_lab_batching, &mk_lab_compression, &mk_lab_timeouts, &mk_lab_isr,
     &mk_lab_headers_interceptors, &mk_lab_serialization, &mk_lab_quotas, &mk_lab_bootstrap,
-    &mk_lab_schemas, &mk_lab_consumer_groups, NULL,
+    &mk_lab_schemas, &mk_lab_consumer_groups, &mk_lab_transactions, NULL,
 };
 
 const struct mk_lab *mk_lab_find(const char *name) {

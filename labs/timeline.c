@@ -57,6 +57,63 @@ static void isr_text(json_t *ev, char *out, size_t size) {
 
 /* ---- one sentence per event -------------------------------------------------------------- */
 
+/* The TransactionManager's moves and requests (producer/transaction_manager.h). */
+static enum mk_timeline_style describe_producer_transaction(json_t *ev, const char *event, char *b,
+                                                            size_t n) {
+  const char *api = str(ev, "api");
+  if (strcmp(event, "txn_state") == 0) {
+    const char *to = str(ev, "to");
+    add(b, n, "transaction %s: %s → %s", str(ev, "transactional_id"), str(ev, "from"), to);
+    if (has(ev, "error")) add(b, n, " (%s: %s)", str(ev, "error"), str(ev, "message"));
+    return strcmp(to, "FATAL_ERROR") == 0 ? MK_STYLE_BAD
+           : strcmp(to, "ABORTABLE_ERROR") == 0 ? MK_STYLE_WARN : MK_STYLE_LANE;
+  }
+  if (strcmp(event, "txn_request") == 0) {
+    add(b, n, "%s", api);
+    if (has(ev, "result")) add(b, n, "(%s)", str(ev, "result"));
+    add(b, n, " → broker %lld", num(ev, "broker", -1));
+    size_t i;
+    json_t *v;
+    if (has(ev, "key_type")) add(b, n, ": %s %s", str(ev, "key_type"), str(ev, "key"));
+    if (json_is_true(json_object_get(ev, "epoch_bump")))
+      add(b, n, ": bump epoch %lld of pid %lld", num(ev, "epoch", -1), num(ev, "producer_id", -1));
+    json_array_foreach(json_object_get(ev, "partitions"), i, v) {
+      if (i == 4) {
+        add(b, n, " (+%zu more)", json_array_size(json_object_get(ev, "partitions")) - 4);
+        break;
+      }
+      add(b, n, "%s %s", i ? "," : ":", json_string_value(v));
+    }
+    if (has(ev, "group_id")) add(b, n, ": group %s", str(ev, "group_id"));
+    json_array_foreach(json_object_get(ev, "offsets"), i, v) {
+      if (i == 3) {
+        add(b, n, " (+%zu more)", json_array_size(json_object_get(ev, "offsets")) - 3);
+        break;
+      }
+      add(b, n, ", %s-%lld@%lld", str(v, "topic"), num(v, "partition", -1), num(v, "offset", -1));
+    }
+    if (!has(ev, "key_type") && !has(ev, "epoch_bump"))
+      add(b, n, " (pid %lld epoch %lld)", num(ev, "producer_id", -1), num(ev, "epoch", -1));
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "txn_response") == 0) {
+    add(b, n, "%s ← broker %lld: ", api, num(ev, "broker", -1));
+    if (has(ev, "error")) {
+      add(b, n, "%s", str(ev, "error"));
+      if (*str(ev, "message")) add(b, n, " (%s)", str(ev, "message"));
+      return MK_STYLE_WARN;
+    }
+    if (has(ev, "coordinator"))
+      add(b, n, "the %s coordinator is broker %lld", str(ev, "key_type"), num(ev, "coordinator", -1));
+    else if (has(ev, "producer_id"))
+      add(b, n, "pid %lld epoch %lld", num(ev, "producer_id", -1), num(ev, "epoch", -1));
+    else
+      add(b, n, "ok");
+    return MK_STYLE_DIM;
+  }
+  return (enum mk_timeline_style) - 1;
+}
+
 static enum mk_timeline_style describe_producer(json_t *ev, const char *event, char *b, size_t n) {
   const char *topic = str(ev, "topic");
   long long part = num(ev, "partition", -1);
@@ -203,7 +260,7 @@ static enum mk_timeline_style describe_producer(json_t *ev, const char *event, c
       add(b, n, "complete: %s-%lld @ offset %lld", topic, part, off);
     return MK_STYLE_OK;
   }
-  return (enum mk_timeline_style) - 1;
+  return describe_producer_transaction(ev, event, b, n);
 }
 
 /* The broker's state and the admin API's actions (broker/state_events.h, reset.h). */
@@ -257,9 +314,44 @@ static enum mk_timeline_style describe_broker_state(json_t *ev, const char *even
   return (enum mk_timeline_style) - 1;
 }
 
+/* The transaction coordinator and the partitions' LSO (broker/transaction_coordinator.h). */
+static enum mk_timeline_style describe_broker_transaction(json_t *ev, const char *event, char *b,
+                                                          size_t n) {
+  if (strcmp(event, "txn_state") == 0) {
+    add(b, n, "transaction %s: %s → %s (pid %lld epoch %lld)", str(ev, "transactional_id"),
+        str(ev, "from"), str(ev, "to"), num(ev, "producer_id", -1), num(ev, "producer_epoch", -1));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(ev, "partitions"), i, v) {
+      if (i == 3) {
+        add(b, n, " +%zu more", json_array_size(json_object_get(ev, "partitions")) - 3);
+        break;
+      }
+      add(b, n, "%s%s", i ? ", " : " ", json_string_value(v));
+    }
+    return MK_STYLE_LANE;
+  }
+  if (strcmp(event, "txn_marker") == 0) {
+    bool commit = strcmp(str(ev, "result"), "commit") == 0;
+    add(b, n, "%s marker → %s-%lld @ offset %lld (pid %lld)", commit ? "COMMIT" : "ABORT",
+        str(ev, "topic"), num(ev, "partition", -1), num(ev, "offset", -1),
+        num(ev, "producer_id", -1));
+    return commit ? MK_STYLE_OK : MK_STYLE_WARN;
+  }
+  if (strcmp(event, "lso_advance") == 0) {
+    add(b, n, "last stable offset %s-%lld: %lld → %lld (HW %lld)", str(ev, "topic"),
+        num(ev, "partition", -1), num(ev, "from", -1), num(ev, "last_stable_offset", -1),
+        num(ev, "high_watermark", -1));
+    return MK_STYLE_OK;
+  }
+  return (enum mk_timeline_style) - 1;
+}
+
 static enum mk_timeline_style describe_broker(json_t *ev, const char *event, char *b, size_t n) {
   const char *topic = str(ev, "topic");
   long long part = num(ev, "partition", -1);
+  enum mk_timeline_style txn = describe_broker_transaction(ev, event, b, n);
+  if ((int)txn >= 0) return txn;
   if (strcmp(event, "request_received") == 0) {
     add(b, n, "%s v%lld from %s → broker %lld", str(ev, "api"), num(ev, "api_version", -1),
         *str(ev, "client_id") ? str(ev, "client_id") : "?", num(ev, "broker", -1));

@@ -23,9 +23,11 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/trace.h"
+#include "consumer/consumer.h"
 #include "producer/client_utils.h"
 #include "producer/producer_internal.h"
 #include "producer/sender.h"
+#include "producer/transaction_manager.h"
 
 /* ---- futures --------------------------------------------------------------------------- */
 
@@ -195,10 +197,18 @@ int mk_producer_new(const struct mk_producer_config *cfg, struct mk_producer **o
   if (!rc) {
     p->metadata = mk_producer_metadata_new(p->cfg->metadata_max_age_ms);
     p->accumulator = mk_accumulator_new(p->cfg, p, &p->metrics);
-    rc = p->metadata && p->accumulator ? mk_sender_start(p, &p->sender, err)
-                                       : mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+    p->transaction_manager = calloc(1, sizeof *p->transaction_manager);
+    rc = p->metadata && p->accumulator && p->transaction_manager &&
+                 !mk_transaction_manager_init(p->transaction_manager, p->cfg->enable_idempotence,
+                                              p->cfg->transactional_id,
+                                              p->cfg->transaction_timeout_ms,
+                                              p->cfg->retry_backoff_ms, p->cfg->client_id)
+             ? mk_sender_start(p, &p->sender, err)
+             : mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   }
   if (rc) {
+    if (p->transaction_manager) mk_transaction_manager_destroy(p->transaction_manager);
+    free(p->transaction_manager);
     close_serializers(p);
     mk_accumulator_free(p->accumulator);
     mk_producer_metadata_free(p->metadata);
@@ -223,6 +233,7 @@ void mk_producer_begin_close(struct mk_producer *p) {
   atomic_store(&p->closing, true);
   mk_accumulator_close(p->accumulator);     /* sends after this fail; blocked ones wake */
   mk_producer_metadata_close(p->metadata);  /* threads waiting for metadata wake */
+  mk_transaction_manager_begin_close(p->transaction_manager);  /* and those of transactions */
 }
 
 int mk_producer_close(struct mk_producer *p, int64_t timeout_ms) {
@@ -241,6 +252,8 @@ int mk_producer_close(struct mk_producer *p, int64_t timeout_ms) {
   close_serializers(p);
   mk_partitioner_free(p->builtin_plugin);
   mk_accumulator_free(p->accumulator);
+  mk_transaction_manager_destroy(p->transaction_manager);
+  free(p->transaction_manager);
   mk_producer_metadata_free(p->metadata);
   mk_producer_metrics_destroy(&p->metrics);
   mk_producer_config_free(p->cfg);
@@ -299,6 +312,11 @@ static int send_record(struct mk_producer *p, const struct mk_producer_record *r
                     mk_err_set(err, MK_ERR__STATE, "Cannot perform operation after producer has been closed"), err);
   if (!rec.topic || !rec.topic[0])
     return fail_now(p, &thunk, "", -1, mk_err_set(err, MK_ERR__INVALID_ARG, "a record needs a topic"), err);
+  /* A transactional producer sends only inside a transaction (and nobody after a fatal
+   * error): refused here, before anything is appended. */
+  struct mk_transaction_manager *tm = p->transaction_manager;
+  if (mk_transaction_manager_check_send(tm, err))
+    return fail_now(p, &thunk, rec.topic, rec.partition, err->code, err);
   for (int i = 0; i < rec.headers_count; i++)  /* Java's RecordHeader refuses these too */
     if (rec.headers[i].key.len < 0)
       return fail_now(p, &thunk, rec.topic, rec.partition,
@@ -378,12 +396,22 @@ static int send_record(struct mk_producer *p, const struct mk_producer_record *r
   if (rc) goto fail;
   mk_writer_free(&kw);
   mk_writer_free(&vw);
+  /* The partition joins the transaction now that it is known (for keyless records the
+   * accumulator chose it); the Sender adds it to the coordinator before draining it. An
+   * error here is the transaction's (it is then abortable), not this send's: the record
+   * is appended, and completes later like any other. */
+  struct mk_err ignored;
+  mk_transaction_manager_maybe_add_partition(tm, rec.topic, partition, &ignored);
   if (wake) mk_sender_wakeup(p->sender);  /* 7. */
   return 0;
 
 fail:
   mk_writer_free(&kw);
   mk_writer_free(&vw);
+  /* Like Java's ApiExceptions (a record too large, metadata not available in time), a
+   * failure with a Kafka error code makes the transaction abortable: one of its records
+   * is lost. */
+  if (rc > 0) mk_transaction_manager_error(tm, err);
   return fail_now(p, &thunk, rec.topic, partition, rc, err);
 }
 
@@ -396,6 +424,74 @@ int mk_producer_send(struct mk_producer *p, const struct mk_producer_record *rec
   int rc = send_record(p, record, callback, opaque, future, err);
   atomic_fetch_sub(&p->sends_running, 1);
   return rc;
+}
+
+/* ---- transactions (KafkaProducer's transactional API) ------------------------------------- */
+
+enum mk_transaction_state mk_producer_transaction_state(struct mk_producer *p) {
+  return mk_transaction_manager_state(p->transaction_manager);
+}
+
+static int refuse_if_closed(struct mk_producer *p, struct mk_err *err) {
+  if (!atomic_load(&p->closing)) return 0;
+  return mk_err_set(err, MK_ERR__STATE, "Cannot perform operation after producer has been closed");
+}
+
+/* Wake the Sender for the queued request, and wait for its result (max.block.ms). */
+static int await_result(struct mk_producer *p, struct mk_txn_result *r, struct mk_err *err) {
+  mk_sender_wakeup(p->sender);
+  return mk_transaction_manager_await(p->transaction_manager, r, p->cfg->max_block_ms, err);
+}
+
+int mk_producer_init_transactions(struct mk_producer *p, struct mk_err *err) {
+  struct mk_txn_result *r;
+  int rc = refuse_if_closed(p, err);
+  if (!rc) rc = mk_transaction_manager_initialize(p->transaction_manager, &r, err);
+  return rc ? rc : await_result(p, r, err);
+}
+
+int mk_producer_begin_transaction(struct mk_producer *p, struct mk_err *err) {
+  int rc = refuse_if_closed(p, err);
+  return rc ? rc : mk_transaction_manager_begin(p->transaction_manager, err);
+}
+
+int mk_producer_send_offsets_to_transaction(struct mk_producer *p,
+                                            const struct mk_offset_to_commit *offsets, int n,
+                                            const struct mk_consumer_group_metadata *group,
+                                            struct mk_err *err) {
+  /* KafkaProducer.throwIfInvalidGroupMetadata */
+  if (!group || !group->group_id[0])
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "Consumer group metadata needs a group id");
+  if (group->generation_id > 0 && !group->member_id[0])
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "Passed in group metadata has generationId %d "
+                      "but no member.id", group->generation_id);
+  if (n < 0 || (n > 0 && !offsets))
+    return mk_err_set(err, MK_ERR__INVALID_ARG, "offsets: %d of them, at %p", n, (void *)offsets);
+  for (int i = 0; i < n; i++)
+    if (!offsets[i].topic || !offsets[i].topic[0] || offsets[i].partition < 0 ||
+        offsets[i].offset < 0)
+      return mk_err_set(err, MK_ERR__INVALID_ARG, "offsets[%d]: a topic, a partition >= 0 and an "
+                        "offset >= 0 are needed", i);
+  struct mk_txn_result *r;
+  int rc = refuse_if_closed(p, err);
+  if (rc || n == 0) return rc;  /* Java does nothing for no offsets */
+  rc = mk_transaction_manager_send_offsets(p->transaction_manager, offsets, n, group, &r, err);
+  return rc ? rc : await_result(p, r, err);
+}
+
+/* Commit and abort go on after mk_producer_begin_close (another thread closing): the Sender
+ * still runs, and close waits for a transaction that is completing. */
+int mk_producer_commit_transaction(struct mk_producer *p, struct mk_err *err) {
+  struct mk_txn_result *r;
+  int rc = mk_transaction_manager_begin_commit(p->transaction_manager, &r, err);
+  return rc ? rc : await_result(p, r, err);
+}
+
+int mk_producer_abort_transaction(struct mk_producer *p, struct mk_err *err) {
+  struct mk_txn_result *r;
+  mk_log(MK_LOG_INFO, "producer", "Aborting incomplete transaction");
+  int rc = mk_transaction_manager_begin_abort(p->transaction_manager, &r, err);
+  return rc ? rc : await_result(p, r, err);
 }
 
 /* ---- metrics --------------------------------------------------------------------------- */

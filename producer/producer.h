@@ -121,6 +121,117 @@ bool mk_future_done(struct mk_future *f);
  * Thread: any. Takes f. */
 void mk_future_free(struct mk_future *f);
 
+/* ---- transactions (transactional.id set: Java's initTransactions, beginTransaction, ...) --
+ *
+ * A transactional producer writes to several partitions (and commits a consumer group's
+ * offsets) as one unit: a read_committed consumer sees all of it or none of it.
+ *
+ *   mk_producer_init_transactions(p, &err);        once: find the transaction coordinator,
+ *                                                  get a producer id and epoch (fencing any
+ *                                                  older producer with the same id)
+ *   for (;;) {
+ *     mk_producer_begin_transaction(p, &err);
+ *     mk_producer_send(p, &rec, ...);              any number, any partitions
+ *     mk_producer_send_offsets_to_transaction(...) optional: consumed offsets, committed
+ *                                                  with the output or not at all
+ *     mk_producer_commit_transaction(p, &err);     or mk_producer_abort_transaction
+ *   }
+ *
+ * The producer moves through the TransactionManager's states (enum below; every move is a
+ * `txn_state` trace event). A call that fails says what to do next through the state it
+ * leaves, as Java's exception types do:
+ *   ABORTABLE_ERROR  something in this transaction failed (a send, an offset commit): call
+ *                    mk_producer_abort_transaction, then begin the next one;
+ *   FATAL_ERROR      the producer cannot go on (PRODUCER_FENCED: another producer with the
+ *                    same transactional.id took over): only mk_producer_close remains;
+ *   unchanged        the call was not allowed now (MK_ERR__STATE, e.g. commit without a
+ *                    transaction) or did not finish in time (MK_ERR__TIMED_OUT: call the
+ *                    same function again to go on waiting; another is refused meanwhile).
+ *
+ * Each blocking call waits at most max.block.ms, as Java's do. A send within a transaction
+ * fails at once (MK_ERR__STATE) outside IN_TRANSACTION; records not yet sent when a
+ * transaction aborts complete with MK_ERR__TRANSACTION_ABORTED (or the error that made it
+ * abortable). Closing a producer with a transaction open aborts it.
+ *
+ * Threads: app. One thread drives the transaction; sends may come from several threads but
+ * must have returned before commit or abort is called (the commit covers the records sent
+ * before it). None of these may be called from a callback (they wait for the Sender, which
+ * runs the callbacks).
+ */
+enum mk_transaction_state {  /* TransactionManager.State */
+  MK_TXN_UNINITIALIZED,
+  MK_TXN_INITIALIZING,
+  MK_TXN_READY,
+  MK_TXN_IN_TRANSACTION,
+  MK_TXN_COMMITTING_TRANSACTION,
+  MK_TXN_ABORTING_TRANSACTION,
+  MK_TXN_ABORTABLE_ERROR,
+  MK_TXN_FATAL_ERROR,
+};
+
+/* Java's name for a state ("IN_TRANSACTION"). Thread: any. */
+const char *mk_transaction_state_name(enum mk_transaction_state state);
+
+/* The producer's transaction state now (UNINITIALIZED for a producer without a
+ * transactional.id). Thread: any. */
+enum mk_transaction_state mk_producer_transaction_state(struct mk_producer *p);
+
+/* Find the coordinator of transactional.id and get a producer id (InitProducerId). Any
+ * transaction left open by an earlier producer with the same transactional.id is aborted
+ * and that producer fenced. Returns 0 (state READY), MK_ERR__TIMED_OUT (call again to keep
+ * waiting), MK_ERR__STATE (no transactional.id, already initialized, closed), or the
+ * broker's error (state FATAL_ERROR or ABORTABLE_ERROR). Blocks up to max.block.ms.
+ * Thread: app. */
+int mk_producer_init_transactions(struct mk_producer *p, struct mk_err *err);
+
+/* Start a transaction: READY -> IN_TRANSACTION, locally (the coordinator hears of it with
+ * the first partition). Returns 0, or MK_ERR__STATE / the error that left the producer in
+ * an error state. Does not block. Thread: app. */
+int mk_producer_begin_transaction(struct mk_producer *p, struct mk_err *err);
+
+/* One consumed partition's position to commit with the transaction (Java's
+ * OffsetAndMetadata): the offset of the next record to read, i.e. last processed + 1. */
+struct mk_offset_to_commit {
+  const char *topic;
+  int32_t partition;
+  int64_t offset;
+  int32_t leader_epoch;   /* -1 if unknown */
+  const char *metadata;   /* NULL for none */
+};
+
+/* The consumer's group membership, Java's ConsumerGroupMetadata: consumer/consumer.h's
+ * struct, as mk_consumer_group_metadata() fills it (a consumer of another library fills
+ * the group id, generation and member id itself). It lets the group coordinator refuse
+ * offsets from a consumer that is no longer a member of that generation (a zombie). */
+struct mk_consumer_group_metadata;
+
+/* sendOffsetsToTransaction: AddOffsetsToTxn to the transaction coordinator (the group's
+ * __consumer_offsets partition joins the transaction), then TxnOffsetCommit to the group
+ * coordinator. The offsets become the group's committed offsets only if the transaction
+ * commits. Requires IN_TRANSACTION. Returns 0, MK_ERR__INVALID_ARG (no group id, a
+ * generation without a member id), MK_ERR__STATE, MK_ERR__TIMED_OUT, or the coordinators'
+ * error (e.g. ILLEGAL_GENERATION: the producer is then in ABORTABLE_ERROR). n == 0 does
+ * nothing, as in Java. Blocks up to max.block.ms. Thread: app. Borrows offsets and group
+ * (copied). */
+int mk_producer_send_offsets_to_transaction(struct mk_producer *p,
+                                            const struct mk_offset_to_commit *offsets, int n,
+                                            const struct mk_consumer_group_metadata *group,
+                                            struct mk_err *err);
+
+/* Commit: send every record of the transaction now (a flush, ignoring linger.ms), then
+ * EndTxn(commit) once all have completed. If any of them failed, the transaction is not
+ * committed: the call returns that error and the producer is in ABORTABLE_ERROR. Returns 0
+ * (state READY; every record's callback has run), MK_ERR__TIMED_OUT (call again), or an
+ * error as above. Blocks up to max.block.ms. Thread: app. */
+int mk_producer_commit_transaction(struct mk_producer *p, struct mk_err *err);
+
+/* Abort: records not yet sent fail at once (MK_ERR__TRANSACTION_ABORTED), those in flight
+ * complete, then EndTxn(abort): the coordinator writes abort markers and read_committed
+ * consumers skip the records. Allowed in IN_TRANSACTION and ABORTABLE_ERROR. Returns 0
+ * (state READY), MK_ERR__TIMED_OUT (call again), MK_ERR__STATE or a fatal error. Blocks up
+ * to max.block.ms. Thread: app. */
+int mk_producer_abort_transaction(struct mk_producer *p, struct mk_err *err);
+
 /* ---- metrics (Kafka's producer metrics, by Kafka's names) ------------------------------ */
 
 /* Called once per metric: group "producer-metrics" (or "producer-topic-metrics" with

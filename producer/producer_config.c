@@ -746,10 +746,6 @@ int mk_producer_config_finish(struct mk_producer_config *cfg, struct mk_err *err
   if (cfg->transactional_id && !cfg->enable_idempotence)
     return mk_err_set(err, MK_ERR__INVALID_ARG,
                       "Cannot set a transactional.id without also enabling idempotence.");
-  if (cfg->transactional_id)  /* say so, rather than let a student think records are atomic */
-    note(cfg, MK_LOG_WARN, "transactional.id",
-         "transactional.id is accepted but transactions are not implemented yet: records are "
-         "sent idempotently, outside any transaction.");
 
   /* ProducerConfig.maybeOverrideClientId */
   if (!mk_producer_config_is_set(cfg, "client.id")) {

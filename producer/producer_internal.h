@@ -4,7 +4,8 @@
  *   producer.c            send(), flush(), close(), futures, interceptors
  *   record_accumulator.c  the deques           sender.c          the background thread
  *   producer_metadata.c   what is where        network_client.c  its connections
- *   transaction_manager.c producer id, sequences  producer_batch.c  one batch's life
+ *   transaction_manager.c producer id, sequences, transactions (+ txn_request_handler.c)
+ *   producer_batch.c      one batch's life
  */
 #ifndef MK_PRODUCER_PRODUCER_INTERNAL_H
 #define MK_PRODUCER_PRODUCER_INTERNAL_H
@@ -21,6 +22,7 @@
 #include "producer/record_accumulator.h"
 
 struct mk_sender;
+struct mk_transaction_manager;
 
 struct mk_producer {
   /* Set by mk_producer_new, read-only after. */
@@ -31,6 +33,7 @@ struct mk_producer {
   const struct mk_serializer *value_serializer;  /* from it (AvroSerializer), closed by close */
   struct mk_producer_metadata *metadata;
   struct mk_accumulator *accumulator;
+  struct mk_transaction_manager *transaction_manager;  /* shared with the Sender (own lock) */
   struct mk_sender *sender;
   /* Shared, internally locked. */
   struct mk_producer_metrics metrics;

@@ -339,6 +339,9 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
     }
     b->id = acc->next_batch_id++;
     b->deque = d;
+    /* Its records belong to a transaction: read_committed consumers hold them back until the
+     * coordinator's marker says commit (or skip them, abort). */
+    if (cfg->transactional_id) b->builder.attributes |= MK_ATTR_TRANSACTIONAL;
     b->reserved = reserved;
     reserved = 0;
     push_tail(d, b);
@@ -375,13 +378,13 @@ static void trace_ready(const struct mk_accumulator *acc, const struct mk_produc
 }
 
 int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata *md,
-                         int64_t now, int32_t *ready_nodes, int max_nodes,
+                         int64_t now, bool flush_all, int32_t *ready_nodes, int max_nodes,
                          int64_t *next_delay_ms) {
   const struct mk_producer_config *cfg = acc->cfg;
   int n = 0;
   int64_t next = INT64_MAX;
   pthread_mutex_lock(&acc->lock);
-  bool exhausted = acc->waiters > 0, flushing = acc->flushes_in_progress > 0;
+  bool exhausted = acc->waiters > 0, flushing = acc->flushes_in_progress > 0 || flush_all;
   for (int ti = 0; ti < acc->ntopics; ti++) {
     struct topic_entry *t = acc->topics[ti];
     struct mk_partition_queue_stats stats[256];
@@ -443,8 +446,8 @@ int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata
 
 int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata *md,
                          int32_t node, int32_t max_request_size, int64_t producer_id,
-                         int16_t producer_epoch, int64_t now, struct mk_producer_batch **out,
-                         int max) {
+                         int16_t producer_epoch, mk_may_send_fn may_send, void *may_send_arg,
+                         int64_t now, struct mk_producer_batch **out, int max) {
   const struct mk_producer_config *cfg = acc->cfg;
   bool idempotent = producer_id >= 0;
   bool one_in_flight = cfg->max_in_flight_requests_per_connection == 1;
@@ -467,6 +470,9 @@ int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata
     }
     if (mk_topic_snapshot_leader(snap, d->partition) != node) continue;
     if (b->in_retry && now < b->retry_at_ms) continue;
+    /* A transaction's partition goes only once its coordinator knows it (AddPartitionsToTxn
+     * answered): then a crash can never leave records the coordinator would not abort. */
+    if (may_send && !may_send(may_send_arg, d->topic->name, d->partition)) continue;
     /* Ordering: with max.in.flight=1 a partition has at most one batch in flight (Java
      * mutes it); with idempotence a retry waits until the batches sent before it have
      * answered, then goes out first, so sequences reach the broker in order. */
@@ -608,15 +614,15 @@ static void fail_list(struct mk_accumulator *acc, struct mk_producer_batch *list
   }
 }
 
-bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
-  bool had_sequence = false;
+int mk_accumulator_expire(struct mk_accumulator *acc, int64_t now, bool *had_sequence) {
+  int count = 0;
   int64_t timeout = acc->cfg->delivery_timeout_ms;
   struct mk_producer_batch *expired = NULL;
   /* The Sender calls this on every round; most rounds nothing can have expired, and then
    * it need not take the lock (which app threads want for appending). A batch created
    * after the last scan expires no sooner than that scan's now + timeout; one put back
    * for a retry since is accounted for by mk_accumulator_reenqueue. */
-  if (now < acc->next_expiry_ms) return false;
+  if (now < acc->next_expiry_ms) return 0;
   int64_t next_expiry = now + timeout;
   pthread_mutex_lock(&acc->lock);
   for (int i = 0; i < acc->nall; i++) {
@@ -628,7 +634,8 @@ bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
         continue;
       }
       unlink_batch(d, b);
-      had_sequence |= b->base_sequence >= 0;
+      if (b->base_sequence >= 0) *had_sequence = true;
+      count++;
       b->next = expired;
       expired = b;
     }
@@ -646,7 +653,7 @@ bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now) {
                (long long)(now - b->created_ms), (long long)timeout);
     mk_accumulator_fail_batch(acc, b, &err);
   }
-  return had_sequence;
+  return count;
 }
 
 int mk_accumulator_flush(struct mk_accumulator *acc, int64_t deadline_ms, void (*wake)(void *),
@@ -689,13 +696,16 @@ bool mk_accumulator_has_incomplete(struct mk_accumulator *acc) {
   return any;
 }
 
-void mk_accumulator_abort_undrained(struct mk_accumulator *acc, const struct mk_err *err) {
+/* Take the batches out of every deque (only those never sent, if unsent_only) and fail
+ * them, outside the lock. */
+static void abort_batches(struct mk_accumulator *acc, bool unsent_only, const struct mk_err *err) {
   struct mk_producer_batch *list = NULL;
   pthread_mutex_lock(&acc->lock);
   for (int i = 0; i < acc->nall; i++) {
     struct mk_deque *d = acc->all[i];
-    while (d->head) {
-      struct mk_producer_batch *b = d->head;
+    for (struct mk_producer_batch *b = d->head, *next; b; b = next) {
+      next = b->next;
+      if (unsent_only && b->base_sequence >= 0) continue;
       unlink_batch(d, b);
       b->next = list;
       list = b;
@@ -703,4 +713,12 @@ void mk_accumulator_abort_undrained(struct mk_accumulator *acc, const struct mk_
   }
   pthread_mutex_unlock(&acc->lock);
   fail_list(acc, list, err);
+}
+
+void mk_accumulator_abort_undrained(struct mk_accumulator *acc, const struct mk_err *err) {
+  abort_batches(acc, false, err);
+}
+
+void mk_accumulator_abort_unsent(struct mk_accumulator *acc, const struct mk_err *err) {
+  abort_batches(acc, true, err);
 }

@@ -93,24 +93,30 @@ int mk_accumulator_append(struct mk_accumulator *acc, const char *topic, int32_t
 /* Which brokers have a batch to send now (ready_nodes, up to max_nodes; returns how many),
  * and in how many ms the next one will be (*next_delay_ms). Partitions whose leader is
  * unknown ask for a metadata update. muted(): a broker that cannot take a request now
- * (too many in flight, throttled). Thread: sender. */
+ * (too many in flight, throttled). flush_all: a transaction is being committed or aborted,
+ * so every batch goes now, as with flush() (Java's transactionCompleting). Thread: sender. */
 int mk_accumulator_ready(struct mk_accumulator *acc, struct mk_producer_metadata *md,
-                         int64_t now_ms, int32_t *ready_nodes, int max_nodes,
+                         int64_t now_ms, bool flush_all, int32_t *ready_nodes, int max_nodes,
                          int64_t *next_delay_ms);
+
+/* Whether a partition's batches may be drained yet (a transactional producer's partition
+ * must have been added to the transaction first: mk_transaction_manager_may_send). */
+typedef bool (*mk_may_send_fn)(void *arg, const char *topic, int32_t partition);
 
 /* Take the batches to send to node: at most one per partition it leads, up to
  * max_request_size bytes in all (the first always; a batch not yet closed counts its
  * estimated size, mk_producer_batch_estimated_size, as Java's estimatedSizeInBytes),
- * skipping partitions still backing off or (idempotence) waiting for an earlier retry. A batch sent for the first time is
- * stamped with the producer id, epoch and the partition's next sequence; the caller must
- * then build the bytes of those without any (mk_producer_batch_close), which drain leaves
- * to it so as not to compress under the lock. A retry keeps its bytes. Returns how many
- * were put in out (up to max), each counted in flight. producer_id -1: no idempotence.
- * Thread: sender. */
+ * skipping partitions still backing off, (idempotence) waiting for an earlier retry, or
+ * refused by may_send (NULL: none refused; it is called under the accumulator's lock). A
+ * batch sent for the first time is stamped with the producer id, epoch and the partition's
+ * next sequence; the caller must then build the bytes of those without any
+ * (mk_producer_batch_close), which drain leaves to it so as not to compress under the
+ * lock. A retry keeps its bytes. Returns how many were put in out (up to max), each counted
+ * in flight. producer_id -1: no idempotence. Thread: sender. */
 int mk_accumulator_drain(struct mk_accumulator *acc, struct mk_producer_metadata *md,
                          int32_t node, int32_t max_request_size, int64_t producer_id,
-                         int16_t producer_epoch, int64_t now_ms,
-                         struct mk_producer_batch **out, int max);
+                         int16_t producer_epoch, mk_may_send_fn may_send, void *may_send_arg,
+                         int64_t now_ms, struct mk_producer_batch **out, int max);
 
 /* Put a batch back for a retry, at the front of its deque in sequence order; it waits
  * backoff_ms before it is ready again. Thread: sender. */
@@ -126,10 +132,10 @@ void mk_accumulator_reset_sequences(struct mk_accumulator *acc, int64_t producer
                                     int16_t epoch);
 
 /* Fail and remove batches that waited longer than delivery.timeout.ms in the deques.
- * Returns true if one of them had been given a sequence number: the broker's view of that
- * partition's sequences is then unknown, so an idempotent producer needs a new id.
- * Thread: sender. */
-bool mk_accumulator_expire(struct mk_accumulator *acc, int64_t now_ms);
+ * Returns how many; *had_sequence is set if one of them had been given a sequence number:
+ * the broker's view of that partition's sequences is then unknown, so an idempotent
+ * producer needs a new id. Thread: sender. */
+int mk_accumulator_expire(struct mk_accumulator *acc, int64_t now_ms, bool *had_sequence);
 
 /* A compressed batch of b's topic came out at `observed` (compressed / uncompressed
  * records). Java's CompressionRatioEstimator.updateEstimation: worse than the estimate, the
@@ -158,5 +164,9 @@ bool mk_accumulator_has_incomplete(struct mk_accumulator *acc);
 /* Fail every batch still in the deques with err (at close after the timeout). In-flight
  * batches are the Sender's to fail. Thread: sender. */
 void mk_accumulator_abort_undrained(struct mk_accumulator *acc, const struct mk_err *err);
+/* Fail the batches never sent (no sequence yet) with err: an aborting transaction's
+ * (Java's abortUndrainedBatches with a TransactionManager). Batches waiting for a retry
+ * have been sent once and are retried to their end. Thread: sender. */
+void mk_accumulator_abort_unsent(struct mk_accumulator *acc, const struct mk_err *err);
 
 #endif

@@ -15,6 +15,7 @@
 #include "producer/network_client.h"
 #include "producer/producer_internal.h"
 #include "producer/transaction_manager.h"
+#include "producer/txn_request_handler.h"
 #include "protocol/api.h"
 #include "protocol/messages/init_producer_id.h"
 #include "protocol/messages/metadata.h"
@@ -35,7 +36,9 @@ struct mk_sender {
   const struct mk_producer_config *cfg;
   struct mk_accumulator *acc;
   struct mk_producer_metadata *md;
-  struct mk_transaction_manager tm;
+  struct mk_transaction_manager *tm;  /* the producer's (shared with the app threads) */
+  bool txn;                           /* transactional.id set */
+  bool txn_close_failed;              /* closing could not abort the open transaction */
   struct mk_network_client *nc;
   uv_loop_t loop;
   uv_async_t wakeup;
@@ -103,12 +106,19 @@ static void wake_at(int64_t *next, int64_t in_ms) {
 
 /* ---- connections ----------------------------------------------------------------------- */
 
-/* Connect to node (a broker from metadata, or a bootstrap address for ids < 0), unless
- * already connecting or backing off after failures. */
-static void connect_node(struct mk_sender *s, int32_t node, int64_t now) {
+/* Connect to node at host:port, unless already connecting or backing off after failures. */
+static void connect_to(struct mk_sender *s, int32_t node, const char *host, int port, int64_t now) {
   if (mk_network_client_connecting_or_connected(s->nc, node)) return;
   struct node_state *ns = node_state(s, node);
   if (now < ns->reconnect_at_ms) return;
+  /* A connection that fails is retried after reconnect.backoff.ms, doubling to the max. */
+  ns->reconnect_at_ms = now + backoff_ms(s, s->cfg->reconnect_backoff_ms,
+                                         s->cfg->reconnect_backoff_max_ms, ++ns->failures);
+  mk_network_client_connect(s->nc, node, host, port);
+}
+
+/* Connect to node (a broker from metadata, or a bootstrap address for ids < 0). */
+static void connect_node(struct mk_sender *s, int32_t node, int64_t now) {
   char host[256];
   int port;
   if (node >= 0) {
@@ -118,10 +128,7 @@ static void connect_node(struct mk_sender *s, int32_t node, int64_t now) {
                                   &port))
       return;
   }
-  /* A connection that fails is retried after reconnect.backoff.ms, doubling to the max. */
-  ns->reconnect_at_ms = now + backoff_ms(s, s->cfg->reconnect_backoff_ms,
-                                         s->cfg->reconnect_backoff_max_ms, ++ns->failures);
-  mk_network_client_connect(s->nc, node, host, port);
+  connect_to(s, node, host, port, now);
 }
 
 /* A node to ask for metadata or a producer id: the least loaded ready one, else start
@@ -142,9 +149,10 @@ static int32_t any_ready_node(struct mk_sender *s, int64_t now) {
 }
 
 static void on_disconnect(void *arg, int32_t node) {
-  (void)node;
   struct mk_sender *s = arg;
   mk_producer_metadata_request_update(s->md);  /* the disconnect may mean stale metadata */
+  /* A coordinator that went away may have moved: ask again before the next request to it. */
+  if (s->txn) mk_transaction_manager_forget_coordinator(s->tm, node);
 }
 
 static void on_network_event(void *arg) {
@@ -209,11 +217,11 @@ static void on_init_producer_id(void *opaque, int32_t node, int version, void *b
   (void)version;
   struct mk_sender *s = opaque;
   int64_t now = now_ms();
-  s->tm.requesting = false;
+  s->tm->requesting = false;
   const struct mk_init_producer_id_response *r = body;
   int code = rc ? rc : r->error_code;
   if (!code) {
-    mk_transaction_manager_set_producer_id(&s->tm, s->acc, r->producer_id, r->producer_epoch);
+    mk_transaction_manager_set_producer_id(s->tm, s->acc, r->producer_id, r->producer_epoch);
     mk_log(MK_LOG_DEBUG, "producer", "producer id %lld, epoch %d", (long long)r->producer_id,
            r->producer_epoch);
     return;
@@ -235,8 +243,10 @@ static void on_init_producer_id(void *opaque, int32_t node, int version, void *b
   }
 }
 
+/* The idempotent producer's InitProducerId (a transactional one asks its coordinator, through
+ * the TransactionManager's queue: maybe_send_transactional_request). */
 static void maybe_init_producer_id(struct mk_sender *s, int64_t now, int64_t *next) {
-  if (!s->tm.need_producer_id || s->tm.requesting) return;
+  if (!s->tm->need_producer_id || s->tm->requesting) return;
   if (now < s->producer_id_retry_at_ms) {
     wake_at(next, s->producer_id_retry_at_ms - now);
     return;
@@ -253,7 +263,7 @@ static void maybe_init_producer_id(struct mk_sender *s, int64_t now, int64_t *ne
   struct mk_err err = {0};
   if (mk_network_client_send(s->nc, node, MK_API_INIT_PRODUCER_ID, &req, true,
                              on_init_producer_id, s, NULL, &err) == 0)
-    s->tm.requesting = true;
+    s->tm->requesting = true;
   else
     s->producer_id_retry_at_ms = now + s->cfg->retry_backoff_ms;
 }
@@ -276,7 +286,7 @@ static void trace_retry(const struct mk_sender *s, const struct mk_producer_batc
 
 static void succeed(struct mk_sender *s, struct mk_producer_batch *b, int64_t base_offset,
                     int64_t log_append_time) {
-  if (s->tm.idempotent) mk_transaction_manager_acked(mk_accumulator_partition_state(s->acc, b), b);
+  if (s->tm->idempotent) mk_transaction_manager_acked(mk_accumulator_partition_state(s->acc, b), b);
   mk_producer_batch_done(b, base_offset, log_append_time, NULL);
   mk_accumulator_deallocate(s->acc, b);
 }
@@ -290,9 +300,11 @@ static bool leader_moved(int code) {
 
 /* Complete b's records with err and free it. If it had a sequence, the broker's view of its
  * partition's sequences is now unknown (a gap, or a batch it may have written), so an
- * idempotent producer needs a new id. */
+ * idempotent producer needs a new id. In a transaction, the transaction can no longer
+ * commit: it becomes abortable (or, PRODUCER_FENCED, the producer is done: fatal). */
 static void fail_batch(struct mk_sender *s, struct mk_producer_batch *b, const struct mk_err *err) {
-  if (s->tm.idempotent && b->base_sequence >= 0) s->tm.need_producer_id = true;
+  if (s->txn) mk_transaction_manager_error(s->tm, err);
+  else if (s->tm->idempotent && b->base_sequence >= 0) s->tm->need_producer_id = true;
   mk_accumulator_fail_batch(s->acc, b, err);
 }
 
@@ -302,10 +314,10 @@ static void fail_or_retry(struct mk_sender *s, struct mk_producer_batch *b, int 
   const struct mk_producer_config *cfg = s->cfg;
   bool retry = mk_err_retriable(code);
   const char *stop = NULL;
-  if (s->tm.idempotent &&
+  if (s->tm->idempotent &&
       (code == MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER || code == MK_ERR_UNKNOWN_PRODUCER_ID)) {
     enum mk_sequence_verdict v = mk_transaction_manager_sequence_error(
-        &s->tm, mk_accumulator_partition_state(s->acc, b), b, (int16_t)code);
+        s->tm, mk_accumulator_partition_state(s->acc, b), b, (int16_t)code);
     if (v == MK_SEQUENCE_WRITTEN) {
       succeed(s, b, -1, -1);
       return;
@@ -476,6 +488,7 @@ static void send_produce(struct mk_sender *s, int32_t node, struct mk_producer_b
   }
   struct mk_produce_request req;
   mk_schema_set_defaults(&mk_produce_request_schema, &req);
+  if (s->txn) req.transactional_id = mk_str_of(s->cfg->transactional_id);
   req.acks = s->cfg->acks;
   req.timeout_ms = s->cfg->request_timeout_ms;
   req.topic_data = topics;
@@ -529,11 +542,16 @@ static int close_batches(struct mk_sender *s, struct mk_producer_batch **batches
   return kept;
 }
 
+static bool may_send(void *arg, const char *topic, int32_t partition) {
+  return mk_transaction_manager_may_send(arg, topic, partition);
+}
+
 static void send_producer_data(struct mk_sender *s, int64_t now, int64_t *next) {
-  if (!mk_transaction_manager_ready(&s->tm)) return;
+  if (!mk_transaction_manager_ready(s->tm)) return;
   int32_t ready[MAX_READY];
   int64_t delay;
-  int n = mk_accumulator_ready(s->acc, s->md, now, ready, MAX_READY, &delay);
+  bool completing = s->txn && mk_transaction_manager_is_completing(s->tm);
+  int n = mk_accumulator_ready(s->acc, s->md, now, completing, ready, MAX_READY, &delay);
   wake_at(next, delay);
   for (int i = 0; i < n; i++) {
     int32_t node = ready[i];
@@ -549,11 +567,135 @@ static void send_producer_data(struct mk_sender *s, int64_t now, int64_t *next) 
     }
     struct mk_producer_batch *batches[MAX_DRAIN];
     int nb = mk_accumulator_drain(s->acc, s->md, node, s->cfg->max_request_size,
-                                  s->tm.idempotent ? s->tm.producer_id : -1, s->tm.producer_epoch,
-                                  now, batches, MAX_DRAIN);
+                                  s->tm->idempotent ? s->tm->producer_id : -1,
+                                  s->tm->producer_epoch, s->txn ? may_send : NULL, s->tm, now,
+                                  batches, MAX_DRAIN);
     nb = close_batches(s, batches, nb);
     if (nb) send_produce(s, node, batches, nb, now);
   }
+}
+
+/* ---- transactions ---------------------------------------------------------------------- */
+
+/* A new producer id or epoch (InitProducerId, an epoch bump): every partition numbers from 0. */
+static void apply_sequence_reset(struct mk_sender *s) {
+  int64_t id;
+  int16_t epoch;
+  if (mk_transaction_manager_take_sequence_reset(s->tm, &id, &epoch))
+    mk_accumulator_reset_sequences(s->acc, id, epoch);
+}
+
+static void on_txn_response(void *opaque, int32_t node, int version, void *body, int rc,
+                            const struct mk_err *err) {
+  struct mk_sender *s = opaque;
+  mk_transaction_manager_complete_request(s->tm, node, version, body, rc, err);
+  apply_sequence_reset(s);
+}
+
+/* The coordinator's connection: ready, or being opened (false). */
+static bool coordinator_ready(struct mk_sender *s, const struct mk_coordinator_node *c,
+                              int64_t now, int64_t *next) {
+  if (mk_network_client_ready(s->nc, c->id)) return true;
+  char host[256];
+  int port;
+  if (!mk_producer_metadata_node(s->md, c->id, host, sizeof host, &port)) {
+    snprintf(host, sizeof host, "%s", c->host);  /* not in metadata (yet): as FindCoordinator said */
+    port = c->port;
+  }
+  connect_to(s, c->id, host, port, now);
+  wake_at(next, s->cfg->reconnect_backoff_ms);
+  return false;
+}
+
+/* Java's Sender.maybeSendAndPollTransactionalRequest: send the TransactionManager's next
+ * request, at most one at a time. Returns true while transactional work holds produce data
+ * back (a request in flight or waiting for its coordinator, its connection or its backoff),
+ * as Java's runOnce returns early then. */
+static bool maybe_send_transactional_request(struct mk_sender *s, int64_t now, int64_t *next) {
+  struct mk_transaction_manager *tm = s->tm;
+  struct mk_err why;
+  if (mk_transaction_manager_fatal(tm, &why)) {
+    /* Nothing may be sent any more: fail what waits (Java's maybeAbortBatches). */
+    mk_accumulator_abort_undrained(s->acc, &why);
+    return true;
+  }
+  if (mk_transaction_manager_has_in_flight(tm)) return true;
+  if (mk_transaction_manager_abort_reason(tm, &why)) mk_accumulator_abort_unsent(s->acc, &why);
+  struct mk_txn_request *r =
+      mk_transaction_manager_next_request(tm, mk_accumulator_has_incomplete(s->acc));
+  if (!r) return false;
+  if (r->is_retry && now < r->not_before_ms) {
+    wake_at(next, r->not_before_ms - now);
+    mk_transaction_manager_requeue(tm, r);
+    return true;
+  }
+  enum mk_coordinator_type type;
+  const char *key;
+  int32_t node;
+  bool to_coordinator = mk_txn_request_needs_coordinator(tm, r, &type, &key);
+  if (to_coordinator) {
+    struct mk_coordinator_node c;
+    if (!mk_transaction_manager_coordinator(tm, type, &c)) {
+      mk_transaction_manager_lookup_coordinator(tm, type, key);
+      mk_transaction_manager_retry(tm, r);
+      return true;
+    }
+    if (!coordinator_ready(s, &c, now, next)) {
+      mk_transaction_manager_requeue(tm, r);
+      return true;
+    }
+    node = c.id;
+    if (type == MK_COORDINATOR_TRANSACTION)
+      mk_transaction_manager_coordinator_ready(
+          tm, mk_network_client_version(s->nc, node, MK_API_INIT_PRODUCER_ID));
+  } else if ((node = any_ready_node(s, now)) == INT32_MIN) {
+    wake_at(next, s->cfg->reconnect_backoff_ms);
+    mk_transaction_manager_requeue(tm, r);
+    return true;
+  }
+  int api = mk_txn_request_api_key(r);
+  int version = mk_network_client_version(s->nc, node, api);
+  struct mk_txn_wire w;
+  struct mk_err err = {0};
+  int rc = version < 0 ? mk_err_set(&err, MK_ERR_UNSUPPORTED_VERSION, "broker %d speaks no "
+                                    "version of %s that we do", node, mk_txn_request_name(r))
+                       : mk_txn_request_build(tm, r, version, &w, &err);
+  if (rc) {  /* the broker cannot say what this request must say: nothing will change that */
+    mk_transaction_manager_sent(tm, r);
+    mk_transaction_manager_complete_request(tm, node, version, NULL, rc, &err);
+    return true;
+  }
+  int32_t correlation_id = mk_network_client_next_correlation_id(s->nc);
+  mk_transaction_manager_sent(tm, r);  /* before the send: its callback finds it in flight */
+  if (mk_trace_on()) mk_txn_request_trace_sent(tm, r, node, correlation_id);
+  rc = mk_network_client_send(s->nc, node, api, w.body, true, on_txn_response, s, NULL, &err);
+  mk_txn_wire_free(&w);
+  /* Not sent: the connection just closed (retried as a lost connection), or the request
+   * could not be encoded (a bug of ours: fatal, as Java's unknown failures). */
+  if (rc) mk_transaction_manager_complete_request(tm, node, version, NULL, rc, &err);
+  return true;
+}
+
+/* Closing with a transaction open aborts it (Java's Sender.run after its main loop), unless
+ * it is already completing. Returns whether closing must still wait for the manager. */
+static bool transaction_pending_at_close(struct mk_sender *s) {
+  if (!s->txn || s->forced || s->txn_close_failed) return false;
+  struct mk_transaction_manager *tm = s->tm;
+  if (mk_transaction_manager_has_ongoing(tm) && !mk_transaction_manager_is_completing(tm)) {
+    struct mk_txn_result *r;
+    struct mk_err err;
+    mk_log(MK_LOG_INFO, "producer", "Aborting incomplete transaction due to shutdown");
+    if (mk_transaction_manager_begin_abort(tm, &r, &err) == 0) {
+      mk_transaction_manager_release(tm, r);
+      s->run_again = true;  /* its requests are queued: send them this round */
+    } else {
+      mk_log(MK_LOG_ERROR, "producer", "could not abort the open transaction while closing: %s",
+             err.msg);
+      s->txn_close_failed = true;
+      return false;
+    }
+  }
+  return mk_transaction_manager_has_in_flight(tm) || mk_transaction_manager_has_ongoing(tm);
 }
 
 /* ---- the loop -------------------------------------------------------------------------- */
@@ -582,8 +724,18 @@ static void run_once(struct mk_sender *s) {
       wake_at(&next, mk_network_client_check_timeouts(s->nc, now));
       maybe_update_metadata(s, now, &next);
       maybe_init_producer_id(s, now, &next);
-      if (mk_accumulator_expire(s->acc, now) && s->tm.idempotent) s->tm.need_producer_id = true;
-      send_producer_data(s, now, &next);
+      bool txn_busy = s->txn && maybe_send_transactional_request(s, now, &next);
+      bool had_sequence = false;
+      int expired = mk_accumulator_expire(s->acc, now, &had_sequence);
+      if (expired && s->txn) {
+        struct mk_err err;
+        mk_err_set(&err, MK_ERR_REQUEST_TIMED_OUT, "%d batch(es) of the transaction expired "
+                   "(delivery.timeout.ms=%d)", expired, s->cfg->delivery_timeout_ms);
+        mk_transaction_manager_error(s->tm, &err);
+      } else if (had_sequence && s->tm->idempotent) {
+        s->tm->need_producer_id = true;
+      }
+      if (!txn_busy) send_producer_data(s, now, &next);
     }
 
     uv_mutex_lock(&s->ctl_lock);
@@ -591,7 +743,8 @@ static void run_once(struct mk_sender *s) {
     int64_t deadline = s->close_deadline_ms;
     uv_mutex_unlock(&s->ctl_lock);
     if (closing && !s->stopped) {
-      if (!mk_accumulator_has_incomplete(s->acc)) {
+      bool txn_pending = transaction_pending_at_close(s);
+      if (!mk_accumulator_has_incomplete(s->acc) && !txn_pending) {
         struct mk_err err;
         mk_err_set(&err, MK_ERR__STATE, "the producer is closed");
         if (s->nc) mk_network_client_close(s->nc, &err);
@@ -603,6 +756,7 @@ static void run_once(struct mk_sender *s) {
         struct mk_err err;
         mk_err_set(&err, MK_ERR__STATE, "Producer is closed forcefully.");
         mk_accumulator_abort_undrained(s->acc, &err);
+        if (s->txn) mk_transaction_manager_close(s->tm);
         /* Fails the requests in flight (no retries now); the client frees itself once its
          * connections have closed, so it is not used again. */
         mk_network_client_close(s->nc, &err);
@@ -633,8 +787,9 @@ int mk_sender_start(struct mk_producer *p, struct mk_sender **out, struct mk_err
   s->cfg = p->cfg;
   s->acc = p->accumulator;
   s->md = p->metadata;
+  s->tm = p->transaction_manager;
+  s->txn = mk_transaction_manager_transactional(s->tm);
   s->rng = (uint64_t)mk_now_us() | 1;
-  mk_transaction_manager_init(&s->tm, p->cfg->enable_idempotence);
   uv_loop_init(&s->loop);
   uv_mutex_init(&s->ctl_lock);
   uv_async_init(&s->loop, &s->wakeup, on_wakeup);

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #define MK_ERRORS(XX) \
+  XX(-108, _TRANSACTION_ABORTED,                   0) \
   XX(-107, _TIMED_OUT,                             1) \
   XX(-106, _STATE,                                 0) \
   XX(-105, _TRANSPORT,                             1) \
@@ -167,7 +168,9 @@
  *   _UNSUPPORTED  a feature or version this build does not implement
  *   _TRANSPORT    the connection failed or closed
  *   _STATE        the operation is not allowed in the object's current state
- *   _TIMED_OUT    a local wait ran out (Kafka's REQUEST_TIMED_OUT is for broker waits) */
+ *   _TIMED_OUT    a local wait ran out (Kafka's REQUEST_TIMED_OUT is for broker waits)
+ *   _TRANSACTION_ABORTED  a record not yet sent when its transaction aborted (Java's
+ *                 TransactionAbortedException) */
 
 enum mk_error {
 #define XX(code, name, retriable) MK_ERR_##name = code,

@@ -3,6 +3,8 @@
 //
 //   GET /v1/cluster, /v1/producers   the state, at load and every REFRESH seconds as a
 //                                    safety net (?refresh=N; 0 = only when needed)
+//   GET /v1/groups, /v1/transactions, their tabs: at load, with each refresh, and soon after
+//       /v1/schemas                  an event says they changed
 //   GET /v1/events (SSE)             every trace event: folded into the state (reducer.js),
 //                                    so the panels move as things happen, and drawn on
 //                                    the timeline (timeline.js)
@@ -23,7 +25,7 @@ import {describe} from './events.js';
 import {call, errorText} from './api.js';
 import {Timeline} from './timeline.js';
 import {ClusterView} from './cluster_view.js';
-import {ProducersView, renderGroups, renderTransactions, renderFaults} from './panels.js';
+import {ProducersView, renderGroups, renderTransactions, renderSchemas, renderFaults} from './panels.js';
 import {Controls} from './controls.js';
 import {Replay} from './replay.js';
 import {h, setText} from './dom.js';
@@ -45,6 +47,7 @@ let lastRender = 0;
 let faultsList = [];
 let groupsResult = {status: null};
 let txnsResult = {status: null};
+let schemasResult = {status: null};
 let refreshTimer = null;
 let bannerTimer = null;
 const stats = {events: 0, badEvents: 0, renders: 0, frames: 0, snapshots: 0, sseOpens: 0};
@@ -152,8 +155,7 @@ async function refresh() {
   loaded = true;
   stats.snapshots++;
   clusterDirty = true;
-  if (groupsResult.status === 200) groupsResult = await getOptional('/v1/groups');
-  if (txnsResult.status === 200) txnsResult = await getOptional('/v1/transactions');
+  await refetchOptional();
 }
 
 // Soon, once (several events asking for it make one refresh).
@@ -166,11 +168,27 @@ async function getOptional(path) {
   return {status: r.status, body: r.body, error: r.ok ? null : r.text.slice(0, 200)};
 }
 
-// The endpoints that come later (groups, transactions): asked once at load and after a
-// reset; a 404 means "not on this broker", and the panels say so.
+// The endpoints that came later (groups, transactions, schemas): asked once at load and
+// after a reset; a 404 means "not on this broker", and the panels say so.
 async function probeOptional() {
-  [groupsResult, txnsResult] = await Promise.all([getOptional('/v1/groups'), getOptional('/v1/transactions')]);
+  [groupsResult, txnsResult, schemasResult] = await Promise.all([getOptional('/v1/groups'),
+    getOptional('/v1/transactions'), getOptional('/v1/schemas')]);
   clusterDirty = true;
+}
+
+// Those this broker serves, again (a 404 is not asked twice).
+async function refetchOptional() {
+  if (groupsResult.status === 200) groupsResult = await getOptional('/v1/groups');
+  if (txnsResult.status === 200) txnsResult = await getOptional('/v1/transactions');
+  if (schemasResult.status === 200) schemasResult = await getOptional('/v1/schemas');
+  clusterDirty = true;
+}
+
+// Soon, once: their panels show the endpoints' answers, and the events only say that
+// something changed (a group or transaction moved, a registration reached _schemas' HW).
+let optionalTimer = null;
+function refetchOptionalSoon(ms = 200) {
+  if (!optionalTimer) optionalTimer = setTimeout(() => { optionalTimer = null; refetchOptional(); }, ms);
 }
 
 // ---- the event stream ------------------------------------------------------------------------
@@ -213,6 +231,7 @@ function onEventText(text) {
   }
   if (/^(fault_armed|faults_clear|reset)$/.test(ev.event)) refreshSoon(100);  // the fault list
   if (ev.event === 'reset') liveTimeline.clear();
+  if (change === 'group' || change === 'transaction' || (ev.topic === '_schemas' && ev.event === 'hw_advance')) refetchOptionalSoon();
 }
 
 function leaderOf(topic, partition) {
@@ -257,6 +276,7 @@ function render() {
   while (duplicates.length) producersView.duplicate(duplicates.shift());
   renderGroups($('groups'), replay.active ? {replay: st.groups} : groupsResult, ctx);
   renderTransactions($('transactions'), replay.active ? {replay: st.transactions} : txnsResult, ctx);
+  renderSchemas($('schemas'), replay.active ? {replay: {}} : schemasResult, ctx);
   renderFaults($('faults-list'), replay.active ? toFaults(st) : faultsList, ctx);
   setText($('bootstrap-help'), ctx.bootstrap ? `bootstrap.servers for your clients: ${ctx.bootstrap}` : '');
   updateFilters(view);
@@ -292,7 +312,8 @@ function selectTab(name) {
     $(tab.getAttribute('aria-controls')).hidden = !on;
   }
   if (name === 'topics') controls.topicPreview();
-  if ((name === 'groups' && groupsResult.status === 200) || (name === 'transactions' && txnsResult.status === 200)) refresh();
+  const fetched = {groups: groupsResult, transactions: txnsResult, schemas: schemasResult}[name];
+  if (fetched && fetched.status === 200) refresh();
 }
 
 for (const tab of document.querySelectorAll('[role="tab"]')) {
@@ -343,6 +364,7 @@ window.mkDashboard = {
   lastTs: () => live.ts_us || 0,
   counters: () => ({...live.counters}),
   groupsStatus: () => groupsResult.status,
+  schemas: () => schemasResult,
 };
 
 // The trace a server holds (GET /v1/trace), into the replay.

@@ -13,6 +13,13 @@
 //   5. a click on a follower aims the fault form; follower_pause, then the follower drops
 //      out of the ISR on the page as in /v1/cluster; follower_resume brings it back
 //   6. the groups and transactions tabs explain themselves while their endpoints are absent
+//  6b. the Schemas tab: empty, it names the registry's URL and an Avro produce command; two
+//      versions registered through the registry's own REST API (Confluent's POST
+//      /subjects/S/versions) appear with ?refresh=0 (moved by _schemas' events), version,
+//      id, fields and compatibility as GET /v1/schemas says; an incompatible one (409) does not
+//  6c. the Transactions tab with confluent-kafka's transactional producer (Debian's
+//      python3-confluent-kafka): Ongoing with its partition while open, then CompleteCommit,
+//      as GET /v1/transactions says
 //   7. the broker's --trace file: the reducer (in node) replays it to exactly the final
 //      GET /v1/cluster (every broker, address, leader, epoch, HW, log start, ISR, each
 //      replica's log end offset, paused, lag), GET /v1/producers and GET /v1/faults; the
@@ -110,13 +117,14 @@ const trace = path.join(tmp, 'broker.trace');
 
 async function startBroker() {
   broker = spawn(minikafka, ['broker', '--port', '0', '--brokers', '3', '--admin-port', '0',
-    '--trace', trace, '-o', 'replica.lag.time.max.ms=1500'], {stdio: ['ignore', 'pipe', 'pipe']});
+    '--schema-registry-port', '0', '--trace', trace, '-o', 'replica.lag.time.max.ms=1500'], {stdio: ['ignore', 'pipe', 'pipe']});
   let out = '';
   broker.stdout.on('data', (d) => { out += d; });
   broker.stderr.on('data', (d) => { brokerLog.push(String(d)); if (brokerLog.length > 400) brokerLog.shift(); });
-  await waitFor(() => /admin API: (http\S+)/.test(out) || broker.exitCode !== null, 15000, 'the broker\'s ready lines');
+  await waitFor(() => /schema registry: (http\S+)/.test(out) || broker.exitCode !== null, 15000, 'the broker\'s ready lines');
   if (broker.exitCode !== null) throw new Error(`the broker exited (${broker.exitCode}): ${brokerLog.join('')}`);
-  return {bootstrap: out.match(/bootstrap\.servers=(\S+)/)[1], admin: out.match(/admin API: (http\S+)/)[1]};
+  return {bootstrap: out.match(/bootstrap\.servers=(\S+)/)[1], admin: out.match(/admin API: (http\S+)/)[1],
+    registry: out.match(/schema registry: (http\S+)/)[1]};
 }
 
 let admin = '';
@@ -289,6 +297,126 @@ function sameAs(name, got, want) {
   fail(name, `first difference at ${i}: got …${a.slice(Math.max(0, i - 120), i + 120)}… want …${b.slice(Math.max(0, i - 120), i + 120)}…`);
 }
 
+// ---- 6b, 6c: the schemas and transactions tabs with real data ------------------------------
+
+// The registry's REST API, as a Confluent client calls it.
+async function registryPost(registry, p, body) {
+  const res = await fetch(registry + p, {method: 'POST', body: JSON.stringify(body),
+    headers: {'Content-Type': 'application/vnd.schemaregistry.v1+json'}});
+  return {status: res.status, body: await res.json()};
+}
+
+function readSchemas(page) {
+  return page.$$eval('#schemas tr[data-subject]', (rows) => rows.map((r) => ({
+    subject: r.dataset.subject,
+    versions: r.querySelector('td.versions').textContent,
+    version: r.querySelector('td.latest-version').textContent,
+    id: r.querySelector('td.latest-id').textContent,
+    schema: r.querySelector('td.schema summary') ? r.querySelector('td.schema summary').textContent : '',
+    full: r.querySelector('td.schema pre') ? r.querySelector('td.schema pre').textContent : '',
+    compatibility: r.lastElementChild.textContent,
+  })));
+}
+
+async function schemasTab(page, shot, registry, bootstrap) {
+  await page.click('#tab-schemas');
+  const empty = await waitFor(() => page.$eval('#schemas', (el) => el.textContent).then((t) => (/No subjects yet/.test(t) ? t : null)), 5000, 'the empty Schemas tab').catch(() => '');
+  check('the schemas tab, empty, shows how to register one (the registry\'s URL, an Avro producer)',
+    empty.includes(`${registry}/subjects/demo-value/versions`) && /--value-serializer AvroSerializer/.test(empty) && empty.includes(`schema.registry.url=${registry}`) && empty.includes(bootstrap),
+    empty.slice(0, 300));
+  await shot('06b-schemas-empty.png');
+
+  const v1 = {type: 'record', name: 'User', fields: [{name: 'name', type: 'string'}, {name: 'age', type: 'int'}]};
+  const v2 = {...v1, fields: [...v1.fields, {name: 'email', type: ['null', 'string'], default: null}]};
+  const r1 = await registryPost(registry, '/subjects/users-value/versions', {schema: JSON.stringify(v1)});
+  const r2 = await registryPost(registry, '/subjects/users-value/versions', {schema: JSON.stringify(v2)});
+  check('the registry takes two compatible versions of users-value', r1.status === 200 && r2.status === 200 && r2.body.id !== r1.body.id,
+    `${r1.status} ${JSON.stringify(r1.body)}, ${r2.status} ${JSON.stringify(r2.body)}`);
+  let row = null;
+  try {
+    row = await waitFor(async () => (await readSchemas(page)).find((x) => x.subject === 'users-value' && x.version === '2'), 5000, 'users-value version 2 on the page');
+  } catch (e) {
+    fail('the schemas tab shows users-value\'s second version (moved by events: ?refresh=0)', e.message);
+  }
+  if (row) {
+    const view = (await api('GET', '/v1/schemas')).body;
+    const s = view.subjects.find((x) => x.subject === 'users-value');
+    check('the schemas tab shows users-value as GET /v1/schemas: versions, the latest version and id, compatibility',
+      row.versions === '1, 2' && row.version === String(s.latest.version) && row.id === String(r2.body.id) &&
+      row.id === String(s.latest.id) && row.compatibility === `${s.compatibility} (global)` && s.compatibility === view.compatibility,
+      `page ${JSON.stringify(row)} vs API ${JSON.stringify(s)}`);
+    check('... and the latest schema, in short (record name, fields) and in full',
+      row.schema === 'User { name: string, age: int, email: null | string = null }' && JSON.stringify(JSON.parse(row.full)) === JSON.stringify(v2),
+      `${row.schema} | ${row.full.slice(0, 100)}`);
+  }
+  const bad = await registryPost(registry, '/subjects/users-value/versions',
+    {schema: JSON.stringify({...v1, fields: [{name: 'name', type: 'int'}, v1.fields[1]]})});
+  await sleep(800);
+  const after = (await readSchemas(page)).find((x) => x.subject === 'users-value');
+  check('an incompatible version (a type change) is refused (409) and the page stays at version 2',
+    bad.status === 409 && after && after.version === '2' && after.versions === '1, 2', `${bad.status}, ${JSON.stringify(after)}`);
+  const note = await page.$eval('#schemas .schemas-note', (el) => el.textContent).catch(() => '');
+  check('the schemas tab names the registry and its global level', note.includes(registry) && /global compatibility BACKWARD/.test(note), note);
+  await shot('06b-schemas.png');
+}
+
+// A transactional producer that stops with its transaction open until told to commit.
+const TXN_PRODUCER = `
+import sys
+from confluent_kafka import Producer
+p = Producer({'bootstrap.servers': sys.argv[1], 'transactional.id': 'dash-tx', 'client.id': 'dash-tx'})
+p.init_transactions(15)
+p.begin_transaction()
+for i in range(5):
+    p.produce('orders', value=b'tx%d' % i, partition=0)
+p.flush(15)
+print('open', flush=True)
+sys.stdin.readline()
+p.commit_transaction(15)
+print('committed', flush=True)
+`;
+
+async function transactionsTab(page, shot, bootstrap) {
+  await page.click('#tab-transactions');
+  const py = spawn('/usr/bin/python3', ['-c', TXN_PRODUCER, bootstrap], {stdio: ['pipe', 'pipe', 'pipe']});
+  let out = '';
+  let err = '';
+  py.stdout.on('data', (d) => { out += d; });
+  py.stderr.on('data', (d) => { err += d; });
+  const rowOf = () => page.$eval('#transactions tr[data-transactional-id="dash-tx"]', (r) => ({
+    state: r.querySelector('.txn-state').textContent, partitions: r.querySelector('.txn-partitions').textContent,
+    producerId: r.children[1].textContent})).catch(() => null);
+  try {
+    await waitFor(() => /open/.test(out) || py.exitCode !== null, 20000, 'the transactional producer');
+    if (!/open/.test(out)) throw new Error(`confluent-kafka's producer exited ${py.exitCode}: ${err.slice(-400)} (./run.sh test installs python3-confluent-kafka)`);
+    const open = await waitFor(async () => {
+      const r = await rowOf();
+      return r && r.state === 'Ongoing' && r.partitions === 'orders-0' ? r : null;
+    }, 5000, 'dash-tx Ongoing on orders-0 on the page');
+    const t = (await api('GET', '/v1/transactions')).body.transactions.find((x) => x.transactional_id === 'dash-tx');
+    check('an open transaction shows Ongoing with its partition and producer id, as GET /v1/transactions',
+      t && t.state === 'Ongoing' && open.producerId === String(t.producer_id), `page ${JSON.stringify(open)} vs API ${JSON.stringify(t)}`);
+    await shot('06c-transaction-open.png');
+    py.stdin.write('\n');
+    await waitFor(() => /committed/.test(out) || py.exitCode !== null, 20000, 'the commit');
+    const done = await waitFor(async () => {
+      const r = await rowOf();
+      return r && r.state === 'CompleteCommit' ? r : null;
+    }, 5000, 'dash-tx CompleteCommit on the page');
+    const t2 = (await api('GET', '/v1/transactions')).body.transactions.find((x) => x.transactional_id === 'dash-tx');
+    check('after commit_transaction the page shows CompleteCommit, as GET /v1/transactions', done && t2 && t2.state === 'CompleteCommit',
+      `page ${JSON.stringify(done)} vs API ${JSON.stringify(t2)}`);
+    await shot('06c-transaction-committed.png');
+  } catch (e) {
+    fail('the transactions tab follows confluent-kafka\'s transactional producer', e.message);
+  } finally {
+    if (py.exitCode === null) {
+      py.kill('SIGKILL');
+      await new Promise((r) => py.once('exit', r));
+    }
+  }
+}
+
 // ---- the test ------------------------------------------------------------------------------
 
 async function main() {
@@ -310,7 +438,7 @@ async function main() {
     }
   }
 
-  const {bootstrap, admin: url} = await startBroker();
+  const {bootstrap, admin: url, registry} = await startBroker();
   admin = url;
   const origin = new URL(admin).origin;
   pass(`broker up: ${bootstrap}, admin ${admin}`);
@@ -334,7 +462,7 @@ async function main() {
     }
   });
   // Endpoints that come in later tasks answer 404 today; the page asks once and explains.
-  const optional = /\/v1\/(groups|transactions)$/;
+  const optional = /\/v1\/(groups|transactions|schemas)$/;
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const where = m.location() && m.location().url;
@@ -488,6 +616,9 @@ async function main() {
     txnStatus === 404 ? /does not serve GET \/v1\/transactions yet/.test(txnText) && /--transactional-id/.test(txnText) : /transactional/.test(txnText), txnText.slice(0, 200));
   await shot('06-transactions-empty.png');
 
+  await schemasTab(page, shot, registry, bootstrap);
+  await transactionsTab(page, shot, bootstrap);
+
   // 7. replay the broker's own trace: exactly what the API says at the end
   const end = await quiet();
   const replayed = path.join(artifacts, 'replayed.trace');
@@ -559,7 +690,9 @@ async function main() {
   // 7b. every fault action from the form, aimed at one follower; then Clear faults
   await page.click('#tab-faults');
   cluster = (await api('GET', '/v1/cluster')).body;
-  const p1 = cluster.topics[0].partitions[1];
+  // orders by name: _schemas (6b) is a topic too now
+  const ordersOf = (c) => c.topics.find((t) => t.name === 'orders');
+  const p1 = ordersOf(cluster).partitions[1];
   const aim = p1.replicas.find((r) => r.broker !== p1.leader && p1.isr.includes(r.broker)).broker;
   await page.click(`#cluster .partition[data-topic="orders"][data-partition="1"] .replica[data-broker="${aim}"] .track`);
   const inject = async (action, fields = {}) => {
@@ -576,7 +709,7 @@ async function main() {
   answers.follower_resume = await inject('follower_resume');
   answers.follower_lag = await inject('follower_lag', {ms: '400'});
   answers['follower_lag 0'] = await inject('follower_lag', {ms: '0'});
-  await waitFor(async () => (await api('GET', '/v1/cluster')).body.topics[0].partitions[1].isr.includes(aim), 10000, 'the follower in sync');
+  await waitFor(async () => ordersOf((await api('GET', '/v1/cluster')).body).partitions[1].isr.includes(aim), 10000, 'the follower in sync');
   answers.elect_leader = await inject('elect_leader');
   const led1 = await waitFor(async () => (await readCluster(page)).partitions.find((x) => x.topic === 'orders' && x.partition === 1).leader === String(aim), 5000, 'the elected leader').catch(() => false);
   check(`elect_leader: the page shows broker ${aim} leading orders-1`, led1);

@@ -47,6 +47,10 @@ expect_same() {
 #                     free (a few tries, in case another test took one); sets BROKER_PID,
 #                     PORT and BS, or exits 1
 #   stop_broker       SIGTERM, up to 2 s, then SIGKILL (for the script's EXIT trap)
+#   create_topic NAME PARTITIONS   `MK topics --create` on $BS, replication factor 3; a
+#                     refusal fails the check
+#   finish_checks     the broker is still up and its stderr has no sanitizer report; then
+#                     the verdict: exit 1 if any check failed
 start_cluster() {
   local attempt
   for attempt in 1 2 3 4 5; do
@@ -76,4 +80,22 @@ stop_broker() {
   kill -9 "$BROKER_PID" 2> /dev/null
   wait "$BROKER_PID" 2> /dev/null
   BROKER_PID=
+}
+create_topic() {
+  if ! timeout 30 "$MK" topics --bootstrap-server "$BS" --create --topic "$1" --partitions "$2" \
+       --replication-factor 3 > /dev/null 2> "$T/topics.err"; then
+    fail "topics --create $1: $(cat "$T/topics.err")"
+  fi
+}
+finish_checks() {
+  if ! kill -0 "$BROKER_PID" 2> /dev/null; then
+    fail "the broker died: $(tail -5 "$T/broker.err")"
+  elif grep -Eq 'runtime error|Sanitizer' "$T/broker.err"; then
+    fail "broker sanitizer report: $(grep -E -m3 'runtime error|Sanitizer' "$T/broker.err")"
+  fi
+  if [ "$failures" -ne 0 ]; then
+    echo "$failures check(s) failed"
+    exit 1
+  fi
+  echo "all checks passed"
 }

@@ -42,10 +42,19 @@ says() {
   if grep -q -- "$1" "$T/out"; then pass "$current"; else fail "$current: $(tail -c 400 "$T/out")"; fi
 }
 
+# Some claims are timings (batching's latency, partitioning's sticky batches): on a machine too
+# busy to keep up (the suites side by side, under ASan) one run can miss them, as
+# test_lab_exercises.py allows on the embedded broker. So a lab whose only problem is a cross
+# runs again, up to three times; a claim that is wrong fails all three.
 for l in "${labs[@]}"; do
   read -r name opts <<<"$(tr '\n' ' ' <<<"$l")"
-  # shellcheck disable=SC2086  # $opts is a list of options
-  RUN_TIMEOUT=180 run "lab $name on a real cluster" "$MK" lab "$name" --bootstrap-server "$BS" $opts
+  for attempt in 1 2 3; do
+    # shellcheck disable=SC2086  # $opts is a list of options
+    RUN_TIMEOUT=180 run "lab $name on a real cluster" "$MK" lab "$name" --bootstrap-server "$BS" $opts
+    [ "$rc" = 0 ] && grep -q '✗' "$T/out" && [ "$attempt" -lt 3 ] || break
+    echo "     (lab $name, run $attempt: a claim did not hold; once more)"
+    grep '✗' "$T/out" | sed 's/^/     /'
+  done
   expect_rc 0 || { tail -20 "$T/out" | sed 's/^/     /'; continue; }
   held=$(grep -c '✓' "$T/out")
   if grep -q '✗' "$T/out" || [ "$held" -eq 0 ]; then
@@ -98,7 +107,7 @@ if expect_rc 0; then
   else pass "every lab deleted its topics"; fi
 fi
 
-for name in acks isr quotas bootstrap schemas consumer-groups; do
+for name in acks isr quotas bootstrap schemas consumer-groups transactions; do
   run "lab $name says why it cannot run on a real cluster" \
     "$MK" lab "$name" --bootstrap-server "$BS"
   expect_rc 1 && says 'Not on a real cluster'

@@ -36,12 +36,6 @@ require_tools kcat
 
 start_cluster
 
-create_topic() {  # create_topic NAME PARTITIONS
-  if ! timeout 30 "$MK" topics --bootstrap-server "$BS" --create --topic "$1" --partitions "$2" \
-       --replication-factor 3 > /dev/null 2> "$T/topics.err"; then
-    fail "topics --create $1: $(cat "$T/topics.err")"
-  fi
-}
 produce() { "$MK" produce --bootstrap-server "$BS" "$@"; }
 # kcat_read TOPIC FORMAT: every record of TOPIC from the beginning, printed with FORMAT.
 kcat_read() { timeout 30 kcat -C -b "$BS" -t "$1" -o beginning -e -q -f "$2"; }
@@ -273,14 +267,4 @@ run "$current_name" "$MK" perf --topic perf --num-records 10 --record-size 10 --
 expect_rc 2 && { grep -q 'Invalid property: acks=1=2' "$T/err" && pass "$current" ||
   fail "$current: $(cat "$T/err")"; }
 
-if ! kill -0 "$BROKER_PID" 2> /dev/null; then
-  fail "the broker died: $(tail -5 "$T/broker.err")"
-elif grep -Eq 'runtime error|Sanitizer' "$T/broker.err"; then
-  fail "broker sanitizer report: $(grep -E -m3 'runtime error|Sanitizer' "$T/broker.err")"
-fi
-
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish_checks

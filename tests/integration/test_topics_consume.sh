@@ -271,14 +271,4 @@ current_name="topics --delete of a missing topic"
 topics --delete --topic tc
 expect_rc 1 && pass "$current"
 
-if ! kill -0 "$BROKER_PID" 2> /dev/null; then
-  fail "the broker died: $(tail -5 "$T/broker.err")"
-elif grep -Eq 'runtime error|Sanitizer' "$T/broker.err"; then
-  fail "broker sanitizer report: $(grep -E -m3 'runtime error|Sanitizer' "$T/broker.err")"
-fi
-
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish_checks

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/trace.h"
+#include "producer/producer_config.h"
 
 int64_t now_ms(void) {
   struct timespec ts;
@@ -208,4 +209,38 @@ bool assert_retry_backoffs(int base_ms, int max_ms) {
     else if (backoff != first) jittered = true;
   }
   return jittered;
+}
+
+/* ---- making ---- */
+
+static void set_or_fail(struct mk_producer_config *cfg, const char *key, const char *value) {
+  struct mk_err err = {0};
+  if (mk_producer_config_set(cfg, key, value, &err)) fail_msg("%s=%s: %s", key, value, err.msg);
+}
+
+struct mk_producer *probe_producer_new(const char *const *defaults, const char *first_key,
+                                       va_list ap) {
+  struct mk_producer_config *cfg = mk_producer_config_new();
+  assert_non_null(cfg);
+  set_or_fail(cfg, "key.serializer", "StringSerializer");
+  set_or_fail(cfg, "value.serializer", "StringSerializer");
+  for (int i = 0; defaults && defaults[i]; i += 2) set_or_fail(cfg, defaults[i], defaults[i + 1]);
+  for (const char *key = first_key; key; key = va_arg(ap, const char *))
+    set_or_fail(cfg, key, va_arg(ap, const char *));
+  struct mk_err err = {0};
+  struct mk_producer *p = NULL;
+  if (mk_producer_config_finish(cfg, &err)) fail_msg("finish: %s", err.msg);
+  if (mk_producer_new(cfg, &p, &err)) fail_msg("mk_producer_new: %s", err.msg);
+  mk_producer_config_free(cfg);
+  return p;
+}
+
+struct mk_consumer_group_metadata probe_group_metadata(const char *id, int32_t generation,
+                                                       const char *member) {
+  struct mk_consumer_group_metadata g;
+  memset(&g, 0, sizeof g);
+  snprintf(g.group_id, sizeof g.group_id, "%s", id);
+  g.generation_id = generation;
+  snprintf(g.member_id, sizeof g.member_id, "%s", member);
+  return g;
 }

@@ -4,6 +4,7 @@
  *   completions  done[i] records what record i's callback was told, and how many times
  *   capture      the producer's trace lines (common/trace.h), kept in memory with their time
  *   sending      send_value / flush_ok / warm_up, which report into done[]
+ *   making       probe_producer_new (settings in layers), probe_group_metadata
  * Assertions fail the running cmocka test. Names are short on purpose: only tests link this.
  * Thread: completions and capture are filled from the producer's threads; the rest is for
  * the test's thread.
@@ -12,9 +13,11 @@
 #define MK_TESTS_SUPPORT_PRODUCER_PROBE_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "consumer/consumer.h"
 #include "producer/producer.h"
 
 int64_t now_ms(void);  /* monotonic */
@@ -78,5 +81,17 @@ void flush_ok(struct mk_producer *p, int timeout_ms);
 /* Send one record to partition 0, flush, and require success: the producer has its
  * metadata and producer id afterwards. Uses done[index]. */
 void warm_up(struct mk_producer *p, const char *topic, int index);
+
+/* ---- making ---- */
+
+/* A producer with String serializers and the settings of `defaults` ("key", "value", ...,
+ * NULL), then those of ap (key, value, ..., NULL: a test's own), later ones winning. Fails
+ * the test naming a refused setting. Close it with mk_producer_close. */
+struct mk_producer *probe_producer_new(const char *const *defaults, const char *first_key,
+                                       va_list ap);
+/* A consumer's group metadata (consumer/consumer.h) as mk_consumer_group_metadata would fill
+ * it: for sendOffsetsToTransaction without a consumer. */
+struct mk_consumer_group_metadata probe_group_metadata(const char *id, int32_t generation,
+                                                       const char *member);
 
 #endif

@@ -221,7 +221,9 @@ static void probe_on_loop(struct mk_broker *b, void *arg) {
     size_t n = strlen(c->peer), m = strlen(suffix);
     if (n < m || strcmp(c->peer + n - m, suffix) != 0) continue;
     p->found = true;
-    p->reading = c->reading;
+    /* A connection that took a request this turn reads again when the turn ends
+     * (network.c, yield_turn): it has not stopped being read. */
+    p->reading = c->reading || c->yielded;
     p->queued = c->queued;
     p->unsent = c->unsent + uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
     p->frame_bytes = c->frame ? c->frame->size : 0;

@@ -30,6 +30,10 @@
  *   consumer-groups  every join and leave is a rebalance in a new generation; the lag is what
  *               was written minus what was committed, and a restart reads exactly it; a crash
  *               between commits makes the next owner read the uncommitted records again
+ *   transactions  read_committed sees committed transactions only, read_uncommitted all;
+ *               markers take offsets (lag 1 after a commit); a zombie is fenced; an open
+ *               transaction and held markers keep read_committed at the LSO; offsets commit
+ *               with the output or not at all
  *   bootstrap   one bootstrap address reaches every broker, client.id is on every request;
  *               use_all_dns_ips takes a name's addresses one per attempt and keeps the first
  *               address's family; resolve_canonical_bootstrap_servers_only bootstraps from
@@ -494,6 +498,44 @@ static void test_consumer_groups_share_partitions_and_read_uncommitted_records_a
   assert_claims_held(&res);
 }
 
+/* Two readers side by side: read_committed sees the committed transaction only, markers take
+ * offsets (a lag of 1 after a commit), the zombie is fenced, an open transaction and held
+ * markers keep read_committed at the LSO, and the offsets commit with the output. With
+ * isolation.level set for both readers, each view follows the reader's own level. */
+static void test_transactions_readers_markers_zombie_lso_and_offsets(void **state) {
+  (void)state;
+  static const char *const settings[] = {"records=3", NULL};
+  struct mk_lab_result res;
+  run_lab("transactions", settings, &res);
+  assert_int_equal((int)figure(&res, "reader 1", "read_committed"), 1);
+  assert_int_equal((int)figure(&res, "reader 1", "paid"), 3);
+  assert_int_equal((int)figure(&res, "reader 1", "void"), 0);
+  assert_int_equal((int)figure(&res, "reader 2", "paid"), 3);
+  assert_int_equal((int)figure(&res, "reader 2", "void"), 3);
+  assert_int_equal((int)figure(&res, "log", "data records"), 6);
+  assert_int_equal((int)figure(&res, "log", "markers"), 2);
+  assert_int_equal((int)figure(&res, "log", "log end offset"), 8);
+  assert_int_equal((int)figure(&res, "after commit", "last record"), 10);
+  assert_int_equal((int)figure(&res, "after commit", "log end offset"), 12);
+  assert_int_equal((int)figure(&res, "after commit", "lag"), 1);
+  assert_int_equal((int)figure(&res, "zombie", "fenced"), 1);
+  assert_int_equal((int)figure(&res, "fresh", "committed"), 3);
+  assert_int_equal((int)figure(&res, "open", "high watermark"), 6);
+  assert_int_equal((int)figure(&res, "open", "LSO"), 0);
+  assert_int_equal((int)figure(&res, "held", "markers"), 0);
+  assert_int_equal((int)figure(&res, "released", "read_committed read"), 6);
+  assert_int_equal((int)figure(&res, "round 1", "committed offset"), 3);
+  assert_int_equal((int)figure(&res, "round 2", "committed offset"), 3);
+  assert_int_equal((int)figure(&res, "round 3", "committed offset"), 6);
+  assert_claims_held(&res);
+  static const char *const both[] = {"records=2", "isolation.level=read_uncommitted", NULL};
+  run_lab("transactions", both, &res);
+  assert_int_equal((int)figure(&res, "reader 1", "read_committed"), 0);
+  assert_int_equal((int)figure(&res, "reader 1", "void"), 2);
+  assert_int_equal((int)figure(&res, "open", "LSO"), 4);  /* its latest offset: the HW */
+  assert_claims_held(&res);
+}
+
 /* ---- the runner: settings -------------------------------------------------------------- */
 
 /* A lab that reports where the settings went. */
@@ -819,6 +861,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_quotas_throttle_and_the_producer_keeps_every_pause),
       cmocka_unit_test(test_bootstrap_finds_the_cluster_and_follows_client_dns_lookup),
       cmocka_unit_test(test_consumer_groups_share_partitions_and_read_uncommitted_records_again),
+      cmocka_unit_test(test_transactions_readers_markers_zombie_lso_and_offsets),
       cmocka_unit_test(test_claims_the_settings_defeat_are_marked_predicted),
       cmocka_unit_test(test_schemas_header_evolution_and_an_old_reader),
       cmocka_unit_test(test_schemas_with_other_settings_still_holds),

@@ -472,11 +472,8 @@ static void test_transactional_id_needs_idempotence(void **state) {
   assert_int_equal(mk_producer_config_finish(cfg, &err), 0);
   assert_true(cfg->enable_idempotence);
   assert_string_equal(cfg->client_id, "producer-orders");
-  /* Transactions do not exist yet: the producer says so instead of pretending. */
-  assert_int_equal(cfg->num_notes, 1);
-  assert_int_equal(cfg->notes[0].level, MK_LOG_WARN);
-  assert_string_equal(cfg->notes[0].key, "transactional.id");
-  assert_contains(cfg->notes[0].msg, "not implemented");
+  /* Transactions are implemented: nothing to warn about (there once was a warning). */
+  assert_int_equal(cfg->num_notes, 0);
   set_ok(cfg, "enable.idempotence", "false");
   assert_int_equal(mk_producer_config_finish(cfg, &err), MK_ERR__INVALID_ARG);
   assert_string_equal(err.msg, "Cannot set a transactional.id without also enabling idempotence.");

@@ -186,6 +186,12 @@ static void test_register_writes_a_replicated_record_in_confluents_shape(void **
   json_t *subject = json_array_get(json_object_get(v, "subjects"), 0);
   assert_string_equal(json_string_value(json_object_get(subject, "subject")), "users-value");
   assert_int_equal(json_array_size(json_object_get(subject, "versions")), 1);
+  /* the latest version's text, for the dashboard's Schemas panel */
+  json_t *latest = json_object_get(subject, "latest");
+  assert_int_equal(json_integer_value(json_object_get(latest, "version")), 1);
+  assert_int_equal(json_integer_value(json_object_get(latest, "id")), 1);
+  assert_non_null(strstr(json_string_value(json_object_get(latest, "schema")), "\"User\""));
+  assert_true(json_is_false(json_object_get(subject, "compatibility_own")));
   json_decref(v);
 }
 
