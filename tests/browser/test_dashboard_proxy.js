@@ -25,6 +25,7 @@
 import {spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import {results, pass, fail, check, sleep, waitFor, loadPuppeteer, launch, watchedPage} from './harness.js';
 
 const [artifacts] = process.argv.slice(2);
 const admin = process.env.MK_PROXY_ADMIN;
@@ -34,31 +35,9 @@ if (!artifacts || !admin || !bootstrap || !upstream) {
   console.error('usage: with_broker.sh MINIKAFKA node test_dashboard_proxy.js ARTIFACT_DIR, with MK_MOCK_CLUSTER set');
   process.exit(2);
 }
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 fs.mkdirSync(artifacts, {recursive: true});
 
-let failures = 0;
 let browser = null;
-function pass(name) { console.log(`ok   ${name}`); }
-function fail(name, detail) {
-  failures++;
-  console.log(`FAIL ${name}${detail ? ': ' + detail : ''}`);
-}
-function check(name, cond, detail) {
-  if (cond) pass(name); else fail(name, typeof detail === 'function' ? detail() : detail);
-  return !!cond;
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(fn, ms, what) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
 async function api(method, p, body) {
   const res = await fetch(admin + p, {method, body: body === undefined ? undefined : JSON.stringify(body)});
   const text = await res.text();
@@ -116,41 +95,10 @@ function diffCluster(dom, cluster, topic) {
 }
 
 async function main() {
-  let puppeteer;
-  try {
-    puppeteer = (await import('puppeteer-core')).default;
-  } catch (e) {
-    fail('puppeteer-core', `not installed (${e.code || e.message}): run ./run.sh test (npm ci --prefix tests/browser)`);
-    return;
-  }
-  if (!fs.existsSync(CHROMIUM)) {
-    fail('chromium', `${CHROMIUM} not found: apt-get install chromium`);
-    return;
-  }
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--window-size=1280,720', '--no-first-run', '--disable-extensions'],
-  });
-  const page = await browser.newPage();
-  await page.setViewport({width: 1280, height: 720});
-  const origin = new URL(admin).origin;
-  const external = [];
-  const consoleErrors = [];
-  await page.setRequestInterception(true);
-  page.on('request', (req) => {
-    const u = req.url();
-    if (u.startsWith('data:') || new URL(u).origin === origin) req.continue();
-    else { external.push(u); req.abort(); }
-  });
-  // The page probes the groups and transactions endpoints once; a proxy has neither (404).
-  const optional = /\/v1\/(groups|transactions)$/;
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const where = m.location() && m.location().url;
-    if (where && optional.test(where) && /404/.test(m.text())) return;
-    consoleErrors.push(`${m.text()} (${where || '?'})`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`page error: ${e.message}`));
+  const puppeteer = await loadPuppeteer();
+  if (!puppeteer) return;
+  browser = await launch(puppeteer);
+  const {page, external, consoleErrors} = await watchedPage(browser, new URL(admin).origin);
   const shot = async (name) => {
     await sleep(450);
     await page.screenshot({path: path.join(artifacts, name)});
@@ -271,5 +219,6 @@ try {
 }
 clearTimeout(deadline);
 if (browser) await browser.close().catch(() => {});
+const failures = results.failures;
 console.log(failures ? `dashboard-browser-proxy: ${failures} check(s) failed` : 'dashboard-browser-proxy: all checks passed');
 process.exit(failures ? 1 : 0);
