@@ -61,9 +61,10 @@ consume proxy-ours | sort >"$T/ours.out"
 check "kcat read each of our producer's 200 records once" \
   'diff <(sort "$T/ours.in") "$T/ours.out" >/dev/null'
 timeout 30 "$minikafka" consume --bootstrap-server "$BOOTSTRAP" --topic proxy-ours \
-  --from-beginning --max-messages 200 --timeout-ms 10000 2>/dev/null | sort >"$T/ours.mk"
+  --from-beginning --max-messages 200 --timeout-ms 10000 2>"$T/consume-mk.err" | sort >"$T/ours.mk"
 check "minikafka consume read them back through the proxy too" \
-  'diff "$T/ours.out" "$T/ours.mk" >/dev/null'
+  'diff "$T/ours.out" "$T/ours.mk" >/dev/null ||
+   { echo "  read $(wc -l <"$T/ours.mk") of 200; its stderr:"; tail -5 "$T/consume-mk.err"; false; }'
 
 # ---- the trace, live, while a client works ----------------------------------------------
 curl -sN --max-time 6 "$MK_PROXY_ADMIN/v1/events" >"$T/events.sse" 2>/dev/null &
