@@ -28,6 +28,7 @@ import {ClusterView} from './cluster_view.js';
 import {ProducersView, renderGroups, renderTransactions, renderSchemas, renderFaults} from './panels.js';
 import {Controls} from './controls.js';
 import {Replay} from './replay.js';
+import {noteCluster, isProxy} from './proxy_mode.js';
 import {h, setText} from './dom.js';
 
 const params = new URLSearchParams(window.location.search);
@@ -145,6 +146,7 @@ async function refresh() {
     setStatus('offline', 'OFFLINE: the broker does not answer');
     return;
   }
+  noteCluster(c.body, controls);  // a proxy in front of a real cluster? (proxy_mode.js)
   const fresh = fromSnapshot(c.body, p.ok ? p.body : null);
   fresh.ts_us = live.ts_us;
   fresh.events = live.events;
@@ -268,7 +270,7 @@ function updateFilters(view) {
 function render() {
   const st = current();
   const view = toCluster(st);
-  const ctx = {replay: replay.active, bootstrap: bootstrap()};
+  const ctx = {replay: replay.active, bootstrap: bootstrap(), proxy: isProxy()};
   clusterView.renderBrokers(view.brokers, ctx);
   if (loaded || replay.active) clusterView.render(view, ctx);
   controls.update(view);

@@ -56,6 +56,7 @@ export class ClusterView {
 
   // view: {brokers, topics} as toCluster gives; ctx: {replay, bootstrap}
   render(view, ctx) {
+    this.proxy = !!ctx.proxy;  // through minikafka proxy: offsets are not visible (proxy_mode.js)
     const up = new Map(view.brokers.map((b) => [b.id, b.up]));
     const topics = view.topics.filter((t) => !t.name.startsWith('__'));
     const internal = view.topics.filter((t) => t.name.startsWith('__'));
@@ -124,8 +125,9 @@ export class ClusterView {
     pr.leader.hidden = leaderKnown && !noLeader;
     setText(pr.leader, noLeader ? 'NO LEADER' : 'leader ?');
     pr.leader.classList.toggle('none', noLeader);
-    fill(pr.epoch, 'epoch ', h('b', {}, p.leader_epoch ?? '?'));
-    fill(pr.hw, 'HW ', h('b', {}, p.high_watermark));
+    const epochKnown = p.leader_epoch !== null && p.leader_epoch !== undefined && !(this.proxy && p.leader_epoch < 0);
+    fill(pr.epoch, 'epoch ', h('b', {}, epochKnown ? p.leader_epoch : '?'));
+    fill(pr.hw, 'HW ', h('b', {}, this.proxy ? '?' : p.high_watermark));
     pr.lso.hidden = p.last_stable_offset === undefined || p.last_stable_offset === null;
     if (!pr.lso.hidden) fill(pr.lso, 'LSO ', h('b', {}, p.last_stable_offset));
     if (last) {
@@ -184,7 +186,7 @@ export class ClusterView {
       if (r.paused) tags.push('paused');
       if (r.lag_ms > 0) tags.push(`lag ${r.lag_ms} ms`);
       fill(rr.tag, tags.map((t, i) => h('span', {class: i ? 'extra' : ''}, t)));
-      rr.track.title = `broker ${r.broker}: log end offset ${leo ?? '?'}; HW ${p.high_watermark}` +
+      rr.track.title = `broker ${r.broker}: log end offset ${leo ?? '?'}; HW ${this.proxy ? '?' : p.high_watermark}` +
         `${inIsr === null ? '' : inIsr ? '; in the ISR' : '; out of the ISR'}. Click to aim the fault form here.`;
     });
     pr.last = {leader: p.leader, epoch: p.leader_epoch, hw: p.high_watermark};

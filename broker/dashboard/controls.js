@@ -58,6 +58,7 @@ export class Controls {
     this.cmdText = document.getElementById('command-text');
     this.cmdResult = document.getElementById('command-result');
     this.lastFieldsKey = '';
+    this.helpOverride = null;  // {action: help} when only those are offered (limitActions)
     for (const [name, a] of Object.entries(ACTIONS)) this.actionSel.append(h('option', {value: name, title: a.label}, name));
     this.actionSel.value = this.action;
     this.actionSel.addEventListener('change', () => {
@@ -129,10 +130,21 @@ export class Controls {
   select(topic, partition, broker) {
     Object.assign(this.values, {topic, partition: String(partition), broker: String(broker)});
     // a replica's bar aims the actions about one replica; any other becomes follower_pause
-    if (!['follower_pause', 'follower_resume', 'follower_lag', 'elect_leader'].includes(this.action)) {
+    if (!['follower_pause', 'follower_resume', 'follower_lag', 'elect_leader'].includes(this.action) &&
+        (!this.helpOverride || 'follower_pause' in this.helpOverride)) {
       this.action = 'follower_pause';
       this.actionSel.value = this.action;
     }
+    this.renderFields(true);
+  }
+
+  // Offer only the actions in helpByAction ({action: what it does here}): a proxy takes
+  // fewer than a broker (proxy_mode.js).
+  limitActions(helpByAction) {
+    this.helpOverride = helpByAction;
+    for (const o of [...this.actionSel.options]) if (!(o.value in helpByAction)) o.remove();
+    if (!(this.action in helpByAction)) this.action = this.actionSel.options[0].value;
+    this.actionSel.value = this.action;
     this.renderFields(true);
   }
 
@@ -143,7 +155,7 @@ export class Controls {
     const els = [];
     for (const [name, required] of Object.entries(spec.fields)) els.push(this.field(name, required));
     fill(this.fieldsEl, els);
-    setText(this.helpEl, `${spec.label}. ${spec.help}`);
+    setText(this.helpEl, `${spec.label}. ${this.helpOverride ? this.helpOverride[this.action] : spec.help}`);
     // The strip follows the form when the user changed it, or when it still shows the form's
     // preview (the brokers and topics arrived); a sent command's answer stays.
     if (force || this.previewing) this.preview();

@@ -30,6 +30,9 @@ export class ProducersView {
       this.table = null;
       fill(this.el, ctx.replay
         ? emptyState('No idempotent producer has written yet at this point of the trace')
+        : ctx.proxy
+        ? emptyState('Not visible through the proxy',
+          'Each partition\'s producer ids, epochs and last five batches live inside the real cluster\'s brokers; the proxy sees requests and answers only (the timeline).')
         : emptyState('No idempotent producers yet',
           'Each partition remembers, per producer id, its epoch and its last five batches: that is how a retried batch is recognised as a duplicate. Produce idempotently to see it:',
           [code(`kcat -P -b ${ctx.bootstrap || 'BOOTSTRAP'} -t demo -X enable.idempotence=true`)],

@@ -1,5 +1,5 @@
 /*
- * Lab 15, consumer groups: a group shares a topic's partitions among its members, and its
+ * Lab 16, consumer groups: a group shares a topic's partitions among its members, and its
  * committed offsets say where each partition resumes.
  * Guide: labs/consumer-groups/README.md. Code: consumer/consumer.h (the member),
  * broker/group_coordinator.h (the coordinator).

@@ -9,51 +9,16 @@
 // the reading stopped. Every wait is bounded; prints one line per check.
 'use strict'
 
-let kafkajs
-try {
-  kafkajs = require('kafkajs')
-} catch (e) {
-  console.error(`kafkajs not installed (${e.code || e.message}): run ./run.sh test, which ` +
-    `npm-installs it into tests/interop/node_modules (npm ci --prefix tests/interop)`)
-  process.exit(1)
-}
-const { Kafka, logLevel } = kafkajs
-
-if (!process.env.BOOTSTRAP) {
-  console.error('run me through with_broker.sh (BOOTSTRAP unset)')
-  process.exit(1)
-}
+const { loadKafkajs, bootstrapServers, harness } = require('./kafkajs_support')
+const { Kafka, logLevel } = loadKafkajs()
+const BROKERS = bootstrapServers()
 const TOPIC = 'groups-kafkajs'
 const GROUP = 'kafkajs-group'
-const start = Date.now()
-const failures = []
-
-const watchdog = setTimeout(() => {
-  console.error('kafkajs groups: FAILED: not done after 90 s')
-  process.exit(1)
-}, 90000)
-
-function log (msg) {
-  console.log(`[${((Date.now() - start) / 1000).toFixed(1).padStart(5)}s] ${msg}`)
-}
-
-function check (name, ok, detail) {
-  if (ok) log(`ok   ${name}`)
-  else {
-    failures.push(name)
-    log(`FAIL ${name}${detail ? ': ' + detail : ''}`)
-  }
-}
-
-async function waitUntil (fn, ms) {
-  const deadline = Date.now() + ms
-  while (!fn() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 100))
-  return fn()
-}
+const { log, check, waitUntil, run } = harness('kafkajs groups', 90000)
 
 const kafka = new Kafka({
   clientId: 'kafkajs-groups',
-  brokers: process.env.BOOTSTRAP.split(','),
+  brokers: BROKERS,
   logLevel: logLevel.WARN,
   retry: { retries: 10 }
 })
@@ -138,11 +103,4 @@ async function main () {
   await admin.disconnect()
 }
 
-main().then(() => {
-  clearTimeout(watchdog)
-  log(`kafkajs groups: ${failures.length ? 'FAILED: ' + failures.join(', ') : 'all checks passed'}`)
-  process.exit(failures.length ? 1 : 0)
-}, e => {
-  console.error('kafkajs groups: FAILED:', e)
-  process.exit(1)
-})
+run(main)

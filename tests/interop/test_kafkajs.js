@@ -10,7 +10,8 @@
 // its send's baseOffset for that partition plus its place in the send. kcat reads every
 // partition back (kafkajs's group consumer is test_groups_kafkajs.js), and interop_check.py
 // compares: every record once, in order per partition, intact, each key in its murmur2
-// partition, each where the producer said.
+// partition, each where the producer said. Also run as kafkajs-proxy, through `minikafka
+// proxy` in front of librdkafka's mock cluster (see the idempotence note in main()).
 'use strict'
 const path = require('path')
 const fs = require('fs')
@@ -87,7 +88,26 @@ async function main () {
     connectionTimeout: 5000,
     requestTimeout: 15000
   })
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner })
+  // kafkajs sends a non-transactional InitProducerId to the controller Metadata names.
+  // librdkafka 2.0.2's mock cluster (behind `minikafka proxy`, MK_MOCK_CLUSTER) answers
+  // controller_id 0 while its brokers are 1..3, and the proxy passes that through untouched,
+  // so kafkajs's idempotent producer fails there before sending anything ("Broker 0 not
+  // found"), as it does against the mock directly. On such a cluster, and only there, the
+  // producer runs without idempotence (acks -1 and one request in flight all the same), and
+  // says so; every other check is unchanged.
+  let idempotent = true
+  if (process.env.MK_MOCK_CLUSTER) {
+    const admin = kafka.admin()
+    await admin.connect()
+    const { brokers, controller } = await admin.describeCluster()
+    await admin.disconnect()
+    if (!brokers.some(b => b.nodeId === controller)) {
+      idempotent = false
+      console.log(`not run: idempotence (the cluster's controller ${controller} is none of its ` +
+        `brokers ${brokers.map(b => b.nodeId).join(',')}); producing with acks -1 instead`)
+    }
+  }
+  const producer = kafka.producer({ idempotent, maxInFlightRequests: 1, createPartitioner })
   const errors = []
   await producer.connect()
   try {
@@ -130,7 +150,8 @@ async function main () {
   fs.writeFileSync(producedPath, records.map(r => JSON.stringify(r)).join('\n') + '\n')
   for (const e of errors) console.log(`  - ${e}`)
   const rc = run(python, [checker, 'verify-kcat',
-    'kafkajs idempotent producer (none + gzip) -> kcat consumer', TOPIC, producedPath])
+    `kafkajs ${idempotent ? 'idempotent' : 'acks -1'} producer (none + gzip) -> kcat consumer`,
+    TOPIC, producedPath])
   if (errors.length || rc !== 0) {
     console.log('kafkajs: FAILED')
     return 1

@@ -7,7 +7,8 @@
 #   our producer  `minikafka produce` through the proxy, read back by kcat: every record once
 #   faults        drop_response (kcat without idempotence: every record twice), broker_down
 #                 (the listener refuses), errors for what a proxy cannot do
-#   trace         GET /v1/events streams the proxy's events while a client works
+#   trace         GET /v1/events streams the proxy's events while a client works, and
+#                 `minikafka timeline --follow` draws them live
 #   CLI           --faults FILE on the proxy; an unreachable cluster is a clear error
 #
 # Usage: test_proxy.sh MINIKAFKA
@@ -60,9 +61,10 @@ consume proxy-ours | sort >"$T/ours.out"
 check "kcat read each of our producer's 200 records once" \
   'diff <(sort "$T/ours.in") "$T/ours.out" >/dev/null'
 timeout 30 "$minikafka" consume --bootstrap-server "$BOOTSTRAP" --topic proxy-ours \
-  --from-beginning --max-messages 200 --timeout-ms 10000 2>/dev/null | sort >"$T/ours.mk"
+  --from-beginning --max-messages 200 --timeout-ms 10000 2>"$T/consume-mk.err" | sort >"$T/ours.mk"
 check "minikafka consume read them back through the proxy too" \
-  'diff "$T/ours.out" "$T/ours.mk" >/dev/null'
+  'diff "$T/ours.out" "$T/ours.mk" >/dev/null ||
+   { echo "  read $(wc -l <"$T/ours.mk") of 200; its stderr:"; tail -5 "$T/consume-mk.err"; false; }'
 
 # ---- the trace, live, while a client works ----------------------------------------------
 curl -sN --max-time 6 "$MK_PROXY_ADMIN/v1/events" >"$T/events.sse" 2>/dev/null &
@@ -84,6 +86,22 @@ check "... the lost answer among them" 'grep -q "\"event\":\"response_dropped\""
 check "... and the two appends the cluster made" \
   '[ "$(grep -c "\"event\":\"append\".*\"topic\":\"proxy-dups\"" "$T/events.sse")" = 2 ]'
 check "the stream says what it cannot see" 'grep -q "not visible from outside" "$T/events.sse"'
+
+# ---- `minikafka timeline --follow` on the proxy's stream -------------------------------------
+# The labs' two-lane timeline, live from the proxy: the Produce request, the append the
+# cluster made (read from the answer) and the answer, each on the broker's lane.
+timeout -s TERM 8 "$minikafka" timeline --follow "$MK_PROXY_ADMIN" >"$T/timeline.out" \
+  2>"$T/timeline.err" &
+tl=$!
+for _ in $(seq 50); do grep -q '^live: ' "$T/timeline.out" && break; sleep 0.1; done
+printf 't1\nt2\nt3\n' | timeout 30 kcat -P -b "$BOOTSTRAP" -t proxy-timeline -p 0 -X acks=all \
+  2>"$T/timeline-kcat.err"
+for _ in $(seq 50); do grep -q 'Produce response' "$T/timeline.out" && break; sleep 0.1; done
+kill -TERM "$tl" 2>/dev/null; wait "$tl"
+check "timeline --follow on the proxy: kcat's Produce, the append, the answer" \
+  'grep -q "Produce v[0-9]* from rdkafka → broker" "$T/timeline.out" &&
+   grep -q "append proxy-timeline-0: offsets 0..2, 3 rec" "$T/timeline.out" &&
+   grep -q "Produce response ← broker" "$T/timeline.out"'
 
 # ---- broker_down: the listener refuses ---------------------------------------------------
 port2=$(cut -d, -f2 <<<"$BOOTSTRAP"); port2=${port2##*:}

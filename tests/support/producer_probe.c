@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/trace.h"
 #include "producer/producer_config.h"
 
@@ -150,6 +151,13 @@ int capture_count(const char *a, const char *b) {
   int n = 0;
   for (int i = capture_find(0, a, b); i >= 0; i = capture_find(i + 1, a, b)) n++;
   return n;
+}
+
+int capture_wait_count(const char *a, const char *b, int n, int timeout_ms) {
+  int64_t deadline = mk_now_us() + (int64_t)timeout_ms * 1000;
+  int count;
+  while ((count = capture_count(a, b)) < n && mk_now_us() < deadline) usleep(5000);
+  return count;
 }
 
 char *capture_line(int i, int64_t *at_ms) {

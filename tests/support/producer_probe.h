@@ -59,6 +59,9 @@ void capture_stop(void);
  * or -1; how many lines contain a (and b). */
 int capture_find(int from, const char *a, const char *b);
 int capture_count(const char *a, const char *b);
+/* capture_count once it reaches n, or when timeout_ms have passed (what happens after an
+ * answer, such as transaction markers, comes on the broker's loop later). */
+int capture_wait_count(const char *a, const char *b, int n, int timeout_ms);
 /* A copy of captured line i (the caller frees it), and when it was captured (at_ms may be
  * NULL); NULL if there is no line i. */
 char *capture_line(int i, int64_t *at_ms);

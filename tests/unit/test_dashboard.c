@@ -9,8 +9,6 @@
  * needs besides the API: GET /v1/trace (its replay), GET /v1/events starting with the
  * state, POST /v1/reset.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,14 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "broker/broker.h"
 #include "broker/dashboard.h"
+#include "tests/support/http_client.h"
 
 /* ---- the table ------------------------------------------------------------------------------ */
 
@@ -186,99 +183,33 @@ static int stop_broker(void **state) {
   return 0;
 }
 
-struct reply {
-  int status;
-  char head[4096];     /* status line and headers */
-  char *body;          /* what followed the blank line (malloc'd) */
-  size_t body_len;
-};
-
-/* Send request (whole, with "Connection: close") and read the answer until the server
- * closes. Fails the test on a socket error or after 5 s. */
-/* A connection to the admin port whose reads give up after 5 s. */
-static int connect_admin(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  struct timeval tv = {5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)mk_broker_admin_port(broker))};
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-  return fd;
-}
-
-static void request(const char *text, struct reply *r) {
-  int fd = connect_admin();
-  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-  size_t cap = 1 << 16, len = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (len == cap) buf = realloc(buf, cap *= 2);
-    ssize_t n = read(fd, buf + len, cap - len);
-    if (n < 0) fail_msg("reading the answer: timed out or failed");
-    if (n == 0) break;
-    len += (size_t)n;
-  }
-  close(fd);
-  char *end = NULL;
-  for (size_t i = 0; i + 3 < len; i++) {
-    if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
-      end = buf + i;
-      break;
-    }
-  }
-  assert_non_null(end);
-  size_t head_len = (size_t)(end - buf);
-  assert_true(head_len < sizeof r->head);
-  memcpy(r->head, buf, head_len);
-  r->head[head_len] = '\0';
-  r->body_len = len - head_len - 4;
-  r->body = malloc(r->body_len + 1);
-  memcpy(r->body, end + 4, r->body_len);
-  r->body[r->body_len] = '\0';
-  free(buf);
-  assert_int_equal(sscanf(r->head, "HTTP/1.1 %d", &r->status), 1);
+/* Send request (whole, with "Connection: close") to the admin port and read the answer
+ * (tests/support/http_client.h). */
+static void request(const char *text, struct test_http_reply *r) {
+  test_http_request(mk_broker_admin_port(broker), text, strlen(text), r);
 }
 
 /* method path with the header lines extra ("" or "If-None-Match: x\r\n"), alone on a
  * connection. */
-static void send_one(const char *method, const char *path, const char *extra, struct reply *r) {
+static void send_one(const char *method, const char *path, const char *extra, struct test_http_reply *r) {
   char req[512];
   snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n", method,
            path, extra);
   request(req, r);
 }
 
-/* The value of header name in r (case-insensitive name), or "" if absent. */
-static const char *header(const struct reply *r, const char *name, char *out, size_t cap) {
-  out[0] = '\0';
-  for (const char *line = strstr(r->head, "\r\n"); line; line = strstr(line + 2, "\r\n")) {
-    const char *p = line + 2;
-    if (strncasecmp(p, name, strlen(name)) == 0 && p[strlen(name)] == ':') {
-      p += strlen(name) + 1;
-      while (*p == ' ') p++;
-      size_t n = strcspn(p, "\r");
-      if (n >= cap) n = cap - 1;
-      memcpy(out, p, n);
-      out[n] = '\0';
-      break;
-    }
-  }
-  return out;
-}
-
 static void test_http_get_root_serves_index(void **state) {
   (void)state;
-  struct reply r;
+  struct test_http_reply r;
   char v[512];
   send_one("GET", "/", "", &r);
   const struct mk_web_file *index = find("/");
   assert_int_equal(r.status, 200);
-  assert_string_equal(header(&r, "Content-Type", v, sizeof v), "text/html; charset=utf-8");
-  assert_string_equal(header(&r, "Cache-Control", v, sizeof v), "no-cache");
-  assert_string_equal(header(&r, "ETag", v, sizeof v), index->etag);
-  assert_non_null(strstr(header(&r, "Content-Security-Policy", v, sizeof v), "default-src 'none'"));
-  assert_int_equal(atoi(header(&r, "Content-Length", v, sizeof v)), (int)index->len);
+  assert_string_equal(test_http_header(&r, "Content-Type", v, sizeof v), "text/html; charset=utf-8");
+  assert_string_equal(test_http_header(&r, "Cache-Control", v, sizeof v), "no-cache");
+  assert_string_equal(test_http_header(&r, "ETag", v, sizeof v), index->etag);
+  assert_non_null(strstr(test_http_header(&r, "Content-Security-Policy", v, sizeof v), "default-src 'none'"));
+  assert_int_equal(atoi(test_http_header(&r, "Content-Length", v, sizeof v)), (int)index->len);
   assert_int_equal(r.body_len, index->len);
   assert_memory_equal(r.body, index->data, index->len);
   free(r.body);
@@ -299,10 +230,10 @@ static void test_http_content_types(void **state) {
   };
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     char v[256];
-    struct reply r;
+    struct test_http_reply r;
     send_one("GET", files[i].path, "", &r);
     assert_int_equal(r.status, 200);
-    assert_string_equal(header(&r, "Content-Type", v, sizeof v), files[i].type);
+    assert_string_equal(test_http_header(&r, "Content-Type", v, sizeof v), files[i].type);
     assert_int_equal(r.body_len, find(files[i].path)->len);
     free(r.body);
   }
@@ -310,11 +241,11 @@ static void test_http_content_types(void **state) {
 
 static void test_http_head_has_no_body(void **state) {
   (void)state;
-  struct reply r;
+  struct test_http_reply r;
   char v[64];
   send_one("HEAD", "/dashboard/style.css", "", &r);
   assert_int_equal(r.status, 200);
-  assert_int_equal(atoi(header(&r, "Content-Length", v, sizeof v)), (int)find("/dashboard/style.css")->len);
+  assert_int_equal(atoi(test_http_header(&r, "Content-Length", v, sizeof v)), (int)find("/dashboard/style.css")->len);
   assert_int_equal(r.body_len, 0);
   free(r.body);
 }
@@ -324,10 +255,10 @@ static void test_http_if_none_match_is_304(void **state) {
   const struct mk_web_file *app = find("/dashboard/app.js");
   char inm[128], v[64];
   snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", app->etag);
-  struct reply r;
+  struct test_http_reply r;
   send_one("GET", "/dashboard/app.js", inm, &r);
   assert_int_equal(r.status, 304);
-  assert_string_equal(header(&r, "ETag", v, sizeof v), app->etag);
+  assert_string_equal(test_http_header(&r, "ETag", v, sizeof v), app->etag);
   assert_int_equal(r.body_len, 0);
   free(r.body);
   send_one("GET", "/dashboard/app.js", "If-None-Match: \"stale\"\r\n", &r);
@@ -338,11 +269,11 @@ static void test_http_if_none_match_is_304(void **state) {
 
 static void test_http_unknown_file_is_json_404(void **state) {
   (void)state;
-  struct reply r;
+  struct test_http_reply r;
   char v[64];
   send_one("GET", "/dashboard/nope.js", "", &r);
   assert_int_equal(r.status, 404);
-  assert_string_equal(header(&r, "Content-Type", v, sizeof v), "application/json");
+  assert_string_equal(test_http_header(&r, "Content-Type", v, sizeof v), "application/json");
   assert_non_null(strstr(r.body, "\"error\":\"not_found\""));
   assert_non_null(strstr(r.body, "/dashboard/nope.js"));
   free(r.body);
@@ -354,11 +285,11 @@ static void test_http_unknown_file_is_json_404(void **state) {
 
 static void test_http_other_methods_are_405(void **state) {
   (void)state;
-  struct reply r;
+  struct test_http_reply r;
   char v[64];
   send_one("POST", "/", "Content-Length: 0\r\n", &r);
   assert_int_equal(r.status, 405);
-  assert_string_equal(header(&r, "Allow", v, sizeof v), "GET, HEAD");
+  assert_string_equal(test_http_header(&r, "Allow", v, sizeof v), "GET, HEAD");
   assert_non_null(strstr(r.body, "\"error\":\"method_not_allowed\""));
   free(r.body);
 }
@@ -366,7 +297,7 @@ static void test_http_other_methods_are_405(void **state) {
 /* Keep-alive: the page's files and an API call on one connection, answered in order. */
 static void test_http_keep_alive_mixes_files_and_api(void **state) {
   (void)state;
-  struct reply r;
+  struct test_http_reply r;
   request("GET /dashboard/icon.svg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
           "GET /v1/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", &r);
   assert_int_equal(r.status, 200);
@@ -381,11 +312,11 @@ static void test_http_keep_alive_mixes_files_and_api(void **state) {
 /* GET /v1/trace: the broker's --trace file up to its last whole line, for the replay. */
 static void test_http_trace_file(void **state) {
   (void)state;
-  struct reply r;
+  struct test_http_reply r;
   char v[128];
   send_one("GET", "/v1/trace", "", &r);
   assert_int_equal(r.status, 200);
-  assert_string_equal(header(&r, "Content-Type", v, sizeof v), "application/x-ndjson; charset=utf-8");
+  assert_string_equal(test_http_header(&r, "Content-Type", v, sizeof v), "application/x-ndjson; charset=utf-8");
   assert_string_equal(r.body, "{\"event\":\"a\"}\n{\"event\":\"b\"}\n");
   free(r.body);
   send_one("POST", "/v1/trace", "Content-Length: 0\r\n", &r);
@@ -398,9 +329,8 @@ static void test_http_events_start_with_the_state(void **state) {
   (void)state;
   struct mk_err err = {0};
   assert_int_equal(mk_broker_create_topic(broker, "shown", 2, 3, NULL, &err), 0);
-  int fd = connect_admin();
   static const char get[] = "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-  assert_int_equal(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
+  int fd = test_http_send(mk_broker_admin_port(broker), get, sizeof get - 1);
   char buf[16384];
   size_t len = 0;
   while (len < sizeof buf - 1) {  /* until the second partition_state has come */
@@ -424,7 +354,7 @@ static void test_http_post_reset(void **state) {
   (void)state;
   struct mk_err err = {0};
   assert_int_equal(mk_broker_create_topic(broker, "gone", 1, 3, NULL, &err), 0);
-  struct reply r;
+  struct test_http_reply r;
   send_one("POST", "/v1/reset", "Content-Length: 0\r\n", &r);
   assert_int_equal(r.status, 200);
   assert_non_null(strstr(r.body, "\"reset\":true"));
