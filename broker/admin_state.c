@@ -153,7 +153,7 @@ json_t *mk_admin_state_cluster(struct mk_broker *b) {
       break;
     }
     put(o, "id", json_integer(n->id), &ok);
-    put(o, "host", json_string(b->cluster.cfg.host), &ok);
+    put(o, "host", json_string(mk_cluster_advertised_host(&b->cluster)), &ok);
     put(o, "port", json_integer(n->port), &ok);
     put(o, "up", json_boolean(n->up), &ok);
     push(brokers, o, &ok);

@@ -20,6 +20,7 @@
 #include "broker/admin_http.h"    /* admin API: start/close/free (admin_http.c) */
 #include "broker/broker_internal.h"
 #include "broker/fault_script.h"  /* --faults FILE (fault_script.c) */
+#include "broker/connection_quotas.h"
 #include "broker/schema_registry_http.h"  /* the schema registry */
 #include "broker/controller.h"
 #include "broker/group_coordinator_runtime.h"  /* the group coordinator */
@@ -54,6 +55,14 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   if (cfg->port != 0 && (cfg->port < 1 || cfg->port + cfg->brokers - 1 > 65535))
     return mk_err_set(err, MK_ERR__INVALID_ARG, "--port %d leaves no room for %d brokers",
                       cfg->port, cfg->brokers);
+  /* Kafka refuses 0.0.0.0 in advertised.listeners: no client can connect to it. */
+  const char *advertised = cfg->advertised_host[0] ? cfg->advertised_host : cfg->host;
+  if (mk_network_is_wildcard(advertised))
+    return mk_err_set(err, MK_ERR__INVALID_ARG,
+                      "--host %s listens on every interface, but clients cannot connect to %s: "
+                      "give --advertised-host, the name or address they can reach this machine "
+                      "by (as Kafka's advertised.listeners cannot be 0.0.0.0)", cfg->host,
+                      advertised);
   struct mk_broker *b = calloc(1, sizeof *b);
   if (!b) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   struct mk_cluster *c = &b->cluster;
@@ -67,6 +76,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   if (c->cfg.transaction_state_log_replication_factor < 0)
     c->cfg.transaction_state_log_replication_factor = cfg->brokers < 3 ? cfg->brokers : 3;
   c->next_producer_id = 1000;
+  b->request_memory.limit = cfg->queued_max_request_bytes;
   b->fault_targets = mk_cluster_fault_targets(c);
   uv_loop_init(&b->loop);
   mk_loop_thread_init(&b->thread, &b->loop, shutdown_loop, b);
@@ -77,6 +87,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL);
   for (int i = 0; i < 22; i++) c->cluster_id[i] = b64[rnd[i] % 64];
 
+  mk_network_start(b);
   size_t n = 0;
   for (int i = 0; i < cfg->brokers; i++) {
     struct mk_node *node = &c->nodes[i];
@@ -91,7 +102,7 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
       return rc;
     }
     n += (size_t)snprintf(b->bootstrap + n, sizeof b->bootstrap - n, "%s%s:%d", i ? "," : "",
-                          cfg->host, node->port);
+                          advertised, node->port);
   }
   /* The brokers and their addresses: where a --trace file opened before now begins. */
   for (int i = 0; i < c->nnodes; i++) mk_state_event_broker(c, &c->nodes[i], NULL, NULL);
@@ -108,6 +119,13 @@ int mk_broker_new(const struct mk_broker_config *cfg, struct mk_broker **out, st
   }
   mk_retention_start(b);
   mk_replica_set_start(b);
+  mk_connection_quotas_start(b);
+  if (!mk_network_is_loopback(cfg->host))
+    mk_log(MK_LOG_WARN, "broker",
+           "listening on %s: anyone who can reach this machine can produce, consume, create "
+           "and delete topics (there is no authentication); clients are told to connect to %s. "
+           "The admin API stays on 127.0.0.1. See README.md, \"A broker for a classroom\"",
+           cfg->host, advertised);
   if (c->cfg.min_insync_replicas > c->cfg.default_replication_factor)
     mk_log(MK_LOG_WARN, "broker",
            "min.insync.replicas=%d is more than the default replication factor %d: acks=all "

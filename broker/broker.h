@@ -69,6 +69,21 @@ struct mk_broker_config {
   int64_t log_retention_check_interval_ms; /* log.retention.check.interval.ms */
   int64_t quota_producer_default;      /* quota.producer.default: bytes/s per client id on
                                           each broker (quota.h); default: no quota */
+  /* Connections and request memory (network.h, connection_quotas.h, memory_pool.h). */
+  int32_t socket_listen_backlog_size;  /* socket.listen.backlog.size: pending connections */
+  int32_t max_connections;             /* max.connections: per virtual broker; beyond it new
+                                          connections wait to be accepted */
+  int32_t max_connections_per_ip;      /* max.connections.per.ip: beyond it, closed */
+  int64_t connections_max_idle_ms;     /* connections.max.idle.ms; -1 = never */
+  int64_t socket_request_read_timeout_ms; /* socket.request.read.timeout.ms (minikafka's
+                                          own): a frame must arrive whole within it */
+  int64_t queued_max_request_bytes;    /* queued.max.request.bytes: request bytes being read,
+                                          all connections together; -1 = no limit */
+  int32_t fetch_max_bytes;             /* fetch.max.bytes: the most one Fetch answer carries */
+  int64_t log_memory_max_bytes;        /* log.memory.max.bytes (minikafka's own): all logs
+                                          together; -1 = no limit (retention.h) */
+  char advertised_host[64];            /* --advertised-host: the host Metadata gives clients;
+                                          "" = host */
   int32_t log_message_timestamp_type;  /* log.message.timestamp.type: 0 CreateTime (the
                                           producer's timestamps), 1 LogAppendTime (the
                                           broker's clock at the append) */

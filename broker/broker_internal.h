@@ -7,6 +7,8 @@
  *     struct mk_cluster cluster        the model: settings, brokers, topics (cluster.h)
  *     uv_loop_t loop                   everything below runs on it
  *     struct mk_listener[N]            each virtual broker's socket side (network.h)
+ *     request_memory, conn_timer       bounds on connections (memory_pool.h,
+ *                                      connection_quotas.h)
  *     delayed                          requests waiting in the purgatory (purgatory.h)
  *     timers, fetch_idle               retention, ISR expiry, the followers' fetchers
  *     faults, script                   armed request faults, the --faults script
@@ -29,7 +31,9 @@
 #include "broker/broker.h"
 #include "broker/cluster.h"
 #include "broker/faults.h"
+#include "broker/memory_pool.h"
 #include "broker/network.h"
+#include "common/log.h"
 #include "broker/reset.h"
 #include "common/loop_thread.h"
 
@@ -50,6 +54,14 @@ struct mk_broker {
   uv_timer_t isr_timer;           /* replica_set.c: ISR expiry check */
   uv_idle_t fetch_idle;           /* replica_fetcher.c: followers' fetches, next loop turn */
   uv_timer_t fetch_timer;         /* replica_fetcher.c: parked fetches that fall due */
+  uv_timer_t conn_timer;          /* connection_quotas.c: idle connections, stalled frames */
+  uv_check_t turn_check;          /* network.c: connections that took a request this turn */
+  struct mk_conn *yielded;        /* ... read again when it ends */
+  struct mk_memory_pool request_memory;  /* memory_pool.h: queued.max.request.bytes */
+  struct mk_log_limit conn_log;   /* network.c: the rate limit of log lines about clients */
+  struct mk_log_limit retention_log; /* retention.c: log.memory.max.bytes lines */
+  int fail_accept_allocs;         /* tests only: the next n connections accepted find no
+                                     memory (network.c's out-of-memory path) */
   struct mk_fault_list faults;    /* faults.h: every fault injected, armed and spent */
   struct mk_fault_targets fault_targets;  /* what they may name: mk_cluster_fault_targets */
   struct mk_fault_script *script; /* fault_script.c: --faults FILE, or NULL */

@@ -15,6 +15,10 @@
 #include "common/log.h"
 #include "common/trace.h"
 
+const char *mk_cluster_advertised_host(const struct mk_cluster *c) {
+  return c->cfg.advertised_host[0] ? c->cfg.advertised_host : c->cfg.host;
+}
+
 struct mk_topic *mk_cluster_find_topic(struct mk_cluster *c, struct mk_str name) {
   for (struct mk_topic *t = c->topics; t; t = t->next)
     if (name.len >= 0 && strlen(t->name) == (size_t)name.len &&
@@ -79,7 +83,8 @@ static void free_topic(struct mk_topic *t) {
 /* Grow t to `count` partitions, the new ones placed on the ring of live brokers: partition
  * p's replicas are live[(start + p + r) % nlive], the first being the preferred leader. */
 static int add_partitions(struct mk_topic *t, int32_t count, int32_t replication_factor,
-                          const int32_t *live, int nlive, int start, struct mk_err *err) {
+                          const int32_t *live, int nlive, int start,
+                          struct mk_log_usage *usage, struct mk_err *err) {
   struct mk_partition **grown = realloc(t->partitions, (size_t)count * sizeof *grown);
   if (!grown) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory adding partitions");
   t->partitions = grown;
@@ -101,6 +106,7 @@ static int add_partitions(struct mk_topic *t, int32_t count, int32_t replication
       rep->broker_id = live[(start + p + r) % nlive];
       rep->in_isr = true;
       mk_log_init(&rep->log);
+      rep->log.usage = usage;  /* log.memory.max.bytes counts every log */
       /* A follower fetches from the moment it exists: its first fetch, at offset 0, waits
        * at the leader for the first append (replica_fetcher.h). */
       bool follower = r > 0;
@@ -142,7 +148,7 @@ int mk_cluster_add_partitions(struct mk_cluster *c, struct mk_topic *t, int32_t 
   for (int i = 0; i < nlive; i++)
     if (live[i] == t->partitions[0]->replicas[0].broker_id) start = i;
   int32_t before = t->npartitions;
-  int rc = add_partitions(t, count, rf, live, nlive, start, err);
+  int rc = add_partitions(t, count, rf, live, nlive, start, &c->log_usage, err);
   if (rc) return rc;
   mk_log(MK_LOG_INFO, "broker", "topic %s: %d partitions, now %d", t->name, before, count);
   for (int32_t p = before; p < count; p++) mk_state_event_partition(t->partitions[p], NULL, NULL);
@@ -187,7 +193,7 @@ int mk_cluster_create_topic(struct mk_cluster *c, struct mk_str name, int32_t pa
 
   /* Kafka's rack-unaware placement: a ring of the live brokers, starting at a rotating one. */
   int start = c->next_placement++ % nlive;
-  if (add_partitions(t, partitions, replication_factor, live, nlive, start, err)) {
+  if (add_partitions(t, partitions, replication_factor, live, nlive, start, &c->log_usage, err)) {
     free_topic(t);
     return err ? err->code : MK_ERR__NO_MEMORY;
   }

@@ -104,6 +104,10 @@ struct mk_topic {
   struct mk_partition **partitions;  /* each on its own: pointers to one stay valid when
                                         partitions are added (CreatePartitions) */
   struct mk_topic_config config;
+  bool compacted;    /* a service's own log (__consumer_offsets, __transaction_state,
+                        _schemas): Kafka compacts these (cleanup.policy=compact) and never
+                        deletes from them by time or size; neither retention nor
+                        log.memory.max.bytes deletes from it here */
   struct mk_topic *next;
 };
 
@@ -115,7 +119,13 @@ struct mk_cluster {
   int next_placement;             /* where the next topic's replica ring starts */
   char cluster_id[23];            /* base64-ish id, as Kafka's cluster ids look */
   int64_t next_producer_id;       /* InitProducerId hands these out */
+  struct mk_log_usage log_usage;  /* what every log holds together (log.memory.max.bytes) */
 };
+
+/* The host clients are told to connect to (Metadata, DescribeCluster, the bootstrap string,
+ * /v1/cluster): --advertised-host, else --host (Kafka's advertised.listeners, which default
+ * to the listeners). */
+const char *mk_cluster_advertised_host(const struct mk_cluster *c);
 
 /* Find a topic by name; NULL if none. */
 struct mk_topic *mk_cluster_find_topic(struct mk_cluster *c, struct mk_str name);

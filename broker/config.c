@@ -68,6 +68,38 @@ const struct mk_setting_row mk_setting_rows[] = {
   {{"quota.producer.default", "long", "9223372036854775807", "Produce bytes per second each client "
     "id may send to each broker before it is throttled (default: no quota).", NULL},
    MK_SETTING_LONG, CFG(quota_producer_default), 1, INT64_MAX, INT64_MAX, NULL, 0, 0},
+  /* Connections and the memory of requests and logs (network.c, connection_quotas.c,
+   * memory_pool.c, retention.c). */
+  {{"socket.listen.backlog.size", "int", "50", "Connections the kernel holds for each virtual "
+    "broker until it accepts them.", NULL},
+   MK_SETTING_INT, CFG(socket_listen_backlog_size), 1, INT32_MAX, 50, NULL, 0, 0},
+  {{"max.connections", "int", "2147483647", "Open connections each virtual broker takes; "
+    "beyond it a new connection waits in the listen backlog until one closes.", NULL},
+   MK_SETTING_INT, CFG(max_connections), 1, INT32_MAX, INT32_MAX, NULL, 0, 0},
+  {{"max.connections.per.ip", "int", "2147483647", "Open connections one IP address may have "
+    "to each virtual broker; a connection beyond it is closed as soon as it is accepted.", NULL},
+   MK_SETTING_INT, CFG(max_connections_per_ip), 1, INT32_MAX, INT32_MAX, NULL, 0, 0},
+  {{"connections.max.idle.ms", "long", "600000", "A connection that has sent and received "
+    "nothing for this long, with no request waiting for an answer, is closed; -1 = never.",
+    NULL},
+   MK_SETTING_LONG, CFG(connections_max_idle_ms), -1, INT64_MAX, 600000, NULL, 0, 0},
+  {{"socket.request.read.timeout.ms", "long", "30000", "minikafka's own: a request must "
+    "arrive whole within this long of its first byte (time the broker itself stops reading "
+    "does not count), else the connection is closed; -1 = no limit.", NULL},
+   MK_SETTING_LONG, CFG(socket_request_read_timeout_ms), -1, INT64_MAX, 30000, NULL, 0, 0},
+  {{"queued.max.request.bytes", "long", "104857600", "Memory for requests being read, all "
+    "connections together; when it is taken, connections wait to be read (one may finish "
+    "its request) instead of failing. Kafka's default is -1 (no limit); -1 works here too.",
+    NULL},
+   MK_SETTING_LONG, CFG(queued_max_request_bytes), -1, INT64_MAX, 104857600, NULL, 0, 0},
+  {{"fetch.max.bytes", "int", "57671680", "The most record bytes one Fetch answer carries, "
+    "whatever the request asks (the first batch is sent whole even if larger).", NULL},
+   MK_SETTING_INT, CFG(fetch_max_bytes), 1024, INT32_MAX, 57671680, NULL, 0, 0},
+  {{"log.memory.max.bytes", "long", "1073741824", "minikafka's own, as its logs live in "
+    "memory: the most bytes all partition logs together may hold. Beyond it the oldest "
+    "batches of the largest logs are deleted as retention would delete them (consumers "
+    "behind get OFFSET_OUT_OF_RANGE); -1 = no limit.", NULL},
+   MK_SETTING_LONG, CFG(log_memory_max_bytes), -1, INT64_MAX, 1LL << 30, NULL, 0, 0},
   {{"log.message.timestamp.type", "string", "CreateTime", "Whose clock a record's timestamp "
     "reads: CreateTime keeps the producer's; LogAppendTime has the broker stamp each batch with "
     "its own clock as it appends it (and say so in the produce response).",

@@ -40,6 +40,7 @@ struct mk_topic *mk_coordinator_runtime_topic(struct mk_coordinator_runtime *rt,
   static const char *const no_retention[] = {"retention.ms", "retention.bytes"};
   for (size_t i = 0; i < sizeof no_retention / sizeof no_retention[0]; i++)
     mk_topic_config_set(&t->config, mk_str_of(no_retention[i]), mk_str_of("-1"), NULL);
+  t->compacted = true;
   int32_t min_isr = rt->min_insync_replicas >= 0 ? rt->min_insync_replicas
                                                  : c->cfg.min_insync_replicas;
   if (min_isr > rf) t->config.min_insync_replicas = rf;

@@ -134,21 +134,14 @@ static int read_lines(struct mk_fault_script *s, FILE *f, struct mk_err *err) {
   return rc;
 }
 
-int mk_fault_script_load(const char *path, const char *who, struct mk_fault_script **out,
-                         struct mk_err *err) {
+int mk_fault_script_read(FILE *f, const char *path, const char *who,
+                         struct mk_fault_script **out, struct mk_err *err) {
   *out = NULL;
-  if (!path) return 0;
-  FILE *f = fopen(path, "r");
-  if (!f) return mk_err_set(err, MK_ERR__INVALID_ARG, "--faults %s: %s", path, strerror(errno));
   struct mk_fault_script *s = calloc(1, sizeof *s);
-  if (!s) {
-    fclose(f);
-    return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
-  }
+  if (!s) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   s->who = who;
   snprintf(s->path, sizeof s->path, "%s", path);
   int rc = read_lines(s, f, err);
-  fclose(f);
   if (!rc && !(s->timed = calloc(s->nlines ? s->nlines : 1, sizeof *s->timed)))
     rc = mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
   if (rc) {
@@ -163,6 +156,26 @@ int mk_fault_script_load(const char *path, const char *who, struct mk_fault_scri
       s->timed[j] = s->timed[j - 1];
     s->timed[j] = i;
   }
+  *out = s;
+  return 0;
+}
+
+size_t mk_fault_script_lines(const struct mk_fault_script *s) { return s->nlines; }
+
+const char *mk_fault_script_fault(const struct mk_fault_script *s, size_t i) {
+  return i < s->nlines ? s->lines[i].fault : NULL;
+}
+
+int mk_fault_script_load(const char *path, const char *who, struct mk_fault_script **out,
+                         struct mk_err *err) {
+  *out = NULL;
+  if (!path) return 0;
+  FILE *f = fopen(path, "r");
+  if (!f) return mk_err_set(err, MK_ERR__INVALID_ARG, "--faults %s: %s", path, strerror(errno));
+  struct mk_fault_script *s;
+  int rc = mk_fault_script_read(f, path, who, &s, err);
+  fclose(f);
+  if (rc) return rc;
   mk_log(MK_LOG_INFO, who, "--faults %s: %zu faults (%zu on a clock, %zu on a count)", path,
          s->nlines, s->ntimed, s->nlines - s->ntimed);
   *out = s;

@@ -29,6 +29,7 @@
 #define MK_BROKER_FAULT_SCRIPT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "protocol/errors.h"
@@ -46,6 +47,16 @@ typedef int mk_fault_inject_fn(void *owner, const char *json, size_t len, int *i
  * problem ("--faults f.jsonl, line 3: \"after\" must be ..."). Borrows path and who. */
 int mk_fault_script_load(const char *path, const char *who, struct mk_fault_script **out,
                          struct mk_err *err);
+
+/* Parse a script from f (path names it in messages): what load does once the file is open,
+ * without logging (fuzz_fault_script reads scripts this way, over fmemopen). Returns 0 with
+ * *out (free with mk_fault_script_free), or MK_ERR__INVALID_ARG naming path, the line and
+ * the problem. Borrows path and who. Thread: any. */
+int mk_fault_script_read(FILE *f, const char *path, const char *who,
+                         struct mk_fault_script **out, struct mk_err *err);
+/* Its lines, and line i's fault as it will be injected (the JSON without its trigger). */
+size_t mk_fault_script_lines(const struct mk_fault_script *s);
+const char *mk_fault_script_fault(const struct mk_fault_script *s, size_t i);
 
 /* Start the clock for the at_ms lines, on loop, firing through inject(owner, ...). Before
  * the loop's thread starts. s may be NULL (no script). The script's timer is one of the

@@ -35,6 +35,13 @@
  * partition. A fault whose API or scope the table does not allow is refused when it is
  * injected, with a sentence saying what is allowed, never armed to sit silent.
  *
+ * A `drop_response` fault loses the answer of a request that did its work (records
+ * appended): "close" closes the connection once the answers before it are out; "silent"
+ * is a broken network (network.c, sever): the connection stays open, the client's requests
+ * still arrive and are carried out, but no answer reaches the client from the lost one on,
+ * until it gives up and reconnects. TCP keeps answers in order, so a later answer never
+ * arrives after a lost one.
+ *
  * An `error` fault answers with its error for the topics/partitions it covers (all of them
  * when unscoped), doing first what Kafka does before answering that error: nothing for the
  * errors Kafka returns before writing (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, ...),

@@ -11,9 +11,9 @@
  * batch may begin before the requested offset, and the consumer skips those
  * records, as with Kafka.
  *
- * Limits: partition_max_bytes per partition and max_bytes per response, except
- * that the first batch found is always sent whole even if larger, so a consumer
- * can never get stuck behind a big batch (KIP-74).
+ * Limits: partition_max_bytes per partition and max_bytes per response (at most the
+ * broker's fetch.max.bytes), except that the first batch found is always sent whole
+ * even if larger, so a consumer can never get stuck behind a big batch (KIP-74).
  *
  * Long poll: with fewer than min_bytes available, the request waits in the
  * purgatory up to max_wait_ms; every append or HW move re-checks it.
@@ -106,7 +106,10 @@ static size_t plan(struct mk_req *req, struct mk_fetch_response *resp, bool buil
   const struct mk_fetch_request *in = req->request.body;
   int version = req->request.header.api_version;
   bool read_committed = version >= 4 && in->isolation_level == READ_COMMITTED;
-  size_t budget = version >= 3 && in->max_bytes >= 0 ? (size_t)in->max_bytes : SIZE_MAX;
+  /* The client's max_bytes (v3+), never more than the broker's fetch.max.bytes. */
+  size_t budget = (size_t)req->cluster->cfg.fetch_max_bytes;
+  if (version >= 3 && in->max_bytes >= 0 && (size_t)in->max_bytes < budget)
+    budget = (size_t)in->max_bytes;
   size_t total = 0;
   *errors = false;
   if (build) {

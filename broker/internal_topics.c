@@ -37,6 +37,7 @@ struct mk_topic *mk_internal_topic_ensure(struct mk_broker *b, const char *name,
   static const char *const no_retention[] = {"retention.ms", "retention.bytes"};
   for (size_t i = 0; i < sizeof no_retention / sizeof no_retention[0]; i++)
     mk_topic_config_set(&t->config, mk_str_of(no_retention[i]), mk_str_of("-1"), NULL);
+  t->compacted = true;
   if (c->cfg.min_insync_replicas > rf) t->config.min_insync_replicas = rf;
   return t;
 }

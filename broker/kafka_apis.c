@@ -127,6 +127,8 @@ void mk_kafka_apis_handle(struct mk_conn *c, struct mk_buffer *frame) {
   else
     c->head = req;
   c->tail = req;
+  c->queued++;
+  req->cut = c->severed;  /* its answer would come after one a silent drop lost */
 
   struct mk_err err = {0};
   int rc = mk_request_decode(frame->data, frame->size, &req->request, &req->arena, &err);

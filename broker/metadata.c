@@ -102,7 +102,7 @@ void mk_handle_metadata(struct mk_req *req) {
     if (!b->cluster.nodes[i].up) continue;
     struct mk_metadata_response_broker *br = &resp.brokers[resp.brokers_count++];
     br->node_id = b->cluster.nodes[i].id;
-    br->host = mk_str_of(b->cluster.cfg.host);
+    br->host = mk_str_of(mk_cluster_advertised_host(&b->cluster));
     br->port = b->cluster.nodes[i].port;
   }
   resp.cluster_id = mk_str_of(b->cluster.cluster_id);
@@ -151,7 +151,7 @@ void mk_handle_describe_cluster(struct mk_req *req) {
     if (!b->cluster.nodes[i].up) continue;
     struct mk_describe_cluster_broker *br = &resp.brokers[resp.brokers_count++];
     br->broker_id = b->cluster.nodes[i].id;
-    br->host = mk_str_of(b->cluster.cfg.host);
+    br->host = mk_str_of(mk_cluster_advertised_host(&b->cluster));
     br->port = b->cluster.nodes[i].port;
     if (resp.controller_id < 0) resp.controller_id = br->broker_id;
   }

@@ -20,12 +20,97 @@
 
 /* ---- batches ----------------------------------------------------------------------------- */
 
+/* ---- memory accounting (log.memory.max.bytes) -------------------------------------------- */
+
+static void usage_add(struct mk_log_usage *u, int64_t bytes) {
+  if (!u) return;
+  u->bytes += bytes;
+  if (u->bytes > u->peak) u->peak = u->bytes;
+}
+
+/* What a batch costs beyond its frame: the struct, and its bytes when they are its own. */
+static int64_t batch_cost(const struct mk_batch *b) {
+  return (int64_t)sizeof *b + (b->owner ? 0 : (int64_t)b->size);
+}
+
+/* b has just been appended to a log counted in u: count it (once), and its frame. */
+static void account_batch(struct mk_batch *b, struct mk_log_usage *u) {
+  if (!u || b->usage) return;
+  b->usage = u;
+  usage_add(u, batch_cost(b));
+  if (b->owner && !b->owner->usage) {
+    b->owner->usage = u;
+    usage_add(u, (int64_t)b->owner->size);
+  }
+}
+
+/* ---- frames and the batches in them ------------------------------------------------------ */
+
 struct mk_buffer *mk_buffer_new(size_t size) {
   struct mk_buffer *buf = malloc(sizeof *buf + size);
   if (!buf) return NULL;
   buf->refcount = 1;
   buf->size = size;
+  buf->batches = NULL;
+  buf->nbatches = 0;
+  buf->live = 0;
+  buf->batch_freed = false;
+  buf->usage = NULL;
   return buf;
+}
+
+static void attach(struct mk_buffer *owner, struct mk_batch *b) {
+  b->owner = mk_buffer_ref(owner);
+  b->owner_prev = NULL;
+  b->owner_next = owner->batches;
+  if (owner->batches) owner->batches->owner_prev = b;
+  owner->batches = b;
+  owner->nbatches++;
+  owner->live += b->size;
+}
+
+/* Take b out of its frame's list (the caller then drops b's reference to the frame). */
+static void detach(struct mk_batch *b) {
+  struct mk_buffer *owner = b->owner;
+  if (b->owner_prev) b->owner_prev->owner_next = b->owner_next;
+  else owner->batches = b->owner_next;
+  if (b->owner_next) b->owner_next->owner_prev = b->owner_prev;
+  owner->nbatches--;
+  owner->live -= b->size;
+  b->owner = NULL;
+}
+
+/* Give b bytes of its own and let go of its frame. Returns false if out of memory (b then
+ * stays in the frame: nothing is lost but memory). */
+static bool copy_out(struct mk_batch *b) {
+  uint8_t *data = malloc(b->size);
+  if (!data) return false;
+  memcpy(data, b->data, b->size);
+  struct mk_buffer *owner = b->owner;
+  detach(b);
+  b->data = data;
+  b->data_owned = true;
+  usage_add(b->usage, (int64_t)b->size);
+  owner->refcount--;  /* b's reference; the caller still holds one, so it stays alive */
+  return true;
+}
+
+/* The rule of the struct mk_buffer comment: held only by its batches (the caller's
+ * reference being one of theirs or the last other one), one batch already gone, and more
+ * than an eighth of the frame unused by the rest. */
+static void maybe_copy_out(struct mk_buffer *buf) {
+  if (!buf->batch_freed || buf->nbatches == 0 || buf->refcount - 1 != buf->nbatches) return;
+  if (buf->size - buf->live <= buf->live / 8) return;
+  while (buf->batches && copy_out(buf->batches)) {
+  }
+}
+
+struct mk_buffer *mk_buffer_resize(struct mk_buffer *buf, size_t size) {
+  assert(buf->refcount == 1 && buf->nbatches == 0);
+  struct mk_buffer *bigger = realloc(buf, sizeof *buf + size);
+  if (!bigger) return NULL;
+  bigger->size = size;
+  return bigger;
 }
 
 struct mk_buffer *mk_buffer_ref(struct mk_buffer *buf) {
@@ -37,7 +122,10 @@ struct mk_buffer *mk_buffer_ref(struct mk_buffer *buf) {
 void mk_buffer_unref(struct mk_buffer *buf) {
   if (!buf) return;
   assert(buf->refcount > 0);
-  if (--buf->refcount == 0) free(buf);
+  maybe_copy_out(buf);  /* the last holder but its batches may be going */
+  if (--buf->refcount > 0) return;
+  usage_add(buf->usage, -(int64_t)buf->size);
+  free(buf);
 }
 
 struct mk_batch *mk_batch_new(const struct mk_record_batch *parsed, int64_t base_offset,
@@ -67,11 +155,14 @@ struct mk_batch *mk_batch_new(const struct mk_record_batch *parsed, int64_t base
   /* The bytes stay in the request frame when we have it (no copy at all), else one copy;
    * then the two fields the leader owns are written. Neither is covered by the CRC (which
    * starts at attributes, byte 21), so the batch stays valid. */
+  b->owner = NULL;
+  b->owner_prev = b->owner_next = NULL;
+  b->data_owned = false;
+  b->usage = NULL;
   if (owner) {
-    b->owner = mk_buffer_ref(owner);
+    attach(owner, b);
     b->data = (uint8_t *)parsed->data;
   } else {
-    b->owner = NULL;
     b->data = b->copy;
     memcpy(b->data, parsed->data, parsed->size);
   }
@@ -89,10 +180,16 @@ struct mk_batch *mk_batch_ref(struct mk_batch *b) {
 void mk_batch_unref(struct mk_batch *b) {
   if (!b) return;
   assert(b->refcount > 0);
-  if (--b->refcount == 0) {
-    mk_buffer_unref(b->owner);
-    free(b);
+  if (--b->refcount > 0) return;
+  usage_add(b->usage, -batch_cost(b));
+  if (b->data_owned) free(b->data);
+  struct mk_buffer *owner = b->owner;
+  if (owner) {
+    detach(b);
+    owner->batch_freed = true;
   }
+  free(b);
+  mk_buffer_unref(owner);
 }
 
 void mk_batch_parsed(const struct mk_batch *b, struct mk_record_batch *out) {
@@ -227,6 +324,7 @@ int mk_log_append(struct mk_log *log, struct mk_batch *b, struct mk_err *err) {
   if (reserve_one(log) || mk_log_assign_epoch(log, b->leader_epoch, b->base_offset))
     return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory appending to the log");
   log->batches[log->head + log->count++] = mk_batch_ref(b);
+  account_batch(b, log->usage);
   log->log_end_offset = b->last_offset + 1;
   log->size += (int64_t)b->size;
   return 0;
@@ -285,6 +383,30 @@ void mk_log_truncate_to(struct mk_log *log, int64_t offset) {
   epochs_truncate_from_end(log, end);
 }
 
+/* Drop the oldest batch (retention and log start increments delete from the front). */
+static void delete_oldest(struct mk_log *log) {
+  struct mk_batch *b = mk_log_batch(log, 0);
+  log->size -= (int64_t)b->size;
+  mk_batch_unref(b);
+  log->head++;
+  if (--log->count == 0) log->head = 0;
+}
+
+size_t mk_log_advance_start(struct mk_log *log, int64_t offset) {
+  if (offset <= log->log_start_offset) return 0;
+  if (offset > log->log_end_offset) {  /* it has nothing the new start keeps */
+    size_t n = log->count;
+    mk_log_truncate_fully_and_start_at(log, offset);
+    return n;
+  }
+  size_t deleted = 0;
+  for (; log->count > 0 && mk_log_batch(log, 0)->last_offset < offset; deleted++)
+    delete_oldest(log);
+  log->log_start_offset = offset;
+  epochs_truncate_from_start(log, offset);
+  return deleted;
+}
+
 size_t mk_log_apply_retention(struct mk_log *log, int64_t retention_bytes,
                               int64_t retention_ms, int64_t now_ms,
                               int64_t max_deletable_offset) {
@@ -300,13 +422,9 @@ size_t mk_log_apply_retention(struct mk_log *log, int64_t retention_bytes,
     bool over_size = retention_bytes >= 0 && log->size - (int64_t)b->size >= retention_bytes;
     bool too_old = retention_ms >= 0 && now_ms - b->max_timestamp > retention_ms;
     if (!over_size && !too_old) break;
-    log->size -= (int64_t)b->size;
-    mk_batch_unref(b);
-    log->head++;
-    log->count--;
+    delete_oldest(log);
     deleted++;
   }
-  if (log->count == 0) log->head = 0;
   if (deleted > 0) {
     log->log_start_offset = log->count ? mk_log_batch(log, 0)->base_offset : log->log_end_offset;
     epochs_truncate_from_start(log, log->log_start_offset);

@@ -47,19 +47,41 @@
 
 /* ---- shared buffers ---------------------------------------------------------------------- */
 
+struct mk_batch;
+struct mk_log_usage;
+
 /* A reference-counted byte buffer: a Produce request's frame, kept alive for as long as
  * any stored batch points into it. This is how a batch is stored "as the bytes received":
  * the network layer reads the frame into a struct mk_buffer, and the log keeps pointers
- * into it instead of copying. */
+ * into it instead of copying.
+ *
+ * A frame may hold batches of several partitions, deleted at different times (retention,
+ * truncation). So that a small batch kept long cannot pin a large frame whose other
+ * batches are gone, the frame knows its batches: once one of them has been freed and the
+ * frame is held by its remaining batches alone, they are copied out of it if the bytes
+ * no longer used are more than an eighth of those still used (the frame is then freed).
+ * A batch is copied at most once, so this costs at most one more copy of each byte
+ * stored, and memory stays within an eighth (plus request headers) of what the logs
+ * hold. */
 struct mk_buffer {
   int refcount;
   size_t size;
+  struct mk_batch *batches;     /* the stored batches whose bytes lie here */
+  int nbatches;
+  size_t live;                  /* their bytes */
+  bool batch_freed;             /* one of its batches is gone: worth checking for copy-out */
+  struct mk_log_usage *usage;   /* counted here (once held by a batch in a log), or NULL */
   uint8_t data[];
 };
 
 /* A buffer of size bytes (uninitialised) with refcount 1, or NULL if out of memory.
  * Thread: any (each buffer belongs to one thread at a time). Returns new: mk_buffer_unref. */
 struct mk_buffer *mk_buffer_new(size_t size);
+/* buf with room for size bytes instead, its first min(old, new) bytes kept: how a frame's
+ * buffer grows as its bytes arrive (network.c). Only while nobody else holds buf (refcount
+ * 1). Returns the buffer (perhaps moved), or NULL if out of memory (buf is then as it was).
+ * Thread: any (as mk_buffer_new). */
+struct mk_buffer *mk_buffer_resize(struct mk_buffer *buf, size_t size);
 struct mk_buffer *mk_buffer_ref(struct mk_buffer *buf);
 /* Drop a reference; the last one frees the buffer. NULL is allowed. */
 void mk_buffer_unref(struct mk_buffer *buf);
@@ -88,8 +110,12 @@ struct mk_batch {
   bool is_control;          /* attributes & MK_ATTR_CONTROL: a transaction marker */
   size_t size;              /* bytes in data: 12 + batch_length */
   uint8_t *data;            /* the batch, ready to send in a Fetch response: inside owner's
-                               bytes, or in copy[] when the batch was copied */
+                               bytes, in copy[] when stored without an owner, or in a
+                               buffer of its own after a copy-out (data_owned) */
   struct mk_buffer *owner;  /* the frame the bytes live in (a reference), or NULL */
+  struct mk_batch *owner_prev, *owner_next;  /* owner->batches */
+  bool data_owned;          /* data was malloc'ed by a copy-out: freed with the batch */
+  struct mk_log_usage *usage;  /* counted here (from its first log append on), or NULL */
   uint8_t copy[];
 };
 
@@ -114,6 +140,17 @@ void mk_batch_unref(struct mk_batch *b);
  * loop. Borrows b: *out points into b->data and is valid while the caller holds b. */
 void mk_batch_parsed(const struct mk_batch *b, struct mk_record_batch *out);
 
+/* ---- the memory of logs ------------------------------------------------------------------ */
+
+/* What a broker's logs hold together, for log.memory.max.bytes (retention.h): every batch
+ * struct, the frames batches live in (whole, once each, however many batches and replica
+ * logs share them), and batches' own copies. A log points at its broker's (mk_log.usage);
+ * a batch is counted from the first time it is appended to such a log until it is freed. */
+struct mk_log_usage {
+  int64_t bytes;
+  int64_t peak;
+};
+
 /* ---- the log ----------------------------------------------------------------------------- */
 
 /* One entry of the leader epoch cache (Kafka's EpochEntry): the first offset written in
@@ -135,6 +172,8 @@ struct mk_log {
   int64_t log_start_offset;  /* first offset a consumer may fetch */
   int64_t log_end_offset;    /* LEO: the offset the next appended batch must start at */
   int64_t size;              /* bytes of all batches (what retention.bytes limits) */
+
+  struct mk_log_usage *usage;  /* the broker's, counted as batches are appended; or NULL */
 
   /* Leader epoch cache, in increasing epoch and start offset. */
   struct mk_epoch_entry *epochs;
@@ -184,6 +223,13 @@ size_t mk_log_find(const struct mk_log *log, int64_t offset);
  * the sequences it remembers may belong to removed batches.
  * Thread: broker loop. */
 void mk_log_truncate_to(struct mk_log *log, int64_t offset);
+
+/* Delete every batch wholly below offset and make offset the log start (Kafka's
+ * UnifiedLog.maybeIncrementLogStartOffset, as a follower does with the leader's log start):
+ * a log that ends below offset empties and restarts there (a follower that was too far
+ * behind). Offsets at or below the log start change nothing. Returns the batches deleted.
+ * Thread: broker loop. */
+size_t mk_log_advance_start(struct mk_log *log, int64_t offset);
 
 /* Empty the log and restart it at offset: log_start_offset = LEO = offset, epoch cache
  * cleared (Kafka's truncateFullyAndStartAt: a follower whose fetch offset is out of the

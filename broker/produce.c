@@ -187,8 +187,8 @@ static int16_t produce_partition(struct mk_req *req, int16_t acks, struct mk_str
   struct mk_batch_metadata original;
   if (!rc) rc = mk_producer_state_check(&p->producers, &batch, &duplicate, &original, &err);
   if (rc) {
-    mk_log(MK_LOG_WARN, "broker", "produce to %s-%d refused: %s: %s", t->name, p->index,
-           mk_err_name(rc), err.msg);
+    mk_log_limited(&b->conn_log, MK_LOG_WARN, "broker", "produce to %s-%d refused: %s: %s",
+                   t->name, p->index, mk_err_name(rc), err.msg);
     if (mk_trace_on() && (rc == MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER ||
                           rc == MK_ERR_INVALID_PRODUCER_EPOCH))
       mk_produce_trace_batch("out_of_order", p, &batch, -1, -1, err.msg);

@@ -549,9 +549,10 @@ static void describe_broker(struct mk_req *req, const struct mk_describe_configs
         arena_printf(req, "Unexpected broker id %ld: the brokers are 0-%d", id, b->cluster.nnodes - 1);
     return;
   }
-  out->configs = mk_req_alloc(req, &mk_describe_configs_resource_result_schema, mk_setting_count + 3);
+  out->configs = mk_req_alloc(req, &mk_describe_configs_resource_result_schema, mk_setting_count + 4);
   if (!out->configs) return;
-  /* Who the broker is: fixed at start, so always "set". */
+  /* Who the broker is (broker.id, node.id, listeners, advertised.listeners): fixed at start,
+   * so always "set". */
   struct config_view v = {.source = SOURCE_STATIC_BROKER, .type = MK_SETTING_INT, .nsynonyms = 1};
   const char *ids[] = {"broker.id", "node.id"};
   for (int i = 0; i < 2; i++) {
@@ -564,6 +565,11 @@ static void describe_broker(struct mk_req *req, const struct mk_describe_configs
   v.type = MK_SETTING_STRING;
   v.value = v.synonyms[0].value =
       arena_printf(req, "PLAINTEXT://%s:%d", b->cluster.cfg.host, b->cluster.nodes[id].port);
+  if (wanted(r, v.name)) fill_result(req, in, &v, true, &out->configs[out->configs_count++]);
+  v.name = v.synonyms[0].name = "advertised.listeners";
+  v.value = v.synonyms[0].value = arena_printf(req, "PLAINTEXT://%s:%d",
+                                               mk_cluster_advertised_host(&b->cluster),
+                                               b->cluster.nodes[id].port);
   if (wanted(r, v.name)) fill_result(req, in, &v, true, &out->configs[out->configs_count++]);
 
   for (int i = 0; i < mk_setting_count; i++) {

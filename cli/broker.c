@@ -1,9 +1,9 @@
 /*
  * minikafka broker: run the broker in the foreground (DESIGN.md 3.1).
  *
- *   minikafka broker [--host H] [--port P] [--brokers N] [--admin-port P]
- *                    [--schema-registry-port P] [-o key=value]... [--trace FILE]
- *                    [--faults FILE]
+ *   minikafka broker [--host H] [--advertised-host A] [--port P] [--brokers N]
+ *                    [--admin-port P] [--schema-registry-port P] [-o key=value]...
+ *                    [--trace FILE] [--faults FILE]
  *
  * Prints one line when every listener is up, then a line with the admin API's URL and
  * one with the schema registry's (lines of their own, so scripts that parse the first
@@ -45,11 +45,15 @@ static void print_wrapped(FILE *out, const char *text, int indent, int width) {
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: minikafka broker [--host H] [--port P] [--brokers N] [--admin-port P]\n"
-          "                        [--schema-registry-port P] [-o key=value]...\n"
-          "                        [--trace FILE] [--faults FILE]\n"
+          "usage: minikafka broker [--host H] [--advertised-host A] [--port P] [--brokers N]\n"
+          "                        [--admin-port P] [--schema-registry-port P]\n"
+          "                        [-o key=value]... [--trace FILE] [--faults FILE]\n"
           "\n"
-          "  --host H          address to listen on and advertise (default 127.0.0.1)\n"
+          "  --host H          address to listen on (default 127.0.0.1; 0.0.0.0 = every\n"
+          "                    interface, which needs --advertised-host)\n"
+          "  --advertised-host A\n"
+          "                    the name or address clients are told to connect to (Kafka's\n"
+          "                    advertised.listeners; default: --host)\n"
           "  --port P          virtual broker i listens on P + i (default 9092; 0 = any free)\n"
           "  --brokers N       number of virtual brokers, node ids 0..N-1 (default 3)\n"
           "  --admin-port P    admin HTTP API port on 127.0.0.1 (default 9644, or any free one\n"
@@ -127,6 +131,14 @@ int mk_cli_broker(int argc, char **argv) {
         return MK_EXIT_USAGE;
       }
       strcpy(cfg.host, v);
+    } else if (strcmp(a, "--advertised-host") == 0) {
+      if (!*v || strlen(v) >= sizeof cfg.advertised_host || strpbrk(v, " :/,\"")) {
+        fprintf(stderr, "minikafka broker: --advertised-host must be a host name or IPv4 "
+                        "address of at most %zu characters, got \"%.80s\"\n",
+                sizeof cfg.advertised_host - 1, v);
+        return MK_EXIT_USAGE;
+      }
+      strcpy(cfg.advertised_host, v);
     } else if (strcmp(a, "--port") == 0) {
       if (mk_cli_parse_int("broker", a, v, 0, 65535, &cfg.port)) return MK_EXIT_USAGE;
     } else if (strcmp(a, "--brokers") == 0) {

@@ -14,4 +14,8 @@
 /* Write the peer's address and port into out (len bytes), or "?" when it has none. */
 void mk_peer_name(const uv_tcp_t *tcp, char *out, size_t len);
 
+/* The peer's address alone into ip (len bytes; "?" when it has none) and its port into *port
+ * (0 when none): what max.connections.per.ip counts by. */
+void mk_peer_address(const uv_tcp_t *tcp, char *ip, size_t len, int *port);
+
 #endif

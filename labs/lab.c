@@ -189,6 +189,17 @@ static int add_setting(struct mk_lab_ctx *ctx, const char *kv, struct mk_err *er
   return 0;
 }
 
+int mk_lab_check_settings(const struct mk_lab *lab, const char *const *settings, int n,
+                          struct mk_err *err) {
+  struct mk_lab_ctx *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) return mk_err_set(err, MK_ERR__NO_MEMORY, "out of memory");
+  ctx->lab = lab;
+  int rc = 0;
+  for (int i = 0; i < n && !rc; i++) rc = add_setting(ctx, settings[i], err);
+  free(ctx);
+  return rc;
+}
+
 int64_t mk_lab_param(struct mk_lab_ctx *ctx, const char *name) {
   const struct mk_lab_param *p = find_param(ctx->lab, name);
   int64_t v = 0;

@@ -169,6 +169,12 @@ struct mk_lab_result {
 int mk_lab_run(const struct mk_lab *lab, const struct mk_lab_options *opts,
                struct mk_lab_result *res);
 
+/* The --set checks mk_lab_run makes before the lab begins, without running it: each of the n
+ * "key=value" settings sorted (lab, producer or broker) and its value checked. Returns 0 or
+ * MK_ERR__INVALID_ARG with err saying which and why. Thread: app. Borrows everything. */
+int mk_lab_check_settings(const struct mk_lab *lab, const char *const *settings, int n,
+                          struct mk_err *err);
+
 /* A figure by row and column, or NaN if the lab did not report it. */
 double mk_lab_result_figure(const struct mk_lab_result *res, const char *row, const char *column);
 

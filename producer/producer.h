@@ -58,7 +58,9 @@ struct mk_producer_record {
 struct mk_record_metadata {
   const char *topic;     /* valid until the producer is closed */
   int32_t partition;     /* -1 if it failed before a partition was chosen */
-  int64_t offset;        /* -1 with acks=0 (the broker does not say) or on failure */
+  int64_t offset;        /* -1 with acks=0 (the broker does not say), on failure, or for a
+                            retried batch known written whose answer was lost
+                            (transaction_manager.h) */
   int64_t timestamp;     /* the record's timestamp (the broker's, for LogAppendTime) */
   int32_t serialized_key_size;    /* bytes, -1 for a null key */
   int32_t serialized_value_size;  /* bytes, -1 for a null value */

@@ -315,9 +315,15 @@ static void fail_or_retry(struct mk_sender *s, struct mk_producer_batch *b, int 
   bool retry = mk_err_retriable(code);
   const char *stop = NULL;
   if (s->tm->idempotent &&
-      (code == MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER || code == MK_ERR_UNKNOWN_PRODUCER_ID))
-    retry = mk_transaction_manager_sequence_error(s->tm, mk_accumulator_partition_state(s->acc, b),
-                                                  b, (int16_t)code);
+      (code == MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER || code == MK_ERR_UNKNOWN_PRODUCER_ID)) {
+    enum mk_sequence_verdict v = mk_transaction_manager_sequence_error(
+        s->tm, mk_accumulator_partition_state(s->acc, b), b, (int16_t)code);
+    if (v == MK_SEQUENCE_WRITTEN) {
+      succeed(s, b, -1, -1);
+      return;
+    }
+    retry = v == MK_SEQUENCE_RETRY;
+  }
   if (retry && s->forced) {
     retry = false;
     stop = "the producer was closed";

@@ -91,15 +91,25 @@ void mk_transaction_manager_acked(struct mk_partition_state *ps,
     ps->last_acked_sequence = last;
 }
 
-bool mk_transaction_manager_sequence_error(struct mk_transaction_manager *tm,
-                                           struct mk_partition_state *ps,
-                                           const struct mk_producer_batch *batch, int16_t error) {
+enum mk_sequence_verdict mk_transaction_manager_sequence_error(struct mk_transaction_manager *tm,
+                                                               struct mk_partition_state *ps,
+                                                               const struct mk_producer_batch *batch,
+                                                               int16_t error) {
   int32_t expected = ps ? ps->last_acked_sequence + 1 : 0;
   if (error == MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER && batch->base_sequence > expected) {
     /* An earlier batch of this partition has not been written yet (it failed, or is
-     * still in flight): this one must wait for it. A batch at or below what was already
-     * acknowledged can never be written in order again: that is unresolvable (below). */
-    return true;
+     * still in flight): this one must wait for it. */
+    return MK_SEQUENCE_RETRY;
+  }
+  int32_t last = mk_last_sequence(batch->base_sequence, batch->record_count - 1);
+  if (error == MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER && ps && ps->last_acked_sequence >= 0 &&
+      batch->attempts > 1 && last <= ps->last_acked_sequence) {
+    /* Acknowledged past it: it was written (see the top of transaction_manager.h). */
+    mk_log(MK_LOG_INFO, "producer",
+           "%s-%d: batch with sequences %d-%d answered %s after sequence %d was acknowledged: "
+           "it was written, at an offset no longer known", batch->topic, batch->partition,
+           batch->base_sequence, last, mk_err_name(error), ps->last_acked_sequence);
+    return MK_SEQUENCE_WRITTEN;
   }
   if (tm->transactional_id) {
     /* Java's canRetry says no; the failed batch makes the transaction abortable, and the
@@ -107,14 +117,14 @@ bool mk_transaction_manager_sequence_error(struct mk_transaction_manager *tm,
     mk_log(MK_LOG_WARN, "producer", "%s for %s-%d (base sequence %d, expected %d): the "
            "transaction must be aborted", mk_err_name(error), batch->topic, batch->partition,
            batch->base_sequence, expected);
-    return false;
+    return MK_SEQUENCE_RESET;
   }
   mk_log(MK_LOG_WARN, "producer",
          "%s for %s-%d (base sequence %d, expected %d): resetting the producer id and "
          "sequence numbers (KIP-360)", mk_err_name(error), batch->topic, batch->partition,
          batch->base_sequence, expected);
   tm->need_producer_id = true;
-  return false;
+  return MK_SEQUENCE_RESET;
 }
 
 /* ---- results -------------------------------------------------------------------------------- */

@@ -14,6 +14,13 @@
  * UNKNOWN_PRODUCER_ID, the numbering is beyond repair: that batch fails, and the producer
  * asks for a new producer id and numbers every partition from 0 again (KIP-360).
  * OUT_OF_ORDER for a batch whose predecessor is still unresolved means "retry after it".
+ * OUT_OF_ORDER for a retried batch the broker has acknowledged past (a later batch of the
+ * partition succeeded) means it was written: a broker takes a sequence only after the one
+ * before it, so the later success proves it. Its answer was lost (a broken connection) and
+ * it is too old to be recognised as a duplicate now (the broker remembers five batches): it
+ * completes as written, at an offset nobody can tell any more (-1), as librdkafka reports
+ * such records. Failing it, or sending it again under a new producer id, would be wrong
+ * (the second writes it twice).
  *
  * Transactions (transactional.id set) add a state machine, driven from both threads:
  *
@@ -152,12 +159,17 @@ void mk_transaction_manager_acked(struct mk_partition_state *ps,
                                   const struct mk_producer_batch *batch);
 
 /* What to do with a batch that failed with a sequence-related error (OUT_OF_ORDER_
- * SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID): true = retry it (an earlier batch is still
- * unresolved); false = fail it, and (idempotent producer) a new producer id is requested;
- * a transactional producer fails it, and the failure makes the transaction abortable. */
-bool mk_transaction_manager_sequence_error(struct mk_transaction_manager *tm,
-                                           struct mk_partition_state *ps,
-                                           const struct mk_producer_batch *batch, int16_t error);
+ * SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID), as the top of this file says. */
+enum mk_sequence_verdict {
+  MK_SEQUENCE_RETRY,      /* an earlier batch is still unresolved: retry after it */
+  MK_SEQUENCE_WRITTEN,    /* a later batch succeeded, so this one was written: succeed */
+  MK_SEQUENCE_RESET,      /* fail it: an idempotent producer requests a new producer id; a
+                             transactional one's failure makes the transaction abortable */
+};
+enum mk_sequence_verdict mk_transaction_manager_sequence_error(struct mk_transaction_manager *tm,
+                                                               struct mk_partition_state *ps,
+                                                               const struct mk_producer_batch *batch,
+                                                               int16_t error);
 
 /* ---- transactions: the state table -------------------------------------------------------- */
 

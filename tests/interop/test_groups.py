@@ -88,7 +88,10 @@ class KcatMember:
 
     def records(self):
         with open(self.out) as f:
-            return [tuple(line.split(" ", 2)) for line in f.read().splitlines() if line]
+            text = f.read()
+        # kcat -u writes a record in pieces: a line without its newline yet is not one
+        text = text[:text.rfind("\n") + 1]
+        return [tuple(line.split(" ", 2)) for line in text.splitlines() if line]
 
     def assigned(self):
         """The partitions of its last "assigned:" line, or None before one."""

@@ -40,6 +40,13 @@ void raw_client_close(struct raw_client *c) {
   mk_arena_free(&c->arena);
 }
 
+void raw_client_forget(struct raw_client *c) {
+  for (int i = 0; i < c->nframes; i++) free(c->frames[i]);
+  c->nframes = 0;
+  mk_arena_free(&c->arena);
+  mk_arena_init(&c->arena);
+}
+
 int raw_client_send_bytes(struct raw_client *c, const void *buf, size_t len) {
   const uint8_t *p = buf;
   while (len > 0) {

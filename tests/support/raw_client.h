@@ -26,6 +26,9 @@ struct raw_client {
 /* Connect to 127.0.0.1:port. Returns 0 or -1. */
 int raw_client_connect(struct raw_client *c, int port);
 void raw_client_close(struct raw_client *c);
+/* Free every response decoded so far (a connection keeps at most 64): for tests that make
+ * many calls. Pointers into earlier responses are then invalid. */
+void raw_client_forget(struct raw_client *c);
 
 /* Send a request (body: the request struct for api_key) and wait up to timeout_ms for its
  * response, decoded into *response (from c->arena). Returns 0, or an error code (the

@@ -21,6 +21,7 @@
 #include "broker/broker.h"
 #include "common/trace.h"
 #include "protocol/api.h"
+#include "protocol/messages/api_versions.h"
 #include "protocol/messages/produce.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/test_broker.h"
@@ -77,14 +78,21 @@ static void connect_to(struct raw_client *c, int32_t node) {
   assert_int_equal(raw_client_connect(c, mk_broker_port(broker, node)), 0);
 }
 
-static int16_t produce(struct raw_client *c, const char *topic, int16_t acks, int records,
-                       int64_t pid, int32_t seq) {
+/* Produce and wait up to timeout_ms for the answer: its error code, or -1000 if none came. */
+static int16_t produce_within(struct raw_client *c, const char *topic, int16_t acks, int records,
+                              int64_t pid, int32_t seq, int timeout_ms) {
   struct mk_writer w;
   mk_writer_init(&w);
   raw_client_build_batch(&w, records, pid, pid >= 0 ? 0 : -1, seq);
-  struct mk_produce_partition_produce_response *r = raw_client_produce(c, topic, 0, acks, &w, 9, 10000);
+  struct mk_produce_partition_produce_response *r =
+      raw_client_produce(c, topic, 0, acks, &w, 9, timeout_ms);
   mk_writer_free(&w);
   return r ? r->error_code : -1000;  /* -1000: no answer */
+}
+
+static int16_t produce(struct raw_client *c, const char *topic, int16_t acks, int records,
+                       int64_t pid, int32_t seq) {
+  return produce_within(c, topic, acks, records, pid, seq, 10000);
 }
 
 static int64_t now_ms(void) {
@@ -228,6 +236,79 @@ static void test_lost_response_duplicates_without_idempotence_only(void **state)
   raw_client_close(&c);
 }
 
+/* drop_response "silent" is a broken network, not a skipped answer: from the lost answer on,
+ * the connection delivers nothing (a later answer would otherwise overtake it, which TCP
+ * never does), though what the client sends still arrives and is carried out; the
+ * connection stays open until the client gives up on it. A new connection works. */
+static void test_silent_drop_stops_the_connection_delivering(void **state) {
+  (void)state;
+  struct mk_partition_state s = create_topic("silent");
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  struct mk_api_versions_request av;
+  mk_schema_set_defaults(&mk_api_versions_request_schema, &av);
+  void *resp;
+  assert_int_equal(raw_client_call(&c, MK_API_API_VERSIONS, 3, &av, &resp, 5000), 0);
+  fault("{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,\"mode\":\"silent\"}");
+  assert_int_equal(produce_within(&c, "silent", 1, 3, -1, -1, 500), -1000);  /* no answer */
+  assert_int_equal(leader_leo(state_of("silent")), 3);          /* but it was appended */
+  /* The fault is spent, yet nothing more comes back on this connection... */
+  assert_int_equal(raw_client_call(&c, MK_API_API_VERSIONS, 3, &av, &resp, 300), MK_ERR__TIMED_OUT);
+  assert_int_equal(produce_within(&c, "silent", 1, 2, -1, -1, 300), -1000);
+  assert_int_equal(leader_leo(state_of("silent")), 5);  /* ... though requests still work */
+  assert_false(raw_client_closed_by_peer(&c, 200));     /* and it is not closed */
+  raw_client_close(&c);
+  connect_to(&c, s.leader);  /* the client reconnects: a working connection */
+  assert_int_equal(produce(&c, "silent", 1, 2, -1, -1), 0);
+  assert_int_equal(leader_leo(state_of("silent")), 7);
+  raw_client_close(&c);
+}
+
+/* Answers queued before the silent drop still arrive; the dropped one and those after it
+ * do not, even the ones ready first. Four requests in one go: an acks=all produce that waits
+ * for lagging followers (P1), ApiVersions answered at once but queued behind it (V1), an
+ * acks=1 produce whose answer is the one dropped (P2), and ApiVersions again (V2). P1 and V1
+ * arrive; P2 and V2 never do. */
+static void test_silent_drop_keeps_the_answers_before_it(void **state) {
+  (void)state;
+  struct mk_partition_state s = create_topic("silent-order");
+  for (int i = 0; i < 2; i++)
+    fault("{\"action\":\"follower_lag\",\"topic\":\"silent-order\",\"partition\":0,"
+          "\"broker\":%d,\"ms\":300}", s.followers[i]);
+  struct mk_writer w;
+  mk_writer_init(&w);
+  raw_client_build_batch(&w, 2, -1, -1, -1);
+  struct mk_produce_partition_produce_data part = {0, {w.buf, (int32_t)w.len}};
+  struct mk_produce_topic_produce_data td = {mk_str_of("silent-order"), &part, 1};
+  struct mk_produce_request p1, p2;
+  mk_schema_set_defaults(&mk_produce_request_schema, &p1);
+  p1.acks = -1;
+  p1.timeout_ms = 10000;
+  p1.topic_data = &td;
+  p1.topic_data_count = 1;
+  p2 = p1;
+  p2.acks = 1;
+  struct mk_api_versions_request av;
+  mk_schema_set_defaults(&mk_api_versions_request_schema, &av);
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  fault("{\"action\":\"drop_response\",\"api\":\"Produce\",\"count\":1,\"mode\":\"silent\"}");
+  assert_int_equal(raw_client_send(&c, MK_API_PRODUCE, 9, &p1), 0);
+  assert_int_equal(raw_client_send(&c, MK_API_API_VERSIONS, 3, &av), 0);
+  assert_int_equal(raw_client_send(&c, MK_API_PRODUCE, 9, &p2), 0);
+  assert_int_equal(raw_client_send(&c, MK_API_API_VERSIONS, 3, &av), 0);
+  void *resp;
+  assert_int_equal(raw_client_receive(&c, MK_API_PRODUCE, 9, &resp, 5000), 0);       /* P1 */
+  assert_int_equal(raw_client_receive(&c, MK_API_API_VERSIONS, 3, &resp, 5000), 0);  /* V1 */
+  assert_int_equal(raw_client_receive(&c, MK_API_PRODUCE, 9, &resp, 500), MK_ERR__TIMED_OUT);
+  assert_int_equal(leader_leo(state_of("silent-order")), 4);  /* both produces appended */
+  assert_int_equal(raw_client_receive(&c, MK_API_API_VERSIONS, 3, &resp, 300), MK_ERR__TIMED_OUT);
+  raw_client_close(&c);
+  for (int i = 0; i < 2; i++)
+    fault("{\"action\":\"follower_lag\",\"broker\":%d,\"ms\":0}", s.followers[i]);
+  mk_writer_free(&w);
+}
+
 /* ---- request faults -------------------------------------------------------------------- */
 
 static void test_error_fault_answers_then_disarms(void **state) {
@@ -241,6 +322,35 @@ static void test_error_fault_answers_then_disarms(void **state) {
   assert_int_equal(produce(&c, "errors", 1, 1, -1, -1), MK_ERR_NOT_LEADER_OR_FOLLOWER);
   assert_int_equal(produce(&c, "errors", 1, 1, -1, -1), 0);
   assert_int_equal(leader_leo(state_of("errors")), 1);  /* refused requests appended nothing */
+  raw_client_close(&c);
+}
+
+/* Kafka answers REQUEST_TIMED_OUT (and NOT_ENOUGH_REPLICAS_AFTER_APPEND) after writing: the
+ * batch is in the log, so a retry without idempotence is a duplicate and an idempotent retry
+ * is recognised. NOT_LEADER_OR_FOLLOWER is answered before writing: nothing to duplicate. */
+static void test_error_fault_timed_out_appends_and_not_leader_does_not(void **state) {
+  (void)state;
+  struct mk_partition_state s = create_topic("written");
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  fault("{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"REQUEST_TIMED_OUT\",\"count\":1}");
+  assert_int_equal(produce(&c, "written", -1, 4, -1, -1), MK_ERR_REQUEST_TIMED_OUT);
+  assert_int_equal(leader_leo(state_of("written")), 4);   /* written before the answer */
+  assert_int_equal(produce(&c, "written", -1, 4, -1, -1), 0);  /* the client's retry */
+  assert_int_equal(leader_leo(state_of("written")), 8);   /* ... is a duplicate */
+
+  fault("{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_ENOUGH_REPLICAS_AFTER_APPEND\","
+        "\"count\":1}");
+  assert_int_equal(produce(&c, "written", -1, 2, 901, 0), MK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+  assert_int_equal(leader_leo(state_of("written")), 10);
+  assert_int_equal(produce(&c, "written", -1, 2, 901, 0), 0);  /* idempotent retry: recognised */
+  assert_int_equal(leader_leo(state_of("written")), 10);
+
+  fault("{\"action\":\"error\",\"api\":\"Produce\",\"error\":\"NOT_LEADER_OR_FOLLOWER\",\"count\":1}");
+  assert_int_equal(produce(&c, "written", -1, 4, -1, -1), MK_ERR_NOT_LEADER_OR_FOLLOWER);
+  assert_int_equal(leader_leo(state_of("written")), 10);  /* refused before writing */
+  assert_int_equal(produce(&c, "written", -1, 4, -1, -1), 0);
+  assert_int_equal(leader_leo(state_of("written")), 14);  /* the retry is the only copy */
   raw_client_close(&c);
 }
 
@@ -276,6 +386,35 @@ static void test_elect_leader_moves_leadership_and_bumps_the_epoch(void **state)
   assert_int_equal(produce(&c, "elect", -1, 1, -1, -1), 0);
   assert_int_equal(state_of("elect").high_watermark, 4);
   raw_client_close(&c);
+}
+
+/* Electing a replica outside the ISR loses what it lacks: refused (MK_ERR__STATE, which
+ * the admin API answers with 409) unless the request says "unclean": true. */
+static void test_elect_leader_outside_the_isr_is_refused_unless_unclean(void **state) {
+  (void)state;
+  struct mk_partition_state s = create_topic("unclean");
+  int32_t lagging = s.followers[0];
+  fault("{\"action\":\"follower_pause\",\"topic\":\"unclean\",\"partition\":0,\"broker\":%d}", lagging);
+  struct raw_client c;
+  connect_to(&c, s.leader);
+  assert_int_equal(produce(&c, "unclean", 1, 5, -1, -1), 0);
+  raw_client_close(&c);
+  wait_isr("unclean", 2, LAG_MAX_MS * 3);  /* the paused follower left the ISR */
+  struct mk_err err = {0};
+  char json[200];
+  snprintf(json, sizeof json,
+           "{\"action\":\"elect_leader\",\"topic\":\"unclean\",\"partition\":0,\"broker\":%d}", lagging);
+  assert_int_equal(fault_error(json, &err), MK_ERR__STATE);
+  assert_non_null(strstr(err.msg, "not in the ISR"));
+  assert_int_equal(state_of("unclean").leader, s.leader);  /* nothing changed */
+  assert_int_equal(state_of("unclean").high_watermark, 5);
+  fault("{\"action\":\"elect_leader\",\"topic\":\"unclean\",\"partition\":0,\"broker\":%d,"
+        "\"unclean\":true}", lagging);
+  struct mk_partition_state after = state_of("unclean");
+  assert_int_equal(after.leader, lagging);
+  assert_int_equal(leader_leo(after), 0);  /* the unclean election lost the 5 records */
+  fault("{\"action\":\"follower_resume\",\"topic\":\"unclean\",\"partition\":0,\"broker\":%d}",
+        s.leader);
 }
 
 /* The trace of a cluster action: its `fault` event comes before what it caused (the
@@ -350,9 +489,13 @@ int main(void) {
       cmocka_unit_test(test_acks_1_loses_acknowledged_records_when_the_leader_dies),
       cmocka_unit_test(test_acks_all_loses_nothing_acknowledged_when_the_leader_dies),
       cmocka_unit_test(test_lost_response_duplicates_without_idempotence_only),
+      cmocka_unit_test(test_silent_drop_stops_the_connection_delivering),
+      cmocka_unit_test(test_silent_drop_keeps_the_answers_before_it),
       cmocka_unit_test(test_error_fault_answers_then_disarms),
+      cmocka_unit_test(test_error_fault_timed_out_appends_and_not_leader_does_not),
       cmocka_unit_test(test_delay_fault_holds_the_response),
       cmocka_unit_test(test_elect_leader_moves_leadership_and_bumps_the_epoch),
+      cmocka_unit_test(test_elect_leader_outside_the_isr_is_refused_unless_unclean),
       cmocka_unit_test(test_a_cluster_fault_is_traced_before_what_it_causes),
       cmocka_unit_test(test_bad_faults_are_refused_with_reasons),
   };

@@ -21,6 +21,7 @@
 
 #include "broker/broker.h"
 #include "broker/group_metadata_manager.h"
+#include "broker/network.h"  /* MK_CONN_MAX_QUEUED */
 #include "protocol/api.h"
 #include "protocol/consumer_protocol.h"
 #include "protocol/coordinator_records.h"
@@ -1004,33 +1005,37 @@ static void test_silent_member_expires_and_groups_json(void **state) {
   raw_client_close(&a.c);
 }
 
-/* 200 JoinGroups at once (4 connections of 50 pipelined v3 requests): one generation of 200
- * members, every request answered, and another group is served meanwhile. */
+/* 200 JoinGroups at once (25 connections of 8 pipelined v3 requests, as many as a
+ * connection may have waiting: network.h's MK_CONN_MAX_QUEUED; a ninth would not be read
+ * until one is answered, as Kafka reads a connection's next request only after answering
+ * the last): one generation of 200 members, every request answered, and another group is
+ * served meanwhile. */
 static void test_join_storm(void **state) {
   (void)state;
+  enum { CONNS = 25, PER_CONN = MK_CONN_MAX_QUEUED };
   const char *group = "storm";
   int32_t coordinator = find_coordinator(group, 0, NULL);
-  struct member conns[4];
-  for (int i = 0; i < 4; i++) {
+  static struct member conns[CONNS];
+  for (int i = 0; i < CONNS; i++) {
     memset(&conns[i], 0, sizeof conns[i]);
     snprintf(conns[i].group, sizeof conns[i].group, "%s", group);
     conns[i].join_version = 3;
     connect_to(&conns[i].c, coordinator);
-    for (int j = 0; j < 50; j++) join_send(&conns[i], NULL, 10000);
+    for (int j = 0; j < PER_CONN; j++) join_send(&conns[i], NULL, 10000);
   }
   /* meanwhile, a quiet group forms */
   struct member q;
   member_start(&q, "quiet", 5);
   assert_int_equal(join_receive(&q, 5000), 0);
   int leaders = 0;
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 50; j++) {
+  for (int i = 0; i < CONNS; i++)
+    for (int j = 0; j < PER_CONN; j++) {
       assert_int_equal(join_receive(&conns[i], 10000), 0);
       assert_int_equal(conns[i].generation, 1);
       leaders += conns[i].leader;
     }
   assert_int_equal(leaders, 1);
-  for (int i = 0; i < 4; i++) raw_client_close(&conns[i].c);
+  for (int i = 0; i < CONNS; i++) raw_client_close(&conns[i].c);
   raw_client_close(&q.c);
 }
 

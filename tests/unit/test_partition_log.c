@@ -668,6 +668,165 @@ static void test_offset_for_timestamp_reports_decompression_limit(void **state) 
   mk_log_free(&log);
 }
 
+/* ---- frames shared by several batches, and what the logs hold ---------------------------- */
+
+/* A Produce frame as the network layer hands it over: `header` bytes of request header, then
+ * one batch of records[i] records (each value value_len bytes) per entry; the batches are
+ * stored from it (owner = the frame) as the leader would, at the end of logs[i]. The
+ * caller's reference to the frame is the request's. */
+static struct mk_buffer *store_frame(struct mk_log **logs, const int *records, int n,
+                                     size_t value_len, struct mk_batch **out) {
+  struct mk_writer w;
+  mk_writer_init(&w);
+  uint8_t header[60] = {0};
+  mk_write_raw(&w, header, sizeof header);
+  size_t at[8];
+  char *value = malloc(value_len);
+  assert_non_null(value);
+  memset(value, 'x', value_len);
+  for (int i = 0; i < n; i++) {
+    at[i] = w.len;
+    struct mk_record_batch_builder bb;
+    mk_record_batch_builder_init(&bb);
+    for (int r = 0; r < records[i]; r++)
+      assert_int_equal(mk_record_batch_builder_append(&bb, 1000, MK_BYTES_NULL,
+                                                      (struct mk_bytes){(uint8_t *)value, (int32_t)value_len},
+                                                      NULL, 0), 0);
+    assert_int_equal(mk_record_batch_builder_finish(&bb, &w, NULL), 0);
+    mk_record_batch_builder_free(&bb);
+  }
+  free(value);
+  struct mk_buffer *frame = mk_buffer_new(w.len);
+  assert_non_null(frame);
+  memcpy(frame->data, w.buf, w.len);
+  for (int i = 0; i < n; i++) {
+    size_t end = i + 1 < n ? at[i + 1] : w.len;
+    struct mk_record_batch parsed;
+    assert_int_equal(mk_record_batch_parse(frame->data + at[i], end - at[i], &parsed, NULL), 0);
+    struct mk_batch *b = mk_batch_new(&parsed, logs[i]->log_end_offset, 0, 777, frame);
+    assert_non_null(b);
+    assert_int_equal(mk_log_append(logs[i], b, NULL), 0);
+    mk_batch_unref(b);
+    if (out) out[i] = b;
+  }
+  mk_writer_free(&w);
+  return frame;
+}
+
+/* Two logs that count what they hold in one usage, as a broker's replicas do. */
+struct two_logs {
+  struct mk_log_usage usage;
+  struct mk_log first, second;
+  struct mk_log *both[2];
+};
+
+static void two_logs_init(struct two_logs *t) {
+  memset(&t->usage, 0, sizeof t->usage);
+  mk_log_init(&t->first);
+  mk_log_init(&t->second);
+  t->first.usage = t->second.usage = &t->usage;
+  t->both[0] = &t->first;
+  t->both[1] = &t->second;
+}
+
+/* Free both; everything they held must be gone from the count. */
+static void two_logs_free(struct two_logs *t) {
+  mk_log_free(&t->first);
+  mk_log_free(&t->second);
+  assert_int_equal(t->usage.bytes, 0);
+}
+
+/* The issue's leak: a request carried a big batch for one partition and a small one for
+ * another; retention deleted the big one, and the small one kept the whole frame alive.
+ * Now the small one is copied out, and the frame is freed. */
+static void test_a_small_batch_does_not_pin_a_big_frame(void **state) {
+  (void)state;
+  struct two_logs t;  /* first: the big batch's partition; second: the small one's */
+  two_logs_init(&t);
+  struct mk_batch *stored[2];
+  struct mk_buffer *frame = store_frame(t.both, (int[]){200, 1}, 2, 500, stored);
+  size_t frame_size = frame->size;
+  mk_buffer_unref(frame);  /* the request is answered */
+  assert_true(stored[1]->owner == frame);  /* both batches still live in the frame */
+  assert_int_equal(t.usage.bytes, (int64_t)(frame_size + 2 * sizeof(struct mk_batch)));
+
+  assert_int_equal(mk_log_advance_start(&t.first, t.first.log_end_offset), 1);  /* retention */
+  assert_null(stored[1]->owner);                   /* copied out: the frame is gone */
+  assert_true(stored[1]->data_owned);
+  assert_int_equal(t.usage.bytes, (int64_t)(stored[1]->size + sizeof(struct mk_batch)));
+  struct mk_record_batch parsed;
+  mk_batch_parsed(stored[1], &parsed);             /* still a valid batch */
+  assert_int_equal(parsed.records_count, 1);
+  assert_int_equal(mk_log_batch(&t.second, 0)->base_offset, 0);
+  two_logs_free(&t);
+}
+
+/* When the bytes no longer used are few (a small batch gone beside a big one), the big one
+ * stays where it is: copying it would cost more than it frees. */
+static void test_a_big_batch_stays_in_its_frame_when_little_is_freed(void **state) {
+  (void)state;
+  struct two_logs t;  /* first: the small batch's partition; second: the big one's */
+  two_logs_init(&t);
+  struct mk_batch *stored[2];
+  struct mk_buffer *frame = store_frame(t.both, (int[]){1, 200}, 2, 500, stored);
+  mk_buffer_unref(frame);
+  mk_log_advance_start(&t.first, t.first.log_end_offset);
+  assert_true(stored[1]->owner == frame);
+  assert_false(stored[1]->data_owned);
+  two_logs_free(&t);
+}
+
+/* While the request still holds its frame (an acks=all produce waiting for followers), a
+ * deleted sibling changes nothing; the copy-out happens when the request lets go. */
+static void test_copy_out_waits_for_the_request_to_let_go(void **state) {
+  (void)state;
+  struct two_logs t;
+  two_logs_init(&t);
+  struct mk_batch *stored[2];
+  struct mk_buffer *frame = store_frame(t.both, (int[]){200, 1}, 2, 500, stored);
+  mk_log_advance_start(&t.first, t.first.log_end_offset);
+  assert_true(stored[1]->owner == frame);  /* the request still holds the frame */
+  mk_buffer_unref(frame);
+  assert_null(stored[1]->owner);           /* now it is copied out */
+  two_logs_free(&t);
+}
+
+/* A batch shared by a leader's and a follower's log is counted once, and so is its frame. */
+static void test_usage_counts_a_shared_batch_once(void **state) {
+  (void)state;
+  struct two_logs t;  /* first: a leader's log; second: a follower's */
+  two_logs_init(&t);
+  struct mk_batch *stored[1];
+  struct mk_buffer *frame = store_frame(t.both, (int[]){10}, 1, 100, stored);
+  int64_t once = t.usage.bytes;
+  assert_int_equal(once, (int64_t)(frame->size + sizeof(struct mk_batch)));
+  assert_int_equal(mk_log_append(&t.second, stored[0], NULL), 0);
+  assert_int_equal(t.usage.bytes, once);
+  mk_buffer_unref(frame);
+  mk_log_advance_start(&t.first, t.first.log_end_offset);
+  assert_int_equal(t.usage.bytes, once);  /* the follower still holds it */
+  assert_int_equal(mk_log_advance_start(&t.second, t.second.log_end_offset), 1);
+  assert_int_equal(t.usage.bytes, 0);
+  assert_int_equal(t.second.log_start_offset, 10);
+  two_logs_free(&t);
+}
+
+/* A log that ends below the new start (a follower far behind) restarts there. */
+static void test_advance_start_past_the_end_restarts_the_log(void **state) {
+  (void)state;
+  struct mk_log log;
+  mk_log_init(&log);
+  append_records(&log, 3, 0);
+  assert_int_equal(mk_log_advance_start(&log, 2), 0);  /* inside the batch: start moves only */
+  assert_int_equal(log.log_start_offset, 2);
+  assert_int_equal(log.count, 1);
+  assert_int_equal(mk_log_advance_start(&log, 10), 1);
+  assert_int_equal(log.log_start_offset, 10);
+  assert_int_equal(log.log_end_offset, 10);
+  assert_int_equal(log.count, 0);
+  mk_log_free(&log);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_batch_new_rewrites_only_base_offset_and_leader_epoch),
@@ -700,6 +859,11 @@ int main(void) {
       cmocka_unit_test(test_offset_for_timestamp_finds_the_exact_record),
       cmocka_unit_test(test_offset_for_timestamp_in_log_append_time_batch_uses_max_timestamp),
       cmocka_unit_test(test_offset_for_timestamp_reports_decompression_limit),
+      cmocka_unit_test(test_a_small_batch_does_not_pin_a_big_frame),
+      cmocka_unit_test(test_a_big_batch_stays_in_its_frame_when_little_is_freed),
+      cmocka_unit_test(test_copy_out_waits_for_the_request_to_let_go),
+      cmocka_unit_test(test_usage_counts_a_shared_batch_once),
+      cmocka_unit_test(test_advance_start_past_the_end_restarts_the_log),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,8 @@
 
 #include "common/trace.h"
 #include "consumer/consumer.h"
+#include "producer/producer_batch.h"
+#include "producer/record_accumulator.h"
 #include "producer/transaction_manager.h"
 #include "producer/txn_request_handler.h"
 #include "protocol/api.h"
@@ -819,6 +821,40 @@ static void test_a_lost_connection_retries_after_finding_the_coordinator_again(v
   assert_int_equal(mk_transaction_manager_state(&tm), S(FATAL_ERROR));
 }
 
+/* ---- idempotence: what an OUT_OF_ORDER_SEQUENCE_NUMBER means -------------------------------- */
+
+/* OUT_OF_ORDER_SEQUENCE_NUMBER for a retried batch the broker has acknowledged past (a
+ * later batch of its partition succeeded while its own answer was lost): it was written, so
+ * it succeeds with an unknown offset; before, it failed and a new producer id made the
+ * retries of the batches after it write them twice (found by tests/interop/test_chaos.py).
+ * The other verdicts stay: a gap waits, the next expected batch is beyond repair. An
+ * idempotent producer of its own (no transactional id), not the tests' shared one. */
+static void test_out_of_order_for_a_batch_acknowledged_past_means_it_was_written(void **state) {
+  (void)state;
+  struct mk_transaction_manager idem;
+  assert_int_equal(mk_transaction_manager_init(&idem, true, NULL, 60000, 100, "producer-1"), 0);
+  idem.producer_id = 1000;
+  idem.producer_epoch = 0;
+  idem.need_producer_id = false;
+  struct mk_partition_state ps = {.topic = "t", .partition = 2, .last_acked_sequence = 296};
+  struct mk_producer_batch b;
+  memset(&b, 0, sizeof b);
+  b.topic = "t";
+  b.partition = 2;
+  b.record_count = 1;
+  b.base_sequence = 194;
+  b.attempts = 2;  /* a retry: its first answer was lost */
+  int16_t ooo = MK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+  assert_int_equal(mk_transaction_manager_sequence_error(&idem, &ps, &b, ooo), MK_SEQUENCE_WRITTEN);
+  assert_false(idem.need_producer_id);
+  b.base_sequence = 300;   /* 297 and on not written yet: wait for them */
+  assert_int_equal(mk_transaction_manager_sequence_error(&idem, &ps, &b, ooo), MK_SEQUENCE_RETRY);
+  b.base_sequence = 297;   /* the very next one refused: the broker lost track */
+  assert_int_equal(mk_transaction_manager_sequence_error(&idem, &ps, &b, ooo), MK_SEQUENCE_RESET);
+  assert_true(idem.need_producer_id);
+  mk_transaction_manager_destroy(&idem);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void) {
@@ -842,6 +878,7 @@ int main(void) {
       T(test_closing_fails_what_waits),
       T(test_find_coordinator_v4_answers_and_refusals),
       T(test_a_lost_connection_retries_after_finding_the_coordinator_again),
+      cmocka_unit_test(test_out_of_order_for_a_batch_acknowledged_past_means_it_was_written),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
