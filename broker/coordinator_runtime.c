@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "broker/config.h"
+#include "broker/internal_topics.h"
 #include "broker/purgatory.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -34,17 +35,7 @@ struct mk_topic *mk_coordinator_runtime_topic(struct mk_coordinator_runtime *rt,
     mk_log(MK_LOG_WARN, "broker", "cannot create %s: %s", rt->topic, err ? err->msg : "");
     return NULL;
   }
-  /* Kafka compacts this topic; we cannot (see the header), so nothing may expire from it.
-   * Its writes are acks=all: with fewer replicas than min.insync.replicas (a one-broker
-   * cluster) none could ever succeed, so the topic asks for at most what it has. */
-  static const char *const no_retention[] = {"retention.ms", "retention.bytes"};
-  for (size_t i = 0; i < sizeof no_retention / sizeof no_retention[0]; i++)
-    mk_topic_config_set(&t->config, mk_str_of(no_retention[i]), mk_str_of("-1"), NULL);
-  t->compacted = true;
-  int32_t min_isr = rt->min_insync_replicas >= 0 ? rt->min_insync_replicas
-                                                 : c->cfg.min_insync_replicas;
-  if (min_isr > rf) t->config.min_insync_replicas = rf;
-  else if (rt->min_insync_replicas >= 0) t->config.min_insync_replicas = min_isr;
+  mk_internal_topic_configure(c, t, rf, rt->min_insync_replicas);
   mk_log(MK_LOG_INFO, "broker", "created %s: %d partitions, replication factor %d", rt->topic,
          t->npartitions, rf);
   return t;

@@ -33,13 +33,23 @@ struct mk_topic *mk_internal_topic_ensure(struct mk_broker *b, const char *name,
   int32_t rf = replication_factor > 0 ? replication_factor : 3;
   if (rf > live) rf = live;
   if (mk_cluster_create_topic(c, mk_str_of(name), partitions, rf, &t, err)) return NULL;
-  /* No compaction here (see the header): nothing may expire from the topic. */
+  mk_internal_topic_configure(c, t, rf, -1);
+  return t;
+}
+
+void mk_internal_topic_configure(struct mk_cluster *c, struct mk_topic *t, int32_t rf,
+                                 int32_t min_insync_replicas) {
+  /* Kafka compacts these topics; our logs cannot (see the header), so nothing may expire
+   * from them, and neither retention nor log.memory.max.bytes deletes from them. */
   static const char *const no_retention[] = {"retention.ms", "retention.bytes"};
   for (size_t i = 0; i < sizeof no_retention / sizeof no_retention[0]; i++)
     mk_topic_config_set(&t->config, mk_str_of(no_retention[i]), mk_str_of("-1"), NULL);
   t->compacted = true;
-  if (c->cfg.min_insync_replicas > rf) t->config.min_insync_replicas = rf;
-  return t;
+  /* Their writes are acks=all: with fewer replicas than min.insync.replicas (a one-broker
+   * cluster) none could ever succeed, so the topic asks for at most what it has. */
+  int32_t min_isr = min_insync_replicas >= 0 ? min_insync_replicas : c->cfg.min_insync_replicas;
+  if (min_isr > rf) t->config.min_insync_replicas = rf;
+  else if (min_insync_replicas >= 0) t->config.min_insync_replicas = min_isr;
 }
 
 /* The records as one stored batch (a copy), or NULL with err. */

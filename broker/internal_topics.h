@@ -41,6 +41,13 @@ struct mk_topic *mk_internal_topic_ensure(struct mk_broker *b, const char *name,
                                           int32_t partitions, int32_t replication_factor,
                                           struct mk_err *err);
 
+/* What makes topic t (just created, replication factor rf) an internal topic: no retention,
+ * compacted (never deleted from by retention or log.memory.max.bytes), min.insync.replicas
+ * of its own (-1: the broker's), at most rf. For mk_internal_topic_ensure and the
+ * coordinators' topics (coordinator_runtime.h). */
+void mk_internal_topic_configure(struct mk_cluster *c, struct mk_topic *t, int32_t rf,
+                                 int32_t min_insync_replicas);
+
 /* One record to append. value.len -1 is a null value (a tombstone). */
 struct mk_internal_record {
   struct mk_bytes key, value;
