@@ -187,12 +187,18 @@ int mk_fetcher_reset_offsets(struct mk_consumer *c, struct mk_err *err) {
     if (!p || p->state != MK_AWAIT_RESET || !q[i].answered) continue;
     if (!q[i].error) {
       mk_subscription_seek(p, q[i].offset);
-    } else if (stale_metadata(q[i].error) || mk_err_retriable(q[i].error)) {
-      mk_consumer_warn(c, "ListOffsets %s-%d: %s", p->topic, p->partition, mk_err_name(q[i].error));
-      c->need_metadata = true;
-    } else {
+    } else if (q[i].error == MK_ERR_TOPIC_AUTHORIZATION_FAILED) {
       rc = mk_err_set(err, q[i].error, "ListOffsets %s-%d: %s", p->topic, p->partition,
                       mk_err_name(q[i].error));
+    } else {
+      /* Java's OffsetFetcher gives up only on an authorization failure: a stale leader, and
+       * any error it did not expect (UNKNOWN_SERVER_ERROR included), are logged and the
+       * partition asked again after a metadata refresh. */
+      mk_consumer_warn(c, "ListOffsets %s-%d: %s%s", p->topic, p->partition,
+                       mk_err_name(q[i].error),
+                       stale_metadata(q[i].error) || mk_err_retriable(q[i].error)
+                           ? "" : " (unexpected: asking again)");
+      c->need_metadata = true;
     }
   }
   free(q);

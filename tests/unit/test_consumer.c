@@ -352,6 +352,33 @@ static void test_more_members_than_partitions_one_holds_none(void **state) {
   mk_consumer_close(a.c);
 }
 
+/* A ListOffsets answer with an error the consumer did not expect is asked again, as Java's
+ * OffsetFetcher does (it gives up only on an authorization failure); such an error once ended
+ * the consumer (UNKNOWN_SERVER_ERROR, through the proxy from librdkafka's mock cluster; the
+ * fault table takes Kafka's named errors, so INVALID_REQUEST stands in for it). */
+static void test_unexpected_list_offsets_error_is_asked_again(void **state) {
+  (void)state;
+  char topic[16], group[16];
+  names(topic, group, 1);
+  test_broker_fault(broker, "{\"action\": \"error\", \"api\": \"ListOffsets\", "
+                            "\"error\": \"INVALID_REQUEST\", \"count\": 1}");
+  trace_len = 0;
+  trace_text[0] = '\0';
+  int sink = mk_trace_add_sink(keep_trace, NULL);
+  struct mk_consumer *c = joined_member(topic, group, NULL, 1);
+  struct mk_err err = {0};
+  int64_t deadline = now_ms() + 10000;
+  while (now_ms() < deadline &&
+         count_in_trace("\"event\":\"response_sent\"", "\"api\":\"ListOffsets\"") < 2) {
+    struct mk_consumer_records r;
+    if (mk_consumer_poll(c, 100, &r, &err)) fail_msg("poll: %s", err.msg);
+  }
+  mk_trace_remove_sink(sink);
+  assert_int_equal(count_in_trace("\"event\":\"response_sent\"", "\"api\":\"ListOffsets\""), 2);
+  mk_consumer_close(c);
+  mk_broker_clear_faults(broker);
+}
+
 int main(void) {
   const struct CMUnitTest all[] = {
       cmocka_unit_test(test_member_id_required_then_joined),
@@ -363,6 +390,7 @@ int main(void) {
       cmocka_unit_test(test_static_member_restart_keeps_partitions_without_rebalance),
       cmocka_unit_test(test_coordinator_failover_keeps_commits),
       cmocka_unit_test(test_more_members_than_partitions_one_holds_none),
+      cmocka_unit_test(test_unexpected_list_offsets_error_is_asked_again),
   };
   const char *filter = getenv("MK_TEST_FILTER");
   if (filter) cmocka_set_test_filter(filter);
